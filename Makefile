@@ -1,0 +1,41 @@
+# oomtrace: run "make help" for the targets.
+
+GO      ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+BIN     := bin/oomtrace
+
+.PHONY: help build generate check-generated test test-unit bench lint clean demo
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-17s %s\n", $$1, $$2}'
+
+build: ## build bin/oomtrace (needs no clang: the BPF objects are committed)
+	CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/oomtrace
+
+generate: ## regenerate the BPF objects from bpf/ (needs clang and libbpf-dev)
+	$(GO) generate ./internal/tracer
+
+check-generated: generate ## fail if regenerating the BPF objects changes them
+	@git diff --exit-code -- internal/tracer || { \
+		echo "generated BPF objects are stale: run make generate and commit them"; exit 1; }
+
+test: ## all tests, the BPF and real-OOM ones included (as root)
+	$(GO) test -count=1 ./...
+
+test-unit: ## only the tests that need no root and cause no OOM
+	$(GO) test -count=1 -short ./...
+
+demo: build ## cause a small memcg OOM and trace it (as root)
+	$(BIN) demo
+
+bench: ## benchmarks
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+lint: ## gofmt, go vet and staticcheck
+	@out=$$(gofmt -l $$(git ls-files '*.go')); [ -z "$$out" ] || { echo "gofmt needed:"; echo "$$out"; exit 1; }
+	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
+
+clean: ## remove build output
+	rm -rf bin

@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The few kernel types oomtrace reads, declared by hand for CO-RE.
+ *
+ * Only the fields used are listed; preserve_access_index makes libbpf
+ * relocate every access against the running kernel's BTF, so the order and
+ * offsets here do not matter. Layout changes between kernels are handled with
+ * ___flavor structs and bpf_core_*_exists checks in oomtrace.bpf.c, each with
+ * a note on the kernel change that made it necessary.
+ */
+#ifndef OOMTRACE_KERNEL_H
+#define OOMTRACE_KERNEL_H
+
+#include <linux/types.h>
+#include <stdbool.h>
+
+/* Tell bpf_tracing.h that pt_regs has the kernel's field names (di, si, ...). */
+#define __VMLINUX_H__
+
+typedef __u32 u32;
+typedef __u64 u64;
+typedef __s64 s64;
+typedef unsigned int gfp_t;
+typedef int pid_t;
+typedef __u32 uid_t;
+
+#pragma clang attribute push(__attribute__((preserve_access_index)), apply_to = record)
+
+/* kprobe/kretprobe argument registers (x86-64). */
+struct pt_regs {
+	unsigned long di;
+	unsigned long si;
+	unsigned long dx;
+	unsigned long cx;
+	unsigned long r8;
+	unsigned long r9;
+	unsigned long ax;
+	unsigned long sp;
+	unsigned long ip;
+};
+
+typedef struct {
+	long counter;
+} atomic_long_t;
+
+struct page_counter {
+	atomic_long_t usage;
+	unsigned long max;
+};
+
+struct kernfs_node {
+	struct kernfs_node *parent;
+	const char *name;
+	u64 id;
+};
+
+/* Linux 6.15 renamed kernfs_node.parent to __parent (RCU-protected). */
+struct kernfs_node___post615 {
+	struct kernfs_node *__parent;
+};
+
+struct cgroup {
+	struct kernfs_node *kn;
+};
+
+struct cgroup_subsys_state {
+	struct cgroup *cgroup;
+	struct cgroup_subsys_state *parent;
+};
+
+struct mem_cgroup {
+	struct cgroup_subsys_state css;
+	struct page_counter memory;
+};
+
+struct css_set {
+	struct cgroup_subsys_state *subsys[16];
+};
+
+enum cgroup_subsys_id {
+	memory_cgrp_id = 4,
+};
+
+struct percpu_counter {
+	s64 count;
+};
+
+/* Linux 6.2 (f1a7941243c1) turned rss_stat into per-CPU counters. */
+struct mm_rss_stat {
+	atomic_long_t count[4];
+};
+
+struct mm_struct___pre62 {
+	struct mm_rss_stat rss_stat;
+};
+
+struct mm_struct {
+	struct percpu_counter rss_stat[4];
+	unsigned long total_vm;
+	atomic_long_t pgtables_bytes;
+};
+
+struct signal_struct {
+	short oom_score_adj;
+};
+
+struct task_struct {
+	pid_t pid;
+	pid_t tgid;
+	char comm[16];
+	struct mm_struct *mm;
+	struct signal_struct *signal;
+	struct css_set *cgroups;
+};
+
+enum oom_constraint {
+	CONSTRAINT_NONE = 0,
+	CONSTRAINT_CPUSET = 1,
+	CONSTRAINT_MEMORY_POLICY = 2,
+	CONSTRAINT_MEMCG = 3,
+};
+
+struct oom_control {
+	struct mem_cgroup *memcg;
+	gfp_t gfp_mask;
+	int order;
+	unsigned long totalpages;
+	struct task_struct *chosen;
+	long chosen_points;
+	enum oom_constraint constraint;
+};
+
+#pragma clang attribute pop
+
+enum mm_counter_index {
+	MM_FILEPAGES = 0,
+	MM_ANONPAGES = 1,
+	MM_SWAPENTS = 2,
+	MM_SHMEMPAGES = 3,
+};
+
+#endif /* OOMTRACE_KERNEL_H */

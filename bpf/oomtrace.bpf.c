@@ -1,0 +1,699 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * oomtrace: the kernel side.
+ *
+ * Every killed task produces one oom_kill record, always from the
+ * oom:mark_victim tracepoint: it fires once per victim, also for victims that
+ * were already exiting and for the extra victims of memory.oom.group, which
+ * hooks on oom_kill_process alone would miss. Where fentry or kprobes work,
+ * oom_kill_process is hooked too and leaves its struct oom_control for the
+ * mark_victim that follows in the same thread; without it, user space
+ * classifies the kill from the kernel stack recorded here, and the OOMing
+ * memcg is found by walking up from the victim's memcg.
+ */
+#include "kernel.h"
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+
+#include "oomtrace.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Referenced so that their BTF is emitted and bpf2go generates Go mirrors. */
+const enum event_kind *unused_event_kind __attribute__((unused));
+const enum reclaim_kind *unused_reclaim_kind __attribute__((unused));
+const enum reaper_step *unused_reaper_step __attribute__((unused));
+const enum oom_source *unused_oom_source __attribute__((unused));
+const enum oom_kill_flags *unused_oom_kill_flags __attribute__((unused));
+const enum cgroup_flags *unused_cgroup_flags __attribute__((unused));
+const struct kswapd_wake_event *unused_kswapd_wake_event __attribute__((unused));
+const struct reaper_event *unused_reaper_event __attribute__((unused));
+const struct memcg_oom_event *unused_memcg_oom_event __attribute__((unused));
+const struct reclaim_event *unused_reclaim_event __attribute__((unused));
+
+/* Set by user space before load. Zero means "no filter". */
+const volatile __u32 filter_tgid = 0;
+const volatile __u64 filter_cgroup_id = 0;
+const volatile __u64 reclaim_min_ns = 1000000;
+
+/* page_counter's "no limit", PAGE_COUNTER_MAX, is LONG_MAX / PAGE_SIZE:
+ * anything this large is no limit. */
+#define UNLIMITED_PAGES (1ULL << 50)
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 << 20);
+} events SEC(".maps");
+
+/* Failed ring-buffer reservations, per CPU: no event is lost silently. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} lost_events SEC(".maps");
+
+struct oom_call {
+	__u64 oc;      /* struct oom_control * */
+	__u32 source;  /* enum oom_source: the hook that saw the call */
+	__u32 pad;
+};
+
+/* Thread id -> the oom_kill_process call it is running. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, struct oom_call);
+} oom_calls SEC(".maps");
+
+/* Thread id -> victim of the SIGKILL it just sent; only for the old
+ * mark_victim(int pid) form, which does not name the task. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u64);
+} sigkill_targets SEC(".maps");
+
+struct reclaim_start {
+	__u64 ktime_ns;
+	__u32 gfp_mask;
+	__s32 order;
+};
+
+struct reclaim_start_key {
+	__u32 tid;
+	__u32 reclaim_kind;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct reclaim_start_key);
+	__type(value, struct reclaim_start);
+} reclaim_starts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct reclaim_stats_key);
+	__type(value, struct reclaim_stats);
+} reclaim_histograms SEC(".maps");
+
+/* A zeroed reclaim_stats to build new histogram entries in: too big for the
+ * BPF stack. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct reclaim_stats);
+} reclaim_scratch SEC(".maps");
+
+/* Never written: the source for clearing an oom_kill record, which is too
+ * large for an inlined memset. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct oom_kill_event);
+} zeroed_oom_kill SEC(".maps");
+
+static __always_inline void count_lost(void)
+{
+	__u32 zero = 0;
+	__u64 *n = bpf_map_lookup_elem(&lost_events, &zero);
+
+	if (n)
+		*n += 1;
+}
+
+static __always_inline void *reserve_event(__u64 size, __u32 kind)
+{
+	struct event_header *hdr = bpf_ringbuf_reserve(&events, size, 0);
+	struct task_struct *current;
+
+	if (!hdr) {
+		count_lost();
+		return NULL;
+	}
+	current = (struct task_struct *)bpf_get_current_task();
+	hdr->ktime_ns = bpf_ktime_get_boot_ns();
+	hdr->kind = kind;
+	hdr->cpu = bpf_get_smp_processor_id();
+	hdr->pid = BPF_CORE_READ(current, pid);
+	hdr->tgid = BPF_CORE_READ(current, tgid);
+	bpf_get_current_comm(hdr->comm, sizeof(hdr->comm));
+	return hdr;
+}
+
+static __always_inline struct mem_cgroup *task_memcg(struct task_struct *task)
+{
+	int id = bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
+	struct cgroup_subsys_state *css = NULL;
+	struct css_set *cgroups;
+
+	if (!task)
+		return NULL;
+	cgroups = BPF_CORE_READ(task, cgroups);
+	if (!cgroups || id < 0 || id >= 16)
+		return NULL;
+	bpf_core_read(&css, sizeof(css), &cgroups->subsys[id]);
+	/* css is the first member of struct mem_cgroup. */
+	return (struct mem_cgroup *)css;
+}
+
+static __always_inline struct mem_cgroup *parent_memcg(struct mem_cgroup *memcg)
+{
+	return (struct mem_cgroup *)BPF_CORE_READ(memcg, css.parent);
+}
+
+static __always_inline struct kernfs_node *kernfs_parent(struct kernfs_node *kn)
+{
+	struct kernfs_node___post615 *renamed = (void *)kn;
+
+	if (bpf_core_field_exists(renamed->__parent))
+		return BPF_CORE_READ(renamed, __parent);
+	return BPF_CORE_READ(kn, parent);
+}
+
+static __always_inline __u64 memcg_id(struct mem_cgroup *memcg)
+{
+	return BPF_CORE_READ(memcg, css.cgroup, kn, id);
+}
+
+/* Is memcg, or one of its ancestors, the cgroup the user filtered on? */
+static __always_inline bool memcg_in_filter(struct mem_cgroup *memcg)
+{
+	if (!filter_cgroup_id)
+		return true;
+	for (int i = 0; i < MAX_CGROUP_DEPTH && memcg; i++) {
+		if (memcg_id(memcg) == filter_cgroup_id)
+			return true;
+		memcg = parent_memcg(memcg);
+	}
+	return false;
+}
+
+/* Fill info with memcg's id, usage, limit and path, "/a/b" ("/" for the
+ * root). The path is captured here because the cgroup of a killed container
+ * is usually gone by the time user space could look it up. */
+static __always_inline void fill_cgroup(struct cgroup_info *info, struct mem_cgroup *memcg)
+{
+	struct kernfs_node *nodes[MAX_CGROUP_DEPTH];
+	struct kernfs_node *kn;
+	__u32 off = 0;
+	int depth = 0;
+
+	if (!memcg)
+		return;
+	kn = BPF_CORE_READ(memcg, css.cgroup, kn);
+	info->id = BPF_CORE_READ(kn, id);
+	info->usage_pages = BPF_CORE_READ(memcg, memory.usage.counter);
+	info->limit_pages = BPF_CORE_READ(memcg, memory.max);
+	info->flags = CGROUP_VALID;
+
+	/* Collect the chain leaf first; the root (no parent) has an empty name. */
+	for (int i = 0; i < MAX_CGROUP_DEPTH; i++) {
+		if (!kn || !kernfs_parent(kn))
+			break;
+		nodes[i] = kn;
+		depth = i + 1;
+		kn = kernfs_parent(kn);
+	}
+	if (kn && kernfs_parent(kn))
+		info->flags |= CGROUP_TRUNCATED; /* deeper than MAX_CGROUP_DEPTH */
+
+	info->path[0] = '/';
+	info->path[1] = 0;
+	for (int i = MAX_CGROUP_DEPTH - 1; i >= 0; i--) {
+		const char *name;
+		long n;
+
+		if (i >= depth)
+			continue;
+		if (off >= CGROUP_NAME_MAX) {
+			info->flags |= CGROUP_TRUNCATED;
+			break;
+		}
+		info->path[off & (CGROUP_NAME_MAX - 1)] = '/';
+		off++;
+		name = BPF_CORE_READ(nodes[i], name);
+		n = bpf_probe_read_kernel_str(&info->path[off & (CGROUP_NAME_MAX - 1)],
+					      CGROUP_NAME_MAX, name);
+		if (n <= 0)
+			break;
+		off += n - 1; /* n counts the NUL */
+	}
+}
+
+/* Without oc->memcg: the memcg whose limit was hit is the highest ancestor of
+ * the victim's memcg at or over its limit. A large (THP) charge can fail just
+ * below the limit, so if none is over it, take the one closest to its limit. */
+static __always_inline struct mem_cgroup *find_oom_memcg(struct mem_cgroup *memcg)
+{
+	struct mem_cgroup *over = NULL, *closest = NULL;
+	__u64 closest_room = ~0ULL;
+
+	for (int i = 0; i < MAX_CGROUP_DEPTH && memcg; i++) {
+		__u64 usage = BPF_CORE_READ(memcg, memory.usage.counter);
+		__u64 limit = BPF_CORE_READ(memcg, memory.max);
+
+		if (limit < UNLIMITED_PAGES) {
+			if (usage >= limit)
+				over = memcg;
+			else if (limit - usage < closest_room) {
+				closest_room = limit - usage;
+				closest = memcg;
+			}
+		}
+		memcg = parent_memcg(memcg);
+	}
+	return over ? over : closest;
+}
+
+/* The index must be a constant: CO-RE relocates rss_stat[i] with the running
+ * kernel's element size only for constant indexes (struct percpu_counter is
+ * much larger there than the one field declared in kernel.h). */
+#define MM_COUNTER_PAGES(mm, member)                                              \
+	({                                                                        \
+		s64 __v;                                                          \
+		if (bpf_core_type_exists(struct mm_rss_stat)) {                   \
+			struct mm_struct___pre62 *__old = (void *)(mm);           \
+			__v = BPF_CORE_READ(__old, rss_stat.count[member].counter); \
+		} else {                                                          \
+			__v = BPF_CORE_READ(mm, rss_stat[member].count);          \
+		}                                                                 \
+		/* per-CPU counters can read transiently negative */             \
+		__v > 0 ? (__u64)__v : 0;                                         \
+	})
+
+#define PAGE_KB 4 /* kB per page; oomtrace's BPF side supports 4 KiB pages */
+
+static __always_inline void fill_victim_mm(struct oom_kill_event *ev, struct task_struct *victim)
+{
+	struct mm_struct *mm = BPF_CORE_READ(victim, mm);
+
+	if (!mm)
+		return;
+	ev->flags |= OOM_HAVE_MM;
+	ev->total_vm_kb = BPF_CORE_READ(mm, total_vm) * PAGE_KB;
+	ev->rss_anon_kb = MM_COUNTER_PAGES(mm, MM_ANONPAGES) * PAGE_KB;
+	ev->rss_file_kb = MM_COUNTER_PAGES(mm, MM_FILEPAGES) * PAGE_KB;
+	ev->rss_shmem_kb = MM_COUNTER_PAGES(mm, MM_SHMEMPAGES) * PAGE_KB;
+	ev->pgtables_kb = BPF_CORE_READ(mm, pgtables_bytes.counter) >> 10;
+}
+
+static __always_inline bool wanted_kill(struct task_struct *victim, struct mem_cgroup *victim_memcg)
+{
+	if (filter_tgid && BPF_CORE_READ(victim, tgid) != filter_tgid &&
+	    (bpf_get_current_pid_tgid() >> 32) != filter_tgid)
+		return false;
+	return memcg_in_filter(victim_memcg);
+}
+
+static __always_inline int emit_oom_kill(void *ctx, struct task_struct *victim, __u32 uid, bool have_uid)
+{
+	struct task_struct *current = (struct task_struct *)bpf_get_current_task();
+	struct mem_cgroup *victim_memcg = task_memcg(victim);
+	struct oom_control *oc = NULL;
+	struct mem_cgroup *oom_memcg;
+	struct oom_kill_event *ev;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct oom_kill_event *zero;
+	struct oom_call *call;
+	__u32 zero_key = 0;
+	long n;
+
+	if (!victim || !wanted_kill(victim, victim_memcg))
+		return 0;
+	zero = bpf_map_lookup_elem(&zeroed_oom_kill, &zero_key);
+	if (!zero)
+		return 0;
+	ev = reserve_event(sizeof(*ev), EVENT_OOM_KILL);
+	if (!ev)
+		return 0;
+	bpf_probe_read_kernel((void *)ev + sizeof(ev->hdr), sizeof(*ev) - sizeof(ev->hdr),
+			      (void *)zero + sizeof(ev->hdr));
+
+	ev->victim_pid = BPF_CORE_READ(victim, pid);
+	ev->victim_tgid = BPF_CORE_READ(victim, tgid);
+	BPF_CORE_READ_STR_INTO(&ev->victim_comm, victim, comm);
+	ev->victim_oom_score_adj = BPF_CORE_READ(victim, signal, oom_score_adj);
+	if (have_uid)
+		ev->victim_uid = uid;
+	else
+		ev->victim_uid = (__u32)-1;
+	fill_victim_mm(ev, victim);
+
+	n = bpf_get_stack(ctx, ev->stack, sizeof(ev->stack), 0);
+	ev->stack_depth = n > 0 ? n / sizeof(__u64) : 0;
+
+	call = bpf_map_lookup_elem(&oom_calls, &tid);
+	if (call) {
+		oc = (struct oom_control *)call->oc;
+		ev->source = call->source;
+	}
+	if (oc) {
+		ev->flags |= OOM_HAVE_CONTROL;
+		ev->gfp_mask = BPF_CORE_READ(oc, gfp_mask);
+		ev->order = BPF_CORE_READ(oc, order);
+		ev->totalpages = BPF_CORE_READ(oc, totalpages);
+		if (bpf_core_field_exists(oc->constraint))
+			ev->constraint = BPF_CORE_READ(oc, constraint);
+		else
+			ev->constraint = BPF_CORE_READ(oc, memcg) ? CONSTRAINT_MEMCG : CONSTRAINT_NONE;
+		/* The points are the chosen task's; oom.group's extra victims have none. */
+		if (BPF_CORE_READ(oc, chosen) == victim)
+			ev->points = BPF_CORE_READ(oc, chosen_points);
+		oom_memcg = BPF_CORE_READ(oc, memcg);
+	} else {
+		ev->flags |= OOM_CGROUP_WALKED;
+		oom_memcg = find_oom_memcg(victim_memcg);
+	}
+
+	fill_cgroup(&ev->victim_cgroup, victim_memcg);
+	fill_cgroup(&ev->trigger_cgroup, task_memcg(current));
+	fill_cgroup(&ev->oom_cgroup, oom_memcg);
+	bpf_ringbuf_submit(ev, 0);
+	return 0;
+}
+
+/* oom:mark_victim(struct task_struct *task, uid_t uid): mainline 6.9, and
+ * the 2025 stable backports (5.4 .. 6.6). */
+SEC("tp_btf/mark_victim")
+int BPF_PROG(mark_victim, struct task_struct *task, uid_t uid)
+{
+	return emit_oom_kill(ctx, task, uid, true);
+}
+
+/* Older oom:mark_victim(int pid): the victim is the target of the SIGKILL
+ * this thread sent just before (__oom_kill_process). */
+SEC("tp_btf/mark_victim")
+int BPF_PROG(mark_victim_pid, int pid)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct task_struct *victim = NULL;
+	__u64 *taskp;
+
+	taskp = bpf_map_lookup_elem(&sigkill_targets, &tid);
+	if (taskp) {
+		victim = (struct task_struct *)*taskp;
+		bpf_map_delete_elem(&sigkill_targets, &tid);
+		if (victim && BPF_CORE_READ(victim, pid) != pid)
+			victim = NULL;
+	}
+	if (!victim) {
+		/* An already-exiting victim gets no SIGKILL: it is usually current. */
+		victim = (struct task_struct *)bpf_get_current_task();
+		if (BPF_CORE_READ(victim, pid) != pid)
+			return 0;
+	}
+	return emit_oom_kill(ctx, victim, 0, false);
+}
+
+#define SIGKILL 9
+
+SEC("tp_btf/signal_generate")
+int BPF_PROG(signal_generate, int sig, void *info, struct task_struct *task)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u64 taskp = (__u64)task;
+
+	if (sig != SIGKILL)
+		return 0;
+	bpf_map_update_elem(&sigkill_targets, &tid, &taskp, BPF_ANY);
+	return 0;
+}
+
+static __always_inline int remember_oom_call(struct oom_control *oc, __u32 source)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct oom_call call = { .oc = (__u64)oc, .source = source };
+
+	bpf_map_update_elem(&oom_calls, &tid, &call, BPF_ANY);
+	return 0;
+}
+
+static __always_inline int forget_oom_call(void)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+
+	bpf_map_delete_elem(&oom_calls, &tid);
+	return 0;
+}
+
+SEC("fentry/oom_kill_process")
+int BPF_PROG(fentry_oom_kill_process, struct oom_control *oc)
+{
+	return remember_oom_call(oc, SOURCE_FENTRY);
+}
+
+SEC("fexit/oom_kill_process")
+int BPF_PROG(fexit_oom_kill_process)
+{
+	return forget_oom_call();
+}
+
+SEC("kprobe/oom_kill_process")
+int BPF_KPROBE(kprobe_oom_kill_process, struct oom_control *oc)
+{
+	return remember_oom_call(oc, SOURCE_KPROBE);
+}
+
+SEC("kretprobe/oom_kill_process")
+int BPF_KRETPROBE(kretprobe_oom_kill_process)
+{
+	return forget_oom_call();
+}
+
+static __always_inline int emit_memcg_oom(struct mem_cgroup *memcg, gfp_t gfp_mask, int order)
+{
+	struct memcg_oom_event *ev;
+
+	if (filter_tgid && (bpf_get_current_pid_tgid() >> 32) != filter_tgid)
+		return 0;
+	if (!memcg_in_filter(memcg))
+		return 0;
+	ev = reserve_event(sizeof(*ev), EVENT_MEMCG_OOM);
+	if (!ev)
+		return 0;
+	__builtin_memset(&ev->cgroup, 0, sizeof(ev->cgroup));
+	fill_cgroup(&ev->cgroup, memcg);
+	ev->gfp_mask = gfp_mask;
+	ev->order = order;
+	bpf_ringbuf_submit(ev, 0);
+	return 0;
+}
+
+SEC("fentry/mem_cgroup_out_of_memory")
+int BPF_PROG(fentry_mem_cgroup_out_of_memory, struct mem_cgroup *memcg, gfp_t gfp_mask, int order)
+{
+	return emit_memcg_oom(memcg, gfp_mask, order);
+}
+
+SEC("kprobe/mem_cgroup_out_of_memory")
+int BPF_KPROBE(kprobe_mem_cgroup_out_of_memory, struct mem_cgroup *memcg, gfp_t gfp_mask, int order)
+{
+	return emit_memcg_oom(memcg, gfp_mask, order);
+}
+
+static __always_inline int reclaim_begin(__u32 kind, int order, gfp_t gfp_mask)
+{
+	struct reclaim_start_key key = {
+		.tid = (__u32)bpf_get_current_pid_tgid(),
+		.reclaim_kind = kind,
+	};
+	struct reclaim_start start = {
+		.ktime_ns = bpf_ktime_get_boot_ns(),
+		.gfp_mask = gfp_mask,
+		.order = order,
+	};
+
+	if (filter_tgid && (bpf_get_current_pid_tgid() >> 32) != filter_tgid)
+		return 0;
+	bpf_map_update_elem(&reclaim_starts, &key, &start, BPF_ANY);
+	return 0;
+}
+
+static __always_inline __u32 log2_bucket(__u64 us)
+{
+	__u32 b = 0;
+
+	for (int i = 0; i < RECLAIM_BUCKETS - 1 && us > 1; i++) {
+		us >>= 1;
+		b++;
+	}
+	return b;
+}
+
+static __always_inline void count_reclaim(struct mem_cgroup *memcg, __u32 kind, __u64 duration_ns)
+{
+	struct reclaim_stats_key key = {
+		.cgroup_id = memcg ? memcg_id(memcg) : 0,
+		.reclaim_kind = kind,
+	};
+	struct reclaim_stats *stats;
+	__u32 bucket, zero = 0;
+
+	stats = bpf_map_lookup_elem(&reclaim_histograms, &key);
+	if (!stats) {
+		struct reclaim_stats *fresh = bpf_map_lookup_elem(&reclaim_scratch, &zero);
+
+		if (!fresh)
+			return;
+		/* The path goes in once, when the cgroup is first seen. */
+		__builtin_memset(fresh, 0, sizeof(*fresh));
+		fill_cgroup(&fresh->cgroup, memcg);
+		bpf_map_update_elem(&reclaim_histograms, &key, fresh, BPF_NOEXIST);
+		stats = bpf_map_lookup_elem(&reclaim_histograms, &key);
+		if (!stats)
+			return;
+	}
+	bucket = log2_bucket(duration_ns / 1000);
+	__sync_fetch_and_add(&stats->count, 1);
+	__sync_fetch_and_add(&stats->total_ns, duration_ns);
+	if (duration_ns > stats->max_ns)
+		stats->max_ns = duration_ns; /* racy but monotone enough for a maximum */
+	if (bucket < RECLAIM_BUCKETS)
+		__sync_fetch_and_add(&stats->buckets[bucket], 1);
+}
+
+static __always_inline int reclaim_end(__u32 kind, unsigned long nr_reclaimed)
+{
+	struct reclaim_start_key key = {
+		.tid = (__u32)bpf_get_current_pid_tgid(),
+		.reclaim_kind = kind,
+	};
+	struct task_struct *current = (struct task_struct *)bpf_get_current_task();
+	struct reclaim_start *start;
+	struct mem_cgroup *memcg;
+	struct reclaim_event *ev;
+	__u64 duration;
+	__u32 gfp_mask;
+	__s32 order;
+
+	start = bpf_map_lookup_elem(&reclaim_starts, &key);
+	if (!start)
+		return 0;
+	duration = bpf_ktime_get_boot_ns() - start->ktime_ns;
+	gfp_mask = start->gfp_mask;
+	order = start->order;
+	bpf_map_delete_elem(&reclaim_starts, &key);
+
+	memcg = task_memcg(current);
+	if (!memcg_in_filter(memcg))
+		return 0;
+	count_reclaim(memcg, kind, duration);
+	if (duration < reclaim_min_ns)
+		return 0;
+
+	ev = reserve_event(sizeof(*ev), EVENT_RECLAIM);
+	if (!ev)
+		return 0;
+	__builtin_memset(&ev->cgroup, 0, sizeof(ev->cgroup));
+	fill_cgroup(&ev->cgroup, memcg);
+	ev->duration_ns = duration;
+	ev->nr_reclaimed = nr_reclaimed;
+	ev->gfp_mask = gfp_mask;
+	ev->order = order;
+	ev->reclaim_kind = kind;
+	ev->pad = 0;
+	bpf_ringbuf_submit(ev, 0);
+	return 0;
+}
+
+SEC("tp_btf/mm_vmscan_direct_reclaim_begin")
+int BPF_PROG(direct_reclaim_begin, int order, gfp_t gfp_flags)
+{
+	return reclaim_begin(RECLAIM_DIRECT, order, gfp_flags);
+}
+
+SEC("tp_btf/mm_vmscan_direct_reclaim_end")
+int BPF_PROG(direct_reclaim_end, unsigned long nr_reclaimed)
+{
+	return reclaim_end(RECLAIM_DIRECT, nr_reclaimed);
+}
+
+SEC("tp_btf/mm_vmscan_memcg_reclaim_begin")
+int BPF_PROG(memcg_reclaim_begin, int order, gfp_t gfp_flags)
+{
+	return reclaim_begin(RECLAIM_MEMCG, order, gfp_flags);
+}
+
+SEC("tp_btf/mm_vmscan_memcg_reclaim_end")
+int BPF_PROG(memcg_reclaim_end, unsigned long nr_reclaimed)
+{
+	return reclaim_end(RECLAIM_MEMCG, nr_reclaimed);
+}
+
+SEC("tp_btf/mm_vmscan_memcg_softlimit_reclaim_begin")
+int BPF_PROG(softlimit_reclaim_begin, int order, gfp_t gfp_flags)
+{
+	return reclaim_begin(RECLAIM_SOFTLIMIT, order, gfp_flags);
+}
+
+SEC("tp_btf/mm_vmscan_memcg_softlimit_reclaim_end")
+int BPF_PROG(softlimit_reclaim_end, unsigned long nr_reclaimed)
+{
+	return reclaim_end(RECLAIM_SOFTLIMIT, nr_reclaimed);
+}
+
+SEC("tp_btf/mm_vmscan_kswapd_wake")
+int BPF_PROG(kswapd_wake, int nid, int zid, int order)
+{
+	struct kswapd_wake_event *ev;
+
+	if (filter_tgid || filter_cgroup_id)
+		return 0; /* kswapd belongs to no process or cgroup being filtered */
+	ev = reserve_event(sizeof(*ev), EVENT_KSWAPD_WAKE);
+	if (!ev)
+		return 0;
+	ev->nid = nid;
+	ev->zid = zid;
+	ev->order = order;
+	ev->pad = 0;
+	bpf_ringbuf_submit(ev, 0);
+	return 0;
+}
+
+static __always_inline int emit_reaper(__u32 step, int pid)
+{
+	struct reaper_event *ev;
+
+	if (filter_tgid || filter_cgroup_id)
+		return 0; /* the reaper runs in oom_reaper, not in the filtered scope */
+	ev = reserve_event(sizeof(*ev), EVENT_REAPER);
+	if (!ev)
+		return 0;
+	ev->step = step;
+	ev->victim_pid = pid;
+	bpf_ringbuf_submit(ev, 0);
+	return 0;
+}
+
+SEC("tp_btf/wake_reaper")
+int BPF_PROG(wake_reaper, int pid)
+{
+	return emit_reaper(REAPER_WAKE, pid);
+}
+
+SEC("tp_btf/start_task_reaping")
+int BPF_PROG(start_task_reaping, int pid)
+{
+	return emit_reaper(REAPER_START, pid);
+}
+
+SEC("tp_btf/finish_task_reaping")
+int BPF_PROG(finish_task_reaping, int pid)
+{
+	return emit_reaper(REAPER_FINISH, pid);
+}
+
+SEC("tp_btf/skip_task_reaping")
+int BPF_PROG(skip_task_reaping, int pid)
+{
+	return emit_reaper(REAPER_SKIP, pid);
+}

@@ -1,0 +1,215 @@
+package tracer
+
+import (
+	"bytes"
+	"fmt"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/oomtrace/oomtrace/internal/classify"
+	"github.com/oomtrace/oomtrace/internal/event"
+)
+
+// unlimitedPages mirrors UNLIMITED_PAGES in bpf/oomtrace.bpf.c: a page
+// counter limit this large is "max".
+const unlimitedPages = 1 << 50
+
+const pageSize = 4096 // the BPF side reports kB assuming 4 KiB pages too
+
+// Symbolizer resolves kernel addresses to function names.
+type Symbolizer interface {
+	Lookup(addr uint64) (name string, ok bool)
+}
+
+// Decoder turns the kernel's records into events. It keeps one scratch
+// record per kind, so decoding does not allocate per record.
+type Decoder struct {
+	symbols    Symbolizer
+	bootToWall time.Time // wall-clock time of CLOCK_BOOTTIME zero
+
+	kill    oomtraceOomKillEvent
+	memcg   oomtraceMemcgOomEvent
+	reclaim oomtraceReclaimEvent
+	kswapd  oomtraceKswapdWakeEvent
+	reaper  oomtraceReaperEvent
+}
+
+// NewDecoder returns a Decoder resolving stacks with symbols (nil: stacks
+// stay unresolved and tracepoint-mode kills are classed unknown).
+func NewDecoder(symbols Symbolizer) (*Decoder, error) {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts); err != nil {
+		return nil, fmt.Errorf("read CLOCK_BOOTTIME: %w", err)
+	}
+	now := time.Now()
+	return &Decoder{
+		symbols:    symbols,
+		bootToWall: now.Add(-time.Duration(ts.Nano())),
+	}, nil
+}
+
+// fill copies raw into the fixed-layout record dst.
+func fill[T any](dst *T, raw []byte) error {
+	size := int(unsafe.Sizeof(*dst))
+	if len(raw) < size {
+		return fmt.Errorf("record too short: %d bytes, want %d", len(raw), size)
+	}
+	copy(unsafe.Slice((*byte)(unsafe.Pointer(dst)), size), raw)
+	return nil
+}
+
+// Decode decodes one ring-buffer record into ev, overwriting it.
+func (d *Decoder) Decode(raw []byte, ev *event.Event) error {
+	var hdr oomtraceEventHeader
+	if err := fill(&hdr, raw); err != nil {
+		return fmt.Errorf("decode event header: %w", err)
+	}
+	stack := ev.OOMKill.Stack[:0]
+	*ev = event.Event{
+		KtimeNS: hdr.KtimeNs,
+		Time:    d.bootToWall.Add(time.Duration(hdr.KtimeNs)),
+		CPU:     hdr.Cpu,
+		Task:    event.Task{PID: hdr.Pid, TGID: hdr.Tgid, Comm: cString(hdr.Comm[:])},
+	}
+	ev.OOMKill.Stack = stack
+
+	var err error
+	switch oomtraceEventKind(hdr.Kind) {
+	case oomtraceEventKindEVENT_OOM_KILL:
+		ev.Kind = event.KindOOMKill
+		if err = fill(&d.kill, raw); err == nil {
+			d.decodeOOMKill(&ev.OOMKill)
+		}
+	case oomtraceEventKindEVENT_MEMCG_OOM:
+		ev.Kind = event.KindMemcgOOM
+		if err = fill(&d.memcg, raw); err == nil {
+			r := &d.memcg
+			ev.MemcgOOM = event.MemcgOOM{Cgroup: cgroup(&r.Cgroup), GFPMask: r.GfpMask, Order: r.Order}
+		}
+	case oomtraceEventKindEVENT_RECLAIM:
+		ev.Kind = event.KindReclaim
+		if err = fill(&d.reclaim, raw); err == nil {
+			r := &d.reclaim
+			ev.Reclaim = event.Reclaim{
+				Kind:        event.ReclaimKind(r.ReclaimKind),
+				Duration:    time.Duration(r.DurationNs),
+				NrReclaimed: r.NrReclaimed,
+				GFPMask:     r.GfpMask,
+				Order:       r.Order,
+				Cgroup:      cgroup(&r.Cgroup),
+			}
+		}
+	case oomtraceEventKindEVENT_KSWAPD_WAKE:
+		ev.Kind = event.KindKswapdWake
+		if err = fill(&d.kswapd, raw); err == nil {
+			ev.KswapdWake = event.KswapdWake{Node: d.kswapd.Nid, Zone: d.kswapd.Zid, Order: d.kswapd.Order}
+		}
+	case oomtraceEventKindEVENT_REAPER:
+		ev.Kind = event.KindReaper
+		if err = fill(&d.reaper, raw); err == nil {
+			ev.Reaper = event.Reaper{Step: event.ReaperStep(d.reaper.Step), VictimPID: d.reaper.VictimPid}
+		}
+	default:
+		return fmt.Errorf("unknown record kind %d (%d bytes): BPF object and decoder disagree", hdr.Kind, len(raw))
+	}
+	if err != nil {
+		return fmt.Errorf("decode %s record: %w", ev.Kind, err)
+	}
+	return nil
+}
+
+func (d *Decoder) decodeOOMKill(k *event.OOMKill) {
+	r := &d.kill
+	flags := oomtraceOomKillFlags(r.Flags)
+
+	k.Victim = event.Victim{
+		Task:        event.Task{PID: r.VictimPid, TGID: r.VictimTgid, Comm: cString(r.VictimComm[:])},
+		UID:         r.VictimUid,
+		HasUID:      r.VictimUid != ^uint32(0),
+		OOMScoreAdj: r.VictimOomScoreAdj,
+		HasMM:       flags&oomtraceOomKillFlagsOOM_HAVE_MM != 0,
+		RSSAnonKB:   r.RssAnonKb,
+		RSSFileKB:   r.RssFileKb,
+		RSSShmemKB:  r.RssShmemKb,
+		TotalVMKB:   r.TotalVmKb,
+		PgtablesKB:  r.PgtablesKb,
+		Cgroup:      cgroup(&r.VictimCgroup),
+	}
+	k.Trigger = event.Task{PID: r.Hdr.Pid, TGID: r.Hdr.Tgid, Comm: cString(r.Hdr.Comm[:])}
+	k.TriggerCgroup = cgroup(&r.TriggerCgroup)
+	k.OOMCgroup = cgroup(&r.OomCgroup)
+
+	k.Stack = k.Stack[:0]
+	depth := min(int(r.StackDepth), len(r.Stack))
+	for i, addr := range r.Stack[:depth] {
+		name := fmt.Sprintf("0x%x", addr)
+		// Outer frames are return addresses: the call is the byte before,
+		// which stays in the caller even when the call never returns.
+		lookup := addr
+		if i > 0 {
+			lookup--
+		}
+		if d.symbols != nil {
+			if sym, ok := d.symbols.Lookup(lookup); ok {
+				name = sym
+			}
+		}
+		k.Stack = append(k.Stack, name)
+	}
+	stackClass, exiting := classify.FromStack(k.Stack)
+	k.VictimExiting = exiting
+
+	switch oomtraceOomSource(r.Source) {
+	case oomtraceOomSourceSOURCE_FENTRY:
+		k.Mode = event.ModeFentry
+	case oomtraceOomSourceSOURCE_KPROBE:
+		k.Mode = event.ModeKprobe
+	default:
+		k.Mode = event.ModeTracepoint
+	}
+	k.HasControl = flags&oomtraceOomKillFlagsOOM_HAVE_CONTROL != 0
+	if k.HasControl {
+		k.Class = classify.FromControl(r.Constraint, r.Order)
+		k.GFPMask = r.GfpMask
+		k.Order = r.Order
+		k.Points = r.Points
+		k.TotalPages = r.Totalpages
+	} else {
+		k.Class = stackClass
+	}
+	// The walk up from the victim finds a cgroup near its limit even in a
+	// global OOM; only a memcg OOM has an OOM cgroup.
+	if k.Class != event.ClassMemcg {
+		k.OOMCgroup = event.Cgroup{}
+	}
+}
+
+func cgroup(c *oomtraceCgroupInfo) event.Cgroup {
+	flags := oomtraceCgroupFlags(c.Flags)
+	if flags&oomtraceCgroupFlagsCGROUP_VALID == 0 {
+		return event.Cgroup{}
+	}
+	limit := c.LimitPages * pageSize
+	if c.LimitPages >= unlimitedPages {
+		limit = event.NoLimit
+	}
+	return event.Cgroup{
+		Path:       cString(c.Path[:]),
+		ID:         c.Id,
+		UsageBytes: c.UsagePages * pageSize,
+		LimitBytes: limit,
+		Truncated:  flags&oomtraceCgroupFlagsCGROUP_TRUNCATED != 0,
+	}
+}
+
+// cString returns the bytes of a NUL-terminated kernel string, unchanged:
+// escaping is the output's job.
+func cString[T ~int8 | ~uint8](b []T) string {
+	raw := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(b))), len(b))
+	if i := bytes.IndexByte(raw, 0); i >= 0 {
+		raw = raw[:i]
+	}
+	return string(raw)
+}

@@ -1,0 +1,58 @@
+package tracer
+
+import (
+	"github.com/oomtrace/oomtrace/internal/event"
+)
+
+// hook is one BPF program and where it attaches.
+type hook struct {
+	program string // name in the ELF
+	target  string // kernel function or tracepoint name
+	// optional hooks are dropped with a warning when the kernel lacks the
+	// tracepoint; a missing required hook is an error.
+	optional bool
+}
+
+// The oom:mark_victim program is chosen by the tracepoint's signature; the
+// other tracepoints are the same in every mode.
+var (
+	markVictimHook = hook{program: "mark_victim", target: "mark_victim"}
+	// The old mark_victim(int pid) form names no task: the victim comes from
+	// the SIGKILL sent just before in the same thread.
+	markVictimPidHooks = []hook{
+		{program: "mark_victim_pid", target: "mark_victim"},
+		{program: "signal_generate", target: "signal_generate"},
+	}
+	tracepointHooks = []hook{
+		{program: "direct_reclaim_begin", target: "mm_vmscan_direct_reclaim_begin", optional: true},
+		{program: "direct_reclaim_end", target: "mm_vmscan_direct_reclaim_end", optional: true},
+		{program: "memcg_reclaim_begin", target: "mm_vmscan_memcg_reclaim_begin", optional: true},
+		{program: "memcg_reclaim_end", target: "mm_vmscan_memcg_reclaim_end", optional: true},
+		{program: "softlimit_reclaim_begin", target: "mm_vmscan_memcg_softlimit_reclaim_begin", optional: true},
+		{program: "softlimit_reclaim_end", target: "mm_vmscan_memcg_softlimit_reclaim_end", optional: true},
+		{program: "kswapd_wake", target: "mm_vmscan_kswapd_wake", optional: true},
+		{program: "wake_reaper", target: "wake_reaper", optional: true},
+		{program: "start_task_reaping", target: "start_task_reaping", optional: true},
+		{program: "finish_task_reaping", target: "finish_task_reaping", optional: true},
+		{program: "skip_task_reaping", target: "skip_task_reaping", optional: true},
+	}
+)
+
+// functionHooks are the extra programs of the fentry and kprobe modes: they
+// read struct oom_control, which no tracepoint exposes.
+var functionHooks = map[event.Mode][]hook{
+	event.ModeFentry: {
+		{program: "fentry_oom_kill_process", target: "oom_kill_process"},
+		{program: "fexit_oom_kill_process", target: "oom_kill_process"},
+		{program: "fentry_mem_cgroup_out_of_memory", target: "mem_cgroup_out_of_memory"},
+	},
+	event.ModeKprobe: {
+		{program: "kprobe_oom_kill_process", target: "oom_kill_process"},
+		{program: "kretprobe_oom_kill_process", target: "oom_kill_process"},
+		{program: "kprobe_mem_cgroup_out_of_memory", target: "mem_cgroup_out_of_memory"},
+	},
+}
+
+// autoOrder is the order in which auto mode tries the modes: the one that
+// reads the most first.
+var autoOrder = []event.Mode{event.ModeFentry, event.ModeKprobe, event.ModeTracepoint}

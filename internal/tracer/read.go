@@ -1,0 +1,76 @@
+package tracer
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/oomtrace/oomtrace/internal/event"
+)
+
+// Read blocks for the next record and returns its bytes, valid until the
+// next Read. After Close it returns an error wrapping ringbuf.ErrClosed.
+func (t *Tracer) Read() ([]byte, error) {
+	if err := t.reader.ReadInto(&t.record); err != nil {
+		return nil, err
+	}
+	return t.record.RawSample, nil
+}
+
+// Lost returns the number of records the kernel could not put in the ring
+// buffer since the tracer started, summed over CPUs.
+func (t *Tracer) Lost() (uint64, error) {
+	var perCPU []uint64
+	if err := t.base.Maps["lost_events"].Lookup(uint32(0), &perCPU); err != nil {
+		return 0, fmt.Errorf("read lost-event counters: %w", err)
+	}
+	var total uint64
+	for _, n := range perCPU {
+		total += n
+	}
+	return total, nil
+}
+
+// ReclaimStats appends the kernel's cumulative reclaim histograms, one per
+// cgroup and reclaim kind, to dst.
+func (t *Tracer) ReclaimStats(dst []event.ReclaimStats) ([]event.ReclaimStats, error) {
+	var (
+		key   oomtraceReclaimStatsKey
+		value oomtraceReclaimStats
+	)
+	iter := t.base.Maps["reclaim_histograms"].Iterate()
+	for iter.Next(&key, &value) {
+		s := event.ReclaimStats{
+			Kind:   event.ReclaimKind(key.ReclaimKind),
+			Cgroup: cgroup(&value.Cgroup),
+			Count:  value.Count,
+			Total:  time.Duration(value.TotalNs),
+			Max:    time.Duration(value.MaxNs),
+		}
+		s.Cgroup.ID = key.CgroupId
+		s.Cgroup.UsageBytes, s.Cgroup.LimitBytes = 0, 0 // as first seen: stale
+		copy(s.Buckets[:], value.Buckets[:])
+		dst = append(dst, s)
+	}
+	if err := iter.Err(); err != nil {
+		return dst, fmt.Errorf("read reclaim histograms: %w", err)
+	}
+	return dst, nil
+}
+
+// Detach stops the kernel from producing records; those already in the ring
+// buffer can still be read.
+func (t *Tracer) Detach() error {
+	var errs []error
+	for _, l := range t.links {
+		errs = append(errs, l.Close())
+	}
+	t.links = nil
+	return errors.Join(errs...)
+}
+
+// Flush makes Read return the records now in the ring buffer and then an
+// error wrapping ringbuf.ErrFlushed, instead of blocking.
+func (t *Tracer) Flush() error {
+	return t.reader.Flush()
+}

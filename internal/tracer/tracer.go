@@ -1,0 +1,325 @@
+// Package tracer loads oomtrace's BPF programs, attaches them in the best
+// mode the kernel allows, and hands over the kernel's records.
+package tracer
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/ringbuf"
+	"github.com/cilium/ebpf/rlimit"
+	"golang.org/x/sys/unix"
+
+	"github.com/oomtrace/oomtrace/internal/event"
+)
+
+// Config says what to trace.
+type Config struct {
+	// Mode is the attach mode; nil means auto: the best one that works.
+	Mode *event.Mode
+	// FilterTGID keeps only events of this process (victim or trigger).
+	FilterTGID uint32
+	// FilterCgroupID keeps only events in this memory cgroup's subtree
+	// (the kernfs id: the cgroup directory's inode number).
+	FilterCgroupID uint64
+	// ReclaimMin is the shortest reclaim episode reported as an event;
+	// shorter ones are only counted in the reclaim histograms.
+	ReclaimMin time.Duration
+	// Logger receives the mode decision and warnings; nil discards them.
+	Logger *slog.Logger
+}
+
+// Tracer holds the loaded programs, their links and the ring-buffer reader.
+type Tracer struct {
+	mode       event.Mode
+	markVictim markVictimForm
+	base       *ebpf.Collection
+	hooks      *ebpf.Collection
+	links      []link.Link
+	reader     *ringbuf.Reader
+	record     ringbuf.Record
+}
+
+// Open loads and attaches everything. The caller must Close the Tracer.
+func Open(cfg Config) (*Tracer, error) {
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if err := checkPrivileges(); err != nil {
+		return nil, err
+	}
+	// Kernels before 5.11 account BPF memory against RLIMIT_MEMLOCK.
+	if err := rlimit.RemoveMemlock(); err != nil {
+		return nil, fmt.Errorf("raise RLIMIT_MEMLOCK for BPF maps: %w", err)
+	}
+
+	kernel, err := btf.LoadKernelSpec()
+	if err != nil {
+		return nil, fmt.Errorf("read kernel BTF: %w: oomtrace needs a kernel built with CONFIG_DEBUG_INFO_BTF (/sys/kernel/btf/vmlinux)", err)
+	}
+	form, err := detectMarkVictim(kernel)
+	if err != nil {
+		return nil, err
+	}
+
+	spec, err := loadOomtrace()
+	if err != nil {
+		return nil, err
+	}
+	if err := setVariables(spec, cfg); err != nil {
+		return nil, err
+	}
+
+	t := &Tracer{markVictim: form}
+	if err := t.attachBase(spec, kernel, logger); err != nil {
+		t.Close()
+		return nil, err
+	}
+
+	switch {
+	case cfg.Mode != nil:
+		t.mode = *cfg.Mode
+		if err := t.attachFunctionHooks(spec, t.mode); err != nil {
+			t.Close()
+			return nil, &ModeError{t.mode, err}
+		}
+		logger.Info("attached", "mode", t.mode, "reason", "requested with --mode")
+	default:
+		var failures []string
+		for _, mode := range autoOrder {
+			err := t.attachFunctionHooks(spec, mode)
+			if err == nil {
+				t.mode = mode
+				break
+			}
+			failures = append(failures, (&ModeError{mode, err}).Error())
+		}
+		reason := "the best mode available"
+		if len(failures) > 0 {
+			reason = strings.Join(failures, "; ")
+		}
+		logger.Info("attached", "mode", t.mode, "reason", reason)
+	}
+
+	t.reader, err = ringbuf.NewReader(t.base.Maps["events"])
+	if err != nil {
+		t.Close()
+		return nil, fmt.Errorf("open ring buffer: %w", err)
+	}
+	return t, nil
+}
+
+func setVariables(spec *ebpf.CollectionSpec, cfg Config) error {
+	values := map[string]any{
+		"filter_tgid":      cfg.FilterTGID,
+		"filter_cgroup_id": cfg.FilterCgroupID,
+		"reclaim_min_ns":   uint64(cfg.ReclaimMin.Nanoseconds()),
+	}
+	for name, v := range values {
+		variable, ok := spec.Variables[name]
+		if !ok {
+			return fmt.Errorf("BPF object has no variable %s", name)
+		}
+		if err := variable.Set(v); err != nil {
+			return fmt.Errorf("set BPF variable %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// attachBase loads the tracepoint programs every mode runs, with the maps
+// the function hooks share, and attaches them.
+func (t *Tracer) attachBase(spec *ebpf.CollectionSpec, kernel *btf.Spec, logger *slog.Logger) error {
+	hooks := []hook{markVictimHook}
+	if t.markVictim == markVictimPidOnly {
+		hooks = markVictimPidHooks
+	}
+	for _, h := range tracepointHooks {
+		if !hasTracepoint(kernel, h.target) {
+			logger.Warn("tracepoint missing on this kernel, not traced", "tracepoint", h.target)
+			continue
+		}
+		hooks = append(hooks, h)
+	}
+
+	coll, err := loadHooks(spec, hooks, nil)
+	if errors.Is(err, ebpf.ErrNotSupported) || errors.Is(err, unix.EINVAL) {
+		// Kernels that cannot load tp_btf programs may still run the same
+		// code as raw tracepoints: every access goes through CO-RE reads.
+		logger.Warn("tp_btf programs did not load, retrying as raw tracepoints", "error", err)
+		coll, err = loadHooks(asRawTracepoints(spec), hooks, nil)
+	}
+	if err != nil {
+		return fmt.Errorf("load tracepoint programs: %w", explain(err))
+	}
+	t.base = coll
+	for _, h := range hooks {
+		l, err := attach(coll.Programs[h.program], spec.Programs[h.program], h.target)
+		if err != nil {
+			return fmt.Errorf("attach %s to tracepoint %s: %w", h.program, h.target, err)
+		}
+		t.links = append(t.links, l)
+	}
+	return nil
+}
+
+// attachFunctionHooks loads and attaches the programs that read struct
+// oom_control in the given mode; tracepoint mode has none. On failure
+// nothing of the mode stays attached.
+func (t *Tracer) attachFunctionHooks(spec *ebpf.CollectionSpec, mode event.Mode) error {
+	hooks := functionHooks[mode]
+	if len(hooks) == 0 {
+		return nil
+	}
+	shared := make(map[string]*ebpf.Map)
+	for name, m := range t.base.Maps {
+		if !strings.HasPrefix(name, ".") { // .rodata and .bss are per collection
+			shared[name] = m
+		}
+	}
+	coll, err := loadHooks(spec, hooks, shared)
+	if err != nil {
+		return fmt.Errorf("load: %w", explain(err))
+	}
+	var links []link.Link
+	for _, h := range hooks {
+		l, err := attach(coll.Programs[h.program], spec.Programs[h.program], h.target)
+		if err != nil {
+			for _, l := range links {
+				l.Close()
+			}
+			coll.Close()
+			return fmt.Errorf("attach %s to %s: %w", h.program, h.target, err)
+		}
+		links = append(links, l)
+	}
+	t.hooks = coll
+	t.links = append(t.links, links...)
+	return nil
+}
+
+// loadHooks loads the programs of hooks, and the maps, from a copy of spec.
+func loadHooks(spec *ebpf.CollectionSpec, hooks []hook, shared map[string]*ebpf.Map) (*ebpf.Collection, error) {
+	s := spec.Copy()
+	s.Programs = make(map[string]*ebpf.ProgramSpec, len(hooks))
+	for _, h := range hooks {
+		s.Programs[h.program] = spec.Programs[h.program].Copy()
+	}
+	return ebpf.NewCollectionWithOptions(s, ebpf.CollectionOptions{MapReplacements: shared})
+}
+
+// asRawTracepoints turns the tp_btf programs of spec into raw_tp ones.
+func asRawTracepoints(spec *ebpf.CollectionSpec) *ebpf.CollectionSpec {
+	s := spec.Copy()
+	for _, p := range s.Programs {
+		if p.Type == ebpf.Tracing && p.AttachType == ebpf.AttachTraceRawTp {
+			p.Type = ebpf.RawTracepoint
+			p.AttachType = ebpf.AttachNone
+		}
+	}
+	return s
+}
+
+func attach(prog *ebpf.Program, ps *ebpf.ProgramSpec, target string) (link.Link, error) {
+	switch prog.Type() {
+	case ebpf.Tracing:
+		l, err := link.AttachTracing(link.TracingOptions{Program: prog})
+		return l, explainIfErr(err)
+	case ebpf.RawTracepoint:
+		l, err := link.AttachRawTracepoint(link.RawTracepointOptions{Name: target, Program: prog})
+		return l, explainIfErr(err)
+	case ebpf.Kprobe:
+		probe := link.Kprobe
+		if strings.HasPrefix(ps.SectionName, "kretprobe/") {
+			probe = link.Kretprobe
+		}
+		l, err := probe(target, prog, nil)
+		if err != nil {
+			return nil, explainKprobe(target, err)
+		}
+		return l, nil
+	}
+	return nil, fmt.Errorf("no attach method for program type %s", prog.Type())
+}
+
+// explain turns the kernel's terse errors into what the user can do about
+// them; the kernel's error stays reachable with errors.Is and errors.As.
+func explain(err error) error {
+	var verr *ebpf.VerifierError
+	switch {
+	case errors.As(err, &verr):
+		return fmt.Errorf("verifier rejected the program: %+v", verr)
+	case errors.Is(err, unix.EPERM), errors.Is(err, unix.EACCES):
+		return &kernelError{"kernel refused program (EPERM): lockdown or missing CAP_BPF/CAP_PERFMON", err}
+	case errors.Is(err, ebpf.ErrNotSupported):
+		return &kernelError{"not supported by this kernel", err}
+	}
+	return err
+}
+
+// explainKprobe says whether kprobes are missing altogether or only the
+// function is.
+func explainKprobe(target string, err error) error {
+	if !errors.Is(err, os.ErrNotExist) && !errors.Is(err, ebpf.ErrNotSupported) {
+		return explain(err)
+	}
+	_, pmuErr := os.Stat("/sys/bus/event_source/devices/kprobe")
+	_, tracefsErr := os.Stat("/sys/kernel/tracing/kprobe_events")
+	if pmuErr != nil && tracefsErr != nil {
+		return &kernelError{"kprobes unavailable: no kprobe PMU and no kprobe_events in tracefs (CONFIG_KPROBES off, or tracefs not mounted)", err}
+	}
+	return &kernelError{fmt.Sprintf("kernel function %s cannot be probed (missing, inlined or blacklisted)", target), err}
+}
+
+func explainIfErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	return explain(err)
+}
+
+// kernelError is a kernel error with the explanation users need instead of
+// the kernel's own words.
+type kernelError struct {
+	explanation string
+	err         error
+}
+
+func (e *kernelError) Error() string { return e.explanation }
+func (e *kernelError) Unwrap() error { return e.err }
+
+// ModeError says why an attach mode cannot run.
+type ModeError struct {
+	Mode event.Mode
+	Err  error
+}
+
+func (e *ModeError) Error() string { return fmt.Sprintf("%s mode: %v", e.Mode, e.Err) }
+func (e *ModeError) Unwrap() error { return e.Err }
+
+// Mode is the attach mode in use.
+func (t *Tracer) Mode() event.Mode { return t.mode }
+
+// Close detaches every program and frees the maps. It unblocks a Read in
+// progress, which then returns ringbuf.ErrClosed.
+func (t *Tracer) Close() error {
+	errs := []error{t.Detach()}
+	if t.reader != nil {
+		errs = append(errs, t.reader.Close())
+	}
+	if t.hooks != nil {
+		t.hooks.Close()
+	}
+	if t.base != nil {
+		t.base.Close()
+	}
+	return errors.Join(errs...)
+}
