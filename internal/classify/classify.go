@@ -1,0 +1,105 @@
+// Package classify decides which limit an OOM kill enforced: from struct
+// oom_control where the tracer can read it (fentry and kprobe modes), or
+// else from the kernel stack at oom:mark_victim.
+package classify
+
+import "github.com/oomtrace/oomtrace/internal/event"
+
+// The kernel's enum oom_constraint.
+const (
+	constraintNone         = 0
+	constraintCpuset       = 1
+	constraintMemoryPolicy = 2
+	constraintMemcg        = 3
+)
+
+// sysrqOrder is oom_control.order of a kill asked for with sysrq-f.
+const sysrqOrder = -1
+
+// FromControl classifies a kill from struct oom_control. A sysrq-f kill
+// carries constraint NONE like a global one; only its order of -1 tells.
+func FromControl(constraint uint32, order int32) event.Class {
+	if order == sysrqOrder {
+		return event.ClassSysrq
+	}
+	switch constraint {
+	case constraintNone:
+		return event.ClassGlobal
+	case constraintCpuset:
+		return event.ClassCpuset
+	case constraintMemoryPolicy:
+		return event.ClassMempolicy
+	case constraintMemcg:
+		return event.ClassMemcg
+	}
+	return event.ClassUnknown
+}
+
+// FromStack classifies a kill from the kernel functions on the stack at
+// oom:mark_victim, innermost first. Names may carry the compiler's suffixes
+// (".constprop.0", ".isra.0", ".cold") or an offset ("+0x1a/0x50"). A frame
+// that is not a name ("", "0xffffffffc0a01234", "[unknown]") is a function
+// that could not be resolved.
+//
+//   - A memory cgroup's entry into the OOM killer anywhere on the stack makes
+//     it memcg: that decides even when the charge was made inside the page
+//     allocator, for kernel memory.
+//   - Else moom_callback, the sysrq-f handler, makes it sysrq.
+//   - Else the OOM killer called from anywhere else is global. A cpuset or
+//     memory-policy OOM takes the same path as a global one and cannot be
+//     told from it by the stack: it comes out global. Only FromControl sees
+//     the difference.
+//
+// A stack without the OOM killer gives ClassUnknown, and so does one whose
+// frames outside the OOM killer are missing (a truncated stack) or
+// unresolved: its caller, which tells the class, is unknown.
+//
+// victimExiting reports a kill that sent no SIGKILL: the OOM killer only
+// marked a victim that was already exiting, so __oom_kill_process, which
+// sends the signal, is not on a stack that has the OOM killer on it.
+func FromStack(symbols []string) (class event.Class, victimExiting bool) {
+	var memcg, sysrq, signalled bool
+	outermostKiller, outermostNamed := -1, -1
+	for i, symbol := range symbols {
+		name := baseName(symbol)
+		if name != "" {
+			outermostNamed = i
+		}
+		switch name {
+		case "mem_cgroup_out_of_memory", "mem_cgroup_oom", "try_charge",
+			"try_charge_memcg", "memory_max_write", "mem_cgroup_oom_synchronize":
+			memcg = true
+		case "moom_callback":
+			sysrq = true
+		case "out_of_memory", "oom_kill_process":
+			outermostKiller = i
+		case "__oom_kill_process":
+			signalled = true
+		}
+	}
+	switch {
+	case outermostKiller < 0:
+		return event.ClassUnknown, false
+	case memcg:
+		return event.ClassMemcg, !signalled
+	case sysrq:
+		return event.ClassSysrq, !signalled
+	case outermostNamed == outermostKiller:
+		return event.ClassUnknown, !signalled
+	}
+	return event.ClassGlobal, !signalled
+}
+
+// baseName returns the C identifier a symbol starts with:
+// "__alloc_pages_slowpath" for "__alloc_pages_slowpath.constprop.0", and ""
+// for a symbol that starts with none, such as an address.
+func baseName(symbol string) string {
+	for i := 0; i < len(symbol); i++ {
+		c := symbol[i]
+		letter := c == '_' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+		if !letter && (i == 0 || c < '0' || c > '9') {
+			return symbol[:i]
+		}
+	}
+	return symbol
+}

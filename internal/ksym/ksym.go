@@ -1,0 +1,161 @@
+// Package ksym resolves kernel text addresses, such as those of a stack
+// taken by bpf_get_stack, to function names from /proc/kallsyms.
+package ksym
+
+import (
+	"bufio"
+	"bytes"
+	"cmp"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// ErrRestricted is returned when kallsyms hides every address, as it does
+// for readers without CAP_SYSLOG or whenever kernel.kptr_restrict is 2.
+var ErrRestricted = errors.New("kallsyms shows only zero addresses: run as root, or lower kernel.kptr_restrict (sysctl kernel.kptr_restrict=0)")
+
+// maxLine bounds a kallsyms line: the kernel caps names at 512 bytes
+// (KSYM_NAME_LEN) and module names at 56.
+const maxLine = 1024
+
+// symbol is one function. Its name is Table.names[start:end]: every name
+// lives in one string, which saves a string header and an allocation per
+// symbol.
+type symbol struct {
+	addr       uint64
+	start, end uint32
+}
+
+// Table maps kernel text addresses to function names.
+type Table struct {
+	symbols []symbol // sorted by address, one per address
+	names   string
+}
+
+// Load reads /proc/kallsyms.
+func Load() (*Table, error) {
+	f, err := os.Open("/proc/kallsyms")
+	if err != nil {
+		return nil, fmt.Errorf("load kernel symbols: %w", err)
+	}
+	defer f.Close()
+	t, err := Parse(f)
+	if err != nil {
+		return nil, fmt.Errorf("load kernel symbols from %s: %w", f.Name(), err)
+	}
+	return t, nil
+}
+
+// Parse reads the kallsyms format: "ffffffff81597310 t oom_kill_process",
+// followed by "\t[module]" for module symbols. It keeps the text symbols
+// (types t and w, either case) except the __pfx_ and __cfi_ stubs that
+// kernels since 6.2 place just before each function: an address in such a
+// stub belongs to the function before it, whose last call returns there.
+func Parse(r io.Reader) (*Table, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	var (
+		t       Table
+		names   strings.Builder
+		lineNo  int
+		nonZero bool
+	)
+	for {
+		line, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) || len(line) > maxLine {
+			return nil, fmt.Errorf("kallsyms line %d: longer than %d bytes", lineNo+1, maxLine)
+		}
+		if len(line) > 0 {
+			lineNo++
+			addr, kind, name, ok := parseLine(line)
+			if !ok {
+				return nil, fmt.Errorf("kallsyms line %d: want \"address type name\", got %q", lineNo, bytes.TrimSpace(line))
+			}
+			nonZero = nonZero || addr != 0
+			if addr != 0 && isText(kind) && !isStub(name) {
+				if names.Len()+len(name) > math.MaxUint32 {
+					return nil, fmt.Errorf("kallsyms line %d: more than 4 GiB of names", lineNo)
+				}
+				start := names.Len()
+				names.Write(name)
+				t.symbols = append(t.symbols, symbol{addr, uint32(start), uint32(names.Len())})
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read kallsyms line %d: %w", lineNo+1, err)
+		}
+	}
+	if lineNo > 0 && !nonZero {
+		return nil, ErrRestricted
+	}
+	if len(t.symbols) == 0 {
+		return nil, errors.New("kallsyms has no text symbols")
+	}
+	t.names = names.String()
+	// Module symbols follow load order, not address order. Several names
+	// can share an address (_stext and _text); the first listed wins.
+	slices.SortStableFunc(t.symbols, func(a, b symbol) int { return cmp.Compare(a.addr, b.addr) })
+	t.symbols = slices.CompactFunc(t.symbols, func(a, b symbol) bool { return a.addr == b.addr })
+	return &t, nil
+}
+
+// parseLine splits "addr type name[\t[module]]\n".
+func parseLine(line []byte) (addr uint64, kind byte, name []byte, ok bool) {
+	line = bytes.TrimRight(line, "\n")
+	hex, rest, ok := bytes.Cut(line, []byte{' '})
+	if !ok || len(hex) == 0 || len(hex) > 16 || len(rest) < 3 || rest[1] != ' ' {
+		return 0, 0, nil, false
+	}
+	for _, c := range hex {
+		var digit byte
+		switch {
+		case '0' <= c && c <= '9':
+			digit = c - '0'
+		case 'a' <= c && c <= 'f':
+			digit = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			digit = c - 'A' + 10
+		default:
+			return 0, 0, nil, false
+		}
+		addr = addr<<4 | uint64(digit)
+	}
+	name, _, _ = bytes.Cut(rest[2:], []byte{'\t'})
+	if len(name) == 0 {
+		return 0, 0, nil, false
+	}
+	return addr, rest[0], name, true
+}
+
+func isText(kind byte) bool {
+	switch kind {
+	case 't', 'T', 'w', 'W':
+		return true
+	}
+	return false
+}
+
+func isStub(name []byte) bool {
+	return bytes.HasPrefix(name, []byte("__pfx_")) || bytes.HasPrefix(name, []byte("__cfi_"))
+}
+
+// Lookup returns the function that contains addr: the nearest symbol at or
+// below it. kallsyms lists no sizes, so an address past the end of the last
+// function of a region still resolves to that function; return addresses,
+// which is what stacks hold, always lie inside one.
+func (t *Table) Lookup(addr uint64) (name string, ok bool) {
+	i := sort.Search(len(t.symbols), func(i int) bool { return t.symbols[i].addr > addr })
+	if i == 0 {
+		return "", false
+	}
+	s := t.symbols[i-1]
+	return t.names[s.start:s.end], true
+}

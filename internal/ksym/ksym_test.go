@@ -1,0 +1,189 @@
+package ksym
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// testdata/ksym/kallsyms holds lines of a real 6.18 /proc/kallsyms (the core
+// kernel part), data symbols, a __cfi_ stub, and module symbols out of
+// address order as the kernel lists them after loading modules.
+func loadFixture(t testing.TB, name string) (*Table, error) {
+	t.Helper()
+	f, err := os.Open(filepath.Join("..", "..", "testdata", "ksym", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	return Parse(f)
+}
+
+func TestLookup(t *testing.T) {
+	table, err := loadFixture(t, "kallsyms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		addr uint64
+		want string
+	}{
+		{0xffffffff81597310, "oom_kill_process"},             // a function's first byte
+		{0xffffffff81597310 + 0x1a5, "oom_kill_process"},     // a return address inside it
+		{0xffffffff81597cd0 + 4, "oom_kill_process"},         // the __pfx_ stub before the next one
+		{0xffffffff8168f900 + 8, "mem_cgroup_out_of_memory"}, // a __cfi_ stub
+		{0xffffffff81597ce0 + 0x2a0, "out_of_memory"},
+		{0xffffffff8161e720 + 0x930, "__alloc_pages_slowpath.constprop.0"},
+		{0xffffffff81000000, "srso_alias_untrain_ret"}, // three names share it: the first listed wins
+		{0xffffffff81207618, "abort"},                  // a weak function
+		{0xffffffff82400010, "_etext"},                 // data: the nearest text symbol, for want of sizes
+		{0xffffffffc0201010, "ftrace_trampoline"},
+		{0xffffffffc0a05010, "ext4_fill_super"},
+		{0xffffffffc0a05400, "ext4_mark_inode_dirty"},
+		{0xffffffffc0a12010, "nft_do_chain"}, // listed before the ext4 symbols below it
+	} {
+		if got, ok := table.Lookup(tc.addr); !ok || got != tc.want {
+			t.Errorf("Lookup(%#x) = %q, %v; want %q", tc.addr, got, ok, tc.want)
+		}
+	}
+	for _, addr := range []uint64{0, 0xffffffff80ffffff} {
+		if got, ok := table.Lookup(addr); ok {
+			t.Errorf("Lookup(%#x) = %q below every symbol", addr, got)
+		}
+	}
+
+	var names []string
+	for _, s := range table.symbols {
+		names = append(names, table.names[s.start:s.end])
+	}
+	want := "srso_alias_untrain_ret asm_exc_page_fault abort mark_oom_victim __oom_kill_process " +
+		"oom_kill_process out_of_memory __alloc_pages_slowpath.constprop.0 mem_cgroup_out_of_memory " +
+		"try_charge_memcg _etext _sinittext ftrace_trampoline ext4_fill_super ext4_mark_inode_dirty nft_do_chain"
+	if got := strings.Join(names, " "); got != want {
+		t.Errorf("kept symbols\ngot:  %s\nwant: %s", got, want)
+	}
+}
+
+func TestRestricted(t *testing.T) {
+	_, err := loadFixture(t, "kallsyms-restricted")
+	if !errors.Is(err, ErrRestricted) {
+		t.Fatalf("err = %v, want ErrRestricted", err)
+	}
+	for _, hint := range []string{"root", "kernel.kptr_restrict"} {
+		if !strings.Contains(err.Error(), hint) {
+			t.Errorf("error %q does not mention %s", err, hint)
+		}
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	for _, tc := range []struct{ name, input, want string }{
+		{"empty", "", "no text symbols"},
+		{"only data", "ffffffff82400000 D __start_rodata\n", "no text symbols"},
+		{"no name", "ffffffff81000000 T\n", "line 1"},
+		{"no type", "ffffffff81000000\n", "line 1"},
+		{"bad address", "ffffffff8100000g T _stext\n", "line 1"},
+		{"address too long", "1ffffffff81000000 T _stext\n", "line 1"},
+		{"second line", "ffffffff81000000 T _stext\nnonsense\n", "line 2"},
+		{"long line", "ffffffff81000000 T " + strings.Repeat("x", maxLine) + "\n", "longer than"},
+	} {
+		_, err := Parse(strings.NewReader(tc.input))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want one containing %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+func TestLastLineWithoutNewline(t *testing.T) {
+	table, err := Parse(strings.NewReader("ffffffff81000000 T _stext\nffffffff81597310 t oom_kill_process"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := table.Lookup(0xffffffff81597311); got != "oom_kill_process" {
+		t.Errorf("Lookup = %q", got)
+	}
+}
+
+// TestLoad reads the running kernel's symbols; only root sees addresses.
+func TestLoad(t *testing.T) {
+	table, err := Load()
+	if errors.Is(err, ErrRestricted) && os.Geteuid() != 0 {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile("/proc/kallsyms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// out_of_memory is a global function on every kernel oomtrace supports.
+	suffix := []byte(" T out_of_memory\n")
+	i := bytes.Index(raw, suffix)
+	if i < 16 {
+		t.Fatal("no out_of_memory in /proc/kallsyms")
+	}
+	line := raw[i-16 : i+len(suffix)]
+	addr, _, name, ok := parseLine(line)
+	if !ok || string(name) != "out_of_memory" {
+		t.Fatalf("cannot parse %q", line)
+	}
+	if got, ok := table.Lookup(addr + 0x10); !ok || got != "out_of_memory" {
+		t.Errorf("Lookup(out_of_memory+0x10) = %q, %v", got, ok)
+	}
+}
+
+// kallsyms reads the running kernel's symbols, or skips when it shows none.
+func kallsyms(b *testing.B) []byte {
+	raw, err := os.ReadFile("/proc/kallsyms")
+	if err != nil {
+		b.Skip(err)
+	}
+	if _, err := Parse(bytes.NewReader(raw)); errors.Is(err, ErrRestricted) {
+		b.Skip(err)
+	}
+	return raw
+}
+
+// BenchmarkLoad measures reading and parsing /proc/kallsyms, and reports the
+// memory the table keeps.
+func BenchmarkLoad(b *testing.B) {
+	kallsyms(b)
+	var table *Table
+	for b.Loop() {
+		var err error
+		if table, err = Load(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(table.symbols)), "symbols")
+	b.ReportMetric(float64(cap(table.symbols)*16+len(table.names)), "table-bytes")
+	runtime.KeepAlive(table)
+}
+
+// BenchmarkParse leaves out the kernel's cost of generating the file.
+func BenchmarkParse(b *testing.B) {
+	raw := kallsyms(b)
+	for b.Loop() {
+		if _, err := Parse(bytes.NewReader(raw)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkLookup(b *testing.B) {
+	table, err := Parse(bytes.NewReader(kallsyms(b)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	mid := table.symbols[len(table.symbols)/2].addr + 0x10
+	for b.Loop() {
+		if _, ok := table.Lookup(mid); !ok {
+			b.Fatal("no symbol")
+		}
+	}
+}
