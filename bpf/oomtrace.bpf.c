@@ -78,6 +78,14 @@ struct {
 	__type(value, __u64);
 } sigkill_targets SEC(".maps");
 
+/* Victims reported under a filter: their reaper events pass the filter too. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u8);
+} filtered_victims SEC(".maps");
+
 struct reclaim_start {
 	__u64 ktime_ns;
 	__u32 gfp_mask;
@@ -377,6 +385,12 @@ static __always_inline int emit_oom_kill(void *ctx, struct task_struct *victim, 
 	fill_cgroup(&ev->victim_cgroup, victim_memcg);
 	fill_cgroup(&ev->trigger_cgroup, task_memcg(current));
 	fill_cgroup(&ev->oom_cgroup, oom_memcg);
+	if (filter_tgid || filter_cgroup_id) {
+		__u32 pid = ev->victim_pid;
+		__u8 one = 1;
+
+		bpf_map_update_elem(&filtered_victims, &pid, &one, BPF_ANY);
+	}
 	bpf_ringbuf_submit(ev, 0);
 	return 0;
 }
@@ -662,9 +676,12 @@ int BPF_PROG(kswapd_wake, int nid, int zid, int order)
 static __always_inline int emit_reaper(__u32 step, int pid)
 {
 	struct reaper_event *ev;
+	__u32 victim = pid;
 
-	if (filter_tgid || filter_cgroup_id)
-		return 0; /* the reaper runs in oom_reaper, not in the filtered scope */
+	/* The reaper runs in its own kernel thread: under a filter, report it
+	 * for the victims the filter let through. */
+	if ((filter_tgid || filter_cgroup_id) && !bpf_map_lookup_elem(&filtered_victims, &victim))
+		return 0;
 	ev = reserve_event(sizeof(*ev), EVENT_REAPER);
 	if (!ev)
 		return 0;

@@ -189,6 +189,7 @@ type oomtraceReclaimStatsKey struct {
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	oomtraceMapEvents                      = "events"
+	oomtraceMapFilteredVictims             = "filtered_victims"
 	oomtraceMapLostEvents                  = "lost_events"
 	oomtraceMapOomCalls                    = "oom_calls"
 	oomtraceMapReclaimHistograms           = "reclaim_histograms"
@@ -300,6 +301,7 @@ type oomtraceProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type oomtraceMapSpecs struct {
 	Events            *ebpf.MapSpec `ebpf:"events"`
+	FilteredVictims   *ebpf.MapSpec `ebpf:"filtered_victims"`
 	LostEvents        *ebpf.MapSpec `ebpf:"lost_events"`
 	OomCalls          *ebpf.MapSpec `ebpf:"oom_calls"`
 	ReclaimHistograms *ebpf.MapSpec `ebpf:"reclaim_histograms"`
@@ -349,6 +351,7 @@ func (o *oomtraceObjects) Close() error {
 // It can be passed to loadOomtraceObjects or ebpf.CollectionSpec.LoadAndAssign.
 type oomtraceMaps struct {
 	Events            *ebpf.Map `ebpf:"events"`
+	FilteredVictims   *ebpf.Map `ebpf:"filtered_victims"`
 	LostEvents        *ebpf.Map `ebpf:"lost_events"`
 	OomCalls          *ebpf.Map `ebpf:"oom_calls"`
 	ReclaimHistograms *ebpf.Map `ebpf:"reclaim_histograms"`
@@ -361,6 +364,7 @@ type oomtraceMaps struct {
 func (m *oomtraceMaps) Close() error {
 	return _OomtraceClose(
 		m.Events,
+		m.FilteredVictims,
 		m.LostEvents,
 		m.OomCalls,
 		m.ReclaimHistograms,

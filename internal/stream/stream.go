@@ -1,0 +1,257 @@
+// Package stream runs a tracer until it is told to stop and turns what the
+// kernel hands over into events: the records themselves, and every interval
+// the reclaim histograms and the count of lost records.
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/cilium/ebpf/ringbuf"
+	"golang.org/x/sys/unix"
+
+	"github.com/oomtrace/oomtrace/internal/event"
+	"github.com/oomtrace/oomtrace/internal/ksym"
+	"github.com/oomtrace/oomtrace/internal/tracer"
+)
+
+// Sink receives events. Calls are serialised.
+type Sink interface {
+	Write(ev *event.Event) error
+}
+
+// Options configures Run.
+type Options struct {
+	Tracer tracer.Config
+	Sink   Sink
+	// Classes, when not empty, keeps only oom_kill events of these classes
+	// (the class of a tracepoint-mode kill is known only in user space).
+	Classes []event.Class
+	// Interval between reclaim_stats and lost events; zero disables them
+	// except for the final ones at exit.
+	Interval time.Duration
+	// OnReady, when set, is called once everything is attached.
+	OnReady func(mode event.Mode) error
+	Logger  *slog.Logger
+}
+
+// Summary is what a run saw.
+type Summary struct {
+	Mode         event.Mode
+	Events       map[event.Kind]uint64
+	Lost         uint64
+	DecodeErrors uint64
+}
+
+// Run traces until ctx is done, then drains the ring buffer, writes the
+// final reclaim_stats and lost events, and detaches.
+func Run(ctx context.Context, opts Options) (Summary, error) {
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	opts.Tracer.Logger = logger
+
+	t, err := tracer.Open(opts.Tracer)
+	if err != nil {
+		return Summary{}, err
+	}
+	defer t.Close()
+	symbols, err := ksym.Load()
+	if err != nil {
+		return Summary{}, fmt.Errorf("load kernel symbols for stack classification: %w", err)
+	}
+	decoder, err := tracer.NewDecoder(symbols)
+	if err != nil {
+		return Summary{}, err
+	}
+
+	s := &session{
+		opts:        opts,
+		tracer:      t,
+		decoder:     decoder,
+		logger:      logger,
+		summary:     Summary{Mode: t.Mode(), Events: make(map[event.Kind]uint64)},
+		lastStats:   make(map[statsKey]event.ReclaimStats),
+		lastStatsAt: time.Now(),
+	}
+	if opts.OnReady != nil {
+		if err := opts.OnReady(t.Mode()); err != nil {
+			return s.summary, err
+		}
+	}
+
+	readDone := make(chan error, 1)
+	go func() { readDone <- s.readLoop() }()
+
+	var tick <-chan time.Time
+	if opts.Interval > 0 {
+		ticker := time.NewTicker(opts.Interval)
+		defer ticker.Stop()
+		tick = ticker.C
+	}
+	for {
+		select {
+		case <-tick:
+			if err := s.emitPeriodic(); err != nil {
+				return s.summary, err
+			}
+			continue
+		case err := <-readDone:
+			return s.summary, err // the reader only stops early on an error
+		case <-ctx.Done():
+		}
+		break
+	}
+
+	// Stop new records, then hand over every record already in the buffer.
+	if err := t.Detach(); err != nil {
+		logger.Warn("detach", "error", err)
+	}
+	if err := t.Flush(); err != nil {
+		return s.summary, fmt.Errorf("flush ring buffer: %w", err)
+	}
+	if err := <-readDone; err != nil {
+		return s.summary, err
+	}
+	return s.summary, s.emitPeriodic()
+}
+
+type statsKey struct {
+	cgroup uint64
+	kind   event.ReclaimKind
+}
+
+type session struct {
+	opts    Options
+	tracer  *tracer.Tracer
+	decoder *tracer.Decoder
+	logger  *slog.Logger
+
+	mu          sync.Mutex // serialises the Sink and guards what follows
+	summary     Summary
+	lastStats   map[statsKey]event.ReclaimStats
+	lastStatsAt time.Time
+	statsBuf    []event.ReclaimStats
+	ev          event.Event
+}
+
+// readLoop hands every record to the sink until the ring buffer is flushed
+// (nil) or fails (the error).
+func (s *session) readLoop() error {
+	var ev event.Event
+	for {
+		raw, err := s.tracer.Read()
+		if errors.Is(err, ringbuf.ErrFlushed) || errors.Is(err, ringbuf.ErrClosed) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read ring buffer: %w", err)
+		}
+		if err := s.decoder.Decode(raw, &ev); err != nil {
+			s.mu.Lock()
+			s.summary.DecodeErrors++
+			s.mu.Unlock()
+			s.logger.Warn("record dropped", "error", err)
+			continue
+		}
+		if !s.wanted(&ev) {
+			continue
+		}
+		if err := s.write(&ev); err != nil {
+			return err
+		}
+	}
+}
+
+func (s *session) wanted(ev *event.Event) bool {
+	if ev.Kind != event.KindOOMKill || len(s.opts.Classes) == 0 {
+		return true
+	}
+	for _, c := range s.opts.Classes {
+		if ev.OOMKill.Class == c {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *session) write(ev *event.Event) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.summary.Events[ev.Kind]++
+	if err := s.opts.Sink.Write(ev); err != nil {
+		return fmt.Errorf("write event: %w", err)
+	}
+	return nil
+}
+
+// emitPeriodic writes one reclaim_stats event per cgroup and kind that
+// reclaimed since the last call, and a lost event if records were lost.
+func (s *session) emitPeriodic() error {
+	now := time.Now()
+	stats, err := s.tracer.ReclaimStats(s.statsBuf[:0])
+	s.statsBuf = stats
+	if err != nil {
+		return err
+	}
+	lost, err := s.tracer.Lost()
+	if err != nil {
+		return err
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// These events come from oomtrace itself, not from a kernel task.
+	self := event.Task{PID: uint32(os.Getpid()), TGID: uint32(os.Getpid()), Comm: "oomtrace"}
+	header := func(kind event.Kind) {
+		s.ev = event.Event{Kind: kind, Time: now, KtimeNS: bootNanos(), Task: self}
+	}
+	interval := now.Sub(s.lastStatsAt)
+	s.lastStatsAt = now
+	for _, cur := range stats {
+		key := statsKey{cur.Cgroup.ID, cur.Kind}
+		prev := s.lastStats[key]
+		s.lastStats[key] = cur
+		if cur.Count == prev.Count {
+			continue
+		}
+		header(event.KindReclaimStats)
+		delta := cur
+		delta.Interval = interval
+		delta.Count -= prev.Count
+		delta.Total -= prev.Total
+		for i := range delta.Buckets {
+			delta.Buckets[i] -= prev.Buckets[i]
+		}
+		s.ev.ReclaimStats = delta
+		s.summary.Events[event.KindReclaimStats]++
+		if err := s.opts.Sink.Write(&s.ev); err != nil {
+			return fmt.Errorf("write event: %w", err)
+		}
+	}
+	if lost != s.summary.Lost {
+		header(event.KindLost)
+		s.ev.Lost = event.Lost{Count: lost - s.summary.Lost, Total: lost}
+		s.summary.Lost = lost
+		s.summary.Events[event.KindLost]++
+		if err := s.opts.Sink.Write(&s.ev); err != nil {
+			return fmt.Errorf("write event: %w", err)
+		}
+	}
+	return nil
+}
+
+// bootNanos is CLOCK_BOOTTIME now, the clock of the kernel's records.
+func bootNanos() uint64 {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts); err != nil {
+		return 0 // cannot fail on Linux with a valid clock id
+	}
+	return uint64(ts.Nano())
+}

@@ -1,0 +1,249 @@
+package tracer
+
+import (
+	"strings"
+	"testing"
+	"unsafe"
+
+	"github.com/oomtrace/oomtrace/internal/event"
+)
+
+// rawBytes returns the bytes of a record as the kernel writes them.
+func rawBytes[T any](rec *T) []byte {
+	return unsafe.Slice((*byte)(unsafe.Pointer(rec)), unsafe.Sizeof(*rec))
+}
+
+func setString[T ~int8](dst []T, s string) {
+	for i := range dst {
+		dst[i] = 0
+	}
+	for i := 0; i < len(s) && i < len(dst); i++ {
+		dst[i] = T(s[i])
+	}
+}
+
+// fakeSymbols resolves address 0x1000*(i+1) (and the bytes after it) to
+// names[i].
+type fakeSymbols []string
+
+func (f fakeSymbols) Lookup(addr uint64) (string, bool) {
+	i := int(addr/0x1000) - 1
+	if i < 0 || i >= len(f) {
+		return "", false
+	}
+	return f[i], true
+}
+
+// The real 6.18 memcg kill stack, innermost first.
+var memcgStack = fakeSymbols{
+	"mark_oom_victim", "__oom_kill_process", "oom_kill_process", "out_of_memory",
+	"mem_cgroup_out_of_memory", "try_charge_memcg", "charge_memcg", "__mem_cgroup_charge",
+	"do_anonymous_page", "handle_mm_fault", "do_user_addr_fault", "exc_page_fault", "asm_exc_page_fault",
+}
+
+func setStack(r *oomtraceOomKillEvent, n int) {
+	for i := 0; i < n; i++ {
+		r.Stack[i] = uint64(0x1000*(i+1)) + 0x10
+	}
+	r.StackDepth = uint32(n)
+}
+
+func cgroupInfo(path string, id, usagePages, limitPages uint64) oomtraceCgroupInfo {
+	c := oomtraceCgroupInfo{Id: id, UsagePages: usagePages, LimitPages: limitPages, Flags: uint32(oomtraceCgroupFlagsCGROUP_VALID)}
+	setString(c.Path[:], path)
+	return c
+}
+
+func tracepointKill() *oomtraceOomKillEvent {
+	r := &oomtraceOomKillEvent{}
+	r.Hdr = oomtraceEventHeader{KtimeNs: 5_000_000_123, Kind: uint32(oomtraceEventKindEVENT_OOM_KILL), Cpu: 1, Pid: 101, Tgid: 100}
+	setString(r.Hdr.Comm[:], "allocator")
+	r.VictimPid, r.VictimTgid, r.VictimUid, r.VictimOomScoreAdj = 200, 200, 1000, -17
+	setString(r.VictimComm[:], "victim")
+	r.Flags = uint32(oomtraceOomKillFlagsOOM_HAVE_MM | oomtraceOomKillFlagsOOM_CGROUP_WALKED)
+	r.RssAnonKb, r.RssFileKb, r.RssShmemKb, r.TotalVmKb, r.PgtablesKb = 1, 2, 3, 4, 5
+	r.VictimCgroup = cgroupInfo("/pod/ctr", 7, 1000, 1<<51-1)
+	r.TriggerCgroup = cgroupInfo("/pod/other", 8, 10, 1<<51-1)
+	r.OomCgroup = cgroupInfo("/pod", 6, 8192, 8192)
+	setStack(r, len(memcgStack))
+	return r
+}
+
+func TestDecodeTracepointKill(t *testing.T) {
+	d, err := NewDecoder(memcgStack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev event.Event
+	if err := d.Decode(rawBytes(tracepointKill()), &ev); err != nil {
+		t.Fatal(err)
+	}
+	k := ev.OOMKill
+	if ev.Kind != event.KindOOMKill || ev.KtimeNS != 5_000_000_123 || ev.CPU != 1 || ev.Task != (event.Task{PID: 101, TGID: 100, Comm: "allocator"}) {
+		t.Errorf("header: %+v", ev)
+	}
+	if ev.Time.IsZero() {
+		t.Error("no wall-clock time")
+	}
+	if k.Class != event.ClassMemcg || k.Mode != event.ModeTracepoint || k.HasControl || k.VictimExiting {
+		t.Errorf("class %s mode %s control %v exiting %v; want memcg tracepoint false false", k.Class, k.Mode, k.HasControl, k.VictimExiting)
+	}
+	wantVictim := event.Victim{
+		Task: event.Task{PID: 200, TGID: 200, Comm: "victim"}, UID: 1000, HasUID: true, OOMScoreAdj: -17, HasMM: true,
+		RSSAnonKB: 1, RSSFileKB: 2, RSSShmemKB: 3, TotalVMKB: 4, PgtablesKB: 5,
+		Cgroup: event.Cgroup{Path: "/pod/ctr", ID: 7, UsageBytes: 1000 * 4096, LimitBytes: event.NoLimit},
+	}
+	if k.Victim != wantVictim {
+		t.Errorf("victim:\n got %+v\nwant %+v", k.Victim, wantVictim)
+	}
+	if k.Trigger != ev.Task || k.TriggerCgroup.Path != "/pod/other" {
+		t.Errorf("trigger %+v in %q", k.Trigger, k.TriggerCgroup.Path)
+	}
+	if k.OOMCgroup != (event.Cgroup{Path: "/pod", ID: 6, UsageBytes: 8192 * 4096, LimitBytes: 8192 * 4096}) {
+		t.Errorf("oom cgroup %+v", k.OOMCgroup)
+	}
+	if got := strings.Join(k.Stack, ","); got != strings.Join(memcgStack, ",") {
+		t.Errorf("stack %s", got)
+	}
+}
+
+func TestDecodeControlClasses(t *testing.T) {
+	d, err := NewDecoder(memcgStack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		constraint uint32
+		order      int32
+		want       event.Class
+	}{
+		{0, 0, event.ClassGlobal},
+		{0, -1, event.ClassSysrq},
+		{1, 0, event.ClassCpuset},
+		{2, 3, event.ClassMempolicy},
+		{3, 0, event.ClassMemcg},
+	} {
+		r := tracepointKill()
+		r.Flags = uint32(oomtraceOomKillFlagsOOM_HAVE_CONTROL)
+		r.Source = uint32(oomtraceOomSourceSOURCE_KPROBE)
+		r.Constraint, r.Order, r.GfpMask, r.Points, r.Totalpages = tc.constraint, tc.order, 0xcc0, 1234, 8192
+		var ev event.Event
+		if err := d.Decode(rawBytes(r), &ev); err != nil {
+			t.Fatal(err)
+		}
+		k := ev.OOMKill
+		// The class comes from oom_control, not from the (memcg) stack.
+		if k.Class != tc.want || k.Mode != event.ModeKprobe || !k.HasControl {
+			t.Errorf("constraint %d order %d: class %s mode %s control %v, want %s kprobe true", tc.constraint, tc.order, k.Class, k.Mode, k.HasControl, tc.want)
+		}
+		if k.GFPMask != 0xcc0 || k.Order != tc.order || k.Points != 1234 || k.TotalPages != 8192 {
+			t.Errorf("oom_control fields: %+v", k)
+		}
+		if k.Victim.HasMM {
+			t.Error("victim memory reported without OOM_HAVE_MM")
+		}
+		if (k.Class == event.ClassMemcg) != k.OOMCgroup.Valid() {
+			t.Errorf("class %s with oom cgroup %q: only memcg OOMs have one", k.Class, k.OOMCgroup.Path)
+		}
+	}
+}
+
+// A victim that was already exiting is marked without __oom_kill_process.
+func TestDecodeVictimExiting(t *testing.T) {
+	stack := fakeSymbols{"mark_oom_victim", "oom_kill_process", "out_of_memory", "mem_cgroup_out_of_memory", "try_charge_memcg"}
+	d, err := NewDecoder(stack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := tracepointKill()
+	setStack(r, len(stack))
+	var ev event.Event
+	if err := d.Decode(rawBytes(r), &ev); err != nil {
+		t.Fatal(err)
+	}
+	if !ev.OOMKill.VictimExiting || ev.OOMKill.Class != event.ClassMemcg {
+		t.Errorf("exiting %v class %s, want true memcg", ev.OOMKill.VictimExiting, ev.OOMKill.Class)
+	}
+}
+
+func TestDecodeOtherKinds(t *testing.T) {
+	d, err := NewDecoder(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev event.Event
+
+	rec := &oomtraceReclaimEvent{DurationNs: 3_000_000, NrReclaimed: 12, GfpMask: 0x100cca, Order: 2, ReclaimKind: uint32(oomtraceReclaimKindRECLAIM_SOFTLIMIT)}
+	rec.Hdr.Kind = uint32(oomtraceEventKindEVENT_RECLAIM)
+	rec.Cgroup = cgroupInfo("/a", 3, 1, 2)
+	if err := d.Decode(rawBytes(rec), &ev); err != nil {
+		t.Fatal(err)
+	}
+	if ev.Kind != event.KindReclaim || ev.Reclaim.Kind != event.ReclaimSoftlimit || ev.Reclaim.Duration.Milliseconds() != 3 ||
+		ev.Reclaim.NrReclaimed != 12 || ev.Reclaim.Order != 2 || ev.Reclaim.Cgroup.Path != "/a" {
+		t.Errorf("reclaim: %+v", ev.Reclaim)
+	}
+
+	reaper := &oomtraceReaperEvent{Step: uint32(oomtraceReaperStepREAPER_FINISH), VictimPid: 42}
+	reaper.Hdr.Kind = uint32(oomtraceEventKindEVENT_REAPER)
+	if err := d.Decode(rawBytes(reaper), &ev); err != nil {
+		t.Fatal(err)
+	}
+	if ev.Kind != event.KindReaper || ev.Reaper != (event.Reaper{Step: event.ReaperFinish, VictimPID: 42}) || ev.Reclaim != (event.Reclaim{}) {
+		t.Errorf("reaper: %+v (reclaim left over: %+v)", ev.Reaper, ev.Reclaim)
+	}
+
+	wake := &oomtraceKswapdWakeEvent{Nid: 1, Zid: 2, Order: 3}
+	wake.Hdr.Kind = uint32(oomtraceEventKindEVENT_KSWAPD_WAKE)
+	if err := d.Decode(rawBytes(wake), &ev); err != nil {
+		t.Fatal(err)
+	}
+	if ev.Kind != event.KindKswapdWake || ev.KswapdWake != (event.KswapdWake{Node: 1, Zone: 2, Order: 3}) {
+		t.Errorf("kswapd_wake: %+v", ev.KswapdWake)
+	}
+
+	memcg := &oomtraceMemcgOomEvent{GfpMask: 0xcc0, Order: 1}
+	memcg.Hdr.Kind = uint32(oomtraceEventKindEVENT_MEMCG_OOM)
+	memcg.Cgroup = cgroupInfo("/m", 9, 5, 5)
+	if err := d.Decode(rawBytes(memcg), &ev); err != nil {
+		t.Fatal(err)
+	}
+	if ev.Kind != event.KindMemcgOOM || ev.MemcgOOM.Cgroup.Path != "/m" || ev.MemcgOOM.GFPMask != 0xcc0 || ev.MemcgOOM.Order != 1 {
+		t.Errorf("memcg_oom: %+v", ev.MemcgOOM)
+	}
+}
+
+func TestDecodeBadRecords(t *testing.T) {
+	d, err := NewDecoder(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev event.Event
+	full := rawBytes(tracepointKill())
+	for name, raw := range map[string][]byte{
+		"empty":          nil,
+		"header only":    full[:unsafe.Sizeof(oomtraceEventHeader{})],
+		"truncated kill": full[:len(full)-1],
+	} {
+		if err := d.Decode(raw, &ev); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+	unknown := &oomtraceEventHeader{Kind: 99}
+	if err := d.Decode(rawBytes(unknown), &ev); err == nil || !strings.Contains(err.Error(), "unknown record kind 99") {
+		t.Errorf("unknown kind: %v", err)
+	}
+}
+
+// A comm of the full 16 bytes has no NUL; a path with one ends there.
+func TestCString(t *testing.T) {
+	var comm [16]int8
+	setString(comm[:], "0123456789abcdef")
+	if got := cString(comm[:]); got != "0123456789abcdef" {
+		t.Errorf("full comm: %q", got)
+	}
+	setString(comm[:], "a\nb")
+	if got := cString(comm[:]); got != "a\nb" {
+		t.Errorf("comm with newline: %q", got)
+	}
+}

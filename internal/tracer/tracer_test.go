@@ -1,0 +1,75 @@
+package tracer
+
+import (
+	"errors"
+	"os"
+	"testing"
+
+	"github.com/oomtrace/oomtrace/internal/event"
+)
+
+// requireBPF skips under -short and fails without root: every kernel
+// oomtrace supports can run tracepoint mode, so a run as root must not
+// pass by skipping.
+func requireBPF(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("loads BPF programs; skipped by -short")
+	}
+	if os.Geteuid() != 0 {
+		t.Fatal("BPF tests need root: run them with sudo, or use -short")
+	}
+}
+
+func TestOpenTracepointMode(t *testing.T) {
+	requireBPF(t)
+	mode := event.ModeTracepoint
+	tr, err := Open(Config{Mode: &mode})
+	if err != nil {
+		t.Fatalf("tracepoint mode must work on every kernel with BTF: %v", err)
+	}
+	defer tr.Close()
+	if tr.Mode() != event.ModeTracepoint {
+		t.Errorf("mode %s", tr.Mode())
+	}
+	if lost, err := tr.Lost(); err != nil || lost != 0 {
+		t.Errorf("lost %d, %v on a fresh tracer", lost, err)
+	}
+	if stats, err := tr.ReclaimStats(nil); err != nil || len(stats) != 0 {
+		t.Errorf("reclaim stats %v, %v on a fresh tracer", stats, err)
+	}
+}
+
+// Auto picks the first mode that works, and a mode that was asked for and
+// cannot run is an error naming it, never a silent fallback.
+func TestModesAgreeWithAuto(t *testing.T) {
+	requireBPF(t)
+	features := ProbeFeatures()
+	if features.BTF != nil {
+		t.Fatalf("kernel BTF: %v", features.BTF)
+	}
+	want, _, err := features.AutoMode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := Open(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := tr.Mode()
+	tr.Close()
+	if got != want {
+		t.Errorf("auto picked %s, probing says %s", got, want)
+	}
+	for _, mode := range autoOrder {
+		modeErr := features.Modes[mode]
+		if modeErr == nil {
+			continue
+		}
+		var me *ModeError
+		if !errors.As(modeErr, &me) || me.Mode != mode {
+			t.Errorf("%s mode failed with %v, want a ModeError for it", mode, modeErr)
+		}
+		t.Logf("%s mode unavailable here: %v", mode, modeErr)
+	}
+}
