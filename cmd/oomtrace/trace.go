@@ -1,0 +1,151 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/oomtrace/oomtrace/internal/event"
+	"github.com/oomtrace/oomtrace/internal/gfp"
+	"github.com/oomtrace/oomtrace/internal/memcg"
+	"github.com/oomtrace/oomtrace/internal/output"
+	"github.com/oomtrace/oomtrace/internal/stream"
+)
+
+// traceFlags are the flags of every command that traces.
+type traceFlags struct {
+	mode       string
+	output     string
+	cgroup     string
+	pid        uint
+	classes    string
+	reclaimMin time.Duration
+	interval   time.Duration
+	stacks     bool
+	readyFile  string
+}
+
+func (f *traceFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.mode, "mode", "auto", "attach mode: auto, fentry, kprobe or tracepoint")
+	fs.StringVar(&f.output, "output", "text", "event format: text (perf-script style) or json (JSON Lines)")
+	fs.StringVar(&f.cgroup, "cgroup", "", "trace only this memory cgroup and its descendants (path in the memory hierarchy, e.g. /kubepods)")
+	fs.UintVar(&f.pid, "pid", 0, "trace only this process (as victim, trigger or reclaimer)")
+	fs.StringVar(&f.classes, "class", "", "report only OOM kills of these classes, comma-separated: memcg, global, cpuset, mempolicy, sysrq, unknown")
+	fs.DurationVar(&f.reclaimMin, "reclaim-min", time.Millisecond, "report reclaim episodes at least this long as events (all are counted in reclaim_stats)")
+	fs.DurationVar(&f.interval, "interval", 10*time.Second, "how often to emit reclaim_stats and lost events (0: only at exit)")
+	fs.BoolVar(&f.stacks, "stacks", false, "include the kernel stack of each OOM kill")
+	// For tests and scripts; left out of the usage text.
+	fs.StringVar(&f.readyFile, "ready-file", "", "")
+}
+
+// options turns the flags into stream options writing to w.
+func (f *traceFlags) options(w io.Writer, logger *slog.Logger) (stream.Options, error) {
+	var opts stream.Options
+	if f.mode != "auto" {
+		mode, err := event.ParseMode(f.mode)
+		if err != nil {
+			return opts, fmt.Errorf("--mode: %w", err)
+		}
+		opts.Tracer.Mode = &mode
+	}
+	format, err := output.ParseFormat(f.output)
+	if err != nil {
+		return opts, fmt.Errorf("--output: %w", err)
+	}
+	if f.pid > 1<<22 {
+		return opts, fmt.Errorf("--pid %d: not a valid process id", f.pid)
+	}
+	opts.Tracer.FilterTGID = uint32(f.pid)
+	if f.cgroup != "" {
+		h, err := memcg.Detect()
+		if err != nil {
+			return opts, fmt.Errorf("--cgroup: %w", err)
+		}
+		id, err := h.ID(f.cgroup)
+		if err != nil {
+			return opts, fmt.Errorf("--cgroup: %w", err)
+		}
+		opts.Tracer.FilterCgroupID = id
+	}
+	if f.classes != "" {
+		for _, name := range strings.Split(f.classes, ",") {
+			c, err := event.ParseClass(strings.TrimSpace(name))
+			if err != nil {
+				return opts, fmt.Errorf("--class: %w", err)
+			}
+			opts.Classes = append(opts.Classes, c)
+		}
+	}
+	if f.reclaimMin < 0 || f.interval < 0 {
+		return opts, fmt.Errorf("--reclaim-min and --interval must not be negative")
+	}
+	opts.Tracer.ReclaimMin = f.reclaimMin
+	opts.Interval = f.interval
+
+	names, err := gfp.ForKernel()
+	if err != nil {
+		logger.Warn("gfp flag names unavailable, printing masks only", "error", err)
+	}
+	outOpts := output.Options{Format: format, Stacks: f.stacks}
+	if names != nil {
+		outOpts.GFPNames = names.String
+	}
+	opts.Sink = output.NewWriter(w, outOpts)
+	opts.Logger = logger
+	if f.readyFile != "" {
+		path := f.readyFile
+		opts.OnReady = func(mode event.Mode) error {
+			if err := os.WriteFile(path, []byte(mode.String()+"\n"), 0o644); err != nil {
+				return fmt.Errorf("write ready file: %w", err)
+			}
+			return nil
+		}
+	}
+	return opts, nil
+}
+
+func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer, logger *slog.Logger) error {
+	fs := flag.NewFlagSet("trace", flag.ContinueOnError)
+	var f traceFlags
+	f.register(fs)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "Usage: oomtrace trace [flags]\n\nTrace OOM kills, memcg OOMs, reclaim and the OOM reaper until SIGINT or SIGTERM.\nNeeds root (or CAP_BPF and CAP_PERFMON).\n\nFlags:\n")
+		printDefaults(fs)
+	}
+	if err := parseFlags(fs, args, stderr); err != nil {
+		return err
+	}
+	opts, err := f.options(stdout, logger)
+	if err != nil {
+		return err
+	}
+	summary, err := stream.Run(ctx, opts)
+	if err != nil {
+		return err
+	}
+	logger.Info("stopped", "mode", summary.Mode, "oom_kills", summary.Events[event.KindOOMKill],
+		"lost", summary.Lost, "decode_errors", summary.DecodeErrors)
+	return nil
+}
+
+// printDefaults is flag.PrintDefaults without the flags whose usage is
+// empty (those for tests and scripts).
+func printDefaults(fs *flag.FlagSet) {
+	fs.VisitAll(func(fl *flag.Flag) {
+		if fl.Usage == "" {
+			return
+		}
+		name, usage := flag.UnquoteUsage(fl)
+		fmt.Fprintf(fs.Output(), "  --%s %s\n    \t%s", fl.Name, name, usage)
+		if fl.DefValue != "" && fl.DefValue != "0" && fl.DefValue != "false" {
+			fmt.Fprintf(fs.Output(), " (default %s)", fl.DefValue)
+		}
+		fmt.Fprintln(fs.Output())
+	})
+}
+
