@@ -148,4 +148,3 @@ func printDefaults(fs *flag.FlagSet) {
 		fmt.Fprintln(fs.Output())
 	})
 }
-

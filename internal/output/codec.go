@@ -1,0 +1,531 @@
+package output
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/oomtrace/oomtrace/internal/event"
+)
+
+// codec writes and parses the value of one key, in both formats. The parse
+// methods store what they read into ev; the caller names the key in errors.
+type codec interface {
+	appendText(dst []byte, ev *event.Event, opts Options) []byte
+	appendJSON(dst []byte, ev *event.Event, opts Options) []byte
+	parseText(ev *event.Event, v textValue) error
+	parseJSON(ev *event.Event, raw []byte) error
+}
+
+// textValue is a value as it appears in a text line.
+type textValue struct {
+	raw    []byte // for a quoted value the bytes between the quotes, still escaped
+	quoted bool
+}
+
+var (
+	errWantBare   = errors.New("want an unquoted value, not a quoted string")
+	errWantQuoted = errors.New("want a quoted string")
+)
+
+// bare returns the value of a key whose values are never quoted.
+func (v textValue) bare() ([]byte, error) {
+	if v.quoted {
+		return nil, errWantBare
+	}
+	return v.raw, nil
+}
+
+// quote renders a value for an error message: escaped, and cut short so that
+// one bad line cannot flood the log it is reported to.
+func quote(raw []byte) string {
+	const limit = 64
+	if len(raw) > limit {
+		return strconv.QuoteToASCII(string(raw[:limit])) + "..."
+	}
+	return strconv.QuoteToASCII(string(raw))
+}
+
+func numberError(raw []byte, err error) error {
+	if errors.Is(err, strconv.ErrRange) {
+		return fmt.Errorf("number %s out of range", quote(raw))
+	}
+	return fmt.Errorf("invalid number %s", quote(raw))
+}
+
+type unsigned interface {
+	~uint8 | ~uint16 | ~uint32 | ~uint64
+}
+
+type signed interface {
+	~int8 | ~int16 | ~int32 | ~int64
+}
+
+func parseUnsigned[T unsigned](raw []byte) (T, error) {
+	n, err := strconv.ParseUint(string(raw), 10, 64)
+	if err == nil && uint64(T(n)) != n {
+		err = strconv.ErrRange
+	}
+	if err != nil {
+		return 0, numberError(raw, err)
+	}
+	return T(n), nil
+}
+
+func parseSigned[T signed](raw []byte) (T, error) {
+	n, err := strconv.ParseInt(string(raw), 10, 64)
+	if err == nil && int64(T(n)) != n {
+		err = strconv.ErrRange
+	}
+	if err != nil {
+		return 0, numberError(raw, err)
+	}
+	return T(n), nil
+}
+
+// jsonString decodes a JSON string literal.
+func jsonString(raw []byte) (string, error) {
+	if len(raw) == 0 || raw[0] != '"' {
+		return "", fmt.Errorf("want a string, not %s", quote(raw))
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", fmt.Errorf("invalid string %s: %w", quote(raw), err)
+	}
+	return s, nil
+}
+
+// kernelString decodes a JSON string written by appendJSONString.
+func kernelString(raw []byte) (string, error) {
+	s, err := jsonString(raw)
+	if err != nil {
+		return "", err
+	}
+	return unescape([]byte(s), jsonForm)
+}
+
+// unsignedCodec is an unsigned decimal number.
+type unsignedCodec[T unsigned] struct{ get func(*event.Event) *T }
+
+func (c unsignedCodec[T]) appendText(dst []byte, ev *event.Event, _ Options) []byte {
+	return strconv.AppendUint(dst, uint64(*c.get(ev)), 10)
+}
+
+func (c unsignedCodec[T]) appendJSON(dst []byte, ev *event.Event, opts Options) []byte {
+	return c.appendText(dst, ev, opts)
+}
+
+func (c unsignedCodec[T]) parseText(ev *event.Event, v textValue) error {
+	raw, err := v.bare()
+	if err != nil {
+		return err
+	}
+	return c.parseJSON(ev, raw)
+}
+
+func (c unsignedCodec[T]) parseJSON(ev *event.Event, raw []byte) (err error) {
+	*c.get(ev), err = parseUnsigned[T](raw)
+	return err
+}
+
+// signedCodec is a signed decimal number; durations are written in ns.
+type signedCodec[T signed] struct{ get func(*event.Event) *T }
+
+func (c signedCodec[T]) appendText(dst []byte, ev *event.Event, _ Options) []byte {
+	return strconv.AppendInt(dst, int64(*c.get(ev)), 10)
+}
+
+func (c signedCodec[T]) appendJSON(dst []byte, ev *event.Event, opts Options) []byte {
+	return c.appendText(dst, ev, opts)
+}
+
+func (c signedCodec[T]) parseText(ev *event.Event, v textValue) error {
+	raw, err := v.bare()
+	if err != nil {
+		return err
+	}
+	return c.parseJSON(ev, raw)
+}
+
+func (c signedCodec[T]) parseJSON(ev *event.Event, raw []byte) (err error) {
+	*c.get(ev), err = parseSigned[T](raw)
+	return err
+}
+
+// enumCodec is one of the event package's named values: a bare word in text,
+// a string in JSON.
+type enumCodec[T fmt.Stringer] struct {
+	get   func(*event.Event) *T
+	parse func(string) (T, error)
+}
+
+func (c enumCodec[T]) appendText(dst []byte, ev *event.Event, _ Options) []byte {
+	return append(dst, (*c.get(ev)).String()...)
+}
+
+func (c enumCodec[T]) appendJSON(dst []byte, ev *event.Event, _ Options) []byte {
+	return appendJSONString(dst, (*c.get(ev)).String())
+}
+
+func (c enumCodec[T]) parseText(ev *event.Event, v textValue) (err error) {
+	raw, err := v.bare()
+	if err != nil {
+		return err
+	}
+	*c.get(ev), err = c.parse(string(raw))
+	return err
+}
+
+func (c enumCodec[T]) parseJSON(ev *event.Event, raw []byte) error {
+	s, err := jsonString(raw)
+	if err != nil {
+		return err
+	}
+	*c.get(ev), err = c.parse(s)
+	return err
+}
+
+// hexCodec is a gfp mask: 0x-prefixed hex, a string in JSON so that it reads
+// the same in both formats and as in the kernel's log.
+type hexCodec struct{ get func(*event.Event) *uint32 }
+
+func (c hexCodec) appendText(dst []byte, ev *event.Event, _ Options) []byte {
+	dst = append(dst, '0', 'x')
+	return strconv.AppendUint(dst, uint64(*c.get(ev)), 16)
+}
+
+func (c hexCodec) appendJSON(dst []byte, ev *event.Event, opts Options) []byte {
+	dst = append(dst, '"')
+	dst = c.appendText(dst, ev, opts)
+	return append(dst, '"')
+}
+
+func (c hexCodec) parseText(ev *event.Event, v textValue) error {
+	raw, err := v.bare()
+	if err != nil {
+		return err
+	}
+	return c.parse(ev, string(raw))
+}
+
+func (c hexCodec) parseJSON(ev *event.Event, raw []byte) error {
+	s, err := jsonString(raw)
+	if err != nil {
+		return err
+	}
+	return c.parse(ev, s)
+}
+
+func (c hexCodec) parse(ev *event.Event, s string) error {
+	digits, ok := strings.CutPrefix(s, "0x")
+	if !ok {
+		return fmt.Errorf("want 0x followed by hex digits, not %q", s)
+	}
+	n, err := strconv.ParseUint(digits, 16, 32)
+	if err != nil {
+		return numberError([]byte(s), err)
+	}
+	*c.get(ev) = uint32(n)
+	return nil
+}
+
+// limitCodec is a cgroup limit in bytes: event.NoLimit is "max" in text (as
+// in memory.max) and null in JSON.
+type limitCodec struct{ get func(*event.Event) *uint64 }
+
+func (c limitCodec) appendText(dst []byte, ev *event.Event, _ Options) []byte {
+	if n := *c.get(ev); n != event.NoLimit {
+		return strconv.AppendUint(dst, n, 10)
+	}
+	return append(dst, "max"...)
+}
+
+func (c limitCodec) appendJSON(dst []byte, ev *event.Event, _ Options) []byte {
+	if n := *c.get(ev); n != event.NoLimit {
+		return strconv.AppendUint(dst, n, 10)
+	}
+	return append(dst, "null"...)
+}
+
+func (c limitCodec) parseText(ev *event.Event, v textValue) error {
+	raw, err := v.bare()
+	if err != nil {
+		return err
+	}
+	return c.parse(ev, raw, "max")
+}
+
+func (c limitCodec) parseJSON(ev *event.Event, raw []byte) error {
+	return c.parse(ev, raw, "null")
+}
+
+func (c limitCodec) parse(ev *event.Event, raw []byte, unlimited string) (err error) {
+	if string(raw) == unlimited {
+		*c.get(ev) = event.NoLimit
+		return nil
+	}
+	*c.get(ev), err = parseUnsigned[uint64](raw)
+	return err
+}
+
+// boolCodec is true or false, in both formats.
+type boolCodec struct{ get func(*event.Event) *bool }
+
+func (c boolCodec) appendText(dst []byte, ev *event.Event, _ Options) []byte {
+	return strconv.AppendBool(dst, *c.get(ev))
+}
+
+func (c boolCodec) appendJSON(dst []byte, ev *event.Event, opts Options) []byte {
+	return c.appendText(dst, ev, opts)
+}
+
+func (c boolCodec) parseText(ev *event.Event, v textValue) error {
+	raw, err := v.bare()
+	if err != nil {
+		return err
+	}
+	return c.parseJSON(ev, raw)
+}
+
+func (c boolCodec) parseJSON(ev *event.Event, raw []byte) error {
+	switch string(raw) {
+	case "true":
+		*c.get(ev) = true
+	case "false":
+		*c.get(ev) = false
+	default:
+		return fmt.Errorf("want true or false, not %s", quote(raw))
+	}
+	return nil
+}
+
+// stringCodec is a string from the kernel (a comm, a cgroup path): always
+// quoted and escaped.
+type stringCodec struct{ get func(*event.Event) *string }
+
+func (c stringCodec) appendText(dst []byte, ev *event.Event, _ Options) []byte {
+	return appendQuoted(dst, *c.get(ev))
+}
+
+func (c stringCodec) appendJSON(dst []byte, ev *event.Event, _ Options) []byte {
+	return appendJSONString(dst, *c.get(ev))
+}
+
+func (c stringCodec) parseText(ev *event.Event, v textValue) (err error) {
+	if !v.quoted {
+		return errWantQuoted
+	}
+	*c.get(ev), err = unescape(v.raw, textForm)
+	return err
+}
+
+func (c stringCodec) parseJSON(ev *event.Event, raw []byte) (err error) {
+	*c.get(ev), err = kernelString(raw)
+	return err
+}
+
+// gfpNamesCodec writes the names of a gfp mask's flags, as the Options'
+// GFPNames function spells them. The event does not hold them (they follow
+// from the mask), so parsing only checks the value is well formed.
+type gfpNamesCodec struct{ mask func(*event.Event) *uint32 }
+
+func (c gfpNamesCodec) appendText(dst []byte, ev *event.Event, opts Options) []byte {
+	names := opts.GFPNames(*c.mask(ev))
+	if !isBareWord(names) {
+		return appendQuoted(dst, names)
+	}
+	return append(dst, names...)
+}
+
+func (c gfpNamesCodec) appendJSON(dst []byte, ev *event.Event, opts Options) []byte {
+	return appendJSONString(dst, opts.GFPNames(*c.mask(ev)))
+}
+
+func (c gfpNamesCodec) parseText(_ *event.Event, v textValue) error {
+	if !v.quoted {
+		return nil // the tokenizer only lets well-formed bare words through
+	}
+	_, err := unescape(v.raw, textForm)
+	return err
+}
+
+func (c gfpNamesCodec) parseJSON(_ *event.Event, raw []byte) error {
+	_, err := kernelString(raw)
+	return err
+}
+
+// isBareWord reports whether s can be written unquoted: the flag names are
+// normally identifiers joined by '|', which read better bare, but they come
+// from another package, so anything else is quoted.
+func isBareWord(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !bareByte(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// bareByte reports whether c may appear in an unquoted value.
+func bareByte(c byte) bool {
+	return printable(c) && c != ' ' && c != '"' && c != '\\'
+}
+
+// stackCodec is a kernel stack, innermost frame first: one quoted string of
+// comma-separated frames in text, an array of strings in JSON.
+type stackCodec struct{ get func(*event.Event) *[]string }
+
+func (c stackCodec) appendText(dst []byte, ev *event.Event, _ Options) []byte {
+	dst = append(dst, '"')
+	for i, frame := range *c.get(ev) {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendEscaped(dst, frame, ',')
+	}
+	return append(dst, '"')
+}
+
+func (c stackCodec) appendJSON(dst []byte, ev *event.Event, _ Options) []byte {
+	dst = append(dst, '[')
+	for i, frame := range *c.get(ev) {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendJSONString(dst, frame)
+	}
+	return append(dst, ']')
+}
+
+func (c stackCodec) parseText(ev *event.Event, v textValue) error {
+	if !v.quoted {
+		return errWantQuoted
+	}
+	var stack []string
+	for i, frame := range bytes.Split(v.raw, []byte{','}) {
+		s, err := unescape(frame, textForm)
+		if err != nil {
+			return fmt.Errorf("frame %d: %w", i, err)
+		}
+		stack = append(stack, s)
+	}
+	*c.get(ev) = stack
+	return nil
+}
+
+func (c stackCodec) parseJSON(ev *event.Event, raw []byte) error {
+	var frames []json.RawMessage
+	if err := json.Unmarshal(raw, &frames); err != nil {
+		return fmt.Errorf("want an array of strings, not %s", quote(raw))
+	}
+	var stack []string
+	for i, frame := range frames {
+		s, err := kernelString(frame)
+		if err != nil {
+			return fmt.Errorf("frame %d: %w", i, err)
+		}
+		stack = append(stack, s)
+	}
+	*c.get(ev) = stack
+	return nil
+}
+
+// histCodec is a log2 latency histogram: only the non-zero buckets, as
+// index:count pairs in text ("0:3,1:10") and an object in JSON
+// ({"0":3,"1":10}), in increasing index order.
+type histCodec struct {
+	get func(*event.Event) *[event.ReclaimBuckets]uint64
+}
+
+func (c histCodec) appendText(dst []byte, ev *event.Event, _ Options) []byte {
+	first := true
+	for i, n := range c.get(ev) {
+		if n == 0 {
+			continue
+		}
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		dst = strconv.AppendInt(dst, int64(i), 10)
+		dst = append(dst, ':')
+		dst = strconv.AppendUint(dst, n, 10)
+	}
+	return dst
+}
+
+func (c histCodec) appendJSON(dst []byte, ev *event.Event, _ Options) []byte {
+	dst = append(dst, '{')
+	first := true
+	for i, n := range c.get(ev) {
+		if n == 0 {
+			continue
+		}
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		dst = append(dst, '"')
+		dst = strconv.AppendInt(dst, int64(i), 10)
+		dst = append(dst, '"', ':')
+		dst = strconv.AppendUint(dst, n, 10)
+	}
+	return append(dst, '}')
+}
+
+func (c histCodec) parseText(ev *event.Event, v textValue) error {
+	raw, err := v.bare()
+	if err != nil {
+		return err
+	}
+	var buckets []bucket
+	for _, pair := range bytes.Split(raw, []byte{','}) {
+		index, count, ok := bytes.Cut(pair, []byte{':'})
+		if !ok {
+			return fmt.Errorf("want index:count, not %s", quote(pair))
+		}
+		buckets = append(buckets, bucket{index, count})
+	}
+	return c.set(ev, buckets)
+}
+
+func (c histCodec) parseJSON(ev *event.Event, raw []byte) error {
+	members, err := decodeObject(raw)
+	if err != nil {
+		return err
+	}
+	buckets := make([]bucket, len(members))
+	for i, m := range members {
+		buckets[i] = bucket{[]byte(m.key), m.value}
+	}
+	return c.set(ev, buckets)
+}
+
+// bucket is one index:count pair of a histogram as read, not yet checked.
+type bucket struct{ index, count []byte }
+
+func (c histCodec) set(ev *event.Event, buckets []bucket) error {
+	var hist [event.ReclaimBuckets]uint64
+	var seen [event.ReclaimBuckets]bool
+	for _, b := range buckets {
+		i, err := parseUnsigned[uint8](b.index)
+		if err != nil || int(i) >= len(hist) {
+			return fmt.Errorf("invalid bucket index %s (want 0 to %d)", quote(b.index), len(hist)-1)
+		}
+		if seen[i] {
+			return fmt.Errorf("bucket %d given twice", i)
+		}
+		seen[i] = true
+		if hist[i], err = parseUnsigned[uint64](b.count); err != nil {
+			return fmt.Errorf("bucket %d: %w", i, err)
+		}
+	}
+	*c.get(ev) = hist
+	return nil
+}

@@ -1,0 +1,261 @@
+package output
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/oomtrace/oomtrace/internal/event"
+)
+
+// AppendJSON appends ev to dst as one JSON object on one line, newline
+// included, and returns the extended buffer. Like AppendText it does not
+// allocate beyond growing dst. The output is printable ASCII.
+func AppendJSON(dst []byte, ev *event.Event, opts Options) []byte {
+	dst = append(dst, `{"event":`...)
+	dst = appendJSONString(dst, ev.Kind.String())
+	if !ev.Time.IsZero() {
+		dst = append(dst, `,"time":"`...)
+		dst = ev.Time.UTC().AppendFormat(dst, time.RFC3339Nano)
+		dst = append(dst, '"')
+	}
+	dst = append(dst, `,"ktime_ns":`...)
+	dst = strconv.AppendUint(dst, ev.KtimeNS, 10)
+	dst = append(dst, `,"cpu":`...)
+	dst = strconv.AppendUint(dst, uint64(ev.CPU), 10)
+	dst = append(dst, `,"pid":`...)
+	dst = strconv.AppendUint(dst, uint64(ev.Task.TGID), 10)
+	dst = append(dst, `,"tid":`...)
+	dst = strconv.AppendUint(dst, uint64(ev.Task.PID), 10)
+	dst = append(dst, `,"comm":`...)
+	dst = appendJSONString(dst, ev.Task.Comm)
+
+	// A kind's keys in one object are listed together, so each object is
+	// opened once, at its first key the event has.
+	open := ""
+	needComma := true
+	fields := fieldsOf(ev.Kind)
+	for i := range fields {
+		f := &fields[i]
+		if !f.written(ev, &opts) {
+			continue
+		}
+		object, name := f.jsonName()
+		if object != open {
+			if open != "" {
+				dst = append(dst, '}')
+			}
+			if object != "" {
+				dst = append(dst, ',', '"')
+				dst = append(dst, object...)
+				dst = append(dst, '"', ':', '{')
+				needComma = false
+			}
+			open = object
+		}
+		if needComma {
+			dst = append(dst, ',')
+		}
+		needComma = true
+		dst = append(dst, '"')
+		dst = append(dst, name...)
+		dst = append(dst, '"', ':')
+		dst = f.codec.appendJSON(dst, ev, opts)
+	}
+	if open != "" {
+		dst = append(dst, '}')
+	}
+	return append(dst, '}', '\n')
+}
+
+// member is one key and its undecoded value, in the order of the object.
+type member struct {
+	key   string
+	value json.RawMessage
+}
+
+// decodeObject splits a JSON object into its members. Unlike encoding/json
+// it rejects a key given twice instead of keeping the last.
+func decodeObject(data []byte) ([]member, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, errors.New("want a JSON object")
+	}
+	var members []member
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		key, ok := tok.(string)
+		if !ok {
+			return nil, fmt.Errorf("want a key, not %v", tok)
+		}
+		if indexMember(members, key) >= 0 {
+			return nil, &ParseError{Key: key, Err: errors.New("given twice")}
+		}
+		var value json.RawMessage
+		if err := dec.Decode(&value); err != nil {
+			return nil, err
+		}
+		members = append(members, member{key, value})
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("data after the JSON object")
+	}
+	return members, nil
+}
+
+func indexMember(members []member, key string) int {
+	for i := range members {
+		if members[i].key == key {
+			return i
+		}
+	}
+	return -1
+}
+
+// headerKeys are the keys every JSON event has besides event and time.
+var headerKeys = [...]string{"ktime_ns", "cpu", "pid", "tid", "comm"}
+
+// ParseJSON parses one line written by AppendJSON, with or without its
+// newline. Time comes back in UTC.
+func ParseJSON(line []byte) (event.Event, error) {
+	members, err := decodeObject(line)
+	if err != nil {
+		var perr *ParseError
+		if errors.As(err, &perr) {
+			return event.Event{}, err
+		}
+		var syntax *json.SyntaxError
+		if errors.As(err, &syntax) {
+			return event.Event{}, &ParseError{Column: int(syntax.Offset), Err: err}
+		}
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			err = errors.New("truncated JSON object")
+		}
+		return event.Event{}, &ParseError{Err: err}
+	}
+
+	var ev event.Event
+	// The kind decides which other keys there are, so it comes first.
+	i := indexMember(members, "event")
+	if i < 0 {
+		return event.Event{}, &ParseError{Key: "event", Err: errMissing}
+	}
+	name, err := jsonString(members[i].value)
+	if err == nil {
+		ev.Kind, err = event.ParseKind(name)
+	}
+	if err != nil {
+		return event.Event{}, &ParseError{Key: "event", Err: err}
+	}
+	for _, key := range headerKeys {
+		if indexMember(members, key) < 0 {
+			return event.Event{}, &ParseError{Key: key, Err: errMissing}
+		}
+	}
+
+	fields := fieldsOf(ev.Kind)
+	seen := make([]bool, len(fields))
+	for _, m := range members {
+		if err := parseMember(&ev, fields, seen, m); err != nil {
+			return event.Event{}, err
+		}
+	}
+	if err := checkKeys(&ev, fields, seen, func(f *field) string { return f.json }); err != nil {
+		return event.Event{}, err
+	}
+	return ev, nil
+}
+
+// parseMember stores one top-level member into ev.
+func parseMember(ev *event.Event, fields []field, seen []bool, m member) error {
+	var err error
+	switch m.key {
+	case "event":
+		return nil // read first, by ParseJSON
+	case "time":
+		ev.Time, err = parseTime(m.value)
+	case "ktime_ns":
+		ev.KtimeNS, err = parseUnsigned[uint64](m.value)
+	case "cpu":
+		ev.CPU, err = parseUnsigned[uint32](m.value)
+	case "pid":
+		ev.Task.TGID, err = parseUnsigned[uint32](m.value)
+	case "tid":
+		ev.Task.PID, err = parseUnsigned[uint32](m.value)
+	case "comm":
+		ev.Task.Comm, err = kernelString(m.value)
+	default:
+		if !isObject(fields, m.key) {
+			return parseField(ev, fields, seen, "", m.key, m.value)
+		}
+		inner, err := decodeObject(m.value)
+		if err != nil {
+			return &ParseError{Key: m.key, Err: err}
+		}
+		for _, im := range inner {
+			if err := parseField(ev, fields, seen, m.key, im.key, im.value); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err != nil {
+		return &ParseError{Key: m.key, Err: err}
+	}
+	return nil
+}
+
+func parseTime(raw []byte) (time.Time, error) {
+	s, err := jsonString(raw)
+	if err != nil {
+		return time.Time{}, err
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("want an RFC 3339 time, not %s", quote([]byte(s)))
+	}
+	return t.UTC(), nil
+}
+
+// isObject reports whether key names a JSON object of these fields.
+func isObject(fields []field, key string) bool {
+	return indexField(fields, func(f *field) bool {
+		object, _ := f.jsonName()
+		return object == key
+	}) >= 0
+}
+
+// parseField stores the value of key name in object (or the top level, "")
+// into ev.
+func parseField(ev *event.Event, fields []field, seen []bool, object, name string, value []byte) error {
+	path := name
+	if object != "" {
+		path = object + "." + name
+	}
+	i := indexField(fields, func(f *field) bool {
+		o, n := f.jsonName()
+		return o == object && n == name
+	})
+	if i < 0 {
+		return &ParseError{Key: path, Err: errors.New("unknown key")}
+	}
+	seen[i] = true // decodeObject has rejected a key given twice
+	f := &fields[i]
+	if err := f.codec.parseJSON(ev, value); err != nil {
+		return &ParseError{Key: path, Err: err}
+	}
+	if f.flag != nil {
+		*f.flag(ev) = true
+	}
+	return nil
+}

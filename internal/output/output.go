@@ -1,0 +1,181 @@
+// Package output writes oomtrace events as lines of text, shaped like perf
+// script's output, or as JSON Lines, and parses both back.
+//
+// Every string that comes from the kernel (process names, cgroup paths,
+// stack frames) is attacker-controlled. Both formats escape them so that a
+// line is always printable ASCII ending in one newline: no name can split a
+// line, forge a key or reach a terminal as an escape sequence, and the
+// parsers get the original bytes back exactly. docs/output-format.md
+// describes both formats.
+package output
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/oomtrace/oomtrace/internal/event"
+)
+
+// Format is an output format.
+type Format int
+
+const (
+	Text Format = iota // perf-script-like lines of key=value pairs
+	JSON               // JSON Lines: one object per line
+)
+
+func (f Format) String() string {
+	switch f {
+	case Text:
+		return "text"
+	case JSON:
+		return "json"
+	}
+	return "format(" + strconv.Itoa(int(f)) + ")"
+}
+
+// ParseFormat is the inverse of Format.String.
+func ParseFormat(s string) (Format, error) {
+	switch s {
+	case "text":
+		return Text, nil
+	case "json":
+		return JSON, nil
+	}
+	return 0, fmt.Errorf("unknown output format %q (want text or json)", s)
+}
+
+// Options says how events are written.
+type Options struct {
+	Format Format
+	// GFPNames, when set, names the flags of a gfp mask
+	// ("GFP_HIGHUSER_MOVABLE|__GFP_COMP"); the names are written as
+	// gfp_flags beside gfp_mask. It is called once per gfp mask written, so
+	// it should not allocate if the Writer is to stay allocation-free.
+	GFPNames func(mask uint32) string
+	// Stacks writes the kernel stack of OOM kills.
+	Stacks bool
+}
+
+// Writer writes events to an io.Writer, one line per event. It is not safe
+// for concurrent use.
+type Writer struct {
+	w    io.Writer
+	opts Options
+	buf  []byte // reused for every event
+}
+
+// NewWriter returns a Writer that writes to w.
+func NewWriter(w io.Writer, opts Options) *Writer {
+	return &Writer{w: w, opts: opts}
+}
+
+// Write writes ev as one line, in one call to the underlying Write, so that
+// a crash can lose at most the end of that line. It does not keep ev.
+func (w *Writer) Write(ev *event.Event) error {
+	if fieldsOf(ev.Kind) == nil {
+		return fmt.Errorf("write %v event: unknown event kind", ev.Kind)
+	}
+	switch w.opts.Format {
+	case Text:
+		w.buf = AppendText(w.buf[:0], ev, w.opts)
+	case JSON:
+		w.buf = AppendJSON(w.buf[:0], ev, w.opts)
+	default:
+		return fmt.Errorf("write %v event: unknown output %v", ev.Kind, w.opts.Format)
+	}
+	n, err := w.w.Write(w.buf)
+	if err == nil && n < len(w.buf) {
+		err = io.ErrShortWrite
+	}
+	if err != nil {
+		return fmt.Errorf("write %v event: %w", ev.Kind, err)
+	}
+	return nil
+}
+
+// Parse parses a line in either format. A line is JSON when it starts with
+// '{' followed, after optional white space, by '"'; a text line cannot,
+// because its comm has every '"' escaped.
+func Parse(line []byte) (event.Event, error) {
+	if isJSON(line) {
+		return ParseJSON(line)
+	}
+	return ParseText(line)
+}
+
+func isJSON(line []byte) bool {
+	rest, ok := bytes.CutPrefix(line, []byte{'{'})
+	rest = bytes.TrimLeft(rest, " \t\r\n")
+	return ok && len(rest) > 0 && rest[0] == '"'
+}
+
+// ParseError says why a line is not a valid event.
+type ParseError struct {
+	Column int    // 1-based byte offset in the line of the problem; 0 if not known
+	Key    string // the key whose value is wrong; "" when the problem is elsewhere
+	Err    error
+}
+
+func (e *ParseError) Error() string {
+	var b strings.Builder
+	if e.Column > 0 {
+		fmt.Fprintf(&b, "column %d: ", e.Column)
+	}
+	if e.Key != "" {
+		key := e.Key
+		if !isKey(key) { // a key read from JSON can hold anything
+			key = strconv.QuoteToASCII(key)
+		}
+		fmt.Fprintf(&b, "key %s: ", key)
+	}
+	b.WriteString(e.Err.Error())
+	return b.String()
+}
+
+func (e *ParseError) Unwrap() error { return e.Err }
+
+func isKey(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !keyByte(s[i]) {
+			return false
+		}
+	}
+	return s != ""
+}
+
+var (
+	errMissing    = errors.New("missing")
+	errUnexpected = errors.New("not allowed with the values of the other keys")
+)
+
+// checkKeys makes sure a parsed line had exactly the keys the writer writes
+// for the event it describes, so that every accepted line has one meaning:
+// no required key is missing, and no key is present that the other keys'
+// values rule out (a cgroup id without its cgroup, victim_exiting=false).
+// Keys that depend on the options (gfp_flags, stack) may be missing.
+func checkKeys(ev *event.Event, fields []field, seen []bool, name func(*field) string) error {
+	for i := range fields {
+		f := &fields[i]
+		switch present := f.present(ev); {
+		case seen[i] && !present:
+			return &ParseError{Key: name(f), Err: errUnexpected}
+		case !seen[i] && present && f.option == always:
+			return &ParseError{Key: name(f), Err: errMissing}
+		}
+	}
+	return nil
+}
+
+func indexField(fields []field, match func(*field) bool) int {
+	for i := range fields {
+		if match(&fields[i]) {
+			return i
+		}
+	}
+	return -1
+}

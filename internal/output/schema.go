@@ -1,0 +1,249 @@
+package output
+
+import (
+	"strings"
+	"time"
+
+	"github.com/oomtrace/oomtrace/internal/event"
+)
+
+// field is one key of an event kind, in both formats. Each kind's keys are
+// listed once, in the order they are written; the writers and the parsers of
+// both formats all work from that list, so they cannot disagree.
+type field struct {
+	text  string // key in the text format: "victim.cgroup.id"
+	json  string // key in JSON; "victim.cgroup_id" is key cgroup_id in object victim
+	codec codec
+	// flag, when set, is the event's Has... field for this key: the key is
+	// written only when it is true, and parsing the key sets it.
+	flag func(*event.Event) *bool
+	// has, when set, says whether the event has a value for this key.
+	has func(*event.Event) bool
+	// option names the Options field that must ask for this key.
+	option option
+}
+
+// option is an Options field that turns keys on.
+type option uint8
+
+const (
+	always option = iota
+	withGFPNames
+	withStacks
+)
+
+func (o option) enabled(opts *Options) bool {
+	switch o {
+	case withGFPNames:
+		return opts.GFPNames != nil
+	case withStacks:
+		return opts.Stacks
+	}
+	return true
+}
+
+// present reports whether ev has a value for the key, whatever the options.
+func (f *field) present(ev *event.Event) bool {
+	return (f.flag == nil || *f.flag(ev)) && (f.has == nil || f.has(ev))
+}
+
+func (f *field) written(ev *event.Event, opts *Options) bool {
+	return f.option.enabled(opts) && f.present(ev)
+}
+
+// jsonName splits the JSON key into the object holding it ("" for the top
+// level) and its name there.
+func (f *field) jsonName() (object, name string) {
+	if object, name, ok := strings.Cut(f.json, "."); ok {
+		return object, name
+	}
+	return "", f.json
+}
+
+var schemas = [...][]field{
+	event.KindOOMKill:      oomKillFields(),
+	event.KindMemcgOOM:     memcgOOMFields(),
+	event.KindReclaim:      reclaimFields(),
+	event.KindKswapdWake:   kswapdWakeFields(),
+	event.KindReaper:       reaperFields(),
+	event.KindReclaimStats: reclaimStatsFields(),
+	event.KindLost:         lostFields(),
+}
+
+// fieldsOf returns the keys of kind k; nil for a kind this package does not
+// know.
+func fieldsOf(k event.Kind) []field {
+	if int(k) < len(schemas) {
+		return schemas[k]
+	}
+	return nil
+}
+
+func unsignedOf[T unsigned](get func(*event.Event) *T) codec { return unsignedCodec[T]{get} }
+func signedOf[T signed](get func(*event.Event) *T) codec     { return signedCodec[T]{get} }
+
+// taskFields are the keys of a task: prefix.pid, prefix.tgid, prefix.comm.
+func taskFields(prefix string, task func(*event.Event) *event.Task) []field {
+	return []field{
+		{text: prefix + ".pid", json: prefix + ".pid", codec: unsignedOf(func(ev *event.Event) *uint32 { return &task(ev).PID })},
+		{text: prefix + ".tgid", json: prefix + ".tgid", codec: unsignedOf(func(ev *event.Event) *uint32 { return &task(ev).TGID })},
+		{text: prefix + ".comm", json: prefix + ".comm", codec: stringCodec{func(ev *event.Event) *string { return &task(ev).Comm }}},
+	}
+}
+
+// cgroupFields are the keys of a cgroup, all absent when the event has no
+// such cgroup. Usage and limit are absent when both are zero: the kernel
+// side did not read them (reclaim_stats carries path and id only).
+func cgroupFields(text, json, usageJSON, limitJSON string, cgroup func(*event.Event) *event.Cgroup) []field {
+	valid := func(ev *event.Event) bool { return cgroup(ev).Valid() }
+	measured := func(ev *event.Event) bool {
+		c := cgroup(ev)
+		return c.Valid() && (c.UsageBytes != 0 || c.LimitBytes != 0)
+	}
+	truncated := func(ev *event.Event) bool {
+		c := cgroup(ev)
+		return c.Valid() && c.Truncated
+	}
+	return []field{
+		{text: text, json: json, has: valid, codec: stringCodec{func(ev *event.Event) *string { return &cgroup(ev).Path }}},
+		{text: text + ".id", json: json + "_id", has: valid, codec: unsignedOf(func(ev *event.Event) *uint64 { return &cgroup(ev).ID })},
+		{text: text + ".usage_bytes", json: usageJSON, has: measured, codec: unsignedOf(func(ev *event.Event) *uint64 { return &cgroup(ev).UsageBytes })},
+		{text: text + ".limit_bytes", json: limitJSON, has: measured, codec: limitCodec{func(ev *event.Event) *uint64 { return &cgroup(ev).LimitBytes }}},
+		{text: text + ".truncated", json: json + "_truncated", has: truncated, codec: boolCodec{func(ev *event.Event) *bool { return &cgroup(ev).Truncated }}},
+	}
+}
+
+// gfpFields are gfp_mask, gfp_flags and order; flag, when set, is the
+// event's flag saying it has them.
+func gfpFields(mask func(*event.Event) *uint32, order func(*event.Event) *int32, flag func(*event.Event) *bool) []field {
+	return []field{
+		{text: "gfp_mask", json: "gfp_mask", flag: flag, codec: hexCodec{mask}},
+		{text: "gfp_flags", json: "gfp_flags", flag: flag, option: withGFPNames, codec: gfpNamesCodec{mask}},
+		{text: "order", json: "order", flag: flag, codec: signedOf(order)},
+	}
+}
+
+func reclaimKindField(kind func(*event.Event) *event.ReclaimKind) field {
+	return field{text: "reclaim", json: "reclaim", codec: enumCodec[event.ReclaimKind]{kind, event.ParseReclaimKind}}
+}
+
+func durationField(name string, d func(*event.Event) *time.Duration) field {
+	return field{text: name, json: name, codec: signedOf(d)}
+}
+
+func oomKillFields() []field {
+	kill := func(ev *event.Event) *event.OOMKill { return &ev.OOMKill }
+	victim := func(ev *event.Event) *event.Victim { return &ev.OOMKill.Victim }
+	hasUID := func(ev *event.Event) *bool { return &victim(ev).HasUID }
+	hasMM := func(ev *event.Event) *bool { return &victim(ev).HasMM }
+	hasControl := func(ev *event.Event) *bool { return &kill(ev).HasControl }
+	kb := func(name string, get func(*event.Event) *uint64) field {
+		return field{text: "victim." + name, json: "victim." + name, flag: hasMM, codec: unsignedOf(get)}
+	}
+
+	fields := []field{
+		{text: "class", json: "class", codec: enumCodec[event.Class]{func(ev *event.Event) *event.Class { return &kill(ev).Class }, event.ParseClass}},
+		{text: "mode", json: "mode", codec: enumCodec[event.Mode]{func(ev *event.Event) *event.Mode { return &kill(ev).Mode }, event.ParseMode}},
+	}
+	fields = append(fields, taskFields("victim", func(ev *event.Event) *event.Task { return &victim(ev).Task })...)
+	fields = append(fields,
+		field{text: "victim.uid", json: "victim.uid", flag: hasUID, codec: unsignedOf(func(ev *event.Event) *uint32 { return &victim(ev).UID })},
+		field{text: "victim.oom_score_adj", json: "victim.oom_score_adj", codec: signedOf(func(ev *event.Event) *int16 { return &victim(ev).OOMScoreAdj })},
+		kb("rss_anon_kb", func(ev *event.Event) *uint64 { return &victim(ev).RSSAnonKB }),
+		kb("rss_file_kb", func(ev *event.Event) *uint64 { return &victim(ev).RSSFileKB }),
+		kb("rss_shmem_kb", func(ev *event.Event) *uint64 { return &victim(ev).RSSShmemKB }),
+		kb("total_vm_kb", func(ev *event.Event) *uint64 { return &victim(ev).TotalVMKB }),
+		kb("pgtables_kb", func(ev *event.Event) *uint64 { return &victim(ev).PgtablesKB }),
+	)
+	fields = append(fields, cgroupFields("victim.cgroup", "victim.cgroup", "victim.cgroup_usage_bytes", "victim.cgroup_limit_bytes",
+		func(ev *event.Event) *event.Cgroup { return &victim(ev).Cgroup })...)
+	fields = append(fields, taskFields("trigger", func(ev *event.Event) *event.Task { return &kill(ev).Trigger })...)
+	fields = append(fields, cgroupFields("trigger.cgroup", "trigger.cgroup", "trigger.cgroup_usage_bytes", "trigger.cgroup_limit_bytes",
+		func(ev *event.Event) *event.Cgroup { return &kill(ev).TriggerCgroup })...)
+	fields = append(fields, cgroupFields("oom_cgroup", "oom_cgroup", "memcg_usage_bytes", "memcg_limit_bytes",
+		func(ev *event.Event) *event.Cgroup { return &kill(ev).OOMCgroup })...)
+	fields = append(fields, gfpFields(
+		func(ev *event.Event) *uint32 { return &kill(ev).GFPMask },
+		func(ev *event.Event) *int32 { return &kill(ev).Order },
+		hasControl)...)
+	return append(fields,
+		field{text: "points", json: "points", flag: hasControl, codec: signedOf(func(ev *event.Event) *int64 { return &kill(ev).Points })},
+		field{text: "totalpages", json: "totalpages", flag: hasControl, codec: unsignedOf(func(ev *event.Event) *uint64 { return &kill(ev).TotalPages })},
+		field{text: "victim_exiting", json: "victim_exiting",
+			has:   func(ev *event.Event) bool { return kill(ev).VictimExiting },
+			codec: boolCodec{func(ev *event.Event) *bool { return &kill(ev).VictimExiting }}},
+		field{text: "stack", json: "stack", option: withStacks,
+			has:   func(ev *event.Event) bool { return len(kill(ev).Stack) > 0 },
+			codec: stackCodec{func(ev *event.Event) *[]string { return &kill(ev).Stack }}},
+	)
+}
+
+func memcgOOMFields() []field {
+	oom := func(ev *event.Event) *event.MemcgOOM { return &ev.MemcgOOM }
+	fields := cgroupFields("oom_cgroup", "oom_cgroup", "memcg_usage_bytes", "memcg_limit_bytes",
+		func(ev *event.Event) *event.Cgroup { return &oom(ev).Cgroup })
+	return append(fields, gfpFields(
+		func(ev *event.Event) *uint32 { return &oom(ev).GFPMask },
+		func(ev *event.Event) *int32 { return &oom(ev).Order },
+		nil)...)
+}
+
+func reclaimFields() []field {
+	r := func(ev *event.Event) *event.Reclaim { return &ev.Reclaim }
+	fields := []field{
+		reclaimKindField(func(ev *event.Event) *event.ReclaimKind { return &r(ev).Kind }),
+		durationField("duration_ns", func(ev *event.Event) *time.Duration { return &r(ev).Duration }),
+		{text: "nr_reclaimed", json: "nr_reclaimed", codec: unsignedOf(func(ev *event.Event) *uint64 { return &r(ev).NrReclaimed })},
+	}
+	fields = append(fields, gfpFields(
+		func(ev *event.Event) *uint32 { return &r(ev).GFPMask },
+		func(ev *event.Event) *int32 { return &r(ev).Order },
+		nil)...)
+	return append(fields, cgroupFields("cgroup", "cgroup", "cgroup_usage_bytes", "cgroup_limit_bytes",
+		func(ev *event.Event) *event.Cgroup { return &r(ev).Cgroup })...)
+}
+
+func kswapdWakeFields() []field {
+	return []field{
+		{text: "node", json: "node", codec: signedOf(func(ev *event.Event) *int32 { return &ev.KswapdWake.Node })},
+		{text: "zone", json: "zone", codec: signedOf(func(ev *event.Event) *int32 { return &ev.KswapdWake.Zone })},
+		{text: "order", json: "order", codec: signedOf(func(ev *event.Event) *int32 { return &ev.KswapdWake.Order })},
+	}
+}
+
+func reaperFields() []field {
+	return []field{
+		{text: "step", json: "step", codec: enumCodec[event.ReaperStep]{func(ev *event.Event) *event.ReaperStep { return &ev.Reaper.Step }, event.ParseReaperStep}},
+		{text: "victim.pid", json: "victim.pid", codec: unsignedOf(func(ev *event.Event) *uint32 { return &ev.Reaper.VictimPID })},
+	}
+}
+
+func reclaimStatsFields() []field {
+	st := func(ev *event.Event) *event.ReclaimStats { return &ev.ReclaimStats }
+	fields := []field{reclaimKindField(func(ev *event.Event) *event.ReclaimKind { return &st(ev).Kind })}
+	fields = append(fields, cgroupFields("cgroup", "cgroup", "cgroup_usage_bytes", "cgroup_limit_bytes",
+		func(ev *event.Event) *event.Cgroup { return &st(ev).Cgroup })...)
+	return append(fields,
+		durationField("interval_ns", func(ev *event.Event) *time.Duration { return &st(ev).Interval }),
+		field{text: "count", json: "count", codec: unsignedOf(func(ev *event.Event) *uint64 { return &st(ev).Count })},
+		durationField("total_ns", func(ev *event.Event) *time.Duration { return &st(ev).Total }),
+		durationField("max_ns", func(ev *event.Event) *time.Duration { return &st(ev).Max }),
+		field{text: "hist_us", json: "hist_us",
+			has: func(ev *event.Event) bool {
+				for _, n := range st(ev).Buckets {
+					if n != 0 {
+						return true
+					}
+				}
+				return false
+			},
+			codec: histCodec{func(ev *event.Event) *[event.ReclaimBuckets]uint64 { return &st(ev).Buckets }}},
+	)
+}
+
+func lostFields() []field {
+	return []field{
+		{text: "count", json: "count", codec: unsignedOf(func(ev *event.Event) *uint64 { return &ev.Lost.Count })},
+		{text: "total", json: "total", codec: unsignedOf(func(ev *event.Event) *uint64 { return &ev.Lost.Total })},
+	}
+}
