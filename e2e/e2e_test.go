@@ -1,0 +1,679 @@
+// Package e2e runs the oomtrace binary against real memcg OOM kills and
+// holds every event against the kernel's own report in the kernel log.
+//
+// These tests need root and a memory cgroup hierarchy; they fail, not skip,
+// without them. `go test -short` skips them (make test-unit).
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/oomtrace/oomtrace/internal/event"
+	"github.com/oomtrace/oomtrace/internal/kernlog"
+	"github.com/oomtrace/oomtrace/internal/memcg"
+	"github.com/oomtrace/oomtrace/internal/output"
+)
+
+// oomtraceBin is the binary under test, built once by TestMain.
+var oomtraceBin string
+
+func TestMain(m *testing.M) {
+	memcg.HogMain() // the memory hogs are this test binary, re-executed
+	flag.Parse()
+	if testing.Short() {
+		os.Exit(m.Run())
+	}
+	// In a VM there is no Go toolchain: the binary comes prebuilt.
+	if bin := os.Getenv("OOMTRACE_BIN"); bin != "" {
+		oomtraceBin = bin
+		os.Exit(m.Run())
+	}
+	dir, err := os.MkdirTemp("", "oomtrace-e2e")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	oomtraceBin = filepath.Join(dir, "oomtrace")
+	build := exec.Command("go", "build", "-o", oomtraceBin, "../cmd/oomtrace")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build oomtrace:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// requireRoot skips under -short and fails without root: a run as root that
+// skipped these tests would report green without testing anything.
+func requireRoot(t *testing.T) memcg.Hierarchy {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end: needs root and causes real memcg OOMs; skipped by -short")
+	}
+	if os.Geteuid() != 0 {
+		t.Fatal("end-to-end tests need root: run them with sudo, or use -short (make test-unit) to leave them out")
+	}
+	h, err := memcg.Detect()
+	if err != nil {
+		t.Fatalf("no memory cgroup hierarchy: %v", err)
+	}
+	return h
+}
+
+// createGroup makes a test cgroup that is removed when the test ends.
+func createGroup(t *testing.T, h memcg.Hierarchy, rel string, limitMiB int64) *memcg.Group {
+	t.Helper()
+	g, err := h.Create(rel, limitMiB<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := g.Remove(); err != nil {
+			t.Errorf("remove %s: %v", g.Path(), err)
+		}
+	})
+	return g
+}
+
+// tracer is a running `oomtrace trace`.
+type tracer struct {
+	cmd    *exec.Cmd
+	stderr bytes.Buffer
+	done   chan struct{}
+
+	mu     sync.Mutex
+	lines  [][]byte
+	events []event.Event
+	errs   []error
+	wake   chan struct{}
+}
+
+// modeUnderTest is the attach mode the tests run in: OOMTRACE_MODE, or
+// auto when unset.
+func modeUnderTest() string {
+	if m := os.Getenv("OOMTRACE_MODE"); m != "" {
+		return m
+	}
+	return "auto"
+}
+
+// startTracer runs oomtrace trace in the mode under test with args and
+// waits until it is attached.
+func startTracer(t *testing.T, args ...string) *tracer {
+	t.Helper()
+	ready := filepath.Join(t.TempDir(), "ready")
+	args = append([]string{"trace", "--mode", modeUnderTest(), "--ready-file", ready}, args...)
+	tr := &tracer{cmd: exec.Command(oomtraceBin, args...), done: make(chan struct{}), wake: make(chan struct{}, 1)}
+	stdout, err := tr.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.cmd.Stderr = &tr.stderr
+	if err := tr.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go tr.collect(stdout)
+	t.Cleanup(func() {
+		if tr.cmd.ProcessState == nil {
+			tr.cmd.Process.Kill()
+			<-tr.done
+			tr.cmd.Wait()
+		}
+	})
+
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := os.Stat(ready); err == nil {
+			return tr
+		}
+		select {
+		case <-tr.done:
+			tr.cmd.Wait()
+			t.Fatalf("oomtrace exited before it was ready: %v\nstderr:\n%s", tr.cmd.ProcessState, tr.stderr.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("oomtrace not ready after 30s\nstderr:\n%s", tr.stderr.String())
+		}
+	}
+}
+
+func (tr *tracer) collect(stdout io.Reader) {
+	defer close(tr.done)
+	sc := bufio.NewScanner(stdout)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := append([]byte(nil), sc.Bytes()...)
+		ev, err := output.Parse(line)
+		tr.mu.Lock()
+		tr.lines = append(tr.lines, line)
+		if err != nil {
+			tr.errs = append(tr.errs, fmt.Errorf("%w in line %q", err, line))
+		} else {
+			tr.events = append(tr.events, ev)
+		}
+		tr.mu.Unlock()
+		select {
+		case tr.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// waitKills waits until the tracer has reported an oom_kill of each pid.
+func (tr *tracer) waitKills(t *testing.T, pids ...int) map[int]event.Event {
+	t.Helper()
+	deadline := time.After(15 * time.Second)
+	for {
+		found := make(map[int]event.Event)
+		tr.mu.Lock()
+		for _, ev := range tr.events {
+			for _, pid := range pids {
+				if ev.Kind == event.KindOOMKill && int(ev.OOMKill.Victim.PID) == pid {
+					found[pid] = ev
+				}
+			}
+		}
+		tr.mu.Unlock()
+		if len(found) == len(pids) {
+			return found
+		}
+		select {
+		case <-tr.wake:
+		case <-tr.done:
+			t.Fatalf("oomtrace exited while waiting for kills of %v\nstderr:\n%s", pids, tr.stderr.String())
+		case <-deadline:
+			t.Fatalf("no oom_kill event for all of %v within 15s; got %d events\nstderr:\n%s", pids, len(tr.events), tr.stderr.String())
+		}
+	}
+}
+
+// stop sends SIGINT, checks a clean exit, and returns every event.
+func (tr *tracer) stop(t *testing.T) []event.Event {
+	t.Helper()
+	if err := tr.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	<-tr.done
+	if err := tr.cmd.Wait(); err != nil {
+		t.Fatalf("oomtrace did not exit cleanly on SIGINT: %v\nstderr:\n%s", err, tr.stderr.String())
+	}
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	for _, err := range tr.errs {
+		t.Errorf("unparsable output: %v", err)
+	}
+	return tr.events
+}
+
+// hog starts a memory hog in g, allocating mib MiB.
+func hog(t *testing.T, g *memcg.Group, mib int, opts memcg.HogOptions) *exec.Cmd {
+	t.Helper()
+	opts.Stderr = os.Stderr
+	cmd, err := memcg.StartHog(g, mib, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	return cmd
+}
+
+// waitSIGKILL waits for cmd and fails unless it died of SIGKILL.
+func waitSIGKILL(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
+	err := cmd.Wait()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) {
+		t.Fatalf("pid %d: want death by SIGKILL, got %v", cmd.Process.Pid, err)
+	}
+	if ws := exit.Sys().(syscall.WaitStatus); !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+		t.Fatalf("pid %d: want death by SIGKILL, got %v", cmd.Process.Pid, err)
+	}
+}
+
+func openKmsg(t *testing.T) *kernlog.Reader {
+	t.Helper()
+	r, err := kernlog.OpenKmsg()
+	if err != nil {
+		t.Fatalf("open kernel log: %v", err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+func kernelKill(t *testing.T, kmsg *kernlog.Reader, pid int) kernlog.Kill {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	k, err := kmsg.WaitKill(ctx, pid)
+	if err != nil {
+		t.Fatalf("kernel report of the kill of pid %d: %v", pid, err)
+	}
+	return k
+}
+
+// want is what a test knows independently of both oomtrace and the kernel
+// log: the cgroups it created and the process it started.
+type want struct {
+	pid         int
+	comm        string
+	victimCg    string
+	oomCg       string
+	oomLimitMiB int64
+	oomScoreAdj int16
+}
+
+// checkKill holds an oom_kill event against the kernel's report and against
+// what the test itself set up.
+func checkKill(t *testing.T, ev event.Event, k kernlog.Kill, w want) {
+	t.Helper()
+	kill := ev.OOMKill
+	v := kill.Victim
+	if kill.Class != event.ClassMemcg || k.Class() != event.ClassMemcg {
+		t.Errorf("class: oomtrace %s, kernel %s, want memcg", kill.Class, k.Class())
+	}
+	if int(v.PID) != w.pid || k.PID != w.pid || int(v.TGID) != w.pid {
+		t.Errorf("victim pid: oomtrace %d (tgid %d), kernel %d, want %d", v.PID, v.TGID, k.PID, w.pid)
+	}
+	if v.Comm != w.comm || k.Comm != w.comm {
+		t.Errorf("victim comm: oomtrace %q, kernel %q, want %q", v.Comm, k.Comm, w.comm)
+	}
+	if v.Cgroup.Path != w.victimCg || kill.OOMCgroup.Path != w.oomCg {
+		t.Errorf("cgroups: oomtrace victim %q oom %q, want victim %q oom %q", v.Cgroup.Path, kill.OOMCgroup.Path, w.victimCg, w.oomCg)
+	}
+	// The summary line is rate limited with the header; the "Killed
+	// process" line never is.
+	if s := k.Summary; s != nil {
+		if s.TaskMemcg != v.Cgroup.Path || s.OOMMemcg != kill.OOMCgroup.Path {
+			t.Errorf("cgroups: oomtrace victim %q oom %q, kernel task_memcg %q oom_memcg %q",
+				v.Cgroup.Path, kill.OOMCgroup.Path, s.TaskMemcg, s.OOMMemcg)
+		}
+		if s.UID != v.UID {
+			t.Errorf("uid in summary: oomtrace %d, kernel %d", v.UID, s.UID)
+		}
+	} else {
+		t.Logf("kernel summary line of pid %d was rate limited; compared paths with the test's own", w.pid)
+	}
+	if !v.HasUID || v.UID != k.UID {
+		t.Errorf("uid: oomtrace %d (has %v), kernel %d", v.UID, v.HasUID, k.UID)
+	}
+	if v.OOMScoreAdj != w.oomScoreAdj || k.OOMScoreAdj != int(w.oomScoreAdj) {
+		t.Errorf("oom_score_adj: oomtrace %d, kernel %d, want %d", v.OOMScoreAdj, k.OOMScoreAdj, w.oomScoreAdj)
+	}
+	if !v.HasMM {
+		t.Errorf("victim memory not reported")
+	}
+	// Both read the same counters a few microseconds apart, while the
+	// victim is stopped in the kernel: allow one page of drift each.
+	near := func(name string, got, kernel uint64) {
+		if diff := int64(got) - int64(kernel); diff < -4 || diff > 4 {
+			t.Errorf("%s: oomtrace %d kB, kernel %d kB", name, got, kernel)
+		}
+	}
+	near("total-vm", v.TotalVMKB, k.TotalVMKB)
+	near("anon-rss", v.RSSAnonKB, k.AnonRSSKB)
+	near("file-rss", v.RSSFileKB, k.FileRSSKB)
+	near("shmem-rss", v.RSSShmemKB, k.ShmemRSSKB)
+	near("pgtables", v.PgtablesKB, k.PgtablesKB)
+
+	if kill.OOMCgroup.LimitBytes != uint64(w.oomLimitMiB<<20) {
+		t.Errorf("oom cgroup limit: %d bytes, want %d MiB", kill.OOMCgroup.LimitBytes, w.oomLimitMiB)
+	}
+	// The charge that failed would have gone over the limit.
+	if kill.OOMCgroup.UsageBytes+(2<<20) < kill.OOMCgroup.LimitBytes {
+		t.Errorf("oom cgroup usage %d bytes is far below its limit %d", kill.OOMCgroup.UsageBytes, kill.OOMCgroup.LimitBytes)
+	}
+	if kill.VictimExiting {
+		t.Errorf("victim reported as already exiting, but it was killed")
+	}
+	if ev.Time.IsZero() || time.Since(ev.Time) > time.Minute || time.Since(ev.Time) < 0 {
+		t.Errorf("event time %v is not within the last minute", ev.Time)
+	}
+}
+
+// checkControl checks what the mode read of struct oom_control: nothing in
+// tracepoint mode, the kernel's gfp mask and order and the limit in pages
+// as totalpages in the others.
+func checkControl(t *testing.T, ev event.Event, k kernlog.Kill, limitPages uint64) {
+	t.Helper()
+	kill := ev.OOMKill
+	mode := modeUnderTest()
+	if mode == "auto" {
+		mode = kill.Mode.String()
+	}
+	if kill.Mode.String() != mode {
+		t.Errorf("kill reported by %s mode, want %s", kill.Mode, mode)
+	}
+	if kill.Mode == event.ModeTracepoint {
+		if kill.HasControl {
+			t.Error("tracepoint mode cannot read oom_control, yet reported it")
+		}
+		return
+	}
+	if !kill.HasControl {
+		t.Fatalf("%s mode did not read oom_control", kill.Mode)
+	}
+	if kill.TotalPages != limitPages {
+		t.Errorf("totalpages %d, want the memcg limit of %d pages", kill.TotalPages, limitPages)
+	}
+	if kill.Points <= 0 {
+		t.Errorf("points %d of the chosen victim, want > 0", kill.Points)
+	}
+	if h := k.Header; h != nil {
+		if uint64(kill.GFPMask) != h.GFPMask || int(kill.Order) != h.Order {
+			t.Errorf("gfp %#x order %d, kernel gfp %#x order %d", kill.GFPMask, kill.Order, h.GFPMask, h.Order)
+		}
+	} else {
+		t.Logf("kernel header line of pid %d was rate limited; gfp and order not compared", k.PID)
+	}
+}
+
+func TestPlainKill(t *testing.T) {
+	h := requireRoot(t)
+	top := memcg.UniqueName("oomtrace-e2e")
+	g := createGroup(t, h, top, 32)
+	tr := startTracer(t, "--output", "json", "--cgroup", g.Path())
+	kmsg := openKmsg(t)
+
+	cmd := hog(t, g, 64, memcg.HogOptions{Comm: "plainhog"})
+	waitSIGKILL(t, cmd)
+	pid := cmd.Process.Pid
+	ev := tr.waitKills(t, pid)[pid]
+	k := kernelKill(t, kmsg, pid)
+	checkKill(t, ev, k, want{
+		pid: pid, comm: "plainhog", victimCg: g.Path(), oomCg: g.Path(), oomLimitMiB: 32,
+	})
+	checkControl(t, ev, k, 32<<20/4096)
+	// The allocating task ran into the limit itself.
+	if int(ev.OOMKill.Trigger.TGID) != pid || ev.OOMKill.TriggerCgroup.Path != g.Path() {
+		t.Errorf("trigger %d in %q, want %d in %q", ev.OOMKill.Trigger.TGID, ev.OOMKill.TriggerCgroup.Path, pid, g.Path())
+	}
+	tr.stop(t)
+}
+
+func TestOOMScoreAdj(t *testing.T) {
+	h := requireRoot(t)
+	g := createGroup(t, h, memcg.UniqueName("oomtrace-e2e"), 32)
+	tr := startTracer(t, "--output", "json", "--cgroup", g.Path())
+	kmsg := openKmsg(t)
+
+	adj := 737
+	cmd := hog(t, g, 64, memcg.HogOptions{Comm: "adjhog", OOMScoreAdj: &adj})
+	waitSIGKILL(t, cmd)
+	pid := cmd.Process.Pid
+	ev := tr.waitKills(t, pid)[pid]
+	checkKill(t, ev, kernelKill(t, kmsg, pid), want{
+		pid: pid, comm: "adjhog", victimCg: g.Path(), oomCg: g.Path(), oomLimitMiB: 32, oomScoreAdj: 737,
+	})
+	tr.stop(t)
+}
+
+// A pod-level limit over a container: the parent's limit is hit, the
+// victim sits in the child.
+func TestParentLimit(t *testing.T) {
+	h := requireRoot(t)
+	top := memcg.UniqueName("oomtrace-e2e")
+	parent := createGroup(t, h, top, 40)
+	child := createGroup(t, h, top+"/container", 0)
+	tr := startTracer(t, "--output", "json", "--cgroup", parent.Path())
+	kmsg := openKmsg(t)
+
+	cmd := hog(t, child, 80, memcg.HogOptions{Comm: "childhog"})
+	waitSIGKILL(t, cmd)
+	pid := cmd.Process.Pid
+	ev := tr.waitKills(t, pid)[pid]
+	checkKill(t, ev, kernelKill(t, kmsg, pid), want{
+		pid: pid, comm: "childhog", victimCg: child.Path(), oomCg: parent.Path(), oomLimitMiB: 40,
+	})
+	if ev.OOMKill.Victim.Cgroup.LimitBytes != event.NoLimit {
+		t.Errorf("child cgroup has no limit of its own, got %d", ev.OOMKill.Victim.Cgroup.LimitBytes)
+	}
+	tr.stop(t)
+}
+
+// The task that runs into the limit is not the one killed: a sleeping
+// process with a high oom_score_adj is chosen instead.
+func TestVictimIsNotTrigger(t *testing.T) {
+	h := requireRoot(t)
+	g := createGroup(t, h, memcg.UniqueName("oomtrace-e2e"), 64)
+	tr := startTracer(t, "--output", "json", "--cgroup", g.Path())
+	kmsg := openKmsg(t)
+
+	adj := 1000
+	sleeper := hog(t, g, 24, memcg.HogOptions{Comm: "sleeper", OOMScoreAdj: &adj})
+	waitUsage(t, g, 24<<20)
+	allocator := hog(t, g, 56, memcg.HogOptions{Comm: "allocator"})
+	waitSIGKILL(t, sleeper)
+	pid := sleeper.Process.Pid
+	ev := tr.waitKills(t, pid)[pid]
+	checkKill(t, ev, kernelKill(t, kmsg, pid), want{
+		pid: pid, comm: "sleeper", victimCg: g.Path(), oomCg: g.Path(), oomLimitMiB: 64, oomScoreAdj: 1000,
+	})
+	trig := ev.OOMKill.Trigger
+	if int(trig.TGID) != allocator.Process.Pid || trig.Comm != "allocator" {
+		t.Errorf("trigger: %d %q, want the allocator %d", trig.TGID, trig.Comm, allocator.Process.Pid)
+	}
+	if ev.OOMKill.TriggerCgroup.Path != g.Path() {
+		t.Errorf("trigger cgroup %q, want %q", ev.OOMKill.TriggerCgroup.Path, g.Path())
+	}
+	tr.stop(t)
+}
+
+// waitUsage waits until g's memory usage reaches bytes.
+func waitUsage(t *testing.T, g *memcg.Group, bytes int64) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		usage, err := g.Usage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if usage >= bytes {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("memory usage of %s did not reach %d bytes", g.Path(), bytes)
+}
+
+func TestTwoCgroupsAtOnce(t *testing.T) {
+	h := requireRoot(t)
+	top := memcg.UniqueName("oomtrace-e2e")
+	createGroup(t, h, top, 0)
+	a := createGroup(t, h, top+"/a", 32)
+	b := createGroup(t, h, top+"/b", 48)
+	tr := startTracer(t, "--output", "json", "--cgroup", "/"+top)
+	kmsg := openKmsg(t)
+
+	ha := hog(t, a, 64, memcg.HogOptions{Comm: "hog-a"})
+	hb := hog(t, b, 96, memcg.HogOptions{Comm: "hog-b"})
+	waitSIGKILL(t, ha)
+	waitSIGKILL(t, hb)
+	kills := tr.waitKills(t, ha.Process.Pid, hb.Process.Pid)
+	checkKill(t, kills[ha.Process.Pid], kernelKill(t, kmsg, ha.Process.Pid), want{
+		pid: ha.Process.Pid, comm: "hog-a", victimCg: a.Path(), oomCg: a.Path(), oomLimitMiB: 32,
+	})
+	checkKill(t, kills[hb.Process.Pid], kernelKill(t, kmsg, hb.Process.Pid), want{
+		pid: hb.Process.Pid, comm: "hog-b", victimCg: b.Path(), oomCg: b.Path(), oomLimitMiB: 48,
+	})
+	tr.stop(t)
+}
+
+// A SIGKILL from someone is not an OOM kill.
+func TestKill9IsNotAnOOMKill(t *testing.T) {
+	h := requireRoot(t)
+	g := createGroup(t, h, memcg.UniqueName("oomtrace-e2e"), 64)
+	tr := startTracer(t, "--output", "json", "--cgroup", g.Path())
+
+	cmd := hog(t, g, 8, memcg.HogOptions{Comm: "victim9"})
+	waitUsage(t, g, 8<<20)
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	waitSIGKILL(t, cmd)
+	// Prove the tracer is live and filtered to g: a real OOM in g after the
+	// kill -9 is reported, and the kill -9 before it is not.
+	if err := g.SetLimit(16 << 20); err != nil {
+		t.Fatal(err)
+	}
+	oom := hog(t, g, 32, memcg.HogOptions{Comm: "after9"})
+	waitSIGKILL(t, oom)
+	tr.waitKills(t, oom.Process.Pid)
+	for _, ev := range tr.stop(t) {
+		if ev.Kind == event.KindOOMKill && int(ev.OOMKill.Victim.TGID) == cmd.Process.Pid {
+			t.Errorf("kill -9 of pid %d reported as an OOM kill: %+v", cmd.Process.Pid, ev.OOMKill)
+		}
+	}
+}
+
+// A process name is anyone's to choose: one with a newline and a terminal
+// escape must not break a line, forge a field, or reach the terminal, and
+// must parse back to the same bytes.
+func TestHostileProcessName(t *testing.T) {
+	h := requireRoot(t)
+	g := createGroup(t, h, memcg.UniqueName("oomtrace-e2e"), 32)
+	for _, format := range []string{"text", "json"} {
+		t.Run(format, func(t *testing.T) {
+			tr := startTracer(t, "--output", format, "--cgroup", g.Path())
+			kmsg := openKmsg(t)
+			comm := "x\n\x1b[31m y=1\"\\"
+			cmd := hog(t, g, 64, memcg.HogOptions{Comm: comm})
+			waitSIGKILL(t, cmd)
+			pid := cmd.Process.Pid
+			ev := tr.waitKills(t, pid)[pid]
+			if ev.OOMKill.Victim.Comm != comm || ev.Task.Comm != comm {
+				t.Errorf("comm parsed back as %q (task %q), want %q", ev.OOMKill.Victim.Comm, ev.Task.Comm, comm)
+			}
+			// The kernel's own log is split by the newline; its "Killed
+			// process" line still names the pid.
+			if k := kernelKill(t, kmsg, pid); k.PID != pid {
+				t.Errorf("kernel report pid %d, want %d", k.PID, pid)
+			}
+			tr.stop(t)
+			tr.mu.Lock()
+			defer tr.mu.Unlock()
+			for _, line := range tr.lines {
+				for _, c := range line {
+					if c < 0x20 || c == 0x7f {
+						t.Fatalf("output line holds control byte %#x: %q", c, line)
+					}
+				}
+			}
+		})
+	}
+}
+
+// Memcg reclaim before the kill is timed in the kernel: episodes above
+// --reclaim-min are events, and every episode is in reclaim_stats.
+func TestReclaimEvents(t *testing.T) {
+	h := requireRoot(t)
+	g := createGroup(t, h, memcg.UniqueName("oomtrace-e2e"), 32)
+	tr := startTracer(t, "--output", "json", "--cgroup", g.Path(), "--reclaim-min", "1us", "--interval", "0")
+
+	cmd := hog(t, g, 64, memcg.HogOptions{Comm: "reclaimer"})
+	waitSIGKILL(t, cmd)
+	tr.waitKills(t, cmd.Process.Pid)
+	events := tr.stop(t)
+
+	var reclaims, statsCount, bucketSum uint64
+	for _, ev := range events {
+		switch ev.Kind {
+		case event.KindReclaim:
+			r := ev.Reclaim
+			if r.Kind != event.ReclaimMemcg || r.Cgroup.Path != g.Path() || r.Duration < time.Microsecond {
+				t.Errorf("reclaim event: kind %s cgroup %q duration %s; want memcg in %s, at least 1us", r.Kind, r.Cgroup.Path, r.Duration, g.Path())
+			}
+			if int(ev.Task.TGID) != cmd.Process.Pid {
+				t.Errorf("reclaim by pid %d, want the hog %d", ev.Task.TGID, cmd.Process.Pid)
+			}
+			reclaims++
+		case event.KindReclaimStats:
+			s := ev.ReclaimStats
+			if s.Kind != event.ReclaimMemcg || s.Cgroup.Path != g.Path() {
+				t.Errorf("reclaim_stats for %s %q, want memcg %s", s.Kind, s.Cgroup.Path, g.Path())
+			}
+			statsCount += s.Count
+			for _, n := range s.Buckets {
+				bucketSum += n
+			}
+		}
+	}
+	if reclaims == 0 {
+		t.Fatal("no reclaim event before the OOM kill")
+	}
+	if statsCount < reclaims || bucketSum != statsCount {
+		t.Errorf("reclaim_stats count %d (buckets %d) for %d reclaim events above the threshold", statsCount, bucketSum, reclaims)
+	}
+}
+
+// --pid keeps the kills of one process, as victim or trigger, and nothing
+// of other processes.
+func TestPIDFilter(t *testing.T) {
+	h := requireRoot(t)
+	top := memcg.UniqueName("oomtrace-e2e")
+	createGroup(t, h, top, 0)
+	mine := createGroup(t, h, top+"/mine", 64)
+	other := createGroup(t, h, top+"/other", 32)
+
+	adj := 1000
+	sleeper := hog(t, mine, 24, memcg.HogOptions{Comm: "sleeper", OOMScoreAdj: &adj})
+	waitUsage(t, mine, 24<<20)
+	tr := startTracer(t, "--output", "json", "--pid", fmt.Sprint(sleeper.Process.Pid))
+
+	unrelated := hog(t, other, 64, memcg.HogOptions{Comm: "unrelated"})
+	waitSIGKILL(t, unrelated)
+	hog(t, mine, 56, memcg.HogOptions{Comm: "allocator"})
+	waitSIGKILL(t, sleeper)
+	tr.waitKills(t, sleeper.Process.Pid)
+	for _, ev := range tr.stop(t) {
+		if ev.Kind == event.KindOOMKill && int(ev.OOMKill.Victim.TGID) != sleeper.Process.Pid {
+			t.Errorf("--pid %d let through the kill of %d (%q)", sleeper.Process.Pid, ev.OOMKill.Victim.TGID, ev.OOMKill.Victim.Comm)
+		}
+	}
+}
+
+// --class is applied after classification: a memcg kill is not a global
+// one, while the rest of the stream goes on.
+func TestClassFilter(t *testing.T) {
+	h := requireRoot(t)
+	g := createGroup(t, h, memcg.UniqueName("oomtrace-e2e"), 32)
+	global := startTracer(t, "--output", "json", "--cgroup", g.Path(), "--class", "global,sysrq", "--reclaim-min", "1us")
+	memcgOnly := startTracer(t, "--output", "json", "--cgroup", g.Path(), "--class", "memcg")
+
+	cmd := hog(t, g, 64, memcg.HogOptions{Comm: "classhog"})
+	waitSIGKILL(t, cmd)
+	memcgOnly.waitKills(t, cmd.Process.Pid)
+	memcgOnly.stop(t)
+	var reclaims int
+	for _, ev := range global.stop(t) {
+		switch ev.Kind {
+		case event.KindOOMKill:
+			t.Errorf("--class global,sysrq let through a %s kill", ev.OOMKill.Class)
+		case event.KindReclaim:
+			reclaims++
+		}
+	}
+	if reclaims == 0 {
+		t.Error("the --class global tracer saw no reclaim either: was it tracing at all?")
+	}
+}
