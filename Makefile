@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 BIN     := bin/oomtrace
 
-.PHONY: help build generate check-generated test test-unit bench lint clean demo
+.PHONY: help build generate check-generated check test test-unit bench lint clean demo
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-17s %s\n", $$1, $$2}'
@@ -19,6 +19,8 @@ generate: ## regenerate the BPF objects from bpf/ (needs clang and libbpf-dev)
 check-generated: generate ## fail if regenerating the BPF objects changes them
 	@git diff --exit-code -- internal/tracer || { \
 		echo "generated BPF objects are stale: run make generate and commit them"; exit 1; }
+
+check: lint check-generated test ## what CI runs: lint, generated objects up to date, all tests (as root)
 
 test: ## all tests, the BPF and real-OOM ones included (as root)
 	$(GO) test -count=1 ./...

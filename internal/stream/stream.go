@@ -17,6 +17,7 @@ import (
 
 	"github.com/oomtrace/oomtrace/internal/event"
 	"github.com/oomtrace/oomtrace/internal/ksym"
+	"github.com/oomtrace/oomtrace/internal/selfprotect"
 	"github.com/oomtrace/oomtrace/internal/tracer"
 )
 
@@ -62,6 +63,12 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 		return Summary{}, err
 	}
 	defer t.Close()
+	// The tracer must outlive the OOMs it reports.
+	if adj, err := selfprotect.LowerOOMScoreAdj(selfprotect.MinOOMScoreAdj); err != nil {
+		logger.Warn("tracer can be chosen by the OOM killer", "oom_score_adj", adj, "error", err)
+	} else {
+		logger.Debug("tracer protected from the OOM killer", "oom_score_adj", adj)
+	}
 	symbols, err := ksym.Load()
 	if err != nil {
 		return Summary{}, fmt.Errorf("load kernel symbols for stack classification: %w", err)
