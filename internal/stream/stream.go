@@ -77,11 +77,27 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 	if err != nil {
 		return Summary{}, err
 	}
+	return run(ctx, t, decoder.Decode, opts, logger)
+}
 
+// source is what the session needs of a tracer.
+type source interface {
+	Mode() event.Mode
+	Read() ([]byte, error)
+	Lost() (uint64, error)
+	ReclaimStats(dst []event.ReclaimStats) ([]event.ReclaimStats, error)
+	Detach() error
+	Flush() error
+}
+
+// decodeFunc decodes one record into ev, as tracer.Decoder.Decode does.
+type decodeFunc func(raw []byte, ev *event.Event) error
+
+func run(ctx context.Context, t source, decode decodeFunc, opts Options, logger *slog.Logger) (Summary, error) {
 	s := &session{
 		opts:        opts,
 		tracer:      t,
-		decoder:     decoder,
+		decode:      decode,
 		logger:      logger,
 		summary:     Summary{Mode: t.Mode(), Events: make(map[event.Kind]uint64)},
 		lastStats:   make(map[statsKey]event.ReclaimStats),
@@ -135,10 +151,10 @@ type statsKey struct {
 }
 
 type session struct {
-	opts    Options
-	tracer  *tracer.Tracer
-	decoder *tracer.Decoder
-	logger  *slog.Logger
+	opts   Options
+	tracer source
+	decode decodeFunc
+	logger *slog.Logger
 
 	mu          sync.Mutex // serialises the Sink and guards what follows
 	summary     Summary
@@ -160,7 +176,7 @@ func (s *session) readLoop() error {
 		if err != nil {
 			return fmt.Errorf("read ring buffer: %w", err)
 		}
-		if err := s.decoder.Decode(raw, &ev); err != nil {
+		if err := s.decode(raw, &ev); err != nil {
 			s.mu.Lock()
 			s.summary.DecodeErrors++
 			s.mu.Unlock()

@@ -1,0 +1,185 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf/ringbuf"
+
+	"github.com/oomtrace/oomtrace/internal/event"
+)
+
+// fakeSource hands out records queued by the test; a record is one byte,
+// the event.Class of an oom_kill (0xff: undecodable).
+type fakeSource struct {
+	mu      sync.Mutex
+	records chan []byte
+	flushed chan struct{}
+	lost    uint64
+	stats   []event.ReclaimStats
+	detach  bool
+}
+
+func newFakeSource() *fakeSource {
+	return &fakeSource{records: make(chan []byte, 100), flushed: make(chan struct{})}
+}
+
+func (f *fakeSource) Mode() event.Mode { return event.ModeTracepoint }
+
+func (f *fakeSource) Read() ([]byte, error) {
+	select {
+	case r := <-f.records:
+		return r, nil
+	case <-f.flushed:
+		// Flush hands over what is queued, then ErrFlushed.
+		select {
+		case r := <-f.records:
+			return r, nil
+		default:
+			return nil, fmt.Errorf("fake: %w", ringbuf.ErrFlushed)
+		}
+	}
+}
+
+func (f *fakeSource) Lost() (uint64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.lost, nil
+}
+
+func (f *fakeSource) ReclaimStats(dst []event.ReclaimStats) ([]event.ReclaimStats, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append(dst, f.stats...), nil
+}
+
+func (f *fakeSource) Detach() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.detach = true
+	return nil
+}
+
+func (f *fakeSource) Flush() error { close(f.flushed); return nil }
+
+func fakeDecode(raw []byte, ev *event.Event) error {
+	if len(raw) != 1 || raw[0] == 0xff {
+		return errors.New("bad record")
+	}
+	*ev = event.Event{Kind: event.KindOOMKill}
+	ev.OOMKill.Class = event.Class(raw[0])
+	return nil
+}
+
+type collect struct{ events []event.Event }
+
+func (c *collect) Write(ev *event.Event) error {
+	c.events = append(c.events, *ev)
+	return nil
+}
+
+func (c *collect) kinds(kind event.Kind) []event.Event {
+	var out []event.Event
+	for _, ev := range c.events {
+		if ev.Kind == kind {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+func TestRunDrainsOnStop(t *testing.T) {
+	src := newFakeSource()
+	sink := &collect{}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan struct{})
+	done := make(chan error, 1)
+	var summary Summary
+	go func() {
+		var err error
+		summary, err = run(ctx, src, fakeDecode, Options{
+			Sink:    sink,
+			Classes: []event.Class{event.ClassMemcg, event.ClassSysrq},
+			OnReady: func(event.Mode) error { close(ready); return nil },
+		}, discard())
+		done <- err
+	}()
+	<-ready
+	// Records still queued when the stop comes are written, not lost.
+	for _, r := range []byte{byte(event.ClassMemcg), byte(event.ClassGlobal), 0xff, byte(event.ClassSysrq)} {
+		src.records <- []byte{r}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !src.detach {
+		t.Error("programs not detached before the drain")
+	}
+	kills := sink.kinds(event.KindOOMKill)
+	if len(kills) != 2 || kills[0].OOMKill.Class != event.ClassMemcg || kills[1].OOMKill.Class != event.ClassSysrq {
+		t.Errorf("kills written: %+v, want memcg then sysrq (global filtered out)", kills)
+	}
+	if summary.DecodeErrors != 1 || summary.Events[event.KindOOMKill] != 2 {
+		t.Errorf("summary %+v", summary)
+	}
+}
+
+func TestPeriodicEvents(t *testing.T) {
+	src := newFakeSource()
+	sink := &collect{}
+	s := &session{
+		opts: Options{Sink: sink}, tracer: src, decode: fakeDecode, logger: discard(),
+		summary:   Summary{Events: make(map[event.Kind]uint64)},
+		lastStats: make(map[statsKey]event.ReclaimStats), lastStatsAt: time.Now(),
+	}
+	cg := event.Cgroup{Path: "/a", ID: 7}
+	stats := event.ReclaimStats{Kind: event.ReclaimMemcg, Cgroup: cg, Count: 3, Total: 30 * time.Microsecond, Max: 20 * time.Microsecond}
+	stats.Buckets[3], stats.Buckets[4] = 2, 1
+	src.stats = []event.ReclaimStats{stats}
+	src.lost = 5
+	if err := s.emitPeriodic(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Next interval: two more episodes, no new loss; then nothing at all.
+	stats.Count, stats.Total, stats.Buckets[3] = 5, 50*time.Microsecond, 4
+	src.stats = []event.ReclaimStats{stats}
+	if err := s.emitPeriodic(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.emitPeriodic(); err != nil {
+		t.Fatal(err)
+	}
+	src.lost = 7
+	if err := s.emitPeriodic(); err != nil {
+		t.Fatal(err)
+	}
+
+	got := sink.kinds(event.KindReclaimStats)
+	if len(got) != 2 {
+		t.Fatalf("%d reclaim_stats events, want 2 (one per interval with reclaim)", len(got))
+	}
+	if first := got[0].ReclaimStats; first.Count != 3 || first.Buckets[3] != 2 || first.Buckets[4] != 1 || first.Total != 30*time.Microsecond {
+		t.Errorf("first interval: %+v", first)
+	}
+	if second := got[1].ReclaimStats; second.Count != 2 || second.Buckets[3] != 2 || second.Buckets[4] != 0 || second.Total != 20*time.Microsecond || second.Interval <= 0 {
+		t.Errorf("second interval, want the delta: %+v", second)
+	}
+	lost := sink.kinds(event.KindLost)
+	if len(lost) != 2 || lost[0].Lost != (event.Lost{Count: 5, Total: 5}) || lost[1].Lost != (event.Lost{Count: 2, Total: 7}) {
+		t.Errorf("lost events %+v, want 5/5 then 2/7", lost)
+	}
+	for _, ev := range sink.events {
+		if ev.Task.Comm != "oomtrace" || ev.KtimeNS == 0 || ev.Time.IsZero() {
+			t.Errorf("periodic event without oomtrace's own header: %+v", ev)
+		}
+	}
+}
+
+func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
