@@ -1,0 +1,224 @@
+package kernlog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// record is one /dev/kmsg record:
+//
+//	PRIO,SEQ,USEC,FLAGS[,MORE...];MESSAGE\n[ KEY=VALUE\n]...
+//
+// PRIO holds the syslog facility and level; FLAGS is "c" for a fragment
+// continued by the next record, "-" otherwise; kernels with
+// CONFIG_PRINTK_CALLER add ",caller=T123". MESSAGE and the dictionary lines
+// after it have every byte below 0x20, above 0x7e and the backslash escaped
+// as \xHH.
+type record struct {
+	facility int
+	message  string
+}
+
+// kernFacility is LOG_KERN. The kernel refuses it to user space writers of
+// /dev/kmsg, so it tells the kernel's own messages from forged ones.
+const kernFacility = 0
+
+func parseRecord(b []byte) (record, error) {
+	s := string(b)
+	first, _, _ := strings.Cut(s, "\n") // the rest are dictionary lines
+	prefix, escaped, ok := strings.Cut(first, ";")
+	fields := strings.Split(prefix, ",")
+	if !ok || len(fields) < 4 {
+		return record{}, fmt.Errorf("parse kmsg record %q: no PRIO,SEQ,USEC,FLAGS; prefix", first)
+	}
+	// Only the facility is needed, but a record whose sequence number and
+	// time are not numbers is no record.
+	prio, err1 := strconv.ParseUint(fields[0], 10, 16)
+	_, err2 := strconv.ParseUint(fields[1], 10, 64)
+	_, err3 := strconv.ParseUint(fields[2], 10, 64)
+	if err := errors.Join(err1, err2, err3); err != nil {
+		return record{}, fmt.Errorf("parse kmsg record %q: %w", first, err)
+	}
+	return record{facility: int(prio >> 3), message: unescape(escaped)}, nil
+}
+
+// unescape undoes the kernel's \xHH escaping. The kernel escapes every
+// backslash, so the result is exact; a malformed escape is kept as it is.
+func unescape(s string) string {
+	if !strings.Contains(s, `\x`) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) && s[i+1] == 'x' {
+			if v, err := strconv.ParseUint(s[i+2:i+4], 16, 8); err == nil {
+				b.WriteByte(byte(v))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// KmsgPath is the kernel log device.
+const KmsgPath = "/dev/kmsg"
+
+// kmsgRecordMax is larger than any record read(2) of /dev/kmsg returns
+// (a 1 KiB message escaped to 4 KiB, plus the prefix and dictionary); a
+// smaller buffer makes read fail with EINVAL.
+const kmsgRecordMax = 16 << 10
+
+// Reader follows the kernel log from /dev/kmsg and collects the OOM reports
+// in it. Its methods may be called from several goroutines; they take turns,
+// each wait and Log after the wait before it.
+type Reader struct {
+	mu   sync.Mutex
+	f    *os.File
+	buf  []byte
+	asm  assembler
+	lost int // records overwritten before they were read
+}
+
+// OpenKmsg opens /dev/kmsg positioned after its last record, so the Reader
+// sees only what the kernel logs from now on (and perhaps the last few
+// records before: the kernel counts a record in only once it is complete).
+// Reading it needs root (or CAP_SYSLOG where kernel.dmesg_restrict is set).
+func OpenKmsg() (*Reader, error) {
+	f, err := os.Open(KmsgPath)
+	if err != nil {
+		return nil, fmt.Errorf("open kernel log: %w", err)
+	}
+	if _, err := f.Seek(0, io.SeekEnd); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("seek to end of %s: %w", KmsgPath, err)
+	}
+	return &Reader{f: f, buf: make([]byte, kmsgRecordMax)}, nil
+}
+
+// Close closes the log device.
+func (r *Reader) Close() error {
+	return r.f.Close()
+}
+
+// WaitKill waits for the kernel's first report, since the Reader was
+// opened, of killing pid, and returns it. It fails when ctx is done first.
+func (r *Reader) WaitKill(ctx context.Context, pid int) (Kill, error) {
+	return r.WaitNthKill(ctx, pid, 1)
+}
+
+// WaitNthKill waits for the n-th (from 1) report of killing pid since the
+// Reader was opened. The kernel reports a task more than once when OOMs in
+// quick succession pick it again before it has exited.
+func (r *Reader) WaitNthKill(ctx context.Context, pid, n int) (Kill, error) {
+	var found Kill
+	err := r.wait(ctx, func(l *Log) bool {
+		seen := 0
+		for _, k := range l.Kills {
+			if k.PID == pid {
+				if seen++; seen == n {
+					found = k
+					return true
+				}
+			}
+		}
+		return false
+	})
+	if err != nil {
+		return Kill{}, fmt.Errorf("wait for kernel report #%d of killing pid %d: %w", n, pid, err)
+	}
+	return found, nil
+}
+
+// WaitReaped waits for the OOM reaper's report on pid. The reaper reports
+// only when it got to the memory before the victim freed it itself, so it
+// may never come.
+func (r *Reader) WaitReaped(ctx context.Context, pid int) (Reaped, error) {
+	var found Reaped
+	err := r.wait(ctx, func(l *Log) bool {
+		for _, rp := range l.Reaped {
+			if rp.PID == pid {
+				found = rp
+				return true
+			}
+		}
+		return false
+	})
+	if err != nil {
+		return Reaped{}, fmt.Errorf("wait for oom_reaper report on pid %d: %w", pid, err)
+	}
+	return found, nil
+}
+
+// Log returns a copy of everything collected so far, without waiting for
+// more.
+func (r *Reader) Log() Log {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	l := r.asm.log
+	return Log{
+		Kills:     append([]Kill(nil), l.Kills...),
+		Reaped:    append([]Reaped(nil), l.Reaped...),
+		Malformed: append([]string(nil), l.Malformed...),
+	}
+}
+
+// wait reads records until done reports true for what was collected, or
+// ctx is done.
+func (r *Reader) wait(ctx context.Context, done func(*Log) bool) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	// Wake a blocked read when ctx is cancelled; a deadline alone would not
+	// notice cancellation.
+	stop := context.AfterFunc(ctx, func() { r.f.SetReadDeadline(time.Now()) })
+	defer stop()
+	deadline, _ := ctx.Deadline() // the zero time means none
+	if err := r.f.SetReadDeadline(deadline); err != nil {
+		return fmt.Errorf("set read deadline on kernel log: %w", err)
+	}
+	for !done(&r.asm.log) {
+		if err := ctx.Err(); err != nil {
+			return r.waitError(err)
+		}
+		n, err := r.f.Read(r.buf)
+		switch {
+		case errors.Is(err, syscall.EPIPE):
+			// The ring buffer overwrote records before they were read; the
+			// next read returns the oldest one left.
+			r.lost++
+			r.asm.lost()
+			continue
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			if ctxErr := ctx.Err(); ctxErr != nil {
+				return r.waitError(ctxErr)
+			}
+			// The read deadline can pass a moment before ctx notices its
+			// own; the check at the top of the loop catches up.
+			continue
+		case err != nil:
+			return fmt.Errorf("read kernel log: %w", err)
+		}
+		rec, err := parseRecord(r.buf[:n])
+		if err != nil || rec.facility != kernFacility {
+			continue
+		}
+		r.asm.add(rec.message)
+	}
+	return nil
+}
+
+func (r *Reader) waitError(err error) error {
+	l := &r.asm.log
+	return fmt.Errorf("%w (saw %d kills, %d malformed OOM lines, %d records lost)",
+		err, len(l.Kills), len(l.Malformed), r.lost)
+}

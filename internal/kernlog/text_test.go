@@ -1,0 +1,260 @@
+package kernlog
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/oomtrace/oomtrace/internal/event"
+)
+
+func parseFixture(t *testing.T, name string) Log {
+	t.Helper()
+	f, err := os.Open(filepath.Join("..", "..", "testdata", "kernlog", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	l, err := ParseText(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// wantKill is what a test checks of one Kill.
+type wantKill struct {
+	pid        int
+	comm       string
+	class      event.Class
+	oomMemcg   string
+	taskMemcg  string
+	noSummary  bool
+	headerComm string // "" when the kill has no header
+}
+
+func checkKills(t *testing.T, got []Kill, want []wantKill) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("got %d kills, want %d: %+v", len(got), len(want), got)
+	}
+	for i, w := range want {
+		k := got[i]
+		if k.PID != w.pid || k.Comm != w.comm || k.Class() != w.class {
+			t.Errorf("kill %d: pid %d comm %q class %v; want %d %q %v", i, k.PID, k.Comm, k.Class(), w.pid, w.comm, w.class)
+		}
+		if (k.Summary == nil) != w.noSummary {
+			t.Fatalf("kill %d: summary %+v, want one: %v", i, k.Summary, !w.noSummary)
+		}
+		if k.Summary != nil {
+			s := k.Summary
+			if s.PID != w.pid || s.Task != w.comm || s.OOMMemcg != w.oomMemcg || s.TaskMemcg != w.taskMemcg {
+				t.Errorf("kill %d: summary pid %d task %q oom_memcg %q task_memcg %q; want %d %q %q %q",
+					i, s.PID, s.Task, s.OOMMemcg, s.TaskMemcg, w.pid, w.comm, w.oomMemcg, w.taskMemcg)
+			}
+		}
+		switch {
+		case w.headerComm == "" && k.Header != nil:
+			t.Errorf("kill %d: header %+v, want none", i, k.Header)
+		case w.headerComm != "" && (k.Header == nil || k.Header.Comm != w.headerComm):
+			t.Errorf("kill %d: header %+v, want one of %q", i, k.Header, w.headerComm)
+		}
+	}
+}
+
+func TestParseTextFixtures(t *testing.T) {
+	const (
+		memcgPath   = "/oomtrace-test-14527-af60a187"
+		newlinePath = "/oomtrace-test-14527-2a344c9d"
+		parentPath  = "/oomtrace-test-14527-2e08a30d"
+		newlineComm = "a (b)\nc) d\\x01"
+	)
+	hog := wantKill{pid: 14533, comm: "oomtrace-hog", class: event.ClassMemcg,
+		oomMemcg: memcgPath, taskMemcg: memcgPath, headerComm: "oomtrace-hog"}
+	newline := wantKill{pid: 14538, comm: newlineComm, class: event.ClassMemcg,
+		oomMemcg: newlinePath, taskMemcg: newlinePath, headerComm: newlineComm}
+	child := wantKill{pid: 14548, comm: "child-hog", class: event.ClassMemcg,
+		oomMemcg: parentPath, taskMemcg: parentPath + "/child", headerComm: "child-hog"}
+	group := func(pid int) wantKill {
+		return wantKill{pid: pid, comm: "hog", class: event.ClassMemcg, noSummary: true}
+	}
+	tests := []struct {
+		file   string
+		kills  []wantKill
+		reaped []int
+	}{
+		{file: "6.18-v1-memcg.dmesg", kills: []wantKill{hog}},
+		{file: "6.18-v1-memcg.kmsg", kills: []wantKill{hog}},
+		{file: "6.18-v1-comm-newline.dmesg", kills: []wantKill{newline}},
+		{file: "6.18-v1-comm-newline.dmesg-x", kills: []wantKill{newline}},
+		{file: "6.18-v1-comm-newline.dmesg-r", kills: []wantKill{newline}},
+		{file: "6.18-v1-comm-newline.kmsg", kills: []wantKill{newline}},
+		// The record is exact; dmesg printed byte 0x01 as the text \x01.
+		{file: "6.18-v1-comm-ctrl.kmsg", kills: []wantKill{{pid: 7434, comm: "a\nb) c\\x\x01", class: event.ClassMemcg,
+			oomMemcg: "/oomprobe-4095", taskMemcg: "/oomprobe-4095", headerComm: "a\nb) c\\x\x01"}}},
+		{file: "6.18-v1-comm-ctrl.dmesg", kills: []wantKill{{pid: 7434, comm: `a` + "\n" + `b) c\x\x01`, class: event.ClassMemcg,
+			oomMemcg: "/oomprobe-4095", taskMemcg: "/oomprobe-4095", headerComm: `a` + "\n" + `b) c\x\x01`}}},
+		{file: "6.18-v1-comm-tail.dmesg", kills: []wantKill{{pid: 14543, comm: ") total-vm:1kB", class: event.ClassMemcg,
+			oomMemcg: "/oomtrace-test-14527-8a4a5be6", taskMemcg: "/oomtrace-test-14527-8a4a5be6", headerComm: ") total-vm:1kB"}}},
+		{file: "6.18-v1-parent-child.dmesg", kills: []wantKill{child}},
+		{file: "6.18-v1-parent-child.kmsg", kills: []wantKill{child}},
+		{file: "6.18-forged-user.kmsg"},
+		{file: "6.18-forged-user.dmesg-x"},
+		{file: "5.10-global.dmesg", kills: []wantKill{{pid: 87, comm: "hog", class: event.ClassGlobal,
+			taskMemcg: "/", headerComm: "hog"}}, reaped: []int{87}},
+		{file: "6.1-v2-parent-child.kmsg", kills: []wantKill{{pid: 96, comm: "hog", class: event.ClassMemcg,
+			oomMemcg: "/oomtest", taskMemcg: "/oomtest/child", headerComm: "hog"}}},
+		{file: "6.12-v2-oom-group.dmesg", kills: []wantKill{
+			{pid: 131, comm: "hog", class: event.ClassMemcg, oomMemcg: "/grp", taskMemcg: "/grp", headerComm: "hog"},
+			group(128), group(129), group(131),
+		}, reaped: []int{131}},
+		{file: "6.12-sysrq.dmesg", kills: []wantKill{{pid: 140, comm: "sleep", class: event.ClassSysrq,
+			taskMemcg: "/sleepers", headerComm: "kworker/0:2"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			l := parseFixture(t, tt.file)
+			checkKills(t, l.Kills, tt.kills)
+			var reaped []int
+			for _, r := range l.Reaped {
+				reaped = append(reaped, r.PID)
+			}
+			if !reflect.DeepEqual(reaped, tt.reaped) {
+				t.Errorf("reaped pids %v, want %v", reaped, tt.reaped)
+			}
+			if len(l.Malformed) > 0 {
+				t.Errorf("malformed lines: %q", l.Malformed)
+			}
+		})
+	}
+}
+
+// TestParseTextAllFields checks every field of one real report.
+func TestParseTextAllFields(t *testing.T) {
+	l := parseFixture(t, "6.18-v1-memcg.kmsg")
+	if len(l.Kills) != 1 {
+		t.Fatalf("got %d kills, want 1", len(l.Kills))
+	}
+	got := l.Kills[0]
+	want := Kill{
+		Killed: Killed{Reason: ReasonMemcg, PID: 14533, Comm: "oomtrace-hog", TotalVMKB: 1325392,
+			AnonRSSKB: 33408, FileRSSKB: 2940, ShmemRSSKB: 0, UID: 0, PgtablesKB: 144, OOMScoreAdj: 0},
+		Summary: &Summary{Constraint: "CONSTRAINT_MEMCG", Nodemask: "(null)", Cpuset: "/", MemsAllowed: "0",
+			OOMMemcg: "/oomtrace-test-14527-af60a187", TaskMemcg: "/oomtrace-test-14527-af60a187",
+			Task: "oomtrace-hog", PID: 14533, UID: 0},
+		Header: &Header{Comm: "oomtrace-hog", GFPMask: 0xcc0, GFPFlags: "GFP_KERNEL", Order: 0, OOMScoreAdj: 0},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got\n%+v %+v %+v\nwant\n%+v %+v %+v", got.Killed, *got.Summary, *got.Header, want.Killed, *want.Summary, *want.Header)
+	}
+}
+
+func TestParseTextPrefixes(t *testing.T) {
+	killed := "Memory cgroup out of memory: Killed process 7 (a b) total-vm:1kB, anon-rss:2kB, file-rss:3kB, shmem-rss:4kB, UID:5 pgtables:6kB oom_score_adj:7"
+	for _, in := range []string{
+		killed,
+		"[  968.968046] " + killed,
+		"<3>[  968.968046] " + killed,
+		"<3>" + killed,
+		"kern  :err   : [  968.968046] " + killed,
+		"[Tue Nov 24 03:57:19 2026] " + killed,
+		"[    0.000000] [    T1] " + killed,
+		"[    0.000000][  C1] " + killed,
+	} {
+		l, err := ParseText(strings.NewReader(in + "\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(l.Kills) != 1 || l.Kills[0].Comm != "a b" || l.Kills[0].OOMScoreAdj != 7 {
+			t.Errorf("%q: got %+v, want the kill of pid 7", in, l.Kills)
+		}
+	}
+	// Facility user, where the prefix says so.
+	for _, in := range []string{"<11>" + killed, "user  :err   : [  968.968046] " + killed, "11,1538,981955396,-;" + killed} {
+		if l, _ := ParseText(strings.NewReader(in)); len(l.Kills) != 0 {
+			t.Errorf("%q: user-space line taken for the kernel's: %+v", in, l.Kills)
+		}
+	}
+}
+
+// A summary whose pr_cont pieces were split by another CPU's message.
+func TestParseTextSplitSummary(t *testing.T) {
+	in := strings.Join([]string{
+		"6,10,100,c;oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0",
+		"6,11,101,-;e1000: eth0 NIC Link is Up",
+		"6,12,102,c;,oom_memcg=/t,task_memcg=/t/c",
+		"6,13,103,-;,task=hog,pid=42,uid=0",
+		"3,14,104,-;Memory cgroup out of memory: Killed process 42 (hog) total-vm:1kB, anon-rss:2kB, file-rss:3kB, shmem-rss:0kB, UID:0 pgtables:4kB oom_score_adj:0",
+	}, "\n")
+	l, err := ParseText(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkKills(t, l.Kills, []wantKill{{pid: 42, comm: "hog", class: event.ClassMemcg, oomMemcg: "/t", taskMemcg: "/t/c"}})
+}
+
+func TestParseTextIncompleteReports(t *testing.T) {
+	killed := func(pid string) string {
+		return "Memory cgroup out of memory: Killed process " + pid + " (hog) total-vm:1kB, anon-rss:2kB, file-rss:3kB, shmem-rss:0kB, UID:0 pgtables:4kB oom_score_adj:0"
+	}
+	in := strings.Join([]string{
+		// A summary cut short, then its victim's kill: the kill stands alone.
+		"oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=/t",
+		killed("1"),
+		// A victim already exiting: its summary must not stick to the next kill.
+		"hog invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=0",
+		"oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=/t,task_memcg=/t,task=hog,pid=2,uid=0",
+		"Memory cgroup out of memory: OOM victim 2 (hog) is already exiting. Skip killing the task",
+		killed("3"),
+		// A truncated kill.
+		"Memory cgroup out of memory: Killed process 4 (hog) total-vm:1kB, anon-rss:2kB, fi",
+		// Garbage, some of it starting like report lines.
+		"\x00\xff\xfe oom-kill:constraint= Killed process ( ) total-vm:",
+		"Killed process",
+		": Killed process 5 (",
+		"oom-kill:constraint=\xff,pid=1,uid=0",
+		"oom_reaper: reaped process x (y), now anon-rss:",
+		"x invoked oom-killer: gfp_mask=zz",
+	}, "\n")
+	l, err := ParseText(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantMalformed := []string{
+		"oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=/t",
+		"Memory cgroup out of memory: Killed process 4 (hog) total-vm:1kB, anon-rss:2kB, fi",
+		": Killed process 5 (",
+		"oom-kill:constraint=\xff,pid=1,uid=0",
+		"oom_reaper: reaped process x (y), now anon-rss:",
+		"x invoked oom-killer: gfp_mask=zz",
+	}
+	if !reflect.DeepEqual(l.Malformed, wantMalformed) {
+		t.Errorf("malformed\n%q\nwant\n%q", l.Malformed, wantMalformed)
+	}
+	checkKills(t, l.Kills, []wantKill{
+		{pid: 1, comm: "hog", class: event.ClassMemcg, noSummary: true},
+		{pid: 3, comm: "hog", class: event.ClassMemcg, noSummary: true},
+	})
+}
+
+func TestKillClass(t *testing.T) {
+	for _, tt := range []struct {
+		kill Kill
+		want event.Class
+	}{
+		{Kill{Killed: Killed{Reason: ReasonMemcg}}, event.ClassMemcg},
+		{Kill{Killed: Killed{Reason: ReasonGlobal}}, event.ClassUnknown},
+		{Kill{Summary: &Summary{Constraint: "CONSTRAINT_MEMCG"}}, event.ClassMemcg},
+		{Kill{Summary: &Summary{Constraint: "CONSTRAINT_NONE"}}, event.ClassGlobal},
+		{Kill{Summary: &Summary{Constraint: "CONSTRAINT_NONE"}, Header: &Header{Order: -1}}, event.ClassSysrq},
+		{Kill{Summary: &Summary{Constraint: "CONSTRAINT_CPUSET"}}, event.ClassCpuset},
+		{Kill{Summary: &Summary{Constraint: "CONSTRAINT_MEMORY_POLICY"}}, event.ClassMempolicy},
+		{Kill{Summary: &Summary{Constraint: "CONSTRAINT_BPF"}}, event.ClassUnknown},
+	} {
+		if got := tt.kill.Class(); got != tt.want {
+			t.Errorf("%+v: class %v, want %v", tt.kill, got, tt.want)
+		}
+	}
+}

@@ -1,0 +1,188 @@
+package memcg
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// The hog is this same binary run again with these variables set.
+const (
+	hogMiBEnv  = "OOMTRACE_HOG_MIB"
+	hogCommEnv = "OOMTRACE_HOG_COMM"
+	// hogStartFD is the read end of a pipe: the hog allocates nothing until
+	// its parent has moved it into the cgroup and writes a byte there.
+	hogStartFD = 3
+)
+
+// commMax is TASK_COMM_LEN - 1: the kernel silently cuts longer names.
+const commMax = 15
+
+// HogMain runs the memory hog and never returns when this process was
+// started by StartHog; otherwise it returns at once. A program that starts
+// hogs (oomtrace itself, a test binary from TestMain) calls it first thing.
+func HogMain() {
+	mib, ok := os.LookupEnv(hogMiBEnv)
+	if !ok {
+		return
+	}
+	err := runHog(mib)
+	fmt.Fprintf(os.Stderr, "memory hog: %v\n", err)
+	os.Exit(1)
+}
+
+// runHog waits for the go-ahead, takes the name it was given, allocates and
+// touches mibText MiB page by page, then sleeps until it is killed.
+func runHog(mibText string) error {
+	mib, err := strconv.Atoi(mibText)
+	if err != nil || mib < 0 {
+		return fmt.Errorf("bad %s=%q", hogMiBEnv, mibText)
+	}
+	start := os.NewFile(hogStartFD, "hog-start")
+	var b [1]byte
+	if n, err := start.Read(b[:]); n != 1 {
+		return fmt.Errorf("no go-ahead from the parent: %w", err)
+	}
+	start.Close()
+
+	// The thread that allocates is the one the kernel names as the task that
+	// invoked the OOM killer: keep this goroutine on one of the threads the
+	// name is given to.
+	runtime.LockOSThread()
+	if comm, ok := os.LookupEnv(hogCommEnv); ok {
+		if err := setComm(comm); err != nil {
+			return err
+		}
+	}
+	if mib > 0 {
+		mem, err := unix.Mmap(-1, 0, mib<<20, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+		if err != nil {
+			return fmt.Errorf("mmap %d MiB: %w", mib, err)
+		}
+		page := os.Getpagesize()
+		for i := 0; i < len(mem); i += page {
+			mem[i] = 1
+		}
+	}
+	for {
+		time.Sleep(time.Hour)
+	}
+}
+
+// setComm names every thread of this process comm. The kernel's report names
+// the victim by its main thread and the allocating task by whichever thread
+// allocated, so all of them get it; threads started later copy the name of
+// the thread that starts them.
+func setComm(comm string) error {
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return fmt.Errorf("set comm: %w", err)
+	}
+	for _, t := range tasks {
+		name := filepath.Join("/proc/self/task", t.Name(), "comm")
+		f, err := os.OpenFile(name, os.O_WRONLY, 0)
+		if errors.Is(err, os.ErrNotExist) {
+			continue // the thread exited
+		}
+		if err != nil {
+			return fmt.Errorf("set comm: %w", err)
+		}
+		_, err = f.WriteString(comm)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("set comm of thread %s: %w", t.Name(), err)
+		}
+	}
+	return nil
+}
+
+// HogOptions tunes StartHog.
+type HogOptions struct {
+	// Comm, when not empty, is the name the hog gives itself before it
+	// allocates: at most 15 bytes, any but NUL (newlines and parentheses
+	// included, to test parsers).
+	Comm string
+	// OOMScoreAdj, when set, is written to the hog's oom_score_adj before it
+	// allocates. Without CAP_SYS_RESOURCE it can only be raised.
+	OOMScoreAdj *int
+	// Stderr receives the hog's own error messages; nil discards them.
+	Stderr io.Writer
+}
+
+// StartHog starts a memory hog in g that allocates and touches mib MiB, then
+// sleeps until killed. The hog is this binary run again, so the program must
+// call HogMain first thing. It is in g before it allocates anything, and it
+// is killed if the thread that started it exits. The caller waits for it
+// with Wait.
+func StartHog(g *Group, mib int, opts HogOptions) (*exec.Cmd, error) {
+	if mib < 0 {
+		return nil, fmt.Errorf("start memory hog in %s: negative size %d MiB", g.dir, mib)
+	}
+	if err := checkComm(opts.Comm); err != nil {
+		return nil, fmt.Errorf("start memory hog in %s: %w", g.dir, err)
+	}
+	startRead, startWrite, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("start memory hog in %s: %w", g.dir, err)
+	}
+	defer startWrite.Close()
+	cmd := exec.Command("/proc/self/exe")
+	cmd.Env = append(os.Environ(), hogMiBEnv+"="+strconv.Itoa(mib))
+	if opts.Comm != "" {
+		cmd.Env = append(cmd.Env, hogCommEnv+"="+opts.Comm)
+	}
+	cmd.ExtraFiles = []*os.File{startRead} // becomes hogStartFD
+	cmd.Stderr = opts.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	err = cmd.Start()
+	startRead.Close()
+	if err != nil {
+		return nil, fmt.Errorf("start memory hog in %s: %w", g.dir, err)
+	}
+	if err := prepareHog(g, cmd.Process.Pid, opts); err != nil {
+		// The hog has allocated nothing: it still waits for its go-ahead.
+		cmd.Process.Kill()
+		cmd.Wait()
+		return nil, fmt.Errorf("start memory hog in %s: %w", g.dir, err)
+	}
+	if _, err := startWrite.Write([]byte{1}); err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return nil, fmt.Errorf("start memory hog in %s: %w", g.dir, err)
+	}
+	return cmd, nil
+}
+
+func checkComm(comm string) error {
+	if len(comm) > commMax {
+		return fmt.Errorf("comm %q is longer than %d bytes", comm, commMax)
+	}
+	if strings.ContainsRune(comm, 0) {
+		return fmt.Errorf("comm %q holds a NUL byte", comm)
+	}
+	return nil
+}
+
+func prepareHog(g *Group, pid int, opts HogOptions) error {
+	if err := g.AddProcess(pid); err != nil {
+		return err
+	}
+	if opts.OOMScoreAdj == nil {
+		return nil
+	}
+	name := fmt.Sprintf("/proc/%d/oom_score_adj", pid)
+	if err := os.WriteFile(name, []byte(strconv.Itoa(*opts.OOMScoreAdj)), 0); err != nil {
+		return fmt.Errorf("set oom_score_adj: %w", err)
+	}
+	return nil
+}

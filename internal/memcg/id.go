@@ -1,0 +1,35 @@
+package memcg
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+// ID returns the kernel's id of the memory cgroup at cgroupPath (as the
+// kernel prints it, e.g. "/kubepods/burstable"): the inode number of its
+// directory, which is what the BPF side compares with kernfs ids.
+func (h Hierarchy) ID(cgroupPath string) (uint64, error) {
+	clean := path.Clean("/" + cgroupPath)
+	rel, ok := strings.CutPrefix(clean, strings.TrimSuffix(h.Root, "/"))
+	if !ok || (rel != "" && !strings.HasPrefix(rel, "/")) {
+		return 0, fmt.Errorf("cgroup %s is outside the memory hierarchy mounted at %s (root %s)", clean, h.Mountpoint, h.Root)
+	}
+	dir := filepath.Join(h.Mountpoint, rel)
+	fi, err := os.Stat(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, fmt.Errorf("memory cgroup %s does not exist (no %s)", clean, dir)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("look up memory cgroup %s: %w", clean, err)
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok || !fi.IsDir() {
+		return 0, fmt.Errorf("memory cgroup %s: %s is not a cgroup directory", clean, dir)
+	}
+	return st.Ino, nil
+}

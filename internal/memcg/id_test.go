@@ -1,0 +1,42 @@
+package memcg
+
+import (
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+)
+
+func TestID(t *testing.T) {
+	mnt := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(mnt, "pods", "a"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(filepath.Join(mnt, "pods", "a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fi.Sys().(*syscall.Stat_t).Ino
+
+	h := Hierarchy{Version: 2, Mountpoint: mnt, Root: "/"}
+	for _, p := range []string{"/pods/a", "pods/a", "/pods/a/", "/pods/x/../a"} {
+		got, err := h.ID(p)
+		if err != nil || got != want {
+			t.Errorf("ID(%q) = %d, %v; want %d", p, got, err, want)
+		}
+	}
+	if _, err := h.ID("/pods/missing"); err == nil {
+		t.Error("ID of a missing cgroup: no error")
+	}
+
+	// A hierarchy whose mount shows only the subtree /pods.
+	sub := Hierarchy{Version: 2, Mountpoint: filepath.Join(mnt, "pods"), Root: "/pods"}
+	if got, err := sub.ID("/pods/a"); err != nil || got != want {
+		t.Errorf("subtree ID(/pods/a) = %d, %v; want %d", got, err, want)
+	}
+	for _, p := range []string{"/podsX/a", "/other"} {
+		if _, err := sub.ID(p); err == nil {
+			t.Errorf("subtree ID(%q): no error for a path outside the mount", p)
+		}
+	}
+}
