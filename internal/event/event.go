@@ -5,8 +5,37 @@ package event
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
+
+// enumNames maps the values of a small enum, used as indexes, to the names
+// oomtrace writes and reads.
+type enumNames[T ~uint8] struct {
+	what  string // for errors: "OOM class"
+	names []string
+}
+
+func (e enumNames[T]) name(v T) string {
+	if int(v) < len(e.names) && e.names[v] != "" {
+		return e.names[v]
+	}
+	return fmt.Sprintf("%s(%d)", strings.ReplaceAll(e.what, " ", "_"), uint8(v))
+}
+
+func (e enumNames[T]) parse(s string) (T, error) {
+	var valid []string
+	for v, name := range e.names {
+		if name == "" {
+			continue
+		}
+		if name == s {
+			return T(v), nil
+		}
+		valid = append(valid, name)
+	}
+	return 0, fmt.Errorf("unknown %s %q (want one of %s)", e.what, s, strings.Join(valid, ", "))
+}
 
 // Kind names what happened.
 type Kind uint8
@@ -21,7 +50,7 @@ const (
 	KindLost
 )
 
-var kindNames = [...]string{
+var kindNames = enumNames[Kind]{what: "event kind", names: []string{
 	KindOOMKill:      "oom_kill",
 	KindMemcgOOM:     "memcg_oom",
 	KindReclaim:      "reclaim",
@@ -29,24 +58,12 @@ var kindNames = [...]string{
 	KindReaper:       "reaper",
 	KindReclaimStats: "reclaim_stats",
 	KindLost:         "lost",
-}
+}}
 
-func (k Kind) String() string {
-	if int(k) < len(kindNames) && kindNames[k] != "" {
-		return kindNames[k]
-	}
-	return fmt.Sprintf("kind(%d)", uint8(k))
-}
+func (k Kind) String() string { return kindNames.name(k) }
 
 // ParseKind is the inverse of Kind.String.
-func ParseKind(s string) (Kind, error) {
-	for k, name := range kindNames {
-		if name != "" && name == s {
-			return Kind(k), nil
-		}
-	}
-	return 0, fmt.Errorf("unknown event kind %q", s)
-}
+func ParseKind(s string) (Kind, error) { return kindNames.parse(s) }
 
 // Class says which limit an OOM kill enforced.
 type Class uint8
@@ -60,31 +77,19 @@ const (
 	ClassSysrq           // sysrq-f: a manual kill
 )
 
-var classNames = [...]string{
+var classNames = enumNames[Class]{what: "OOM class", names: []string{
 	ClassUnknown:   "unknown",
 	ClassMemcg:     "memcg",
 	ClassGlobal:    "global",
 	ClassCpuset:    "cpuset",
 	ClassMempolicy: "mempolicy",
 	ClassSysrq:     "sysrq",
-}
+}}
 
-func (c Class) String() string {
-	if int(c) < len(classNames) {
-		return classNames[c]
-	}
-	return fmt.Sprintf("class(%d)", uint8(c))
-}
+func (c Class) String() string { return classNames.name(c) }
 
 // ParseClass is the inverse of Class.String.
-func ParseClass(s string) (Class, error) {
-	for c, name := range classNames {
-		if name == s {
-			return Class(c), nil
-		}
-	}
-	return 0, fmt.Errorf("unknown OOM class %q (want one of memcg, global, cpuset, mempolicy, sysrq, unknown)", s)
-}
+func ParseClass(s string) (Class, error) { return classNames.parse(s) }
 
 // Mode is the attach mode: which hooks the tracer runs.
 type Mode uint8
@@ -95,28 +100,16 @@ const (
 	ModeKprobe
 )
 
-var modeNames = [...]string{
+var modeNames = enumNames[Mode]{what: "attach mode", names: []string{
 	ModeTracepoint: "tracepoint",
 	ModeFentry:     "fentry",
 	ModeKprobe:     "kprobe",
-}
+}}
 
-func (m Mode) String() string {
-	if int(m) < len(modeNames) {
-		return modeNames[m]
-	}
-	return fmt.Sprintf("mode(%d)", uint8(m))
-}
+func (m Mode) String() string { return modeNames.name(m) }
 
 // ParseMode is the inverse of Mode.String.
-func ParseMode(s string) (Mode, error) {
-	for m, name := range modeNames {
-		if name == s {
-			return Mode(m), nil
-		}
-	}
-	return 0, fmt.Errorf("unknown attach mode %q (want fentry, kprobe or tracepoint)", s)
-}
+func ParseMode(s string) (Mode, error) { return modeNames.parse(s) }
 
 // Task identifies a thread: PID is the thread id, TGID the process id.
 type Task struct {
@@ -197,28 +190,16 @@ const (
 	ReclaimSoftlimit
 )
 
-var reclaimKindNames = [...]string{
+var reclaimKindNames = enumNames[ReclaimKind]{what: "reclaim kind", names: []string{
 	ReclaimDirect:    "direct",
 	ReclaimMemcg:     "memcg",
 	ReclaimSoftlimit: "softlimit",
-}
+}}
 
-func (k ReclaimKind) String() string {
-	if int(k) < len(reclaimKindNames) {
-		return reclaimKindNames[k]
-	}
-	return fmt.Sprintf("reclaim(%d)", uint8(k))
-}
+func (k ReclaimKind) String() string { return reclaimKindNames.name(k) }
 
 // ParseReclaimKind is the inverse of ReclaimKind.String.
-func ParseReclaimKind(s string) (ReclaimKind, error) {
-	for k, name := range reclaimKindNames {
-		if name == s {
-			return ReclaimKind(k), nil
-		}
-	}
-	return 0, fmt.Errorf("unknown reclaim kind %q", s)
-}
+func ParseReclaimKind(s string) (ReclaimKind, error) { return reclaimKindNames.parse(s) }
 
 // Reclaim is one reclaim episode that took at least the reporting threshold.
 type Reclaim struct {
@@ -247,29 +228,17 @@ const (
 	ReaperSkip
 )
 
-var reaperStepNames = [...]string{
+var reaperStepNames = enumNames[ReaperStep]{what: "reaper step", names: []string{
 	ReaperWake:   "wake",
 	ReaperStart:  "start",
 	ReaperFinish: "finish",
 	ReaperSkip:   "skip",
-}
+}}
 
-func (s ReaperStep) String() string {
-	if int(s) < len(reaperStepNames) {
-		return reaperStepNames[s]
-	}
-	return fmt.Sprintf("step(%d)", uint8(s))
-}
+func (s ReaperStep) String() string { return reaperStepNames.name(s) }
 
 // ParseReaperStep is the inverse of ReaperStep.String.
-func ParseReaperStep(s string) (ReaperStep, error) {
-	for k, name := range reaperStepNames {
-		if name == s {
-			return ReaperStep(k), nil
-		}
-	}
-	return 0, fmt.Errorf("unknown reaper step %q", s)
-}
+func ParseReaperStep(s string) (ReaperStep, error) { return reaperStepNames.parse(s) }
 
 // Reaper is the OOM reaper acting on a victim's memory.
 type Reaper struct {

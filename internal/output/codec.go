@@ -56,34 +56,43 @@ func numberError(raw []byte, err error) error {
 	return fmt.Errorf("invalid number %s", quote(raw))
 }
 
-type unsigned interface {
-	~uint8 | ~uint16 | ~uint32 | ~uint64
+// integer is every fixed-size integer type an event has.
+type integer interface {
+	~uint8 | ~uint16 | ~uint32 | ~uint64 | ~int8 | ~int16 | ~int32 | ~int64
 }
 
-type signed interface {
-	~int8 | ~int16 | ~int32 | ~int64
-}
+func isSigned[T integer]() bool { return ^T(0) < 0 }
 
-func parseUnsigned[T unsigned](raw []byte) (T, error) {
-	n, err := strconv.ParseUint(string(raw), 10, 64)
-	if err == nil && uint64(T(n)) != n {
-		err = strconv.ErrRange
+// parseInteger reads a decimal number that must fit T.
+func parseInteger[T integer](raw []byte) (T, error) {
+	var (
+		v   T
+		err error
+	)
+	if isSigned[T]() {
+		var n int64
+		n, err = strconv.ParseInt(string(raw), 10, 64)
+		if v = T(n); err == nil && int64(v) != n {
+			err = strconv.ErrRange
+		}
+	} else {
+		var n uint64
+		n, err = strconv.ParseUint(string(raw), 10, 64)
+		if v = T(n); err == nil && uint64(v) != n {
+			err = strconv.ErrRange
+		}
 	}
 	if err != nil {
 		return 0, numberError(raw, err)
 	}
-	return T(n), nil
+	return v, nil
 }
 
-func parseSigned[T signed](raw []byte) (T, error) {
-	n, err := strconv.ParseInt(string(raw), 10, 64)
-	if err == nil && int64(T(n)) != n {
-		err = strconv.ErrRange
+func appendInteger[T integer](dst []byte, v T) []byte {
+	if isSigned[T]() {
+		return strconv.AppendInt(dst, int64(v), 10)
 	}
-	if err != nil {
-		return 0, numberError(raw, err)
-	}
-	return T(n), nil
+	return strconv.AppendUint(dst, uint64(v), 10)
 }
 
 // jsonString decodes a JSON string literal.
@@ -107,18 +116,18 @@ func kernelString(raw []byte) (string, error) {
 	return unescape([]byte(s), jsonForm)
 }
 
-// unsignedCodec is an unsigned decimal number.
-type unsignedCodec[T unsigned] struct{ get func(*event.Event) *T }
+// integerCodec is a decimal number; durations are written in ns.
+type integerCodec[T integer] struct{ get func(*event.Event) *T }
 
-func (c unsignedCodec[T]) appendText(dst []byte, ev *event.Event, _ Options) []byte {
-	return strconv.AppendUint(dst, uint64(*c.get(ev)), 10)
+func (c integerCodec[T]) appendText(dst []byte, ev *event.Event, _ Options) []byte {
+	return appendInteger(dst, *c.get(ev))
 }
 
-func (c unsignedCodec[T]) appendJSON(dst []byte, ev *event.Event, opts Options) []byte {
+func (c integerCodec[T]) appendJSON(dst []byte, ev *event.Event, opts Options) []byte {
 	return c.appendText(dst, ev, opts)
 }
 
-func (c unsignedCodec[T]) parseText(ev *event.Event, v textValue) error {
+func (c integerCodec[T]) parseText(ev *event.Event, v textValue) error {
 	raw, err := v.bare()
 	if err != nil {
 		return err
@@ -126,32 +135,8 @@ func (c unsignedCodec[T]) parseText(ev *event.Event, v textValue) error {
 	return c.parseJSON(ev, raw)
 }
 
-func (c unsignedCodec[T]) parseJSON(ev *event.Event, raw []byte) (err error) {
-	*c.get(ev), err = parseUnsigned[T](raw)
-	return err
-}
-
-// signedCodec is a signed decimal number; durations are written in ns.
-type signedCodec[T signed] struct{ get func(*event.Event) *T }
-
-func (c signedCodec[T]) appendText(dst []byte, ev *event.Event, _ Options) []byte {
-	return strconv.AppendInt(dst, int64(*c.get(ev)), 10)
-}
-
-func (c signedCodec[T]) appendJSON(dst []byte, ev *event.Event, opts Options) []byte {
-	return c.appendText(dst, ev, opts)
-}
-
-func (c signedCodec[T]) parseText(ev *event.Event, v textValue) error {
-	raw, err := v.bare()
-	if err != nil {
-		return err
-	}
-	return c.parseJSON(ev, raw)
-}
-
-func (c signedCodec[T]) parseJSON(ev *event.Event, raw []byte) (err error) {
-	*c.get(ev), err = parseSigned[T](raw)
+func (c integerCodec[T]) parseJSON(ev *event.Event, raw []byte) (err error) {
+	*c.get(ev), err = parseInteger[T](raw)
 	return err
 }
 
@@ -267,7 +252,7 @@ func (c limitCodec) parse(ev *event.Event, raw []byte, unlimited string) (err er
 		*c.get(ev) = event.NoLimit
 		return nil
 	}
-	*c.get(ev), err = parseUnsigned[uint64](raw)
+	*c.get(ev), err = parseInteger[uint64](raw)
 	return err
 }
 
@@ -514,7 +499,7 @@ func (c histCodec) set(ev *event.Event, buckets []bucket) error {
 	var hist [event.ReclaimBuckets]uint64
 	var seen [event.ReclaimBuckets]bool
 	for _, b := range buckets {
-		i, err := parseUnsigned[uint8](b.index)
+		i, err := parseInteger[uint8](b.index)
 		if err != nil || int(i) >= len(hist) {
 			return fmt.Errorf("invalid bucket index %s (want 0 to %d)", quote(b.index), len(hist)-1)
 		}
@@ -522,7 +507,7 @@ func (c histCodec) set(ev *event.Event, buckets []bucket) error {
 			return fmt.Errorf("bucket %d given twice", i)
 		}
 		seen[i] = true
-		if hist[i], err = parseUnsigned[uint64](b.count); err != nil {
+		if hist[i], err = parseInteger[uint64](b.count); err != nil {
 			return fmt.Errorf("bucket %d: %w", i, err)
 		}
 	}

@@ -185,13 +185,13 @@ func parseMember(ev *event.Event, fields []field, seen []bool, m member) error {
 	case "time":
 		ev.Time, err = parseTime(m.value)
 	case "ktime_ns":
-		ev.KtimeNS, err = parseUnsigned[uint64](m.value)
+		ev.KtimeNS, err = parseInteger[uint64](m.value)
 	case "cpu":
-		ev.CPU, err = parseUnsigned[uint32](m.value)
+		ev.CPU, err = parseInteger[uint32](m.value)
 	case "pid":
-		ev.Task.TGID, err = parseUnsigned[uint32](m.value)
+		ev.Task.TGID, err = parseInteger[uint32](m.value)
 	case "tid":
-		ev.Task.PID, err = parseUnsigned[uint32](m.value)
+		ev.Task.PID, err = parseInteger[uint32](m.value)
 	case "comm":
 		ev.Task.Comm, err = kernelString(m.value)
 	default:

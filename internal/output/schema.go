@@ -79,14 +79,13 @@ func fieldsOf(k event.Kind) []field {
 	return nil
 }
 
-func unsignedOf[T unsigned](get func(*event.Event) *T) codec { return unsignedCodec[T]{get} }
-func signedOf[T signed](get func(*event.Event) *T) codec     { return signedCodec[T]{get} }
+func integerOf[T integer](get func(*event.Event) *T) codec { return integerCodec[T]{get} }
 
 // taskFields are the keys of a task: prefix.pid, prefix.tgid, prefix.comm.
 func taskFields(prefix string, task func(*event.Event) *event.Task) []field {
 	return []field{
-		{text: prefix + ".pid", json: prefix + ".pid", codec: unsignedOf(func(ev *event.Event) *uint32 { return &task(ev).PID })},
-		{text: prefix + ".tgid", json: prefix + ".tgid", codec: unsignedOf(func(ev *event.Event) *uint32 { return &task(ev).TGID })},
+		{text: prefix + ".pid", json: prefix + ".pid", codec: integerOf(func(ev *event.Event) *uint32 { return &task(ev).PID })},
+		{text: prefix + ".tgid", json: prefix + ".tgid", codec: integerOf(func(ev *event.Event) *uint32 { return &task(ev).TGID })},
 		{text: prefix + ".comm", json: prefix + ".comm", codec: stringCodec{func(ev *event.Event) *string { return &task(ev).Comm }}},
 	}
 }
@@ -106,8 +105,8 @@ func cgroupFields(text, json, usageJSON, limitJSON string, cgroup func(*event.Ev
 	}
 	return []field{
 		{text: text, json: json, has: valid, codec: stringCodec{func(ev *event.Event) *string { return &cgroup(ev).Path }}},
-		{text: text + ".id", json: json + "_id", has: valid, codec: unsignedOf(func(ev *event.Event) *uint64 { return &cgroup(ev).ID })},
-		{text: text + ".usage_bytes", json: usageJSON, has: measured, codec: unsignedOf(func(ev *event.Event) *uint64 { return &cgroup(ev).UsageBytes })},
+		{text: text + ".id", json: json + "_id", has: valid, codec: integerOf(func(ev *event.Event) *uint64 { return &cgroup(ev).ID })},
+		{text: text + ".usage_bytes", json: usageJSON, has: measured, codec: integerOf(func(ev *event.Event) *uint64 { return &cgroup(ev).UsageBytes })},
 		{text: text + ".limit_bytes", json: limitJSON, has: measured, codec: limitCodec{func(ev *event.Event) *uint64 { return &cgroup(ev).LimitBytes }}},
 		{text: text + ".truncated", json: json + "_truncated", has: truncated, codec: boolCodec{func(ev *event.Event) *bool { return &cgroup(ev).Truncated }}},
 	}
@@ -119,7 +118,7 @@ func gfpFields(mask func(*event.Event) *uint32, order func(*event.Event) *int32,
 	return []field{
 		{text: "gfp_mask", json: "gfp_mask", flag: flag, codec: hexCodec{mask}},
 		{text: "gfp_flags", json: "gfp_flags", flag: flag, option: withGFPNames, codec: gfpNamesCodec{mask}},
-		{text: "order", json: "order", flag: flag, codec: signedOf(order)},
+		{text: "order", json: "order", flag: flag, codec: integerOf(order)},
 	}
 }
 
@@ -128,7 +127,7 @@ func reclaimKindField(kind func(*event.Event) *event.ReclaimKind) field {
 }
 
 func durationField(name string, d func(*event.Event) *time.Duration) field {
-	return field{text: name, json: name, codec: signedOf(d)}
+	return field{text: name, json: name, codec: integerOf(d)}
 }
 
 func oomKillFields() []field {
@@ -138,7 +137,7 @@ func oomKillFields() []field {
 	hasMM := func(ev *event.Event) *bool { return &victim(ev).HasMM }
 	hasControl := func(ev *event.Event) *bool { return &kill(ev).HasControl }
 	kb := func(name string, get func(*event.Event) *uint64) field {
-		return field{text: "victim." + name, json: "victim." + name, flag: hasMM, codec: unsignedOf(get)}
+		return field{text: "victim." + name, json: "victim." + name, flag: hasMM, codec: integerOf(get)}
 	}
 
 	fields := []field{
@@ -147,8 +146,8 @@ func oomKillFields() []field {
 	}
 	fields = append(fields, taskFields("victim", func(ev *event.Event) *event.Task { return &victim(ev).Task })...)
 	fields = append(fields,
-		field{text: "victim.uid", json: "victim.uid", flag: hasUID, codec: unsignedOf(func(ev *event.Event) *uint32 { return &victim(ev).UID })},
-		field{text: "victim.oom_score_adj", json: "victim.oom_score_adj", codec: signedOf(func(ev *event.Event) *int16 { return &victim(ev).OOMScoreAdj })},
+		field{text: "victim.uid", json: "victim.uid", flag: hasUID, codec: integerOf(func(ev *event.Event) *uint32 { return &victim(ev).UID })},
+		field{text: "victim.oom_score_adj", json: "victim.oom_score_adj", codec: integerOf(func(ev *event.Event) *int16 { return &victim(ev).OOMScoreAdj })},
 		kb("rss_anon_kb", func(ev *event.Event) *uint64 { return &victim(ev).RSSAnonKB }),
 		kb("rss_file_kb", func(ev *event.Event) *uint64 { return &victim(ev).RSSFileKB }),
 		kb("rss_shmem_kb", func(ev *event.Event) *uint64 { return &victim(ev).RSSShmemKB }),
@@ -167,8 +166,8 @@ func oomKillFields() []field {
 		func(ev *event.Event) *int32 { return &kill(ev).Order },
 		hasControl)...)
 	return append(fields,
-		field{text: "points", json: "points", flag: hasControl, codec: signedOf(func(ev *event.Event) *int64 { return &kill(ev).Points })},
-		field{text: "totalpages", json: "totalpages", flag: hasControl, codec: unsignedOf(func(ev *event.Event) *uint64 { return &kill(ev).TotalPages })},
+		field{text: "points", json: "points", flag: hasControl, codec: integerOf(func(ev *event.Event) *int64 { return &kill(ev).Points })},
+		field{text: "totalpages", json: "totalpages", flag: hasControl, codec: integerOf(func(ev *event.Event) *uint64 { return &kill(ev).TotalPages })},
 		field{text: "victim_exiting", json: "victim_exiting",
 			has:   func(ev *event.Event) bool { return kill(ev).VictimExiting },
 			codec: boolCodec{func(ev *event.Event) *bool { return &kill(ev).VictimExiting }}},
@@ -193,7 +192,7 @@ func reclaimFields() []field {
 	fields := []field{
 		reclaimKindField(func(ev *event.Event) *event.ReclaimKind { return &r(ev).Kind }),
 		durationField("duration_ns", func(ev *event.Event) *time.Duration { return &r(ev).Duration }),
-		{text: "nr_reclaimed", json: "nr_reclaimed", codec: unsignedOf(func(ev *event.Event) *uint64 { return &r(ev).NrReclaimed })},
+		{text: "nr_reclaimed", json: "nr_reclaimed", codec: integerOf(func(ev *event.Event) *uint64 { return &r(ev).NrReclaimed })},
 	}
 	fields = append(fields, gfpFields(
 		func(ev *event.Event) *uint32 { return &r(ev).GFPMask },
@@ -205,16 +204,16 @@ func reclaimFields() []field {
 
 func kswapdWakeFields() []field {
 	return []field{
-		{text: "node", json: "node", codec: signedOf(func(ev *event.Event) *int32 { return &ev.KswapdWake.Node })},
-		{text: "zone", json: "zone", codec: signedOf(func(ev *event.Event) *int32 { return &ev.KswapdWake.Zone })},
-		{text: "order", json: "order", codec: signedOf(func(ev *event.Event) *int32 { return &ev.KswapdWake.Order })},
+		{text: "node", json: "node", codec: integerOf(func(ev *event.Event) *int32 { return &ev.KswapdWake.Node })},
+		{text: "zone", json: "zone", codec: integerOf(func(ev *event.Event) *int32 { return &ev.KswapdWake.Zone })},
+		{text: "order", json: "order", codec: integerOf(func(ev *event.Event) *int32 { return &ev.KswapdWake.Order })},
 	}
 }
 
 func reaperFields() []field {
 	return []field{
 		{text: "step", json: "step", codec: enumCodec[event.ReaperStep]{func(ev *event.Event) *event.ReaperStep { return &ev.Reaper.Step }, event.ParseReaperStep}},
-		{text: "victim.pid", json: "victim.pid", codec: unsignedOf(func(ev *event.Event) *uint32 { return &ev.Reaper.VictimPID })},
+		{text: "victim.pid", json: "victim.pid", codec: integerOf(func(ev *event.Event) *uint32 { return &ev.Reaper.VictimPID })},
 	}
 }
 
@@ -225,7 +224,7 @@ func reclaimStatsFields() []field {
 		func(ev *event.Event) *event.Cgroup { return &st(ev).Cgroup })...)
 	return append(fields,
 		durationField("interval_ns", func(ev *event.Event) *time.Duration { return &st(ev).Interval }),
-		field{text: "count", json: "count", codec: unsignedOf(func(ev *event.Event) *uint64 { return &st(ev).Count })},
+		field{text: "count", json: "count", codec: integerOf(func(ev *event.Event) *uint64 { return &st(ev).Count })},
 		durationField("total_ns", func(ev *event.Event) *time.Duration { return &st(ev).Total }),
 		durationField("max_ns", func(ev *event.Event) *time.Duration { return &st(ev).Max }),
 		field{text: "hist_us", json: "hist_us",
@@ -243,7 +242,7 @@ func reclaimStatsFields() []field {
 
 func lostFields() []field {
 	return []field{
-		{text: "count", json: "count", codec: unsignedOf(func(ev *event.Event) *uint64 { return &ev.Lost.Count })},
-		{text: "total", json: "total", codec: unsignedOf(func(ev *event.Event) *uint64 { return &ev.Lost.Total })},
+		{text: "count", json: "count", codec: integerOf(func(ev *event.Event) *uint64 { return &ev.Lost.Count })},
+		{text: "total", json: "total", codec: integerOf(func(ev *event.Event) *uint64 { return &ev.Lost.Total })},
 	}
 }

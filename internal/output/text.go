@@ -170,10 +170,10 @@ func (p *textParser) header(ev *event.Event) error {
 	if !ok {
 		return p.failf(col, "want pid/tid, not %s", quote(tok))
 	}
-	if ev.Task.TGID, err = parseUnsigned[uint32](pid); err != nil {
+	if ev.Task.TGID, err = parseInteger[uint32](pid); err != nil {
 		return p.fail(col, "", fmt.Errorf("pid: %w", err))
 	}
-	if ev.Task.PID, err = parseUnsigned[uint32](tid); err != nil {
+	if ev.Task.PID, err = parseInteger[uint32](tid); err != nil {
 		return p.fail(col+len(pid)+1, "", fmt.Errorf("tid: %w", err))
 	}
 
@@ -188,7 +188,7 @@ func (p *textParser) header(ev *event.Event) error {
 	if !open || !closed {
 		return p.failf(col, "want [cpu], not %s", quote(tok))
 	}
-	if ev.CPU, err = parseUnsigned[uint32](cpu); err != nil {
+	if ev.CPU, err = parseInteger[uint32](cpu); err != nil {
 		return p.fail(col+1, "", fmt.Errorf("cpu: %w", err))
 	}
 
@@ -230,11 +230,11 @@ func parseSeconds(tok []byte) (uint64, error) {
 	if !ok || len(frac) != 6 {
 		return 0, errSeconds
 	}
-	sec, err := parseUnsigned[uint64](whole)
+	sec, err := parseInteger[uint64](whole)
 	if err != nil {
 		return 0, fmt.Errorf("time: %w", err)
 	}
-	usec, err := parseUnsigned[uint64](frac)
+	usec, err := parseInteger[uint64](frac)
 	if err != nil {
 		return 0, fmt.Errorf("time: %w", err)
 	}
