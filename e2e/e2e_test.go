@@ -46,6 +46,11 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	// Readable by all: one test runs the binary as nobody.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	oomtraceBin = filepath.Join(dir, "oomtrace")
 	build := exec.Command("go", "build", "-o", oomtraceBin, "../cmd/oomtrace")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr

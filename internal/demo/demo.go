@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"sync"
 	"syscall"
@@ -35,6 +36,9 @@ type Options struct {
 // Run creates the cgroup, traces it, starts the child, waits for the
 // oom_kill event and removes the cgroup again.
 func Run(ctx context.Context, opts Options) (err error) {
+	if os.Geteuid() != 0 {
+		return errors.New("demo needs root: it creates a memory cgroup and traces with BPF; run it with sudo")
+	}
 	h, err := memcg.Detect()
 	if err != nil {
 		return err

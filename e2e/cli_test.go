@@ -1,0 +1,156 @@
+package e2e
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/oomtrace/oomtrace/internal/event"
+	"github.com/oomtrace/oomtrace/internal/output"
+)
+
+// runBin runs the binary under test and returns stdout, stderr and the exit
+// status.
+func runBin(t *testing.T, cred *syscall.Credential, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(oomtraceBin, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if cred != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	}
+	err := cmd.Run()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+		return stdout.String(), stderr.String(), 0
+	case errors.As(err, &exit):
+		return stdout.String(), stderr.String(), exit.ExitCode()
+	}
+	t.Fatalf("run oomtrace %v: %v", args, err)
+	return "", "", 0
+}
+
+// The README's first command: a real OOM kill, traced and explained, and
+// the temporary cgroup gone afterwards.
+func TestDemo(t *testing.T) {
+	h := requireRoot(t)
+	stdout, stderr, status := runBin(t, nil, "demo", "--mode", modeUnderTest())
+	if status != 0 {
+		t.Fatalf("oomtrace demo exited %d\nstdout:\n%s\nstderr:\n%s", status, stdout, stderr)
+	}
+	var kills []event.Event
+	for _, line := range strings.Split(strings.TrimSpace(stdout), "\n") {
+		ev, err := output.ParseText([]byte(line + "\n"))
+		if err != nil {
+			t.Fatalf("demo output line %q: %v", line, err)
+		}
+		if ev.Kind == event.KindOOMKill {
+			kills = append(kills, ev)
+		}
+	}
+	if len(kills) != 1 {
+		t.Fatalf("demo printed %d oom_kill events, want 1:\n%s", len(kills), stdout)
+	}
+	k := kills[0].OOMKill
+	if k.Class != event.ClassMemcg || k.Victim.Comm != "oomtrace-hog" || !strings.HasPrefix(k.OOMCgroup.Path, "/oomtrace-demo-") ||
+		k.OOMCgroup.LimitBytes != 32<<20 {
+		t.Errorf("demo kill: class %s victim %q oom cgroup %q limit %d", k.Class, k.Victim.Comm, k.OOMCgroup.Path, k.OOMCgroup.LimitBytes)
+	}
+	if !strings.Contains(stderr, "demo: the kernel killed pid") {
+		t.Errorf("no account of the kill on stderr:\n%s", stderr)
+	}
+	left, err := filepath.Glob(filepath.Join(h.Mountpoint, strings.TrimPrefix(k.OOMCgroup.Path, "/")))
+	if err != nil || len(left) != 0 {
+		t.Errorf("demo cgroup %s left behind: %v %v", k.OOMCgroup.Path, left, err)
+	}
+}
+
+// doctor tells the truth about this kernel: the modes it calls ok are the
+// ones trace can run, and auto is the first of them.
+func TestDoctorAgreesWithTrace(t *testing.T) {
+	requireRoot(t)
+	stdout, stderr, status := runBin(t, nil, "doctor")
+	if status != 0 {
+		t.Fatalf("doctor exited %d\n%s%s", status, stdout, stderr)
+	}
+	autoLine := regexp.MustCompile(`(?m)^auto mode: (\w+),`).FindStringSubmatch(stdout)
+	if autoLine == nil {
+		t.Fatalf("no auto mode line in:\n%s", stdout)
+	}
+	for _, mode := range []string{"fentry", "kprobe", "tracepoint"} {
+		line := regexp.MustCompile(`(?m)^  (ok|FAIL)\s+` + mode + ` mode\s`).FindStringSubmatch(stdout)
+		if line == nil {
+			t.Fatalf("doctor says nothing of %s mode:\n%s", mode, stdout)
+		}
+		ready := filepath.Join(t.TempDir(), "ready")
+		cmd := exec.Command(oomtraceBin, "trace", "--mode", mode, "--ready-file", ready)
+		var errBuf bytes.Buffer
+		cmd.Stderr = &errBuf
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		works := waitReadyOrExit(cmd, ready)
+		if works != (line[1] == "ok") {
+			t.Errorf("doctor says %s for %s mode, but trace --mode %s works=%v\n%s", line[1], mode, mode, works, errBuf.String())
+		}
+	}
+}
+
+// waitReadyOrExit reports whether the tracer got attached; it stops it.
+func waitReadyOrExit(cmd *exec.Cmd, ready string) bool {
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	for {
+		if _, err := os.Stat(ready); err == nil {
+			cmd.Process.Signal(syscall.SIGINT)
+			<-exited
+			return true
+		}
+		select {
+		case <-exited:
+			return false
+		default:
+		}
+	}
+}
+
+// Without privileges: one sentence and status 1, never a Go stack trace.
+func TestUnprivileged(t *testing.T) {
+	requireRoot(t)
+	nobody := &syscall.Credential{Uid: 65534, Gid: 65534}
+	for _, args := range [][]string{{"trace"}, {"demo"}} {
+		stdout, stderr, status := runBin(t, nobody, args...)
+		lines := strings.Split(strings.TrimSpace(stderr), "\n")
+		if status != 1 || len(lines) != 1 || !strings.HasPrefix(lines[0], "oomtrace: ") || strings.Contains(stderr, "goroutine") {
+			t.Errorf("oomtrace %v as nobody: status %d, stderr:\n%s", args, status, stderr)
+		}
+		if stdout != "" {
+			t.Errorf("oomtrace %v as nobody wrote to stdout: %q", args, stdout)
+		}
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	requireRoot(t)
+	for _, args := range [][]string{
+		{"frobnicate"},
+		{"trace", "--mode", "ebpf"},
+		{"trace", "--output", "xml"},
+		{"trace", "--class", "memcg,huge"},
+		{"trace", "--cgroup", "/no/such/cgroup/here"},
+		{"trace", "--bogus-flag"},
+		{"trace", "extra-argument"},
+	} {
+		_, stderr, status := runBin(t, nil, args...)
+		if status == 0 || strings.Contains(stderr, "goroutine") || !strings.Contains(stderr, "oomtrace") {
+			t.Errorf("oomtrace %v: status %d, stderr:\n%s", args, status, stderr)
+		}
+	}
+}
