@@ -32,11 +32,23 @@ func TestOpenTracepointMode(t *testing.T) {
 	if tr.Mode() != event.ModeTracepoint {
 		t.Errorf("mode %s", tr.Mode())
 	}
-	if lost, err := tr.Lost(); err != nil || lost != 0 {
-		t.Errorf("lost %d, %v on a fresh tracer", lost, err)
+	if _, err := tr.Lost(); err != nil {
+		t.Error(err)
 	}
-	if stats, err := tr.ReclaimStats(nil); err != nil || len(stats) != 0 {
-		t.Errorf("reclaim stats %v, %v on a fresh tracer", stats, err)
+	// Other tests may be reclaiming right now: whatever is counted must be
+	// consistent.
+	stats, err := tr.ReclaimStats(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range stats {
+		var sum uint64
+		for _, n := range s.Buckets {
+			sum += n
+		}
+		if s.Count == 0 || sum != s.Count || s.Max > s.Total {
+			t.Errorf("inconsistent reclaim histogram: %+v", s)
+		}
 	}
 }
 
