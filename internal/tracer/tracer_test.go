@@ -3,6 +3,7 @@ package tracer
 import (
 	"errors"
 	"os"
+	"runtime"
 	"testing"
 
 	"github.com/oomtrace/oomtrace/internal/event"
@@ -36,7 +37,8 @@ func TestOpenTracepointMode(t *testing.T) {
 		t.Error(err)
 	}
 	// Other tests may be reclaiming right now: whatever is counted must be
-	// consistent.
+	// consistent, but for the episodes being counted on other CPUs as the
+	// map is read (count goes up first, the bucket last).
 	stats, err := tr.ReclaimStats(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -46,7 +48,7 @@ func TestOpenTracepointMode(t *testing.T) {
 		for _, n := range s.Buckets {
 			sum += n
 		}
-		if s.Count == 0 || sum != s.Count || s.Max > s.Total {
+		if s.Count == 0 || sum > s.Count || s.Count-sum > uint64(runtime.NumCPU()) || s.Max > s.Total {
 			t.Errorf("inconsistent reclaim histogram: %+v", s)
 		}
 	}
