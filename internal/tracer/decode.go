@@ -34,6 +34,27 @@ type Decoder struct {
 	reclaim oomtraceReclaimEvent
 	kswapd  oomtraceKswapdWakeEvent
 	reaper  oomtraceReaperEvent
+
+	strings interner
+}
+
+// interner hands out one string per distinct name, so that the same comm or
+// cgroup path seen again costs no allocation. It forgets everything when it
+// is full: names of dead tasks and removed cgroups must not pile up.
+type interner map[string]string
+
+const internMax = 4096
+
+func (in *interner) get(b []byte) string {
+	if s, ok := (*in)[string(b)]; ok { // no allocation: the compiler keys by b
+		return s
+	}
+	if *in == nil || len(*in) >= internMax {
+		*in = make(interner, internMax)
+	}
+	s := string(b)
+	(*in)[s] = s
+	return s
 }
 
 // NewDecoder returns a Decoder resolving stacks with symbols (nil: stacks
@@ -71,7 +92,7 @@ func (d *Decoder) Decode(raw []byte, ev *event.Event) error {
 		KtimeNS: hdr.KtimeNs,
 		Time:    d.bootToWall.Add(time.Duration(hdr.KtimeNs)),
 		CPU:     hdr.Cpu,
-		Task:    event.Task{PID: hdr.Pid, TGID: hdr.Tgid, Comm: cString(hdr.Comm[:])},
+		Task:    event.Task{PID: hdr.Pid, TGID: hdr.Tgid, Comm: d.cString(hdr.Comm[:])},
 	}
 	ev.OOMKill.Stack = stack
 
@@ -86,7 +107,7 @@ func (d *Decoder) Decode(raw []byte, ev *event.Event) error {
 		ev.Kind = event.KindMemcgOOM
 		if err = fill(&d.memcg, raw); err == nil {
 			r := &d.memcg
-			ev.MemcgOOM = event.MemcgOOM{Cgroup: cgroup(&r.Cgroup), GFPMask: r.GfpMask, Order: r.Order}
+			ev.MemcgOOM = event.MemcgOOM{Cgroup: d.cgroup(&r.Cgroup), GFPMask: r.GfpMask, Order: r.Order}
 		}
 	case oomtraceEventKindEVENT_RECLAIM:
 		ev.Kind = event.KindReclaim
@@ -98,7 +119,7 @@ func (d *Decoder) Decode(raw []byte, ev *event.Event) error {
 				NrReclaimed: r.NrReclaimed,
 				GFPMask:     r.GfpMask,
 				Order:       r.Order,
-				Cgroup:      cgroup(&r.Cgroup),
+				Cgroup:      d.cgroup(&r.Cgroup),
 			}
 		}
 	case oomtraceEventKindEVENT_KSWAPD_WAKE:
@@ -125,7 +146,7 @@ func (d *Decoder) decodeOOMKill(k *event.OOMKill) {
 	flags := oomtraceOomKillFlags(r.Flags)
 
 	k.Victim = event.Victim{
-		Task:        event.Task{PID: r.VictimPid, TGID: r.VictimTgid, Comm: cString(r.VictimComm[:])},
+		Task:        event.Task{PID: r.VictimPid, TGID: r.VictimTgid, Comm: d.cString(r.VictimComm[:])},
 		UID:         r.VictimUid,
 		HasUID:      r.VictimUid != ^uint32(0),
 		OOMScoreAdj: r.VictimOomScoreAdj,
@@ -135,26 +156,27 @@ func (d *Decoder) decodeOOMKill(k *event.OOMKill) {
 		RSSShmemKB:  r.RssShmemKb,
 		TotalVMKB:   r.TotalVmKb,
 		PgtablesKB:  r.PgtablesKb,
-		Cgroup:      cgroup(&r.VictimCgroup),
+		Cgroup:      d.cgroup(&r.VictimCgroup),
 	}
-	k.Trigger = event.Task{PID: r.Hdr.Pid, TGID: r.Hdr.Tgid, Comm: cString(r.Hdr.Comm[:])}
-	k.TriggerCgroup = cgroup(&r.TriggerCgroup)
-	k.OOMCgroup = cgroup(&r.OomCgroup)
+	k.Trigger = event.Task{PID: r.Hdr.Pid, TGID: r.Hdr.Tgid, Comm: d.cString(r.Hdr.Comm[:])}
+	k.TriggerCgroup = d.cgroup(&r.TriggerCgroup)
+	k.OOMCgroup = d.cgroup(&r.OomCgroup)
 
 	k.Stack = k.Stack[:0]
 	depth := min(int(r.StackDepth), len(r.Stack))
 	for i, addr := range r.Stack[:depth] {
-		name := fmt.Sprintf("0x%x", addr)
 		// Outer frames are return addresses: the call is the byte before,
 		// which stays in the caller even when the call never returns.
 		lookup := addr
 		if i > 0 {
 			lookup--
 		}
+		name, ok := "", false
 		if d.symbols != nil {
-			if sym, ok := d.symbols.Lookup(lookup); ok {
-				name = sym
-			}
+			name, ok = d.symbols.Lookup(lookup)
+		}
+		if !ok {
+			name = fmt.Sprintf("0x%x", addr)
 		}
 		k.Stack = append(k.Stack, name)
 	}
@@ -186,7 +208,12 @@ func (d *Decoder) decodeOOMKill(k *event.OOMKill) {
 	}
 }
 
-func cgroup(c *oomtraceCgroupInfo) event.Cgroup {
+func (d *Decoder) cgroup(c *oomtraceCgroupInfo) event.Cgroup {
+	return convertCgroup(c, d.cString)
+}
+
+// convertCgroup converts a cgroup_info, making strings with str.
+func convertCgroup(c *oomtraceCgroupInfo, str func([]int8) string) event.Cgroup {
 	flags := oomtraceCgroupFlags(c.Flags)
 	if flags&oomtraceCgroupFlagsCGROUP_VALID == 0 {
 		return event.Cgroup{}
@@ -196,7 +223,7 @@ func cgroup(c *oomtraceCgroupInfo) event.Cgroup {
 		limit = event.NoLimit
 	}
 	return event.Cgroup{
-		Path:       cString(c.Path[:]),
+		Path:       str(c.Path[:]),
 		ID:         c.Id,
 		UsageBytes: c.UsagePages * pageSize,
 		LimitBytes: limit,
@@ -204,12 +231,14 @@ func cgroup(c *oomtraceCgroupInfo) event.Cgroup {
 	}
 }
 
-// cString returns the bytes of a NUL-terminated kernel string, unchanged:
-// escaping is the output's job.
-func cString[T ~int8 | ~uint8](b []T) string {
+// kernelString returns the bytes of a NUL-terminated kernel string,
+// unchanged: escaping is the output's job.
+func kernelString(b []int8) []byte {
 	raw := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(b))), len(b))
 	if i := bytes.IndexByte(raw, 0); i >= 0 {
 		raw = raw[:i]
 	}
-	return string(raw)
+	return raw
 }
+
+func (d *Decoder) cString(b []int8) string { return d.strings.get(kernelString(b)) }

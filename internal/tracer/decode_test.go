@@ -236,14 +236,79 @@ func TestDecodeBadRecords(t *testing.T) {
 }
 
 // A comm of the full 16 bytes has no NUL; a path with one ends there.
-func TestCString(t *testing.T) {
+func TestKernelString(t *testing.T) {
 	var comm [16]int8
 	setString(comm[:], "0123456789abcdef")
-	if got := cString(comm[:]); got != "0123456789abcdef" {
+	if got := string(kernelString(comm[:])); got != "0123456789abcdef" {
 		t.Errorf("full comm: %q", got)
 	}
 	setString(comm[:], "a\nb")
-	if got := cString(comm[:]); got != "a\nb" {
+	if got := string(kernelString(comm[:])); got != "a\nb" {
 		t.Errorf("comm with newline: %q", got)
+	}
+}
+
+func TestInterner(t *testing.T) {
+	var in interner
+	a := in.get([]byte("kubelet"))
+	if b := in.get([]byte("kubelet")); a != b || a != "kubelet" {
+		t.Errorf("got %q and %q", a, b)
+	}
+	for i := range internMax + 1 {
+		in.get([]byte{byte(i), byte(i >> 8)})
+	}
+	if len(in) > internMax {
+		t.Errorf("interner grew to %d entries, want at most %d", len(in), internMax)
+	}
+}
+
+// Decoding a record seen before allocates nothing: the event path of a
+// reclaim storm must not feed the garbage collector.
+func TestDecodeDoesNotAllocate(t *testing.T) {
+	d, err := NewDecoder(memcgStack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kill := rawBytes(tracepointKill())
+	rec := &oomtraceReclaimEvent{DurationNs: 3_000_000, ReclaimKind: uint32(oomtraceReclaimKindRECLAIM_MEMCG)}
+	rec.Hdr.Kind = uint32(oomtraceEventKindEVENT_RECLAIM)
+	setString(rec.Hdr.Comm[:], "worker")
+	rec.Cgroup = cgroupInfo("/kubepods/burstable/pod1/ctr", 3, 1, 2)
+	reclaim := rawBytes(rec)
+
+	var ev event.Event
+	for name, raw := range map[string][]byte{"oom_kill": kill, "reclaim": reclaim} {
+		if err := d.Decode(raw, &ev); err != nil { // warm the interner
+			t.Fatal(err)
+		}
+		allocs := testing.AllocsPerRun(100, func() {
+			if err := d.Decode(raw, &ev); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if allocs != 0 {
+			t.Errorf("decoding a %s record allocates %.0f times", name, allocs)
+		}
+	}
+}
+
+func BenchmarkDecode(b *testing.B) {
+	d, err := NewDecoder(memcgStack)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rec := &oomtraceReclaimEvent{DurationNs: 3_000_000}
+	rec.Hdr.Kind = uint32(oomtraceEventKindEVENT_RECLAIM)
+	rec.Cgroup = cgroupInfo("/kubepods/burstable/pod1/ctr", 3, 1, 2)
+	for name, raw := range map[string][]byte{"oom_kill": rawBytes(tracepointKill()), "reclaim": rawBytes(rec)} {
+		b.Run(name, func(b *testing.B) {
+			var ev event.Event
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := d.Decode(raw, &ev); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -42,7 +42,7 @@ func (t *Tracer) ReclaimStats(dst []event.ReclaimStats) ([]event.ReclaimStats, e
 	for iter.Next(&key, &value) {
 		s := event.ReclaimStats{
 			Kind:   event.ReclaimKind(key.ReclaimKind),
-			Cgroup: cgroup(&value.Cgroup),
+			Cgroup: convertCgroup(&value.Cgroup, func(b []int8) string { return string(kernelString(b)) }),
 			Count:  value.Count,
 			Total:  time.Duration(value.TotalNs),
 			Max:    time.Duration(value.MaxNs),
