@@ -100,6 +100,14 @@ struct mm_struct {
 	atomic_long_t pgtables_bytes;
 };
 
+typedef struct {
+	uid_t val;
+} kuid_t;
+
+struct cred {
+	kuid_t uid;
+};
+
 struct signal_struct {
 	short oom_score_adj;
 };
@@ -111,6 +119,7 @@ struct task_struct {
 	struct mm_struct *mm;
 	struct signal_struct *signal;
 	struct css_set *cgroups;
+	const struct cred *cred;
 };
 
 enum oom_constraint {

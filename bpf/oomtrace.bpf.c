@@ -350,10 +350,10 @@ static __always_inline int emit_oom_kill(void *ctx, struct task_struct *victim, 
 	ev->victim_tgid = BPF_CORE_READ(victim, tgid);
 	BPF_CORE_READ_STR_INTO(&ev->victim_comm, victim, comm);
 	ev->victim_oom_score_adj = BPF_CORE_READ(victim, signal, oom_score_adj);
-	if (have_uid)
-		ev->victim_uid = uid;
-	else
-		ev->victim_uid = (__u32)-1;
+	/* The old tracepoint form passes no uid: the real uid is in the victim's
+	 * credentials (kuid values are those of the initial user namespace,
+	 * which is what the kernel reports). */
+	ev->victim_uid = have_uid ? uid : BPF_CORE_READ(victim, cred, uid.val);
 	fill_victim_mm(ev, victim);
 
 	n = bpf_get_stack(ctx, ev->stack, sizeof(ev->stack), 0);
