@@ -87,3 +87,19 @@ func TestModesAgreeWithAuto(t *testing.T) {
 		t.Logf("%s mode unavailable here: %v", mode, modeErr)
 	}
 }
+
+// The programs for the old mark_victim(int pid) form only run on kernels
+// older than any here; the verifier must still accept them, which it can
+// check on any kernel (mark_victim's first argument is 8 bytes either way).
+func TestOldMarkVictimProgramsVerify(t *testing.T) {
+	requireBPF(t)
+	spec, err := loadOomtrace()
+	if err != nil {
+		t.Fatal(err)
+	}
+	coll, err := loadHooks(spec, markVictimPidHooks, nil)
+	if err != nil {
+		t.Fatalf("old-form programs rejected: %v", explain(err))
+	}
+	coll.Close()
+}
