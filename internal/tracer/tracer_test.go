@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/cilium/ebpf"
 	"github.com/oomtrace/oomtrace/internal/event"
 )
 
@@ -89,17 +90,46 @@ func TestModesAgreeWithAuto(t *testing.T) {
 }
 
 // The programs for the old mark_victim(int pid) form only run on kernels
-// older than any here; the verifier must still accept them, which it can
-// check on any kernel (mark_victim's first argument is 8 bytes either way).
+// older than any here. Loaded as raw tracepoints, whose arguments are plain
+// numbers on every kernel, the verifier checks their code all the same (as
+// tp_btf here it would see this kernel's task pointer where they expect a pid).
 func TestOldMarkVictimProgramsVerify(t *testing.T) {
 	requireBPF(t)
 	spec, err := loadOomtrace()
 	if err != nil {
 		t.Fatal(err)
 	}
-	coll, err := loadHooks(spec, markVictimPidHooks, nil)
+	coll, err := loadHooks(asRawTracepoints(spec), markVictimPidHooks, nil)
 	if err != nil {
 		t.Fatalf("old-form programs rejected: %v", explain(err))
 	}
 	coll.Close()
+}
+
+// The raw_tp fallback for kernels that cannot load tp_btf runs the same
+// code: it must pass the verifier and attach as raw tracepoints too.
+func TestRawTracepointFallbackVerifies(t *testing.T) {
+	requireBPF(t)
+	spec, err := loadOomtrace()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hooks := append([]hook{markVictimHook}, tracepointHooks...)
+	coll, err := loadHooks(asRawTracepoints(spec), hooks, nil)
+	if err != nil {
+		t.Fatalf("raw_tp programs rejected: %v", explain(err))
+	}
+	defer coll.Close()
+	for _, h := range hooks {
+		prog := coll.Programs[h.program]
+		if prog.Type() != ebpf.RawTracepoint {
+			t.Errorf("%s loaded as %s, want a raw tracepoint", h.program, prog.Type())
+		}
+		l, err := attach(prog, spec.Programs[h.program], h.target)
+		if err != nil {
+			t.Errorf("attach %s as raw tracepoint %s: %v", h.program, h.target, err)
+			continue
+		}
+		l.Close()
+	}
 }
