@@ -1,0 +1,248 @@
+package container
+
+import (
+	"context"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+// ResolverOptions says where a Resolver looks for names and how long it
+// remembers them. A directory left empty is not looked in.
+type ResolverOptions struct {
+	// PodLogDir is the kubelet's pod log directory, with one directory
+	// <namespace>_<pod>_<uid> per pod: pod names.
+	PodLogDir string
+	// ContainerLogDir holds the kubelet's links
+	// <pod>_<namespace>_<container>-<id>.log into PodLogDir: container names.
+	ContainerLogDir string
+	// DockerDir is Docker's data root: containers/<id>/config.v2.json.
+	DockerDir string
+	// StorageDir is the root of containers/storage, Podman's (rootful)
+	// store: <driver>-containers/containers.json.
+	StorageDir string
+
+	// CacheSize bounds the number of lookups remembered (default 4096).
+	CacheSize int
+	// HitTTL is how long a name found is trusted (default 10 minutes: IDs
+	// are never reused, but Docker containers can be renamed).
+	HitTTL time.Duration
+	// MissTTL is how long a lookup that found nothing is remembered before
+	// it is tried again (default 10 seconds).
+	MissTTL time.Duration
+	// MaxLookups bounds the lookups running at once (default 8); beyond it
+	// a name is not looked up until one finishes.
+	MaxLookups int
+}
+
+// HostPaths returns the options that look where the kubelet, Docker and
+// Podman keep their state on a host whose root directory is root: "/" on
+// the host itself, or where the host's root is mounted (and a temporary
+// directory in tests).
+func HostPaths(root string) ResolverOptions {
+	return ResolverOptions{
+		PodLogDir:       filepath.Join(root, "var/log/pods"),
+		ContainerLogDir: filepath.Join(root, "var/log/containers"),
+		DockerDir:       filepath.Join(root, "var/lib/docker"),
+		StorageDir:      filepath.Join(root, "var/lib/containers/storage"),
+	}
+}
+
+// Resolver finds the names of pods and containers, from the files the
+// kubelet and the container runtimes leave on the host, and caches them.
+// Only the runtimes' files are read: no API is called, so nothing can hang
+// on a daemon.
+//
+// The event path must never wait on a disk, so there are two calls. Cached
+// answers from the cache alone. Resolve also starts the lookups the cache
+// cannot answer, each on its own goroutine, and waits for them only until
+// its context is done; a lookup that takes longer still fills the cache for
+// the next event. A name that is not found leaves the IDs, never an error.
+//
+// It is safe for concurrent use.
+type Resolver struct {
+	opts  ResolverOptions
+	cache *cache
+	now   func() time.Time
+	// look does one lookup; the files by default, replaced in tests.
+	look func(lookupKey) lookupResult
+
+	mu       sync.Mutex
+	inflight map[lookupKey]*pendingLookup
+}
+
+// lookupKey is one thing to look up: the names of a pod, or of a container.
+type lookupKey struct {
+	kind   lookupKind
+	podUID string
+	id     string
+}
+
+type lookupKind uint8
+
+const (
+	lookupPod           lookupKind = iota + 1 // pod name and namespace by UID
+	lookupKubeContainer                       // container name by pod UID and ID
+	lookupDocker                              // container name by ID
+	lookupPodman                              // container name by ID
+)
+
+// lookupResult is what a lookup found: names, or found false.
+type lookupResult struct {
+	names Names
+	found bool
+}
+
+type pendingLookup struct {
+	done   chan struct{} // closed once result is set and in the cache
+	result lookupResult
+}
+
+// apply returns info with the names res found.
+func (res lookupResult) apply(info Info) Info {
+	if !res.found {
+		return info
+	}
+	return info.WithNames(res.names)
+}
+
+// NewResolver returns a resolver that looks where opts says.
+func NewResolver(opts ResolverOptions) *Resolver {
+	if opts.CacheSize <= 0 {
+		opts.CacheSize = 4096
+	}
+	if opts.HitTTL <= 0 {
+		opts.HitTTL = 10 * time.Minute
+	}
+	if opts.MissTTL <= 0 {
+		opts.MissTTL = 10 * time.Second
+	}
+	if opts.MaxLookups <= 0 {
+		opts.MaxLookups = 8
+	}
+	r := &Resolver{
+		opts:     opts,
+		cache:    newCache(opts.CacheSize),
+		now:      time.Now,
+		inflight: map[lookupKey]*pendingLookup{},
+	}
+	r.look = r.lookOnDisk
+	return r
+}
+
+// Cached returns info with the names the cache holds for it. It never
+// blocks on I/O and starts nothing.
+func (r *Resolver) Cached(info Info) Info {
+	now := r.now()
+	for _, k := range lookupsFor(info) {
+		if res, ok := r.cache.get(k, now); ok {
+			info = res.apply(info)
+		}
+	}
+	return info
+}
+
+// Resolve returns info with the names of its container and pod: from the
+// cache, else from lookups it starts in the background and waits for until
+// ctx is done. With a context that is already done it only starts the
+// lookups: a prefetch.
+func (r *Resolver) Resolve(ctx context.Context, info Info) Info {
+	now := r.now()
+	var waits []*pendingLookup
+	for _, k := range lookupsFor(info) {
+		if res, ok := r.cache.get(k, now); ok {
+			info = res.apply(info)
+		} else if p := r.start(k); p != nil {
+			waits = append(waits, p)
+		}
+	}
+	for _, p := range waits {
+		select {
+		case <-p.done:
+		case <-ctx.Done():
+		}
+		select {
+		case <-p.done:
+			// Taken from the lookup itself, not the cache: with many
+			// lookups at once the cache may already have evicted it.
+			info = p.result.apply(info)
+		default:
+		}
+	}
+	return info
+}
+
+// start runs the lookup for k unless one is already running, and returns
+// it; nil when MaxLookups are running already.
+func (r *Resolver) start(k lookupKey) *pendingLookup {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if p, ok := r.inflight[k]; ok {
+		return p
+	}
+	if len(r.inflight) >= r.opts.MaxLookups {
+		return nil
+	}
+	p := &pendingLookup{done: make(chan struct{})}
+	r.inflight[k] = p
+	go func() {
+		p.result = r.look(k)
+		ttl := r.opts.MissTTL
+		if p.result.found {
+			ttl = r.opts.HitTTL
+		}
+		r.cache.put(k, p.result, r.now().Add(ttl))
+		r.mu.Lock()
+		delete(r.inflight, k)
+		r.mu.Unlock()
+		close(p.done)
+	}()
+	return p
+}
+
+// lookupsFor lists what must be looked up to name info. Containers in a
+// user's own cgroups (rootless runtimes) are not looked up: the system's
+// runtime state does not describe them, and a user could name a cgroup
+// after a system container's ID. An Info that Parse could not have made
+// (IDs of the wrong form) is not looked up either: the IDs become file
+// names.
+func lookupsFor(info Info) []lookupKey {
+	if info.User != "" || info.ID != "" && !isContainerID(info.ID) {
+		return nil
+	}
+	if uid, ok := podUID(info.PodUID, '-'); info.PodUID != "" && (!ok || uid != info.PodUID) {
+		return nil
+	}
+	if info.PodUID != "" {
+		keys := []lookupKey{{kind: lookupPod, podUID: info.PodUID}}
+		if info.ID != "" {
+			keys = append(keys, lookupKey{kind: lookupKubeContainer, podUID: info.PodUID, id: info.ID})
+		}
+		return keys
+	}
+	if info.ID == "" {
+		return nil
+	}
+	switch info.Runtime {
+	case RuntimeDocker:
+		return []lookupKey{{kind: lookupDocker, id: info.ID}}
+	case RuntimePodman:
+		return []lookupKey{{kind: lookupPodman, id: info.ID}}
+	}
+	return nil
+}
+
+// lookOnDisk does one lookup in the files opts names.
+func (r *Resolver) lookOnDisk(k lookupKey) lookupResult {
+	switch k.kind {
+	case lookupPod:
+		return podNames(r.opts.PodLogDir, k.podUID)
+	case lookupKubeContainer:
+		return kubeContainerNames(r.opts.ContainerLogDir, k.podUID, k.id)
+	case lookupDocker:
+		return dockerName(r.opts.DockerDir, k.id)
+	case lookupPodman:
+		return podmanName(r.opts.StorageDir, k.id)
+	}
+	return lookupResult{}
+}

@@ -1,0 +1,341 @@
+package memstate
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// fakeCgroup writes files into a new temporary directory standing for a
+// cgroup, and returns it with its inode number (its cgroup id).
+func fakeCgroup(t *testing.T, files map[string]string) (string, uint64) {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	return dir, st.Ino
+}
+
+func writeNodePressure(t *testing.T, content string) string {
+	t.Helper()
+	name := filepath.Join(t.TempDir(), "memory")
+	if err := os.WriteFile(name, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return name
+}
+
+func read(t *testing.T, r *Reader, dir string, id uint64) Snapshot {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return r.Read(ctx, dir, id)
+}
+
+const (
+	mib          = 1 << 20
+	nodePSI      = "some avg10=1.50 avg60=0.75 avg300=0.25 total=123456\nfull avg10=0.50 avg60=0.25 avg300=0.10 total=65432\n"
+	cgroupPSI    = "some avg10=12.34 avg60=5.00 avg300=1.00 total=999\nfull avg10=10.00 avg60=4.00 avg300=0.50 total=888\n"
+	v2MemoryStat = `anon 492830720
+file 12582912
+kernel 9437184
+kernel_stack 327680
+pagetables 1048576
+sec_pagetables 0
+percpu 0
+sock 0
+vmalloc 0
+shmem 4194304
+zswap 0
+file_mapped 4096
+slab 3145728
+workingset_refault_anon 17
+workingset_refault_file 4242
+pgfault 12345
+`
+	v1MemoryStat = `cache 1000
+rss 2000
+shmem 3000
+swap 0
+workingset_refault_anon 1
+workingset_refault_file 2
+hierarchical_memory_limit 536870912
+total_cache 12582912
+total_rss 492830720
+total_rss_huge 0
+total_shmem 4194304
+total_swap 1048576
+total_workingset_refault_anon 17
+total_workingset_refault_file 4242
+`
+)
+
+func TestReadV2(t *testing.T) {
+	dir, id := fakeCgroup(t, map[string]string{
+		"memory.events":       "low 0\nhigh 3\nmax 120\noom 2\noom_kill 2\noom_group_kill 0\nsock_throttled 0\n",
+		"memory.stat":         v2MemoryStat,
+		"memory.high":         "max\n",
+		"memory.swap.max":     "0\n",
+		"memory.swap.current": "0\n",
+		"memory.pressure":     cgroupPSI,
+		"memory.current":      "536870912\n",
+	})
+	got := read(t, NewReader(2, writeNodePressure(t, nodePSI)), dir, id)
+	want := Snapshot{
+		Status: StatusOK, Version: 2,
+		Fields: FieldEventsLow | FieldEventsHigh | FieldEventsMax | FieldEventsOOM | FieldEventsOOMKill | FieldEventsOOMGroupKill |
+			FieldAnon | FieldFile | FieldKernel | FieldSlab | FieldShmem | FieldWorkingsetRefaultAnon | FieldWorkingsetRefaultFile |
+			FieldHigh | FieldSwapLimit | FieldSwap | FieldPressure | FieldNodePressure,
+		EventsHigh: 3, EventsMax: 120, EventsOOM: 2, EventsOOMKill: 2,
+		Anon: 492830720, File: 12582912, Kernel: 9437184, Slab: 3145728, Shmem: 4194304,
+		WorkingsetRefaultAnon: 17, WorkingsetRefaultFile: 4242,
+		HighBytes: NoLimit, SwapLimitBytes: 0, SwapBytes: 0,
+		Pressure: Pressure{
+			Some: PressureLine{Avg10: 12.34, Avg60: 5, Avg300: 1, TotalMicros: 999},
+			Full: PressureLine{Avg10: 10, Avg60: 4, Avg300: 0.5, TotalMicros: 888},
+		},
+		NodePressure: Pressure{
+			Some: PressureLine{Avg10: 1.5, Avg60: 0.75, Avg300: 0.25, TotalMicros: 123456},
+			Full: PressureLine{Avg10: 0.5, Avg60: 0.25, Avg300: 0.1, TotalMicros: 65432},
+		},
+	}
+	if got != want {
+		t.Errorf("got  %+v\nwant %+v", got, want)
+	}
+}
+
+// TestReadV2Minimal: an older kernel without swap accounting, PSI, the
+// kernel line or oom_group_kill still gives what it has.
+func TestReadV2Minimal(t *testing.T) {
+	dir, id := fakeCgroup(t, map[string]string{
+		"memory.events": "low 0\nhigh 0\nmax 5\noom 1\noom_kill 1\n",
+		"memory.stat":   "anon 4096\nfile 8192\nslab 0\nshmem 0\nworkingset_refault 3\n",
+		"memory.high":   "1073741824\n",
+	})
+	got := read(t, NewReader(2, ""), dir, id)
+	if got.Status != StatusOK {
+		t.Fatalf("status %v (%s)", got.Status, got.Reason)
+	}
+	for _, f := range []Field{FieldEventsOOMGroupKill, FieldKernel, FieldWorkingsetRefaultAnon, FieldSwapLimit, FieldSwap, FieldPressure, FieldNodePressure} {
+		if got.Has(f) {
+			t.Errorf("field %#x is set though its file or line is missing", f)
+		}
+	}
+	if !got.Has(FieldEventsOOMKill) || got.EventsOOMKill != 1 || !got.Has(FieldHigh) || got.HighBytes != 1<<30 || got.Anon != 4096 {
+		t.Errorf("got %+v", got)
+	}
+}
+
+func TestReadV1(t *testing.T) {
+	files := map[string]string{
+		"memory.oom_control":          "oom_kill_disable 0\nunder_oom 1\noom_kill 3\n",
+		"memory.failcnt":              "77\n",
+		"memory.stat":                 v1MemoryStat,
+		"memory.kmem.usage_in_bytes":  "9437184\n",
+		"memory.limit_in_bytes":       "536870912\n",
+		"memory.memsw.limit_in_bytes": "641728512\n",
+		"memory.usage_in_bytes":       "536870912\n",
+	}
+	dir, id := fakeCgroup(t, files)
+	got := read(t, NewReader(1, writeNodePressure(t, nodePSI)), dir, id)
+	want := Snapshot{
+		Status: StatusOK, Version: 1,
+		Fields: FieldEventsOOMKill | FieldUnderOOM | FieldOOMKillDisable | FieldFailcnt |
+			FieldAnon | FieldFile | FieldShmem | FieldSwap | FieldKernel | FieldWorkingsetRefaultAnon | FieldWorkingsetRefaultFile |
+			FieldSwapLimit | FieldNodePressure,
+		EventsOOMKill: 3, UnderOOM: true, Failcnt: 77,
+		Anon: 492830720, File: 12582912, Shmem: 4194304, Kernel: 9437184,
+		WorkingsetRefaultAnon: 17, WorkingsetRefaultFile: 4242,
+		SwapBytes: mib, SwapLimitBytes: 100 * mib,
+		NodePressure: Pressure{
+			Some: PressureLine{Avg10: 1.5, Avg60: 0.75, Avg300: 0.25, TotalMicros: 123456},
+			Full: PressureLine{Avg10: 0.5, Avg60: 0.25, Avg300: 0.1, TotalMicros: 65432},
+		},
+	}
+	if got != want {
+		t.Errorf("got  %+v\nwant %+v", got, want)
+	}
+}
+
+func TestReadV1SwapLimit(t *testing.T) {
+	const unlimited = "9223372036854771712\n" // what v1 shows for no limit
+	for _, c := range []struct {
+		name         string
+		limit, memsw string // "" for no file
+		want         uint64
+		has          bool
+	}{
+		{"memsw equal to the limit: no swap", "33554432", "33554432", 0, true},
+		{"memsw above the limit", "33554432", "50331648", 16 * mib, true},
+		{"memsw unlimited", "33554432", unlimited, NoLimit, true},
+		{"memory unlimited, memsw set", unlimited, "50331648", 48 * mib, true},
+		{"both unlimited", unlimited, unlimited, NoLimit, true},
+		{"64 KiB pages' unlimited", "9223372036854710272", "9223372036854710272", NoLimit, true},
+		{"no swap accounting", "33554432", "", 0, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			files := map[string]string{
+				"memory.oom_control":    "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n",
+				"memory.failcnt":        "0\n",
+				"memory.stat":           v1MemoryStat,
+				"memory.limit_in_bytes": c.limit,
+			}
+			if c.memsw != "" {
+				files["memory.memsw.limit_in_bytes"] = c.memsw
+			}
+			dir, id := fakeCgroup(t, files)
+			got := read(t, NewReader(1, ""), dir, id)
+			if got.Status != StatusOK || got.Has(FieldSwapLimit) != c.has || got.SwapLimitBytes != c.want {
+				t.Errorf("status %v, has swap limit %v, swap limit %d; want %v, %d", got.Status, got.Has(FieldSwapLimit), got.SwapLimitBytes, c.has, c.want)
+			}
+		})
+	}
+}
+
+func TestReadRemoved(t *testing.T) {
+	dir, id := fakeCgroup(t, map[string]string{"memory.events": "oom 1\n", "memory.stat": "anon 1\n"})
+	r := NewReader(2, writeNodePressure(t, nodePSI))
+
+	// Another cgroup now has the path: the one asked for is gone.
+	if got := read(t, r, dir, id+1); got.Status != StatusRemoved || got.Fields&^FieldNodePressure != 0 {
+		t.Errorf("path reused: got %+v, want status %q and no cgroup values", got, StatusRemoved)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	got := read(t, r, dir, id)
+	if got.Status != StatusRemoved || got.Status.String() != "cgroup removed" {
+		t.Errorf("removed: got status %q", got.Status)
+	}
+	// The node's pressure is still worth having.
+	if !got.Has(FieldNodePressure) || got.Fields != FieldNodePressure {
+		t.Errorf("removed: fields %#x, want the node's pressure only", got.Fields)
+	}
+}
+
+func TestReadNotAMemoryCgroup(t *testing.T) {
+	dir, id := fakeCgroup(t, map[string]string{"cpu.stat": "usage_usec 1\n"})
+	got := read(t, NewReader(2, ""), dir, id)
+	if got.Status != StatusFailed || !strings.Contains(got.Reason, "memory.events") || !strings.Contains(got.Reason, dir) {
+		t.Errorf("got status %q, reason %q; want failed naming memory.events in %s", got.Status, got.Reason, dir)
+	}
+	if got.Fields != 0 {
+		t.Errorf("failed snapshot has fields %#x", got.Fields)
+	}
+}
+
+func TestReadNotADirectory(t *testing.T) {
+	name := writeNodePressure(t, nodePSI)
+	got := read(t, NewReader(2, ""), name, 0)
+	if got.Status != StatusFailed || !strings.Contains(got.Reason, name) || got.Status.String() != "failed" {
+		t.Errorf("got status %q, reason %q; want failed naming %s", got.Status, got.Reason, name)
+	}
+}
+
+func TestReadNodeOnly(t *testing.T) {
+	got := read(t, NewReader(2, writeNodePressure(t, nodePSI)), "", 0)
+	if got.Status != StatusOK || got.Fields != FieldNodePressure || got.NodePressure.Full.TotalMicros != 65432 {
+		t.Errorf("got %+v", got)
+	}
+	if got := read(t, NewReader(2, filepath.Join(t.TempDir(), "none")), "", 0); got.Status != StatusOK || got.Fields != 0 {
+		t.Errorf("without PSI: got %+v", got)
+	}
+}
+
+// TestReadTimesOut stalls a read on a FIFO in place of memory.stat, the
+// way a read can hang in the kernel: Read returns at its deadline, and
+// once every reader slot is stuck, later reads time out without starting
+// more.
+func TestReadTimesOut(t *testing.T) {
+	dir, id := fakeCgroup(t, map[string]string{"memory.events": "oom 1\n"})
+	fifo := filepath.Join(dir, "memory.stat")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := NewReader(2, "")
+	for i := range maxReaders + 1 {
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		start := time.Now()
+		got := r.Read(ctx, dir, id)
+		cancel()
+		if took := time.Since(start); took > 5*time.Second {
+			t.Errorf("read %d took %v with a 50ms deadline", i, took)
+		}
+		if got.Status != StatusTimedOut || got.Status.String() != "timed out" {
+			t.Errorf("read %d: status %q, want timed out", i, got.Status)
+		}
+	}
+	if n := len(r.slots); n != maxReaders {
+		t.Errorf("%d reads in flight, want the bound %d", n, maxReaders)
+	}
+	// Unblock the stuck reads: each open of the FIFO for reading completes
+	// when a writer opens it, and reads end of file when it closes.
+	deadline := time.Now().Add(10 * time.Second)
+	for len(r.slots) > 0 && time.Now().Before(deadline) {
+		f, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0)
+		if err == nil {
+			f.Close()
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if n := len(r.slots); n != 0 {
+		t.Fatalf("%d reads still stuck", n)
+	}
+}
+
+func TestParsePressure(t *testing.T) {
+	if p, ok := parsePressure([]byte(nodePSI)); !ok || p.Some.Avg10 != 1.5 || p.Full.Avg300 != 0.1 {
+		t.Errorf("valid file: %+v %v", p, ok)
+	}
+	for _, bad := range []string{
+		"",
+		"some avg10=1.00 avg60=1.00 avg300=1.00 total=1\n", // no full line
+		"full avg10=1.00 avg60=1.00 avg300=1.00 total=1\n",
+		"some avg10=1.00 avg60=1.00 avg300=1.00\nfull avg10=1.00 avg60=1.00 avg300=1.00 total=1\n",
+		"some avg10=NaN avg60=1.00 avg300=1.00 total=1\nfull avg10=1.00 avg60=1.00 avg300=1.00 total=1\n",
+		"some avg10=101 avg60=1.00 avg300=1.00 total=1\nfull avg10=1.00 avg60=1.00 avg300=1.00 total=1\n",
+		"some avg10=-1 avg60=1.00 avg300=1.00 total=1\nfull avg10=1.00 avg60=1.00 avg300=1.00 total=1\n",
+		"some avg60=1.00 avg10=1.00 avg300=1.00 total=1\nfull avg10=1.00 avg60=1.00 avg300=1.00 total=1\n",
+		"some avg10=1.00 avg60=1.00 avg300=1.00 total=-1\nfull avg10=1.00 avg60=1.00 avg300=1.00 total=1\n",
+		"most avg10=1.00 avg60=1.00 avg300=1.00 total=1\nfull avg10=1.00 avg60=1.00 avg300=1.00 total=1\n",
+	} {
+		if p, ok := parsePressure([]byte(bad)); ok {
+			t.Errorf("parsePressure(%q) = %+v, want failure", bad, p)
+		}
+	}
+}
+
+func TestParseLimit(t *testing.T) {
+	for _, c := range []struct {
+		text string
+		want uint64
+		ok   bool
+	}{
+		{"max\n", NoLimit, true},
+		{"536870912\n", 512 * mib, true},
+		{"0", 0, true},
+		{"9223372036854771712\n", NoLimit, true},
+		{"9223372036854700000", 9223372036854700000, true}, // a real limit just below the unlimited values
+		{"", 0, false},
+		{"-1", 0, false},
+		{"12 MiB", 0, false},
+	} {
+		if got, ok := parseLimit([]byte(c.text)); got != c.want || ok != c.ok {
+			t.Errorf("parseLimit(%q) = %d, %v; want %d, %v", c.text, got, ok, c.want, c.ok)
+		}
+	}
+	if _, ok := parseLimit(nil); ok {
+		t.Error("parseLimit(nil) succeeded")
+	}
+}

@@ -1,0 +1,237 @@
+package memstate_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/oomtrace/oomtrace/internal/event"
+	"github.com/oomtrace/oomtrace/internal/memcg"
+	"github.com/oomtrace/oomtrace/internal/memstate"
+)
+
+func TestMain(m *testing.M) {
+	memcg.HogMain()
+	os.Exit(m.Run())
+}
+
+const mib = 1 << 20
+
+// TestNoLimitIsEvents: the output writes both sentinels the same way.
+func TestNoLimitIsEvents(t *testing.T) {
+	if memstate.NoLimit != event.NoLimit {
+		t.Errorf("memstate.NoLimit %#x, event.NoLimit %#x", memstate.NoLimit, event.NoLimit)
+	}
+}
+
+// requireMemcg returns the memory hierarchy. It skips only when not root:
+// as root, a machine without a usable memory controller fails the test.
+func requireMemcg(t *testing.T) memcg.Hierarchy {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to create memory cgroups")
+	}
+	h, err := memcg.Detect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// create makes a cgroup that is removed when the test ends, and returns it
+// with its id.
+func create(t *testing.T, h memcg.Hierarchy, rel string, limit int64) (*memcg.Group, uint64) {
+	t.Helper()
+	g, err := h.Create(rel, limit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := g.Remove(); err != nil {
+			t.Error(err)
+		}
+	})
+	id, err := h.ID(g.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g, id
+}
+
+// oomKill runs a hog of 64 MiB in g, over its (or its parent's) 32 MiB
+// limit, and waits for the kernel to kill it.
+func oomKill(t *testing.T, g *memcg.Group) {
+	t.Helper()
+	cmd, err := memcg.StartHog(g, 64, memcg.HogOptions{Stderr: os.Stderr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("hog %d still running after 30s", cmd.Process.Pid)
+	}
+	if ws := cmd.ProcessState.Sys().(syscall.WaitStatus); !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+		t.Fatalf("hog ended with %v, want SIGKILL", cmd.ProcessState)
+	}
+}
+
+// snapshot reads g with the short deadline the tracer uses.
+func snapshot(t *testing.T, r *memstate.Reader, dir string, id uint64) memstate.Snapshot {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	s := r.Read(ctx, dir, id)
+	t.Logf("snapshot of %s: %+v", dir, s)
+	return s
+}
+
+func nodePressurePath(t *testing.T) string {
+	_, err := os.Stat(memstate.NodePressurePath)
+	if errors.Is(err, os.ErrNotExist) {
+		return "" // CONFIG_PSI off: nothing to test against
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return memstate.NodePressurePath
+}
+
+func TestRealSnapshotBeforeAndAfterOOM(t *testing.T) {
+	h := requireMemcg(t)
+	psi := nodePressurePath(t)
+	r := memstate.NewReader(h.Version, psi)
+	g, id := create(t, h, memcg.UniqueName("oomtrace-test"), 32*mib)
+
+	s := snapshot(t, r, g.Dir(), id)
+	if s.Status != memstate.StatusOK || s.Version != h.Version {
+		t.Fatalf("status %q (%s), version %d", s.Status, s.Reason, s.Version)
+	}
+	for _, f := range []memstate.Field{memstate.FieldAnon, memstate.FieldFile, memstate.FieldShmem, memstate.FieldEventsOOMKill} {
+		if !s.Has(f) {
+			t.Errorf("field %#x missing", f)
+		}
+	}
+	if psi != "" && !s.Has(memstate.FieldNodePressure) {
+		t.Errorf("%s exists but the node's pressure is missing", psi)
+	}
+	if s.EventsOOMKill != 0 {
+		t.Errorf("a new cgroup has %d OOM kills", s.EventsOOMKill)
+	}
+	if h.Version == 1 && s.Has(memstate.FieldSwapLimit) && s.SwapLimitBytes != 0 {
+		t.Errorf("swap limit %d; memcg ties memory+swap to the memory limit, so want 0", s.SwapLimitBytes)
+	}
+
+	oomKill(t, g)
+	s = snapshot(t, r, g.Dir(), id)
+	if s.Status != memstate.StatusOK {
+		t.Fatalf("after the kill: status %q (%s)", s.Status, s.Reason)
+	}
+	if s.EventsOOMKill != 1 {
+		t.Errorf("after the kill: %d OOM kills, want 1", s.EventsOOMKill)
+	}
+	// failcnt is not checked: memcg ties the memory+swap limit to the
+	// memory limit, and a charge refused by the memory+swap limit is counted
+	// in neither failcnt (6.18).
+	if h.Version == 1 && !s.Has(memstate.FieldFailcnt) {
+		t.Error("after the kill: failcnt not read")
+	}
+	if h.Version == 2 && (s.EventsMax == 0 || s.EventsOOM == 0) {
+		t.Errorf("after the kill: max %d, oom %d; want both counted", s.EventsMax, s.EventsOOM)
+	}
+}
+
+// TestRealParentLimit pins what the OOM killer's counters say when a
+// parent's limit kills in a child, as with a pod-level limit: v1 counts the
+// kill only in the victim's own cgroup, v2 in its ancestors too.
+func TestRealParentLimit(t *testing.T) {
+	h := requireMemcg(t)
+	r := memstate.NewReader(h.Version, "")
+	parent, parentID := create(t, h, memcg.UniqueName("oomtrace-test"), 32*mib)
+	child, childID := create(t, h, filepath.Join(filepath.Base(parent.Dir()), "child"), 0)
+	oomKill(t, child)
+
+	p := snapshot(t, r, parent.Dir(), parentID)
+	c := snapshot(t, r, child.Dir(), childID)
+	if p.Status != memstate.StatusOK || c.Status != memstate.StatusOK {
+		t.Fatalf("status parent %q, child %q", p.Status, c.Status)
+	}
+	if c.EventsOOMKill != 1 {
+		t.Errorf("child: %d OOM kills, want 1", c.EventsOOMKill)
+	}
+	wantParent := uint64(0)
+	if h.Version == 2 {
+		wantParent = 1
+	}
+	if p.EventsOOMKill != wantParent {
+		t.Errorf("parent on v%d: %d OOM kills, want %d", h.Version, p.EventsOOMKill, wantParent)
+	}
+}
+
+func TestRealRemovedAndReplaced(t *testing.T) {
+	h := requireMemcg(t)
+	r := memstate.NewReader(h.Version, "")
+	rel := memcg.UniqueName("oomtrace-test")
+	g, err := h.Create(rel, 32*mib)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := h.ID(g.Path())
+	if err != nil {
+		g.Remove()
+		t.Fatal(err)
+	}
+	if err := g.Remove(); err != nil {
+		t.Fatal(err)
+	}
+	if s := snapshot(t, r, g.Dir(), id); s.Status != memstate.StatusRemoved {
+		t.Errorf("removed cgroup: status %q (%s), want %q", s.Status, s.Reason, memstate.StatusRemoved)
+	}
+
+	// A new cgroup at the same path is not the one that was asked for.
+	again, againID := create(t, h, rel, 32*mib)
+	if againID == id {
+		t.Skipf("the new cgroup got the old one's id %d", id)
+	}
+	if s := snapshot(t, r, again.Dir(), id); s.Status != memstate.StatusRemoved {
+		t.Errorf("replaced cgroup: status %q, want %q", s.Status, memstate.StatusRemoved)
+	}
+	if s := snapshot(t, r, again.Dir(), againID); s.Status != memstate.StatusOK {
+		t.Errorf("new cgroup: status %q (%s)", s.Status, s.Reason)
+	}
+}
+
+// TestRealRemovedWhileOpen removes the cgroup between opening its
+// directory and reading its files, the race a snapshot of a dying
+// container runs: the files fail as a removed cgroup's do.
+func TestRealRemovedWhileOpen(t *testing.T) {
+	h := requireMemcg(t)
+	g, _ := create(t, h, memcg.UniqueName("oomtrace-test"), 32*mib)
+	dir, err := os.Open(g.Dir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dir.Close()
+	stat, err := os.Open(filepath.Join(g.Dir(), "memory.stat"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stat.Close()
+	if err := g.Remove(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stat.Read(make([]byte, 4096)); !errors.Is(err, syscall.ENODEV) {
+		t.Errorf("read of an open file of a removed cgroup: %v, want ENODEV", err)
+	}
+	if _, err := syscall.Openat(int(dir.Fd()), "memory.stat", syscall.O_RDONLY, 0); !errors.Is(err, syscall.ENOENT) {
+		t.Errorf("open in a removed cgroup's directory: %v, want ENOENT", err)
+	}
+}

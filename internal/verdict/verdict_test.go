@@ -1,0 +1,319 @@
+package verdict
+
+import (
+	"bufio"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/oomtrace/oomtrace/internal/container"
+	"github.com/oomtrace/oomtrace/internal/event"
+	"github.com/oomtrace/oomtrace/internal/memstate"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/verdict/verdicts.golden")
+
+const (
+	mib = 1 << 20
+	kib = 1 << 10
+
+	id1  = "0dc1822c4f1e5f3c7b4a2e9d8c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b"
+	id2  = "7f3a9e1b2c4d6e8f0a1b3c5d7e9f1a2b4c6d8e0f2a4b6c8d0e2f4a6b8c0d2e4f"
+	id3  = "e5d4c3b2a1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4"
+	uid1 = "0f5eb28f-3c1a-4e2b-9d7c-6a5b4c3d2e1f"
+
+	podPath     = "/kubepods/burstable/pod" + uid1
+	apiPath     = podPath + "/" + id1
+	sidecarPath = podPath + "/" + id2
+)
+
+var shopNames = container.Names{PodName: "api-7d9", Namespace: "shop"}
+
+// attribute parses path and adds names, as the tracer will.
+func attribute(path string, n container.Names) container.Info {
+	return container.Parse(path).WithNames(n)
+}
+
+func withName(n container.Names, name string) container.Names {
+	n.Name = name
+	return n
+}
+
+// javaKill is a memcg kill of java in the api container.
+func javaKill() event.Event {
+	return event.Event{
+		Kind: event.KindOOMKill,
+		OOMKill: event.OOMKill{
+			Class: event.ClassMemcg,
+			Victim: event.Victim{
+				Task:        event.Task{PID: 4242, TGID: 4242, Comm: "java"},
+				OOMScoreAdj: 1000,
+				HasMM:       true,
+				RSSAnonKB:   470 * mib / kib,
+				RSSFileKB:   3788,
+				Cgroup:      event.Cgroup{Path: apiPath, ID: 11, UsageBytes: 256 * mib, LimitBytes: 256 * mib},
+			},
+			Trigger:       event.Task{PID: 4250, TGID: 4242, Comm: "GC Thread#0"},
+			TriggerCgroup: event.Cgroup{Path: apiPath, ID: 11},
+			OOMCgroup:     event.Cgroup{Path: apiPath, ID: 11, UsageBytes: 256 * mib, LimitBytes: 256 * mib},
+		},
+	}
+}
+
+// podLimitKill is javaKill under a 512 MiB pod limit, hit by the sidecar's
+// nginx.
+func podLimitKill() event.Event {
+	ev := javaKill()
+	k := &ev.OOMKill
+	k.Victim.Cgroup.UsageBytes, k.Victim.Cgroup.LimitBytes = 498*mib, event.NoLimit
+	k.OOMCgroup = event.Cgroup{Path: podPath, ID: 10, UsageBytes: 512 * mib, LimitBytes: 512 * mib}
+	k.Trigger = event.Task{PID: 77, TGID: 77, Comm: "nginx"}
+	k.TriggerCgroup = event.Cgroup{Path: sidecarPath, ID: 12}
+	return ev
+}
+
+func v2Snapshot(oomKills uint64) *memstate.Snapshot {
+	return &memstate.Snapshot{Status: memstate.StatusOK, Version: 2, Fields: memstate.FieldEventsOOMKill, EventsOOMKill: oomKills}
+}
+
+type verdictCase struct {
+	name string
+	in   Input
+}
+
+func cases() []verdictCase {
+	var cs []verdictCase
+	add := func(name string, ev event.Event, in Input) {
+		in.Event = &ev
+		cs = append(cs, verdictCase{name, in})
+	}
+	api := attribute(apiPath, withName(shopNames, "api"))
+	pod := attribute(podPath, shopNames)
+	proxy := attribute(sidecarPath, withName(shopNames, "proxy"))
+
+	add("memcg, container level", javaKill(), Input{Victim: api, Trigger: api, OOM: api, Snapshot: v2Snapshot(1)})
+	add("memcg, pod level, hit by another container", podLimitKill(), Input{Victim: api, Trigger: proxy, OOM: pod, Snapshot: v2Snapshot(3)})
+	add("memcg, pod level, no names found", podLimitKill(), Input{
+		Victim: container.Parse(apiPath), Trigger: container.Parse(sidecarPath), OOM: container.Parse(podPath),
+		Snapshot: &memstate.Snapshot{Status: memstate.StatusRemoved, Version: 2},
+	})
+	add("memcg, pod level, v1 counter is the pod's own", podLimitKill(), Input{Victim: api, Trigger: proxy, OOM: pod,
+		Snapshot: &memstate.Snapshot{Status: memstate.StatusOK, Version: 1, Fields: memstate.FieldEventsOOMKill, EventsOOMKill: 5}})
+
+	ev := javaKill()
+	ev.OOMKill.VictimExiting = true
+	add("memcg, victim already exiting", ev, Input{Victim: api, Trigger: api, OOM: api})
+
+	ev = javaKill()
+	ev.OOMKill.Victim.HasMM = false
+	add("memcg, victim without memory", ev, Input{Victim: api, Trigger: api, OOM: api})
+
+	ev = javaKill()
+	ev.OOMKill.OOMCgroup = event.Cgroup{}
+	add("memcg, OOM cgroup unknown", ev, Input{Victim: api, Trigger: api})
+
+	ev = podLimitKill()
+	ev.OOMKill.OOMCgroup = event.Cgroup{Path: "/kubepods", ID: 2, UsageBytes: 7680 * mib, LimitBytes: 7680 * mib}
+	add("memcg, node allocatable", ev, Input{Victim: api, Trigger: proxy, OOM: container.Parse("/kubepods")})
+
+	ev = podLimitKill()
+	ev.OOMKill.OOMCgroup = event.Cgroup{Path: "/kubepods/burstable", ID: 3, UsageBytes: 3 * 1024 * mib, LimitBytes: 3 * 1024 * mib}
+	add("memcg, QoS class limit", ev, Input{Victim: api, Trigger: proxy, OOM: container.Parse("/kubepods/burstable")})
+
+	// On cgroup v2 a container's cgroup without the memory controller is
+	// charged to its pod's.
+	ev = podLimitKill()
+	ev.OOMKill.Victim.Cgroup = event.Cgroup{Path: podPath, ID: 10, UsageBytes: 512 * mib, LimitBytes: 512 * mib}
+	ev.OOMKill.TriggerCgroup = ev.OOMKill.Victim.Cgroup
+	add("memcg, victim's memcg is its pod's", ev, Input{Victim: pod, Trigger: pod, OOM: pod})
+
+	ev = javaKill()
+	sub := apiPath + "/workers"
+	ev.OOMKill.Victim.Cgroup.Path, ev.OOMKill.TriggerCgroup.Path = sub, sub
+	add("memcg, container limit over a sub-cgroup", ev, Input{Victim: attribute(sub, withName(shopNames, "api")), Trigger: attribute(sub, withName(shopNames, "api")), OOM: api})
+
+	hog := event.Event{Kind: event.KindOOMKill, OOMKill: event.OOMKill{
+		Class: event.ClassMemcg,
+		Victim: event.Victim{Task: event.Task{PID: 21680, TGID: 21680, Comm: "oomtrace-hog"}, HasMM: true, RSSAnonKB: 33536, RSSFileKB: 3848,
+			Cgroup: event.Cgroup{Path: "/oomtrace-demo-21671-9fa76cfc", ID: 6998, UsageBytes: 32 * mib, LimitBytes: 32 * mib}},
+		Trigger:       event.Task{PID: 21680, TGID: 21680, Comm: "oomtrace-hog"},
+		TriggerCgroup: event.Cgroup{Path: "/oomtrace-demo-21671-9fa76cfc", ID: 6998},
+		OOMCgroup:     event.Cgroup{Path: "/oomtrace-demo-21671-9fa76cfc", ID: 6998, UsageBytes: 32 * mib, LimitBytes: 32 * mib},
+	}}
+	add("memcg, plain cgroup", hog, Input{Snapshot: &memstate.Snapshot{Status: memstate.StatusOK, Version: 1, Fields: memstate.FieldEventsOOMKill, EventsOOMKill: 2}})
+
+	ev = hog
+	ev.OOMKill.Victim.Cgroup.Path, ev.OOMKill.TriggerCgroup.Path = "/oomtrace-test/child", "/oomtrace-test/child"
+	ev.OOMKill.OOMCgroup.Path = "/oomtrace-test"
+	add("memcg, plain parent cgroup", ev, Input{})
+
+	ev = hog
+	docker := "/system.slice/docker-" + id3 + ".scope"
+	ev.OOMKill.Victim.Cgroup.Path, ev.OOMKill.TriggerCgroup.Path, ev.OOMKill.OOMCgroup.Path = docker, docker, docker
+	web := attribute(docker, container.Names{Name: "web"})
+	add("memcg, docker container", ev, Input{Victim: web, Trigger: web, OOM: web})
+
+	ev = hog
+	conmon := "/machine.slice/libpod-conmon-" + id3 + ".scope"
+	ev.OOMKill.Victim.Cgroup.Path, ev.OOMKill.TriggerCgroup.Path, ev.OOMKill.OOMCgroup.Path = conmon, conmon, conmon
+	add("memcg, podman monitor", ev, Input{Victim: container.Parse(conmon), Trigger: container.Parse(conmon), OOM: container.Parse(conmon)})
+
+	ev = hog
+	svc := "/system.slice/nginx.service"
+	ev.OOMKill.Victim.Cgroup.Path, ev.OOMKill.TriggerCgroup.Path, ev.OOMKill.OOMCgroup.Path = svc, svc, svc
+	ev.OOMKill.OOMCgroup.LimitBytes = 1536 * mib
+	add("memcg, systemd service", ev, Input{Victim: container.Parse(svc), Trigger: container.Parse(svc), OOM: container.Parse(svc)})
+
+	ev = hog
+	user := "/user.slice/user-1000.slice/user@1000.service/app.slice/app-firefox-1234.scope"
+	ev.OOMKill.Victim.Cgroup.Path, ev.OOMKill.TriggerCgroup.Path = user, user
+	ev.OOMKill.OOMCgroup.Path, ev.OOMKill.OOMCgroup.LimitBytes = "/user.slice/user-1000.slice", 4*1024*mib
+	add("memcg, user slice limit", ev, Input{Victim: container.Parse(user), Trigger: container.Parse(user), OOM: container.Parse("/user.slice/user-1000.slice")})
+
+	ev = hog
+	ev.OOMKill.Victim.Comm = "x\" in pod a/b\n"
+	ev.OOMKill.Victim.Cgroup.Path = "/evil\npath"
+	ev.OOMKill.OOMCgroup.Path = "/evil\npath"
+	add("memcg, hostile names", ev, Input{})
+
+	ev = javaKill()
+	cut := podPath + "/" + id1[:30]
+	ev.OOMKill.Victim.Cgroup = event.Cgroup{Path: cut, ID: 11, UsageBytes: 498 * mib, LimitBytes: event.NoLimit, Truncated: true}
+	ev.OOMKill.OOMCgroup = event.Cgroup{Path: podPath, ID: 10, UsageBytes: 512 * mib, LimitBytes: 512 * mib}
+	cutInfo := container.ParseTruncated(cut).WithNames(shopNames)
+	add("memcg, truncated victim path", ev, Input{Victim: cutInfo, Trigger: cutInfo, OOM: pod})
+
+	global := podLimitKill()
+	global.OOMKill.Class = event.ClassGlobal
+	global.OOMKill.OOMCgroup = event.Cgroup{}
+	global.OOMKill.HasControl, global.OOMKill.Points, global.OOMKill.TotalPages = true, 120000, 4194304
+	global.OOMKill.Trigger = event.Task{PID: 900, TGID: 900, Comm: "postgres"}
+	global.OOMKill.TriggerCgroup = event.Cgroup{Path: "/system.slice/postgresql.service", ID: 40}
+	pressure := &memstate.Snapshot{Status: memstate.StatusOK, Version: 2, Fields: memstate.FieldNodePressure,
+		NodePressure: memstate.Pressure{Some: memstate.PressureLine{Avg10: 80.51}, Full: memstate.PressureLine{Avg10: 35.2}}}
+	add("global, with oom_control and pressure", global, Input{Victim: api, Trigger: container.Parse("/system.slice/postgresql.service"), Snapshot: pressure})
+
+	ev = global
+	ev.OOMKill.VictimExiting = true
+	add("global, victim already exiting", ev, Input{Victim: api, Trigger: container.Parse("/system.slice/postgresql.service")})
+
+	old := event.Event{Kind: event.KindOOMKill, OOMKill: event.OOMKill{
+		Class:  event.ClassGlobal,
+		Victim: event.Victim{Task: event.Task{PID: 10, TGID: 10, Comm: "hog"}, HasMM: true, RSSAnonKB: 3 * 1024 * 1024, RSSFileKB: 100},
+	}}
+	add("global, old tracepoint: no cgroup, no trigger", old, Input{})
+
+	ev = global
+	ev.OOMKill.Class = event.ClassSysrq
+	ev.OOMKill.Trigger = event.Task{PID: 31, TGID: 31, Comm: "kworker/0:1"}
+	ev.OOMKill.TriggerCgroup = event.Cgroup{Path: "/", ID: 1}
+	add("sysrq", ev, Input{Victim: api})
+
+	ev = global
+	ev.OOMKill.Class = event.ClassCpuset
+	add("cpuset", ev, Input{Victim: api, Trigger: container.Parse("/system.slice/postgresql.service")})
+
+	ev = global
+	ev.OOMKill.Class = event.ClassMempolicy
+	ev.OOMKill.HasControl = false
+	add("mempolicy", ev, Input{Victim: api, Trigger: container.Parse("/system.slice/postgresql.service")})
+
+	ev = global
+	ev.OOMKill.Class = event.ClassUnknown
+	ev.OOMKill.HasControl = false
+	add("unknown class", ev, Input{Victim: api, Trigger: container.Parse("/system.slice/postgresql.service")})
+	return cs
+}
+
+const goldenFile = "verdicts.golden"
+
+func goldenPath() string { return filepath.Join("..", "..", "testdata", "verdict", goldenFile) }
+
+// The golden file holds, for each case, a line "== <name>" and the
+// sentence on the next line.
+func TestExplainGolden(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("# The verdict of each case in internal/verdict/verdict_test.go.\n# Regenerate with: go test ./internal/verdict -update\n")
+	for _, c := range cases() {
+		got := Explain(c.in)
+		if got == "" || strings.ContainsAny(got, "\n\t") {
+			t.Errorf("%s: verdict %q is empty or not one line", c.name, got)
+		}
+		b.WriteString("\n== " + c.name + "\n" + got + "\n")
+	}
+	if *update {
+		if err := os.WriteFile(goldenPath(), []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(goldenPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	compareGolden(t, string(want), b.String())
+}
+
+// compareGolden reports the cases whose sentence differs.
+func compareGolden(t *testing.T, want, got string) {
+	t.Helper()
+	parse := func(s string) map[string]string {
+		m := map[string]string{}
+		sc := bufio.NewScanner(strings.NewReader(s))
+		var name string
+		for sc.Scan() {
+			line := sc.Text()
+			if n, ok := strings.CutPrefix(line, "== "); ok {
+				name = n
+			} else if name != "" && line != "" {
+				m[name] = line
+				name = ""
+			}
+		}
+		return m
+	}
+	w, g := parse(want), parse(got)
+	for name, sentence := range g {
+		if w[name] != sentence {
+			t.Errorf("%s:\n got %s\nwant %s", name, sentence, w[name])
+		}
+	}
+	for name := range w {
+		if _, ok := g[name]; !ok {
+			t.Errorf("%s: in the golden file but not a case", name)
+		}
+	}
+}
+
+func TestExplainOnlyOOMKills(t *testing.T) {
+	if got := Explain(Input{}); got != "" {
+		t.Errorf("no event: %q", got)
+	}
+	ev := event.Event{Kind: event.KindMemcgOOM}
+	if got := Explain(Input{Event: &ev}); got != "" {
+		t.Errorf("memcg_oom event: %q", got)
+	}
+}
+
+func TestBytes(t *testing.T) {
+	for _, c := range []struct {
+		n    uint64
+		want string
+	}{
+		{0, "0 KiB"},
+		{1000, "1.0 KiB"},
+		{3788 * kib, "3.7 MiB"},
+		{32 * mib, "32 MiB"},
+		{33536 * kib, "33 MiB"},
+		{498*mib + 700*kib, "499 MiB"},
+		{7680 * mib, "7.5 GiB"},
+		{3 << 30, "3 GiB"},
+		{100 << 30, "100 GiB"},
+	} {
+		if got := bytes(c.n); got != c.want {
+			t.Errorf("bytes(%d) = %q, want %q", c.n, got, c.want)
+		}
+	}
+}
