@@ -112,8 +112,9 @@ type HogOptions struct {
 	// allocates: at most 15 bytes, any but NUL (newlines and parentheses
 	// included, to test parsers).
 	Comm string
-	// OOMScoreAdj, when set, is written to the hog's oom_score_adj before it
-	// allocates. Without CAP_SYS_RESOURCE it can only be raised.
+	// OOMScoreAdj, when set, is written to the hog's oom_score_adj before
+	// it allocates; without it a negative value inherited from the parent
+	// is raised to 0. Without CAP_SYS_RESOURCE it can only be raised.
 	OOMScoreAdj *int
 	// Stderr receives the hog's own error messages; nil discards them.
 	Stderr io.Writer
@@ -177,12 +178,24 @@ func prepareHog(g *Group, pid int, opts HogOptions) error {
 	if err := g.AddProcess(pid); err != nil {
 		return err
 	}
-	if opts.OOMScoreAdj == nil {
-		return nil
-	}
 	name := fmt.Sprintf("/proc/%d/oom_score_adj", pid)
-	if err := os.WriteFile(name, []byte(strconv.Itoa(*opts.OOMScoreAdj)), 0); err != nil {
-		return fmt.Errorf("set oom_score_adj: %w", err)
+	adj := 0
+	if opts.OOMScoreAdj != nil {
+		adj = *opts.OOMScoreAdj
+	} else {
+		// A tracer protects itself with -1000, and a hog that inherited
+		// that could not be killed: raise a negative value to 0, leave any
+		// other as it is.
+		b, err := os.ReadFile(name)
+		if err != nil {
+			return fmt.Errorf("read oom_score_adj: %w", err)
+		}
+		if inherited, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && inherited >= 0 {
+			return nil
+		}
+	}
+	if err := os.WriteFile(name, []byte(strconv.Itoa(adj)), 0); err != nil {
+		return fmt.Errorf("set oom_score_adj to %d: %w", adj, err)
 	}
 	return nil
 }
