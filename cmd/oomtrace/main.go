@@ -24,6 +24,11 @@ and by which limit.
 
 Usage:
   oomtrace trace [flags]    trace OOM kills, memcg OOMs and reclaim live
+  oomtrace record -o FILE [flags] [-- COMMAND ARGS...]
+                            trace into a log file, while COMMAND runs or until stopped
+  oomtrace report FILE...   kills, reclaim stall and lost events of logs (oomtrace's or perf script's)
+  oomtrace gate FILE... [rules]
+                            exit 1 if a capture breaks a limit (kills, lost, reclaim, regression)
   oomtrace doctor           what this kernel and these privileges allow
   oomtrace demo [flags]     cause a small memcg OOM and trace it
   oomtrace version          print the version
@@ -35,6 +40,9 @@ func main() {
 	// The demo's memory hog is this same binary, re-executed: HogMain
 	// returns at once unless this process is one.
 	memcg.HogMain()
+	// So is the command oomtrace record runs: recordChildMain returns at
+	// once unless this process is that command, not yet executed.
+	recordChildMain()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -51,6 +59,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "trace":
 		err = runTrace(ctx, args[1:], stdout, stderr, logger)
+	case "record":
+		err = runRecord(ctx, args[1:], stderr, logger)
+	case "report":
+		err = runReport(args[1:], stdout, stderr)
+	case "gate":
+		err = runGate(args[1:], stdout, stderr)
 	case "doctor":
 		err = runDoctor(ctx, args[1:], stdout, stderr)
 	case "demo":
@@ -71,9 +85,32 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case errors.Is(err, errUsage):
 		return 2
 	}
-	fmt.Fprintf(stderr, "oomtrace: %v\n", err)
-	return 1
+	status := 1
+	var exit *exitError
+	if errors.As(err, &exit) {
+		status, err = exit.status, exit.err
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "oomtrace: %v\n", err)
+	}
+	return status
 }
+
+// exitError ends oomtrace with its status, after printing err if it is
+// not nil.
+type exitError struct {
+	status int
+	err    error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.status)
+	}
+	return e.err.Error()
+}
+
+func (e *exitError) Unwrap() error { return e.err }
 
 // errUsage marks a command-line mistake already reported by the flag set.
 var errUsage = errors.New("usage")

@@ -143,3 +143,31 @@ func unhex(c byte) (byte, bool) {
 	}
 	return 0, false
 }
+
+// Escape returns s in the escaped form of a decoded JSON value: printable
+// ASCII as itself except `\`, which is doubled, and every other byte as
+// \xHH. It is for showing kernel strings anywhere else (report tables,
+// report JSON): the result is printable ASCII, cannot reach a terminal as an
+// escape sequence, and unescapes to s by the rules of the JSON format.
+func Escape(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == '\\' || !printable(c) {
+			return string(appendEscapedValue(make([]byte, 0, len(s)+8), s))
+		}
+	}
+	return s
+}
+
+func appendEscapedValue(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\\':
+			dst = append(dst, '\\', '\\')
+		case !printable(c):
+			dst = appendHexEscape(dst, c)
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return dst
+}

@@ -196,3 +196,30 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSplitObject holds the fast JSON object splitter to the decoder it
+// stands in for: wherever it answers, it answers the same.
+func FuzzSplitObject(f *testing.F) {
+	f.Add([]byte(`{"event":"reaper","ktime_ns":1,"victim":{"pid":1},"stack":["a","b"]}`))
+	f.Add([]byte(" { \"a\" : [ {\"}\":\"]\"} ] , \"b\":\"\\\"\" }\n"))
+	f.Add([]byte(`{"a":1,"a":2}`))
+	f.Add([]byte(`{"\u0061":true}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fast, ok := splitObject(data)
+		if !ok {
+			return
+		}
+		slow, err := decodeObjectSlowly(data)
+		if err != nil {
+			t.Fatalf("splitObject(%q) = %q, decoder: %v", data, fast, err)
+		}
+		if len(fast) != len(slow) {
+			t.Fatalf("splitObject(%q) = %q, decoder %q", data, fast, slow)
+		}
+		for i := range fast {
+			if fast[i].key != slow[i].key || string(fast[i].value) != string(slow[i].value) {
+				t.Fatalf("splitObject(%q) = %q, decoder %q", data, fast, slow)
+			}
+		}
+	})
+}

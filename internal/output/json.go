@@ -81,6 +81,222 @@ type member struct {
 // decodeObject splits a JSON object into its members. Unlike encoding/json
 // it rejects a key given twice instead of keeping the last.
 func decodeObject(data []byte) ([]member, error) {
+	if members, ok := splitObject(data); ok {
+		return members, nil
+	}
+	return decodeObjectSlowly(data)
+}
+
+// splitObject is decodeObject for the lines oomtrace writes, several times
+// faster: logs of millions of lines must read in seconds. It checks the
+// JSON syntax as it goes, and gives up (false) on anything unusual: invalid
+// JSON, escaped or non-ASCII keys, a key given twice, deep nesting. Those,
+// with their exact errors, are left to decodeObjectSlowly.
+func splitObject(data []byte) ([]member, bool) {
+	i := skipSpace(data, 0)
+	if i == len(data) || data[i] != '{' {
+		return nil, false
+	}
+	members := make([]member, 0, 16)
+	i = skipSpace(data, i+1)
+	if i < len(data) && data[i] == '}' {
+		return members, skipSpace(data, i+1) == len(data)
+	}
+	for {
+		if i == len(data) || data[i] != '"' {
+			return nil, false
+		}
+		end, ok := scanString(data, i)
+		key := data[i+1 : max(end-1, i+1)]
+		if !ok || !plainASCII(key) {
+			return nil, false
+		}
+		if i = skipSpace(data, end); i == len(data) || data[i] != ':' {
+			return nil, false
+		}
+		i = skipSpace(data, i+1)
+		if end, ok = scanValue(data, i, 0); !ok || indexMember(members, string(key)) >= 0 {
+			return nil, false
+		}
+		members = append(members, member{internKey(key), data[i:end]})
+		switch i = skipSpace(data, end); {
+		case i < len(data) && data[i] == ',':
+			i = skipSpace(data, i+1)
+		case i < len(data) && data[i] == '}':
+			return members, skipSpace(data, i+1) == len(data)
+		default:
+			return nil, false
+		}
+	}
+}
+
+func skipSpace(data []byte, i int) int {
+	for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\r' || data[i] == '\n') {
+		i++
+	}
+	return i
+}
+
+// scanString checks the string literal at data[i] and returns the index
+// just past it.
+func scanString(data []byte, i int) (int, bool) {
+	for i++; i < len(data); i++ {
+		switch c := data[i]; {
+		case c == '"':
+			return i + 1, true
+		case c < 0x20:
+			return 0, false
+		case c == '\\':
+			if i++; i == len(data) {
+				return 0, false
+			}
+			switch data[i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if i+4 >= len(data) {
+					return 0, false
+				}
+				for _, h := range data[i+1 : i+5] {
+					if _, ok := unhex(h); !ok {
+						return 0, false
+					}
+				}
+				i += 4
+			default:
+				return 0, false
+			}
+		}
+	}
+	return 0, false
+}
+
+// maxNesting bounds the recursion of scanValue; deeper values are left
+// to encoding/json.
+const maxNesting = 64
+
+// scanValue checks the value at data[i] and returns the index just past
+// it.
+func scanValue(data []byte, i, depth int) (int, bool) {
+	if i == len(data) || depth > maxNesting {
+		return 0, false
+	}
+	switch data[i] {
+	case '"':
+		return scanString(data, i)
+	case '{', '[':
+		closing := byte('}')
+		if data[i] == '[' {
+			closing = ']'
+		}
+		if i = skipSpace(data, i+1); i < len(data) && data[i] == closing {
+			return i + 1, true
+		}
+		for {
+			if closing == '}' {
+				if i == len(data) || data[i] != '"' {
+					return 0, false
+				}
+				end, ok := scanString(data, i)
+				if !ok {
+					return 0, false
+				}
+				if i = skipSpace(data, end); i == len(data) || data[i] != ':' {
+					return 0, false
+				}
+				i = skipSpace(data, i+1)
+			}
+			end, ok := scanValue(data, i, depth+1)
+			if !ok {
+				return 0, false
+			}
+			switch i = skipSpace(data, end); {
+			case i < len(data) && data[i] == ',':
+				i = skipSpace(data, i+1)
+			case i < len(data) && data[i] == closing:
+				return i + 1, true
+			default:
+				return 0, false
+			}
+		}
+	case 't':
+		return scanLiteral(data, i, "true")
+	case 'f':
+		return scanLiteral(data, i, "false")
+	case 'n':
+		return scanLiteral(data, i, "null")
+	}
+	return scanNumber(data, i)
+}
+
+func scanLiteral(data []byte, i int, literal string) (int, bool) {
+	if !bytes.HasPrefix(data[i:], []byte(literal)) {
+		return 0, false
+	}
+	return i + len(literal), true
+}
+
+// scanNumber checks -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? at
+// data[i].
+func scanNumber(data []byte, i int) (int, bool) {
+	digits := func() bool {
+		start := i
+		for i < len(data) && data[i] >= '0' && data[i] <= '9' {
+			i++
+		}
+		return i > start
+	}
+	if i < len(data) && data[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(data) && data[i] == '0':
+		i++
+	case !digits():
+		return 0, false
+	}
+	if i < len(data) && data[i] == '.' {
+		i++
+		if !digits() {
+			return 0, false
+		}
+	}
+	if i < len(data) && (data[i] == 'e' || data[i] == 'E') {
+		i++
+		if i < len(data) && (data[i] == '+' || data[i] == '-') {
+			i++
+		}
+		if !digits() {
+			return 0, false
+		}
+	}
+	return i, true
+}
+
+// knownKeys holds every key an event line has, so that reading one does
+// not allocate its keys anew on every line. It is filled with the schemas.
+var knownKeys = map[string]string{"event": "event", "time": "time"}
+
+func internKey(b []byte) string {
+	if key, ok := knownKeys[string(b)]; ok {
+		return key
+	}
+	return string(b)
+}
+
+// plainASCII reports whether s is printable ASCII without '"' or '\\': the
+// contents of a JSON string literal that decodes to itself.
+func plainASCII(s []byte) bool {
+	for _, c := range s {
+		if !printable(c) || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// decodeObjectSlowly is decodeObject with encoding/json's decoder, which
+// explains what is wrong with a line.
+func decodeObjectSlowly(data []byte) ([]member, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
 		return nil, errors.New("want a JSON object")
@@ -113,6 +329,22 @@ func decodeObject(data []byte) ([]member, error) {
 	return members, nil
 }
 
+// objectError turns an error of decodeObject into a *ParseError.
+func objectError(err error) error {
+	var perr *ParseError
+	if errors.As(err, &perr) {
+		return err
+	}
+	var syntax *json.SyntaxError
+	if errors.As(err, &syntax) {
+		return &ParseError{Column: int(syntax.Offset), Err: err}
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		err = errors.New("truncated JSON object")
+	}
+	return &ParseError{Err: err}
+}
+
 func indexMember(members []member, key string) int {
 	for i := range members {
 		if members[i].key == key {
@@ -130,18 +362,7 @@ var headerKeys = [...]string{"ktime_ns", "cpu", "pid", "tid", "comm"}
 func ParseJSON(line []byte) (event.Event, error) {
 	members, err := decodeObject(line)
 	if err != nil {
-		var perr *ParseError
-		if errors.As(err, &perr) {
-			return event.Event{}, err
-		}
-		var syntax *json.SyntaxError
-		if errors.As(err, &syntax) {
-			return event.Event{}, &ParseError{Column: int(syntax.Offset), Err: err}
-		}
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			err = errors.New("truncated JSON object")
-		}
-		return event.Event{}, &ParseError{Err: err}
+		return event.Event{}, objectError(err)
 	}
 
 	var ev event.Event

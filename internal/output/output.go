@@ -88,14 +88,19 @@ func (w *Writer) Write(ev *event.Event) error {
 	default:
 		return fmt.Errorf("write %v event: unknown output %v", ev.Kind, w.opts.Format)
 	}
+	if err := w.writeBuf(); err != nil {
+		return fmt.Errorf("write %v event: %w", ev.Kind, err)
+	}
+	return nil
+}
+
+// writeBuf writes the line in buf with one call to the underlying Write.
+func (w *Writer) writeBuf() error {
 	n, err := w.w.Write(w.buf)
 	if err == nil && n < len(w.buf) {
 		err = io.ErrShortWrite
 	}
-	if err != nil {
-		return fmt.Errorf("write %v event: %w", ev.Kind, err)
-	}
-	return nil
+	return err
 }
 
 // Parse parses a line in either format. A line is JSON when it starts with

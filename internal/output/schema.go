@@ -21,6 +21,9 @@ type field struct {
 	has func(*event.Event) bool
 	// option names the Options field that must ask for this key.
 	option option
+	// jsonObject and jsonKey are json split by init, once: the JSON parser
+	// looks them up for every key of every line.
+	jsonObject, jsonKey string
 }
 
 // option is an Options field that turns keys on.
@@ -54,10 +57,25 @@ func (f *field) written(ev *event.Event, opts *Options) bool {
 // jsonName splits the JSON key into the object holding it ("" for the top
 // level) and its name there.
 func (f *field) jsonName() (object, name string) {
-	if object, name, ok := strings.Cut(f.json, "."); ok {
-		return object, name
+	return f.jsonObject, f.jsonKey
+}
+
+func init() {
+	for _, key := range headerKeys {
+		knownKeys[key] = key
 	}
-	return "", f.json
+	for _, fields := range schemas {
+		for i := range fields {
+			f := &fields[i]
+			if object, name, ok := strings.Cut(f.json, "."); ok {
+				f.jsonObject, f.jsonKey = object, name
+				knownKeys[object] = object
+			} else {
+				f.jsonKey = f.json
+			}
+			knownKeys[f.jsonKey] = f.jsonKey
+		}
+	}
 }
 
 var schemas = [...][]field{

@@ -233,7 +233,7 @@ func (s *session) emitPeriodic() error {
 	// These events come from oomtrace itself, not from a kernel task.
 	self := event.Task{PID: uint32(os.Getpid()), TGID: uint32(os.Getpid()), Comm: "oomtrace"}
 	header := func(kind event.Kind) {
-		s.ev = event.Event{Kind: kind, Time: now, KtimeNS: bootNanos(), Task: self}
+		s.ev = event.Event{Kind: kind, Time: now, KtimeNS: BootNanos(), Task: self}
 	}
 	interval := now.Sub(s.lastStatsAt)
 	s.lastStatsAt = now
@@ -270,8 +270,8 @@ func (s *session) emitPeriodic() error {
 	return nil
 }
 
-// bootNanos is CLOCK_BOOTTIME now, the clock of the kernel's records.
-func bootNanos() uint64 {
+// BootNanos is CLOCK_BOOTTIME now, the clock of the kernel's records.
+func BootNanos() uint64 {
 	var ts unix.Timespec
 	if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts); err != nil {
 		return 0 // cannot fail on Linux with a valid clock id

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/oomtrace/oomtrace/internal/report"
+)
+
+func runReport(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	format := fs.String("output", "text", "report format: text (tables) or json (one document)")
+	window := fs.Duration("window", report.DefaultWindow, "sum the reclaim stall in this window before each kill")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `Usage: oomtrace report [flags] FILE...
+
+Sum up logs of oomtrace record or trace (text or JSON) and perf script output
+of the oom and vmscan tracepoints (perf record -e 'oom:*' -e 'vmscan:*'):
+kills by class and one by one, reclaim stall per kind and cgroup with its
+percentiles, the stall before each kill, lost events. FILE - is standard
+input. Several FILEs are summed together. Exits 2 if a file cannot be read.
+
+Flags:
+`)
+		printDefaults(fs)
+	}
+	files, err := parseInterspersed(fs, args, stderr)
+	if err != nil {
+		return err
+	}
+	if *format != "text" && *format != "json" {
+		fmt.Fprintf(stderr, "oomtrace report: --output %q: want text or json\n", *format)
+		return errUsage
+	}
+	if len(files) == 0 || *window <= 0 {
+		fmt.Fprintln(stderr, "oomtrace report: want at least one FILE, and a --window above 0")
+		return errUsage
+	}
+	rep, err := readReport(files, report.Options{Window: *window}, stderr)
+	if err != nil {
+		return err
+	}
+	if *format == "json" {
+		return report.WriteJSON(stdout, rep)
+	}
+	return report.WriteText(stdout, rep, report.TextOptions{})
+}
+
+// readReport reads files into a report, printing their warnings; a file
+// that cannot be read ends oomtrace with status 2.
+func readReport(files []string, opts report.Options, stderr io.Writer) (*report.Report, error) {
+	rep, err := report.ReadFiles(files, opts)
+	if err != nil {
+		return nil, &exitError{status: 2, err: err}
+	}
+	for _, c := range rep.Captures {
+		for _, w := range c.Warnings {
+			fmt.Fprintf(stderr, "oomtrace: warning: %s\n", w)
+		}
+	}
+	return rep, nil
+}
+
+// parseInterspersed parses flags that may come before, between and after
+// the positional arguments, which it returns; after "--" everything is
+// positional.
+func parseInterspersed(fs *flag.FlagSet, args []string, stderr io.Writer) ([]string, error) {
+	fs.SetOutput(stderr)
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, errUsage
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return positional, nil
+		}
+		if stopped := len(args) - len(rest); stopped > 0 && args[stopped-1] == "--" {
+			return append(positional, rest...), nil
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
+	}
+}

@@ -1,0 +1,530 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/oomtrace/oomtrace/internal/capture"
+	"github.com/oomtrace/oomtrace/internal/event"
+	"github.com/oomtrace/oomtrace/internal/memcg"
+	"github.com/oomtrace/oomtrace/internal/output"
+)
+
+// The command oomtrace record runs in these tests is this test binary
+// again, in the role of a load test that gets OOM-killed in its own
+// cgroup: it names itself, moves itself into the memory cgroup in
+// selfHogDirEnv, writes its pid to selfHogPIDEnv and allocates
+// selfHogMiBEnv MiB. It exits 0 if that fits.
+const (
+	selfHogDirEnv = "OOMTRACE_E2E_SELFHOG_CGROUP_DIR"
+	selfHogMiBEnv = "OOMTRACE_E2E_SELFHOG_MIB"
+	selfHogPIDEnv = "OOMTRACE_E2E_SELFHOG_PIDFILE"
+	selfHogComm   = "recordhog"
+)
+
+func init() {
+	dir, ok := os.LookupEnv(selfHogDirEnv)
+	if !ok {
+		return
+	}
+	if err := runSelfHog(dir); err != nil {
+		fmt.Fprintf(os.Stderr, "self hog: %v\n", err)
+		os.Exit(3)
+	}
+	os.Exit(0)
+}
+
+func runSelfHog(dir string) error {
+	mib, err := strconv.Atoi(os.Getenv(selfHogMiBEnv))
+	if err != nil {
+		return err
+	}
+	// The main thread's name is the victim's name in the kernel's report.
+	if err := os.WriteFile("/proc/self/comm", []byte(selfHogComm), 0); err != nil {
+		return err
+	}
+	pid := strconv.Itoa(os.Getpid())
+	if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(pid), 0); err != nil {
+		return err
+	}
+	if err := os.WriteFile(os.Getenv(selfHogPIDEnv), []byte(pid), 0o644); err != nil {
+		return err
+	}
+	mem, err := unix.Mmap(-1, 0, mib<<20, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		return err
+	}
+	for i := 0; i < len(mem); i += os.Getpagesize() {
+		mem[i] = 1
+	}
+	return nil
+}
+
+// selfHog is the command and environment that make this test binary a
+// self hog allocating mib MiB in g; the pid goes to pidFile.
+func selfHog(t *testing.T, g *memcg.Group, mib int, pidFile string) (string, []string) {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return self, append(os.Environ(), selfHogDirEnv+"="+g.Dir(), selfHogMiBEnv+"="+strconv.Itoa(mib), selfHogPIDEnv+"="+pidFile)
+}
+
+func readPID(t *testing.T, name string) int {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatalf("the command did not write its pid: %v", err)
+	}
+	pid, err := strconv.Atoi(string(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pid
+}
+
+// runEnv runs the binary under test with env and returns stdout, stderr
+// and the exit status.
+func runEnv(t *testing.T, env []string, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(oomtraceBin, args...)
+	cmd.Env = env
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+		return stdout.String(), stderr.String(), 0
+	case errors.As(err, &exit):
+		return stdout.String(), stderr.String(), exit.ExitCode()
+	}
+	t.Fatalf("run oomtrace %v: %v", args, err)
+	return "", "", 0
+}
+
+// readLog reads a log with the reader oomtrace report uses.
+func readLog(t *testing.T, name string) ([]event.Event, capture.Info) {
+	t.Helper()
+	f, err := os.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r := capture.NewReader(f, name)
+	var events []event.Event
+	for {
+		var ev event.Event
+		err := r.Next(&ev)
+		if errors.Is(err, io.EOF) {
+			return events, r.Info()
+		}
+		if err != nil {
+			t.Fatalf("read log: %v", err)
+		}
+		events = append(events, ev)
+	}
+}
+
+func killsIn(events []event.Event) []event.Event {
+	var kills []event.Event
+	for _, ev := range events {
+		if ev.Kind == event.KindOOMKill {
+			kills = append(kills, ev)
+		}
+	}
+	return kills
+}
+
+// checkComplete checks a log that oomtrace record finished cleanly.
+func checkComplete(t *testing.T, events []event.Event, info capture.Info) {
+	t.Helper()
+	if info.Start == nil || info.Start.Version != output.LogVersion || info.Start.Host == "" || info.Start.Kernel == "" {
+		t.Errorf("start line %+v", info.Start)
+	}
+	if info.End == nil || info.End.Events != uint64(len(events)) || info.End.Lost != 0 {
+		t.Errorf("end line %+v for %d events", info.End, len(events))
+	}
+	if len(info.Warnings) > 0 {
+		t.Errorf("warnings reading the log: %q", info.Warnings)
+	}
+}
+
+// The README's use: a load test wrapped in oomtrace record, killed in its
+// own cgroup; the log holds the kill as the kernel reported it, record
+// exits as the command did, and gate judges the log.
+func TestRecordCommand(t *testing.T) {
+	h := requireRoot(t)
+	for _, format := range []string{"text", "json"} {
+		t.Run(format, func(t *testing.T) {
+			g := createGroup(t, h, memcg.UniqueName("oomtrace-e2e"), 32)
+			dir := t.TempDir()
+			log, pidFile := filepath.Join(dir, "capture.log"), filepath.Join(dir, "pid")
+			kmsg := openKmsg(t)
+			command, env := selfHog(t, g, 64, pidFile)
+			_, stderr, status := runEnv(t, env, "record", "--mode", modeUnderTest(), "-o", log, "--output", format,
+				"--cgroup", g.Path(), "--", command)
+			if status != 128+int(syscall.SIGKILL) {
+				t.Fatalf("record exited %d, want 137 as the SIGKILLed command\nstderr:\n%s", status, stderr)
+			}
+			pid := readPID(t, pidFile)
+			events, info := readLog(t, log)
+			checkComplete(t, events, info)
+			if info.Format.String() != format {
+				t.Errorf("log format %s, want %s", info.Format, format)
+			}
+			kills := killsIn(events)
+			if len(kills) != 1 {
+				t.Fatalf("%d oom_kill events in the log, want 1", len(kills))
+			}
+			checkKill(t, kills[0], kernelKill(t, kmsg, pid), want{
+				pid: pid, comm: selfHogComm, victimCg: g.Path(), oomCg: g.Path(), oomLimitMiB: 32,
+			})
+			// The summary at exit is the report of the capture.
+			if !strings.Contains(stderr, "kills: 1 (memcg 1)") || !strings.Contains(stderr, fmt.Sprintf("%d %s", pid, selfHogComm)) {
+				t.Errorf("no summary of the kill on stderr:\n%s", stderr)
+			}
+			if strings.Contains(stderr, "\x1b") {
+				t.Errorf("live status written to a stderr that is not a terminal:\n%q", stderr)
+			}
+
+			stdout, stderr, status := runBin(t, nil, "gate", log, "--max-kills", "0")
+			if status != 1 || !strings.Contains(stdout, "FAIL  max-kills 0: 1 kill (limit 0)") ||
+				!strings.Contains(stdout, fmt.Sprintf("killed %d (%s), memcg, oom cgroup %s", pid, selfHogComm, g.Path())) {
+				t.Errorf("gate --max-kills 0: status %d\n%s%s", status, stdout, stderr)
+			}
+			junit := filepath.Join(dir, "junit.xml")
+			stdout, stderr, status = runBin(t, nil, "gate", "--max-kills", "1", "--junit", junit, log)
+			if status != 0 || !strings.Contains(stdout, "gate: all 2 rules passed") {
+				t.Errorf("gate --max-kills 1: status %d\n%s%s", status, stdout, stderr)
+			}
+			if b, err := os.ReadFile(junit); err != nil || !bytes.Contains(b, []byte(`<testcase name="max-kills 1"`)) || bytes.Contains(b, []byte("<failure")) {
+				t.Errorf("JUnit report: %v\n%s", err, b)
+			}
+
+			stdout, stderr, status = runBin(t, nil, "report", "--output", "json", log)
+			var rep struct {
+				Kills struct {
+					Total uint64
+					List  []struct {
+						Class  string
+						Victim struct{ PID int }
+					}
+				}
+				Lost struct{ Total uint64 }
+			}
+			if err := json.Unmarshal([]byte(stdout), &rep); status != 0 || err != nil {
+				t.Fatalf("report --output json: status %d, %v\n%s%s", status, err, stdout, stderr)
+			}
+			if rep.Kills.Total != 1 || rep.Kills.List[0].Victim.PID != pid || rep.Kills.List[0].Class != "memcg" || rep.Lost.Total != 0 {
+				t.Errorf("report: %+v", rep)
+			}
+		})
+	}
+}
+
+// startRecord runs oomtrace record without a command and waits until it
+// is tracing.
+func startRecord(t *testing.T, args ...string) (*exec.Cmd, *bytes.Buffer) {
+	t.Helper()
+	ready := filepath.Join(t.TempDir(), "ready")
+	cmd := exec.Command(oomtraceBin, append([]string{"record", "--mode", modeUnderTest(), "--ready-file", ready}, args...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := os.Stat(ready); err == nil {
+			return cmd, &stderr
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("oomtrace record not ready after 30s\nstderr:\n%s", stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// SIGINT right after a kill: the kill, still in the ring buffer, is in the
+// log, and so are the final reclaim_stats and the end line.
+func TestRecordSIGINTLosesNothing(t *testing.T) {
+	h := requireRoot(t)
+	g := createGroup(t, h, memcg.UniqueName("oomtrace-e2e"), 32)
+	log := filepath.Join(t.TempDir(), "capture.log")
+	rec, stderr := startRecord(t, "-o", log, "--cgroup", g.Path(), "--interval", "0")
+	victim := hog(t, g, 64, memcg.HogOptions{Comm: "drainhog"})
+	waitSIGKILL(t, victim)
+	if err := rec.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	if err := rec.Wait(); err != nil {
+		t.Fatalf("record after SIGINT: %v\nstderr:\n%s", err, stderr.String())
+	}
+	events, info := readLog(t, log)
+	checkComplete(t, events, info)
+	kills := killsIn(events)
+	if len(kills) != 1 || int(kills[0].OOMKill.Victim.TGID) != victim.Process.Pid {
+		t.Errorf("kills in the log: %+v, want the one of pid %d", kills, victim.Process.Pid)
+	}
+	var stats int
+	for _, ev := range events {
+		if ev.Kind == event.KindReclaimStats {
+			stats++
+		}
+	}
+	if stats == 0 {
+		t.Error("no reclaim_stats at exit")
+	}
+}
+
+// SIGTERM with a command: the command gets SIGTERM, the log is finished,
+// and record exits as the command did.
+func TestRecordSIGTERMStopsCommand(t *testing.T) {
+	requireRoot(t)
+	log := filepath.Join(t.TempDir(), "capture.log")
+	ready := filepath.Join(t.TempDir(), "ready")
+	cmd := exec.Command(oomtraceBin, "record", "--mode", modeUnderTest(), "--ready-file", ready, "-o", log, "--", "sleep", "60")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(ready); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready:\n%s", stderr.String())
+		}
+	}
+	time.Sleep(100 * time.Millisecond) // let the command start
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 128+int(syscall.SIGTERM) {
+		t.Fatalf("record: %v, want exit status 143 as the SIGTERMed command\nstderr:\n%s", err, stderr.String())
+	}
+	events, info := readLog(t, log)
+	checkComplete(t, events, info)
+}
+
+// --duration ends a recording, and the command it runs.
+func TestRecordDuration(t *testing.T) {
+	requireRoot(t)
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		args   []string
+		status int
+	}{
+		{nil, 0},
+		{[]string{"--", "sleep", "60"}, 128 + int(syscall.SIGTERM)},
+	} {
+		log := filepath.Join(dir, fmt.Sprintf("capture-%d.log", tc.status))
+		began := time.Now()
+		_, stderr, status := runBin(t, nil, append([]string{"record", "--mode", modeUnderTest(), "-o", log, "--duration", "500ms"}, tc.args...)...)
+		if status != tc.status || time.Since(began) > 20*time.Second {
+			t.Errorf("record --duration 500ms %v: status %d after %v, want %d\n%s", tc.args, status, time.Since(began), tc.status, stderr)
+		}
+		events, info := readLog(t, log)
+		checkComplete(t, events, info)
+		if d := info.End.End.Sub(info.Start.Start); d < 500*time.Millisecond {
+			t.Errorf("recorded for %v, want at least 500ms", d)
+		}
+	}
+}
+
+// Without privileges: one sentence, status 1, and no empty log left.
+func TestRecordUnprivileged(t *testing.T) {
+	requireRoot(t)
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	log := filepath.Join(dir, "capture.log")
+	_, stderr, status := runBin(t, &syscall.Credential{Uid: 65534, Gid: 65534}, "record", "-o", log, "--", "true")
+	if status != 1 || strings.Count(strings.TrimSpace(stderr), "\n") != 0 || !strings.HasPrefix(stderr, "oomtrace: ") {
+		t.Errorf("record as nobody: status %d\n%s", status, stderr)
+	}
+	if _, err := os.Stat(log); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("log left behind: %v", err)
+	}
+}
+
+// kill -9 of the recorder: the log keeps every line written, and report
+// reads it with a warning; a line cut short at the end is left out with
+// another, and a broken line in the middle is an error naming it.
+func TestRecordKill9(t *testing.T) {
+	h := requireRoot(t)
+	g := createGroup(t, h, memcg.UniqueName("oomtrace-e2e"), 32)
+	log := filepath.Join(t.TempDir(), "capture.log")
+	rec, _ := startRecord(t, "-o", log, "--cgroup", g.Path())
+	victim := hog(t, g, 64, memcg.HogOptions{Comm: "hog9"})
+	waitSIGKILL(t, victim)
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if b, _ := os.ReadFile(log); bytes.Contains(b, []byte("oomtrace:oom_kill")) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the kill never reached the log")
+		}
+	}
+	rec.Process.Kill()
+	rec.Wait()
+
+	stdout, stderr, status := runBin(t, nil, "report", log)
+	if status != 0 || !strings.Contains(stdout, "kills: 1 (memcg 1)") || !strings.Contains(stdout, "cut short") ||
+		!strings.Contains(stderr, "no end line: the recording did not stop cleanly") {
+		t.Errorf("report of a log whose recorder was killed: status %d\n%s%s", status, stdout, stderr)
+	}
+
+	f, err := os.OpenFile(log, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString("        hog9 12/12 [000] 1.0"); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	stdout, stderr, status = runBin(t, nil, "report", log)
+	if status != 0 || !strings.Contains(stdout, "kills: 1 (memcg 1)") || !strings.Contains(stderr, "last line has no newline") {
+		t.Errorf("report of a log cut mid-line: status %d\n%s%s", status, stdout, stderr)
+	}
+
+	b, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := bytes.SplitAfter(b, []byte{'\n'})
+	broken := append(bytes.Join(lines[:2], nil), []byte("this is not an event\n")...)
+	broken = append(broken, bytes.Join(lines[2:], nil)...)
+	if err := os.WriteFile(log, broken, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range []string{"report", "gate"} {
+		_, stderr, status = runBin(t, nil, cmd, log)
+		if status != 2 || !strings.Contains(stderr, log+":3: ") {
+			t.Errorf("%s of a log with a broken line 3: status %d\n%s", cmd, status, stderr)
+		}
+	}
+}
+
+// A capture with more reclaim stall than its baseline fails the gate; the
+// same capture against itself passes.
+func TestGateBaseline(t *testing.T) {
+	h := requireRoot(t)
+	dir := t.TempDir()
+	record := func(name string, limitMiB int64, mib int) string {
+		g := createGroup(t, h, memcg.UniqueName("oomtrace-e2e"), limitMiB)
+		log := filepath.Join(dir, name)
+		command, env := selfHog(t, g, mib, filepath.Join(dir, name+".pid"))
+		if _, stderr, status := runEnv(t, env, "record", "--mode", modeUnderTest(), "-o", log, "--cgroup", g.Path(), "--", command); status != 0 && status != 137 {
+			t.Fatalf("record %s: status %d\n%s", name, status, stderr)
+		}
+		return log
+	}
+	base := record("baseline.log", 64, 8) // fits: no reclaim, no kill
+	cur := record("current.log", 32, 64)  // reclaims, then is killed
+
+	stdout, stderr, status := runBin(t, nil, "gate", "--baseline", base, "--max-regression", "50", cur)
+	if status != 1 || !strings.Contains(stdout, "FAIL  max-regression 50%: all reclaim total stall") ||
+		!strings.Contains(stdout, "FAIL  max-regression 50%: kills: 1, baseline 0") {
+		t.Errorf("gate against a baseline without stall: status %d\n%s%s", status, stdout, stderr)
+	}
+	stdout, stderr, status = runBin(t, nil, "gate", "--baseline", cur, "--max-regression", "50", cur)
+	if status != 0 {
+		t.Errorf("gate of a capture against itself: status %d\n%s%s", status, stdout, stderr)
+	}
+}
+
+// A perf script log recorded here with real perf reports the same kill as
+// the kernel does, its class inferred from the reclaim before it.
+func TestPerfScriptLog(t *testing.T) {
+	h := requireRoot(t)
+	perf, err := exec.LookPath("perf")
+	if err != nil {
+		if os.Getenv("OOMTRACE_BIN") != "" {
+			t.Skip("no perf where the binary comes prebuilt (the VM image)")
+		}
+		t.Fatal("perf is not installed: apt-get install linux-perf (.ci/run installs it)")
+	}
+	g := createGroup(t, h, memcg.UniqueName("oomtrace-e2e"), 32)
+	dir := t.TempDir()
+	data, script, pidFile := filepath.Join(dir, "perf.data"), filepath.Join(dir, "perf.txt"), filepath.Join(dir, "pid")
+	kmsg := openKmsg(t)
+	command, env := selfHog(t, g, 64, pidFile)
+	rec := exec.Command(perf, "record", "-q", "-o", data, "-e", "oom:*", "-e", "vmscan:*", "-a", "--", command)
+	rec.Env = env
+	if out, err := rec.CombinedOutput(); err != nil && !errors.As(err, new(*exec.ExitError)) {
+		t.Fatalf("perf record: %v\n%s", err, out)
+	}
+	pid := readPID(t, pidFile)
+	k := kernelKill(t, kmsg, pid)
+	out, err := exec.Command(perf, "script", "-i", data).Output()
+	if err != nil {
+		t.Fatalf("perf script: %v", err)
+	}
+	if err := os.WriteFile(script, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	stdout, stderr, status := runBin(t, nil, "report", "--output", "json", script)
+	var rep struct {
+		Captures []struct{ Format string }
+		Kills    struct {
+			Total uint64
+			List  []struct {
+				Class  string
+				Victim struct {
+					PID  int
+					Comm string
+				}
+				RSSKB       struct{ Anon, File, Shmem uint64 } `json:"rss_kb"`
+				OOMScoreAdj int                                `json:"oom_score_adj"`
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(stdout), &rep); status != 0 || err != nil {
+		t.Fatalf("report of perf script output: status %d, %v\n%s%s", status, err, stdout, stderr)
+	}
+	if len(rep.Captures) != 1 || rep.Captures[0].Format != "perf script" || rep.Kills.Total != 1 {
+		t.Fatalf("report: %+v", rep)
+	}
+	kill := rep.Kills.List[0]
+	if kill.Victim.PID != k.PID || kill.Victim.Comm != k.Comm || kill.Class != k.Class().String() || kill.OOMScoreAdj != k.OOMScoreAdj {
+		t.Errorf("kill from perf: %+v\nkernel: %+v", kill, k)
+	}
+	// The tracepoint and the kernel's report read the same counters a few
+	// microseconds apart: allow a page of drift, as checkKill does.
+	for _, c := range [][2]uint64{{kill.RSSKB.Anon, k.AnonRSSKB}, {kill.RSSKB.File, k.FileRSSKB}, {kill.RSSKB.Shmem, k.ShmemRSSKB}} {
+		if diff := int64(c[0]) - int64(c[1]); diff < -4 || diff > 4 {
+			t.Errorf("rss from perf %+v, kernel anon %d file %d shmem %d kB", kill.RSSKB, k.AnonRSSKB, k.FileRSSKB, k.ShmemRSSKB)
+		}
+	}
+	if stdout, _, status := runBin(t, nil, "gate", "--max-kills", "0", script); status != 1 || !strings.Contains(stdout, fmt.Sprintf("killed %d (%s)", pid, selfHogComm)) {
+		t.Errorf("gate --max-kills 0 of the perf log: status %d\n%s", status, stdout)
+	}
+}

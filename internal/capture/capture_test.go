@@ -1,0 +1,269 @@
+package capture
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/oomtrace/oomtrace/internal/event"
+	"github.com/oomtrace/oomtrace/internal/output"
+)
+
+var start = output.LogStart{
+	Version: output.LogVersion, Host: "h", Kernel: "6.18", Mode: event.ModeTracepoint,
+	Start: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), StartKtimeNS: 1000 * uint64(time.Second),
+	ReclaimMin: time.Millisecond,
+}
+
+func testEvents() []event.Event {
+	kill := event.Event{Kind: event.KindOOMKill, KtimeNS: 1001 * uint64(time.Second), Task: event.Task{PID: 7, TGID: 7, Comm: "hog"},
+		OOMKill: event.OOMKill{Class: event.ClassMemcg, Victim: event.Victim{Task: event.Task{PID: 7, TGID: 7, Comm: "hog"}}, Trigger: event.Task{PID: 7, TGID: 7, Comm: "hog"},
+			Stack: slices.Repeat([]string{"a_kernel_function_with_a_long_name+0x1f"}, 64)}}
+	reclaim := event.Event{Kind: event.KindReclaim, KtimeNS: 1000*uint64(time.Second) + 500_000, Task: event.Task{PID: 7, TGID: 7, Comm: "hog"},
+		Reclaim: event.Reclaim{Kind: event.ReclaimMemcg, Duration: 2 * time.Millisecond}}
+	lost := event.Event{Kind: event.KindLost, KtimeNS: 1002 * uint64(time.Second), Lost: event.Lost{Count: 1, Total: 1}}
+	return []event.Event{reclaim, kill, lost}
+}
+
+// writeLog records events to a file the way oomtrace record does.
+func writeLog(t *testing.T, format output.Format, events []event.Event) string {
+	t.Helper()
+	name := filepath.Join(t.TempDir(), "log")
+	f, err := Create(name, format)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := start
+	if err := f.WriteStart(&h); err != nil {
+		t.Fatal(err)
+	}
+	w := output.NewWriter(f, output.Options{Format: format})
+	for i := range events {
+		if err := w.Write(&events[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	end := output.LogEnd{End: start.Start.Add(3 * time.Second), EndKtimeNS: 1003 * uint64(time.Second), Events: uint64(len(events)), Lost: 1}
+	if err := f.Finish(&end); err != nil {
+		t.Fatal(err)
+	}
+	return name
+}
+
+// readAll reads a whole log.
+func readAll(name string, data []byte) ([]event.Event, Info, error) {
+	r := NewReader(bytes.NewReader(data), name)
+	var events []event.Event
+	for {
+		var ev event.Event
+		err := r.Next(&ev)
+		if errors.Is(err, io.EOF) {
+			return events, r.Info(), nil
+		}
+		if err != nil {
+			return events, r.Info(), err
+		}
+		events = append(events, ev)
+	}
+}
+
+func TestRoundTrip(t *testing.T) {
+	for _, format := range []output.Format{output.Text, output.JSON} {
+		want := testEvents()
+		name := writeLog(t, format, want)
+		data, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, info, err := readAll("x.log", data)
+		if err != nil {
+			t.Fatalf("%v: %v", format, err)
+		}
+		if info.Format.String() != format.String() || info.Start == nil || info.Start.Host != "h" || info.End == nil ||
+			info.End.Events != 3 || info.End.Lost != 1 || info.Events != 3 || info.Lines != 5 || len(info.Warnings) != 0 {
+			t.Errorf("%v: info %+v", format, info)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%v: %d events, want %d", format, len(got), len(want))
+		}
+		// Text events get their wall-clock time from the start line.
+		if wantTime := start.Start.Add(time.Second); !got[1].Time.Equal(wantTime) {
+			t.Errorf("%v: kill at %v, want %v", format, got[1].Time, wantTime)
+		}
+		for i := range want {
+			if got[i].Kind != want[i].Kind || got[i].KtimeNS != want[i].KtimeNS || got[i].Reclaim != want[i].Reclaim {
+				t.Errorf("%v: event %d: %+v, want %+v", format, i, got[i], want[i])
+			}
+		}
+	}
+}
+
+// Every line is one write(2): a recorder killed at any moment leaves at most
+// the line it was writing cut short.
+func TestOneWritePerLine(t *testing.T) {
+	f, err := Create(filepath.Join(t.TempDir(), "log"), output.Text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w := output.NewWriter(f, output.Options{Stacks: true})
+	flags, err := unix.FcntlInt(f.f.Fd(), unix.F_GETFL, 0)
+	if err != nil || flags&unix.O_APPEND == 0 {
+		t.Errorf("log not opened for appending: flags %#x, %v", flags, err)
+	}
+	events := testEvents()
+	before := writeSyscalls(t)
+	h := start
+	if err := f.WriteStart(&h); err != nil {
+		t.Fatal(err)
+	}
+	for i := range events {
+		if err := w.Write(&events[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := writeSyscalls(t) - before; n != uint64(len(events)+1) {
+		t.Errorf("%d write system calls for %d lines", n, len(events)+1)
+	}
+}
+
+// writeSyscalls is the number of write system calls this process made.
+func writeSyscalls(t *testing.T) uint64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		var n uint64
+		if _, err := fmt.Sscanf(line, "syscw: %d", &n); err == nil {
+			return n
+		}
+	}
+	t.Fatalf("no syscw in /proc/self/io:\n%s", b)
+	return 0
+}
+
+func TestCutShortLastLine(t *testing.T) {
+	name := writeLog(t, output.Text, testEvents())
+	data, _ := os.ReadFile(name)
+	// A recorder killed while writing the end line.
+	cut := data[:len(data)-10]
+	events, info, err := readAll("x.log", cut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 3 || info.End != nil || len(info.Warnings) != 2 || !strings.Contains(info.Warnings[0], "x.log:5: last line has no newline") ||
+		!strings.Contains(info.Warnings[1], "no end line: the recording did not stop cleanly") {
+		t.Errorf("%d events, end %v, warnings %q", len(events), info.End, info.Warnings)
+	}
+	// Even a last line that would parse is left out without its newline.
+	lines := bytes.SplitAfter(data, []byte{'\n'})
+	noEnd := bytes.Join(lines[:3], nil)
+	noEnd = noEnd[:len(noEnd)-1]
+	events, info, err = readAll("x.log", noEnd)
+	if err != nil || len(events) != 1 || len(info.Warnings) != 2 {
+		t.Errorf("%d events, warnings %q, %v", len(events), info.Warnings, err)
+	}
+}
+
+func TestBadLines(t *testing.T) {
+	name := writeLog(t, output.Text, testEvents())
+	data, _ := os.ReadFile(name)
+	lines := strings.SplitAfter(string(data), "\n")
+	jsonName := writeLog(t, output.JSON, testEvents())
+	jsonData, _ := os.ReadFile(jsonName)
+	jsonLines := strings.SplitAfter(string(jsonData), "\n")
+	join := func(parts ...string) string { return strings.Join(parts, "") }
+	for _, tc := range []struct{ name, log, want string }{
+		{"malformed event", join(lines[0], lines[1], "  hog 7/7 [000] 1.000000: oomtrace:lost count=x total=1\n", lines[2]),
+			"x.log:3: column 47: key count: invalid number"},
+		{"newer version", strings.Replace(string(data), "version=1", "version=2", 1), "x.log:1: log format version 2 is not supported"},
+		{"start line later", join(lines[1], lines[0]), "x.log:2: a start line is allowed only as the first line"},
+		{"event after end", join(lines[0], lines[4], lines[1]), "x.log:3: nothing but comments may follow the end line"},
+		{"JSON in a text log", join(lines[0], lines[1], jsonLines[2]), "x.log:3: a line not in the text format"},
+		{"text in a JSON log", join(jsonLines[0], lines[1]), "x.log:2: a line not in the json format"},
+		{"not a log", "hello world\n", "x.log:1: neither an oomtrace log"},
+		{"blank line in a log", join(lines[0], "\n", lines[1]), "x.log:2: column 1: missing comm"},
+		{"long line", join(lines[0], strings.Repeat("x", MaxLineBytes+10), "\n"), "x.log:2: line longer than"},
+	} {
+		_, _, err := readAll("x.log", []byte(tc.log))
+		var lerr *LineError
+		if !errors.As(err, &lerr) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want a line error containing %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+func TestWarnings(t *testing.T) {
+	name := writeLog(t, output.Text, testEvents())
+	data, _ := os.ReadFile(name)
+	lines := strings.SplitAfter(string(data), "\n")
+	// An event lost from the middle of the log: the end line's count says so.
+	_, info, err := readAll("x.log", []byte(strings.Join(append(lines[:2:2], lines[3:]...), "")))
+	if err != nil || len(info.Warnings) != 1 || !strings.Contains(info.Warnings[0], "the end line counts 3 events, the log holds 2") {
+		t.Errorf("warnings %q, %v", info.Warnings, err)
+	}
+}
+
+func TestOtherFormats(t *testing.T) {
+	// oomtrace trace output: no start or end line.
+	var buf bytes.Buffer
+	w := output.NewWriter(&buf, output.Options{})
+	events := testEvents()
+	for i := range events {
+		if err := w.Write(&events[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, info, err := readAll("trace.txt", append([]byte("\n\n"), buf.Bytes()...))
+	if err != nil || len(got) != 3 || info.Format != FormatText || info.Start != nil || !got[1].Time.IsZero() {
+		t.Errorf("trace output: %d events, %+v, %v", len(got), info, err)
+	}
+
+	perf, err := os.ReadFile(filepath.Join("..", "..", "testdata", "perfscript", "lost.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, info, err = readAll("perf.txt", perf)
+	if err != nil || info.Format != FormatPerf || len(got) != 3 {
+		t.Errorf("perf script output: %d events, %+v, %v", len(got), info, err)
+	}
+	if _, _, err := readAll("perf.txt", append(perf, "  app 7 [000] 5.3: oom:mark_victim: pid=x\n"...)); err == nil || !strings.Contains(err.Error(), "perf.txt:20: oom:mark_victim: field pid") {
+		t.Errorf("bad perf line: %v", err)
+	}
+}
+
+// FuzzReader: whatever a file holds, the reader never panics and every
+// error names the line.
+func FuzzReader(f *testing.F) {
+	f.Add([]byte("# oomtrace-log version=1 host=\"h\" kernel=\"k\" mode=fentry start=2026-01-01T00:00:00Z start_ktime_ns=1 reclaim_min_ns=0\n  hog 1/1 [000] 1.000000: oomtrace:lost count=1 total=1\n# oomtrace-log-end end=2026-01-01T00:00:00Z end_ktime_ns=2 events=1 lost=1\n"))
+	f.Add([]byte(`{"oomtrace_log":"start","version":1}` + "\n" + `{"event":"lost","ktime_ns":1,"cpu":0,"pid":1,"tid":1,"comm":"a","count":1,"total":1}` + "\n"))
+	f.Add([]byte("  app 7 [000] 5.3: oom:mark_victim: pid=9\n  app 7 [000] 5.3: PERF_RECORD_LOST lost 2\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r := NewReader(bytes.NewReader(data), "f")
+		for range 10000 {
+			var ev event.Event
+			err := r.Next(&ev)
+			if errors.Is(err, io.EOF) {
+				return
+			}
+			var lerr *LineError
+			if err != nil {
+				if !errors.As(err, &lerr) || lerr.Line < 1 {
+					t.Fatalf("error without a line: %v", err)
+				}
+				return
+			}
+		}
+	})
+}

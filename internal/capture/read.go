@@ -1,0 +1,249 @@
+// Package capture writes the event logs of oomtrace record and reads event
+// logs back one event at a time: oomtrace's own, in text or JSON, and the
+// output of perf script for the kernel's oom and vmscan tracepoints. The
+// format is told from the first line.
+package capture
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/oomtrace/oomtrace/internal/event"
+	"github.com/oomtrace/oomtrace/internal/output"
+	"github.com/oomtrace/oomtrace/internal/perfscript"
+)
+
+// Format is the format of a log.
+type Format uint8
+
+const (
+	FormatUnknown Format = iota // nothing read yet, or no line at all
+	FormatText                  // oomtrace's text lines
+	FormatJSON                  // oomtrace's JSON Lines
+	FormatPerf                  // perf script output
+)
+
+func (f Format) String() string {
+	switch f {
+	case FormatText:
+		return "text"
+	case FormatJSON:
+		return "json"
+	case FormatPerf:
+		return "perf script"
+	}
+	return "unknown"
+}
+
+// MaxLineBytes bounds a line, and so the memory a reader needs: the longest
+// line oomtrace writes, an oom_kill with a deep stack of long frame names,
+// is a few KiB.
+const MaxLineBytes = 1 << 20
+
+// Info is what a reader learned of a log besides its events.
+type Info struct {
+	Name   string
+	Format Format
+	Start  *output.LogStart // the start line; nil if the log has none
+	End    *output.LogEnd   // the end line; nil if the log has none
+	Lines  int              // lines read
+	Events uint64           // events read
+	// Warnings says what was wrong but could be read past: a last line cut
+	// short, an end line whose count does not match.
+	Warnings []string
+}
+
+// LineError is an error in one line of a log.
+type LineError struct {
+	Name string
+	Line int // 1-based
+	Err  error
+}
+
+func (e *LineError) Error() string { return fmt.Sprintf("%s:%d: %v", e.Name, e.Line, e.Err) }
+func (e *LineError) Unwrap() error { return e.Err }
+
+// Reader reads the events of one log. Its memory does not grow with the
+// log: one line at a time, at most MaxLineBytes.
+type Reader struct {
+	br    *bufio.Reader
+	info  Info
+	perf  *perfscript.Parser
+	long  []byte // a line longer than the bufio buffer, gathered
+	ended bool   // the end line was read: only comments may follow
+}
+
+// NewReader returns a reader of the log in r; name is for messages.
+func NewReader(r io.Reader, name string) *Reader {
+	return &Reader{br: bufio.NewReaderSize(r, 64<<10), info: Info{Name: name}}
+}
+
+// Info returns what the reader learned so far; all of it after Next
+// returned io.EOF.
+func (r *Reader) Info() Info { return r.info }
+
+// Next reads the next event into ev. It returns io.EOF at the end of the
+// log, and a *LineError for a line that is not what its format allows.
+func (r *Reader) Next(ev *event.Event) error {
+	for {
+		line, err := r.readLine()
+		if err != nil {
+			return err
+		}
+		ok, err := r.parse(line, ev)
+		if err != nil {
+			return &LineError{Name: r.info.Name, Line: r.info.Lines, Err: err}
+		}
+		if ok {
+			r.info.Events++
+			return nil
+		}
+	}
+}
+
+// readLine returns the next complete line, without its newline. A last
+// line without a newline was cut short by a writer that died mid-line: it is
+// left out, with a warning.
+func (r *Reader) readLine() ([]byte, error) {
+	r.long = r.long[:0]
+	for {
+		chunk, err := r.br.ReadSlice('\n')
+		switch {
+		case err == nil:
+			r.info.Lines++
+			if len(r.long) == 0 {
+				return chunk[:len(chunk)-1], nil
+			}
+			r.long = append(r.long, chunk[:len(chunk)-1]...)
+			return r.long, r.checkLength()
+		case errors.Is(err, bufio.ErrBufferFull):
+			r.long = append(r.long, chunk...)
+			if len(r.long) > MaxLineBytes {
+				r.info.Lines++
+				return nil, r.checkLength()
+			}
+		case errors.Is(err, io.EOF):
+			if len(r.long)+len(chunk) > 0 {
+				r.info.Lines++
+				r.warn(r.info.Lines, "last line has no newline: cut short when the log was written, left out")
+			}
+			r.finish()
+			return nil, io.EOF
+		default:
+			return nil, fmt.Errorf("read %s: %w", r.info.Name, err)
+		}
+	}
+}
+
+// checkLength checks the length of the line just counted.
+func (r *Reader) checkLength() error {
+	if len(r.long) > MaxLineBytes {
+		return &LineError{Name: r.info.Name, Line: r.info.Lines, Err: fmt.Errorf("line longer than %d bytes", MaxLineBytes)}
+	}
+	return nil
+}
+
+func (r *Reader) warn(line int, msg string) {
+	r.info.Warnings = append(r.info.Warnings, fmt.Sprintf("%s:%d: %s", r.info.Name, line, msg))
+}
+
+// finish checks what can only be checked at the end.
+func (r *Reader) finish() {
+	switch end := r.info.End; {
+	case end != nil && end.Events != r.info.Events:
+		r.warn(r.info.Lines, fmt.Sprintf("the end line counts %d events, the log holds %d", end.Events, r.info.Events))
+	case end == nil && r.info.Start != nil:
+		r.warn(r.info.Lines, "no end line: the recording did not stop cleanly (was it killed?); the last events and the final lost count may be missing")
+	}
+}
+
+var (
+	errUnknownFormat = errors.New("neither an oomtrace log (text or JSON) nor perf script output")
+	errStartNotFirst = errors.New("a start line is allowed only as the first line")
+	errAfterEnd      = errors.New("nothing but comments may follow the end line")
+)
+
+// parse reads one line; false when it holds no event.
+func (r *Reader) parse(line []byte, ev *event.Event) (bool, error) {
+	if r.info.Format == FormatUnknown {
+		if len(bytes.TrimSpace(line)) == 0 {
+			return false, nil
+		}
+		if err := r.detect(line); err != nil {
+			return false, err
+		}
+	}
+	if r.info.Format == FormatPerf {
+		return r.perf.Parse(line, ev)
+	}
+
+	kind := output.ClassifyLine(line)
+	if r.ended && kind != output.LineComment {
+		return false, errAfterEnd
+	}
+	if isJSON := len(line) > 0 && line[0] == '{'; kind != output.LineComment && isJSON != (r.info.Format == FormatJSON) {
+		return false, fmt.Errorf("a line not in the %s format of the lines before it", r.info.Format)
+	}
+	switch kind {
+	case output.LineComment:
+		return false, nil
+	case output.LineStart:
+		if r.info.Start != nil || r.info.Events > 0 {
+			return false, errStartNotFirst
+		}
+		h, err := output.ParseLogStart(line)
+		if err != nil {
+			return false, err
+		}
+		r.info.Start = &h
+		return false, nil
+	case output.LineEnd:
+		e, err := output.ParseLogEnd(line)
+		if err != nil {
+			return false, err
+		}
+		r.info.End, r.ended = &e, true
+		return false, nil
+	}
+
+	var err error
+	if r.info.Format == FormatJSON {
+		*ev, err = output.ParseJSON(line)
+	} else {
+		*ev, err = output.ParseText(line)
+	}
+	if err != nil {
+		return false, err
+	}
+	if h := r.info.Start; h != nil && ev.Time.IsZero() {
+		// Text lines carry boot time only; the start line ties it to the
+		// wall clock.
+		ev.Time = h.Start.Add(time.Duration(ev.KtimeNS - h.StartKtimeNS))
+	}
+	return true, nil
+}
+
+// detect tells the format from the first line that is not blank.
+func (r *Reader) detect(line []byte) error {
+	switch kind := output.ClassifyLine(line); {
+	case line[0] == '{':
+		r.info.Format = FormatJSON
+	case kind == output.LineStart || kind == output.LineEnd:
+		r.info.Format = FormatText
+	case kind == output.LineComment || perfscript.LooksLikePerf(line):
+		// perf script --header starts with comments; oomtrace's logs
+		// start with their start line or an event.
+		r.info.Format = FormatPerf
+		r.perf = perfscript.NewParser()
+	default:
+		if _, err := output.ParseText(line); err != nil {
+			return fmt.Errorf("%w: %w", errUnknownFormat, err)
+		}
+		r.info.Format = FormatText
+	}
+	return nil
+}

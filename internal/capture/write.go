@@ -1,0 +1,60 @@
+package capture
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/oomtrace/oomtrace/internal/output"
+)
+
+// File is a log being recorded. The events go to it through an
+// output.Writer, which writes each line with one call to File.Write: every
+// line reaches the file in one write(2) of its own, nothing is buffered in
+// the process, and the file is opened for appending. A recorder killed at
+// any moment leaves every line it wrote whole but for at most the last one,
+// which a Reader then leaves out.
+type File struct {
+	f    *os.File
+	meta *output.Writer // the start and end lines
+}
+
+// Create creates (or truncates) the log file name, for lines in format.
+func Create(name string, format output.Format) (*File, error) {
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("create log: %w", err)
+	}
+	return &File{f: f, meta: output.NewWriter(f, output.Options{Format: format})}, nil
+}
+
+// Write writes p, one line, in one write(2).
+func (f *File) Write(p []byte) (int, error) { return f.f.Write(p) }
+
+// WriteStart writes the start line; it must come first.
+func (f *File) WriteStart(h *output.LogStart) error {
+	return f.meta.WriteLogStart(h)
+}
+
+// Finish writes the end line and closes the file once its contents are on
+// disk.
+func (f *File) Finish(end *output.LogEnd) error {
+	err := f.meta.WriteLogEnd(end)
+	if err == nil {
+		if err = f.f.Sync(); err != nil {
+			err = fmt.Errorf("sync log: %w", err)
+		}
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Close closes the file without an end line: the log then says that the
+// recording did not stop cleanly.
+func (f *File) Close() error {
+	if err := f.f.Close(); err != nil {
+		return fmt.Errorf("close log: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,295 @@
+package report
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/oomtrace/oomtrace/internal/event"
+)
+
+// TextOptions says how much WriteText writes.
+type TextOptions struct {
+	// Short is the summary oomtrace record prints at exit: no per-cgroup
+	// tables, at most ten kills.
+	Short bool
+}
+
+// Rows listed in text before the rest is left to the JSON report.
+const (
+	textCgroupRows = 20
+	shortKills     = 10
+)
+
+// WriteJSON writes the report as one indented JSON document.
+func WriteJSON(w io.Writer, rep *Report) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(rep); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	return nil
+}
+
+// WriteText writes the report as tables for people.
+func WriteText(w io.Writer, rep *Report, opts TextOptions) error {
+	bw := bufio.NewWriter(w)
+	t := &textWriter{w: bw, rep: rep}
+	t.captures()
+	t.kills(opts)
+	t.reclaim(opts)
+	t.lost()
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	return nil
+}
+
+type textWriter struct {
+	w   io.Writer
+	rep *Report
+}
+
+func (t *textWriter) table(header ...string) *tabwriter.Writer {
+	tw := tabwriter.NewWriter(t.w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "  %s\n", strings.Join(header, "\t"))
+	return tw
+}
+
+func addRow(tw *tabwriter.Writer, cells ...string) {
+	fmt.Fprintf(tw, "  %s\n", strings.Join(cells, "\t"))
+}
+
+func (t *textWriter) captures() {
+	fmt.Fprintln(t.w, "captures")
+	tw := t.table("FILE", "FORMAT", "HOST", "KERNEL", "MODE", "START", "DURATION", "EVENTS", "LOST", "STOPPED")
+	for _, c := range t.rep.Captures {
+		start := "-"
+		if c.Start != nil {
+			start = c.Start.Format("2006-01-02 15:04:05 UTC")
+		}
+		stopped := "-"
+		if c.StoppedCleanly != nil {
+			stopped = map[bool]string{true: "cleanly", false: "cut short"}[*c.StoppedCleanly]
+		}
+		addRow(tw, escapeFile(c.File), c.Format, orDash(c.Host), orDash(c.Kernel), orDash(c.Mode), start,
+			FormatDuration(c.Duration), fmt.Sprint(c.Events), fmt.Sprint(c.Lost), stopped)
+	}
+	tw.Flush()
+	fmt.Fprintln(t.w)
+}
+
+// escapeFile keeps a file name from writing escape sequences to a
+// terminal; file names are the user's own, so only control bytes matter.
+func escapeFile(name string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return '?'
+		}
+		return r
+	}, name)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func (t *textWriter) kills(opts TextOptions) {
+	k := t.rep.Kills
+	fmt.Fprintf(t.w, "kills: %d", k.Total)
+	if k.Total > 0 {
+		classes := make([]string, 0, len(k.ByClass))
+		for class, n := range k.ByClass {
+			classes = append(classes, fmt.Sprintf("%s %d", class, n))
+		}
+		slices.Sort(classes)
+		fmt.Fprintf(t.w, " (%s)", strings.Join(classes, ", "))
+	}
+	fmt.Fprintln(t.w)
+	if len(k.List) == 0 {
+		fmt.Fprintln(t.w)
+		return
+	}
+	header := []string{"TIME", "CLASS", "VICTIM", "OOM CGROUP", "VICTIM RSS", "OOM_SCORE_ADJ",
+		fmt.Sprintf("RECLAIM IN %s BEFORE", FormatDuration(t.rep.Window))}
+	several := len(t.rep.Captures) > 1
+	if several {
+		header = append([]string{"FILE"}, header...)
+	}
+	tw := t.table(header...)
+	shown := k.List
+	if opts.Short && len(shown) > shortKills {
+		shown = shown[:shortKills]
+	}
+	for _, kill := range shown {
+		rss := "-"
+		if kill.RSSKB != nil {
+			rss = formatBytes(kill.RSSKB.Sum() << 10)
+		}
+		stall := "-"
+		if kill.StallBefore.Count > 0 {
+			stall = fmt.Sprintf("%d, %s", kill.StallBefore.Count, FormatDuration(kill.StallBefore.Total))
+		}
+		cells := []string{FormatTime(kill.Time, kill.KtimeNS), kill.Class,
+			fmt.Sprintf("%d %s", kill.Victim.TGID, kill.Victim.Comm), orDash(kill.OOMCgroup),
+			rss, fmt.Sprint(kill.OOMScoreAdj), stall}
+		if several {
+			cells = append([]string{escapeFile(t.rep.Captures[kill.Capture].File)}, cells...)
+		}
+		addRow(tw, cells...)
+	}
+	tw.Flush()
+	if more := k.Total - uint64(len(shown)); more > 0 {
+		fmt.Fprintf(t.w, "  ... and %d more\n", more)
+	}
+	fmt.Fprintln(t.w)
+}
+
+// FormatTime is a wall-clock time when the log gives one, else the boot
+// time the kernel stamped.
+func FormatTime(t *time.Time, ktime uint64) string {
+	if t != nil {
+		return t.Format("2006-01-02 15:04:05.000")
+	}
+	return fmt.Sprintf("boot+%d.%06ds", ktime/1e9, ktime%1e9/1e3)
+}
+
+func (t *textWriter) reclaim(opts TextOptions) {
+	r := t.rep.Reclaim
+	if r.All.Count == 0 {
+		fmt.Fprintf(t.w, "reclaim: none\n\n")
+		return
+	}
+	partial := false
+	cells := func(x Row, first ...string) []string {
+		count := fmt.Sprint(x.Count)
+		if !x.AllEpisodes {
+			count += "*"
+			partial = true
+		}
+		return append(first, count, FormatDuration(x.Total), FormatDuration(x.P50), FormatDuration(x.P90),
+			FormatDuration(x.P99), FormatDuration(x.Max))
+	}
+	fmt.Fprintln(t.w, "reclaim by kind")
+	tw := t.table("KIND", "COUNT", "TOTAL", "P50", "P90", "P99", "MAX")
+	for _, x := range r.ByKind {
+		addRow(tw, cells(x, x.Kind)...)
+	}
+	if len(r.ByKind) > 1 {
+		addRow(tw, cells(r.All, "all")...)
+	}
+	tw.Flush()
+	fmt.Fprintln(t.w)
+
+	if !opts.Short {
+		fmt.Fprintln(t.w, "reclaim by kind and cgroup")
+		tw = t.table("KIND", "CGROUP", "COUNT", "TOTAL", "P50", "P90", "P99", "MAX")
+		for _, x := range r.ByCgroup[:min(len(r.ByCgroup), textCgroupRows)] {
+			addRow(tw, cells(x, x.Kind, orDash(x.Cgroup))...)
+		}
+		tw.Flush()
+		if more := len(r.ByCgroup) - textCgroupRows; more > 0 {
+			fmt.Fprintf(t.w, "  ... and %d more (all in --output json)\n", more)
+		}
+		fmt.Fprintln(t.w)
+		t.kernelHistograms()
+	}
+	if partial {
+		fmt.Fprintf(t.w, "* no reclaim_stats in some capture: counts and percentiles there cover only the episodes at least --reclaim-min long\n\n")
+	}
+}
+
+// kernelHistograms lists the kernel's own log2 histograms, per kind and
+// cgroup.
+func (t *textWriter) kernelHistograms() {
+	var rows []Row
+	for _, x := range t.rep.Reclaim.ByCgroup[:min(len(t.rep.Reclaim.ByCgroup), textCgroupRows)] {
+		if x.HistUS != nil {
+			rows = append(rows, x)
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	fmt.Fprintln(t.w, "reclaim_stats histograms (episodes per duration, from the kernel)")
+	tw := t.table("KIND", "CGROUP", "HISTOGRAM")
+	for _, x := range rows {
+		var buckets []string
+		for i, n := range x.HistUS {
+			if n > 0 {
+				buckets = append(buckets, fmt.Sprintf("%s:%d", bucketName(i), n))
+			}
+		}
+		addRow(tw, x.Kind, orDash(x.Cgroup), strings.Join(buckets, " "))
+	}
+	tw.Flush()
+	fmt.Fprintln(t.w)
+}
+
+// bucketName names the kernel's log2 bucket i: [2^i, 2^(i+1)) µs, bucket 0
+// from 0.
+func bucketName(i int) string {
+	switch i {
+	case 0:
+		return "<2us"
+	case event.ReclaimBuckets - 1:
+		return fmt.Sprintf(">=%dus", uint64(1)<<i)
+	}
+	return fmt.Sprintf("%d-%dus", uint64(1)<<i, uint64(2)<<i)
+}
+
+func (t *textWriter) lost() {
+	l := t.rep.Lost
+	fmt.Fprintf(t.w, "lost: %d\n", l.Total)
+	for _, e := range l.List {
+		fmt.Fprintf(t.w, "  %s  %d lost\n", FormatTime(e.Time, e.KtimeNS), e.Count)
+	}
+	if l.Unlisted > 0 {
+		fmt.Fprintf(t.w, "  ... and %d more lost events\n", l.Unlisted)
+	}
+}
+
+// FormatDuration writes d with three significant digits, or fewer for
+// round values: "139us", "2.74ms", "10s".
+func FormatDuration(d time.Duration) string {
+	units := []struct {
+		name string
+		size time.Duration
+	}{{"s", time.Second}, {"ms", time.Millisecond}, {"us", time.Microsecond}}
+	for _, u := range units {
+		if d >= u.size {
+			return trimFloat(float64(d)/float64(u.size)) + u.name
+		}
+	}
+	return fmt.Sprintf("%dns", d)
+}
+
+func formatBytes(b uint64) string {
+	return trimFloat(float64(b)/(1<<20)) + "MiB"
+}
+
+// trimFloat writes v with three significant digits (all of them from 100
+// up), without trailing zeros.
+func trimFloat(v float64) string {
+	var s string
+	switch {
+	case v >= 100:
+		s = fmt.Sprintf("%.0f", v)
+	case v >= 10:
+		s = fmt.Sprintf("%.1f", v)
+	default:
+		s = fmt.Sprintf("%.2f", v)
+	}
+	if strings.Contains(s, ".") {
+		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	}
+	return s
+}
