@@ -141,7 +141,11 @@ func printDefaults(fs *flag.FlagSet) {
 			return
 		}
 		name, usage := flag.UnquoteUsage(fl)
-		fmt.Fprintf(fs.Output(), "  --%s %s\n    \t%s", fl.Name, name, usage)
+		dashes := "--"
+		if len(fl.Name) == 1 {
+			dashes = "-"
+		}
+		fmt.Fprintf(fs.Output(), "  %s%s %s\n    \t%s", dashes, fl.Name, name, usage)
 		if fl.DefValue != "" && fl.DefValue != "0" && fl.DefValue != "false" {
 			fmt.Fprintf(fs.Output(), " (default %s)", fl.DefValue)
 		}
