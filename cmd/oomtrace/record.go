@@ -407,4 +407,3 @@ func exitStatus(state *os.ProcessState) int {
 	}
 	return state.ExitCode()
 }
-
