@@ -28,6 +28,10 @@ type traceFlags struct {
 	interval   time.Duration
 	stacks     bool
 	readyFile  string
+	pods       string
+	containers string
+	hostRoot   string
+	noSnapshot bool
 }
 
 func (f *traceFlags) register(fs *flag.FlagSet) {
@@ -39,6 +43,10 @@ func (f *traceFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.reclaimMin, "reclaim-min", time.Millisecond, "report reclaim episodes at least this long as events (all are counted in reclaim_stats)")
 	fs.DurationVar(&f.interval, "interval", 10*time.Second, "how often to emit reclaim_stats and lost events (0: only at exit)")
 	fs.BoolVar(&f.stacks, "stacks", false, "include the kernel stack of each OOM kill")
+	fs.StringVar(&f.pods, "filter-pod", "", "report only events of these pods, comma-separated: name, namespace/name or UID")
+	fs.StringVar(&f.containers, "filter-container", "", "report only events of these containers, comma-separated: name or ID (12 digits or more)")
+	fs.StringVar(&f.hostRoot, "host-root", "/", "where the host's root directory is seen, for the kubelet's and runtimes' names (e.g. /host in a container)")
+	fs.BoolVar(&f.noSnapshot, "no-snapshot", false, "do not read the OOM cgroup's memory state after each kill")
 	// For tests and scripts; left out of the usage text.
 	fs.StringVar(&f.readyFile, "ready-file", "", "")
 }
@@ -72,20 +80,21 @@ func (f *traceFlags) options(w io.Writer, logger *slog.Logger) (stream.Options, 
 		}
 		opts.Tracer.FilterCgroupID = id
 	}
-	if f.classes != "" {
-		for _, name := range strings.Split(f.classes, ",") {
-			c, err := event.ParseClass(strings.TrimSpace(name))
-			if err != nil {
-				return opts, fmt.Errorf("--class: %w", err)
-			}
-			opts.Classes = append(opts.Classes, c)
+	for _, name := range splitList(f.classes) {
+		c, err := event.ParseClass(name)
+		if err != nil {
+			return opts, fmt.Errorf("--class: %w", err)
 		}
+		opts.Classes = append(opts.Classes, c)
 	}
 	if f.reclaimMin < 0 || f.interval < 0 {
 		return opts, fmt.Errorf("--reclaim-min and --interval must not be negative")
 	}
 	opts.Tracer.ReclaimMin = f.reclaimMin
 	opts.Interval = f.interval
+	opts.Attribution = &stream.Attribution{HostRoot: f.hostRoot, Snapshot: !f.noSnapshot, Wait: killEnrichWait}
+	opts.Pods = splitList(f.pods)
+	opts.Containers = splitList(f.containers)
 
 	names, err := gfp.ForKernel()
 	if err != nil {
@@ -131,6 +140,21 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer, logg
 	logger.Info("stopped", "mode", summary.Mode, "oom_kills", summary.Events[event.KindOOMKill],
 		"lost", summary.Lost, "decode_errors", summary.DecodeErrors)
 	return nil
+}
+
+// killEnrichWait bounds how long a kill waits for names and the memory
+// snapshot before it is written.
+const killEnrichWait = 200 * time.Millisecond
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(v string) []string {
+	var items []string
+	for _, item := range strings.Split(v, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			items = append(items, item)
+		}
+	}
+	return items
 }
 
 // printDefaults is flag.PrintDefaults without the flags whose usage is

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/oomtrace/oomtrace/internal/container"
 )
 
 // enumNames maps the values of a small enum, used as indexes, to the names
@@ -126,6 +128,9 @@ type Cgroup struct {
 	UsageBytes uint64
 	LimitBytes uint64 // NoLimit when the cgroup has no hard limit
 	Truncated  bool   // the path was too deep or long to capture whole
+	// Container is who the cgroup belongs to (container, pod, unit), from
+	// its path and, where found, the kubelet's and runtimes' names.
+	Container container.Info
 }
 
 // NoLimit is Cgroup.LimitBytes of a cgroup without a hard limit (memory.max
@@ -171,6 +176,8 @@ type OOMKill struct {
 	VictimExiting bool
 	// Stack holds the kernel functions at the kill, innermost first.
 	Stack []string
+	// Why is a one-sentence explanation of the kill for people.
+	Why string
 }
 
 // MemcgOOM is a memory cgroup entering OOM (mem_cgroup_out_of_memory); no

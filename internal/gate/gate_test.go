@@ -143,11 +143,11 @@ func TestRegression(t *testing.T) {
 	}
 	results := check(t, r, worse, base)
 	for rule, want := range map[string]string{
-		"max-regression 10%: kills":                     "2, baseline 1 (+100.0%)",
-		"max-regression 10%: all reclaim p99":           "30ms, baseline 20ms (+50.0%)",
-		"max-regression 10%: all reclaim total stall":   "51ms, baseline 40ms (+27.5%)",
-		"max-regression 10%: memcg reclaim p99":         "30ms, baseline 20ms (+50.0%)",
-		"max-regression 10%: direct reclaim p99":        "1ms, baseline 0ns (new: none in the baseline)",
+		"max-regression 10%: kills":                      "2, baseline 1 (+100.0%)",
+		"max-regression 10%: all reclaim p99":            "30ms, baseline 20ms (+50.0%)",
+		"max-regression 10%: all reclaim total stall":    "51ms, baseline 40ms (+27.5%)",
+		"max-regression 10%: memcg reclaim p99":          "30ms, baseline 20ms (+50.0%)",
+		"max-regression 10%: direct reclaim p99":         "1ms, baseline 0ns (new: none in the baseline)",
 		"max-regression 10%: direct reclaim total stall": "1ms, baseline 0ns (new: none in the baseline)",
 	} {
 		res := find(t, results, rule)

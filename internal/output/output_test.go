@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oomtrace/oomtrace/internal/container"
 	"github.com/oomtrace/oomtrace/internal/event"
 )
 
@@ -170,8 +171,27 @@ func goldenCases() []goldenCase {
 		Lost: event.Lost{Count: 5, Total: 17},
 	}
 
+	// A container killed by its pod's limit, with names resolved, and the
+	// verdict sentence.
+	pod := memcgKill()
+	pod.OOMKill.Victim.Cgroup = event.Cgroup{
+		Path: "/kubepods/burstable/pod0f5eb28f-1c2d-4e5f-8a9b-0c1d2e3f4a5b/" + strings.Repeat("ab", 32), ID: 81, UsageBytes: 498 << 20, LimitBytes: event.NoLimit,
+		Container: container.Info{Runtime: container.RuntimeContainerd, ID: strings.Repeat("ab", 32), Name: "api", PodUID: "0f5eb28f-1c2d-4e5f-8a9b-0c1d2e3f4a5b",
+			PodName: "api-7d9", Namespace: "shop", QoS: container.QoSBurstable, Level: container.LevelContainer},
+	}
+	pod.OOMKill.TriggerCgroup = pod.OOMKill.Victim.Cgroup
+	pod.OOMKill.OOMCgroup = event.Cgroup{
+		Path: "/kubepods/burstable/pod0f5eb28f-1c2d-4e5f-8a9b-0c1d2e3f4a5b", ID: 80, UsageBytes: 512 << 20, LimitBytes: 512 << 20,
+		Container: container.Info{PodUID: "0f5eb28f-1c2d-4e5f-8a9b-0c1d2e3f4a5b", PodName: "api-7d9", Namespace: "shop", QoS: container.QoSBurstable, Level: container.LevelPod},
+	}
+	pod.OOMKill.Why = "container api of pod shop/api-7d9 was killed because pod-level limit 512 MiB was reached; memcg OOM"
+	podReclaim := reclaim
+	podReclaim.Reclaim.Cgroup.Container = container.Info{Unit: "nginx.service"}
+
 	names := Options{GFPNames: testGFPNames}
 	return []goldenCase{
+		{"oom_kill_pod", pod, names},
+		{"reclaim_unit", podReclaim, names},
 		{"oom_kill_memcg", memcgKill(), names},
 		{"oom_kill_memcg_no_names", memcgKill(), Options{}},
 		{"oom_kill_stack", withStack, Options{GFPNames: testGFPNames, Stacks: true}},

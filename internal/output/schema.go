@@ -4,6 +4,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/oomtrace/oomtrace/internal/container"
 	"github.com/oomtrace/oomtrace/internal/event"
 )
 
@@ -130,6 +131,36 @@ func cgroupFields(text, json, usageJSON, limitJSON string, cgroup func(*event.Ev
 	}
 }
 
+// containerFields are the keys of who a cgroup belongs to: text keys
+// prefix.namespace, prefix.pod, … (or bare ones for an empty prefix), JSON
+// keys in the object named object. Each is written when known.
+func containerFields(prefix, object string, cgroup func(*event.Event) *event.Cgroup) []field {
+	info := func(ev *event.Event) *container.Info { return &cgroup(ev).Container }
+	text := func(name string) string {
+		if prefix == "" {
+			return name
+		}
+		return prefix + "." + name
+	}
+	key := func(textName, jsonName string, get func(*event.Event) *string) field {
+		return field{text: text(textName), json: object + "." + jsonName,
+			has:   func(ev *event.Event) bool { return *get(ev) != "" },
+			codec: stringCodec{get}}
+	}
+	return []field{
+		key("namespace", "namespace", func(ev *event.Event) *string { return &info(ev).Namespace }),
+		key("pod", "pod_name", func(ev *event.Event) *string { return &info(ev).PodName }),
+		key("pod_uid", "pod_uid", func(ev *event.Event) *string { return &info(ev).PodUID }),
+		key("container", "name", func(ev *event.Event) *string { return &info(ev).Name }),
+		key("container_id", "id", func(ev *event.Event) *string { return &info(ev).ID }),
+		key("runtime", "runtime", func(ev *event.Event) *string { return (*string)(&info(ev).Runtime) }),
+		key("qos", "qos", func(ev *event.Event) *string { return (*string)(&info(ev).QoS) }),
+		key("level", "level", func(ev *event.Event) *string { return (*string)(&info(ev).Level) }),
+		key("unit", "unit", func(ev *event.Event) *string { return &info(ev).Unit }),
+		key("user", "user", func(ev *event.Event) *string { return &info(ev).User }),
+	}
+}
+
 // gfpFields are gfp_mask, gfp_flags and order; flag, when set, is the
 // event's flag saying it has them.
 func gfpFields(mask func(*event.Event) *uint32, order func(*event.Event) *int32, flag func(*event.Event) *bool) []field {
@@ -172,13 +203,16 @@ func oomKillFields() []field {
 		kb("total_vm_kb", func(ev *event.Event) *uint64 { return &victim(ev).TotalVMKB }),
 		kb("pgtables_kb", func(ev *event.Event) *uint64 { return &victim(ev).PgtablesKB }),
 	)
-	fields = append(fields, cgroupFields("victim.cgroup", "victim.cgroup", "victim.cgroup_usage_bytes", "victim.cgroup_limit_bytes",
-		func(ev *event.Event) *event.Cgroup { return &victim(ev).Cgroup })...)
+	victimCgroup := func(ev *event.Event) *event.Cgroup { return &victim(ev).Cgroup }
+	fields = append(fields, cgroupFields("victim.cgroup", "victim.cgroup", "victim.cgroup_usage_bytes", "victim.cgroup_limit_bytes", victimCgroup)...)
+	fields = append(fields, containerFields("victim", "victim_container", victimCgroup)...)
 	fields = append(fields, taskFields("trigger", func(ev *event.Event) *event.Task { return &kill(ev).Trigger })...)
-	fields = append(fields, cgroupFields("trigger.cgroup", "trigger.cgroup", "trigger.cgroup_usage_bytes", "trigger.cgroup_limit_bytes",
-		func(ev *event.Event) *event.Cgroup { return &kill(ev).TriggerCgroup })...)
-	fields = append(fields, cgroupFields("oom_cgroup", "oom_cgroup", "memcg_usage_bytes", "memcg_limit_bytes",
-		func(ev *event.Event) *event.Cgroup { return &kill(ev).OOMCgroup })...)
+	triggerCgroup := func(ev *event.Event) *event.Cgroup { return &kill(ev).TriggerCgroup }
+	fields = append(fields, cgroupFields("trigger.cgroup", "trigger.cgroup", "trigger.cgroup_usage_bytes", "trigger.cgroup_limit_bytes", triggerCgroup)...)
+	fields = append(fields, containerFields("trigger", "trigger_container", triggerCgroup)...)
+	oomCgroup := func(ev *event.Event) *event.Cgroup { return &kill(ev).OOMCgroup }
+	fields = append(fields, cgroupFields("oom_cgroup", "oom_cgroup", "memcg_usage_bytes", "memcg_limit_bytes", oomCgroup)...)
+	fields = append(fields, containerFields("oom", "oom_container", oomCgroup)...)
 	fields = append(fields, gfpFields(
 		func(ev *event.Event) *uint32 { return &kill(ev).GFPMask },
 		func(ev *event.Event) *int32 { return &kill(ev).Order },
@@ -192,13 +226,17 @@ func oomKillFields() []field {
 		field{text: "stack", json: "stack", option: withStacks,
 			has:   func(ev *event.Event) bool { return len(kill(ev).Stack) > 0 },
 			codec: stackCodec{func(ev *event.Event) *[]string { return &kill(ev).Stack }}},
+		field{text: "why", json: "why",
+			has:   func(ev *event.Event) bool { return kill(ev).Why != "" },
+			codec: stringCodec{func(ev *event.Event) *string { return &kill(ev).Why }}},
 	)
 }
 
 func memcgOOMFields() []field {
 	oom := func(ev *event.Event) *event.MemcgOOM { return &ev.MemcgOOM }
-	fields := cgroupFields("oom_cgroup", "oom_cgroup", "memcg_usage_bytes", "memcg_limit_bytes",
-		func(ev *event.Event) *event.Cgroup { return &oom(ev).Cgroup })
+	cgroup := func(ev *event.Event) *event.Cgroup { return &oom(ev).Cgroup }
+	fields := cgroupFields("oom_cgroup", "oom_cgroup", "memcg_usage_bytes", "memcg_limit_bytes", cgroup)
+	fields = append(fields, containerFields("oom", "oom_container", cgroup)...)
 	return append(fields, gfpFields(
 		func(ev *event.Event) *uint32 { return &oom(ev).GFPMask },
 		func(ev *event.Event) *int32 { return &oom(ev).Order },
@@ -216,8 +254,9 @@ func reclaimFields() []field {
 		func(ev *event.Event) *uint32 { return &r(ev).GFPMask },
 		func(ev *event.Event) *int32 { return &r(ev).Order },
 		nil)...)
-	return append(fields, cgroupFields("cgroup", "cgroup", "cgroup_usage_bytes", "cgroup_limit_bytes",
-		func(ev *event.Event) *event.Cgroup { return &r(ev).Cgroup })...)
+	cgroup := func(ev *event.Event) *event.Cgroup { return &r(ev).Cgroup }
+	fields = append(fields, cgroupFields("cgroup", "cgroup", "cgroup_usage_bytes", "cgroup_limit_bytes", cgroup)...)
+	return append(fields, containerFields("", "container", cgroup)...)
 }
 
 func kswapdWakeFields() []field {
@@ -238,8 +277,9 @@ func reaperFields() []field {
 func reclaimStatsFields() []field {
 	st := func(ev *event.Event) *event.ReclaimStats { return &ev.ReclaimStats }
 	fields := []field{reclaimKindField(func(ev *event.Event) *event.ReclaimKind { return &st(ev).Kind })}
-	fields = append(fields, cgroupFields("cgroup", "cgroup", "cgroup_usage_bytes", "cgroup_limit_bytes",
-		func(ev *event.Event) *event.Cgroup { return &st(ev).Cgroup })...)
+	cgroup := func(ev *event.Event) *event.Cgroup { return &st(ev).Cgroup }
+	fields = append(fields, cgroupFields("cgroup", "cgroup", "cgroup_usage_bytes", "cgroup_limit_bytes", cgroup)...)
+	fields = append(fields, containerFields("", "container", cgroup)...)
 	return append(fields,
 		durationField("interval_ns", func(ev *event.Event) *time.Duration { return &st(ev).Interval }),
 		field{text: "count", json: "count", codec: integerOf(func(ev *event.Event) *uint64 { return &st(ev).Count })},

@@ -143,8 +143,8 @@ func TestClassFromEvidence(t *testing.T) {
 			"  app 100 [000] 10.000100: vmscan:mm_vmscan_memcg_softlimit_reclaim_begin: order=0 gfp_flags=GFP_KERNEL\n" +
 			"  app 100 [000] 10.000200: vmscan:mm_vmscan_memcg_softlimit_reclaim_end: nr_reclaimed=3\n" +
 			"  app 100 [000] 10.000500: vmscan:mm_vmscan_direct_reclaim_end: nr_reclaimed=3\n"
-		kill = "  app 100 [000] 11.000000: oom:mark_victim: pid=200 comm=victim total-vm=1kB anon-rss=1kB file-rss:0kB shmem-rss:0kB uid=0 pgtables=4kB oom_score_adj=0\n"
-		late = "  app 100 [000] 99.000000: oom:mark_victim: pid=200 comm=victim total-vm=1kB anon-rss=1kB file-rss:0kB shmem-rss:0kB uid=0 pgtables=4kB oom_score_adj=0\n"
+		kill  = "  app 100 [000] 11.000000: oom:mark_victim: pid=200 comm=victim total-vm=1kB anon-rss=1kB file-rss:0kB shmem-rss:0kB uid=0 pgtables=4kB oom_score_adj=0\n"
+		late  = "  app 100 [000] 99.000000: oom:mark_victim: pid=200 comm=victim total-vm=1kB anon-rss=1kB file-rss:0kB shmem-rss:0kB uid=0 pgtables=4kB oom_score_adj=0\n"
 		sysrq = "  kworker/0:1 31 [000] 11.000000: oom:mark_victim: pid=200 comm=victim total-vm=1kB anon-rss=1kB file-rss:0kB shmem-rss:0kB uid=0 pgtables=4kB oom_score_adj=0\n"
 	)
 	for _, tc := range []struct {
@@ -268,8 +268,8 @@ func TestMalformed(t *testing.T) {
 
 func TestLooksLikePerf(t *testing.T) {
 	for line, want := range map[string]bool{
-		"         python3  7584 [001]  2111.483005:      oom:mark_victim: pid=1": true,
-		"  python3  7584 [001]  2111.483005: PERF_RECORD_LOST lost 6":           true,
+		"         python3  7584 [001]  2111.483005:      oom:mark_victim: pid=1":        true,
+		"  python3  7584 [001]  2111.483005: PERF_RECORD_LOST lost 6":                   true,
 		"    oomtrace-hog 21680/21680 [000] 1295.880591: oomtrace:oom_kill class=memcg": false,
 		`{"event":"lost"}`: false,
 		"# ========":       false,

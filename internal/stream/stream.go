@@ -9,14 +9,18 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/cilium/ebpf/ringbuf"
 	"golang.org/x/sys/unix"
 
+	"github.com/oomtrace/oomtrace/internal/container"
 	"github.com/oomtrace/oomtrace/internal/event"
 	"github.com/oomtrace/oomtrace/internal/ksym"
+	"github.com/oomtrace/oomtrace/internal/memcg"
 	"github.com/oomtrace/oomtrace/internal/selfprotect"
 	"github.com/oomtrace/oomtrace/internal/tracer"
 )
@@ -33,6 +37,13 @@ type Options struct {
 	// Classes, when not empty, keeps only oom_kill events of these classes
 	// (the class of a tracepoint-mode kill is known only in user space).
 	Classes []event.Class
+	// Attribution, when set, attributes cgroups to containers, pods and
+	// units and explains each kill.
+	Attribution *Attribution
+	// Pods and Containers, when not empty, keep only events of these pods
+	// (name, namespace/name or UID) and containers (name or ID, at least 12
+	// digits of it), and lost events. They need Attribution.
+	Pods, Containers []string
 	// Interval between reclaim_stats and lost events; zero disables them
 	// except for the final ones at exit.
 	Interval time.Duration
@@ -77,7 +88,15 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 	if err != nil {
 		return Summary{}, err
 	}
-	return run(ctx, t, decoder.Decode, opts, logger)
+	var enrich func(*event.Event)
+	if a := opts.Attribution; a != nil {
+		h, err := memcg.Detect()
+		if err != nil && a.Snapshot {
+			logger.Warn("no memory snapshots after kills", "error", err)
+		}
+		enrich = newEnricher(*a, h, err == nil).enrich
+	}
+	return run(ctx, t, decoder.Decode, enrich, opts, logger)
 }
 
 // source is what the session needs of a tracer.
@@ -93,11 +112,14 @@ type source interface {
 // decodeFunc decodes one record into ev, as tracer.Decoder.Decode does.
 type decodeFunc func(raw []byte, ev *event.Event) error
 
-func run(ctx context.Context, t source, decode decodeFunc, opts Options, logger *slog.Logger) (Summary, error) {
+// run is Run on any source; enrich, when not nil, completes each event
+// before it is filtered and written.
+func run(ctx context.Context, t source, decode decodeFunc, enrich func(*event.Event), opts Options, logger *slog.Logger) (Summary, error) {
 	s := &session{
 		opts:        opts,
 		tracer:      t,
 		decode:      decode,
+		enrich:      enrich,
 		logger:      logger,
 		summary:     Summary{Mode: t.Mode(), Events: make(map[event.Kind]uint64)},
 		lastStats:   make(map[statsKey]event.ReclaimStats),
@@ -154,6 +176,7 @@ type session struct {
 	opts   Options
 	tracer source
 	decode decodeFunc
+	enrich func(*event.Event)
 	logger *slog.Logger
 
 	mu          sync.Mutex // serialises the Sink and guards what follows
@@ -183,35 +206,88 @@ func (s *session) readLoop() error {
 			s.logger.Warn("record dropped", "error", err)
 			continue
 		}
-		if !s.wanted(&ev) {
-			continue
-		}
-		if err := s.write(&ev); err != nil {
+		s.mu.Lock()
+		err = s.emit(&ev)
+		s.mu.Unlock()
+		if err != nil {
 			return err
 		}
 	}
 }
 
+// emit completes, filters, counts and writes ev. The caller holds s.mu.
+func (s *session) emit(ev *event.Event) error {
+	if s.enrich != nil {
+		s.enrich(ev)
+	}
+	if !s.wanted(ev) {
+		return nil
+	}
+	s.summary.Events[ev.Kind]++
+	if err := s.opts.Sink.Write(ev); err != nil {
+		return fmt.Errorf("write event: %w", err)
+	}
+	return nil
+}
+
 func (s *session) wanted(ev *event.Event) bool {
-	if ev.Kind != event.KindOOMKill || len(s.opts.Classes) == 0 {
+	if ev.Kind == event.KindOOMKill && len(s.opts.Classes) > 0 && !slices.Contains(s.opts.Classes, ev.OOMKill.Class) {
+		return false
+	}
+	if len(s.opts.Pods) == 0 && len(s.opts.Containers) == 0 || ev.Kind == event.KindLost {
 		return true
 	}
-	for _, c := range s.opts.Classes {
-		if ev.OOMKill.Class == c {
+	for _, c := range eventCgroups(ev) {
+		if matchesPod(c.Container, s.opts.Pods) && matchesContainer(c.Container, s.opts.Containers) {
 			return true
 		}
 	}
 	return false
 }
 
-func (s *session) write(ev *event.Event) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.summary.Events[ev.Kind]++
-	if err := s.opts.Sink.Write(ev); err != nil {
-		return fmt.Errorf("write event: %w", err)
+// eventCgroups returns the cgroups an event is about.
+func eventCgroups(ev *event.Event) []*event.Cgroup {
+	switch ev.Kind {
+	case event.KindOOMKill:
+		k := &ev.OOMKill
+		return []*event.Cgroup{&k.Victim.Cgroup, &k.OOMCgroup, &k.TriggerCgroup}
+	case event.KindMemcgOOM:
+		return []*event.Cgroup{&ev.MemcgOOM.Cgroup}
+	case event.KindReclaim:
+		return []*event.Cgroup{&ev.Reclaim.Cgroup}
+	case event.KindReclaimStats:
+		return []*event.Cgroup{&ev.ReclaimStats.Cgroup}
 	}
 	return nil
+}
+
+func matchesPod(info container.Info, pods []string) bool {
+	if len(pods) == 0 {
+		return true
+	}
+	for _, p := range pods {
+		if info.PodUID != "" && p == info.PodUID ||
+			info.PodName != "" && (p == info.PodName || p == info.Namespace+"/"+info.PodName) {
+			return true
+		}
+	}
+	return false
+}
+
+// minIDPrefix is the shortest container ID prefix a filter may give, as
+// docker and crictl print them.
+const minIDPrefix = 12
+
+func matchesContainer(info container.Info, containers []string) bool {
+	if len(containers) == 0 {
+		return true
+	}
+	for _, c := range containers {
+		if info.Name != "" && c == info.Name || info.ID != "" && len(c) >= minIDPrefix && strings.HasPrefix(info.ID, c) {
+			return true
+		}
+	}
+	return false
 }
 
 // emitPeriodic writes one reclaim_stats event per cgroup and kind that
@@ -253,18 +329,16 @@ func (s *session) emitPeriodic() error {
 			delta.Buckets[i] -= prev.Buckets[i]
 		}
 		s.ev.ReclaimStats = delta
-		s.summary.Events[event.KindReclaimStats]++
-		if err := s.opts.Sink.Write(&s.ev); err != nil {
-			return fmt.Errorf("write event: %w", err)
+		if err := s.emit(&s.ev); err != nil {
+			return err
 		}
 	}
 	if lost != s.summary.Lost {
 		header(event.KindLost)
 		s.ev.Lost = event.Lost{Count: lost - s.summary.Lost, Total: lost}
 		s.summary.Lost = lost
-		s.summary.Events[event.KindLost]++
-		if err := s.opts.Sink.Write(&s.ev); err != nil {
-			return fmt.Errorf("write event: %w", err)
+		if err := s.emit(&s.ev); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -102,7 +102,7 @@ func TestRunDrainsOnStop(t *testing.T) {
 	var summary Summary
 	go func() {
 		var err error
-		summary, err = run(ctx, src, fakeDecode, Options{
+		summary, err = run(ctx, src, fakeDecode, nil, Options{
 			Sink:    sink,
 			Classes: []event.Class{event.ClassMemcg, event.ClassSysrq},
 			OnReady: func(event.Mode) error { close(ready); return nil },

@@ -1,0 +1,176 @@
+package e2e
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/oomtrace/oomtrace/internal/container"
+	"github.com/oomtrace/oomtrace/internal/event"
+	"github.com/oomtrace/oomtrace/internal/memcg"
+)
+
+// kubePod is a pod as the kubelet would lay it out: its cgroups, and its
+// log directories under a host root the tracer is pointed at.
+type kubePod struct {
+	namespace, name, uid string
+	container, id        string
+	hostRoot             string
+}
+
+func newKubePod(t *testing.T, namespace, name, containerName string) kubePod {
+	t.Helper()
+	raw := make([]byte, 16+32)
+	if _, err := rand.Read(raw); err != nil {
+		t.Fatal(err)
+	}
+	u := hex.EncodeToString(raw[:16])
+	p := kubePod{
+		namespace: namespace, name: name, container: containerName,
+		uid:      fmt.Sprintf("%s-%s-%s-%s-%s", u[:8], u[8:12], u[12:16], u[16:20], u[20:]),
+		id:       hex.EncodeToString(raw[16:]),
+		hostRoot: t.TempDir(),
+	}
+	// /var/log/pods/<namespace>_<pod>_<uid>/<container>/0.log and the
+	// kubelet's link to it in /var/log/containers.
+	podDir := fmt.Sprintf("%s_%s_%s", namespace, name, p.uid)
+	logDir := filepath.Join(p.hostRoot, "var/log/pods", podDir, containerName)
+	if err := os.MkdirAll(logDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(logDir, "0.log"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	links := filepath.Join(p.hostRoot, "var/log/containers")
+	if err := os.MkdirAll(links, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	link := fmt.Sprintf("%s_%s_%s-%s.log", name, namespace, containerName, p.id)
+	if err := os.Symlink(filepath.Join("/var/log/pods", podDir, containerName, "0.log"), filepath.Join(links, link)); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// cgroups returns the pod's and the container's cgroup, relative to the
+// hierarchy, below top, for the kubelet's cgroupfs or systemd driver.
+func (p kubePod) cgroups(top string, systemd bool) (pod, ctr string) {
+	if systemd {
+		pod = top + "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" + strings.ReplaceAll(p.uid, "-", "_") + ".slice"
+		return pod, pod + "/cri-containerd-" + p.id + ".scope"
+	}
+	pod = top + "/kubepods/burstable/pod" + p.uid
+	return pod, pod + "/" + p.id
+}
+
+func checkAttribution(t *testing.T, got container.Info, p kubePod, level container.Level) {
+	t.Helper()
+	want := container.Info{
+		PodUID: p.uid, PodName: p.name, Namespace: p.namespace,
+		QoS: container.QoSBurstable, Level: level,
+	}
+	if level == container.LevelContainer {
+		want.ID, want.Name = p.id, p.container
+		if got.Runtime != "" {
+			want.Runtime = got.Runtime // the systemd driver names it, cgroupfs does not
+		}
+	}
+	if got != want {
+		t.Errorf("attribution:\n got %+v\nwant %+v", got, want)
+	}
+}
+
+// A kill in a Kubernetes-shaped cgroup tree names the pod, the container,
+// the QoS class and the level of the limit that was hit, for both kubelet
+// cgroup drivers, with the limit on the pod and on the container.
+func TestKubernetesAttribution(t *testing.T) {
+	h := requireRoot(t)
+	for _, tc := range []struct {
+		name     string
+		systemd  bool
+		podLimit bool // the pod's limit is hit, not the container's
+	}{
+		{"cgroupfs/pod-limit", false, true},
+		{"systemd/container-limit", true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newKubePod(t, "shop", "api-7d9", "api")
+			top := memcg.UniqueName("oomtrace-e2e")
+			podPath, ctrPath := p.cgroups(top, tc.systemd)
+			createGroup(t, h, top, 0)
+			podLimit, ctrLimit := int64(0), int64(32)
+			if tc.podLimit {
+				podLimit, ctrLimit = 40, 0
+			}
+			pod := createGroup(t, h, podPath, podLimit)
+			ctr := createGroup(t, h, ctrPath, ctrLimit)
+			tr := startTracer(t, "--output", "json", "--cgroup", "/"+top, "--host-root", p.hostRoot)
+			kmsg := openKmsg(t)
+
+			cmd := hog(t, ctr, 80, memcg.HogOptions{Comm: "api-server"})
+			waitSIGKILL(t, cmd)
+			pid := cmd.Process.Pid
+			ev := tr.waitKills(t, pid)[pid]
+			oomCg, oomLevel, limitMiB := ctr.Path(), container.LevelContainer, ctrLimit
+			if tc.podLimit {
+				oomCg, oomLevel, limitMiB = pod.Path(), container.LevelPod, podLimit
+			}
+			checkKill(t, ev, kernelKill(t, kmsg, pid), want{
+				pid: pid, comm: "api-server", victimCg: ctr.Path(), oomCg: oomCg, oomLimitMiB: limitMiB,
+			})
+			k := ev.OOMKill
+			t.Logf("why: %s", k.Why)
+			checkAttribution(t, k.Victim.Cgroup.Container, p, container.LevelContainer)
+			checkAttribution(t, k.OOMCgroup.Container, p, oomLevel)
+			for _, part := range []string{"container api", "pod shop/api-7d9", fmt.Sprintf("%d MiB", limitMiB), "memcg OOM"} {
+				if !strings.Contains(k.Why, part) {
+					t.Errorf("verdict %q does not say %q", k.Why, part)
+				}
+			}
+			if tc.podLimit != strings.Contains(k.Why, "pod-level limit") {
+				t.Errorf("verdict %q: pod-level limit hit: %v", k.Why, tc.podLimit)
+			}
+			tr.stop(t)
+		})
+	}
+}
+
+// --filter-pod and --filter-container select by the names found.
+func TestPodAndContainerFilters(t *testing.T) {
+	h := requireRoot(t)
+	p := newKubePod(t, "batch", "job-x", "worker")
+	top := memcg.UniqueName("oomtrace-e2e")
+	createGroup(t, h, top, 0)
+	podPath, ctrPath := p.cgroups(top, false)
+	createGroup(t, h, podPath, 0)
+	ctr := createGroup(t, h, ctrPath, 32)
+	args := []string{"--output", "json", "--cgroup", "/" + top, "--host-root", p.hostRoot}
+	match := []*tracer{
+		startTracer(t, append(args, "--filter-pod", "batch/job-x")...),
+		startTracer(t, append(args, "--filter-pod", p.uid, "--filter-container", p.id[:12])...),
+		startTracer(t, append(args, "--filter-container", "worker")...),
+	}
+	other := []*tracer{
+		startTracer(t, append(args, "--filter-pod", "batch/job-y")...),
+		startTracer(t, append(args, "--filter-container", "sidecar")...),
+	}
+
+	cmd := hog(t, ctr, 64, memcg.HogOptions{Comm: "worker"})
+	waitSIGKILL(t, cmd)
+	for _, tr := range match {
+		tr.waitKills(t, cmd.Process.Pid)
+		tr.stop(t)
+	}
+	for i, tr := range other {
+		for _, ev := range tr.stop(t) {
+			if ev.Kind != event.KindLost {
+				t.Errorf("tracer %d with a filter for another pod or container reported %s", i, ev.Kind)
+				break
+			}
+		}
+	}
+}
