@@ -12,6 +12,7 @@ import (
 	"github.com/oomtrace/oomtrace/internal/container"
 	"github.com/oomtrace/oomtrace/internal/event"
 	"github.com/oomtrace/oomtrace/internal/memcg"
+	"github.com/oomtrace/oomtrace/internal/memstate"
 )
 
 // kubePod is a pod as the kubelet would lay it out: its cgroups, and its
@@ -130,6 +131,11 @@ func TestKubernetesAttribution(t *testing.T) {
 				if !strings.Contains(k.Why, part) {
 					t.Errorf("verdict %q does not say %q", k.Why, part)
 				}
+			}
+			// The OOM cgroup still exists when the kill is reported: its
+			// memory state was read right after the kill.
+			if !k.HasSnapshot || k.Snapshot.Status != memstate.StatusOK || !k.Snapshot.Has(memstate.FieldAnon) || k.Snapshot.Anon == 0 {
+				t.Errorf("snapshot of %s: %+v", oomCg, k.Snapshot)
 			}
 			if tc.podLimit != strings.Contains(k.Why, "pod-level limit") {
 				t.Errorf("verdict %q: pod-level limit hit: %v", k.Why, tc.podLimit)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/oomtrace/oomtrace/internal/container"
+	"github.com/oomtrace/oomtrace/internal/memstate"
 )
 
 // enumNames maps the values of a small enum, used as indexes, to the names
@@ -178,6 +179,10 @@ type OOMKill struct {
 	Stack []string
 	// Why is a one-sentence explanation of the kill for people.
 	Why string
+	// Snapshot is the OOM cgroup's memory state read from user space right
+	// after the kill (for a global OOM, only the node's pressure).
+	Snapshot    memstate.Snapshot
+	HasSnapshot bool
 }
 
 // MemcgOOM is a memory cgroup entering OOM (mem_cgroup_out_of_memory); no

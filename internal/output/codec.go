@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
 	"github.com/oomtrace/oomtrace/internal/event"
+	"github.com/oomtrace/oomtrace/internal/memstate"
 )
 
 // codec writes and parses the value of one key, in both formats. The parse
@@ -58,7 +60,7 @@ func numberError(raw []byte, err error) error {
 
 // integer is every fixed-size integer type an event has.
 type integer interface {
-	~uint8 | ~uint16 | ~uint32 | ~uint64 | ~int8 | ~int16 | ~int32 | ~int64
+	~uint8 | ~uint16 | ~uint32 | ~uint64 | ~int | ~int8 | ~int16 | ~int32 | ~int64
 }
 
 func isSigned[T integer]() bool { return ^T(0) < 0 }
@@ -516,4 +518,94 @@ func (c histCodec) set(ev *event.Event, buckets []bucket) error {
 	}
 	*c.get(ev) = hist
 	return nil
+}
+
+// floatCodec is a number with a fraction (PSI averages), in the shortest
+// form that reads back to the same value.
+type floatCodec struct{ get func(*event.Event) *float64 }
+
+func (c floatCodec) appendText(dst []byte, ev *event.Event, _ Options) []byte {
+	return strconv.AppendFloat(dst, *c.get(ev), 'g', -1, 64)
+}
+
+func (c floatCodec) appendJSON(dst []byte, ev *event.Event, opts Options) []byte {
+	return c.appendText(dst, ev, opts)
+}
+
+func (c floatCodec) parseText(ev *event.Event, v textValue) error {
+	raw, err := v.bare()
+	if err != nil {
+		return err
+	}
+	return c.parseJSON(ev, raw)
+}
+
+func (c floatCodec) parseJSON(ev *event.Event, raw []byte) error {
+	f, err := strconv.ParseFloat(string(raw), 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		return fmt.Errorf("invalid number %s", quote(raw))
+	}
+	*c.get(ev) = f
+	return nil
+}
+
+// snapshotStatusCodec is a memory snapshot's status: "ok", "cgroup
+// removed", "timed out" or "failed", always quoted.
+type snapshotStatusCodec struct {
+	get func(*event.Event) *memstate.Status
+}
+
+func (c snapshotStatusCodec) appendText(dst []byte, ev *event.Event, _ Options) []byte {
+	return appendQuoted(dst, c.get(ev).String())
+}
+
+func (c snapshotStatusCodec) appendJSON(dst []byte, ev *event.Event, _ Options) []byte {
+	return appendJSONString(dst, c.get(ev).String())
+}
+
+func (c snapshotStatusCodec) parseText(ev *event.Event, v textValue) error {
+	if !v.quoted {
+		return errWantQuoted
+	}
+	s, err := unescape(v.raw, textForm)
+	if err != nil {
+		return err
+	}
+	return c.set(ev, s)
+}
+
+func (c snapshotStatusCodec) parseJSON(ev *event.Event, raw []byte) error {
+	s, err := jsonString(raw)
+	if err != nil {
+		return err
+	}
+	return c.set(ev, s)
+}
+
+func (c snapshotStatusCodec) set(ev *event.Event, s string) error {
+	for st := memstate.StatusOK; st <= memstate.StatusFailed; st++ {
+		if st.String() == s {
+			*c.get(ev) = st
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown snapshot status %q", s)
+}
+
+// bitCodec is a value whose presence a bit of a mask records: parsing it
+// sets the bit.
+type bitCodec struct {
+	codec
+	mask func(*event.Event) *memstate.Field
+	bit  memstate.Field
+}
+
+func (c bitCodec) parseText(ev *event.Event, v textValue) error {
+	*c.mask(ev) |= c.bit
+	return c.codec.parseText(ev, v)
+}
+
+func (c bitCodec) parseJSON(ev *event.Event, raw []byte) error {
+	*c.mask(ev) |= c.bit
+	return c.codec.parseJSON(ev, raw)
 }

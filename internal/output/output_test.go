@@ -15,6 +15,7 @@ import (
 
 	"github.com/oomtrace/oomtrace/internal/container"
 	"github.com/oomtrace/oomtrace/internal/event"
+	"github.com/oomtrace/oomtrace/internal/memstate"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/output")
@@ -185,12 +186,26 @@ func goldenCases() []goldenCase {
 		Container: container.Info{PodUID: "0f5eb28f-1c2d-4e5f-8a9b-0c1d2e3f4a5b", PodName: "api-7d9", Namespace: "shop", QoS: container.QoSBurstable, Level: container.LevelPod},
 	}
 	pod.OOMKill.Why = "container api of pod shop/api-7d9 was killed because pod-level limit 512 MiB was reached; memcg OOM"
+	pod.OOMKill.HasSnapshot = true
+	pod.OOMKill.Snapshot = memstate.Snapshot{
+		Version: 2,
+		Fields: memstate.FieldAnon | memstate.FieldFile | memstate.FieldShmem | memstate.FieldSlab | memstate.FieldHigh |
+			memstate.FieldSwapLimit | memstate.FieldEventsOOM | memstate.FieldEventsOOMKill | memstate.FieldPressure | memstate.FieldNodePressure,
+		Anon: 470 << 20, File: 30 << 20, Shmem: 1 << 20, Slab: 5 << 20, HighBytes: memstate.NoLimit, SwapLimitBytes: 0,
+		EventsOOM: 3, EventsOOMKill: 2,
+		Pressure:     memstate.Pressure{Some: memstate.PressureLine{Avg10: 12.5}, Full: memstate.PressureLine{Avg10: 3.07}},
+		NodePressure: memstate.Pressure{Some: memstate.PressureLine{Avg10: 0.35}},
+	}
+	removed := memcgKill()
+	removed.OOMKill.HasSnapshot = true
+	removed.OOMKill.Snapshot = memstate.Snapshot{Status: memstate.StatusRemoved, Version: 1, Fields: memstate.FieldNodePressure}
 	podReclaim := reclaim
 	podReclaim.Reclaim.Cgroup.Container = container.Info{Unit: "nginx.service"}
 
 	names := Options{GFPNames: testGFPNames}
 	return []goldenCase{
 		{"oom_kill_pod", pod, names},
+		{"oom_kill_snapshot_removed", removed, names},
 		{"reclaim_unit", podReclaim, names},
 		{"oom_kill_memcg", memcgKill(), names},
 		{"oom_kill_memcg_no_names", memcgKill(), Options{}},

@@ -127,8 +127,8 @@ func (e *enricher) explainKill(ev *event.Event) {
 		}
 	}
 	if e.snapshots != nil {
-		s := <-taken
-		snapshot = &s
+		k.Snapshot, k.HasSnapshot = <-taken, true
+		snapshot = &k.Snapshot
 	}
 	k.Why = verdict.Explain(verdict.Input{
 		Event:    ev,
