@@ -1,11 +1,13 @@
 package e2e
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -177,6 +179,30 @@ func TestPodAndContainerFilters(t *testing.T) {
 				t.Errorf("tracer %d with a filter for another pod or container reported %s", i, ev.Kind)
 				break
 			}
+		}
+	}
+
+	// The same selection, and grouping by pod and container, on the log.
+	log := filepath.Join(t.TempDir(), "trace.jsonl")
+	if err := os.WriteFile(log, bytes.Join(match[2].lines, []byte("\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, status := runBin(t, nil, "report", log)
+	if status != 0 || !regexp.MustCompile(`(?m)^kills by pod and container\n.*\n\s+batch/job-x\s+worker\s+-\s+1\s`).MatchString(stdout) {
+		t.Errorf("report: status %d, no kill of batch/job-x worker by pod and container:\n%s%s", status, stdout, stderr)
+	}
+	for _, tc := range []struct {
+		args   []string
+		status int
+	}{
+		{[]string{"--filter-pod", "batch/job-x"}, 1},
+		{[]string{"--filter-container", "worker"}, 1},
+		{[]string{"--filter-pod", "batch/job-y"}, 0},
+		{[]string{"--filter-container", "sidecar"}, 0},
+	} {
+		args := append([]string{"gate", log, "--max-kills", "0"}, tc.args...)
+		if stdout, stderr, status := runBin(t, nil, args...); status != tc.status {
+			t.Errorf("oomtrace %v: status %d, want %d\n%s%s", args, status, tc.status, stdout, stderr)
 		}
 	}
 }

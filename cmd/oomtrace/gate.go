@@ -14,6 +14,8 @@ import (
 
 func runGate(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("gate", flag.ContinueOnError)
+	var sel selection
+	sel.register(fs)
 	var rules gate.Rules
 	for _, name := range []string{gate.RuleMaxKills, gate.RuleMaxKillsClass, gate.RuleMaxLost,
 		gate.RuleMaxReclaimP99, gate.RuleMaxReclaimTotal, gate.RuleMaxRegression} {
@@ -47,7 +49,11 @@ Rules and flags:
 		fmt.Fprintln(stderr, "oomtrace gate: want at least one FILE")
 		return errUsage
 	}
-	results, err := checkGate(rules, files, baseline, stderr)
+	f, err := sel.filter()
+	if err != nil {
+		return &exitError{status: 2, err: err}
+	}
+	results, err := checkGate(rules, files, baseline, report.Options{Filter: f}, stderr)
 	if *junit != "" {
 		var readErr error
 		if errors.As(err, new(*exitError)) {
@@ -71,14 +77,14 @@ Rules and flags:
 
 // checkGate reads the captures and checks them; errors end oomtrace with
 // status 2.
-func checkGate(rules gate.Rules, files, baseline []string, stderr io.Writer) ([]gate.Result, error) {
-	cur, err := readReport(files, report.Options{}, stderr)
+func checkGate(rules gate.Rules, files, baseline []string, opts report.Options, stderr io.Writer) ([]gate.Result, error) {
+	cur, err := readReport(files, opts, stderr)
 	if err != nil {
 		return nil, err
 	}
 	var base *report.Report
 	if len(baseline) > 0 {
-		if base, err = readReport(baseline, report.Options{}, stderr); err != nil {
+		if base, err = readReport(baseline, opts, stderr); err != nil {
 			return nil, err
 		}
 	}

@@ -117,7 +117,7 @@ Flags:
 	}
 	rec.start = output.LogStart{
 		Host: hostname(), Kernel: kernelRelease(), ReclaimMin: f.reclaimMin,
-		Cgroup: f.cgroup, PID: uint32(f.pid), Classes: rec.opts.Classes,
+		Cgroup: f.cgroup, PID: uint32(f.pid), Classes: rec.opts.Filter.Classes,
 	}
 	return rec.run(ctx)
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/oomtrace/oomtrace/internal/event"
+	"github.com/oomtrace/oomtrace/internal/filter"
 	"github.com/oomtrace/oomtrace/internal/report"
 )
 
@@ -13,13 +15,15 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
 	format := fs.String("output", "text", "report format: text (tables) or json (one document)")
 	window := fs.Duration("window", report.DefaultWindow, "sum the reclaim stall in this window before each kill")
+	var sel selection
+	sel.register(fs)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: oomtrace report [flags] FILE...
 
 Sum up logs of oomtrace record or trace (text or JSON) and perf script output
 of the oom and vmscan tracepoints (perf record -e 'oom:*' -e 'vmscan:*'):
-kills by class and one by one, reclaim stall per kind and cgroup with its
-percentiles, the stall before each kill, lost events. FILE - is standard
+kills by class, by pod and container, and one by one, reclaim stall per
+kind, pod, container and cgroup with its percentiles, the stall before each kill, lost events. FILE - is standard
 input. Several FILEs are summed together. Exits 2 if a file cannot be read.
 
 Flags:
@@ -38,7 +42,11 @@ Flags:
 		fmt.Fprintln(stderr, "oomtrace report: want at least one FILE, and a --window above 0")
 		return errUsage
 	}
-	rep, err := readReport(files, report.Options{Window: *window}, stderr)
+	f, err := sel.filter()
+	if err != nil {
+		return err
+	}
+	rep, err := readReport(files, report.Options{Window: *window, Filter: f}, stderr)
 	if err != nil {
 		return err
 	}
@@ -86,4 +94,26 @@ func parseInterspersed(fs *flag.FlagSet, args []string, stderr io.Writer) ([]str
 		positional = append(positional, rest[0])
 		args = rest[1:]
 	}
+}
+
+// selection is the --class, --filter-pod and --filter-container flags of
+// the commands that read captures.
+type selection struct{ classes, pods, containers string }
+
+func (s *selection) register(fs *flag.FlagSet) {
+	fs.StringVar(&s.classes, "class", "", "only OOM kills of these classes, comma-separated")
+	fs.StringVar(&s.pods, "filter-pod", "", "only events of these pods, comma-separated: name, namespace/name or UID")
+	fs.StringVar(&s.containers, "filter-container", "", "only events of these containers, comma-separated: name or ID (12 digits or more)")
+}
+
+func (s *selection) filter() (filter.Filter, error) {
+	f := filter.Filter{Pods: splitList(s.pods), Containers: splitList(s.containers)}
+	for _, name := range splitList(s.classes) {
+		c, err := event.ParseClass(name)
+		if err != nil {
+			return f, fmt.Errorf("--class: %w", err)
+		}
+		f.Classes = append(f.Classes, c)
+	}
+	return f, nil
 }

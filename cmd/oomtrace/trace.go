@@ -85,7 +85,7 @@ func (f *traceFlags) options(w io.Writer, logger *slog.Logger) (stream.Options, 
 		if err != nil {
 			return opts, fmt.Errorf("--class: %w", err)
 		}
-		opts.Classes = append(opts.Classes, c)
+		opts.Filter.Classes = append(opts.Filter.Classes, c)
 	}
 	if f.reclaimMin < 0 || f.interval < 0 {
 		return opts, fmt.Errorf("--reclaim-min and --interval must not be negative")
@@ -93,8 +93,8 @@ func (f *traceFlags) options(w io.Writer, logger *slog.Logger) (stream.Options, 
 	opts.Tracer.ReclaimMin = f.reclaimMin
 	opts.Interval = f.interval
 	opts.Attribution = &stream.Attribution{HostRoot: f.hostRoot, Snapshot: !f.noSnapshot, Wait: killEnrichWait}
-	opts.Pods = splitList(f.pods)
-	opts.Containers = splitList(f.containers)
+	opts.Filter.Pods = splitList(f.pods)
+	opts.Filter.Containers = splitList(f.containers)
 
 	names, err := gfp.ForKernel()
 	if err != nil {

@@ -298,3 +298,20 @@ type Event struct {
 	ReclaimStats ReclaimStats
 	Lost         Lost
 }
+
+// Cgroups returns the cgroups the event is about: for a kill the victim's,
+// the OOM cgroup and the trigger's.
+func (ev *Event) Cgroups() []*Cgroup {
+	switch ev.Kind {
+	case KindOOMKill:
+		k := &ev.OOMKill
+		return []*Cgroup{&k.Victim.Cgroup, &k.OOMCgroup, &k.TriggerCgroup}
+	case KindMemcgOOM:
+		return []*Cgroup{&ev.MemcgOOM.Cgroup}
+	case KindReclaim:
+		return []*Cgroup{&ev.Reclaim.Cgroup}
+	case KindReclaimStats:
+		return []*Cgroup{&ev.ReclaimStats.Cgroup}
+	}
+	return nil
+}

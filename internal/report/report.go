@@ -20,7 +20,9 @@ import (
 	"time"
 
 	"github.com/oomtrace/oomtrace/internal/capture"
+	"github.com/oomtrace/oomtrace/internal/container"
 	"github.com/oomtrace/oomtrace/internal/event"
+	"github.com/oomtrace/oomtrace/internal/filter"
 	"github.com/oomtrace/oomtrace/internal/output"
 )
 
@@ -47,6 +49,8 @@ type Options struct {
 	Window time.Duration
 	// KillsShown bounds the kills listed one by one; the rest are counted.
 	KillsShown int
+	// Filter selects the events reported, by class, pod and container.
+	Filter filter.Filter
 }
 
 // Report is what a set of captures says. Kernel strings (comms, cgroup
@@ -84,10 +88,50 @@ type Capture struct {
 
 // Kills are the OOM kills.
 type Kills struct {
-	Total    uint64            `json:"total"`
-	ByClass  map[string]uint64 `json:"by_class"`
-	List     []Kill            `json:"list"`
-	Unlisted uint64            `json:"unlisted"` // past Options.KillsShown
+	Total   uint64            `json:"total"`
+	ByClass map[string]uint64 `json:"by_class"`
+	// ByOwner counts the kills by the victim's pod and container (or
+	// systemd unit), most first; kills of cgroups that belong to nothing
+	// recognised are not in it.
+	ByOwner  []OwnerKills `json:"by_owner"`
+	List     []Kill       `json:"list"`
+	Unlisted uint64       `json:"unlisted"` // past Options.KillsShown
+}
+
+// OwnerKills is the kills of one pod and container, or one unit.
+type OwnerKills struct {
+	Owner
+	Count uint64 `json:"count"`
+}
+
+// Owner is who a cgroup belongs to, as a report groups by it: kernel
+// strings escaped with output.Escape.
+type Owner struct {
+	Pod       string `json:"pod,omitempty"`       // namespace/name, or the UID without names
+	Container string `json:"container,omitempty"` // name, or the ID's first 12 digits
+	Unit      string `json:"unit,omitempty"`      // a systemd unit outside containers
+}
+
+// ownerOf is who info says a cgroup belongs to.
+func ownerOf(info container.Info) Owner {
+	var o Owner
+	switch {
+	case info.PodName != "":
+		o.Pod = info.Namespace + "/" + info.PodName
+	case info.PodUID != "":
+		o.Pod = info.PodUID
+	}
+	switch {
+	case info.Name != "":
+		o.Container = info.Name
+	case info.ID != "":
+		o.Container = info.ID[:min(len(info.ID), filter.MinIDPrefix)]
+	}
+	if o.Pod == "" && o.Container == "" {
+		o.Unit = info.Unit
+	}
+	o.Pod, o.Container, o.Unit = output.Escape(o.Pod), output.Escape(o.Container), output.Escape(o.Unit)
+	return o
 }
 
 // Kill is one OOM kill.
@@ -106,6 +150,11 @@ type Kill struct {
 	UID           *uint32      `json:"uid,omitempty"`
 	VictimExiting bool         `json:"victim_exiting,omitempty"`
 	StallBefore   StallSummary `json:"reclaim_before"`
+	// Owner is the victim's pod and container; OOMLevel the level of the
+	// OOM cgroup ("pod", "container", …) where known.
+	Owner    Owner  `json:"owner"`
+	OOMLevel string `json:"oom_level,omitempty"`
+	Why      string `json:"why,omitempty"`
 }
 
 // Task is a process as a kill names it.
@@ -138,6 +187,9 @@ type Reclaim struct {
 	All      Row   `json:"all"`       // every kind and cgroup
 	ByKind   []Row `json:"by_kind"`   // in the order direct, memcg, softlimit
 	ByCgroup []Row `json:"by_cgroup"` // by kind and cgroup, most total stall first
+	// ByOwner sums the rows of cgroups that belong to a pod, container or
+	// unit, by kind and owner, most total stall first.
+	ByOwner []Row `json:"by_owner"`
 }
 
 // Row is the reclaim of one kind in one cgroup, or a sum of rows.
@@ -145,6 +197,7 @@ type Row struct {
 	Kind     string `json:"kind"`             // "all" for the sum of kinds
 	Cgroup   string `json:"cgroup,omitempty"` // "" when the log has no cgroups, or for sums
 	CgroupID uint64 `json:"cgroup_id,omitempty"`
+	Owner    Owner  `json:"owner"` // the cgroup's pod and container, or unit
 	// AllEpisodes is false when some capture had only reclaim events and
 	// no reclaim_stats for the row: its numbers then cover the episodes at
 	// least --reclaim-min long only.
@@ -215,6 +268,7 @@ type Aggregator struct {
 	rep     Report
 	rows    map[rowKey]*row
 	overrun map[event.ReclaimKind]*row // the rows past maxRows
+	owners  map[Owner]uint64           // kills by owner, up to maxRows owners
 	cur     captureState
 }
 
@@ -229,6 +283,7 @@ type row struct {
 	kind        event.ReclaimKind
 	cgroup      string
 	id          uint64
+	owner       Owner
 	hist        histogram
 	count       uint64
 	total       time.Duration
@@ -279,6 +334,7 @@ func New(opts Options) *Aggregator {
 		opts:    opts,
 		rows:    make(map[rowKey]*row),
 		overrun: make(map[event.ReclaimKind]*row),
+		owners:  make(map[Owner]uint64),
 	}
 	a.rep.Events = make(map[string]uint64)
 	a.rep.Kills.ByClass = make(map[string]uint64)
@@ -294,8 +350,11 @@ func (a *Aggregator) startCapture() {
 	a.cur.stall.reset(a.opts.Window)
 }
 
-// Add counts one event of the current capture.
+// Add counts one event of the current capture, if the filter keeps it.
 func (a *Aggregator) Add(ev *event.Event) {
+	if !a.opts.Filter.Match(ev) {
+		return
+	}
 	c := &a.cur
 	if c.events == 0 || ev.KtimeNS < c.first {
 		c.first = ev.KtimeNS
@@ -329,6 +388,14 @@ func (a *Aggregator) addKill(ev *event.Event) {
 	kills := &a.rep.Kills
 	kills.Total++
 	kills.ByClass[k.Class.String()]++
+	owner := ownerOf(k.Victim.Cgroup.Container)
+	if owner != (Owner{}) {
+		if _, ok := a.owners[owner]; ok || len(a.owners) < maxRows {
+			a.owners[owner]++
+		} else {
+			a.owners[Owner{Pod: OtherCgroups}]++
+		}
+	}
 	if len(kills.List) >= a.opts.KillsShown {
 		kills.Unlisted++
 		return
@@ -348,6 +415,9 @@ func (a *Aggregator) addKill(ev *event.Event) {
 		OOMScoreAdj:   k.Victim.OOMScoreAdj,
 		VictimExiting: k.VictimExiting,
 		StallBefore:   StallSummary{Count: count, Total: total},
+		Owner:         owner,
+		OOMLevel:      output.Escape(string(k.OOMCgroup.Container.Level)),
+		Why:           output.Escape(k.Why),
 	}
 	if k.OOMCgroup.Valid() && k.OOMCgroup.LimitBytes != event.NoLimit && (k.OOMCgroup.LimitBytes|k.OOMCgroup.UsageBytes) != 0 {
 		limit := k.OOMCgroup.LimitBytes
@@ -378,7 +448,7 @@ func (a *Aggregator) rowFor(kind event.ReclaimKind, cg *event.Cgroup) *row {
 		}
 		return r
 	}
-	r := &row{kind: kind, cgroup: output.Escape(cg.Path), id: cg.ID, allEpisodes: true}
+	r := &row{kind: kind, cgroup: output.Escape(cg.Path), id: cg.ID, owner: ownerOf(cg.Container), allEpisodes: true}
 	a.rows[key] = r
 	return r
 }
@@ -546,6 +616,12 @@ func (a *Aggregator) Report() *Report {
 	var all row
 	all.allEpisodes = true
 	byKind := map[event.ReclaimKind]*row{}
+	type ownerKey struct {
+		kind  event.ReclaimKind
+		owner Owner
+	}
+	byOwner := map[ownerKey]*row{}
+	var owners []*row
 	rep.Reclaim.ByCgroup = make([]Row, 0, len(rows))
 	for _, r := range rows {
 		rep.Reclaim.ByCgroup = append(rep.Reclaim.ByCgroup, r.result(r.kind.String()))
@@ -556,7 +632,32 @@ func (a *Aggregator) Report() *Report {
 		}
 		k.absorb(r)
 		all.absorb(r)
+		if r.owner != (Owner{}) {
+			o := byOwner[ownerKey{r.kind, r.owner}]
+			if o == nil {
+				o = &row{kind: r.kind, owner: r.owner, allEpisodes: true}
+				byOwner[ownerKey{r.kind, r.owner}] = o
+				owners = append(owners, o)
+			}
+			o.absorb(r)
+		}
 	}
+	// Rows came most stall first, but sums can change the order.
+	slices.SortStableFunc(owners, func(x, y *row) int { return cmp.Compare(y.total, x.total) })
+	rep.Reclaim.ByOwner = make([]Row, 0, len(owners))
+	for _, o := range owners {
+		rep.Reclaim.ByOwner = append(rep.Reclaim.ByOwner, o.result(o.kind.String()))
+	}
+	rep.Kills.ByOwner = make([]OwnerKills, 0, len(a.owners))
+	for o, n := range a.owners {
+		rep.Kills.ByOwner = append(rep.Kills.ByOwner, OwnerKills{Owner: o, Count: n})
+	}
+	slices.SortFunc(rep.Kills.ByOwner, func(x, y OwnerKills) int {
+		if x.Count != y.Count {
+			return cmp.Compare(y.Count, x.Count)
+		}
+		return cmp.Or(cmp.Compare(x.Pod, y.Pod), cmp.Compare(x.Container, y.Container), cmp.Compare(x.Unit, y.Unit))
+	})
 	for _, kind := range []event.ReclaimKind{event.ReclaimDirect, event.ReclaimMemcg, event.ReclaimSoftlimit} {
 		if k := byKind[kind]; k != nil {
 			rep.Reclaim.ByKind = append(rep.Reclaim.ByKind, k.result(kind.String()))
@@ -592,7 +693,7 @@ func (r *row) result(kind string) Row {
 	// can lie past the longest episode there was.
 	quantile := func(q float64) time.Duration { return min(r.hist.quantile(q), r.max) }
 	out := Row{
-		Kind: kind, Cgroup: r.cgroup, CgroupID: r.id, AllEpisodes: r.allEpisodes,
+		Kind: kind, Cgroup: r.cgroup, CgroupID: r.id, Owner: r.owner, AllEpisodes: r.allEpisodes,
 		Count: r.count, Total: r.total, Max: r.max,
 		P50: quantile(0.50), P90: quantile(0.90), P99: quantile(0.99),
 		Slowest: slices.Clone(r.slowest),

@@ -18,7 +18,9 @@ import (
 	"time"
 
 	"github.com/oomtrace/oomtrace/internal/capture"
+	"github.com/oomtrace/oomtrace/internal/container"
 	"github.com/oomtrace/oomtrace/internal/event"
+	"github.com/oomtrace/oomtrace/internal/filter"
 	"github.com/oomtrace/oomtrace/internal/output"
 )
 
@@ -402,5 +404,96 @@ func BenchmarkReport1M(b *testing.B) {
 			}
 			b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
 		})
+	}
+}
+
+// Kills and reclaim are grouped by pod and container as well as by
+// cgroup, and the filter selects by them.
+func TestOwners(t *testing.T) {
+	api := container.Info{PodUID: "uid-1", PodName: "api-7d9", Namespace: "shop", Name: "api", ID: strings.Repeat("a", 64), Level: container.LevelContainer}
+	apiPod := container.Info{PodUID: "uid-1", PodName: "api-7d9", Namespace: "shop", Level: container.LevelPod}
+	batch := container.Info{PodUID: "uid-2", ID: strings.Repeat("b", 64), Level: container.LevelContainer} // no names found
+	nginx := container.Info{Unit: "nginx.service"}
+
+	events := func() []event.Event {
+		var evs []event.Event
+		for i, tc := range []struct {
+			victim, oom container.Info
+			path        string
+		}{
+			{api, apiPod, "/kubepods/pod1/a"},
+			{api, api, "/kubepods/pod1/a"},
+			{batch, batch, "/kubepods/pod2/b"},
+			{nginx, nginx, "/system.slice/nginx.service"},
+			{container.Info{}, container.Info{}, "/plain"},
+		} {
+			k := kill(float64(i+1), event.ClassMemcg)
+			k.OOMKill.Victim.Cgroup = event.Cgroup{Path: tc.path, ID: uint64(i + 10), Container: tc.victim}
+			k.OOMKill.OOMCgroup = event.Cgroup{Path: tc.path, ID: uint64(i + 10), Container: tc.oom}
+			k.OOMKill.Why = "why " + tc.path
+			evs = append(evs, k)
+		}
+		for i, c := range []struct {
+			info container.Info
+			path string
+			d    time.Duration
+		}{
+			{api, "/kubepods/pod1/a", 3 * time.Millisecond},
+			{apiPod, "/kubepods/pod1", 5 * time.Millisecond},
+			{nginx, "/system.slice/nginx.service", 2 * time.Millisecond},
+			{container.Info{}, "/plain", time.Millisecond},
+		} {
+			r := reclaim(0.5, c.d, c.path, uint64(i+20))
+			r.Reclaim.Cgroup.Container = c.info
+			evs = append(evs, r)
+		}
+		return evs
+	}
+
+	a := New(Options{})
+	for _, e := range events() {
+		a.Add(&e)
+	}
+	a.EndCapture(recordLog(time.Millisecond))
+	rep := a.Report()
+
+	wantKills := []OwnerKills{
+		{Owner{Pod: "shop/api-7d9", Container: "api"}, 2},
+		{Owner{Unit: "nginx.service"}, 1},
+		{Owner{Pod: "uid-2", Container: strings.Repeat("b", 12)}, 1},
+	}
+	if !slices.Equal(rep.Kills.ByOwner, wantKills) {
+		t.Errorf("kills by owner:\n got %+v\nwant %+v", rep.Kills.ByOwner, wantKills)
+	}
+	if k := rep.Kills.List[0]; k.Owner != wantKills[0].Owner || k.OOMLevel != "pod" || k.Why != "why /kubepods/pod1/a" {
+		t.Errorf("first kill: owner %+v level %q why %q", k.Owner, k.OOMLevel, k.Why)
+	}
+	var owners []string
+	for _, r := range rep.Reclaim.ByOwner {
+		owners = append(owners, fmt.Sprintf("%s %s/%s/%s %s", r.Kind, r.Owner.Pod, r.Owner.Container, r.Owner.Unit, FormatDuration(r.Total)))
+	}
+	wantOwners := []string{"memcg shop/api-7d9//" + " 5ms", "memcg shop/api-7d9/api/ 3ms", "memcg //nginx.service 2ms"}
+	if !slices.Equal(owners, wantOwners) {
+		t.Errorf("reclaim by owner:\n got %q\nwant %q", owners, wantOwners)
+	}
+
+	var text strings.Builder
+	if err := WriteText(&text, rep, TextOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"kills by pod and container", "reclaim by kind, pod and container", "why /kubepods/pod1/a"} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("text report lacks %q:\n%s", want, text.String())
+		}
+	}
+
+	// Only what belongs to pod api-7d9.
+	f := New(Options{Filter: filter.Filter{Pods: []string{"shop/api-7d9"}}})
+	for _, e := range events() {
+		f.Add(&e)
+	}
+	f.EndCapture(recordLog(time.Millisecond))
+	if r := f.Report(); r.Kills.Total != 2 || r.Reclaim.All.Count != 2 {
+		t.Errorf("filtered to pod api-7d9: %d kills, %d reclaim episodes; want 2 and 2", r.Kills.Total, r.Reclaim.All.Count)
 	}
 }

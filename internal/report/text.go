@@ -151,6 +151,37 @@ func (t *textWriter) kills(opts TextOptions) {
 		fmt.Fprintf(t.w, "  ... and %d more\n", more)
 	}
 	fmt.Fprintln(t.w)
+	t.killsByOwner(opts)
+}
+
+// killsByOwner is the kills by pod and container (or unit), when the
+// captures attribute any; with the verdict of the first kill of each.
+func (t *textWriter) killsByOwner(opts TextOptions) {
+	owners := t.rep.Kills.ByOwner
+	if len(owners) == 0 {
+		return
+	}
+	fmt.Fprintln(t.w, "kills by pod and container")
+	tw := t.table("POD", "CONTAINER", "UNIT", "KILLS", "OOM LEVEL", "WHY (FIRST KILL)")
+	rows := owners
+	if opts.Short && len(rows) > shortKills {
+		rows = rows[:shortKills]
+	}
+	for _, o := range rows {
+		level, why := "-", "-"
+		for _, kill := range t.rep.Kills.List {
+			if kill.Owner == o.Owner {
+				level, why = orDash(kill.OOMLevel), orDash(kill.Why)
+				break
+			}
+		}
+		addRow(tw, orDash(o.Pod), orDash(o.Container), orDash(o.Unit), fmt.Sprint(o.Count), level, why)
+	}
+	tw.Flush()
+	if more := len(owners) - len(rows); more > 0 {
+		fmt.Fprintf(t.w, "  ... and %d more\n", more)
+	}
+	fmt.Fprintln(t.w)
 }
 
 // FormatTime is a wall-clock time when the log gives one, else the boot
@@ -189,6 +220,18 @@ func (t *textWriter) reclaim(opts TextOptions) {
 	tw.Flush()
 	fmt.Fprintln(t.w)
 
+	if !opts.Short && len(r.ByOwner) > 0 {
+		fmt.Fprintln(t.w, "reclaim by kind, pod and container")
+		tw = t.table("KIND", "POD", "CONTAINER", "UNIT", "COUNT", "TOTAL", "P50", "P90", "P99", "MAX")
+		for _, x := range r.ByOwner[:min(len(r.ByOwner), textCgroupRows)] {
+			addRow(tw, cells(x, x.Kind, orDash(x.Owner.Pod), orDash(x.Owner.Container), orDash(x.Owner.Unit))...)
+		}
+		tw.Flush()
+		if more := len(r.ByOwner) - textCgroupRows; more > 0 {
+			fmt.Fprintf(t.w, "  ... and %d more (all in --output json)\n", more)
+		}
+		fmt.Fprintln(t.w)
+	}
 	if !opts.Short {
 		fmt.Fprintln(t.w, "reclaim by kind and cgroup")
 		tw = t.table("KIND", "CGROUP", "COUNT", "TOTAL", "P50", "P90", "P99", "MAX")

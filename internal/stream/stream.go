@@ -9,16 +9,14 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"slices"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/cilium/ebpf/ringbuf"
 	"golang.org/x/sys/unix"
 
-	"github.com/oomtrace/oomtrace/internal/container"
 	"github.com/oomtrace/oomtrace/internal/event"
+	"github.com/oomtrace/oomtrace/internal/filter"
 	"github.com/oomtrace/oomtrace/internal/ksym"
 	"github.com/oomtrace/oomtrace/internal/memcg"
 	"github.com/oomtrace/oomtrace/internal/selfprotect"
@@ -34,16 +32,13 @@ type Sink interface {
 type Options struct {
 	Tracer tracer.Config
 	Sink   Sink
-	// Classes, when not empty, keeps only oom_kill events of these classes
-	// (the class of a tracepoint-mode kill is known only in user space).
-	Classes []event.Class
+	// Filter selects events by class (the class of a tracepoint-mode kill
+	// is known only in user space), pod and container (which need
+	// Attribution).
+	Filter filter.Filter
 	// Attribution, when set, attributes cgroups to containers, pods and
 	// units and explains each kill.
 	Attribution *Attribution
-	// Pods and Containers, when not empty, keep only events of these pods
-	// (name, namespace/name or UID) and containers (name or ID, at least 12
-	// digits of it), and lost events. They need Attribution.
-	Pods, Containers []string
 	// Interval between reclaim_stats and lost events; zero disables them
 	// except for the final ones at exit.
 	Interval time.Duration
@@ -220,7 +215,7 @@ func (s *session) emit(ev *event.Event) error {
 	if s.enrich != nil {
 		s.enrich(ev)
 	}
-	if !s.wanted(ev) {
+	if !s.opts.Filter.Match(ev) {
 		return nil
 	}
 	s.summary.Events[ev.Kind]++
@@ -228,66 +223,6 @@ func (s *session) emit(ev *event.Event) error {
 		return fmt.Errorf("write event: %w", err)
 	}
 	return nil
-}
-
-func (s *session) wanted(ev *event.Event) bool {
-	if ev.Kind == event.KindOOMKill && len(s.opts.Classes) > 0 && !slices.Contains(s.opts.Classes, ev.OOMKill.Class) {
-		return false
-	}
-	if len(s.opts.Pods) == 0 && len(s.opts.Containers) == 0 || ev.Kind == event.KindLost {
-		return true
-	}
-	for _, c := range eventCgroups(ev) {
-		if matchesPod(c.Container, s.opts.Pods) && matchesContainer(c.Container, s.opts.Containers) {
-			return true
-		}
-	}
-	return false
-}
-
-// eventCgroups returns the cgroups an event is about.
-func eventCgroups(ev *event.Event) []*event.Cgroup {
-	switch ev.Kind {
-	case event.KindOOMKill:
-		k := &ev.OOMKill
-		return []*event.Cgroup{&k.Victim.Cgroup, &k.OOMCgroup, &k.TriggerCgroup}
-	case event.KindMemcgOOM:
-		return []*event.Cgroup{&ev.MemcgOOM.Cgroup}
-	case event.KindReclaim:
-		return []*event.Cgroup{&ev.Reclaim.Cgroup}
-	case event.KindReclaimStats:
-		return []*event.Cgroup{&ev.ReclaimStats.Cgroup}
-	}
-	return nil
-}
-
-func matchesPod(info container.Info, pods []string) bool {
-	if len(pods) == 0 {
-		return true
-	}
-	for _, p := range pods {
-		if info.PodUID != "" && p == info.PodUID ||
-			info.PodName != "" && (p == info.PodName || p == info.Namespace+"/"+info.PodName) {
-			return true
-		}
-	}
-	return false
-}
-
-// minIDPrefix is the shortest container ID prefix a filter may give, as
-// docker and crictl print them.
-const minIDPrefix = 12
-
-func matchesContainer(info container.Info, containers []string) bool {
-	if len(containers) == 0 {
-		return true
-	}
-	for _, c := range containers {
-		if info.Name != "" && c == info.Name || info.ID != "" && len(c) >= minIDPrefix && strings.HasPrefix(info.ID, c) {
-			return true
-		}
-	}
-	return false
 }
 
 // emitPeriodic writes one reclaim_stats event per cgroup and kind that

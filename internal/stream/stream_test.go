@@ -12,6 +12,7 @@ import (
 	"github.com/cilium/ebpf/ringbuf"
 
 	"github.com/oomtrace/oomtrace/internal/event"
+	"github.com/oomtrace/oomtrace/internal/filter"
 )
 
 // fakeSource hands out records queued by the test; a record is one byte,
@@ -104,7 +105,7 @@ func TestRunDrainsOnStop(t *testing.T) {
 		var err error
 		summary, err = run(ctx, src, fakeDecode, nil, Options{
 			Sink:    sink,
-			Classes: []event.Class{event.ClassMemcg, event.ClassSysrq},
+			Filter:  filter.Filter{Classes: []event.Class{event.ClassMemcg, event.ClassSysrq}},
 			OnReady: func(event.Mode) error { close(ready); return nil },
 		}, discard())
 		done <- err

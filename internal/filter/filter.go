@@ -1,0 +1,70 @@
+// Package filter selects events by what user space knows of them: the class
+// of a kill and the pod and container of its cgroups. (Process and cgroup
+// filters run in the kernel.)
+package filter
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/oomtrace/oomtrace/internal/container"
+	"github.com/oomtrace/oomtrace/internal/event"
+)
+
+// Filter keeps the events that match all of its non-empty parts. Lost
+// events always pass: a filter must never hide that events were lost.
+type Filter struct {
+	// Classes keeps only oom_kill events of these classes.
+	Classes []event.Class
+	// Pods keeps only events with a cgroup of one of these pods: name,
+	// namespace/name or UID.
+	Pods []string
+	// Containers keeps only events with a cgroup of one of these
+	// containers: name, or ID (MinIDPrefix hex digits of it or more).
+	Containers []string
+}
+
+// MinIDPrefix is the shortest container ID prefix a filter may give, as
+// docker and crictl print them.
+const MinIDPrefix = 12
+
+// Match reports whether ev passes the filter.
+func (f *Filter) Match(ev *event.Event) bool {
+	if ev.Kind == event.KindOOMKill && len(f.Classes) > 0 && !slices.Contains(f.Classes, ev.OOMKill.Class) {
+		return false
+	}
+	if len(f.Pods) == 0 && len(f.Containers) == 0 || ev.Kind == event.KindLost {
+		return true
+	}
+	for _, c := range ev.Cgroups() {
+		if matchesPod(c.Container, f.Pods) && matchesContainer(c.Container, f.Containers) {
+			return true
+		}
+	}
+	return false
+}
+
+func matchesPod(info container.Info, pods []string) bool {
+	if len(pods) == 0 {
+		return true
+	}
+	for _, p := range pods {
+		if info.PodUID != "" && p == info.PodUID ||
+			info.PodName != "" && (p == info.PodName || p == info.Namespace+"/"+info.PodName) {
+			return true
+		}
+	}
+	return false
+}
+
+func matchesContainer(info container.Info, containers []string) bool {
+	if len(containers) == 0 {
+		return true
+	}
+	for _, c := range containers {
+		if info.Name != "" && c == info.Name || info.ID != "" && len(c) >= MinIDPrefix && strings.HasPrefix(info.ID, c) {
+			return true
+		}
+	}
+	return false
+}
