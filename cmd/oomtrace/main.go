@@ -31,6 +31,7 @@ Usage:
                             exit 1 if a capture breaks a limit (kills, lost, reclaim, regression)
   oomtrace doctor           what this kernel and these privileges allow
   oomtrace demo [flags]     cause a small memcg OOM and trace it
+  oomtrace serve [flags]    node agent: Prometheus metrics on 127.0.0.1:9789
   oomtrace version          print the version
 
 Run "oomtrace COMMAND -h" for a command's flags.
@@ -69,6 +70,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runDoctor(ctx, args[1:], stdout, stderr)
 	case "demo":
 		err = runDemo(ctx, args[1:], stdout, stderr, logger)
+	case "serve":
+		err = runServe(ctx, args[1:], stdout, stderr, logger)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "oomtrace %s\n", version)
 	case "help", "-h", "--help":

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime/debug"
+	"time"
+
+	"github.com/oomtrace/oomtrace/internal/agent"
+	"github.com/oomtrace/oomtrace/internal/metrics"
+)
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, logger *slog.Logger) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	var f traceFlags
+	f.register(fs)
+	listen := fs.String("listen", "127.0.0.1:9789", "address of /metrics, /healthz and /readyz (a non-loopback address exposes them beyond this host)")
+	events := fs.Bool("events", false, "also write every event to stdout, in the --output format (JSON Lines for log shippers)")
+	maxOwners := fs.Int("max-series-owners", 1000, "distinct pods (and cgroups) with series of their own; the rest share the label "+metrics.Overflow)
+	expiry := fs.Duration("series-expiry", time.Hour, "delete the series of pods and cgroups not seen for this long")
+	memLimit := fs.Int64("memory-limit-mib", 128, "soft limit of the agent's heap, in MiB (as GOMEMLIMIT; the variable wins when set)")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "Usage: oomtrace serve [flags]\n\nRun as a node agent: trace like oomtrace trace and serve Prometheus metrics\n(/metrics), liveness (/healthz: attached and reading) and readiness\n(/readyz). SIGTERM stops it cleanly. Needs root (or CAP_BPF and CAP_PERFMON).\n\nFlags:\n")
+		printDefaults(fs)
+	}
+	if err := parseFlags(fs, args, stderr); err != nil {
+		return err
+	}
+	if *maxOwners <= 0 || *expiry <= 0 || *memLimit <= 0 {
+		return fmt.Errorf("--max-series-owners, --series-expiry and --memory-limit-mib must be positive")
+	}
+	// The agent must not be what runs a node out of memory: a soft limit
+	// makes the collector work harder before the heap grows past it.
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
+		debug.SetMemoryLimit(*memLimit << 20)
+	}
+	if f.interval == 10*time.Second {
+		f.interval = 15 * time.Second // one reclaim_stats per typical scrape interval
+	}
+	opts, err := f.options(stdout, logger)
+	if err != nil {
+		return err
+	}
+	if !*events {
+		opts.Sink = nil
+	}
+	return agent.Run(ctx, agent.Options{
+		Listen:  *listen,
+		Stream:  opts,
+		Metrics: metrics.New(metrics.Options{MaxOwners: *maxOwners, Expiry: *expiry, Version: version}),
+		Logger:  logger,
+	})
+}

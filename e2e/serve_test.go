@@ -1,0 +1,145 @@
+package e2e
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/oomtrace/oomtrace/internal/memcg"
+)
+
+// freeAddr returns a loopback address no one listens on.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func scrape(t *testing.T, addr string) map[string]*dto.MetricFamily {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("parse /metrics: %v", err)
+	}
+	return families
+}
+
+func labelsOf(m *dto.Metric) map[string]string {
+	labels := map[string]string{}
+	for _, l := range m.GetLabel() {
+		labels[l.GetName()] = l.GetValue()
+	}
+	return labels
+}
+
+func httpStatus(t *testing.T, url string) int {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// The node agent counts real kills by pod and container, says it is
+// healthy while it traces, and stops cleanly on SIGTERM.
+func TestServeMetrics(t *testing.T) {
+	h := requireRoot(t)
+	p := newKubePod(t, "shop", "api-7d9", "api")
+	top := memcg.UniqueName("oomtrace-e2e")
+	podPath, ctrPath := p.cgroups(top, false)
+	createGroup(t, h, top, 0)
+	createGroup(t, h, podPath, 0)
+	ctr := createGroup(t, h, ctrPath, 32)
+
+	addr := freeAddr(t)
+	ready := filepath.Join(t.TempDir(), "ready")
+	cmd := exec.Command(oomtraceBin, "serve", "--mode", modeUnderTest(), "--listen", addr, "--ready-file", ready,
+		"--cgroup", "/"+top, "--host-root", p.hostRoot, "--interval", "200ms")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(ready); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("oomtrace serve not ready after 30s")
+		}
+	}
+	if s := httpStatus(t, "http://"+addr+"/healthz"); s != http.StatusOK {
+		t.Errorf("/healthz: %d", s)
+	}
+	if s := httpStatus(t, "http://"+addr+"/readyz"); s != http.StatusOK {
+		t.Errorf("/readyz: %d", s)
+	}
+
+	const kills = 2
+	for range kills {
+		waitSIGKILL(t, hog(t, ctr, 64, memcg.HogOptions{Comm: "api-server"}))
+	}
+	// Kills are counted as they come, reclaim every --interval.
+	var got float64
+	var families map[string]*dto.MetricFamily
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		got = 0
+		families = scrape(t, addr)
+		if f := families["oomtrace_oom_kills_total"]; f != nil {
+			for _, m := range f.GetMetric() {
+				l := labelsOf(m)
+				if l["class"] == "memcg" && l["namespace"] == "shop" && l["pod"] == "api-7d9" && l["container"] == "api" && l["qos"] == "burstable" {
+					got += m.GetCounter().GetValue()
+				}
+			}
+		}
+		if got >= kills && families["oomtrace_pod_reclaim_seconds"] != nil {
+			break
+		}
+	}
+	if got != kills {
+		t.Errorf("oomtrace_oom_kills_total for pod shop/api-7d9 container api: %v, want %d", got, kills)
+	}
+	for _, name := range []string{"oomtrace_reclaim_seconds", "oomtrace_pod_reclaim_seconds", "oomtrace_build_info", "oomtrace_events_lost_total"} {
+		if families[name] == nil {
+			t.Errorf("no %s in /metrics", name)
+		}
+	}
+	if lost := families["oomtrace_events_lost_total"]; lost != nil && lost.GetMetric()[0].GetCounter().GetValue() != 0 {
+		t.Errorf("events lost: %v", lost.GetMetric()[0].GetCounter().GetValue())
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("oomtrace serve did not stop cleanly on SIGTERM: %v", err)
+	}
+	if _, err := http.Get("http://" + addr + "/metrics"); err == nil || !strings.Contains(err.Error(), "refused") {
+		t.Errorf("metrics still served after SIGTERM: %v", err)
+	}
+}

@@ -1,0 +1,111 @@
+// Package agent runs oomtrace as a long-lived node agent: the tracer, its
+// Prometheus metrics, and health endpoints for the orchestrator.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/oomtrace/oomtrace/internal/event"
+	"github.com/oomtrace/oomtrace/internal/metrics"
+	"github.com/oomtrace/oomtrace/internal/stream"
+)
+
+// Options configures Run.
+type Options struct {
+	// Listen is the address of the HTTP server (/metrics, /healthz,
+	// /readyz).
+	Listen string
+	// Stream says how to trace; its Sink, when set, receives every event
+	// too (JSON Lines for log shippers), and its OnReady is called once the
+	// agent is attached and serving.
+	Stream  stream.Options
+	Metrics *metrics.Metrics
+	Logger  *slog.Logger
+}
+
+// Run serves until ctx is done or tracing fails.
+func Run(ctx context.Context, opts Options) error {
+	logger := opts.Logger
+	ln, err := net.Listen("tcp", opts.Listen)
+	if err != nil {
+		return fmt.Errorf("listen for metrics: %w", err)
+	}
+	if !isLoopback(ln.Addr()) {
+		logger.Warn("serving metrics beyond this host", "address", ln.Addr().String())
+	}
+
+	var attached, stopped atomic.Bool
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(opts.Metrics.Registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		status(w, attached.Load(), "attached", "not attached yet")
+	})
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		status(w, attached.Load() && !stopped.Load(), "attached and reading", "not tracing")
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	so := opts.Stream
+	sinks := []stream.Sink{opts.Metrics}
+	if so.Sink != nil {
+		sinks = append(sinks, so.Sink)
+	}
+	so.Sink = tee(sinks)
+	so.OnReady = func(mode event.Mode) error {
+		opts.Metrics.Attached(mode)
+		attached.Store(true)
+		logger.Info("serving", "address", ln.Addr().String(), "mode", mode)
+		if opts.Stream.OnReady != nil {
+			return opts.Stream.OnReady(mode)
+		}
+		return nil
+	}
+	_, err = stream.Run(ctx, so)
+	stopped.Store(true)
+
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if serr := srv.Shutdown(shutdown); serr != nil {
+		err = errors.Join(err, fmt.Errorf("stop metrics server: %w", serr))
+	}
+	if serr := <-served; !errors.Is(serr, http.ErrServerClosed) {
+		err = errors.Join(err, fmt.Errorf("metrics server: %w", serr))
+	}
+	return err
+}
+
+func status(w http.ResponseWriter, ok bool, good, bad string) {
+	if !ok {
+		http.Error(w, bad, http.StatusServiceUnavailable)
+		return
+	}
+	fmt.Fprintln(w, good)
+}
+
+func isLoopback(addr net.Addr) bool {
+	tcp, ok := addr.(*net.TCPAddr)
+	return ok && tcp.IP.IsLoopback()
+}
+
+// tee writes every event to each sink in turn.
+type tee []stream.Sink
+
+func (t tee) Write(ev *event.Event) error {
+	for _, s := range t {
+		if err := s.Write(ev); err != nil {
+			return err
+		}
+	}
+	return nil
+}

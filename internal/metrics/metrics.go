@@ -1,0 +1,315 @@
+// Package metrics turns oomtrace's events into Prometheus metrics for the
+// node agent (oomtrace serve).
+//
+// Label cardinality is bounded: at most MaxOwners distinct pods (or
+// cgroups) get series of their own, the rest share the overflow label, and
+// series not updated for the expiry time are deleted, so a node with pod
+// churn cannot grow the agent's memory without bound.
+package metrics
+
+import (
+	"math"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/oomtrace/oomtrace/internal/event"
+)
+
+// Overflow is the label value of series past the cardinality cap.
+const Overflow = "_overflow"
+
+// Options bounds the metrics.
+type Options struct {
+	// MaxOwners caps the distinct pods, and separately the distinct cgroups,
+	// that get series of their own (default 1000).
+	MaxOwners int
+	// Expiry is how long a series lives without updates (default 1 hour).
+	Expiry time.Duration
+	// Version labels oomtrace_build_info.
+	Version string
+}
+
+// Metrics is a stream.Sink that counts events. It is safe for concurrent
+// use with scrapes.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	opts        Options
+	kills       *prometheus.CounterVec
+	memcgOOMs   *prometheus.CounterVec
+	lost        prometheus.Counter
+	events      *prometheus.CounterVec
+	lastEvent   prometheus.Gauge
+	reclaim     *reclaimCollector
+	killSeries  *labelCap
+	memcgSeries *labelCap
+	build       *prometheus.GaugeVec
+	now         func() time.Time
+}
+
+// New registers oomtrace's metrics in a new registry.
+func New(opts Options) *Metrics {
+	if opts.MaxOwners <= 0 {
+		opts.MaxOwners = 1000
+	}
+	if opts.Expiry <= 0 {
+		opts.Expiry = time.Hour
+	}
+	m := &Metrics{
+		Registry: prometheus.NewRegistry(),
+		opts:     opts,
+		kills: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "oomtrace_oom_kills_total",
+			Help: "Tasks killed by the kernel's OOM killer, by class and the victim's pod and container (empty where unknown).",
+		}, []string{"class", "namespace", "pod", "container", "qos"}),
+		memcgOOMs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "oomtrace_memcg_oom_total",
+			Help: "Memory cgroups entering OOM (mem_cgroup_out_of_memory; fentry and kprobe modes only), by cgroup path.",
+		}, []string{"cgroup"}),
+		lost: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "oomtrace_events_lost_total",
+			Help: "Events the kernel could not put in the ring buffer.",
+		}),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "oomtrace_events_total",
+			Help: "Events handed over by the kernel and oomtrace, by kind.",
+		}, []string{"kind"}),
+		lastEvent: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "oomtrace_last_event_timestamp_seconds",
+			Help: "Wall-clock time of the last event, reclaim_stats included.",
+		}),
+		reclaim: newReclaimCollector(opts.MaxOwners, opts.Expiry),
+		now:     time.Now,
+	}
+	m.killSeries = newLabelCap(opts.MaxOwners, opts.Expiry, func(labels []string) { m.kills.DeleteLabelValues(labels...) })
+	m.memcgSeries = newLabelCap(opts.MaxOwners, opts.Expiry, func(labels []string) { m.memcgOOMs.DeleteLabelValues(labels...) })
+	m.build = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "oomtrace_build_info",
+		Help: "oomtrace's version and the attach mode in use; 1 once attached.",
+	}, []string{"version", "mode"})
+	m.Registry.MustRegister(m.kills, m.memcgOOMs, m.lost, m.events, m.lastEvent, m.reclaim, m.build)
+	return m
+}
+
+// Attached records the attach mode in oomtrace_build_info.
+func (m *Metrics) Attached(mode event.Mode) {
+	m.build.WithLabelValues(m.opts.Version, mode.String()).Set(1)
+}
+
+// Write counts one event.
+func (m *Metrics) Write(ev *event.Event) error {
+	now := m.now()
+	// Expire first, so that a new pod can take the place of a gone one.
+	m.killSeries.expire(now)
+	m.memcgSeries.expire(now)
+	m.events.WithLabelValues(ev.Kind.String()).Inc()
+	m.lastEvent.Set(float64(now.UnixNano()) / 1e9)
+	switch ev.Kind {
+	case event.KindOOMKill:
+		c := ev.OOMKill.Victim.Cgroup.Container
+		labels := []string{ev.OOMKill.Class.String(), c.Namespace, c.PodName, c.Name, string(c.QoS)}
+		owner := c.PodUID
+		if owner == "" {
+			owner = ev.OOMKill.Victim.Cgroup.Path
+		}
+		if m.killSeries.admit(owner, labels, now) {
+			m.kills.WithLabelValues(labels...).Inc()
+		} else {
+			m.kills.WithLabelValues(ev.OOMKill.Class.String(), Overflow, Overflow, Overflow, Overflow).Inc()
+		}
+	case event.KindMemcgOOM:
+		path := ev.MemcgOOM.Cgroup.Path
+		if m.memcgSeries.admit(path, []string{path}, now) {
+			m.memcgOOMs.WithLabelValues(path).Inc()
+		} else {
+			m.memcgOOMs.WithLabelValues(Overflow).Inc()
+		}
+	case event.KindReclaimStats:
+		m.reclaim.add(&ev.ReclaimStats, now)
+	case event.KindLost:
+		m.lost.Add(float64(ev.Lost.Count))
+	}
+	return nil
+}
+
+// labelCap admits up to max owners (pods, cgroups) and remembers the label
+// sets each used, deleting them when the owner was not seen for expiry.
+type labelCap struct {
+	mu     sync.Mutex
+	max    int
+	expiry time.Duration
+	owners map[string]*owner
+	delete func(labels []string)
+	swept  time.Time
+}
+
+type owner struct {
+	seen   time.Time
+	labels map[string][]string // by their joined form
+}
+
+func newLabelCap(max int, expiry time.Duration, del func([]string)) *labelCap {
+	return &labelCap{max: max, expiry: expiry, owners: make(map[string]*owner), delete: del}
+}
+
+// admit reports whether owner may have series of its own, recording the
+// label set it is about to use.
+func (l *labelCap) admit(name string, labels []string, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	o := l.owners[name]
+	if o == nil {
+		if len(l.owners) >= l.max {
+			return false
+		}
+		o = &owner{labels: make(map[string][]string)}
+		l.owners[name] = o
+	}
+	o.seen = now
+	key := joinLabels(labels)
+	if _, ok := o.labels[key]; !ok {
+		o.labels[key] = append([]string(nil), labels...)
+	}
+	return true
+}
+
+// expire deletes the series of owners not seen for the expiry time; it
+// looks at most once a minute.
+func (l *labelCap) expire(now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now.Sub(l.swept) < time.Minute {
+		return
+	}
+	l.swept = now
+	for name, o := range l.owners {
+		if now.Sub(o.seen) >= l.expiry {
+			for _, labels := range o.labels {
+				l.delete(labels)
+			}
+			delete(l.owners, name)
+		}
+	}
+}
+
+func joinLabels(labels []string) string {
+	n := 0
+	for _, s := range labels {
+		n += len(s) + 1
+	}
+	b := make([]byte, 0, n)
+	for _, s := range labels {
+		b = append(b, s...)
+		b = append(b, 0)
+	}
+	return string(b)
+}
+
+// reclaimCollector exposes the kernel's log2 reclaim histograms as
+// Prometheus histograms, by kind and by kind and pod: the kernel counted
+// every episode, so the agent does no per-episode work.
+type reclaimCollector struct {
+	mu     sync.Mutex
+	byKind map[event.ReclaimKind]*histogram
+	byPod  map[podKey]*histogram
+	pods   *labelCap
+	kind   *prometheus.Desc
+	pod    *prometheus.Desc
+}
+
+type podKey struct {
+	kind                event.ReclaimKind
+	namespace, pod, qos string
+}
+
+type histogram struct {
+	count   uint64
+	seconds float64
+	buckets [event.ReclaimBuckets]uint64
+}
+
+func newReclaimCollector(maxPods int, expiry time.Duration) *reclaimCollector {
+	c := &reclaimCollector{
+		byKind: make(map[event.ReclaimKind]*histogram),
+		byPod:  make(map[podKey]*histogram),
+		kind: prometheus.NewDesc("oomtrace_reclaim_seconds",
+			"Time in direct, memcg and softlimit reclaim, every episode, from the kernel's log2 histograms.",
+			[]string{"kind"}, nil),
+		pod: prometheus.NewDesc("oomtrace_pod_reclaim_seconds",
+			"Time in reclaim by the tasks of a pod, from the kernel's log2 histograms.",
+			[]string{"kind", "namespace", "pod", "qos"}, nil),
+	}
+	c.pods = newLabelCap(maxPods, expiry, func(labels []string) {
+		// The label cap holds the collector's lock while it expires.
+		kind, _ := event.ParseReclaimKind(labels[0])
+		delete(c.byPod, podKey{kind, labels[1], labels[2], labels[3]})
+	})
+	return c
+}
+
+func (c *reclaimCollector) add(s *event.ReclaimStats, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.pods.expire(now)
+	addTo := func(h *histogram) {
+		h.count += s.Count
+		h.seconds += s.Total.Seconds()
+		for i, n := range s.Buckets {
+			h.buckets[i] += n
+		}
+	}
+	h := c.byKind[s.Kind]
+	if h == nil {
+		h = &histogram{}
+		c.byKind[s.Kind] = h
+	}
+	addTo(h)
+
+	info := s.Cgroup.Container
+	if info.PodUID != "" {
+		key := podKey{s.Kind, info.Namespace, info.PodName, string(info.QoS)}
+		if info.PodName == "" {
+			key.pod = info.PodUID
+		}
+		labels := []string{s.Kind.String(), key.namespace, key.pod, key.qos}
+		if !c.pods.admit(info.PodUID+"\x00"+s.Kind.String(), labels, now) {
+			key = podKey{s.Kind, Overflow, Overflow, Overflow}
+		}
+		p := c.byPod[key]
+		if p == nil {
+			p = &histogram{}
+			c.byPod[key] = p
+		}
+		addTo(p)
+	}
+}
+
+func (c *reclaimCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.kind
+	ch <- c.pod
+}
+
+func (c *reclaimCollector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for kind, h := range c.byKind {
+		ch <- h.metric(c.kind, kind.String())
+	}
+	for key, h := range c.byPod {
+		ch <- h.metric(c.pod, key.kind.String(), key.namespace, key.pod, key.qos)
+	}
+}
+
+// metric is h as a Prometheus histogram: kernel bucket i counts episodes
+// of [2^i, 2^(i+1)) µs, so its upper bound is 2^(i+1) µs.
+func (h *histogram) metric(desc *prometheus.Desc, labels ...string) prometheus.Metric {
+	buckets := make(map[float64]uint64, len(h.buckets))
+	var cumulative uint64
+	for i, n := range h.buckets {
+		cumulative += n
+		buckets[math.Ldexp(1e-6, i+1)] = cumulative
+	}
+	return prometheus.MustNewConstHistogram(desc, h.count, h.seconds, buckets, labels...)
+}

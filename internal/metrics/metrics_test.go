@@ -1,0 +1,114 @@
+package metrics
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/oomtrace/oomtrace/internal/container"
+	"github.com/oomtrace/oomtrace/internal/event"
+)
+
+func podKill(pod string) *event.Event {
+	ev := &event.Event{Kind: event.KindOOMKill}
+	ev.OOMKill.Class = event.ClassMemcg
+	ev.OOMKill.Victim.Cgroup = event.Cgroup{Path: "/kubepods/" + pod, Container: container.Info{
+		PodUID: "uid-" + pod, PodName: pod, Namespace: "shop", Name: "api", QoS: container.QoSBurstable}}
+	return ev
+}
+
+func TestKillsByPod(t *testing.T) {
+	m := New(Options{Version: "test"})
+	for _, pod := range []string{"a", "a", "b"} {
+		if err := m.Write(podKill(pod)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	plain := &event.Event{Kind: event.KindOOMKill}
+	plain.OOMKill.Class = event.ClassGlobal
+	plain.OOMKill.Victim.Cgroup = event.Cgroup{Path: "/user.slice"}
+	m.Write(plain)
+	m.Write(&event.Event{Kind: event.KindLost, Lost: event.Lost{Count: 3, Total: 3}})
+	m.Attached(event.ModeTracepoint)
+
+	want := `
+# HELP oomtrace_oom_kills_total Tasks killed by the kernel's OOM killer, by class and the victim's pod and container (empty where unknown).
+# TYPE oomtrace_oom_kills_total counter
+oomtrace_oom_kills_total{class="global",container="",namespace="",pod="",qos=""} 1
+oomtrace_oom_kills_total{class="memcg",container="api",namespace="shop",pod="a",qos="burstable"} 2
+oomtrace_oom_kills_total{class="memcg",container="api",namespace="shop",pod="b",qos="burstable"} 1
+# HELP oomtrace_events_lost_total Events the kernel could not put in the ring buffer.
+# TYPE oomtrace_events_lost_total counter
+oomtrace_events_lost_total 3
+# HELP oomtrace_build_info oomtrace's version and the attach mode in use; 1 once attached.
+# TYPE oomtrace_build_info gauge
+oomtrace_build_info{mode="tracepoint",version="test"} 1
+`
+	if err := testutil.GatherAndCompare(m.Registry, strings.NewReader(want),
+		"oomtrace_oom_kills_total", "oomtrace_events_lost_total", "oomtrace_build_info"); err != nil {
+		t.Error(err)
+	}
+}
+
+// Pod churn cannot grow the series without bound: past the cap pods share
+// the overflow series, and pods not seen for the expiry time lose theirs.
+func TestCardinalityBounded(t *testing.T) {
+	m := New(Options{MaxOwners: 10, Expiry: time.Hour})
+	now := time.Unix(1000, 0)
+	m.now = func() time.Time { return now }
+	for i := range 1000 {
+		m.Write(podKill(string(rune('a'+i%26)) + string(rune('a'+i/26))))
+	}
+	if n := testutil.CollectAndCount(m.kills); n != 11 {
+		t.Errorf("%d kill series after 1000 pods with a cap of 10, want 10 and the overflow", n)
+	}
+	if v := testutil.ToFloat64(m.kills.WithLabelValues("memcg", Overflow, Overflow, Overflow, Overflow)); v != 990 {
+		t.Errorf("overflow series counts %v kills, want 990", v)
+	}
+	// Two hours later the old pods are gone and new ones get series.
+	now = now.Add(2 * time.Hour)
+	m.Write(podKill("new"))
+	if n := testutil.CollectAndCount(m.kills); n != 2 {
+		t.Errorf("%d kill series after expiry, want the new pod's and the overflow", n)
+	}
+}
+
+// The kernel's log2 buckets become a Prometheus histogram: bucket i (of
+// [2^i, 2^(i+1)) µs) counts below le=2^(i+1) µs, cumulatively.
+func TestReclaimHistogram(t *testing.T) {
+	m := New(Options{})
+	stats := event.ReclaimStats{Kind: event.ReclaimMemcg, Count: 4, Total: 20 * time.Microsecond,
+		Cgroup: event.Cgroup{Path: "/p", Container: container.Info{PodUID: "u1", PodName: "p", Namespace: "ns"}}}
+	stats.Buckets[0], stats.Buckets[3] = 1, 3
+	ev := &event.Event{Kind: event.KindReclaimStats, ReclaimStats: stats}
+	m.Write(ev)
+	m.Write(ev)
+
+	got, err := testutil.GatherAndLint(m.Registry)
+	if err != nil || len(got) > 0 {
+		t.Errorf("metrics lint: %v %v", got, err)
+	}
+	var b strings.Builder
+	for _, want := range []string{
+		`oomtrace_reclaim_seconds_bucket{kind="memcg",le="2e-06"} 2`,
+		`oomtrace_reclaim_seconds_bucket{kind="memcg",le="8e-06"} 2`,
+		`oomtrace_reclaim_seconds_bucket{kind="memcg",le="1.6e-05"} 8`,
+		`oomtrace_reclaim_seconds_count{kind="memcg"} 8`,
+		`oomtrace_reclaim_seconds_sum{kind="memcg"} 4e-05`,
+		`oomtrace_pod_reclaim_seconds_count{kind="memcg",namespace="ns",pod="p",qos=""} 8`,
+	} {
+		b.WriteString(want + "\n")
+	}
+	families, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := exposition(t, families)
+	for _, want := range strings.Split(strings.TrimSpace(b.String()), "\n") {
+		if !strings.Contains(text, want) {
+			t.Errorf("exposition lacks %s", want)
+		}
+	}
+}
