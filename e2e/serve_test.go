@@ -1,12 +1,17 @@
 package e2e
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -98,6 +103,7 @@ func TestServeMetrics(t *testing.T) {
 	if s := httpStatus(t, "http://"+addr+"/readyz"); s != http.StatusOK {
 		t.Errorf("/readyz: %d", s)
 	}
+	prom := startPrometheus(t, addr)
 
 	const kills = 2
 	for range kills {
@@ -133,6 +139,16 @@ func TestServeMetrics(t *testing.T) {
 		t.Errorf("events lost: %v", lost.GetMetric()[0].GetCounter().GetValue())
 	}
 
+	// A real Prometheus server scraped the same kills.
+	if v := prom.waitValue(t, `sum(oomtrace_oom_kills_total{namespace="shop",pod="api-7d9",container="api"})`, kills); v != kills {
+		t.Errorf("Prometheus sees %v kills of pod shop/api-7d9, want %d", v, kills)
+	}
+	promtool := exec.Command("promtool", "check", "metrics")
+	promtool.Stdin = strings.NewReader(rawMetrics(t, addr))
+	if out, err := promtool.CombinedOutput(); err != nil {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
+	}
+
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -142,4 +158,82 @@ func TestServeMetrics(t *testing.T) {
 	if _, err := http.Get("http://" + addr + "/metrics"); err == nil || !strings.Contains(err.Error(), "refused") {
 		t.Errorf("metrics still served after SIGTERM: %v", err)
 	}
+}
+
+func rawMetrics(t *testing.T, addr string) string {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// prometheus is a real Prometheus server (Debian's package) on loopback,
+// scraping target every 200 ms.
+type prometheus struct{ addr string }
+
+func startPrometheus(t *testing.T, target string) prometheus {
+	t.Helper()
+	bin, err := exec.LookPath("prometheus")
+	if err != nil {
+		t.Fatal("the serve test scrapes with a real Prometheus server: apt-get install prometheus")
+	}
+	dir := t.TempDir()
+	config := fmt.Sprintf("global:\n  scrape_interval: 200ms\nscrape_configs:\n  - job_name: oomtrace\n    static_configs:\n      - targets: [%q]\n", target)
+	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := prometheus{addr: freeAddr(t)}
+	cmd := exec.Command(bin, "--config.file", filepath.Join(dir, "prometheus.yml"), "--storage.tsdb.path", filepath.Join(dir, "data"),
+		"--web.listen-address", p.addr)
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("prometheus log:\n%s", logs.String())
+		}
+	})
+	return p
+}
+
+// waitValue polls an instant query until it returns want or 30 s pass,
+// and returns the last value.
+func (p prometheus) waitValue(t *testing.T, query string, want float64) float64 {
+	t.Helper()
+	var got float64
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		resp, err := http.Get("http://" + p.addr + "/api/v1/query?query=" + url.QueryEscape(query))
+		if err != nil {
+			continue // not up yet
+		}
+		var body struct {
+			Data struct {
+				Result []struct {
+					Value [2]any `json:"value"`
+				} `json:"result"`
+			} `json:"data"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if err != nil || len(body.Data.Result) == 0 {
+			continue
+		}
+		if s, ok := body.Data.Result[0].Value[1].(string); ok {
+			if got, err = strconv.ParseFloat(s, 64); err == nil && got == want {
+				return got
+			}
+		}
+	}
+	return got
 }

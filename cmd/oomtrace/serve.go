@@ -19,7 +19,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, logg
 	var f traceFlags
 	f.register(fs)
 	listen := fs.String("listen", "127.0.0.1:9789", "address of /metrics, /healthz and /readyz (a non-loopback address exposes them beyond this host)")
-	events := fs.Bool("events", false, "also write every event to stdout, in the --output format (JSON Lines for log shippers)")
+	printEvents := fs.Bool("print-events", false, "also write every event to stdout, in the --output format (JSON Lines for log shippers)")
 	maxOwners := fs.Int("max-series-owners", 1000, "distinct pods (and cgroups) with series of their own; the rest share the label "+metrics.Overflow)
 	expiry := fs.Duration("series-expiry", time.Hour, "delete the series of pods and cgroups not seen for this long")
 	memLimit := fs.Int64("memory-limit-mib", 128, "soft limit of the agent's heap, in MiB (as GOMEMLIMIT; the variable wins when set)")
@@ -45,7 +45,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, logg
 	if err != nil {
 		return err
 	}
-	if !*events {
+	if !*printEvents {
 		opts.Sink = nil
 	}
 	return agent.Run(ctx, agent.Options{
