@@ -1,6 +1,8 @@
 package metrics
 
 import (
+	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -111,4 +113,32 @@ func TestReclaimHistogram(t *testing.T) {
 			t.Errorf("exposition lacks %s", want)
 		}
 	}
+}
+
+// A node with heavy pod churn: 200,000 pods, each with a kill and reclaim.
+// The series stay under the cap and the heap stays small.
+func TestChurnMemoryBounded(t *testing.T) {
+	m := New(Options{MaxOwners: 1000, Expiry: time.Hour})
+	stats := &event.Event{Kind: event.KindReclaimStats}
+	stats.ReclaimStats.Count = 1
+	for i := range 200_000 {
+		pod := fmt.Sprintf("pod-%d", i)
+		m.Write(podKill(pod))
+		stats.ReclaimStats.Cgroup.Container = container.Info{PodUID: "uid-" + pod, PodName: pod, Namespace: "churn"}
+		m.Write(stats)
+	}
+	if n := testutil.CollectAndCount(m.kills); n > 1001 {
+		t.Errorf("%d kill series, want at most the cap and the overflow", n)
+	}
+	if n := testutil.CollectAndCount(m.reclaim, "oomtrace_pod_reclaim_seconds"); n > 1001 {
+		t.Errorf("%d pod reclaim series, want at most the cap and the overflow", n)
+	}
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	runtime.KeepAlive(m)
+	if ms.HeapInuse > 64<<20 {
+		t.Errorf("heap in use %d MiB after 200,000 pods", ms.HeapInuse>>20)
+	}
+	t.Logf("heap in use after 200,000 pods: %.1f MiB", float64(ms.HeapInuse)/(1<<20))
 }
