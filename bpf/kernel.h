@@ -43,6 +43,10 @@ typedef struct {
 	long counter;
 } atomic_long_t;
 
+typedef struct {
+	int counter;
+} atomic_t;
+
 struct page_counter {
 	atomic_long_t usage;
 	unsigned long max;
@@ -109,7 +113,17 @@ struct cred {
 };
 
 struct signal_struct {
+	atomic_t live; /* threads not yet exiting */
 	short oom_score_adj;
+};
+
+/* si_signo, si_errno and si_code sit in an anonymous struct. */
+struct kernel_siginfo {
+	struct {
+		int si_signo;
+		int si_errno;
+		int si_code;
+	};
 };
 
 struct task_struct {
@@ -120,6 +134,7 @@ struct task_struct {
 	struct signal_struct *signal;
 	struct css_set *cgroups;
 	const struct cred *cred;
+	int exit_code;
 };
 
 enum oom_constraint {

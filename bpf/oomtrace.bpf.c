@@ -32,11 +32,21 @@ const struct kswapd_wake_event *unused_kswapd_wake_event __attribute__((unused))
 const struct reaper_event *unused_reaper_event __attribute__((unused));
 const struct memcg_oom_event *unused_memcg_oom_event __attribute__((unused));
 const struct reclaim_event *unused_reclaim_event __attribute__((unused));
+const struct signal_event *unused_signal_event __attribute__((unused));
+const struct exit_event *unused_exit_event __attribute__((unused));
 
 /* Set by user space before load. Zero means "no filter". */
 const volatile __u32 filter_tgid = 0;
 const volatile __u64 filter_cgroup_id = 0;
 const volatile __u64 reclaim_min_ns = 1000000;
+/* Signals reported by the signal program, bit n for signal n: those whose
+ * default action ends the process and that are sent to end it: SIGHUP,
+ * SIGINT, SIGQUIT, SIGILL, SIGABRT, SIGBUS, SIGFPE, SIGKILL, SIGSEGV,
+ * SIGTERM, SIGSYS. SIGPIPE, SIGALRM, SIGUSR1/2 and the rest are left out:
+ * they are common and are seldom how a process is ended on purpose. */
+const volatile __u64 fatal_signals = (1ULL << 1) | (1ULL << 2) | (1ULL << 3) | (1ULL << 4) |
+				     (1ULL << 6) | (1ULL << 7) | (1ULL << 8) | (1ULL << 9) |
+				     (1ULL << 11) | (1ULL << 15) | (1ULL << 31);
 
 /* page_counter's "no limit", PAGE_COUNTER_MAX, is LONG_MAX / PAGE_SIZE:
  * anything this large is no limit. */
@@ -120,8 +130,8 @@ struct {
 	__type(value, struct reclaim_stats);
 } reclaim_scratch SEC(".maps");
 
-/* Never written: the source for clearing an oom_kill record, which is too
- * large for an inlined memset. */
+/* Never written: the source for clearing an oom_kill or signal record, which
+ * are too large for an inlined memset. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
@@ -431,7 +441,7 @@ int BPF_PROG(mark_victim_pid, int pid)
 #define SIGKILL 9
 
 SEC("tp_btf/signal_generate")
-int BPF_PROG(signal_generate, int sig, void *info, struct task_struct *task)
+int BPF_PROG(sigkill_target, int sig, void *info, struct task_struct *task)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	__u64 taskp = (__u64)task;
@@ -713,4 +723,111 @@ SEC("tp_btf/skip_task_reaping")
 int BPF_PROG(skip_task_reaping, int pid)
 {
 	return emit_reaper(REAPER_SKIP, pid);
+}
+
+/* The result argument of signal:signal_generate. */
+enum {
+	TRACE_SIGNAL_DELIVERED = 0,
+	TRACE_SIGNAL_LOSE_INFO = 4, /* queued without its siginfo: still delivered */
+};
+
+/* kernel_siginfo pointers that are not pointers (include/linux/sched/signal.h). */
+#define SEND_SIG_NOINFO 0 /* from user space: SI_USER */
+#define SEND_SIG_PRIV 1   /* from the kernel: SI_KERNEL */
+#define SI_USER 0
+#define SI_KERNEL 0x80
+
+/* Is the target or the sender, by process or memcg subtree, in the filter? */
+static __always_inline bool wanted_signal(struct task_struct *sender, struct mem_cgroup *sender_memcg,
+					  struct task_struct *target, struct mem_cgroup *target_memcg)
+{
+	if (filter_tgid && BPF_CORE_READ(target, tgid) != filter_tgid &&
+	    BPF_CORE_READ(sender, tgid) != filter_tgid)
+		return false;
+	return memcg_in_filter(target_memcg) || memcg_in_filter(sender_memcg);
+}
+
+/* signal:signal_generate(int sig, struct kernel_siginfo *info,
+ * struct task_struct *task, int group, int result), in the sender's context.
+ * Every signal sent passes here: anything but a fatal signal that was queued
+ * returns after two comparisons. */
+SEC("tp_btf/signal_generate")
+int BPF_PROG(signal_generate, int sig, struct kernel_siginfo *info, struct task_struct *task, int group,
+	     int result)
+{
+	struct task_struct *current = (struct task_struct *)bpf_get_current_task();
+	struct mem_cgroup *sender_memcg, *target_memcg;
+	struct oom_kill_event *zero;
+	struct signal_event *ev;
+	__u32 zero_key = 0;
+
+	if (sig <= 0 || sig >= 64 || !(fatal_signals & (1ULL << sig)))
+		return 0;
+	if (result != TRACE_SIGNAL_DELIVERED && result != TRACE_SIGNAL_LOSE_INFO)
+		return 0;
+	if (!task)
+		return 0;
+	sender_memcg = task_memcg(current);
+	target_memcg = task_memcg(task);
+	if (!wanted_signal(current, sender_memcg, task, target_memcg))
+		return 0;
+	/* Two cgroup_infos are too large for an inlined memset: clear the
+	 * record from the zeroed oom_kill record, which is larger. */
+	zero = bpf_map_lookup_elem(&zeroed_oom_kill, &zero_key);
+	if (!zero)
+		return 0;
+	ev = reserve_event(sizeof(*ev), EVENT_SIGNAL);
+	if (!ev)
+		return 0;
+	bpf_probe_read_kernel((void *)ev + sizeof(ev->hdr), sizeof(*ev) - sizeof(ev->hdr),
+			      (void *)zero + sizeof(ev->hdr));
+	fill_cgroup(&ev->sender_cgroup, sender_memcg);
+	fill_cgroup(&ev->target_cgroup, target_memcg);
+	ev->sig = sig;
+	if ((unsigned long)info == SEND_SIG_NOINFO)
+		ev->code = SI_USER;
+	else if ((unsigned long)info == SEND_SIG_PRIV)
+		ev->code = SI_KERNEL;
+	else
+		ev->code = BPF_CORE_READ(info, si_code);
+	ev->target_pid = BPF_CORE_READ(task, pid);
+	ev->target_tgid = BPF_CORE_READ(task, tgid);
+	ev->group = group != 0;
+	BPF_CORE_READ_STR_INTO(&ev->target_comm, task, comm);
+	bpf_ringbuf_submit(ev, 0);
+	return 0;
+}
+
+/* sched:sched_process_exit(struct task_struct *task[, bool group_dead]):
+ * one record per process that a signal ended, from its last thread. The
+ * exit code is already set, and signal->live already counts this thread
+ * out, when the tracepoint fires. */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(process_exit, struct task_struct *task)
+{
+	struct mem_cgroup *memcg;
+	struct exit_event *ev;
+	int code;
+
+	if (!task)
+		return 0;
+	code = BPF_CORE_READ(task, exit_code);
+	if ((code & 0x7f) == 0) /* a normal exit: the status is in bits 8-15 */
+		return 0;
+	if (BPF_CORE_READ(task, signal, live.counter) != 0) /* not the last thread */
+		return 0;
+	if (filter_tgid && BPF_CORE_READ(task, tgid) != filter_tgid)
+		return 0;
+	memcg = task_memcg(task);
+	if (!memcg_in_filter(memcg))
+		return 0;
+	ev = reserve_event(sizeof(*ev), EVENT_EXIT);
+	if (!ev)
+		return 0;
+	__builtin_memset(&ev->cgroup, 0, sizeof(ev->cgroup));
+	fill_cgroup(&ev->cgroup, memcg);
+	ev->exit_code = code;
+	ev->pad = 0;
+	bpf_ringbuf_submit(ev, 0);
+	return 0;
 }

@@ -25,6 +25,8 @@ enum event_kind {
 	EVENT_RECLAIM = 3,
 	EVENT_KSWAPD_WAKE = 4,
 	EVENT_REAPER = 5,
+	EVENT_SIGNAL = 6,
+	EVENT_EXIT = 7,
 };
 
 enum reclaim_kind {
@@ -136,6 +138,30 @@ struct reaper_event {
 	struct event_header hdr;
 	__u32 step; /* enum reaper_step */
 	__u32 victim_pid;
+};
+
+/* A fatal signal generated and queued (signal:signal_generate). The header's
+ * task is the sender: the tracepoint runs in its context. */
+struct signal_event {
+	struct event_header hdr;
+	struct cgroup_info sender_cgroup;
+	struct cgroup_info target_cgroup;
+	__s32 sig;
+	__s32 code;  /* si_code: SI_USER 0, SI_KERNEL 0x80, > 0 raised by the kernel */
+	__u32 target_pid;
+	__u32 target_tgid;
+	__u32 group; /* sent to the whole thread group */
+	__u32 pad;
+	char target_comm[TASK_COMM_LEN];
+};
+
+/* The last thread of a process exited, killed by a signal
+ * (sched:sched_process_exit). The header's task is the exiting thread. */
+struct exit_event {
+	struct event_header hdr;
+	struct cgroup_info cgroup;
+	__u32 exit_code; /* wait(2) status: signal in the low 7 bits, 0x80 core dumped */
+	__u32 pad;
 };
 
 /* Per cgroup and kind: every reclaim episode, also the ones below the

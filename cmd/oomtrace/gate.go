@@ -17,7 +17,7 @@ func runGate(args []string, stdout, stderr io.Writer) error {
 	var sel selection
 	sel.register(fs)
 	var rules gate.Rules
-	for _, name := range []string{gate.RuleMaxKills, gate.RuleMaxKillsClass, gate.RuleMaxLost,
+	for _, name := range []string{gate.RuleMaxKills, gate.RuleMaxKillsClass, gate.RuleMaxDeathsCause, gate.RuleMaxLost,
 		gate.RuleMaxReclaimP99, gate.RuleMaxReclaimTotal, gate.RuleMaxRegression} {
 		fs.Func(name, gate.Usage[name], func(v string) error { return rules.Set(name, v) })
 	}

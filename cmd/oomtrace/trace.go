@@ -15,6 +15,7 @@ import (
 	"github.com/oomtrace/oomtrace/internal/memcg"
 	"github.com/oomtrace/oomtrace/internal/output"
 	"github.com/oomtrace/oomtrace/internal/stream"
+	"github.com/oomtrace/oomtrace/internal/tracer"
 )
 
 // traceFlags are the flags of every command that traces.
@@ -32,6 +33,7 @@ type traceFlags struct {
 	containers string
 	hostRoot   string
 	noSnapshot bool
+	events     string
 }
 
 func (f *traceFlags) register(fs *flag.FlagSet) {
@@ -47,6 +49,7 @@ func (f *traceFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.containers, "filter-container", "", "report only events of these containers, comma-separated: name or ID (12 digits or more)")
 	fs.StringVar(&f.hostRoot, "host-root", "/", "where the host's root directory is seen, for the kubelet's and runtimes' names (e.g. /host in a container)")
 	fs.BoolVar(&f.noSnapshot, "no-snapshot", false, "do not read the OOM cgroup's memory state after each kill")
+	fs.StringVar(&f.events, "events", "all", "event groups to trace, comma-separated: oom, reclaim, reaper, signal, exit (or all); hooks of the others are not attached")
 	// For tests and scripts; left out of the usage text.
 	fs.StringVar(&f.readyFile, "ready-file", "", "")
 }
@@ -91,6 +94,12 @@ func (f *traceFlags) options(w io.Writer, logger *slog.Logger) (stream.Options, 
 		return opts, fmt.Errorf("--reclaim-min and --interval must not be negative")
 	}
 	opts.Tracer.ReclaimMin = f.reclaimMin
+	// Commands without the flag (demo) leave it empty: every group.
+	if f.events != "" {
+		if opts.Tracer.Events, err = tracer.ParseEventGroups(f.events); err != nil {
+			return opts, fmt.Errorf("--events: %w", err)
+		}
+	}
 	opts.Interval = f.interval
 	opts.Attribution = &stream.Attribution{HostRoot: f.hostRoot, Snapshot: !f.noSnapshot, Wait: killEnrichWait}
 	opts.Filter.Pods = splitList(f.pods)

@@ -51,6 +51,8 @@ const (
 	KindReaper
 	KindReclaimStats
 	KindLost
+	KindSignal
+	KindExit
 )
 
 var kindNames = enumNames[Kind]{what: "event kind", names: []string{
@@ -61,6 +63,8 @@ var kindNames = enumNames[Kind]{what: "event kind", names: []string{
 	KindReaper:       "reaper",
 	KindReclaimStats: "reclaim_stats",
 	KindLost:         "lost",
+	KindSignal:       "signal",
+	KindExit:         "exit",
 }}
 
 func (k Kind) String() string { return kindNames.name(k) }
@@ -280,6 +284,115 @@ type Lost struct {
 	Total uint64 // lost since the tracer started
 }
 
+// SenderClass is what kind of task sent a signal, told by its name, its
+// cgroup and the signal's si_code.
+type SenderClass uint8
+
+const (
+	SenderUnknown     SenderClass = iota // not classified
+	SenderKernel                         // the kernel itself (SI_KERNEL): an OOM kill, a fault, a hangup
+	SenderKubelet                        // the kubelet: eviction, preemption, pod deletion, probe failure
+	SenderRuntime                        // a container runtime or its shim: containerd, runc, crun, conmon, dockerd, cri-o
+	SenderSystemd                        // systemd (pid 1): stopping a unit
+	SenderSystemdOOMD                    // systemd-oomd: a kill on memory pressure, outside the kernel's OOM killer
+	SenderUser                           // any other process: a shell's kill, a supervisor
+)
+
+var senderClassNames = enumNames[SenderClass]{what: "sender class", names: []string{
+	SenderKernel:      "kernel",
+	SenderKubelet:     "kubelet",
+	SenderRuntime:     "runtime",
+	SenderSystemd:     "systemd",
+	SenderSystemdOOMD: "systemd-oomd",
+	SenderUser:        "user",
+}}
+
+func (c SenderClass) String() string { return senderClassNames.name(c) }
+
+// ParseSenderClass is the inverse of SenderClass.String.
+func ParseSenderClass(s string) (SenderClass, error) { return senderClassNames.parse(s) }
+
+// Signal is a fatal signal queued for a process (signal:signal_generate):
+// only the signals whose default action ends a process and that are sent to
+// end it, and only those the kernel delivered.
+type Signal struct {
+	Sender       Task // the task that sent it; the kernel's own signals name the task it ran in
+	SenderCgroup Cgroup
+	Target       Task // Target.PID is the thread, TGID the process
+	TargetCgroup Cgroup
+	Signal       int32
+	Code         int32 // si_code: SIUser from kill(2), SIKernel from the kernel, > 0 raised by a fault
+	Group        bool  // sent to the whole process, not one thread
+	// SenderClass is set in user space, from the sender's name and cgroup.
+	SenderClass SenderClass
+}
+
+// si_code values that say who sent a signal.
+const (
+	SIUser   = 0    // kill(2), or the kernel on behalf of a user-space request
+	SIKernel = 0x80 // the kernel itself
+)
+
+// Cause says why a process died from a signal.
+type Cause uint8
+
+const (
+	CauseUnknown Cause = iota // no signal to the process was seen
+	CauseOOMKill              // the kernel's OOM killer chose it
+	CauseSignal               // a task sent the signal
+	CauseFault                // the kernel raised it for the process's own fault (SIGSEGV, SIGBUS, SIGILL, SIGFPE)
+)
+
+var causeNames = enumNames[Cause]{what: "cause", names: []string{
+	CauseUnknown: "unknown",
+	CauseOOMKill: "oom_kill",
+	CauseSignal:  "signal",
+	CauseFault:   "fault",
+}}
+
+func (c Cause) String() string { return causeNames.name(c) }
+
+// ParseCause is the inverse of Cause.String.
+func ParseCause(s string) (Cause, error) { return causeNames.parse(s) }
+
+// Exit is a process that a signal ended (sched:sched_process_exit of its
+// last thread). The event's Task is that thread. The cause and its
+// evidence are set in user space, from the signal and oom_kill events seen
+// before.
+type Exit struct {
+	Cgroup   Cgroup
+	ExitCode uint32 // wait(2) status: the signal in the low 7 bits, 0x80 if it dumped core
+	Cause    Cause
+	// EvidenceKtimeNS is the KtimeNS of the oom_kill or signal event that
+	// is the cause; 0 for none.
+	EvidenceKtimeNS uint64
+	// OOMClass is the class of the OOM kill, for CauseOOMKill.
+	OOMClass Class
+	// Sender, SenderCgroup, SenderClass and Code are the killing signal's,
+	// for CauseSignal and CauseFault.
+	Sender       Task
+	SenderCgroup Cgroup
+	SenderClass  SenderClass
+	Code         int32
+	// TermSender sent a SIGTERM to the process TermBefore before the signal
+	// that ended it (the grace period a kubelet or runtime allowed); the
+	// zero Task when none was seen.
+	TermSender Task
+	TermBefore time.Duration
+	// Why is a one-sentence explanation for people.
+	Why string
+}
+
+// Signal is the signal that ended the process.
+func (x *Exit) Signal() int32 { return int32(x.ExitCode & 0x7f) }
+
+// CoreDumped reports whether the process dumped core.
+func (x *Exit) CoreDumped() bool { return x.ExitCode&0x80 != 0 }
+
+// ShellStatus is the exit status shells and container runtimes show for a
+// process a signal ended: 128 + the signal (137 for SIGKILL).
+func (x *Exit) ShellStatus() int { return 128 + int(x.Signal()) }
+
 // Event is one line of oomtrace output. Kind says which of the payload
 // fields is set; the others are zero. The payloads are values, not pointers,
 // so one Event can be reused for every record without allocating.
@@ -297,10 +410,13 @@ type Event struct {
 	Reaper       Reaper
 	ReclaimStats ReclaimStats
 	Lost         Lost
+	Signal       Signal
+	Exit         Exit
 }
 
 // Cgroups returns the cgroups the event is about: for a kill the victim's,
-// the OOM cgroup and the trigger's.
+// the OOM cgroup and the trigger's; for a signal the target's and the
+// sender's; for an exit the process's and its killer's.
 func (ev *Event) Cgroups() []*Cgroup {
 	switch ev.Kind {
 	case KindOOMKill:
@@ -312,6 +428,10 @@ func (ev *Event) Cgroups() []*Cgroup {
 		return []*Cgroup{&ev.Reclaim.Cgroup}
 	case KindReclaimStats:
 		return []*Cgroup{&ev.ReclaimStats.Cgroup}
+	case KindSignal:
+		return []*Cgroup{&ev.Signal.TargetCgroup, &ev.Signal.SenderCgroup}
+	case KindExit:
+		return []*Cgroup{&ev.Exit.Cgroup, &ev.Exit.SenderCgroup}
 	}
 	return nil
 }

@@ -40,6 +40,11 @@ func Check(rules Rules, cur, baseline *report.Report) ([]Result, error) {
 		name := fmt.Sprintf("%s %s=%d", RuleMaxKillsClass, class, limit)
 		results = append(results, checkKills(name, limit, cur, &class))
 	}
+	for _, cause := range []event.Cause{event.CauseOOMKill, event.CauseSignal, event.CauseFault, event.CauseUnknown} {
+		if limit, ok := rules.MaxDeathsCause[cause]; ok {
+			results = append(results, checkDeaths(limit, cur, cause))
+		}
+	}
 	for _, kind := range sortedKinds(rules.MaxReclaimP99) {
 		results = append(results, checkReclaim(RuleMaxReclaimP99, kind, rules.MaxReclaimP99[kind], cur, p99))
 	}
@@ -249,4 +254,32 @@ func formatChange(pct float64) string {
 		return "new: none in the baseline"
 	}
 	return fmt.Sprintf("%+.1f%%", pct)
+}
+
+// checkDeaths counts the processes a signal ended with the given cause.
+func checkDeaths(limit uint64, rep *report.Report, cause event.Cause) Result {
+	n := rep.Deaths.ByCause[cause.String()]
+	what := "death by " + cause.String()
+	res := Result{
+		Rule:     fmt.Sprintf("%s %s=%d", RuleMaxDeathsCause, cause, limit),
+		Passed:   n <= limit,
+		Measured: plural(n, what, "deaths by "+cause.String()),
+		Limit:    strconv.FormatUint(limit, 10),
+	}
+	if res.Passed {
+		return res
+	}
+	for _, d := range rep.Deaths.List {
+		if d.Cause != cause.String() {
+			continue
+		}
+		if len(res.Details) < maxDetails {
+			res.Details = append(res.Details, fmt.Sprintf("%s: %d %s %s, %s (%s)", report.FormatTime(d.Time, d.KtimeNS),
+				d.Process.TGID, d.Process.Comm, d.Signal, d.Evidence, rep.Captures[d.Capture].File))
+		}
+	}
+	if more := n - min(n, uint64(len(res.Details))); more > 0 {
+		res.Details = append(res.Details, fmt.Sprintf("... and %d more", more))
+	}
+	return res
 }

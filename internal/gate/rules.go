@@ -22,6 +22,7 @@ import (
 const (
 	RuleMaxKills        = "max-kills"
 	RuleMaxKillsClass   = "max-kills-class"
+	RuleMaxDeathsCause  = "max-deaths-cause"
 	RuleMaxLost         = "max-lost"
 	RuleMaxReclaimP99   = "max-reclaim-p99"
 	RuleMaxReclaimTotal = "max-reclaim-total"
@@ -36,7 +37,9 @@ const AllKinds = "all"
 type Rules struct {
 	MaxKills      *uint64
 	MaxKillsClass map[event.Class]uint64
-	MaxLost       uint64
+	// MaxDeathsCause limits the processes a signal ended, by cause.
+	MaxDeathsCause map[event.Cause]uint64
+	MaxLost        uint64
 	// Reclaim limits by kind name, or AllKinds.
 	MaxReclaimP99   map[string]time.Duration
 	MaxReclaimTotal map[string]time.Duration
@@ -50,6 +53,7 @@ type Rules struct {
 var Usage = map[string]string{
 	RuleMaxKills:        "fail if there are more than `N` OOM kills",
 	RuleMaxKillsClass:   "fail if there are more than N kills of CLASS (memcg, global, cpuset, mempolicy, sysrq, unknown): `CLASS=N`; repeatable",
+	RuleMaxDeathsCause:  "fail if more than N processes died from a signal of CAUSE (oom_kill, signal, fault, unknown): `CAUSE=N`; repeatable",
 	RuleMaxLost:         "fail if more than `N` events were lost (default 0)",
 	RuleMaxReclaimP99:   "fail if the p99 of reclaim episodes of KIND (direct, memcg, softlimit; all kinds together without KIND=) is longer: `[KIND=]DURATION`; repeatable",
 	RuleMaxReclaimTotal: "fail if the total reclaim stall of KIND (all kinds together without KIND=) is longer: `[KIND=]DURATION`; repeatable",
@@ -67,7 +71,9 @@ func (r *Rules) Set(name, value string) error {
 		n, err = parseCount(value)
 		r.MaxKills = &n
 	case RuleMaxKillsClass:
-		err = r.setClass(value)
+		err = setCountOf(&r.MaxKillsClass, value, "CLASS", event.ParseClass)
+	case RuleMaxDeathsCause:
+		err = setCountOf(&r.MaxDeathsCause, value, "CAUSE", event.ParseCause)
 	case RuleMaxLost:
 		r.MaxLost, err = parseCount(value)
 	case RuleMaxReclaimP99:
@@ -98,12 +104,14 @@ func parseCount(value string) (uint64, error) {
 	return n, nil
 }
 
-func (r *Rules) setClass(value string) error {
+// setCountOf sets limits[key] from "KEY=N", the key parsed by parse; what
+// names the key in errors.
+func setCountOf[K comparable](limits *map[K]uint64, value, what string, parse func(string) (K, error)) error {
 	name, count, ok := strings.Cut(value, "=")
 	if !ok {
-		return fmt.Errorf("want CLASS=N, not %q", value)
+		return fmt.Errorf("want %s=N, not %q", what, value)
 	}
-	class, err := event.ParseClass(name)
+	key, err := parse(name)
 	if err != nil {
 		return err
 	}
@@ -111,10 +119,10 @@ func (r *Rules) setClass(value string) error {
 	if err != nil {
 		return err
 	}
-	if r.MaxKillsClass == nil {
-		r.MaxKillsClass = make(map[event.Class]uint64)
+	if *limits == nil {
+		*limits = make(map[K]uint64)
 	}
-	r.MaxKillsClass[class] = n
+	(*limits)[key] = n
 	return nil
 }
 

@@ -203,7 +203,7 @@ func goldenCases() []goldenCase {
 	podReclaim.Reclaim.Cgroup.Container = container.Info{Unit: "nginx.service"}
 
 	names := Options{GFPNames: testGFPNames}
-	return []goldenCase{
+	return append([]goldenCase{
 		{"oom_kill_pod", pod, names},
 		{"oom_kill_snapshot_removed", removed, names},
 		{"reclaim_unit", podReclaim, names},
@@ -222,7 +222,7 @@ func goldenCases() []goldenCase {
 		{"reclaim_stats", stats, names},
 		{"reclaim_stats_empty", quietStats, names},
 		{"lost", lost, names},
-	}
+	}, signalGoldenCases()...)
 }
 
 // writtenFields is ev reduced to what the writer writes, by the rules in
@@ -239,6 +239,10 @@ func writtenFields(ev event.Event, opts Options) event.Event {
 	dropInvalid(&ev.MemcgOOM.Cgroup)
 	dropInvalid(&ev.Reclaim.Cgroup)
 	dropInvalid(&ev.ReclaimStats.Cgroup)
+	dropInvalid(&ev.Signal.SenderCgroup)
+	dropInvalid(&ev.Signal.TargetCgroup)
+	dropInvalid(&ev.Exit.Cgroup)
+	dropInvalid(&ev.Exit.SenderCgroup)
 	k := &ev.OOMKill
 	if !k.Victim.HasUID {
 		k.Victim.UID = 0
@@ -510,7 +514,7 @@ func TestParseErrors(t *testing.T) {
 		{"hog 1/2 [000] 1.5: oomtrace:lost count=1 total=2", "column 15: want SECONDS.MICROSECONDS: with six digits after the point"},
 		{"hog 1/2 [000] 99999999999.000000: oomtrace:lost count=1 total=2", `column 15: time "99999999999.000000" out of range`},
 		{"hog 1/2 [000] 1.000000: perf:lost count=1 total=2", `column 25: want oomtrace:EVENT, not "perf:lost"`},
-		{"hog 1/2 [000] 1.000000: oomtrace:boom", `column 34: unknown event kind "boom" (want one of oom_kill, memcg_oom, reclaim, kswapd_wake, reaper, reclaim_stats, lost)`},
+		{"hog 1/2 [000] 1.000000: oomtrace:boom", `column 34: unknown event kind "boom" (want one of oom_kill, memcg_oom, reclaim, kswapd_wake, reaper, reclaim_stats, lost, signal, exit)`},
 		{"a\x1bb 1/2 [000] 1.000000: oomtrace:lost count=1 total=2", "column 1: comm: unescaped byte 0x1b at byte 2"},
 		{`a"b 1/2 [000] 1.000000: oomtrace:lost count=1 total=2`, `column 1: comm: unescaped '"' at byte 2`},
 		{`a\qb 1/2 [000] 1.000000: oomtrace:lost count=1 total=2`, `column 1: comm: invalid escape "\\q" at byte 2`},
@@ -552,7 +556,7 @@ func TestParseErrors(t *testing.T) {
 		{`{"event":"lost"}x`, "data after the JSON object"},
 		{`{"event":"lost"} {}`, "data after the JSON object"},
 		{`{"ktime_ns":1}`, "key event: missing"},
-		{`{"event":"boom","ktime_ns":1}`, `key event: unknown event kind "boom" (want one of oom_kill, memcg_oom, reclaim, kswapd_wake, reaper, reclaim_stats, lost)`},
+		{`{"event":"boom","ktime_ns":1}`, `key event: unknown event kind "boom" (want one of oom_kill, memcg_oom, reclaim, kswapd_wake, reaper, reclaim_stats, lost, signal, exit)`},
 		{`{"event":7}`, `key event: want a string, not "7"`},
 		{`{"event":"lost","ktime_ns":1,"cpu":0,"pid":1,"tid":1,"comm":"a","count":1}`, "key total: missing"},
 		{`{"event":"lost","ktime_ns":1,"cpu":0,"pid":1,"tid":1,"count":1,"total":1}`, "key comm: missing"},
@@ -702,7 +706,7 @@ func TestWriterDoesNotAllocate(t *testing.T) {
 // TestSchemas checks the invariants the writers and parsers rely on.
 func TestSchemas(t *testing.T) {
 	header := map[string]bool{"event": true, "time": true, "ktime_ns": true, "cpu": true, "pid": true, "tid": true, "comm": true}
-	for k := event.KindOOMKill; k <= event.KindLost; k++ {
+	for k := event.KindOOMKill; int(k) < len(schemas); k++ {
 		fields := fieldsOf(k)
 		if len(fields) == 0 {
 			t.Errorf("%v: no keys", k)

@@ -88,6 +88,8 @@ var schemas = [...][]field{
 	event.KindReaper:       reaperFields(),
 	event.KindReclaimStats: reclaimStatsFields(),
 	event.KindLost:         lostFields(),
+	event.KindSignal:       signalFields(),
+	event.KindExit:         exitFields(),
 }
 
 // fieldsOf returns the keys of kind k; nil for a kind this package does not
@@ -360,4 +362,94 @@ func lostFields() []field {
 		{text: "count", json: "count", codec: integerOf(func(ev *event.Event) *uint64 { return &ev.Lost.Count })},
 		{text: "total", json: "total", codec: integerOf(func(ev *event.Event) *uint64 { return &ev.Lost.Total })},
 	}
+}
+
+func senderClassField(get func(*event.Event) *event.SenderClass) field {
+	return field{text: "sender_class", json: "sender_class",
+		has:   func(ev *event.Event) bool { return *get(ev) != event.SenderUnknown },
+		codec: enumCodec[event.SenderClass]{get, event.ParseSenderClass}}
+}
+
+// senderFields are the keys of a signal's sender: sender.pid, .tgid, .comm,
+// its cgroup and container.
+func senderFields(task func(*event.Event) *event.Task, cgroup func(*event.Event) *event.Cgroup) []field {
+	fields := taskFields("sender", task)
+	fields = append(fields, cgroupFields("sender.cgroup", "sender.cgroup", "sender.cgroup_usage_bytes", "sender.cgroup_limit_bytes", cgroup)...)
+	return append(fields, containerFields("sender", "sender_container", cgroup)...)
+}
+
+func signalFields() []field {
+	sig := func(ev *event.Event) *event.Signal { return &ev.Signal }
+	fields := []field{
+		{text: "signal", json: "signal", codec: integerOf(func(ev *event.Event) *int32 { return &sig(ev).Signal })},
+		{text: "si_code", json: "si_code", codec: integerOf(func(ev *event.Event) *int32 { return &sig(ev).Code })},
+		{text: "group", json: "group",
+			has:   func(ev *event.Event) bool { return sig(ev).Group },
+			codec: boolCodec{func(ev *event.Event) *bool { return &sig(ev).Group }}},
+	}
+	fields = append(fields, senderFields(func(ev *event.Event) *event.Task { return &sig(ev).Sender },
+		func(ev *event.Event) *event.Cgroup { return &sig(ev).SenderCgroup })...)
+	fields = append(fields, senderClassField(func(ev *event.Event) *event.SenderClass { return &sig(ev).SenderClass }))
+	fields = append(fields, taskFields("target", func(ev *event.Event) *event.Task { return &sig(ev).Target })...)
+	targetCgroup := func(ev *event.Event) *event.Cgroup { return &sig(ev).TargetCgroup }
+	fields = append(fields, cgroupFields("target.cgroup", "target.cgroup", "target.cgroup_usage_bytes", "target.cgroup_limit_bytes", targetCgroup)...)
+	return append(fields, containerFields("target", "target_container", targetCgroup)...)
+}
+
+func exitFields() []field {
+	x := func(ev *event.Event) *event.Exit { return &ev.Exit }
+	cause := func(causes ...event.Cause) func(*event.Event) bool {
+		return func(ev *event.Event) bool {
+			for _, c := range causes {
+				if x(ev).Cause == c {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	bySignal := cause(event.CauseSignal, event.CauseFault)
+	cgroup := func(ev *event.Event) *event.Cgroup { return &x(ev).Cgroup }
+	fields := []field{
+		{text: "exit_code", json: "exit_code", codec: integerOf(func(ev *event.Event) *uint32 { return &x(ev).ExitCode })},
+	}
+	fields = append(fields, cgroupFields("cgroup", "cgroup", "cgroup_usage_bytes", "cgroup_limit_bytes", cgroup)...)
+	fields = append(fields, containerFields("", "container", cgroup)...)
+	fields = append(fields,
+		field{text: "cause", json: "cause", codec: enumCodec[event.Cause]{func(ev *event.Event) *event.Cause { return &x(ev).Cause }, event.ParseCause}},
+		field{text: "cause.ktime_ns", json: "cause_ktime_ns",
+			has:   func(ev *event.Event) bool { return x(ev).EvidenceKtimeNS != 0 },
+			codec: integerOf(func(ev *event.Event) *uint64 { return &x(ev).EvidenceKtimeNS })},
+		field{text: "cause.class", json: "cause_class", has: cause(event.CauseOOMKill),
+			codec: enumCodec[event.Class]{func(ev *event.Event) *event.Class { return &x(ev).OOMClass }, event.ParseClass}},
+		field{text: "si_code", json: "si_code", has: bySignal, codec: integerOf(func(ev *event.Event) *int32 { return &x(ev).Code })},
+	)
+	for _, f := range senderFields(func(ev *event.Event) *event.Task { return &x(ev).Sender },
+		func(ev *event.Event) *event.Cgroup { return &x(ev).SenderCgroup }) {
+		f.has = andHas(bySignal, f.has)
+		fields = append(fields, f)
+	}
+	class := senderClassField(func(ev *event.Event) *event.SenderClass { return &x(ev).SenderClass })
+	class.has = andHas(bySignal, class.has)
+	fields = append(fields, class)
+	hasTerm := func(ev *event.Event) bool { return x(ev).TermSender.TGID != 0 }
+	for _, f := range taskFields("sigterm", func(ev *event.Event) *event.Task { return &x(ev).TermSender }) {
+		f.has = hasTerm
+		fields = append(fields, f)
+	}
+	return append(fields,
+		field{text: "sigterm_before_ns", json: "sigterm_before_ns", has: hasTerm,
+			codec: integerOf(func(ev *event.Event) *time.Duration { return &x(ev).TermBefore })},
+		field{text: "why", json: "why",
+			has:   func(ev *event.Event) bool { return x(ev).Why != "" },
+			codec: stringCodec{func(ev *event.Event) *string { return &x(ev).Why }}},
+	)
+}
+
+// andHas is a has function true when both are (nil counts as true).
+func andHas(a, b func(*event.Event) bool) func(*event.Event) bool {
+	if b == nil {
+		return a
+	}
+	return func(ev *event.Event) bool { return a(ev) && b(ev) }
 }

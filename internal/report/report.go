@@ -60,6 +60,7 @@ type Report struct {
 	Captures []Capture         `json:"captures"`
 	Events   map[string]uint64 `json:"events"` // by kind
 	Kills    Kills             `json:"kills"`
+	Deaths   Deaths            `json:"deaths"`
 	Reclaim  Reclaim           `json:"reclaim"`
 	Lost     Lost              `json:"lost"`
 	Window   time.Duration     `json:"window_ns"`
@@ -340,6 +341,8 @@ func New(opts Options) *Aggregator {
 	a.rep.Kills.ByClass = make(map[string]uint64)
 	a.rep.Window = opts.Window
 	a.rep.Kills.List = []Kill{}
+	a.rep.Deaths.ByCause = make(map[string]uint64)
+	a.rep.Deaths.List = []Death{}
 	a.rep.Lost.List = []LostEvent{}
 	a.startCapture()
 	return a
@@ -371,6 +374,8 @@ func (a *Aggregator) Add(ev *event.Event) {
 		a.addStats(ev)
 	case event.KindLost:
 		a.addLost(ev)
+	case event.KindExit:
+		a.addDeath(ev)
 	}
 }
 

@@ -227,6 +227,7 @@ func TestGolden(t *testing.T) {
 		{"record", filepath.Join("capture", "memcg-oom.log")},
 		{"perf", filepath.Join("perfscript", "memcg-oom.txt")},
 		{"both", ""},
+		{"deaths", filepath.Join("capture", "deaths.log")},
 	} {
 		inputs := []string{filepath.Join("..", "..", "testdata", tc.input)}
 		if tc.input == "" {

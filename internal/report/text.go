@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -42,6 +41,7 @@ func WriteText(w io.Writer, rep *Report, opts TextOptions) error {
 	t := &textWriter{w: bw, rep: rep}
 	t.captures()
 	t.kills(opts)
+	t.deaths(opts)
 	t.reclaim(opts)
 	t.lost()
 	if err := bw.Flush(); err != nil {
@@ -106,12 +106,7 @@ func (t *textWriter) kills(opts TextOptions) {
 	k := t.rep.Kills
 	fmt.Fprintf(t.w, "kills: %d", k.Total)
 	if k.Total > 0 {
-		classes := make([]string, 0, len(k.ByClass))
-		for class, n := range k.ByClass {
-			classes = append(classes, fmt.Sprintf("%s %d", class, n))
-		}
-		slices.Sort(classes)
-		fmt.Fprintf(t.w, " (%s)", strings.Join(classes, ", "))
+		fmt.Fprintf(t.w, " (%s)", countsByName(k.ByClass))
 	}
 	fmt.Fprintln(t.w)
 	if len(k.List) == 0 {

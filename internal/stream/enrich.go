@@ -84,7 +84,9 @@ func (e *enricher) attribute(c *event.Cgroup) {
 }
 
 // enrich attributes every cgroup of ev; an oom_kill also gets the names
-// looked up (waiting up to e.wait) and its explanation.
+// looked up (waiting up to e.wait) and its explanation. Signals and exits
+// are explained by the death correlator, from cached names only: a death
+// must not hold up the events behind it.
 func (e *enricher) enrich(ev *event.Event) {
 	switch ev.Kind {
 	case event.KindOOMKill:
@@ -97,6 +99,10 @@ func (e *enricher) enrich(ev *event.Event) {
 		e.attribute(&ev.Reclaim.Cgroup)
 	case event.KindReclaimStats:
 		e.attribute(&ev.ReclaimStats.Cgroup)
+	case event.KindSignal, event.KindExit:
+		for _, c := range ev.Cgroups() {
+			e.attribute(c)
+		}
 	}
 }
 

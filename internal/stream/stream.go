@@ -119,6 +119,7 @@ func run(ctx context.Context, t source, decode decodeFunc, enrich func(*event.Ev
 		summary:     Summary{Mode: t.Mode(), Events: make(map[event.Kind]uint64)},
 		lastStats:   make(map[statsKey]event.ReclaimStats),
 		lastStatsAt: time.Now(),
+		deaths:      newDeathCorrelator(),
 	}
 	if opts.OnReady != nil {
 		if err := opts.OnReady(t.Mode()); err != nil {
@@ -172,6 +173,7 @@ type session struct {
 	tracer source
 	decode decodeFunc
 	enrich func(*event.Event)
+	deaths *deathCorrelator // sees every event, before the filter
 	logger *slog.Logger
 
 	mu          sync.Mutex // serialises the Sink and guards what follows
@@ -215,6 +217,7 @@ func (s *session) emit(ev *event.Event) error {
 	if s.enrich != nil {
 		s.enrich(ev)
 	}
+	s.deaths.observe(ev)
 	if !s.opts.Filter.Match(ev) {
 		return nil
 	}

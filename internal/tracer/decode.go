@@ -34,6 +34,8 @@ type Decoder struct {
 	reclaim oomtraceReclaimEvent
 	kswapd  oomtraceKswapdWakeEvent
 	reaper  oomtraceReaperEvent
+	signal  oomtraceSignalEvent
+	exit    oomtraceExitEvent
 
 	strings interner
 }
@@ -131,6 +133,25 @@ func (d *Decoder) Decode(raw []byte, ev *event.Event) error {
 		ev.Kind = event.KindReaper
 		if err = fill(&d.reaper, raw); err == nil {
 			ev.Reaper = event.Reaper{Step: event.ReaperStep(d.reaper.Step), VictimPID: d.reaper.VictimPid}
+		}
+	case oomtraceEventKindEVENT_SIGNAL:
+		ev.Kind = event.KindSignal
+		if err = fill(&d.signal, raw); err == nil {
+			r := &d.signal
+			ev.Signal = event.Signal{
+				Sender:       ev.Task,
+				SenderCgroup: d.cgroup(&r.SenderCgroup),
+				Target:       event.Task{PID: r.TargetPid, TGID: r.TargetTgid, Comm: d.cString(r.TargetComm[:])},
+				TargetCgroup: d.cgroup(&r.TargetCgroup),
+				Signal:       r.Sig,
+				Code:         r.Code,
+				Group:        r.Group != 0,
+			}
+		}
+	case oomtraceEventKindEVENT_EXIT:
+		ev.Kind = event.KindExit
+		if err = fill(&d.exit, raw); err == nil {
+			ev.Exit = event.Exit{Cgroup: d.cgroup(&d.exit.Cgroup), ExitCode: d.exit.ExitCode}
 		}
 	default:
 		return fmt.Errorf("unknown record kind %d (%d bytes): BPF object and decoder disagree", hdr.Kind, len(raw))

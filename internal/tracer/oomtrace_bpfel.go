@@ -48,7 +48,17 @@ const (
 	oomtraceEventKindEVENT_RECLAIM     oomtraceEventKind = 3
 	oomtraceEventKindEVENT_KSWAPD_WAKE oomtraceEventKind = 4
 	oomtraceEventKindEVENT_REAPER      oomtraceEventKind = 5
+	oomtraceEventKindEVENT_SIGNAL      oomtraceEventKind = 6
+	oomtraceEventKindEVENT_EXIT        oomtraceEventKind = 7
 )
+
+type oomtraceExitEvent struct {
+	_        structs.HostLayout
+	Hdr      oomtraceEventHeader
+	Cgroup   oomtraceCgroupInfo
+	ExitCode uint32
+	Pad      uint32
+}
 
 type oomtraceKswapdWakeEvent struct {
 	_     structs.HostLayout
@@ -184,6 +194,20 @@ type oomtraceReclaimStatsKey struct {
 	Pad         uint32
 }
 
+type oomtraceSignalEvent struct {
+	_            structs.HostLayout
+	Hdr          oomtraceEventHeader
+	SenderCgroup oomtraceCgroupInfo
+	TargetCgroup oomtraceCgroupInfo
+	Sig          int32
+	Code         int32
+	TargetPid    uint32
+	TargetTgid   uint32
+	Group        uint32
+	Pad          uint32
+	TargetComm   [16]int8
+}
+
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
@@ -211,17 +235,21 @@ const (
 	oomtraceProgMarkVictimPid              = "mark_victim_pid"
 	oomtraceProgMemcgReclaimBegin          = "memcg_reclaim_begin"
 	oomtraceProgMemcgReclaimEnd            = "memcg_reclaim_end"
+	oomtraceProgProcessExit                = "process_exit"
+	oomtraceProgSigkillTarget              = "sigkill_target"
 	oomtraceProgSignalGenerate             = "signal_generate"
 	oomtraceProgSkipTaskReaping            = "skip_task_reaping"
 	oomtraceProgSoftlimitReclaimBegin      = "softlimit_reclaim_begin"
 	oomtraceProgSoftlimitReclaimEnd        = "softlimit_reclaim_end"
 	oomtraceProgStartTaskReaping           = "start_task_reaping"
 	oomtraceProgWakeReaper                 = "wake_reaper"
+	oomtraceVarFatalSignals                = "fatal_signals"
 	oomtraceVarFilterCgroupId              = "filter_cgroup_id"
 	oomtraceVarFilterTgid                  = "filter_tgid"
 	oomtraceVarReclaimMinNs                = "reclaim_min_ns"
 	oomtraceVarUnusedCgroupFlags           = "unused_cgroup_flags"
 	oomtraceVarUnusedEventKind             = "unused_event_kind"
+	oomtraceVarUnusedExitEvent             = "unused_exit_event"
 	oomtraceVarUnusedKswapdWakeEvent       = "unused_kswapd_wake_event"
 	oomtraceVarUnusedMemcgOomEvent         = "unused_memcg_oom_event"
 	oomtraceVarUnusedOomKillFlags          = "unused_oom_kill_flags"
@@ -230,6 +258,7 @@ const (
 	oomtraceVarUnusedReaperStep            = "unused_reaper_step"
 	oomtraceVarUnusedReclaimEvent          = "unused_reclaim_event"
 	oomtraceVarUnusedReclaimKind           = "unused_reclaim_kind"
+	oomtraceVarUnusedSignalEvent           = "unused_signal_event"
 )
 
 // loadOomtrace returns the embedded CollectionSpec for oomtrace.
@@ -288,6 +317,8 @@ type oomtraceProgramSpecs struct {
 	MarkVictimPid              *ebpf.ProgramSpec `ebpf:"mark_victim_pid"`
 	MemcgReclaimBegin          *ebpf.ProgramSpec `ebpf:"memcg_reclaim_begin"`
 	MemcgReclaimEnd            *ebpf.ProgramSpec `ebpf:"memcg_reclaim_end"`
+	ProcessExit                *ebpf.ProgramSpec `ebpf:"process_exit"`
+	SigkillTarget              *ebpf.ProgramSpec `ebpf:"sigkill_target"`
 	SignalGenerate             *ebpf.ProgramSpec `ebpf:"signal_generate"`
 	SkipTaskReaping            *ebpf.ProgramSpec `ebpf:"skip_task_reaping"`
 	SoftlimitReclaimBegin      *ebpf.ProgramSpec `ebpf:"softlimit_reclaim_begin"`
@@ -315,11 +346,13 @@ type oomtraceMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type oomtraceVariableSpecs struct {
+	FatalSignals          *ebpf.VariableSpec `ebpf:"fatal_signals"`
 	FilterCgroupId        *ebpf.VariableSpec `ebpf:"filter_cgroup_id"`
 	FilterTgid            *ebpf.VariableSpec `ebpf:"filter_tgid"`
 	ReclaimMinNs          *ebpf.VariableSpec `ebpf:"reclaim_min_ns"`
 	UnusedCgroupFlags     *ebpf.VariableSpec `ebpf:"unused_cgroup_flags"`
 	UnusedEventKind       *ebpf.VariableSpec `ebpf:"unused_event_kind"`
+	UnusedExitEvent       *ebpf.VariableSpec `ebpf:"unused_exit_event"`
 	UnusedKswapdWakeEvent *ebpf.VariableSpec `ebpf:"unused_kswapd_wake_event"`
 	UnusedMemcgOomEvent   *ebpf.VariableSpec `ebpf:"unused_memcg_oom_event"`
 	UnusedOomKillFlags    *ebpf.VariableSpec `ebpf:"unused_oom_kill_flags"`
@@ -328,6 +361,7 @@ type oomtraceVariableSpecs struct {
 	UnusedReaperStep      *ebpf.VariableSpec `ebpf:"unused_reaper_step"`
 	UnusedReclaimEvent    *ebpf.VariableSpec `ebpf:"unused_reclaim_event"`
 	UnusedReclaimKind     *ebpf.VariableSpec `ebpf:"unused_reclaim_kind"`
+	UnusedSignalEvent     *ebpf.VariableSpec `ebpf:"unused_signal_event"`
 }
 
 // oomtraceObjects contains all objects after they have been loaded into the kernel.
@@ -379,11 +413,13 @@ func (m *oomtraceMaps) Close() error {
 //
 // It can be passed to loadOomtraceObjects or ebpf.CollectionSpec.LoadAndAssign.
 type oomtraceVariables struct {
+	FatalSignals          *ebpf.Variable `ebpf:"fatal_signals"`
 	FilterCgroupId        *ebpf.Variable `ebpf:"filter_cgroup_id"`
 	FilterTgid            *ebpf.Variable `ebpf:"filter_tgid"`
 	ReclaimMinNs          *ebpf.Variable `ebpf:"reclaim_min_ns"`
 	UnusedCgroupFlags     *ebpf.Variable `ebpf:"unused_cgroup_flags"`
 	UnusedEventKind       *ebpf.Variable `ebpf:"unused_event_kind"`
+	UnusedExitEvent       *ebpf.Variable `ebpf:"unused_exit_event"`
 	UnusedKswapdWakeEvent *ebpf.Variable `ebpf:"unused_kswapd_wake_event"`
 	UnusedMemcgOomEvent   *ebpf.Variable `ebpf:"unused_memcg_oom_event"`
 	UnusedOomKillFlags    *ebpf.Variable `ebpf:"unused_oom_kill_flags"`
@@ -392,6 +428,7 @@ type oomtraceVariables struct {
 	UnusedReaperStep      *ebpf.Variable `ebpf:"unused_reaper_step"`
 	UnusedReclaimEvent    *ebpf.Variable `ebpf:"unused_reclaim_event"`
 	UnusedReclaimKind     *ebpf.Variable `ebpf:"unused_reclaim_kind"`
+	UnusedSignalEvent     *ebpf.Variable `ebpf:"unused_signal_event"`
 }
 
 // oomtracePrograms contains all programs after they have been loaded into the kernel.
@@ -412,6 +449,8 @@ type oomtracePrograms struct {
 	MarkVictimPid              *ebpf.Program `ebpf:"mark_victim_pid"`
 	MemcgReclaimBegin          *ebpf.Program `ebpf:"memcg_reclaim_begin"`
 	MemcgReclaimEnd            *ebpf.Program `ebpf:"memcg_reclaim_end"`
+	ProcessExit                *ebpf.Program `ebpf:"process_exit"`
+	SigkillTarget              *ebpf.Program `ebpf:"sigkill_target"`
 	SignalGenerate             *ebpf.Program `ebpf:"signal_generate"`
 	SkipTaskReaping            *ebpf.Program `ebpf:"skip_task_reaping"`
 	SoftlimitReclaimBegin      *ebpf.Program `ebpf:"softlimit_reclaim_begin"`
@@ -436,6 +475,8 @@ func (p *oomtracePrograms) Close() error {
 		p.MarkVictimPid,
 		p.MemcgReclaimBegin,
 		p.MemcgReclaimEnd,
+		p.ProcessExit,
+		p.SigkillTarget,
 		p.SignalGenerate,
 		p.SkipTaskReaping,
 		p.SoftlimitReclaimBegin,

@@ -11,30 +11,34 @@ type hook struct {
 	// optional hooks are dropped with a warning when the kernel lacks the
 	// tracepoint; a missing required hook is an error.
 	optional bool
+	// group is the --events group that turns the hook on.
+	group EventGroup
 }
 
 // The oom:mark_victim program is chosen by the tracepoint's signature; the
 // other tracepoints are the same in every mode.
 var (
-	markVictimHook = hook{program: "mark_victim", target: "mark_victim"}
+	markVictimHook = hook{program: "mark_victim", target: "mark_victim", group: EventsOOM}
 	// The old mark_victim(int pid) form names no task: the victim comes from
 	// the SIGKILL sent just before in the same thread.
 	markVictimPidHooks = []hook{
-		{program: "mark_victim_pid", target: "mark_victim"},
-		{program: "signal_generate", target: "signal_generate"},
+		{program: "mark_victim_pid", target: "mark_victim", group: EventsOOM},
+		{program: "sigkill_target", target: "signal_generate", group: EventsOOM},
 	}
 	tracepointHooks = []hook{
-		{program: "direct_reclaim_begin", target: "mm_vmscan_direct_reclaim_begin", optional: true},
-		{program: "direct_reclaim_end", target: "mm_vmscan_direct_reclaim_end", optional: true},
-		{program: "memcg_reclaim_begin", target: "mm_vmscan_memcg_reclaim_begin", optional: true},
-		{program: "memcg_reclaim_end", target: "mm_vmscan_memcg_reclaim_end", optional: true},
-		{program: "softlimit_reclaim_begin", target: "mm_vmscan_memcg_softlimit_reclaim_begin", optional: true},
-		{program: "softlimit_reclaim_end", target: "mm_vmscan_memcg_softlimit_reclaim_end", optional: true},
-		{program: "kswapd_wake", target: "mm_vmscan_kswapd_wake", optional: true},
-		{program: "wake_reaper", target: "wake_reaper", optional: true},
-		{program: "start_task_reaping", target: "start_task_reaping", optional: true},
-		{program: "finish_task_reaping", target: "finish_task_reaping", optional: true},
-		{program: "skip_task_reaping", target: "skip_task_reaping", optional: true},
+		{program: "direct_reclaim_begin", target: "mm_vmscan_direct_reclaim_begin", optional: true, group: EventsReclaim},
+		{program: "direct_reclaim_end", target: "mm_vmscan_direct_reclaim_end", optional: true, group: EventsReclaim},
+		{program: "memcg_reclaim_begin", target: "mm_vmscan_memcg_reclaim_begin", optional: true, group: EventsReclaim},
+		{program: "memcg_reclaim_end", target: "mm_vmscan_memcg_reclaim_end", optional: true, group: EventsReclaim},
+		{program: "softlimit_reclaim_begin", target: "mm_vmscan_memcg_softlimit_reclaim_begin", optional: true, group: EventsReclaim},
+		{program: "softlimit_reclaim_end", target: "mm_vmscan_memcg_softlimit_reclaim_end", optional: true, group: EventsReclaim},
+		{program: "kswapd_wake", target: "mm_vmscan_kswapd_wake", optional: true, group: EventsReclaim},
+		{program: "wake_reaper", target: "wake_reaper", optional: true, group: EventsReaper},
+		{program: "start_task_reaping", target: "start_task_reaping", optional: true, group: EventsReaper},
+		{program: "finish_task_reaping", target: "finish_task_reaping", optional: true, group: EventsReaper},
+		{program: "skip_task_reaping", target: "skip_task_reaping", optional: true, group: EventsReaper},
+		{program: "signal_generate", target: "signal_generate", optional: true, group: EventsSignal},
+		{program: "process_exit", target: "sched_process_exit", optional: true, group: EventsExit},
 	}
 )
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -32,6 +33,8 @@ type Config struct {
 	// ReclaimMin is the shortest reclaim episode reported as an event;
 	// shorter ones are only counted in the reclaim histograms.
 	ReclaimMin time.Duration
+	// Events is the event groups to attach; zero means all of them.
+	Events EventGroup
 	// Logger receives the mode decision and warnings; nil discards them.
 	Logger *slog.Logger
 }
@@ -79,7 +82,7 @@ func Open(cfg Config) (*Tracer, error) {
 	}
 
 	t := &Tracer{markVictim: form}
-	if err := t.attachBase(spec, kernel, logger); err != nil {
+	if err := t.attachBase(spec, kernel, cfg.Events.orAll(), logger); err != nil {
 		t.Close()
 		return nil, err
 	}
@@ -137,13 +140,17 @@ func setVariables(spec *ebpf.CollectionSpec, cfg Config) error {
 
 // attachBase loads the tracepoint programs every mode runs, with the maps
 // the function hooks share, and attaches them.
-func (t *Tracer) attachBase(spec *ebpf.CollectionSpec, kernel *btf.Spec, logger *slog.Logger) error {
-	hooks := []hook{markVictimHook}
+func (t *Tracer) attachBase(spec *ebpf.CollectionSpec, kernel *btf.Spec, groups EventGroup, logger *slog.Logger) error {
+	candidates := []hook{markVictimHook}
 	if t.markVictim == markVictimPidOnly {
-		hooks = markVictimPidHooks
+		candidates = markVictimPidHooks
 	}
-	for _, h := range tracepointHooks {
-		if !hasTracepoint(kernel, h.target) {
+	var hooks []hook
+	for _, h := range slices.Concat(candidates, tracepointHooks) {
+		if groups&h.group == 0 {
+			continue
+		}
+		if h.optional && !hasTracepoint(kernel, h.target) {
 			logger.Warn("tracepoint missing on this kernel, not traced", "tracepoint", h.target)
 			continue
 		}

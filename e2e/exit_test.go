@@ -1,0 +1,260 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/oomtrace/oomtrace/internal/event"
+	"github.com/oomtrace/oomtrace/internal/memcg"
+)
+
+// The test binary, copied under the name kubelet and run with
+// fakeKubeletEnv="PID GRACE", plays the kubelet ending a container: SIGTERM
+// to PID, then SIGKILL after GRACE.
+const fakeKubeletEnv = "OOMTRACE_E2E_FAKE_KUBELET"
+
+func init() {
+	v, ok := os.LookupEnv(fakeKubeletEnv)
+	if !ok {
+		return
+	}
+	if err := runFakeKubelet(v); err != nil {
+		fmt.Fprintf(os.Stderr, "fake kubelet: %v\n", err)
+		os.Exit(3)
+	}
+	os.Exit(0)
+}
+
+func runFakeKubelet(v string) error {
+	pidText, graceText, _ := strings.Cut(v, " ")
+	pid, err := strconv.Atoi(pidText)
+	if err != nil {
+		return fmt.Errorf("parse pid: %w", err)
+	}
+	grace, err := time.ParseDuration(graceText)
+	if err != nil {
+		return fmt.Errorf("parse grace period: %w", err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		return fmt.Errorf("send SIGTERM: %w", err)
+	}
+	time.Sleep(grace)
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		return fmt.Errorf("send SIGKILL: %w", err)
+	}
+	return nil
+}
+
+// waitExit waits until the tracer has reported the exit of pid.
+func (tr *tracer) waitExit(t *testing.T, pid int) event.Event {
+	t.Helper()
+	deadline := time.After(15 * time.Second)
+	for {
+		tr.mu.Lock()
+		for _, ev := range tr.events {
+			if ev.Kind == event.KindExit && int(ev.Task.TGID) == pid {
+				tr.mu.Unlock()
+				return ev
+			}
+		}
+		n := len(tr.events)
+		tr.mu.Unlock()
+		select {
+		case <-tr.wake:
+		case <-tr.done:
+			t.Fatalf("oomtrace exited while waiting for the exit of %d\nstderr:\n%s", pid, tr.stderr.String())
+		case <-deadline:
+			t.Fatalf("no exit event for pid %d within 15s; got %d events\nstderr:\n%s", pid, n, tr.stderr.String())
+		}
+	}
+}
+
+// startIn starts cmd and moves it into g.
+func startIn(t *testing.T, g *memcg.Group, cmd *exec.Cmd) *exec.Cmd {
+	t.Helper()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	if err := g.AddProcess(cmd.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	return cmd
+}
+
+// waitSignaled waits for cmd and fails unless sig ended it.
+func waitSignaled(t *testing.T, cmd *exec.Cmd, sig syscall.Signal) {
+	t.Helper()
+	cmd.Wait()
+	ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus)
+	if !ok || !ws.Signaled() || ws.Signal() != sig {
+		t.Fatalf("pid %d: want death by %v, got %v", cmd.Process.Pid, sig, cmd.ProcessState)
+	}
+}
+
+// noKernelKill fails if the kernel log reports an OOM kill of pid.
+func noKernelKill(t *testing.T, tr *tracer, pid int) {
+	t.Helper()
+	kmsg := openKmsg(t) // reads the whole log from its start
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	if k, err := kmsg.WaitKill(ctx, pid); err == nil {
+		t.Fatalf("the kernel log reports an OOM kill of pid %d: %+v", pid, k)
+	}
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	for _, ev := range tr.events {
+		if ev.Kind == event.KindOOMKill && int(ev.OOMKill.Victim.TGID) == pid {
+			t.Errorf("pid %d reported as an OOM kill without a kernel report: %+v", pid, ev.OOMKill)
+		}
+	}
+}
+
+func checkExit(t *testing.T, ev event.Event, sig int32, cause event.Cause) {
+	t.Helper()
+	x := ev.Exit
+	if x.Signal() != sig || x.Cause != cause {
+		t.Errorf("exit of %d: signal %d cause %v, want signal %d cause %v (why %q)", ev.Task.TGID, x.Signal(), x.Cause, sig, cause, x.Why)
+	}
+	if x.Why == "" || !strings.Contains(x.Why, fmt.Sprintf("(pid %d)", ev.Task.TGID)) {
+		t.Errorf("exit of %d: verdict %q", ev.Task.TGID, x.Why)
+	}
+}
+
+// Every way a process in a test cgroup dies from a signal is named: an OOM
+// kill, a kill -9 from a shell, a kubelet's SIGTERM then SIGKILL, and a
+// segfault.
+func TestExitCauses(t *testing.T) {
+	h := requireRoot(t)
+	g := createGroup(t, h, memcg.UniqueName("oomtrace-e2e"), 32)
+	kmsg := openKmsg(t)
+	tr := startTracer(t, "--output", "json", "--cgroup", g.Path(), "--events", "oom,signal,exit")
+	cgroupDir := g.Dir()
+
+	t.Run("oom_kill", func(t *testing.T) {
+		cmd := hog(t, g, 64, memcg.HogOptions{Comm: "exitoom"})
+		waitSIGKILL(t, cmd)
+		k := kernelKill(t, kmsg, cmd.Process.Pid)
+		ev := tr.waitExit(t, cmd.Process.Pid)
+		checkExit(t, ev, 9, event.CauseOOMKill)
+		if ev.Exit.OOMClass != event.ClassMemcg || k.Summary.Constraint != "CONSTRAINT_MEMCG" {
+			t.Errorf("class %v, kernel constraint %q; want memcg", ev.Exit.OOMClass, k.Summary.Constraint)
+		}
+		if ev.Exit.Cgroup.Path != g.Path() {
+			t.Errorf("cgroup %q, want %q", ev.Exit.Cgroup.Path, g.Path())
+		}
+	})
+
+	t.Run("kill9_from_shell", func(t *testing.T) {
+		target := startIn(t, g, exec.Command("sleep", "60"))
+		shell := exec.Command("sh", "-c", "kill -9 "+strconv.Itoa(target.Process.Pid))
+		if err := shell.Run(); err != nil {
+			t.Fatal(err)
+		}
+		waitSignaled(t, target, syscall.SIGKILL)
+		ev := tr.waitExit(t, target.Process.Pid)
+		checkExit(t, ev, 9, event.CauseSignal)
+		x := ev.Exit
+		if int(x.Sender.TGID) != shell.Process.Pid || x.Sender.Comm != "sh" || x.SenderClass != event.SenderUser || x.Code != event.SIUser {
+			t.Errorf("sender %+v class %v code %d; want sh pid %d, user, SI_USER", x.Sender, x.SenderClass, x.Code, shell.Process.Pid)
+		}
+		noKernelKill(t, tr, target.Process.Pid)
+	})
+
+	t.Run("kubelet_grace_period", func(t *testing.T) {
+		// A container process that handles SIGTERM and carries on.
+		target := startIn(t, g, exec.Command("sh", "-c", `trap 'echo SIGTERM ignored' TERM; while :; do sleep 0.05; done`))
+		target.Stdout = io.Discard
+		kubeletBin := filepath.Join(t.TempDir(), "kubelet")
+		copyExecutable(t, kubeletBin)
+		const grace = 1500 * time.Millisecond
+		kubelet := exec.Command(kubeletBin)
+		kubelet.Env = append(os.Environ(), fakeKubeletEnv+"="+strconv.Itoa(target.Process.Pid)+" "+grace.String())
+		kubelet.Stderr = os.Stderr
+		if err := kubelet.Run(); err != nil {
+			t.Fatalf("fake kubelet: %v", err)
+		}
+		waitSignaled(t, target, syscall.SIGKILL)
+		ev := tr.waitExit(t, target.Process.Pid)
+		checkExit(t, ev, 9, event.CauseSignal)
+		x := ev.Exit
+		if int(x.Sender.TGID) != kubelet.Process.Pid || x.Sender.Comm != "kubelet" || x.SenderClass != event.SenderKubelet {
+			t.Errorf("sender %+v class %v; want kubelet pid %d", x.Sender, x.SenderClass, kubelet.Process.Pid)
+		}
+		if int(x.TermSender.TGID) != kubelet.Process.Pid || x.TermBefore < grace || x.TermBefore > grace+2*time.Second {
+			t.Errorf("SIGTERM from %+v %v before; want the kubelet, %v before", x.TermSender, x.TermBefore, grace)
+		}
+		if !strings.Contains(x.Why, "SIGKILL from kubelet (pid "+strconv.Itoa(kubelet.Process.Pid)+")") || !strings.Contains(x.Why, "after SIGTERM 1.") {
+			t.Errorf("verdict %q", x.Why)
+		}
+		noKernelKill(t, tr, target.Process.Pid)
+	})
+
+	t.Run("segfault", func(t *testing.T) {
+		bin := compileSegfault(t)
+		// Joins g before it runs; no core dump to write.
+		cmd := exec.Command("sh", "-c", `echo $$ > "$1/cgroup.procs" && ulimit -c 0 && exec "$2"`, "sh", cgroupDir, bin)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		waitSignaled(t, cmd, syscall.SIGSEGV)
+		ev := tr.waitExit(t, cmd.Process.Pid)
+		checkExit(t, ev, 11, event.CauseFault)
+		x := ev.Exit
+		if ev.Task.Comm != "segv" || x.SenderClass != event.SenderKernel || x.Code <= 0 || int(x.Sender.TGID) != cmd.Process.Pid {
+			t.Errorf("comm %q sender %+v class %v si_code %d; want segv raised by the kernel (SEGV_MAPERR)", ev.Task.Comm, x.Sender, x.SenderClass, x.Code)
+		}
+		noKernelKill(t, tr, cmd.Process.Pid)
+	})
+
+	for _, ev := range tr.stop(t) {
+		if ev.Kind == event.KindSignal && ev.Signal.SenderClass == event.SenderUnknown {
+			t.Errorf("signal without a sender class: %+v", ev.Signal)
+		}
+	}
+}
+
+func copyExecutable(t *testing.T, dst string) {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// compileSegfault builds a program named segv that dereferences NULL: a
+// SIGSEGV the kernel raises itself (a Go program handles its own).
+func compileSegfault(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	src := filepath.Join(dir, "segv.c")
+	if err := os.WriteFile(src, []byte("int main(void) { volatile int *p = 0; return *p; }\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "segv")
+	if out, err := exec.Command("gcc", "-O0", "-o", bin, src).CombinedOutput(); err != nil {
+		t.Fatalf("gcc: %v\n%s", err, out)
+	}
+	return bin
+}
