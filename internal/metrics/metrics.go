@@ -39,6 +39,7 @@ type Metrics struct {
 	opts        Options
 	kills       *prometheus.CounterVec
 	memcgOOMs   *prometheus.CounterVec
+	exits       *prometheus.CounterVec
 	lost        prometheus.Counter
 	events      *prometheus.CounterVec
 	lastEvent   prometheus.Gauge
@@ -68,6 +69,10 @@ func New(opts Options) *Metrics {
 			Name: "oomtrace_memcg_oom_total",
 			Help: "Memory cgroups entering OOM (mem_cgroup_out_of_memory; fentry and kprobe modes only), by cgroup path.",
 		}, []string{"cgroup"}),
+		exits: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "oomtrace_exits_total",
+			Help: "Processes that died from a signal, by cause (oom_kill, signal, fault, unknown) and, for a signal, the sender's class.",
+		}, []string{"cause", "sender_class"}),
 		lost: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "oomtrace_events_lost_total",
 			Help: "Events the kernel could not put in the ring buffer.",
@@ -89,7 +94,7 @@ func New(opts Options) *Metrics {
 		Name: "oomtrace_build_info",
 		Help: "oomtrace's version and the attach mode in use; 1 once attached.",
 	}, []string{"version", "mode"})
-	m.Registry.MustRegister(m.kills, m.memcgOOMs, m.lost, m.events, m.lastEvent, m.reclaim, m.build)
+	m.Registry.MustRegister(m.kills, m.memcgOOMs, m.exits, m.lost, m.events, m.lastEvent, m.reclaim, m.build)
 	return m
 }
 
@@ -126,6 +131,12 @@ func (m *Metrics) Write(ev *event.Event) error {
 		} else {
 			m.memcgOOMs.WithLabelValues(Overflow).Inc()
 		}
+	case event.KindExit:
+		sender := ""
+		if ev.Exit.Cause == event.CauseSignal || ev.Exit.Cause == event.CauseFault {
+			sender = ev.Exit.SenderClass.String()
+		}
+		m.exits.WithLabelValues(ev.Exit.Cause.String(), sender).Inc()
 	case event.KindReclaimStats:
 		m.reclaim.add(&ev.ReclaimStats, now)
 	case event.KindLost:

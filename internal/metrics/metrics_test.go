@@ -142,3 +142,25 @@ func TestChurnMemoryBounded(t *testing.T) {
 	}
 	t.Logf("heap in use after 200,000 pods: %.1f MiB", float64(ms.HeapInuse)/(1<<20))
 }
+
+func TestExitsByCause(t *testing.T) {
+	m := New(Options{})
+	for _, x := range []event.Exit{
+		{ExitCode: 9, Cause: event.CauseOOMKill, OOMClass: event.ClassMemcg},
+		{ExitCode: 9, Cause: event.CauseSignal, SenderClass: event.SenderKubelet},
+		{ExitCode: 9, Cause: event.CauseSignal, SenderClass: event.SenderKubelet},
+		{ExitCode: 11, Cause: event.CauseFault, SenderClass: event.SenderKernel},
+	} {
+		m.Write(&event.Event{Kind: event.KindExit, Exit: x})
+	}
+	want := `
+# HELP oomtrace_exits_total Processes that died from a signal, by cause (oom_kill, signal, fault, unknown) and, for a signal, the sender's class.
+# TYPE oomtrace_exits_total counter
+oomtrace_exits_total{cause="fault",sender_class="kernel"} 1
+oomtrace_exits_total{cause="oom_kill",sender_class=""} 1
+oomtrace_exits_total{cause="signal",sender_class="kubelet"} 2
+`
+	if err := testutil.GatherAndCompare(m.Registry, strings.NewReader(want), "oomtrace_exits_total"); err != nil {
+		t.Error(err)
+	}
+}
