@@ -254,16 +254,8 @@ func startRecord(t *testing.T, args ...string) (*exec.Cmd, *bytes.Buffer) {
 			cmd.Wait()
 		}
 	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if _, err := os.Stat(ready); err == nil {
-			return cmd, &stderr
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("oomtrace record not ready after 30s\nstderr:\n%s", stderr.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitReady(t, ready, stderr.String)
+	return cmd, &stderr
 }
 
 // SIGINT right after a kill: the kill, still in the ring buffer, is in the
@@ -311,14 +303,7 @@ func TestRecordSIGTERMStopsCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if _, err := os.Stat(ready); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not ready:\n%s", stderr.String())
-		}
-	}
+	waitReady(t, ready, stderr.String)
 	time.Sleep(100 * time.Millisecond) // let the command start
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

@@ -89,14 +89,7 @@ func TestServeMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if _, err := os.Stat(ready); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("oomtrace serve not ready after 30s")
-		}
-	}
+	waitReady(t, ready, nil)
 	if s := httpStatus(t, "http://"+addr+"/healthz"); s != http.StatusOK {
 		t.Errorf("/healthz: %d", s)
 	}

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
-	"time"
 )
 
 // BenchmarkSignalHook measures what the signal hook adds to sending a
@@ -48,13 +47,6 @@ func BenchmarkSignalHook(b *testing.B) {
 		tracer.Process.Signal(syscall.SIGINT)
 		tracer.Wait()
 	}()
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if _, err := os.Stat(ready); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			b.Fatal("oomtrace not ready after 30s")
-		}
-	}
+	waitReady(b, ready, nil)
 	run("traced")
 }
