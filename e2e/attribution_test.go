@@ -184,7 +184,7 @@ func TestPodAndContainerFilters(t *testing.T) {
 
 	// The same selection, and grouping by pod and container, on the log.
 	log := filepath.Join(t.TempDir(), "trace.jsonl")
-	if err := os.WriteFile(log, bytes.Join(match[2].lines, []byte("\n")), 0o644); err != nil {
+	if err := os.WriteFile(log, append(bytes.Join(match[2].lines, []byte("\n")), '\n'), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	stdout, stderr, status := runBin(t, nil, "report", log)

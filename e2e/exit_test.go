@@ -1,12 +1,14 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -151,8 +153,8 @@ func TestExitCauses(t *testing.T) {
 		k := kernelKill(t, kmsg, cmd.Process.Pid)
 		ev := tr.waitExit(t, cmd.Process.Pid)
 		checkExit(t, ev, 9, event.CauseOOMKill)
-		if ev.Exit.OOMClass != event.ClassMemcg || k.Summary.Constraint != "CONSTRAINT_MEMCG" {
-			t.Errorf("class %v, kernel constraint %q; want memcg", ev.Exit.OOMClass, k.Summary.Constraint)
+		if ev.Exit.OOMClass != event.ClassMemcg || k.Class() != event.ClassMemcg {
+			t.Errorf("class %v, kernel's %v; want memcg", ev.Exit.OOMClass, k.Class())
 		}
 		if ev.Exit.Cgroup.Path != g.Path() {
 			t.Errorf("cgroup %q, want %q", ev.Exit.Cgroup.Path, g.Path())
@@ -224,6 +226,27 @@ func TestExitCauses(t *testing.T) {
 	for _, ev := range tr.stop(t) {
 		if ev.Kind == event.KindSignal && ev.Signal.SenderClass == event.SenderUnknown {
 			t.Errorf("signal without a sender class: %+v", ev.Signal)
+		}
+	}
+
+	// The same deaths in the report of the capture.
+	capture := filepath.Join(t.TempDir(), "capture.jsonl")
+	if err := os.WriteFile(capture, append(bytes.Join(tr.lines, []byte("\n")), '\n'), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, status := runBin(t, nil, "report", capture)
+	if status != 0 {
+		t.Fatalf("report: status %d\n%s", status, stderr)
+	}
+	for _, want := range []string{
+		`(?m)^deaths: \d+ \(.*fault 1.*oom_kill 1.*signal 2`,
+		`(?m)^\s+\S+ \S+\s+\d+ exitoom\s.*SIGKILL\s+oom_kill\s+oom_kill, class memcg`,
+		`(?m)SIGKILL\s+signal\s+from user \d+ sh`,
+		`(?m)SIGKILL\s+signal\s+from kubelet \d+ kubelet, SIGTERM`,
+		`(?m)\d+ segv\s.*SIGSEGV\s+fault`,
+	} {
+		if !regexp.MustCompile(want).MatchString(stdout) {
+			t.Errorf("report lacks %s:\n%s", want, stdout)
 		}
 	}
 }
