@@ -31,8 +31,11 @@ test-unit: ## only the tests that need no root and cause no OOM
 demo: build ## cause a small memcg OOM and trace it (as root)
 	$(BIN) demo
 
-bench: ## benchmarks
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+bench: build ## measure cost, latency, loss and start-up against bpftrace and perf; writes BENCHMARKS.md (as root, ~10 min)
+	@command -v bpftrace >/dev/null && command -v perf >/dev/null || { \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y bpftrace linux-perf; }
+	CGO_ENABLED=0 $(GO) build -o bin/oombench ./bench/cmd/oombench
+	bin/oombench --oomtrace $(BIN) --out BENCHMARKS.md
 
 lint: ## gofmt, go vet and staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); [ -z "$$out" ] || { echo "gofmt needed:"; echo "$$out"; exit 1; }

@@ -1,0 +1,337 @@
+package bench
+
+import (
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/oomtrace/oomtrace/internal/event"
+)
+
+// programPair is one of oomtrace's programs and the tracepoint it runs on,
+// which is how the bpftrace script's program on it is named.
+type programPair struct {
+	program    string
+	tracepoint string
+	reclaim    bool // times reclaim: the programs the cost target is about
+}
+
+var programPairs = []programPair{
+	{"memcg_reclaim_begin", "mm_vmscan_memcg_reclaim_begin", true},
+	{"memcg_reclaim_end", "mm_vmscan_memcg_reclaim_end", true},
+	{"direct_reclaim_begin", "mm_vmscan_direct_reclaim_begin", true},
+	{"direct_reclaim_end", "mm_vmscan_direct_reclaim_end", true},
+	{"softlimit_reclaim_begin", "mm_vmscan_memcg_softlimit_reclaim_begin", true},
+	{"softlimit_reclaim_end", "mm_vmscan_memcg_softlimit_reclaim_end", true},
+	{"mark_victim", "mark_victim", false},
+	{"wake_reaper", "wake_reaper", false},
+	{"start_task_reaping", "start_task_reaping", false},
+	{"finish_task_reaping", "finish_task_reaping", false},
+	{"skip_task_reaping", "skip_task_reaping", false},
+	{"kswapd_wake", "mm_vmscan_kswapd_wake", false},
+}
+
+// reclaimLabels are the programs that open (end false) or close (end
+// true) a reclaim episode, under both namings.
+func reclaimLabels(end bool) []string {
+	var labels []string
+	for _, p := range programPairs {
+		if p.reclaim && strings.HasSuffix(p.program, "_end") == end {
+			labels = append(labels, p.program, p.tracepoint)
+		}
+	}
+	return labels
+}
+
+// progCost sums a program's runs over trials.
+type progCost struct {
+	nsPerRun   sample // per trial with runs
+	runsPerSec sample // per trial
+	runs       uint64
+	misses     uint64
+}
+
+// costTable is the cost of each program of a tool, by label.
+type costTable map[string]*progCost
+
+func (c costTable) add(progs map[string]progDelta, d time.Duration) {
+	for label, p := range progs {
+		pc := c[label]
+		if pc == nil {
+			pc = &progCost{}
+			c[label] = pc
+		}
+		pc.runs += p.Runs
+		pc.misses += p.Misses
+		if d > 0 {
+			pc.runsPerSec = append(pc.runsPerSec, float64(p.Runs)/d.Seconds())
+		}
+		if p.Runs > 0 {
+			pc.nsPerRun = append(pc.nsPerRun, p.nsPerRun())
+		}
+	}
+}
+
+// nsPerRun is the median cost of label's program; NaN if it never ran.
+func (c costTable) nsPerRun(label string) float64 {
+	if pc := c[label]; pc != nil {
+		return pc.nsPerRun.median()
+	}
+	return nan
+}
+
+func (c costTable) ran(label string) bool {
+	pc := c[label]
+	return pc != nil && pc.runs > 0
+}
+
+// episodeCost is the kernel time of the reclaim programs of one trial per
+// reclaim episode (a begin and an end); NaN without episodes.
+func episodeCost(progs map[string]progDelta) float64 {
+	var runtime time.Duration
+	var episodes uint64
+	for _, label := range reclaimLabels(false) {
+		runtime += progs[label].Runtime
+	}
+	for _, label := range reclaimLabels(true) {
+		runtime += progs[label].Runtime
+		episodes += progs[label].Runs
+	}
+	if episodes == 0 {
+		return nan
+	}
+	return float64(runtime.Nanoseconds()) / float64(episodes)
+}
+
+// stormCosts are the programs' costs of tool t over the storm trials with
+// statistics, and the cost per reclaim episode.
+func (s *stormResults) costs(t tool) (costTable, sample) {
+	table := make(costTable)
+	var perEpisode sample
+	for _, tr := range s.trials {
+		if tr.cfg.tool == t && tr.cfg.stats {
+			table.add(tr.progs, s.duration)
+			perEpisode = append(perEpisode, episodeCost(tr.progs))
+		}
+	}
+	return table, perEpisode
+}
+
+func (k *killCostResults) costs(t tool) costTable {
+	table := make(costTable)
+	for _, tr := range k.trials {
+		if tr.tool == t {
+			table.add(tr.progs, 0)
+		}
+	}
+	return table
+}
+
+// throughputRow is how the storm fared under one tool.
+type throughputRow struct {
+	tool        tool
+	pagesPerSec sample
+	vsNone      sample // per round: this tool's throughput / the untraced one's
+	// pagesPerCPU is pages per second of CPU time spent by the storm's
+	// workers and the tracer together: the throughput the storm would have
+	// with the CPUs to itself, which other processes do not disturb.
+	pagesPerCPU sample
+	cpuVsNone   sample // per round, as vsNone
+	cpuShare    sample // the tool's CPU time / the storm's duration
+	lines       sample
+	perfSamples sample
+	perfLost    uint64
+	peakRSS     float64 // the largest, bytes
+}
+
+// throughput summarises the storm trials without statistics by tool.
+func (s *stormResults) throughput() []throughputRow {
+	untraced := make(map[int]stormTrial) // by round
+	for _, tr := range s.trials {
+		if tr.cfg == (stormConfig{toolNone, false}) {
+			untraced[tr.round] = tr
+		}
+	}
+	var rows []throughputRow
+	for _, t := range []tool{toolNone, toolOomtrace, toolBpftrace, toolPerf} {
+		row := throughputRow{tool: t}
+		for _, tr := range s.trials {
+			if tr.cfg != (stormConfig{t, false}) {
+				continue
+			}
+			row.pagesPerSec = append(row.pagesPerSec, tr.storm.PagesPerSec)
+			row.pagesPerCPU = append(row.pagesPerCPU, tr.pagesPerCPU())
+			if base, ok := untraced[tr.round]; ok {
+				row.vsNone = append(row.vsNone, ratio(tr.storm.PagesPerSec, base.storm.PagesPerSec))
+				row.cpuVsNone = append(row.cpuVsNone, ratio(tr.pagesPerCPU(), base.pagesPerCPU()))
+			}
+			row.cpuShare = append(row.cpuShare, tr.cpu.Seconds()/s.duration.Seconds())
+			row.lines = append(row.lines, float64(tr.lines))
+			row.perfSamples = append(row.perfSamples, float64(tr.exit.PerfSamples))
+			row.perfLost += tr.exit.PerfLost
+			row.peakRSS = max(row.peakRSS, float64(tr.peakRSS))
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+// pagesPerCPU is the trial's pages per second of CPU time of the workers
+// and the tool together; NaN if unknown.
+func (tr stormTrial) pagesPerCPU() float64 {
+	return ratio(float64(tr.storm.Pages), (tr.storm.CPU + tr.cpu).Seconds())
+}
+
+// oomtracePeakRSS is oomtrace's largest peak RSS over the storm trials.
+func (s *stormResults) oomtracePeakRSS() float64 {
+	var peak float64
+	for _, tr := range s.trials {
+		if tr.cfg.tool == toolOomtrace {
+			peak = max(peak, float64(tr.peakRSS))
+		}
+	}
+	return peak
+}
+
+// The kernel-log readers of the latency scenario, by name.
+const (
+	kmsgAgentReader  = "kernel-log reader process"
+	kmsgDirectReader = "kernel log read in the harness"
+)
+
+// latencyReader is one reader's latencies under one condition.
+type latencyReader struct {
+	name         string
+	latencies    sample // nanoseconds
+	aheadOfFirst int    // kills this reader read before the first oomtrace variant
+}
+
+// readers returns the latencies of every reader under cond, oomtrace's
+// variants first.
+func (l *latencyResults) readers(cond string) []latencyReader {
+	kills := l.kills[cond]
+	var out []latencyReader
+	pick := func(name string, f func(latencyKill) time.Duration) {
+		r := latencyReader{name: name}
+		for _, k := range kills {
+			d := f(k)
+			r.latencies = append(r.latencies, float64(d))
+			if len(k.oomtrace) > 0 && d < k.oomtrace[0] {
+				r.aheadOfFirst++
+			}
+		}
+		out = append(out, r)
+	}
+	for i, v := range l.variants {
+		pick(v.name, func(k latencyKill) time.Duration { return k.oomtrace[i] })
+	}
+	pick(kmsgAgentReader, func(k latencyKill) time.Duration { return k.kmsgAgent })
+	pick(kmsgDirectReader, func(k latencyKill) time.Duration { return k.kmsgDirect })
+	return out
+}
+
+// reportSize is the median size of the kernel's reports under cond, over
+// the kills it printed one for.
+func (l *latencyResults) reportSize(cond string) (lines, duration float64, full int) {
+	var ls, ds sample
+	for _, k := range l.kills[cond] {
+		if k.report.lines > 0 {
+			ls = append(ls, float64(k.report.lines))
+			ds = append(ds, float64(k.report.duration))
+		}
+		if k.fullReport {
+			full++
+		}
+	}
+	return ls.median(), ds.median(), full
+}
+
+// rampRow summarises the loss trials of one storm size.
+type rampRow struct {
+	workers      int
+	pagesPerSec  sample // the storm's page allocations
+	eventsPerSec sample
+	lost         uint64
+	balanced     int // trials where delivered + lost = counted
+	trials       int
+	cpuPerEvent  sample // ns of oomtrace CPU per delivered event
+	cpuShare     sample
+}
+
+func (l *lossResults) rampRows() []rampRow {
+	var rows []rampRow
+	for _, n := range l.levels {
+		row := rampRow{workers: n}
+		for _, tr := range l.ramp {
+			if tr.workers != n {
+				continue
+			}
+			row.trials++
+			row.pagesPerSec = append(row.pagesPerSec, tr.storm.PagesPerSec)
+			row.eventsPerSec = append(row.eventsPerSec, float64(tr.tally.reclaims)/tr.duration.Seconds())
+			row.lost += tr.exit.Lost
+			if tr.tally.reclaims+tr.exit.Lost == tr.tally.episodes {
+				row.balanced++
+			}
+			if tr.tally.reclaims > 0 {
+				row.cpuPerEvent = append(row.cpuPerEvent, float64(tr.cpu.Nanoseconds())/float64(tr.tally.reclaims))
+			}
+			row.cpuShare = append(row.cpuShare, tr.cpu.Seconds()/tr.duration.Seconds())
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+// maxLossless is the highest event rate of a ramp trial that lost nothing,
+// and whether any trial lost events.
+func (l *lossResults) maxLossless() (rate float64, anyLost bool) {
+	for _, tr := range l.ramp {
+		if tr.exit.Lost == 0 {
+			rate = max(rate, float64(tr.tally.reclaims)/tr.duration.Seconds())
+		} else {
+			anyLost = true
+		}
+	}
+	return rate, anyLost
+}
+
+// drainRate is how fast oomtrace emptied the ring buffer after the stall,
+// in events per second; NaN if not measured.
+func (st *stallTrial) drainRate() float64 {
+	if st == nil || st.drain <= 0 {
+		return nan
+	}
+	return float64(st.held) / st.drain.Seconds()
+}
+
+// startupRows summarises the start-up trials by subject, in order.
+type startupRow struct {
+	label   string
+	startup sample // ns
+	idleRSS sample // bytes
+}
+
+func (s *startupResults) rows() []startupRow {
+	var rows []startupRow
+	for _, subj := range s.subjects {
+		row := startupRow{label: subj.label}
+		for _, tr := range s.trials {
+			if tr.subject.label == subj.label {
+				row.startup = append(row.startup, float64(tr.startup))
+				row.idleRSS = append(row.idleRSS, float64(tr.idlePeakRSS))
+			}
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+// pipelineRow returns the replay row of kind through stage, if measured.
+func pipelineRowOf(rows []pipelineRow, kind event.Kind, stage string) (pipelineRow, bool) {
+	i := slices.IndexFunc(rows, func(r pipelineRow) bool { return r.kind == kind && r.stage == stage })
+	if i < 0 {
+		return pipelineRow{}, false
+	}
+	return rows[i], true
+}

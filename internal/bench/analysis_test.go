@@ -1,0 +1,246 @@
+package bench
+
+import (
+	"bytes"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oomtrace/oomtrace/internal/event"
+	"github.com/oomtrace/oomtrace/internal/output"
+	"github.com/oomtrace/oomtrace/internal/report"
+)
+
+func TestDeltas(t *testing.T) {
+	before := progStats{1: {Label: "memcg_reclaim_begin", Runs: 10, Runtime: 1000}, 2: {Label: "mark_victim", Runs: 1, Runtime: 50}}
+	after := progStats{1: {Label: "memcg_reclaim_begin", Runs: 110, Runtime: 41000, Misses: 2}, 2: {Label: "mark_victim", Runs: 1, Runtime: 50},
+		3: {Label: "memcg_reclaim_end", Runs: 100, Runtime: 90000}} // loaded in between: counted from zero
+	d := deltas(before, after)
+	if got := d["memcg_reclaim_begin"]; got.Runs != 100 || got.Runtime != 40000 || got.Misses != 2 || got.nsPerRun() != 400 {
+		t.Errorf("begin delta = %+v", got)
+	}
+	if got := d["mark_victim"]; got.Runs != 0 || !math.IsNaN(got.nsPerRun()) {
+		t.Errorf("a program that did not run: %+v, %v ns per run", got, got.nsPerRun())
+	}
+	if got := d["memcg_reclaim_end"]; got.Runs != 100 {
+		t.Errorf("new program delta = %+v", got)
+	}
+}
+
+func TestEpisodeCost(t *testing.T) {
+	progs := map[string]progDelta{
+		"memcg_reclaim_begin": {Runs: 100, Runtime: 30000},
+		"memcg_reclaim_end":   {Runs: 100, Runtime: 80000},
+		"mark_victim":         {Runs: 1, Runtime: 40000}, // not reclaim
+	}
+	if got := episodeCost(progs); got != 1100 {
+		t.Errorf("oomtrace episode cost = %v, want 1100", got)
+	}
+	bpftrace := map[string]progDelta{
+		"mm_vmscan_memcg_reclaim_begin": {Runs: 10, Runtime: 3000},
+		"mm_vmscan_memcg_reclaim_end":   {Runs: 10, Runtime: 9000},
+	}
+	if got := episodeCost(bpftrace); got != 1200 {
+		t.Errorf("bpftrace episode cost = %v, want 1200", got)
+	}
+	if !math.IsNaN(episodeCost(map[string]progDelta{"mark_victim": {Runs: 1}})) {
+		t.Error("cost per episode without episodes")
+	}
+}
+
+// stormTrialOf is a 1-second storm of pps pages in which the workers spent
+// a CPU-second and the tool, if any, 0.3 s.
+func stormTrialOf(t tool, stats bool, round int, pps float64, progs map[string]progDelta) stormTrial {
+	trial := stormTrial{cfg: stormConfig{t, stats}, round: round,
+		storm: stormResult{Pages: uint64(pps), PagesPerSec: pps, CPU: time.Second}, progs: progs,
+		peakRSS: uint64(30+round) << 20}
+	if t != toolNone {
+		trial.cpu = 300 * time.Millisecond
+	}
+	return trial
+}
+
+func TestThroughputPairsRounds(t *testing.T) {
+	s := &stormResults{duration: 3 * time.Second, rounds: 2, trials: []stormTrial{
+		stormTrialOf(toolNone, false, 0, 1000, nil),
+		stormTrialOf(toolOomtrace, false, 0, 990, nil),
+		stormTrialOf(toolOomtrace, true, 0, 500, nil), // with statistics: not a throughput figure
+		stormTrialOf(toolNone, false, 1, 2000, nil),
+		stormTrialOf(toolOomtrace, false, 1, 1900, nil),
+	}}
+	rows := s.throughput()
+	var ours throughputRow
+	for _, r := range rows {
+		if r.tool == toolOomtrace {
+			ours = r
+		}
+	}
+	if len(ours.pagesPerSec) != 2 || ours.pagesPerSec.median() != 1445 {
+		t.Errorf("oomtrace throughput %v, want the two trials without statistics", ours.pagesPerSec)
+	}
+	// Each round against its own untraced run: 0.99 and 0.95.
+	if got := ours.vsNone.median(); math.Abs(got-0.97) > 1e-9 {
+		t.Errorf("per-round ratio median = %v, want 0.97", got)
+	}
+	if got := ours.cpuShare.median(); math.Abs(got-0.1) > 1e-9 {
+		t.Errorf("CPU share = %v, want 0.1", got)
+	}
+	// Per CPU-second: the tool's 0.3 s comes on top of the workers' second,
+	// and the untraced runs have no tool.
+	if got := ours.cpuVsNone.median(); math.Abs(got-0.97/1.3) > 1e-9 {
+		t.Errorf("per-CPU ratio median = %v, want %v", got, 0.97/1.3)
+	}
+	if ours.peakRSS != 31<<20 {
+		t.Errorf("peak RSS = %v, want the larger", ours.peakRSS)
+	}
+}
+
+func TestLossRows(t *testing.T) {
+	l := &lossResults{levels: []int{1, 2}, ramp: []lossTrial{
+		{workers: 1, duration: time.Second, tally: tallyCounts{reclaims: 10000, episodes: 10000}, cpu: 50 * time.Millisecond},
+		{workers: 2, duration: time.Second, tally: tallyCounts{reclaims: 15000, episodes: 20000}, exit: tracerExit{Lost: 5000}},
+		{workers: 2, duration: time.Second, tally: tallyCounts{reclaims: 18000, episodes: 18001}},
+	}}
+	rows := l.rampRows()
+	if len(rows) != 2 {
+		t.Fatalf("%d rows", len(rows))
+	}
+	if r := rows[0]; r.balanced != 1 || r.cpuPerEvent.median() != 5000 || r.eventsPerSec.median() != 10000 {
+		t.Errorf("1 worker: %+v", r)
+	}
+	if r := rows[1]; r.balanced != 1 || r.trials != 2 || r.lost != 5000 {
+		t.Errorf("2 workers: %+v (one trial balances, one is off by one)", r)
+	}
+	rate, anyLost := l.maxLossless()
+	if rate != 18000 || !anyLost {
+		t.Errorf("maxLossless = %v, %v; want 18000 from the trial that lost nothing", rate, anyLost)
+	}
+}
+
+func TestBurstTolerance(t *testing.T) {
+	l := &lossResults{stall: &stallTrial{held: 6000, drain: 60 * time.Millisecond}} // 100k/s
+	if got := burstTolerance(l); got != "60 ms" {
+		t.Errorf("burst at 200k/s with 100k/s drained and 6000 held = %q, want 60 ms", got)
+	}
+	l.stall.drain = 20 * time.Millisecond // 300k/s
+	if got := burstTolerance(l); !strings.HasPrefix(got, "any length") {
+		t.Errorf("draining faster than the target: %q", got)
+	}
+	if got := (&lossResults{}).stall.drainRate(); !math.IsNaN(got) {
+		t.Errorf("drain rate without a stall = %v", got)
+	}
+}
+
+func TestLatencyReaders(t *testing.T) {
+	l := &latencyResults{
+		conditions: []latencyCondition{{"idle host", 0}},
+		variants:   []oomtraceVariant{{"oomtrace", nil}},
+		kills: map[string][]latencyKill{"idle host": {
+			{oomtrace: []time.Duration{time.Millisecond}, kmsgAgent: 2 * time.Millisecond, kmsgDirect: 500 * time.Microsecond},
+			{oomtrace: []time.Duration{3 * time.Millisecond}, kmsgAgent: 2 * time.Millisecond, kmsgDirect: time.Millisecond},
+		}},
+	}
+	readers := l.readers("idle host")
+	if len(readers) != 3 || readers[0].name != "oomtrace" {
+		t.Fatalf("readers = %+v", readers)
+	}
+	if got := readers[0].latencies.median(); got != 2e6 {
+		t.Errorf("oomtrace median = %v ns, want 2e6", got)
+	}
+	if readers[1].aheadOfFirst != 1 || readers[2].aheadOfFirst != 2 {
+		t.Errorf("kills read before oomtrace: agent %d (want 1), direct %d (want 2)", readers[1].aheadOfFirst, readers[2].aheadOfFirst)
+	}
+}
+
+// The synthetic capture is one oomtrace report reads whole, in both formats.
+func TestSyntheticCaptureReads(t *testing.T) {
+	for _, format := range []output.Format{output.Text, output.JSON} {
+		name := filepath.Join(t.TempDir(), "capture")
+		f, err := os.Create(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := syntheticCapture(f, 20_000, format); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		rep, err := report.ReadFiles([]string{name}, report.Options{})
+		if err != nil {
+			t.Fatalf("%v: %v", format, err)
+		}
+		if c := rep.Captures[0]; c.Events != 20_000 || len(c.Warnings) > 0 {
+			t.Errorf("%v: %d events, warnings %v", format, c.Events, c.Warnings)
+		}
+		if rep.Kills.Total != 2 {
+			t.Errorf("%v: %d kills, want 2", format, rep.Kills.Total)
+		}
+	}
+}
+
+func TestWriteMarkdownVerdicts(t *testing.T) {
+	costly := map[string]progDelta{
+		"memcg_reclaim_begin": {Label: "memcg_reclaim_begin", Runs: 1000, Runtime: 400_000},
+		"memcg_reclaim_end":   {Label: "memcg_reclaim_end", Runs: 1000, Runtime: 200_000},
+	}
+	bt := map[string]progDelta{
+		"mm_vmscan_memcg_reclaim_begin": {Runs: 1000, Runtime: 900_000},
+		"mm_vmscan_memcg_reclaim_end":   {Runs: 1000, Runtime: 900_000},
+	}
+	r := &Results{
+		cfg:     DefaultConfig(),
+		started: time.Date(2026, 1, 2, 3, 4, 0, 0, time.UTC), finished: time.Date(2026, 1, 2, 3, 14, 0, 0, time.UTC),
+		storm: &stormResults{duration: time.Second, rounds: 1, spec: stormSpec{workers: 4, limitBytes: 16 << 20, fileBytes: 256 << 20}, trials: []stormTrial{
+			stormTrialOf(toolNone, false, 0, 1000, nil),
+			stormTrialOf(toolOomtrace, false, 0, 990, nil),
+			stormTrialOf(toolOomtrace, true, 0, 990, costly),
+			stormTrialOf(toolBpftrace, true, 0, 900, bt),
+		}},
+		// A tie with the kernel-log reader is not being ahead of it.
+		latency: &latencyResults{
+			conditions: []latencyCondition{{"idle host", 0}},
+			variants:   []oomtraceVariant{{"oomtrace", nil}},
+			kills: map[string][]latencyKill{"idle host": {
+				{oomtrace: []time.Duration{3 * time.Millisecond}, kmsgAgent: 3100 * time.Microsecond},
+				{oomtrace: []time.Duration{4 * time.Millisecond}, kmsgAgent: 4100 * time.Microsecond},
+			}},
+		},
+		errs: map[string]error{"loss": errors.New("no storm")},
+	}
+	var buf bytes.Buffer
+	if err := WriteMarkdown(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	md := buf.String()
+	for _, want := range []string{
+		"| reclaim tracepoint programs ≤ 250 ns per run (median) | memcg_reclaim_begin 400 ns, memcg_reclaim_end 200 ns | **missed** |",
+		"| … and ≤ ⅓ of bpftrace's program on the same tracepoint | memcg_reclaim_begin 0.44×; memcg_reclaim_end 0.22×; per episode 600 ns vs 1.80 µs | **missed** |",
+		"| storm throughput with oomtrace ≥ 97% of untraced | 76.2% per CPU-second of the storm and the tracer (rounds 76.2% – 76.2%); 99.0% by the wall clock (rounds 99.0% – 99.0%) | **missed** |",
+		"| detection latency p99 ≤ 5 ms | idle host: 4.00 ms | met |",
+		"| … ahead of the kernel-log reader in the same run | idle host: kernel log ÷ oomtrace 1.03× at p50, 1.02× at p99, oomtrace first in 2 of 2 kills | **missed** |",
+		"| zero loss at 200k events/s with the default ring buffer | – | not measured |",
+		"**Not measured**: no storm",
+		"2026-01-02 03:04 UTC, the run took 10m0s",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("BENCHMARKS.md lacks %q", want)
+		}
+	}
+	// Both misses come with their reasons.
+	if !strings.Contains(md, "## Where a target is missed, and why") || !strings.Contains(md, "**reclaim tracepoint programs ≤ 250 ns per run (median)**") {
+		t.Error("the misses are not explained")
+	}
+}
+
+func TestPipelineRowOf(t *testing.T) {
+	rows := []pipelineRow{{kind: event.KindReclaim, stage: stageDecode, nsPerOp: 1}, {kind: event.KindReclaim, stage: stageText, nsPerOp: 2}}
+	if r, ok := pipelineRowOf(rows, event.KindReclaim, stageText); !ok || r.nsPerOp != 2 {
+		t.Errorf("pipelineRowOf = %+v, %v", r, ok)
+	}
+	if _, ok := pipelineRowOf(rows, event.KindOOMKill, stageText); ok {
+		t.Error("found a row that is not there")
+	}
+}

@@ -1,0 +1,219 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
+)
+
+// stormConfig is one way of running the storm: under a tool, with or
+// without the kernel's BPF run-time statistics (which cost a little on
+// every program run, so throughput is measured without them).
+type stormConfig struct {
+	tool  tool
+	stats bool
+}
+
+func (c stormConfig) String() string {
+	if c.stats {
+		return c.tool.String() + " (with BPF stats)"
+	}
+	return c.tool.String()
+}
+
+// stormTrial is one storm under one configuration.
+type stormTrial struct {
+	cfg     stormConfig
+	round   int
+	storm   stormResult
+	cpu     time.Duration // the tool's CPU time during the storm
+	progs   map[string]progDelta
+	lines   uint64 // lines the tool wrote during the storm
+	peakRSS uint64 // the tool's VmHWM at the end of the storm, bytes
+	exit    tracerExit
+}
+
+type stormResults struct {
+	spec     stormSpec
+	duration time.Duration
+	rounds   int
+	trials   []stormTrial
+}
+
+var stormConfigs = []stormConfig{
+	{toolNone, false},
+	{toolOomtrace, false},
+	{toolBpftrace, false},
+	{toolPerf, false},
+	{toolOomtrace, true},
+	{toolBpftrace, true},
+}
+
+// rotate returns xs starting at index r mod len(xs): each round starts with
+// another configuration, so that no configuration always follows the same
+// one.
+func rotate[T any](xs []T, r int) []T {
+	r %= len(xs)
+	return append(append([]T(nil), xs[r:]...), xs[:r]...)
+}
+
+// stormScenario runs the reclaim storm under every configuration,
+// interleaved, for the configured number of rounds.
+func (b *bencher) stormScenario(ctx context.Context) (*stormResults, error) {
+	spec := stormSpec{workers: b.cfg.StormWorkers, limitBytes: b.cfg.StormLimitBytes, fileBytes: b.cfg.StormFileBytes}
+	st, err := newStorm(b.h, b.top+"/storm", spec, b.cfg.WorkDir)
+	if err != nil {
+		return nil, err
+	}
+	defer st.remove()
+	res := &stormResults{spec: spec, duration: b.cfg.StormDuration, rounds: b.cfg.Rounds}
+	for round := range b.cfg.Rounds {
+		for _, cfg := range rotate(stormConfigs, round) {
+			if err := ctx.Err(); err != nil {
+				return res, err
+			}
+			trial, err := b.stormTrial(st, cfg, spec.workers)
+			if err != nil {
+				return res, fmt.Errorf("storm round %d, %v: %w", round+1, cfg, err)
+			}
+			trial.round = round
+			res.trials = append(res.trials, trial)
+			b.logf("storm round %d/%d  %-30v %10.0f pages/s  tool CPU %v  lines %d", round+1, b.cfg.Rounds, cfg, trial.storm.PagesPerSec, trial.cpu.Round(time.Millisecond), trial.lines)
+			for _, d := range trial.progs {
+				if d.Runs > 0 {
+					b.logf("    %-40s %8d runs %6.0f ns/run", d.Label, d.Runs, d.nsPerRun())
+				}
+			}
+		}
+	}
+	return res, nil
+}
+
+// stormTrial runs one storm of n workers under cfg.
+func (b *bencher) stormTrial(st *storm, cfg stormConfig, n int) (trial stormTrial, err error) {
+	trial.cfg = cfg
+	var stats io.Closer
+	if cfg.stats {
+		if stats, err = ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME)); err != nil {
+			return trial, fmt.Errorf("enable BPF run-time statistics: %w", err)
+		}
+		defer stats.Close()
+	}
+	tr, err := b.tools.startTracer(cfg.tool, nil, nil)
+	if err != nil {
+		return trial, err
+	}
+	stopped := false
+	defer func() {
+		if !stopped {
+			tr.stop(b.tools)
+		}
+	}()
+	snap := func() (time.Duration, progStats, uint64, error) {
+		if tr.p == nil {
+			return 0, nil, 0, nil
+		}
+		cpu, err := cpuTime(tr.pid())
+		if err != nil {
+			return 0, nil, 0, err
+		}
+		var progs progStats
+		if cfg.stats {
+			if progs, err = programsOf(tr.pid()); err != nil {
+				return 0, nil, 0, err
+			}
+		}
+		return cpu, progs, tr.lines.Load(), nil
+	}
+	cpu0, progs0, lines0, err := snap()
+	if err != nil {
+		return trial, err
+	}
+	trial.storm, err = st.run(n, b.cfg.StormDuration)
+	if err != nil {
+		return trial, err
+	}
+	cpu1, progs1, lines1, err := snap()
+	if err != nil {
+		return trial, err
+	}
+	trial.cpu, trial.lines = cpu1-cpu0, lines1-lines0
+	if cfg.stats {
+		trial.progs = deltas(progs0, progs1)
+	}
+	if tr.p != nil {
+		if trial.peakRSS, err = peakRSS(tr.pid()); err != nil {
+			return trial, err
+		}
+	}
+	stopped = true
+	trial.exit, err = b.stopTool(tr)
+	return trial, err
+}
+
+// killCostResults are the programs' costs over OOM kills.
+type killCostResults struct {
+	rounds, killsPerRound int
+	trials                []killCostTrial
+}
+
+type killCostTrial struct {
+	tool  tool
+	progs map[string]progDelta
+}
+
+// killCostScenario causes OOM kills under oomtrace and under bpftrace, in
+// turn, with the kernel's BPF statistics on.
+func (b *bencher) killCostScenario(ctx context.Context) (*killCostResults, error) {
+	g, err := b.h.Create(b.top+"/killcost", hogLimitBytes)
+	if err != nil {
+		return nil, err
+	}
+	defer g.Remove()
+	stats, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME))
+	if err != nil {
+		return nil, fmt.Errorf("enable BPF run-time statistics: %w", err)
+	}
+	defer stats.Close()
+
+	res := &killCostResults{rounds: b.cfg.KillCostRounds, killsPerRound: b.cfg.KillCostKills}
+	for round := range res.rounds {
+		for _, t := range rotate([]tool{toolOomtrace, toolBpftrace}, round) {
+			if err := ctx.Err(); err != nil {
+				return res, err
+			}
+			tr, err := b.tools.startTracer(t, nil, nil)
+			if err != nil {
+				return res, err
+			}
+			progs, err := func() (map[string]progDelta, error) {
+				before, err := programsOf(tr.pid())
+				if err != nil {
+					return nil, err
+				}
+				for range res.killsPerRound {
+					if _, err := oneKill(g, nil); err != nil {
+						return nil, err
+					}
+				}
+				after, err := programsOf(tr.pid())
+				if err != nil {
+					return nil, err
+				}
+				return deltas(before, after), nil
+			}()
+			_, stopErr := b.stopTool(tr)
+			if err := errors.Join(err, stopErr); err != nil {
+				return res, fmt.Errorf("kill cost round %d, %v: %w", round+1, t, err)
+			}
+			res.trials = append(res.trials, killCostTrial{tool: t, progs: progs})
+			b.logf("kill cost round %d/%d  %-10v %d kills", round+1, res.rounds, t, res.killsPerRound)
+		}
+	}
+	return res, nil
+}

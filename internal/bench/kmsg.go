@@ -1,0 +1,260 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/oomtrace/oomtrace/internal/kernlog"
+)
+
+// The kernel-log reader is this binary run again with kmsgReaderEnv set:
+// a separate process, as the agents that find OOM kills in the kernel log
+// are. For every pid it reads on stdin it waits for the kernel's report of
+// killing it, parsed in full, then prints "killed PID" on stdout.
+const kmsgReaderEnv = "OOMBENCH_KMSG_READER"
+
+// KmsgReaderMain runs the kernel-log reader and exits when this process
+// was started as one; otherwise it returns at once.
+func KmsgReaderMain() {
+	if _, ok := os.LookupEnv(kmsgReaderEnv); !ok {
+		return
+	}
+	if err := runKmsgReader(os.Stdin, os.Stdout); err != nil {
+		fmt.Fprintf(os.Stderr, "kernel log reader: %v\n", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+func runKmsgReader(in io.Reader, out io.Writer) error {
+	r, err := kernlog.OpenKmsg()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	fmt.Fprintln(out, "ready")
+	sc := bufio.NewScanner(in)
+	for sc.Scan() {
+		pid, err := strconv.Atoi(sc.Text())
+		if err != nil {
+			return fmt.Errorf("bad pid %q", sc.Text())
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), killTimeout)
+		_, err = r.WaitKill(ctx, pid)
+		cancel()
+		if err != nil {
+			fmt.Fprintf(out, "error %d %v\n", pid, err)
+			continue
+		}
+		fmt.Fprintf(out, "killed %d\n", pid)
+	}
+	return sc.Err()
+}
+
+// kmsgAgent is a running kernel-log reader process.
+type kmsgAgent struct {
+	p     *proc
+	mu    sync.Mutex
+	seen  map[int]uint64 // pid -> CLOCK_BOOTTIME its line was read
+	errs  map[int]string
+	wake  chan struct{}
+	ready chan struct{}
+}
+
+func startKmsgAgent() (*kmsgAgent, error) {
+	a := &kmsgAgent{seen: make(map[int]uint64), errs: make(map[int]string), wake: make(chan struct{}, 1), ready: make(chan struct{})}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("start kernel log reader: %w", err)
+	}
+	a.p, err = startProc(self, nil, procOptions{stdout: a.onLine, env: []string{kmsgReaderEnv + "=1"}, stdinPipe: true})
+	if err != nil {
+		return nil, fmt.Errorf("start kernel log reader: %w", err)
+	}
+	select {
+	case <-a.ready:
+		return a, nil
+	case <-a.p.exited:
+		return nil, fmt.Errorf("kernel log reader exited: %v: %s", a.p.waitErr, a.p.stderr())
+	case <-time.After(readyTimeout):
+		a.p.kill()
+		return nil, fmt.Errorf("kernel log reader not ready after %v", readyTimeout)
+	}
+}
+
+func (a *kmsgAgent) onLine(line []byte, readNS uint64) {
+	fields := strings.SplitN(string(line), " ", 3)
+	if len(fields) == 1 && fields[0] == "ready" {
+		close(a.ready)
+		return
+	}
+	if len(fields) < 2 {
+		return
+	}
+	pid, err := strconv.Atoi(fields[1])
+	if err != nil {
+		return
+	}
+	a.mu.Lock()
+	switch fields[0] {
+	case "killed":
+		a.seen[pid] = readNS
+	case "error":
+		a.errs[pid] = strings.Join(fields[2:], " ")
+	}
+	a.mu.Unlock()
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+}
+
+// watch asks the reader to wait for the kill of pid.
+func (a *kmsgAgent) watch(pid int) error {
+	_, err := fmt.Fprintf(a.p.stdin, "%d\n", pid)
+	return err
+}
+
+// wait returns when the reader's line about pid was read.
+func (a *kmsgAgent) wait(pid int, timeout time.Duration) (uint64, error) {
+	deadline := time.After(timeout)
+	for {
+		a.mu.Lock()
+		ns, ok := a.seen[pid]
+		msg, failed := a.errs[pid]
+		a.mu.Unlock()
+		switch {
+		case ok:
+			return ns, nil
+		case failed:
+			return 0, fmt.Errorf("kernel log reader: %s", msg)
+		}
+		select {
+		case <-a.wake:
+		case <-deadline:
+			return 0, fmt.Errorf("kernel log reader saw no kill of pid %d within %v", pid, timeout)
+		}
+	}
+}
+
+func (a *kmsgAgent) stop() error {
+	a.p.stdin.Close()
+	return a.p.stop()
+}
+
+// oomReport is the size of the kernel's report of one kill, from its
+// header ("invoked oom-killer") to its "Killed process" line, in kernel log
+// time.
+type oomReport struct {
+	lines    int
+	duration time.Duration
+}
+
+// reportWatch follows /dev/kmsg and measures the kernel's OOM reports.
+type reportWatch struct {
+	f       *os.File
+	mu      sync.Mutex
+	reports map[int]oomReport // by killed pid
+	done    chan struct{}
+}
+
+func startReportWatch() (*reportWatch, error) {
+	f, err := os.Open(kernlog.KmsgPath)
+	if err != nil {
+		return nil, fmt.Errorf("open kernel log: %w", err)
+	}
+	if _, err := f.Seek(0, io.SeekEnd); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("seek to end of kernel log: %w", err)
+	}
+	w := &reportWatch{f: f, reports: make(map[int]oomReport), done: make(chan struct{})}
+	go w.follow()
+	return w, nil
+}
+
+const killedMarker = "Killed process "
+
+func (w *reportWatch) follow() {
+	defer close(w.done)
+	buf := make([]byte, 16<<10)
+	var inReport bool
+	var startUS uint64
+	var lines int
+	for {
+		n, err := w.f.Read(buf)
+		if err != nil {
+			if errors.Is(err, os.ErrClosed) {
+				return
+			}
+			continue // EPIPE: records overwritten before they were read
+		}
+		usec, msg, ok := parseKmsgRecord(buf[:n])
+		if !ok {
+			continue
+		}
+		switch {
+		case bytes.Contains(msg, []byte(" invoked oom-killer: ")):
+			inReport, startUS, lines = true, usec, 1
+		case inReport:
+			lines++
+			if i := bytes.Index(msg, []byte(killedMarker)); i >= 0 {
+				rest := msg[i+len(killedMarker):]
+				end := bytes.IndexByte(rest, ' ')
+				if pid, err := strconv.Atoi(string(rest[:max(end, 0)])); err == nil {
+					w.mu.Lock()
+					w.reports[pid] = oomReport{lines: lines, duration: time.Duration(usec-startUS) * time.Microsecond}
+					w.mu.Unlock()
+				}
+				inReport = false
+			}
+		}
+	}
+}
+
+// parseKmsgRecord returns the time (µs) and message of a /dev/kmsg record,
+// "PRIO,SEQ,USEC,FLAGS;MESSAGE\n".
+func parseKmsgRecord(rec []byte) (uint64, []byte, bool) {
+	prefix, msg, ok := bytes.Cut(rec, []byte(";"))
+	if !ok {
+		return 0, nil, false
+	}
+	fields := bytes.Split(prefix, []byte(","))
+	if len(fields) < 4 {
+		return 0, nil, false
+	}
+	usec, err := strconv.ParseUint(string(fields[2]), 10, 64)
+	if err != nil {
+		return 0, nil, false
+	}
+	msg, _, _ = bytes.Cut(msg, []byte("\n"))
+	return usec, msg, true
+}
+
+// report waits up to timeout for the report of the kill of pid; ok is
+// false if the kernel printed none with its header.
+func (w *reportWatch) report(pid int, timeout time.Duration) (oomReport, bool) {
+	deadline := time.Now().Add(timeout)
+	for {
+		w.mu.Lock()
+		r, ok := w.reports[pid]
+		w.mu.Unlock()
+		if ok || time.Now().After(deadline) {
+			return r, ok
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func (w *reportWatch) stop() {
+	w.f.Close()
+	<-w.done
+}

@@ -1,0 +1,243 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/oomtrace/oomtrace/internal/kernlog"
+	"github.com/oomtrace/oomtrace/internal/memcg"
+	"github.com/oomtrace/oomtrace/internal/stream"
+)
+
+// killPace spaces the kills of the latency scenario. The kernel prints the
+// head of its OOM report (the header, the memory state and the task dump)
+// at most 10 times in 5 s; kills closer together would give the
+// kernel-log reader a shorter report than a real OOM does.
+const killPace = 600 * time.Millisecond
+
+// latencyCondition is the state of the host during a block of kills.
+type latencyCondition struct {
+	name  string
+	procs int // idle processes in the OOMing cgroup, listed in the task dump
+}
+
+// latencyKill is one kill seen by every reader, each timed from the
+// kill's kernel timestamp to the moment the harness read its line.
+type latencyKill struct {
+	oomtrace []time.Duration // each oomtrace variant
+	// The kernel-log reader process, which prints a line once it has parsed
+	// the kernel's report of the kill.
+	kmsgAgent time.Duration
+	// The same parser reading /dev/kmsg in the harness itself: what any
+	// reader of the kernel log must wait for at least.
+	kmsgDirect time.Duration
+	report     oomReport
+	fullReport bool // the kernel printed the report's head (not rate-limited)
+}
+
+// oomtraceVariant is oomtrace run with some flags.
+type oomtraceVariant struct {
+	name string
+	args []string
+}
+
+// latencyVariants are the oomtraces that watch the same kills: as users run
+// it, and without the memory snapshot each kill waits for, where this
+// oomtrace takes one.
+func (ts tools) latencyVariants() []oomtraceVariant {
+	variants := []oomtraceVariant{{"oomtrace", nil}}
+	if ts.oomtraceHas("no-snapshot") {
+		variants = append(variants, oomtraceVariant{"oomtrace --no-snapshot", []string{"--no-snapshot"}})
+	}
+	return variants
+}
+
+type latencyResults struct {
+	conditions []latencyCondition
+	variants   []oomtraceVariant
+	kills      map[string][]latencyKill // by condition name
+	failures   map[string][]string
+}
+
+// latencyScenario causes memcg OOM kills one by one, with oomtrace and a
+// /dev/kmsg reader watching, on an idle host and with idle processes in
+// the OOMing cgroup, in alternating blocks.
+func (b *bencher) latencyScenario(ctx context.Context) (*latencyResults, error) {
+	parentRel := b.top + "/latency"
+	parent, err := b.h.Create(parentRel, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer parent.Remove()
+	hogs, err := b.h.Create(parentRel+"/hog", 0)
+	if err != nil {
+		return nil, err
+	}
+
+	res := &latencyResults{
+		conditions: []latencyCondition{{"idle host", 0}, {fmt.Sprintf("%d idle processes in the cgroup", b.cfg.IdleProcs), b.cfg.IdleProcs}},
+		variants:   b.tools.latencyVariants(),
+		kills:      make(map[string][]latencyKill),
+		failures:   make(map[string][]string),
+	}
+	var watches []*killWatch
+	for _, v := range res.variants {
+		watch := newKillWatch()
+		tr, err := b.tools.startTracer(toolOomtrace, append([]string{"--output", "json"}, v.args...), watch.onLine)
+		if err != nil {
+			return nil, err
+		}
+		defer tr.stop(b.tools)
+		watches = append(watches, watch)
+	}
+	readers, err := startKmsgReaders()
+	if err != nil {
+		return nil, err
+	}
+	defer readers.stop()
+
+	const blocks = 2
+	for block := range blocks {
+		for _, cond := range res.conditions {
+			n := b.cfg.Kills / blocks
+			if err := b.latencyBlock(ctx, res, cond, n, parentRel, parent, hogs, watches, readers); err != nil {
+				return res, fmt.Errorf("latency block %d, %s: %w", block+1, cond.name, err)
+			}
+		}
+	}
+	return res, nil
+}
+
+// latencyBlock causes n kills under cond.
+func (b *bencher) latencyBlock(ctx context.Context, res *latencyResults, cond latencyCondition, n int,
+	parentRel string, parent, hogs *memcg.Group, watches []*killWatch, readers *kmsgReaders) (err error) {
+	if cond.procs > 0 {
+		s, err := startSleepers(b.h, parentRel+"/idle", cond.procs)
+		if err != nil {
+			return err
+		}
+		defer func() { err = errors.Join(err, s.remove()) }()
+	}
+	// The limit is on the parent, so the OOM is the parent's and the
+	// kernel's task dump lists every process in it.
+	usage, err := parent.Usage()
+	if err != nil {
+		return err
+	}
+	if err := parent.SetLimit(usage + hogLimitBytes); err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, parent.SetLimit(0)) }()
+
+	for i := range n {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		began := time.Now()
+		k, err := latencyKillOnce(ctx, hogs, watches, readers)
+		if err != nil {
+			res.failures[cond.name] = append(res.failures[cond.name], err.Error())
+			b.logf("latency %s: kill %d/%d: %v", cond.name, i+1, n, err)
+		} else {
+			res.kills[cond.name] = append(res.kills[cond.name], k)
+		}
+		time.Sleep(time.Until(began.Add(killPace)))
+	}
+	ks := res.kills[cond.name]
+	if len(ks) > 0 {
+		last := ks[len(ks)-1]
+		b.logf("latency %-35s %3d kills  last: oomtrace %v, kernel log %v (in the harness %v), report %d lines in %v",
+			cond.name, len(ks), last.oomtrace, last.kmsgAgent, last.kmsgDirect, last.report.lines, last.report.duration)
+	}
+	return nil
+}
+
+// kmsgReaders are the readers of the kernel log the kills are timed with.
+type kmsgReaders struct {
+	agent  *kmsgAgent
+	direct *kernlog.Reader
+	report *reportWatch
+}
+
+func startKmsgReaders() (*kmsgReaders, error) {
+	agent, err := startKmsgAgent()
+	if err != nil {
+		return nil, err
+	}
+	direct, err := kernlog.OpenKmsg()
+	if err != nil {
+		agent.stop()
+		return nil, err
+	}
+	report, err := startReportWatch()
+	if err != nil {
+		agent.stop()
+		direct.Close()
+		return nil, err
+	}
+	return &kmsgReaders{agent: agent, direct: direct, report: report}, nil
+}
+
+func (r *kmsgReaders) stop() error {
+	r.report.stop()
+	return errors.Join(r.agent.stop(), r.direct.Close())
+}
+
+type kmsgSeen struct {
+	readNS     uint64
+	fullReport bool
+	err        error
+}
+
+// latencyKillOnce causes one kill and times every reader against the
+// kill's kernel timestamp, which oomtrace's events carry.
+func latencyKillOnce(ctx context.Context, hogs *memcg.Group, watches []*killWatch, readers *kmsgReaders) (latencyKill, error) {
+	ctx, cancel := context.WithTimeout(ctx, killTimeout)
+	defer cancel()
+	directDone := make(chan kmsgSeen, 1)
+	var agentErr error
+	pid, err := oneKill(hogs, func(pid int) {
+		// The hog is still allocating: the readers are waiting on
+		// /dev/kmsg well before the kill.
+		agentErr = readers.agent.watch(pid)
+		go func() {
+			k, err := readers.direct.WaitKill(ctx, pid)
+			directDone <- kmsgSeen{readNS: stream.BootNanos(), fullReport: k.Header != nil, err: err}
+		}()
+	})
+	fail := func(err error) (latencyKill, error) {
+		cancel()
+		<-directDone
+		return latencyKill{}, err
+	}
+	if err = errors.Join(err, agentErr); err != nil {
+		return fail(err)
+	}
+	var k latencyKill
+	var killNS uint64
+	for i, w := range watches {
+		seen, err := w.wait(pid, killTimeout)
+		if err != nil {
+			return fail(err)
+		}
+		if i == 0 {
+			killNS = seen.KtimeNS
+		}
+		k.oomtrace = append(k.oomtrace, time.Duration(seen.ReadNS-seen.KtimeNS))
+	}
+	agentNS, err := readers.agent.wait(pid, killTimeout)
+	if err != nil {
+		return fail(err)
+	}
+	direct := <-directDone
+	if direct.err != nil {
+		return latencyKill{}, direct.err
+	}
+	k.kmsgAgent = time.Duration(agentNS - killNS)
+	k.kmsgDirect = time.Duration(direct.readNS - killNS)
+	k.fullReport = direct.fullReport
+	k.report, _ = readers.report.report(pid, time.Second)
+	return k, nil
+}

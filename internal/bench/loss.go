@@ -1,0 +1,332 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/oomtrace/oomtrace/internal/event"
+	"github.com/oomtrace/oomtrace/internal/memcg"
+	"github.com/oomtrace/oomtrace/internal/output"
+	"github.com/oomtrace/oomtrace/internal/stream"
+)
+
+// lossArgs make oomtrace report every reclaim episode, the densest stream
+// of events a workload can make it produce, with lost counts every second.
+// Where oomtrace can leave hooks out, it traces only OOM kills and reclaim:
+// the lost count is then about these alone, not about the signals and exits
+// of whatever else runs on the machine.
+func (ts tools) lossArgs() []string {
+	args := []string{"--reclaim-min", "0", "--interval", "1s"}
+	if ts.oomtraceHas("events") {
+		args = append(args, "--events", "oom,reclaim")
+	}
+	return args
+}
+
+// tallyCounts are the counts of an eventTally.
+type tallyCounts struct {
+	reclaims  uint64 // reclaim events
+	episodes  uint64 // reclaim episodes the kernel counted (reclaim_stats)
+	lostLines uint64 // lost events
+	lostTotal uint64 // the last lost event's total
+	// Reclaim events of a kernel time inside the tally's window, and when
+	// the last of them was read.
+	held           uint64
+	lastHeldReadNS uint64
+}
+
+// eventTally counts what oomtrace wrote in text. It parses only the rare
+// lines fully, so that counting costs the harness little CPU beside the
+// tracer: it must read faster than oomtrace writes.
+type eventTally struct {
+	mu     sync.Mutex
+	c      tallyCounts
+	kills  map[int]bool // victims of oom_kill events
+	errs   []error
+	window [2]uint64 // CLOCK_BOOTTIME; none while the end is 0
+}
+
+var (
+	// In "comm pid/tid [cpu] secs.usecs: oomtrace:reclaim key=value...",
+	// the marker follows the time.
+	textReclaimMarker = []byte(": oomtrace:reclaim ")
+	textOtherMarkers  = [][]byte{[]byte(": oomtrace:reclaim_stats "), []byte(": oomtrace:lost "), []byte(": oomtrace:oom_kill ")}
+)
+
+func newEventTally() *eventTally { return &eventTally{kills: make(map[int]bool)} }
+
+// onLine is a lineFunc for oomtrace's text output.
+func (t *eventTally) onLine(line []byte, readNS uint64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if i := bytes.Index(line, textReclaimMarker); i >= 0 {
+		t.c.reclaims++
+		if t.window[1] == 0 {
+			return
+		}
+		if ktime, ok := textKtime(line[:i]); ok && ktime >= t.window[0] && ktime < t.window[1] {
+			t.c.held++
+			t.c.lastHeldReadNS = readNS
+		}
+		return
+	}
+	rare := false
+	for _, m := range textOtherMarkers {
+		rare = rare || bytes.Contains(line, m)
+	}
+	if !rare {
+		return
+	}
+	ev, err := output.Parse(line)
+	if err != nil {
+		t.errs = append(t.errs, fmt.Errorf("parse oomtrace line %q: %w", line, err))
+		return
+	}
+	switch ev.Kind {
+	case event.KindReclaimStats:
+		t.c.episodes += ev.ReclaimStats.Count
+	case event.KindLost:
+		t.c.lostLines++
+		t.c.lostTotal = ev.Lost.Total
+	case event.KindOOMKill:
+		t.kills[int(ev.OOMKill.Victim.PID)] = true
+	}
+}
+
+// textKtime parses the time that ends prefix, "secs.fraction", into
+// nanoseconds.
+func textKtime(prefix []byte) (uint64, bool) {
+	token := prefix[bytes.LastIndexByte(prefix, ' ')+1:]
+	secs, frac, ok := bytes.Cut(token, []byte("."))
+	if !ok || len(secs) == 0 || len(frac) == 0 || len(frac) > 9 {
+		return 0, false
+	}
+	var s, f uint64
+	for _, c := range secs {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		s = s*10 + uint64(c-'0')
+	}
+	for i := range 9 {
+		f *= 10
+		if i < len(frac) {
+			if frac[i] < '0' || frac[i] > '9' {
+				return 0, false
+			}
+			f += uint64(frac[i] - '0')
+		}
+	}
+	return s*1e9 + f, true
+}
+
+// counts returns the counts so far, and the lines that did not parse.
+func (t *eventTally) counts() (tallyCounts, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.c, errors.Join(t.errs...)
+}
+
+// lossTrial is a storm traced with every episode reported.
+type lossTrial struct {
+	workers  int
+	storm    stormResult
+	duration time.Duration
+	tally    tallyCounts
+	exit     tracerExit
+	cpu      time.Duration // oomtrace's CPU time during the storm
+	peakRSS  uint64
+}
+
+// stallTrial is a storm during which oomtrace is stopped (SIGSTOP) for a
+// while: the ring buffer fills and the kernel counts what it cannot take.
+type stallTrial struct {
+	lossTrial
+	stopped      time.Duration
+	held         uint64        // events of the stopped interval delivered afterwards
+	drain        time.Duration // from SIGCONT to the last of those read
+	killDetected bool
+	killErr      error
+}
+
+type lossResults struct {
+	args   []string // oomtrace's
+	levels []int
+	rounds int
+	ramp   []lossTrial
+	stall  *stallTrial
+}
+
+// lossScenario ramps the storm up with every episode an event, then
+// stalls the tracer in the middle of a storm.
+func (b *bencher) lossScenario(ctx context.Context) (*lossResults, error) {
+	spec := stormSpec{workers: b.cfg.LossMaxWorkers, limitBytes: b.cfg.StormLimitBytes, fileBytes: b.cfg.StormFileBytes}
+	st, err := newStorm(b.h, b.top+"/loss", spec, b.cfg.WorkDir)
+	if err != nil {
+		return nil, err
+	}
+	defer st.remove()
+	killGroup, err := b.h.Create(b.top+"/loss-kill", hogLimitBytes)
+	if err != nil {
+		return nil, err
+	}
+	defer killGroup.Remove()
+
+	res := &lossResults{args: b.tools.lossArgs(), rounds: b.cfg.LossRounds}
+	for n := 1; n <= spec.workers; n *= 2 {
+		res.levels = append(res.levels, n)
+	}
+	for round := range res.rounds {
+		for _, n := range res.levels {
+			if err := ctx.Err(); err != nil {
+				return res, err
+			}
+			trial, err := b.lossTrial(st, n)
+			if err != nil {
+				return res, fmt.Errorf("loss round %d, %d workers: %w", round+1, n, err)
+			}
+			res.ramp = append(res.ramp, trial)
+			b.logf("loss round %d/%d  %d workers  %8.0f events/s  lost %d  counted %d delivered %d", round+1, res.rounds, n,
+				float64(trial.tally.reclaims)/trial.duration.Seconds(), trial.exit.Lost, trial.tally.episodes, trial.tally.reclaims)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return res, err
+	}
+	res.stall, err = b.stallTrial(st, spec.workers, killGroup)
+	if err != nil {
+		return res, fmt.Errorf("stalled tracer: %w", err)
+	}
+	b.logf("stall  stopped %v  held %d, drained in %v  lost %d (lost events %d, last total %d)  counted %d delivered %d  kill afterwards detected: %v",
+		res.stall.stopped, res.stall.held, res.stall.drain, res.stall.exit.Lost, res.stall.tally.lostLines, res.stall.tally.lostTotal,
+		res.stall.tally.episodes, res.stall.tally.reclaims, res.stall.killDetected)
+	return res, nil
+}
+
+func (b *bencher) lossTrial(st *storm, n int) (lossTrial, error) {
+	trial := lossTrial{workers: n, duration: b.cfg.StormDuration}
+	tally := newEventTally()
+	tr, err := b.tools.startTracer(toolOomtrace, b.tools.lossArgs(), tally.onLine)
+	if err != nil {
+		return trial, err
+	}
+	cpu0, err := cpuTime(tr.pid())
+	if err != nil {
+		tr.stop(b.tools)
+		return trial, err
+	}
+	trial.storm, err = st.run(n, trial.duration)
+	cpu1, cpuErr := cpuTime(tr.pid())
+	trial.cpu = cpu1 - cpu0
+	trial.peakRSS, _ = peakRSS(tr.pid())
+	exit, stopErr := tr.stop(b.tools)
+	trial.exit = exit
+	counts, parseErr := tally.counts()
+	trial.tally = counts
+	return trial, errors.Join(err, cpuErr, stopErr, parseErr)
+}
+
+// The stalled trial stops the tracer stallAfter into a storm of
+// stallStorm, and resumes it stallSettle after the storm has ended: the
+// backlog is then drained at the speed of oomtrace alone, not shared with
+// the storm's workers.
+const (
+	stallAfter  = 1500 * time.Millisecond
+	stallStorm  = 4500 * time.Millisecond
+	stallSettle = 200 * time.Millisecond
+)
+
+func (b *bencher) stallTrial(st *storm, n int, killGroup *memcg.Group) (*stallTrial, error) {
+	trial := &stallTrial{lossTrial: lossTrial{workers: n, duration: stallStorm}}
+	tally := newEventTally()
+	tr, err := b.tools.startTracer(toolOomtrace, b.tools.lossArgs(), tally.onLine)
+	if err != nil {
+		return nil, err
+	}
+	stopped := false
+	defer func() {
+		if !stopped {
+			syscall.Kill(tr.pid(), syscall.SIGCONT)
+			tr.stop(b.tools)
+		}
+	}()
+	cpu0, err := cpuTime(tr.pid())
+	if err != nil {
+		return nil, err
+	}
+	run, err := st.start(n, trial.duration)
+	if err != nil {
+		return nil, err
+	}
+	time.Sleep(stallAfter)
+	stopNS := stream.BootNanos()
+	if err := syscall.Kill(tr.pid(), syscall.SIGSTOP); err != nil {
+		run.kill()
+		return nil, fmt.Errorf("stop oomtrace: %w", err)
+	}
+	trial.storm, err = run.wait()
+	if err != nil {
+		return nil, err
+	}
+	time.Sleep(stallSettle)
+	contNS := stream.BootNanos()
+	tally.setWindow(stopNS, contNS)
+	if err := syscall.Kill(tr.pid(), syscall.SIGCONT); err != nil {
+		return nil, fmt.Errorf("resume oomtrace: %w", err)
+	}
+	trial.stopped = time.Duration(contNS - stopNS)
+	cpu1, err := cpuTime(tr.pid())
+	if err != nil {
+		return nil, err
+	}
+	trial.cpu = cpu1 - cpu0
+	if trial.peakRSS, err = peakRSS(tr.pid()); err != nil {
+		return nil, err
+	}
+
+	// The tracer must still see what matters after losing events.
+	pid, err := oneKill(killGroup, nil)
+	trial.killErr = err
+	if err == nil {
+		trial.killDetected = tally.waitKill(pid, killTimeout)
+	}
+
+	stopped = true
+	trial.exit, err = tr.stop(b.tools)
+	counts, parseErr := tally.counts()
+	trial.tally = counts
+	if err := errors.Join(err, parseErr); err != nil {
+		return trial, err
+	}
+	trial.held = trial.tally.held
+	if trial.tally.lastHeldReadNS > contNS {
+		trial.drain = time.Duration(trial.tally.lastHeldReadNS - contNS)
+	}
+	return trial, nil
+}
+
+func (t *eventTally) setWindow(from, to uint64) {
+	t.mu.Lock()
+	t.window = [2]uint64{from, to}
+	t.mu.Unlock()
+}
+
+// waitKill waits up to timeout for an oom_kill event of pid.
+func (t *eventTally) waitKill(pid int, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		t.mu.Lock()
+		seen := t.kills[pid]
+		t.mu.Unlock()
+		if seen {
+			return true
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return false
+}

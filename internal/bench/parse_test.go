@@ -1,0 +1,247 @@
+package bench
+
+import (
+	"bytes"
+	"math"
+	"testing"
+	"time"
+)
+
+func TestSample(t *testing.T) {
+	s := sample{5, 1, math.NaN(), 3, 2, 4}
+	if got := s.median(); got != 3 {
+		t.Errorf("median of %v = %v, want 3", s, got)
+	}
+	if got := (sample{4, 1, 3, 2}).median(); got != 2.5 {
+		t.Errorf("median of an even count = %v, want 2.5", got)
+	}
+	if got := s.min(); got != 1 {
+		t.Errorf("min = %v, want 1", got)
+	}
+	if got := s.max(); got != 5 {
+		t.Errorf("max = %v, want 5", got)
+	}
+	if got := s.spread(); got != 4.0/3 {
+		t.Errorf("spread = %v, want 4/3", got)
+	}
+	if !math.IsNaN(sample{}.median()) || !math.IsNaN(sample{math.NaN()}.percentile(99)) {
+		t.Error("an empty sample has a median or percentile")
+	}
+}
+
+func TestPercentileNearestRank(t *testing.T) {
+	var s sample
+	for i := 1; i <= 200; i++ {
+		s = append(s, float64(i))
+	}
+	for _, c := range []struct{ p, want float64 }{{50, 100}, {99, 198}, {100, 200}, {0.1, 1}} {
+		if got := s.percentile(c.p); got != c.want {
+			t.Errorf("p%v of 1..200 = %v, want %v", c.p, got, c.want)
+		}
+	}
+	// Fewer than 100 values: p99 is the largest.
+	if got := (sample{3, 1, 2}).percentile(99); got != 3 {
+		t.Errorf("p99 of 3 values = %v, want the largest", got)
+	}
+}
+
+func TestRotate(t *testing.T) {
+	xs := []int{1, 2, 3}
+	for r, want := range [][]int{{1, 2, 3}, {2, 3, 1}, {3, 1, 2}, {1, 2, 3}} {
+		got := rotate(xs, r)
+		if len(got) != 3 || got[0] != want[0] || got[1] != want[1] || got[2] != want[2] {
+			t.Errorf("rotate(%v, %d) = %v, want %v", xs, r, got, want)
+		}
+	}
+	if xs[0] != 1 {
+		t.Error("rotate changed its argument")
+	}
+}
+
+func TestParseSchedstat(t *testing.T) {
+	got, err := parseSchedstat("123456789 2000 17\n")
+	if err != nil || got != 123456789*time.Nanosecond {
+		t.Errorf("parseSchedstat = %v, %v", got, err)
+	}
+	if _, err := parseSchedstat(""); err == nil {
+		t.Error("empty schedstat parsed")
+	}
+	if _, err := parseSchedstat("x 1 2"); err == nil {
+		t.Error("non-numeric schedstat parsed")
+	}
+}
+
+func TestParseStatusKB(t *testing.T) {
+	status := "Name:\toomtrace\nVmPeak:\t 1000 kB\nVmHWM:\t   32768 kB\nVmRSS:\t 100 kB\n"
+	got, err := parseStatusKB(status, "VmHWM")
+	if err != nil || got != 32768<<10 {
+		t.Errorf("VmHWM = %d, %v; want %d", got, err, 32768<<10)
+	}
+	if _, err := parseStatusKB(status, "VmSwap"); err == nil {
+		t.Error("missing key found")
+	}
+	if _, err := parseStatusKB("VmHWM: 12 pages\n", "VmHWM"); err == nil {
+		t.Error("value not in kB accepted")
+	}
+}
+
+func TestParsePerfStats(t *testing.T) {
+	out := `
+Aggregated stats:
+           TOTAL events:     205109
+          SAMPLE events:     204594  (99.7%)
+            LOST events:         12  ( 0.0%)
+vmscan:mm_shrink_slab_end stats:
+          SAMPLE events:      48200
+            LOST events:          3
+`
+	samples, lost := parsePerfStats(out)
+	if samples != 204594 || lost != 12 {
+		t.Errorf("parsePerfStats = %d samples, %d lost; want the aggregated 204594 and 12", samples, lost)
+	}
+	if s, l := parsePerfStats("Aggregated stats:\n SAMPLE events: 7\n"); s != 7 || l != 0 {
+		t.Errorf("without LOST: %d, %d", s, l)
+	}
+}
+
+func TestParseOomtraceSummary(t *testing.T) {
+	stderr := `time=2026-11-24T05:05:07Z level=INFO msg=attached mode=tracepoint
+time=2026-11-24T05:05:10Z level=INFO msg=stopped mode=tracepoint oom_kills=1 lost=69260 decode_errors=2
+`
+	got, err := parseOomtraceSummary(stderr)
+	if err != nil || got.Lost != 69260 || got.DecodeErrors != 2 {
+		t.Errorf("parseOomtraceSummary = %+v, %v", got, err)
+	}
+	if _, err := parseOomtraceSummary("level=ERROR msg=boom\n"); err == nil {
+		t.Error("a run without a summary parsed")
+	}
+}
+
+func TestParseGoBench(t *testing.T) {
+	out := `goos: linux
+BenchmarkDecode/oom_kill-2         	 1291413	       849.7 ns/op	       0 B/op	       0 allocs/op
+BenchmarkDecode/reclaim-2          	 4438257	       254.6 ns/op	       8 B/op	       1 allocs/op
+BenchmarkDecode/oom_kill-2         	 1291413	       851.3 ns/op	       0 B/op	       0 allocs/op
+PASS
+ok  	github.com/oomtrace/oomtrace/internal/tracer	5.1s
+BenchmarkWriter/text               	  500000	      1950 ns/op	       0 B/op	       0 allocs/op
+`
+	benches, err := parseGoBench(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(benches) != 3 {
+		t.Fatalf("got %d benchmarks, want 3: %+v", len(benches), benches)
+	}
+	kill := benches[0]
+	if kill.name != "Decode/oom_kill" || len(kill.nsPerOp) != 2 || kill.nsPerOp.median() != 850.5 {
+		t.Errorf("Decode/oom_kill = %+v", kill)
+	}
+	if r := benches[1]; r.name != "Decode/reclaim" || r.allocsPerOp.median() != 1 || r.bytesPerOp.median() != 8 {
+		t.Errorf("Decode/reclaim = %+v", r)
+	}
+	if benches[2].name != "Writer/text" {
+		t.Errorf("third benchmark %q, want Writer/text (no GOMAXPROCS suffix)", benches[2].name)
+	}
+	if _, err := parseGoBench("PASS\n"); err == nil {
+		t.Error("output without results parsed")
+	}
+}
+
+func TestParseWorkerResult(t *testing.T) {
+	pages, d, err := parseWorkerResult("pages=1000 elapsed_ns=2000000000\n")
+	if err != nil || pages != 1000 || d != 2*time.Second {
+		t.Errorf("parseWorkerResult = %d, %v, %v", pages, d, err)
+	}
+	for _, bad := range []string{"", "storm worker: open: no such file", "pages=1 elapsed_ns=0"} {
+		if _, _, err := parseWorkerResult(bad); err == nil {
+			t.Errorf("parseWorkerResult(%q) succeeded", bad)
+		}
+	}
+}
+
+func TestTextKtime(t *testing.T) {
+	line := []byte("    oomtrace-hog 5152/5152 [000] 1958.988142: oomtrace:reclaim reclaim=memcg")
+	i := bytes.Index(line, textReclaimMarker)
+	if i < 0 {
+		t.Fatal("marker not found in a reclaim line")
+	}
+	got, ok := textKtime(line[:i])
+	if !ok || got != 1958988142000 {
+		t.Errorf("textKtime = %d, %v; want 1958988142000", got, ok)
+	}
+	for _, bad := range []string{"comm 1/1 [000] 1958", "comm 1/1 [000] x.5", "comm 1/1 [000] 1.1234567890"} {
+		if _, ok := textKtime([]byte(bad)); ok {
+			t.Errorf("textKtime(%q) parsed", bad)
+		}
+	}
+}
+
+func TestParseKmsgRecord(t *testing.T) {
+	usec, msg, ok := parseKmsgRecord([]byte("3,1234,1958988142,-,caller=T5152;Memory cgroup out of memory: Killed process 5152 (hog)\n SUBSYSTEM=x\n"))
+	if !ok || usec != 1958988142 || string(msg) != "Memory cgroup out of memory: Killed process 5152 (hog)" {
+		t.Errorf("parseKmsgRecord = %d, %q, %v", usec, msg, ok)
+	}
+	for _, bad := range []string{"no prefix", "3,1;msg", "3,1,x,-;msg"} {
+		if _, _, ok := parseKmsgRecord([]byte(bad)); ok {
+			t.Errorf("parseKmsgRecord(%q) parsed", bad)
+		}
+	}
+}
+
+func TestParseProcStatBusy(t *testing.T) {
+	// user nice system idle iowait irq softirq steal guest guest_nice
+	got, err := parseProcStatBusy("cpu  100 20 30 5000 40 5 6 70 80 90")
+	want := time.Duration(100+20+30+5+6) * 10 * time.Millisecond
+	if err != nil || got != want {
+		t.Errorf("parseProcStatBusy = %v, %v; want %v (no idle, iowait, steal or guest)", got, err, want)
+	}
+	if _, err := parseProcStatBusy("cpu0 1 2 3 4 5"); err == nil {
+		t.Error("a per-CPU line parsed as the total")
+	}
+}
+
+func TestFdinfoProgID(t *testing.T) {
+	id, ok := fdinfoProgID([]byte("pos:\t0\nflags:\t02000002\nlink_type:\ttracing\nlink_id:\t9\nprog_id:\t5976\n"))
+	if !ok || id != 5976 {
+		t.Errorf("fdinfoProgID = %d, %v", id, ok)
+	}
+	if _, ok := fdinfoProgID([]byte("pos:\t0\nflags:\t02\nmnt_id:\t15\n")); ok {
+		t.Error("a plain file has a program id")
+	}
+}
+
+func TestFormat(t *testing.T) {
+	for _, c := range []struct {
+		got, want string
+	}{
+		{fmtNS(355), "355 ns"},
+		{fmtNS(1190), "1.19 µs"},
+		{fmtNS(37_000), "37 µs"},
+		{fmtNS(4_550_000), "4.55 ms"},
+		{fmtNS(15_000_000), "15 ms"},
+		{fmtNS(2.5e9), "2.50 s"},
+		{fmtNS(math.NaN()), missing},
+		{fmtRate(24_300), "24.3 k/s"},
+		{fmtRate(1_500_000), "1.50 M/s"},
+		{fmtRate(17), "17 /s"},
+		{fmtRatio(1.0 / 3), "0.33×"},
+		{fmtPct(0.985), "98.5%"},
+		{fmtCount(1234567), "1,234,567"},
+		{fmtCount(999), "999"},
+		{fmtMiB(32 << 20), "32.0 MiB"},
+	} {
+		if c.got != c.want {
+			t.Errorf("got %q, want %q", c.got, c.want)
+		}
+	}
+}
+
+func TestMarkdownTable(t *testing.T) {
+	tb := &markdownTable{header: []string{"a", "b"}}
+	tb.add("x|y", "1")
+	want := "| a | b |\n| --- | --- |\n| x\\|y | 1 |\n"
+	if got := tb.String(); got != want {
+		t.Errorf("table:\n%s\nwant:\n%s", got, want)
+	}
+}
