@@ -8,6 +8,7 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -117,6 +118,9 @@ func modeUnderTest() string {
 	return "auto"
 }
 
+// readyTimeout bounds how long oomtrace may take to attach.
+const readyTimeout = 2 * time.Minute
+
 // startTracer runs oomtrace trace in the mode under test with args and
 // waits until it is attached.
 func startTracer(t *testing.T, args ...string) *tracer {
@@ -141,7 +145,9 @@ func startTracer(t *testing.T, args ...string) *tracer {
 		}
 	})
 
-	deadline := time.Now().Add(30 * time.Second)
+	// Verifying the BPF programs takes seconds on a real machine and up to a
+	// minute on a 5.10 kernel emulated without KVM (vmtest.sh).
+	deadline := time.Now().Add(readyTimeout)
 	for {
 		if _, err := os.Stat(ready); err == nil {
 			return tr
@@ -153,7 +159,7 @@ func startTracer(t *testing.T, args ...string) *tracer {
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("oomtrace not ready after 30s\nstderr:\n%s", tr.stderr.String())
+			t.Fatalf("oomtrace not ready after %s\nstderr:\n%s", readyTimeout, tr.stderr.String())
 		}
 	}
 }
@@ -280,12 +286,16 @@ func kernelKill(t *testing.T, kmsg *kernlog.Reader, pid int) kernlog.Kill {
 // want is what a test knows independently of both oomtrace and the kernel
 // log: the cgroups it created and the process it started.
 type want struct {
+	class       event.Class // the zero value, unknown, stands for memcg
 	pid         int
 	comm        string
 	victimCg    string
 	oomCg       string
 	oomLimitMiB int64
 	oomScoreAdj int16
+	// groupMember marks an extra victim of memory.oom.group: its OOM
+	// cgroup's usage is read after the chosen victim began to free memory.
+	groupMember bool
 }
 
 // checkKill holds an oom_kill event against the kernel's report and against
@@ -294,8 +304,9 @@ func checkKill(t *testing.T, ev event.Event, k kernlog.Kill, w want) {
 	t.Helper()
 	kill := ev.OOMKill
 	v := kill.Victim
-	if kill.Class != event.ClassMemcg || k.Class() != event.ClassMemcg {
-		t.Errorf("class: oomtrace %s, kernel %s, want memcg", kill.Class, k.Class())
+	wantClass := cmp.Or(w.class, event.ClassMemcg)
+	if kill.Class != wantClass || k.Class() != wantClass {
+		t.Errorf("class: oomtrace %s, kernel %s, want %s", kill.Class, k.Class(), wantClass)
 	}
 	if int(v.PID) != w.pid || k.PID != w.pid || int(v.TGID) != w.pid {
 		t.Errorf("victim pid: oomtrace %d (tgid %d), kernel %d, want %d", v.PID, v.TGID, k.PID, w.pid)
@@ -329,23 +340,28 @@ func checkKill(t *testing.T, ev event.Event, k kernlog.Kill, w want) {
 		t.Errorf("victim memory not reported")
 	}
 	// Both read the same counters a few microseconds apart, while the
-	// victim is stopped in the kernel: allow one page of drift each.
-	near := func(name string, got, kernel uint64) {
-		if diff := int64(got) - int64(kernel); diff < -4 || diff > 4 {
+	// victim is stopped in the kernel: allow one page of drift each. The
+	// RSS counters may drift further before 6.2: each thread caches up to
+	// 64 updates (SPLIT_RSS_COUNTING) and folds them into the mm's counters
+	// as it exits, which the victim's other threads do in between (seen on
+	// 5.10: up to 43 pages). Allow that for four threads.
+	const pageKB, rssSlackKB = 4, 4 * 64 * 4
+	near := func(name string, got, kernel, slackKB uint64) {
+		if diff := int64(got) - int64(kernel); diff < -int64(slackKB) || diff > int64(slackKB) {
 			t.Errorf("%s: oomtrace %d kB, kernel %d kB", name, got, kernel)
 		}
 	}
-	near("total-vm", v.TotalVMKB, k.TotalVMKB)
-	near("anon-rss", v.RSSAnonKB, k.AnonRSSKB)
-	near("file-rss", v.RSSFileKB, k.FileRSSKB)
-	near("shmem-rss", v.RSSShmemKB, k.ShmemRSSKB)
-	near("pgtables", v.PgtablesKB, k.PgtablesKB)
+	near("total-vm", v.TotalVMKB, k.TotalVMKB, pageKB)
+	near("anon-rss", v.RSSAnonKB, k.AnonRSSKB, rssSlackKB)
+	near("file-rss", v.RSSFileKB, k.FileRSSKB, rssSlackKB)
+	near("shmem-rss", v.RSSShmemKB, k.ShmemRSSKB, rssSlackKB)
+	near("pgtables", v.PgtablesKB, k.PgtablesKB, pageKB)
 
 	if kill.OOMCgroup.LimitBytes != uint64(w.oomLimitMiB<<20) {
 		t.Errorf("oom cgroup limit: %d bytes, want %d MiB", kill.OOMCgroup.LimitBytes, w.oomLimitMiB)
 	}
 	// The charge that failed would have gone over the limit.
-	if kill.OOMCgroup.UsageBytes+(2<<20) < kill.OOMCgroup.LimitBytes {
+	if !w.groupMember && kill.OOMCgroup.UsageBytes+(2<<20) < kill.OOMCgroup.LimitBytes {
 		t.Errorf("oom cgroup usage %d bytes is far below its limit %d", kill.OOMCgroup.UsageBytes, kill.OOMCgroup.LimitBytes)
 	}
 	if kill.VictimExiting {
@@ -354,6 +370,7 @@ func checkKill(t *testing.T, ev event.Event, k kernlog.Kill, w want) {
 	if ev.Time.IsZero() || time.Since(ev.Time) > time.Minute || time.Since(ev.Time) < 0 {
 		t.Errorf("event time %v is not within the last minute", ev.Time)
 	}
+	recordFacts(t, ev)
 }
 
 // checkControl checks what the mode read of struct oom_control: nothing in

@@ -1,0 +1,561 @@
+//go:build vmtest
+
+package e2e
+
+// The cases in this file cause OOMs no host may have: global OOMs, sysrq-f
+// kills, OOMs confined to one NUMA node. They run only inside the VMs that
+// ./vmtest.sh boots (built with -tags vmtest, so no host test run includes
+// them), whose initramfs holds vmGuestMarker and whose init sets
+// OOMTRACE_VMTEST=1; the cases refuse to run without both.
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/oomtrace/oomtrace/internal/event"
+	"github.com/oomtrace/oomtrace/internal/kernlog"
+	"github.com/oomtrace/oomtrace/internal/memcg"
+)
+
+const (
+	// vmGuestMarker exists only at the root of vmtest's initramfs.
+	vmGuestMarker = "/oomtrace-vmtest-guest"
+	// vmTestEnv must be "1" as well: neither alone lets a case run.
+	vmTestEnv = "OOMTRACE_VMTEST"
+)
+
+// requireVM skips outside a vmtest guest and fails inside one that lacks
+// what the cases need: there, a skip would hide a case that never ran.
+func requireVM(t *testing.T) memcg.Hierarchy {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("VM-only: skipped by -short")
+	}
+	_, err := os.Stat(vmGuestMarker)
+	inGuest := err == nil
+	asked := os.Getenv(vmTestEnv) == "1"
+	switch {
+	case !inGuest && !asked:
+		t.Skip("VM-only: causes global, sysrq-f and NUMA-constrained OOMs, which would kill anything on a host; ./vmtest.sh runs it inside qemu")
+	case !inGuest:
+		t.Fatalf("%s=1 but %s is missing: this is not a vmtest guest, refusing to cause a global OOM here", vmTestEnv, vmGuestMarker)
+	case !asked:
+		t.Fatalf("%s exists but %s is not 1: run the VM-only cases through the guest's init", vmGuestMarker, vmTestEnv)
+	}
+	h := requireRoot(t)
+	if h.Version != 2 {
+		t.Fatalf("the guest must mount cgroup v2 with the memory controller, found v%d at %s", h.Version, h.Mountpoint)
+	}
+	return h
+}
+
+// protectTestProcess makes this test process unkillable by the OOM killer
+// for the rest of the test, so that a global OOM has one candidate: the hog
+// (memcg.StartHog does not let a hog inherit the protection).
+func protectTestProcess(t *testing.T) {
+	t.Helper()
+	const file = "/proc/self/oom_score_adj"
+	old, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, []byte("-1000"), 0); err != nil {
+		t.Fatalf("protect the test process from the OOM killer: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := os.WriteFile(file, old, 0); err != nil {
+			t.Errorf("restore oom_score_adj: %v", err)
+		}
+	})
+}
+
+// checkTracerProtected checks that oomtrace lowered its own oom_score_adj:
+// in a global OOM it must survive to report the kill.
+func checkTracerProtected(t *testing.T, tr *tracer) {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/oom_score_adj", tr.cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if adj := strings.TrimSpace(string(b)); adj != "-1000" {
+		t.Errorf("oomtrace runs with oom_score_adj %s, want -1000: the OOM killer may choose it", adj)
+	}
+}
+
+// oomReportInterval is the kernel's rate limit on the OOM header and
+// summary lines (oom_rs: DEFAULT_RATELIMIT_INTERVAL, 10 reports per 5 s).
+const oomReportInterval = 5 * time.Second
+
+// waitFullReport waits until the kernel's OOM rate limit has surely reset,
+// so that the next OOM's header and summary are logged: cases whose class
+// only the summary tells (global, cpuset, mempolicy) or only the header
+// (sysrq's order -1) need both. A window starts at the first report after
+// the previous one ended, so one interval after the last report logged is
+// enough; the extra second covers jiffies against the log's clock.
+func waitFullReport(t *testing.T) {
+	t.Helper()
+	last := lastReportLogged(t)
+	var now unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &now); err != nil {
+		t.Fatal(err)
+	}
+	if wait := last + oomReportInterval + time.Second - time.Duration(now.Nano()); wait > 0 {
+		time.Sleep(wait)
+	}
+}
+
+// lastReportLogged returns when, since boot, the kernel last logged an OOM
+// header or "Killed process" line; 0 if its log holds none.
+func lastReportLogged(t *testing.T) time.Duration {
+	t.Helper()
+	// The raw syscalls return EAGAIN at the end of the log, where an
+	// os.File would wait in the poller for the next record.
+	fd, err := unix.Open(kernlog.KmsgPath, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatalf("open kernel log: %v", err)
+	}
+	defer unix.Close(fd)
+	buf := make([]byte, 16<<10)
+	var last time.Duration
+	for {
+		n, err := unix.Read(fd, buf)
+		switch {
+		case errors.Is(err, unix.EAGAIN):
+			return last
+		case errors.Is(err, unix.EPIPE):
+			continue // overwritten while reading; the next read goes on
+		case err != nil:
+			t.Fatalf("read kernel log: %v", err)
+		}
+		// PRIO,SEQ,USEC,FLAGS;MESSAGE
+		prefix, msg, ok := strings.Cut(string(buf[:n]), ";")
+		fields := strings.Split(prefix, ",")
+		if !ok || len(fields) < 4 {
+			continue
+		}
+		usec, err := strconv.ParseUint(fields[2], 10, 63)
+		if err != nil {
+			continue
+		}
+		msg, _, _ = strings.Cut(msg, "\n")
+		if line, err := kernlog.ParseLine(msg); err == nil && (line.Kind == kernlog.LineHeader || line.Kind == kernlog.LineKilled) {
+			last = time.Duration(usec) * time.Microsecond
+		}
+	}
+}
+
+// requireFullReport fails when the kernel's report of k lacks the lines the
+// case compares against.
+func requireFullReport(t *testing.T, k kernlog.Kill) {
+	t.Helper()
+	if k.Summary == nil || k.Header == nil {
+		t.Fatalf("kernel report of pid %d lacks its header or summary although the rate limit had reset", k.PID)
+	}
+}
+
+// memTotalPages is totalram_pages(): the totalpages of a global OOM on a
+// guest without swap.
+func memTotalPages(t *testing.T) uint64 {
+	t.Helper()
+	f, err := os.Open("/proc/meminfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "MemTotal:"); ok {
+			kb, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			if err != nil {
+				t.Fatalf("parse MemTotal %q: %v", rest, err)
+			}
+			return kb / 4
+		}
+	}
+	t.Fatal("no MemTotal in /proc/meminfo")
+	return 0
+}
+
+// nodePresentPages is node_present_pages(node), the sum of its zones'
+// present pages in /proc/zoneinfo: what a cpuset or mempolicy OOM
+// confined to that node counts as totalpages.
+func nodePresentPages(t *testing.T, node int) uint64 {
+	t.Helper()
+	f, err := os.Open("/proc/zoneinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zonePrefix := fmt.Sprintf("Node %d, zone", node)
+	var inNode bool
+	var pages uint64
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "Node ") {
+			inNode = strings.HasPrefix(line, zonePrefix)
+			continue
+		}
+		if f := strings.Fields(line); inNode && len(f) == 2 && f[0] == "present" {
+			n, err := strconv.ParseUint(f[1], 10, 64)
+			if err != nil {
+				t.Fatalf("parse zoneinfo line %q: %v", line, err)
+			}
+			pages += n
+		}
+	}
+	if pages == 0 {
+		t.Fatalf("NUMA node %d has no memory: the guest needs two nodes (qemu -numa)", node)
+	}
+	return pages
+}
+
+// setMempolicy calls set_mempolicy(2) for the calling thread; nodes are
+// the bits of mask.
+func setMempolicy(mode int, mask uint64) error {
+	maskPtr, maxNode := unsafe.Pointer(nil), uintptr(0)
+	if mask != 0 {
+		// The kernel reads maxnode-1 bits.
+		maskPtr, maxNode = unsafe.Pointer(&mask), 64+1
+	}
+	_, _, errno := unix.Syscall(unix.SYS_SET_MEMPOLICY, uintptr(mode), uintptr(maskPtr), maxNode)
+	runtime.KeepAlive(&mask)
+	if errno != 0 {
+		return fmt.Errorf("set_mempolicy(%d, %#x): %w", mode, mask, errno)
+	}
+	return nil
+}
+
+// hogBoundTo starts a hog with an MPOL_BIND memory policy to node. A policy
+// belongs to a thread and is inherited by the processes it forks: it is set
+// on this goroutine's locked thread just around the fork. The Go runtime
+// starts no thread from a locked one, so nothing else inherits it; if the
+// test fails in between, the thread stays locked and exits with the test.
+func hogBoundTo(t *testing.T, node int, g *memcg.Group, mib int, opts memcg.HogOptions) *exec.Cmd {
+	t.Helper()
+	runtime.LockOSThread()
+	if err := setMempolicy(unix.MPOL_BIND, 1<<node); err != nil {
+		t.Fatal(err)
+	}
+	cmd := hog(t, g, mib, opts)
+	if err := setMempolicy(unix.MPOL_DEFAULT, 0); err != nil {
+		t.Fatal(err)
+	}
+	runtime.UnlockOSThread()
+	return cmd
+}
+
+// checkOnlyKill fails when the tracer reported a kill of any process but
+// pid: a global-class OOM must choose the hog and nothing else.
+func checkOnlyKill(t *testing.T, events []event.Event, pid int) {
+	t.Helper()
+	for _, ev := range events {
+		if ev.Kind == event.KindOOMKill && int(ev.OOMKill.Victim.TGID) != pid {
+			t.Errorf("oomtrace reported a kill of pid %d (%q); only the hog %d should have been killed",
+				ev.OOMKill.Victim.TGID, ev.OOMKill.Victim.Comm, pid)
+		}
+	}
+}
+
+// checkTrigger checks the task that ran into the OOM against the one the
+// kernel's header names, and against want when the test knows it: in a
+// global OOM any task that allocates may be the one.
+func checkTrigger(t *testing.T, ev event.Event, k kernlog.Kill, wantPID int, wantCgroup string) {
+	t.Helper()
+	trig := ev.OOMKill.Trigger
+	if k.Header != nil && trig.Comm != k.Header.Comm {
+		t.Errorf("trigger %q, kernel: %q invoked the OOM killer", trig.Comm, k.Header.Comm)
+	}
+	if wantPID != 0 && int(trig.TGID) != wantPID {
+		t.Errorf("trigger %d (%q), want %d", trig.TGID, trig.Comm, wantPID)
+	}
+	if wantCgroup != "" && ev.OOMKill.TriggerCgroup.Path != wantCgroup {
+		t.Errorf("trigger cgroup %q, want %q", ev.OOMKill.TriggerCgroup.Path, wantCgroup)
+	}
+}
+
+// A process outside any limited cgroup exhausts the VM's memory: class
+// global, the hog chosen, oomtrace alive to report it, and the direct
+// reclaim before the kill timed.
+func TestVMGlobalOOM(t *testing.T) {
+	h := requireVM(t)
+	protectTestProcess(t)
+	g := createGroup(t, h, memcg.UniqueName("oomtrace-vm"), 0)
+	tr := startTracer(t, "--output", "json", "--reclaim-min", "1us")
+	checkTracerProtected(t, tr)
+	kmsg := openKmsg(t)
+	waitFullReport(t)
+
+	// Heuristic overcommit refuses one mapping larger than RAM; one of
+	// RAM's size cannot fit beside the kernel and the initramfs.
+	totalPages := memTotalPages(t)
+	cmd := hog(t, g, int(totalPages*4096>>20), memcg.HogOptions{Comm: "globalhog"})
+	waitSIGKILL(t, cmd)
+	pid := cmd.Process.Pid
+	ev := tr.waitKills(t, pid)[pid]
+	k := kernelKill(t, kmsg, pid)
+	requireFullReport(t, k)
+	checkKill(t, ev, k, want{class: event.ClassGlobal, pid: pid, comm: "globalhog", victimCg: g.Path()})
+	checkControl(t, ev, k, totalPages)
+	checkTrigger(t, ev, k, 0, "")
+
+	events := tr.stop(t) // a clean exit: the tracer survived the OOM
+	checkOnlyKill(t, events, pid)
+	var direct int
+	for _, ev := range events {
+		if ev.Kind == event.KindReclaim && ev.Reclaim.Kind == event.ReclaimDirect && int(ev.Task.TGID) == pid {
+			if ev.Reclaim.Duration <= 0 {
+				t.Errorf("direct reclaim event with duration %s", ev.Reclaim.Duration)
+			}
+			direct++
+		}
+	}
+	if direct == 0 {
+		t.Error("no direct reclaim event of the hog before the global OOM")
+	}
+}
+
+// sysrq-f: a manual kill, run by a kworker with order -1.
+func TestVMSysrqKill(t *testing.T) {
+	h := requireVM(t)
+	protectTestProcess(t)
+	g := createGroup(t, h, memcg.UniqueName("oomtrace-vm"), 0)
+	tr := startTracer(t, "--output", "json")
+	kmsg := openKmsg(t)
+	waitFullReport(t)
+
+	cmd := hog(t, g, 32, memcg.HogOptions{Comm: "sysrqhog"})
+	waitUsage(t, g, 32<<20)
+	if err := os.WriteFile("/proc/sysrq-trigger", []byte("f"), 0); err != nil {
+		t.Fatalf("sysrq-f: %v", err)
+	}
+	waitSIGKILL(t, cmd)
+	pid := cmd.Process.Pid
+	ev := tr.waitKills(t, pid)[pid]
+	k := kernelKill(t, kmsg, pid)
+	requireFullReport(t, k)
+	checkKill(t, ev, k, want{class: event.ClassSysrq, pid: pid, comm: "sysrqhog", victimCg: g.Path()})
+	checkControl(t, ev, k, memTotalPages(t))
+	checkTrigger(t, ev, k, 0, "/")
+	if trig := ev.OOMKill.Trigger; !strings.HasPrefix(trig.Comm, "kworker/") {
+		t.Errorf("trigger %q, want the kworker that ran sysrq-f", trig.Comm)
+	}
+	checkOnlyKill(t, tr.stop(t), pid)
+}
+
+// memory.oom.group=1: one OOM kills every process of the group, each
+// reported once.
+func TestVMOOMGroup(t *testing.T) {
+	h := requireVM(t)
+	g := createGroup(t, h, memcg.UniqueName("oomtrace-vm"), 64)
+	if err := g.SetOOMGroup(true); err != nil {
+		t.Fatal(err)
+	}
+	tr := startTracer(t, "--output", "json", "--cgroup", g.Path())
+	kmsg := openKmsg(t)
+	waitFullReport(t)
+
+	memberA := hog(t, g, 12, memcg.HogOptions{Comm: "member-a"})
+	memberB := hog(t, g, 12, memcg.HogOptions{Comm: "member-b"})
+	waitUsage(t, g, 24<<20)
+	grower := hog(t, g, 64, memcg.HogOptions{Comm: "grower"})
+	victims := map[int]string{
+		memberA.Process.Pid: "member-a",
+		memberB.Process.Pid: "member-b",
+		grower.Process.Pid:  "grower",
+	}
+	for _, cmd := range []*exec.Cmd{memberA, memberB, grower} {
+		waitSIGKILL(t, cmd)
+	}
+	kills := tr.waitKills(t, memberA.Process.Pid, memberB.Process.Pid, grower.Process.Pid)
+
+	var summaries, chosen int
+	trigger := grower.Process.Pid
+	for pid, comm := range victims {
+		ev, k := kills[pid], kernelKill(t, kmsg, pid)
+		checkKill(t, ev, k, want{pid: pid, comm: comm, victimCg: g.Path(), oomCg: g.Path(), oomLimitMiB: 64, groupMember: pid != trigger})
+		if k.Summary != nil {
+			summaries++
+		}
+		if ev.OOMKill.Points > 0 {
+			chosen++
+		}
+		// One OOM: the grower ran into it for every victim.
+		checkTrigger(t, ev, k, trigger, g.Path())
+	}
+	if summaries != 1 {
+		t.Errorf("kernel logged %d OOM summaries for the group, want 1: one OOM", summaries)
+	}
+	events := tr.stop(t)
+	perTask := map[uint32]int{}
+	var memcgOOMs int
+	for _, ev := range events {
+		switch ev.Kind {
+		case event.KindOOMKill:
+			// mark_victim fires once per task: another thread of a member
+			// is a victim of its own (the kernel may log one twice).
+			perTask[ev.OOMKill.Victim.PID]++
+		case event.KindMemcgOOM:
+			if ev.MemcgOOM.Cgroup.Path != g.Path() {
+				t.Errorf("memcg_oom in %q, want %q", ev.MemcgOOM.Cgroup.Path, g.Path())
+			}
+			memcgOOMs++
+		}
+	}
+	for tid, n := range perTask {
+		if n != 1 {
+			t.Errorf("task %d reported killed %d times, want once", tid, n)
+		}
+	}
+	if kills[trigger].OOMKill.Mode != event.ModeTracepoint {
+		if chosen != 1 {
+			t.Errorf("%d victims carry points, want only the one the OOM chose", chosen)
+		}
+		// The kernel may enter the memcg OOM path again while the group
+		// dies (seen on 5.10); only the first entry kills.
+		if memcgOOMs == 0 {
+			t.Error("no memcg_oom event for the group's OOM")
+		}
+	}
+}
+
+// A victim with oom_score_adj 1000 is chosen over a larger process with
+// -1000, which the OOM killer never takes.
+func TestVMOOMScoreAdjExtremes(t *testing.T) {
+	h := requireVM(t)
+	g := createGroup(t, h, memcg.UniqueName("oomtrace-vm"), 64)
+	tr := startTracer(t, "--output", "json", "--cgroup", g.Path())
+	kmsg := openKmsg(t)
+	waitFullReport(t)
+
+	plus, minus := 1000, -1000
+	small := hog(t, g, 16, memcg.HogOptions{Comm: "adj-plus", OOMScoreAdj: &plus})
+	waitUsage(t, g, 16<<20)
+	// 16 + 52 MiB and two Go runtimes do not fit in 64 MiB; 52 alone does.
+	large := hog(t, g, 52, memcg.HogOptions{Comm: "adj-minus", OOMScoreAdj: &minus})
+	waitSIGKILL(t, small)
+	pid := small.Process.Pid
+	ev := tr.waitKills(t, pid)[pid]
+	k := kernelKill(t, kmsg, pid)
+	checkKill(t, ev, k, want{pid: pid, comm: "adj-plus", victimCg: g.Path(), oomCg: g.Path(), oomLimitMiB: 64, oomScoreAdj: 1000})
+	checkControl(t, ev, k, 64<<20/4096)
+	checkTrigger(t, ev, k, large.Process.Pid, g.Path())
+	waitUsage(t, g, 52<<20)
+	if err := large.Process.Signal(syscall.Signal(0)); err != nil {
+		t.Errorf("the -1000 process did not survive: %v", err)
+	}
+	checkOnlyKill(t, tr.stop(t), pid)
+}
+
+// A hog in a cpuset whose only memory node is node 1 exhausts it.
+func TestVMCpusetOOM(t *testing.T) {
+	h := requireVM(t)
+	protectTestProcess(t)
+	g := createGroup(t, h, memcg.UniqueName("oomtrace-vm"), 0)
+	// The guest's init enables the cpuset controller for the root's children.
+	if err := os.WriteFile(filepath.Join(g.Dir(), "cpuset.mems"), []byte("1"), 0); err != nil {
+		t.Fatalf("confine %s to node 1: %v", g.Dir(), err)
+	}
+	tr := startTracer(t, "--output", "json")
+	kmsg := openKmsg(t)
+	waitFullReport(t)
+
+	nodePages := nodePresentPages(t, 1)
+	cmd := hog(t, g, int(nodePages*4096>>20)+32, memcg.HogOptions{Comm: "cpusethog"})
+	waitSIGKILL(t, cmd)
+	pid := cmd.Process.Pid
+	ev := tr.waitKills(t, pid)[pid]
+	k := kernelKill(t, kmsg, pid)
+	requireFullReport(t, k)
+	checkKill(t, ev, k, want{class: event.ClassCpuset, pid: pid, comm: "cpusethog", victimCg: g.Path()})
+	checkControl(t, ev, k, nodePages)
+	checkTrigger(t, ev, k, pid, g.Path())
+	checkOnlyKill(t, tr.stop(t), pid)
+}
+
+// A hog whose memory policy binds it to node 1 (MPOL_BIND) exhausts it.
+func TestVMMempolicyOOM(t *testing.T) {
+	h := requireVM(t)
+	protectTestProcess(t)
+	g := createGroup(t, h, memcg.UniqueName("oomtrace-vm"), 0)
+	tr := startTracer(t, "--output", "json")
+	kmsg := openKmsg(t)
+	waitFullReport(t)
+
+	nodePages := nodePresentPages(t, 1)
+	cmd := hogBoundTo(t, 1, g, int(nodePages*4096>>20)+32, memcg.HogOptions{Comm: "mpolhog"})
+	waitSIGKILL(t, cmd)
+	pid := cmd.Process.Pid
+	ev := tr.waitKills(t, pid)[pid]
+	k := kernelKill(t, kmsg, pid)
+	requireFullReport(t, k)
+	checkKill(t, ev, k, want{class: event.ClassMempolicy, pid: pid, comm: "mpolhog", victimCg: g.Path()})
+	checkControl(t, ev, k, nodePages)
+	checkTrigger(t, ev, k, pid, g.Path())
+	checkOnlyKill(t, tr.stop(t), pid)
+}
+
+// freeze stops every process of g (cgroup v2 freezer) and waits until
+// they are stopped.
+func freeze(t *testing.T, g *memcg.Group) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(g.Dir(), "cgroup.freeze"), []byte("1"), 0); err != nil {
+		t.Fatalf("freeze %s: %v", g.Dir(), err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		events, err := os.ReadFile(filepath.Join(g.Dir(), "cgroup.events"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(events), "frozen 1\n") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not frozen after 10s:\n%s", g.Dir(), events)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// memory.max lowered below the usage by a shell in the root cgroup: the
+// writer runs the OOM killer, in its own context, for a cgroup it is not in.
+func TestVMMemoryMaxWrite(t *testing.T) {
+	h := requireVM(t)
+	g := createGroup(t, h, memcg.UniqueName("oomtrace-vm"), 0)
+	tr := startTracer(t, "--output", "json", "--cgroup", g.Path())
+	kmsg := openKmsg(t)
+	waitFullReport(t)
+
+	cmd := hog(t, g, 48, memcg.HogOptions{Comm: "maxhog"})
+	waitUsage(t, g, 48<<20)
+	// Frozen, the hog cannot charge a page and run into the lower limit
+	// itself; a SIGKILL still ends it.
+	freeze(t, g)
+	writer := exec.Command("/bin/sh", "-c", `echo "$1" > "$2"`, "sh", strconv.Itoa(16<<20), filepath.Join(g.Dir(), "memory.max"))
+	writer.Stderr = os.Stderr
+	if err := writer.Run(); err != nil {
+		t.Fatalf("lower memory.max from a shell: %v", err)
+	}
+	waitSIGKILL(t, cmd)
+	pid := cmd.Process.Pid
+	ev := tr.waitKills(t, pid)[pid]
+	k := kernelKill(t, kmsg, pid)
+	checkKill(t, ev, k, want{pid: pid, comm: "maxhog", victimCg: g.Path(), oomCg: g.Path(), oomLimitMiB: 16})
+	checkControl(t, ev, k, 16<<20/4096)
+	checkTrigger(t, ev, k, writer.Process.Pid, "/")
+	tr.stop(t)
+}
