@@ -124,23 +124,11 @@ func kernelString(raw []byte) (string, error) {
 // integerCodec is a decimal number; durations are written in ns.
 type integerCodec[T integer] struct{ get func(*event.Event) *T }
 
-func (c integerCodec[T]) appendText(dst []byte, ev *event.Event, _ Options) []byte {
+func (c integerCodec[T]) appendValue(dst []byte, ev *event.Event) []byte {
 	return appendInteger(dst, *c.get(ev))
 }
 
-func (c integerCodec[T]) appendJSON(dst []byte, ev *event.Event, opts Options) []byte {
-	return c.appendText(dst, ev, opts)
-}
-
-func (c integerCodec[T]) parseText(ev *event.Event, v textValue) error {
-	raw, err := v.bare()
-	if err != nil {
-		return err
-	}
-	return c.parseJSON(ev, raw)
-}
-
-func (c integerCodec[T]) parseJSON(ev *event.Event, raw []byte) (err error) {
+func (c integerCodec[T]) parseValue(ev *event.Event, raw []byte) (err error) {
 	*c.get(ev), err = parseInteger[T](raw)
 	return err
 }
@@ -264,23 +252,11 @@ func (c limitCodec) parse(ev *event.Event, raw []byte, unlimited string) (err er
 // boolCodec is true or false, in both formats.
 type boolCodec struct{ get func(*event.Event) *bool }
 
-func (c boolCodec) appendText(dst []byte, ev *event.Event, _ Options) []byte {
+func (c boolCodec) appendValue(dst []byte, ev *event.Event) []byte {
 	return strconv.AppendBool(dst, *c.get(ev))
 }
 
-func (c boolCodec) appendJSON(dst []byte, ev *event.Event, opts Options) []byte {
-	return c.appendText(dst, ev, opts)
-}
-
-func (c boolCodec) parseText(ev *event.Event, v textValue) error {
-	raw, err := v.bare()
-	if err != nil {
-		return err
-	}
-	return c.parseJSON(ev, raw)
-}
-
-func (c boolCodec) parseJSON(ev *event.Event, raw []byte) error {
+func (c boolCodec) parseValue(ev *event.Event, raw []byte) error {
 	switch string(raw) {
 	case "true":
 		*c.get(ev) = true
@@ -524,23 +500,11 @@ func (c histCodec) set(ev *event.Event, buckets []bucket) error {
 // form that reads back to the same value.
 type floatCodec struct{ get func(*event.Event) *float64 }
 
-func (c floatCodec) appendText(dst []byte, ev *event.Event, _ Options) []byte {
+func (c floatCodec) appendValue(dst []byte, ev *event.Event) []byte {
 	return strconv.AppendFloat(dst, *c.get(ev), 'g', -1, 64)
 }
 
-func (c floatCodec) appendJSON(dst []byte, ev *event.Event, opts Options) []byte {
-	return c.appendText(dst, ev, opts)
-}
-
-func (c floatCodec) parseText(ev *event.Event, v textValue) error {
-	raw, err := v.bare()
-	if err != nil {
-		return err
-	}
-	return c.parseJSON(ev, raw)
-}
-
-func (c floatCodec) parseJSON(ev *event.Event, raw []byte) error {
+func (c floatCodec) parseValue(ev *event.Event, raw []byte) error {
 	f, err := strconv.ParseFloat(string(raw), 64)
 	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
 		return fmt.Errorf("invalid number %s", quote(raw))
@@ -608,4 +572,34 @@ func (c bitCodec) parseText(ev *event.Event, v textValue) error {
 func (c bitCodec) parseJSON(ev *event.Event, raw []byte) error {
 	*c.mask(ev) |= c.bit
 	return c.codec.parseJSON(ev, raw)
+}
+
+// bareValue is a value written the same in text and JSON, unquoted: a
+// number or a boolean.
+type bareValue interface {
+	appendValue(dst []byte, ev *event.Event) []byte
+	parseValue(ev *event.Event, raw []byte) error
+}
+
+// bare is the codec of a bareValue.
+type bare[V bareValue] struct{ value V }
+
+func (c bare[V]) appendText(dst []byte, ev *event.Event, _ Options) []byte {
+	return c.value.appendValue(dst, ev)
+}
+
+func (c bare[V]) appendJSON(dst []byte, ev *event.Event, _ Options) []byte {
+	return c.value.appendValue(dst, ev)
+}
+
+func (c bare[V]) parseText(ev *event.Event, v textValue) error {
+	raw, err := v.bare()
+	if err != nil {
+		return err
+	}
+	return c.value.parseValue(ev, raw)
+}
+
+func (c bare[V]) parseJSON(ev *event.Event, raw []byte) error {
+	return c.value.parseValue(ev, raw)
 }

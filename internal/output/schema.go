@@ -101,7 +101,9 @@ func fieldsOf(k event.Kind) []field {
 	return nil
 }
 
-func integerOf[T integer](get func(*event.Event) *T) codec { return integerCodec[T]{get} }
+func integerOf[T integer](get func(*event.Event) *T) codec {
+	return bare[integerCodec[T]]{integerCodec[T]{get}}
+}
 
 // taskFields are the keys of a task: prefix.pid, prefix.tgid, prefix.comm.
 func taskFields(prefix string, task func(*event.Event) *event.Task) []field {
@@ -130,7 +132,7 @@ func cgroupFields(text, json, usageJSON, limitJSON string, cgroup func(*event.Ev
 		{text: text + ".id", json: json + "_id", has: valid, codec: integerOf(func(ev *event.Event) *uint64 { return &cgroup(ev).ID })},
 		{text: text + ".usage_bytes", json: usageJSON, has: measured, codec: integerOf(func(ev *event.Event) *uint64 { return &cgroup(ev).UsageBytes })},
 		{text: text + ".limit_bytes", json: limitJSON, has: measured, codec: limitCodec{func(ev *event.Event) *uint64 { return &cgroup(ev).LimitBytes }}},
-		{text: text + ".truncated", json: json + "_truncated", has: truncated, codec: boolCodec{func(ev *event.Event) *bool { return &cgroup(ev).Truncated }}},
+		{text: text + ".truncated", json: json + "_truncated", has: truncated, codec: bare[boolCodec]{boolCodec{func(ev *event.Event) *bool { return &cgroup(ev).Truncated }}}},
 	}
 }
 
@@ -225,7 +227,7 @@ func oomKillFields() []field {
 		field{text: "totalpages", json: "totalpages", flag: hasControl, codec: integerOf(func(ev *event.Event) *uint64 { return &kill(ev).TotalPages })},
 		field{text: "victim_exiting", json: "victim_exiting",
 			has:   func(ev *event.Event) bool { return kill(ev).VictimExiting },
-			codec: boolCodec{func(ev *event.Event) *bool { return &kill(ev).VictimExiting }}},
+			codec: bare[boolCodec]{boolCodec{func(ev *event.Event) *bool { return &kill(ev).VictimExiting }}}},
 		field{text: "stack", json: "stack", option: withStacks,
 			has:   func(ev *event.Event) bool { return len(kill(ev).Stack) > 0 },
 			codec: stackCodec{func(ev *event.Event) *[]string { return &kill(ev).Stack }}},
@@ -255,7 +257,7 @@ func snapshotFields(snap func(*event.Event) *memstate.Snapshot, flag func(*event
 	}
 	pressure := func(prefix string, bit memstate.Field, get func(*memstate.Snapshot) *memstate.Pressure) []field {
 		avg := func(name string, line func(*memstate.Pressure) *memstate.PressureLine) field {
-			return value(prefix+name, bit, floatCodec{func(ev *event.Event) *float64 { return &line(get(snap(ev))).Avg10 }})
+			return value(prefix+name, bit, bare[floatCodec]{floatCodec{func(ev *event.Event) *float64 { return &line(get(snap(ev))).Avg10 }}})
 		}
 		return []field{
 			avg("some_avg10", func(p *memstate.Pressure) *memstate.PressureLine { return &p.Some }),
@@ -385,7 +387,7 @@ func signalFields() []field {
 		{text: "si_code", json: "si_code", codec: integerOf(func(ev *event.Event) *int32 { return &sig(ev).Code })},
 		{text: "group", json: "group",
 			has:   func(ev *event.Event) bool { return sig(ev).Group },
-			codec: boolCodec{func(ev *event.Event) *bool { return &sig(ev).Group }}},
+			codec: bare[boolCodec]{boolCodec{func(ev *event.Event) *bool { return &sig(ev).Group }}}},
 	}
 	fields = append(fields, senderFields(func(ev *event.Event) *event.Task { return &sig(ev).Sender },
 		func(ev *event.Event) *event.Cgroup { return &sig(ev).SenderCgroup })...)
