@@ -15,16 +15,22 @@ import (
 	"github.com/oomtrace/oomtrace/internal/output"
 )
 
-// runBin runs the binary under test and returns stdout, stderr and the exit
-// status.
+// runBin runs the binary under test, as cred when not nil, and returns
+// stdout, stderr and the exit status.
 func runBin(t *testing.T, cred *syscall.Credential, args ...string) (string, string, int) {
 	t.Helper()
 	cmd := exec.Command(oomtraceBin, args...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if cred != nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	}
+	return runCmd(t, cmd)
+}
+
+// runCmd runs cmd and returns stdout, stderr and the exit status.
+func runCmd(t *testing.T, cmd *exec.Cmd) (string, string, int) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
 	var exit *exec.ExitError
 	switch {
@@ -33,7 +39,7 @@ func runBin(t *testing.T, cred *syscall.Credential, args ...string) (string, str
 	case errors.As(err, &exit):
 		return stdout.String(), stderr.String(), exit.ExitCode()
 	}
-	t.Fatalf("run oomtrace %v: %v", args, err)
+	t.Fatalf("run %v: %v", cmd.Args, err)
 	return "", "", 0
 }
 
