@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 BIN     := bin/oomtrace
 
-.PHONY: help build generate check-generated check test test-unit bench lint clean demo
+.PHONY: vmtest help build generate check-generated check test test-unit bench lint clean demo
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-17s %s\n", $$1, $$2}'
@@ -27,6 +27,9 @@ test: ## all tests, the BPF and real-OOM ones included (as root)
 
 test-unit: ## only the tests that need no root and cause no OOM
 	$(GO) test -count=1 -short ./...
+
+vmtest: ## the kernel matrix under qemu: Debian 5.10, 6.1, 6.12 in every mode (as root, ~17 min)
+	./vmtest.sh
 
 demo: build ## cause a small memcg OOM and trace it (as root)
 	$(BIN) demo
