@@ -126,6 +126,28 @@ struct kernel_siginfo {
 	};
 };
 
+/* Only the first word of a node mask is declared: nodes 0 to 63. */
+typedef struct {
+	unsigned long bits[1];
+} nodemask_t;
+
+struct mempolicy {
+	unsigned short mode;
+	nodemask_t nodes;
+};
+
+/* Linux 5.14 (269fbe72cded) moved the nodes out of the union v. */
+struct mempolicy___pre514 {
+	union {
+		short preferred_node;
+		nodemask_t nodes;
+	} v;
+};
+
+enum mempolicy_mode {
+	MPOL_BIND = 2,
+};
+
 struct task_struct {
 	pid_t pid;
 	pid_t tgid;
@@ -135,6 +157,8 @@ struct task_struct {
 	struct css_set *cgroups;
 	const struct cred *cred;
 	int exit_code;
+	nodemask_t mems_allowed;      /* CONFIG_CPUSETS */
+	struct mempolicy *mempolicy; /* CONFIG_NUMA */
 };
 
 enum oom_constraint {

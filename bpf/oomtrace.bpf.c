@@ -332,6 +332,34 @@ static __always_inline bool wanted_kill(struct task_struct *victim, struct mem_c
 	return memcg_in_filter(victim_memcg);
 }
 
+/* A cpuset or mempolicy OOM takes the page allocator's path to the OOM
+ * killer like a global one; without oom_control only the trigger's own
+ * limits on nodes tell them apart (constrained_alloc in mm/oom_kill.c). A
+ * policy set on a memory range with mbind(2) is not seen here. */
+static __always_inline void fill_trigger_nodes(struct oom_kill_event *ev, struct task_struct *trigger)
+{
+	struct mempolicy *pol;
+
+	if (bpf_core_field_exists(trigger->mems_allowed)) {
+		ev->trigger_mems_allowed = BPF_CORE_READ(trigger, mems_allowed.bits[0]);
+		ev->flags |= OOM_HAVE_MEMS_ALLOWED;
+	}
+	if (!bpf_core_field_exists(trigger->mempolicy))
+		return;
+	pol = BPF_CORE_READ(trigger, mempolicy);
+	if (!pol)
+		return;
+	ev->trigger_policy_mode = BPF_CORE_READ(pol, mode);
+	if (bpf_core_field_exists(pol->nodes)) {
+		ev->trigger_policy_nodes = BPF_CORE_READ(pol, nodes.bits[0]);
+	} else {
+		struct mempolicy___pre514 *old = (void *)pol;
+
+		ev->trigger_policy_nodes = BPF_CORE_READ(old, v.nodes.bits[0]);
+	}
+	ev->flags |= OOM_HAVE_MEMPOLICY;
+}
+
 static __always_inline int emit_oom_kill(void *ctx, struct task_struct *victim, __u32 uid, bool have_uid)
 {
 	struct task_struct *current = (struct task_struct *)bpf_get_current_task();
@@ -390,6 +418,7 @@ static __always_inline int emit_oom_kill(void *ctx, struct task_struct *victim, 
 	} else {
 		ev->flags |= OOM_CGROUP_WALKED;
 		oom_memcg = find_oom_memcg(victim_memcg);
+		fill_trigger_nodes(ev, current);
 	}
 
 	fill_cgroup(&ev->victim_cgroup, victim_memcg);

@@ -59,6 +59,8 @@ enum oom_kill_flags {
 	OOM_HAVE_CONTROL = 1 << 0,   /* gfp, order, points, totalpages, constraint read */
 	OOM_HAVE_MM = 1 << 1,        /* victim still had an mm: rss fields valid */
 	OOM_CGROUP_WALKED = 1 << 2,  /* oom cgroup found by walking up, not from oc->memcg */
+	OOM_HAVE_MEMS_ALLOWED = 1 << 3, /* trigger_mems_allowed read */
+	OOM_HAVE_MEMPOLICY = 1 << 4,    /* the trigger has a task mempolicy: trigger_policy_* read */
 };
 
 /* Every record starts with this header; current is the task that ran the hook. */
@@ -93,6 +95,11 @@ struct oom_kill_event {
 	__u64 pgtables_kb;
 	__u64 totalpages;
 	__s64 points;
+	/* Without oom_control (tracepoint mode), what tells a cpuset or
+	 * mempolicy OOM from a global one: the trigger's cpuset nodes and its
+	 * task memory policy, nodes 0 to 63. */
+	__u64 trigger_mems_allowed;
+	__u64 trigger_policy_nodes;
 	__u64 stack[MAX_STACK_DEPTH]; /* kernel return addresses, innermost first */
 	__u32 gfp_mask;
 	__s32 order;
@@ -104,7 +111,7 @@ struct oom_kill_event {
 	__u32 victim_tgid;
 	__u32 victim_uid;
 	__s16 victim_oom_score_adj;
-	__u16 pad;
+	__u16 trigger_policy_mode; /* enum mempolicy_mode, with OOM_HAVE_MEMPOLICY */
 	char victim_comm[TASK_COMM_LEN];
 };
 

@@ -27,20 +27,31 @@ type kubePod struct {
 
 func newKubePod(t *testing.T, namespace, name, containerName string) kubePod {
 	t.Helper()
-	raw := make([]byte, 16+32)
+	raw := make([]byte, 16)
 	if _, err := rand.Read(raw); err != nil {
 		t.Fatal(err)
 	}
-	u := hex.EncodeToString(raw[:16])
+	u := hex.EncodeToString(raw)
 	p := kubePod{
-		namespace: namespace, name: name, container: containerName,
+		namespace: namespace, name: name,
 		uid:      fmt.Sprintf("%s-%s-%s-%s-%s", u[:8], u[8:12], u[12:16], u[16:20], u[20:]),
-		id:       hex.EncodeToString(raw[16:]),
 		hostRoot: t.TempDir(),
 	}
+	return p.withContainer(t, containerName)
+}
+
+// withContainer returns the pod with another container in it: a new
+// container ID, and its log files as the kubelet writes them.
+func (p kubePod) withContainer(t *testing.T, containerName string) kubePod {
+	t.Helper()
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		t.Fatal(err)
+	}
+	p.container, p.id = containerName, hex.EncodeToString(raw)
 	// /var/log/pods/<namespace>_<pod>_<uid>/<container>/0.log and the
 	// kubelet's link to it in /var/log/containers.
-	podDir := fmt.Sprintf("%s_%s_%s", namespace, name, p.uid)
+	podDir := fmt.Sprintf("%s_%s_%s", p.namespace, p.name, p.uid)
 	logDir := filepath.Join(p.hostRoot, "var/log/pods", podDir, containerName)
 	if err := os.MkdirAll(logDir, 0o755); err != nil {
 		t.Fatal(err)
@@ -52,7 +63,7 @@ func newKubePod(t *testing.T, namespace, name, containerName string) kubePod {
 	if err := os.MkdirAll(links, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	link := fmt.Sprintf("%s_%s_%s-%s.log", name, namespace, containerName, p.id)
+	link := fmt.Sprintf("%s_%s_%s-%s.log", p.name, p.namespace, containerName, p.id)
 	if err := os.Symlink(filepath.Join("/var/log/pods", podDir, containerName, "0.log"), filepath.Join(links, link)); err != nil {
 		t.Fatal(err)
 	}

@@ -14,9 +14,12 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
+	"github.com/oomtrace/oomtrace/internal/container"
 	"github.com/oomtrace/oomtrace/internal/event"
 	"github.com/oomtrace/oomtrace/internal/memcg"
+	"golang.org/x/sys/unix"
 )
 
 // The test binary, copied under the name kubelet and run with
@@ -24,7 +27,16 @@ import (
 // to PID, then SIGKILL after GRACE.
 const fakeKubeletEnv = "OOMTRACE_E2E_FAKE_KUBELET"
 
+// The test binary, copied under the name segv and run with segfaultEnv set,
+// dereferences a nil pointer with SIGSEGV's default action restored: the
+// kernel raises the signal and ends the process as it would a C program's
+// (the Go runtime would turn the fault into a panic and exit 2).
+const segfaultEnv = "OOMTRACE_E2E_SEGFAULT"
+
 func init() {
+	if _, ok := os.LookupEnv(segfaultEnv); ok {
+		segfault()
+	}
 	v, ok := os.LookupEnv(fakeKubeletEnv)
 	if !ok {
 		return
@@ -35,6 +47,22 @@ func init() {
 	}
 	os.Exit(0)
 }
+
+func segfault() {
+	// struct sigaction for rt_sigaction(2) on 64-bit Linux: handler,
+	// flags, restorer, mask. All zero is SIG_DFL.
+	var dfl [4]uint64
+	if _, _, errno := unix.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(unix.SIGSEGV), uintptr(unsafe.Pointer(&dfl)), 0, 8, 0, 0); errno != 0 {
+		fmt.Fprintf(os.Stderr, "segfault: rt_sigaction: %v\n", errno)
+		os.Exit(3)
+	}
+	fmt.Println(*nilPointer())
+	fmt.Fprintln(os.Stderr, "segfault: reading through a nil pointer did not fault")
+	os.Exit(3)
+}
+
+//go:noinline
+func nilPointer() *int { return nil }
 
 func runFakeKubelet(v string) error {
 	pidText, graceText, _ := strings.Cut(v, " ")
@@ -207,9 +235,11 @@ func TestExitCauses(t *testing.T) {
 	})
 
 	t.Run("segfault", func(t *testing.T) {
-		bin := compileSegfault(t)
+		bin := filepath.Join(t.TempDir(), "segv")
+		copyExecutable(t, bin)
 		// Joins g before it runs; no core dump to write.
 		cmd := exec.Command("sh", "-c", `echo $$ > "$1/cgroup.procs" && ulimit -c 0 && exec "$2"`, "sh", cgroupDir, bin)
+		cmd.Env = append(os.Environ(), segfaultEnv+"=1")
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -266,18 +296,47 @@ func copyExecutable(t *testing.T, dst string) {
 	}
 }
 
-// compileSegfault builds a program named segv that dereferences NULL: a
-// SIGSEGV the kernel raises itself (a Go program handles its own).
-func compileSegfault(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	src := filepath.Join(dir, "segv.c")
-	if err := os.WriteFile(src, []byte("int main(void) { volatile int *p = 0; return *p; }\n"), 0o644); err != nil {
-		t.Fatal(err)
+// A kill -9 from another container of the same pod names both: the
+// target's pod and container, and the sender's.
+func TestSignalFromPodContainer(t *testing.T) {
+	h := requireRoot(t)
+	worker := newKubePod(t, "batch", "job-x", "worker")
+	sidecar := worker.withContainer(t, "sidecar")
+	top := memcg.UniqueName("oomtrace-e2e")
+	createGroup(t, h, top, 0)
+	podPath, workerPath := worker.cgroups(top, false)
+	_, sidecarPath := sidecar.cgroups(top, false)
+	createGroup(t, h, podPath, 0)
+	workerGroup := createGroup(t, h, workerPath, 0)
+	sidecarGroup := createGroup(t, h, sidecarPath, 0)
+	tr := startTracer(t, "--output", "json", "--cgroup", "/"+top, "--host-root", worker.hostRoot, "--events", "oom,signal,exit")
+
+	target := startIn(t, workerGroup, exec.Command("sleep", "60"))
+	pid := target.Process.Pid
+	// kill is the shell's builtin: the sender is the shell, in the sidecar.
+	shell := exec.Command("sh", "-c", `echo $$ > "$1/cgroup.procs" && kill -9 "$2"`, "sh", sidecarGroup.Dir(), strconv.Itoa(pid))
+	if out, err := shell.CombinedOutput(); err != nil {
+		t.Fatalf("sender: %v\n%s", err, out)
 	}
-	bin := filepath.Join(dir, "segv")
-	if out, err := exec.Command("gcc", "-O0", "-o", bin, src).CombinedOutput(); err != nil {
-		t.Fatalf("gcc: %v\n%s", err, out)
+	waitSignaled(t, target, syscall.SIGKILL)
+	ev := tr.waitExit(t, pid)
+	checkExit(t, ev, 9, event.CauseSignal)
+	x := ev.Exit
+	if x.Cgroup.Path != workerGroup.Path() || x.SenderCgroup.Path != sidecarGroup.Path() {
+		t.Errorf("cgroups: target %q sender %q, want %q and %q", x.Cgroup.Path, x.SenderCgroup.Path, workerGroup.Path(), sidecarGroup.Path())
 	}
-	return bin
+	checkAttribution(t, x.Cgroup.Container, worker, container.LevelContainer)
+	checkAttribution(t, x.SenderCgroup.Container, sidecar, container.LevelContainer)
+	if int(x.Sender.TGID) != shell.Process.Pid || x.Sender.Comm != "sh" || x.SenderClass != event.SenderUser {
+		t.Errorf("sender %+v class %v; want sh pid %d, user", x.Sender, x.SenderClass, shell.Process.Pid)
+	}
+	for _, part := range []string{
+		fmt.Sprintf(`"sleep" (pid %d) in container worker of pod batch/job-x exited 137`, pid),
+		fmt.Sprintf(`SIGKILL from "sh" (pid %d) in container sidecar of pod batch/job-x`, shell.Process.Pid),
+	} {
+		if !strings.Contains(x.Why, part) {
+			t.Errorf("verdict %q does not say %q", x.Why, part)
+		}
+	}
+	noKernelKill(t, tr, pid)
 }

@@ -47,8 +47,8 @@ func FromControl(constraint uint32, order int32) event.Class {
 //   - Else moom_callback, the sysrq-f handler, makes it sysrq.
 //   - Else the OOM killer called from anywhere else is global. A cpuset or
 //     memory-policy OOM takes the same path as a global one and cannot be
-//     told from it by the stack: it comes out global. Only FromControl sees
-//     the difference.
+//     told from it by the stack: it comes out global, for NodeLimits.Refine
+//     to tell apart.
 //
 // A stack without the OOM killer gives ClassUnknown, and so does one whose
 // frames outside the OOM killer are missing (a truncated stack) or

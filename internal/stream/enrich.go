@@ -20,14 +20,15 @@ type Attribution struct {
 	// Snapshot, when true, reads the OOM cgroup's memory state right after
 	// each kill, for the explanation.
 	Snapshot bool
-	// Wait bounds what one kill may wait for names and the snapshot; the
-	// ring buffer holds the records that arrive meanwhile.
+	// Wait bounds what one kill or fatal exit may wait for names (and a
+	// kill for the snapshot); the ring buffer holds the records that arrive
+	// meanwhile.
 	Wait time.Duration
 }
 
 // enricher attributes the cgroups of events to containers, pods and units,
-// and explains kills. Everything but an oom_kill is served from caches and
-// never waits.
+// and explains kills and fatal exits. Everything else is served from caches
+// and never waits.
 type enricher struct {
 	resolver  *container.Resolver
 	snapshots *memstate.Reader // nil: no snapshot
@@ -84,9 +85,9 @@ func (e *enricher) attribute(c *event.Cgroup) {
 }
 
 // enrich attributes every cgroup of ev; an oom_kill also gets the names
-// looked up (waiting up to e.wait) and its explanation. Signals and exits
-// are explained by the death correlator, from cached names only: a death
-// must not hold up the events behind it.
+// looked up (waiting up to e.wait) and its explanation. A signal starts the
+// lookups of its cgroups' names, for the exit that may follow; the exit
+// itself is completed by finishExit, once its cause is known.
 func (e *enricher) enrich(ev *event.Event) {
 	switch ev.Kind {
 	case event.KindOOMKill:
@@ -99,11 +100,30 @@ func (e *enricher) enrich(ev *event.Event) {
 		e.attribute(&ev.Reclaim.Cgroup)
 	case event.KindReclaimStats:
 		e.attribute(&ev.ReclaimStats.Cgroup)
-	case event.KindSignal, event.KindExit:
+	case event.KindSignal:
 		for _, c := range ev.Cgroups() {
 			e.attribute(c)
+			e.prefetch(c.Container)
+		}
+	case event.KindExit:
+		e.attribute(&ev.Exit.Cgroup)
+	}
+}
+
+// finishExit names the containers of an exit whose cause the death
+// correlator has set (waiting up to e.wait for names not cached yet, as for
+// a kill: the verdict is what the user reads) and explains it again with
+// them.
+func (e *enricher) finishExit(ev *event.Event) {
+	x := &ev.Exit
+	ctx, cancel := context.WithTimeout(context.Background(), e.wait)
+	defer cancel()
+	for _, c := range []*event.Cgroup{&x.Cgroup, &x.SenderCgroup} {
+		if c.Valid() && !c.Container.IsZero() {
+			c.Container = e.resolver.Resolve(ctx, c.Container)
 		}
 	}
+	x.Why = verdict.ExplainExit(ev)
 }
 
 func (e *enricher) prefetch(info container.Info) {

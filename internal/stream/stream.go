@@ -83,13 +83,13 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 	if err != nil {
 		return Summary{}, err
 	}
-	var enrich func(*event.Event)
+	var enrich *enricher
 	if a := opts.Attribution; a != nil {
 		h, err := memcg.Detect()
 		if err != nil && a.Snapshot {
 			logger.Warn("no memory snapshots after kills", "error", err)
 		}
-		enrich = newEnricher(*a, h, err == nil).enrich
+		enrich = newEnricher(*a, h, err == nil)
 	}
 	return run(ctx, t, decoder.Decode, enrich, opts, logger)
 }
@@ -109,7 +109,7 @@ type decodeFunc func(raw []byte, ev *event.Event) error
 
 // run is Run on any source; enrich, when not nil, completes each event
 // before it is filtered and written.
-func run(ctx context.Context, t source, decode decodeFunc, enrich func(*event.Event), opts Options, logger *slog.Logger) (Summary, error) {
+func run(ctx context.Context, t source, decode decodeFunc, enrich *enricher, opts Options, logger *slog.Logger) (Summary, error) {
 	s := &session{
 		opts:        opts,
 		tracer:      t,
@@ -172,7 +172,7 @@ type session struct {
 	opts   Options
 	tracer source
 	decode decodeFunc
-	enrich func(*event.Event)
+	enrich *enricher        // nil: no attribution
 	deaths *deathCorrelator // sees every event, before the filter
 	logger *slog.Logger
 
@@ -215,9 +215,12 @@ func (s *session) readLoop() error {
 // emit completes, filters, counts and writes ev. The caller holds s.mu.
 func (s *session) emit(ev *event.Event) error {
 	if s.enrich != nil {
-		s.enrich(ev)
+		s.enrich.enrich(ev)
 	}
 	s.deaths.observe(ev)
+	if ev.Kind == event.KindExit && s.enrich != nil {
+		s.enrich.finishExit(ev)
+	}
 	if !s.opts.Filter.Match(ev) {
 		return nil
 	}

@@ -28,6 +28,11 @@ type Symbolizer interface {
 type Decoder struct {
 	symbols    Symbolizer
 	bootToWall time.Time // wall-clock time of CLOCK_BOOTTIME zero
+	// memoryNodes are the NUMA nodes with memory (0 without NUMA), which
+	// tell a cpuset or mempolicy OOM from a global one in tracepoint mode;
+	// nodesUnknown says they could not be read on a NUMA machine.
+	memoryNodes  uint64
+	nodesUnknown bool
 
 	kill    oomtraceOomKillEvent
 	memcg   oomtraceMemcgOomEvent
@@ -67,9 +72,12 @@ func NewDecoder(symbols Symbolizer) (*Decoder, error) {
 		return nil, fmt.Errorf("read CLOCK_BOOTTIME: %w", err)
 	}
 	now := time.Now()
+	nodes, err := classify.ReadMemoryNodes()
 	return &Decoder{
-		symbols:    symbols,
-		bootToWall: now.Add(-time.Duration(ts.Nano())),
+		symbols:      symbols,
+		bootToWall:   now.Add(-time.Duration(ts.Nano())),
+		memoryNodes:  nodes,
+		nodesUnknown: err != nil,
 	}, nil
 }
 
@@ -220,13 +228,32 @@ func (d *Decoder) decodeOOMKill(k *event.OOMKill) {
 		k.Points = r.Points
 		k.TotalPages = r.Totalpages
 	} else {
-		k.Class = stackClass
+		k.Class = d.refineStackClass(stackClass, r, flags)
 	}
 	// The walk up from the victim finds a cgroup near its limit even in a
 	// global OOM; only a memcg OOM has an OOM cgroup.
 	if k.Class != event.ClassMemcg {
 		k.OOMCgroup = event.Cgroup{}
 	}
+}
+
+// refineStackClass tells a cpuset or mempolicy OOM apart from the global one
+// the stack shows, from the trigger's limits on NUMA nodes.
+func (d *Decoder) refineStackClass(class event.Class, r *oomtraceOomKillEvent, flags oomtraceOomKillFlags) event.Class {
+	if class != event.ClassGlobal {
+		return class
+	}
+	if d.nodesUnknown {
+		return event.ClassUnknown
+	}
+	return classify.NodeLimits{
+		MemoryNodes:     d.memoryNodes,
+		MemsAllowed:     r.TriggerMemsAllowed,
+		HaveMemsAllowed: flags&oomtraceOomKillFlagsOOM_HAVE_MEMS_ALLOWED != 0,
+		PolicyMode:      r.TriggerPolicyMode,
+		PolicyNodes:     r.TriggerPolicyNodes,
+		HavePolicy:      flags&oomtraceOomKillFlagsOOM_HAVE_MEMPOLICY != 0,
+	}.Refine()
 }
 
 func (d *Decoder) cgroup(c *oomtraceCgroupInfo) event.Cgroup {

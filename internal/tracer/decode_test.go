@@ -148,6 +148,46 @@ func TestDecodeControlClasses(t *testing.T) {
 	}
 }
 
+// A global-looking stack in tracepoint mode is refined by the trigger's
+// limits on NUMA nodes; a memcg stack is not.
+func TestDecodeNodeLimits(t *testing.T) {
+	globalStack := fakeSymbols{"mark_oom_victim", "__oom_kill_process", "oom_kill_process", "out_of_memory",
+		"__alloc_pages_slowpath", "__alloc_pages_noprof", "alloc_pages_mpol", "do_anonymous_page"}
+	const mpolBind = 2
+	for _, tc := range []struct {
+		name         string
+		stack        fakeSymbols
+		flags        oomtraceOomKillFlags
+		mems, policy uint64
+		nodesUnknown bool
+		want         event.Class
+	}{
+		{"no limits", globalStack, oomtraceOomKillFlagsOOM_HAVE_MEMS_ALLOWED, 0b11, 0, false, event.ClassGlobal},
+		{"cpuset", globalStack, oomtraceOomKillFlagsOOM_HAVE_MEMS_ALLOWED, 0b10, 0, false, event.ClassCpuset},
+		{"mempolicy", globalStack, oomtraceOomKillFlagsOOM_HAVE_MEMS_ALLOWED | oomtraceOomKillFlagsOOM_HAVE_MEMPOLICY, 0b11, 0b01, false, event.ClassMempolicy},
+		{"policy not read", globalStack, oomtraceOomKillFlagsOOM_HAVE_MEMS_ALLOWED, 0b11, 0b01, false, event.ClassGlobal},
+		{"nodes unreadable", globalStack, oomtraceOomKillFlagsOOM_HAVE_MEMS_ALLOWED, 0b10, 0, true, event.ClassUnknown},
+		{"memcg stays memcg", memcgStack, oomtraceOomKillFlagsOOM_HAVE_MEMS_ALLOWED, 0b10, 0, false, event.ClassMemcg},
+	} {
+		d, err := NewDecoder(tc.stack)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.memoryNodes, d.nodesUnknown = 0b11, tc.nodesUnknown
+		r := tracepointKill()
+		setStack(r, len(tc.stack))
+		r.Flags |= uint32(tc.flags)
+		r.TriggerMemsAllowed, r.TriggerPolicyNodes, r.TriggerPolicyMode = tc.mems, tc.policy, mpolBind
+		var ev event.Event
+		if err := d.Decode(rawBytes(r), &ev); err != nil {
+			t.Fatal(err)
+		}
+		if ev.OOMKill.Class != tc.want {
+			t.Errorf("%s: class %s, want %s", tc.name, ev.OOMKill.Class, tc.want)
+		}
+	}
+}
+
 // A victim that was already exiting is marked without __oom_kill_process.
 func TestDecodeVictimExiting(t *testing.T) {
 	stack := fakeSymbols{"mark_oom_victim", "oom_kill_process", "out_of_memory", "mem_cgroup_out_of_memory", "try_charge_memcg"}

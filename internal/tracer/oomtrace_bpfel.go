@@ -85,39 +85,43 @@ type oomtraceOomCall struct {
 }
 
 type oomtraceOomKillEvent struct {
-	_                 structs.HostLayout
-	Hdr               oomtraceEventHeader
-	VictimCgroup      oomtraceCgroupInfo
-	TriggerCgroup     oomtraceCgroupInfo
-	OomCgroup         oomtraceCgroupInfo
-	TotalVmKb         uint64
-	RssAnonKb         uint64
-	RssFileKb         uint64
-	RssShmemKb        uint64
-	PgtablesKb        uint64
-	Totalpages        uint64
-	Points            int64
-	Stack             [48]uint64
-	GfpMask           uint32
-	Order             int32
-	Constraint        uint32
-	Source            uint32
-	Flags             uint32
-	StackDepth        uint32
-	VictimPid         uint32
-	VictimTgid        uint32
-	VictimUid         uint32
-	VictimOomScoreAdj int16
-	Pad               uint16
-	VictimComm        [16]int8
+	_                  structs.HostLayout
+	Hdr                oomtraceEventHeader
+	VictimCgroup       oomtraceCgroupInfo
+	TriggerCgroup      oomtraceCgroupInfo
+	OomCgroup          oomtraceCgroupInfo
+	TotalVmKb          uint64
+	RssAnonKb          uint64
+	RssFileKb          uint64
+	RssShmemKb         uint64
+	PgtablesKb         uint64
+	Totalpages         uint64
+	Points             int64
+	TriggerMemsAllowed uint64
+	TriggerPolicyNodes uint64
+	Stack              [48]uint64
+	GfpMask            uint32
+	Order              int32
+	Constraint         uint32
+	Source             uint32
+	Flags              uint32
+	StackDepth         uint32
+	VictimPid          uint32
+	VictimTgid         uint32
+	VictimUid          uint32
+	VictimOomScoreAdj  int16
+	TriggerPolicyMode  uint16
+	VictimComm         [16]int8
 }
 
 type oomtraceOomKillFlags uint32
 
 const (
-	oomtraceOomKillFlagsOOM_HAVE_CONTROL  oomtraceOomKillFlags = 1
-	oomtraceOomKillFlagsOOM_HAVE_MM       oomtraceOomKillFlags = 2
-	oomtraceOomKillFlagsOOM_CGROUP_WALKED oomtraceOomKillFlags = 4
+	oomtraceOomKillFlagsOOM_HAVE_CONTROL      oomtraceOomKillFlags = 1
+	oomtraceOomKillFlagsOOM_HAVE_MM           oomtraceOomKillFlags = 2
+	oomtraceOomKillFlagsOOM_CGROUP_WALKED     oomtraceOomKillFlags = 4
+	oomtraceOomKillFlagsOOM_HAVE_MEMS_ALLOWED oomtraceOomKillFlags = 8
+	oomtraceOomKillFlagsOOM_HAVE_MEMPOLICY    oomtraceOomKillFlags = 16
 )
 
 type oomtraceOomSource uint32
