@@ -69,45 +69,68 @@ func httpStatus(t *testing.T, url string) int {
 	return resp.StatusCode
 }
 
-// The node agent counts real kills by pod and container, says it is
-// healthy while it traces, and stops cleanly on SIGTERM.
-func TestServeMetrics(t *testing.T) {
+// servedPod is an oomtrace serve watching a pod-shaped cgroup tree whose
+// container has a 32 MiB limit.
+type servedPod struct {
+	addr string
+	cmd  *exec.Cmd
+	ctr  *memcg.Group
+}
+
+func startServedPod(t *testing.T) servedPod {
+	t.Helper()
 	h := requireRoot(t)
 	p := newKubePod(t, "shop", "api-7d9", "api")
 	top := memcg.UniqueName("oomtrace-e2e")
 	podPath, ctrPath := p.cgroups(top, false)
 	createGroup(t, h, top, 0)
 	createGroup(t, h, podPath, 0)
-	ctr := createGroup(t, h, ctrPath, 32)
+	s := servedPod{addr: freeAddr(t), ctr: createGroup(t, h, ctrPath, 32)}
 
-	addr := freeAddr(t)
 	ready := filepath.Join(t.TempDir(), "ready")
-	cmd := exec.Command(oomtraceBin, "serve", "--mode", modeUnderTest(), "--listen", addr, "--ready-file", ready,
+	s.cmd = exec.Command(oomtraceBin, "serve", "--mode", modeUnderTest(), "--listen", s.addr, "--ready-file", ready,
 		"--cgroup", "/"+top, "--host-root", p.hostRoot, "--interval", "200ms")
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
+	s.cmd.Stderr = os.Stderr
+	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer cmd.Process.Kill()
+	t.Cleanup(func() {
+		if s.cmd.ProcessState == nil {
+			s.cmd.Process.Kill()
+			s.cmd.Wait()
+		}
+	})
 	waitReady(t, ready, nil)
-	if s := httpStatus(t, "http://"+addr+"/healthz"); s != http.StatusOK {
-		t.Errorf("/healthz: %d", s)
+	return s
+}
+
+// kill causes n memcg OOM kills in the pod's container.
+func (s servedPod) kill(t *testing.T, n int) {
+	t.Helper()
+	for range n {
+		waitSIGKILL(t, hog(t, s.ctr, 64, memcg.HogOptions{Comm: "api-server"}))
 	}
-	if s := httpStatus(t, "http://"+addr+"/readyz"); s != http.StatusOK {
-		t.Errorf("/readyz: %d", s)
+}
+
+// The node agent counts real kills by pod and container, says it is
+// healthy while it traces, and stops cleanly on SIGTERM.
+func TestServeMetrics(t *testing.T) {
+	s := startServedPod(t)
+	if code := httpStatus(t, "http://"+s.addr+"/healthz"); code != http.StatusOK {
+		t.Errorf("/healthz: %d", code)
 	}
-	prom := startPrometheus(t, addr)
+	if code := httpStatus(t, "http://"+s.addr+"/readyz"); code != http.StatusOK {
+		t.Errorf("/readyz: %d", code)
+	}
 
 	const kills = 2
-	for range kills {
-		waitSIGKILL(t, hog(t, ctr, 64, memcg.HogOptions{Comm: "api-server"}))
-	}
+	s.kill(t, kills)
 	// Kills are counted as they come, reclaim every --interval.
 	var got float64
 	var families map[string]*dto.MetricFamily
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		got = 0
-		families = scrape(t, addr)
+		families = scrape(t, s.addr)
 		if f := families["oomtrace_oom_kills_total"]; f != nil {
 			for _, m := range f.GetMetric() {
 				l := labelsOf(m)
@@ -132,24 +155,31 @@ func TestServeMetrics(t *testing.T) {
 		t.Errorf("events lost: %v", lost.GetMetric()[0].GetCounter().GetValue())
 	}
 
-	// A real Prometheus server scraped the same kills.
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.cmd.Wait(); err != nil {
+		t.Errorf("oomtrace serve did not stop cleanly on SIGTERM: %v", err)
+	}
+	if _, err := http.Get("http://" + s.addr + "/metrics"); err == nil || !strings.Contains(err.Error(), "refused") {
+		t.Errorf("metrics still served after SIGTERM: %v", err)
+	}
+}
+
+// A real Prometheus server (Debian's package) scrapes the agent and counts
+// the same kills, and promtool finds nothing wrong in the exposition.
+func TestPrometheusScrapesServe(t *testing.T) {
+	s := startServedPod(t)
+	prom := startPrometheus(t, s.addr)
+	const kills = 2
+	s.kill(t, kills)
 	if v := prom.waitValue(t, `sum(oomtrace_oom_kills_total{namespace="shop",pod="api-7d9",container="api"})`, kills); v != kills {
 		t.Errorf("Prometheus sees %v kills of pod shop/api-7d9, want %d", v, kills)
 	}
 	promtool := exec.Command("promtool", "check", "metrics")
-	promtool.Stdin = strings.NewReader(rawMetrics(t, addr))
+	promtool.Stdin = strings.NewReader(rawMetrics(t, s.addr))
 	if out, err := promtool.CombinedOutput(); err != nil {
 		t.Errorf("promtool check metrics: %v\n%s", err, out)
-	}
-
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Wait(); err != nil {
-		t.Errorf("oomtrace serve did not stop cleanly on SIGTERM: %v", err)
-	}
-	if _, err := http.Get("http://" + addr + "/metrics"); err == nil || !strings.Contains(err.Error(), "refused") {
-		t.Errorf("metrics still served after SIGTERM: %v", err)
 	}
 }
 
