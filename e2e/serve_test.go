@@ -154,6 +154,21 @@ func TestServeMetrics(t *testing.T) {
 	if lost := families["oomtrace_events_lost_total"]; lost != nil && lost.GetMetric()[0].GetCounter().GetValue() != 0 {
 		t.Errorf("events lost: %v", lost.GetMetric()[0].GetCounter().GetValue())
 	}
+	// The ring buffer: 4 MiB, every kill read through it, never full.
+	ring := map[string]float64{}
+	for _, name := range []string{"oomtrace_ringbuf_size_bytes", "oomtrace_ringbuf_pending_bytes", "oomtrace_ringbuf_max_pending_bytes", "oomtrace_ringbuf_records_read_total"} {
+		f := families[name]
+		if f == nil || len(f.GetMetric()) != 1 {
+			t.Errorf("no %s in /metrics", name)
+			continue
+		}
+		m := f.GetMetric()[0]
+		ring[name] = m.GetGauge().GetValue() + m.GetCounter().GetValue()
+	}
+	if size := ring["oomtrace_ringbuf_size_bytes"]; size != 4<<20 || ring["oomtrace_ringbuf_max_pending_bytes"] >= size ||
+		ring["oomtrace_ringbuf_pending_bytes"] >= size || ring["oomtrace_ringbuf_records_read_total"] < kills {
+		t.Errorf("ring buffer metrics %v: want 4 MiB, never full, at least %d records read", ring, kills)
+	}
 
 	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

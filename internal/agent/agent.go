@@ -57,6 +57,8 @@ func Run(ctx context.Context, opts Options) error {
 	go func() { served <- srv.Serve(ln) }()
 
 	so := opts.Stream
+	so.Health = new(stream.Health)
+	opts.Metrics.WatchRingBuffer(so.Health)
 	sinks := []stream.Sink{opts.Metrics}
 	if so.Sink != nil {
 		sinks = append(sinks, so.Sink)

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/oomtrace/oomtrace/internal/event"
+	"github.com/oomtrace/oomtrace/internal/stream"
 )
 
 // Overflow is the label value of series past the cardinality cap.
@@ -96,6 +97,31 @@ func New(opts Options) *Metrics {
 	}, []string{"version", "mode"})
 	m.Registry.MustRegister(m.kills, m.memcgOOMs, m.exits, m.lost, m.events, m.lastEvent, m.reclaim, m.build)
 	return m
+}
+
+// WatchRingBuffer exports the state of the ring buffer h follows as the
+// oomtrace_ringbuf_* metrics, read at each scrape: its size, the bytes
+// waiting to be read now and at most so far (a buffer that fills up is
+// about to lose events), and the records read.
+func (m *Metrics) WatchRingBuffer(h *stream.Health) {
+	m.Registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "oomtrace_ringbuf_size_bytes",
+			Help: "Size of the ring buffer the kernel writes events to; 0 until attached.",
+		}, func() float64 { return float64(h.RingBuffer().SizeBytes) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "oomtrace_ringbuf_pending_bytes",
+			Help: "Bytes of events in the ring buffer not read yet.",
+		}, func() float64 { return float64(h.RingBuffer().PendingBytes) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "oomtrace_ringbuf_max_pending_bytes",
+			Help: "The most bytes left waiting in the ring buffer after a read since the start; near the size, events are about to be lost.",
+		}, func() float64 { return float64(h.RingBuffer().MaxPendingBytes) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "oomtrace_ringbuf_records_read_total",
+			Help: "Records read from the ring buffer, undecodable ones included.",
+		}, func() float64 { return float64(h.RingBuffer().Records) }),
+	)
 }
 
 // Attached records the attach mode in oomtrace_build_info.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/oomtrace/oomtrace/internal/container"
 	"github.com/oomtrace/oomtrace/internal/event"
+	"github.com/oomtrace/oomtrace/internal/stream"
 )
 
 func podKill(pod string) *event.Event {
@@ -161,6 +162,25 @@ oomtrace_exits_total{cause="oom_kill",sender_class=""} 1
 oomtrace_exits_total{cause="signal",sender_class="kubelet"} 2
 `
 	if err := testutil.GatherAndCompare(m.Registry, strings.NewReader(want), "oomtrace_exits_total"); err != nil {
+		t.Error(err)
+	}
+}
+
+// Before the tracer attaches, the ring buffer metrics exist and are zero
+// (the end-to-end serve test checks them attached).
+func TestRingBufferBeforeAttach(t *testing.T) {
+	m := New(Options{})
+	m.WatchRingBuffer(new(stream.Health))
+	want := `
+# HELP oomtrace_ringbuf_records_read_total Records read from the ring buffer, undecodable ones included.
+# TYPE oomtrace_ringbuf_records_read_total counter
+oomtrace_ringbuf_records_read_total 0
+# HELP oomtrace_ringbuf_size_bytes Size of the ring buffer the kernel writes events to; 0 until attached.
+# TYPE oomtrace_ringbuf_size_bytes gauge
+oomtrace_ringbuf_size_bytes 0
+`
+	if err := testutil.GatherAndCompare(m.Registry, strings.NewReader(want),
+		"oomtrace_ringbuf_records_read_total", "oomtrace_ringbuf_size_bytes"); err != nil {
 		t.Error(err)
 	}
 }

@@ -44,6 +44,8 @@ type Options struct {
 	Interval time.Duration
 	// OnReady, when set, is called once everything is attached.
 	OnReady func(mode event.Mode) error
+	// Health, when set, is kept up to date with the ring buffer's state.
+	Health  *Health
 	Logger  *slog.Logger
 }
 
@@ -98,6 +100,7 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 type source interface {
 	Mode() event.Mode
 	Read() ([]byte, error)
+	RingBuffer() (size, pending int)
 	Lost() (uint64, error)
 	ReclaimStats(dst []event.ReclaimStats) ([]event.ReclaimStats, error)
 	Detach() error
@@ -120,6 +123,10 @@ func run(ctx context.Context, t source, decode decodeFunc, enrich *enricher, opt
 		lastStats:   make(map[statsKey]event.ReclaimStats),
 		lastStatsAt: time.Now(),
 		deaths:      newDeathCorrelator(),
+	}
+	if opts.Health != nil {
+		opts.Health.attach(t)
+		defer opts.Health.attach(nil)
 	}
 	if opts.OnReady != nil {
 		if err := opts.OnReady(t.Mode()); err != nil {
@@ -195,6 +202,9 @@ func (s *session) readLoop() error {
 		}
 		if err != nil {
 			return fmt.Errorf("read ring buffer: %w", err)
+		}
+		if h := s.opts.Health; h != nil {
+			h.observe(s.tracer)
 		}
 		if err := s.decode(raw, &ev); err != nil {
 			s.mu.Lock()

@@ -47,6 +47,13 @@ func (f *fakeSource) Read() ([]byte, error) {
 	}
 }
 
+// fakeRecordBytes is what a queued record counts as in the ring buffer.
+const fakeRecordBytes = 8
+
+func (f *fakeSource) RingBuffer() (size, pending int) {
+	return 4096, len(f.records) * fakeRecordBytes
+}
+
 func (f *fakeSource) Lost() (uint64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -128,6 +135,40 @@ func TestRunDrainsOnStop(t *testing.T) {
 	}
 	if summary.DecodeErrors != 1 || summary.Events[event.KindOOMKill] != 2 {
 		t.Errorf("summary %+v", summary)
+	}
+}
+
+func TestHealth(t *testing.T) {
+	src := newFakeSource()
+	for _, r := range []byte{byte(event.ClassMemcg), 0xff, byte(event.ClassSysrq), byte(event.ClassGlobal)} {
+		src.records <- []byte{r}
+	}
+	var h Health
+	if rb := h.RingBuffer(); rb.Attached || rb.Records != 0 {
+		t.Errorf("before the run: %+v", rb)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var during RingBuffer
+	_, err := run(ctx, src, fakeDecode, nil, Options{
+		Sink:   &collect{},
+		Health: &h,
+		OnReady: func(event.Mode) error {
+			during = h.RingBuffer()
+			cancel()
+			return nil
+		},
+	}, discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !during.Attached || during.SizeBytes != 4096 || during.PendingBytes != 4*fakeRecordBytes {
+		t.Errorf("while attached: %+v, want 4096 bytes with 4 records pending", during)
+	}
+	// Every record read counts, the undecodable one too; the fullest the
+	// buffer was after a read is 3 records left behind the first.
+	rb := h.RingBuffer()
+	if rb.Attached || rb.Records != 4 || rb.MaxPendingBytes != 3*fakeRecordBytes {
+		t.Errorf("after the run: %+v, want detached, 4 records, at most %d bytes pending", rb, 3*fakeRecordBytes)
 	}
 }
 

@@ -17,6 +17,12 @@ func (t *Tracer) Read() ([]byte, error) {
 	return t.record.RawSample, nil
 }
 
+// RingBuffer returns the ring buffer's size and the bytes the kernel has
+// written that are not read yet. Both are cheap to read (no system call).
+func (t *Tracer) RingBuffer() (size, pending int) {
+	return t.reader.BufferSize(), t.reader.AvailableBytes()
+}
+
 // Lost returns the number of records the kernel could not put in the ring
 // buffer since the tracer started, summed over CPUs.
 func (t *Tracer) Lost() (uint64, error) {
