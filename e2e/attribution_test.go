@@ -27,6 +27,13 @@ type kubePod struct {
 
 func newKubePod(t *testing.T, namespace, name, containerName string) kubePod {
 	t.Helper()
+	return newKubePodAt(t, t.TempDir(), namespace, name, containerName)
+}
+
+// newKubePodAt is newKubePod with the kubelet's directories under hostRoot,
+// which many pods can share.
+func newKubePodAt(t *testing.T, hostRoot, namespace, name, containerName string) kubePod {
+	t.Helper()
 	raw := make([]byte, 16)
 	if _, err := rand.Read(raw); err != nil {
 		t.Fatal(err)
@@ -35,7 +42,7 @@ func newKubePod(t *testing.T, namespace, name, containerName string) kubePod {
 	p := kubePod{
 		namespace: namespace, name: name,
 		uid:      fmt.Sprintf("%s-%s-%s-%s-%s", u[:8], u[8:12], u[12:16], u[16:20], u[20:]),
-		hostRoot: t.TempDir(),
+		hostRoot: hostRoot,
 	}
 	return p.withContainer(t, containerName)
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/oomtrace/oomtrace/internal/memcg"
+	"github.com/oomtrace/oomtrace/internal/metrics"
 )
 
 // freeAddr returns a loopback address no one listens on.
@@ -274,4 +275,103 @@ func (p prometheus) waitValue(t *testing.T, query string, want float64) float64 
 		}
 	}
 	return got
+}
+
+// Pod churn: many short-lived pods, each with a kill, in cgroups created
+// and removed one after the other. The series stay under the cap (the rest
+// is counted under the overflow label) and the agent's memory does not
+// grow with the pods.
+func TestServeChurn(t *testing.T) {
+	h := requireRoot(t)
+	const pods, maxOwners = 1000, 100
+	hostRoot := t.TempDir()
+	top := memcg.UniqueName("oomtrace-e2e")
+	createGroup(t, h, top, 0)
+	addr := freeAddr(t)
+	ready := filepath.Join(t.TempDir(), "ready")
+	cmd := exec.Command(oomtraceBin, "serve", "--mode", modeUnderTest(), "--listen", addr, "--ready-file", ready,
+		"--cgroup", "/"+top, "--host-root", hostRoot, "--max-series-owners", strconv.Itoa(maxOwners))
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	waitReady(t, ready, nil)
+
+	churn := func(from, to int) {
+		for i := from; i < to; i++ {
+			p := newKubePodAt(t, hostRoot, "churn", fmt.Sprintf("job-%d", i), "worker")
+			podPath, ctrPath := p.cgroups(top, false)
+			pod, err := h.Create(podPath, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctr, err := h.Create(ctrPath, 16<<20)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cmd, err := memcg.StartHog(ctr, 32, memcg.HogOptions{Comm: "worker", Stderr: os.Stderr})
+			if err != nil {
+				t.Fatal(err)
+			}
+			waitSIGKILL(t, cmd)
+			for _, g := range []*memcg.Group{ctr, pod} {
+				if err := g.Remove(); err != nil {
+					t.Fatalf("remove %s: %v", g.Path(), err)
+				}
+			}
+		}
+	}
+	kills := func() (perPod, overflow, series float64) {
+		for _, m := range scrape(t, addr)["oomtrace_oom_kills_total"].GetMetric() {
+			series++
+			if labelsOf(m)["pod"] == metrics.Overflow {
+				overflow += m.GetCounter().GetValue()
+			} else {
+				perPod += m.GetCounter().GetValue()
+			}
+		}
+		return perPod, overflow, series
+	}
+
+	churn(0, pods/2)
+	half := peakRSS(t, cmd.Process.Pid)
+	churn(pods/2, pods)
+	var perPod, overflow, series float64
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if perPod, overflow, series = kills(); perPod+overflow >= pods {
+			break
+		}
+	}
+	if perPod != maxOwners || overflow != pods-maxOwners || series != maxOwners+1 {
+		t.Errorf("kills: %v in %v series of their own, %v under %s; want %d, %d, %d", perPod, series-1, overflow, metrics.Overflow, maxOwners, maxOwners, pods-maxOwners)
+	}
+	full := peakRSS(t, cmd.Process.Pid)
+	t.Logf("agent peak RSS: %.1f MiB after %d pods, %.1f MiB after %d", float64(half)/(1<<20), pods/2, float64(full)/(1<<20), pods)
+	if full-half > 8<<20 {
+		t.Errorf("peak RSS grew by %.1f MiB over the second %d pods: not bounded", float64(full-half)/(1<<20), pods/2)
+	}
+}
+
+// peakRSS is the most resident memory process pid has had (VmHWM).
+func peakRSS(t *testing.T, pid int) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kib, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			if err != nil {
+				t.Fatalf("VmHWM %q: %v", rest, err)
+			}
+			return kib << 10
+		}
+	}
+	t.Fatalf("no VmHWM in /proc/%d/status", pid)
+	return 0
 }
