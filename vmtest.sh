@@ -13,8 +13,9 @@
 #                    [--run REGEX] [--full]
 #
 # The OOM cases (the VM-only tests and the e2e tests of a leaf limit, a
-# parent limit and reclaim) run in every mode on every kernel; the rest of the
-# e2e suite runs on the newest kernel chosen, in the first mode. --full runs
+# parent limit and reclaim) run in every mode on every kernel; exit causes,
+# attribution and the agent on every kernel in the first mode; the rest of
+# the e2e suite on the newest kernel chosen, in the first mode. --full runs
 # every test in every mode on every kernel (about three times as long).
 # --run keeps the tests matching REGEX.
 #
@@ -44,6 +45,10 @@ GUEST_MIB_PER_NODE=192
 # 3 s on 6.12 and 12 s on 5.10: the whole suite in every mode on every
 # kernel would take about an hour, so only the OOM cases run everywhere.
 PER_MODE='^(TestVM.*|TestPlainKill|TestParentLimit|TestReclaimEvents)$'
+# Cases whose hooks do not depend on the attach mode (signals, exits) or
+# that read cgroup v2 (attribution, the agent) run on every kernel, in the
+# first mode.
+PER_KERNEL='^(TestExitCauses|TestSignalFromPodContainer|TestKubernetesAttribution|TestServeMetrics)$'
 FULL=0
 # Tests left out of the guest's plan: they hold oomtrace against tools of
 # the host (perf record, a Prometheus server), not against a kernel, and the
@@ -322,7 +327,7 @@ for kernel in "${kernels[@]}"; do
 	# The rest of the suite runs on the last (newest) kernel only.
 	rest=$FULL
 	[ "$kernel" = "${kernels[-1]}" ] && rest=1
-	append="vmtest_kernel=$kernel vmtest_modes=$(IFS=,; echo "${modes[*]}") vmtest_run=$run vmtest_per_mode=$PER_MODE"
+	append="vmtest_kernel=$kernel vmtest_modes=$(IFS=,; echo "${modes[*]}") vmtest_run=$run vmtest_per_mode=$PER_MODE vmtest_per_kernel=$PER_KERNEL"
 	append="$append vmtest_rest=$rest vmtest_host_only=$HOST_ONLY vmtest_test_timeout=$TEST_TIMEOUT"
 	status=0
 	qemu_run "$kernel" "$VM_TIMEOUT" "$results" "$ACCEL" "$append" 2>&1 | tr -d '\r' >"$log" || status=$?

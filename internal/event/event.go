@@ -145,6 +145,17 @@ const NoLimit = ^uint64(0)
 // Valid reports whether the event carries this cgroup.
 func (c *Cgroup) Valid() bool { return c.Path != "" }
 
+// hugePageBytes is the largest charge a memory cgroup takes at once (a
+// transparent huge page): a charge fails this far below the limit.
+const hugePageBytes = 2 << 20
+
+// AtLimit reports whether the cgroup's usage was at its hard limit when the
+// kernel saw it, that is within one huge page of it: where a charge can
+// fail.
+func (c *Cgroup) AtLimit() bool {
+	return c.LimitBytes != NoLimit && c.LimitBytes != 0 && c.UsageBytes+hugePageBytes >= c.LimitBytes
+}
+
 // Victim is the task an OOM kill chose.
 type Victim struct {
 	Task

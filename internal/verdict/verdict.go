@@ -68,7 +68,7 @@ func explainMemcg(b *strings.Builder, k *event.OOMKill, in Input) {
 		if in.Victim.ID != "" && in.Victim.ID == in.OOM.ID {
 			what = "victim cgroup" // below the container whose limit it is
 		}
-		details = append(details, what+" usage "+bytes(k.Victim.Cgroup.UsageBytes))
+		details = append(details, what+" usage "+victimUsage(&k.Victim.Cgroup))
 	}
 	details = append(details, victimMemory(&k.Victim))
 	if n, ok := oomKills(k, in.Snapshot); ok && n > 1 {
@@ -78,6 +78,20 @@ func explainMemcg(b *strings.Builder, k *event.OOMKill, in Input) {
 		details = append(details, "allocation by "+t)
 	}
 	fmt.Fprintf(b, " (%s); memcg OOM", strings.Join(details, "; "))
+}
+
+// victimUsage is the victim cgroup's usage, and its own limit when it has
+// one: "498 MiB", "31 MiB of its own limit 32 MiB, at it too".
+func victimUsage(c *event.Cgroup) string {
+	s := bytes(c.UsageBytes)
+	if c.LimitBytes == event.NoLimit || c.LimitBytes == 0 {
+		return s
+	}
+	s += " of its own limit " + bytes(c.LimitBytes)
+	if c.AtLimit() {
+		s += ", at it too"
+	}
+	return s
 }
 
 // explainChosen: "<kind of OOM>: <cause>, victim <victim> chosen by

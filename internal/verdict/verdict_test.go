@@ -114,6 +114,14 @@ func cases() []verdictCase {
 	ev.OOMKill.OOMCgroup = event.Cgroup{}
 	add("memcg, OOM cgroup unknown", ev, Input{Victim: api, Trigger: api})
 
+	// The container has a limit of its own, and was at it too or not.
+	ev = podLimitKill()
+	ev.OOMKill.Victim.Cgroup.UsageBytes, ev.OOMKill.Victim.Cgroup.LimitBytes = 499*mib, 500*mib
+	add("memcg, pod level, container at its own limit too", ev, Input{Victim: api, Trigger: proxy, OOM: pod})
+	ev = podLimitKill()
+	ev.OOMKill.Victim.Cgroup.LimitBytes = 1024 * mib
+	add("memcg, pod level, container below its own limit", ev, Input{Victim: api, Trigger: proxy, OOM: pod})
+
 	ev = podLimitKill()
 	ev.OOMKill.OOMCgroup = event.Cgroup{Path: "/kubepods", ID: 2, UsageBytes: 7680 * mib, LimitBytes: 7680 * mib}
 	add("memcg, node allocatable", ev, Input{Victim: api, Trigger: proxy, OOM: container.Parse("/kubepods")})
@@ -132,6 +140,7 @@ func cases() []verdictCase {
 	ev = javaKill()
 	sub := apiPath + "/workers"
 	ev.OOMKill.Victim.Cgroup.Path, ev.OOMKill.TriggerCgroup.Path = sub, sub
+	ev.OOMKill.Victim.Cgroup.LimitBytes = event.NoLimit
 	add("memcg, container limit over a sub-cgroup", ev, Input{Victim: attribute(sub, withName(shopNames, "api")), Trigger: attribute(sub, withName(shopNames, "api")), OOM: api})
 
 	hog := event.Event{Kind: event.KindOOMKill, OOMKill: event.OOMKill{
@@ -146,6 +155,7 @@ func cases() []verdictCase {
 
 	ev = hog
 	ev.OOMKill.Victim.Cgroup.Path, ev.OOMKill.TriggerCgroup.Path = "/oomtrace-test/child", "/oomtrace-test/child"
+	ev.OOMKill.Victim.Cgroup.LimitBytes = event.NoLimit
 	ev.OOMKill.OOMCgroup.Path = "/oomtrace-test"
 	add("memcg, plain parent cgroup", ev, Input{})
 
@@ -169,6 +179,7 @@ func cases() []verdictCase {
 	ev = hog
 	user := "/user.slice/user-1000.slice/user@1000.service/app.slice/app-firefox-1234.scope"
 	ev.OOMKill.Victim.Cgroup.Path, ev.OOMKill.TriggerCgroup.Path = user, user
+	ev.OOMKill.Victim.Cgroup.LimitBytes = event.NoLimit
 	ev.OOMKill.OOMCgroup.Path, ev.OOMKill.OOMCgroup.LimitBytes = "/user.slice/user-1000.slice", 4*1024*mib
 	add("memcg, user slice limit", ev, Input{Victim: container.Parse(user), Trigger: container.Parse(user), OOM: container.Parse("/user.slice/user-1000.slice")})
 
