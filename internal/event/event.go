@@ -153,7 +153,7 @@ const hugePageBytes = 2 << 20
 // kernel saw it, that is within one huge page of it: where a charge can
 // fail.
 func (c *Cgroup) AtLimit() bool {
-	return c.LimitBytes != NoLimit && c.LimitBytes != 0 && c.UsageBytes+hugePageBytes >= c.LimitBytes
+	return c.LimitBytes != NoLimit && c.LimitBytes != 0 && c.UsageBytes+hugePageBytes > c.LimitBytes
 }
 
 // Victim is the task an OOM kill chose.
