@@ -20,7 +20,7 @@ check-generated: generate ## fail if regenerating the BPF objects changes them
 	@git diff --exit-code -- internal/tracer || { \
 		echo "generated BPF objects are stale: run make generate and commit them"; exit 1; }
 
-check: lint check-generated test ## what CI runs: lint, generated objects up to date, all tests (as root)
+check: lint check-generated test vmtest ## what CI runs: lint, generated objects up to date, all tests, the kernel matrix (as root)
 
 test: ## all tests, the BPF and real-OOM ones included (as root)
 	$(GO) test -count=1 ./...
@@ -28,7 +28,7 @@ test: ## all tests, the BPF and real-OOM ones included (as root)
 test-unit: ## only the tests that need no root and cause no OOM
 	$(GO) test -count=1 -short ./...
 
-vmtest: ## the kernel matrix under qemu: Debian 5.10, 6.1, 6.12 in every mode (as root, ~17 min)
+vmtest: ## the kernel matrix under qemu: Debian 5.10, 6.1, 6.12 in every mode (as root, ~20 min without KVM)
 	./vmtest.sh
 
 demo: build ## cause a small memcg OOM and trace it (as root)
