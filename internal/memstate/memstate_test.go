@@ -12,7 +12,7 @@ import (
 
 // fakeCgroup writes files into a new temporary directory standing for a
 // cgroup, and returns it with its inode number (its cgroup id).
-func fakeCgroup(t *testing.T, files map[string]string) (string, uint64) {
+func fakeCgroup(t testing.TB, files map[string]string) (string, uint64) {
 	t.Helper()
 	dir := t.TempDir()
 	for name, content := range files {
@@ -27,7 +27,7 @@ func fakeCgroup(t *testing.T, files map[string]string) (string, uint64) {
 	return dir, st.Ino
 }
 
-func writeNodePressure(t *testing.T, content string) string {
+func writeNodePressure(t testing.TB, content string) string {
 	t.Helper()
 	name := filepath.Join(t.TempDir(), "memory")
 	if err := os.WriteFile(name, []byte(content), 0o644); err != nil {
@@ -337,5 +337,44 @@ func TestParseLimit(t *testing.T) {
 	}
 	if _, ok := parseLimit(nil); ok {
 		t.Error("parseLimit(nil) succeeded")
+	}
+}
+
+// BenchmarkRead times one snapshot of a synthetic cgroup of each version,
+// with the node's pressure.
+func BenchmarkRead(b *testing.B) {
+	for _, c := range []struct {
+		name    string
+		version int
+		files   map[string]string
+	}{
+		{"v1", 1, map[string]string{
+			"memory.oom_control":          "oom_kill_disable 0\nunder_oom 1\noom_kill 3\n",
+			"memory.failcnt":              "77\n",
+			"memory.stat":                 v1MemoryStat,
+			"memory.kmem.usage_in_bytes":  "9437184\n",
+			"memory.limit_in_bytes":       "536870912\n",
+			"memory.memsw.limit_in_bytes": "641728512\n",
+		}},
+		{"v2", 2, map[string]string{
+			"memory.events":       "low 0\nhigh 3\nmax 120\noom 2\noom_kill 2\noom_group_kill 0\nsock_throttled 0\n",
+			"memory.stat":         v2MemoryStat,
+			"memory.high":         "max\n",
+			"memory.swap.max":     "0\n",
+			"memory.swap.current": "0\n",
+			"memory.pressure":     cgroupPSI,
+		}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			dir, id := fakeCgroup(b, c.files)
+			r := NewReader(c.version, writeNodePressure(b, nodePSI))
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				if s := r.Read(ctx, dir, id); s.Status != StatusOK {
+					b.Fatalf("status %v (%s)", s.Status, s.Reason)
+				}
+			}
+		})
 	}
 }

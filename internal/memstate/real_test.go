@@ -235,3 +235,32 @@ func TestRealRemovedWhileOpen(t *testing.T) {
 		t.Errorf("open in a removed cgroup's directory: %v, want ENOENT", err)
 	}
 }
+
+// BenchmarkRealRead times one snapshot of a real memory cgroup with the
+// node's pressure.
+func BenchmarkRealRead(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("needs root to create memory cgroups")
+	}
+	h, err := memcg.Detect()
+	if err != nil {
+		b.Fatal(err)
+	}
+	g, err := h.Create(memcg.UniqueName("oomtrace-bench"), 32*mib)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer g.Remove()
+	id, err := h.ID(g.Path())
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := memstate.NewReader(h.Version, memstate.NodePressurePath)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if s := r.Read(ctx, g.Dir(), id); s.Status != memstate.StatusOK {
+			b.Fatalf("status %v (%s)", s.Status, s.Reason)
+		}
+	}
+}
