@@ -5,10 +5,29 @@
 // allows: the cgroup of a killed container is often being removed while it
 // is read.
 //
-// The files are read directly rather than through containerd/cgroups: its
-// Stat reads every controller and fails as a whole when one file is missing,
-// takes no deadline, and the module's dependencies (protobuf, dbus, systemd)
-// are not needed for a few text files.
+// The values come from github.com/containerd/cgroups/v3 where it has them.
+// On v2, cgroup2's Manager.StatFiltered with only the memory and
+// memory-events stats: memory.events, memory.stat's anon, file, slab and
+// shmem, memory.swap.current and memory.swap.max, and memory.pressure. On
+// v1, the Stat of cgroup1's memory controller: memory.oom_control,
+// memory.failcnt, memory.stat's total_rss and total_cache, the kmem usage,
+// and the memory and memory+swap limits. The library takes no deadline:
+// Read runs it in a goroutine of its own, a bounded number at a time, and
+// stops waiting at the caller's deadline.
+//
+// The rest is read from the files directly, because the library (v3.1.3)
+// has no field for it: memory.high; v2 memory.stat's kernel,
+// workingset_refault_anon and workingset_refault_file lines (it maps only
+// workingset_refault, the one line kernels before 5.9 had); v1 memory.stat's
+// total_shmem, total_swap and total_workingset_refault_* lines; and the
+// node's /proc/pressure/memory. memory.stat is therefore read twice, once
+// by the library and once here, microseconds apart.
+//
+// The library also gives 0 for a file or line it could not read, where a
+// snapshot must leave the value out, so whether each value is there is
+// decided here (see Snapshot.Has). And it opens files by path and, on v2,
+// takes a file a removed cgroup lost for 0 without an error: every snapshot
+// ends by checking that the path still names the directory that was read.
 package memstate
 
 import (
@@ -20,6 +39,10 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/containerd/cgroups/v3/cgroup1"
+	v1stats "github.com/containerd/cgroups/v3/cgroup1/stats"
+	"github.com/containerd/cgroups/v3/cgroup2"
+	v2stats "github.com/containerd/cgroups/v3/cgroup2/stats"
 	"golang.org/x/sys/unix"
 )
 
@@ -203,7 +226,7 @@ func (r *Reader) read(dir string, cgroupID uint64) Snapshot {
 	}
 	if r.nodePressure != "" {
 		if b, err := readCapped(r.nodePressure); err == nil {
-			if p, ok := parsePressure(b); ok {
+			if p, ok := ParsePressure(b); ok {
 				s.NodePressure = p
 				s.Fields |= FieldNodePressure
 			}
@@ -232,23 +255,22 @@ func (r *Reader) readCgroup(s *Snapshot, dir string, cgroupID uint64) {
 		s.Status = StatusRemoved
 		return
 	}
-	c := cgroupFiles{fd: fd}
+	c := cgroupFiles{dir: dir, fd: fd}
 	if r.version == 2 {
 		readV2(s, &c)
 	} else {
 		readV1(s, &c)
 	}
-	if !c.removed && c.err == nil {
-		return
-	}
 	// Files vanish, or fail with ENODEV, when the cgroup is removed under
-	// the reader; a directory that is still there and lacks them is not a
-	// memory cgroup.
+	// the reader, and the library may have read them as zeros; a directory
+	// that is still there and lacks them is not a memory cgroup.
 	if c.removed || !sameDir(dir, st.Ino) {
 		*s = Snapshot{Status: StatusRemoved, Version: s.Version}
 		return
 	}
-	*s = Snapshot{Status: StatusFailed, Version: s.Version, Reason: fmt.Sprintf("read %s: %v", dir, c.err)}
+	if c.err != nil {
+		*s = Snapshot{Status: StatusFailed, Version: s.Version, Reason: fmt.Sprintf("read %s: %v", dir, c.err)}
+	}
 }
 
 // sameDir reports whether dir still exists as the directory with inode ino.
@@ -257,12 +279,26 @@ func sameDir(dir string, ino uint64) bool {
 	return unix.Stat(dir, &st) == nil && st.Ino == ino
 }
 
-// cgroupFiles reads the control files of one open cgroup directory and
-// remembers the first error that is more than a file this kernel lacks.
+// cgroupFiles reads the control files of one open cgroup directory, through
+// the library and directly, and remembers the first error that is more than
+// a file this kernel lacks.
 type cgroupFiles struct {
-	fd      int
-	removed bool  // a file failed as files of a removed cgroup do
-	err     error // the first other error of a required file
+	dir     string // for the library, which opens files by path
+	fd      int    // the same directory, for the files read directly
+	removed bool   // a file failed as files of a removed cgroup do
+	err     error  // the first other error of a required file
+}
+
+// fail records the error of a required read.
+func (c *cgroupFiles) fail(err error) {
+	switch {
+	case errors.Is(err, unix.ENODEV):
+		c.removed = true
+	case c.err == nil:
+		// ENOENT too: the cgroup was removed, or this is not a memory
+		// cgroup; the final check of the directory tells.
+		c.err = err
+	}
 }
 
 // read returns the contents of the control file name, or nil when it
@@ -270,22 +306,37 @@ type cgroupFiles struct {
 // off) is not an error; for a required one, anything but removal is.
 func (c *cgroupFiles) read(name string, required bool) []byte {
 	b, err := c.readFile(name)
-	if err == nil {
-		return b
-	}
 	switch {
-	case errors.Is(err, unix.ENODEV):
-		c.removed = true
-	case errors.Is(err, unix.ENOENT) && required:
-		// The cgroup was removed, or this is not a memory cgroup: the
-		// final check of the directory tells.
-		if c.err == nil {
-			c.err = fmt.Errorf("%s: %w", name, err)
-		}
-	case required && c.err == nil:
-		c.err = fmt.Errorf("%s: %w", name, err)
+	case err == nil:
+		return b
+	case required || errors.Is(err, unix.ENODEV):
+		c.fail(fmt.Errorf("%s: %w", name, err))
 	}
 	return nil
+}
+
+// has reports whether the control file name exists.
+func (c *cgroupFiles) has(name string) bool {
+	var st unix.Stat_t
+	return unix.Fstatat(c.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil
+}
+
+// fromLibrary runs stat, a read through the library, records its error
+// and reports whether it succeeded. The library's parsers trust the
+// kernel's format: v3.1.3's cgroup2 indexes the first word of every line of
+// memory.pressure, and an empty line panics (index out of range). A
+// snapshot is not worth the tracer, so a panic fails the snapshot instead.
+func (c *cgroupFiles) fromLibrary(stat func() error) (ok bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.fail(fmt.Errorf("containerd/cgroups: %v", p))
+		}
+	}()
+	if err := stat(); err != nil {
+		c.fail(err)
+		return false
+	}
+	return true
 }
 
 // maxControlFile caps what is read of one control file; memory.stat, the
@@ -324,64 +375,117 @@ func readAllCapped(r io.Reader) ([]byte, error) {
 
 // readV2 reads a cgroup v2 memory cgroup.
 func readV2(s *Snapshot, c *cgroupFiles) {
-	if b := c.read("memory.events", true); b != nil {
-		setKeyed(s, b, []keyed{
-			{"low", FieldEventsLow, &s.EventsLow},
-			{"high", FieldEventsHigh, &s.EventsHigh},
-			{"max", FieldEventsMax, &s.EventsMax},
-			{"oom", FieldEventsOOM, &s.EventsOOM},
-			{"oom_kill", FieldEventsOOMKill, &s.EventsOOMKill},
-			{"oom_group_kill", FieldEventsOOMGroupKill, &s.EventsOOMGroupKill},
-		})
+	var m *v2stats.Metrics
+	if !c.fromLibrary(func() error {
+		// The group "/" below a mount point of dir is dir itself.
+		g, err := cgroup2.Load("/", cgroup2.WithMountpoint(c.dir))
+		if err != nil {
+			return err
+		}
+		m, err = g.StatFiltered(cgroup2.StatMemory | cgroup2.StatMemoryEvents)
+		return err
+	}) {
+		return
 	}
-	if b := c.read("memory.stat", true); b != nil {
-		setKeyed(s, b, []keyed{
-			{"anon", FieldAnon, &s.Anon},
-			{"file", FieldFile, &s.File},
-			{"kernel", FieldKernel, &s.Kernel},
-			{"slab", FieldSlab, &s.Slab},
-			{"shmem", FieldShmem, &s.Shmem},
-			{"workingset_refault_anon", FieldWorkingsetRefaultAnon, &s.WorkingsetRefaultAnon},
-			{"workingset_refault_file", FieldWorkingsetRefaultFile, &s.WorkingsetRefaultFile},
-		})
+	// The library leaves MemoryEvents nil, without an error, when
+	// memory.events cannot be opened.
+	events := m.MemoryEvents
+	if events == nil {
+		c.fail(errors.New("no memory.events"))
+		return
 	}
-	setLimit(s, c.read("memory.high", false), FieldHigh, &s.HighBytes)
-	setLimit(s, c.read("memory.swap.max", false), FieldSwapLimit, &s.SwapLimitBytes)
-	setCount(s, c.read("memory.swap.current", false), FieldSwap, &s.SwapBytes)
-	if p, ok := parsePressure(c.read("memory.pressure", false)); ok {
+	s.EventsLow, s.EventsHigh, s.EventsMax = events.Low, events.High, events.Max
+	s.EventsOOM, s.EventsOOMKill = events.Oom, events.OomKill
+	s.Fields |= FieldEventsLow | FieldEventsHigh | FieldEventsMax | FieldEventsOOM | FieldEventsOOMKill
+	// It also reads a missing oom_group_kill line as 0: kernels before 5.17
+	// have no such line, and 0 would claim that no group kill happened.
+	if b := c.read("memory.events", false); b != nil {
+		setKeyed(s, b, []keyed{{"oom_group_kill", FieldEventsOOMGroupKill, &s.EventsOOMGroupKill}})
+	}
+
+	// A missing memory.stat is all zeros to the library: reading it here
+	// for the lines the library lacks also tells that it is there.
+	stat := c.read("memory.stat", true)
+	if stat == nil {
+		return
+	}
+	mem := m.Memory
+	s.Anon, s.File, s.Slab, s.Shmem = mem.Anon, mem.File, mem.Slab, mem.Shmem
+	s.Fields |= FieldAnon | FieldFile | FieldSlab | FieldShmem
+	setKeyed(s, stat, []keyed{
+		{"kernel", FieldKernel, &s.Kernel},
+		{"workingset_refault_anon", FieldWorkingsetRefaultAnon, &s.WorkingsetRefaultAnon},
+		{"workingset_refault_file", FieldWorkingsetRefaultFile, &s.WorkingsetRefaultFile},
+	})
+
+	// Without swap accounting there are no memory.swap.* files, and the
+	// library's 0 for them would read as "no swap allowed".
+	if c.has("memory.swap.current") {
+		s.SwapBytes = mem.SwapUsage
+		s.Fields |= FieldSwap
+	}
+	if c.has("memory.swap.max") {
+		s.SwapLimitBytes = mem.SwapLimit // "max" is math.MaxUint64, NoLimit
+		s.Fields |= FieldSwapLimit
+	}
+	if p, ok := pressureOf(mem.PSI); ok {
 		s.Pressure = p
 		s.Fields |= FieldPressure
 	}
+	setLimit(s, c.read("memory.high", false), FieldHigh, &s.HighBytes)
+}
+
+// hasModule reports whether the four files of a v1 module ("memsw",
+// "kmem") that the library's Stat reads are there: its usage, max usage,
+// failcnt and limit.
+func (c *cgroupFiles) hasModule(module string) bool {
+	for _, name := range [...]string{"usage_in_bytes", "max_usage_in_bytes", "failcnt", "limit_in_bytes"} {
+		if !c.has("memory." + module + "." + name) {
+			return false
+		}
+	}
+	return true
 }
 
 // readV1 reads a cgroup v1 memory cgroup.
 func readV1(s *Snapshot, c *cgroupFiles) {
-	if b := c.read("memory.oom_control", true); b != nil {
-		var disable, under uint64
-		setKeyed(s, b, []keyed{
-			{"oom_kill_disable", FieldOOMKillDisable, &disable},
-			{"under_oom", FieldUnderOOM, &under},
-			{"oom_kill", FieldEventsOOMKill, &s.EventsOOMKill},
-		})
-		s.OOMKillDisable, s.UnderOOM = disable != 0, under != 0
+	// The library's Stat reads memory.stat, memory.oom_control and four
+	// files of each module, and fails as a whole on the first one missing.
+	// The memsw files exist only with swap accounting, and stable kernels
+	// dropped memory.kmem.limit_in_bytes for a while (6.1.54, reported in
+	// kubernetes/kubernetes#120813; this 6.18 has it), so a module is read
+	// only when its files are there. kmem.tcp is not needed.
+	ignored := []string{"kmem.tcp"}
+	readModule := map[string]bool{}
+	for _, module := range [...]string{"memsw", "kmem"} {
+		readModule[module] = c.hasModule(module)
+		if !readModule[module] {
+			ignored = append(ignored, module)
+		}
 	}
-	setCount(s, c.read("memory.failcnt", true), FieldFailcnt, &s.Failcnt)
-	if b := c.read("memory.stat", true); b != nil {
-		setKeyed(s, b, []keyed{
-			{"total_rss", FieldAnon, &s.Anon},
-			{"total_cache", FieldFile, &s.File},
-			{"total_shmem", FieldShmem, &s.Shmem},
-			{"total_swap", FieldSwap, &s.SwapBytes},
-			{"total_workingset_refault_anon", FieldWorkingsetRefaultAnon, &s.WorkingsetRefaultAnon},
-			{"total_workingset_refault_file", FieldWorkingsetRefaultFile, &s.WorkingsetRefaultFile},
-		})
+	var m v1stats.Metrics
+	if !c.fromLibrary(func() error {
+		// NewMemory takes the directory that holds the memory hierarchy
+		// and appends "memory"; Stat takes a cgroup below that, and ".."
+		// names dir itself (the library joins with filepath.Join, which
+		// cleans).
+		return cgroup1.NewMemory(c.dir, cgroup1.IgnoreModules(ignored...)).Stat("..", &m)
+	}) {
+		return
 	}
-	setCount(s, c.read("memory.kmem.usage_in_bytes", false), FieldKernel, &s.Kernel)
-
-	limit, okLimit := parseLimit(c.read("memory.limit_in_bytes", true))
-	memsw, okMemsw := parseLimit(c.read("memory.memsw.limit_in_bytes", false))
-	if okLimit && okMemsw {
-		s.Fields |= FieldSwapLimit
+	oom := m.MemoryOomControl
+	s.OOMKillDisable, s.UnderOOM, s.EventsOOMKill = oom.OomKillDisable != 0, oom.UnderOom != 0, oom.OomKill
+	s.Fields |= FieldOOMKillDisable | FieldUnderOOM | FieldEventsOOMKill
+	mem := m.Memory
+	s.Failcnt = mem.Usage.Failcnt
+	s.Anon, s.File = mem.TotalRSS, mem.TotalCache
+	s.Fields |= FieldFailcnt | FieldAnon | FieldFile
+	if readModule["kmem"] {
+		s.Kernel = mem.Kernel.Usage
+		s.Fields |= FieldKernel
+	}
+	if readModule["memsw"] {
+		limit, memsw := limitOf(mem.Usage.Limit), limitOf(mem.Swap.Limit)
 		switch {
 		case memsw == NoLimit:
 			s.SwapLimitBytes = NoLimit
@@ -390,6 +494,15 @@ func readV1(s *Snapshot, c *cgroupFiles) {
 		default:
 			s.SwapLimitBytes = memsw - min(memsw, limit)
 		}
+		s.Fields |= FieldSwapLimit
+	}
+	if b := c.read("memory.stat", true); b != nil {
+		setKeyed(s, b, []keyed{
+			{"total_shmem", FieldShmem, &s.Shmem},
+			{"total_swap", FieldSwap, &s.SwapBytes},
+			{"total_workingset_refault_anon", FieldWorkingsetRefaultAnon, &s.WorkingsetRefaultAnon},
+			{"total_workingset_refault_file", FieldWorkingsetRefaultFile, &s.WorkingsetRefaultFile},
+		})
 	}
 }
 
@@ -428,18 +541,19 @@ func setLimit(s *Snapshot, b []byte, f Field, dst *uint64) {
 	}
 }
 
-// setCount reads a file of one number into dst.
-func setCount(s *Snapshot, b []byte, f Field, dst *uint64) {
-	if n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64); err == nil {
-		*dst = n
-		s.Fields |= f
-	}
-}
-
 // v1Unlimited is the smallest value v1 shows for "no limit": the largest
 // page counter, LONG_MAX rounded down to the page size, for pages of up to
 // 64 KiB.
 const v1Unlimited = (1<<63 - 1) &^ (64<<10 - 1)
+
+// limitOf is a limit in bytes, with v1's huge value for no limit as
+// NoLimit.
+func limitOf(n uint64) uint64 {
+	if n >= v1Unlimited {
+		return NoLimit
+	}
+	return n
+}
 
 // parseLimit parses a number of bytes, or "max" (v2) and v1's huge value
 // for no limit as NoLimit. It fails on nil.
@@ -452,19 +566,39 @@ func parseLimit(b []byte) (uint64, bool) {
 	if err != nil {
 		return 0, false
 	}
-	if n >= v1Unlimited {
-		return NoLimit, true
-	}
-	return n, true
+	return limitOf(n), true
 }
 
-// parsePressure parses a PSI file:
+// pressureOf takes the library's reading of a PSI file, which keeps a
+// file without its full line and averages outside 0-100 (NaN too): both
+// lines, with averages that are percentages, must be there.
+func pressureOf(psi *v2stats.PSIStats) (Pressure, bool) {
+	if psi == nil || psi.Some == nil || psi.Full == nil {
+		return Pressure{}, false
+	}
+	p := Pressure{
+		Some: PressureLine{Avg10: psi.Some.Avg10, Avg60: psi.Some.Avg60, Avg300: psi.Some.Avg300, TotalMicros: psi.Some.Total},
+		Full: PressureLine{Avg10: psi.Full.Avg10, Avg60: psi.Full.Avg60, Avg300: psi.Full.Avg300, TotalMicros: psi.Full.Total},
+	}
+	for _, v := range [...]float64{p.Some.Avg10, p.Some.Avg60, p.Some.Avg300, p.Full.Avg10, p.Full.Avg60, p.Full.Avg300} {
+		if !isPercent(v) {
+			return Pressure{}, false
+		}
+	}
+	return p, true
+}
+
+func isPercent(v float64) bool { return v >= 0 && v <= 100 } // false for NaN
+
+// ParsePressure parses a PSI file, such as /proc/pressure/memory:
 //
 //	some avg10=0.00 avg60=0.00 avg300=0.00 total=0
 //	full avg10=0.00 avg60=0.00 avg300=0.00 total=0
 //
-// Both lines, with all four values, must be there.
-func parsePressure(b []byte) (Pressure, bool) {
+// Both lines, with all four values, must be there. The library has no
+// reader for the node's files (its PSI parser is internal to cgroup2's
+// Stat), so this one is kept for them.
+func ParsePressure(b []byte) (Pressure, bool) {
 	var p Pressure
 	var seen int
 	for line := range strings.Lines(string(b)) {
@@ -496,7 +630,7 @@ func parsePressureLine(fields []string, dst *PressureLine) bool {
 			return false
 		}
 		v, err := strconv.ParseFloat(text, 64)
-		if err != nil || !(v >= 0 && v <= 100) { // NaN too
+		if err != nil || !isPercent(v) {
 			return false
 		}
 		*avgs[i] = v

@@ -2,6 +2,7 @@ package memstate
 
 import (
 	"context"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,7 +13,7 @@ import (
 
 // fakeCgroup writes files into a new temporary directory standing for a
 // cgroup, and returns it with its inode number (its cgroup id).
-func fakeCgroup(t *testing.T, files map[string]string) (string, uint64) {
+func fakeCgroup(t testing.TB, files map[string]string) (string, uint64) {
 	t.Helper()
 	dir := t.TempDir()
 	for name, content := range files {
@@ -27,7 +28,7 @@ func fakeCgroup(t *testing.T, files map[string]string) (string, uint64) {
 	return dir, st.Ino
 }
 
-func writeNodePressure(t *testing.T, content string) string {
+func writeNodePressure(t testing.TB, content string) string {
 	t.Helper()
 	name := filepath.Join(t.TempDir(), "memory")
 	if err := os.WriteFile(name, []byte(content), 0o644); err != nil {
@@ -116,7 +117,8 @@ func TestReadV2(t *testing.T) {
 }
 
 // TestReadV2Minimal: an older kernel without swap accounting, PSI, the
-// kernel line or oom_group_kill still gives what it has.
+// kernel line or oom_group_kill still gives what it has. The library reads
+// the missing swap files and oom_group_kill line as 0: they must stay out.
 func TestReadV2Minimal(t *testing.T) {
 	dir, id := fakeCgroup(t, map[string]string{
 		"memory.events": "low 0\nhigh 0\nmax 5\noom 1\noom_kill 1\n",
@@ -137,17 +139,32 @@ func TestReadV2Minimal(t *testing.T) {
 	}
 }
 
-func TestReadV1(t *testing.T) {
+// v1Files are the files of a v1 memory cgroup that the library's Stat
+// reads, the memory+swap ones only with swap accounting, plus memory.stat.
+func v1Files(swapAccounting bool) map[string]string {
 	files := map[string]string{
-		"memory.oom_control":          "oom_kill_disable 0\nunder_oom 1\noom_kill 3\n",
-		"memory.failcnt":              "77\n",
-		"memory.stat":                 v1MemoryStat,
-		"memory.kmem.usage_in_bytes":  "9437184\n",
-		"memory.limit_in_bytes":       "536870912\n",
-		"memory.memsw.limit_in_bytes": "641728512\n",
-		"memory.usage_in_bytes":       "536870912\n",
+		"memory.oom_control":             "oom_kill_disable 0\nunder_oom 1\noom_kill 3\n",
+		"memory.stat":                    v1MemoryStat,
+		"memory.usage_in_bytes":          "536870912\n",
+		"memory.max_usage_in_bytes":      "536870912\n",
+		"memory.failcnt":                 "77\n",
+		"memory.limit_in_bytes":          "536870912\n",
+		"memory.kmem.usage_in_bytes":     "9437184\n",
+		"memory.kmem.max_usage_in_bytes": "10485760\n",
+		"memory.kmem.failcnt":            "0\n",
+		"memory.kmem.limit_in_bytes":     "9223372036854771712\n",
 	}
-	dir, id := fakeCgroup(t, files)
+	if swapAccounting {
+		files["memory.memsw.usage_in_bytes"] = "537919488\n"
+		files["memory.memsw.max_usage_in_bytes"] = "537919488\n"
+		files["memory.memsw.failcnt"] = "0\n"
+		files["memory.memsw.limit_in_bytes"] = "641728512\n"
+	}
+	return files
+}
+
+func TestReadV1(t *testing.T) {
+	dir, id := fakeCgroup(t, v1Files(true))
 	got := read(t, NewReader(1, writeNodePressure(t, nodePSI)), dir, id)
 	want := Snapshot{
 		Status: StatusOK, Version: 1,
@@ -168,11 +185,42 @@ func TestReadV1(t *testing.T) {
 	}
 }
 
+// TestReadV1WithoutKmemLimit: the library's Stat fails as a whole on a
+// missing file, and memory.kmem.limit_in_bytes is gone from some kernels
+// (6.1.54 stable). The snapshot goes without the kernel memory.
+func TestReadV1WithoutKmemLimit(t *testing.T) {
+	files := v1Files(true)
+	delete(files, "memory.kmem.limit_in_bytes")
+	dir, id := fakeCgroup(t, files)
+	got := read(t, NewReader(1, ""), dir, id)
+	if got.Status != StatusOK {
+		t.Fatalf("status %v (%s)", got.Status, got.Reason)
+	}
+	if got.Has(FieldKernel) {
+		t.Errorf("kernel memory %d read without memory.kmem.limit_in_bytes", got.Kernel)
+	}
+	if !got.Has(FieldSwapLimit) || got.SwapLimitBytes != 100*mib || got.Failcnt != 77 || got.Anon != 492830720 || got.EventsOOMKill != 3 {
+		t.Errorf("got %+v", got)
+	}
+}
+
+// TestReadV1NotAMemoryCgroup: a directory without the files of a memory
+// cgroup fails, naming the first file the library missed.
+func TestReadV1NotAMemoryCgroup(t *testing.T) {
+	files := v1Files(false)
+	delete(files, "memory.oom_control")
+	dir, id := fakeCgroup(t, files)
+	got := read(t, NewReader(1, ""), dir, id)
+	if got.Status != StatusFailed || !strings.Contains(got.Reason, "memory.oom_control") || got.Fields != 0 {
+		t.Errorf("got status %q, reason %q, fields %#x; want failed naming memory.oom_control", got.Status, got.Reason, got.Fields)
+	}
+}
+
 func TestReadV1SwapLimit(t *testing.T) {
 	const unlimited = "9223372036854771712\n" // what v1 shows for no limit
 	for _, c := range []struct {
 		name         string
-		limit, memsw string // "" for no file
+		limit, memsw string // "" for no memsw files
 		want         uint64
 		has          bool
 	}{
@@ -185,19 +233,15 @@ func TestReadV1SwapLimit(t *testing.T) {
 		{"no swap accounting", "33554432", "", 0, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			files := map[string]string{
-				"memory.oom_control":    "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n",
-				"memory.failcnt":        "0\n",
-				"memory.stat":           v1MemoryStat,
-				"memory.limit_in_bytes": c.limit,
-			}
+			files := v1Files(c.memsw != "")
+			files["memory.limit_in_bytes"] = c.limit
 			if c.memsw != "" {
 				files["memory.memsw.limit_in_bytes"] = c.memsw
 			}
 			dir, id := fakeCgroup(t, files)
 			got := read(t, NewReader(1, ""), dir, id)
 			if got.Status != StatusOK || got.Has(FieldSwapLimit) != c.has || got.SwapLimitBytes != c.want {
-				t.Errorf("status %v, has swap limit %v, swap limit %d; want %v, %d", got.Status, got.Has(FieldSwapLimit), got.SwapLimitBytes, c.has, c.want)
+				t.Errorf("status %v (%s), has swap limit %v, swap limit %d; want %v, %d", got.Status, got.Reason, got.Has(FieldSwapLimit), got.SwapLimitBytes, c.has, c.want)
 			}
 		})
 	}
@@ -253,6 +297,99 @@ func TestReadNodeOnly(t *testing.T) {
 	}
 }
 
+// TestReadV2LibraryGaps pins what the snapshot does where containerd/cgroups
+// reads a file more leniently than a snapshot may take it.
+func TestReadV2LibraryGaps(t *testing.T) {
+	const events = "low 0\nhigh 0\nmax 5\noom 1\noom_kill 1\noom_group_kill 0\n"
+	for _, c := range []struct {
+		name     string
+		files    map[string]string
+		status   Status
+		pressure bool
+	}{
+		{"PSI without its full line", map[string]string{"memory.pressure": "some avg10=1.00 avg60=1.00 avg300=1.00 total=1\n"}, StatusOK, false},
+		{"PSI average not a number", map[string]string{"memory.pressure": "some avg10=NaN avg60=1.00 avg300=1.00 total=1\nfull avg10=1.00 avg60=1.00 avg300=1.00 total=1\n"}, StatusOK, false},
+		{"PSI average over 100", map[string]string{"memory.pressure": "some avg10=1.00 avg60=1.00 avg300=1.00 total=1\nfull avg10=101 avg60=1.00 avg300=1.00 total=1\n"}, StatusOK, false},
+		// The library indexes the first word of every line: an empty one
+		// panics inside it.
+		{"PSI with an empty line", map[string]string{"memory.pressure": "some avg10=1.00 avg60=1.00 avg300=1.00 total=1\n\nfull avg10=1.00 avg60=1.00 avg300=1.00 total=1\n"}, StatusFailed, false},
+		// A line that is not "key number" fails the library's memory.stat.
+		{"memory.stat line without a number", map[string]string{"memory.stat": "anon 1\nfile x\n"}, StatusFailed, false},
+		{"valid PSI", map[string]string{"memory.pressure": cgroupPSI}, StatusOK, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			files := map[string]string{"memory.events": events, "memory.stat": v2MemoryStat}
+			maps.Copy(files, c.files)
+			dir, id := fakeCgroup(t, files)
+			got := read(t, NewReader(2, ""), dir, id)
+			if got.Status != c.status || got.Has(FieldPressure) != c.pressure {
+				t.Errorf("status %q (%s), pressure read %v; want %q, %v", got.Status, got.Reason, got.Has(FieldPressure), c.status, c.pressure)
+			}
+			if got.Status == StatusOK && (got.EventsMax != 5 || !got.Has(FieldEventsOOMGroupKill) || got.Anon != 492830720) {
+				t.Errorf("got %+v", got)
+			}
+		})
+	}
+}
+
+// TestReadReplacedWhileReading swaps another directory in at the cgroup's
+// path while the library, which opens files by path, is held on a FIFO in
+// place of memory.stat: it then reads the newcomer's files, and the
+// snapshot must say the cgroup asked for is gone rather than report them.
+func TestReadReplacedWhileReading(t *testing.T) {
+	dir, id := fakeCgroup(t, map[string]string{"memory.events": "oom 1\noom_kill 1\n"})
+	fifo := filepath.Join(dir, "memory.stat")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan Snapshot, 1)
+	go func() { done <- read(t, NewReader(2, ""), dir, id) }()
+
+	// Opening a FIFO for writing without blocking works once a reader has
+	// it open: the library is then inside memory.stat, and stays there
+	// while the writer is open.
+	var writer *os.File
+	deadline := time.Now().Add(10 * time.Second)
+	for writer == nil && time.Now().Before(deadline) {
+		if f, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+			writer = f
+		} else {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	if writer == nil {
+		t.Fatal("the library never opened memory.stat")
+	}
+	if err := os.Rename(dir, dir+".old"); err != nil {
+		t.Fatal(err)
+	}
+	newcomer, _ := fakeCgroup(t, map[string]string{"memory.events": "oom 99\noom_kill 99\n", "memory.stat": v2MemoryStat})
+	if err := os.Rename(newcomer, dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := writer.WriteString("anon 1\n"); err != nil {
+		t.Fatal(err)
+	}
+	writer.Close()
+
+	// The direct read of memory.stat opens the FIFO again: each writer
+	// that comes and goes lets it through.
+	var got Snapshot
+	for received := false; !received; {
+		select {
+		case got = <-done:
+			received = true
+		case <-time.After(time.Millisecond):
+			if f, err := os.OpenFile(filepath.Join(dir+".old", "memory.stat"), os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+				f.Close()
+			}
+		}
+	}
+	if got.Status != StatusRemoved || got.Fields != 0 {
+		t.Errorf("got %+v; want status %q and no values", got, StatusRemoved)
+	}
+}
+
 // TestReadTimesOut stalls a read on a FIFO in place of memory.stat, the
 // way a read can hang in the kernel: Read returns at its deadline, and
 // once every reader slot is stuck, later reads time out without starting
@@ -295,7 +432,7 @@ func TestReadTimesOut(t *testing.T) {
 }
 
 func TestParsePressure(t *testing.T) {
-	if p, ok := parsePressure([]byte(nodePSI)); !ok || p.Some.Avg10 != 1.5 || p.Full.Avg300 != 0.1 {
+	if p, ok := ParsePressure([]byte(nodePSI)); !ok || p.Some.Avg10 != 1.5 || p.Full.Avg300 != 0.1 {
 		t.Errorf("valid file: %+v %v", p, ok)
 	}
 	for _, bad := range []string{
@@ -310,8 +447,8 @@ func TestParsePressure(t *testing.T) {
 		"some avg10=1.00 avg60=1.00 avg300=1.00 total=-1\nfull avg10=1.00 avg60=1.00 avg300=1.00 total=1\n",
 		"most avg10=1.00 avg60=1.00 avg300=1.00 total=1\nfull avg10=1.00 avg60=1.00 avg300=1.00 total=1\n",
 	} {
-		if p, ok := parsePressure([]byte(bad)); ok {
-			t.Errorf("parsePressure(%q) = %+v, want failure", bad, p)
+		if p, ok := ParsePressure([]byte(bad)); ok {
+			t.Errorf("ParsePressure(%q) = %+v, want failure", bad, p)
 		}
 	}
 }
@@ -337,5 +474,37 @@ func TestParseLimit(t *testing.T) {
 	}
 	if _, ok := parseLimit(nil); ok {
 		t.Error("parseLimit(nil) succeeded")
+	}
+}
+
+// BenchmarkRead times one snapshot of a synthetic cgroup of each version,
+// with the node's pressure.
+func BenchmarkRead(b *testing.B) {
+	for _, c := range []struct {
+		name    string
+		version int
+		files   map[string]string
+	}{
+		{"v1", 1, v1Files(true)},
+		{"v2", 2, map[string]string{
+			"memory.events":       "low 0\nhigh 3\nmax 120\noom 2\noom_kill 2\noom_group_kill 0\nsock_throttled 0\n",
+			"memory.stat":         v2MemoryStat,
+			"memory.high":         "max\n",
+			"memory.swap.max":     "0\n",
+			"memory.swap.current": "0\n",
+			"memory.pressure":     cgroupPSI,
+		}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			dir, id := fakeCgroup(b, c.files)
+			r := NewReader(c.version, writeNodePressure(b, nodePSI))
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				if s := r.Read(ctx, dir, id); s.Status != StatusOK {
+					b.Fatalf("status %v (%s)", s.Status, s.Reason)
+				}
+			}
+		})
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -149,6 +151,77 @@ func TestRealSnapshotBeforeAndAfterOOM(t *testing.T) {
 	}
 }
 
+// TestRealValuesOfALiveCgroup holds 8 MiB in a cgroup and checks the
+// snapshot against the cgroup's own files, read after it: the values the
+// library delivers, and the ones read beside it.
+func TestRealValuesOfALiveCgroup(t *testing.T) {
+	h := requireMemcg(t)
+	r := memstate.NewReader(h.Version, "")
+	g, id := create(t, h, memcg.UniqueName("oomtrace-test"), 32*mib)
+	cmd, err := memcg.StartHog(g, 8, memcg.HogOptions{Stderr: os.Stderr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	}()
+	var s memstate.Snapshot
+	for deadline := time.Now().Add(10 * time.Second); s.Anon < 8*mib; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the hog's 8 MiB never showed: %+v", s)
+		}
+		if s = snapshot(t, r, g.Dir(), id); s.Status != memstate.StatusOK {
+			t.Fatalf("status %q (%s)", s.Status, s.Reason)
+		}
+	}
+	stat := readKeyed(t, filepath.Join(g.Dir(), "memory.stat"))
+	anon, file := stat["anon"], stat["file"]
+	if h.Version == 1 {
+		anon, file = stat["total_rss"], stat["total_cache"]
+	}
+	// The hog sleeps: its memory moves by a few pages at most.
+	if !near(s.Anon, anon) || !near(s.File, file) {
+		t.Errorf("anon %d, file %d; memory.stat says %d, %d", s.Anon, s.File, anon, file)
+	}
+	if !s.Has(memstate.FieldKernel) || s.Kernel == 0 {
+		t.Errorf("kernel memory of a live process: read %v, %d bytes", s.Has(memstate.FieldKernel), s.Kernel)
+	}
+	if h.Version == 1 {
+		oom := readKeyed(t, filepath.Join(g.Dir(), "memory.oom_control"))
+		if !s.Has(memstate.FieldUnderOOM) || s.UnderOOM || s.OOMKillDisable != (oom["oom_kill_disable"] != 0) || !s.Has(memstate.FieldFailcnt) {
+			t.Errorf("oom_control %v: got %+v", oom, s)
+		}
+		if _, err := os.Stat(filepath.Join(g.Dir(), "memory.memsw.limit_in_bytes")); err == nil && (!s.Has(memstate.FieldSwapLimit) || s.SwapLimitBytes != 0) {
+			t.Errorf("swap limit read %v, %d bytes; memcg ties memory+swap to the memory limit, so want 0", s.Has(memstate.FieldSwapLimit), s.SwapLimitBytes)
+		}
+	}
+}
+
+// near reports whether two readings of a sleeping cgroup's memory agree
+// within 1 MiB.
+func near(a, b uint64) bool {
+	return max(a, b)-min(a, b) <= mib
+}
+
+func readKeyed(t *testing.T, name string) map[string]uint64 {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := map[string]uint64{}
+	for line := range strings.Lines(string(b)) {
+		key, value, _ := strings.Cut(strings.TrimSpace(line), " ")
+		n, err := strconv.ParseUint(value, 10, 64)
+		if err != nil {
+			t.Fatalf("%s: line %q", name, line)
+		}
+		values[key] = n
+	}
+	return values
+}
+
 // TestRealParentLimit pins what the OOM killer's counters say when a
 // parent's limit kills in a child, as with a pod-level limit: v1 counts the
 // kill only in the victim's own cgroup, v2 in its ancestors too.
@@ -233,5 +306,34 @@ func TestRealRemovedWhileOpen(t *testing.T) {
 	}
 	if _, err := syscall.Openat(int(dir.Fd()), "memory.stat", syscall.O_RDONLY, 0); !errors.Is(err, syscall.ENOENT) {
 		t.Errorf("open in a removed cgroup's directory: %v, want ENOENT", err)
+	}
+}
+
+// BenchmarkRealRead times one snapshot of a real memory cgroup with the
+// node's pressure.
+func BenchmarkRealRead(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("needs root to create memory cgroups")
+	}
+	h, err := memcg.Detect()
+	if err != nil {
+		b.Fatal(err)
+	}
+	g, err := h.Create(memcg.UniqueName("oomtrace-bench"), 32*mib)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer g.Remove()
+	id, err := h.ID(g.Path())
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := memstate.NewReader(h.Version, memstate.NodePressurePath)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if s := r.Read(ctx, g.Dir(), id); s.Status != memstate.StatusOK {
+			b.Fatalf("status %v (%s)", s.Status, s.Reason)
+		}
 	}
 }
