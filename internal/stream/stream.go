@@ -45,8 +45,8 @@ type Options struct {
 	// OnReady, when set, is called once everything is attached.
 	OnReady func(mode event.Mode) error
 	// Health, when set, is kept up to date with the ring buffer's state.
-	Health  *Health
-	Logger  *slog.Logger
+	Health *Health
+	Logger *slog.Logger
 }
 
 // Summary is what a run saw.
