@@ -203,7 +203,7 @@ func (r *Reader) read(dir string, cgroupID uint64) Snapshot {
 	}
 	if r.nodePressure != "" {
 		if b, err := readCapped(r.nodePressure); err == nil {
-			if p, ok := parsePressure(b); ok {
+			if p, ok := ParsePressure(b); ok {
 				s.NodePressure = p
 				s.Fields |= FieldNodePressure
 			}
@@ -348,7 +348,7 @@ func readV2(s *Snapshot, c *cgroupFiles) {
 	setLimit(s, c.read("memory.high", false), FieldHigh, &s.HighBytes)
 	setLimit(s, c.read("memory.swap.max", false), FieldSwapLimit, &s.SwapLimitBytes)
 	setCount(s, c.read("memory.swap.current", false), FieldSwap, &s.SwapBytes)
-	if p, ok := parsePressure(c.read("memory.pressure", false)); ok {
+	if p, ok := ParsePressure(c.read("memory.pressure", false)); ok {
 		s.Pressure = p
 		s.Fields |= FieldPressure
 	}
@@ -458,13 +458,13 @@ func parseLimit(b []byte) (uint64, bool) {
 	return n, true
 }
 
-// parsePressure parses a PSI file:
+// ParsePressure parses a PSI file:
 //
 //	some avg10=0.00 avg60=0.00 avg300=0.00 total=0
 //	full avg10=0.00 avg60=0.00 avg300=0.00 total=0
 //
 // Both lines, with all four values, must be there.
-func parsePressure(b []byte) (Pressure, bool) {
+func ParsePressure(b []byte) (Pressure, bool) {
 	var p Pressure
 	var seen int
 	for line := range strings.Lines(string(b)) {

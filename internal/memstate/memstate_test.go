@@ -295,7 +295,7 @@ func TestReadTimesOut(t *testing.T) {
 }
 
 func TestParsePressure(t *testing.T) {
-	if p, ok := parsePressure([]byte(nodePSI)); !ok || p.Some.Avg10 != 1.5 || p.Full.Avg300 != 0.1 {
+	if p, ok := ParsePressure([]byte(nodePSI)); !ok || p.Some.Avg10 != 1.5 || p.Full.Avg300 != 0.1 {
 		t.Errorf("valid file: %+v %v", p, ok)
 	}
 	for _, bad := range []string{
@@ -310,8 +310,8 @@ func TestParsePressure(t *testing.T) {
 		"some avg10=1.00 avg60=1.00 avg300=1.00 total=-1\nfull avg10=1.00 avg60=1.00 avg300=1.00 total=1\n",
 		"most avg10=1.00 avg60=1.00 avg300=1.00 total=1\nfull avg10=1.00 avg60=1.00 avg300=1.00 total=1\n",
 	} {
-		if p, ok := parsePressure([]byte(bad)); ok {
-			t.Errorf("parsePressure(%q) = %+v, want failure", bad, p)
+		if p, ok := ParsePressure([]byte(bad)); ok {
+			t.Errorf("ParsePressure(%q) = %+v, want failure", bad, p)
 		}
 	}
 }
