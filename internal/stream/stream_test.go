@@ -103,7 +103,7 @@ func TestRunDrainsOnStop(t *testing.T) {
 	var summary Summary
 	go func() {
 		var err error
-		summary, err = run(ctx, src, fakeDecode, nil, Options{
+		summary, err = run(ctx, src, fakeDecode, nil, nil, Options{
 			Sink:    sink,
 			Filter:  filter.Filter{Classes: []event.Class{event.ClassMemcg, event.ClassSysrq}},
 			OnReady: func(event.Mode) error { close(ready); return nil },
