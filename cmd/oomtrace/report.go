@@ -46,7 +46,8 @@ Flags:
 	if err != nil {
 		return err
 	}
-	rep, err := readReport(files, report.Options{Window: *window, Filter: f}, stderr)
+	// The timelines are for people: drawn as sparklines or a picture.
+	rep, err := readReport(files, report.Options{Window: *window, Filter: f, Timeline: *format == "text"}, stderr)
 	if err != nil {
 		return err
 	}
