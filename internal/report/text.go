@@ -266,7 +266,7 @@ func (t *textWriter) kernelHistograms() {
 		var buckets []string
 		for i, n := range x.HistUS {
 			if n > 0 {
-				buckets = append(buckets, fmt.Sprintf("%s:%d", bucketName(i), n))
+				buckets = append(buckets, fmt.Sprintf("%s:%d", BucketName(i), n))
 			}
 		}
 		addRow(tw, x.Kind, orDash(x.Cgroup), strings.Join(buckets, " "))
@@ -275,9 +275,9 @@ func (t *textWriter) kernelHistograms() {
 	fmt.Fprintln(t.w)
 }
 
-// bucketName names the kernel's log2 bucket i: [2^i, 2^(i+1)) µs, bucket 0
+// BucketName names the kernel's log2 bucket i: [2^i, 2^(i+1)) µs, bucket 0
 // from 0.
-func bucketName(i int) string {
+func BucketName(i int) string {
 	switch i {
 	case 0:
 		return "<2us"
