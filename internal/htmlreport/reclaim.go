@@ -58,6 +58,8 @@ func reclaimViews(r *report.Reclaim) ([]reclaimRow, bool, []histogramView) {
 			hists = append(hists, newHistogram(x.Kind+" reclaim, "+cgroup, x.HistUS))
 		}
 	}
+	// One cgroup's histogram would repeat its kind's.
+	perCgroup := len(r.ByCgroup) > 1
 	for _, x := range r.ByKind {
 		add(x, "all cgroups")
 	}
@@ -66,6 +68,9 @@ func reclaimViews(r *report.Reclaim) ([]reclaimRow, bool, []histogramView) {
 	}
 	if len(r.ByCgroup) > 1 || len(r.ByCgroup) == 1 && r.ByCgroup[0].Cgroup != "" {
 		for _, x := range r.ByCgroup {
+			if !perCgroup {
+				x.HistUS = nil
+			}
 			add(x, ownerText(x.Owner, x.Cgroup))
 		}
 	}
