@@ -84,10 +84,13 @@ func columns(tl *Timeline, l *Lane, n int) (usage []float64, hasUsage []bool, st
 }
 
 // timelines writes a sparkline of usage and of reclaim stall per lane, the
-// busiest first, for each capture that has either.
+// busiest first, for each capture with samples or reclaim.
 func (t *textWriter) timelines() {
 	for i := range t.rep.Timelines {
 		tl := &t.rep.Timelines[i]
+		if tl.Samples == 0 && tl.Reclaims == 0 {
+			continue
+		}
 		lanes := []*Lane{&tl.Node}
 		for j := range tl.Lanes {
 			lanes = append(lanes, &tl.Lanes[j])

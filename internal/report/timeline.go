@@ -43,6 +43,11 @@ type Timeline struct {
 	Lanes []Lane `json:"lanes"`
 	// LanesLeftOut counts the cgroups past maxLanes, which have no lane.
 	LanesLeftOut int `json:"lanes_left_out,omitempty"`
+	// Samples and Reclaims count the sample events and the reclaim and
+	// reclaim_stats events drawn: without either, a timeline has little
+	// more than the kills.
+	Samples  uint64 `json:"samples"`
+	Reclaims uint64 `json:"reclaims"`
 }
 
 // Lane is one cgroup, or the node, over time.
@@ -205,11 +210,13 @@ type timelineBuilder struct {
 	n       int    // buckets spanned
 	// wall is the wall clock minus the boot time, from the first event
 	// that has both.
-	wall    time.Time
-	hasWall bool
-	node    laneBuilder
-	lanes   map[string]*laneBuilder
-	leftOut map[string]struct{}
+	wall     time.Time
+	hasWall  bool
+	node     laneBuilder
+	lanes    map[string]*laneBuilder
+	leftOut  map[string]struct{}
+	samples  uint64
+	reclaims uint64
 }
 
 func newTimelineBuilder() *timelineBuilder {
@@ -277,8 +284,10 @@ func (t *timelineBuilder) add(ev *event.Event) {
 	}
 	switch ev.Kind {
 	case event.KindSample:
+		t.samples++
 		t.addSample(i, &ev.Sample)
 	case event.KindReclaim:
+		t.reclaims++
 		r := &ev.Reclaim
 		d := max(r.Duration, 0)
 		if l := t.lane(&r.Cgroup); l != nil {
@@ -289,6 +298,7 @@ func (t *timelineBuilder) add(ev *event.Event) {
 			t.node.at(i).eventStall += d
 		}
 	case event.KindReclaimStats:
+		t.reclaims++
 		st := &ev.ReclaimStats
 		if l := t.lane(&st.Cgroup); l != nil {
 			t.spread(l, ev.KtimeNS, st.Interval, st.Total)
@@ -399,7 +409,7 @@ func (t *timelineBuilder) timeline(capture int, info *captureStart) *Timeline {
 		return nil
 	}
 	tl := &Timeline{Capture: capture, StartKtimeNS: t.origin, BucketWidth: time.Duration(t.width), Buckets: t.n,
-		LanesLeftOut: len(t.leftOut)}
+		LanesLeftOut: len(t.leftOut), Samples: t.samples, Reclaims: t.reclaims}
 	switch {
 	case info != nil:
 		start := info.wall.Add(time.Duration(int64(t.origin) - int64(info.ktime))).UTC()

@@ -260,3 +260,21 @@ func TestFormatSize(t *testing.T) {
 		}
 	}
 }
+
+// A capture with neither samples nor reclaim gets no sparklines: its kills
+// are in the tables already.
+func TestNoSparklinesForKillsAlone(t *testing.T) {
+	a := New(Options{Timeline: true})
+	k := kill(1, event.ClassMemcg)
+	k.OOMKill.OOMCgroup = event.Cgroup{Path: "/t", ID: 5, UsageBytes: 1 << 20, LimitBytes: 1 << 20}
+	a.Add(&k)
+	a.EndCapture(capture.Info{Name: "kill.log", Format: capture.FormatText})
+	rep := a.Report()
+	if len(rep.Timelines) != 1 || rep.Timelines[0].Samples != 0 || rep.Timelines[0].Reclaims != 0 {
+		t.Fatalf("timelines %+v", rep.Timelines)
+	}
+	var buf bytes.Buffer
+	if err := WriteText(&buf, rep, TextOptions{}); err != nil || strings.Contains(buf.String(), "over time") {
+		t.Errorf("report:\n%s", buf.String())
+	}
+}
