@@ -126,9 +126,7 @@ func newSampler(opts *Sampling, h memcg.Hierarchy, hierarchyErr error, logger *s
 			return nil, fmt.Errorf("watch cgroups: %w", hierarchyErr)
 		}
 		logger.Warn("samples of the node only", "error", hierarchyErr)
-	}
-	if hierarchyErr != nil {
-		h = memcg.Hierarchy{} // the node alone
+		h = memcg.Hierarchy{} // the zero hierarchy: the node alone
 	}
 	s := sampler.New(sampler.Config{
 		Hierarchy:  h,
