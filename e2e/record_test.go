@@ -27,12 +27,14 @@ import (
 // again, in the role of a load test that gets OOM-killed in its own
 // cgroup: it names itself, moves itself into the memory cgroup in
 // selfHogDirEnv, writes its pid to selfHogPIDEnv and allocates
-// selfHogMiBEnv MiB. It exits 0 if that fits.
+// selfHogMiBEnv MiB, at once or, with selfHogStepEnv, one MiB per step of
+// that duration. It exits 0 if that fits.
 const (
-	selfHogDirEnv = "OOMTRACE_E2E_SELFHOG_CGROUP_DIR"
-	selfHogMiBEnv = "OOMTRACE_E2E_SELFHOG_MIB"
-	selfHogPIDEnv = "OOMTRACE_E2E_SELFHOG_PIDFILE"
-	selfHogComm   = "recordhog"
+	selfHogDirEnv  = "OOMTRACE_E2E_SELFHOG_CGROUP_DIR"
+	selfHogMiBEnv  = "OOMTRACE_E2E_SELFHOG_MIB"
+	selfHogPIDEnv  = "OOMTRACE_E2E_SELFHOG_PIDFILE"
+	selfHogStepEnv = "OOMTRACE_E2E_SELFHOG_STEP"
+	selfHogComm    = "recordhog"
 )
 
 func init() {
@@ -63,12 +65,21 @@ func runSelfHog(dir string) error {
 	if err := os.WriteFile(os.Getenv(selfHogPIDEnv), []byte(pid), 0o644); err != nil {
 		return err
 	}
+	var step time.Duration
+	if text, ok := os.LookupEnv(selfHogStepEnv); ok {
+		if step, err = time.ParseDuration(text); err != nil {
+			return err
+		}
+	}
 	mem, err := unix.Mmap(-1, 0, mib<<20, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
 	if err != nil {
 		return err
 	}
 	for i := 0; i < len(mem); i += os.Getpagesize() {
 		mem[i] = 1
+		if step > 0 && (i+os.Getpagesize())%(1<<20) == 0 {
+			time.Sleep(step)
+		}
 	}
 	return nil
 }

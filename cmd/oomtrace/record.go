@@ -21,6 +21,7 @@ import (
 	"github.com/oomtrace/oomtrace/internal/event"
 	"github.com/oomtrace/oomtrace/internal/output"
 	"github.com/oomtrace/oomtrace/internal/report"
+	"github.com/oomtrace/oomtrace/internal/sampler"
 	"github.com/oomtrace/oomtrace/internal/stream"
 )
 
@@ -64,6 +65,13 @@ func runRecord(ctx context.Context, args []string, stderr io.Writer, logger *slo
 	f.register(fs)
 	out := fs.String("o", "", "write the log to `FILE` (required)")
 	duration := fs.Duration("duration", 0, "stop after this long; with a COMMAND, send it SIGTERM then (0: no limit)")
+	sampleInterval := fs.Duration("sample-interval", time.Second, "how often to write sample events: memory usage, limits and pressure of the node and of the cgroups that reclaim or OOM (0: none)")
+	var watch []string
+	fs.Func("watch-cgroup", fmt.Sprintf("also sample this memory cgroup (`PATH` in the hierarchy, e.g. /kubepods), whenever it exists; repeatable. At most %d cgroups are sampled at once, watched ones first", sampler.DefaultMaxCgroups),
+		func(path string) error {
+			watch = append(watch, path)
+			return nil
+		})
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: oomtrace record -o FILE [flags] [-- COMMAND ARGS...]
 
@@ -72,9 +80,12 @@ it happens. With a COMMAND, start it once tracing runs, record until it exits
 and exit with its status (128+N if signal N killed it); SIGINT or SIGTERM
 sends it SIGTERM, a second one SIGKILL. Without one, record until SIGINT,
 SIGTERM or --duration. Either way every event the kernel handed over is
-written, then an end line with the count of lost events. On a terminal,
-stderr shows a live status line (not while a COMMAND runs: the terminal is
-the command's); at the end, a summary.
+written, then an end line with the count of lost events. Every
+--sample-interval, sample events record the memory of the node and of the
+cgroups that matter: those watched, and those that events name as
+reclaiming or OOMing, from their first such event on. On a terminal, stderr
+shows a live status line (not while a COMMAND runs: the terminal is the
+command's); at the end, a summary.
 
 Flags:
 `)
@@ -88,8 +99,12 @@ Flags:
 		return errUsage
 	}
 	command := fs.Args()
-	if *out == "" || *duration < 0 {
-		fmt.Fprintln(stderr, "oomtrace record: -o FILE is required, and --duration cannot be negative")
+	if *out == "" || *duration < 0 || *sampleInterval < 0 {
+		fmt.Fprintln(stderr, "oomtrace record: -o FILE is required, and --duration and --sample-interval cannot be negative")
+		return errUsage
+	}
+	if *sampleInterval == 0 && len(watch) > 0 {
+		fmt.Fprintln(stderr, "oomtrace record: --watch-cgroup needs a --sample-interval above 0")
 		return errUsage
 	}
 	format, err := output.ParseFormat(f.output)
@@ -115,6 +130,7 @@ Flags:
 		rec.discard()
 		return err
 	}
+	rec.opts.Sampling = &stream.Sampling{Interval: *sampleInterval, Watch: watch}
 	rec.start = output.LogStart{
 		Host: hostname(), Kernel: kernelRelease(), ReclaimMin: f.reclaimMin,
 		Cgroup: f.cgroup, PID: uint32(f.pid), Classes: rec.opts.Filter.Classes,

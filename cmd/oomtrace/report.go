@@ -1,19 +1,25 @@
 package main
 
 import (
+	"bufio"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/oomtrace/oomtrace/internal/event"
 	"github.com/oomtrace/oomtrace/internal/filter"
+	"github.com/oomtrace/oomtrace/internal/htmlreport"
 	"github.com/oomtrace/oomtrace/internal/report"
 )
 
 func runReport(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
 	format := fs.String("output", "text", "report format: text (tables) or json (one document)")
+	htmlFile := fs.String("html", "", "instead, write the report as one self-contained HTML `FILE` (- for standard output): a timeline per capture, the kills, reclaim latency histograms")
 	window := fs.Duration("window", report.DefaultWindow, "sum the reclaim stall in this window before each kill")
 	var sel selection
 	sel.register(fs)
@@ -23,8 +29,10 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 Sum up logs of oomtrace record or trace (text or JSON) and perf script output
 of the oom and vmscan tracepoints (perf record -e 'oom:*' -e 'vmscan:*'):
 kills by class, by pod and container, and one by one, reclaim stall per
-kind, pod, container and cgroup with its percentiles, the stall before each kill, lost events. FILE - is standard
-input. Several FILEs are summed together. Exits 2 if a file cannot be read.
+kind, pod, container and cgroup with its percentiles, the stall before each
+kill, lost events, and sparklines of memory usage and reclaim over time per
+cgroup. --html draws the same as a picture. FILE - is standard input.
+Several FILEs are summed together. Exits 2 if a file cannot be read.
 
 Flags:
 `)
@@ -46,14 +54,50 @@ Flags:
 	if err != nil {
 		return err
 	}
-	rep, err := readReport(files, report.Options{Window: *window, Filter: f}, stderr)
+	// The timelines are for people: drawn as sparklines or a picture.
+	rep, err := readReport(files, report.Options{Window: *window, Filter: f, Timeline: *format == "text" || *htmlFile != ""}, stderr)
 	if err != nil {
 		return err
+	}
+	if *htmlFile != "" {
+		return writeHTML(*htmlFile, rep, files, stdout)
 	}
 	if *format == "json" {
 		return report.WriteJSON(stdout, rep)
 	}
 	return report.WriteText(stdout, rep, report.TextOptions{})
+}
+
+// writeHTML writes the HTML report to name, or to stdout for "-"; a file
+// is written whole or not at all.
+func writeHTML(name string, rep *report.Report, files []string, stdout io.Writer) error {
+	opts := htmlreport.Options{Title: strings.Join(files, ", "), Generator: "oomtrace " + version}
+	if name == "-" {
+		return htmlreport.Write(stdout, rep, opts)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".*")
+	if err != nil {
+		return fmt.Errorf("write HTML report: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // fails once renamed
+	bw := bufio.NewWriter(tmp)
+	err = htmlreport.Write(bw, rep, opts)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err == nil {
+		err = tmp.Chmod(0o644)
+	}
+	if closeErr := tmp.Close(); err == nil {
+		err = closeErr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), name)
+	}
+	if err != nil {
+		return fmt.Errorf("write HTML report %s: %w", name, err)
+	}
+	return nil
 }
 
 // readReport reads files into a report, printing their warnings; a file

@@ -53,6 +53,7 @@ const (
 	KindLost
 	KindSignal
 	KindExit
+	KindSample
 )
 
 var kindNames = enumNames[Kind]{what: "event kind", names: []string{
@@ -65,6 +66,7 @@ var kindNames = enumNames[Kind]{what: "event kind", names: []string{
 	KindLost:         "lost",
 	KindSignal:       "signal",
 	KindExit:         "exit",
+	KindSample:       "sample",
 }}
 
 func (k Kind) String() string { return kindNames.name(k) }
@@ -404,6 +406,35 @@ func (x *Exit) CoreDumped() bool { return x.ExitCode&0x80 != 0 }
 // process a signal ended: 128 + the signal (137 for SIGKILL).
 func (x *Exit) ShellStatus() int { return 128 + int(x.Signal()) }
 
+// Sample is the memory state of one cgroup, or of the whole node, read from
+// user space at an instant (oomtrace record's --sample-interval): how close
+// usage is to the limit, and how much tasks stall for memory.
+type Sample struct {
+	// Cgroup is the cgroup sampled, with its usage and hard limit (v1
+	// memory.usage_in_bytes and memory.limit_in_bytes, v2 memory.current
+	// and memory.max). Path is empty in a sample of the node.
+	Cgroup Cgroup
+	// HighBytes is memory.high (v2), when HasHigh: it is set to something
+	// other than "max".
+	HighBytes uint64
+	HasHigh   bool
+	// MemTotalBytes and MemAvailableBytes are the node's, from
+	// /proc/meminfo; set in samples of the node only.
+	MemTotalBytes     uint64
+	MemAvailableBytes uint64
+	// Pressure (PSI, when HasPressure): the share of the last 10 seconds
+	// in which some task, and all tasks at once, stalled waiting for
+	// memory, in percent; and the total stall times since the cgroup was
+	// created (the node: since boot). A cgroup's is v2's memory.pressure,
+	// the node's /proc/pressure/memory.
+	HasPressure          bool
+	SomeAvg10, FullAvg10 float64
+	SomeTotal, FullTotal time.Duration
+}
+
+// IsNode reports whether s is a sample of the whole node, not of a cgroup.
+func (s *Sample) IsNode() bool { return !s.Cgroup.Valid() }
+
 // Event is one line of oomtrace output. Kind says which of the payload
 // fields is set; the others are zero. The payloads are values, not pointers,
 // so one Event can be reused for every record without allocating.
@@ -423,6 +454,7 @@ type Event struct {
 	Lost         Lost
 	Signal       Signal
 	Exit         Exit
+	Sample       Sample
 }
 
 // Cgroups returns the cgroups the event is about: for a kill the victim's,
@@ -443,6 +475,8 @@ func (ev *Event) Cgroups() []*Cgroup {
 		return []*Cgroup{&ev.Signal.TargetCgroup, &ev.Signal.SenderCgroup}
 	case KindExit:
 		return []*Cgroup{&ev.Exit.Cgroup, &ev.Exit.SenderCgroup}
+	case KindSample:
+		return []*Cgroup{&ev.Sample.Cgroup}
 	}
 	return nil
 }

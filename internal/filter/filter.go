@@ -12,7 +12,8 @@ import (
 )
 
 // Filter keeps the events that match all of its non-empty parts. Lost
-// events always pass: a filter must never hide that events were lost.
+// events always pass: a filter must never hide that events were lost. So do
+// samples of the node, which every pod shares.
 type Filter struct {
 	// Classes keeps only oom_kill events of these classes.
 	Classes []event.Class
@@ -33,7 +34,7 @@ func (f *Filter) Match(ev *event.Event) bool {
 	if ev.Kind == event.KindOOMKill && len(f.Classes) > 0 && !slices.Contains(f.Classes, ev.OOMKill.Class) {
 		return false
 	}
-	if len(f.Pods) == 0 && len(f.Containers) == 0 || ev.Kind == event.KindLost {
+	if len(f.Pods) == 0 && len(f.Containers) == 0 || ev.Kind == event.KindLost || ev.Kind == event.KindSample && ev.Sample.IsNode() {
 		return true
 	}
 	for _, c := range ev.Cgroups() {

@@ -25,6 +25,9 @@ func TestMatch(t *testing.T) {
 	reclaim := &event.Event{Kind: event.KindReclaim, Reclaim: event.Reclaim{Cgroup: event.Cgroup{Path: "/r", Container: pod}}}
 	lost := &event.Event{Kind: event.KindLost}
 	wake := &event.Event{Kind: event.KindKswapdWake}
+	nodeSample := &event.Event{Kind: event.KindSample, Sample: event.Sample{MemTotalBytes: 1 << 30}}
+	podSample := &event.Event{Kind: event.KindSample, Sample: event.Sample{Cgroup: event.Cgroup{Path: "/p", Container: pod}}}
+	otherSample := &event.Event{Kind: event.KindSample, Sample: event.Sample{Cgroup: event.Cgroup{Path: "/q"}}}
 
 	for _, tc := range []struct {
 		name string
@@ -49,6 +52,9 @@ func TestMatch(t *testing.T) {
 		{"pod right container wrong", Filter{Pods: []string{"api-7d9"}, Containers: []string{"sidecar"}}, memcgKill, false},
 		{"lost always passes", Filter{Pods: []string{"x"}, Classes: []event.Class{event.ClassGlobal}}, lost, true},
 		{"no cgroup, pod filter", Filter{Pods: []string{"api-7d9"}}, wake, false},
+		{"node sample always passes", Filter{Pods: []string{"x"}, Containers: []string{"y"}}, nodeSample, true},
+		{"sample of the pod", Filter{Pods: []string{"api-7d9"}}, podSample, true},
+		{"sample of another cgroup", Filter{Pods: []string{"api-7d9"}}, otherSample, false},
 		{"empty pod name never matches empty", Filter{Pods: []string{""}}, plain, false},
 	} {
 		if got := tc.f.Match(tc.ev); got != tc.want {

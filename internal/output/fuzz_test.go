@@ -23,8 +23,10 @@ func fuzzEvent(kind uint8, comm, path string, a uint64, b int64, flags uint16) e
 		return c
 	}
 	bit := func(n uint) bool { return flags&(1<<n) != 0 }
+	kinds := [...]event.Kind{event.KindOOMKill, event.KindMemcgOOM, event.KindReclaim, event.KindKswapdWake,
+		event.KindReaper, event.KindReclaimStats, event.KindLost, event.KindSample}
 	ev := event.Event{
-		Kind:    event.Kind(kind%7 + 1),
+		Kind:    kinds[int(kind)%len(kinds)],
 		KtimeNS: a,
 		CPU:     uint32(b),
 		Task:    event.Task{PID: uint32(a >> 32), TGID: uint32(a), Comm: comm},
@@ -88,6 +90,17 @@ func fuzzEvent(kind uint8, comm, path string, a uint64, b int64, flags uint16) e
 		ev.ReclaimStats = st
 	case event.KindLost:
 		ev.Lost = event.Lost{Count: a, Total: uint64(b)}
+	case event.KindSample:
+		ev.Sample = event.Sample{
+			HighBytes: a >> 3, HasHigh: bit(1),
+			MemTotalBytes: a, MemAvailableBytes: uint64(b),
+			HasPressure: bit(2),
+			SomeAvg10:   float64(a%10001) / 100, FullAvg10: float64(uint64(b)%10001) / 100,
+			SomeTotal: time.Duration(b), FullTotal: time.Duration(a >> 1),
+		}
+		if bit(3) {
+			ev.Sample.Cgroup = cgroup(path, 7)
+		}
 	}
 	return ev
 }
@@ -99,6 +112,8 @@ func addRoundTripSeeds(f *testing.F) {
 	f.Add(uint8(2), []byte(""), []byte(""), uint64(0), int64(0), uint16(0))
 	f.Add(uint8(5), []byte(`""`), []byte("/,/,"), uint64(77), int64(3), uint16(0xaaaa))
 	f.Add(uint8(6), []byte("{\"event\":\"lost\"}"), []byte("\x00"), uint64(9), int64(9), uint16(9))
+	f.Add(uint8(7), []byte("oomtrace"), []byte("/<script>\"x\"</script>"), uint64(3<<30), int64(1<<20), uint16(0xe))
+	f.Add(uint8(7), []byte("oomtrace"), []byte(""), uint64(24<<30), int64(-1), uint16(0x6))
 }
 
 func FuzzTextRoundTrip(f *testing.F) {

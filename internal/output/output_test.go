@@ -222,7 +222,7 @@ func goldenCases() []goldenCase {
 		{"reclaim_stats", stats, names},
 		{"reclaim_stats_empty", quietStats, names},
 		{"lost", lost, names},
-	}, signalGoldenCases()...)
+	}, append(signalGoldenCases(), sampleGoldenCases()...)...)
 }
 
 // writtenFields is ev reduced to what the writer writes, by the rules in
@@ -243,6 +243,16 @@ func writtenFields(ev event.Event, opts Options) event.Event {
 	dropInvalid(&ev.Signal.TargetCgroup)
 	dropInvalid(&ev.Exit.Cgroup)
 	dropInvalid(&ev.Exit.SenderCgroup)
+	dropInvalid(&ev.Sample.Cgroup)
+	if !ev.Sample.IsNode() {
+		ev.Sample.MemTotalBytes, ev.Sample.MemAvailableBytes = 0, 0
+	}
+	if !ev.Sample.HasHigh {
+		ev.Sample.HighBytes = 0
+	}
+	if !ev.Sample.HasPressure {
+		ev.Sample.SomeAvg10, ev.Sample.FullAvg10, ev.Sample.SomeTotal, ev.Sample.FullTotal = 0, 0, 0, 0
+	}
 	k := &ev.OOMKill
 	if !k.Victim.HasUID {
 		k.Victim.UID = 0
@@ -514,7 +524,7 @@ func TestParseErrors(t *testing.T) {
 		{"hog 1/2 [000] 1.5: oomtrace:lost count=1 total=2", "column 15: want SECONDS.MICROSECONDS: with six digits after the point"},
 		{"hog 1/2 [000] 99999999999.000000: oomtrace:lost count=1 total=2", `column 15: time "99999999999.000000" out of range`},
 		{"hog 1/2 [000] 1.000000: perf:lost count=1 total=2", `column 25: want oomtrace:EVENT, not "perf:lost"`},
-		{"hog 1/2 [000] 1.000000: oomtrace:boom", `column 34: unknown event kind "boom" (want one of oom_kill, memcg_oom, reclaim, kswapd_wake, reaper, reclaim_stats, lost, signal, exit)`},
+		{"hog 1/2 [000] 1.000000: oomtrace:boom", `column 34: unknown event kind "boom" (want one of oom_kill, memcg_oom, reclaim, kswapd_wake, reaper, reclaim_stats, lost, signal, exit, sample)`},
 		{"a\x1bb 1/2 [000] 1.000000: oomtrace:lost count=1 total=2", "column 1: comm: unescaped byte 0x1b at byte 2"},
 		{`a"b 1/2 [000] 1.000000: oomtrace:lost count=1 total=2`, `column 1: comm: unescaped '"' at byte 2`},
 		{`a\qb 1/2 [000] 1.000000: oomtrace:lost count=1 total=2`, `column 1: comm: invalid escape "\\q" at byte 2`},
@@ -556,7 +566,7 @@ func TestParseErrors(t *testing.T) {
 		{`{"event":"lost"}x`, "data after the JSON object"},
 		{`{"event":"lost"} {}`, "data after the JSON object"},
 		{`{"ktime_ns":1}`, "key event: missing"},
-		{`{"event":"boom","ktime_ns":1}`, `key event: unknown event kind "boom" (want one of oom_kill, memcg_oom, reclaim, kswapd_wake, reaper, reclaim_stats, lost, signal, exit)`},
+		{`{"event":"boom","ktime_ns":1}`, `key event: unknown event kind "boom" (want one of oom_kill, memcg_oom, reclaim, kswapd_wake, reaper, reclaim_stats, lost, signal, exit, sample)`},
 		{`{"event":7}`, `key event: want a string, not "7"`},
 		{`{"event":"lost","ktime_ns":1,"cpu":0,"pid":1,"tid":1,"comm":"a","count":1}`, "key total: missing"},
 		{`{"event":"lost","ktime_ns":1,"cpu":0,"pid":1,"tid":1,"count":1,"total":1}`, "key comm: missing"},

@@ -90,6 +90,7 @@ var schemas = [...][]field{
 	event.KindLost:         lostFields(),
 	event.KindSignal:       signalFields(),
 	event.KindExit:         exitFields(),
+	event.KindSample:       sampleFields(),
 }
 
 // fieldsOf returns the keys of kind k; nil for a kind this package does not
@@ -445,6 +446,32 @@ func exitFields() []field {
 		field{text: "why", json: "why",
 			has:   func(ev *event.Event) bool { return x(ev).Why != "" },
 			codec: stringCodec{func(ev *event.Event) *string { return &x(ev).Why }}},
+	)
+}
+
+func sampleFields() []field {
+	smp := func(ev *event.Event) *event.Sample { return &ev.Sample }
+	cgroup := func(ev *event.Event) *event.Cgroup { return &smp(ev).Cgroup }
+	node := func(ev *event.Event) bool { return smp(ev).IsNode() }
+	hasPressure := func(ev *event.Event) *bool { return &smp(ev).HasPressure }
+	float := func(name string, get func(*event.Event) *float64) field {
+		return field{text: name, json: name, flag: hasPressure, codec: bare[floatCodec]{floatCodec{get}}}
+	}
+	fields := cgroupFields("cgroup", "cgroup", "cgroup_usage_bytes", "cgroup_limit_bytes", cgroup)
+	fields = append(fields, containerFields("", "container", cgroup)...)
+	return append(fields,
+		field{text: "high_bytes", json: "high_bytes", flag: func(ev *event.Event) *bool { return &smp(ev).HasHigh },
+			codec: integerOf(func(ev *event.Event) *uint64 { return &smp(ev).HighBytes })},
+		field{text: "mem_total_bytes", json: "mem_total_bytes", has: node,
+			codec: integerOf(func(ev *event.Event) *uint64 { return &smp(ev).MemTotalBytes })},
+		field{text: "mem_available_bytes", json: "mem_available_bytes", has: node,
+			codec: integerOf(func(ev *event.Event) *uint64 { return &smp(ev).MemAvailableBytes })},
+		float("psi_some_avg10", func(ev *event.Event) *float64 { return &smp(ev).SomeAvg10 }),
+		float("psi_full_avg10", func(ev *event.Event) *float64 { return &smp(ev).FullAvg10 }),
+		field{text: "psi_some_total_ns", json: "psi_some_total_ns", flag: hasPressure,
+			codec: integerOf(func(ev *event.Event) *time.Duration { return &smp(ev).SomeTotal })},
+		field{text: "psi_full_total_ns", json: "psi_full_total_ns", flag: hasPressure,
+			codec: integerOf(func(ev *event.Event) *time.Duration { return &smp(ev).FullTotal })},
 	)
 }
 

@@ -51,6 +51,10 @@ type Options struct {
 	KillsShown int
 	// Filter selects the events reported, by class, pod and container.
 	Filter filter.Filter
+	// Timeline, when set, also follows each capture over time
+	// (Report.Timelines): memory usage against limits, reclaim stall and
+	// kills, per cgroup and for the node.
+	Timeline bool
 }
 
 // Report is what a set of captures says. Kernel strings (comms, cgroup
@@ -64,6 +68,9 @@ type Report struct {
 	Reclaim  Reclaim           `json:"reclaim"`
 	Lost     Lost              `json:"lost"`
 	Window   time.Duration     `json:"window_ns"`
+	// Timelines has one timeline per capture that had events, with
+	// Options.Timeline.
+	Timelines []Timeline `json:"timelines,omitempty"`
 }
 
 // Capture is one log.
@@ -321,6 +328,7 @@ type captureState struct {
 	lostMax uint64
 	lostSum uint64
 	stall   stallRing
+	tl      *timelineBuilder // with Options.Timeline
 }
 
 // New returns an empty Aggregator.
@@ -351,6 +359,9 @@ func New(opts Options) *Aggregator {
 func (a *Aggregator) startCapture() {
 	a.cur = captureState{index: len(a.rep.Captures)}
 	a.cur.stall.reset(a.opts.Window)
+	if a.opts.Timeline {
+		a.cur.tl = newTimelineBuilder()
+	}
 }
 
 // Add counts one event of the current capture, if the filter keeps it.
@@ -365,6 +376,9 @@ func (a *Aggregator) Add(ev *event.Event) {
 	c.last = max(c.last, ev.KtimeNS)
 	c.events++
 	a.rep.Events[ev.Kind.String()]++
+	if c.tl != nil {
+		c.tl.add(ev)
+	}
 	switch ev.Kind {
 	case event.KindOOMKill:
 		a.addKill(ev)
@@ -559,6 +573,15 @@ func (a *Aggregator) EndCapture(info capture.Info) {
 	}
 	a.rep.Lost.Total += out.Lost
 	a.rep.Captures = append(a.rep.Captures, out)
+	if c.tl != nil {
+		var start *captureStart
+		if h := info.Start; h != nil {
+			start = &captureStart{wall: h.Start, ktime: h.StartKtimeNS}
+		}
+		if tl := c.tl.timeline(c.index, start); tl != nil {
+			a.rep.Timelines = append(a.rep.Timelines, *tl)
+		}
+	}
 
 	for _, r := range a.rows {
 		r.reconcile(threshold, complete)
@@ -599,6 +622,7 @@ func (r *row) reconcile(threshold time.Duration, eventsAreAll bool) {
 func (a *Aggregator) Report() *Report {
 	rep := a.rep
 	rep.Captures = slices.Clone(a.rep.Captures)
+	rep.Timelines = slices.Clone(a.rep.Timelines)
 	rows := make([]*row, 0, len(a.rows)+len(a.overrun))
 	for _, r := range a.rows {
 		rows = append(rows, r)

@@ -233,18 +233,22 @@ func TestGolden(t *testing.T) {
 		if tc.input == "" {
 			inputs = []string{filepath.Join("..", "..", "testdata", "capture", "memcg-oom.log"), filepath.Join("..", "..", "testdata", "perfscript", "lost.txt")}
 		}
-		rep, err := ReadFiles(inputs, Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := range rep.Captures {
-			rep.Captures[i].File = filepath.Base(rep.Captures[i].File)
+		// As oomtrace report reads them: with timelines for text only.
+		read := func(timeline bool) *Report {
+			rep, err := ReadFiles(inputs, Options{Timeline: timeline})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range rep.Captures {
+				rep.Captures[i].File = filepath.Base(rep.Captures[i].File)
+			}
+			return rep
 		}
 		var text, js bytes.Buffer
-		if err := WriteText(&text, rep, TextOptions{}); err != nil {
+		if err := WriteText(&text, read(true), TextOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		if err := WriteJSON(&js, rep); err != nil {
+		if err := WriteJSON(&js, read(false)); err != nil {
 			t.Fatal(err)
 		}
 		checkGolden(t, tc.golden+".txt", text.Bytes())
@@ -372,12 +376,15 @@ func TestBoundedMemory(t *testing.T) {
 	var rep *Report
 	peak := peakHeap(func() {
 		var err error
-		if rep, err = ReadFiles([]string{name}, Options{}); err != nil {
+		if rep, err = ReadFiles([]string{name}, Options{Timeline: true}); err != nil {
 			t.Error(err)
 		}
 	})
 	if rep == nil || rep.Kills.Total != 20 || rep.Captures[0].Events != 200000 {
 		t.Fatalf("report of the synthetic log: %+v", rep)
+	}
+	if tl := rep.Timelines[0]; len(tl.Lanes) != 50 || tl.Buckets > timelineBuckets || tl.Lanes[0].Kills != 20 {
+		t.Errorf("timeline of the synthetic log: %d lanes, %d buckets, %d kills in the first", len(tl.Lanes), tl.Buckets, tl.Lanes[0].Kills)
 	}
 	if peak > 32<<20 {
 		t.Errorf("reading 200000 events took a heap of %d MiB", peak>>20)

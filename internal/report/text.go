@@ -43,6 +43,9 @@ func WriteText(w io.Writer, rep *Report, opts TextOptions) error {
 	t.kills(opts)
 	t.deaths(opts)
 	t.reclaim(opts)
+	if !opts.Short {
+		t.timelines()
+	}
 	t.lost()
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("write report: %w", err)
@@ -263,7 +266,7 @@ func (t *textWriter) kernelHistograms() {
 		var buckets []string
 		for i, n := range x.HistUS {
 			if n > 0 {
-				buckets = append(buckets, fmt.Sprintf("%s:%d", bucketName(i), n))
+				buckets = append(buckets, fmt.Sprintf("%s:%d", BucketName(i), n))
 			}
 		}
 		addRow(tw, x.Kind, orDash(x.Cgroup), strings.Join(buckets, " "))
@@ -272,9 +275,9 @@ func (t *textWriter) kernelHistograms() {
 	fmt.Fprintln(t.w)
 }
 
-// bucketName names the kernel's log2 bucket i: [2^i, 2^(i+1)) µs, bucket 0
+// BucketName names the kernel's log2 bucket i: [2^i, 2^(i+1)) µs, bucket 0
 // from 0.
-func bucketName(i int) string {
+func BucketName(i int) string {
 	switch i {
 	case 0:
 		return "<2us"
@@ -312,6 +315,19 @@ func FormatDuration(d time.Duration) string {
 
 func formatBytes(b uint64) string {
 	return trimFloat(float64(b)/(1<<20)) + "MiB"
+}
+
+// FormatSize writes b with three significant digits in the largest binary
+// unit it reaches: "512B", "32MiB", "23.5GiB".
+func FormatSize(b uint64) string {
+	units := []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}
+	v := float64(b)
+	u := 0
+	for v >= 1024 && u < len(units)-1 {
+		v /= 1024
+		u++
+	}
+	return trimFloat(v) + units[u]
 }
 
 // trimFloat writes v with three significant digits (all of them from 100

@@ -100,6 +100,8 @@ func (e *enricher) enrich(ev *event.Event) {
 		e.attribute(&ev.Reclaim.Cgroup)
 	case event.KindReclaimStats:
 		e.attribute(&ev.ReclaimStats.Cgroup)
+	case event.KindSample:
+		e.attribute(&ev.Sample.Cgroup)
 	case event.KindSignal:
 		for _, c := range ev.Cgroups() {
 			e.attribute(c)

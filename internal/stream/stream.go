@@ -19,6 +19,7 @@ import (
 	"github.com/oomtrace/oomtrace/internal/filter"
 	"github.com/oomtrace/oomtrace/internal/ksym"
 	"github.com/oomtrace/oomtrace/internal/memcg"
+	"github.com/oomtrace/oomtrace/internal/sampler"
 	"github.com/oomtrace/oomtrace/internal/selfprotect"
 	"github.com/oomtrace/oomtrace/internal/tracer"
 )
@@ -42,11 +43,27 @@ type Options struct {
 	// Interval between reclaim_stats and lost events; zero disables them
 	// except for the final ones at exit.
 	Interval time.Duration
+	// Sampling, when set with an interval above zero, writes sample events.
+	Sampling *Sampling
 	// OnReady, when set, is called once everything is attached.
 	OnReady func(mode event.Mode) error
 	// Health, when set, is kept up to date with the ring buffer's state.
 	Health *Health
 	Logger *slog.Logger
+}
+
+// Sampling configures sample events: the memory of the node and of the
+// cgroups that matter, read from user space.
+type Sampling struct {
+	// Interval between rounds; the first is taken as tracing starts, the
+	// last as it stops.
+	Interval time.Duration
+	// Watch lists cgroups (paths in the memory hierarchy) sampled from the
+	// start, besides those events name as reclaiming or OOMing.
+	Watch []string
+	// MaxCgroups bounds the cgroups sampled at once; 0 means
+	// sampler.DefaultMaxCgroups.
+	MaxCgroups int
 }
 
 // Summary is what a run saw.
@@ -86,14 +103,46 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 		return Summary{}, err
 	}
 	var enrich *enricher
+	h, hierarchyErr := memcg.Detect()
 	if a := opts.Attribution; a != nil {
-		h, err := memcg.Detect()
-		if err != nil && a.Snapshot {
-			logger.Warn("no memory snapshots after kills", "error", err)
+		if hierarchyErr != nil && a.Snapshot {
+			logger.Warn("no memory snapshots after kills", "error", hierarchyErr)
 		}
-		enrich = newEnricher(*a, h, err == nil)
+		enrich = newEnricher(*a, h, hierarchyErr == nil)
 	}
-	return run(ctx, t, decoder.Decode, enrich, opts, logger)
+	var smp *sampler.Sampler
+	if opts.Sampling != nil && opts.Sampling.Interval > 0 {
+		if smp, err = newSampler(opts.Sampling, h, hierarchyErr, logger); err != nil {
+			return Summary{}, err
+		}
+		defer smp.Close()
+	}
+	return run(ctx, t, decoder.Decode, enrich, smp, opts, logger)
+}
+
+// newSampler returns the sampler of the node and, with a memory cgroup
+// hierarchy, of the cgroups that matter.
+func newSampler(opts *Sampling, h memcg.Hierarchy, hierarchyErr error, logger *slog.Logger) (*sampler.Sampler, error) {
+	if hierarchyErr != nil {
+		if len(opts.Watch) > 0 {
+			return nil, fmt.Errorf("watch cgroups: %w", hierarchyErr)
+		}
+		logger.Warn("samples of the node only", "error", hierarchyErr)
+		h = memcg.Hierarchy{} // the zero hierarchy: the node alone
+	}
+	s := sampler.New(sampler.Config{
+		Hierarchy:  h,
+		MaxCgroups: opts.MaxCgroups,
+		Clock:      func() (time.Time, uint64) { return time.Now(), BootNanos() },
+		Logger:     logger,
+	})
+	for _, path := range opts.Watch {
+		if err := s.Watch(path); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
+	return s, nil
 }
 
 // source is what the session needs of a tracer.
@@ -112,12 +161,13 @@ type decodeFunc func(raw []byte, ev *event.Event) error
 
 // run is Run on any source; enrich, when not nil, completes each event
 // before it is filtered and written.
-func run(ctx context.Context, t source, decode decodeFunc, enrich *enricher, opts Options, logger *slog.Logger) (Summary, error) {
+func run(ctx context.Context, t source, decode decodeFunc, enrich *enricher, smp *sampler.Sampler, opts Options, logger *slog.Logger) (Summary, error) {
 	s := &session{
 		opts:        opts,
 		tracer:      t,
 		decode:      decode,
 		enrich:      enrich,
+		sampler:     smp,
 		logger:      logger,
 		summary:     Summary{Mode: t.Mode(), Events: make(map[event.Kind]uint64)},
 		lastStats:   make(map[statsKey]event.ReclaimStats),
@@ -136,6 +186,8 @@ func run(ctx context.Context, t source, decode decodeFunc, enrich *enricher, opt
 
 	readDone := make(chan error, 1)
 	go func() { readDone <- s.readLoop() }()
+	samplingFailed, stopSampling := s.startSampling()
+	defer stopSampling()
 
 	var tick <-chan time.Time
 	if opts.Interval > 0 {
@@ -152,10 +204,13 @@ func run(ctx context.Context, t source, decode decodeFunc, enrich *enricher, opt
 			continue
 		case err := <-readDone:
 			return s.summary, err // the reader only stops early on an error
+		case err := <-samplingFailed:
+			return s.summary, err
 		case <-ctx.Done():
 		}
 		break
 	}
+	stopSampling()
 
 	// Stop new records, then hand over every record already in the buffer.
 	if err := t.Detach(); err != nil {
@@ -167,7 +222,70 @@ func run(ctx context.Context, t source, decode decodeFunc, enrich *enricher, opt
 	if err := <-readDone; err != nil {
 		return s.summary, err
 	}
-	return s.summary, s.emitPeriodic()
+	if err := s.emitPeriodic(); err != nil {
+		return s.summary, err
+	}
+	// The last samples: the state after the last events.
+	return s.summary, s.emitSamples()
+}
+
+// startSampling writes samples now and then every sampling interval, from a
+// goroutine of its own, until stop is called (which waits for it). A sink
+// error ends the sampling and is sent on failed.
+func (s *session) startSampling() (failed <-chan error, stop func()) {
+	if s.sampler == nil {
+		return nil, func() {}
+	}
+	errc := make(chan error, 1)
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		ticker := time.NewTicker(s.opts.Sampling.Interval)
+		defer ticker.Stop()
+		for {
+			if err := s.emitSamples(); err != nil {
+				errc <- err
+				return
+			}
+			select {
+			case <-ticker.C:
+			case <-quit:
+				return
+			}
+		}
+	}()
+	var once sync.Once
+	return errc, func() {
+		once.Do(func() {
+			close(quit)
+			<-done
+		})
+	}
+}
+
+// emitSamples takes a round of samples, reading the files without holding
+// the lock, so that events are never held up by the reads, and writes them.
+func (s *session) emitSamples() error {
+	if s.sampler == nil {
+		return nil
+	}
+	s.samples = s.sampler.Sample(s.samples[:0])
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	self := s.self()
+	for i := range s.samples {
+		s.samples[i].Task = self
+		if err := s.emit(&s.samples[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// self is the task of the events oomtrace makes itself, rather than
+// decoding them from the kernel's records.
+func (s *session) self() event.Task {
+	return event.Task{PID: uint32(os.Getpid()), TGID: uint32(os.Getpid()), Comm: "oomtrace"}
 }
 
 type statsKey struct {
@@ -182,6 +300,10 @@ type session struct {
 	enrich *enricher        // nil: no attribution
 	deaths *deathCorrelator // sees every event, before the filter
 	logger *slog.Logger
+	// sampler, when not nil, is told of the events written and takes the
+	// samples; samples is its buffer, used by one goroutine at a time.
+	sampler *sampler.Sampler
+	samples []event.Event
 
 	mu          sync.Mutex // serialises the Sink and guards what follows
 	summary     Summary
@@ -238,6 +360,9 @@ func (s *session) emit(ev *event.Event) error {
 	if err := s.opts.Sink.Write(ev); err != nil {
 		return fmt.Errorf("write event: %w", err)
 	}
+	if s.sampler != nil {
+		s.sampler.Observe(ev)
+	}
 	return nil
 }
 
@@ -258,7 +383,7 @@ func (s *session) emitPeriodic() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	// These events come from oomtrace itself, not from a kernel task.
-	self := event.Task{PID: uint32(os.Getpid()), TGID: uint32(os.Getpid()), Comm: "oomtrace"}
+	self := s.self()
 	header := func(kind event.Kind) {
 		s.ev = event.Event{Kind: kind, Time: now, KtimeNS: BootNanos(), Task: self}
 	}

@@ -110,7 +110,7 @@ func TestRunDrainsOnStop(t *testing.T) {
 	var summary Summary
 	go func() {
 		var err error
-		summary, err = run(ctx, src, fakeDecode, nil, Options{
+		summary, err = run(ctx, src, fakeDecode, nil, nil, Options{
 			Sink:    sink,
 			Filter:  filter.Filter{Classes: []event.Class{event.ClassMemcg, event.ClassSysrq}},
 			OnReady: func(event.Mode) error { close(ready); return nil },
@@ -149,7 +149,7 @@ func TestHealth(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var during RingBuffer
-	_, err := run(ctx, src, fakeDecode, nil, Options{
+	_, err := run(ctx, src, fakeDecode, nil, nil, Options{
 		Sink:   &collect{},
 		Health: &h,
 		OnReady: func(event.Mode) error {
