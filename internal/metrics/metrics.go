@@ -64,7 +64,7 @@ func New(opts Options) *Metrics {
 		opts:     opts,
 		kills: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "oomtrace_oom_kills_total",
-			Help: "Tasks killed by the kernel's OOM killer, by class and the victim's pod and container (empty where unknown).",
+			Help: "Tasks killed by the kernel's OOM killer, by class and the victim's pod and container (empty where unknown); a victim already exiting is not counted.",
 		}, []string{"class", "namespace", "pod", "container", "qos"}),
 		memcgOOMs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "oomtrace_memcg_oom_total",
@@ -139,6 +139,9 @@ func (m *Metrics) Write(ev *event.Event) error {
 	m.lastEvent.Set(float64(now.UnixNano()) / 1e9)
 	switch ev.Kind {
 	case event.KindOOMKill:
+		if ev.OOMKill.VictimExiting {
+			break // marked so its memory is reaped, but not killed: as the kernel's oom_kill counters
+		}
 		c := ev.OOMKill.Victim.Cgroup.Container
 		labels := []string{ev.OOMKill.Class.String(), c.Namespace, c.PodName, c.Name, string(c.QoS)}
 		owner := c.PodUID

@@ -33,11 +33,15 @@ func TestKillsByPod(t *testing.T) {
 	plain.OOMKill.Class = event.ClassGlobal
 	plain.OOMKill.Victim.Cgroup = event.Cgroup{Path: "/user.slice"}
 	m.Write(plain)
+	// The OOM killer only marked a victim that was already exiting.
+	exiting := podKill("a")
+	exiting.OOMKill.VictimExiting = true
+	m.Write(exiting)
 	m.Write(&event.Event{Kind: event.KindLost, Lost: event.Lost{Count: 3, Total: 3}})
 	m.Attached(event.ModeTracepoint)
 
 	want := `
-# HELP oomtrace_oom_kills_total Tasks killed by the kernel's OOM killer, by class and the victim's pod and container (empty where unknown).
+# HELP oomtrace_oom_kills_total Tasks killed by the kernel's OOM killer, by class and the victim's pod and container (empty where unknown); a victim already exiting is not counted.
 # TYPE oomtrace_oom_kills_total counter
 oomtrace_oom_kills_total{class="global",container="",namespace="",pod="",qos=""} 1
 oomtrace_oom_kills_total{class="memcg",container="api",namespace="shop",pod="a",qos="burstable"} 2
