@@ -10,10 +10,11 @@ import (
 )
 
 // goBenchPackages are the packages whose Go benchmarks measure decoding and
-// formatting one event, and the benchmarks to run.
+// formatting one event and what the signal hook adds to kill(2), and the
+// benchmarks to run.
 var (
-	goBenchPackages = []string{"./internal/tracer", "./internal/output"}
-	goBenchPattern  = "^(BenchmarkDecode|BenchmarkWriter)$"
+	goBenchPackages = []string{"./internal/tracer", "./internal/output", "./e2e"}
+	goBenchPattern  = "^(BenchmarkDecode|BenchmarkWriter|BenchmarkSignalHook)$"
 )
 
 // goBench is one Go benchmark over several runs.

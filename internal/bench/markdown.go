@@ -755,6 +755,38 @@ func writeLoss(d *doc, r *Results) {
 		fmtRate(rate), fmtCount(st.held), fmtRate(st.drainRate()), burstTolerance(l))
 }
 
+// signalBenchPrefix names the results of e2e's BenchmarkSignalHook:
+// "SignalHook/<untraced|traced>/<signal>".
+const signalBenchPrefix = "SignalHook/"
+
+// writeSignalHook puts what the signal hook adds to a kill(2) side by side:
+// the same signal sent untraced and with oomtrace attached, in one run.
+func writeSignalHook(d *doc, g *goBenchResults) {
+	byName := map[string]goBench{}
+	for _, b := range g.benches {
+		byName[b.name] = b
+	}
+	t := &markdownTable{header: []string{"signal", "untraced", "with oomtrace", "added per signal", "ratio"}}
+	for _, sig := range []string{"SIGUSR1", "SIGTERM"} {
+		off, okOff := byName[signalBenchPrefix+"untraced/"+sig]
+		on, okOn := byName[signalBenchPrefix+"traced/"+sig]
+		if !okOff || !okOn {
+			continue
+		}
+		a, b := off.nsPerOp.median(), on.nsPerOp.median()
+		t.add(sig, fmtNS(a), fmtNS(b), fmtNS(b-a), fmt.Sprintf("%.2f×", b/a))
+	}
+	if len(t.rows) == 0 {
+		d.para("The signal hook's benchmark (`BenchmarkSignalHook` in `e2e/`) did not run: it needs root.")
+		return
+	}
+	d.para("The signal hook runs for every signal the machine sends. `BenchmarkSignalHook` (in `e2e/`) sends signals to its own " +
+		"process with kill(2), without oomtrace and with `oomtrace trace` attached (every event group, no filter): SIGUSR1, which " +
+		"the hook drops after two comparisons, and SIGTERM, which it reports (a ring-buffer record and a line of output). " +
+		"Medians of the runs, side by side in one run:")
+	d.table(t)
+}
+
 func writeUserSpace(d *doc, r *Results) {
 	d.para("## 4. User-space decode and format")
 	g := r.goBench
@@ -766,9 +798,12 @@ func writeUserSpace(d *doc, r *Results) {
 		d.failed(r, "gobench", false)
 		t := &markdownTable{header: []string{"benchmark", "ns/op", "B/op", "allocs/op", "runs"}}
 		for _, b := range g.benches {
-			t.add(b.name, fmtNS(b.nsPerOp.median()), fmt.Sprintf("%g", b.bytesPerOp.median()), fmt.Sprintf("%g", b.allocsPerOp.median()), fmt.Sprint(len(b.nsPerOp)))
+			if !strings.HasPrefix(b.name, signalBenchPrefix) {
+				t.add(b.name, fmtNS(b.nsPerOp.median()), fmt.Sprintf("%g", b.bytesPerOp.median()), fmt.Sprintf("%g", b.allocsPerOp.median()), fmt.Sprint(len(b.nsPerOp)))
+			}
 		}
 		d.table(t)
+		writeSignalHook(d, g)
 	}
 	if r.pipeline == nil {
 		d.failed(r, "pipeline", true)

@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"math"
+	"strings"
 	"testing"
 	"time"
 )
@@ -243,5 +244,30 @@ func TestMarkdownTable(t *testing.T) {
 	want := "| a | b |\n| --- | --- |\n| x\\|y | 1 |\n"
 	if got := tb.String(); got != want {
 		t.Errorf("table:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// The signal hook's cost is the traced run less the untraced one, per
+// signal, from the same go test output.
+func TestSignalHookTable(t *testing.T) {
+	benches, err := parseGoBench(`BenchmarkSignalHook/untraced/SIGUSR1-2   100000   1800 ns/op   0 B/op   0 allocs/op
+BenchmarkSignalHook/untraced/SIGTERM-2   100000   2000 ns/op   0 B/op   0 allocs/op
+BenchmarkSignalHook/traced/SIGUSR1-2     100000   1850 ns/op   0 B/op   0 allocs/op
+BenchmarkSignalHook/traced/SIGTERM-2     100000   3000 ns/op   0 B/op   0 allocs/op
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d doc
+	writeSignalHook(&d, &goBenchResults{benches: benches})
+	for _, row := range []string{"| SIGUSR1 | 1.80 µs | 1.85 µs | 50 ns | 1.03× |", "| SIGTERM | 2.00 µs | 3.00 µs | 1.00 µs | 1.50× |"} {
+		if !strings.Contains(d.String(), row) {
+			t.Errorf("no row %q in:\n%s", row, d.String())
+		}
+	}
+	var none doc
+	writeSignalHook(&none, &goBenchResults{benches: benches[:1]})
+	if !strings.Contains(none.String(), "did not run") {
+		t.Errorf("without both runs: %s", none.String())
 	}
 }
