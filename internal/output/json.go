@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/oomtrace/oomtrace/internal/event"
@@ -99,6 +101,9 @@ func splitObject(dst []member, data []byte) ([]member, bool) {
 		return nil, false
 	}
 	members := dst[:0]
+	if members == nil {
+		members = make([]member, 0, 16) // room for the members of any line
+	}
 	i = skipSpace(data, i+1)
 	if i < len(data) && data[i] == '}' {
 		return members, skipSpace(data, i+1) == len(data)
@@ -437,7 +442,7 @@ func (p *jsonParser) member(m member) error {
 	case "comm":
 		ev.Task.Comm, err = kernelString(m.value, p.strings)
 	default:
-		if !isObject(p.fields, m.key) {
+		if !isObject(ev.Kind, m.key) {
 			return p.field(nil, m.key, m.value)
 		}
 		inner, err := decodeObject(p.inner, m.value)
@@ -514,17 +519,35 @@ func parseUTCTime(raw []byte) (time.Time, bool) {
 	return t, t.Day() == day // a day past the month's end rolls over
 }
 
-// isObject reports whether key names a JSON object of these fields.
-func isObject(fields []field, key []byte) bool {
-	return indexField(fields, func(f *field) bool {
-		object, _ := f.jsonName()
-		return object == string(key)
-	}) >= 0
+// jsonObjects lists the objects each kind's keys are in, by kind: a line
+// has a dozen members, and a kind's fields are many more to look through.
+var jsonObjects = func() (objects [len(schemas)][]string) {
+	for kind, fields := range schemas {
+		for i := range fields {
+			if object, _, ok := strings.Cut(fields[i].json, "."); ok && !slices.Contains(objects[kind], object) {
+				objects[kind] = append(objects[kind], object)
+			}
+		}
+	}
+	return objects
+}()
+
+// isObject reports whether key names a JSON object of kind's keys.
+func isObject(kind event.Kind, key []byte) bool {
+	if int(kind) >= len(jsonObjects) {
+		return false
+	}
+	for _, object := range jsonObjects[kind] {
+		if object == string(key) {
+			return true
+		}
+	}
+	return false
 }
 
 // field stores the value of key name in object (or the top level, nil).
 func (p *jsonParser) field(object, name []byte, value []byte) error {
-	i := indexFieldFrom(p.fields, p.next, func(f *field) bool {
+	i := indexField(p.fields, p.next, func(f *field) bool {
 		o, n := f.jsonName()
 		return o == string(object) && n == string(name)
 	})

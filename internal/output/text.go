@@ -295,7 +295,7 @@ func (p *textParser) pair(ev *event.Event, fields []field, seen []bool) error {
 	if err != nil {
 		return p.fail(valueCol, string(key), err)
 	}
-	i := indexFieldFrom(fields, p.next, func(f *field) bool { return f.text == string(key) })
+	i := indexField(fields, p.next, func(f *field) bool { return f.text == string(key) })
 	if i < 0 {
 		return p.fail(keyCol, string(key), errors.New("unknown key"))
 	}
