@@ -72,6 +72,7 @@ func (e *LineError) Unwrap() error { return e.Err }
 type Reader struct {
 	br    *bufio.Reader
 	info  Info
+	lines *output.Parser // oomtrace's lines
 	perf  *perfscript.Parser
 	long  []byte // a line longer than the bufio buffer, gathered
 	ended bool   // the end line was read: only comments may follow
@@ -79,7 +80,7 @@ type Reader struct {
 
 // NewReader returns a reader of the log in r; name is for messages.
 func NewReader(r io.Reader, name string) *Reader {
-	return &Reader{br: bufio.NewReaderSize(r, 64<<10), info: Info{Name: name}}
+	return &Reader{br: bufio.NewReaderSize(r, 64<<10), info: Info{Name: name}, lines: output.NewParser()}
 }
 
 // Info returns what the reader learned so far; all of it after Next
@@ -212,9 +213,9 @@ func (r *Reader) parse(line []byte, ev *event.Event) (bool, error) {
 
 	var err error
 	if r.info.Format == FormatJSON {
-		*ev, err = output.ParseJSON(line)
+		err = r.lines.ParseJSON(line, ev)
 	} else {
-		*ev, err = output.ParseText(line)
+		err = r.lines.ParseText(line, ev)
 	}
 	if err != nil {
 		return false, err

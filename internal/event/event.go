@@ -457,6 +457,38 @@ type Event struct {
 	Sample       Sample
 }
 
+// Reset makes ev the zero Event. Of the payloads it clears only the one
+// ev.Kind names, since the others are zero in any Event built as this
+// package says; an Event of another kind is cleared whole. One Event
+// reused for a stream of records then costs a few hundred bytes of
+// clearing per record instead of the whole Event's three kilobytes.
+func (ev *Event) Reset() {
+	switch ev.Kind {
+	case KindOOMKill:
+		ev.OOMKill = OOMKill{}
+	case KindMemcgOOM:
+		ev.MemcgOOM = MemcgOOM{}
+	case KindReclaim:
+		ev.Reclaim = Reclaim{}
+	case KindKswapdWake:
+		ev.KswapdWake = KswapdWake{}
+	case KindReaper:
+		ev.Reaper = Reaper{}
+	case KindReclaimStats:
+		ev.ReclaimStats = ReclaimStats{}
+	case KindLost:
+		ev.Lost = Lost{}
+	case KindSignal:
+		ev.Signal = Signal{}
+	case KindExit:
+		ev.Exit = Exit{}
+	default:
+		*ev = Event{}
+		return
+	}
+	ev.Kind, ev.Time, ev.KtimeNS, ev.CPU, ev.Task = 0, time.Time{}, 0, 0, Task{}
+}
+
 // Cgroups returns the cgroups the event is about: for a kill the victim's,
 // the OOM cgroup and the trigger's; for a signal the target's and the
 // sender's; for an exit the process's and its killer's.

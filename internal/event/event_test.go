@@ -1,6 +1,10 @@
 package event
 
-import "testing"
+import (
+	"reflect"
+	"testing"
+	"time"
+)
 
 func TestAtLimit(t *testing.T) {
 	const mib = 1 << 20
@@ -19,5 +23,77 @@ func TestAtLimit(t *testing.T) {
 		if got := c.AtLimit(); got != tc.want {
 			t.Errorf("usage %d limit %d: AtLimit %v, want %v", tc.usage, tc.limit, got, tc.want)
 		}
+	}
+}
+
+// fillNonZero sets every exported field under v to a value that is not
+// zero, so a test sees any field a reset leaves behind.
+func fillNonZero(t *testing.T, v reflect.Value) {
+	t.Helper()
+	if v.Type() == reflect.TypeFor[time.Time]() {
+		v.Set(reflect.ValueOf(time.Unix(1, 1)))
+		return
+	}
+	switch v.Kind() {
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() {
+				fillNonZero(t, v.Field(i))
+			}
+		}
+	case reflect.Array:
+		for i := range v.Len() {
+			fillNonZero(t, v.Index(i))
+		}
+	case reflect.Slice:
+		v.Set(reflect.MakeSlice(v.Type(), 1, 1))
+		fillNonZero(t, v.Index(0))
+	case reflect.String:
+		v.SetString("x")
+	case reflect.Bool:
+		v.SetBool(true)
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		v.SetInt(1)
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		v.SetUint(1)
+	case reflect.Float32, reflect.Float64:
+		v.SetFloat(1)
+	default:
+		t.Fatalf("fillNonZero: %s not handled", v.Type())
+	}
+}
+
+// Reset clears an event of every kind whole: its header and its payload,
+// every field of it, including those set after decoding (names, snapshot,
+// explanations).
+func TestReset(t *testing.T) {
+	payloads := map[Kind]string{
+		KindOOMKill: "OOMKill", KindMemcgOOM: "MemcgOOM", KindReclaim: "Reclaim", KindKswapdWake: "KswapdWake",
+		KindReaper: "Reaper", KindReclaimStats: "ReclaimStats", KindLost: "Lost", KindSignal: "Signal", KindExit: "Exit",
+	}
+	for kind := Kind(1); int(kind) < len(kindNames.names); kind++ {
+		name, ok := payloads[kind]
+		if !ok {
+			t.Fatalf("kind %s has no payload in this test", kind)
+		}
+		var ev Event
+		v := reflect.ValueOf(&ev).Elem()
+		for _, header := range []string{"Time", "KtimeNS", "CPU", "Task", name} {
+			fillNonZero(t, v.FieldByName(header))
+		}
+		ev.Kind = kind
+		ev.Reset()
+		if !v.IsZero() {
+			t.Errorf("%s: Reset left %+v", kind, ev)
+		}
+	}
+
+	// An event of a kind Reset does not know is cleared whole.
+	var ev Event
+	fillNonZero(t, reflect.ValueOf(&ev).Elem())
+	ev.Kind = 200
+	ev.Reset()
+	if !reflect.ValueOf(ev).IsZero() {
+		t.Errorf("kind 200: Reset left %+v", ev)
 	}
 }

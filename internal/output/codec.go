@@ -19,13 +19,20 @@ type codec interface {
 	appendText(dst []byte, ev *event.Event, opts Options) []byte
 	appendJSON(dst []byte, ev *event.Event, opts Options) []byte
 	parseText(ev *event.Event, v textValue) error
-	parseJSON(ev *event.Event, raw []byte) error
+	parseJSON(ev *event.Event, v jsonValue) error
 }
 
 // textValue is a value as it appears in a text line.
 type textValue struct {
-	raw    []byte // for a quoted value the bytes between the quotes, still escaped
-	quoted bool
+	raw     []byte // for a quoted value the bytes between the quotes, still escaped
+	quoted  bool
+	strings *stringTable // makes the strings of the value
+}
+
+// jsonValue is a value as it appears in a JSON line: undecoded.
+type jsonValue struct {
+	raw     []byte
+	strings *stringTable // makes the strings of the value
 }
 
 var (
@@ -97,13 +104,14 @@ func appendInteger[T integer](dst []byte, v T) []byte {
 	return strconv.AppendUint(dst, uint64(v), 10)
 }
 
-// jsonString decodes a JSON string literal.
-func jsonString(raw []byte) (string, error) {
+// jsonString decodes a JSON string literal, making the string with strs
+// (nil: anew).
+func jsonString(raw []byte, strs *stringTable) (string, error) {
 	if len(raw) == 0 || raw[0] != '"' {
 		return "", fmt.Errorf("want a string, not %s", quote(raw))
 	}
 	if len(raw) >= 2 && raw[len(raw)-1] == '"' && plainASCII(raw[1:len(raw)-1]) {
-		return string(raw[1 : len(raw)-1]), nil // nearly every string: no escapes to decode
+		return strs.get(raw[1 : len(raw)-1]), nil // nearly every string: no escapes to decode
 	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
@@ -112,13 +120,18 @@ func jsonString(raw []byte) (string, error) {
 	return s, nil
 }
 
-// kernelString decodes a JSON string written by appendJSONString.
-func kernelString(raw []byte) (string, error) {
-	s, err := jsonString(raw)
+// kernelString decodes a JSON string written by appendJSONString, making
+// the string with strs (nil: anew).
+func kernelString(raw []byte, strs *stringTable) (string, error) {
+	if len(raw) >= 2 && raw[0] == '"' && raw[len(raw)-1] == '"' && plainASCII(raw[1:len(raw)-1]) {
+		// No JSON escapes, and so none of the decoded value's either.
+		return strs.get(raw[1 : len(raw)-1]), nil
+	}
+	s, err := jsonString(raw, nil)
 	if err != nil {
 		return "", err
 	}
-	return unescape([]byte(s), jsonForm)
+	return unescape([]byte(s), jsonForm, strs)
 }
 
 // integerCodec is a decimal number; durations are written in ns.
@@ -153,12 +166,12 @@ func (c enumCodec[T]) parseText(ev *event.Event, v textValue) (err error) {
 	if err != nil {
 		return err
 	}
-	*c.get(ev), err = c.parse(string(raw))
+	*c.get(ev), err = c.parse(v.strings.get(raw))
 	return err
 }
 
-func (c enumCodec[T]) parseJSON(ev *event.Event, raw []byte) error {
-	s, err := jsonString(raw)
+func (c enumCodec[T]) parseJSON(ev *event.Event, v jsonValue) error {
+	s, err := jsonString(v.raw, v.strings)
 	if err != nil {
 		return err
 	}
@@ -186,11 +199,11 @@ func (c hexCodec) parseText(ev *event.Event, v textValue) error {
 	if err != nil {
 		return err
 	}
-	return c.parse(ev, string(raw))
+	return c.parse(ev, v.strings.get(raw))
 }
 
-func (c hexCodec) parseJSON(ev *event.Event, raw []byte) error {
-	s, err := jsonString(raw)
+func (c hexCodec) parseJSON(ev *event.Event, v jsonValue) error {
+	s, err := jsonString(v.raw, v.strings)
 	if err != nil {
 		return err
 	}
@@ -236,8 +249,8 @@ func (c limitCodec) parseText(ev *event.Event, v textValue) error {
 	return c.parse(ev, raw, "max")
 }
 
-func (c limitCodec) parseJSON(ev *event.Event, raw []byte) error {
-	return c.parse(ev, raw, "null")
+func (c limitCodec) parseJSON(ev *event.Event, v jsonValue) error {
+	return c.parse(ev, v.raw, "null")
 }
 
 func (c limitCodec) parse(ev *event.Event, raw []byte, unlimited string) (err error) {
@@ -284,12 +297,12 @@ func (c stringCodec) parseText(ev *event.Event, v textValue) (err error) {
 	if !v.quoted {
 		return errWantQuoted
 	}
-	*c.get(ev), err = unescape(v.raw, textForm)
+	*c.get(ev), err = unescape(v.raw, textForm, v.strings)
 	return err
 }
 
-func (c stringCodec) parseJSON(ev *event.Event, raw []byte) (err error) {
-	*c.get(ev), err = kernelString(raw)
+func (c stringCodec) parseJSON(ev *event.Event, v jsonValue) (err error) {
+	*c.get(ev), err = kernelString(v.raw, v.strings)
 	return err
 }
 
@@ -314,12 +327,12 @@ func (c gfpNamesCodec) parseText(_ *event.Event, v textValue) error {
 	if !v.quoted {
 		return nil // the tokenizer only lets well-formed bare words through
 	}
-	_, err := unescape(v.raw, textForm)
+	_, err := unescape(v.raw, textForm, v.strings)
 	return err
 }
 
-func (c gfpNamesCodec) parseJSON(_ *event.Event, raw []byte) error {
-	_, err := kernelString(raw)
+func (c gfpNamesCodec) parseJSON(_ *event.Event, v jsonValue) error {
+	_, err := kernelString(v.raw, v.strings)
 	return err
 }
 
@@ -375,7 +388,7 @@ func (c stackCodec) parseText(ev *event.Event, v textValue) error {
 	}
 	var stack []string
 	for i, frame := range bytes.Split(v.raw, []byte{','}) {
-		s, err := unescape(frame, textForm)
+		s, err := unescape(frame, textForm, v.strings)
 		if err != nil {
 			return fmt.Errorf("frame %d: %w", i, err)
 		}
@@ -385,14 +398,14 @@ func (c stackCodec) parseText(ev *event.Event, v textValue) error {
 	return nil
 }
 
-func (c stackCodec) parseJSON(ev *event.Event, raw []byte) error {
+func (c stackCodec) parseJSON(ev *event.Event, v jsonValue) error {
 	var frames []json.RawMessage
-	if err := json.Unmarshal(raw, &frames); err != nil {
-		return fmt.Errorf("want an array of strings, not %s", quote(raw))
+	if err := json.Unmarshal(v.raw, &frames); err != nil {
+		return fmt.Errorf("want an array of strings, not %s", quote(v.raw))
 	}
 	var stack []string
 	for i, frame := range frames {
-		s, err := kernelString(frame)
+		s, err := kernelString(frame, v.strings)
 		if err != nil {
 			return fmt.Errorf("frame %d: %w", i, err)
 		}
@@ -461,14 +474,14 @@ func (c histCodec) parseText(ev *event.Event, v textValue) error {
 	return c.set(ev, buckets)
 }
 
-func (c histCodec) parseJSON(ev *event.Event, raw []byte) error {
-	members, err := decodeObject(raw)
+func (c histCodec) parseJSON(ev *event.Event, v jsonValue) error {
+	members, err := decodeObject(nil, v.raw)
 	if err != nil {
 		return err
 	}
 	buckets := make([]bucket, len(members))
 	for i, m := range members {
-		buckets[i] = bucket{[]byte(m.key), m.value}
+		buckets[i] = bucket{m.key, m.value}
 	}
 	return c.set(ev, buckets)
 }
@@ -531,15 +544,15 @@ func (c snapshotStatusCodec) parseText(ev *event.Event, v textValue) error {
 	if !v.quoted {
 		return errWantQuoted
 	}
-	s, err := unescape(v.raw, textForm)
+	s, err := unescape(v.raw, textForm, v.strings)
 	if err != nil {
 		return err
 	}
 	return c.set(ev, s)
 }
 
-func (c snapshotStatusCodec) parseJSON(ev *event.Event, raw []byte) error {
-	s, err := jsonString(raw)
+func (c snapshotStatusCodec) parseJSON(ev *event.Event, v jsonValue) error {
+	s, err := jsonString(v.raw, v.strings)
 	if err != nil {
 		return err
 	}
@@ -569,9 +582,9 @@ func (c bitCodec) parseText(ev *event.Event, v textValue) error {
 	return c.codec.parseText(ev, v)
 }
 
-func (c bitCodec) parseJSON(ev *event.Event, raw []byte) error {
+func (c bitCodec) parseJSON(ev *event.Event, v jsonValue) error {
 	*c.mask(ev) |= c.bit
-	return c.codec.parseJSON(ev, raw)
+	return c.codec.parseJSON(ev, v)
 }
 
 // bareValue is a value written the same in text and JSON, unquoted: a
@@ -600,6 +613,6 @@ func (c bare[V]) parseText(ev *event.Event, v textValue) error {
 	return c.value.parseValue(ev, raw)
 }
 
-func (c bare[V]) parseJSON(ev *event.Event, raw []byte) error {
-	return c.value.parseValue(ev, raw)
+func (c bare[V]) parseJSON(ev *event.Event, v jsonValue) error {
+	return c.value.parseValue(ev, v.raw)
 }

@@ -81,10 +81,11 @@ const (
 var errTruncatedEscape = errors.New(`truncated escape at end of value`)
 
 // unescape reverses appendEscaped (form textForm) or the decoded-value form
-// of appendJSONString (form jsonForm). Besides what the writer produces it
-// only accepts \xHH for bytes the writer writes as themselves and upper-case
-// hex digits; every input still has exactly one meaning.
-func unescape(raw []byte, form int) (string, error) {
+// of appendJSONString (form jsonForm), making the string with strs (nil:
+// anew). Besides what the writer produces it only accepts \xHH for bytes
+// the writer writes as themselves and upper-case hex digits; every input
+// still has exactly one meaning.
+func unescape(raw []byte, form int, strs *stringTable) (string, error) {
 	plain := true
 	for _, c := range raw {
 		if c == '\\' || c == '"' || !printable(c) {
@@ -93,9 +94,9 @@ func unescape(raw []byte, form int) (string, error) {
 		}
 	}
 	if plain {
-		return string(raw), nil
+		return strs.get(raw), nil
 	}
-	out := make([]byte, 0, len(raw))
+	out := strs.scratch(len(raw))
 	for i := 0; i < len(raw); i++ {
 		c := raw[i]
 		switch {
@@ -129,7 +130,7 @@ func unescape(raw []byte, form int) (string, error) {
 			return "", fmt.Errorf("invalid escape %q at byte %d", raw[i:i+2], i+1)
 		}
 	}
-	return string(out), nil
+	return strs.get(out), nil
 }
 
 func unhex(c byte) (byte, bool) {

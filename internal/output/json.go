@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/oomtrace/oomtrace/internal/event"
@@ -74,14 +76,15 @@ func AppendJSON(dst []byte, ev *event.Event, opts Options) []byte {
 
 // member is one key and its undecoded value, in the order of the object.
 type member struct {
-	key   string
+	key   []byte
 	value json.RawMessage
 }
 
-// decodeObject splits a JSON object into its members. Unlike encoding/json
-// it rejects a key given twice instead of keeping the last.
-func decodeObject(data []byte) ([]member, error) {
-	if members, ok := splitObject(data); ok {
+// decodeObject splits a JSON object into its members, appended to
+// dst[:0]. Unlike encoding/json it rejects a key given twice instead of
+// keeping the last.
+func decodeObject(dst []member, data []byte) ([]member, error) {
+	if members, ok := splitObject(dst, data); ok {
 		return members, nil
 	}
 	return decodeObjectSlowly(data)
@@ -92,12 +95,15 @@ func decodeObject(data []byte) ([]member, error) {
 // JSON syntax as it goes, and gives up (false) on anything unusual: invalid
 // JSON, escaped or non-ASCII keys, a key given twice, deep nesting. Those,
 // with their exact errors, are left to decodeObjectSlowly.
-func splitObject(data []byte) ([]member, bool) {
+func splitObject(dst []member, data []byte) ([]member, bool) {
 	i := skipSpace(data, 0)
 	if i == len(data) || data[i] != '{' {
 		return nil, false
 	}
-	members := make([]member, 0, 16)
+	members := dst[:0]
+	if members == nil {
+		members = make([]member, 0, 16) // room for the members of any line
+	}
 	i = skipSpace(data, i+1)
 	if i < len(data) && data[i] == '}' {
 		return members, skipSpace(data, i+1) == len(data)
@@ -118,7 +124,7 @@ func splitObject(data []byte) ([]member, bool) {
 		if end, ok = scanValue(data, i, 0); !ok || indexMember(members, string(key)) >= 0 {
 			return nil, false
 		}
-		members = append(members, member{internKey(key), data[i:end]})
+		members = append(members, member{key, data[i:end]})
 		switch i = skipSpace(data, end); {
 		case i < len(data) && data[i] == ',':
 			i = skipSpace(data, i+1)
@@ -272,17 +278,6 @@ func scanNumber(data []byte, i int) (int, bool) {
 	return i, true
 }
 
-// knownKeys holds every key an event line has, so that reading one does
-// not allocate its keys anew on every line. It is filled with the schemas.
-var knownKeys = map[string]string{"event": "event", "time": "time"}
-
-func internKey(b []byte) string {
-	if key, ok := knownKeys[string(b)]; ok {
-		return key
-	}
-	return string(b)
-}
-
 // plainASCII reports whether s is printable ASCII without '"' or '\\': the
 // contents of a JSON string literal that decodes to itself.
 func plainASCII(s []byte) bool {
@@ -318,7 +313,7 @@ func decodeObjectSlowly(data []byte) ([]member, error) {
 		if err := dec.Decode(&value); err != nil {
 			return nil, err
 		}
-		members = append(members, member{key, value})
+		members = append(members, member{[]byte(key), value})
 	}
 	if _, err := dec.Token(); err != nil { // the closing brace
 		return nil, err
@@ -347,7 +342,7 @@ func objectError(err error) error {
 
 func indexMember(members []member, key string) int {
 	for i := range members {
-		if members[i].key == key {
+		if string(members[i].key) == key {
 			return i
 		}
 	}
@@ -360,49 +355,80 @@ var headerKeys = [...]string{"ktime_ns", "cpu", "pid", "tid", "comm"}
 // ParseJSON parses one line written by AppendJSON, with or without its
 // newline. Time comes back in UTC.
 func ParseJSON(line []byte) (event.Event, error) {
-	members, err := decodeObject(line)
-	if err != nil {
-		return event.Event{}, objectError(err)
-	}
-
-	var ev event.Event
-	// The kind decides which other keys there are, so it comes first.
-	i := indexMember(members, "event")
-	if i < 0 {
-		return event.Event{}, &ParseError{Key: "event", Err: errMissing}
-	}
-	name, err := jsonString(members[i].value)
-	if err == nil {
-		ev.Kind, err = event.ParseKind(name)
-	}
-	if err != nil {
-		return event.Event{}, &ParseError{Key: "event", Err: err}
-	}
-	for _, key := range headerKeys {
-		if indexMember(members, key) < 0 {
-			return event.Event{}, &ParseError{Key: key, Err: errMissing}
-		}
-	}
-
-	fields := fieldsOf(ev.Kind)
-	seen := make([]bool, len(fields))
-	for _, m := range members {
-		if err := parseMember(&ev, fields, seen, m); err != nil {
-			return event.Event{}, err
-		}
-	}
-	if err := checkKeys(&ev, fields, seen, func(f *field) string { return f.json }); err != nil {
+	var (
+		p  Parser
+		ev event.Event
+	)
+	if err := p.ParseJSON(line, &ev); err != nil {
 		return event.Event{}, err
 	}
 	return ev, nil
 }
 
-// parseMember stores one top-level member into ev.
-func parseMember(ev *event.Event, fields []field, seen []bool, m member) error {
+// ParseJSON is the package's ParseJSON into ev, which it overwrites; after
+// an error ev is the zero Event.
+func (p *Parser) ParseJSON(line []byte, ev *event.Event) error {
+	ev.Reset()
+	if err := p.parseJSON(line, ev); err != nil {
+		ev.Reset()
+		return err
+	}
+	return nil
+}
+
+func (p *Parser) parseJSON(line []byte, ev *event.Event) error {
+	members, err := decodeObject(p.members, line)
+	if err != nil {
+		return objectError(err)
+	}
+	p.members = members
+
+	// The kind decides which other keys there are, so it comes first.
+	i := indexMember(members, "event")
+	if i < 0 {
+		return &ParseError{Key: "event", Err: errMissing}
+	}
+	name, err := jsonString(members[i].value, p.strings)
+	if err == nil {
+		ev.Kind, err = event.ParseKind(name)
+	}
+	if err != nil {
+		return &ParseError{Key: "event", Err: err}
+	}
+	for _, key := range headerKeys {
+		if indexMember(members, key) < 0 {
+			return &ParseError{Key: key, Err: errMissing}
+		}
+	}
+
+	fields := fieldsOf(ev.Kind)
+	jp := jsonParser{Parser: p, ev: ev, fields: fields}
+	p.seenFor(len(fields))
+	for _, m := range members {
+		if err := jp.member(m); err != nil {
+			return err
+		}
+	}
+	return checkKeys(ev, fields, p.seen, func(f *field) string { return f.json })
+}
+
+// jsonParser stores the members of one JSON line into its event.
+type jsonParser struct {
+	*Parser
+	ev     *event.Event
+	fields []field
+	// next is the index of the field after the last key read: keys come in
+	// the order of their fields, so it is where the next key is found.
+	next int
+}
+
+// member stores one top-level member.
+func (p *jsonParser) member(m member) error {
 	var err error
-	switch m.key {
+	ev := p.ev
+	switch string(m.key) {
 	case "event":
-		return nil // read first, by ParseJSON
+		return nil // read first, by parseJSON
 	case "time":
 		ev.Time, err = parseTime(m.value)
 	case "ktime_ns":
@@ -414,30 +440,34 @@ func parseMember(ev *event.Event, fields []field, seen []bool, m member) error {
 	case "tid":
 		ev.Task.PID, err = parseInteger[uint32](m.value)
 	case "comm":
-		ev.Task.Comm, err = kernelString(m.value)
+		ev.Task.Comm, err = kernelString(m.value, p.strings)
 	default:
-		if !isObject(fields, m.key) {
-			return parseField(ev, fields, seen, "", m.key, m.value)
+		if !isObject(ev.Kind, m.key) {
+			return p.field(nil, m.key, m.value)
 		}
-		inner, err := decodeObject(m.value)
+		inner, err := decodeObject(p.inner, m.value)
 		if err != nil {
-			return &ParseError{Key: m.key, Err: err}
+			return &ParseError{Key: string(m.key), Err: err}
 		}
+		p.inner = inner
 		for _, im := range inner {
-			if err := parseField(ev, fields, seen, m.key, im.key, im.value); err != nil {
+			if err := p.field(m.key, im.key, im.value); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
 	if err != nil {
-		return &ParseError{Key: m.key, Err: err}
+		return &ParseError{Key: string(m.key), Err: err}
 	}
 	return nil
 }
 
 func parseTime(raw []byte) (time.Time, error) {
-	s, err := jsonString(raw)
+	if t, ok := parseUTCTime(raw); ok {
+		return t, nil
+	}
+	s, err := jsonString(raw, nil)
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -448,35 +478,98 @@ func parseTime(raw []byte) (time.Time, error) {
 	return t.UTC(), nil
 }
 
-// isObject reports whether key names a JSON object of these fields.
-func isObject(fields []field, key string) bool {
-	return indexField(fields, func(f *field) bool {
-		object, _ := f.jsonName()
-		return object == key
-	}) >= 0
+// parseUTCTime reads the times AppendJSON writes, quoted, several times
+// faster than time.Parse: "2006-01-02T15:04:05.999999999Z", with 0 to 9
+// digits of fraction. It gives up (false) on anything else, and on fields
+// out of range, leaving those and their errors to time.Parse.
+func parseUTCTime(raw []byte) (time.Time, bool) {
+	const whole = len(`"2006-01-02T15:04:05Z"`)
+	if len(raw) < whole || raw[0] != '"' || raw[len(raw)-2] != 'Z' || raw[len(raw)-1] != '"' {
+		return time.Time{}, false
+	}
+	b := raw[1 : len(raw)-2]
+	ok := true
+	number := func(from, to int) int {
+		n := 0
+		for _, c := range b[from:to] {
+			ok = ok && '0' <= c && c <= '9'
+			n = n*10 + int(c-'0')
+		}
+		return n
+	}
+	year, month, day := number(0, 4), number(5, 7), number(8, 10)
+	hour, minute, sec := number(11, 13), number(14, 16), number(17, 19)
+	ok = ok && b[4] == '-' && b[7] == '-' && b[10] == 'T' && b[13] == ':' && b[16] == ':'
+	nsec := 0
+	if frac := b[19:]; len(frac) > 0 {
+		digits := len(frac) - 1
+		ok = ok && frac[0] == '.' && digits >= 1 && digits <= 9
+		if !ok {
+			return time.Time{}, false
+		}
+		nsec = number(20, len(b))
+		for range 9 - digits {
+			nsec *= 10
+		}
+	}
+	if !ok || year < 1 || month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || sec > 59 {
+		return time.Time{}, false
+	}
+	t := time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC)
+	return t, t.Day() == day // a day past the month's end rolls over
 }
 
-// parseField stores the value of key name in object (or the top level, "")
-// into ev.
-func parseField(ev *event.Event, fields []field, seen []bool, object, name string, value []byte) error {
-	path := name
-	if object != "" {
-		path = object + "." + name
+// jsonObjects lists the objects each kind's keys are in, by kind: a line
+// has a dozen members, and a kind's fields are many more to look through.
+var jsonObjects = func() (objects [len(schemas)][]string) {
+	for kind, fields := range schemas {
+		for i := range fields {
+			if object, _, ok := strings.Cut(fields[i].json, "."); ok && !slices.Contains(objects[kind], object) {
+				objects[kind] = append(objects[kind], object)
+			}
+		}
 	}
-	i := indexField(fields, func(f *field) bool {
+	return objects
+}()
+
+// isObject reports whether key names a JSON object of kind's keys.
+func isObject(kind event.Kind, key []byte) bool {
+	if int(kind) >= len(jsonObjects) {
+		return false
+	}
+	for _, object := range jsonObjects[kind] {
+		if object == string(key) {
+			return true
+		}
+	}
+	return false
+}
+
+// field stores the value of key name in object (or the top level, nil).
+func (p *jsonParser) field(object, name []byte, value []byte) error {
+	i := indexField(p.fields, p.next, func(f *field) bool {
 		o, n := f.jsonName()
-		return o == object && n == name
+		return o == string(object) && n == string(name)
 	})
 	if i < 0 {
-		return &ParseError{Key: path, Err: errors.New("unknown key")}
+		return &ParseError{Key: jsonPath(object, name), Err: errors.New("unknown key")}
 	}
-	seen[i] = true // decodeObject has rejected a key given twice
-	f := &fields[i]
-	if err := f.codec.parseJSON(ev, value); err != nil {
-		return &ParseError{Key: path, Err: err}
+	p.seen[i] = true // decodeObject has rejected a key given twice
+	p.next = i + 1
+	f := &p.fields[i]
+	if err := f.codec.parseJSON(p.ev, jsonValue{raw: value, strings: p.strings}); err != nil {
+		return &ParseError{Key: jsonPath(object, name), Err: err}
 	}
 	if f.flag != nil {
-		*f.flag(ev) = true
+		*f.flag(p.ev) = true
 	}
 	return nil
+}
+
+// jsonPath names key name of object for errors: "victim.pid".
+func jsonPath(object, name []byte) string {
+	if len(object) == 0 {
+		return string(name)
+	}
+	return string(object) + "." + string(name)
 }

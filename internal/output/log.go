@@ -249,13 +249,13 @@ func parseMeta(line []byte, textPrefix, jsonPrefix string, keys []metaKey, after
 		if !bytes.HasPrefix(line, []byte(jsonPrefix)) {
 			return &ParseError{Err: fmt.Errorf("want a line starting %s", jsonPrefix)}
 		}
-		members, err := decodeObject(line)
+		members, err := decodeObject(nil, line)
 		if err != nil {
 			return objectError(err)
 		}
 		// The prefix is the first member, the oomtrace_log tag, whole.
 		for pos, m := range members[1:] {
-			if err := store(pos, m.key, func(v metaValue) error { return v.parseJSON(m.value) }); err != nil {
+			if err := store(pos, string(m.key), func(v metaValue) error { return v.parseJSON(m.value) }); err != nil {
 				return err
 			}
 		}
@@ -339,7 +339,7 @@ func (m metaString) appendText(dst []byte) []byte { return appendQuoted(dst, *m.
 func (m metaString) appendJSON(dst []byte) []byte { return appendJSONString(dst, *m.p) }
 func (m metaString) isSet() bool                  { return *m.p != "" }
 func (m metaString) parseJSON(raw []byte) (err error) {
-	*m.p, err = kernelString(raw)
+	*m.p, err = kernelString(raw, nil)
 	return err
 }
 
@@ -347,7 +347,7 @@ func (m metaString) parseText(v textValue) (err error) {
 	if !v.quoted {
 		return errWantQuoted
 	}
-	*m.p, err = unescape(v.raw, textForm)
+	*m.p, err = unescape(v.raw, textForm, nil)
 	return err
 }
 
@@ -387,7 +387,7 @@ func (m metaMode) appendText(dst []byte) []byte { return append(dst, m.p.String(
 func (m metaMode) appendJSON(dst []byte) []byte { return appendJSONString(dst, m.p.String()) }
 func (m metaMode) isSet() bool                  { return true }
 func (m metaMode) parseJSON(raw []byte) error {
-	s, err := jsonString(raw)
+	s, err := jsonString(raw, nil)
 	if err == nil {
 		*m.p, err = event.ParseMode(s)
 	}
@@ -443,7 +443,7 @@ func (m metaClasses) parseJSON(raw []byte) error {
 	}
 	names := make([]string, 0, len(items))
 	for _, item := range items {
-		s, err := jsonString(item)
+		s, err := jsonString(item, nil)
 		if err != nil {
 			return err
 		}

@@ -157,7 +157,7 @@ func TestEscape(t *testing.T) {
 		if got := Escape(in); got != want {
 			t.Errorf("Escape(%q) = %q, want %q", in, got, want)
 		}
-		if back, err := unescape([]byte(Escape(in)), jsonForm); err != nil || back != in {
+		if back, err := unescape([]byte(Escape(in)), jsonForm, nil); err != nil || back != in {
 			t.Errorf("unescape(Escape(%q)) = %q, %v", in, back, err)
 		}
 	}

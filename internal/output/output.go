@@ -176,8 +176,13 @@ func checkKeys(ev *event.Event, fields []field, seen []bool, name func(*field) s
 	return nil
 }
 
-func indexField(fields []field, match func(*field) bool) int {
-	for i := range fields {
+// indexField returns the index of the field that matches, searching from
+// fields[start] on, then from the first: a line's keys come in the order of
+// their fields, so the next key is nearly always right where the last one
+// was found.
+func indexField(fields []field, start int, match func(*field) bool) int {
+	for n := range fields {
+		i := (start + n) % len(fields)
 		if match(&fields[i]) {
 			return i
 		}

@@ -63,19 +63,14 @@ func (f *field) jsonName() (object, name string) {
 }
 
 func init() {
-	for _, key := range headerKeys {
-		knownKeys[key] = key
-	}
 	for _, fields := range schemas {
 		for i := range fields {
 			f := &fields[i]
 			if object, name, ok := strings.Cut(f.json, "."); ok {
 				f.jsonObject, f.jsonKey = object, name
-				knownKeys[object] = object
 			} else {
 				f.jsonKey = f.json
 			}
-			knownKeys[f.jsonKey] = f.jsonKey
 		}
 	}
 }

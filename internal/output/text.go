@@ -83,8 +83,12 @@ func appendZeroPadded(dst []byte, n uint64, width int) []byte {
 
 // textParser reads one text line from left to right.
 type textParser struct {
-	line []byte
-	pos  int
+	line    []byte
+	pos     int
+	strings *stringTable // makes the strings of the values
+	// next is the index of the field after the last key read: keys come in
+	// the order of their fields, so it is where the next key is found.
+	next int
 }
 
 func (p *textParser) fail(col int, key string, err error) error {
@@ -122,26 +126,44 @@ func (p *textParser) space() error {
 // newline. The text format has no wall-clock time, so Time is left zero,
 // and it has KtimeNS to the microsecond only.
 func ParseText(line []byte) (event.Event, error) {
-	line = bytes.TrimSuffix(line, []byte{'\n'})
-	p := textParser{line: line}
-	var ev event.Event
-	if err := p.header(&ev); err != nil {
-		return event.Event{}, err
-	}
-	fields := fieldsOf(ev.Kind)
-	seen := make([]bool, len(fields))
-	for p.pos < len(p.line) {
-		if err := p.space(); err != nil {
-			return event.Event{}, err
-		}
-		if err := p.pair(&ev, fields, seen); err != nil {
-			return event.Event{}, err
-		}
-	}
-	if err := checkKeys(&ev, fields, seen, func(f *field) string { return f.text }); err != nil {
+	var (
+		p  Parser
+		ev event.Event
+	)
+	if err := p.ParseText(line, &ev); err != nil {
 		return event.Event{}, err
 	}
 	return ev, nil
+}
+
+// ParseText is the package's ParseText into ev, which it overwrites; after
+// an error ev is the zero Event.
+func (p *Parser) ParseText(line []byte, ev *event.Event) error {
+	ev.Reset()
+	if err := p.parseText(line, ev); err != nil {
+		ev.Reset()
+		return err
+	}
+	return nil
+}
+
+func (p *Parser) parseText(line []byte, ev *event.Event) error {
+	line = bytes.TrimSuffix(line, []byte{'\n'})
+	tp := textParser{line: line, strings: p.strings}
+	if err := tp.header(ev); err != nil {
+		return err
+	}
+	fields := fieldsOf(ev.Kind)
+	seen := p.seenFor(len(fields))
+	for tp.pos < len(tp.line) {
+		if err := tp.space(); err != nil {
+			return err
+		}
+		if err := tp.pair(ev, fields, seen); err != nil {
+			return err
+		}
+	}
+	return checkKeys(ev, fields, seen, func(f *field) string { return f.text })
 }
 
 // header parses everything before the first key: comm, pid/tid, cpu, time
@@ -155,7 +177,7 @@ func (p *textParser) header(ev *event.Event) error {
 		return err
 	}
 	if string(tok) != emptyComm {
-		if ev.Task.Comm, err = unescape(tok, textForm); err != nil {
+		if ev.Task.Comm, err = unescape(tok, textForm, p.strings); err != nil {
 			return p.fail(col, "", fmt.Errorf("comm: %w", err))
 		}
 	}
@@ -212,7 +234,7 @@ func (p *textParser) header(ev *event.Event) error {
 	if !ok {
 		return p.failf(col, "want %sEVENT, not %s", eventPrefix, quote(tok))
 	}
-	if ev.Kind, err = event.ParseKind(string(name)); err != nil {
+	if ev.Kind, err = event.ParseKind(p.strings.get(name)); err != nil {
 		return p.fail(col+len(eventPrefix), "", err)
 	}
 	return nil
@@ -273,7 +295,7 @@ func (p *textParser) pair(ev *event.Event, fields []field, seen []bool) error {
 	if err != nil {
 		return p.fail(valueCol, string(key), err)
 	}
-	i := indexField(fields, func(f *field) bool { return f.text == string(key) })
+	i := indexField(fields, p.next, func(f *field) bool { return f.text == string(key) })
 	if i < 0 {
 		return p.fail(keyCol, string(key), errors.New("unknown key"))
 	}
@@ -281,6 +303,7 @@ func (p *textParser) pair(ev *event.Event, fields []field, seen []bool) error {
 		return p.fail(keyCol, string(key), errors.New("given twice"))
 	}
 	seen[i] = true
+	p.next = i + 1
 	f := &fields[i]
 	if err := f.codec.parseText(ev, v); err != nil {
 		return p.fail(valueCol, f.text, err)
@@ -305,7 +328,7 @@ func (p *textParser) value() (textValue, error) {
 		if p.pos >= len(p.line) {
 			return textValue{}, errors.New("unterminated quoted value")
 		}
-		v := textValue{raw: p.line[start:p.pos], quoted: true}
+		v := textValue{raw: p.line[start:p.pos], quoted: true, strings: p.strings}
 		p.pos++ // closing quote
 		if p.pos < len(p.line) && p.line[p.pos] != ' ' {
 			return textValue{}, errors.New("want a space after the closing quote")
@@ -322,5 +345,5 @@ func (p *textParser) value() (textValue, error) {
 	if p.pos == start {
 		return textValue{}, errors.New("missing value")
 	}
-	return textValue{raw: p.line[start:p.pos]}, nil
+	return textValue{raw: p.line[start:p.pos], strings: p.strings}, nil
 }

@@ -482,10 +482,12 @@ func (a *Aggregator) addReclaim(ev *event.Event) {
 	r.cur.evCount++
 	r.cur.evTotal += d
 	r.max = max(r.max, d)
-	r.keepSlowest(ReclaimEvent{
-		Capture: a.cur.index, Time: timeOf(ev), KtimeNS: ev.KtimeNS, Kind: rc.Kind.String(), Duration: d,
-		PID: ev.Task.TGID, Comm: output.Escape(ev.Task.Comm), Cgroup: r.cgroup,
-	})
+	if r.slowEnough(d) { // most are not: build the event only for those that are
+		r.keepSlowest(ReclaimEvent{
+			Capture: a.cur.index, Time: timeOf(ev), KtimeNS: ev.KtimeNS, Kind: rc.Kind.String(), Duration: d,
+			PID: ev.Task.TGID, Comm: output.Escape(ev.Task.Comm), Cgroup: r.cgroup,
+		})
+	}
 	a.cur.stall.add(ev.KtimeNS, d)
 }
 
@@ -500,8 +502,14 @@ func kernelBucket(d time.Duration) int {
 	return b
 }
 
+// slowEnough reports whether an episode of d would be one of the slowest
+// of r.
+func (r *row) slowEnough(d time.Duration) bool {
+	return len(r.slowest) < maxSlowest || d > r.slowest[maxSlowest-1].Duration
+}
+
 func (r *row) keepSlowest(e ReclaimEvent) {
-	if len(r.slowest) == maxSlowest && e.Duration <= r.slowest[maxSlowest-1].Duration {
+	if !r.slowEnough(e.Duration) {
 		return
 	}
 	i, _ := slices.BinarySearchFunc(r.slowest, e.Duration, func(x ReclaimEvent, d time.Duration) int {

@@ -2,7 +2,9 @@ package tracer
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
+	"slices"
 	"time"
 	"unsafe"
 
@@ -23,8 +25,9 @@ type Symbolizer interface {
 	Lookup(addr uint64) (name string, ok bool)
 }
 
-// Decoder turns the kernel's records into events. It keeps one scratch
-// record per kind, so decoding does not allocate per record.
+// Decoder turns the kernel's records into events without allocating per
+// record: it reads records in place, keeps the strings of the names it saw
+// and the last kill's resolved stack.
 type Decoder struct {
 	symbols    Symbolizer
 	bootToWall time.Time // wall-clock time of CLOCK_BOOTTIME zero
@@ -34,6 +37,8 @@ type Decoder struct {
 	memoryNodes  uint64
 	nodesUnknown bool
 
+	// Scratch records, for the records that are not aligned in memory.
+	hdr     oomtraceEventHeader
 	kill    oomtraceOomKillEvent
 	memcg   oomtraceMemcgOomEvent
 	reclaim oomtraceReclaimEvent
@@ -42,7 +47,36 @@ type Decoder struct {
 	signal  oomtraceSignalEvent
 	exit    oomtraceExitEvent
 
-	strings interner
+	strings   interner
+	lastStack resolvedStack
+	comms     [nameSlots]commSlot
+	paths     [nameSlots]pathSlot
+}
+
+// nameSlots is the size of the decoder's caches of comms and cgroup paths:
+// enough for the tasks and cgroups of a busy host's reclaim storm.
+const (
+	nameSlotBits = 8
+	nameSlots    = 1 << nameSlotBits
+)
+
+// nameSlot spreads a key over the slots (Fibonacci hashing).
+func nameSlot(key uint64) uint64 { return key * 0x9e3779b97f4a7c15 >> (64 - nameSlotBits) }
+
+// commSlot remembers the string of the last comm whose 16 bytes, as the
+// record holds them, hashed to the slot. The zero slot is right as it is:
+// 16 zero bytes are the empty comm.
+type commSlot struct {
+	raw [16]int8
+	s   string
+}
+
+// pathSlot remembers the path of the last cgroup whose id hashed to the
+// slot. Ids are inode numbers, which a new cgroup can reuse, so a hit is
+// checked against the record's path bytes.
+type pathSlot struct {
+	id   uint64
+	path string
 }
 
 // interner hands out one string per distinct name, so that the same comm or
@@ -64,6 +98,41 @@ func (in *interner) get(b []byte) string {
 	return s
 }
 
+// resolvedStack is a kill's stack with its frames' names and what they
+// say of the kill. The decoder keeps the last one: the kills of one OOM
+// (oom.group's victims) and of a container killed over and over share their
+// stack, and resolving it again costs a search of the kernel's symbols per
+// frame.
+type resolvedStack struct {
+	addrs   []uint64
+	names   []string
+	class   event.Class
+	exiting bool
+}
+
+// resolve makes s the stack of addrs, named by symbols (nil: addresses).
+func (s *resolvedStack) resolve(addrs []uint64, symbols Symbolizer) {
+	s.addrs = append(s.addrs[:0], addrs...)
+	s.names = s.names[:0]
+	for i, addr := range addrs {
+		// Outer frames are return addresses: the call is the byte before,
+		// which stays in the caller even when the call never returns.
+		lookup := addr
+		if i > 0 {
+			lookup--
+		}
+		name, ok := "", false
+		if symbols != nil {
+			name, ok = symbols.Lookup(lookup)
+		}
+		if !ok {
+			name = fmt.Sprintf("0x%x", addr)
+		}
+		s.names = append(s.names, name)
+	}
+	s.class, s.exiting = classify.FromStack(s.names)
+}
+
 // NewDecoder returns a Decoder resolving stacks with symbols (nil: stacks
 // stay unresolved and tracepoint-mode kills are classed unknown).
 func NewDecoder(symbols Symbolizer) (*Decoder, error) {
@@ -81,85 +150,93 @@ func NewDecoder(symbols Symbolizer) (*Decoder, error) {
 	}, nil
 }
 
-// fill copies raw into the fixed-layout record dst.
-func fill[T any](dst *T, raw []byte) error {
-	size := int(unsafe.Sizeof(*dst))
+// view returns raw as the fixed-layout record T: in place when raw is
+// aligned for T, as the ring buffer's records are, else copied into
+// scratch. Either is valid until raw or scratch changes.
+func view[T any](raw []byte, scratch *T) (*T, error) {
+	size := int(unsafe.Sizeof(*scratch))
 	if len(raw) < size {
-		return fmt.Errorf("record too short: %d bytes, want %d", len(raw), size)
+		return nil, fmt.Errorf("record too short: %d bytes, want %d", len(raw), size)
 	}
-	copy(unsafe.Slice((*byte)(unsafe.Pointer(dst)), size), raw)
-	return nil
+	p := unsafe.Pointer(unsafe.SliceData(raw))
+	if uintptr(p)%unsafe.Alignof(*scratch) == 0 {
+		return (*T)(p), nil
+	}
+	copy(unsafe.Slice((*byte)(unsafe.Pointer(scratch)), size), raw)
+	return scratch, nil
 }
 
-// Decode decodes one ring-buffer record into ev, overwriting it.
+// Decode decodes one ring-buffer record into ev, overwriting it. The
+// payloads are filled field by field into ev once Reset has zeroed it:
+// whatever a record does not set stays zero.
 func (d *Decoder) Decode(raw []byte, ev *event.Event) error {
-	var hdr oomtraceEventHeader
-	if err := fill(&hdr, raw); err != nil {
+	hdr, err := view(raw, &d.hdr)
+	if err != nil {
 		return fmt.Errorf("decode event header: %w", err)
 	}
 	stack := ev.OOMKill.Stack[:0]
-	*ev = event.Event{
-		KtimeNS: hdr.KtimeNs,
-		Time:    d.bootToWall.Add(time.Duration(hdr.KtimeNs)),
-		CPU:     hdr.Cpu,
-		Task:    event.Task{PID: hdr.Pid, TGID: hdr.Tgid, Comm: d.cString(hdr.Comm[:])},
-	}
+	ev.Reset()
+	ev.KtimeNS = hdr.KtimeNs
+	ev.Time = d.bootToWall.Add(time.Duration(hdr.KtimeNs))
+	ev.CPU = hdr.Cpu
+	ev.Task = event.Task{PID: hdr.Pid, TGID: hdr.Tgid, Comm: d.comm(&hdr.Comm)}
 	ev.OOMKill.Stack = stack
 
-	var err error
 	switch oomtraceEventKind(hdr.Kind) {
 	case oomtraceEventKindEVENT_OOM_KILL:
 		ev.Kind = event.KindOOMKill
-		if err = fill(&d.kill, raw); err == nil {
-			d.decodeOOMKill(&ev.OOMKill)
+		var r *oomtraceOomKillEvent
+		if r, err = view(raw, &d.kill); err == nil {
+			d.decodeOOMKill(&ev.OOMKill, r)
 		}
 	case oomtraceEventKindEVENT_MEMCG_OOM:
 		ev.Kind = event.KindMemcgOOM
-		if err = fill(&d.memcg, raw); err == nil {
-			r := &d.memcg
-			ev.MemcgOOM = event.MemcgOOM{Cgroup: d.cgroup(&r.Cgroup), GFPMask: r.GfpMask, Order: r.Order}
+		var r *oomtraceMemcgOomEvent
+		if r, err = view(raw, &d.memcg); err == nil {
+			m := &ev.MemcgOOM
+			d.cgroup(&m.Cgroup, &r.Cgroup)
+			m.GFPMask, m.Order = r.GfpMask, r.Order
 		}
 	case oomtraceEventKindEVENT_RECLAIM:
 		ev.Kind = event.KindReclaim
-		if err = fill(&d.reclaim, raw); err == nil {
-			r := &d.reclaim
-			ev.Reclaim = event.Reclaim{
-				Kind:        event.ReclaimKind(r.ReclaimKind),
-				Duration:    time.Duration(r.DurationNs),
-				NrReclaimed: r.NrReclaimed,
-				GFPMask:     r.GfpMask,
-				Order:       r.Order,
-				Cgroup:      d.cgroup(&r.Cgroup),
-			}
+		var r *oomtraceReclaimEvent
+		if r, err = view(raw, &d.reclaim); err == nil {
+			rc := &ev.Reclaim
+			rc.Kind = event.ReclaimKind(r.ReclaimKind)
+			rc.Duration = time.Duration(r.DurationNs)
+			rc.NrReclaimed = r.NrReclaimed
+			rc.GFPMask, rc.Order = r.GfpMask, r.Order
+			d.cgroup(&rc.Cgroup, &r.Cgroup)
 		}
 	case oomtraceEventKindEVENT_KSWAPD_WAKE:
 		ev.Kind = event.KindKswapdWake
-		if err = fill(&d.kswapd, raw); err == nil {
-			ev.KswapdWake = event.KswapdWake{Node: d.kswapd.Nid, Zone: d.kswapd.Zid, Order: d.kswapd.Order}
+		var r *oomtraceKswapdWakeEvent
+		if r, err = view(raw, &d.kswapd); err == nil {
+			ev.KswapdWake = event.KswapdWake{Node: r.Nid, Zone: r.Zid, Order: r.Order}
 		}
 	case oomtraceEventKindEVENT_REAPER:
 		ev.Kind = event.KindReaper
-		if err = fill(&d.reaper, raw); err == nil {
-			ev.Reaper = event.Reaper{Step: event.ReaperStep(d.reaper.Step), VictimPID: d.reaper.VictimPid}
+		var r *oomtraceReaperEvent
+		if r, err = view(raw, &d.reaper); err == nil {
+			ev.Reaper = event.Reaper{Step: event.ReaperStep(r.Step), VictimPID: r.VictimPid}
 		}
 	case oomtraceEventKindEVENT_SIGNAL:
 		ev.Kind = event.KindSignal
-		if err = fill(&d.signal, raw); err == nil {
-			r := &d.signal
-			ev.Signal = event.Signal{
-				Sender:       ev.Task,
-				SenderCgroup: d.cgroup(&r.SenderCgroup),
-				Target:       event.Task{PID: r.TargetPid, TGID: r.TargetTgid, Comm: d.cString(r.TargetComm[:])},
-				TargetCgroup: d.cgroup(&r.TargetCgroup),
-				Signal:       r.Sig,
-				Code:         r.Code,
-				Group:        r.Group != 0,
-			}
+		var r *oomtraceSignalEvent
+		if r, err = view(raw, &d.signal); err == nil {
+			sig := &ev.Signal
+			sig.Sender = ev.Task
+			d.cgroup(&sig.SenderCgroup, &r.SenderCgroup)
+			sig.Target = event.Task{PID: r.TargetPid, TGID: r.TargetTgid, Comm: d.comm(&r.TargetComm)}
+			d.cgroup(&sig.TargetCgroup, &r.TargetCgroup)
+			sig.Signal, sig.Code, sig.Group = r.Sig, r.Code, r.Group != 0
 		}
 	case oomtraceEventKindEVENT_EXIT:
 		ev.Kind = event.KindExit
-		if err = fill(&d.exit, raw); err == nil {
-			ev.Exit = event.Exit{Cgroup: d.cgroup(&d.exit.Cgroup), ExitCode: d.exit.ExitCode}
+		var r *oomtraceExitEvent
+		if r, err = view(raw, &d.exit); err == nil {
+			d.cgroup(&ev.Exit.Cgroup, &r.Cgroup)
+			ev.Exit.ExitCode = r.ExitCode
 		}
 	default:
 		return fmt.Errorf("unknown record kind %d (%d bytes): BPF object and decoder disagree", hdr.Kind, len(raw))
@@ -170,47 +247,27 @@ func (d *Decoder) Decode(raw []byte, ev *event.Event) error {
 	return nil
 }
 
-func (d *Decoder) decodeOOMKill(k *event.OOMKill) {
-	r := &d.kill
+// decodeOOMKill fills the zero k, but for its Stack's buffer, from r.
+func (d *Decoder) decodeOOMKill(k *event.OOMKill, r *oomtraceOomKillEvent) {
 	flags := oomtraceOomKillFlags(r.Flags)
 
-	k.Victim = event.Victim{
-		Task:        event.Task{PID: r.VictimPid, TGID: r.VictimTgid, Comm: d.cString(r.VictimComm[:])},
-		UID:         r.VictimUid,
-		HasUID:      r.VictimUid != ^uint32(0),
-		OOMScoreAdj: r.VictimOomScoreAdj,
-		HasMM:       flags&oomtraceOomKillFlagsOOM_HAVE_MM != 0,
-		RSSAnonKB:   r.RssAnonKb,
-		RSSFileKB:   r.RssFileKb,
-		RSSShmemKB:  r.RssShmemKb,
-		TotalVMKB:   r.TotalVmKb,
-		PgtablesKB:  r.PgtablesKb,
-		Cgroup:      d.cgroup(&r.VictimCgroup),
-	}
-	k.Trigger = event.Task{PID: r.Hdr.Pid, TGID: r.Hdr.Tgid, Comm: d.cString(r.Hdr.Comm[:])}
-	k.TriggerCgroup = d.cgroup(&r.TriggerCgroup)
-	k.OOMCgroup = d.cgroup(&r.OomCgroup)
+	v := &k.Victim
+	v.Task = event.Task{PID: r.VictimPid, TGID: r.VictimTgid, Comm: d.comm(&r.VictimComm)}
+	v.UID, v.HasUID = r.VictimUid, r.VictimUid != ^uint32(0)
+	v.OOMScoreAdj = r.VictimOomScoreAdj
+	v.HasMM = flags&oomtraceOomKillFlagsOOM_HAVE_MM != 0
+	v.RSSAnonKB, v.RSSFileKB, v.RSSShmemKB = r.RssAnonKb, r.RssFileKb, r.RssShmemKb
+	v.TotalVMKB, v.PgtablesKB = r.TotalVmKb, r.PgtablesKb
+	d.cgroup(&v.Cgroup, &r.VictimCgroup)
+	k.Trigger = event.Task{PID: r.Hdr.Pid, TGID: r.Hdr.Tgid, Comm: d.comm(&r.Hdr.Comm)}
+	d.cgroup(&k.TriggerCgroup, &r.TriggerCgroup)
 
-	k.Stack = k.Stack[:0]
-	depth := min(int(r.StackDepth), len(r.Stack))
-	for i, addr := range r.Stack[:depth] {
-		// Outer frames are return addresses: the call is the byte before,
-		// which stays in the caller even when the call never returns.
-		lookup := addr
-		if i > 0 {
-			lookup--
-		}
-		name, ok := "", false
-		if d.symbols != nil {
-			name, ok = d.symbols.Lookup(lookup)
-		}
-		if !ok {
-			name = fmt.Sprintf("0x%x", addr)
-		}
-		k.Stack = append(k.Stack, name)
+	stack := r.Stack[:min(int(r.StackDepth), len(r.Stack))]
+	if !slices.Equal(stack, d.lastStack.addrs) {
+		d.lastStack.resolve(stack, d.symbols)
 	}
-	stackClass, exiting := classify.FromStack(k.Stack)
-	k.VictimExiting = exiting
+	k.Stack = append(k.Stack, d.lastStack.names...)
+	k.VictimExiting = d.lastStack.exiting
 
 	switch oomtraceOomSource(r.Source) {
 	case oomtraceOomSourceSOURCE_FENTRY:
@@ -228,12 +285,12 @@ func (d *Decoder) decodeOOMKill(k *event.OOMKill) {
 		k.Points = r.Points
 		k.TotalPages = r.Totalpages
 	} else {
-		k.Class = d.refineStackClass(stackClass, r, flags)
+		k.Class = d.refineStackClass(d.lastStack.class, r, flags)
 	}
 	// The walk up from the victim finds a cgroup near its limit even in a
 	// global OOM; only a memcg OOM has an OOM cgroup.
-	if k.Class != event.ClassMemcg {
-		k.OOMCgroup = event.Cgroup{}
+	if k.Class == event.ClassMemcg {
+		d.cgroup(&k.OOMCgroup, &r.OomCgroup)
 	}
 }
 
@@ -256,27 +313,26 @@ func (d *Decoder) refineStackClass(class event.Class, r *oomtraceOomKillEvent, f
 	}.Refine()
 }
 
-func (d *Decoder) cgroup(c *oomtraceCgroupInfo) event.Cgroup {
-	return convertCgroup(c, d.cString)
+// cgroup fills the zero *dst from c.
+func (d *Decoder) cgroup(dst *event.Cgroup, c *oomtraceCgroupInfo) {
+	fillCgroup(dst, c, d.cgroupPath)
 }
 
-// convertCgroup converts a cgroup_info, making strings with str.
-func convertCgroup(c *oomtraceCgroupInfo, str func([]int8) string) event.Cgroup {
+// fillCgroup fills the zero *dst from c, making its path's string with
+// path; an invalid c leaves it zero.
+func fillCgroup(dst *event.Cgroup, c *oomtraceCgroupInfo, path func(*oomtraceCgroupInfo) string) {
 	flags := oomtraceCgroupFlags(c.Flags)
 	if flags&oomtraceCgroupFlagsCGROUP_VALID == 0 {
-		return event.Cgroup{}
+		return
 	}
-	limit := c.LimitPages * pageSize
+	dst.Path = path(c)
+	dst.ID = c.Id
+	dst.UsageBytes = c.UsagePages * pageSize
+	dst.LimitBytes = c.LimitPages * pageSize
 	if c.LimitPages >= unlimitedPages {
-		limit = event.NoLimit
+		dst.LimitBytes = event.NoLimit
 	}
-	return event.Cgroup{
-		Path:       str(c.Path[:]),
-		ID:         c.Id,
-		UsageBytes: c.UsagePages * pageSize,
-		LimitBytes: limit,
-		Truncated:  flags&oomtraceCgroupFlagsCGROUP_TRUNCATED != 0,
-	}
+	dst.Truncated = flags&oomtraceCgroupFlagsCGROUP_TRUNCATED != 0
 }
 
 // kernelString returns the bytes of a NUL-terminated kernel string,
@@ -289,4 +345,29 @@ func kernelString(b []int8) []byte {
 	return raw
 }
 
-func (d *Decoder) cString(b []int8) string { return d.strings.get(kernelString(b)) }
+// comm returns the string of a comm, without hashing it when the same
+// bytes were seen recently.
+func (d *Decoder) comm(c *[16]int8) string {
+	raw := (*[16]byte)(unsafe.Pointer(c))
+	slot := &d.comms[nameSlot(binary.NativeEndian.Uint64(raw[:8])^binary.NativeEndian.Uint64(raw[8:])*31)]
+	if slot.raw != *c {
+		*slot = commSlot{raw: *c, s: d.strings.get(kernelString(c[:]))}
+	}
+	return slot.s
+}
+
+// cgroupPath returns the string of c's path, without hashing it when the
+// same cgroup was seen recently with the same path.
+func (d *Decoder) cgroupPath(c *oomtraceCgroupInfo) string {
+	slot := &d.paths[nameSlot(c.Id)]
+	if slot.id != c.Id || !holdsString(c.Path[:], slot.path) {
+		*slot = pathSlot{id: c.Id, path: d.strings.get(kernelString(c.Path[:]))}
+	}
+	return slot.path
+}
+
+// holdsString reports whether the kernel string in b is s.
+func holdsString(b []int8, s string) bool {
+	raw := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(b))), len(b))
+	return len(s) <= len(raw) && string(raw[:len(s)]) == s && (len(s) == len(raw) || raw[len(s)] == 0)
+}

@@ -1,8 +1,10 @@
 package tracer
 
 import (
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/oomtrace/oomtrace/internal/event"
@@ -350,5 +352,181 @@ func BenchmarkDecode(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// records returns one record of every kind, each field set.
+func records() map[string][]byte {
+	kprobeKill := tracepointKill()
+	kprobeKill.Flags |= uint32(oomtraceOomKillFlagsOOM_HAVE_CONTROL)
+	kprobeKill.Source = uint32(oomtraceOomSourceSOURCE_KPROBE)
+	kprobeKill.Constraint, kprobeKill.GfpMask, kprobeKill.Order, kprobeKill.Points, kprobeKill.Totalpages = 3, 0xcc0, 2, 99, 4096
+
+	memcg := &oomtraceMemcgOomEvent{GfpMask: 0xcc0, Order: 1}
+	memcg.Hdr = oomtraceEventHeader{KtimeNs: 11, Kind: uint32(oomtraceEventKindEVENT_MEMCG_OOM), Cpu: 1, Pid: 12, Tgid: 13}
+	setString(memcg.Hdr.Comm[:], "charger")
+	memcg.Cgroup = cgroupInfo("/m", 9, 5, 5)
+
+	reclaim := &oomtraceReclaimEvent{DurationNs: 3_000_000, NrReclaimed: 12, GfpMask: 0x100cca, Order: 2, ReclaimKind: uint32(oomtraceReclaimKindRECLAIM_SOFTLIMIT)}
+	reclaim.Hdr = oomtraceEventHeader{KtimeNs: 21, Kind: uint32(oomtraceEventKindEVENT_RECLAIM), Cpu: 2, Pid: 22, Tgid: 23}
+	setString(reclaim.Hdr.Comm[:], "reclaimer")
+	reclaim.Cgroup = cgroupInfo("/a", 3, 1, 2)
+	reclaim.Cgroup.Flags |= uint32(oomtraceCgroupFlagsCGROUP_TRUNCATED)
+
+	wake := &oomtraceKswapdWakeEvent{Nid: 1, Zid: 2, Order: 3}
+	wake.Hdr = oomtraceEventHeader{KtimeNs: 31, Kind: uint32(oomtraceEventKindEVENT_KSWAPD_WAKE), Cpu: 3, Pid: 32, Tgid: 33}
+
+	reaper := &oomtraceReaperEvent{Step: uint32(oomtraceReaperStepREAPER_FINISH), VictimPid: 42}
+	reaper.Hdr = oomtraceEventHeader{KtimeNs: 41, Kind: uint32(oomtraceEventKindEVENT_REAPER), Pid: 43, Tgid: 43}
+	setString(reaper.Hdr.Comm[:], "oom_reaper")
+
+	signal := &oomtraceSignalEvent{Sig: 9, Code: 0x80, TargetPid: 51, TargetTgid: 50, Group: 1}
+	signal.Hdr = oomtraceEventHeader{KtimeNs: 52, Kind: uint32(oomtraceEventKindEVENT_SIGNAL), Cpu: 1, Pid: 53, Tgid: 53}
+	setString(signal.Hdr.Comm[:], "kubelet")
+	setString(signal.TargetComm[:], "target")
+	signal.SenderCgroup = cgroupInfo("/system.slice/kubelet.service", 4, 10, 1<<51)
+	signal.TargetCgroup = cgroupInfo("/pod/ctr", 7, 20, 30)
+
+	exit := &oomtraceExitEvent{ExitCode: 9}
+	exit.Hdr = oomtraceEventHeader{KtimeNs: 61, Kind: uint32(oomtraceEventKindEVENT_EXIT), Cpu: 1, Pid: 62, Tgid: 62}
+	setString(exit.Hdr.Comm[:], "dying")
+	exit.Cgroup = cgroupInfo("/t", 5, 1, 2)
+
+	return map[string][]byte{
+		"oom_kill": rawBytes(tracepointKill()), "oom_kill with oom_control": rawBytes(kprobeKill),
+		"memcg_oom": rawBytes(memcg), "reclaim": rawBytes(reclaim), "kswapd_wake": rawBytes(wake),
+		"reaper": rawBytes(reaper), "signal": rawBytes(signal), "exit": rawBytes(exit),
+	}
+}
+
+// completeInUserSpace sets what oomtrace adds to a decoded event after
+// Decode (names, explanations, snapshots, causes), which the next Decode
+// into the same event must clear too.
+func completeInUserSpace(ev *event.Event) {
+	for _, c := range ev.Cgroups() {
+		c.Container.Name, c.Container.PodName = "ctr", "pod"
+	}
+	switch ev.Kind {
+	case event.KindOOMKill:
+		ev.OOMKill.Why = "because"
+		ev.OOMKill.HasSnapshot = true
+		ev.OOMKill.Snapshot.Version = 2
+	case event.KindSignal:
+		ev.Signal.SenderClass = event.SenderKubelet
+	case event.KindExit:
+		x := &ev.Exit
+		x.Cause, x.EvidenceKtimeNS, x.OOMClass, x.Why = event.CauseSignal, 52, event.ClassMemcg, "killed"
+		x.Sender, x.SenderClass, x.Code = event.Task{PID: 53, TGID: 53, Comm: "kubelet"}, event.SenderKubelet, 0x80
+		x.SenderCgroup = event.Cgroup{Path: "/system.slice/kubelet.service", ID: 4}
+		x.TermSender, x.TermBefore = x.Sender, time.Second
+	}
+}
+
+// Decoding a record into an event that held another leaves nothing of the
+// other: the event is the one decoding the record into a zero event gives.
+func TestDecodeLeavesNothingStale(t *testing.T) {
+	d, err := NewDecoder(memcgStack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := records()
+	want := make(map[string]event.Event)
+	for name, raw := range recs {
+		var ev event.Event
+		if err := d.Decode(raw, &ev); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		want[name] = ev
+	}
+	for before, first := range recs {
+		for name, raw := range recs {
+			var ev event.Event
+			if err := d.Decode(first, &ev); err != nil {
+				t.Fatal(err)
+			}
+			completeInUserSpace(&ev)
+			if err := d.Decode(raw, &ev); err != nil {
+				t.Fatal(err)
+			}
+			// The kill's stack buffer is kept for the next kill: empty
+			// is as good as none.
+			if len(ev.OOMKill.Stack) == 0 {
+				ev.OOMKill.Stack = nil
+			}
+			if w := want[name]; !reflect.DeepEqual(ev, w) {
+				t.Errorf("%s after %s:\n got %+v\nwant %+v", name, before, ev, w)
+			}
+		}
+	}
+}
+
+// What the decoder remembers of earlier records (comms, cgroup paths by
+// id, the last kill's stack) never stands in for what a record holds.
+func TestDecodeRemembersOnlyWhatMatches(t *testing.T) {
+	d, err := NewDecoder(memcgStack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := strings.Repeat("/very-long-cgroup-name", 24)[:512] // fills the path: no NUL
+	var ev event.Event
+	for _, tc := range []struct{ comm, path string }{
+		{"worker", "/pod/ctr"},
+		{"worker", "/pod/ctr"},
+		{"worker2", "/pod/ctr2"}, // the cgroup's id reused for another cgroup
+		{"worker", "/pod/ct"},
+		{"", "/pod/ctr"},
+		{"0123456789abcdef", long},
+		{"0123456789abcdef", long[:511]},
+		{"0123456789abcdef", long},
+	} {
+		rec := &oomtraceReclaimEvent{}
+		rec.Hdr.Kind = uint32(oomtraceEventKindEVENT_RECLAIM)
+		setString(rec.Hdr.Comm[:], tc.comm)
+		rec.Cgroup = cgroupInfo(tc.path, 7, 1, 2)
+		if err := d.Decode(rawBytes(rec), &ev); err != nil {
+			t.Fatal(err)
+		}
+		if ev.Task.Comm != tc.comm || ev.Reclaim.Cgroup.Path != tc.path {
+			t.Errorf("comm %q path %q, want %q %q", ev.Task.Comm, ev.Reclaim.Cgroup.Path, tc.comm, tc.path)
+		}
+	}
+
+	// A kill with another stack after a memcg kill is resolved anew.
+	for _, depth := range []int{len(memcgStack), 4, len(memcgStack)} {
+		r := tracepointKill()
+		setStack(r, depth)
+		if err := d.Decode(rawBytes(r), &ev); err != nil {
+			t.Fatal(err)
+		}
+		wantClass := event.ClassMemcg
+		if depth == 4 { // ends in out_of_memory: no caller named to tell the class by
+			wantClass = event.ClassUnknown
+		}
+		if got := strings.Join(ev.OOMKill.Stack, ","); got != strings.Join(memcgStack[:depth], ",") || ev.OOMKill.Class != wantClass {
+			t.Errorf("depth %d: class %s stack %s, want %s", depth, ev.OOMKill.Class, got, wantClass)
+		}
+	}
+}
+
+// A record that is not aligned in memory, as a caller's buffer may hold
+// it, decodes the same as one that is.
+func TestDecodeUnaligned(t *testing.T) {
+	d, err := NewDecoder(memcgStack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, raw := range records() {
+		var aligned, unaligned event.Event
+		if err := d.Decode(raw, &aligned); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, len(raw)+1)
+		copy(buf[1:], raw)
+		if err := d.Decode(buf[1:], &unaligned); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(aligned, unaligned) {
+			t.Errorf("%s:\n unaligned %+v\n   aligned %+v", name, unaligned, aligned)
+		}
 	}
 }

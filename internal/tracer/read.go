@@ -47,12 +47,12 @@ func (t *Tracer) ReclaimStats(dst []event.ReclaimStats) ([]event.ReclaimStats, e
 	iter := t.base.Maps["reclaim_histograms"].Iterate()
 	for iter.Next(&key, &value) {
 		s := event.ReclaimStats{
-			Kind:   event.ReclaimKind(key.ReclaimKind),
-			Cgroup: convertCgroup(&value.Cgroup, func(b []int8) string { return string(kernelString(b)) }),
-			Count:  value.Count,
-			Total:  time.Duration(value.TotalNs),
-			Max:    time.Duration(value.MaxNs),
+			Kind:  event.ReclaimKind(key.ReclaimKind),
+			Count: value.Count,
+			Total: time.Duration(value.TotalNs),
+			Max:   time.Duration(value.MaxNs),
 		}
+		fillCgroup(&s.Cgroup, &value.Cgroup, func(c *oomtraceCgroupInfo) string { return string(kernelString(c.Path[:])) })
 		s.Cgroup.ID = key.CgroupId
 		s.Cgroup.UsageBytes, s.Cgroup.LimitBytes = 0, 0 // as first seen: stale
 		copy(s.Buckets[:], value.Buckets[:])
