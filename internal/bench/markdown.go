@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unsafe"
 
 	"github.com/oomtrace/oomtrace/internal/event"
 	"github.com/oomtrace/oomtrace/internal/output"
@@ -433,14 +432,12 @@ func decodeTarget(r *Results) target {
 		return notMeasured(name)
 	}
 	return target{name: name, measured: strings.Join(parts, "; "), verdict: verdictOf(ok),
-		why: fmt.Sprintf("Allocations are at zero. The time goes into three things: `Decode` resets the whole `event.Event` "+
-			"(%d bytes) for every record, a third of `BenchmarkDecode/reclaim` in a CPU profile; it copies the record out of the "+
-			"ring buffer into a typed struct; and it interns the comm and the cgroup path through map lookups, which hash them. "+
-			"Resetting only the payload the previous record filled in took `BenchmarkDecode/reclaim` from about 200 ns to 125 ns "+
-			"in a prototype when this harness was written; decoding the header and payload in place instead of copying, and "+
-			"looking cgroup paths up by cgroup id, are the next steps. An `oom_kill` also resolves up to 48 stack frames, "+
-			"which no target covers.",
-			unsafe.Sizeof(event.Event{}))}
+		why: "A reclaim record, the kind that comes by the thousand, is read in place and clears only the payload the " +
+			"previous record filled in; comms and cgroup paths are remembered by their bytes and cgroup id. A kill whose " +
+			"stack differs from the previous kill's (`Decode/oom_kill_new_stack`) costs more: its up to 48 frames are " +
+			"resolved against the kernel's symbols and classified. Kills come a few per second at most, and the kills of one " +
+			"OOM (`memory.oom.group`) or of a container killed again share their stack, which is remembered " +
+			"(`Decode/oom_kill`). Resolving only the frames the classification needs would cut the rest."}
 }
 
 const startupLimit = 300 * time.Millisecond
@@ -514,12 +511,10 @@ func reportTarget(r *Results) target {
 		ok = ok && wall <= float64(reportLimit)
 	}
 	return target{name: name, measured: strings.Join(parts, ", "), verdict: verdictOf(ok),
-		why: fmt.Sprintf("Reading is one pass that parses every line into an event, and the parsing is the cost: in a CPU profile of "+
-			"`oomtrace report` on the text capture when this harness was written, about 55%% went to `output.ParseText` and a "+
-			"quarter of the time to allocating and collecting garbage, most of it because the `event.Event` that `ParseText` "+
-			"builds and returns escapes to the heap: %d bytes allocated and cleared per line. A parser that fills a caller's "+
-			"`*event.Event`, and interned comm and cgroup strings, would take most of that away; the aggregation itself is under "+
-			"a tenth. This machine's noise (see the run's table) weighs on it too.", unsafe.Sizeof(event.Event{}))}
+		why: "Reading is one pass that parses every line into the same `event.Event` with one `output.Parser`, which reuses " +
+			"its strings and scratch space, so the steady state allocates nothing per line; what is left is the parsing itself, " +
+			"field by field, and the aggregation. A CPU profile of the run that missed would say which; this machine's noise (see " +
+			"the run's table) weighs on it too."}
 }
 
 func wallSample(runs []commandRun) sample {

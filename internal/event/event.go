@@ -482,6 +482,8 @@ func (ev *Event) Reset() {
 		ev.Signal = Signal{}
 	case KindExit:
 		ev.Exit = Exit{}
+	case KindSample:
+		ev.Sample = Sample{}
 	default:
 		*ev = Event{}
 		return

@@ -353,6 +353,22 @@ func BenchmarkDecode(b *testing.B) {
 			}
 		})
 	}
+	// Kills whose stacks differ from the one before: nothing remembered
+	// from the previous kill applies.
+	b.Run("oom_kill_new_stack", func(b *testing.B) {
+		other := tracepointKill()
+		setStack(other, len(memcgStack)-1)
+		raws := [2][]byte{rawBytes(tracepointKill()), rawBytes(other)}
+		var ev event.Event
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if err := d.Decode(raws[i%2], &ev); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
 }
 
 // records returns one record of every kind, each field set.
