@@ -157,6 +157,8 @@ struct task_struct {
 	struct css_set *cgroups;
 	const struct cred *cred;
 	int exit_code;
+	struct task_struct *group_leader;
+	u64 start_time;
 	nodemask_t mems_allowed;      /* CONFIG_CPUSETS */
 	struct mempolicy *mempolicy; /* CONFIG_NUMA */
 };

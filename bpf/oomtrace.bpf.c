@@ -88,6 +88,17 @@ struct {
 	__type(value, __u64);
 } sigkill_targets SEC(".maps");
 
+/* Processes whose exit was reported. Every thread that exits after the
+ * last one has decremented signal->live (before sched_process_exit fires)
+ * sees it at 0: the first to get here reports the exit, the others find
+ * the process here. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct process_key);
+	__type(value, __u8);
+} reported_exits SEC(".maps");
+
 /* Victims reported under a filter: their reaper events pass the filter too. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -834,7 +845,9 @@ int BPF_PROG(signal_generate, int sig, struct kernel_siginfo *info, struct task_
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(process_exit, struct task_struct *task)
 {
+	struct process_key key = {};
 	struct mem_cgroup *memcg;
+	__u8 one = 1;
 	struct exit_event *ev;
 	int code;
 
@@ -845,11 +858,15 @@ int BPF_PROG(process_exit, struct task_struct *task)
 		return 0;
 	if (BPF_CORE_READ(task, signal, live.counter) != 0) /* not the last thread */
 		return 0;
-	if (filter_tgid && BPF_CORE_READ(task, tgid) != filter_tgid)
+	key.tgid = BPF_CORE_READ(task, tgid);
+	if (filter_tgid && key.tgid != filter_tgid)
 		return 0;
 	memcg = task_memcg(task);
 	if (!memcg_in_filter(memcg))
 		return 0;
+	key.leader_start_ns = BPF_CORE_READ(task, group_leader, start_time);
+	if (bpf_map_update_elem(&reported_exits, &key, &one, BPF_NOEXIST))
+		return 0; /* another thread of the process reported it */
 	ev = reserve_event(sizeof(*ev), EVENT_EXIT);
 	if (!ev)
 		return 0;

@@ -164,6 +164,14 @@ struct signal_event {
 
 /* The last thread of a process exited, killed by a signal
  * (sched:sched_process_exit). The header's task is the exiting thread. */
+/* A process, unique for the machine's uptime: pids are reused, a pid with
+ * its leader's start time is not. */
+struct process_key {
+	__u64 leader_start_ns;
+	__u32 tgid;
+	__u32 pad;
+};
+
 struct exit_event {
 	struct event_header hdr;
 	struct cgroup_info cgroup;

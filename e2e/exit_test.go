@@ -253,9 +253,17 @@ func TestExitCauses(t *testing.T) {
 		noKernelKill(t, tr, cmd.Process.Pid)
 	})
 
+	// One exit per process, however many threads it had (the segfaulting
+	// Go program has several, dying together).
+	exits := map[uint32]int{}
 	for _, ev := range tr.stop(t) {
 		if ev.Kind == event.KindSignal && ev.Signal.SenderClass == event.SenderUnknown {
 			t.Errorf("signal without a sender class: %+v", ev.Signal)
+		}
+		if ev.Kind == event.KindExit {
+			if exits[ev.Task.TGID]++; exits[ev.Task.TGID] == 2 {
+				t.Errorf("process %d (%s) reported as exiting more than once", ev.Task.TGID, ev.Task.Comm)
+			}
 		}
 	}
 

@@ -132,6 +132,13 @@ const (
 	oomtraceOomSourceSOURCE_KPROBE     oomtraceOomSource = 2
 )
 
+type oomtraceProcessKey struct {
+	_             structs.HostLayout
+	LeaderStartNs uint64
+	Tgid          uint32
+	Pad           uint32
+}
+
 type oomtraceReaperEvent struct {
 	_         structs.HostLayout
 	Hdr       oomtraceEventHeader
@@ -223,6 +230,7 @@ const (
 	oomtraceMapReclaimHistograms           = "reclaim_histograms"
 	oomtraceMapReclaimScratch              = "reclaim_scratch"
 	oomtraceMapReclaimStarts               = "reclaim_starts"
+	oomtraceMapReportedExits               = "reported_exits"
 	oomtraceMapSigkillTargets              = "sigkill_targets"
 	oomtraceMapZeroedOomKill               = "zeroed_oom_kill"
 	oomtraceProgDirectReclaimBegin         = "direct_reclaim_begin"
@@ -342,6 +350,7 @@ type oomtraceMapSpecs struct {
 	ReclaimHistograms *ebpf.MapSpec `ebpf:"reclaim_histograms"`
 	ReclaimScratch    *ebpf.MapSpec `ebpf:"reclaim_scratch"`
 	ReclaimStarts     *ebpf.MapSpec `ebpf:"reclaim_starts"`
+	ReportedExits     *ebpf.MapSpec `ebpf:"reported_exits"`
 	SigkillTargets    *ebpf.MapSpec `ebpf:"sigkill_targets"`
 	ZeroedOomKill     *ebpf.MapSpec `ebpf:"zeroed_oom_kill"`
 }
@@ -395,6 +404,7 @@ type oomtraceMaps struct {
 	ReclaimHistograms *ebpf.Map `ebpf:"reclaim_histograms"`
 	ReclaimScratch    *ebpf.Map `ebpf:"reclaim_scratch"`
 	ReclaimStarts     *ebpf.Map `ebpf:"reclaim_starts"`
+	ReportedExits     *ebpf.Map `ebpf:"reported_exits"`
 	SigkillTargets    *ebpf.Map `ebpf:"sigkill_targets"`
 	ZeroedOomKill     *ebpf.Map `ebpf:"zeroed_oom_kill"`
 }
@@ -408,6 +418,7 @@ func (m *oomtraceMaps) Close() error {
 		m.ReclaimHistograms,
 		m.ReclaimScratch,
 		m.ReclaimStarts,
+		m.ReportedExits,
 		m.SigkillTargets,
 		m.ZeroedOomKill,
 	)
