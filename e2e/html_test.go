@@ -62,8 +62,9 @@ func recordClimb(t *testing.T) string {
 	kmsg := openKmsg(t)
 	command, env := selfHog(t, g, 64, pidFile)
 	env = append(env, selfHogStepEnv+"=30ms")
+	// --cgroup keeps out the OOMs and reclaim of tests running meanwhile.
 	_, stderr, status := runEnv(t, env, "record", "--mode", modeUnderTest(), "-o", log, "--sample-interval", "50ms",
-		"--interval", "100ms", "--watch-cgroup", g.Path(), "--", command)
+		"--interval", "100ms", "--cgroup", g.Path(), "--watch-cgroup", g.Path(), "--", command)
 	if status != 128+int(syscall.SIGKILL) {
 		t.Fatalf("record exited %d, want 137 as the SIGKILLed command\nstderr:\n%s", status, stderr)
 	}
