@@ -83,18 +83,6 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 	}
 	opts.Tracer.Logger = logger
 
-	// Reading /proc/kallsyms needs none of the programs, and takes a good
-	// part of the start-up: it runs while they load.
-	type symbolTable struct {
-		table *ksym.Table
-		err   error
-	}
-	symbolsLoaded := make(chan symbolTable, 1)
-	go func() {
-		table, err := ksym.Load()
-		symbolsLoaded <- symbolTable{table, err}
-	}()
-
 	t, err := tracer.Open(opts.Tracer)
 	if err != nil {
 		return Summary{}, err
@@ -106,11 +94,11 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 	} else {
 		logger.Debug("tracer protected from the OOM killer", "oom_score_adj", adj)
 	}
-	symbols := <-symbolsLoaded
-	if symbols.err != nil {
-		return Summary{}, fmt.Errorf("load kernel symbols for stack classification: %w", symbols.err)
+	symbols, err := ksym.Load()
+	if err != nil {
+		return Summary{}, fmt.Errorf("load kernel symbols for stack classification: %w", err)
 	}
-	decoder, err := tracer.NewDecoder(symbols.table)
+	decoder, err := tracer.NewDecoder(symbols)
 	if err != nil {
 		return Summary{}, err
 	}
