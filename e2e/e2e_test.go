@@ -25,13 +25,37 @@ import (
 	"github.com/oomtrace/oomtrace/internal/event"
 	"github.com/oomtrace/oomtrace/internal/kernlog"
 	"github.com/oomtrace/oomtrace/internal/memcg"
+	"github.com/oomtrace/oomtrace/internal/memcg/memcgtest"
 	"github.com/oomtrace/oomtrace/internal/output"
 )
 
 // oomtraceBin is the binary under test, built once by TestMain.
 var oomtraceBin string
 
+// helperRoles are the helper processes the test binary plays when it is
+// run again with one of these variables set, whose value is the role's
+// argument: it then does that and exits, 0 on success.
+var helperRoles = map[string]func(arg string) error{
+	fakeKubeletEnv: runFakeKubelet,
+	segfaultEnv:    segfault,
+	selfHogDirEnv:  runSelfHog,
+}
+
+// playHelperRole runs the role the environment asks for, if any.
+func playHelperRole() {
+	for env, role := range helperRoles {
+		if arg, ok := os.LookupEnv(env); ok {
+			if err := role(arg); err != nil {
+				fmt.Fprintf(os.Stderr, "%s: %v\n", env, err)
+				os.Exit(3)
+			}
+			os.Exit(0)
+		}
+	}
+}
+
 func TestMain(m *testing.M) {
+	playHelperRole()
 	memcg.HogMain() // the memory hogs are this test binary, re-executed
 	flag.Parse()
 	if testing.Short() {
@@ -84,16 +108,7 @@ func requireRoot(t *testing.T) memcg.Hierarchy {
 // createGroup makes a test cgroup that is removed when the test ends.
 func createGroup(t *testing.T, h memcg.Hierarchy, rel string, limitMiB int64) *memcg.Group {
 	t.Helper()
-	g, err := h.Create(rel, limitMiB<<20)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := g.Remove(); err != nil {
-			t.Errorf("remove %s: %v", g.Path(), err)
-		}
-	})
-	return g
+	return memcgtest.Create(t, h, rel, limitMiB<<20)
 }
 
 // tracer is a running `oomtrace trace`.

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -33,32 +34,15 @@ const fakeKubeletEnv = "OOMTRACE_E2E_FAKE_KUBELET"
 // (the Go runtime would turn the fault into a panic and exit 2).
 const segfaultEnv = "OOMTRACE_E2E_SEGFAULT"
 
-func init() {
-	if _, ok := os.LookupEnv(segfaultEnv); ok {
-		segfault()
-	}
-	v, ok := os.LookupEnv(fakeKubeletEnv)
-	if !ok {
-		return
-	}
-	if err := runFakeKubelet(v); err != nil {
-		fmt.Fprintf(os.Stderr, "fake kubelet: %v\n", err)
-		os.Exit(3)
-	}
-	os.Exit(0)
-}
-
-func segfault() {
+func segfault(string) error {
 	// struct sigaction for rt_sigaction(2) on 64-bit Linux: handler,
 	// flags, restorer, mask. All zero is SIG_DFL.
 	var dfl [4]uint64
 	if _, _, errno := unix.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(unix.SIGSEGV), uintptr(unsafe.Pointer(&dfl)), 0, 8, 0, 0); errno != 0 {
-		fmt.Fprintf(os.Stderr, "segfault: rt_sigaction: %v\n", errno)
-		os.Exit(3)
+		return fmt.Errorf("rt_sigaction: %w", errno)
 	}
 	fmt.Println(*nilPointer())
-	fmt.Fprintln(os.Stderr, "segfault: reading through a nil pointer did not fault")
-	os.Exit(3)
+	return errors.New("reading through a nil pointer did not fault")
 }
 
 //go:noinline

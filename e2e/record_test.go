@@ -37,18 +37,6 @@ const (
 	selfHogComm    = "recordhog"
 )
 
-func init() {
-	dir, ok := os.LookupEnv(selfHogDirEnv)
-	if !ok {
-		return
-	}
-	if err := runSelfHog(dir); err != nil {
-		fmt.Fprintf(os.Stderr, "self hog: %v\n", err)
-		os.Exit(3)
-	}
-	os.Exit(0)
-}
-
 func runSelfHog(dir string) error {
 	mib, err := strconv.Atoi(os.Getenv(selfHogMiBEnv))
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/oomtrace/oomtrace/internal/event"
 	"github.com/oomtrace/oomtrace/internal/kernlog"
 	"github.com/oomtrace/oomtrace/internal/memcg"
+	"github.com/oomtrace/oomtrace/internal/memcg/memcgtest"
 )
 
 func TestMain(m *testing.M) {
@@ -22,38 +23,6 @@ func TestMain(m *testing.M) {
 }
 
 const mib = 1 << 20
-
-// requireMemcg returns the memory hierarchy. It skips only when not root:
-// as root, a machine without a usable memory controller fails the test.
-func requireMemcg(t *testing.T) memcg.Hierarchy {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to create memory cgroups")
-	}
-	h, err := memcg.Detect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return h
-}
-
-// create makes a cgroup that is removed when the test ends, failed or not.
-func create(t *testing.T, h memcg.Hierarchy, rel string, limit int64) *memcg.Group {
-	t.Helper()
-	g, err := h.Create(rel, limit)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := g.Remove(); err != nil {
-			t.Error(err)
-		}
-		if _, err := os.Stat(g.Dir()); !errors.Is(err, os.ErrNotExist) {
-			t.Errorf("%s still exists after Remove: %v", g.Dir(), err)
-		}
-	})
-	return g
-}
 
 func openKmsg(t *testing.T) *kernlog.Reader {
 	t.Helper()
@@ -125,12 +94,12 @@ func oomKill(t *testing.T, g *memcg.Group, hogMiB int, opts memcg.HogOptions) (k
 }
 
 func TestHogIsOOMKilled(t *testing.T) {
-	h := requireMemcg(t)
+	h := memcgtest.Require(t)
 	// Names with a newline, a control byte, parentheses, a literal \x41,
 	// and the text that follows the name in the kernel's "Killed process".
 	for _, comm := range []string{"oomtrace-hog", "a (b)\nc)\x01\\x41", ") total-vm:1kB"} {
 		t.Run(strconv.Quote(comm), func(t *testing.T) {
-			g := create(t, h, memcg.UniqueName("oomtrace-test"), 32*mib)
+			g := memcgtest.Create(t, h, memcg.UniqueName("oomtrace-test"), 32*mib)
 			k, pid := oomKill(t, g, 64, memcg.HogOptions{Comm: comm})
 			if k.Comm != comm || k.Summary.Task != comm {
 				t.Errorf("kernel named the victim %q (summary %q), want %q", k.Comm, k.Summary.Task, comm)
@@ -157,9 +126,9 @@ func TestHogIsOOMKilled(t *testing.T) {
 }
 
 func TestParentLimitKillsInChild(t *testing.T) {
-	h := requireMemcg(t)
-	parent := create(t, h, memcg.UniqueName("oomtrace-test"), 32*mib)
-	child := create(t, h, filepath.Join(filepath.Base(parent.Dir()), "child"), 0)
+	h := memcgtest.Require(t)
+	parent := memcgtest.Create(t, h, memcg.UniqueName("oomtrace-test"), 32*mib)
+	child := memcgtest.Create(t, h, filepath.Join(filepath.Base(parent.Dir()), "child"), 0)
 	k, _ := oomKill(t, child, 64, memcg.HogOptions{Comm: "child-hog"})
 	if k.Summary.OOMMemcg != parent.Path() {
 		t.Errorf("oom_memcg %q, want the parent %q", k.Summary.OOMMemcg, parent.Path())
@@ -173,8 +142,8 @@ func TestParentLimitKillsInChild(t *testing.T) {
 }
 
 func TestOOMScoreAdjReachesReport(t *testing.T) {
-	h := requireMemcg(t)
-	g := create(t, h, memcg.UniqueName("oomtrace-test"), 32*mib)
+	h := memcgtest.Require(t)
+	g := memcgtest.Create(t, h, memcg.UniqueName("oomtrace-test"), 32*mib)
 	adj := 500
 	if k, _ := oomKill(t, g, 64, memcg.HogOptions{OOMScoreAdj: &adj}); k.OOMScoreAdj != adj {
 		t.Errorf("kernel report says oom_score_adj %d, want %d", k.OOMScoreAdj, adj)
@@ -182,7 +151,7 @@ func TestOOMScoreAdjReachesReport(t *testing.T) {
 }
 
 func TestRemoveKillsLeftoverProcesses(t *testing.T) {
-	h := requireMemcg(t)
+	h := memcgtest.Require(t)
 	g, err := h.Create(memcg.UniqueName("oomtrace-test")+"/a/b", 64*mib)
 	if err != nil {
 		t.Fatal(err)
@@ -254,7 +223,7 @@ func checkUnchanged(t *testing.T, dir string, before map[string]string) {
 }
 
 func TestNeverTouchesForeignCgroups(t *testing.T) {
-	h := requireMemcg(t)
+	h := memcgtest.Require(t)
 	// A cgroup made by "someone else", with a process of its own in a child.
 	foreign := filepath.Join(h.Mountpoint, memcg.UniqueName("oomtrace-foreign"))
 	if err := os.Mkdir(foreign, 0o755); err != nil {
@@ -321,8 +290,8 @@ func TestNeverTouchesForeignCgroups(t *testing.T) {
 }
 
 func TestSetOOMGroup(t *testing.T) {
-	h := requireMemcg(t)
-	g := create(t, h, memcg.UniqueName("oomtrace-test"), 32*mib)
+	h := memcgtest.Require(t)
+	g := memcgtest.Create(t, h, memcg.UniqueName("oomtrace-test"), 32*mib)
 	err := g.SetOOMGroup(true)
 	if h.Version == 1 {
 		if err == nil {
@@ -339,8 +308,8 @@ func TestSetOOMGroup(t *testing.T) {
 }
 
 func TestLimitIsWritten(t *testing.T) {
-	h := requireMemcg(t)
-	g := create(t, h, memcg.UniqueName("oomtrace-test"), 32*mib)
+	h := memcgtest.Require(t)
+	g := memcgtest.Create(t, h, memcg.UniqueName("oomtrace-test"), 32*mib)
 	file := "memory.max"
 	if h.Version == 1 {
 		file = "memory.limit_in_bytes"

@@ -13,6 +13,7 @@ import (
 
 	"github.com/oomtrace/oomtrace/internal/event"
 	"github.com/oomtrace/oomtrace/internal/memcg"
+	"github.com/oomtrace/oomtrace/internal/memcg/memcgtest"
 	"github.com/oomtrace/oomtrace/internal/memstate"
 )
 
@@ -30,38 +31,11 @@ func TestNoLimitIsEvents(t *testing.T) {
 	}
 }
 
-// requireMemcg returns the memory hierarchy. It skips only when not root:
-// as root, a machine without a usable memory controller fails the test.
-func requireMemcg(t *testing.T) memcg.Hierarchy {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to create memory cgroups")
-	}
-	h, err := memcg.Detect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return h
-}
-
-// create makes a cgroup that is removed when the test ends, and returns it
-// with its id.
+// create makes a cgroup for the test and returns it with its id.
 func create(t *testing.T, h memcg.Hierarchy, rel string, limit int64) (*memcg.Group, uint64) {
 	t.Helper()
-	g, err := h.Create(rel, limit)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := g.Remove(); err != nil {
-			t.Error(err)
-		}
-	})
-	id, err := h.ID(g.Path())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return g, id
+	g := memcgtest.Create(t, h, rel, limit)
+	return g, memcgtest.ID(t, h, g)
 }
 
 // oomKill runs a hog of 64 MiB in g, over its (or its parent's) 32 MiB
@@ -108,7 +82,7 @@ func nodePressurePath(t *testing.T) string {
 }
 
 func TestRealSnapshotBeforeAndAfterOOM(t *testing.T) {
-	h := requireMemcg(t)
+	h := memcgtest.Require(t)
 	psi := nodePressurePath(t)
 	r := memstate.NewReader(h.Version, psi)
 	g, id := create(t, h, memcg.UniqueName("oomtrace-test"), 32*mib)
@@ -155,7 +129,7 @@ func TestRealSnapshotBeforeAndAfterOOM(t *testing.T) {
 // snapshot against the cgroup's own files, read after it: the values the
 // library delivers, and the ones read beside it.
 func TestRealValuesOfALiveCgroup(t *testing.T) {
-	h := requireMemcg(t)
+	h := memcgtest.Require(t)
 	r := memstate.NewReader(h.Version, "")
 	g, id := create(t, h, memcg.UniqueName("oomtrace-test"), 32*mib)
 	cmd, err := memcg.StartHog(g, 8, memcg.HogOptions{Stderr: os.Stderr})
@@ -226,7 +200,7 @@ func readKeyed(t *testing.T, name string) map[string]uint64 {
 // parent's limit kills in a child, as with a pod-level limit: v1 counts the
 // kill only in the victim's own cgroup, v2 in its ancestors too.
 func TestRealParentLimit(t *testing.T) {
-	h := requireMemcg(t)
+	h := memcgtest.Require(t)
 	r := memstate.NewReader(h.Version, "")
 	parent, parentID := create(t, h, memcg.UniqueName("oomtrace-test"), 32*mib)
 	child, childID := create(t, h, filepath.Join(filepath.Base(parent.Dir()), "child"), 0)
@@ -250,7 +224,7 @@ func TestRealParentLimit(t *testing.T) {
 }
 
 func TestRealRemovedAndReplaced(t *testing.T) {
-	h := requireMemcg(t)
+	h := memcgtest.Require(t)
 	r := memstate.NewReader(h.Version, "")
 	rel := memcg.UniqueName("oomtrace-test")
 	g, err := h.Create(rel, 32*mib)
@@ -286,7 +260,7 @@ func TestRealRemovedAndReplaced(t *testing.T) {
 // directory and reading its files, the race a snapshot of a dying
 // container runs: the files fail as a removed cgroup's do.
 func TestRealRemovedWhileOpen(t *testing.T) {
-	h := requireMemcg(t)
+	h := memcgtest.Require(t)
 	g, _ := create(t, h, memcg.UniqueName("oomtrace-test"), 32*mib)
 	dir, err := os.Open(g.Dir())
 	if err != nil {

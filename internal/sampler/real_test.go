@@ -8,6 +8,7 @@ import (
 
 	"github.com/oomtrace/oomtrace/internal/event"
 	"github.com/oomtrace/oomtrace/internal/memcg"
+	"github.com/oomtrace/oomtrace/internal/memcg/memcgtest"
 	"github.com/oomtrace/oomtrace/internal/sampler"
 )
 
@@ -16,41 +17,11 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// requireMemcg returns the memory hierarchy. It skips only when not root:
-// as root, a machine without a usable memory controller fails the test.
-func requireMemcg(t testing.TB) memcg.Hierarchy {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to create memory cgroups")
-	}
-	h, err := memcg.Detect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return h
-}
-
-// create makes a cgroup that is removed when the test ends (unless the
-// test removes it first) and returns it as events name it.
+// create makes a cgroup for the test and returns it as events name it.
 func create(t testing.TB, h memcg.Hierarchy, rel string, limit int64) (*memcg.Group, event.Cgroup) {
 	t.Helper()
-	g, err := h.Create(rel, limit)
-	if err != nil {
-		t.Fatal(err)
-	}
-	removed := false
-	t.Cleanup(func() {
-		if !removed {
-			if err := g.Remove(); err != nil {
-				t.Error(err)
-			}
-		}
-	})
-	id, err := h.ID(g.Path())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return g, event.Cgroup{Path: g.Path(), ID: id}
+	g := memcgtest.Create(t, h, rel, limit)
+	return g, event.Cgroup{Path: g.Path(), ID: memcgtest.ID(t, h, g)}
 }
 
 func newSampler(t testing.TB, h memcg.Hierarchy, max int) *sampler.Sampler {
@@ -83,7 +54,7 @@ const mib = 1 << 20
 // Real cgroup files: usage and limit as the kernel keeps them, a removed
 // cgroup left out without an error and its slot given to the next one.
 func TestRealCgroups(t *testing.T) {
-	h := requireMemcg(t)
+	h := memcgtest.Require(t)
 	busyGroup, busy := create(t, h, memcg.UniqueName("oomtrace-sampler"), 32*mib)
 	idleGroup, idle := create(t, h, memcg.UniqueName("oomtrace-sampler"), 16*mib)
 	hog, err := memcg.StartHog(busyGroup, 8, memcg.HogOptions{})
@@ -142,7 +113,7 @@ func TestRealCgroups(t *testing.T) {
 // BenchmarkSampleReal is one round over 64 real memory cgroups and the
 // node: what oomtrace record pays each --sample-interval at its cap.
 func BenchmarkSampleReal(b *testing.B) {
-	h := requireMemcg(b)
+	h := memcgtest.Require(b)
 	parent := memcg.UniqueName("oomtrace-sampler-bench")
 	s := newSampler(b, h, sampler.DefaultMaxCgroups)
 	for i := range sampler.DefaultMaxCgroups {
