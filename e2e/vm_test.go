@@ -475,15 +475,7 @@ func TestVMCpusetOOM(t *testing.T) {
 
 	nodePages := nodePresentPages(t, 1)
 	cmd := hog(t, g, int(nodePages*4096>>20)+32, memcg.HogOptions{Comm: "cpusethog"})
-	waitSIGKILL(t, cmd)
-	pid := cmd.Process.Pid
-	ev := tr.waitKills(t, pid)[pid]
-	k := kernelKill(t, kmsg, pid)
-	requireFullReport(t, k)
-	checkKill(t, ev, k, want{class: event.ClassCpuset, pid: pid, comm: "cpusethog", victimCg: g.Path()})
-	checkControl(t, ev, k, nodePages)
-	checkTrigger(t, ev, k, pid, g.Path())
-	checkOnlyKill(t, tr.stop(t), pid)
+	checkNodeBoundKill(t, tr, kmsg, cmd, g, nodePages, event.ClassCpuset, "cpusethog")
 }
 
 // A hog whose memory policy binds it to node 1 (MPOL_BIND) exhausts it.
@@ -497,12 +489,21 @@ func TestVMMempolicyOOM(t *testing.T) {
 
 	nodePages := nodePresentPages(t, 1)
 	cmd := hogBoundTo(t, 1, g, int(nodePages*4096>>20)+32, memcg.HogOptions{Comm: "mpolhog"})
+	checkNodeBoundKill(t, tr, kmsg, cmd, g, nodePages, event.ClassMempolicy, "mpolhog")
+}
+
+// checkNodeBoundKill waits for the kill of cmd, a hog named comm in g that
+// exhausted the nodePages of its one NUMA node, and holds it against the
+// kernel's report: the class, the victim, oom_control's fields, the
+// trigger, and no other kill.
+func checkNodeBoundKill(t *testing.T, tr *tracer, kmsg *kernlog.Reader, cmd *exec.Cmd, g *memcg.Group, nodePages uint64, class event.Class, comm string) {
+	t.Helper()
 	waitSIGKILL(t, cmd)
 	pid := cmd.Process.Pid
 	ev := tr.waitKills(t, pid)[pid]
 	k := kernelKill(t, kmsg, pid)
 	requireFullReport(t, k)
-	checkKill(t, ev, k, want{class: event.ClassMempolicy, pid: pid, comm: "mpolhog", victimCg: g.Path()})
+	checkKill(t, ev, k, want{class: class, pid: pid, comm: comm, victimCg: g.Path()})
 	checkControl(t, ev, k, nodePages)
 	checkTrigger(t, ev, k, pid, g.Path())
 	checkOnlyKill(t, tr.stop(t), pid)
