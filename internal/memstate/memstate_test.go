@@ -82,8 +82,9 @@ total_workingset_refault_file 4242
 `
 )
 
-func TestReadV2(t *testing.T) {
-	dir, id := fakeCgroup(t, map[string]string{
+// v2Files are the memory files of a v2 cgroup, as TestReadV2 expects them.
+func v2Files() map[string]string {
+	return map[string]string{
 		"memory.events":       "low 0\nhigh 3\nmax 120\noom 2\noom_kill 2\noom_group_kill 0\nsock_throttled 0\n",
 		"memory.stat":         v2MemoryStat,
 		"memory.high":         "max\n",
@@ -91,7 +92,11 @@ func TestReadV2(t *testing.T) {
 		"memory.swap.current": "0\n",
 		"memory.pressure":     cgroupPSI,
 		"memory.current":      "536870912\n",
-	})
+	}
+}
+
+func TestReadV2(t *testing.T) {
+	dir, id := fakeCgroup(t, v2Files())
 	got := read(t, NewReader(2, writeNodePressure(t, nodePSI)), dir, id)
 	want := Snapshot{
 		Status: StatusOK, Version: 2,
@@ -486,14 +491,7 @@ func BenchmarkRead(b *testing.B) {
 		files   map[string]string
 	}{
 		{"v1", 1, v1Files(true)},
-		{"v2", 2, map[string]string{
-			"memory.events":       "low 0\nhigh 3\nmax 120\noom 2\noom_kill 2\noom_group_kill 0\nsock_throttled 0\n",
-			"memory.stat":         v2MemoryStat,
-			"memory.high":         "max\n",
-			"memory.swap.max":     "0\n",
-			"memory.swap.current": "0\n",
-			"memory.pressure":     cgroupPSI,
-		}},
+		{"v2", 2, v2Files()},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			dir, id := fakeCgroup(b, c.files)
