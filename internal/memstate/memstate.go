@@ -31,6 +31,7 @@
 package memstate
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -535,7 +536,7 @@ func setKeyed(s *Snapshot, b []byte, want []keyed) {
 
 // setLimit reads a file of one limit into dst.
 func setLimit(s *Snapshot, b []byte, f Field, dst *uint64) {
-	if n, ok := parseLimit(b); ok {
+	if n, ok := ParseLimit(b); ok {
 		*dst = n
 		s.Fields |= f
 	}
@@ -555,19 +556,42 @@ func limitOf(n uint64) uint64 {
 	return n
 }
 
-// parseLimit parses a number of bytes, or "max" (v2) and v1's huge value
-// for no limit as NoLimit. It fails on nil.
-func parseLimit(b []byte) (uint64, bool) {
-	text := strings.TrimSpace(string(b))
-	if text == "max" {
+// ParseLimit parses a limit file: a number of bytes, or "max" (v2) and
+// v1's huge value for no limit, which are NoLimit. It fails on nil, and
+// allocates nothing: the sampler calls it for every cgroup every round.
+func ParseLimit(b []byte) (uint64, bool) {
+	if string(trimSpace(b)) == "max" {
 		return NoLimit, true
 	}
-	n, err := strconv.ParseUint(text, 10, 64)
-	if err != nil {
+	n, ok := ParseCount(b)
+	if !ok {
 		return 0, false
 	}
 	return limitOf(n), true
 }
+
+// ParseCount parses a decimal number followed by optional white space, the
+// way the cgroup files write one, without allocating.
+func ParseCount(b []byte) (uint64, bool) {
+	b = trimSpace(b)
+	if len(b) == 0 || len(b) > 20 {
+		return 0, false
+	}
+	var n uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		d := uint64(c - '0')
+		if n > (^uint64(0)-d)/10 {
+			return 0, false
+		}
+		n = n*10 + d
+	}
+	return n, true
+}
+
+func trimSpace(b []byte) []byte { return bytes.TrimRight(b, " \n") }
 
 // pressureOf takes the library's reading of a PSI file, which keeps a
 // file without its full line and averages outside 0-100 (NaN too): both

@@ -473,12 +473,28 @@ func TestParseLimit(t *testing.T) {
 		{"-1", 0, false},
 		{"12 MiB", 0, false},
 	} {
-		if got, ok := parseLimit([]byte(c.text)); got != c.want || ok != c.ok {
-			t.Errorf("parseLimit(%q) = %d, %v; want %d, %v", c.text, got, ok, c.want, c.ok)
+		if got, ok := ParseLimit([]byte(c.text)); got != c.want || ok != c.ok {
+			t.Errorf("ParseLimit(%q) = %d, %v; want %d, %v", c.text, got, ok, c.want, c.ok)
 		}
 	}
-	if _, ok := parseLimit(nil); ok {
-		t.Error("parseLimit(nil) succeeded")
+	if _, ok := ParseLimit(nil); ok {
+		t.Error("ParseLimit(nil) succeeded")
+	}
+	if allocs := testing.AllocsPerRun(100, func() { ParseLimit([]byte("536870912\n")) }); allocs != 0 {
+		t.Errorf("ParseLimit allocates %v times", allocs)
+	}
+}
+
+func TestParseCount(t *testing.T) {
+	for in, want := range map[string]uint64{"0\n": 0, "123": 123, "18446744073709551615\n": 1<<64 - 1} {
+		if got, ok := ParseCount([]byte(in)); !ok || got != want {
+			t.Errorf("ParseCount(%q) = %d, %v", in, got, ok)
+		}
+	}
+	for _, bad := range []string{"", "\n", "-1", "1x", "18446744073709551616", "١"} {
+		if got, ok := ParseCount([]byte(bad)); ok {
+			t.Errorf("ParseCount(%q) = %d", bad, got)
+		}
 	}
 }
 

@@ -389,21 +389,21 @@ func (c *cgroupFiles) read(s *event.Sample, buf []byte) bool {
 	if err != nil {
 		return false
 	}
-	usage, ok := parseUint(b)
+	usage, ok := memstate.ParseCount(b)
 	if !ok {
 		return false
 	}
 	if b, err = readAt0(c.limit, buf); err != nil {
 		return false
 	}
-	limit, ok := parseLimit(b)
+	limit, ok := memstate.ParseLimit(b)
 	if !ok {
 		return false
 	}
 	s.Cgroup.UsageBytes, s.Cgroup.LimitBytes = usage, limit
 	if c.high >= 0 {
 		if b, err := readAt0(c.high, buf); err == nil {
-			if high, ok := parseLimit(b); ok && high != event.NoLimit {
+			if high, ok := memstate.ParseLimit(b); ok && high != event.NoLimit {
 				s.HighBytes, s.HasHigh = high, true
 			}
 		}
@@ -477,47 +477,6 @@ func readAt0(fd int, buf []byte) ([]byte, error) {
 	return buf[:n], nil
 }
 
-// parseUint parses a decimal number followed by optional white space,
-// without allocating.
-func parseUint(b []byte) (uint64, bool) {
-	b = trimSpace(b)
-	if len(b) == 0 || len(b) > 20 {
-		return 0, false
-	}
-	var n uint64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		d := uint64(c - '0')
-		if n > (^uint64(0)-d)/10 {
-			return 0, false
-		}
-		n = n*10 + d
-	}
-	return n, true
-}
-
-// v1Unlimited is the smallest value cgroup v1 shows for "no limit": the
-// largest page counter, LONG_MAX rounded down to the page size, for pages
-// of up to 64 KiB.
-const v1Unlimited = (1<<63 - 1) &^ (64<<10 - 1)
-
-// parseLimit parses a limit file: "max" (v2) and v1's huge value are
-// event.NoLimit.
-func parseLimit(b []byte) (uint64, bool) {
-	if string(trimSpace(b)) == "max" {
-		return event.NoLimit, true
-	}
-	n, ok := parseUint(b)
-	if ok && n >= v1Unlimited {
-		return event.NoLimit, true
-	}
-	return n, ok
-}
-
-func trimSpace(b []byte) []byte { return bytes.TrimRight(b, " \n") }
-
 // meminfoKB finds the line "key   12345 kB" in /proc/meminfo.
 func meminfoKB(b []byte, key string) (uint64, bool) {
 	for len(b) > 0 {
@@ -535,7 +494,7 @@ func meminfoKB(b []byte, key string) (uint64, bool) {
 		if !ok {
 			return 0, false
 		}
-		return parseUint(digits)
+		return memstate.ParseCount(digits)
 	}
 	return 0, false
 }

@@ -268,22 +268,7 @@ func TestWatch(t *testing.T) {
 	}
 }
 
-func TestParse(t *testing.T) {
-	for in, want := range map[string]uint64{"0\n": 0, "123": 123, "18446744073709551615\n": 1<<64 - 1} {
-		if got, ok := parseUint([]byte(in)); !ok || got != want {
-			t.Errorf("parseUint(%q) = %d, %v", in, got, ok)
-		}
-	}
-	for _, bad := range []string{"", "\n", "-1", "1x", "18446744073709551616", "١"} {
-		if got, ok := parseUint([]byte(bad)); ok {
-			t.Errorf("parseUint(%q) = %d", bad, got)
-		}
-	}
-	for in, want := range map[string]uint64{"max\n": event.NoLimit, "9223372036854771712\n": event.NoLimit, "33554432\n": 32 << 20} {
-		if got, ok := parseLimit([]byte(in)); !ok || got != want {
-			t.Errorf("parseLimit(%q) = %d, %v", in, got, ok)
-		}
-	}
+func TestMeminfo(t *testing.T) {
 	if n, ok := meminfoKB([]byte(meminfo), "MemAvailable:"); !ok || n != 3000000 {
 		t.Errorf("MemAvailable %d, %v", n, ok)
 	}
