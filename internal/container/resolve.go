@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/oomtrace/oomtrace/internal/event"
 )
 
 // ResolverOptions says where a Resolver looks for names and how long it
@@ -99,11 +101,11 @@ type pendingLookup struct {
 }
 
 // apply returns info with the names res found.
-func (res lookupResult) apply(info Info) Info {
+func (res lookupResult) apply(info event.Owner) event.Owner {
 	if !res.found {
 		return info
 	}
-	return info.WithNames(res.names)
+	return WithNames(info, res.names)
 }
 
 // NewResolver returns a resolver that looks where opts says.
@@ -132,7 +134,7 @@ func NewResolver(opts ResolverOptions) *Resolver {
 
 // Cached returns info with the names the cache holds for it. It never
 // blocks on I/O and starts nothing.
-func (r *Resolver) Cached(info Info) Info {
+func (r *Resolver) Cached(info event.Owner) event.Owner {
 	now := r.now()
 	for _, k := range lookupsFor(info) {
 		if res, ok := r.cache.get(k, now); ok {
@@ -146,7 +148,7 @@ func (r *Resolver) Cached(info Info) Info {
 // cache, else from lookups it starts in the background and waits for until
 // ctx is done. With a context that is already done it only starts the
 // lookups: a prefetch.
-func (r *Resolver) Resolve(ctx context.Context, info Info) Info {
+func (r *Resolver) Resolve(ctx context.Context, info event.Owner) event.Owner {
 	now := r.now()
 	var waits []*pendingLookup
 	for _, k := range lookupsFor(info) {
@@ -203,10 +205,10 @@ func (r *Resolver) start(k lookupKey) *pendingLookup {
 // lookupsFor lists what must be looked up to name info. Containers in a
 // user's own cgroups (rootless runtimes) are not looked up: the system's
 // runtime state does not describe them, and a user could name a cgroup
-// after a system container's ID. An Info that Parse could not have made
+// after a system container's ID. An Owner that Parse could not have made
 // (IDs of the wrong form) is not looked up either: the IDs become file
 // names.
-func lookupsFor(info Info) []lookupKey {
+func lookupsFor(info event.Owner) []lookupKey {
 	if info.User != "" || info.ID != "" && !isContainerID(info.ID) {
 		return nil
 	}
@@ -224,9 +226,9 @@ func lookupsFor(info Info) []lookupKey {
 		return nil
 	}
 	switch info.Runtime {
-	case RuntimeDocker:
+	case event.RuntimeDocker:
 		return []lookupKey{{kind: lookupDocker, id: info.ID}}
-	case RuntimePodman:
+	case event.RuntimePodman:
 		return []lookupKey{{kind: lookupPodman, id: info.ID}}
 	}
 	return nil

@@ -7,9 +7,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-
-	"github.com/oomtrace/oomtrace/internal/container"
-	"github.com/oomtrace/oomtrace/internal/memstate"
 )
 
 // enumNames maps the values of a small enum, used as indexes, to the names
@@ -135,9 +132,9 @@ type Cgroup struct {
 	UsageBytes uint64
 	LimitBytes uint64 // NoLimit when the cgroup has no hard limit
 	Truncated  bool   // the path was too deep or long to capture whole
-	// Container is who the cgroup belongs to (container, pod, unit), from
+	// Owner is who the cgroup belongs to (container, pod, unit), from
 	// its path and, where found, the kubelet's and runtimes' names.
-	Container container.Info
+	Owner Owner
 }
 
 // NoLimit is Cgroup.LimitBytes of a cgroup without a hard limit (memory.max
@@ -198,7 +195,7 @@ type OOMKill struct {
 	Why string
 	// Snapshot is the OOM cgroup's memory state read from user space right
 	// after the kill (for a global OOM, only the node's pressure).
-	Snapshot    memstate.Snapshot
+	Snapshot    Snapshot
 	HasSnapshot bool
 }
 

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/oomtrace/oomtrace/internal/container"
 	"github.com/oomtrace/oomtrace/internal/event"
 )
 
@@ -38,14 +37,14 @@ func (f *Filter) Match(ev *event.Event) bool {
 		return true
 	}
 	for _, c := range ev.Cgroups() {
-		if matchesPod(c.Container, f.Pods) && matchesContainer(c.Container, f.Containers) {
+		if matchesPod(c.Owner, f.Pods) && matchesContainer(c.Owner, f.Containers) {
 			return true
 		}
 	}
 	return false
 }
 
-func matchesPod(info container.Info, pods []string) bool {
+func matchesPod(info event.Owner, pods []string) bool {
 	if len(pods) == 0 {
 		return true
 	}
@@ -58,7 +57,7 @@ func matchesPod(info container.Info, pods []string) bool {
 	return false
 }
 
-func matchesContainer(info container.Info, containers []string) bool {
+func matchesContainer(info event.Owner, containers []string) bool {
 	if len(containers) == 0 {
 		return true
 	}

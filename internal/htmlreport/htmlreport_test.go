@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/oomtrace/oomtrace/internal/container"
 	"github.com/oomtrace/oomtrace/internal/event"
 	"github.com/oomtrace/oomtrace/internal/output"
 	"github.com/oomtrace/oomtrace/internal/report"
@@ -110,7 +109,7 @@ const (
 
 func hostile() []event.Event {
 	cg := event.Cgroup{Path: hostileCgroup, ID: 7, UsageBytes: 32 << 20, LimitBytes: 32 << 20,
-		Container: container.Info{PodName: hostilePod, Namespace: "ns", Name: hostileComm, Level: container.LevelContainer}}
+		Owner: event.Owner{PodName: hostilePod, Namespace: "ns", Name: hostileComm, Level: event.LevelContainer}}
 	sample := at(0, event.KindSample)
 	sample.Sample = event.Sample{Cgroup: cg}
 	rc := at(0.5, event.KindReclaim)

@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/oomtrace/oomtrace/internal/event"
-	"github.com/oomtrace/oomtrace/internal/memstate"
 )
 
 // codec writes and parses the value of one key, in both formats. The parse
@@ -529,7 +528,7 @@ func (c floatCodec) parseValue(ev *event.Event, raw []byte) error {
 // snapshotStatusCodec is a memory snapshot's status: "ok", "cgroup
 // removed", "timed out" or "failed", always quoted.
 type snapshotStatusCodec struct {
-	get func(*event.Event) *memstate.Status
+	get func(*event.Event) *event.SnapshotStatus
 }
 
 func (c snapshotStatusCodec) appendText(dst []byte, ev *event.Event, _ Options) []byte {
@@ -560,7 +559,7 @@ func (c snapshotStatusCodec) parseJSON(ev *event.Event, v jsonValue) error {
 }
 
 func (c snapshotStatusCodec) set(ev *event.Event, s string) error {
-	for st := memstate.StatusOK; st <= memstate.StatusFailed; st++ {
+	for st := event.SnapshotOK; st <= event.SnapshotFailed; st++ {
 		if st.String() == s {
 			*c.get(ev) = st
 			return nil
@@ -573,8 +572,8 @@ func (c snapshotStatusCodec) set(ev *event.Event, s string) error {
 // sets the bit.
 type bitCodec struct {
 	codec
-	mask func(*event.Event) *memstate.Field
-	bit  memstate.Field
+	mask func(*event.Event) *event.SnapshotField
+	bit  event.SnapshotField
 }
 
 func (c bitCodec) parseText(ev *event.Event, v textValue) error {

@@ -13,9 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/oomtrace/oomtrace/internal/container"
 	"github.com/oomtrace/oomtrace/internal/event"
-	"github.com/oomtrace/oomtrace/internal/memstate"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/output")
@@ -177,30 +175,30 @@ func goldenCases() []goldenCase {
 	pod := memcgKill()
 	pod.OOMKill.Victim.Cgroup = event.Cgroup{
 		Path: "/kubepods/burstable/pod0f5eb28f-1c2d-4e5f-8a9b-0c1d2e3f4a5b/" + strings.Repeat("ab", 32), ID: 81, UsageBytes: 498 << 20, LimitBytes: event.NoLimit,
-		Container: container.Info{Runtime: container.RuntimeContainerd, ID: strings.Repeat("ab", 32), Name: "api", PodUID: "0f5eb28f-1c2d-4e5f-8a9b-0c1d2e3f4a5b",
-			PodName: "api-7d9", Namespace: "shop", QoS: container.QoSBurstable, Level: container.LevelContainer},
+		Owner: event.Owner{Runtime: event.RuntimeContainerd, ID: strings.Repeat("ab", 32), Name: "api", PodUID: "0f5eb28f-1c2d-4e5f-8a9b-0c1d2e3f4a5b",
+			PodName: "api-7d9", Namespace: "shop", QoS: event.QoSBurstable, Level: event.LevelContainer},
 	}
 	pod.OOMKill.TriggerCgroup = pod.OOMKill.Victim.Cgroup
 	pod.OOMKill.OOMCgroup = event.Cgroup{
 		Path: "/kubepods/burstable/pod0f5eb28f-1c2d-4e5f-8a9b-0c1d2e3f4a5b", ID: 80, UsageBytes: 512 << 20, LimitBytes: 512 << 20,
-		Container: container.Info{PodUID: "0f5eb28f-1c2d-4e5f-8a9b-0c1d2e3f4a5b", PodName: "api-7d9", Namespace: "shop", QoS: container.QoSBurstable, Level: container.LevelPod},
+		Owner: event.Owner{PodUID: "0f5eb28f-1c2d-4e5f-8a9b-0c1d2e3f4a5b", PodName: "api-7d9", Namespace: "shop", QoS: event.QoSBurstable, Level: event.LevelPod},
 	}
 	pod.OOMKill.Why = "container api of pod shop/api-7d9 was killed because pod-level limit 512 MiB was reached; memcg OOM"
 	pod.OOMKill.HasSnapshot = true
-	pod.OOMKill.Snapshot = memstate.Snapshot{
+	pod.OOMKill.Snapshot = event.Snapshot{
 		Version: 2,
-		Fields: memstate.FieldAnon | memstate.FieldFile | memstate.FieldShmem | memstate.FieldSlab | memstate.FieldHigh |
-			memstate.FieldSwapLimit | memstate.FieldEventsOOM | memstate.FieldEventsOOMKill | memstate.FieldPressure | memstate.FieldNodePressure,
-		Anon: 470 << 20, File: 30 << 20, Shmem: 1 << 20, Slab: 5 << 20, HighBytes: memstate.NoLimit, SwapLimitBytes: 0,
+		Fields: event.SnapAnon | event.SnapFile | event.SnapShmem | event.SnapSlab | event.SnapHigh |
+			event.SnapSwapLimit | event.SnapEventsOOM | event.SnapEventsOOMKill | event.SnapPressure | event.SnapNodePressure,
+		Anon: 470 << 20, File: 30 << 20, Shmem: 1 << 20, Slab: 5 << 20, HighBytes: event.NoLimit, SwapLimitBytes: 0,
 		EventsOOM: 3, EventsOOMKill: 2,
-		Pressure:     memstate.Pressure{Some: memstate.PressureLine{Avg10: 12.5}, Full: memstate.PressureLine{Avg10: 3.07}},
-		NodePressure: memstate.Pressure{Some: memstate.PressureLine{Avg10: 0.35}},
+		Pressure:     event.Pressure{Some: event.PressureLine{Avg10: 12.5}, Full: event.PressureLine{Avg10: 3.07}},
+		NodePressure: event.Pressure{Some: event.PressureLine{Avg10: 0.35}},
 	}
 	removed := memcgKill()
 	removed.OOMKill.HasSnapshot = true
-	removed.OOMKill.Snapshot = memstate.Snapshot{Status: memstate.StatusRemoved, Version: 1, Fields: memstate.FieldNodePressure}
+	removed.OOMKill.Snapshot = event.Snapshot{Status: event.SnapshotRemoved, Version: 1, Fields: event.SnapNodePressure}
 	podReclaim := reclaim
-	podReclaim.Reclaim.Cgroup.Container = container.Info{Unit: "nginx.service"}
+	podReclaim.Reclaim.Cgroup.Owner = event.Owner{Unit: "nginx.service"}
 
 	names := Options{GFPNames: testGFPNames}
 	return append([]goldenCase{

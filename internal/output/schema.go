@@ -4,9 +4,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/oomtrace/oomtrace/internal/container"
 	"github.com/oomtrace/oomtrace/internal/event"
-	"github.com/oomtrace/oomtrace/internal/memstate"
 )
 
 // field is one key of an event kind, in both formats. Each kind's keys are
@@ -136,7 +134,7 @@ func cgroupFields(text, json, usageJSON, limitJSON string, cgroup func(*event.Ev
 // prefix.namespace, prefix.pod, … (or bare ones for an empty prefix), JSON
 // keys in the object named object. Each is written when known.
 func containerFields(prefix, object string, cgroup func(*event.Event) *event.Cgroup) []field {
-	info := func(ev *event.Event) *container.Info { return &cgroup(ev).Container }
+	info := func(ev *event.Event) *event.Owner { return &cgroup(ev).Owner }
 	text := func(name string) string {
 		if prefix == "" {
 			return name
@@ -231,62 +229,62 @@ func oomKillFields() []field {
 			has:   func(ev *event.Event) bool { return kill(ev).Why != "" },
 			codec: stringCodec{func(ev *event.Event) *string { return &kill(ev).Why }}},
 	)
-	return append(fields, snapshotFields(func(ev *event.Event) *memstate.Snapshot { return &kill(ev).Snapshot },
+	return append(fields, snapshotFields(func(ev *event.Event) *event.Snapshot { return &kill(ev).Snapshot },
 		func(ev *event.Event) *bool { return &kill(ev).HasSnapshot })...)
 }
 
 // snapshotFields are the keys of the memory snapshot after a kill: text
 // snapshot="ok" and snapshot.*, JSON object snapshot. Each value is written
 // when it was read.
-func snapshotFields(snap func(*event.Event) *memstate.Snapshot, flag func(*event.Event) *bool) []field {
-	mask := func(ev *event.Event) *memstate.Field { return &snap(ev).Fields }
-	value := func(name string, bit memstate.Field, c codec) field {
+func snapshotFields(snap func(*event.Event) *event.Snapshot, flag func(*event.Event) *bool) []field {
+	mask := func(ev *event.Event) *event.SnapshotField { return &snap(ev).Fields }
+	value := func(name string, bit event.SnapshotField, c codec) field {
 		return field{text: "snapshot." + name, json: "snapshot." + name, flag: flag,
 			has:   func(ev *event.Event) bool { return snap(ev).Has(bit) },
 			codec: bitCodec{codec: c, mask: mask, bit: bit}}
 	}
-	count := func(name string, bit memstate.Field, get func(*memstate.Snapshot) *uint64) field {
+	count := func(name string, bit event.SnapshotField, get func(*event.Snapshot) *uint64) field {
 		return value(name, bit, integerOf(func(ev *event.Event) *uint64 { return get(snap(ev)) }))
 	}
-	limit := func(name string, bit memstate.Field, get func(*memstate.Snapshot) *uint64) field {
+	limit := func(name string, bit event.SnapshotField, get func(*event.Snapshot) *uint64) field {
 		return value(name, bit, limitCodec{func(ev *event.Event) *uint64 { return get(snap(ev)) }})
 	}
-	pressure := func(prefix string, bit memstate.Field, get func(*memstate.Snapshot) *memstate.Pressure) []field {
-		avg := func(name string, line func(*memstate.Pressure) *memstate.PressureLine) field {
+	pressure := func(prefix string, bit event.SnapshotField, get func(*event.Snapshot) *event.Pressure) []field {
+		avg := func(name string, line func(*event.Pressure) *event.PressureLine) field {
 			return value(prefix+name, bit, bare[floatCodec]{floatCodec{func(ev *event.Event) *float64 { return &line(get(snap(ev))).Avg10 }}})
 		}
 		return []field{
-			avg("some_avg10", func(p *memstate.Pressure) *memstate.PressureLine { return &p.Some }),
-			avg("full_avg10", func(p *memstate.Pressure) *memstate.PressureLine { return &p.Full }),
+			avg("some_avg10", func(p *event.Pressure) *event.PressureLine { return &p.Some }),
+			avg("full_avg10", func(p *event.Pressure) *event.PressureLine { return &p.Full }),
 		}
 	}
 	fields := []field{
 		{text: "snapshot", json: "snapshot.status", flag: flag,
-			codec: snapshotStatusCodec{func(ev *event.Event) *memstate.Status { return &snap(ev).Status }}},
+			codec: snapshotStatusCodec{func(ev *event.Event) *event.SnapshotStatus { return &snap(ev).Status }}},
 		{text: "snapshot.cgroup_version", json: "snapshot.cgroup_version", flag: flag,
 			has:   func(ev *event.Event) bool { return snap(ev).Version != 0 },
 			codec: integerOf(func(ev *event.Event) *int { return &snap(ev).Version })},
 		{text: "snapshot.reason", json: "snapshot.reason", flag: flag,
 			has:   func(ev *event.Event) bool { return snap(ev).Reason != "" },
 			codec: stringCodec{func(ev *event.Event) *string { return &snap(ev).Reason }}},
-		count("anon_bytes", memstate.FieldAnon, func(s *memstate.Snapshot) *uint64 { return &s.Anon }),
-		count("file_bytes", memstate.FieldFile, func(s *memstate.Snapshot) *uint64 { return &s.File }),
-		count("shmem_bytes", memstate.FieldShmem, func(s *memstate.Snapshot) *uint64 { return &s.Shmem }),
-		count("kernel_bytes", memstate.FieldKernel, func(s *memstate.Snapshot) *uint64 { return &s.Kernel }),
-		count("slab_bytes", memstate.FieldSlab, func(s *memstate.Snapshot) *uint64 { return &s.Slab }),
-		count("workingset_refault_anon", memstate.FieldWorkingsetRefaultAnon, func(s *memstate.Snapshot) *uint64 { return &s.WorkingsetRefaultAnon }),
-		count("workingset_refault_file", memstate.FieldWorkingsetRefaultFile, func(s *memstate.Snapshot) *uint64 { return &s.WorkingsetRefaultFile }),
-		limit("high_bytes", memstate.FieldHigh, func(s *memstate.Snapshot) *uint64 { return &s.HighBytes }),
-		limit("swap_limit_bytes", memstate.FieldSwapLimit, func(s *memstate.Snapshot) *uint64 { return &s.SwapLimitBytes }),
-		count("swap_bytes", memstate.FieldSwap, func(s *memstate.Snapshot) *uint64 { return &s.SwapBytes }),
-		count("events_high", memstate.FieldEventsHigh, func(s *memstate.Snapshot) *uint64 { return &s.EventsHigh }),
-		count("events_max", memstate.FieldEventsMax, func(s *memstate.Snapshot) *uint64 { return &s.EventsMax }),
-		count("events_oom", memstate.FieldEventsOOM, func(s *memstate.Snapshot) *uint64 { return &s.EventsOOM }),
-		count("events_oom_kill", memstate.FieldEventsOOMKill, func(s *memstate.Snapshot) *uint64 { return &s.EventsOOMKill }),
-		count("failcnt", memstate.FieldFailcnt, func(s *memstate.Snapshot) *uint64 { return &s.Failcnt }),
+		count("anon_bytes", event.SnapAnon, func(s *event.Snapshot) *uint64 { return &s.Anon }),
+		count("file_bytes", event.SnapFile, func(s *event.Snapshot) *uint64 { return &s.File }),
+		count("shmem_bytes", event.SnapShmem, func(s *event.Snapshot) *uint64 { return &s.Shmem }),
+		count("kernel_bytes", event.SnapKernel, func(s *event.Snapshot) *uint64 { return &s.Kernel }),
+		count("slab_bytes", event.SnapSlab, func(s *event.Snapshot) *uint64 { return &s.Slab }),
+		count("workingset_refault_anon", event.SnapWorkingsetRefaultAnon, func(s *event.Snapshot) *uint64 { return &s.WorkingsetRefaultAnon }),
+		count("workingset_refault_file", event.SnapWorkingsetRefaultFile, func(s *event.Snapshot) *uint64 { return &s.WorkingsetRefaultFile }),
+		limit("high_bytes", event.SnapHigh, func(s *event.Snapshot) *uint64 { return &s.HighBytes }),
+		limit("swap_limit_bytes", event.SnapSwapLimit, func(s *event.Snapshot) *uint64 { return &s.SwapLimitBytes }),
+		count("swap_bytes", event.SnapSwap, func(s *event.Snapshot) *uint64 { return &s.SwapBytes }),
+		count("events_high", event.SnapEventsHigh, func(s *event.Snapshot) *uint64 { return &s.EventsHigh }),
+		count("events_max", event.SnapEventsMax, func(s *event.Snapshot) *uint64 { return &s.EventsMax }),
+		count("events_oom", event.SnapEventsOOM, func(s *event.Snapshot) *uint64 { return &s.EventsOOM }),
+		count("events_oom_kill", event.SnapEventsOOMKill, func(s *event.Snapshot) *uint64 { return &s.EventsOOMKill }),
+		count("failcnt", event.SnapFailcnt, func(s *event.Snapshot) *uint64 { return &s.Failcnt }),
 	}
-	fields = append(fields, pressure("psi_", memstate.FieldPressure, func(s *memstate.Snapshot) *memstate.Pressure { return &s.Pressure })...)
-	return append(fields, pressure("node_psi_", memstate.FieldNodePressure, func(s *memstate.Snapshot) *memstate.Pressure { return &s.NodePressure })...)
+	fields = append(fields, pressure("psi_", event.SnapPressure, func(s *event.Snapshot) *event.Pressure { return &s.Pressure })...)
+	return append(fields, pressure("node_psi_", event.SnapNodePressure, func(s *event.Snapshot) *event.Pressure { return &s.NodePressure })...)
 }
 
 func memcgOOMFields() []field {

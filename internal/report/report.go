@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/oomtrace/oomtrace/internal/capture"
-	"github.com/oomtrace/oomtrace/internal/container"
 	"github.com/oomtrace/oomtrace/internal/event"
 	"github.com/oomtrace/oomtrace/internal/filter"
 	"github.com/oomtrace/oomtrace/internal/output"
@@ -121,7 +120,7 @@ type Owner struct {
 }
 
 // ownerOf is who info says a cgroup belongs to.
-func ownerOf(info container.Info) Owner {
+func ownerOf(info event.Owner) Owner {
 	var o Owner
 	switch {
 	case info.PodName != "":
@@ -407,7 +406,7 @@ func (a *Aggregator) addKill(ev *event.Event) {
 	kills := &a.rep.Kills
 	kills.Total++
 	kills.ByClass[k.Class.String()]++
-	owner := ownerOf(k.Victim.Cgroup.Container)
+	owner := ownerOf(k.Victim.Cgroup.Owner)
 	if owner != (Owner{}) {
 		if _, ok := a.owners[owner]; ok || len(a.owners) < maxRows {
 			a.owners[owner]++
@@ -435,7 +434,7 @@ func (a *Aggregator) addKill(ev *event.Event) {
 		VictimExiting: k.VictimExiting,
 		StallBefore:   StallSummary{Count: count, Total: total},
 		Owner:         owner,
-		OOMLevel:      output.Escape(string(k.OOMCgroup.Container.Level)),
+		OOMLevel:      output.Escape(string(k.OOMCgroup.Owner.Level)),
 		Why:           output.Escape(k.Why),
 	}
 	if k.OOMCgroup.Valid() && k.OOMCgroup.LimitBytes != event.NoLimit && (k.OOMCgroup.LimitBytes|k.OOMCgroup.UsageBytes) != 0 {
@@ -467,7 +466,7 @@ func (a *Aggregator) rowFor(kind event.ReclaimKind, cg *event.Cgroup) *row {
 		}
 		return r
 	}
-	r := &row{kind: kind, cgroup: output.Escape(cg.Path), id: cg.ID, owner: ownerOf(cg.Container), allEpisodes: true}
+	r := &row{kind: kind, cgroup: output.Escape(cg.Path), id: cg.ID, owner: ownerOf(cg.Owner), allEpisodes: true}
 	a.rows[key] = r
 	return r
 }

@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/oomtrace/oomtrace/internal/capture"
-	"github.com/oomtrace/oomtrace/internal/container"
 	"github.com/oomtrace/oomtrace/internal/event"
 	"github.com/oomtrace/oomtrace/internal/filter"
 	"github.com/oomtrace/oomtrace/internal/output"
@@ -418,41 +417,41 @@ func BenchmarkReport1M(b *testing.B) {
 // Kills and reclaim are grouped by pod and container as well as by
 // cgroup, and the filter selects by them.
 func TestOwners(t *testing.T) {
-	api := container.Info{PodUID: "uid-1", PodName: "api-7d9", Namespace: "shop", Name: "api", ID: strings.Repeat("a", 64), Level: container.LevelContainer}
-	apiPod := container.Info{PodUID: "uid-1", PodName: "api-7d9", Namespace: "shop", Level: container.LevelPod}
-	batch := container.Info{PodUID: "uid-2", ID: strings.Repeat("b", 64), Level: container.LevelContainer} // no names found
-	nginx := container.Info{Unit: "nginx.service"}
+	api := event.Owner{PodUID: "uid-1", PodName: "api-7d9", Namespace: "shop", Name: "api", ID: strings.Repeat("a", 64), Level: event.LevelContainer}
+	apiPod := event.Owner{PodUID: "uid-1", PodName: "api-7d9", Namespace: "shop", Level: event.LevelPod}
+	batch := event.Owner{PodUID: "uid-2", ID: strings.Repeat("b", 64), Level: event.LevelContainer} // no names found
+	nginx := event.Owner{Unit: "nginx.service"}
 
 	events := func() []event.Event {
 		var evs []event.Event
 		for i, tc := range []struct {
-			victim, oom container.Info
+			victim, oom event.Owner
 			path        string
 		}{
 			{api, apiPod, "/kubepods/pod1/a"},
 			{api, api, "/kubepods/pod1/a"},
 			{batch, batch, "/kubepods/pod2/b"},
 			{nginx, nginx, "/system.slice/nginx.service"},
-			{container.Info{}, container.Info{}, "/plain"},
+			{event.Owner{}, event.Owner{}, "/plain"},
 		} {
 			k := kill(float64(i+1), event.ClassMemcg)
-			k.OOMKill.Victim.Cgroup = event.Cgroup{Path: tc.path, ID: uint64(i + 10), Container: tc.victim}
-			k.OOMKill.OOMCgroup = event.Cgroup{Path: tc.path, ID: uint64(i + 10), Container: tc.oom}
+			k.OOMKill.Victim.Cgroup = event.Cgroup{Path: tc.path, ID: uint64(i + 10), Owner: tc.victim}
+			k.OOMKill.OOMCgroup = event.Cgroup{Path: tc.path, ID: uint64(i + 10), Owner: tc.oom}
 			k.OOMKill.Why = "why " + tc.path
 			evs = append(evs, k)
 		}
 		for i, c := range []struct {
-			info container.Info
+			info event.Owner
 			path string
 			d    time.Duration
 		}{
 			{api, "/kubepods/pod1/a", 3 * time.Millisecond},
 			{apiPod, "/kubepods/pod1", 5 * time.Millisecond},
 			{nginx, "/system.slice/nginx.service", 2 * time.Millisecond},
-			{container.Info{}, "/plain", time.Millisecond},
+			{event.Owner{}, "/plain", time.Millisecond},
 		} {
 			r := reclaim(0.5, c.d, c.path, uint64(i+20))
-			r.Reclaim.Cgroup.Container = c.info
+			r.Reclaim.Cgroup.Owner = c.info
 			evs = append(evs, r)
 		}
 		return evs

@@ -195,7 +195,7 @@ var runtimeUnits = []string{"containerd.service", "docker.service", "crio.servic
 // sender called itself, not what it is; the cgroup is named in the event.
 func ClassifySender(s *event.Signal) event.SenderClass {
 	comm := s.Sender.Comm
-	unit := s.SenderCgroup.Container.Unit
+	unit := s.SenderCgroup.Owner.Unit
 	switch {
 	case s.Code == event.SIKernel || isFault(s):
 		return event.SenderKernel

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/oomtrace/oomtrace/internal/container"
 	"github.com/oomtrace/oomtrace/internal/event"
 )
 
@@ -28,7 +27,7 @@ func oomKillEv(at time.Duration, tgid uint32, exiting bool) event.Event {
 func exitEv(at time.Duration, code uint32) event.Event {
 	return event.Event{Kind: event.KindExit, KtimeNS: uint64(at), Task: victimTask, Exit: event.Exit{
 		ExitCode: code,
-		Cgroup:   event.Cgroup{Path: "/kubepods/pod1/ctr", ID: 7, Container: container.Info{PodUID: "u", PodName: "job-x", Namespace: "batch", Name: "worker", Level: container.LevelContainer}},
+		Cgroup:   event.Cgroup{Path: "/kubepods/pod1/ctr", ID: 7, Owner: event.Owner{PodUID: "u", PodName: "job-x", Namespace: "batch", Name: "worker", Level: event.LevelContainer}},
 	}}
 }
 
@@ -152,7 +151,7 @@ func TestDeathCauses(t *testing.T) {
 
 func TestClassifySender(t *testing.T) {
 	unit := func(name string) event.Cgroup {
-		return event.Cgroup{Path: "/system.slice/" + name, Container: container.Info{Unit: name}}
+		return event.Cgroup{Path: "/system.slice/" + name, Owner: event.Owner{Unit: name}}
 	}
 	for _, tc := range []struct {
 		sender event.Task

@@ -41,7 +41,7 @@ type enricher struct {
 
 type parsedCgroup struct {
 	path string
-	info container.Info
+	info event.Owner
 }
 
 const maxParsed = 4096
@@ -63,7 +63,7 @@ func newEnricher(a Attribution, hierarchy memcg.Hierarchy, haveHierarchy bool) *
 	return e
 }
 
-// attribute sets c.Container from c's path and the names cached for it.
+// attribute sets c.Owner from c's path and the names cached for it.
 func (e *enricher) attribute(c *event.Cgroup) {
 	if !c.Valid() {
 		return
@@ -81,7 +81,7 @@ func (e *enricher) attribute(c *event.Cgroup) {
 		}
 		e.parsed[c.ID] = p
 	}
-	c.Container = e.resolver.Cached(p.info)
+	c.Owner = e.resolver.Cached(p.info)
 }
 
 // enrich attributes every cgroup of ev; an oom_kill also gets the names
@@ -95,7 +95,7 @@ func (e *enricher) enrich(ev *event.Event) {
 	case event.KindMemcgOOM:
 		e.attribute(&ev.MemcgOOM.Cgroup)
 		// A kill usually follows: start the name lookups now.
-		e.prefetch(ev.MemcgOOM.Cgroup.Container)
+		e.prefetch(ev.MemcgOOM.Cgroup.Owner)
 	case event.KindReclaim:
 		e.attribute(&ev.Reclaim.Cgroup)
 	case event.KindReclaimStats:
@@ -105,7 +105,7 @@ func (e *enricher) enrich(ev *event.Event) {
 	case event.KindSignal:
 		for _, c := range ev.Cgroups() {
 			e.attribute(c)
-			e.prefetch(c.Container)
+			e.prefetch(c.Owner)
 		}
 	case event.KindExit:
 		e.attribute(&ev.Exit.Cgroup)
@@ -121,14 +121,14 @@ func (e *enricher) finishExit(ev *event.Event) {
 	ctx, cancel := context.WithTimeout(context.Background(), e.wait)
 	defer cancel()
 	for _, c := range []*event.Cgroup{&x.Cgroup, &x.SenderCgroup} {
-		if c.Valid() && !c.Container.IsZero() {
-			c.Container = e.resolver.Resolve(ctx, c.Container)
+		if c.Valid() && !c.Owner.IsZero() {
+			c.Owner = e.resolver.Resolve(ctx, c.Owner)
 		}
 	}
 	x.Why = verdict.ExplainExit(ev)
 }
 
-func (e *enricher) prefetch(info container.Info) {
+func (e *enricher) prefetch(info event.Owner) {
 	done, cancel := context.WithCancel(context.Background())
 	cancel()
 	e.resolver.Resolve(done, info)
@@ -144,14 +144,14 @@ func (e *enricher) explainKill(ev *event.Event) {
 	defer cancel()
 
 	// The snapshot and the name lookups wait on the disk in parallel.
-	var snapshot *memstate.Snapshot
-	taken := make(chan memstate.Snapshot, 1)
+	var snapshot *event.Snapshot
+	taken := make(chan event.Snapshot, 1)
 	if e.snapshots != nil {
 		go func() { taken <- e.takeSnapshot(ctx, &k.OOMCgroup) }()
 	}
 	for _, c := range cgroups {
-		if c.Valid() && !c.Container.IsZero() {
-			c.Container = e.resolver.Resolve(ctx, c.Container)
+		if c.Valid() && !c.Owner.IsZero() {
+			c.Owner = e.resolver.Resolve(ctx, c.Owner)
 		}
 	}
 	if e.snapshots != nil {
@@ -160,16 +160,16 @@ func (e *enricher) explainKill(ev *event.Event) {
 	}
 	k.Why = verdict.Explain(verdict.Input{
 		Event:    ev,
-		Victim:   k.Victim.Cgroup.Container,
-		Trigger:  k.TriggerCgroup.Container,
-		OOM:      k.OOMCgroup.Container,
+		Victim:   k.Victim.Cgroup.Owner,
+		Trigger:  k.TriggerCgroup.Owner,
+		OOM:      k.OOMCgroup.Owner,
 		Snapshot: snapshot,
 	})
 }
 
 // takeSnapshot reads the OOM cgroup's state, or only the node's pressure
 // when there is no OOM cgroup (a global OOM).
-func (e *enricher) takeSnapshot(ctx context.Context, oom *event.Cgroup) memstate.Snapshot {
+func (e *enricher) takeSnapshot(ctx context.Context, oom *event.Cgroup) event.Snapshot {
 	if !oom.Valid() {
 		return e.snapshots.Read(ctx, "", 0)
 	}

@@ -420,7 +420,7 @@ func records() map[string][]byte {
 // into the same event must clear too.
 func completeInUserSpace(ev *event.Event) {
 	for _, c := range ev.Cgroups() {
-		c.Container.Name, c.Container.PodName = "ctr", "pod"
+		c.Owner.Name, c.Owner.PodName = "ctr", "pod"
 	}
 	switch ev.Kind {
 	case event.KindOOMKill:

@@ -16,9 +16,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/oomtrace/oomtrace/internal/container"
 	"github.com/oomtrace/oomtrace/internal/event"
-	"github.com/oomtrace/oomtrace/internal/memstate"
 )
 
 // Input is an oom_kill event and what oomtrace learned about it.
@@ -26,10 +24,10 @@ type Input struct {
 	Event *event.Event
 	// Victim, Trigger and OOM attribute the victim's memory cgroup, the
 	// triggering task's and the OOM cgroup, with whatever names were found.
-	Victim, Trigger, OOM container.Info
+	Victim, Trigger, OOM event.Owner
 	// Snapshot is the OOM cgroup's state read after the kill (for a global
 	// OOM, the node's pressure); nil when none was taken.
-	Snapshot *memstate.Snapshot
+	Snapshot *event.Snapshot
 }
 
 // Explain returns the sentence for an oom_kill event, or "" for any other
@@ -136,7 +134,7 @@ func explainChosen(b *strings.Builder, k *event.OOMKill, in Input) {
 
 // victim names the killed process and where it ran: `"java" (pid 42) in
 // container api of pod shop/api-7d9`.
-func victim(k *event.OOMKill, info container.Info) string {
+func victim(k *event.OOMKill, info event.Owner) string {
 	s := process(k.Victim.Task)
 	if where := place(info, &k.Victim.Cgroup); where != "" {
 		s += " in " + where
@@ -146,7 +144,7 @@ func victim(k *event.OOMKill, info container.Info) string {
 
 // trigger names the task that ran into the limit when it is not the
 // victim's process, and where it ran when that is not the victim's cgroup.
-func trigger(k *event.OOMKill, info container.Info) string {
+func trigger(k *event.OOMKill, info event.Owner) string {
 	if k.Trigger.TGID == 0 || k.Trigger.TGID == k.Victim.TGID {
 		return ""
 	}
@@ -168,26 +166,26 @@ func process(t event.Task) string {
 // place says where a cgroup belongs: "container api of pod shop/api-7d9",
 // "docker container web", "unit nginx.service", `cgroup "/a/b"`; "" for no
 // cgroup.
-func place(info container.Info, cg *event.Cgroup) string {
+func place(info event.Owner, cg *event.Cgroup) string {
 	switch {
 	case info.PodUID != "":
 		pod := "pod " + podName(info)
 		switch info.Level {
-		case container.LevelContainer:
+		case event.LevelContainer:
 			return "container " + containerName(info) + " of " + pod
-		case container.LevelMonitor:
+		case event.LevelMonitor:
 			return "the monitor of container " + containerName(info) + " of " + pod
-		case container.LevelPod:
+		case event.LevelPod:
 			return pod
 		}
 		return "cgroup " + quotedPath(cg) + " of " + pod
-	case info.Level == container.LevelQoS:
+	case info.Level == event.LevelQoS:
 		return "the " + string(info.QoS) + " pods' cgroup " + quotedPath(cg)
-	case info.Level == container.LevelKubepods:
+	case info.Level == event.LevelKubepods:
 		return "the cgroup of all pods " + quotedPath(cg)
 	case info.ID != "":
 		runtime := string(info.Runtime) + " container "
-		if info.Level == container.LevelMonitor {
+		if info.Level == event.LevelMonitor {
 			return "the monitor of " + runtime + containerName(info)
 		}
 		return runtime + containerName(info)
@@ -203,13 +201,13 @@ func place(info container.Info, cg *event.Cgroup) string {
 }
 
 // noun is what a cgroup is, in a phrase like "the pod's limit".
-func noun(info container.Info) string {
+func noun(info event.Owner) string {
 	switch {
-	case info.Level == container.LevelMonitor:
+	case info.Level == event.LevelMonitor:
 		return "monitor"
-	case info.Level == container.LevelContainer:
+	case info.Level == event.LevelContainer:
 		return "container"
-	case info.Level == container.LevelPod:
+	case info.Level == event.LevelPod:
 		return "pod"
 	case info.Unit != "":
 		return "unit"
@@ -219,7 +217,7 @@ func noun(info container.Info) string {
 
 // memcgLimit says which limit a memcg OOM enforced, relative to the
 // victim: its own, its pod's, or an ancestor's.
-func memcgLimit(k *event.OOMKill, victim, oom container.Info) string {
+func memcgLimit(k *event.OOMKill, victim, oom event.Owner) string {
 	if !k.OOMCgroup.Valid() {
 		return "a memory cgroup's limit"
 	}
@@ -233,13 +231,13 @@ func memcgLimit(k *event.OOMKill, victim, oom container.Info) string {
 		return "the " + noun(victim) + "'s own limit" + of
 	case !strings.HasPrefix(victimPath, strings.TrimSuffix(oomPath, "/")+"/"):
 		return "the limit" + of + " of " + place(oom, &k.OOMCgroup)
-	case oom.Level == container.LevelPod && oom.PodUID == victim.PodUID:
+	case oom.Level == event.LevelPod && oom.PodUID == victim.PodUID:
 		return "the pod-level limit" + of
-	case oom.Level == container.LevelContainer && oom.ID == victim.ID:
+	case oom.Level == event.LevelContainer && oom.ID == victim.ID:
 		return "the container's limit" + of
-	case oom.Level == container.LevelQoS:
+	case oom.Level == event.LevelQoS:
 		return "the limit" + of + " on all " + string(oom.QoS) + " pods (" + quotedPath(&k.OOMCgroup) + ")"
-	case oom.Level == container.LevelKubepods:
+	case oom.Level == event.LevelKubepods:
 		return "the limit" + of + " on all pods (node allocatable, " + quotedPath(&k.OOMCgroup) + ")"
 	}
 	return "the limit" + of + " of the enclosing " + place(oom, &k.OOMCgroup)
@@ -261,8 +259,8 @@ func victimMemory(v *event.Victim) string {
 // oomKills returns the OOM cgroup's count of OOM kills from the snapshot,
 // where it counts this kill: on v2 always (the count is hierarchical), on
 // v1 only when the victim's own cgroup is the OOM cgroup.
-func oomKills(k *event.OOMKill, s *memstate.Snapshot) (uint64, bool) {
-	if s == nil || s.Status != memstate.StatusOK || !s.Has(memstate.FieldEventsOOMKill) {
+func oomKills(k *event.OOMKill, s *event.Snapshot) (uint64, bool) {
+	if s == nil || s.Status != event.SnapshotOK || !s.Has(event.SnapEventsOOMKill) {
 		return 0, false
 	}
 	if s.Version == 1 && k.OOMCgroup.Path != k.Victim.Cgroup.Path {
@@ -273,8 +271,8 @@ func oomKills(k *event.OOMKill, s *memstate.Snapshot) (uint64, bool) {
 
 // nodePressure is the node's memory pressure for a global OOM: "some 80.5%
 // full 35.2% over 10s".
-func nodePressure(k *event.OOMKill, s *memstate.Snapshot) (string, bool) {
-	if k.Class != event.ClassGlobal || s == nil || !s.Has(memstate.FieldNodePressure) {
+func nodePressure(k *event.OOMKill, s *event.Snapshot) (string, bool) {
+	if k.Class != event.ClassGlobal || s == nil || !s.Has(event.SnapNodePressure) {
 		return "", false
 	}
 	p := s.NodePressure
@@ -282,7 +280,7 @@ func nodePressure(k *event.OOMKill, s *memstate.Snapshot) (string, bool) {
 }
 
 // podName is "namespace/name", or the UID when the names are unknown.
-func podName(info container.Info) string {
+func podName(info event.Owner) string {
 	if info.Namespace != "" && info.PodName != "" {
 		return info.Namespace + "/" + info.PodName
 	}
@@ -293,7 +291,7 @@ func podName(info container.Info) string {
 // docker ps does.
 const shortIDLen = 12
 
-func containerName(info container.Info) string {
+func containerName(info event.Owner) string {
 	if info.Name != "" {
 		return info.Name
 	}

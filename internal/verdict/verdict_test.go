@@ -10,7 +10,6 @@ import (
 
 	"github.com/oomtrace/oomtrace/internal/container"
 	"github.com/oomtrace/oomtrace/internal/event"
-	"github.com/oomtrace/oomtrace/internal/memstate"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/verdict/verdicts.golden")
@@ -32,8 +31,8 @@ const (
 var shopNames = container.Names{PodName: "api-7d9", Namespace: "shop"}
 
 // attribute parses path and adds names, as the tracer will.
-func attribute(path string, n container.Names) container.Info {
-	return container.Parse(path).WithNames(n)
+func attribute(path string, n container.Names) event.Owner {
+	return container.WithNames(container.Parse(path), n)
 }
 
 func withName(n container.Names, name string) container.Names {
@@ -74,8 +73,8 @@ func podLimitKill() event.Event {
 	return ev
 }
 
-func v2Snapshot(oomKills uint64) *memstate.Snapshot {
-	return &memstate.Snapshot{Status: memstate.StatusOK, Version: 2, Fields: memstate.FieldEventsOOMKill, EventsOOMKill: oomKills}
+func v2Snapshot(oomKills uint64) *event.Snapshot {
+	return &event.Snapshot{Status: event.SnapshotOK, Version: 2, Fields: event.SnapEventsOOMKill, EventsOOMKill: oomKills}
 }
 
 type verdictCase struct {
@@ -97,10 +96,10 @@ func cases() []verdictCase {
 	add("memcg, pod level, hit by another container", podLimitKill(), Input{Victim: api, Trigger: proxy, OOM: pod, Snapshot: v2Snapshot(3)})
 	add("memcg, pod level, no names found", podLimitKill(), Input{
 		Victim: container.Parse(apiPath), Trigger: container.Parse(sidecarPath), OOM: container.Parse(podPath),
-		Snapshot: &memstate.Snapshot{Status: memstate.StatusRemoved, Version: 2},
+		Snapshot: &event.Snapshot{Status: event.SnapshotRemoved, Version: 2},
 	})
 	add("memcg, pod level, v1 counter is the pod's own", podLimitKill(), Input{Victim: api, Trigger: proxy, OOM: pod,
-		Snapshot: &memstate.Snapshot{Status: memstate.StatusOK, Version: 1, Fields: memstate.FieldEventsOOMKill, EventsOOMKill: 5}})
+		Snapshot: &event.Snapshot{Status: event.SnapshotOK, Version: 1, Fields: event.SnapEventsOOMKill, EventsOOMKill: 5}})
 
 	ev := javaKill()
 	ev.OOMKill.VictimExiting = true
@@ -151,7 +150,7 @@ func cases() []verdictCase {
 		TriggerCgroup: event.Cgroup{Path: "/oomtrace-demo-21671-9fa76cfc", ID: 6998},
 		OOMCgroup:     event.Cgroup{Path: "/oomtrace-demo-21671-9fa76cfc", ID: 6998, UsageBytes: 32 * mib, LimitBytes: 32 * mib},
 	}}
-	add("memcg, plain cgroup", hog, Input{Snapshot: &memstate.Snapshot{Status: memstate.StatusOK, Version: 1, Fields: memstate.FieldEventsOOMKill, EventsOOMKill: 2}})
+	add("memcg, plain cgroup", hog, Input{Snapshot: &event.Snapshot{Status: event.SnapshotOK, Version: 1, Fields: event.SnapEventsOOMKill, EventsOOMKill: 2}})
 
 	ev = hog
 	ev.OOMKill.Victim.Cgroup.Path, ev.OOMKill.TriggerCgroup.Path = "/oomtrace-test/child", "/oomtrace-test/child"
@@ -193,7 +192,7 @@ func cases() []verdictCase {
 	cut := podPath + "/" + id1[:30]
 	ev.OOMKill.Victim.Cgroup = event.Cgroup{Path: cut, ID: 11, UsageBytes: 498 * mib, LimitBytes: event.NoLimit, Truncated: true}
 	ev.OOMKill.OOMCgroup = event.Cgroup{Path: podPath, ID: 10, UsageBytes: 512 * mib, LimitBytes: 512 * mib}
-	cutInfo := container.ParseTruncated(cut).WithNames(shopNames)
+	cutInfo := container.WithNames(container.ParseTruncated(cut), shopNames)
 	add("memcg, truncated victim path", ev, Input{Victim: cutInfo, Trigger: cutInfo, OOM: pod})
 
 	global := podLimitKill()
@@ -202,8 +201,8 @@ func cases() []verdictCase {
 	global.OOMKill.HasControl, global.OOMKill.Points, global.OOMKill.TotalPages = true, 120000, 4194304
 	global.OOMKill.Trigger = event.Task{PID: 900, TGID: 900, Comm: "postgres"}
 	global.OOMKill.TriggerCgroup = event.Cgroup{Path: "/system.slice/postgresql.service", ID: 40}
-	pressure := &memstate.Snapshot{Status: memstate.StatusOK, Version: 2, Fields: memstate.FieldNodePressure,
-		NodePressure: memstate.Pressure{Some: memstate.PressureLine{Avg10: 80.51}, Full: memstate.PressureLine{Avg10: 35.2}}}
+	pressure := &event.Snapshot{Status: event.SnapshotOK, Version: 2, Fields: event.SnapNodePressure,
+		NodePressure: event.Pressure{Some: event.PressureLine{Avg10: 80.51}, Full: event.PressureLine{Avg10: 35.2}}}
 	add("global, with oom_control and pressure", global, Input{Victim: api, Trigger: container.Parse("/system.slice/postgresql.service"), Snapshot: pressure})
 
 	ev = global
