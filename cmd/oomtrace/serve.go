@@ -46,7 +46,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, logg
 		return err
 	}
 	if !*printEvents {
-		opts.Sink = nil
+		opts.Sinks = nil
 	}
 	return agent.Run(ctx, agent.Options{
 		Listen:  *listen,

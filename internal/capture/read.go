@@ -220,6 +220,8 @@ func (r *Reader) parse(line []byte, ev *event.Event) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	// The recording's stages derived the rest of the line already.
+	ev.Restored = true
 	if h := r.info.Start; h != nil && ev.Time.IsZero() {
 		// Text lines carry boot time only; the start line ties it to the
 		// wall clock.

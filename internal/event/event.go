@@ -170,7 +170,38 @@ type Victim struct {
 	Cgroup      Cgroup
 }
 
+// Constraint is the kernel's enum oom_constraint: what the OOM killer's
+// choice of victim was confined to, as a source saw it.
+type Constraint uint8
+
+const (
+	ConstraintUnseen       Constraint = iota // the source could not see it
+	ConstraintNone                           // CONSTRAINT_NONE: the whole machine
+	ConstraintCpuset                         // CONSTRAINT_CPUSET
+	ConstraintMemoryPolicy                   // CONSTRAINT_MEMORY_POLICY
+	ConstraintMemcg                          // CONSTRAINT_MEMCG
+)
+
+// NodeLimits are the limits on NUMA nodes of the task that ran into an OOM,
+// read at the kill where oom_control.constraint is out of reach (tracepoint
+// mode). Masks hold nodes 0 to 63.
+type NodeLimits struct {
+	// MemsAllowed are the nodes the task's cpuset lets it allocate from.
+	MemsAllowed     uint64
+	HaveMemsAllowed bool
+	// PolicyMode and PolicyNodes are the task's memory policy
+	// (set_mempolicy(2)); HavePolicy is false when it has none.
+	PolicyMode  uint16
+	PolicyNodes uint64
+	HavePolicy  bool
+}
+
 // OOMKill is one killed task.
+//
+// Sources fill in the kernel's facts; the classify stage decides Class and
+// VictimExiting from the evidence among them (Constraint and Order, the
+// Stack, the trigger's NodeLimits, or reclaim seen before), and drops the
+// OOMCgroup of a kill that is not a memcg OOM.
 type OOMKill struct {
 	Class         Class
 	Mode          Mode
@@ -178,7 +209,14 @@ type OOMKill struct {
 	Trigger       Task // the task that ran into the OOM; often not the victim
 	TriggerCgroup Cgroup
 	// OOMCgroup is the memcg whose limit was hit; set for memcg OOMs only.
+	// The kernel side reads it from oom_control in fentry and kprobe
+	// modes; in tracepoint mode it is the victim's highest ancestor at its
+	// limit, which a global OOM can have too.
 	OOMCgroup Cgroup
+	// Constraint is oom_control.constraint, where the source saw it.
+	Constraint Constraint
+	// Nodes are the trigger's limits on NUMA nodes (tracepoint mode).
+	Nodes NodeLimits
 	// HasControl is true when GFPMask, Order, Points and TotalPages were read
 	// from the kernel's struct oom_control (fentry and kprobe modes).
 	HasControl bool
@@ -189,7 +227,11 @@ type OOMKill struct {
 	// VictimExiting is true when no SIGKILL was sent: the victim was already
 	// exiting and was only marked so its memory is reaped.
 	VictimExiting bool
-	// Stack holds the kernel functions at the kill, innermost first.
+	// Replayed is true for a kill found in the kernel log from before
+	// tracing started (trace --since-boot), rather than seen as it happened.
+	Replayed bool
+	// Stack holds the kernel functions at the kill, innermost first. Its
+	// frames tell the class where nothing else does.
 	Stack []string
 	// Why is a one-sentence explanation of the kill for people.
 	Why string
@@ -333,7 +375,8 @@ type Signal struct {
 	Signal       int32
 	Code         int32 // si_code: SIUser from kill(2), SIKernel from the kernel, > 0 raised by a fault
 	Group        bool  // sent to the whole process, not one thread
-	// SenderClass is set in user space, from the sender's name and cgroup.
+	// SenderClass is decided by the classify stage, from the sender's name
+	// and cgroup.
 	SenderClass SenderClass
 }
 
@@ -366,8 +409,8 @@ func (c Cause) String() string { return causeNames.name(c) }
 func ParseCause(s string) (Cause, error) { return causeNames.parse(s) }
 
 // Exit is a process that a signal ended (sched:sched_process_exit of its
-// last thread). The event's Task is that thread. The cause and its
-// evidence are set in user space, from the signal and oom_kill events seen
+// last thread). The event's Task is that thread. The classify stage sets
+// the cause and its evidence from the signal and oom_kill events seen
 // before.
 type Exit struct {
 	Cgroup   Cgroup
@@ -441,6 +484,10 @@ type Event struct {
 	KtimeNS uint64    // CLOCK_BOOTTIME of the event, in ns
 	CPU     uint32
 	Task    Task // the task that was running: perf's comm pid/tid
+	// Restored marks an event read back from oomtrace's own log: its
+	// derived fields (class, owners, causes, explanations) are the
+	// recording's, and the stages that derive them leave them as they are.
+	Restored bool
 
 	OOMKill      OOMKill
 	MemcgOOM     MemcgOOM
@@ -485,7 +532,7 @@ func (ev *Event) Reset() {
 		*ev = Event{}
 		return
 	}
-	ev.Kind, ev.Time, ev.KtimeNS, ev.CPU, ev.Task = 0, time.Time{}, 0, 0, Task{}
+	ev.Kind, ev.Time, ev.KtimeNS, ev.CPU, ev.Task, ev.Restored = 0, time.Time{}, 0, 0, Task{}, false
 }
 
 // Cgroups returns the cgroups the event is about: for a kill the victim's,

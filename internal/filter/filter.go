@@ -1,6 +1,6 @@
-// Package filter selects events by what user space knows of them: the class
-// of a kill and the pod and container of its cgroups. (Process and cgroup
-// filters run in the kernel.)
+// Package filter is the pipeline's filter stage: it selects events by what
+// the stages before it worked out, the class of a kill and the pod and
+// container of its cgroups. (Process and cgroup filters run in the kernel.)
 package filter
 
 import (
@@ -27,6 +27,9 @@ type Filter struct {
 // MinIDPrefix is the shortest container ID prefix a filter may give, as
 // docker and crictl print them.
 const MinIDPrefix = 12
+
+// Process is Match as a pipeline stage: it drops what does not match.
+func (f *Filter) Process(ev *event.Event) (bool, error) { return f.Match(ev), nil }
 
 // Match reports whether ev passes the filter.
 func (f *Filter) Match(ev *event.Event) bool {

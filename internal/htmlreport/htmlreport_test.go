@@ -16,6 +16,7 @@ import (
 
 	"github.com/oomtrace/oomtrace/internal/event"
 	"github.com/oomtrace/oomtrace/internal/output"
+	"github.com/oomtrace/oomtrace/internal/pipeline"
 	"github.com/oomtrace/oomtrace/internal/report"
 )
 
@@ -27,7 +28,7 @@ const testdata = "../../testdata"
 // page.
 func render(t testing.TB, files ...string) []byte {
 	t.Helper()
-	rep, err := report.ReadFiles(files, report.Options{Timeline: true})
+	rep, err := report.ReadFiles(files, report.Options{Timeline: true}, pipeline.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,13 +24,6 @@ func TestMain(m *testing.M) {
 
 const mib = 1 << 20
 
-// TestNoLimitIsEvents: the output writes both sentinels the same way.
-func TestNoLimitIsEvents(t *testing.T) {
-	if event.NoLimit != event.NoLimit {
-		t.Errorf("event.NoLimit %#x, event.NoLimit %#x", event.NoLimit, event.NoLimit)
-	}
-}
-
 // create makes a cgroup for the test and returns it with its id.
 func create(t *testing.T, h memcg.Hierarchy, rel string, limit int64) (*memcg.Group, uint64) {
 	t.Helper()

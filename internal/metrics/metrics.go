@@ -32,7 +32,7 @@ type Options struct {
 	Version string
 }
 
-// Metrics is a stream.Sink that counts events. It is safe for concurrent
+// Metrics is a sink of the pipeline that counts events. It is safe for concurrent
 // use with scrapes.
 type Metrics struct {
 	Registry *prometheus.Registry

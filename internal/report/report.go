@@ -48,8 +48,6 @@ type Options struct {
 	Window time.Duration
 	// KillsShown bounds the kills listed one by one; the rest are counted.
 	KillsShown int
-	// Filter selects the events reported, by class, pod and container.
-	Filter filter.Filter
 	// Timeline, when set, also follows each capture over time
 	// (Report.Timelines): memory usage against limits, reclaim stall and
 	// kills, per cgroup and for the node.
@@ -363,11 +361,15 @@ func (a *Aggregator) startCapture() {
 	}
 }
 
-// Add counts one event of the current capture, if the filter keeps it.
+// Write is the aggregator as a sink of the pipeline: Add, which never
+// fails.
+func (a *Aggregator) Write(ev *event.Event) error {
+	a.Add(ev)
+	return nil
+}
+
+// Add counts one event of the current capture.
 func (a *Aggregator) Add(ev *event.Event) {
-	if !a.opts.Filter.Match(ev) {
-		return
-	}
 	c := &a.cur
 	if c.events == 0 || ev.KtimeNS < c.first {
 		c.first = ev.KtimeNS

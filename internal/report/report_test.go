@@ -21,6 +21,7 @@ import (
 	"github.com/oomtrace/oomtrace/internal/event"
 	"github.com/oomtrace/oomtrace/internal/filter"
 	"github.com/oomtrace/oomtrace/internal/output"
+	"github.com/oomtrace/oomtrace/internal/pipeline"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -234,7 +235,7 @@ func TestGolden(t *testing.T) {
 		}
 		// As oomtrace report reads them: with timelines for text only.
 		read := func(timeline bool) *Report {
-			rep, err := ReadFiles(inputs, Options{Timeline: timeline})
+			rep, err := ReadFiles(inputs, Options{Timeline: timeline}, pipeline.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -375,7 +376,7 @@ func TestBoundedMemory(t *testing.T) {
 	var rep *Report
 	peak := peakHeap(func() {
 		var err error
-		if rep, err = ReadFiles([]string{name}, Options{Timeline: true}); err != nil {
+		if rep, err = ReadFiles([]string{name}, Options{Timeline: true}, pipeline.Options{}); err != nil {
 			t.Error(err)
 		}
 	})
@@ -404,7 +405,7 @@ func BenchmarkReport1M(b *testing.B) {
 			var peak uint64
 			for b.Loop() {
 				peak = max(peak, peakHeap(func() {
-					if _, err := ReadFiles([]string{name}, Options{}); err != nil {
+					if _, err := ReadFiles([]string{name}, Options{}, pipeline.Options{}); err != nil {
 						b.Fatal(err)
 					}
 				}))
@@ -495,9 +496,12 @@ func TestOwners(t *testing.T) {
 	}
 
 	// Only what belongs to pod api-7d9.
-	f := New(Options{Filter: filter.Filter{Pods: []string{"shop/api-7d9"}}})
+	f := New(Options{})
+	pipe := pipeline.Of([]pipeline.Stage{&filter.Filter{Pods: []string{"shop/api-7d9"}}}, f)
 	for _, e := range events() {
-		f.Add(&e)
+		if err := pipe.Process(&e); err != nil {
+			t.Fatal(err)
+		}
 	}
 	f.EndCapture(recordLog(time.Millisecond))
 	if r := f.Report(); r.Kills.Total != 2 || r.Reclaim.All.Count != 2 {

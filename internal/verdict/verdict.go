@@ -19,60 +19,58 @@ import (
 	"github.com/oomtrace/oomtrace/internal/event"
 )
 
-// Input is an oom_kill event and what oomtrace learned about it.
-type Input struct {
-	Event *event.Event
-	// Victim, Trigger and OOM attribute the victim's memory cgroup, the
-	// triggering task's and the OOM cgroup, with whatever names were found.
-	Victim, Trigger, OOM event.Owner
-	// Snapshot is the OOM cgroup's state read after the kill (for a global
-	// OOM, the node's pressure); nil when none was taken.
-	Snapshot *event.Snapshot
-}
-
 // Explain returns the sentence for an oom_kill event, or "" for any other
-// event.
-func Explain(in Input) string {
-	if in.Event == nil || in.Event.Kind != event.KindOOMKill {
+// event. It reads the owners of the kill's cgroups and, when one was taken,
+// the OOM cgroup's snapshot from the event.
+func Explain(ev *event.Event) string {
+	if ev == nil || ev.Kind != event.KindOOMKill {
 		return ""
 	}
-	k := &in.Event.OOMKill
+	k := &ev.OOMKill
 	var b strings.Builder
 	if k.Class == event.ClassMemcg {
-		explainMemcg(&b, k, in)
+		explainMemcg(&b, k)
 	} else {
-		explainChosen(&b, k, in)
+		explainChosen(&b, k)
 	}
 	return b.String()
 }
 
+// snapshotOf is the kill's snapshot, nil when none was taken.
+func snapshotOf(k *event.OOMKill) *event.Snapshot {
+	if !k.HasSnapshot {
+		return nil
+	}
+	return &k.Snapshot
+}
+
 // explainMemcg: "<victim> was killed because <limit> was reached
 // (<numbers>); memcg OOM".
-func explainMemcg(b *strings.Builder, k *event.OOMKill, in Input) {
-	b.WriteString(victim(k, in.Victim))
+func explainMemcg(b *strings.Builder, k *event.OOMKill) {
+	b.WriteString(victim(k))
 	if k.VictimExiting {
 		b.WriteString(" was already exiting when ")
 	} else {
 		b.WriteString(" was killed because ")
 	}
-	b.WriteString(memcgLimit(k, in.Victim, in.OOM))
+	b.WriteString(memcgLimit(k))
 	b.WriteString(" was reached")
 	if k.VictimExiting {
 		b.WriteString(", so it was only marked for the OOM reaper")
 	}
 	var details []string
 	if k.OOMCgroup.Valid() && k.Victim.Cgroup.Valid() && k.OOMCgroup.Path != k.Victim.Cgroup.Path {
-		what := noun(in.Victim)
-		if in.Victim.ID != "" && in.Victim.ID == in.OOM.ID {
+		what := noun(k.Victim.Cgroup.Owner)
+		if k.Victim.Cgroup.Owner.ID != "" && k.Victim.Cgroup.Owner.ID == k.OOMCgroup.Owner.ID {
 			what = "victim cgroup" // below the container whose limit it is
 		}
 		details = append(details, what+" usage "+victimUsage(&k.Victim.Cgroup))
 	}
 	details = append(details, victimMemory(&k.Victim))
-	if n, ok := oomKills(k, in.Snapshot); ok && n > 1 {
-		details = append(details, strconv.FormatUint(n, 10)+" OOM kills in the "+noun(in.OOM)+" so far")
+	if n, ok := oomKills(k, snapshotOf(k)); ok && n > 1 {
+		details = append(details, strconv.FormatUint(n, 10)+" OOM kills in the "+noun(k.OOMCgroup.Owner)+" so far")
 	}
-	if t := trigger(k, in.Trigger); t != "" {
+	if t := trigger(k); t != "" {
 		details = append(details, "allocation by "+t)
 	}
 	fmt.Fprintf(b, " (%s); memcg OOM", strings.Join(details, "; "))
@@ -94,7 +92,7 @@ func victimUsage(c *event.Cgroup) string {
 
 // explainChosen: "<kind of OOM>: <cause>, victim <victim> chosen by
 // oom_score (adj N; <numbers>)". Every class but memcg.
-func explainChosen(b *strings.Builder, k *event.OOMKill, in Input) {
+func explainChosen(b *strings.Builder, k *event.OOMKill) {
 	switch k.Class {
 	case event.ClassGlobal:
 		b.WriteString("global OOM: node out of memory")
@@ -108,7 +106,7 @@ func explainChosen(b *strings.Builder, k *event.OOMKill, in Input) {
 		b.WriteString("OOM kill of unknown cause")
 	}
 	b.WriteString(", victim ")
-	b.WriteString(victim(k, in.Victim))
+	b.WriteString(victim(k))
 	b.WriteString(" chosen by oom_score (adj ")
 	b.WriteString(strconv.Itoa(int(k.Victim.OOMScoreAdj)))
 	if k.HasControl && k.TotalPages > 0 {
@@ -116,12 +114,12 @@ func explainChosen(b *strings.Builder, k *event.OOMKill, in Input) {
 	}
 	b.WriteString("; ")
 	b.WriteString(victimMemory(&k.Victim))
-	if p, ok := nodePressure(k, in.Snapshot); ok {
+	if p, ok := nodePressure(k, snapshotOf(k)); ok {
 		b.WriteString("; node memory pressure ")
 		b.WriteString(p)
 	}
 	if k.Class != event.ClassSysrq {
-		if t := trigger(k, in.Trigger); t != "" {
+		if t := trigger(k); t != "" {
 			b.WriteString("; allocation by ")
 			b.WriteString(t)
 		}
@@ -134,9 +132,9 @@ func explainChosen(b *strings.Builder, k *event.OOMKill, in Input) {
 
 // victim names the killed process and where it ran: `"java" (pid 42) in
 // container api of pod shop/api-7d9`.
-func victim(k *event.OOMKill, info event.Owner) string {
+func victim(k *event.OOMKill) string {
 	s := process(k.Victim.Task)
-	if where := place(info, &k.Victim.Cgroup); where != "" {
+	if where := place(k.Victim.Cgroup.Owner, &k.Victim.Cgroup); where != "" {
 		s += " in " + where
 	}
 	return s
@@ -144,13 +142,13 @@ func victim(k *event.OOMKill, info event.Owner) string {
 
 // trigger names the task that ran into the limit when it is not the
 // victim's process, and where it ran when that is not the victim's cgroup.
-func trigger(k *event.OOMKill, info event.Owner) string {
+func trigger(k *event.OOMKill) string {
 	if k.Trigger.TGID == 0 || k.Trigger.TGID == k.Victim.TGID {
 		return ""
 	}
 	s := process(k.Trigger)
 	if k.TriggerCgroup.Valid() && k.TriggerCgroup.Path != k.Victim.Cgroup.Path {
-		s += " in " + place(info, &k.TriggerCgroup)
+		s += " in " + place(k.TriggerCgroup.Owner, &k.TriggerCgroup)
 	}
 	return s
 }
@@ -217,7 +215,8 @@ func noun(info event.Owner) string {
 
 // memcgLimit says which limit a memcg OOM enforced, relative to the
 // victim: its own, its pod's, or an ancestor's.
-func memcgLimit(k *event.OOMKill, victim, oom event.Owner) string {
+func memcgLimit(k *event.OOMKill) string {
+	victim, oom := k.Victim.Cgroup.Owner, k.OOMCgroup.Owner
 	if !k.OOMCgroup.Valid() {
 		return "a memory cgroup's limit"
 	}

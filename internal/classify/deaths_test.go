@@ -1,4 +1,4 @@
-package stream
+package classify
 
 import (
 	"strings"
@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/oomtrace/oomtrace/internal/event"
+	"github.com/oomtrace/oomtrace/internal/verdict"
 )
 
 const victimTGID = 4600
@@ -139,8 +140,8 @@ func TestDeathCauses(t *testing.T) {
 			if got != tc.want {
 				t.Errorf("got  %+v\nwant %+v", got, tc.want)
 			}
-			if !strings.Contains(ev.Exit.Why, tc.why) {
-				t.Errorf("why %q does not contain %q", ev.Exit.Why, tc.why)
+			if why := verdict.ExplainExit(&ev); !strings.Contains(why, tc.why) {
+				t.Errorf("why %q does not contain %q", why, tc.why)
 			}
 			if _, kept := d.byTGID[victimTGID]; kept {
 				t.Error("evidence kept after the exit")

@@ -1,0 +1,96 @@
+package classify
+
+import (
+	"sync"
+
+	"github.com/oomtrace/oomtrace/internal/event"
+)
+
+// Options configures a Stage.
+type Options struct {
+	// MemoryNodes are this machine's NUMA nodes with memory (0 without
+	// NUMA): they tell a cpuset or mempolicy OOM from a global one where a
+	// kill's stack and the trigger's node limits are all there is
+	// (tracepoint mode). NodesUnknown says they could not be read on a NUMA
+	// machine: such kills are then classed unknown rather than guessed.
+	MemoryNodes  uint64
+	NodesUnknown bool
+}
+
+// Stage is the pipeline's classify stage. It writes an oom_kill's Class and
+// VictimExiting and drops the OOMCgroup of a kill that is not a memcg OOM,
+// a signal's SenderClass, and an exit's cause with its evidence. It keeps
+// what it saw of one source's events in bounded memory (signals and kills
+// per process, the last reclaim per thread); it is safe for concurrent use.
+type Stage struct {
+	opts    Options
+	mu      sync.Mutex
+	deaths  *deathCorrelator
+	reclaim *reclaimSeen
+}
+
+// New returns a classify stage for one source's events.
+func New(opts Options) *Stage {
+	return &Stage{opts: opts, deaths: newDeathCorrelator(), reclaim: new(reclaimSeen)}
+}
+
+// Process classifies ev. Events read back from oomtrace's own log keep the
+// recording's classification.
+func (s *Stage) Process(ev *event.Event) (bool, error) {
+	if ev.Restored {
+		return true, nil
+	}
+	switch ev.Kind {
+	case event.KindOOMKill:
+		s.kill(ev)
+	case event.KindReclaim:
+		s.mu.Lock()
+		s.reclaim.observe(ev)
+		s.mu.Unlock()
+		return true, nil
+	case event.KindSignal, event.KindExit:
+	default:
+		return true, nil
+	}
+	s.mu.Lock()
+	s.deaths.observe(ev)
+	s.mu.Unlock()
+	return true, nil
+}
+
+// kill decides the class of a kill from the best evidence its source saw:
+// the kernel's own constraint, else the stack, else the reclaim before it.
+func (s *Stage) kill(ev *event.Event) {
+	k := &ev.OOMKill
+	var stackClass event.Class
+	if len(k.Stack) > 0 {
+		stackClass, k.VictimExiting = FromStack(k.Stack)
+	}
+	switch {
+	case k.Constraint != event.ConstraintUnseen:
+		k.Class = FromConstraint(k.Constraint, k.Order, k.HasControl)
+	case len(k.Stack) > 0:
+		k.Class = stackClass
+		if k.Class == event.ClassGlobal {
+			k.Class = s.refine(k.Nodes)
+		}
+	default:
+		s.mu.Lock()
+		k.Class = s.reclaim.class(ev.KtimeNS, ev.Task.PID, k.Victim.PID)
+		s.mu.Unlock()
+	}
+	// The walk up from the victim in tracepoint mode finds a cgroup near
+	// its limit even in a global OOM; only a memcg OOM has an OOM cgroup.
+	if k.Class != event.ClassMemcg {
+		k.OOMCgroup = event.Cgroup{}
+	}
+}
+
+// refine tells a cpuset or mempolicy OOM apart from the global one a stack
+// shows, from the trigger's limits on NUMA nodes.
+func (s *Stage) refine(nodes event.NodeLimits) event.Class {
+	if s.opts.NodesUnknown {
+		return event.ClassUnknown
+	}
+	return Refine(s.opts.MemoryNodes, nodes)
+}
