@@ -14,12 +14,12 @@ func TestParseRecord(t *testing.T) {
 		in   string
 		want record
 	}{
-		{"3,1218,968942374,-;Killed process 1 (a\\x0ab\\x5cx\\x01)\n", record{facility: 0, message: "Killed process 1 (a\nb\\x\x01)"}},
-		{"6,193,296391,-;acpi PNP0A08:00: _OSC\n SUBSYSTEM=acpi\n DEVICE=+acpi:PNP0A08:00\n", record{message: "acpi PNP0A08:00: _OSC"}},
-		{"6,339,5140900,-,caller=T1;with caller", record{message: "with caller"}},
-		{"12,1539,981957613,c;a fragment;with; semicolons", record{facility: 1, message: "a fragment;with; semicolons"}},
+		{"3,1218,968942374,-;Killed process 1 (a\\x0ab\\x5cx\\x01)\n", record{facility: 0, level: 3, seq: 1218, usec: 968942374, message: "Killed process 1 (a\nb\\x\x01)"}},
+		{"6,193,296391,-;acpi PNP0A08:00: _OSC\n SUBSYSTEM=acpi\n DEVICE=+acpi:PNP0A08:00\n", record{level: 6, seq: 193, usec: 296391, message: "acpi PNP0A08:00: _OSC"}},
+		{"6,339,5140900,-,caller=T1;with caller", record{level: 6, seq: 339, usec: 5140900, message: "with caller"}},
+		{"12,1539,981957613,c;a fragment;with; semicolons", record{facility: 1, level: 4, seq: 1539, usec: 981957613, cont: true, message: "a fragment;with; semicolons"}},
 		// Escapes the kernel never writes are kept as they are.
-		{"6,1,2,-;\\x4 \\xZZ \\q \\", record{message: "\\x4 \\xZZ \\q \\"}},
+		{"6,1,2,-;\\x4 \\xZZ \\q \\", record{level: 6, seq: 1, usec: 2, message: "\\x4 \\xZZ \\q \\"}},
 	} {
 		got, err := parseRecord([]byte(tt.in))
 		if err != nil || got != tt.want {
