@@ -203,33 +203,42 @@ func (s *Scanner) start() error {
 
 // readLine returns the next line without its newline, cut at MaxLine.
 func (s *Scanner) readLine() (string, bool) {
-	var buf []byte
-	cut := false
-	for {
-		chunk, err := s.br.ReadSlice('\n')
+	chunk, err := s.br.ReadSlice('\n')
+	if err == nil {
+		// The common case: a whole line in the buffer.
+		s.line++
+		return string(trimEOL(chunk)), true
+	}
+	buf := append([]byte(nil), chunk...)
+	cut := len(buf) > MaxLine
+	if cut {
+		buf = buf[:MaxLine]
+	}
+	for errors.Is(err, bufio.ErrBufferFull) {
+		chunk, err = s.br.ReadSlice('\n')
 		if len(buf)+len(chunk) <= MaxLine {
 			buf = append(buf, chunk...)
 		} else if !cut {
 			buf = append(buf, chunk[:MaxLine-len(buf)]...)
 			cut = true
 		}
-		if errors.Is(err, bufio.ErrBufferFull) {
-			continue
-		}
-		if err != nil && !errors.Is(err, io.EOF) {
-			s.err = fmt.Errorf("read %s: %w", s.name, err)
-		}
-		if err != nil && len(buf) == 0 {
-			return "", false
-		}
-		s.line++
-		if cut {
-			s.warn(s.line, "line longer than %d bytes, cut", MaxLine)
-		}
-		buf = bytes.TrimSuffix(buf, []byte("\n"))
-		buf = bytes.TrimSuffix(buf, []byte("\r"))
-		return string(buf), true
 	}
+	if err != nil && !errors.Is(err, io.EOF) {
+		s.err = fmt.Errorf("read %s: %w", s.name, err)
+	}
+	if err != nil && len(buf) == 0 {
+		return "", false
+	}
+	s.line++
+	if cut {
+		s.warn(s.line, "line longer than %d bytes, cut", MaxLine)
+	}
+	return string(trimEOL(buf)), true
+}
+
+func trimEOL(b []byte) []byte {
+	b = bytes.TrimSuffix(b, []byte("\n"))
+	return bytes.TrimSuffix(b, []byte("\r"))
 }
 
 // Scan advances to the next message. It returns false at the end of the
@@ -305,13 +314,11 @@ func (s *Scanner) isContinuation(line string) bool {
 
 var (
 	kmsgPrefix   = regexp.MustCompile(`^([0-9]+),([0-9]+),([0-9]+),([^;]*);`)
-	monoStamp    = regexp.MustCompile(`^\[ *([0-9]+)\.([0-9]+)\]`)
 	callerStamp  = regexp.MustCompile(`^ ?\[ *[TC][0-9]+\]`)
 	decodedPrio  = regexp.MustCompile(`^([a-z0-9]+) *:([a-z]+) *: `)
 	rawPrio      = regexp.MustCompile(`^<([0-9]+)>`)
 	ctimeStamp   = regexp.MustCompile(`^\[([^\]]{8,48} [0-9]{2}:[0-9]{2}:[0-9]{2} [0-9]{4})\] `)
 	dmesgISO     = regexp.MustCompile(`^([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}),([0-9]+)([+-][0-9]{2}:?[0-9]{2}) `)
-	syslogStamp  = regexp.MustCompile(`^([A-Z][a-z]{2} [ 0-9]?[0-9] [0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?) `)
 	isoStamp     = regexp.MustCompile(`^([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:Z|[+-][0-9]{2}:?[0-9]{2})) `)
 	hostTag      = regexp.MustCompile(`^(\S+) ([^\s:\[]+)(?:\[([0-9]+)\])?: ?`)
 	journalFirst = regexp.MustCompile(`^ (\S+) kernel: `)
@@ -322,9 +329,10 @@ func hasPrefix(line string) bool {
 	if line[0] == ' ' {
 		return false
 	}
-	return monoStamp.MatchString(line) || kmsgPrefix.MatchString(line) || decodedPrio.MatchString(line) ||
+	_, _, n := matchMono(line)
+	return n > 0 || kmsgPrefix.MatchString(line) || decodedPrio.MatchString(line) ||
 		rawPrio.MatchString(line) || ctimeStamp.MatchString(line) || dmesgISO.MatchString(line) ||
-		syslogStamp.MatchString(line) || isoStamp.MatchString(line) || line[0] == '{'
+		matchSyslogStamp(line) > 0 || isoStamp.MatchString(line) || line[0] == '{'
 }
 
 var levelNames = map[string]int{"emerg": 0, "alert": 1, "crit": 2, "err": 3, "warn": 4, "notice": 5, "info": 6, "debug": 7}
@@ -339,19 +347,21 @@ func (s *Scanner) parseLine(line string) (m Message, indent int, ok bool) {
 	switch {
 	case line[0] == '{':
 		return s.parseJSON(line)
-	case kmsgPrefix.MatchString(line):
+	case isDigit(line[0]) && kmsgPrefix.MatchString(line):
 		return s.parseKmsg(line)
 	}
 	m.Format = FormatBare
 	rest := line
-	if g := decodedPrio.FindStringSubmatch(rest); g != nil {
-		fac, fok := facilityNames[g[1]]
-		lvl, lok := levelNames[g[2]]
-		if fok && lok {
-			m.Format, m.Facility, m.Level = FormatDmesgDecoded, some(fac), some(lvl)
-			rest = rest[len(g[0]):]
+	if c := rest[0]; c >= 'a' && c <= 'z' {
+		if g := decodedPrio.FindStringSubmatch(rest); g != nil {
+			fac, fok := facilityNames[g[1]]
+			lvl, lok := levelNames[g[2]]
+			if fok && lok {
+				m.Format, m.Facility, m.Level = FormatDmesgDecoded, some(fac), some(lvl)
+				rest = rest[len(g[0]):]
+			}
 		}
-	} else if g := rawPrio.FindStringSubmatch(rest); g != nil {
+	} else if g := findRawPrio(rest); g != nil {
 		if p, err := strconv.Atoi(g[1]); err == nil && p < 1<<10 {
 			m.Format, m.Level = FormatDmesgRaw, some(p&7)
 			// util-linux dmesg -r prints the level alone for kernel
@@ -362,10 +372,10 @@ func (s *Scanner) parseLine(line string) (m Message, indent int, ok bool) {
 			rest = rest[len(g[0]):]
 		}
 	}
-	if g := monoStamp.FindStringSubmatch(rest); g != nil {
-		m.Mono = parseMono(g[1], g[2])
-		rest = rest[len(g[0]):]
-		if c := callerStamp.FindString(rest); c != "" {
+	if sec, frac, n := matchMono(rest); n > 0 {
+		m.Mono = parseMono(sec, frac)
+		rest = rest[n:]
+		if c := findCaller(rest); c != "" {
 			rest = rest[len(c):]
 		}
 		if m.Format == FormatBare {
@@ -394,7 +404,7 @@ func (s *Scanner) parseLine(line string) (m Message, indent int, ok bool) {
 		m.Text = rest
 		return m, len(line) - len(rest), true
 	}
-	if g := ctimeStamp.FindStringSubmatch(rest); g != nil {
+	if g := findCtime(rest); g != nil {
 		m.Format, m.TimeText = FormatDmesgCtime, g[1]
 		if t, err := time.Parse("Mon Jan _2 15:04:05 2006", g[1]); err == nil {
 			m.Wall = some(t)
@@ -403,7 +413,7 @@ func (s *Scanner) parseLine(line string) (m Message, indent int, ok bool) {
 		m.Text = rest
 		return m, len(line) - len(rest), true
 	}
-	if g := dmesgISO.FindStringSubmatch(rest); g != nil {
+	if g := findDmesgISO(rest); g != nil {
 		m.Format, m.TimeText = FormatDmesgISO, g[0][:len(g[0])-1]
 		if t, err := time.Parse("2006-01-02T15:04:05.999999999-07:00", g[1]+"."+g[2]+fixZone(g[3])); err == nil {
 			m.Wall = some(t)
@@ -413,10 +423,10 @@ func (s *Scanner) parseLine(line string) (m Message, indent int, ok bool) {
 		return m, len(line) - len(rest), true
 	}
 	var stamp string
-	if g := syslogStamp.FindStringSubmatch(rest); g != nil {
-		m.Format, stamp = FormatSyslog, g[1]
+	if n := matchSyslogStamp(rest); n > 0 {
+		m.Format, stamp = FormatSyslog, rest[:n]
 		m.TimeText = stamp
-	} else if g := isoStamp.FindStringSubmatch(rest); g != nil {
+	} else if g := findISO(rest); g != nil {
 		m.Format, stamp = FormatSyslogISO, g[1]
 		m.TimeText = stamp
 		if t, err := time.Parse(time.RFC3339Nano, fixISOZone(stamp)); err == nil {
@@ -425,25 +435,25 @@ func (s *Scanner) parseLine(line string) (m Message, indent int, ok bool) {
 	}
 	if stamp != "" {
 		after := rest[len(stamp)+1:]
-		h := hostTag.FindStringSubmatch(after)
-		if h == nil {
+		host, tag, pid, n := splitHostTag(after)
+		if n < 0 {
 			s.warn(s.line, "syslog line without HOST TAG: after its time")
 			m.Text = after
 			return m, 0, true
 		}
-		m.Host, m.Tag = h[1], h[2]
-		if h[3] != "" {
-			if pid, err := strconv.Atoi(h[3]); err == nil {
-				m.TagPID = some(pid)
+		m.Host, m.Tag = host, tag
+		if pid != "" {
+			if v, err := strconv.Atoi(pid); err == nil {
+				m.TagPID = some(v)
 			}
 		}
-		rest = after[len(h[0]):]
+		rest = after[n:]
 		// The kernel's own time since boot, as rsyslog's imklog and
 		// syslog-ng keep it in the message.
-		if g := monoStamp.FindStringSubmatch(rest); g != nil {
-			m.Mono = parseMono(g[1], g[2])
-			rest = strings.TrimPrefix(rest[len(g[0]):], " ")
-			if c := callerStamp.FindString(rest); c != "" {
+		if sec, frac, n := matchMono(rest); n > 0 {
+			m.Mono = parseMono(sec, frac)
+			rest = strings.TrimPrefix(rest[n:], " ")
+			if c := findCaller(rest); c != "" {
 				rest = strings.TrimPrefix(rest[len(c):], " ")
 			}
 		}
@@ -472,16 +482,18 @@ func fixISOZone(s string) string {
 }
 
 func parseMono(sec, frac string) Opt[time.Duration] {
-	secs, err := strconv.ParseInt(sec, 10, 64)
-	if err != nil || secs > 1<<33 {
+	if len(sec) > 10 || len(sec) == 0 || len(frac) == 0 {
 		return Opt[time.Duration]{}
 	}
-	if len(frac) > 9 {
-		frac = frac[:9]
+	var secs, ns int64
+	for i := 0; i < len(sec); i++ {
+		secs = secs*10 + int64(sec[i]-'0')
 	}
-	ns, err := strconv.ParseInt(frac+strings.Repeat("0", 9-len(frac)), 10, 64)
-	if err != nil {
-		return Opt[time.Duration]{}
+	for i := 0; i < 9; i++ {
+		ns *= 10
+		if i < len(frac) {
+			ns += int64(frac[i] - '0')
+		}
 	}
 	return some(time.Duration(secs)*time.Second + time.Duration(ns))
 }
@@ -583,4 +595,151 @@ func trimIndent(line string, n int) string {
 		i++
 	}
 	return line[i:]
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// matchMono matches "[  123.456789]" at the start of s and returns its
+// seconds, fraction and length; n is 0 if s does not start with one.
+func matchMono(s string) (sec, frac string, n int) {
+	if len(s) < 4 || s[0] != '[' {
+		return "", "", 0
+	}
+	i := 1
+	for i < len(s) && s[i] == ' ' {
+		i++
+	}
+	j := i
+	for j < len(s) && isDigit(s[j]) {
+		j++
+	}
+	if j == i || j >= len(s) || s[j] != '.' {
+		return "", "", 0
+	}
+	k := j + 1
+	for k < len(s) && isDigit(s[k]) {
+		k++
+	}
+	if k == j+1 || k >= len(s) || s[k] != ']' {
+		return "", "", 0
+	}
+	return s[i:j], s[j+1 : k], k + 1
+}
+
+// matchSyslogStamp matches "Dec  2 23:07:51" or "Dec 02 23:07:51.003790"
+// followed by a space, and returns the stamp's length (0 if none).
+func matchSyslogStamp(s string) int {
+	if len(s) < 16 || s[0] < 'A' || s[0] > 'Z' || s[1] < 'a' || s[1] > 'z' || s[2] < 'a' || s[2] > 'z' || s[3] != ' ' {
+		return 0
+	}
+	i := 4
+	switch {
+	case s[4] == ' ' && isDigit(s[5]):
+		i = 6
+	case isDigit(s[4]) && isDigit(s[5]):
+		i = 6
+	case isDigit(s[4]) && s[5] == ' ':
+		i = 5
+	default:
+		return 0
+	}
+	if i+9 > len(s) || s[i] != ' ' {
+		return 0
+	}
+	t := s[i+1:]
+	if !isDigit(t[0]) || !isDigit(t[1]) || t[2] != ':' || !isDigit(t[3]) || !isDigit(t[4]) || t[5] != ':' || !isDigit(t[6]) || !isDigit(t[7]) {
+		return 0
+	}
+	n := i + 9
+	if n < len(s) && s[n] == '.' {
+		n++
+		for n < len(s) && isDigit(s[n]) {
+			n++
+		}
+	}
+	if n >= len(s) || s[n] != ' ' {
+		return 0
+	}
+	return n
+}
+
+// looksISO is a quick test for "2026-12-02T".
+func looksISO(s string) bool {
+	return len(s) > 20 && isDigit(s[0]) && s[4] == '-' && s[7] == '-' && s[10] == 'T'
+}
+
+// splitHostTag reads "HOST TAG[PID]: " or "HOST TAG: " and returns its
+// parts and length, or n < 0.
+func splitHostTag(s string) (host, tag, pid string, n int) {
+	sp := strings.IndexByte(s, ' ')
+	if sp <= 0 {
+		return "", "", "", -1
+	}
+	host = s[:sp]
+	i := sp + 1
+	j := i
+	for j < len(s) && s[j] != ':' && s[j] != '[' && s[j] != ' ' && s[j] != '\t' {
+		j++
+	}
+	if j == i || j >= len(s) {
+		return "", "", "", -1
+	}
+	tag = s[i:j]
+	if s[j] == '[' {
+		k := j + 1
+		for k < len(s) && isDigit(s[k]) {
+			k++
+		}
+		if k == j+1 || k >= len(s) || s[k] != ']' {
+			return "", "", "", -1
+		}
+		pid, j = s[j+1:k], k+1
+	}
+	if j >= len(s) || s[j] != ':' {
+		return "", "", "", -1
+	}
+	j++
+	if j < len(s) && s[j] == ' ' {
+		j++
+	}
+	return host, tag, pid, j
+}
+
+func hasCaller(s string) bool {
+	return len(s) > 3 && (s[0] == '[' || s[0] == ' ' && s[1] == '[')
+}
+
+func findCaller(s string) string {
+	if !hasCaller(s) {
+		return ""
+	}
+	return callerStamp.FindString(s)
+}
+
+func findRawPrio(s string) []string {
+	if s[0] != '<' {
+		return nil
+	}
+	return rawPrio.FindStringSubmatch(s)
+}
+
+func findCtime(s string) []string {
+	if s[0] != '[' || len(s) < 2 || s[1] == ' ' || isDigit(s[1]) {
+		return nil
+	}
+	return ctimeStamp.FindStringSubmatch(s)
+}
+
+func findDmesgISO(s string) []string {
+	if !looksISO(s) {
+		return nil
+	}
+	return dmesgISO.FindStringSubmatch(s)
+}
+
+func findISO(s string) []string {
+	if !looksISO(s) {
+		return nil
+	}
+	return isoStamp.FindStringSubmatch(s)
 }
