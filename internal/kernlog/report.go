@@ -274,7 +274,7 @@ func (r *Report) trimTasks() {
 }
 
 var (
-	cpuLine        = regexp.MustCompile(`^CPU: ([0-9]+) (?:UID: ([0-9]+) )?PID: ([0-9]+) Comm: (.*)$`)
+	cpuLine        = regexp.MustCompile(`(?s)^CPU: ([0-9]+) (?:UID: ([0-9]+) )?PID: ([0-9]+) Comm: (.*)$`)
 	counterLine    = regexp.MustCompile(`^(memory|memory\+swap|kmem|swap|tcpmem): usage ([0-9]+)kB, limit ([0-9]+)kB, failcnt ([0-9]+)$`)
 	statsOneLine   = regexp.MustCompile(`^(?: [a-z_0-9]+:[0-9]+(?:KB)?)+$`)
 	statsPair      = regexp.MustCompile(`([a-z_0-9]+):([0-9]+)(KB)?`)

@@ -27,9 +27,11 @@ func ParseText(r io.Reader) (Log, error) {
 // Decoder reads the OOM reports of a saved kernel log, one at a time,
 // without holding more of the log than one report.
 type Decoder struct {
-	sc  *Scanner
-	asm Assembler
-	eof bool
+	sc       *Scanner
+	asm      Assembler
+	eof      bool
+	warnings []Warning
+	nwarn    int
 	// Warn receives warnings: lines of the input that do not read as their
 	// format says, and OOM report lines that do not parse. If nil, they
 	// are kept (see Warnings).
@@ -45,19 +47,19 @@ func NewDecoder(r io.Reader, name string) *Decoder {
 }
 
 func (d *Decoder) warn(w Warning) {
+	d.nwarn++
 	if d.Warn != nil {
 		d.Warn(w)
 		return
 	}
-	d.sc.nwarn++
-	if len(d.sc.warnings) < maxKeptWarnings {
-		d.sc.warnings = append(d.sc.warnings, w)
+	if len(d.warnings) < maxKeptWarnings {
+		d.warnings = append(d.warnings, w)
 	}
 }
 
 // Warnings returns the warnings kept (when Warn is nil) and how many there
 // were in all.
-func (d *Decoder) Warnings() ([]Warning, int) { return d.sc.Warnings() }
+func (d *Decoder) Warnings() ([]Warning, int) { return d.warnings, d.nwarn }
 
 // Next returns the next report, or an oom_reaper line of no report read. It
 // returns io.EOF after the last.
