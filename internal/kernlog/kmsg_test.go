@@ -97,3 +97,40 @@ func TestReaderCancel(t *testing.T) {
 		t.Fatalf("WaitReaped after a cancelled wait: %v, want the deadline exceeded", err)
 	}
 }
+
+// ReadKmsg reads the machine's log since boot; a kill caused now is seen
+// when following.
+func TestReadKmsgFollow(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to read /dev/kmsg")
+	}
+	if _, err := ReadKmsg(context.Background(), false, func(Item) error { return nil }); err != nil {
+		t.Fatalf("read since boot: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	// A forged report line from user space must not be taken; a marker
+	// written after it ends the wait.
+	go func() {
+		time.Sleep(200 * time.Millisecond)
+		f, err := os.OpenFile(KmsgPath, os.O_WRONLY, 0)
+		if err != nil {
+			return
+		}
+		defer f.Close()
+		fmt.Fprintf(f, "<3>Memory cgroup out of memory: Killed process 1 (init) total-vm:1kB, anon-rss:1kB, file-rss:1kB, shmem-rss:0kB, UID:0 pgtables:1kB oom_score_adj:0\n")
+	}()
+	var forged int
+	_, err := ReadKmsg(ctx, true, func(it Item) error {
+		if it.Report != nil && len(it.Report.Victims) > 0 && it.Report.Victims[0].PID == 1 {
+			forged++
+		}
+		return nil
+	})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("follow ended with %v, want the deadline", err)
+	}
+	if forged != 0 {
+		t.Errorf("a line forged from user space was taken for a kill")
+	}
+}
