@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/oomtrace/oomtrace/internal/event"
 )
@@ -138,13 +139,18 @@ func TestParseTextAllFields(t *testing.T) {
 		t.Fatalf("got %d kills, want 1", len(l.Kills))
 	}
 	got := l.Kills[0]
+	if !got.At.Mono.OK || got.At.Mono.V != 968942374*time.Microsecond || got.At.Seq.V != 1218 {
+		t.Errorf("kill logged at %+v, want 968.942374 s, record 1218", got.At)
+	}
+	got.At, got.Report = Stamp{}, nil
 	want := Kill{
 		Killed: Killed{Reason: ReasonMemcg, PID: 14533, Comm: "oomtrace-hog", TotalVMKB: 1325392,
-			AnonRSSKB: 33408, FileRSSKB: 2940, ShmemRSSKB: 0, UID: 0, PgtablesKB: 144, OOMScoreAdj: 0},
+			AnonRSSKB: 33408, FileRSSKB: 2940, ShmemRSSKB: 0, UID: 0, PgtablesKB: 144, OOMScoreAdj: 0,
+			HasShmemRSS: true, HasUID: true, HasPgtables: true, HasOOMScoreAdj: true},
 		Summary: &Summary{Constraint: "CONSTRAINT_MEMCG", Nodemask: "(null)", Cpuset: "/", MemsAllowed: "0",
 			OOMMemcg: "/oomtrace-test-14527-af60a187", TaskMemcg: "/oomtrace-test-14527-af60a187",
 			Task: "oomtrace-hog", PID: 14533, UID: 0},
-		Header: &Header{Comm: "oomtrace-hog", GFPMask: 0xcc0, GFPFlags: "GFP_KERNEL", Order: 0, OOMScoreAdj: 0},
+		Header: &Header{Comm: "oomtrace-hog", GFPMask: 0xcc0, GFPFlags: "GFP_KERNEL", Order: 0, OOMScoreAdj: 0, HasFlags: true},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got\n%+v %+v %+v\nwant\n%+v %+v %+v", got.Killed, *got.Summary, *got.Header, want.Killed, *want.Summary, *want.Header)
