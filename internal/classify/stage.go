@@ -68,7 +68,7 @@ func (s *Stage) kill(ev *event.Event) {
 	}
 	switch {
 	case k.Constraint != event.ConstraintUnseen:
-		k.Class = FromConstraint(k.Constraint, k.Order, k.HasControl)
+		k.Class = FromConstraint(k.Constraint, k.Order, k.HasGFP)
 	case len(k.Stack) > 0:
 		k.Class = stackClass
 		if k.Class == event.ClassGlobal {

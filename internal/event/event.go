@@ -104,12 +104,16 @@ const (
 	ModeTracepoint Mode = iota
 	ModeFentry
 	ModeKprobe
+	// ModeKmsg is no BPF at all: the kill was read from the kernel's own
+	// report in its log, live from /dev/kmsg or after the fact.
+	ModeKmsg
 )
 
 var modeNames = enumNames[Mode]{what: "attach mode", names: []string{
 	ModeTracepoint: "tracepoint",
 	ModeFentry:     "fentry",
 	ModeKprobe:     "kprobe",
+	ModeKmsg:       "kmsg",
 }}
 
 func (m Mode) String() string { return modeNames.name(m) }
@@ -182,6 +186,16 @@ const (
 	ConstraintMemcg                          // CONSTRAINT_MEMCG
 )
 
+// Reason is what the kernel's report in its log says the OOM was, in the
+// words before "Killed process" (or "Kill process" before 5.1).
+type Reason uint8
+
+const (
+	ReasonUnseen Reason = iota // no report line said
+	ReasonMemcg                // "Memory cgroup out of memory": a memcg OOM
+	ReasonSystem               // "Out of memory": any other OOM
+)
+
 // NodeLimits are the limits on NUMA nodes of the task that ran into an OOM,
 // read at the kill where oom_control.constraint is out of reach (tracepoint
 // mode). Masks hold nodes 0 to 63.
@@ -213,15 +227,22 @@ type OOMKill struct {
 	// modes; in tracepoint mode it is the victim's highest ancestor at its
 	// limit, which a global OOM can have too.
 	OOMCgroup Cgroup
-	// Constraint is oom_control.constraint, where the source saw it.
+	// Constraint is oom_control.constraint, where the source saw it (the
+	// kernel log's summary line prints it).
 	Constraint Constraint
+	// Reason is what the kernel log's report lines say the OOM was.
+	Reason Reason
 	// Nodes are the trigger's limits on NUMA nodes (tracepoint mode).
 	Nodes NodeLimits
-	// HasControl is true when GFPMask, Order, Points and TotalPages were read
-	// from the kernel's struct oom_control (fentry and kprobe modes).
+	// HasGFP is true when GFPMask and Order, of the allocation that failed,
+	// are known: from struct oom_control (fentry and kprobe modes) or the
+	// report's header line in the kernel log.
+	HasGFP  bool
+	GFPMask uint32
+	Order   int32
+	// HasControl is true when Points and TotalPages were read from the
+	// kernel's struct oom_control (fentry and kprobe modes).
 	HasControl bool
-	GFPMask    uint32
-	Order      int32
 	Points     int64  // the victim's badness, in pages; 0 for oom.group's extra victims
 	TotalPages uint64 // the limit the OOM was judged against, NOT the victim's size
 	// VictimExiting is true when no SIGKILL was sent: the victim was already
@@ -230,6 +251,13 @@ type OOMKill struct {
 	// Replayed is true for a kill found in the kernel log from before
 	// tracing started (trace --since-boot), rather than seen as it happened.
 	Replayed bool
+	// Group is the memory cgroup with memory.oom.group set whose tasks were
+	// killed together, this one among them (path only), where the source
+	// saw it: the kernel log says so.
+	Group Cgroup
+	// Report is what the kernel's OOM report says beyond the kill, where
+	// the kill was read from the kernel log.
+	Report KernelReport
 	// Stack holds the kernel functions at the kill, innermost first. Its
 	// frames tell the class where nothing else does.
 	Stack []string
@@ -484,6 +512,9 @@ type Event struct {
 	KtimeNS uint64    // CLOCK_BOOTTIME of the event, in ns
 	CPU     uint32
 	Task    Task // the task that was running: perf's comm pid/tid
+	// Missing says which values the source did not see. Zero for the
+	// tracer's events, which have them all; a kernel log lacks some.
+	Missing Missing
 	// Restored marks an event read back from oomtrace's own log: its
 	// derived fields (class, owners, causes, explanations) are the
 	// recording's, and the stages that derive them leave them as they are.
@@ -532,7 +563,7 @@ func (ev *Event) Reset() {
 		*ev = Event{}
 		return
 	}
-	ev.Kind, ev.Time, ev.KtimeNS, ev.CPU, ev.Task, ev.Restored = 0, time.Time{}, 0, 0, Task{}, false
+	ev.Kind, ev.Time, ev.KtimeNS, ev.CPU, ev.Task, ev.Missing, ev.Restored = 0, time.Time{}, 0, 0, Task{}, 0, false
 }
 
 // Cgroups returns the cgroups the event is about: for a kill the victim's,

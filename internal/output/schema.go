@@ -19,6 +19,10 @@ type field struct {
 	flag func(*event.Event) *bool
 	// has, when set, says whether the event has a value for this key.
 	has func(*event.Event) bool
+	// missing, when set, names values a source may not have seen: the key
+	// is written only when the event lacks none of them, and parsing the
+	// key says the event has them (see event.Missing).
+	missing event.Missing
 	// option names the Options field that must ask for this key.
 	option option
 	// jsonObject and jsonKey are json split by init, once: the JSON parser
@@ -47,7 +51,15 @@ func (o option) enabled(opts *Options) bool {
 
 // present reports whether ev has a value for the key, whatever the options.
 func (f *field) present(ev *event.Event) bool {
-	return (f.flag == nil || *f.flag(ev)) && (f.has == nil || f.has(ev))
+	return (f.flag == nil || *f.flag(ev)) && (f.has == nil || f.has(ev)) && !ev.Missing.Lacks(f.missing)
+}
+
+// parsed records that a line had the key.
+func (f *field) parsed(ev *event.Event) {
+	if f.flag != nil {
+		*f.flag(ev) = true
+	}
+	ev.Missing &^= f.missing
 }
 
 func (f *field) written(ev *event.Event, opts *Options) bool {
@@ -60,10 +72,23 @@ func (f *field) jsonName() (object, name string) {
 	return f.jsonObject, f.jsonKey
 }
 
+// mayMiss is, per kind, every value its keys say a source may not have
+// seen: a parser starts from all of them missing, and each key read says
+// its values are there.
+var mayMiss [len(schemas)]event.Missing
+
+func mayMissOf(k event.Kind) event.Missing {
+	if int(k) < len(mayMiss) {
+		return mayMiss[k]
+	}
+	return 0
+}
+
 func init() {
-	for _, fields := range schemas {
+	for kind, fields := range schemas {
 		for i := range fields {
 			f := &fields[i]
+			mayMiss[kind] |= f.missing
 			if object, name, ok := strings.Cut(f.json, "."); ok {
 				f.jsonObject, f.jsonKey = object, name
 			} else {
@@ -101,10 +126,17 @@ func integerOf[T integer](get func(*event.Event) *T) codec {
 
 // taskFields are the keys of a task: prefix.pid, prefix.tgid, prefix.comm.
 func taskFields(prefix string, task func(*event.Event) *event.Task) []field {
+	return optionalTaskFields(prefix, task, 0, 0)
+}
+
+// optionalTaskFields are taskFields of a task whose source may not have
+// seen it (missing: then none of its keys is written) or its process id
+// (missingTGID: then tgid is not).
+func optionalTaskFields(prefix string, task func(*event.Event) *event.Task, missing, missingTGID event.Missing) []field {
 	return []field{
-		{text: prefix + ".pid", json: prefix + ".pid", codec: integerOf(func(ev *event.Event) *uint32 { return &task(ev).PID })},
-		{text: prefix + ".tgid", json: prefix + ".tgid", codec: integerOf(func(ev *event.Event) *uint32 { return &task(ev).TGID })},
-		{text: prefix + ".comm", json: prefix + ".comm", codec: stringCodec{func(ev *event.Event) *string { return &task(ev).Comm }}},
+		{text: prefix + ".pid", json: prefix + ".pid", missing: missing, codec: integerOf(func(ev *event.Event) *uint32 { return &task(ev).PID })},
+		{text: prefix + ".tgid", json: prefix + ".tgid", missing: missing | missingTGID, codec: integerOf(func(ev *event.Event) *uint32 { return &task(ev).TGID })},
+		{text: prefix + ".comm", json: prefix + ".comm", missing: missing, codec: stringCodec{func(ev *event.Event) *string { return &task(ev).Comm }}},
 	}
 }
 
@@ -112,6 +144,12 @@ func taskFields(prefix string, task func(*event.Event) *event.Task) []field {
 // such cgroup. Usage and limit are absent when both are zero: the kernel
 // side did not read them (reclaim_stats carries path and id only).
 func cgroupFields(text, json, usageJSON, limitJSON string, cgroup func(*event.Event) *event.Cgroup) []field {
+	return cgroupFieldsOf(text, json, usageJSON, limitJSON, cgroup, 0)
+}
+
+// cgroupFieldsOf are cgroupFields whose id a source may not have seen:
+// missingID is event.MissingCgroupIDs for the kinds a kernel log holds.
+func cgroupFieldsOf(text, json, usageJSON, limitJSON string, cgroup func(*event.Event) *event.Cgroup, missingID event.Missing) []field {
 	valid := func(ev *event.Event) bool { return cgroup(ev).Valid() }
 	measured := func(ev *event.Event) bool {
 		c := cgroup(ev)
@@ -123,7 +161,7 @@ func cgroupFields(text, json, usageJSON, limitJSON string, cgroup func(*event.Ev
 	}
 	return []field{
 		{text: text, json: json, has: valid, codec: stringCodec{func(ev *event.Event) *string { return &cgroup(ev).Path }}},
-		{text: text + ".id", json: json + "_id", has: valid, codec: integerOf(func(ev *event.Event) *uint64 { return &cgroup(ev).ID })},
+		{text: text + ".id", json: json + "_id", has: valid, missing: missingID, codec: integerOf(func(ev *event.Event) *uint64 { return &cgroup(ev).ID })},
 		{text: text + ".usage_bytes", json: usageJSON, has: measured, codec: integerOf(func(ev *event.Event) *uint64 { return &cgroup(ev).UsageBytes })},
 		{text: text + ".limit_bytes", json: limitJSON, has: measured, codec: limitCodec{func(ev *event.Event) *uint64 { return &cgroup(ev).LimitBytes }}},
 		{text: text + ".truncated", json: json + "_truncated", has: truncated, codec: bare[boolCodec]{boolCodec{func(ev *event.Event) *bool { return &cgroup(ev).Truncated }}}},
@@ -183,45 +221,52 @@ func oomKillFields() []field {
 	victim := func(ev *event.Event) *event.Victim { return &ev.OOMKill.Victim }
 	hasUID := func(ev *event.Event) *bool { return &victim(ev).HasUID }
 	hasMM := func(ev *event.Event) *bool { return &victim(ev).HasMM }
+	hasGFP := func(ev *event.Event) *bool { return &kill(ev).HasGFP }
 	hasControl := func(ev *event.Event) *bool { return &kill(ev).HasControl }
-	kb := func(name string, get func(*event.Event) *uint64) field {
-		return field{text: "victim." + name, json: "victim." + name, flag: hasMM, codec: integerOf(get)}
+	kb := func(name string, missing event.Missing, get func(*event.Event) *uint64) field {
+		return field{text: "victim." + name, json: "victim." + name, flag: hasMM, missing: missing, codec: integerOf(get)}
 	}
 
 	fields := []field{
 		{text: "class", json: "class", codec: enumCodec[event.Class]{func(ev *event.Event) *event.Class { return &kill(ev).Class }, event.ParseClass}},
 		{text: "mode", json: "mode", codec: enumCodec[event.Mode]{func(ev *event.Event) *event.Mode { return &kill(ev).Mode }, event.ParseMode}},
 	}
-	fields = append(fields, taskFields("victim", func(ev *event.Event) *event.Task { return &victim(ev).Task })...)
+	fields = append(fields, optionalTaskFields("victim", func(ev *event.Event) *event.Task { return &victim(ev).Task }, 0, event.MissingVictimTGID)...)
 	fields = append(fields,
 		field{text: "victim.uid", json: "victim.uid", flag: hasUID, codec: integerOf(func(ev *event.Event) *uint32 { return &victim(ev).UID })},
-		field{text: "victim.oom_score_adj", json: "victim.oom_score_adj", codec: integerOf(func(ev *event.Event) *int16 { return &victim(ev).OOMScoreAdj })},
-		kb("rss_anon_kb", func(ev *event.Event) *uint64 { return &victim(ev).RSSAnonKB }),
-		kb("rss_file_kb", func(ev *event.Event) *uint64 { return &victim(ev).RSSFileKB }),
-		kb("rss_shmem_kb", func(ev *event.Event) *uint64 { return &victim(ev).RSSShmemKB }),
-		kb("total_vm_kb", func(ev *event.Event) *uint64 { return &victim(ev).TotalVMKB }),
-		kb("pgtables_kb", func(ev *event.Event) *uint64 { return &victim(ev).PgtablesKB }),
+		field{text: "victim.oom_score_adj", json: "victim.oom_score_adj", missing: event.MissingVictimAdj, codec: integerOf(func(ev *event.Event) *int16 { return &victim(ev).OOMScoreAdj })},
+		kb("rss_anon_kb", 0, func(ev *event.Event) *uint64 { return &victim(ev).RSSAnonKB }),
+		kb("rss_file_kb", 0, func(ev *event.Event) *uint64 { return &victim(ev).RSSFileKB }),
+		kb("rss_shmem_kb", event.MissingVictimShmem, func(ev *event.Event) *uint64 { return &victim(ev).RSSShmemKB }),
+		kb("total_vm_kb", 0, func(ev *event.Event) *uint64 { return &victim(ev).TotalVMKB }),
+		kb("pgtables_kb", event.MissingVictimPgtables, func(ev *event.Event) *uint64 { return &victim(ev).PgtablesKB }),
 	)
 	victimCgroup := func(ev *event.Event) *event.Cgroup { return &victim(ev).Cgroup }
-	fields = append(fields, cgroupFields("victim.cgroup", "victim.cgroup", "victim.cgroup_usage_bytes", "victim.cgroup_limit_bytes", victimCgroup)...)
+	fields = append(fields, cgroupFieldsOf("victim.cgroup", "victim.cgroup", "victim.cgroup_usage_bytes", "victim.cgroup_limit_bytes", victimCgroup, event.MissingCgroupIDs)...)
 	fields = append(fields, containerFields("victim", "victim_container", victimCgroup)...)
-	fields = append(fields, taskFields("trigger", func(ev *event.Event) *event.Task { return &kill(ev).Trigger })...)
+	fields = append(fields, optionalTaskFields("trigger", func(ev *event.Event) *event.Task { return &kill(ev).Trigger }, event.MissingTrigger, event.MissingTriggerTGID)...)
 	triggerCgroup := func(ev *event.Event) *event.Cgroup { return &kill(ev).TriggerCgroup }
-	fields = append(fields, cgroupFields("trigger.cgroup", "trigger.cgroup", "trigger.cgroup_usage_bytes", "trigger.cgroup_limit_bytes", triggerCgroup)...)
+	fields = append(fields, cgroupFieldsOf("trigger.cgroup", "trigger.cgroup", "trigger.cgroup_usage_bytes", "trigger.cgroup_limit_bytes", triggerCgroup, event.MissingCgroupIDs)...)
 	fields = append(fields, containerFields("trigger", "trigger_container", triggerCgroup)...)
 	oomCgroup := func(ev *event.Event) *event.Cgroup { return &kill(ev).OOMCgroup }
-	fields = append(fields, cgroupFields("oom_cgroup", "oom_cgroup", "memcg_usage_bytes", "memcg_limit_bytes", oomCgroup)...)
+	fields = append(fields, cgroupFieldsOf("oom_cgroup", "oom_cgroup", "memcg_usage_bytes", "memcg_limit_bytes", oomCgroup, event.MissingCgroupIDs)...)
 	fields = append(fields, containerFields("oom", "oom_container", oomCgroup)...)
 	fields = append(fields, gfpFields(
 		func(ev *event.Event) *uint32 { return &kill(ev).GFPMask },
 		func(ev *event.Event) *int32 { return &kill(ev).Order },
-		hasControl)...)
+		hasGFP)...)
 	fields = append(fields,
 		field{text: "points", json: "points", flag: hasControl, codec: integerOf(func(ev *event.Event) *int64 { return &kill(ev).Points })},
 		field{text: "totalpages", json: "totalpages", flag: hasControl, codec: integerOf(func(ev *event.Event) *uint64 { return &kill(ev).TotalPages })},
 		field{text: "victim_exiting", json: "victim_exiting",
 			has:   func(ev *event.Event) bool { return kill(ev).VictimExiting },
 			codec: bare[boolCodec]{boolCodec{func(ev *event.Event) *bool { return &kill(ev).VictimExiting }}}},
+		field{text: "oom_group", json: "oom_group",
+			has:   func(ev *event.Event) bool { return kill(ev).Group.Valid() },
+			codec: stringCodec{func(ev *event.Event) *string { return &kill(ev).Group.Path }}},
+		field{text: "replayed", json: "replayed",
+			has:   func(ev *event.Event) bool { return kill(ev).Replayed },
+			codec: bare[boolCodec]{boolCodec{func(ev *event.Event) *bool { return &kill(ev).Replayed }}}},
 		field{text: "stack", json: "stack", option: withStacks,
 			has:   func(ev *event.Event) bool { return len(kill(ev).Stack) > 0 },
 			codec: stackCodec{func(ev *event.Event) *[]string { return &kill(ev).Stack }}},
@@ -229,8 +274,60 @@ func oomKillFields() []field {
 			has:   func(ev *event.Event) bool { return kill(ev).Why != "" },
 			codec: stringCodec{func(ev *event.Event) *string { return &kill(ev).Why }}},
 	)
-	return append(fields, snapshotFields(func(ev *event.Event) *event.Snapshot { return &kill(ev).Snapshot },
+	fields = append(fields, snapshotFields(func(ev *event.Event) *event.Snapshot { return &kill(ev).Snapshot },
 		func(ev *event.Event) *bool { return &kill(ev).HasSnapshot })...)
+	return append(fields, reportFields(func(ev *event.Event) *event.KernelReport { return &kill(ev).Report })...)
+}
+
+// reportFields are the keys of what the kernel's report in its log says
+// beyond the kill: text report.*, JSON object report.
+func reportFields(rep func(*event.Event) *event.KernelReport) []field {
+	bytesOf := func(name string, flag func(*event.KernelReport) *bool, get func(*event.KernelReport) *uint64) field {
+		return field{text: "report." + name, json: "report." + name,
+			flag:  func(ev *event.Event) *bool { return flag(rep(ev)) },
+			codec: integerOf(func(ev *event.Event) *uint64 { return get(rep(ev)) })}
+	}
+	node := func(r *event.KernelReport) *bool { return &r.HasNode }
+	swap := func(r *event.KernelReport) *bool { return &r.HasSwap }
+	memcg := func(r *event.KernelReport) *bool { return &r.HasMemcg }
+	memcgSwap := func(r *event.KernelReport) *bool { return &r.HasMemcgSwap }
+	return []field{
+		bytesOf("anon_bytes", node, func(r *event.KernelReport) *uint64 { return &r.AnonBytes }),
+		bytesOf("file_bytes", node, func(r *event.KernelReport) *uint64 { return &r.FileBytes }),
+		bytesOf("shmem_bytes", node, func(r *event.KernelReport) *uint64 { return &r.ShmemBytes }),
+		bytesOf("slab_reclaimable_bytes", node, func(r *event.KernelReport) *uint64 { return &r.SlabReclaimableBytes }),
+		bytesOf("slab_unreclaimable_bytes", node, func(r *event.KernelReport) *uint64 { return &r.SlabUnreclaimBytes }),
+		bytesOf("free_bytes", node, func(r *event.KernelReport) *uint64 { return &r.FreeBytes }),
+		bytesOf("min_free_bytes", node, func(r *event.KernelReport) *uint64 { return &r.MinFreeBytes }),
+		bytesOf("swap_free_bytes", swap, func(r *event.KernelReport) *uint64 { return &r.SwapFreeBytes }),
+		bytesOf("swap_total_bytes", swap, func(r *event.KernelReport) *uint64 { return &r.SwapTotalBytes }),
+		{text: "report.free_by_order", json: "report.free_by_order",
+			flag: func(ev *event.Event) *bool { return &rep(ev).HasFreeLists },
+			// No free block of any order is no list to write.
+			has: func(ev *event.Event) bool {
+				for _, n := range rep(ev).FreeByOrder {
+					if n != 0 {
+						return true
+					}
+				}
+				return false
+			},
+			codec: histCodec{func(ev *event.Event) []uint64 { return rep(ev).FreeByOrder[:] }}},
+		bytesOf("memcg_anon_bytes", memcg, func(r *event.KernelReport) *uint64 { return &r.MemcgAnonBytes }),
+		bytesOf("memcg_file_bytes", memcg, func(r *event.KernelReport) *uint64 { return &r.MemcgFileBytes }),
+		bytesOf("memcg_kernel_bytes", memcg, func(r *event.KernelReport) *uint64 { return &r.MemcgKernelBytes }),
+		bytesOf("memcg_shmem_bytes", memcg, func(r *event.KernelReport) *uint64 { return &r.MemcgShmemBytes }),
+		bytesOf("memcg_swap_usage_bytes", memcgSwap, func(r *event.KernelReport) *uint64 { return &r.MemcgSwapUsageBytes }),
+		{text: "report.memcg_swap_limit_bytes", json: "report.memcg_swap_limit_bytes",
+			flag:  func(ev *event.Event) *bool { return &rep(ev).HasMemcgSwap },
+			codec: limitCodec{func(ev *event.Event) *uint64 { return &rep(ev).MemcgSwapLimitBytes }}},
+		{text: "report.task_count", json: "report.task_count",
+			has:   func(ev *event.Event) bool { return rep(ev).TaskCount > 0 },
+			codec: integerOf(func(ev *event.Event) *int { return &rep(ev).TaskCount })},
+		{text: "report.tasks", json: "report.tasks",
+			has:   func(ev *event.Event) bool { return rep(ev).NumTasks > 0 },
+			codec: tasksCodec{rep}},
+	}
 }
 
 // snapshotFields are the keys of the memory snapshot after a kill: text
@@ -349,7 +446,7 @@ func reclaimStatsFields() []field {
 				}
 				return false
 			},
-			codec: histCodec{func(ev *event.Event) *[event.ReclaimBuckets]uint64 { return &st(ev).Buckets }}},
+			codec: histCodec{func(ev *event.Event) []uint64 { return st(ev).Buckets[:] }}},
 	)
 }
 

@@ -262,6 +262,7 @@ func (d *Decoder) decodeOOMKill(k *event.OOMKill, r *oomtraceOomKillEvent) {
 	}
 	k.HasControl = flags&oomtraceOomKillFlagsOOM_HAVE_CONTROL != 0
 	if k.HasControl {
+		k.HasGFP = true
 		k.Constraint = constraintOf(r.Constraint)
 		k.GFPMask = r.GfpMask
 		k.Order = r.Order
