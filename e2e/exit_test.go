@@ -164,8 +164,8 @@ func TestExitCauses(t *testing.T) {
 		k := kernelKill(t, kmsg, cmd.Process.Pid)
 		ev := tr.waitExit(t, cmd.Process.Pid)
 		checkExit(t, ev, 9, event.CauseOOMKill)
-		if ev.Exit.OOMClass != event.ClassMemcg || k.Class() != event.ClassMemcg {
-			t.Errorf("class %v, kernel's %v; want memcg", ev.Exit.OOMClass, k.Class())
+		if ev.Exit.OOMClass != event.ClassMemcg || kernelClass(k) != event.ClassMemcg {
+			t.Errorf("class %v, kernel's %v; want memcg", ev.Exit.OOMClass, kernelClass(k))
 		}
 		if ev.Exit.Cgroup.Path != g.Path() {
 			t.Errorf("cgroup %q, want %q", ev.Exit.Cgroup.Path, g.Path())

@@ -30,6 +30,24 @@ func FromConstraint(constraint event.Constraint, order int32, hasOrder bool) eve
 	return event.ClassUnknown
 }
 
+// FromReason classifies a kill from what the kernel's report in its log
+// says when it prints no constraint (before 4.19, or with the summary cut):
+// "Memory cgroup out of memory" is a memcg OOM; "Out of memory" any other,
+// which a log of those kernels cannot tell apart: global, unless its header
+// gives the order -1 of sysrq-f. A cpuset or mempolicy OOM of such a kernel
+// reads as global.
+func FromReason(r event.Reason, order int32, hasOrder bool) event.Class {
+	switch {
+	case r == event.ReasonMemcg:
+		return event.ClassMemcg
+	case r == event.ReasonSystem && hasOrder && order == sysrqOrder:
+		return event.ClassSysrq
+	case r == event.ReasonSystem:
+		return event.ClassGlobal
+	}
+	return event.ClassUnknown
+}
+
 // FromStack classifies a kill from the kernel functions on the stack at
 // oom:mark_victim, innermost first. Names may carry the compiler's suffixes
 // (".constprop.0", ".isra.0", ".cold") or an offset ("+0x1a/0x50"). A frame

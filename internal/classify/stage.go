@@ -58,23 +58,12 @@ func (s *Stage) Process(ev *event.Event) (bool, error) {
 	return true, nil
 }
 
-// kill decides the class of a kill from the best evidence its source saw:
-// the kernel's own constraint, else the stack, else the reclaim before it.
+// kill classifies a kill, by its own evidence or else by the reclaim seen
+// before it.
 func (s *Stage) kill(ev *event.Event) {
 	k := &ev.OOMKill
-	var stackClass event.Class
-	if len(k.Stack) > 0 {
-		stackClass, k.VictimExiting = FromStack(k.Stack)
-	}
-	switch {
-	case k.Constraint != event.ConstraintUnseen:
-		k.Class = FromConstraint(k.Constraint, k.Order, k.HasGFP)
-	case len(k.Stack) > 0:
-		k.Class = stackClass
-		if k.Class == event.ClassGlobal {
-			k.Class = s.refine(k.Nodes)
-		}
-	default:
+	var ok bool
+	if k.Class, ok = Kill(k, s.opts); !ok {
 		s.mu.Lock()
 		k.Class = s.reclaim.class(ev.KtimeNS, ev.Task.PID, k.Victim.PID)
 		s.mu.Unlock()
@@ -86,11 +75,34 @@ func (s *Stage) kill(ev *event.Event) {
 	}
 }
 
+// Kill decides the class of a kill from the best evidence it carries: the
+// kernel's own constraint, else the words of its report in the log, else
+// the stack. It sets k.VictimExiting from the stack, where there is one.
+// It reports false when the kill carries no evidence at all (perf script's
+// mark_victim), for the reclaim seen before it to decide.
+func Kill(k *event.OOMKill, opts Options) (event.Class, bool) {
+	var stackClass event.Class
+	if len(k.Stack) > 0 {
+		stackClass, k.VictimExiting = FromStack(k.Stack)
+	}
+	switch {
+	case k.Constraint != event.ConstraintUnseen:
+		return FromConstraint(k.Constraint, k.Order, k.HasGFP), true
+	case k.Reason != event.ReasonUnseen:
+		return FromReason(k.Reason, k.Order, k.HasGFP), true
+	case len(k.Stack) > 0 && stackClass == event.ClassGlobal:
+		return refine(opts, k.Nodes), true
+	case len(k.Stack) > 0:
+		return stackClass, true
+	}
+	return event.ClassUnknown, false
+}
+
 // refine tells a cpuset or mempolicy OOM apart from the global one a stack
 // shows, from the trigger's limits on NUMA nodes.
-func (s *Stage) refine(nodes event.NodeLimits) event.Class {
-	if s.opts.NodesUnknown {
+func refine(opts Options, nodes event.NodeLimits) event.Class {
+	if opts.NodesUnknown {
 		return event.ClassUnknown
 	}
-	return Refine(s.opts.MemoryNodes, nodes)
+	return Refine(opts.MemoryNodes, nodes)
 }

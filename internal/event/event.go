@@ -51,6 +51,10 @@ const (
 	KindSignal
 	KindExit
 	KindSample
+	KindEviction
+
+	// NumKinds is one more than the largest Kind.
+	NumKinds = iota + 1
 )
 
 var kindNames = enumNames[Kind]{what: "event kind", names: []string{
@@ -64,6 +68,7 @@ var kindNames = enumNames[Kind]{what: "event kind", names: []string{
 	KindSignal:       "signal",
 	KindExit:         "exit",
 	KindSample:       "sample",
+	KindEviction:     "eviction",
 }}
 
 func (k Kind) String() string { return kindNames.name(k) }
@@ -500,6 +505,27 @@ type Sample struct {
 	SomeTotal, FullTotal time.Duration
 }
 
+// Eviction is a pod the kubelet evicted, or set out to, to reclaim a
+// resource of the node: read from the kubelet's log. It is no OOM kill:
+// the pod's containers get SIGTERM, and SIGKILL after the grace period.
+type Eviction struct {
+	// Pod names the pod: namespace and name, and the UID where the log
+	// printed it.
+	Pod Owner
+	// Resource is what the kubelet was reclaiming: "memory",
+	// "ephemeral-storage", "nodefs", ...
+	Resource string
+	// Threshold and Available are the quantities the eviction's message
+	// names, as the kubelet printed them ("100Mi", "92412Ki").
+	Threshold, Available string
+	// Message is the eviction's message, when the log has it.
+	Message string
+	// Succeeded says the kubelet logged the pod as evicted.
+	Succeeded bool
+	// Why is a one-sentence explanation for people.
+	Why string
+}
+
 // IsNode reports whether s is a sample of the whole node, not of a cgroup.
 func (s *Sample) IsNode() bool { return !s.Cgroup.Valid() }
 
@@ -530,6 +556,7 @@ type Event struct {
 	Signal       Signal
 	Exit         Exit
 	Sample       Sample
+	Eviction     Eviction
 }
 
 // Reset makes ev the zero Event. Of the payloads it clears only the one
@@ -559,6 +586,8 @@ func (ev *Event) Reset() {
 		ev.Exit = Exit{}
 	case KindSample:
 		ev.Sample = Sample{}
+	case KindEviction:
+		ev.Eviction = Eviction{}
 	default:
 		*ev = Event{}
 		return

@@ -25,8 +25,8 @@ const (
 const MissingHeader = MissingKtime | MissingCPU | MissingTask | MissingTGID
 
 // MayMissHeader reports whether events of kind k can lack values of their
-// header: the kinds a kernel log holds.
-func MayMissHeader(k Kind) bool { return k == KindOOMKill }
+// header: the kinds read from logs.
+func MayMissHeader(k Kind) bool { return k == KindOOMKill || k == KindEviction }
 
 // Canonical is m without what other values in it already say: a process
 // id is missing whenever its task is.

@@ -39,6 +39,10 @@ func (f *Filter) Match(ev *event.Event) bool {
 	if len(f.Pods) == 0 && len(f.Containers) == 0 || ev.Kind == event.KindLost || ev.Kind == event.KindSample && ev.Sample.IsNode() {
 		return true
 	}
+	if ev.Kind == event.KindEviction {
+		pod := ev.Eviction.Pod
+		return matchesPod(pod, f.Pods) && len(f.Containers) == 0
+	}
 	for _, c := range ev.Cgroups() {
 		if matchesPod(c.Owner, f.Pods) && matchesContainer(c.Owner, f.Containers) {
 			return true

@@ -62,8 +62,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-
-	"github.com/oomtrace/oomtrace/internal/event"
 )
 
 // The reasons the kernel prints before "Killed process".
@@ -469,30 +467,4 @@ type Kill struct {
 	Header  *Header
 	// Report is everything the log said of the OOM that killed the task.
 	Report *Report
-}
-
-// Class says which limit the kill enforced, as event.Class does. Without a
-// summary only a memcg kill can be told from the reason; a kill of sysrq-f
-// is known by the header's order of -1.
-func (k Kill) Class() event.Class {
-	if k.Summary == nil {
-		if k.Reason == ReasonMemcg {
-			return event.ClassMemcg
-		}
-		return event.ClassUnknown
-	}
-	switch k.Summary.Constraint {
-	case "CONSTRAINT_MEMCG":
-		return event.ClassMemcg
-	case "CONSTRAINT_CPUSET":
-		return event.ClassCpuset
-	case "CONSTRAINT_MEMORY_POLICY":
-		return event.ClassMempolicy
-	case "CONSTRAINT_NONE":
-		if k.Header != nil && k.Header.Order == -1 {
-			return event.ClassSysrq
-		}
-		return event.ClassGlobal
-	}
-	return event.ClassUnknown
 }

@@ -982,6 +982,23 @@ func (a *Assembler) Pending() []Item {
 	return items
 }
 
+// Oldest returns the first log line of the earliest report not handed out
+// by Pop yet, and whether there is one: a reader merging the log's reports
+// with what else it finds in the log holds back what comes after it.
+func (a *Assembler) Oldest() (int, bool) {
+	switch {
+	case len(a.out) > 0 && a.out[0].Report != nil:
+		return a.out[0].Report.Start.Line, true
+	case len(a.out) > 0:
+		return a.out[0].Reaped.At.Line, true
+	case len(a.queue) > 0 && a.queue[0].item.Report != nil:
+		return a.queue[0].item.Report.Start.Line, true
+	case a.cur != nil:
+		return a.cur.Start.Line, true
+	}
+	return 0, false
+}
+
 // startsReport reports whether a message is a header, summary or "Killed
 // process" line.
 func startsReport(text string) bool {

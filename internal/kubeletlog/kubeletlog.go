@@ -27,6 +27,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/oomtrace/oomtrace/internal/event"
 	"github.com/oomtrace/oomtrace/internal/kernlog"
 )
 
@@ -51,6 +52,10 @@ type Eviction struct {
 	At       kernlog.Stamp
 	KlogTime string
 	Line     int
+	// Tag and TagPID are the program and process the syslog or journal
+	// prefix named ("kubelet", "k3s"), where it did.
+	Tag    string
+	TagPID kernlog.Opt[int]
 }
 
 var (
@@ -63,11 +68,9 @@ var (
 
 // Decoder reads evictions from a log.
 type Decoder struct {
-	sc       *kernlog.Scanner
-	resource string
-	pending  []Eviction // "Evicting pod" lines waiting for their success line
-	out      []Eviction
-	eof      bool
+	sc  *kernlog.Scanner
+	tr  Tracker
+	eof bool
 }
 
 // NewDecoder reads the log in r; name is used in warnings.
@@ -78,15 +81,10 @@ func NewDecoder(r io.Reader, name string) *Decoder {
 // Warnings returns the scanner's warnings.
 func (d *Decoder) Warnings() ([]kernlog.Warning, int) { return d.sc.Warnings() }
 
-// maxPending bounds the "Evicting pod" lines held for their success line.
-const maxPending = 256
-
 // Next returns the next eviction, or io.EOF.
 func (d *Decoder) Next() (Eviction, error) {
 	for {
-		if len(d.out) > 0 {
-			e := d.out[0]
-			d.out = d.out[1:]
+		if e, ok := d.tr.Pop(); ok {
 			return e, nil
 		}
 		if d.eof {
@@ -94,19 +92,57 @@ func (d *Decoder) Next() (Eviction, error) {
 		}
 		if !d.sc.Scan() {
 			d.eof = true
-			d.out = append(d.out, d.pending...)
-			d.pending = nil
+			d.tr.Flush()
 			if err := d.sc.Err(); err != nil {
 				return Eviction{}, err
 			}
 			continue
 		}
 		m := d.sc.Message()
-		d.add(&m)
+		d.tr.Add(&m)
 	}
 }
 
-func (d *Decoder) add(m *kernlog.Message) {
+// maxPending bounds the "Evicting pod" lines held for their success line.
+const maxPending = 256
+
+// Tracker finds the evictions among log messages handed to it one at a
+// time, so that one pass over a log (a syslog file holds the kernel's and
+// the kubelet's messages) can feed it and the kernel's OOM reports alike.
+type Tracker struct {
+	resource string
+	pending  []Eviction // "Evicting pod" lines waiting for their success line
+	out      []Eviction
+}
+
+// Pop returns the next eviction found, if any.
+func (t *Tracker) Pop() (Eviction, bool) {
+	if len(t.out) == 0 {
+		return Eviction{}, false
+	}
+	e := t.out[0]
+	t.out = t.out[1:]
+	return e, true
+}
+
+// Flush hands out the evictions still waiting for their success line: the
+// log ended first.
+func (t *Tracker) Flush() {
+	t.out = append(t.out, t.pending...)
+	t.pending = nil
+}
+
+// Pending returns the log line of the oldest eviction waiting for its
+// success line, and whether there is one: what comes after it is held back.
+func (t *Tracker) Pending() (int, bool) {
+	if len(t.pending) == 0 {
+		return 0, false
+	}
+	return t.pending[0].Line, true
+}
+
+// Add reads one message; only the kubelet's eviction manager's matter.
+func (t *Tracker) Add(m *kernlog.Message) {
 	g := klogHeader.FindStringSubmatch(m.Text)
 	if g == nil || !strings.HasPrefix(g[3], "eviction_manager.go") {
 		return
@@ -114,15 +150,15 @@ func (d *Decoder) add(m *kernlog.Message) {
 	at := kernlog.Stamp{Line: m.Line, Mono: m.Mono, Wall: m.Wall, TimeText: m.TimeText, Host: m.Host, Seq: m.Seq}
 	msg := g[4]
 	if r := oldReclaim.FindStringSubmatch(msg); r != nil {
-		d.resource = r[1]
+		t.resource = r[1]
 		return
 	}
 	if r := oldEvicted.FindStringSubmatch(msg); r != nil {
-		e := Eviction{Pod: r[1], Namespace: r[2], Resource: d.resource, Succeeded: true, At: at, KlogTime: g[2], Line: m.Line}
+		e := Eviction{Pod: r[1], Namespace: r[2], Resource: t.resource, Succeeded: true, At: at, KlogTime: g[2], Line: m.Line, Tag: m.Tag, TagPID: m.TagPID}
 		if r[3] != "" {
 			e.UID = kernlog.Opt[string]{V: r[3], OK: true}
 		}
-		d.out = append(d.out, e)
+		t.out = append(t.out, e)
 		return
 	}
 	text, kv, ok := structured(msg)
@@ -132,10 +168,10 @@ func (d *Decoder) add(m *kernlog.Message) {
 	switch text {
 	case "Eviction manager: attempting to reclaim", "Eviction manager: must evict pod(s) to reclaim":
 		if v, ok := kv["resourceName"]; ok {
-			d.resource = v
+			t.resource = v
 		}
 	case "Evicting pod":
-		e := Eviction{Resource: d.resource, Message: kv["message"], At: at, KlogTime: g[2], Line: m.Line}
+		e := Eviction{Resource: t.resource, Message: kv["message"], At: at, KlogTime: g[2], Line: m.Line, Tag: m.Tag, TagPID: m.TagPID}
 		e.Namespace, e.Pod = splitPod(kv["pod"])
 		if uid, ok := kv["podUID"]; ok {
 			e.UID = kernlog.Opt[string]{V: uid, OK: true}
@@ -147,22 +183,22 @@ func (d *Decoder) add(m *kernlog.Message) {
 		} else if q := messageRes.FindStringSubmatch(e.Message); q != nil {
 			e.Resource = q[1]
 		}
-		if len(d.pending) >= maxPending {
-			d.out = append(d.out, d.pending[0])
-			d.pending = d.pending[1:]
+		if len(t.pending) >= maxPending {
+			t.out = append(t.out, t.pending[0])
+			t.pending = t.pending[1:]
 		}
-		d.pending = append(d.pending, e)
+		t.pending = append(t.pending, e)
 	case "Eviction manager: pod is evicted successfully":
 		ns, pod := splitPod(kv["pod"])
-		for i, p := range d.pending {
+		for i, p := range t.pending {
 			if p.Namespace == ns && p.Pod == pod {
-				d.pending[i].Succeeded = true
-				d.out = append(d.out, d.pending[:i+1]...)
-				d.pending = append([]Eviction(nil), d.pending[i+1:]...)
+				t.pending[i].Succeeded = true
+				t.out = append(t.out, t.pending[:i+1]...)
+				t.pending = append([]Eviction(nil), t.pending[i+1:]...)
 				return
 			}
 		}
-		d.out = append(d.out, Eviction{Namespace: ns, Pod: pod, Resource: d.resource, Succeeded: true, At: at, KlogTime: g[2], Line: m.Line})
+		t.out = append(t.out, Eviction{Namespace: ns, Pod: pod, Resource: t.resource, Succeeded: true, At: at, KlogTime: g[2], Line: m.Line, Tag: m.Tag, TagPID: m.TagPID})
 	}
 }
 
@@ -231,4 +267,38 @@ func quoted(s string) (val, rest string, err error) {
 		}
 	}
 	return "", "", errSyntax
+}
+
+// Event is the eviction as an event, with what the log shows and nothing it
+// does not: the kubelet's process where the syslog or journal prefix names
+// it, the time since boot where the format has it.
+func (e Eviction) Event() event.Event {
+	ev := event.Event{Kind: event.KindEviction, Missing: event.MissingCPU}
+	if e.At.Mono.OK {
+		ev.KtimeNS = uint64(e.At.Mono.V)
+	} else {
+		ev.Missing |= event.MissingKtime
+	}
+	if e.At.Wall.OK {
+		ev.Time = e.At.Wall.V
+	}
+	if e.TagPID.OK {
+		pid := uint32(e.TagPID.V)
+		ev.Task = event.Task{PID: pid, TGID: pid, Comm: e.Tag}
+	} else {
+		ev.Missing |= event.MissingTask
+	}
+	x := &ev.Eviction
+	x.Pod = event.Owner{Namespace: e.Namespace, PodName: e.Pod, Level: event.LevelPod}
+	if e.UID.OK {
+		x.Pod.PodUID = e.UID.V
+	}
+	x.Resource, x.Message, x.Succeeded = e.Resource, e.Message, e.Succeeded
+	if e.Threshold.OK {
+		x.Threshold = e.Threshold.V
+	}
+	if e.Available.OK {
+		x.Available = e.Available.V
+	}
+	return ev
 }

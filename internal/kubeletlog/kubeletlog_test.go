@@ -63,9 +63,9 @@ func FuzzStructured(f *testing.F) {
 	f.Add(`"x`)
 	f.Fuzz(func(t *testing.T, s string) {
 		structured(s)
-		d := &Decoder{}
+		var tr Tracker
 		for range 3 {
-			d.add(&kernlog.Message{Text: "I1202 23:07:36.000404     901 eviction_manager.go:616] " + s})
+			tr.Add(&kernlog.Message{Text: "I1202 23:07:36.000404     901 eviction_manager.go:616] " + s})
 		}
 	})
 }

@@ -109,6 +109,7 @@ var schemas = [...][]field{
 	event.KindSignal:       signalFields(),
 	event.KindExit:         exitFields(),
 	event.KindSample:       sampleFields(),
+	event.KindEviction:     evictionFields(),
 }
 
 // fieldsOf returns the keys of kind k; nil for a kind this package does not
@@ -563,6 +564,28 @@ func sampleFields() []field {
 		field{text: "psi_full_total_ns", json: "psi_full_total_ns", flag: hasPressure,
 			codec: integerOf(func(ev *event.Event) *time.Duration { return &smp(ev).FullTotal })},
 	)
+}
+
+func evictionFields() []field {
+	e := func(ev *event.Event) *event.Eviction { return &ev.Eviction }
+	str := func(name string, get func(*event.Eviction) *string) field {
+		return field{text: name, json: name,
+			has:   func(ev *event.Event) bool { return *get(e(ev)) != "" },
+			codec: stringCodec{func(ev *event.Event) *string { return get(e(ev)) }}}
+	}
+	return []field{
+		str("namespace", func(x *event.Eviction) *string { return &x.Pod.Namespace }),
+		str("pod", func(x *event.Eviction) *string { return &x.Pod.PodName }),
+		str("pod_uid", func(x *event.Eviction) *string { return &x.Pod.PodUID }),
+		str("resource", func(x *event.Eviction) *string { return &x.Resource }),
+		str("threshold", func(x *event.Eviction) *string { return &x.Threshold }),
+		str("available", func(x *event.Eviction) *string { return &x.Available }),
+		str("message", func(x *event.Eviction) *string { return &x.Message }),
+		{text: "evicted", json: "evicted",
+			has:   func(ev *event.Event) bool { return e(ev).Succeeded },
+			codec: bare[boolCodec]{boolCodec{func(ev *event.Event) *bool { return &e(ev).Succeeded }}}},
+		str("why", func(x *event.Eviction) *string { return &x.Why }),
+	}
 }
 
 // andHas is a has function true when both are (nil counts as true).

@@ -59,7 +59,7 @@ type Pipeline struct {
 	mu     sync.Mutex // serialises the sinks and guards written
 	sinks  []Sink
 	// written counts the events handed to the sinks, by kind.
-	written [event.KindSample + 1]uint64
+	written [event.NumKinds]uint64
 }
 
 // New returns the standard pipeline, writing to sinks. Its stages keep

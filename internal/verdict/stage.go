@@ -18,6 +18,8 @@ func (Stage) Process(ev *event.Event) (bool, error) {
 		ev.OOMKill.Why = Explain(ev)
 	case event.KindExit:
 		ev.Exit.Why = ExplainExit(ev)
+	case event.KindEviction:
+		ev.Eviction.Why = ExplainEviction(ev)
 	}
 	return true, nil
 }

@@ -31,7 +31,10 @@ func Explain(ev *event.Event) string {
 	if k.Class == event.ClassMemcg {
 		explainMemcg(&b, k)
 	} else {
-		explainChosen(&b, k)
+		explainChosen(&b, k, !ev.Missing.Lacks(event.MissingVictimAdj))
+	}
+	if f := fragmentation(k); f != "" {
+		b.WriteString("; " + f)
 	}
 	return b.String()
 }
@@ -74,6 +77,12 @@ func explainMemcg(b *strings.Builder, k *event.OOMKill) {
 		details = append(details, "allocation by "+t)
 	}
 	fmt.Fprintf(b, " (%s); memcg OOM", strings.Join(details, "; "))
+	if s := swapLimit(k); s != "" {
+		b.WriteString("; " + s)
+	}
+	if s := reportedMemcg(&k.Report); s != "" {
+		b.WriteString("; " + s)
+	}
 }
 
 // victimUsage is the victim cgroup's usage, and its own limit when it has
@@ -91,8 +100,9 @@ func victimUsage(c *event.Cgroup) string {
 }
 
 // explainChosen: "<kind of OOM>: <cause>, victim <victim> chosen by
-// oom_score (adj N; <numbers>)". Every class but memcg.
-func explainChosen(b *strings.Builder, k *event.OOMKill) {
+// oom_score (adj N; <numbers>)". Every class but memcg. hasAdj says the
+// source saw the victim's oom_score_adj.
+func explainChosen(b *strings.Builder, k *event.OOMKill, hasAdj bool) {
 	switch k.Class {
 	case event.ClassGlobal:
 		b.WriteString("global OOM: node out of memory")
@@ -107,12 +117,17 @@ func explainChosen(b *strings.Builder, k *event.OOMKill) {
 	}
 	b.WriteString(", victim ")
 	b.WriteString(victim(k))
-	b.WriteString(" chosen by oom_score (adj ")
-	b.WriteString(strconv.Itoa(int(k.Victim.OOMScoreAdj)))
-	if k.HasControl && k.TotalPages > 0 {
-		fmt.Fprintf(b, ", badness %d of %d pages", k.Points, k.TotalPages)
+	b.WriteString(" chosen by oom_score (")
+	var numbers []string
+	if hasAdj {
+		numbers = append(numbers, "adj "+strconv.Itoa(int(k.Victim.OOMScoreAdj)))
 	}
-	b.WriteString("; ")
+	if k.HasControl && k.TotalPages > 0 {
+		numbers = append(numbers, fmt.Sprintf("badness %d of %d pages", k.Points, k.TotalPages))
+	}
+	if len(numbers) > 0 {
+		b.WriteString(strings.Join(numbers, ", ") + "; ")
+	}
 	b.WriteString(victimMemory(&k.Victim))
 	if p, ok := nodePressure(k, snapshotOf(k)); ok {
 		b.WriteString("; node memory pressure ")
@@ -127,6 +142,9 @@ func explainChosen(b *strings.Builder, k *event.OOMKill) {
 	b.WriteString(")")
 	if k.VictimExiting {
 		b.WriteString(", already exiting: marked for the OOM reaper, not killed")
+	}
+	if s := reportedNode(&k.Report); s != "" {
+		b.WriteString("; " + s)
 	}
 }
 
@@ -143,7 +161,9 @@ func victim(k *event.OOMKill) string {
 // trigger names the task that ran into the limit when it is not the
 // victim's process, and where it ran when that is not the victim's cgroup.
 func trigger(k *event.OOMKill) string {
-	if k.Trigger.TGID == 0 || k.Trigger.TGID == k.Victim.TGID {
+	// A kernel log names the allocating thread, not always its process.
+	if k.Trigger.PID == 0 || k.Trigger.TGID != 0 && k.Trigger.TGID == k.Victim.TGID ||
+		k.Trigger.TGID == 0 && k.Trigger.PID == k.Victim.PID {
 		return ""
 	}
 	s := process(k.Trigger)

@@ -253,6 +253,37 @@ func cases() []verdictCase {
 	ev.OOMKill.Class = event.ClassUnknown
 	ev.OOMKill.HasControl = false
 	add("unknown class", ev, input{Victim: api, Trigger: container.Parse("/system.slice/postgresql.service")})
+
+	// Read from a kernel log: no oom_score_adj (before 5.10), the
+	// allocating thread but not its process, the report's memory state,
+	// an order-3 allocation with little free in blocks that large.
+	kmsg := event.Event{Kind: event.KindOOMKill, Missing: event.MissingVictimAdj | event.MissingTriggerTGID, OOMKill: event.OOMKill{
+		Class: event.ClassGlobal, Mode: event.ModeKmsg,
+		Victim:  event.Victim{Task: event.Task{PID: 1200, TGID: 1200, Comm: "postgres"}, HasMM: true, RSSAnonKB: 3 << 20, RSSFileKB: 2048},
+		Trigger: event.Task{PID: 2001, Comm: "java"},
+		HasGFP:  true, GFPMask: 0x40dc0, Order: 3,
+		Report: event.KernelReport{
+			HasNode: true, AnonBytes: 7 << 30, FileBytes: 40 * mib, ShmemBytes: mib, SlabUnreclaimBytes: 200 * mib,
+			FreeBytes: 120 * mib, MinFreeBytes: 60 * mib, HasSwap: true,
+			HasFreeLists: true, FreeByOrder: [event.MaxOrder]uint64{0: 90 * mib, 1: 18 * mib, 3: 12 * mib},
+			Tasks: [event.ReportedTasks]event.ReportedTask{
+				{PID: 1200, TGID: 1200, Comm: "postgres", RSSBytes: 3 << 30},
+				{PID: 2001, TGID: 2000, Comm: "java", RSSBytes: 2 << 30},
+				{PID: 7, TGID: 7, Comm: "x\n", RSSBytes: mib},
+				{PID: 8, TGID: 8, Comm: "small", RSSBytes: kib},
+			},
+			NumTasks: 4, TaskCount: 212,
+		},
+	}}
+	add("global, from the kernel log, fragmented", kmsg, input{})
+
+	ev = hog
+	ev.OOMKill.Mode = event.ModeKmsg
+	ev.OOMKill.OOMCgroup.UsageBytes, ev.OOMKill.OOMCgroup.LimitBytes = 20*mib, 32*mib
+	ev.OOMKill.Victim.Cgroup.UsageBytes, ev.OOMKill.Victim.Cgroup.LimitBytes = 20*mib, 32*mib
+	ev.OOMKill.Report = event.KernelReport{HasMemcg: true, MemcgAnonBytes: 19 * mib, MemcgFileBytes: mib, MemcgKernelBytes: 512 * kib,
+		HasMemcgSwap: true, MemcgSwapUsageBytes: 64 * mib, MemcgSwapLimitBytes: 64 * mib}
+	add("memcg, from the kernel log, memory+swap limit", ev, input{})
 	return cs
 }
 
@@ -313,6 +344,22 @@ func compareGolden(t *testing.T, want, got string) {
 		if _, ok := g[name]; !ok {
 			t.Errorf("%s: in the golden file but not a case", name)
 		}
+	}
+}
+
+func TestExplainEviction(t *testing.T) {
+	ev := event.Event{Kind: event.KindEviction, Eviction: event.Eviction{
+		Pod:      event.Owner{Namespace: "shop", PodName: "api-7d9", PodUID: uid1},
+		Resource: "memory", Threshold: "100Mi", Available: "92412Ki", Succeeded: true,
+	}}
+	want := `pod shop/api-7d9 was evicted by the kubelet: the node was low on "memory" (threshold "100Mi", available "92412Ki"); its containers got SIGTERM, then SIGKILL after the grace period (exit 137 without an OOM kill)`
+	if got := ExplainEviction(&ev); got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+	ev.Eviction.Pod.PodName = "x\x1b[31m"
+	ev.Eviction.Succeeded = false
+	if got := ExplainEviction(&ev); !strings.HasPrefix(got, `pod "shop/x\x1b[31m" was chosen for eviction`) {
+		t.Errorf("hostile pod name: %s", got)
 	}
 }
 
