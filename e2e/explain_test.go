@@ -116,7 +116,7 @@ func TestExplainAgreesWithTrace(t *testing.T) {
 	tr.stop(t)
 
 	for _, args := range [][]string{
-		{"explain", "--output", "json"},              // this machine's log, since boot
+		{"explain", "--output", "json"}, // this machine's log, since boot
 		{"explain", "--output", "json", "--class", "memcg"},
 	} {
 		logged := killsOf(runJSON(t, args...), pids...)
