@@ -387,6 +387,7 @@ func checkKill(t *testing.T, ev event.Event, k kernlog.Kill, w want) {
 		t.Errorf("event time %v is not within the last minute", ev.Time)
 	}
 	recordFacts(t, ev)
+	checkExplained(t, ev)
 }
 
 // checkControl checks what the mode read of struct oom_control: nothing in
