@@ -107,8 +107,11 @@ func victimOf(k *event.OOMKill) string {
 	return strconv.Quote(k.Victim.Comm) + " (pid " + strconv.FormatUint(uint64(max(k.Victim.TGID, k.Victim.PID)), 10) + ")"
 }
 
-// seen keeps the first and last time shown, for the summary.
+// seen keeps the first and last wall-clock time shown, for the summary.
 func (w *Writer) seen(ev *event.Event) {
+	if ev.Time.IsZero() {
+		return
+	}
 	t := w.when(ev)
 	if w.first == "" {
 		w.first = t
