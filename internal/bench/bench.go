@@ -57,7 +57,10 @@ type Config struct {
 	GoBenchTime  string // go test -benchtime
 
 	ReportEvents int // events of the synthetic capture
-	ReportRounds int // runs of report and gate on it
+	ReportRounds int // runs of report and gate on it, and of explain and report on the kernel log
+
+	KernelLogBytes   int64 // size of the synthetic syslog explain reads
+	KernelLogReports int   // OOM reports in it
 
 	// Only, when not empty, runs only these scenarios (see Scenarios).
 	Only []string
@@ -89,12 +92,14 @@ func DefaultConfig() Config {
 		GoBenchTime:     "500ms",
 		ReportEvents:    1_000_000,
 		ReportRounds:    3,
+		KernelLogBytes:   1 << 30,
+		KernelLogReports: 10_000,
 		Progress:        io.Discard,
 	}
 }
 
 // Scenarios are the names of what Run measures, in the order it does.
-var Scenarios = []string{"startup", "storm", "killcost", "latency", "loss", "pipeline", "gobench", "report"}
+var Scenarios = []string{"startup", "storm", "killcost", "latency", "loss", "pipeline", "gobench", "report", "kernellog"}
 
 // Results is everything a run measured.
 type Results struct {
@@ -112,6 +117,7 @@ type Results struct {
 	pipeline []pipelineRow
 	goBench  *goBenchResults
 	report   *reportResults
+	kernlog  *kernelLogResults
 	errs     map[string]error // by scenario
 }
 
@@ -212,6 +218,8 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 			res.goBench, err = b.goBenchScenario(ctx)
 		case "report":
 			res.report, err = b.reportScenario(ctx)
+		case "kernellog":
+			res.kernlog, err = b.kernelLogScenario(ctx)
 		}
 		if err != nil {
 			res.errs[name] = err

@@ -143,6 +143,11 @@ func (t *Tracker) Pending() (int, bool) {
 
 // Add reads one message; only the kubelet's eviction manager's matter.
 func (t *Tracker) Add(m *kernlog.Message) {
+	// Nearly every line of a log is another's: the regular expression
+	// only for the eviction manager's.
+	if !strings.Contains(m.Text, "eviction_manager.go:") {
+		return
+	}
 	g := klogHeader.FindStringSubmatch(m.Text)
 	if g == nil || !strings.HasPrefix(g[3], "eviction_manager.go") {
 		return
