@@ -143,6 +143,9 @@ func parse(path string, truncated bool) Info {
 		info.User = user
 		return info
 	}
+	if info := parentedContainer(segs); !info.IsZero() {
+		return info
+	}
 	if unit := innermostUnit(segs); unit != "" {
 		return Info{Unit: unit, User: user}
 	}
@@ -387,6 +390,26 @@ func runtimeContainer(segs []string) Info {
 		}
 	}
 	return Info{}
+}
+
+// parentedContainer attributes a bare container ID at the end of a plain
+// cgroupfs path: Docker's cgroupfs driver puts a container started with
+// --cgroup-parent P at P/<id> (and containerd's clients do the same), so the
+// runtime is not in the path; a Resolver finds it in the runtime's state.
+// Only where nothing above the ID is a systemd unit or looks like a kubelet's
+// tree (a component starting with "kubepods" or "pod"): a malformed pod tree
+// stays unattributed rather than taken for a runtime's container.
+func parentedContainer(segs []string) Info {
+	last := len(segs) - 1
+	if !isContainerID(segs[last]) {
+		return Info{}
+	}
+	for _, s := range segs[:last] {
+		if isUnitName(s) || strings.HasPrefix(s, "kubepods") || strings.HasPrefix(s, "pod") {
+			return Info{}
+		}
+	}
+	return Info{ID: segs[last], Level: LevelContainer}
 }
 
 // userSlice returns the uid of the user slice in segs ("user.slice/

@@ -87,10 +87,13 @@ const (
 	lookupPodman                              // container name by ID
 )
 
-// lookupResult is what a lookup found: names, or found false.
+// lookupResult is what a lookup found: names, or found false. runtime is
+// the runtime whose state knew the container, for a container whose path
+// does not say.
 type lookupResult struct {
-	names Names
-	found bool
+	names   Names
+	runtime Runtime
+	found   bool
 }
 
 type pendingLookup struct {
@@ -102,6 +105,9 @@ type pendingLookup struct {
 func (res lookupResult) apply(info Info) Info {
 	if !res.found {
 		return info
+	}
+	if info.Runtime == "" && info.PodUID == "" {
+		info.Runtime = res.runtime
 	}
 	return info.WithNames(res.names)
 }
@@ -224,7 +230,7 @@ func lookupsFor(info Info) []lookupKey {
 		return nil
 	}
 	switch info.Runtime {
-	case RuntimeDocker:
+	case RuntimeDocker, "": // a bare ID: Docker's --cgroup-parent
 		return []lookupKey{{kind: lookupDocker, id: info.ID}}
 	case RuntimePodman:
 		return []lookupKey{{kind: lookupPodman, id: info.ID}}

@@ -149,6 +149,16 @@ func (e *enricher) explainKill(ev *event.Event) {
 	if e.snapshots != nil {
 		go func() { taken <- e.takeSnapshot(ctx, &k.OOMCgroup) }()
 	}
+	// Whether the victim was its container's main process, while the
+	// container's other processes are still there to ask.
+	var main *container.Process
+	if v := &k.Victim.Cgroup; v.Valid() && v.Container.ID != "" {
+		if dir, err := e.hierarchy.Dir(v.Path); err == nil {
+			if p, ok := container.MainProcess(dir, "/proc"); ok {
+				main = &p
+			}
+		}
+	}
 	for _, c := range cgroups {
 		if c.Valid() && !c.Container.IsZero() {
 			c.Container = e.resolver.Resolve(ctx, c.Container)
@@ -164,6 +174,7 @@ func (e *enricher) explainKill(ev *event.Event) {
 		Trigger:  k.TriggerCgroup.Container,
 		OOM:      k.OOMCgroup.Container,
 		Snapshot: snapshot,
+		Main:     main,
 	})
 }
 

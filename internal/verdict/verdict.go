@@ -30,6 +30,9 @@ type Input struct {
 	// Snapshot is the OOM cgroup's state read after the kill (for a global
 	// OOM, the node's pressure); nil when none was taken.
 	Snapshot *memstate.Snapshot
+	// Main is the main process of the victim's container (PID 1 of its
+	// PID namespace) as found right after the kill; nil when unknown.
+	Main *container.Process
 }
 
 // Explain returns the sentence for an oom_kill event, or "" for any other
@@ -45,7 +48,22 @@ func Explain(in Input) string {
 	} else {
 		explainChosen(&b, k, in)
 	}
+	mainProcess(&b, k, in)
 	return b.String()
+}
+
+// mainProcess says whether the victim was its container's main process:
+// when it was not, the container lives on and may exit 0 although its
+// runtime reports an OOM kill.
+func mainProcess(b *strings.Builder, k *event.OOMKill, in Input) {
+	if in.Main == nil || in.Victim.ID == "" || k.VictimExiting {
+		return
+	}
+	if uint32(in.Main.PID) == k.Victim.TGID {
+		b.WriteString("; it was the container's main process")
+		return
+	}
+	fmt.Fprintf(b, "; the container's main process %s (pid %d) was not killed and lives on", strconv.Quote(in.Main.Comm), in.Main.PID)
 }
 
 // explainMemcg: "<victim> was killed because <limit> was reached
@@ -186,7 +204,10 @@ func place(info container.Info, cg *event.Cgroup) string {
 	case info.Level == container.LevelKubepods:
 		return "the cgroup of all pods " + quotedPath(cg)
 	case info.ID != "":
-		runtime := string(info.Runtime) + " container "
+		runtime := "container "
+		if info.Runtime != "" {
+			runtime = string(info.Runtime) + " container "
+		}
 		if info.Level == container.LevelMonitor {
 			return "the monitor of " + runtime + containerName(info)
 		}
