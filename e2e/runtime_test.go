@@ -279,6 +279,7 @@ func startDockerd(t *testing.T) *dockerd {
 	d.cmd.Stdout, d.cmd.Stderr = &d.log, &d.log
 	// Its own process group: the containerd it starts is stopped with it.
 	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	removeCgroups := removeNewCgroups(t, "docker")
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -300,6 +301,7 @@ func startDockerd(t *testing.T) *dockerd {
 			<-exited
 		}
 		unmountBelow(t, dir)
+		removeCgroups()
 		if t.Failed() {
 			t.Logf("dockerd log:\n%s", d.log.String())
 		}
@@ -345,6 +347,45 @@ func unmountBelow(t *testing.T, dir string) {
 	for i := len(mounts) - 1; i >= 0; i-- {
 		if err := syscall.Unmount(mounts[i], syscall.MNT_DETACH); err != nil && !errors.Is(err, syscall.EINVAL) {
 			t.Errorf("unmount %s: %v", mounts[i], err)
+		}
+	}
+}
+
+// removeNewCgroups removes the cgroup directory name (an engine's parent
+// cgroup, "docker" or "libpod_parent") from every hierarchy where it did not
+// exist before: call it before the engine runs, and what it returns when
+// the engine is gone. Cgroups that still hold processes stay, and fail the
+// test.
+func removeNewCgroups(t *testing.T, name string) func() {
+	t.Helper()
+	dirs, err := filepath.Glob(filepath.Join("/sys/fs/cgroup/*", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	existed := map[string]bool{}
+	for _, d := range dirs {
+		existed[d] = true
+	}
+	return func() {
+		dirs, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup/*", name))
+		for _, d := range dirs {
+			if existed[d] {
+				continue
+			}
+			// Deepest first: a cgroup directory is removed with rmdir once
+			// its children are.
+			var all []string
+			filepath.WalkDir(d, func(path string, e os.DirEntry, err error) error {
+				if err == nil && e.IsDir() {
+					all = append(all, path)
+				}
+				return nil
+			})
+			for i := len(all) - 1; i >= 0; i-- {
+				if err := syscall.Rmdir(all[i]); err != nil {
+					t.Errorf("remove cgroup %s: %v", all[i], err)
+				}
+			}
 		}
 	}
 }
