@@ -49,11 +49,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, logg
 	if !*printEvents {
 		opts.Sink = nil
 	}
+	m := metrics.New(metrics.Options{MaxOwners: *maxOwners, Expiry: *expiry, Version: version})
+	m.WatchAgent()
 	return agent.Run(ctx, agent.Options{
 		Listen:        *listen,
 		WebConfigFile: *webConfig,
 		Stream:        opts,
-		Metrics:       metrics.New(metrics.Options{MaxOwners: *maxOwners, Expiry: *expiry, Version: version}),
+		Metrics:       m,
 		Logger:        logger,
 	})
 }
