@@ -149,6 +149,12 @@ func (e *engine) cmd(args ...string) (string, error) {
 	return stdout.String(), nil
 }
 
+// logs returns what the container wrote, stdout and stderr together.
+func (e *engine) logs(name string) string {
+	out, _ := exec.Command(e.bin, append(append([]string{}, e.args...), "logs", name)...).CombinedOutput()
+	return string(out)
+}
+
 func (e *engine) must(t *testing.T, args ...string) string {
 	t.Helper()
 	out, err := e.cmd(args...)
@@ -246,7 +252,7 @@ func (e *engine) mainPID(t *testing.T, name string) int {
 type dockerd struct {
 	engine
 	hostRoot string
-	cmd      *exec.Cmd
+	proc     *exec.Cmd
 	log      bytes.Buffer
 }
 
@@ -270,21 +276,21 @@ func startDockerd(t *testing.T) *dockerd {
 	}
 	sock := filepath.Join(run, "docker.sock")
 	d.engine = engine{name: "docker", bin: client, args: []string{"-H", "unix://" + sock}}
-	d.cmd = exec.Command(bin,
+	d.proc = exec.Command(bin,
 		"--data-root", filepath.Join(d.hostRoot, "var/lib/docker"),
 		"--exec-root", filepath.Join(dir, "exec"),
 		"-H", "unix://"+sock,
 		"--pidfile", filepath.Join(run, "docker.pid"),
 		"--iptables=false", "--ip6tables=false", "--bridge=none", "--ip-forward=false", "--ip-masq=false")
-	d.cmd.Stdout, d.cmd.Stderr = &d.log, &d.log
+	d.proc.Stdout, d.proc.Stderr = &d.log, &d.log
 	// Its own process group: the containerd it starts is stopped with it.
-	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	d.proc.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	removeCgroups := removeNewCgroups(t, "docker")
-	if err := d.cmd.Start(); err != nil {
+	if err := d.proc.Start(); err != nil {
 		t.Fatal(err)
 	}
 	exited := make(chan error, 1)
-	go func() { exited <- d.cmd.Wait() }()
+	go func() { exited <- d.proc.Wait() }()
 	t.Cleanup(func() {
 		// Containers first, then images, then the daemon and its containerd.
 		if ids, err := d.cmd2("ps", "-aq"); err == nil && ids != "" {
@@ -293,11 +299,11 @@ func startDockerd(t *testing.T) *dockerd {
 		if ids, err := d.cmd2("images", "-q"); err == nil && ids != "" {
 			d.cmd2(append([]string{"rmi", "-f"}, strings.Fields(ids)...)...)
 		}
-		syscall.Kill(d.cmd.Process.Pid, syscall.SIGTERM)
+		syscall.Kill(d.proc.Process.Pid, syscall.SIGTERM)
 		select {
 		case <-exited:
 		case <-time.After(30 * time.Second):
-			syscall.Kill(-d.cmd.Process.Pid, syscall.SIGKILL)
+			syscall.Kill(-d.proc.Process.Pid, syscall.SIGKILL)
 			<-exited
 		}
 		unmountBelow(t, dir)
