@@ -576,3 +576,99 @@ func warnings(logs string) []string {
 	}
 	return out
 }
+
+// The image under a 64 MiB memory limit lives through a storm of OOM kills
+// and reclaim in its neighbours (three waves of ten containers of a pod,
+// each needing 64 MiB where 32 are allowed) without being OOM-killed
+// itself, counts every kill, loses nothing, and says so in its metrics: the
+// same process start time as before the storm, and its own cgroup's peak
+// below the limit.
+func TestImageMemoryLimited(t *testing.T) {
+	requireRoot(t)
+	img := makeImage(t)
+	ds := readDaemonSet(t)
+	d := startDockerd(t)
+	d.importImage(t, hogRootfs(t, t.TempDir()), hogImage)
+	node := newKubeNode(t, d)
+	bounding := boundingCaps(t)
+	caps := slices.DeleteFunc(ds.capabilities(t), func(c string) bool { known, ok := bounding[c]; return ok && !known })
+	const limit = 64 << 20
+	a, logs, ok := startAgent(t, img, ds, caps, d.hostRoot, "--memory", strconv.Itoa(limit))
+	if !ok {
+		t.Fatalf("the agent does not start under a 64 MiB limit:\n%s", logs)
+	}
+	gauge := func(families map[string]*dto.MetricFamily, name string) float64 {
+		f := families[name]
+		if f == nil || len(f.GetMetric()) != 1 {
+			t.Fatalf("no %s in the agent's metrics", name)
+		}
+		return f.GetMetric()[0].GetGauge().GetValue()
+	}
+	before := a.metrics(t)
+	started := gauge(before, "process_start_time_seconds")
+	if got := gauge(before, "oomtrace_agent_memory_limit_bytes"); got != limit {
+		t.Fatalf("oomtrace_agent_memory_limit_bytes %v, want %d", got, limit)
+	}
+	kmsg := openKmsg(t)
+
+	const waves, perWave = 3, 10
+	stormStart := time.Now()
+	var names []string
+	for w := range waves {
+		gate := t.TempDir()
+		var wave []string
+		for i := range perWave {
+			name := fmt.Sprintf("storm%d-%d", w, i)
+			node.run(t, name, []string{"--memory", "32m", "-v", gate + ":/gate:ro"}, "sh", "-c",
+				"while [ ! -e /gate/go ]; do sleep 0.05; done; "+hogCommand(fmt.Sprintf("storm%d", i), 64, true))
+			wave = append(wave, name)
+		}
+		if err := os.WriteFile(filepath.Join(gate, "go"), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range wave {
+			if st := d.wait(t, name); !st.State.OOMKilled || st.State.ExitCode != 137 {
+				t.Errorf("docker says %s: OOMKilled=%v ExitCode=%d, want true, 137", name, st.State.OOMKilled, st.State.ExitCode)
+			}
+		}
+		names = append(names, wave...)
+	}
+	t.Logf("%d kills in %v", len(names), time.Since(stormStart).Round(time.Millisecond))
+
+	var counted float64
+	var after map[string]*dto.MetricFamily
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		counted = 0
+		for _, name := range names {
+			counted += node.kills(t, a, name)["memcg"]
+		}
+		if counted >= float64(len(names)) {
+			break
+		}
+	}
+	after = a.metrics(t)
+	if counted != float64(len(names)) {
+		t.Errorf("the agent counted %v kills of the storm's containers, want %d", counted, len(names))
+	}
+	if lost := after["oomtrace_events_lost_total"].GetMetric()[0].GetCounter().GetValue(); lost != 0 {
+		t.Errorf("%v events lost", lost)
+	}
+	st := a.p.inspect(t, a.name)
+	if !st.State.Running || st.State.OOMKilled || st.State.Pid != a.pid {
+		t.Errorf("podman says the agent: running %v, OOMKilled %v, pid %d (was %d)", st.State.Running, st.State.OOMKilled, st.State.Pid, a.pid)
+	}
+	if got := gauge(after, "process_start_time_seconds"); got != started {
+		t.Errorf("the agent's process_start_time_seconds went from %v to %v: it was restarted", started, got)
+	}
+	peak := gauge(after, "oomtrace_agent_memory_max_usage_bytes")
+	rss := gauge(after, "process_resident_memory_bytes")
+	if peak >= limit {
+		t.Errorf("the agent's cgroup peaked at %v bytes, at its limit %d", peak, limit)
+	}
+	t.Logf("the agent's memory cgroup peaked at %.1f MiB of 64 MiB; resident %.1f MiB", peak/(1<<20), rss/(1<<20))
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	if k, err := kmsg.WaitKill(ctx, a.pid); err == nil {
+		t.Errorf("the kernel reports an OOM kill of the agent: %+v", k)
+	}
+}
