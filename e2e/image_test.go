@@ -97,7 +97,8 @@ func TestImageBuild(t *testing.T) {
 		}
 	}
 	// The image of this machine's architecture runs.
-	if out := img.podman.must(t, "run", "--rm", "--network", "none", img.tag, "version"); !strings.HasPrefix(out, "oomtrace ") {
+	run := append(append([]string{"run", "--rm"}, img.podman.run...), img.tag, "version")
+	if out := img.podman.must(t, run...); !strings.HasPrefix(out, "oomtrace ") {
 		t.Errorf("oomtrace version in the image: %q", out)
 	}
 }

@@ -281,6 +281,10 @@ func startDockerd(t *testing.T) *dockerd {
 		"--exec-root", filepath.Join(dir, "exec"),
 		"-H", "unix://"+sock,
 		"--pidfile", filepath.Join(run, "docker.pid"),
+		// Its own namespaces in a containerd it may share with a system
+		// Docker (it starts its own when none runs).
+		"--containerd-namespace", fmt.Sprintf("oomtrace-e2e-%d", os.Getpid()),
+		"--containerd-plugins-namespace", fmt.Sprintf("oomtrace-e2e-%d-plugins", os.Getpid()),
 		"--iptables=false", "--ip6tables=false", "--bridge=none", "--ip-forward=false", "--ip-masq=false")
 	d.proc.Stdout, d.proc.Stderr = &d.log, &d.log
 	// Its own process group: the containerd it starts is stopped with it.
