@@ -29,7 +29,7 @@ func TestRuntimeDocker(t *testing.T) {
 	// The main process is OOM-killed: Docker says OOMKilled, 137.
 	t.Run("main_process_oom", func(t *testing.T) {
 		since := time.Now()
-		id := d.start(t, "web", []string{"--memory", "32m"}, hogImage, "sh", "-c", hogCommand("mainhog", 64, true))
+		id := d.start(t, "web", []string{"--memory", "32m"}, hogImage, "sh", "-c", "sleep 1; "+hogCommand("mainhog", 64, true))
 		pid := d.mainPID(t, "web")
 		st := d.wait(t, "web")
 		ev := tr.waitContainerKill(t, id, "mainhog")
@@ -145,7 +145,7 @@ func TestRuntimeDocker(t *testing.T) {
 	t.Run("cgroup_parent_limit", func(t *testing.T) {
 		parent := createGroup(t, h, memcg.UniqueName("oomtrace-e2e"), 24)
 		id := d.start(t, "limited", []string{"--cgroup-parent", parent.Path(), "--memory", "64m"}, hogImage,
-			"sh", "-c", hogCommand("parenthog", 48, true))
+			"sh", "-c", "sleep 1; "+hogCommand("parenthog", 48, true))
 		pid := d.mainPID(t, "limited")
 		st := d.wait(t, "limited")
 		ev := tr.waitContainerKill(t, id, "parenthog")

@@ -235,7 +235,8 @@ func (e *engine) wait(t *testing.T, name string) containerState {
 }
 
 // mainPID waits until the container runs and returns the host pid of its
-// main process, as the engine reports it.
+// main process, as the engine reports it. The container must run long
+// enough to be seen running (a second's sleep before the work does).
 func (e *engine) mainPID(t *testing.T, name string) int {
 	t.Helper()
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
@@ -507,7 +508,7 @@ func checkRuntimeKill(t *testing.T, ev event.Event, kmsg *kernlog.Reader, w runt
 	if w.pid != 0 && int(v.TGID) != w.pid {
 		t.Errorf("victim pid %d, the engine's %d", v.TGID, w.pid)
 	}
-	kk := kernelKill(t, kmsg, int(v.TGID))
+	kk := kernelKillOf(t, kmsg, int(v.TGID), w.comm)
 	if kk.Comm != w.comm || v.Comm != w.comm || kk.Class() != event.ClassMemcg || k.Class != event.ClassMemcg {
 		t.Errorf("victim %q class %s; kernel %q class %s; want %q, memcg", v.Comm, k.Class, kk.Comm, kk.Class(), w.comm)
 	}
@@ -540,6 +541,24 @@ func checkRuntimeKill(t *testing.T, ev event.Event, kmsg *kernlog.Reader, w runt
 	}
 	t.Logf("%s: kernel killed %d (%s); oomtrace: %s", w.name, kk.PID, kk.Comm, k.Why)
 	return kk
+}
+
+// kernelKillOf returns the kernel's report of killing pid under the name
+// comm: pids are reused (pid_max is 32768 here), and a reader kept open
+// through many kills may hold an older report of the same pid.
+func kernelKillOf(t *testing.T, kmsg *kernlog.Reader, pid int, comm string) kernlog.Kill {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for n := 1; ; n++ {
+		k, err := kmsg.WaitNthKill(ctx, pid, n)
+		if err != nil {
+			t.Fatalf("kernel report of the kill of pid %d (%s): %v", pid, comm, err)
+		}
+		if k.Comm == comm {
+			return k
+		}
+	}
 }
 
 // checkExitCause finds oomtrace's exit event of pid and checks its cause.

@@ -69,6 +69,9 @@ type Resolver struct {
 
 	mu       sync.Mutex
 	inflight map[lookupKey]*pendingLookup
+	// freed is closed, and replaced, each time a lookup finishes: a
+	// Resolve that found MaxLookups running waits on it for a slot.
+	freed chan struct{}
 }
 
 // lookupKey is one thing to look up: the names of a pod, or of a container.
@@ -131,6 +134,7 @@ func NewResolver(opts ResolverOptions) *Resolver {
 		cache:    newCache(opts.CacheSize),
 		now:      time.Now,
 		inflight: map[lookupKey]*pendingLookup{},
+		freed:    make(chan struct{}),
 	}
 	r.look = r.lookOnDisk
 	return r
@@ -150,7 +154,7 @@ func (r *Resolver) Cached(info Info) Info {
 
 // Resolve returns info with the names of its container and pod: from the
 // cache, else from lookups it starts in the background and waits for until
-// ctx is done. With a context that is already done it only starts the
+// ctx is done (also for a lookup to finish when MaxLookups are running). With a context that is already done it only starts the
 // lookups: a prefetch.
 func (r *Resolver) Resolve(ctx context.Context, info Info) Info {
 	now := r.now()
@@ -158,8 +162,22 @@ func (r *Resolver) Resolve(ctx context.Context, info Info) Info {
 	for _, k := range lookupsFor(info) {
 		if res, ok := r.cache.get(k, now); ok {
 			info = res.apply(info)
-		} else if p := r.start(k); p != nil {
-			waits = append(waits, p)
+			continue
+		}
+		// With MaxLookups running, wait for one to finish (within ctx):
+		// many kills at once in new containers all need names.
+		for {
+			p, freed := r.start(k)
+			if p != nil {
+				waits = append(waits, p)
+				break
+			}
+			select {
+			case <-freed:
+				continue
+			case <-ctx.Done():
+			}
+			break
 		}
 	}
 	for _, p := range waits {
@@ -179,15 +197,16 @@ func (r *Resolver) Resolve(ctx context.Context, info Info) Info {
 }
 
 // start runs the lookup for k unless one is already running, and returns
-// it; nil when MaxLookups are running already.
-func (r *Resolver) start(k lookupKey) *pendingLookup {
+// it; nil when MaxLookups are running already, with a channel that is
+// closed when one of them finishes.
+func (r *Resolver) start(k lookupKey) (*pendingLookup, <-chan struct{}) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if p, ok := r.inflight[k]; ok {
-		return p
+		return p, nil
 	}
 	if len(r.inflight) >= r.opts.MaxLookups {
-		return nil
+		return nil, r.freed
 	}
 	p := &pendingLookup{done: make(chan struct{})}
 	r.inflight[k] = p
@@ -200,10 +219,12 @@ func (r *Resolver) start(k lookupKey) *pendingLookup {
 		r.cache.put(k, p.result, r.now().Add(ttl))
 		r.mu.Lock()
 		delete(r.inflight, k)
+		close(r.freed)
+		r.freed = make(chan struct{})
 		r.mu.Unlock()
 		close(p.done)
 	}()
-	return p
+	return p, nil
 }
 
 // lookupsFor lists what must be looked up to name info. Containers in a
