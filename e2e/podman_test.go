@@ -32,6 +32,7 @@ func startPodman(t *testing.T) (*engine, string) {
 			"--cgroup-manager", "cgroupfs", "--events-backend", "file"},
 		run: []string{"--network", "none", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"},
 	}
+	removeNewDirs(t, "/run/runc", "/run/containers", "/var/lib/containers", "/run/libpod")
 	removeCgroups := removeNewCgroups(t, "libpod_parent")
 	t.Cleanup(func() {
 		e.cmd("rm", "-af", "-t", "0")

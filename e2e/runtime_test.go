@@ -290,6 +290,7 @@ func startDockerd(t *testing.T) *dockerd {
 	d.proc.Stdout, d.proc.Stderr = &d.log, &d.log
 	// Its own process group: the containerd it starts is stopped with it.
 	d.proc.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	removeNewDirs(t, "/run/docker", "/run/runc", "/var/run/docker")
 	removeCgroups := removeNewCgroups(t, "docker")
 	if err := d.proc.Start(); err != nil {
 		t.Fatal(err)
@@ -399,6 +400,26 @@ func removeNewCgroups(t *testing.T, name string) func() {
 			}
 		}
 	}
+}
+
+// removeNewDirs removes those of paths that did not exist when it was
+// called, once the test ends: what an engine makes outside the directories
+// it was given (runc's and Podman's state roots, Docker's plugin directory).
+func removeNewDirs(t *testing.T, paths ...string) {
+	t.Helper()
+	var fresh []string
+	for _, p := range paths {
+		if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
+			fresh = append(fresh, p)
+		}
+	}
+	t.Cleanup(func() {
+		for _, p := range fresh {
+			if err := os.RemoveAll(p); err != nil {
+				t.Errorf("remove %s: %v", p, err)
+			}
+		}
+	})
 }
 
 // dockerEvent is one line of docker events --format '{{json .}}'.
