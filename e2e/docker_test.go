@@ -182,16 +182,18 @@ func TestRuntimeDocker(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(gate, "go"), nil, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		var dockerOOMs int
+		// The kernel's report decides; Docker's flag and its oom events are
+		// counted beside it.
+		var flagged, dockerOOMs int
 		for i := range n {
 			name := fmt.Sprintf("storm%d", i)
 			st := d.wait(t, name)
-			if !st.State.OOMKilled || st.State.ExitCode != 137 {
-				t.Errorf("%s: docker inspect: OOMKilled=%v ExitCode=%d, want true, 137", name, st.State.OOMKilled, st.State.ExitCode)
-			}
 			ev := tr.waitContainerKill(t, ids[i], name)
-			checkRuntimeKill(t, ev, kmsg, runtimeKill{engine: "docker", id: ids[i], name: name, comm: name, pid: pids[i],
+			k := checkRuntimeKill(t, ev, kmsg, runtimeKill{engine: "docker", id: ids[i], name: name, comm: name, pid: pids[i],
 				oomCgroup: "/docker/" + ids[i], limitMiB: 32})
+			if checkRuntimeFlag(t, "docker", name, st, k) {
+				flagged++
+			}
 			if got := actions(d.events(t, ids[i], since)); slices.Contains(got, "oom") {
 				dockerOOMs++
 			}
@@ -207,8 +209,9 @@ func TestRuntimeDocker(t *testing.T) {
 			}
 		}
 		tr.mu.Unlock()
-		if kills != n || dockerOOMs != n || lost != 0 {
-			t.Errorf("oomtrace counted %d kills (lost %d), Docker %d oom events; want %d each, none lost", kills, lost, dockerOOMs, n)
+		t.Logf("kernel: %d kills; oomtrace: %d (lost %d); docker inspect: %d OOMKilled; docker events: %d oom", n, kills, lost, flagged, dockerOOMs)
+		if kills != n || lost != 0 {
+			t.Errorf("oomtrace counted %d kills (lost %d); the kernel %d", kills, lost, n)
 		}
 	})
 	tr.stop(t)

@@ -29,6 +29,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/oomtrace/oomtrace/internal/kernlog"
 )
 
 // The shipped image, built here by make image and run the way the DaemonSet
@@ -374,6 +376,7 @@ func dialInNetns(pid int) func(ctx context.Context, network, addr string) (net.C
 // directory and links the agent names pods and containers from.
 type kubeNode struct {
 	d                        *dockerd
+	kmsg                     *kernlog.Reader
 	top                      string // the test's top cgroup, removed at the end
 	namespace, pod, uid, qos string
 }
@@ -385,7 +388,7 @@ func newKubeNode(t *testing.T, d *dockerd) kubeNode {
 		t.Fatal(err)
 	}
 	u := hex.EncodeToString(raw)
-	n := kubeNode{d: d, top: fmt.Sprintf("oomtrace-e2e-%d-%s", os.Getpid(), u[:8]),
+	n := kubeNode{d: d, kmsg: openKmsg(t), top: fmt.Sprintf("oomtrace-e2e-%d-%s", os.Getpid(), u[:8]),
 		namespace: "shop", pod: "api-7d9", qos: "burstable",
 		uid: fmt.Sprintf("%s-%s-%s-%s-%s", u[:8], u[8:12], u[12:16], u[16:20], u[20:])}
 	t.Cleanup(removeNewCgroups(t, n.top))
@@ -425,14 +428,15 @@ func (n kubeNode) run(t *testing.T, name string, flags []string, command ...stri
 }
 
 // oomKill runs a container of the pod whose main process needs 64 MiB
-// where 32 are allowed, waits for it, and checks that Docker says it was
-// OOM-killed.
+// where 32 are allowed, waits for it, and checks the kernel's report of the
+// kill against what Docker says.
 func (n kubeNode) oomKill(t *testing.T, name string) {
 	t.Helper()
-	n.run(t, name, []string{"--memory", "32m"}, "sh", "-c", hogCommand(name, 64, true))
-	if st := n.d.wait(t, name); !st.State.OOMKilled || st.State.ExitCode != 137 {
-		t.Fatalf("docker says container %s: OOMKilled=%v ExitCode=%d, want true, 137", name, st.State.OOMKilled, st.State.ExitCode)
-	}
+	comm := name[:min(len(name), 15)]
+	n.run(t, name, []string{"--memory", "32m"}, "sh", "-c", "sleep 1; "+hogCommand(comm, 64, true))
+	pid := n.d.mainPID(t, name)
+	st := n.d.wait(t, name)
+	checkRuntimeFlag(t, "docker", name, st, kernelKillOf(t, n.kmsg, pid, comm))
 }
 
 // kills sums oomtrace_oom_kills_total for the pod's container, by class.
@@ -615,26 +619,32 @@ func TestImageMemoryLimited(t *testing.T) {
 	const waves, perWave = 3, 10
 	stormStart := time.Now()
 	var names []string
+	var dockerFlagged int
 	for w := range waves {
 		gate := t.TempDir()
 		var wave []string
+		pids := map[string]int{}
 		for i := range perWave {
 			name := fmt.Sprintf("storm%d-%d", w, i)
 			node.run(t, name, []string{"--memory", "32m", "-v", gate + ":/gate:ro"}, "sh", "-c",
-				"while [ ! -e /gate/go ]; do sleep 0.05; done; "+hogCommand(fmt.Sprintf("storm%d", i), 64, true))
+				"while [ ! -e /gate/go ]; do sleep 0.05; done; "+hogCommand(name, 64, true))
 			wave = append(wave, name)
+		}
+		for _, name := range wave {
+			pids[name] = d.mainPID(t, name)
 		}
 		if err := os.WriteFile(filepath.Join(gate, "go"), nil, 0o644); err != nil {
 			t.Fatal(err)
 		}
 		for _, name := range wave {
-			if st := d.wait(t, name); !st.State.OOMKilled || st.State.ExitCode != 137 {
-				t.Errorf("docker says %s: OOMKilled=%v ExitCode=%d, want true, 137", name, st.State.OOMKilled, st.State.ExitCode)
+			st := d.wait(t, name)
+			if checkRuntimeFlag(t, "docker", name, st, kernelKillOf(t, kmsg, pids[name], name)) {
+				dockerFlagged++
 			}
 		}
 		names = append(names, wave...)
 	}
-	t.Logf("%d kills in %v", len(names), time.Since(stormStart).Round(time.Millisecond))
+	t.Logf("%d kills in %v (the kernel's reports; docker inspect flagged %d)", len(names), time.Since(stormStart).Round(time.Millisecond), dockerFlagged)
 
 	var counted float64
 	var after map[string]*dto.MetricFamily
