@@ -31,6 +31,7 @@ func startPodman(t *testing.T) (*engine, string) {
 		args: []string{"--root", storage, "--runroot", filepath.Join(dir, "run"), "--tmpdir", filepath.Join(dir, "tmp"),
 			"--cgroup-manager", "cgroupfs", "--events-backend", "file"},
 		run: []string{"--network", "none", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"},
+		dir: dir,
 	}
 	removeNewDirs(t, "/run/runc", "/run/containers", "/var/lib/containers", "/run/libpod")
 	removeCgroups := removeNewCgroups(t, "libpod_parent")

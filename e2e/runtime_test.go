@@ -136,11 +136,15 @@ type engine struct {
 	args []string // before every command: where the engine's state is
 	// run are the flags every container gets.
 	run []string
+	// dir is where the client runs: conmon leaves a file named "oom" in
+	// its working directory when a container's cgroup had an OOM kill.
+	dir string
 }
 
 // cmd runs the engine's client with args and returns its stdout.
 func (e *engine) cmd(args ...string) (string, error) {
 	c := exec.Command(e.bin, append(append([]string{}, e.args...), args...)...)
+	c.Dir = e.dir
 	var stdout, stderr bytes.Buffer
 	c.Stdout, c.Stderr = &stdout, &stderr
 	if err := c.Run(); err != nil {
@@ -151,7 +155,9 @@ func (e *engine) cmd(args ...string) (string, error) {
 
 // logs returns what the container wrote, stdout and stderr together.
 func (e *engine) logs(name string) string {
-	out, _ := exec.Command(e.bin, append(append([]string{}, e.args...), "logs", name)...).CombinedOutput()
+	c := exec.Command(e.bin, append(append([]string{}, e.args...), "logs", name)...)
+	c.Dir = e.dir
+	out, _ := c.CombinedOutput()
 	return string(out)
 }
 
@@ -169,6 +175,7 @@ func (e *engine) importImage(t *testing.T, rootfs, name string) {
 	t.Helper()
 	tar := exec.Command("tar", "-C", rootfs, "-c", ".")
 	imp := exec.Command(e.bin, append(append([]string{}, e.args...), "import", "-", name)...)
+	imp.Dir = e.dir
 	pipe, err := tar.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -228,6 +235,7 @@ func (e *engine) wait(t *testing.T, name string) containerState {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	c := exec.CommandContext(ctx, e.bin, append(append([]string{}, e.args...), "wait", name)...)
+	c.Dir = e.dir
 	if out, err := c.CombinedOutput(); err != nil {
 		t.Fatalf("%s wait %s: %v\n%s", e.name, name, err, out)
 	}
@@ -276,7 +284,7 @@ func startDockerd(t *testing.T) *dockerd {
 		}
 	}
 	sock := filepath.Join(run, "docker.sock")
-	d.engine = engine{name: "docker", bin: client, args: []string{"-H", "unix://" + sock}}
+	d.engine = engine{name: "docker", bin: client, args: []string{"-H", "unix://" + sock}, dir: dir}
 	d.proc = exec.Command(bin,
 		"--data-root", filepath.Join(d.hostRoot, "var/lib/docker"),
 		"--exec-root", filepath.Join(dir, "exec"),
