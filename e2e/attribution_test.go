@@ -11,10 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/oomtrace/oomtrace/internal/container"
 	"github.com/oomtrace/oomtrace/internal/event"
 	"github.com/oomtrace/oomtrace/internal/memcg"
-	"github.com/oomtrace/oomtrace/internal/memstate"
 )
 
 // kubePod is a pod as the kubelet would lay it out: its cgroups, and its
@@ -88,13 +86,13 @@ func (p kubePod) cgroups(top string, systemd bool) (pod, ctr string) {
 	return pod, pod + "/" + p.id
 }
 
-func checkAttribution(t *testing.T, got container.Info, p kubePod, level container.Level) {
+func checkAttribution(t *testing.T, got event.Owner, p kubePod, level event.Level) {
 	t.Helper()
-	want := container.Info{
+	want := event.Owner{
 		PodUID: p.uid, PodName: p.name, Namespace: p.namespace,
-		QoS: container.QoSBurstable, Level: level,
+		QoS: event.QoSBurstable, Level: level,
 	}
-	if level == container.LevelContainer {
+	if level == event.LevelContainer {
 		want.ID, want.Name = p.id, p.container
 		if got.Runtime != "" {
 			want.Runtime = got.Runtime // the systemd driver names it, cgroupfs does not
@@ -136,17 +134,17 @@ func TestKubernetesAttribution(t *testing.T) {
 			waitSIGKILL(t, cmd)
 			pid := cmd.Process.Pid
 			ev := tr.waitKills(t, pid)[pid]
-			oomCg, oomLevel, limitMiB := ctr.Path(), container.LevelContainer, ctrLimit
+			oomCg, oomLevel, limitMiB := ctr.Path(), event.LevelContainer, ctrLimit
 			if tc.podLimit {
-				oomCg, oomLevel, limitMiB = pod.Path(), container.LevelPod, podLimit
+				oomCg, oomLevel, limitMiB = pod.Path(), event.LevelPod, podLimit
 			}
 			checkKill(t, ev, kernelKill(t, kmsg, pid), want{
 				pid: pid, comm: "api-server", victimCg: ctr.Path(), oomCg: oomCg, oomLimitMiB: limitMiB,
 			})
 			k := ev.OOMKill
 			t.Logf("why: %s", k.Why)
-			checkAttribution(t, k.Victim.Cgroup.Container, p, container.LevelContainer)
-			checkAttribution(t, k.OOMCgroup.Container, p, oomLevel)
+			checkAttribution(t, k.Victim.Cgroup.Owner, p, event.LevelContainer)
+			checkAttribution(t, k.OOMCgroup.Owner, p, oomLevel)
 			for _, part := range []string{"container api", "pod shop/api-7d9", fmt.Sprintf("%d MiB", limitMiB), "memcg OOM"} {
 				if !strings.Contains(k.Why, part) {
 					t.Errorf("verdict %q does not say %q", k.Why, part)
@@ -155,7 +153,7 @@ func TestKubernetesAttribution(t *testing.T) {
 			// The OOM cgroup still exists when the kill is reported: its
 			// memory state was read right after the kill (by then the
 			// victim's memory may already be freed, so the values can be 0).
-			if !k.HasSnapshot || k.Snapshot.Status != memstate.StatusOK || !k.Snapshot.Has(memstate.FieldAnon) || !k.Snapshot.Has(memstate.FieldFile) {
+			if !k.HasSnapshot || k.Snapshot.Status != event.SnapshotOK || !k.Snapshot.Has(event.SnapAnon) || !k.Snapshot.Has(event.SnapFile) {
 				t.Errorf("snapshot of %s: %+v", oomCg, k.Snapshot)
 			}
 			if tc.podLimit != strings.Contains(k.Why, "pod-level limit") {

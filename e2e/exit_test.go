@@ -17,7 +17,6 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/oomtrace/oomtrace/internal/container"
 	"github.com/oomtrace/oomtrace/internal/event"
 	"github.com/oomtrace/oomtrace/internal/memcg"
 	"golang.org/x/sys/unix"
@@ -165,8 +164,8 @@ func TestExitCauses(t *testing.T) {
 		k := kernelKill(t, kmsg, cmd.Process.Pid)
 		ev := tr.waitExit(t, cmd.Process.Pid)
 		checkExit(t, ev, 9, event.CauseOOMKill)
-		if ev.Exit.OOMClass != event.ClassMemcg || k.Class() != event.ClassMemcg {
-			t.Errorf("class %v, kernel's %v; want memcg", ev.Exit.OOMClass, k.Class())
+		if ev.Exit.OOMClass != event.ClassMemcg || kernelClass(k) != event.ClassMemcg {
+			t.Errorf("class %v, kernel's %v; want memcg", ev.Exit.OOMClass, kernelClass(k))
 		}
 		if ev.Exit.Cgroup.Path != g.Path() {
 			t.Errorf("cgroup %q, want %q", ev.Exit.Cgroup.Path, g.Path())
@@ -317,8 +316,8 @@ func TestSignalFromPodContainer(t *testing.T) {
 	if x.Cgroup.Path != workerGroup.Path() || x.SenderCgroup.Path != sidecarGroup.Path() {
 		t.Errorf("cgroups: target %q sender %q, want %q and %q", x.Cgroup.Path, x.SenderCgroup.Path, workerGroup.Path(), sidecarGroup.Path())
 	}
-	checkAttribution(t, x.Cgroup.Container, worker, container.LevelContainer)
-	checkAttribution(t, x.SenderCgroup.Container, sidecar, container.LevelContainer)
+	checkAttribution(t, x.Cgroup.Owner, worker, event.LevelContainer)
+	checkAttribution(t, x.SenderCgroup.Owner, sidecar, event.LevelContainer)
 	if int(x.Sender.TGID) != shell.Process.Pid || x.Sender.Comm != "sh" || x.SenderClass != event.SenderUser {
 		t.Errorf("sender %+v class %v; want sh pid %d, user", x.Sender, x.SenderClass, shell.Process.Pid)
 	}

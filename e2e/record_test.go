@@ -484,7 +484,7 @@ func TestPerfScriptLog(t *testing.T) {
 		t.Fatalf("report: %+v", rep)
 	}
 	kill := rep.Kills.List[0]
-	if kill.Victim.PID != k.PID || kill.Victim.Comm != k.Comm || kill.Class != k.Class().String() || kill.OOMScoreAdj != k.OOMScoreAdj {
+	if kill.Victim.PID != k.PID || kill.Victim.Comm != k.Comm || kill.Class != kernelClass(k).String() || kill.OOMScoreAdj != k.OOMScoreAdj {
 		t.Errorf("kill from perf: %+v\nkernel: %+v", kill, k)
 	}
 	// The tracepoint and the kernel's report read the same counters a few

@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/oomtrace/oomtrace/internal/container"
 	"github.com/oomtrace/oomtrace/internal/event"
 	"github.com/oomtrace/oomtrace/internal/kernlog"
 )
@@ -511,7 +510,7 @@ func (tr *tracer) waitContainerKill(t *testing.T, id, comm string) event.Event {
 		tr.mu.Lock()
 		for _, ev := range tr.events {
 			if ev.Kind == event.KindOOMKill && !ev.OOMKill.VictimExiting &&
-				ev.OOMKill.Victim.Cgroup.Container.ID == id && ev.OOMKill.Victim.Comm == comm {
+				ev.OOMKill.Victim.Cgroup.Owner.ID == id && ev.OOMKill.Victim.Comm == comm {
 				tr.mu.Unlock()
 				return ev
 			}
@@ -538,8 +537,8 @@ func checkRuntimeKill(t *testing.T, ev event.Event, kmsg *kernlog.Reader, w runt
 		t.Errorf("victim pid %d, the engine's %d", v.TGID, w.pid)
 	}
 	kk := kernelKillOf(t, kmsg, int(v.TGID), w.comm)
-	if kk.Comm != w.comm || v.Comm != w.comm || kk.Class() != event.ClassMemcg || k.Class != event.ClassMemcg {
-		t.Errorf("victim %q class %s; kernel %q class %s; want %q, memcg", v.Comm, k.Class, kk.Comm, kk.Class(), w.comm)
+	if kk.Comm != w.comm || v.Comm != w.comm || kernelClass(kk) != event.ClassMemcg || k.Class != event.ClassMemcg {
+		t.Errorf("victim %q class %s; kernel %q class %s; want %q, memcg", v.Comm, k.Class, kk.Comm, kernelClass(kk), w.comm)
 	}
 	victimCg := containerCgroup(w.engine, w.id)
 	if w.oomCgroup != containerCgroup(w.engine, w.id) {
@@ -558,8 +557,8 @@ func checkRuntimeKill(t *testing.T, ev event.Event, kmsg *kernlog.Reader, w runt
 	if k.OOMCgroup.LimitBytes != uint64(w.limitMiB<<20) {
 		t.Errorf("OOM cgroup limit %d bytes, want %d MiB", k.OOMCgroup.LimitBytes, w.limitMiB)
 	}
-	want := container.Info{Runtime: container.Runtime(w.engine), ID: w.id, Name: w.name, Level: container.LevelContainer}
-	if got := v.Cgroup.Container; got != want {
+	want := event.Owner{Runtime: event.Runtime(w.engine), ID: w.id, Name: w.name, Level: event.LevelContainer}
+	if got := v.Cgroup.Owner; got != want {
 		t.Errorf("victim's container:\n got %+v\nwant %+v", got, want)
 	}
 	if !strings.Contains(k.Why, w.engine+" container "+w.name) || !strings.Contains(k.Why, fmt.Sprintf("%d MiB", w.limitMiB)) {

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/oomtrace/oomtrace/internal/gate"
+	"github.com/oomtrace/oomtrace/internal/pipeline"
 	"github.com/oomtrace/oomtrace/internal/report"
 )
 
@@ -49,11 +50,11 @@ Rules and flags:
 		fmt.Fprintln(stderr, "oomtrace gate: want at least one FILE")
 		return errUsage
 	}
-	f, err := sel.filter()
+	through, err := sel.stages()
 	if err != nil {
 		return &exitError{status: 2, err: err}
 	}
-	results, err := checkGate(rules, files, baseline, report.Options{Filter: f}, stderr)
+	results, err := checkGate(rules, files, baseline, through, stderr)
 	if *junit != "" {
 		var readErr error
 		if errors.As(err, new(*exitError)) {
@@ -77,14 +78,14 @@ Rules and flags:
 
 // checkGate reads the captures and checks them; errors end oomtrace with
 // status 2.
-func checkGate(rules gate.Rules, files, baseline []string, opts report.Options, stderr io.Writer) ([]gate.Result, error) {
-	cur, err := readReport(files, opts, stderr)
+func checkGate(rules gate.Rules, files, baseline []string, through pipeline.Options, stderr io.Writer) ([]gate.Result, error) {
+	cur, err := readReport(files, report.Options{}, through, stderr)
 	if err != nil {
 		return nil, err
 	}
 	var base *report.Report
 	if len(baseline) > 0 {
-		if base, err = readReport(baseline, opts, stderr); err != nil {
+		if base, err = readReport(baseline, report.Options{}, through, stderr); err != nil {
 			return nil, err
 		}
 	}

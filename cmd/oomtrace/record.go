@@ -133,7 +133,7 @@ Flags:
 	rec.opts.Sampling = &stream.Sampling{Interval: *sampleInterval, Watch: watch}
 	rec.start = output.LogStart{
 		Host: hostname(), Kernel: kernelRelease(), ReclaimMin: f.reclaimMin,
-		Cgroup: f.cgroup, PID: uint32(f.pid), Classes: rec.opts.Filter.Classes,
+		Cgroup: f.cgroup, PID: uint32(f.pid), Classes: rec.opts.Pipeline.Filter.Classes,
 	}
 	return rec.run(ctx)
 }
@@ -162,8 +162,8 @@ type tracerRun struct {
 }
 
 func (r *recording) run(ctx context.Context) error {
-	r.sink = &countingSink{next: r.opts.Sink, agg: report.New(report.Options{}), kind: make(map[event.Kind]uint64)}
-	r.opts.Sink = r.sink
+	r.sink = &countingSink{agg: report.New(report.Options{}), kind: make(map[event.Kind]uint64)}
+	r.opts.Sinks = append(r.opts.Sinks, r.sink)
 	ready := make(chan struct{})
 	onReady := r.opts.OnReady
 	r.opts.OnReady = func(mode event.Mode) error {
@@ -339,10 +339,9 @@ func (r *recording) summarize(end *output.LogEnd) {
 	}
 }
 
-// countingSink passes events on and counts them for the status line and
-// the summary at exit.
+// countingSink counts the events written for the status line and the
+// summary at exit.
 type countingSink struct {
-	next stream.Sink
 	mu   sync.Mutex
 	agg  *report.Aggregator
 	kind map[event.Kind]uint64
@@ -350,9 +349,6 @@ type countingSink struct {
 }
 
 func (s *countingSink) Write(ev *event.Event) error {
-	if err := s.next.Write(ev); err != nil {
-		return err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.kind[ev.Kind]++

@@ -10,9 +10,11 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/oomtrace/oomtrace/internal/attribute"
 	"github.com/oomtrace/oomtrace/internal/event"
 	"github.com/oomtrace/oomtrace/internal/filter"
 	"github.com/oomtrace/oomtrace/internal/htmlreport"
+	"github.com/oomtrace/oomtrace/internal/pipeline"
 	"github.com/oomtrace/oomtrace/internal/report"
 )
 
@@ -50,12 +52,12 @@ Flags:
 		fmt.Fprintln(stderr, "oomtrace report: want at least one FILE, and a --window above 0")
 		return errUsage
 	}
-	f, err := sel.filter()
+	through, err := sel.stages()
 	if err != nil {
 		return err
 	}
 	// The timelines are for people: drawn as sparklines or a picture.
-	rep, err := readReport(files, report.Options{Window: *window, Filter: f, Timeline: *format == "text" || *htmlFile != ""}, stderr)
+	rep, err := readReport(files, report.Options{Window: *window, Timeline: *format == "text" || *htmlFile != ""}, through, stderr)
 	if err != nil {
 		return err
 	}
@@ -100,10 +102,10 @@ func writeHTML(name string, rep *report.Report, files []string, stdout io.Writer
 	return nil
 }
 
-// readReport reads files into a report, printing their warnings; a file
-// that cannot be read ends oomtrace with status 2.
-func readReport(files []string, opts report.Options, stderr io.Writer) (*report.Report, error) {
-	rep, err := report.ReadFiles(files, opts)
+// readReport reads files into a report, through the stages, printing their
+// warnings; a file that cannot be read ends oomtrace with status 2.
+func readReport(files []string, opts report.Options, through pipeline.Options, stderr io.Writer) (*report.Report, error) {
+	rep, err := report.ReadFiles(files, opts, through)
 	if err != nil {
 		return nil, &exitError{status: 2, err: err}
 	}
@@ -140,24 +142,32 @@ func parseInterspersed(fs *flag.FlagSet, args []string, stderr io.Writer) ([]str
 	}
 }
 
-// selection is the --class, --filter-pod and --filter-container flags of
-// the commands that read captures.
-type selection struct{ classes, pods, containers string }
+// selection is the flags of the commands that read captures: --class,
+// --filter-pod and --filter-container, and where the names of containers
+// and pods are looked up.
+type selection struct{ classes, pods, containers, hostRoot string }
 
 func (s *selection) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.classes, "class", "", "only OOM kills of these classes, comma-separated")
 	fs.StringVar(&s.pods, "filter-pod", "", "only events of these pods, comma-separated: name, namespace/name or UID")
 	fs.StringVar(&s.containers, "filter-container", "", "only events of these containers, comma-separated: name or ID (12 digits or more)")
+	fs.StringVar(&s.hostRoot, "host-root", "/", "where this host's root directory is seen, for the kubelet's and runtimes' names of the pods and containers a log names by ID")
 }
 
-func (s *selection) filter() (filter.Filter, error) {
-	f := filter.Filter{Pods: splitList(s.pods), Containers: splitList(s.containers)}
+// stages configures the pipeline the events of a capture take: no memory
+// snapshot (the kills are past), names looked up by the IDs in the log
+// (unique, so a log of another node gets none rather than wrong ones).
+func (s *selection) stages() (pipeline.Options, error) {
+	opts := pipeline.Options{
+		Attribute: attribute.Options{HostRoot: s.hostRoot, Wait: killEnrichWait},
+		Filter:    filter.Filter{Pods: splitList(s.pods), Containers: splitList(s.containers)},
+	}
 	for _, name := range splitList(s.classes) {
 		c, err := event.ParseClass(name)
 		if err != nil {
-			return f, fmt.Errorf("--class: %w", err)
+			return opts, fmt.Errorf("--class: %w", err)
 		}
-		f.Classes = append(f.Classes, c)
+		opts.Filter.Classes = append(opts.Filter.Classes, c)
 	}
-	return f, nil
+	return opts, nil
 }

@@ -47,7 +47,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, logg
 		return err
 	}
 	if !*printEvents {
-		opts.Sink = nil
+		opts.Sinks = nil
 	}
 	m := metrics.New(metrics.Options{MaxOwners: *maxOwners, Expiry: *expiry, Version: version})
 	m.WatchAgent()

@@ -10,10 +10,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/oomtrace/oomtrace/internal/attribute"
 	"github.com/oomtrace/oomtrace/internal/event"
 	"github.com/oomtrace/oomtrace/internal/gfp"
 	"github.com/oomtrace/oomtrace/internal/memcg"
 	"github.com/oomtrace/oomtrace/internal/output"
+	"github.com/oomtrace/oomtrace/internal/pipeline"
 	"github.com/oomtrace/oomtrace/internal/stream"
 	"github.com/oomtrace/oomtrace/internal/tracer"
 )
@@ -88,7 +90,7 @@ func (f *traceFlags) options(w io.Writer, logger *slog.Logger) (stream.Options, 
 		if err != nil {
 			return opts, fmt.Errorf("--class: %w", err)
 		}
-		opts.Filter.Classes = append(opts.Filter.Classes, c)
+		opts.Pipeline.Filter.Classes = append(opts.Pipeline.Filter.Classes, c)
 	}
 	if f.reclaimMin < 0 || f.interval < 0 {
 		return opts, fmt.Errorf("--reclaim-min and --interval must not be negative")
@@ -101,9 +103,9 @@ func (f *traceFlags) options(w io.Writer, logger *slog.Logger) (stream.Options, 
 		}
 	}
 	opts.Interval = f.interval
-	opts.Attribution = &stream.Attribution{HostRoot: f.hostRoot, Snapshot: !f.noSnapshot, Wait: killEnrichWait}
-	opts.Filter.Pods = splitList(f.pods)
-	opts.Filter.Containers = splitList(f.containers)
+	opts.Pipeline.Attribute = attribute.Options{HostRoot: f.hostRoot, Snapshot: !f.noSnapshot, Wait: killEnrichWait}
+	opts.Pipeline.Filter.Pods = splitList(f.pods)
+	opts.Pipeline.Filter.Containers = splitList(f.containers)
 
 	names, err := gfp.ForKernel()
 	if err != nil {
@@ -113,7 +115,7 @@ func (f *traceFlags) options(w io.Writer, logger *slog.Logger) (stream.Options, 
 	if names != nil {
 		outOpts.GFPNames = names.String
 	}
-	opts.Sink = output.NewWriter(w, outOpts)
+	opts.Sinks = []pipeline.Sink{output.NewWriter(w, outOpts)}
 	opts.Logger = logger
 	if f.readyFile != "" {
 		path := f.readyFile

@@ -17,6 +17,7 @@ import (
 
 	"github.com/oomtrace/oomtrace/internal/event"
 	"github.com/oomtrace/oomtrace/internal/metrics"
+	"github.com/oomtrace/oomtrace/internal/pipeline"
 	"github.com/oomtrace/oomtrace/internal/stream"
 )
 
@@ -30,7 +31,7 @@ type Options struct {
 	// every endpoint. It is read again for each new connection, so that
 	// certificates and passwords can be changed without a restart.
 	WebConfigFile string
-	// Stream says how to trace; its Sink, when set, receives every event
+	// Stream says how to trace; its Sinks, when set, receive every event
 	// too (JSON Lines for log shippers), and its OnReady is called once the
 	// agent is attached and serving.
 	Stream  stream.Options
@@ -76,11 +77,7 @@ func Run(ctx context.Context, opts Options) error {
 	so := opts.Stream
 	so.Health = new(stream.Health)
 	opts.Metrics.WatchRingBuffer(so.Health)
-	sinks := []stream.Sink{opts.Metrics}
-	if so.Sink != nil {
-		sinks = append(sinks, so.Sink)
-	}
-	so.Sink = tee(sinks)
+	so.Sinks = append([]pipeline.Sink{opts.Metrics}, so.Sinks...)
 	so.OnReady = func(mode event.Mode) error {
 		opts.Metrics.Attached(mode)
 		attached.Store(true)
@@ -115,16 +112,4 @@ func status(w http.ResponseWriter, ok bool, good, bad string) {
 func isLoopback(addr net.Addr) bool {
 	tcp, ok := addr.(*net.TCPAddr)
 	return ok && tcp.IP.IsLoopback()
-}
-
-// tee writes every event to each sink in turn.
-type tee []stream.Sink
-
-func (t tee) Write(ev *event.Event) error {
-	for _, s := range t {
-		if err := s.Write(ev); err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/oomtrace/oomtrace/internal/event"
 	"github.com/oomtrace/oomtrace/internal/output"
+	"github.com/oomtrace/oomtrace/internal/pipeline"
 	"github.com/oomtrace/oomtrace/internal/report"
 )
 
@@ -168,7 +169,7 @@ func TestSyntheticCaptureReads(t *testing.T) {
 			t.Fatal(err)
 		}
 		f.Close()
-		rep, err := report.ReadFiles([]string{name}, report.Options{})
+		rep, err := report.ReadFiles([]string{name}, report.Options{}, pipeline.Options{})
 		if err != nil {
 			t.Fatalf("%v: %v", format, err)
 		}

@@ -2,6 +2,7 @@ package capture
 
 import (
 	"bytes"
+	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
@@ -192,7 +193,6 @@ func TestBadLines(t *testing.T) {
 		{"event after end", join(lines[0], lines[4], lines[1]), "x.log:3: nothing but comments may follow the end line"},
 		{"JSON in a text log", join(lines[0], lines[1], jsonLines[2]), "x.log:3: a line not in the text format"},
 		{"text in a JSON log", join(jsonLines[0], lines[1]), "x.log:2: a line not in the json format"},
-		{"not a log", "hello world\n", "x.log:1: neither an oomtrace log"},
 		{"blank line in a log", join(lines[0], "\n", lines[1]), "x.log:2: column 1: missing comm"},
 		{"long line", join(lines[0], strings.Repeat("x", MaxLineBytes+10), "\n"), "x.log:2: line longer than"},
 	} {
@@ -201,6 +201,18 @@ func TestBadLines(t *testing.T) {
 		if !errors.As(err, &lerr) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want a line error containing %q", tc.name, err, tc.want)
 		}
+	}
+}
+
+// What is no oomtrace log nor perf script output is read as a system log;
+// one without a single line of a kernel log's forms says so.
+func TestNotALog(t *testing.T) {
+	events, info, err := readAll("x.log", []byte("hello world\nsecond line\n"))
+	if err != nil || len(events) != 0 || info.Format != FormatSystemLog {
+		t.Fatalf("%d events, format %v, error %v; want none, read as a kernel log", len(events), info.Format, err)
+	}
+	if len(info.Warnings) != 1 || !strings.Contains(info.Warnings[0], "x.log:2: not one line of it is oomtrace's, perf script's or a kernel log's") {
+		t.Errorf("warnings %q", info.Warnings)
 	}
 }
 
@@ -266,4 +278,56 @@ func FuzzReader(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A syslog file holds the kernel's and the kubelet's messages: the kills
+// and the evictions come out in the order the log has them, gzip or not.
+func TestSystemLog(t *testing.T) {
+	read := func(name string) []byte {
+		b, err := os.ReadFile(filepath.Join("..", "..", "testdata", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	kubelet := read("kubeletlog/1.2x-structured.journal")
+	// Two kills: the end of an earlier report (pid 9467), then pid 14614.
+	kernel := read("kernlog/6.18-v1-rec-memcg.journal-short")
+	mixed := append(append(append([]byte(nil), kubelet...), kernel...), kubelet...)
+	var zipped bytes.Buffer
+	zw := gzip.NewWriter(&zipped)
+	zw.Write(mixed)
+	zw.Close()
+	for name, data := range map[string][]byte{"syslog": mixed, "syslog.gz": zipped.Bytes()} {
+		events, info, err := readAll(name, data)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		var kinds []string
+		for _, ev := range events {
+			kinds = append(kinds, ev.Kind.String())
+		}
+		if info.Format != FormatSystemLog {
+			t.Errorf("%s: format %v", name, info.Format)
+		}
+		var kills []uint32
+		for i, ev := range events {
+			if ev.Kind == event.KindOOMKill {
+				kills = append(kills, ev.OOMKill.Victim.PID)
+				if ev.OOMKill.Mode != event.ModeKmsg || ev.Restored {
+					t.Errorf("%s: kill %+v", name, ev.OOMKill.Victim)
+				}
+				// Between the first file's evictions and the second's.
+				if i == 0 || i == len(events)-1 {
+					t.Errorf("%s: kill at %d of %v", name, i, kinds)
+				}
+			}
+		}
+		if len(kills) != 2 || kills[0] != 9467 || kills[1] != 14614 || len(events) != 6 {
+			t.Errorf("%s: %v, want the evictions of the kubelet, the kill, the evictions again", name, kinds)
+		}
+		if ev := events[0]; ev.Kind != event.KindEviction || ev.Eviction.Pod.PodName == "" || ev.Task.Comm != "kubelet" {
+			t.Errorf("%s: first event %+v", name, ev)
+		}
+	}
 }

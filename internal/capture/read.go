@@ -1,18 +1,22 @@
-// Package capture writes the event logs of oomtrace record and reads event
-// logs back one event at a time: oomtrace's own, in text or JSON, and the
-// output of perf script for the kernel's oom and vmscan tracepoints. The
-// format is told from the first line.
+// Package capture writes the event logs of oomtrace record and reads logs
+// back one event at a time: oomtrace's own, in text or JSON; the output of
+// perf script for the kernel's oom and vmscan tracepoints; and system logs,
+// the kernel's OOM reports and the kubelet's evictions (dmesg, journalctl,
+// kern.log, /dev/kmsg records). The format is told from the first line, a
+// gzip-compressed log from its first bytes.
 package capture
 
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
 	"time"
 
 	"github.com/oomtrace/oomtrace/internal/event"
+	"github.com/oomtrace/oomtrace/internal/kernlog"
 	"github.com/oomtrace/oomtrace/internal/output"
 	"github.com/oomtrace/oomtrace/internal/perfscript"
 )
@@ -21,10 +25,11 @@ import (
 type Format uint8
 
 const (
-	FormatUnknown Format = iota // nothing read yet, or no line at all
-	FormatText                  // oomtrace's text lines
-	FormatJSON                  // oomtrace's JSON Lines
-	FormatPerf                  // perf script output
+	FormatUnknown   Format = iota // nothing read yet, or no line at all
+	FormatText                    // oomtrace's text lines
+	FormatJSON                    // oomtrace's JSON Lines
+	FormatPerf                    // perf script output
+	FormatSystemLog               // the kernel's log, and the kubelet's
 )
 
 func (f Format) String() string {
@@ -35,6 +40,8 @@ func (f Format) String() string {
 		return "json"
 	case FormatPerf:
 		return "perf script"
+	case FormatSystemLog:
+		return "kernel log"
 	}
 	return "unknown"
 }
@@ -53,8 +60,11 @@ type Info struct {
 	Lines  int              // lines read
 	Events uint64           // events read
 	// Warnings says what was wrong but could be read past: a last line cut
-	// short, an end line whose count does not match.
-	Warnings []string
+	// short, an end line whose count does not match, a line of a system
+	// log that did not read as its format says. At most maxWarnings are
+	// kept; MoreWarnings counts the rest.
+	Warnings     []string
+	MoreWarnings int
 }
 
 // LineError is an error in one line of a log.
@@ -74,14 +84,28 @@ type Reader struct {
 	info  Info
 	lines *output.Parser // oomtrace's lines
 	perf  *perfscript.Parser
+	sys   *systemLog
 	long  []byte // a line longer than the bufio buffer, gathered
 	ended bool   // the end line was read: only comments may follow
+	err   error  // from opening the input: a gzip stream that is none
 }
 
-// NewReader returns a reader of the log in r; name is for messages.
+// NewReader returns a reader of the log in r; name is for messages. A
+// gzip-compressed log is read uncompressed.
 func NewReader(r io.Reader, name string) *Reader {
-	return &Reader{br: bufio.NewReaderSize(r, 64<<10), info: Info{Name: name}, lines: output.NewParser()}
+	rd := &Reader{br: bufio.NewReaderSize(r, 64<<10), info: Info{Name: name}, lines: output.NewParser()}
+	if magic, _ := rd.br.Peek(2); bytes.Equal(magic, gzipMagic) {
+		zr, err := gzip.NewReader(rd.br)
+		if err != nil {
+			rd.err = fmt.Errorf("read %s: %w", name, err)
+			return rd
+		}
+		rd.br = bufio.NewReaderSize(zr, 64<<10)
+	}
+	return rd
 }
+
+var gzipMagic = []byte{0x1f, 0x8b}
 
 // Info returns what the reader learned so far; all of it after Next
 // returned io.EOF.
@@ -90,7 +114,21 @@ func (r *Reader) Info() Info { return r.info }
 // Next reads the next event into ev. It returns io.EOF at the end of the
 // log, and a *LineError for a line that is not what its format allows.
 func (r *Reader) Next(ev *event.Event) error {
+	if r.err != nil {
+		return r.err
+	}
 	for {
+		if r.sys != nil {
+			ok, err := r.sys.next(ev)
+			switch {
+			case err != nil:
+				return err
+			case !ok:
+				return io.EOF
+			}
+			r.info.Events++
+			return nil
+		}
 		line, err := r.readLine()
 		if err != nil {
 			return err
@@ -149,6 +187,10 @@ func (r *Reader) checkLength() error {
 }
 
 func (r *Reader) warn(line int, msg string) {
+	if len(r.info.Warnings) >= maxWarnings {
+		r.info.MoreWarnings++
+		return
+	}
 	r.info.Warnings = append(r.info.Warnings, fmt.Sprintf("%s:%d: %s", r.info.Name, line, msg))
 }
 
@@ -163,7 +205,6 @@ func (r *Reader) finish() {
 }
 
 var (
-	errUnknownFormat = errors.New("neither an oomtrace log (text or JSON) nor perf script output")
 	errStartNotFirst = errors.New("a start line is allowed only as the first line")
 	errAfterEnd      = errors.New("nothing but comments may follow the end line")
 )
@@ -174,8 +215,14 @@ func (r *Reader) parse(line []byte, ev *event.Event) (bool, error) {
 		if len(bytes.TrimSpace(line)) == 0 {
 			return false, nil
 		}
-		if err := r.detect(line); err != nil {
-			return false, err
+		r.detect(line)
+		if r.info.Format == FormatSystemLog {
+			// The system log reader reads from this line on, counting its
+			// lines itself.
+			rest := io.MultiReader(bytes.NewReader(append(append([]byte(nil), line...), '\n')), r.br)
+			r.info.Lines--
+			r.sys = newSystemLog(r, kernlog.NewScanner(rest, r.info.Name))
+			return false, nil
 		}
 	}
 	if r.info.Format == FormatPerf {
@@ -220,6 +267,8 @@ func (r *Reader) parse(line []byte, ev *event.Event) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	// The recording's stages derived the rest of the line already.
+	ev.Restored = true
 	if h := r.info.Start; h != nil && ev.Time.IsZero() {
 		// Text lines carry boot time only; the start line ties it to the
 		// wall clock.
@@ -228,10 +277,12 @@ func (r *Reader) parse(line []byte, ev *event.Event) (bool, error) {
 	return true, nil
 }
 
-// detect tells the format from the first line that is not blank.
-func (r *Reader) detect(line []byte) error {
+// detect tells the format from the first line that is not blank. What is
+// neither oomtrace's nor perf script's is read as a system log: its forms
+// are many, and its reader tells them apart line by line.
+func (r *Reader) detect(line []byte) {
 	switch kind := output.ClassifyLine(line); {
-	case line[0] == '{':
+	case bytes.HasPrefix(line, []byte(`{"event":`)) || bytes.HasPrefix(line, []byte(`{"oomtrace_log":`)):
 		r.info.Format = FormatJSON
 	case kind == output.LineStart || kind == output.LineEnd:
 		r.info.Format = FormatText
@@ -241,10 +292,10 @@ func (r *Reader) detect(line []byte) error {
 		r.info.Format = FormatPerf
 		r.perf = perfscript.NewParser()
 	default:
-		if _, err := output.ParseText(line); err != nil {
-			return fmt.Errorf("%w: %w", errUnknownFormat, err)
+		if _, err := output.ParseText(line); err == nil {
+			r.info.Format = FormatText
+			return
 		}
-		r.info.Format = FormatText
+		r.info.Format = FormatSystemLog
 	}
-	return nil
 }

@@ -1,36 +1,49 @@
-// Package classify decides which limit an OOM kill enforced: from struct
-// oom_control where the tracer can read it (fentry and kprobe modes), or
-// else from the kernel stack at oom:mark_victim.
+// Package classify is the pipeline's classify stage: it decides which limit
+// an OOM kill enforced (from oom_control or the kernel's report where a
+// source saw them, else from the kernel stack at oom:mark_victim, else from
+// the reclaim seen before), who sent a signal, and why a process died. It
+// is the one place these are decided, whatever the source.
 package classify
 
 import "github.com/oomtrace/oomtrace/internal/event"
 
-// The kernel's enum oom_constraint.
-const (
-	constraintNone         = 0
-	constraintCpuset       = 1
-	constraintMemoryPolicy = 2
-	constraintMemcg        = 3
-)
-
 // sysrqOrder is oom_control.order of a kill asked for with sysrq-f.
 const sysrqOrder = -1
 
-// FromControl classifies a kill from struct oom_control. A sysrq-f kill
-// carries constraint NONE like a global one; only its order of -1 tells.
-func FromControl(constraint uint32, order int32) event.Class {
-	if order == sysrqOrder {
+// FromConstraint classifies a kill from the kernel's oom_control.constraint
+// and order. A sysrq-f kill carries constraint NONE like a global one; only
+// its order of -1 tells, so hasOrder says whether order was seen at all.
+func FromConstraint(constraint event.Constraint, order int32, hasOrder bool) event.Class {
+	if hasOrder && order == sysrqOrder {
 		return event.ClassSysrq
 	}
 	switch constraint {
-	case constraintNone:
+	case event.ConstraintNone:
 		return event.ClassGlobal
-	case constraintCpuset:
+	case event.ConstraintCpuset:
 		return event.ClassCpuset
-	case constraintMemoryPolicy:
+	case event.ConstraintMemoryPolicy:
 		return event.ClassMempolicy
-	case constraintMemcg:
+	case event.ConstraintMemcg:
 		return event.ClassMemcg
+	}
+	return event.ClassUnknown
+}
+
+// FromReason classifies a kill from what the kernel's report in its log
+// says when it prints no constraint (before 4.19, or with the summary cut):
+// "Memory cgroup out of memory" is a memcg OOM; "Out of memory" any other,
+// which a log of those kernels cannot tell apart: global, unless its header
+// gives the order -1 of sysrq-f. A cpuset or mempolicy OOM of such a kernel
+// reads as global.
+func FromReason(r event.Reason, order int32, hasOrder bool) event.Class {
+	switch {
+	case r == event.ReasonMemcg:
+		return event.ClassMemcg
+	case r == event.ReasonSystem && hasOrder && order == sysrqOrder:
+		return event.ClassSysrq
+	case r == event.ReasonSystem:
+		return event.ClassGlobal
 	}
 	return event.ClassUnknown
 }
@@ -47,8 +60,8 @@ func FromControl(constraint uint32, order int32) event.Class {
 //   - Else moom_callback, the sysrq-f handler, makes it sysrq.
 //   - Else the OOM killer called from anywhere else is global. A cpuset or
 //     memory-policy OOM takes the same path as a global one and cannot be
-//     told from it by the stack: it comes out global, for NodeLimits.Refine
-//     to tell apart.
+//     told from it by the stack: it comes out global, for Refine to tell
+//     apart.
 //
 // A stack without the OOM killer gives ClassUnknown, and so does one whose
 // frames outside the OOM killer are missing (a truncated stack) or

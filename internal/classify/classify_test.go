@@ -112,24 +112,27 @@ func TestBaseName(t *testing.T) {
 	}
 }
 
-func TestFromControl(t *testing.T) {
+func TestFromConstraint(t *testing.T) {
 	for _, tc := range []struct {
-		constraint uint32
+		constraint event.Constraint
 		order      int32
+		hasOrder   bool
 		want       event.Class
 	}{
-		{constraintNone, 0, event.ClassGlobal},
-		{constraintNone, 9, event.ClassGlobal},
-		{constraintCpuset, 0, event.ClassCpuset},
-		{constraintMemoryPolicy, 3, event.ClassMempolicy},
-		{constraintMemcg, 0, event.ClassMemcg},
+		{event.ConstraintNone, 0, true, event.ClassGlobal},
+		{event.ConstraintNone, 9, true, event.ClassGlobal},
+		{event.ConstraintCpuset, 0, true, event.ClassCpuset},
+		{event.ConstraintMemoryPolicy, 3, true, event.ClassMempolicy},
+		{event.ConstraintMemcg, 0, true, event.ClassMemcg},
 		// sysrq-f: order -1 with constraint NONE, as moom_callback sets it.
-		{constraintNone, -1, event.ClassSysrq},
-		{4, 0, event.ClassUnknown},
-		{^uint32(0), 0, event.ClassUnknown},
+		{event.ConstraintNone, -1, true, event.ClassSysrq},
+		// A report whose header (with the order) was rate-limited away.
+		{event.ConstraintNone, 0, false, event.ClassGlobal},
+		{event.ConstraintUnseen, 0, true, event.ClassUnknown},
+		{event.Constraint(99), 0, true, event.ClassUnknown},
 	} {
-		if got := FromControl(tc.constraint, tc.order); got != tc.want {
-			t.Errorf("FromControl(%d, %d) = %s, want %s", tc.constraint, tc.order, got, tc.want)
+		if got := FromConstraint(tc.constraint, tc.order, tc.hasOrder); got != tc.want {
+			t.Errorf("FromConstraint(%d, %d, %v) = %s, want %s", tc.constraint, tc.order, tc.hasOrder, got, tc.want)
 		}
 	}
 }

@@ -15,36 +15,21 @@ import (
 // some of the nodes.
 const MemoryNodesPath = "/sys/devices/system/node/has_memory"
 
-// NodeLimits are the limits on NUMA nodes of the task that ran into an OOM,
-// read at the kill where the kernel's own verdict (oom_control.constraint)
-// is out of reach. Masks hold nodes 0 to 63.
-type NodeLimits struct {
-	// MemoryNodes are the nodes with memory; 0 when unknown.
-	MemoryNodes uint64
-	// MemsAllowed are the nodes the task's cpuset lets it allocate from.
-	MemsAllowed     uint64
-	HaveMemsAllowed bool
-	// PolicyMode and PolicyNodes are the task's memory policy
-	// (set_mempolicy(2)); HavePolicy is false when it has none.
-	PolicyMode  uint16
-	PolicyNodes uint64
-	HavePolicy  bool
-}
-
 // Refine tells a cpuset or mempolicy OOM from a global one, as the kernel
 // does when it picks the constraint: a policy that binds the allocation to
 // fewer than all the nodes with memory makes it mempolicy; else a cpuset
-// that allows fewer of them makes it cpuset; else it is global. Without the
-// nodes with memory nothing can be refined and the class stays global, which
-// is exact on a machine without NUMA.
-func (l NodeLimits) Refine() event.Class {
-	if l.MemoryNodes == 0 {
+// that allows fewer of them makes it cpuset; else it is global.
+// memoryNodes are the nodes with memory; without them (0) nothing can be
+// refined and the class stays global, which is exact on a machine without
+// NUMA.
+func Refine(memoryNodes uint64, l event.NodeLimits) event.Class {
+	if memoryNodes == 0 {
 		return event.ClassGlobal
 	}
-	if l.HavePolicy && l.PolicyMode == unix.MPOL_BIND && l.MemoryNodes&^l.PolicyNodes != 0 {
+	if l.HavePolicy && l.PolicyMode == unix.MPOL_BIND && memoryNodes&^l.PolicyNodes != 0 {
 		return event.ClassMempolicy
 	}
-	if l.HaveMemsAllowed && l.MemoryNodes&^l.MemsAllowed != 0 {
+	if l.HaveMemsAllowed && memoryNodes&^l.MemsAllowed != 0 {
 		return event.ClassCpuset
 	}
 	return event.ClassGlobal

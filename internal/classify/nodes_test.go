@@ -11,23 +11,24 @@ func TestRefine(t *testing.T) {
 	const twoNodes = 0b11
 	cases := []struct {
 		name   string
-		limits NodeLimits
+		nodes  uint64 // with memory
+		limits event.NodeLimits
 		want   event.Class
 	}{
-		{"no NUMA information", NodeLimits{MemsAllowed: 1, HaveMemsAllowed: true}, event.ClassGlobal},
-		{"unrestricted", NodeLimits{MemoryNodes: twoNodes, MemsAllowed: ^uint64(0), HaveMemsAllowed: true}, event.ClassGlobal},
-		{"cpuset on node 1", NodeLimits{MemoryNodes: twoNodes, MemsAllowed: 0b10, HaveMemsAllowed: true}, event.ClassCpuset},
-		{"cpuset allows every node with memory", NodeLimits{MemoryNodes: 0b01, MemsAllowed: 0b11, HaveMemsAllowed: true}, event.ClassGlobal},
-		{"bind to node 0", NodeLimits{MemoryNodes: twoNodes, MemsAllowed: twoNodes, HaveMemsAllowed: true,
+		{"no NUMA information", 0, event.NodeLimits{MemsAllowed: 1, HaveMemsAllowed: true}, event.ClassGlobal},
+		{"unrestricted", twoNodes, event.NodeLimits{MemsAllowed: ^uint64(0), HaveMemsAllowed: true}, event.ClassGlobal},
+		{"cpuset on node 1", twoNodes, event.NodeLimits{MemsAllowed: 0b10, HaveMemsAllowed: true}, event.ClassCpuset},
+		{"cpuset allows every node with memory", 0b01, event.NodeLimits{MemsAllowed: 0b11, HaveMemsAllowed: true}, event.ClassGlobal},
+		{"bind to node 0", twoNodes, event.NodeLimits{MemsAllowed: twoNodes, HaveMemsAllowed: true,
 			PolicyMode: unix.MPOL_BIND, PolicyNodes: 0b01, HavePolicy: true}, event.ClassMempolicy},
-		{"policy wins over cpuset", NodeLimits{MemoryNodes: twoNodes, MemsAllowed: 0b01, HaveMemsAllowed: true,
+		{"policy wins over cpuset", twoNodes, event.NodeLimits{MemsAllowed: 0b01, HaveMemsAllowed: true,
 			PolicyMode: unix.MPOL_BIND, PolicyNodes: 0b01, HavePolicy: true}, event.ClassMempolicy},
-		{"bind to every node", NodeLimits{MemoryNodes: twoNodes, PolicyMode: unix.MPOL_BIND, PolicyNodes: twoNodes, HavePolicy: true}, event.ClassGlobal},
-		{"preferred is no limit", NodeLimits{MemoryNodes: twoNodes, PolicyMode: unix.MPOL_PREFERRED, PolicyNodes: 0b01, HavePolicy: true}, event.ClassGlobal},
-		{"interleave is no limit", NodeLimits{MemoryNodes: twoNodes, PolicyMode: unix.MPOL_INTERLEAVE, PolicyNodes: 0b01, HavePolicy: true}, event.ClassGlobal},
+		{"bind to every node", twoNodes, event.NodeLimits{PolicyMode: unix.MPOL_BIND, PolicyNodes: twoNodes, HavePolicy: true}, event.ClassGlobal},
+		{"preferred is no limit", twoNodes, event.NodeLimits{PolicyMode: unix.MPOL_PREFERRED, PolicyNodes: 0b01, HavePolicy: true}, event.ClassGlobal},
+		{"interleave is no limit", twoNodes, event.NodeLimits{PolicyMode: unix.MPOL_INTERLEAVE, PolicyNodes: 0b01, HavePolicy: true}, event.ClassGlobal},
 	}
 	for _, c := range cases {
-		if got := c.limits.Refine(); got != c.want {
+		if got := Refine(c.nodes, c.limits); got != c.want {
 			t.Errorf("%s: got %v, want %v", c.name, got, c.want)
 		}
 	}

@@ -17,76 +17,9 @@ package container
 import (
 	"strconv"
 	"strings"
+
+	"github.com/oomtrace/oomtrace/internal/event"
 )
-
-// Runtime names the container runtime that made a container's cgroup.
-type Runtime string
-
-const (
-	RuntimeContainerd Runtime = "containerd"
-	RuntimeCRIO       Runtime = "cri-o"
-	RuntimeDocker     Runtime = "docker"
-	RuntimePodman     Runtime = "podman"
-)
-
-// QoS is a Kubernetes pod's quality of service class.
-type QoS string
-
-const (
-	QoSGuaranteed QoS = "guaranteed"
-	QoSBurstable  QoS = "burstable"
-	QoSBestEffort QoS = "besteffort"
-)
-
-// Level says which node of the container tree a cgroup is.
-type Level string
-
-const (
-	// LevelContainer is a container's own cgroup, or one below it.
-	LevelContainer Level = "container"
-	// LevelMonitor is the cgroup of a container's monitor process (conmon),
-	// not of the container itself.
-	LevelMonitor Level = "monitor"
-	// LevelPod is a Kubernetes pod's cgroup, which holds its containers.
-	LevelPod Level = "pod"
-	// LevelQoS is the kubelet's cgroup of all pods of one QoS class.
-	LevelQoS Level = "qos"
-	// LevelKubepods is the kubelet's cgroup of all pods (node allocatable).
-	LevelKubepods Level = "kubepods"
-)
-
-// Info is what a cgroup path says about its owner, plus the names a Resolver
-// found. The zero Info means nothing was recognised.
-//
-// Within a pod, Level "" means a cgroup below the pod that is not a
-// recognised container: the pod is known, the container is not.
-type Info struct {
-	Runtime Runtime `json:"runtime,omitempty"`
-	// ID is the container's full ID, 64 lowercase hex digits.
-	ID string `json:"id,omitempty"`
-	// Name is the container's name, from a Resolver.
-	Name string `json:"name,omitempty"`
-	// PodUID is the Kubernetes pod's UID with dashes, as the API server
-	// shows it (static pods have 32 hex digits instead).
-	PodUID string `json:"pod_uid,omitempty"`
-	// PodName and Namespace are the pod's, from a Resolver.
-	PodName   string `json:"pod_name,omitempty"`
-	Namespace string `json:"namespace,omitempty"`
-	QoS       QoS    `json:"qos,omitempty"`
-	Level     Level  `json:"level,omitempty"`
-	// Unit is the innermost systemd unit of a cgroup that is neither a
-	// container nor in a pod: "nginx.service", "session-3.scope",
-	// "user-1000.slice".
-	Unit string `json:"unit,omitempty"`
-	// User is the uid of the user slice (user.slice/user-UID.slice) the
-	// cgroup is in, in decimal. Containers of a user's own runtime (rootless
-	// Podman or Docker) have it set; their names are never looked up in the
-	// system's runtime state.
-	User string `json:"user,omitempty"`
-}
-
-// IsZero reports whether nothing was recognised.
-func (i Info) IsZero() bool { return i == Info{} }
 
 // Names are the human names of a container and its pod.
 type Names struct {
@@ -96,7 +29,7 @@ type Names struct {
 }
 
 // WithNames returns i with the names that are set in n.
-func (i Info) WithNames(n Names) Info {
+func WithNames(i event.Owner, n Names) event.Owner {
 	if n.Name != "" {
 		i.Name = n.Name
 	}
@@ -119,21 +52,21 @@ const (
 // Parse attributes the cgroup at path, as the kernel prints it
 // ("/kubepods/burstable/pod…/…"; the leading slash is optional). It does no
 // I/O.
-func Parse(path string) Info {
+func Parse(path string) event.Owner {
 	return parse(path, false)
 }
 
 // ParseTruncated attributes a path the kernel could not capture whole (an
 // event.Cgroup with Truncated set): its last component may be cut short, so
 // it only tells that the cgroup lies somewhere below the complete ones.
-func ParseTruncated(path string) Info {
+func ParseTruncated(path string) event.Owner {
 	return parse(path, true)
 }
 
-func parse(path string, truncated bool) Info {
+func parse(path string, truncated bool) event.Owner {
 	segs, ok := split(path, truncated)
 	if !ok {
-		return Info{}
+		return event.Owner{}
 	}
 	user, delegated := userSlice(segs)
 	if info := kubernetes(segs, delegated); !info.IsZero() {
@@ -147,9 +80,9 @@ func parse(path string, truncated bool) Info {
 		return info
 	}
 	if unit := innermostUnit(segs); unit != "" {
-		return Info{Unit: unit, User: user}
+		return event.Owner{Unit: unit, User: user}
 	}
-	return Info{}
+	return event.Owner{}
 }
 
 // unknownChild stands for the cut last component of a truncated path: it is
@@ -189,12 +122,12 @@ func split(path string, truncated bool) ([]string, bool) {
 // the container. A root inside a user's delegated subtree (user@UID.service)
 // is ignored: any user can create cgroups there that look like a pod of the
 // system's kubelet.
-func kubernetes(segs []string, delegated int) Info {
+func kubernetes(segs []string, delegated int) event.Owner {
 	for i := range segs {
 		if delegated >= 0 && i > delegated {
 			break
 		}
-		var info Info
+		var info event.Owner
 		if segs[i] == "kubepods" {
 			info = kubeTree(segs[i+1:], cgroupfsDriver{})
 		} else if base, ok := systemdKubepods(segs, i); ok {
@@ -204,35 +137,35 @@ func kubernetes(segs []string, delegated int) Info {
 			return info
 		}
 	}
-	return Info{}
+	return event.Owner{}
 }
 
 // driver names the kubelet's cgroups below its kubepods root.
 type driver interface {
-	qos(name string) (QoS, bool)           // the QoS class cgroup
-	pod(name string, q QoS) (string, bool) // a pod cgroup of class q: its UID
-	container(name string) (Runtime, Level, string, bool)
+	qos(name string) (event.QoS, bool)           // the QoS class cgroup
+	pod(name string, q event.QoS) (string, bool) // a pod cgroup of class q: its UID
+	container(name string) (event.Runtime, event.Level, string, bool)
 }
 
 // kubeTree attributes the path below a kubepods root.
-func kubeTree(below []string, d driver) Info {
+func kubeTree(below []string, d driver) event.Owner {
 	if len(below) == 0 {
-		return Info{Level: LevelKubepods}
+		return event.Owner{Level: event.LevelKubepods}
 	}
 	q, ok := d.qos(below[0])
 	if ok {
 		below = below[1:]
 		if len(below) == 0 {
-			return Info{QoS: q, Level: LevelQoS}
+			return event.Owner{QoS: q, Level: event.LevelQoS}
 		}
 	} else {
-		q = QoSGuaranteed // guaranteed pods sit right under kubepods
+		q = event.QoSGuaranteed // guaranteed pods sit right under kubepods
 	}
 	uid, ok := d.pod(below[0], q)
 	if !ok {
-		return Info{}
+		return event.Owner{}
 	}
-	info := Info{PodUID: uid, QoS: q, Level: LevelPod}
+	info := event.Owner{PodUID: uid, QoS: q, Level: event.LevelPod}
 	if len(below) == 1 {
 		return info
 	}
@@ -249,15 +182,15 @@ func kubeTree(below []string, d driver) Info {
 // kubepods/burstable/pod<uid>/<container id>.
 type cgroupfsDriver struct{}
 
-func (cgroupfsDriver) qos(name string) (QoS, bool) {
-	switch QoS(name) {
-	case QoSBurstable, QoSBestEffort:
-		return QoS(name), true
+func (cgroupfsDriver) qos(name string) (event.QoS, bool) {
+	switch event.QoS(name) {
+	case event.QoSBurstable, event.QoSBestEffort:
+		return event.QoS(name), true
 	}
 	return "", false
 }
 
-func (cgroupfsDriver) pod(name string, _ QoS) (string, bool) {
+func (cgroupfsDriver) pod(name string, _ event.QoS) (string, bool) {
 	uid, ok := strings.CutPrefix(name, "pod")
 	if !ok {
 		return "", false
@@ -267,15 +200,15 @@ func (cgroupfsDriver) pod(name string, _ QoS) (string, bool) {
 
 // container knows containerd's and Docker's bare IDs (which of the two made
 // it the path does not say) and CRI-O's "crio-" names.
-func (cgroupfsDriver) container(name string) (Runtime, Level, string, bool) {
+func (cgroupfsDriver) container(name string) (event.Runtime, event.Level, string, bool) {
 	if isContainerID(name) {
-		return "", LevelContainer, name, true
+		return "", event.LevelContainer, name, true
 	}
 	if id, ok := strings.CutPrefix(name, "crio-conmon-"); ok && isContainerID(id) {
-		return RuntimeCRIO, LevelMonitor, id, true
+		return event.RuntimeCRIO, event.LevelMonitor, id, true
 	}
 	if id, ok := strings.CutPrefix(name, "crio-"); ok && isContainerID(id) {
-		return RuntimeCRIO, LevelContainer, id, true
+		return event.RuntimeCRIO, event.LevelContainer, id, true
 	}
 	return "", "", "", false
 }
@@ -287,8 +220,8 @@ func (cgroupfsDriver) container(name string) (Runtime, Level, string, bool) {
 // "kubelet-kubepods" under a cgroupRoot of /kubelet).
 type systemdDriver struct{ base string }
 
-func (d systemdDriver) qos(name string) (QoS, bool) {
-	for _, q := range []QoS{QoSBurstable, QoSBestEffort} {
+func (d systemdDriver) qos(name string) (event.QoS, bool) {
+	for _, q := range []event.QoS{event.QoSBurstable, event.QoSBestEffort} {
 		if name == d.base+"-"+string(q)+".slice" {
 			return q, true
 		}
@@ -296,9 +229,9 @@ func (d systemdDriver) qos(name string) (QoS, bool) {
 	return "", false
 }
 
-func (d systemdDriver) pod(name string, q QoS) (string, bool) {
+func (d systemdDriver) pod(name string, q event.QoS) (string, bool) {
 	prefix := d.base + "-pod"
-	if q != QoSGuaranteed {
+	if q != event.QoSGuaranteed {
 		prefix = d.base + "-" + string(q) + "-pod"
 	}
 	uid, ok := strings.CutPrefix(name, prefix)
@@ -314,7 +247,7 @@ func (d systemdDriver) pod(name string, q QoS) (string, bool) {
 	return podUID(uid, '_')
 }
 
-func (systemdDriver) container(name string) (Runtime, Level, string, bool) {
+func (systemdDriver) container(name string) (event.Runtime, event.Level, string, bool) {
 	return runtimeScope(name)
 }
 
@@ -341,19 +274,19 @@ func systemdKubepods(segs []string, i int) (string, bool) {
 // must not be read as "crio-" followed by an ID.
 var scopePrefixes = []struct {
 	prefix  string
-	runtime Runtime
-	level   Level
+	runtime event.Runtime
+	level   event.Level
 }{
-	{"cri-containerd-", RuntimeContainerd, LevelContainer},
-	{"crio-conmon-", RuntimeCRIO, LevelMonitor},
-	{"crio-", RuntimeCRIO, LevelContainer},
-	{"docker-", RuntimeDocker, LevelContainer},
-	{"libpod-conmon-", RuntimePodman, LevelMonitor},
-	{"libpod-", RuntimePodman, LevelContainer},
+	{"cri-containerd-", event.RuntimeContainerd, event.LevelContainer},
+	{"crio-conmon-", event.RuntimeCRIO, event.LevelMonitor},
+	{"crio-", event.RuntimeCRIO, event.LevelContainer},
+	{"docker-", event.RuntimeDocker, event.LevelContainer},
+	{"libpod-conmon-", event.RuntimePodman, event.LevelMonitor},
+	{"libpod-", event.RuntimePodman, event.LevelContainer},
 }
 
 // runtimeScope parses a runtime's systemd scope name, "<prefix><id>.scope".
-func runtimeScope(name string) (Runtime, Level, string, bool) {
+func runtimeScope(name string) (event.Runtime, event.Level, string, bool) {
 	stem, ok := strings.CutSuffix(name, ".scope")
 	if !ok {
 		return "", "", "", false
@@ -374,22 +307,22 @@ func runtimeScope(name string) (Runtime, Level, string, bool) {
 // cgroupfs "libpod-<id>" or CRI-O's "crio-<id>". Below it may be the
 // container's own cgroups (crun's "container", systemd in a container,
 // another runtime); the outermost is the one the host's runtime knows.
-func runtimeContainer(segs []string) Info {
+func runtimeContainer(segs []string) event.Owner {
 	for i, s := range segs {
 		if runtime, level, id, ok := runtimeScope(s); ok {
-			return Info{Runtime: runtime, ID: id, Level: level}
+			return event.Owner{Runtime: runtime, ID: id, Level: level}
 		}
 		if s == "docker" && i+1 < len(segs) && isContainerID(segs[i+1]) {
-			return Info{Runtime: RuntimeDocker, ID: segs[i+1], Level: LevelContainer}
+			return event.Owner{Runtime: event.RuntimeDocker, ID: segs[i+1], Level: event.LevelContainer}
 		}
 		if id, ok := strings.CutPrefix(s, "libpod-"); ok && isContainerID(id) {
-			return Info{Runtime: RuntimePodman, ID: id, Level: LevelContainer}
+			return event.Owner{Runtime: event.RuntimePodman, ID: id, Level: event.LevelContainer}
 		}
 		if id, ok := strings.CutPrefix(s, "crio-"); ok && isContainerID(id) {
-			return Info{Runtime: RuntimeCRIO, ID: id, Level: LevelContainer}
+			return event.Owner{Runtime: event.RuntimeCRIO, ID: id, Level: event.LevelContainer}
 		}
 	}
-	return Info{}
+	return event.Owner{}
 }
 
 // parentedContainer attributes a bare container ID at the end of a plain
@@ -399,17 +332,17 @@ func runtimeContainer(segs []string) Info {
 // Only where nothing above the ID is a systemd unit or looks like a kubelet's
 // tree (a component starting with "kubepods" or "pod"): a malformed pod tree
 // stays unattributed rather than taken for a runtime's container.
-func parentedContainer(segs []string) Info {
+func parentedContainer(segs []string) event.Owner {
 	last := len(segs) - 1
 	if !isContainerID(segs[last]) {
-		return Info{}
+		return event.Owner{}
 	}
 	for _, s := range segs[:last] {
 		if isUnitName(s) || strings.HasPrefix(s, "kubepods") || strings.HasPrefix(s, "pod") {
-			return Info{}
+			return event.Owner{}
 		}
 	}
-	return Info{ID: segs[last], Level: LevelContainer}
+	return event.Owner{ID: segs[last], Level: event.LevelContainer}
 }
 
 // userSlice returns the uid of the user slice in segs ("user.slice/

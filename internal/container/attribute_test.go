@@ -8,13 +8,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/oomtrace/oomtrace/internal/event"
 )
 
 type pathCase struct {
-	Name      string `json:"name"`
-	Path      string `json:"path"`
-	Truncated bool   `json:"truncated"`
-	Want      Info   `json:"want"`
+	Name      string      `json:"name"`
+	Path      string      `json:"path"`
+	Truncated bool        `json:"truncated"`
+	Want      event.Owner `json:"want"`
 }
 
 // readPathCases reads testdata/container/paths.jsonl; its header says the
@@ -157,7 +159,7 @@ func FuzzParse(f *testing.F) {
 		if got.ID != "" && !isContainerID(got.ID) {
 			t.Errorf("ID %q is not a container ID", got.ID)
 		}
-		if got.ID != "" && got.Level != LevelContainer && got.Level != LevelMonitor {
+		if got.ID != "" && got.Level != event.LevelContainer && got.Level != event.LevelMonitor {
 			t.Errorf("ID %q at level %q", got.ID, got.Level)
 		}
 		if got.PodUID != "" {
@@ -165,7 +167,7 @@ func FuzzParse(f *testing.F) {
 				t.Errorf("pod UID %q is not a UID", got.PodUID)
 			}
 			if got.QoS == "" {
-				t.Errorf("pod %q without a QoS class", got.PodUID)
+				t.Errorf("pod %q without a event.QoS class", got.PodUID)
 			}
 		}
 		if got.Unit != "" && (!isUnitName(got.Unit) || got.ID != "" || got.PodUID != "") {
@@ -178,9 +180,9 @@ func FuzzParse(f *testing.F) {
 }
 
 func TestWithNames(t *testing.T) {
-	i := Info{Runtime: RuntimeContainerd, ID: strings.Repeat("a", 64), Name: "old"}
-	got := i.WithNames(Names{PodName: "api-7d9", Namespace: "shop"})
-	want := Info{Runtime: RuntimeContainerd, ID: strings.Repeat("a", 64), Name: "old", PodName: "api-7d9", Namespace: "shop"}
+	i := event.Owner{Runtime: event.RuntimeContainerd, ID: strings.Repeat("a", 64), Name: "old"}
+	got := WithNames(i, Names{PodName: "api-7d9", Namespace: "shop"})
+	want := event.Owner{Runtime: event.RuntimeContainerd, ID: strings.Repeat("a", 64), Name: "old", PodName: "api-7d9", Namespace: "shop"}
 	if got != want {
 		t.Errorf("WithNames = %+v, want %+v", got, want)
 	}
@@ -188,7 +190,7 @@ func TestWithNames(t *testing.T) {
 
 // TestInfoJSON pins the JSON keys the output's container object uses.
 func TestInfoJSON(t *testing.T) {
-	i := Info{Runtime: RuntimeCRIO, ID: "i", Name: "n", PodUID: "u", PodName: "p", Namespace: "ns", QoS: QoSBurstable, Level: LevelContainer, Unit: "x.service", User: "0"}
+	i := event.Owner{Runtime: event.RuntimeCRIO, ID: "i", Name: "n", PodUID: "u", PodName: "p", Namespace: "ns", QoS: event.QoSBurstable, Level: event.LevelContainer, Unit: "x.service", User: "0"}
 	b, err := json.Marshal(i)
 	if err != nil {
 		t.Fatal(err)
@@ -197,7 +199,7 @@ func TestInfoJSON(t *testing.T) {
 	if string(b) != want {
 		t.Errorf("JSON %s\nwant %s", b, want)
 	}
-	if b, _ := json.Marshal(Info{}); string(b) != "{}" {
-		t.Errorf("zero Info JSON %s, want {}", b)
+	if b, _ := json.Marshal(event.Owner{}); string(b) != "{}" {
+		t.Errorf("zero event.Owner JSON %s, want {}", b)
 	}
 }

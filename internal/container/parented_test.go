@@ -1,6 +1,10 @@
 package container
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/oomtrace/oomtrace/internal/event"
+)
 
 // A container Docker started with --cgroup-parent has a bare ID for a
 // cgroup: Docker's state names it and says it is Docker's; an ID no
@@ -11,7 +15,7 @@ func TestResolveParentedContainer(t *testing.T) {
 	r := NewResolver(HostPaths(k.root))
 
 	info := Parse("/oomtrace-limited/" + testID1)
-	want := Info{Runtime: RuntimeDocker, ID: testID1, Name: "limited", Level: LevelContainer}
+	want := event.Owner{Runtime: event.RuntimeDocker, ID: testID1, Name: "limited", Level: event.LevelContainer}
 	if got := resolve(r, info); got != want {
 		t.Errorf("got %+v, want %+v", got, want)
 	}
@@ -19,7 +23,7 @@ func TestResolveParentedContainer(t *testing.T) {
 		t.Errorf("cached: got %+v, want %+v", got, want)
 	}
 	unknown := Parse("/oomtrace-limited/" + testID2)
-	if got := resolve(r, unknown); got != (Info{ID: testID2, Level: LevelContainer}) {
+	if got := resolve(r, unknown); got != (event.Owner{ID: testID2, Level: event.LevelContainer}) {
 		t.Errorf("unknown ID: got %+v", got)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/oomtrace/oomtrace/internal/event"
 )
 
 // ResolverOptions says where a Resolver looks for names and how long it
@@ -95,7 +97,7 @@ const (
 // does not say.
 type lookupResult struct {
 	names   Names
-	runtime Runtime
+	runtime event.Runtime
 	found   bool
 }
 
@@ -105,14 +107,14 @@ type pendingLookup struct {
 }
 
 // apply returns info with the names res found.
-func (res lookupResult) apply(info Info) Info {
+func (res lookupResult) apply(info event.Owner) event.Owner {
 	if !res.found {
 		return info
 	}
 	if info.Runtime == "" && info.PodUID == "" {
 		info.Runtime = res.runtime
 	}
-	return info.WithNames(res.names)
+	return WithNames(info, res.names)
 }
 
 // NewResolver returns a resolver that looks where opts says.
@@ -142,7 +144,7 @@ func NewResolver(opts ResolverOptions) *Resolver {
 
 // Cached returns info with the names the cache holds for it. It never
 // blocks on I/O and starts nothing.
-func (r *Resolver) Cached(info Info) Info {
+func (r *Resolver) Cached(info event.Owner) event.Owner {
 	now := r.now()
 	for _, k := range lookupsFor(info) {
 		if res, ok := r.cache.get(k, now); ok {
@@ -154,9 +156,10 @@ func (r *Resolver) Cached(info Info) Info {
 
 // Resolve returns info with the names of its container and pod: from the
 // cache, else from lookups it starts in the background and waits for until
-// ctx is done (also for a lookup to finish when MaxLookups are running). With a context that is already done it only starts the
-// lookups: a prefetch.
-func (r *Resolver) Resolve(ctx context.Context, info Info) Info {
+// ctx is done (also for a lookup to finish when MaxLookups are running).
+// With a context that is already done it only starts the lookups: a
+// prefetch.
+func (r *Resolver) Resolve(ctx context.Context, info event.Owner) event.Owner {
 	now := r.now()
 	var waits []*pendingLookup
 	for _, k := range lookupsFor(info) {
@@ -230,10 +233,10 @@ func (r *Resolver) start(k lookupKey) (*pendingLookup, <-chan struct{}) {
 // lookupsFor lists what must be looked up to name info. Containers in a
 // user's own cgroups (rootless runtimes) are not looked up: the system's
 // runtime state does not describe them, and a user could name a cgroup
-// after a system container's ID. An Info that Parse could not have made
+// after a system container's ID. An Owner that Parse could not have made
 // (IDs of the wrong form) is not looked up either: the IDs become file
 // names.
-func lookupsFor(info Info) []lookupKey {
+func lookupsFor(info event.Owner) []lookupKey {
 	if info.User != "" || info.ID != "" && !isContainerID(info.ID) {
 		return nil
 	}
@@ -251,9 +254,9 @@ func lookupsFor(info Info) []lookupKey {
 		return nil
 	}
 	switch info.Runtime {
-	case RuntimeDocker, "": // a bare ID: Docker's --cgroup-parent
+	case event.RuntimeDocker, "": // a bare ID: Docker's --cgroup-parent
 		return []lookupKey{{kind: lookupDocker, id: info.ID}}
-	case RuntimePodman:
+	case event.RuntimePodman:
 		return []lookupKey{{kind: lookupPodman, id: info.ID}}
 	}
 	return nil

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/oomtrace/oomtrace/internal/event"
 )
 
 const (
@@ -75,18 +77,18 @@ func (k kubeletTree) addPod(namespace, pod, uid string, containers map[string]st
 
 // resolve resolves info with a generous deadline: the lookups themselves
 // are what is tested.
-func resolve(r *Resolver, info Info) Info {
+func resolve(r *Resolver, info event.Owner) event.Owner {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return r.Resolve(ctx, info)
 }
 
-func kubeInfo(uid, id string) Info {
-	level := LevelPod
+func kubeInfo(uid, id string) event.Owner {
+	level := event.LevelPod
 	if id != "" {
-		level = LevelContainer
+		level = event.LevelContainer
 	}
-	return Info{PodUID: uid, ID: id, QoS: QoSBurstable, Level: level}
+	return event.Owner{PodUID: uid, ID: id, QoS: event.QoSBurstable, Level: level}
 }
 
 func TestResolveKubernetes(t *testing.T) {
@@ -95,7 +97,7 @@ func TestResolveKubernetes(t *testing.T) {
 	r := NewResolver(HostPaths(k.root))
 
 	got := resolve(r, kubeInfo(testUID1, testID1))
-	want := kubeInfo(testUID1, testID1).WithNames(Names{Name: "api", PodName: "api-7d9", Namespace: "shop"})
+	want := WithNames(kubeInfo(testUID1, testID1), Names{Name: "api", PodName: "api-7d9", Namespace: "shop"})
 	if got != want {
 		t.Errorf("container: got %+v, want %+v", got, want)
 	}
@@ -103,14 +105,14 @@ func TestResolveKubernetes(t *testing.T) {
 		t.Errorf("second container named %q, want sidecar", got.Name)
 	}
 	got = resolve(r, kubeInfo(testUID1, ""))
-	want = kubeInfo(testUID1, "").WithNames(Names{PodName: "api-7d9", Namespace: "shop"})
+	want = WithNames(kubeInfo(testUID1, ""), Names{PodName: "api-7d9", Namespace: "shop"})
 	if got != want {
 		t.Errorf("pod: got %+v, want %+v", got, want)
 	}
 	// A container without a log link (the pause container) keeps its ID
 	// and still gets its pod's names.
 	got = resolve(r, kubeInfo(testUID1, testID3))
-	want = kubeInfo(testUID1, testID3).WithNames(Names{PodName: "api-7d9", Namespace: "shop"})
+	want = WithNames(kubeInfo(testUID1, testID3), Names{PodName: "api-7d9", Namespace: "shop"})
 	if got != want {
 		t.Errorf("pause container: got %+v, want %+v", got, want)
 	}
@@ -261,14 +263,14 @@ func TestResolveDocker(t *testing.T) {
 		{testID2, ""}, // the file is another container's
 		{testID3, ""}, // not a name Docker gives
 	} {
-		info := Info{Runtime: RuntimeDocker, ID: c.id, Level: LevelContainer}
-		if got := resolve(r, info); got != info.WithNames(Names{Name: c.name}) {
+		info := event.Owner{Runtime: event.RuntimeDocker, ID: c.id, Level: event.LevelContainer}
+		if got := resolve(r, info); got != WithNames(info, Names{Name: c.name}) {
 			t.Errorf("docker %.12s: got %+v, want name %q", c.id, got, c.name)
 		}
 	}
 	// A rootless container with the same ID is not named from the system's
 	// Docker.
-	rootless := Info{Runtime: RuntimeDocker, ID: testID1, Level: LevelContainer, User: "1000"}
+	rootless := event.Owner{Runtime: event.RuntimeDocker, ID: testID1, Level: event.LevelContainer, User: "1000"}
 	if got := resolve(r, rootless); got != rootless {
 		t.Errorf("rootless docker: got %+v, want no names", got)
 	}
@@ -280,7 +282,7 @@ func TestResolvePodman(t *testing.T) {
 		`[{"id":"`+testID2+`","names":["k8s_x"]},{"id":"`+testID1+`","names":["db","alias"],"image":"i"},{"id":"`+testID3+`","names":["-bad"]}]`)
 	r := NewResolver(HostPaths(k.root))
 	for _, c := range []struct{ id, name string }{{testID1, "db"}, {testID3, ""}} {
-		info := Info{Runtime: RuntimePodman, ID: c.id, Level: LevelContainer}
+		info := event.Owner{Runtime: event.RuntimePodman, ID: c.id, Level: event.LevelContainer}
 		if got := resolve(r, info); got.Name != c.name {
 			t.Errorf("podman %.12s: got %+v, want name %q", c.id, got, c.name)
 		}
@@ -296,11 +298,11 @@ func TestResolveRefusesForgedInfo(t *testing.T) {
 		calls.Add(1)
 		return r.lookOnDisk(key)
 	}
-	for _, info := range []Info{
-		{Runtime: RuntimeDocker, ID: "../../../etc", Level: LevelContainer},
-		{PodUID: "../x", Level: LevelPod},
-		{PodUID: strings.ReplaceAll(testUID1, "-", "_"), Level: LevelPod},
-		{PodUID: testUID1, ID: "zz", Level: LevelContainer},
+	for _, info := range []event.Owner{
+		{Runtime: event.RuntimeDocker, ID: "../../../etc", Level: event.LevelContainer},
+		{PodUID: "../x", Level: event.LevelPod},
+		{PodUID: strings.ReplaceAll(testUID1, "-", "_"), Level: event.LevelPod},
+		{PodUID: testUID1, ID: "zz", Level: event.LevelContainer},
 	} {
 		if got := resolve(r, info); got != info {
 			t.Errorf("forged %+v resolved to %+v", info, got)
@@ -331,7 +333,7 @@ func blockLookups(r *Resolver) *blockingLookups {
 func TestResolveNeverWaitsPastDeadline(t *testing.T) {
 	r := NewResolver(ResolverOptions{})
 	b := blockLookups(r)
-	info := Info{Runtime: RuntimeDocker, ID: testID1, Level: LevelContainer}
+	info := event.Owner{Runtime: event.RuntimeDocker, ID: testID1, Level: event.LevelContainer}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	start := time.Now()
@@ -362,7 +364,7 @@ func TestResolveNeverWaitsPastDeadline(t *testing.T) {
 func TestResolvePrefetch(t *testing.T) {
 	r := NewResolver(ResolverOptions{})
 	b := blockLookups(r)
-	info := Info{Runtime: RuntimePodman, ID: testID2, Level: LevelContainer}
+	info := event.Owner{Runtime: event.RuntimePodman, ID: testID2, Level: event.LevelContainer}
 	done, cancel := context.WithCancel(context.Background())
 	cancel()
 	if got := r.Resolve(done, info); got != info {
@@ -389,8 +391,8 @@ func TestResolveBoundsLookups(t *testing.T) {
 	b := blockLookups(r)
 	done, cancel := context.WithCancel(context.Background())
 	cancel()
-	first := Info{Runtime: RuntimeDocker, ID: testID1, Level: LevelContainer}
-	second := Info{Runtime: RuntimeDocker, ID: testID2, Level: LevelContainer}
+	first := event.Owner{Runtime: event.RuntimeDocker, ID: testID1, Level: event.LevelContainer}
+	second := event.Owner{Runtime: event.RuntimeDocker, ID: testID2, Level: event.LevelContainer}
 	r.Resolve(done, first)
 	// No slot while the first blocks: Resolve gives up when its context is
 	// done, without starting a second lookup.
@@ -404,7 +406,7 @@ func TestResolveBoundsLookups(t *testing.T) {
 		t.Errorf("Resolve waited %v past its context", took)
 	}
 	// A Resolve waiting for a slot gets one when the first finishes.
-	got := make(chan Info)
+	got := make(chan event.Owner)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

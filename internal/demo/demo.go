@@ -57,10 +57,10 @@ func Run(ctx context.Context, opts Options) (err error) {
 		return err
 	}
 
-	killed := &killWatch{sink: opts.Stream.Sink, seen: make(chan event.OOMKill, 1)}
+	killed := &killWatch{seen: make(chan event.OOMKill, 1)}
 	ready := make(chan event.Mode, 1)
 	so := opts.Stream
-	so.Sink = killed
+	so.Sinks = append(so.Sinks[:len(so.Sinks):len(so.Sinks)], killed)
 	so.Tracer.FilterCgroupID = id
 	so.OnReady = func(mode event.Mode) error { ready <- mode; return nil }
 
@@ -111,9 +111,8 @@ func Run(ctx context.Context, opts Options) (err error) {
 	return nil
 }
 
-// killWatch passes events on and reports the first oom_kill.
+// killWatch is a sink that reports the first oom_kill.
 type killWatch struct {
-	sink stream.Sink
 	once sync.Once
 	seen chan event.OOMKill
 }
@@ -126,7 +125,7 @@ func (k *killWatch) Write(ev *event.Event) error {
 			k.seen <- kill
 		})
 	}
-	return k.sink.Write(ev)
+	return nil
 }
 
 func killedBySIGKILL(err error) bool {

@@ -7,9 +7,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-
-	"github.com/oomtrace/oomtrace/internal/container"
-	"github.com/oomtrace/oomtrace/internal/memstate"
 )
 
 // enumNames maps the values of a small enum, used as indexes, to the names
@@ -54,6 +51,10 @@ const (
 	KindSignal
 	KindExit
 	KindSample
+	KindEviction
+
+	// NumKinds is one more than the largest Kind.
+	NumKinds = iota + 1
 )
 
 var kindNames = enumNames[Kind]{what: "event kind", names: []string{
@@ -67,6 +68,7 @@ var kindNames = enumNames[Kind]{what: "event kind", names: []string{
 	KindSignal:       "signal",
 	KindExit:         "exit",
 	KindSample:       "sample",
+	KindEviction:     "eviction",
 }}
 
 func (k Kind) String() string { return kindNames.name(k) }
@@ -107,12 +109,16 @@ const (
 	ModeTracepoint Mode = iota
 	ModeFentry
 	ModeKprobe
+	// ModeKmsg is no BPF at all: the kill was read from the kernel's own
+	// report in its log, live from /dev/kmsg or after the fact.
+	ModeKmsg
 )
 
 var modeNames = enumNames[Mode]{what: "attach mode", names: []string{
 	ModeTracepoint: "tracepoint",
 	ModeFentry:     "fentry",
 	ModeKprobe:     "kprobe",
+	ModeKmsg:       "kmsg",
 }}
 
 func (m Mode) String() string { return modeNames.name(m) }
@@ -135,9 +141,9 @@ type Cgroup struct {
 	UsageBytes uint64
 	LimitBytes uint64 // NoLimit when the cgroup has no hard limit
 	Truncated  bool   // the path was too deep or long to capture whole
-	// Container is who the cgroup belongs to (container, pod, unit), from
+	// Owner is who the cgroup belongs to (container, pod, unit), from
 	// its path and, where found, the kubelet's and runtimes' names.
-	Container container.Info
+	Owner Owner
 }
 
 // NoLimit is Cgroup.LimitBytes of a cgroup without a hard limit (memory.max
@@ -173,7 +179,48 @@ type Victim struct {
 	Cgroup      Cgroup
 }
 
+// Constraint is the kernel's enum oom_constraint: what the OOM killer's
+// choice of victim was confined to, as a source saw it.
+type Constraint uint8
+
+const (
+	ConstraintUnseen       Constraint = iota // the source could not see it
+	ConstraintNone                           // CONSTRAINT_NONE: the whole machine
+	ConstraintCpuset                         // CONSTRAINT_CPUSET
+	ConstraintMemoryPolicy                   // CONSTRAINT_MEMORY_POLICY
+	ConstraintMemcg                          // CONSTRAINT_MEMCG
+)
+
+// Reason is what the kernel's report in its log says the OOM was, in the
+// words before "Killed process" (or "Kill process" before 5.1).
+type Reason uint8
+
+const (
+	ReasonUnseen Reason = iota // no report line said
+	ReasonMemcg                // "Memory cgroup out of memory": a memcg OOM
+	ReasonSystem               // "Out of memory": any other OOM
+)
+
+// NodeLimits are the limits on NUMA nodes of the task that ran into an OOM,
+// read at the kill where oom_control.constraint is out of reach (tracepoint
+// mode). Masks hold nodes 0 to 63.
+type NodeLimits struct {
+	// MemsAllowed are the nodes the task's cpuset lets it allocate from.
+	MemsAllowed     uint64
+	HaveMemsAllowed bool
+	// PolicyMode and PolicyNodes are the task's memory policy
+	// (set_mempolicy(2)); HavePolicy is false when it has none.
+	PolicyMode  uint16
+	PolicyNodes uint64
+	HavePolicy  bool
+}
+
 // OOMKill is one killed task.
+//
+// Sources fill in the kernel's facts; the classify stage decides Class and
+// VictimExiting from the evidence among them (Constraint and Order, the
+// Stack, the trigger's NodeLimits, or reclaim seen before), and drops the
+// OOMCgroup of a kill that is not a memcg OOM.
 type OOMKill struct {
 	Class         Class
 	Mode          Mode
@@ -181,25 +228,55 @@ type OOMKill struct {
 	Trigger       Task // the task that ran into the OOM; often not the victim
 	TriggerCgroup Cgroup
 	// OOMCgroup is the memcg whose limit was hit; set for memcg OOMs only.
+	// The kernel side reads it from oom_control in fentry and kprobe
+	// modes; in tracepoint mode it is the victim's highest ancestor at its
+	// limit, which a global OOM can have too.
 	OOMCgroup Cgroup
-	// HasControl is true when GFPMask, Order, Points and TotalPages were read
-	// from the kernel's struct oom_control (fentry and kprobe modes).
+	// Constraint is oom_control.constraint, where the source saw it (the
+	// kernel log's summary line prints it).
+	Constraint Constraint
+	// Reason is what the kernel log's report lines say the OOM was.
+	Reason Reason
+	// Nodes are the trigger's limits on NUMA nodes (tracepoint mode).
+	Nodes NodeLimits
+	// HasGFP is true when GFPMask and Order, of the allocation that failed,
+	// are known: from struct oom_control (fentry and kprobe modes) or the
+	// report's header line in the kernel log.
+	HasGFP  bool
+	GFPMask uint32
+	Order   int32
+	// HasControl is true when Points and TotalPages were read from the
+	// kernel's struct oom_control (fentry and kprobe modes).
 	HasControl bool
-	GFPMask    uint32
-	Order      int32
 	Points     int64  // the victim's badness, in pages; 0 for oom.group's extra victims
 	TotalPages uint64 // the limit the OOM was judged against, NOT the victim's size
 	// VictimExiting is true when no SIGKILL was sent: the victim was already
 	// exiting and was only marked so its memory is reaped.
 	VictimExiting bool
-	// Stack holds the kernel functions at the kill, innermost first.
+	// Replayed is true for a kill found in the kernel log from before
+	// tracing started (trace --since-boot), rather than seen as it happened.
+	Replayed bool
+	// Group is the memory cgroup with memory.oom.group set whose tasks were
+	// killed together, this one among them (path only), where the source
+	// saw it: the kernel log says so.
+	Group Cgroup
+	// Report is what the kernel's OOM report says beyond the kill, where
+	// the kill was read from the kernel log.
+	Report KernelReport
+	// Stack holds the kernel functions at the kill, innermost first. Its
+	// frames tell the class where nothing else does.
 	Stack []string
 	// Why is a one-sentence explanation of the kill for people.
 	Why string
 	// Snapshot is the OOM cgroup's memory state read from user space right
 	// after the kill (for a global OOM, only the node's pressure).
-	Snapshot    memstate.Snapshot
+	Snapshot    Snapshot
 	HasSnapshot bool
+	// VictimMain is the main process of the victim's container (PID 1 of
+	// its own PID namespace), found in the victim's cgroup from user space
+	// right after the kill; TGID 0 when there is none to find (no
+	// container, the main process already gone, a kill from a log).
+	VictimMain Task
 }
 
 // MemcgOOM is a memory cgroup entering OOM (mem_cgroup_out_of_memory); no
@@ -336,7 +413,8 @@ type Signal struct {
 	Signal       int32
 	Code         int32 // si_code: SIUser from kill(2), SIKernel from the kernel, > 0 raised by a fault
 	Group        bool  // sent to the whole process, not one thread
-	// SenderClass is set in user space, from the sender's name and cgroup.
+	// SenderClass is decided by the classify stage, from the sender's name
+	// and cgroup.
 	SenderClass SenderClass
 }
 
@@ -369,8 +447,8 @@ func (c Cause) String() string { return causeNames.name(c) }
 func ParseCause(s string) (Cause, error) { return causeNames.parse(s) }
 
 // Exit is a process that a signal ended (sched:sched_process_exit of its
-// last thread). The event's Task is that thread. The cause and its
-// evidence are set in user space, from the signal and oom_kill events seen
+// last thread). The event's Task is that thread. The classify stage sets
+// the cause and its evidence from the signal and oom_kill events seen
 // before.
 type Exit struct {
 	Cgroup   Cgroup
@@ -432,6 +510,27 @@ type Sample struct {
 	SomeTotal, FullTotal time.Duration
 }
 
+// Eviction is a pod the kubelet evicted, or set out to, to reclaim a
+// resource of the node: read from the kubelet's log. It is no OOM kill:
+// the pod's containers get SIGTERM, and SIGKILL after the grace period.
+type Eviction struct {
+	// Pod names the pod: namespace and name, and the UID where the log
+	// printed it.
+	Pod Owner
+	// Resource is what the kubelet was reclaiming: "memory",
+	// "ephemeral-storage", "nodefs", ...
+	Resource string
+	// Threshold and Available are the quantities the eviction's message
+	// names, as the kubelet printed them ("100Mi", "92412Ki").
+	Threshold, Available string
+	// Message is the eviction's message, when the log has it.
+	Message string
+	// Succeeded says the kubelet logged the pod as evicted.
+	Succeeded bool
+	// Why is a one-sentence explanation for people.
+	Why string
+}
+
 // IsNode reports whether s is a sample of the whole node, not of a cgroup.
 func (s *Sample) IsNode() bool { return !s.Cgroup.Valid() }
 
@@ -444,6 +543,13 @@ type Event struct {
 	KtimeNS uint64    // CLOCK_BOOTTIME of the event, in ns
 	CPU     uint32
 	Task    Task // the task that was running: perf's comm pid/tid
+	// Missing says which values the source did not see. Zero for the
+	// tracer's events, which have them all; a kernel log lacks some.
+	Missing Missing
+	// Restored marks an event read back from oomtrace's own log: its
+	// derived fields (class, owners, causes, explanations) are the
+	// recording's, and the stages that derive them leave them as they are.
+	Restored bool
 
 	OOMKill      OOMKill
 	MemcgOOM     MemcgOOM
@@ -455,6 +561,7 @@ type Event struct {
 	Signal       Signal
 	Exit         Exit
 	Sample       Sample
+	Eviction     Eviction
 }
 
 // Reset makes ev the zero Event. Of the payloads it clears only the one
@@ -484,11 +591,13 @@ func (ev *Event) Reset() {
 		ev.Exit = Exit{}
 	case KindSample:
 		ev.Sample = Sample{}
+	case KindEviction:
+		ev.Eviction = Eviction{}
 	default:
 		*ev = Event{}
 		return
 	}
-	ev.Kind, ev.Time, ev.KtimeNS, ev.CPU, ev.Task = 0, time.Time{}, 0, 0, Task{}
+	ev.Kind, ev.Time, ev.KtimeNS, ev.CPU, ev.Task, ev.Missing, ev.Restored = 0, time.Time{}, 0, 0, Task{}, 0, false
 }
 
 // Cgroups returns the cgroups the event is about: for a kill the victim's,

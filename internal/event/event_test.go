@@ -70,7 +70,7 @@ func TestReset(t *testing.T) {
 	payloads := map[Kind]string{
 		KindOOMKill: "OOMKill", KindMemcgOOM: "MemcgOOM", KindReclaim: "Reclaim", KindKswapdWake: "KswapdWake",
 		KindReaper: "Reaper", KindReclaimStats: "ReclaimStats", KindLost: "Lost", KindSignal: "Signal", KindExit: "Exit",
-		KindSample: "Sample",
+		KindSample: "Sample", KindEviction: "Eviction",
 	}
 	for kind := Kind(1); int(kind) < len(kindNames.names); kind++ {
 		name, ok := payloads[kind]
@@ -79,7 +79,7 @@ func TestReset(t *testing.T) {
 		}
 		var ev Event
 		v := reflect.ValueOf(&ev).Elem()
-		for _, header := range []string{"Time", "KtimeNS", "CPU", "Task", name} {
+		for _, header := range []string{"Time", "KtimeNS", "CPU", "Task", "Missing", "Restored", name} {
 			fillNonZero(t, v.FieldByName(header))
 		}
 		ev.Kind = kind

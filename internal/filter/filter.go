@@ -1,13 +1,12 @@
-// Package filter selects events by what user space knows of them: the class
-// of a kill and the pod and container of its cgroups. (Process and cgroup
-// filters run in the kernel.)
+// Package filter is the pipeline's filter stage: it selects events by what
+// the stages before it worked out, the class of a kill and the pod and
+// container of its cgroups. (Process and cgroup filters run in the kernel.)
 package filter
 
 import (
 	"slices"
 	"strings"
 
-	"github.com/oomtrace/oomtrace/internal/container"
 	"github.com/oomtrace/oomtrace/internal/event"
 )
 
@@ -29,6 +28,9 @@ type Filter struct {
 // docker and crictl print them.
 const MinIDPrefix = 12
 
+// Process is Match as a pipeline stage: it drops what does not match.
+func (f *Filter) Process(ev *event.Event) (bool, error) { return f.Match(ev), nil }
+
 // Match reports whether ev passes the filter.
 func (f *Filter) Match(ev *event.Event) bool {
 	if ev.Kind == event.KindOOMKill && len(f.Classes) > 0 && !slices.Contains(f.Classes, ev.OOMKill.Class) {
@@ -37,15 +39,19 @@ func (f *Filter) Match(ev *event.Event) bool {
 	if len(f.Pods) == 0 && len(f.Containers) == 0 || ev.Kind == event.KindLost || ev.Kind == event.KindSample && ev.Sample.IsNode() {
 		return true
 	}
+	if ev.Kind == event.KindEviction {
+		pod := ev.Eviction.Pod
+		return matchesPod(pod, f.Pods) && len(f.Containers) == 0
+	}
 	for _, c := range ev.Cgroups() {
-		if matchesPod(c.Container, f.Pods) && matchesContainer(c.Container, f.Containers) {
+		if matchesPod(c.Owner, f.Pods) && matchesContainer(c.Owner, f.Containers) {
 			return true
 		}
 	}
 	return false
 }
 
-func matchesPod(info container.Info, pods []string) bool {
+func matchesPod(info event.Owner, pods []string) bool {
 	if len(pods) == 0 {
 		return true
 	}
@@ -58,7 +64,7 @@ func matchesPod(info container.Info, pods []string) bool {
 	return false
 }
 
-func matchesContainer(info container.Info, containers []string) bool {
+func matchesContainer(info event.Owner, containers []string) bool {
 	if len(containers) == 0 {
 		return true
 	}

@@ -3,30 +3,29 @@ package filter
 import (
 	"testing"
 
-	"github.com/oomtrace/oomtrace/internal/container"
 	"github.com/oomtrace/oomtrace/internal/event"
 )
 
 const id = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
-func kill(class event.Class, victim, oom container.Info) *event.Event {
+func kill(class event.Class, victim, oom event.Owner) *event.Event {
 	ev := &event.Event{Kind: event.KindOOMKill}
 	ev.OOMKill.Class = class
-	ev.OOMKill.Victim.Cgroup = event.Cgroup{Path: "/v", Container: victim}
-	ev.OOMKill.OOMCgroup = event.Cgroup{Path: "/o", Container: oom}
+	ev.OOMKill.Victim.Cgroup = event.Cgroup{Path: "/v", Owner: victim}
+	ev.OOMKill.OOMCgroup = event.Cgroup{Path: "/o", Owner: oom}
 	return ev
 }
 
 func TestMatch(t *testing.T) {
-	ctr := container.Info{ID: id, Name: "api", PodUID: "uid-1", PodName: "api-7d9", Namespace: "shop", Level: container.LevelContainer}
-	pod := container.Info{PodUID: "uid-1", PodName: "api-7d9", Namespace: "shop", Level: container.LevelPod}
+	ctr := event.Owner{ID: id, Name: "api", PodUID: "uid-1", PodName: "api-7d9", Namespace: "shop", Level: event.LevelContainer}
+	pod := event.Owner{PodUID: "uid-1", PodName: "api-7d9", Namespace: "shop", Level: event.LevelPod}
 	memcgKill := kill(event.ClassMemcg, ctr, pod)
-	plain := kill(event.ClassMemcg, container.Info{}, container.Info{})
-	reclaim := &event.Event{Kind: event.KindReclaim, Reclaim: event.Reclaim{Cgroup: event.Cgroup{Path: "/r", Container: pod}}}
+	plain := kill(event.ClassMemcg, event.Owner{}, event.Owner{})
+	reclaim := &event.Event{Kind: event.KindReclaim, Reclaim: event.Reclaim{Cgroup: event.Cgroup{Path: "/r", Owner: pod}}}
 	lost := &event.Event{Kind: event.KindLost}
 	wake := &event.Event{Kind: event.KindKswapdWake}
 	nodeSample := &event.Event{Kind: event.KindSample, Sample: event.Sample{MemTotalBytes: 1 << 30}}
-	podSample := &event.Event{Kind: event.KindSample, Sample: event.Sample{Cgroup: event.Cgroup{Path: "/p", Container: pod}}}
+	podSample := &event.Event{Kind: event.KindSample, Sample: event.Sample{Cgroup: event.Cgroup{Path: "/p", Owner: pod}}}
 	otherSample := &event.Event{Kind: event.KindSample, Sample: event.Sample{Cgroup: event.Cgroup{Path: "/q"}}}
 
 	for _, tc := range []struct {

@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/oomtrace/oomtrace/internal/container"
 	"github.com/oomtrace/oomtrace/internal/event"
 	"github.com/oomtrace/oomtrace/internal/output"
+	"github.com/oomtrace/oomtrace/internal/pipeline"
 	"github.com/oomtrace/oomtrace/internal/report"
 )
 
@@ -28,7 +28,7 @@ const testdata = "../../testdata"
 // page.
 func render(t testing.TB, files ...string) []byte {
 	t.Helper()
-	rep, err := report.ReadFiles(files, report.Options{Timeline: true})
+	rep, err := report.ReadFiles(files, report.Options{Timeline: true}, pipeline.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +110,7 @@ const (
 
 func hostile() []event.Event {
 	cg := event.Cgroup{Path: hostileCgroup, ID: 7, UsageBytes: 32 << 20, LimitBytes: 32 << 20,
-		Container: container.Info{PodName: hostilePod, Namespace: "ns", Name: hostileComm, Level: container.LevelContainer}}
+		Owner: event.Owner{PodName: hostilePod, Namespace: "ns", Name: hostileComm, Level: event.LevelContainer}}
 	sample := at(0, event.KindSample)
 	sample.Sample = event.Sample{Cgroup: cg}
 	rc := at(0.5, event.KindReclaim)

@@ -24,6 +24,10 @@ import (
 // as \xHH.
 type record struct {
 	facility int
+	level    int
+	seq      uint64
+	usec     uint64
+	cont     bool
 	message  string
 }
 
@@ -39,15 +43,14 @@ func parseRecord(b []byte) (record, error) {
 	if !ok || len(fields) < 4 {
 		return record{}, fmt.Errorf("parse kmsg record %q: no PRIO,SEQ,USEC,FLAGS; prefix", first)
 	}
-	// Only the facility is needed, but a record whose sequence number and
-	// time are not numbers is no record.
 	prio, err1 := strconv.ParseUint(fields[0], 10, 16)
-	_, err2 := strconv.ParseUint(fields[1], 10, 64)
-	_, err3 := strconv.ParseUint(fields[2], 10, 64)
+	seq, err2 := strconv.ParseUint(fields[1], 10, 64)
+	usec, err3 := strconv.ParseUint(fields[2], 10, 63)
 	if err := errors.Join(err1, err2, err3); err != nil {
 		return record{}, fmt.Errorf("parse kmsg record %q: %w", first, err)
 	}
-	return record{facility: int(prio >> 3), message: unescape(escaped)}, nil
+	return record{facility: int(prio >> 3), level: int(prio & 7), seq: seq, usec: usec,
+		cont: strings.HasPrefix(fields[3], "c"), message: unescape(escaped)}, nil
 }
 
 // unescape undoes the kernel's \xHH escaping. The kernel escapes every
@@ -86,7 +89,7 @@ type Reader struct {
 	mu   sync.Mutex
 	f    *os.File
 	buf  []byte
-	asm  assembler
+	col  *collector
 	lost int // records overwritten before they were read
 }
 
@@ -103,7 +106,7 @@ func OpenKmsg() (*Reader, error) {
 		f.Close()
 		return nil, fmt.Errorf("seek to end of %s: %w", KmsgPath, err)
 	}
-	return &Reader{f: f, buf: make([]byte, kmsgRecordMax)}, nil
+	return &Reader{f: f, buf: make([]byte, kmsgRecordMax), col: newCollector()}, nil
 }
 
 // Close closes the log device.
@@ -165,12 +168,7 @@ func (r *Reader) WaitReaped(ctx context.Context, pid int) (Reaped, error) {
 func (r *Reader) Log() Log {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	l := r.asm.log
-	return Log{
-		Kills:     append([]Kill(nil), l.Kills...),
-		Reaped:    append([]Reaped(nil), l.Reaped...),
-		Malformed: append([]string(nil), l.Malformed...),
-	}
+	return r.col.snapshot()
 }
 
 // wait reads records until done reports true for what was collected, or
@@ -186,7 +184,10 @@ func (r *Reader) wait(ctx context.Context, done func(*Log) bool) error {
 	if err := r.f.SetReadDeadline(deadline); err != nil {
 		return fmt.Errorf("set read deadline on kernel log: %w", err)
 	}
-	for !done(&r.asm.log) {
+	for {
+		if l := r.col.snapshot(); done(&l) {
+			return nil
+		}
 		if err := ctx.Err(); err != nil {
 			return r.waitError(err)
 		}
@@ -196,7 +197,7 @@ func (r *Reader) wait(ctx context.Context, done func(*Log) bool) error {
 			// The ring buffer overwrote records before they were read; the
 			// next read returns the oldest one left.
 			r.lost++
-			r.asm.lost()
+			r.col.asm.Flush()
 			continue
 		case errors.Is(err, os.ErrDeadlineExceeded):
 			if ctxErr := ctx.Err(); ctxErr != nil {
@@ -208,17 +209,26 @@ func (r *Reader) wait(ctx context.Context, done func(*Log) bool) error {
 		case err != nil:
 			return fmt.Errorf("read kernel log: %w", err)
 		}
-		rec, err := parseRecord(r.buf[:n])
-		if err != nil || rec.facility != kernFacility {
+		m, err := kmsgMessage(r.buf[:n])
+		if err != nil {
 			continue
 		}
-		r.asm.add(rec.message)
+		r.col.add(&m)
 	}
-	return nil
 }
 
 func (r *Reader) waitError(err error) error {
-	l := &r.asm.log
+	l := r.col.snapshot()
 	return fmt.Errorf("%w (saw %d kills, %d malformed OOM lines, %d records lost)",
 		err, len(l.Kills), len(l.Malformed), r.lost)
+}
+
+// kmsgMessage reads one record as read(2) of /dev/kmsg returns it.
+func kmsgMessage(b []byte) (Message, error) {
+	rec, err := parseRecord(b)
+	if err != nil {
+		return Message{}, err
+	}
+	return Message{Format: FormatKmsg, Text: rec.message, Facility: some(rec.facility), Level: some(rec.level),
+		Seq: some(rec.seq), Mono: some(time.Duration(rec.usec) * time.Microsecond), Cont: rec.cont}, nil
 }

@@ -14,12 +14,12 @@ func TestParseRecord(t *testing.T) {
 		in   string
 		want record
 	}{
-		{"3,1218,968942374,-;Killed process 1 (a\\x0ab\\x5cx\\x01)\n", record{facility: 0, message: "Killed process 1 (a\nb\\x\x01)"}},
-		{"6,193,296391,-;acpi PNP0A08:00: _OSC\n SUBSYSTEM=acpi\n DEVICE=+acpi:PNP0A08:00\n", record{message: "acpi PNP0A08:00: _OSC"}},
-		{"6,339,5140900,-,caller=T1;with caller", record{message: "with caller"}},
-		{"12,1539,981957613,c;a fragment;with; semicolons", record{facility: 1, message: "a fragment;with; semicolons"}},
+		{"3,1218,968942374,-;Killed process 1 (a\\x0ab\\x5cx\\x01)\n", record{facility: 0, level: 3, seq: 1218, usec: 968942374, message: "Killed process 1 (a\nb\\x\x01)"}},
+		{"6,193,296391,-;acpi PNP0A08:00: _OSC\n SUBSYSTEM=acpi\n DEVICE=+acpi:PNP0A08:00\n", record{level: 6, seq: 193, usec: 296391, message: "acpi PNP0A08:00: _OSC"}},
+		{"6,339,5140900,-,caller=T1;with caller", record{level: 6, seq: 339, usec: 5140900, message: "with caller"}},
+		{"12,1539,981957613,c;a fragment;with; semicolons", record{facility: 1, level: 4, seq: 1539, usec: 981957613, cont: true, message: "a fragment;with; semicolons"}},
 		// Escapes the kernel never writes are kept as they are.
-		{"6,1,2,-;\\x4 \\xZZ \\q \\", record{message: "\\x4 \\xZZ \\q \\"}},
+		{"6,1,2,-;\\x4 \\xZZ \\q \\", record{level: 6, seq: 1, usec: 2, message: "\\x4 \\xZZ \\q \\"}},
 	} {
 		got, err := parseRecord([]byte(tt.in))
 		if err != nil || got != tt.want {
@@ -95,5 +95,42 @@ func TestReaderCancel(t *testing.T) {
 	defer cancel()
 	if _, err := r.WaitReaped(ctx, 1); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("WaitReaped after a cancelled wait: %v, want the deadline exceeded", err)
+	}
+}
+
+// ReadKmsg reads the machine's log since boot; a kill caused now is seen
+// when following.
+func TestReadKmsgFollow(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to read /dev/kmsg")
+	}
+	if _, err := ReadKmsg(context.Background(), false, func(Item) error { return nil }); err != nil {
+		t.Fatalf("read since boot: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	// A forged report line from user space must not be taken; a marker
+	// written after it ends the wait.
+	go func() {
+		time.Sleep(200 * time.Millisecond)
+		f, err := os.OpenFile(KmsgPath, os.O_WRONLY, 0)
+		if err != nil {
+			return
+		}
+		defer f.Close()
+		fmt.Fprintf(f, "<3>Memory cgroup out of memory: Killed process 1 (init) total-vm:1kB, anon-rss:1kB, file-rss:1kB, shmem-rss:0kB, UID:0 pgtables:1kB oom_score_adj:0\n")
+	}()
+	var forged int
+	_, err := ReadKmsg(ctx, true, func(it Item) error {
+		if it.Report != nil && len(it.Report.Victims) > 0 && it.Report.Victims[0].PID == 1 {
+			forged++
+		}
+		return nil
+	})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("follow ended with %v, want the deadline", err)
+	}
+	if forged != 0 {
+		t.Errorf("a line forged from user space was taken for a kill")
 	}
 }

@@ -62,8 +62,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-
-	"github.com/oomtrace/oomtrace/internal/event"
 )
 
 // The reasons the kernel prints before "Killed process".
@@ -78,9 +76,14 @@ const (
 type Header struct {
 	Comm        string // the allocating task, not the victim
 	GFPMask     uint64
-	GFPFlags    string // the mask decoded by the kernel, e.g. "GFP_KERNEL"
+	GFPFlags    string // the mask decoded by the kernel, e.g. "GFP_KERNEL"; "" before 4.6
 	Order       int    // -1 for a manual kill by sysrq-f
 	OOMScoreAdj int    // of the allocating task
+	// Nodemask is the allocation's nodemask, printed in the header from
+	// 4.10 to 4.19 (later in the summary); "(null)" for none.
+	Nodemask Opt[string]
+	// HasFlags says the kernel decoded the mask (4.6 and later).
+	HasFlags bool
 }
 
 // Summary is the one-line "oom-kill:" summary of an OOM kill. It is rate
@@ -100,7 +103,7 @@ type Summary struct {
 
 // Killed is a "Killed process" line: one task that was sent SIGKILL.
 type Killed struct {
-	Reason      string // ReasonMemcg, ReasonGlobal, ...; "" before 4.19
+	Reason      string // ReasonMemcg, ReasonGlobal, ...; "" before 5.1
 	PID         int
 	Comm        string
 	TotalVMKB   uint64
@@ -110,6 +113,11 @@ type Killed struct {
 	UID         uint32
 	PgtablesKB  uint64
 	OOMScoreAdj int
+	// Which of the fields above the line printed: kernels added them
+	// over time (shmem-rss in 4.6, UID in 5.3, pgtables and oom_score_adj
+	// in 5.10; Red Hat's 3.10 prints ", UID N," after the name).
+	HasShmemRSS, HasUID, HasPgtables, HasOOMScoreAdj bool
+	At                                               Stamp
 }
 
 // Reaped is an "oom_reaper: reaped process" line: what was left of a
@@ -120,6 +128,10 @@ type Reaped struct {
 	AnonRSSKB  uint64
 	FileRSSKB  uint64
 	ShmemRSSKB uint64
+	// Failed is "oom_reaper: unable to reap pid:N (comm)": the sizes are
+	// not printed then.
+	Failed bool
+	At     Stamp
 }
 
 // LineKind says which OOM report line a message is.
@@ -156,7 +168,6 @@ const (
 	headerMarker   = " invoked oom-killer: "
 	summaryPrefix  = "oom-kill:constraint="
 	killedMarker   = "Killed process "
-	killedTail     = ") total-vm:"
 	reapedPrefix   = "oom_reaper: reaped process "
 	reapedTail     = "), now "
 	skippedMarker  = ": OOM victim "
@@ -193,7 +204,13 @@ func malformed(what, msg string) error {
 	return fmt.Errorf("parse %s %q: %w", what, msg, ErrMalformed)
 }
 
-var headerRest = regexp.MustCompile(`^gfp_mask=(0x[0-9a-fA-F]+|0)\((.*)\), order=(-?[0-9]+), oom_score_adj=(-?[0-9]+)$`)
+// headerRest matches the header after "invoked oom-killer: " in every
+// form since 3.10: "gfp_mask=0x201da, order=0, oom_score_adj=0" (up to
+// 4.5), "gfp_mask=0x24000c0(GFP_KERNEL), order=0, ..." (4.6 to 4.9),
+// "gfp_mask=0x14000c0(GFP_KERNEL), nodemask=(null), order=0, ..." (4.10 to
+// 4.19; some print two spaces before order), and without the nodemask again
+// since 5.0.
+var headerRest = regexp.MustCompile(`^gfp_mask=(0x[0-9a-fA-F]+|0)(\([^()]*\))?, (?:nodemask=(\(null\)|[0-9,-]*), +)?order=(-?[0-9]+), oom_score_adj=(-?[0-9]+)$`)
 
 func parseHeader(msg string) (Header, error) {
 	i := strings.Index(msg, headerMarker)
@@ -201,15 +218,21 @@ func parseHeader(msg string) (Header, error) {
 	if m == nil {
 		return Header{}, malformed("oom-killer header", msg)
 	}
-	h := Header{Comm: msg[:i], GFPFlags: m[2]}
+	h := Header{Comm: msg[:i], HasFlags: m[2] != ""}
+	if h.HasFlags {
+		h.GFPFlags = m[2][1 : len(m[2])-1]
+	}
+	if m[3] != "" {
+		h.Nodemask = some(m[3])
+	}
 	var err error
 	if h.GFPMask, err = strconv.ParseUint(m[1], 0, 64); err != nil {
 		return Header{}, malformed("oom-killer header", msg)
 	}
-	if h.Order, err = strconv.Atoi(m[3]); err != nil {
+	if h.Order, err = strconv.Atoi(m[4]); err != nil {
 		return Header{}, malformed("oom-killer header", msg)
 	}
-	if h.OOMScoreAdj, err = strconv.Atoi(m[4]); err != nil {
+	if h.OOMScoreAdj, err = strconv.Atoi(m[5]); err != nil {
 		return Header{}, malformed("oom-killer header", msg)
 	}
 	return h, nil
@@ -328,18 +351,40 @@ func isKilledLine(msg string) bool {
 var killedRest = regexp.MustCompile(`^total-vm:([0-9]+)kB, anon-rss:([0-9]+)kB, file-rss:([0-9]+)kB` +
 	`(?:, shmem-rss:([0-9]+)kB(?:, UID:([0-9]+)(?: pgtables:([0-9]+)kB oom_score_adj:(-?[0-9]+))?)?)?$`)
 
+// rhelUID is what Red Hat's 3.10 prints between the name and total-vm.
+var rhelUID = regexp.MustCompile(`\), UID ([0-9]+),$`)
+
 func parseKilled(msg string) (Killed, error) {
 	i := strings.Index(msg, killedMarker)
 	var k Killed
 	if i > 0 {
 		k.Reason = msg[:i-2]
 	}
-	pid, comm, tail, ok := splitProcess(msg[i+len(killedMarker):], killedTail)
-	m := killedRest.FindStringSubmatch("total-vm:" + tail)
-	if !ok || m == nil {
+	rest := msg[i+len(killedMarker):]
+	num, after, found := strings.Cut(rest, " (")
+	if !found || num == "" || strings.Trim(num, "0123456789") != "" {
 		return Killed{}, malformed("killed process", msg)
 	}
-	k.PID, k.Comm = pid, comm
+	pid, err := strconv.Atoi(num)
+	// The name ends at the last " total-vm:": what follows is fixed text.
+	end := strings.LastIndex(after, " total-vm:")
+	if err != nil || end < 0 {
+		return Killed{}, malformed("killed process", msg)
+	}
+	name, tail := after[:end], after[end+1:]
+	var rhel string
+	if g := rhelUID.FindStringSubmatchIndex(name); g != nil {
+		rhel, name = name[g[2]:g[3]], name[:g[0]]
+	} else if strings.HasSuffix(name, ")") {
+		name = name[:len(name)-1]
+	} else {
+		return Killed{}, malformed("killed process", msg)
+	}
+	m := killedRest.FindStringSubmatch(tail)
+	if m == nil {
+		return Killed{}, malformed("killed process", msg)
+	}
+	k.PID, k.Comm = pid, name
 	for i, dst := range []*uint64{&k.TotalVMKB, &k.AnonRSSKB, &k.FileRSSKB, &k.ShmemRSSKB, nil, &k.PgtablesKB} {
 		if dst == nil || m[i+1] == "" {
 			continue
@@ -350,19 +395,24 @@ func parseKilled(msg string) (Killed, error) {
 		}
 		*dst = v
 	}
-	if m[5] != "" {
-		uid, err := strconv.ParseUint(m[5], 10, 32)
+	k.HasShmemRSS, k.HasPgtables = m[4] != "", m[6] != ""
+	uid := m[5]
+	if rhel != "" {
+		uid = rhel
+	}
+	if uid != "" {
+		v, err := strconv.ParseUint(uid, 10, 32)
 		if err != nil {
 			return Killed{}, malformed("killed process", msg)
 		}
-		k.UID = uint32(uid)
+		k.UID, k.HasUID = uint32(v), true
 	}
 	if m[7] != "" {
 		adj, err := strconv.Atoi(m[7])
 		if err != nil {
 			return Killed{}, malformed("killed process", msg)
 		}
-		k.OOMScoreAdj = adj
+		k.OOMScoreAdj, k.HasOOMScoreAdj = adj, true
 	}
 	return k, nil
 }
@@ -415,30 +465,6 @@ type Kill struct {
 	Killed
 	Summary *Summary
 	Header  *Header
-}
-
-// Class says which limit the kill enforced, as event.Class does. Without a
-// summary only a memcg kill can be told from the reason; a kill of sysrq-f
-// is known by the header's order of -1.
-func (k Kill) Class() event.Class {
-	if k.Summary == nil {
-		if k.Reason == ReasonMemcg {
-			return event.ClassMemcg
-		}
-		return event.ClassUnknown
-	}
-	switch k.Summary.Constraint {
-	case "CONSTRAINT_MEMCG":
-		return event.ClassMemcg
-	case "CONSTRAINT_CPUSET":
-		return event.ClassCpuset
-	case "CONSTRAINT_MEMORY_POLICY":
-		return event.ClassMempolicy
-	case "CONSTRAINT_NONE":
-		if k.Header != nil && k.Header.Order == -1 {
-			return event.ClassSysrq
-		}
-		return event.ClassGlobal
-	}
-	return event.ClassUnknown
+	// Report is everything the log said of the OOM that killed the task.
+	Report *Report
 }

@@ -16,15 +16,15 @@ func TestParseLine(t *testing.T) {
 	}{{
 		name: "header",
 		msg:  "hog invoked oom-killer: gfp_mask=0x140cca(GFP_HIGHUSER_MOVABLE|__GFP_COMP), order=0, oom_score_adj=0",
-		want: Line{Kind: LineHeader, Header: Header{Comm: "hog", GFPMask: 0x140cca, GFPFlags: "GFP_HIGHUSER_MOVABLE|__GFP_COMP"}},
+		want: Line{Kind: LineHeader, Header: Header{Comm: "hog", GFPMask: 0x140cca, GFPFlags: "GFP_HIGHUSER_MOVABLE|__GFP_COMP", HasFlags: true}},
 	}, {
 		name: "header of sysrq, empty mask",
 		msg:  "kworker/0:2 invoked oom-killer: gfp_mask=0x0(), order=-1, oom_score_adj=-1000",
-		want: Line{Kind: LineHeader, Header: Header{Comm: "kworker/0:2", Order: -1, OOMScoreAdj: -1000}},
+		want: Line{Kind: LineHeader, Header: Header{Comm: "kworker/0:2", Order: -1, OOMScoreAdj: -1000, HasFlags: true}},
 	}, {
 		name: "header of a name that looks like a header",
 		msg:  "x invoked oom-k invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=3, oom_score_adj=5",
-		want: Line{Kind: LineHeader, Header: Header{Comm: "x invoked oom-k", GFPMask: 0xcc0, GFPFlags: "GFP_KERNEL", Order: 3, OOMScoreAdj: 5}},
+		want: Line{Kind: LineHeader, Header: Header{Comm: "x invoked oom-k", GFPMask: 0xcc0, GFPFlags: "GFP_KERNEL", Order: 3, OOMScoreAdj: 5, HasFlags: true}},
 	}, {
 		name: "summary of a memcg OOM",
 		msg:  "oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=/t,task_memcg=/t/c,task=hog,pid=4487,uid=0",
@@ -53,21 +53,21 @@ func TestParseLine(t *testing.T) {
 		name: "killed",
 		msg:  "Memory cgroup out of memory: Killed process 4487 (hog) total-vm:53876kB, anon-rss:50944kB, file-rss:948kB, shmem-rss:1kB, UID:1000 pgtables:140kB oom_score_adj:-17",
 		want: Line{Kind: LineKilled, Killed: Killed{Reason: ReasonMemcg, PID: 4487, Comm: "hog", TotalVMKB: 53876,
-			AnonRSSKB: 50944, FileRSSKB: 948, ShmemRSSKB: 1, UID: 1000, PgtablesKB: 140, OOMScoreAdj: -17}},
+			AnonRSSKB: 50944, FileRSSKB: 948, ShmemRSSKB: 1, UID: 1000, PgtablesKB: 140, OOMScoreAdj: -17, HasShmemRSS: true, HasUID: true, HasPgtables: true, HasOOMScoreAdj: true}},
 	}, {
 		name: "killed with a name holding the tail",
 		msg:  "Out of memory: Killed process 9 (x) total-vm:5kB) total-vm:1kB, anon-rss:2kB, file-rss:3kB, shmem-rss:4kB, UID:0 pgtables:5kB oom_score_adj:6",
 		want: Line{Kind: LineKilled, Killed: Killed{Reason: ReasonGlobal, PID: 9, Comm: "x) total-vm:5kB", TotalVMKB: 1,
-			AnonRSSKB: 2, FileRSSKB: 3, ShmemRSSKB: 4, PgtablesKB: 5, OOMScoreAdj: 6}},
+			AnonRSSKB: 2, FileRSSKB: 3, ShmemRSSKB: 4, PgtablesKB: 5, OOMScoreAdj: 6, HasShmemRSS: true, HasUID: true, HasPgtables: true, HasOOMScoreAdj: true}},
 	}, {
 		name: "killed, 4.14 form",
 		msg:  "Killed process 9 (hog) total-vm:1kB, anon-rss:2kB, file-rss:3kB, shmem-rss:4kB",
-		want: Line{Kind: LineKilled, Killed: Killed{PID: 9, Comm: "hog", TotalVMKB: 1, AnonRSSKB: 2, FileRSSKB: 3, ShmemRSSKB: 4}},
+		want: Line{Kind: LineKilled, Killed: Killed{PID: 9, Comm: "hog", TotalVMKB: 1, AnonRSSKB: 2, FileRSSKB: 3, ShmemRSSKB: 4, HasShmemRSS: true}},
 	}, {
 		name: "killed by oom_kill_allocating_task",
 		msg:  "Out of memory (oom_kill_allocating_task): Killed process 9 (hog) total-vm:1kB, anon-rss:2kB, file-rss:3kB, shmem-rss:4kB, UID:0 pgtables:5kB oom_score_adj:0",
 		want: Line{Kind: LineKilled, Killed: Killed{Reason: ReasonAllocatingTask, PID: 9, Comm: "hog", TotalVMKB: 1,
-			AnonRSSKB: 2, FileRSSKB: 3, ShmemRSSKB: 4, PgtablesKB: 5}},
+			AnonRSSKB: 2, FileRSSKB: 3, ShmemRSSKB: 4, PgtablesKB: 5, HasShmemRSS: true, HasUID: true, HasPgtables: true, HasOOMScoreAdj: true}},
 	}, {
 		name: "reaped",
 		msg:  "oom_reaper: reaped process 87 (a), now b) (c), now anon-rss:1kB, file-rss:2kB, shmem-rss:3kB",
@@ -150,21 +150,22 @@ func FuzzNameRoundTrip(f *testing.F) {
 		killed := fmt.Sprintf("Memory cgroup out of memory: Killed process %d (%s) total-vm:1kB, anon-rss:2kB, file-rss:3kB, shmem-rss:4kB, UID:0 pgtables:5kB oom_score_adj:0", p, comm)
 		reaped := fmt.Sprintf("oom_reaper: reaped process %d (%s), now anon-rss:0kB, file-rss:0kB, shmem-rss:0kB", p, comm)
 
-		var a assembler
+		c := newCollector()
 		for _, msg := range []string{header, summary, killed, reaped} {
-			a.add(msg)
+			c.add(&Message{Text: msg})
 		}
-		if len(a.log.Kills) != 1 || len(a.log.Reaped) != 1 {
-			t.Fatalf("%q: got %+v", comm, a.log)
+		c.flush()
+		if len(c.done.Kills) != 1 || len(c.done.Reaped) != 1 {
+			t.Fatalf("%q: got %+v", comm, c.done)
 		}
-		k := a.log.Kills[0]
+		k := c.done.Kills[0]
 		if k.PID != p || k.Comm != comm || k.Header == nil || k.Header.Comm != comm || k.Summary == nil {
 			t.Fatalf("%q: got %+v header %+v", comm, k, k.Header)
 		}
 		if s := k.Summary; s.Task != comm || s.PID != p || s.OOMMemcg != memcg || s.TaskMemcg != memcg+"/x" {
 			t.Errorf("%q in %q: summary %+v", comm, memcg, s)
 		}
-		if r := a.log.Reaped[0]; r.PID != p || r.Comm != comm {
+		if r := c.done.Reaped[0]; r.PID != p || r.Comm != comm {
 			t.Errorf("%q: reaped %+v", comm, r)
 		}
 	})
@@ -183,9 +184,10 @@ func FuzzParseLine(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, msg string) {
 		ParseLine(msg)
-		var a assembler
-		a.add(msg)
-		a.add("," + msg)
+		c := newCollector()
+		c.add(&Message{Text: msg})
+		c.add(&Message{Text: "," + msg})
+		c.flush()
 		ParseText(strings.NewReader(msg))
 	})
 }

@@ -1,118 +1,97 @@
 package kernlog
 
 import (
-	"bufio"
-	"errors"
 	"fmt"
 	"io"
-	"regexp"
-	"strconv"
-	"strings"
+	"os"
 )
 
-// textPrefix matches what dmesg prints before a message: an optional raw
-// priority ("<3>", dmesg -r) or decoded facility and level ("kern  :err   : ",
-// dmesg -x), an optional timestamp (seconds since boot, or dmesg -T's
-// ctime) and an optional caller id (CONFIG_PRINTK_CALLER).
-var textPrefix = regexp.MustCompile(`^(?:<([0-9]+)>|([a-z]+) *:[a-z]+ *: )?` +
-	`(\[ *[0-9]+\.[0-9]+\]|\[[A-Z][a-z]{2} [A-Z][a-z]{2} [ 0-9][0-9] [0-9:]{8} [0-9]{4}\])?` +
-	`(?: ?\[ *[TC][0-9]+\])? ?`)
-
-// kmsgLine matches a /dev/kmsg record as `cat /dev/kmsg` saves it.
-var kmsgLine = regexp.MustCompile(`^[0-9]+,[0-9]+,[0-9]+,[^;]*;`)
-
-// ParseText parses a saved kernel log: the output of dmesg (plain, -r, -x or
-// -T) or of `cat /dev/kmsg`, one record per line. Lines that are no OOM
-// report are skipped; lines known to come from user space (facility other
-// than kern, where the format says) are ignored. An indented line with no
-// prefix of its own after a timestamped line is the rest of the message
-// before it: dmesg prints a newline inside a message (a process name can
-// hold one) that way. The error is only ever one reading r.
+// ParseText parses a saved kernel log in any form Scanner reads and
+// collects the OOM reports in it. Lines known to come from user space
+// (facility other than kern, where the format says) are ignored. The error
+// is only ever one reading r.
 func ParseText(r io.Reader) (Log, error) {
-	var (
-		asm      assembler
-		pending  string // the message being continued over several lines
-		have     bool   // pending holds a message
-		fromKern bool   // pending is the kernel's, as far as its prefix says
-		indent   int    // width of the prefix of pending's first line
-		inKmsg   bool   // the last line was a /dev/kmsg record
-	)
-	emit := func() {
-		if have && fromKern {
-			asm.add(pending)
-		}
-		have = false
+	sc := NewScanner(r, "")
+	c := newCollector()
+	for sc.Scan() {
+		m := sc.Message()
+		c.add(&m)
 	}
-	br := bufio.NewReader(r)
+	c.flush()
+	if err := sc.Err(); err != nil {
+		return Log{}, fmt.Errorf("read kernel log text: %w", err)
+	}
+	return c.done, nil
+}
+
+// Decoder reads the OOM reports of a saved kernel log, one at a time,
+// without holding more of the log than one report.
+type Decoder struct {
+	sc       *Scanner
+	asm      Assembler
+	eof      bool
+	warnings []Warning
+	nwarn    int
+	// Warn receives warnings: lines of the input that do not read as their
+	// format says, and OOM report lines that do not parse. If nil, they
+	// are kept (see Warnings).
+	Warn func(Warning)
+}
+
+// NewDecoder reads the log in r; name is the file name shown in warnings.
+func NewDecoder(r io.Reader, name string) *Decoder {
+	d := &Decoder{sc: NewScanner(r, name)}
+	d.sc.Warn = func(w Warning) { d.warn(w) }
+	d.asm.Warn = func(at Stamp, _ string, err error) { d.warn(Warning{File: name, Line: at.Line, Msg: err.Error()}) }
+	return d
+}
+
+func (d *Decoder) warn(w Warning) {
+	d.nwarn++
+	if d.Warn != nil {
+		d.Warn(w)
+		return
+	}
+	if len(d.warnings) < maxKeptWarnings {
+		d.warnings = append(d.warnings, w)
+	}
+}
+
+// Warnings returns the warnings kept (when Warn is nil) and how many there
+// were in all.
+func (d *Decoder) Warnings() ([]Warning, int) { return d.warnings, d.nwarn }
+
+// Next returns the next report, or an oom_reaper line of no report read. It
+// returns io.EOF after the last.
+func (d *Decoder) Next() (Item, error) {
 	for {
-		line, err := br.ReadString('\n')
-		if line != "" {
-			line = strings.TrimSuffix(line, "\n")
-			switch {
-			case line == "":
-				// printk strips a message's final newline, so no message
-				// continues over an empty line.
-				emit()
-				inKmsg = false
-			case kmsgLine.MatchString(line):
-				emit()
-				inKmsg = true
-				if rec, perr := parseRecord([]byte(line)); perr == nil && rec.facility == kernFacility {
-					asm.add(rec.message)
-				}
-			case inKmsg && strings.HasPrefix(line, " "):
-				// A /dev/kmsg dictionary line (" SUBSYSTEM=...").
-			case have && indent > 0 && !hasTimestamp(line):
-				pending += "\n" + trimIndent(line, indent)
-			default:
-				emit()
-				inKmsg = false
-				pending, fromKern, indent = splitTextPrefix(line)
-				have = true
+		if it, ok := d.asm.Pop(); ok {
+			return it, nil
+		}
+		if d.eof {
+			return Item{}, io.EOF
+		}
+		if !d.sc.Scan() {
+			d.eof = true
+			d.asm.Flush()
+			if err := d.sc.Err(); err != nil {
+				return Item{}, err
 			}
+			continue
 		}
-		if errors.Is(err, io.EOF) {
-			emit()
-			asm.flush()
-			return asm.log, nil
-		}
-		if err != nil {
-			return Log{}, fmt.Errorf("read kernel log text: %w", err)
-		}
+		m := d.sc.Message()
+		d.asm.Add(&m)
 	}
 }
 
-// splitTextPrefix splits a dmesg line into its message, whether the prefix
-// allows it to be the kernel's, and the width of a prefix that carried a
-// timestamp (0 if none: then no continuation can be recognised).
-func splitTextPrefix(line string) (msg string, fromKern bool, indent int) {
-	m := textPrefix.FindStringSubmatchIndex(line)
-	// m is never nil: every part of the prefix is optional.
-	fromKern = true
-	if m[2] >= 0 {
-		prio, err := strconv.Atoi(line[m[2]:m[3]])
-		fromKern = err == nil && prio>>3 == kernFacility
+// Open opens a saved kernel log for a Decoder; "-" is standard input.
+func Open(name string) (io.ReadCloser, error) {
+	if name == "-" {
+		return io.NopCloser(os.Stdin), nil
 	}
-	if m[4] >= 0 {
-		fromKern = line[m[4]:m[5]] == "kern"
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, fmt.Errorf("open kernel log: %w", err)
 	}
-	if m[6] >= 0 {
-		indent = m[1]
-	}
-	return line[m[1]:], fromKern, indent
-}
-
-func hasTimestamp(line string) bool {
-	m := textPrefix.FindStringSubmatchIndex(line)
-	return m[6] >= 0
-}
-
-// trimIndent removes up to n leading spaces: dmesg indents the lines after a
-// newline in a message by the width of the prefix.
-func trimIndent(line string, n int) string {
-	i := 0
-	for i < n && i < len(line) && line[i] == ' ' {
-		i++
-	}
-	return line[i:]
+	return f, nil
 }

@@ -25,7 +25,7 @@
 //
 // The library also gives 0 for a file or line it could not read, where a
 // snapshot must leave the value out, so whether each value is there is
-// decided here (see Snapshot.Has). And it opens files by path and, on v2,
+// decided here (see event.Snapshot.Has). And it opens files by path and, on v2,
 // takes a file a removed cgroup lost for 0 without an error: every snapshot
 // ends by checking that the path still names the directory that was read.
 package memstate
@@ -44,133 +44,9 @@ import (
 	v1stats "github.com/containerd/cgroups/v3/cgroup1/stats"
 	"github.com/containerd/cgroups/v3/cgroup2"
 	v2stats "github.com/containerd/cgroups/v3/cgroup2/stats"
+	"github.com/oomtrace/oomtrace/internal/event"
 	"golang.org/x/sys/unix"
 )
-
-// Status says whether a snapshot could be taken.
-type Status uint8
-
-const (
-	StatusOK       Status = iota
-	StatusRemoved         // the cgroup is gone (or its path now names a newer cgroup)
-	StatusTimedOut        // the files were not read before the deadline
-	StatusFailed          // another error; Snapshot.Reason says which
-)
-
-var statusNames = [...]string{
-	StatusOK:       "ok",
-	StatusRemoved:  "cgroup removed",
-	StatusTimedOut: "timed out",
-	StatusFailed:   "failed",
-}
-
-func (s Status) String() string {
-	if int(s) < len(statusNames) {
-		return statusNames[s]
-	}
-	return "status(" + strconv.Itoa(int(s)) + ")"
-}
-
-// Field names one value of a Snapshot, for Snapshot.Has.
-type Field uint32
-
-const (
-	// memory.events (v2)
-	FieldEventsLow Field = 1 << iota
-	FieldEventsHigh
-	FieldEventsMax
-	FieldEventsOOM
-	FieldEventsOOMKill // also v1, from memory.oom_control
-	FieldEventsOOMGroupKill
-	// v1
-	FieldFailcnt
-	FieldUnderOOM
-	FieldOOMKillDisable
-	// memory.stat
-	FieldAnon
-	FieldFile
-	FieldKernel
-	FieldSlab
-	FieldShmem
-	FieldWorkingsetRefaultAnon
-	FieldWorkingsetRefaultFile
-	// limits and swap
-	FieldHigh
-	FieldSwapLimit
-	FieldSwap
-	// pressure
-	FieldPressure
-	FieldNodePressure
-)
-
-// Snapshot is a cgroup's memory state as read from user space. Which values
-// were read depends on the cgroup version and the kernel: Has says.
-type Snapshot struct {
-	Status Status
-	Reason string // why, when Status is StatusFailed
-	// Version is the cgroup version the values come from (1 or 2).
-	Version int
-	Fields  Field // which values below were read: see Has
-
-	// Counts from memory.events (v2; hierarchical unless the hierarchy is
-	// mounted with memory_localevents): times the cgroup went over
-	// memory.low, memory.high and memory.max, OOMs, tasks OOM-killed, and
-	// memory.oom.group kills. On v1 EventsOOMKill is memory.oom_control's
-	// oom_kill, which counts only tasks whose own cgroup this is.
-	EventsLow, EventsHigh, EventsMax, EventsOOM, EventsOOMKill, EventsOOMGroupKill uint64
-	// Failcnt is v1's memory.failcnt: times a charge hit the memory limit.
-	// A charge refused by the memory+swap limit first is not counted (on
-	// 6.18 in neither memory.failcnt nor memory.memsw.failcnt).
-	Failcnt uint64
-	// UnderOOM and OOMKillDisable are v1's memory.oom_control: the cgroup is
-	// in OOM now, and its tasks are paused rather than killed.
-	UnderOOM, OOMKillDisable bool
-
-	// Bytes from memory.stat, for the cgroup and its descendants (v1: the
-	// total_ lines). File includes Shmem on both versions. Kernel is v1's
-	// memory.kmem.usage_in_bytes; v1 has no Slab.
-	Anon, File, Kernel, Slab, Shmem uint64
-	// Pages refaulted after reclaim evicted them (memory.stat
-	// workingset_refault_anon and _file): a sign of thrashing.
-	WorkingsetRefaultAnon, WorkingsetRefaultFile uint64
-
-	// HighBytes is memory.high (v2), NoLimit when "max".
-	HighBytes uint64
-	// SwapLimitBytes is how much swap the cgroup may use: memory.swap.max
-	// on v2; on v1 the memory+swap limit less the memory limit (or the
-	// memory+swap limit alone when memory has no limit). NoLimit when
-	// unlimited.
-	SwapLimitBytes uint64
-	// SwapBytes is the swap in use: memory.swap.current (v2), memory.stat
-	// total_swap (v1).
-	SwapBytes uint64
-
-	// Pressure is the cgroup's memory.pressure (v2 only).
-	Pressure Pressure
-	// NodePressure is the whole node's, from /proc/pressure/memory.
-	NodePressure Pressure
-}
-
-// Has reports whether the value f was read.
-func (s *Snapshot) Has(f Field) bool { return s.Fields&f != 0 }
-
-// Pressure is a PSI file: the share of time some task, and all tasks at
-// once ("full"), stalled waiting for memory.
-type Pressure struct {
-	Some, Full PressureLine
-}
-
-// PressureLine is one line of a PSI file: averages over 10, 60 and 300
-// seconds in percent, and the total stall time.
-type PressureLine struct {
-	Avg10, Avg60, Avg300 float64
-	TotalMicros          uint64
-}
-
-// NoLimit is a limit that is not set ("max"). It has the value of
-// event.NoLimit, which this package does not import so that the event model
-// can hold a Snapshot.
-const NoLimit = ^uint64(0)
 
 // NodePressurePath is where the kernel reports the node's memory pressure.
 const NodePressurePath = "/proc/pressure/memory"
@@ -200,13 +76,13 @@ func NewReader(version int, nodePressure string) *Reader {
 // the kernel reported it (its directory's inode number): a directory with
 // another inode is a newer cgroup that reuses the path, and the one asked
 // for counts as removed. With dir "" only the node's pressure is read.
-func (r *Reader) Read(ctx context.Context, dir string, cgroupID uint64) Snapshot {
+func (r *Reader) Read(ctx context.Context, dir string, cgroupID uint64) event.Snapshot {
 	select {
 	case r.slots <- struct{}{}:
 	case <-ctx.Done():
-		return Snapshot{Status: StatusTimedOut, Version: r.version}
+		return event.Snapshot{Status: event.SnapshotTimedOut, Version: r.version}
 	}
-	done := make(chan Snapshot, 1)
+	done := make(chan event.Snapshot, 1)
 	go func() {
 		defer func() { <-r.slots }()
 		done <- r.read(dir, cgroupID)
@@ -215,13 +91,13 @@ func (r *Reader) Read(ctx context.Context, dir string, cgroupID uint64) Snapshot
 	case s := <-done:
 		return s
 	case <-ctx.Done():
-		return Snapshot{Status: StatusTimedOut, Version: r.version}
+		return event.Snapshot{Status: event.SnapshotTimedOut, Version: r.version}
 	}
 }
 
 // read takes the snapshot, however long the kernel takes.
-func (r *Reader) read(dir string, cgroupID uint64) Snapshot {
-	s := Snapshot{Version: r.version}
+func (r *Reader) read(dir string, cgroupID uint64) event.Snapshot {
+	s := event.Snapshot{Version: r.version}
 	if dir != "" {
 		r.readCgroup(&s, dir, cgroupID)
 	}
@@ -229,31 +105,31 @@ func (r *Reader) read(dir string, cgroupID uint64) Snapshot {
 		if b, err := readCapped(r.nodePressure); err == nil {
 			if p, ok := ParsePressure(b); ok {
 				s.NodePressure = p
-				s.Fields |= FieldNodePressure
+				s.Fields |= event.SnapNodePressure
 			}
 		}
 	}
 	return s
 }
 
-func (r *Reader) readCgroup(s *Snapshot, dir string, cgroupID uint64) {
+func (r *Reader) readCgroup(s *event.Snapshot, dir string, cgroupID uint64) {
 	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if errors.Is(err, unix.ENOENT) {
-		s.Status = StatusRemoved
+		s.Status = event.SnapshotRemoved
 		return
 	}
 	if err != nil {
-		s.Status, s.Reason = StatusFailed, fmt.Sprintf("open %s: %v", dir, err)
+		s.Status, s.Reason = event.SnapshotFailed, fmt.Sprintf("open %s: %v", dir, err)
 		return
 	}
 	defer unix.Close(fd)
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
-		s.Status, s.Reason = StatusFailed, fmt.Sprintf("stat %s: %v", dir, err)
+		s.Status, s.Reason = event.SnapshotFailed, fmt.Sprintf("stat %s: %v", dir, err)
 		return
 	}
 	if cgroupID != 0 && st.Ino != cgroupID {
-		s.Status = StatusRemoved
+		s.Status = event.SnapshotRemoved
 		return
 	}
 	c := cgroupFiles{dir: dir, fd: fd}
@@ -266,11 +142,11 @@ func (r *Reader) readCgroup(s *Snapshot, dir string, cgroupID uint64) {
 	// the reader, and the library may have read them as zeros; a directory
 	// that is still there and lacks them is not a memory cgroup.
 	if c.removed || !sameDir(dir, st.Ino) {
-		*s = Snapshot{Status: StatusRemoved, Version: s.Version}
+		*s = event.Snapshot{Status: event.SnapshotRemoved, Version: s.Version}
 		return
 	}
 	if c.err != nil {
-		*s = Snapshot{Status: StatusFailed, Version: s.Version, Reason: fmt.Sprintf("read %s: %v", dir, c.err)}
+		*s = event.Snapshot{Status: event.SnapshotFailed, Version: s.Version, Reason: fmt.Sprintf("read %s: %v", dir, c.err)}
 	}
 }
 
@@ -375,7 +251,7 @@ func readAllCapped(r io.Reader) ([]byte, error) {
 }
 
 // readV2 reads a cgroup v2 memory cgroup.
-func readV2(s *Snapshot, c *cgroupFiles) {
+func readV2(s *event.Snapshot, c *cgroupFiles) {
 	var m *v2stats.Metrics
 	if !c.fromLibrary(func() error {
 		// The group "/" below a mount point of dir is dir itself.
@@ -397,11 +273,11 @@ func readV2(s *Snapshot, c *cgroupFiles) {
 	}
 	s.EventsLow, s.EventsHigh, s.EventsMax = events.Low, events.High, events.Max
 	s.EventsOOM, s.EventsOOMKill = events.Oom, events.OomKill
-	s.Fields |= FieldEventsLow | FieldEventsHigh | FieldEventsMax | FieldEventsOOM | FieldEventsOOMKill
+	s.Fields |= event.SnapEventsLow | event.SnapEventsHigh | event.SnapEventsMax | event.SnapEventsOOM | event.SnapEventsOOMKill
 	// It also reads a missing oom_group_kill line as 0: kernels before 5.17
 	// have no such line, and 0 would claim that no group kill happened.
 	if b := c.read("memory.events", false); b != nil {
-		setKeyed(s, b, []keyed{{"oom_group_kill", FieldEventsOOMGroupKill, &s.EventsOOMGroupKill}})
+		setKeyed(s, b, []keyed{{"oom_group_kill", event.SnapEventsOOMGroupKill, &s.EventsOOMGroupKill}})
 	}
 
 	// A missing memory.stat is all zeros to the library: reading it here
@@ -412,28 +288,28 @@ func readV2(s *Snapshot, c *cgroupFiles) {
 	}
 	mem := m.Memory
 	s.Anon, s.File, s.Slab, s.Shmem = mem.Anon, mem.File, mem.Slab, mem.Shmem
-	s.Fields |= FieldAnon | FieldFile | FieldSlab | FieldShmem
+	s.Fields |= event.SnapAnon | event.SnapFile | event.SnapSlab | event.SnapShmem
 	setKeyed(s, stat, []keyed{
-		{"kernel", FieldKernel, &s.Kernel},
-		{"workingset_refault_anon", FieldWorkingsetRefaultAnon, &s.WorkingsetRefaultAnon},
-		{"workingset_refault_file", FieldWorkingsetRefaultFile, &s.WorkingsetRefaultFile},
+		{"kernel", event.SnapKernel, &s.Kernel},
+		{"workingset_refault_anon", event.SnapWorkingsetRefaultAnon, &s.WorkingsetRefaultAnon},
+		{"workingset_refault_file", event.SnapWorkingsetRefaultFile, &s.WorkingsetRefaultFile},
 	})
 
 	// Without swap accounting there are no memory.swap.* files, and the
 	// library's 0 for them would read as "no swap allowed".
 	if c.has("memory.swap.current") {
 		s.SwapBytes = mem.SwapUsage
-		s.Fields |= FieldSwap
+		s.Fields |= event.SnapSwap
 	}
 	if c.has("memory.swap.max") {
-		s.SwapLimitBytes = mem.SwapLimit // "max" is math.MaxUint64, NoLimit
-		s.Fields |= FieldSwapLimit
+		s.SwapLimitBytes = mem.SwapLimit // "max" is math.MaxUint64, event.NoLimit
+		s.Fields |= event.SnapSwapLimit
 	}
 	if p, ok := pressureOf(mem.PSI); ok {
 		s.Pressure = p
-		s.Fields |= FieldPressure
+		s.Fields |= event.SnapPressure
 	}
-	setLimit(s, c.read("memory.high", false), FieldHigh, &s.HighBytes)
+	setLimit(s, c.read("memory.high", false), event.SnapHigh, &s.HighBytes)
 }
 
 // hasModule reports whether the four files of a v1 module ("memsw",
@@ -449,7 +325,7 @@ func (c *cgroupFiles) hasModule(module string) bool {
 }
 
 // readV1 reads a cgroup v1 memory cgroup.
-func readV1(s *Snapshot, c *cgroupFiles) {
+func readV1(s *event.Snapshot, c *cgroupFiles) {
 	// The library's Stat reads memory.stat, memory.oom_control and four
 	// files of each module, and fails as a whole on the first one missing.
 	// The memsw files exist only with swap accounting, and stable kernels
@@ -476,33 +352,33 @@ func readV1(s *Snapshot, c *cgroupFiles) {
 	}
 	oom := m.MemoryOomControl
 	s.OOMKillDisable, s.UnderOOM, s.EventsOOMKill = oom.OomKillDisable != 0, oom.UnderOom != 0, oom.OomKill
-	s.Fields |= FieldOOMKillDisable | FieldUnderOOM | FieldEventsOOMKill
+	s.Fields |= event.SnapOOMKillDisable | event.SnapUnderOOM | event.SnapEventsOOMKill
 	mem := m.Memory
 	s.Failcnt = mem.Usage.Failcnt
 	s.Anon, s.File = mem.TotalRSS, mem.TotalCache
-	s.Fields |= FieldFailcnt | FieldAnon | FieldFile
+	s.Fields |= event.SnapFailcnt | event.SnapAnon | event.SnapFile
 	if readModule["kmem"] {
 		s.Kernel = mem.Kernel.Usage
-		s.Fields |= FieldKernel
+		s.Fields |= event.SnapKernel
 	}
 	if readModule["memsw"] {
 		limit, memsw := limitOf(mem.Usage.Limit), limitOf(mem.Swap.Limit)
 		switch {
-		case memsw == NoLimit:
-			s.SwapLimitBytes = NoLimit
-		case limit == NoLimit:
+		case memsw == event.NoLimit:
+			s.SwapLimitBytes = event.NoLimit
+		case limit == event.NoLimit:
 			s.SwapLimitBytes = memsw
 		default:
 			s.SwapLimitBytes = memsw - min(memsw, limit)
 		}
-		s.Fields |= FieldSwapLimit
+		s.Fields |= event.SnapSwapLimit
 	}
 	if b := c.read("memory.stat", true); b != nil {
 		setKeyed(s, b, []keyed{
-			{"total_shmem", FieldShmem, &s.Shmem},
-			{"total_swap", FieldSwap, &s.SwapBytes},
-			{"total_workingset_refault_anon", FieldWorkingsetRefaultAnon, &s.WorkingsetRefaultAnon},
-			{"total_workingset_refault_file", FieldWorkingsetRefaultFile, &s.WorkingsetRefaultFile},
+			{"total_shmem", event.SnapShmem, &s.Shmem},
+			{"total_swap", event.SnapSwap, &s.SwapBytes},
+			{"total_workingset_refault_anon", event.SnapWorkingsetRefaultAnon, &s.WorkingsetRefaultAnon},
+			{"total_workingset_refault_file", event.SnapWorkingsetRefaultFile, &s.WorkingsetRefaultFile},
 		})
 	}
 }
@@ -510,13 +386,13 @@ func readV1(s *Snapshot, c *cgroupFiles) {
 // keyed is a line of a flat keyed file ("key value") to read into a field.
 type keyed struct {
 	key   string
-	field Field
+	field event.SnapshotField
 	dst   *uint64
 }
 
 // setKeyed reads the lines of a flat keyed file into the fields that want
 // them; lines with other keys, or values that are not numbers, are skipped.
-func setKeyed(s *Snapshot, b []byte, want []keyed) {
+func setKeyed(s *event.Snapshot, b []byte, want []keyed) {
 	for line := range strings.Lines(string(b)) {
 		key, value, ok := strings.Cut(strings.TrimSuffix(line, "\n"), " ")
 		if !ok {
@@ -535,7 +411,7 @@ func setKeyed(s *Snapshot, b []byte, want []keyed) {
 }
 
 // setLimit reads a file of one limit into dst.
-func setLimit(s *Snapshot, b []byte, f Field, dst *uint64) {
+func setLimit(s *event.Snapshot, b []byte, f event.SnapshotField, dst *uint64) {
 	if n, ok := ParseLimit(b); ok {
 		*dst = n
 		s.Fields |= f
@@ -548,20 +424,20 @@ func setLimit(s *Snapshot, b []byte, f Field, dst *uint64) {
 const v1Unlimited = (1<<63 - 1) &^ (64<<10 - 1)
 
 // limitOf is a limit in bytes, with v1's huge value for no limit as
-// NoLimit.
+// event.NoLimit.
 func limitOf(n uint64) uint64 {
 	if n >= v1Unlimited {
-		return NoLimit
+		return event.NoLimit
 	}
 	return n
 }
 
 // ParseLimit parses a limit file: a number of bytes, or "max" (v2) and
-// v1's huge value for no limit, which are NoLimit. It fails on nil, and
+// v1's huge value for no limit, which are event.NoLimit. It fails on nil, and
 // allocates nothing: the sampler calls it for every cgroup every round.
 func ParseLimit(b []byte) (uint64, bool) {
 	if string(trimSpace(b)) == "max" {
-		return NoLimit, true
+		return event.NoLimit, true
 	}
 	n, ok := ParseCount(b)
 	if !ok {
@@ -596,17 +472,17 @@ func trimSpace(b []byte) []byte { return bytes.TrimRight(b, " \n") }
 // pressureOf takes the library's reading of a PSI file, which keeps a
 // file without its full line and averages outside 0-100 (NaN too): both
 // lines, with averages that are percentages, must be there.
-func pressureOf(psi *v2stats.PSIStats) (Pressure, bool) {
+func pressureOf(psi *v2stats.PSIStats) (event.Pressure, bool) {
 	if psi == nil || psi.Some == nil || psi.Full == nil {
-		return Pressure{}, false
+		return event.Pressure{}, false
 	}
-	p := Pressure{
-		Some: PressureLine{Avg10: psi.Some.Avg10, Avg60: psi.Some.Avg60, Avg300: psi.Some.Avg300, TotalMicros: psi.Some.Total},
-		Full: PressureLine{Avg10: psi.Full.Avg10, Avg60: psi.Full.Avg60, Avg300: psi.Full.Avg300, TotalMicros: psi.Full.Total},
+	p := event.Pressure{
+		Some: event.PressureLine{Avg10: psi.Some.Avg10, Avg60: psi.Some.Avg60, Avg300: psi.Some.Avg300, TotalMicros: psi.Some.Total},
+		Full: event.PressureLine{Avg10: psi.Full.Avg10, Avg60: psi.Full.Avg60, Avg300: psi.Full.Avg300, TotalMicros: psi.Full.Total},
 	}
 	for _, v := range [...]float64{p.Some.Avg10, p.Some.Avg60, p.Some.Avg300, p.Full.Avg10, p.Full.Avg60, p.Full.Avg300} {
 		if !isPercent(v) {
-			return Pressure{}, false
+			return event.Pressure{}, false
 		}
 	}
 	return p, true
@@ -622,31 +498,31 @@ func isPercent(v float64) bool { return v >= 0 && v <= 100 } // false for NaN
 // Both lines, with all four values, must be there. The library has no
 // reader for the node's files (its PSI parser is internal to cgroup2's
 // Stat), so this one is kept for them.
-func ParsePressure(b []byte) (Pressure, bool) {
-	var p Pressure
+func ParsePressure(b []byte) (event.Pressure, bool) {
+	var p event.Pressure
 	var seen int
 	for line := range strings.Lines(string(b)) {
 		fields := strings.Fields(line)
 		if len(fields) != 5 {
-			return Pressure{}, false
+			return event.Pressure{}, false
 		}
-		var dst *PressureLine
+		var dst *event.PressureLine
 		switch fields[0] {
 		case "some":
 			dst, seen = &p.Some, seen|1
 		case "full":
 			dst, seen = &p.Full, seen|2
 		default:
-			return Pressure{}, false
+			return event.Pressure{}, false
 		}
 		if !parsePressureLine(fields[1:], dst) {
-			return Pressure{}, false
+			return event.Pressure{}, false
 		}
 	}
 	return p, seen == 3
 }
 
-func parsePressureLine(fields []string, dst *PressureLine) bool {
+func parsePressureLine(fields []string, dst *event.PressureLine) bool {
 	avgs := [...]*float64{&dst.Avg10, &dst.Avg60, &dst.Avg300}
 	for i, key := range [...]string{"avg10=", "avg60=", "avg300="} {
 		text, ok := strings.CutPrefix(fields[i], key)

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/oomtrace/oomtrace/internal/event"
 )
 
 // fakeCgroup writes files into a new temporary directory standing for a
@@ -37,7 +39,7 @@ func writeNodePressure(t testing.TB, content string) string {
 	return name
 }
 
-func read(t *testing.T, r *Reader, dir string, id uint64) Snapshot {
+func read(t *testing.T, r *Reader, dir string, id uint64) event.Snapshot {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -98,22 +100,22 @@ func v2Files() map[string]string {
 func TestReadV2(t *testing.T) {
 	dir, id := fakeCgroup(t, v2Files())
 	got := read(t, NewReader(2, writeNodePressure(t, nodePSI)), dir, id)
-	want := Snapshot{
-		Status: StatusOK, Version: 2,
-		Fields: FieldEventsLow | FieldEventsHigh | FieldEventsMax | FieldEventsOOM | FieldEventsOOMKill | FieldEventsOOMGroupKill |
-			FieldAnon | FieldFile | FieldKernel | FieldSlab | FieldShmem | FieldWorkingsetRefaultAnon | FieldWorkingsetRefaultFile |
-			FieldHigh | FieldSwapLimit | FieldSwap | FieldPressure | FieldNodePressure,
+	want := event.Snapshot{
+		Status: event.SnapshotOK, Version: 2,
+		Fields: event.SnapEventsLow | event.SnapEventsHigh | event.SnapEventsMax | event.SnapEventsOOM | event.SnapEventsOOMKill | event.SnapEventsOOMGroupKill |
+			event.SnapAnon | event.SnapFile | event.SnapKernel | event.SnapSlab | event.SnapShmem | event.SnapWorkingsetRefaultAnon | event.SnapWorkingsetRefaultFile |
+			event.SnapHigh | event.SnapSwapLimit | event.SnapSwap | event.SnapPressure | event.SnapNodePressure,
 		EventsHigh: 3, EventsMax: 120, EventsOOM: 2, EventsOOMKill: 2,
 		Anon: 492830720, File: 12582912, Kernel: 9437184, Slab: 3145728, Shmem: 4194304,
 		WorkingsetRefaultAnon: 17, WorkingsetRefaultFile: 4242,
-		HighBytes: NoLimit, SwapLimitBytes: 0, SwapBytes: 0,
-		Pressure: Pressure{
-			Some: PressureLine{Avg10: 12.34, Avg60: 5, Avg300: 1, TotalMicros: 999},
-			Full: PressureLine{Avg10: 10, Avg60: 4, Avg300: 0.5, TotalMicros: 888},
+		HighBytes: event.NoLimit, SwapLimitBytes: 0, SwapBytes: 0,
+		Pressure: event.Pressure{
+			Some: event.PressureLine{Avg10: 12.34, Avg60: 5, Avg300: 1, TotalMicros: 999},
+			Full: event.PressureLine{Avg10: 10, Avg60: 4, Avg300: 0.5, TotalMicros: 888},
 		},
-		NodePressure: Pressure{
-			Some: PressureLine{Avg10: 1.5, Avg60: 0.75, Avg300: 0.25, TotalMicros: 123456},
-			Full: PressureLine{Avg10: 0.5, Avg60: 0.25, Avg300: 0.1, TotalMicros: 65432},
+		NodePressure: event.Pressure{
+			Some: event.PressureLine{Avg10: 1.5, Avg60: 0.75, Avg300: 0.25, TotalMicros: 123456},
+			Full: event.PressureLine{Avg10: 0.5, Avg60: 0.25, Avg300: 0.1, TotalMicros: 65432},
 		},
 	}
 	if got != want {
@@ -131,15 +133,15 @@ func TestReadV2Minimal(t *testing.T) {
 		"memory.high":   "1073741824\n",
 	})
 	got := read(t, NewReader(2, ""), dir, id)
-	if got.Status != StatusOK {
+	if got.Status != event.SnapshotOK {
 		t.Fatalf("status %v (%s)", got.Status, got.Reason)
 	}
-	for _, f := range []Field{FieldEventsOOMGroupKill, FieldKernel, FieldWorkingsetRefaultAnon, FieldSwapLimit, FieldSwap, FieldPressure, FieldNodePressure} {
+	for _, f := range []event.SnapshotField{event.SnapEventsOOMGroupKill, event.SnapKernel, event.SnapWorkingsetRefaultAnon, event.SnapSwapLimit, event.SnapSwap, event.SnapPressure, event.SnapNodePressure} {
 		if got.Has(f) {
 			t.Errorf("field %#x is set though its file or line is missing", f)
 		}
 	}
-	if !got.Has(FieldEventsOOMKill) || got.EventsOOMKill != 1 || !got.Has(FieldHigh) || got.HighBytes != 1<<30 || got.Anon != 4096 {
+	if !got.Has(event.SnapEventsOOMKill) || got.EventsOOMKill != 1 || !got.Has(event.SnapHigh) || got.HighBytes != 1<<30 || got.Anon != 4096 {
 		t.Errorf("got %+v", got)
 	}
 }
@@ -171,18 +173,18 @@ func v1Files(swapAccounting bool) map[string]string {
 func TestReadV1(t *testing.T) {
 	dir, id := fakeCgroup(t, v1Files(true))
 	got := read(t, NewReader(1, writeNodePressure(t, nodePSI)), dir, id)
-	want := Snapshot{
-		Status: StatusOK, Version: 1,
-		Fields: FieldEventsOOMKill | FieldUnderOOM | FieldOOMKillDisable | FieldFailcnt |
-			FieldAnon | FieldFile | FieldShmem | FieldSwap | FieldKernel | FieldWorkingsetRefaultAnon | FieldWorkingsetRefaultFile |
-			FieldSwapLimit | FieldNodePressure,
+	want := event.Snapshot{
+		Status: event.SnapshotOK, Version: 1,
+		Fields: event.SnapEventsOOMKill | event.SnapUnderOOM | event.SnapOOMKillDisable | event.SnapFailcnt |
+			event.SnapAnon | event.SnapFile | event.SnapShmem | event.SnapSwap | event.SnapKernel | event.SnapWorkingsetRefaultAnon | event.SnapWorkingsetRefaultFile |
+			event.SnapSwapLimit | event.SnapNodePressure,
 		EventsOOMKill: 3, UnderOOM: true, Failcnt: 77,
 		Anon: 492830720, File: 12582912, Shmem: 4194304, Kernel: 9437184,
 		WorkingsetRefaultAnon: 17, WorkingsetRefaultFile: 4242,
 		SwapBytes: mib, SwapLimitBytes: 100 * mib,
-		NodePressure: Pressure{
-			Some: PressureLine{Avg10: 1.5, Avg60: 0.75, Avg300: 0.25, TotalMicros: 123456},
-			Full: PressureLine{Avg10: 0.5, Avg60: 0.25, Avg300: 0.1, TotalMicros: 65432},
+		NodePressure: event.Pressure{
+			Some: event.PressureLine{Avg10: 1.5, Avg60: 0.75, Avg300: 0.25, TotalMicros: 123456},
+			Full: event.PressureLine{Avg10: 0.5, Avg60: 0.25, Avg300: 0.1, TotalMicros: 65432},
 		},
 	}
 	if got != want {
@@ -198,13 +200,13 @@ func TestReadV1WithoutKmemLimit(t *testing.T) {
 	delete(files, "memory.kmem.limit_in_bytes")
 	dir, id := fakeCgroup(t, files)
 	got := read(t, NewReader(1, ""), dir, id)
-	if got.Status != StatusOK {
+	if got.Status != event.SnapshotOK {
 		t.Fatalf("status %v (%s)", got.Status, got.Reason)
 	}
-	if got.Has(FieldKernel) {
+	if got.Has(event.SnapKernel) {
 		t.Errorf("kernel memory %d read without memory.kmem.limit_in_bytes", got.Kernel)
 	}
-	if !got.Has(FieldSwapLimit) || got.SwapLimitBytes != 100*mib || got.Failcnt != 77 || got.Anon != 492830720 || got.EventsOOMKill != 3 {
+	if !got.Has(event.SnapSwapLimit) || got.SwapLimitBytes != 100*mib || got.Failcnt != 77 || got.Anon != 492830720 || got.EventsOOMKill != 3 {
 		t.Errorf("got %+v", got)
 	}
 }
@@ -216,7 +218,7 @@ func TestReadV1NotAMemoryCgroup(t *testing.T) {
 	delete(files, "memory.oom_control")
 	dir, id := fakeCgroup(t, files)
 	got := read(t, NewReader(1, ""), dir, id)
-	if got.Status != StatusFailed || !strings.Contains(got.Reason, "memory.oom_control") || got.Fields != 0 {
+	if got.Status != event.SnapshotFailed || !strings.Contains(got.Reason, "memory.oom_control") || got.Fields != 0 {
 		t.Errorf("got status %q, reason %q, fields %#x; want failed naming memory.oom_control", got.Status, got.Reason, got.Fields)
 	}
 }
@@ -231,10 +233,10 @@ func TestReadV1SwapLimit(t *testing.T) {
 	}{
 		{"memsw equal to the limit: no swap", "33554432", "33554432", 0, true},
 		{"memsw above the limit", "33554432", "50331648", 16 * mib, true},
-		{"memsw unlimited", "33554432", unlimited, NoLimit, true},
+		{"memsw unlimited", "33554432", unlimited, event.NoLimit, true},
 		{"memory unlimited, memsw set", unlimited, "50331648", 48 * mib, true},
-		{"both unlimited", unlimited, unlimited, NoLimit, true},
-		{"64 KiB pages' unlimited", "9223372036854710272", "9223372036854710272", NoLimit, true},
+		{"both unlimited", unlimited, unlimited, event.NoLimit, true},
+		{"64 KiB pages' unlimited", "9223372036854710272", "9223372036854710272", event.NoLimit, true},
 		{"no swap accounting", "33554432", "", 0, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -245,8 +247,8 @@ func TestReadV1SwapLimit(t *testing.T) {
 			}
 			dir, id := fakeCgroup(t, files)
 			got := read(t, NewReader(1, ""), dir, id)
-			if got.Status != StatusOK || got.Has(FieldSwapLimit) != c.has || got.SwapLimitBytes != c.want {
-				t.Errorf("status %v (%s), has swap limit %v, swap limit %d; want %v, %d", got.Status, got.Reason, got.Has(FieldSwapLimit), got.SwapLimitBytes, c.has, c.want)
+			if got.Status != event.SnapshotOK || got.Has(event.SnapSwapLimit) != c.has || got.SwapLimitBytes != c.want {
+				t.Errorf("status %v (%s), has swap limit %v, swap limit %d; want %v, %d", got.Status, got.Reason, got.Has(event.SnapSwapLimit), got.SwapLimitBytes, c.has, c.want)
 			}
 		})
 	}
@@ -257,18 +259,18 @@ func TestReadRemoved(t *testing.T) {
 	r := NewReader(2, writeNodePressure(t, nodePSI))
 
 	// Another cgroup now has the path: the one asked for is gone.
-	if got := read(t, r, dir, id+1); got.Status != StatusRemoved || got.Fields&^FieldNodePressure != 0 {
-		t.Errorf("path reused: got %+v, want status %q and no cgroup values", got, StatusRemoved)
+	if got := read(t, r, dir, id+1); got.Status != event.SnapshotRemoved || got.Fields&^event.SnapNodePressure != 0 {
+		t.Errorf("path reused: got %+v, want status %q and no cgroup values", got, event.SnapshotRemoved)
 	}
 	if err := os.RemoveAll(dir); err != nil {
 		t.Fatal(err)
 	}
 	got := read(t, r, dir, id)
-	if got.Status != StatusRemoved || got.Status.String() != "cgroup removed" {
+	if got.Status != event.SnapshotRemoved || got.Status.String() != "cgroup removed" {
 		t.Errorf("removed: got status %q", got.Status)
 	}
 	// The node's pressure is still worth having.
-	if !got.Has(FieldNodePressure) || got.Fields != FieldNodePressure {
+	if !got.Has(event.SnapNodePressure) || got.Fields != event.SnapNodePressure {
 		t.Errorf("removed: fields %#x, want the node's pressure only", got.Fields)
 	}
 }
@@ -276,7 +278,7 @@ func TestReadRemoved(t *testing.T) {
 func TestReadNotAMemoryCgroup(t *testing.T) {
 	dir, id := fakeCgroup(t, map[string]string{"cpu.stat": "usage_usec 1\n"})
 	got := read(t, NewReader(2, ""), dir, id)
-	if got.Status != StatusFailed || !strings.Contains(got.Reason, "memory.events") || !strings.Contains(got.Reason, dir) {
+	if got.Status != event.SnapshotFailed || !strings.Contains(got.Reason, "memory.events") || !strings.Contains(got.Reason, dir) {
 		t.Errorf("got status %q, reason %q; want failed naming memory.events in %s", got.Status, got.Reason, dir)
 	}
 	if got.Fields != 0 {
@@ -287,17 +289,17 @@ func TestReadNotAMemoryCgroup(t *testing.T) {
 func TestReadNotADirectory(t *testing.T) {
 	name := writeNodePressure(t, nodePSI)
 	got := read(t, NewReader(2, ""), name, 0)
-	if got.Status != StatusFailed || !strings.Contains(got.Reason, name) || got.Status.String() != "failed" {
+	if got.Status != event.SnapshotFailed || !strings.Contains(got.Reason, name) || got.Status.String() != "failed" {
 		t.Errorf("got status %q, reason %q; want failed naming %s", got.Status, got.Reason, name)
 	}
 }
 
 func TestReadNodeOnly(t *testing.T) {
 	got := read(t, NewReader(2, writeNodePressure(t, nodePSI)), "", 0)
-	if got.Status != StatusOK || got.Fields != FieldNodePressure || got.NodePressure.Full.TotalMicros != 65432 {
+	if got.Status != event.SnapshotOK || got.Fields != event.SnapNodePressure || got.NodePressure.Full.TotalMicros != 65432 {
 		t.Errorf("got %+v", got)
 	}
-	if got := read(t, NewReader(2, filepath.Join(t.TempDir(), "none")), "", 0); got.Status != StatusOK || got.Fields != 0 {
+	if got := read(t, NewReader(2, filepath.Join(t.TempDir(), "none")), "", 0); got.Status != event.SnapshotOK || got.Fields != 0 {
 		t.Errorf("without PSI: got %+v", got)
 	}
 }
@@ -309,28 +311,28 @@ func TestReadV2LibraryGaps(t *testing.T) {
 	for _, c := range []struct {
 		name     string
 		files    map[string]string
-		status   Status
+		status   event.SnapshotStatus
 		pressure bool
 	}{
-		{"PSI without its full line", map[string]string{"memory.pressure": "some avg10=1.00 avg60=1.00 avg300=1.00 total=1\n"}, StatusOK, false},
-		{"PSI average not a number", map[string]string{"memory.pressure": "some avg10=NaN avg60=1.00 avg300=1.00 total=1\nfull avg10=1.00 avg60=1.00 avg300=1.00 total=1\n"}, StatusOK, false},
-		{"PSI average over 100", map[string]string{"memory.pressure": "some avg10=1.00 avg60=1.00 avg300=1.00 total=1\nfull avg10=101 avg60=1.00 avg300=1.00 total=1\n"}, StatusOK, false},
+		{"PSI without its full line", map[string]string{"memory.pressure": "some avg10=1.00 avg60=1.00 avg300=1.00 total=1\n"}, event.SnapshotOK, false},
+		{"PSI average not a number", map[string]string{"memory.pressure": "some avg10=NaN avg60=1.00 avg300=1.00 total=1\nfull avg10=1.00 avg60=1.00 avg300=1.00 total=1\n"}, event.SnapshotOK, false},
+		{"PSI average over 100", map[string]string{"memory.pressure": "some avg10=1.00 avg60=1.00 avg300=1.00 total=1\nfull avg10=101 avg60=1.00 avg300=1.00 total=1\n"}, event.SnapshotOK, false},
 		// The library indexes the first word of every line: an empty one
 		// panics inside it.
-		{"PSI with an empty line", map[string]string{"memory.pressure": "some avg10=1.00 avg60=1.00 avg300=1.00 total=1\n\nfull avg10=1.00 avg60=1.00 avg300=1.00 total=1\n"}, StatusFailed, false},
+		{"PSI with an empty line", map[string]string{"memory.pressure": "some avg10=1.00 avg60=1.00 avg300=1.00 total=1\n\nfull avg10=1.00 avg60=1.00 avg300=1.00 total=1\n"}, event.SnapshotFailed, false},
 		// A line that is not "key number" fails the library's memory.stat.
-		{"memory.stat line without a number", map[string]string{"memory.stat": "anon 1\nfile x\n"}, StatusFailed, false},
-		{"valid PSI", map[string]string{"memory.pressure": cgroupPSI}, StatusOK, true},
+		{"memory.stat line without a number", map[string]string{"memory.stat": "anon 1\nfile x\n"}, event.SnapshotFailed, false},
+		{"valid PSI", map[string]string{"memory.pressure": cgroupPSI}, event.SnapshotOK, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			files := map[string]string{"memory.events": events, "memory.stat": v2MemoryStat}
 			maps.Copy(files, c.files)
 			dir, id := fakeCgroup(t, files)
 			got := read(t, NewReader(2, ""), dir, id)
-			if got.Status != c.status || got.Has(FieldPressure) != c.pressure {
-				t.Errorf("status %q (%s), pressure read %v; want %q, %v", got.Status, got.Reason, got.Has(FieldPressure), c.status, c.pressure)
+			if got.Status != c.status || got.Has(event.SnapPressure) != c.pressure {
+				t.Errorf("status %q (%s), pressure read %v; want %q, %v", got.Status, got.Reason, got.Has(event.SnapPressure), c.status, c.pressure)
 			}
-			if got.Status == StatusOK && (got.EventsMax != 5 || !got.Has(FieldEventsOOMGroupKill) || got.Anon != 492830720) {
+			if got.Status == event.SnapshotOK && (got.EventsMax != 5 || !got.Has(event.SnapEventsOOMGroupKill) || got.Anon != 492830720) {
 				t.Errorf("got %+v", got)
 			}
 		})
@@ -347,7 +349,7 @@ func TestReadReplacedWhileReading(t *testing.T) {
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan Snapshot, 1)
+	done := make(chan event.Snapshot, 1)
 	go func() { done <- read(t, NewReader(2, ""), dir, id) }()
 
 	// Opening a FIFO for writing without blocking works once a reader has
@@ -379,7 +381,7 @@ func TestReadReplacedWhileReading(t *testing.T) {
 
 	// The direct read of memory.stat opens the FIFO again: each writer
 	// that comes and goes lets it through.
-	var got Snapshot
+	var got event.Snapshot
 	for received := false; !received; {
 		select {
 		case got = <-done:
@@ -390,8 +392,8 @@ func TestReadReplacedWhileReading(t *testing.T) {
 			}
 		}
 	}
-	if got.Status != StatusRemoved || got.Fields != 0 {
-		t.Errorf("got %+v; want status %q and no values", got, StatusRemoved)
+	if got.Status != event.SnapshotRemoved || got.Fields != 0 {
+		t.Errorf("got %+v; want status %q and no values", got, event.SnapshotRemoved)
 	}
 }
 
@@ -414,7 +416,7 @@ func TestReadTimesOut(t *testing.T) {
 		if took := time.Since(start); took > 5*time.Second {
 			t.Errorf("read %d took %v with a 50ms deadline", i, took)
 		}
-		if got.Status != StatusTimedOut || got.Status.String() != "timed out" {
+		if got.Status != event.SnapshotTimedOut || got.Status.String() != "timed out" {
 			t.Errorf("read %d: status %q, want timed out", i, got.Status)
 		}
 	}
@@ -464,10 +466,10 @@ func TestParseLimit(t *testing.T) {
 		want uint64
 		ok   bool
 	}{
-		{"max\n", NoLimit, true},
+		{"max\n", event.NoLimit, true},
 		{"536870912\n", 512 * mib, true},
 		{"0", 0, true},
-		{"9223372036854771712\n", NoLimit, true},
+		{"9223372036854771712\n", event.NoLimit, true},
 		{"9223372036854700000", 9223372036854700000, true}, // a real limit just below the unlimited values
 		{"", 0, false},
 		{"-1", 0, false},
@@ -515,7 +517,7 @@ func BenchmarkRead(b *testing.B) {
 			ctx := context.Background()
 			b.ReportAllocs()
 			for b.Loop() {
-				if s := r.Read(ctx, dir, id); s.Status != StatusOK {
+				if s := r.Read(ctx, dir, id); s.Status != event.SnapshotOK {
 					b.Fatalf("status %v (%s)", s.Status, s.Reason)
 				}
 			}

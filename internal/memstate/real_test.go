@@ -24,13 +24,6 @@ func TestMain(m *testing.M) {
 
 const mib = 1 << 20
 
-// TestNoLimitIsEvents: the output writes both sentinels the same way.
-func TestNoLimitIsEvents(t *testing.T) {
-	if memstate.NoLimit != event.NoLimit {
-		t.Errorf("memstate.NoLimit %#x, event.NoLimit %#x", memstate.NoLimit, event.NoLimit)
-	}
-}
-
 // create makes a cgroup for the test and returns it with its id.
 func create(t *testing.T, h memcg.Hierarchy, rel string, limit int64) (*memcg.Group, uint64) {
 	t.Helper()
@@ -61,7 +54,7 @@ func oomKill(t *testing.T, g *memcg.Group) {
 }
 
 // snapshot reads g with the short deadline the tracer uses.
-func snapshot(t *testing.T, r *memstate.Reader, dir string, id uint64) memstate.Snapshot {
+func snapshot(t *testing.T, r *memstate.Reader, dir string, id uint64) event.Snapshot {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
@@ -88,27 +81,27 @@ func TestRealSnapshotBeforeAndAfterOOM(t *testing.T) {
 	g, id := create(t, h, memcg.UniqueName("oomtrace-test"), 32*mib)
 
 	s := snapshot(t, r, g.Dir(), id)
-	if s.Status != memstate.StatusOK || s.Version != h.Version {
+	if s.Status != event.SnapshotOK || s.Version != h.Version {
 		t.Fatalf("status %q (%s), version %d", s.Status, s.Reason, s.Version)
 	}
-	for _, f := range []memstate.Field{memstate.FieldAnon, memstate.FieldFile, memstate.FieldShmem, memstate.FieldEventsOOMKill} {
+	for _, f := range []event.SnapshotField{event.SnapAnon, event.SnapFile, event.SnapShmem, event.SnapEventsOOMKill} {
 		if !s.Has(f) {
 			t.Errorf("field %#x missing", f)
 		}
 	}
-	if psi != "" && !s.Has(memstate.FieldNodePressure) {
+	if psi != "" && !s.Has(event.SnapNodePressure) {
 		t.Errorf("%s exists but the node's pressure is missing", psi)
 	}
 	if s.EventsOOMKill != 0 {
 		t.Errorf("a new cgroup has %d OOM kills", s.EventsOOMKill)
 	}
-	if h.Version == 1 && s.Has(memstate.FieldSwapLimit) && s.SwapLimitBytes != 0 {
+	if h.Version == 1 && s.Has(event.SnapSwapLimit) && s.SwapLimitBytes != 0 {
 		t.Errorf("swap limit %d; memcg ties memory+swap to the memory limit, so want 0", s.SwapLimitBytes)
 	}
 
 	oomKill(t, g)
 	s = snapshot(t, r, g.Dir(), id)
-	if s.Status != memstate.StatusOK {
+	if s.Status != event.SnapshotOK {
 		t.Fatalf("after the kill: status %q (%s)", s.Status, s.Reason)
 	}
 	if s.EventsOOMKill != 1 {
@@ -117,7 +110,7 @@ func TestRealSnapshotBeforeAndAfterOOM(t *testing.T) {
 	// failcnt is not checked: memcg ties the memory+swap limit to the
 	// memory limit, and a charge refused by the memory+swap limit is counted
 	// in neither failcnt (6.18).
-	if h.Version == 1 && !s.Has(memstate.FieldFailcnt) {
+	if h.Version == 1 && !s.Has(event.SnapFailcnt) {
 		t.Error("after the kill: failcnt not read")
 	}
 	if h.Version == 2 && (s.EventsMax == 0 || s.EventsOOM == 0) {
@@ -140,12 +133,12 @@ func TestRealValuesOfALiveCgroup(t *testing.T) {
 		cmd.Process.Kill()
 		cmd.Wait()
 	}()
-	var s memstate.Snapshot
+	var s event.Snapshot
 	for deadline := time.Now().Add(10 * time.Second); s.Anon < 8*mib; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the hog's 8 MiB never showed: %+v", s)
 		}
-		if s = snapshot(t, r, g.Dir(), id); s.Status != memstate.StatusOK {
+		if s = snapshot(t, r, g.Dir(), id); s.Status != event.SnapshotOK {
 			t.Fatalf("status %q (%s)", s.Status, s.Reason)
 		}
 	}
@@ -158,16 +151,16 @@ func TestRealValuesOfALiveCgroup(t *testing.T) {
 	if !near(s.Anon, anon) || !near(s.File, file) {
 		t.Errorf("anon %d, file %d; memory.stat says %d, %d", s.Anon, s.File, anon, file)
 	}
-	if !s.Has(memstate.FieldKernel) || s.Kernel == 0 {
-		t.Errorf("kernel memory of a live process: read %v, %d bytes", s.Has(memstate.FieldKernel), s.Kernel)
+	if !s.Has(event.SnapKernel) || s.Kernel == 0 {
+		t.Errorf("kernel memory of a live process: read %v, %d bytes", s.Has(event.SnapKernel), s.Kernel)
 	}
 	if h.Version == 1 {
 		oom := readKeyed(t, filepath.Join(g.Dir(), "memory.oom_control"))
-		if !s.Has(memstate.FieldUnderOOM) || s.UnderOOM || s.OOMKillDisable != (oom["oom_kill_disable"] != 0) || !s.Has(memstate.FieldFailcnt) {
+		if !s.Has(event.SnapUnderOOM) || s.UnderOOM || s.OOMKillDisable != (oom["oom_kill_disable"] != 0) || !s.Has(event.SnapFailcnt) {
 			t.Errorf("oom_control %v: got %+v", oom, s)
 		}
-		if _, err := os.Stat(filepath.Join(g.Dir(), "memory.memsw.limit_in_bytes")); err == nil && (!s.Has(memstate.FieldSwapLimit) || s.SwapLimitBytes != 0) {
-			t.Errorf("swap limit read %v, %d bytes; memcg ties memory+swap to the memory limit, so want 0", s.Has(memstate.FieldSwapLimit), s.SwapLimitBytes)
+		if _, err := os.Stat(filepath.Join(g.Dir(), "memory.memsw.limit_in_bytes")); err == nil && (!s.Has(event.SnapSwapLimit) || s.SwapLimitBytes != 0) {
+			t.Errorf("swap limit read %v, %d bytes; memcg ties memory+swap to the memory limit, so want 0", s.Has(event.SnapSwapLimit), s.SwapLimitBytes)
 		}
 	}
 }
@@ -208,7 +201,7 @@ func TestRealParentLimit(t *testing.T) {
 
 	p := snapshot(t, r, parent.Dir(), parentID)
 	c := snapshot(t, r, child.Dir(), childID)
-	if p.Status != memstate.StatusOK || c.Status != memstate.StatusOK {
+	if p.Status != event.SnapshotOK || c.Status != event.SnapshotOK {
 		t.Fatalf("status parent %q, child %q", p.Status, c.Status)
 	}
 	if c.EventsOOMKill != 1 {
@@ -239,8 +232,8 @@ func TestRealRemovedAndReplaced(t *testing.T) {
 	if err := g.Remove(); err != nil {
 		t.Fatal(err)
 	}
-	if s := snapshot(t, r, g.Dir(), id); s.Status != memstate.StatusRemoved {
-		t.Errorf("removed cgroup: status %q (%s), want %q", s.Status, s.Reason, memstate.StatusRemoved)
+	if s := snapshot(t, r, g.Dir(), id); s.Status != event.SnapshotRemoved {
+		t.Errorf("removed cgroup: status %q (%s), want %q", s.Status, s.Reason, event.SnapshotRemoved)
 	}
 
 	// A new cgroup at the same path is not the one that was asked for.
@@ -248,10 +241,10 @@ func TestRealRemovedAndReplaced(t *testing.T) {
 	if againID == id {
 		t.Skipf("the new cgroup got the old one's id %d", id)
 	}
-	if s := snapshot(t, r, again.Dir(), id); s.Status != memstate.StatusRemoved {
-		t.Errorf("replaced cgroup: status %q, want %q", s.Status, memstate.StatusRemoved)
+	if s := snapshot(t, r, again.Dir(), id); s.Status != event.SnapshotRemoved {
+		t.Errorf("replaced cgroup: status %q, want %q", s.Status, event.SnapshotRemoved)
 	}
-	if s := snapshot(t, r, again.Dir(), againID); s.Status != memstate.StatusOK {
+	if s := snapshot(t, r, again.Dir(), againID); s.Status != event.SnapshotOK {
 		t.Errorf("new cgroup: status %q (%s)", s.Status, s.Reason)
 	}
 }
@@ -306,7 +299,7 @@ func BenchmarkRealRead(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		if s := r.Read(ctx, g.Dir(), id); s.Status != memstate.StatusOK {
+		if s := r.Read(ctx, g.Dir(), id); s.Status != event.SnapshotOK {
 			b.Fatalf("status %v (%s)", s.Status, s.Reason)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/oomtrace/oomtrace/internal/event"
 	"github.com/oomtrace/oomtrace/internal/memcg"
 	"github.com/oomtrace/oomtrace/internal/memstate"
 )
@@ -94,7 +95,7 @@ func readBytes(file string) float64 {
 	if !ok {
 		return math.NaN()
 	}
-	if n == memstate.NoLimit {
+	if n == event.NoLimit {
 		return math.Inf(1)
 	}
 	return float64(n)

@@ -32,7 +32,7 @@ type Options struct {
 	Version string
 }
 
-// Metrics is a stream.Sink that counts events. It is safe for concurrent
+// Metrics is a sink of the pipeline that counts events. It is safe for concurrent
 // use with scrapes.
 type Metrics struct {
 	Registry *prometheus.Registry
@@ -142,7 +142,7 @@ func (m *Metrics) Write(ev *event.Event) error {
 		if ev.OOMKill.VictimExiting {
 			break // marked so its memory is reaped, but not killed: as the kernel's oom_kill counters
 		}
-		c := ev.OOMKill.Victim.Cgroup.Container
+		c := ev.OOMKill.Victim.Cgroup.Owner
 		labels := []string{ev.OOMKill.Class.String(), c.Namespace, c.PodName, c.Name, string(c.QoS)}
 		owner := c.PodUID
 		if owner == "" {
@@ -307,7 +307,7 @@ func (c *reclaimCollector) add(s *event.ReclaimStats, now time.Time) {
 	}
 	addTo(h)
 
-	info := s.Cgroup.Container
+	info := s.Cgroup.Owner
 	if info.PodUID != "" {
 		key := podKey{s.Kind, info.Namespace, info.PodName, string(info.QoS)}
 		if info.PodName == "" {

@@ -9,7 +9,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/oomtrace/oomtrace/internal/container"
 	"github.com/oomtrace/oomtrace/internal/event"
 	"github.com/oomtrace/oomtrace/internal/stream"
 )
@@ -17,8 +16,8 @@ import (
 func podKill(pod string) *event.Event {
 	ev := &event.Event{Kind: event.KindOOMKill}
 	ev.OOMKill.Class = event.ClassMemcg
-	ev.OOMKill.Victim.Cgroup = event.Cgroup{Path: "/kubepods/" + pod, Container: container.Info{
-		PodUID: "uid-" + pod, PodName: pod, Namespace: "shop", Name: "api", QoS: container.QoSBurstable}}
+	ev.OOMKill.Victim.Cgroup = event.Cgroup{Path: "/kubepods/" + pod, Owner: event.Owner{
+		PodUID: "uid-" + pod, PodName: pod, Namespace: "shop", Name: "api", QoS: event.QoSBurstable}}
 	return ev
 }
 
@@ -87,7 +86,7 @@ func TestCardinalityBounded(t *testing.T) {
 func TestReclaimHistogram(t *testing.T) {
 	m := New(Options{})
 	stats := event.ReclaimStats{Kind: event.ReclaimMemcg, Count: 4, Total: 20 * time.Microsecond,
-		Cgroup: event.Cgroup{Path: "/p", Container: container.Info{PodUID: "u1", PodName: "p", Namespace: "ns"}}}
+		Cgroup: event.Cgroup{Path: "/p", Owner: event.Owner{PodUID: "u1", PodName: "p", Namespace: "ns"}}}
 	stats.Buckets[0], stats.Buckets[3] = 1, 3
 	ev := &event.Event{Kind: event.KindReclaimStats, ReclaimStats: stats}
 	m.Write(ev)
@@ -129,7 +128,7 @@ func TestChurnMemoryBounded(t *testing.T) {
 	for i := range 200_000 {
 		pod := fmt.Sprintf("pod-%d", i)
 		m.Write(podKill(pod))
-		stats.ReclaimStats.Cgroup.Container = container.Info{PodUID: "uid-" + pod, PodName: pod, Namespace: "churn"}
+		stats.ReclaimStats.Cgroup.Owner = event.Owner{PodUID: "uid-" + pod, PodName: pod, Namespace: "churn"}
 		m.Write(stats)
 	}
 	if n := testutil.CollectAndCount(m.kills); n > 1001 {

@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/oomtrace/oomtrace/internal/event"
-	"github.com/oomtrace/oomtrace/internal/memstate"
 )
 
 // codec writes and parses the value of one key, in both formats. The parse
@@ -124,14 +123,9 @@ func jsonString(raw []byte, strs *stringTable) (string, error) {
 // the string with strs (nil: anew).
 func kernelString(raw []byte, strs *stringTable) (string, error) {
 	if len(raw) >= 2 && raw[0] == '"' && raw[len(raw)-1] == '"' && plainASCII(raw[1:len(raw)-1]) {
-		// No JSON escapes, and so none of the decoded value's either.
-		return strs.get(raw[1 : len(raw)-1]), nil
+		return strs.get(raw[1 : len(raw)-1]), nil // nearly every string: no escapes to decode
 	}
-	s, err := jsonString(raw, nil)
-	if err != nil {
-		return "", err
-	}
-	return unescape([]byte(s), jsonForm, strs)
+	return decodeJSONString(raw, strs)
 }
 
 // integerCodec is a decimal number; durations are written in ns.
@@ -297,7 +291,7 @@ func (c stringCodec) parseText(ev *event.Event, v textValue) (err error) {
 	if !v.quoted {
 		return errWantQuoted
 	}
-	*c.get(ev), err = unescape(v.raw, textForm, v.strings)
+	*c.get(ev), err = unescape(v.raw, v.strings)
 	return err
 }
 
@@ -327,7 +321,7 @@ func (c gfpNamesCodec) parseText(_ *event.Event, v textValue) error {
 	if !v.quoted {
 		return nil // the tokenizer only lets well-formed bare words through
 	}
-	_, err := unescape(v.raw, textForm, v.strings)
+	_, err := unescape(v.raw, v.strings)
 	return err
 }
 
@@ -388,7 +382,7 @@ func (c stackCodec) parseText(ev *event.Event, v textValue) error {
 	}
 	var stack []string
 	for i, frame := range bytes.Split(v.raw, []byte{','}) {
-		s, err := unescape(frame, textForm, v.strings)
+		s, err := unescape(frame, v.strings)
 		if err != nil {
 			return fmt.Errorf("frame %d: %w", i, err)
 		}
@@ -415,11 +409,12 @@ func (c stackCodec) parseJSON(ev *event.Event, v jsonValue) error {
 	return nil
 }
 
-// histCodec is a log2 latency histogram: only the non-zero buckets, as
-// index:count pairs in text ("0:3,1:10") and an object in JSON
-// ({"0":3,"1":10}), in increasing index order.
+// histCodec is a histogram of fixed buckets (a log2 latency histogram, free
+// memory by block order): only the non-zero buckets, as index:count pairs
+// in text ("0:3,1:10") and an object in JSON ({"0":3,"1":10}), in
+// increasing index order. get returns the event's buckets.
 type histCodec struct {
-	get func(*event.Event) *[event.ReclaimBuckets]uint64
+	get func(*event.Event) []uint64
 }
 
 func (c histCodec) appendText(dst []byte, ev *event.Event, _ Options) []byte {
@@ -490,8 +485,9 @@ func (c histCodec) parseJSON(ev *event.Event, v jsonValue) error {
 type bucket struct{ index, count []byte }
 
 func (c histCodec) set(ev *event.Event, buckets []bucket) error {
-	var hist [event.ReclaimBuckets]uint64
-	var seen [event.ReclaimBuckets]bool
+	hist := c.get(ev)
+	clear(hist)
+	var seen [64]bool // more than any histogram has buckets
 	for _, b := range buckets {
 		i, err := parseInteger[uint8](b.index)
 		if err != nil || int(i) >= len(hist) {
@@ -505,7 +501,148 @@ func (c histCodec) set(ev *event.Event, buckets []bucket) error {
 			return fmt.Errorf("bucket %d: %w", i, err)
 		}
 	}
-	*c.get(ev) = hist
+	return nil
+}
+
+// tasksCodec is a report's largest tasks. In text one quoted string of
+// comma-separated tasks, each pid:tgid:uid:rss_bytes:swap_bytes:
+// oom_score_adj:comm, the comm last and escaped with commas as \x2c; in
+// JSON an array of objects.
+type tasksCodec struct{ get func(*event.Event) *event.KernelReport }
+
+func (c tasksCodec) appendText(dst []byte, ev *event.Event, _ Options) []byte {
+	r := c.get(ev)
+	dst = append(dst, '"')
+	for i, t := range r.Tasks[:r.NumTasks] {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		for _, n := range [...]uint64{uint64(t.PID), uint64(t.TGID), uint64(t.UID), t.RSSBytes, t.SwapBytes} {
+			dst = strconv.AppendUint(dst, n, 10)
+			dst = append(dst, ':')
+		}
+		dst = strconv.AppendInt(dst, int64(t.OOMScoreAdj), 10)
+		dst = append(dst, ':')
+		dst = appendEscaped(dst, t.Comm, ',')
+	}
+	return append(dst, '"')
+}
+
+func (c tasksCodec) appendJSON(dst []byte, ev *event.Event, _ Options) []byte {
+	r := c.get(ev)
+	dst = append(dst, '[')
+	for i, t := range r.Tasks[:r.NumTasks] {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `{"pid":`...)
+		dst = strconv.AppendUint(dst, uint64(t.PID), 10)
+		dst = append(dst, `,"tgid":`...)
+		dst = strconv.AppendUint(dst, uint64(t.TGID), 10)
+		dst = append(dst, `,"uid":`...)
+		dst = strconv.AppendUint(dst, uint64(t.UID), 10)
+		dst = append(dst, `,"rss_bytes":`...)
+		dst = strconv.AppendUint(dst, t.RSSBytes, 10)
+		dst = append(dst, `,"swap_bytes":`...)
+		dst = strconv.AppendUint(dst, t.SwapBytes, 10)
+		dst = append(dst, `,"oom_score_adj":`...)
+		dst = strconv.AppendInt(dst, int64(t.OOMScoreAdj), 10)
+		dst = append(dst, `,"comm":`...)
+		dst = appendJSONString(dst, t.Comm)
+		dst = append(dst, '}')
+	}
+	return append(dst, ']')
+}
+
+func (c tasksCodec) parseText(ev *event.Event, v textValue) error {
+	if !v.quoted {
+		return errWantQuoted
+	}
+	r := c.get(ev)
+	r.NumTasks = 0
+	for i, entry := range bytes.Split(v.raw, []byte{','}) {
+		parts := bytes.SplitN(entry, []byte{':'}, 7)
+		if len(parts) != 7 {
+			return fmt.Errorf("task %d: want pid:tgid:uid:rss_bytes:swap_bytes:oom_score_adj:comm, not %s", i, quote(entry))
+		}
+		var t event.ReportedTask
+		var err error
+		if t.PID, err = parseInteger[uint32](parts[0]); err == nil {
+			if t.TGID, err = parseInteger[uint32](parts[1]); err == nil {
+				if t.UID, err = parseInteger[uint32](parts[2]); err == nil {
+					if t.RSSBytes, err = parseInteger[uint64](parts[3]); err == nil {
+						if t.SwapBytes, err = parseInteger[uint64](parts[4]); err == nil {
+							if t.OOMScoreAdj, err = parseInteger[int16](parts[5]); err == nil {
+								t.Comm, err = unescape(parts[6], v.strings)
+							}
+						}
+					}
+				}
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("task %d: %w", i, err)
+		}
+		if err := addTask(r, t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c tasksCodec) parseJSON(ev *event.Event, v jsonValue) error {
+	var tasks []json.RawMessage
+	if err := json.Unmarshal(v.raw, &tasks); err != nil {
+		return fmt.Errorf("want an array of objects, not %s", quote(v.raw))
+	}
+	r := c.get(ev)
+	r.NumTasks = 0
+	for i, raw := range tasks {
+		members, err := decodeObject(nil, raw)
+		if err != nil {
+			return fmt.Errorf("task %d: %w", i, err)
+		}
+		var t event.ReportedTask
+		keys := [...]string{"pid", "tgid", "uid", "rss_bytes", "swap_bytes", "oom_score_adj", "comm"}
+		if len(members) != len(keys) {
+			return fmt.Errorf("task %d: want the keys %s", i, strings.Join(keys[:], ", "))
+		}
+		for _, m := range members {
+			switch string(m.key) {
+			case "pid":
+				t.PID, err = parseInteger[uint32](m.value)
+			case "tgid":
+				t.TGID, err = parseInteger[uint32](m.value)
+			case "uid":
+				t.UID, err = parseInteger[uint32](m.value)
+			case "rss_bytes":
+				t.RSSBytes, err = parseInteger[uint64](m.value)
+			case "swap_bytes":
+				t.SwapBytes, err = parseInteger[uint64](m.value)
+			case "oom_score_adj":
+				t.OOMScoreAdj, err = parseInteger[int16](m.value)
+			case "comm":
+				t.Comm, err = kernelString(m.value, v.strings)
+			default:
+				err = fmt.Errorf("unknown key %s", quote(m.key))
+			}
+			if err != nil {
+				return fmt.Errorf("task %d: %w", i, err)
+			}
+		}
+		if err := addTask(r, t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func addTask(r *event.KernelReport, t event.ReportedTask) error {
+	if r.NumTasks == len(r.Tasks) {
+		return fmt.Errorf("more than %d tasks", len(r.Tasks))
+	}
+	r.Tasks[r.NumTasks] = t
+	r.NumTasks++
 	return nil
 }
 
@@ -529,7 +666,7 @@ func (c floatCodec) parseValue(ev *event.Event, raw []byte) error {
 // snapshotStatusCodec is a memory snapshot's status: "ok", "cgroup
 // removed", "timed out" or "failed", always quoted.
 type snapshotStatusCodec struct {
-	get func(*event.Event) *memstate.Status
+	get func(*event.Event) *event.SnapshotStatus
 }
 
 func (c snapshotStatusCodec) appendText(dst []byte, ev *event.Event, _ Options) []byte {
@@ -544,7 +681,7 @@ func (c snapshotStatusCodec) parseText(ev *event.Event, v textValue) error {
 	if !v.quoted {
 		return errWantQuoted
 	}
-	s, err := unescape(v.raw, textForm, v.strings)
+	s, err := unescape(v.raw, v.strings)
 	if err != nil {
 		return err
 	}
@@ -560,7 +697,7 @@ func (c snapshotStatusCodec) parseJSON(ev *event.Event, v jsonValue) error {
 }
 
 func (c snapshotStatusCodec) set(ev *event.Event, s string) error {
-	for st := memstate.StatusOK; st <= memstate.StatusFailed; st++ {
+	for st := event.SnapshotOK; st <= event.SnapshotFailed; st++ {
 		if st.String() == s {
 			*c.get(ev) = st
 			return nil
@@ -573,8 +710,8 @@ func (c snapshotStatusCodec) set(ev *event.Event, s string) error {
 // sets the bit.
 type bitCodec struct {
 	codec
-	mask func(*event.Event) *memstate.Field
-	bit  memstate.Field
+	mask func(*event.Event) *event.SnapshotField
+	bit  event.SnapshotField
 }
 
 func (c bitCodec) parseText(ev *event.Event, v textValue) error {

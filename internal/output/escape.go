@@ -3,6 +3,8 @@ package output
 import (
 	"errors"
 	"fmt"
+	"unicode/utf16"
+	"unicode/utf8"
 )
 
 const hexDigits = "0123456789abcdef"
@@ -44,48 +46,165 @@ func appendQuoted(dst []byte, s string) []byte {
 	return append(dst, '"')
 }
 
-// appendJSONString appends s as a JSON string whose decoded value is s in the
-// JSON escaped form: printable ASCII as itself except `\`, which is doubled,
-// and every other byte as the four characters \xHH. encoding/json cannot
-// carry bytes that are not UTF-8, so a lossless form has to live in the
-// decoded value; keeping it printable ASCII also means a consumer that prints
-// the decoded value (jq -r) cannot be fed a terminal escape. The output is
-// printable ASCII.
+// appendJSONString appends s as a JSON string that decodes to s itself:
+// JSON's own escapes for `"`, `\` and control bytes, \uXXXX for DEL and
+// every character outside ASCII (a pair of them past U+FFFF), so that the
+// line stays printable ASCII. A byte that is not part of valid UTF-8 has no
+// character to stand for; it is written \udcXX, XX the byte: a lone low
+// surrogate, the escape Python's "surrogateescape" uses. oomtrace reads it
+// back as the byte; other JSON readers decode it as U+FFFD, the replacement
+// character, as they would the raw byte. So jq -r prints a name as the
+// kernel has it (with U+FFFD for what is not UTF-8), and every name still
+// comes back exactly when oomtrace parses the line.
 func appendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
-	for i := 0; i < len(s); i++ {
+	for i := 0; i < len(s); {
 		c := s[i]
-		switch {
-		case c == '\\':
-			// The value's `\\`, each backslash escaped for JSON.
-			dst = append(dst, '\\', '\\', '\\', '\\')
-		case c == '"':
-			dst = append(dst, '\\', '"')
-		case !printable(c):
-			// The value's \xHH, its backslash escaped for JSON.
-			dst = append(dst, '\\')
-			dst = appendHexEscape(dst, c)
-		default:
-			dst = append(dst, c)
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				dst = append(dst, '\\', c)
+			case c == '\n':
+				dst = append(dst, '\\', 'n')
+			case c == '\t':
+				dst = append(dst, '\\', 't')
+			case c == '\r':
+				dst = append(dst, '\\', 'r')
+			case !printable(c):
+				dst = appendUnicodeEscape(dst, rune(c))
+			default:
+				dst = append(dst, c)
+			}
+			i++
+			continue
 		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			dst = appendUnicodeEscape(dst, surrogateEscape+rune(c))
+		case r > 0xffff:
+			hi, lo := utf16.EncodeRune(r)
+			dst = appendUnicodeEscape(appendUnicodeEscape(dst, hi), lo)
+		default:
+			dst = appendUnicodeEscape(dst, r)
+		}
+		i += size
 	}
 	return append(dst, '"')
 }
 
-// Escape forms accepted by unescape.
-const (
-	textForm = iota // text format: `\"` is an escape, a bare `"` is not allowed
-	jsonForm        // decoded JSON value: `"` stands for itself, `\"` is not an escape
-)
+// controlEscapes are the bytes of JSON's one-letter escapes, by letter.
+var controlEscapes = [256]byte{'b': '\b', 'f': '\f', 'n': '\n', 'r': '\r', 't': '\t'}
+
+// surrogateEscape + b is the \uXXXX escape of byte b (0x80 to 0xff) that is
+// not part of valid UTF-8.
+const surrogateEscape = 0xdc00
+
+func appendUnicodeEscape(dst []byte, r rune) []byte {
+	return append(dst, '\\', 'u', hexDigits[r>>12&0xf], hexDigits[r>>8&0xf], hexDigits[r>>4&0xf], hexDigits[r&0xf])
+}
+
+// decodeJSONString decodes the JSON string literal raw as appendJSONString
+// wrote it, with its lone low surrogates \udc80 to \udcff read back as the
+// bytes 0x80 to 0xff. Any other lone surrogate is an error: no writer of
+// oomtrace's makes one, and it would stand for nothing.
+func decodeJSONString(raw []byte, strs *stringTable) (string, error) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", fmt.Errorf("want a string, not %s", quote(raw))
+	}
+	body := raw[1 : len(raw)-1]
+	out := strs.scratch(len(body))
+	for i := 0; i < len(body); {
+		c := body[i]
+		switch {
+		case c == '"' || c < 0x20:
+			return "", fmt.Errorf("invalid string %s: unescaped byte 0x%02x", quote(raw), c)
+		case c >= utf8.RuneSelf:
+			// JSON is UTF-8: raw bytes that are not are no JSON.
+			r, size := utf8.DecodeRune(body[i:])
+			if r == utf8.RuneError && size == 1 {
+				return "", fmt.Errorf("invalid string %s: byte 0x%02x is not UTF-8 (write it \\udc%02x)", quote(raw), c, c)
+			}
+			out = append(out, body[i:i+size]...)
+			i += size
+			continue
+		case c != '\\':
+			out = append(out, c)
+			i++
+			continue
+		}
+		if i+1 >= len(body) {
+			return "", fmt.Errorf("invalid string %s: %w", quote(raw), errTruncatedEscape)
+		}
+		switch e := body[i+1]; e {
+		case '"', '\\', '/':
+			out = append(out, e)
+			i += 2
+		case 'b', 'f', 'n', 'r', 't':
+			out = append(out, controlEscapes[e])
+			i += 2
+		case 'u':
+			r, n, err := unicodeEscape(body[i:])
+			if err != nil {
+				return "", fmt.Errorf("invalid string %s: %w", quote(raw), err)
+			}
+			if r >= surrogateEscape+0x80 && r <= surrogateEscape+0xff {
+				out = append(out, byte(r-surrogateEscape))
+			} else {
+				out = utf8.AppendRune(out, r)
+			}
+			i += n
+		default:
+			return "", fmt.Errorf("invalid string %s: invalid escape %q", quote(raw), body[i:i+2])
+		}
+	}
+	return strs.get(out), nil
+}
+
+// unicodeEscape reads the \uXXXX escape at the start of b, and the low
+// surrogate after it when it is a high one; it returns the character (or
+// the lone low surrogate of an escaped byte) and the bytes read.
+func unicodeEscape(b []byte) (rune, int, error) {
+	r, ok := hex4(b)
+	if !ok {
+		return 0, 0, errors.New(`want \u and four hex digits`)
+	}
+	switch {
+	case utf16.IsSurrogate(r) && r < 0xdc00:
+		lo, ok := hex4(b[6:])
+		if !ok || lo < 0xdc00 || lo > 0xdfff {
+			return 0, 0, fmt.Errorf("high surrogate \\u%04x without its low one", r)
+		}
+		return utf16.DecodeRune(r, lo), 12, nil
+	case utf16.IsSurrogate(r) && (r < surrogateEscape+0x80 || r > surrogateEscape+0xff):
+		return 0, 0, fmt.Errorf("lone surrogate \\u%04x", r)
+	}
+	return r, 6, nil
+}
+
+// hex4 reads "\uXXXX" at the start of b.
+func hex4(b []byte) (rune, bool) {
+	if len(b) < 6 || b[0] != '\\' || b[1] != 'u' {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[2:6] {
+		v, ok := unhex(c)
+		if !ok {
+			return 0, false
+		}
+		r = r<<4 | rune(v)
+	}
+	return r, true
+}
 
 var errTruncatedEscape = errors.New(`truncated escape at end of value`)
 
-// unescape reverses appendEscaped (form textForm) or the decoded-value form
-// of appendJSONString (form jsonForm), making the string with strs (nil:
-// anew). Besides what the writer produces it only accepts \xHH for bytes
-// the writer writes as themselves and upper-case hex digits; every input
-// still has exactly one meaning.
-func unescape(raw []byte, form int, strs *stringTable) (string, error) {
+// unescape reverses appendEscaped, making the string with strs (nil: anew).
+// Besides what the writer produces it only accepts \xHH for bytes the
+// writer writes as themselves and upper-case hex digits; every input still
+// has exactly one meaning.
+func unescape(raw []byte, strs *stringTable) (string, error) {
 	plain := true
 	for _, c := range raw {
 		if c == '\\' || c == '"' || !printable(c) {
@@ -100,7 +219,7 @@ func unescape(raw []byte, form int, strs *stringTable) (string, error) {
 	for i := 0; i < len(raw); i++ {
 		c := raw[i]
 		switch {
-		case c == '"' && form == textForm:
+		case c == '"':
 			return "", fmt.Errorf(`unescaped '"' at byte %d`, i+1)
 		case !printable(c):
 			return "", fmt.Errorf("unescaped byte 0x%02x at byte %d", c, i+1)
@@ -112,7 +231,7 @@ func unescape(raw []byte, form int, strs *stringTable) (string, error) {
 			return "", errTruncatedEscape
 		}
 		switch next := raw[i+1]; {
-		case next == '\\' || (next == '"' && form == textForm):
+		case next == '\\' || next == '"':
 			out = append(out, next)
 			i++
 		case next == 'x':
@@ -145,11 +264,10 @@ func unhex(c byte) (byte, bool) {
 	return 0, false
 }
 
-// Escape returns s in the escaped form of a decoded JSON value: printable
-// ASCII as itself except `\`, which is doubled, and every other byte as
-// \xHH. It is for showing kernel strings anywhere else (report tables,
-// report JSON): the result is printable ASCII, cannot reach a terminal as an
-// escape sequence, and unescapes to s by the rules of the JSON format.
+// Escape returns s for showing where only printable text may go (report
+// tables, the HTML report): printable ASCII as itself except `\`, which is
+// doubled, and every other byte as \xHH. The result cannot reach a
+// terminal as an escape sequence, and reads back to s one way only.
 func Escape(s string) string {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c == '\\' || !printable(c) {

@@ -39,7 +39,7 @@ func fuzzEvent(kind uint8, comm, path string, a uint64, b int64, flags uint16) e
 		half := path[:len(path)/2]
 		ev.OOMKill = event.OOMKill{
 			Class: event.Class(a % 6),
-			Mode:  event.Mode(uint64(b) % 3),
+			Mode:  event.Mode(uint64(b) % 4),
 			Victim: event.Victim{
 				Task:        event.Task{PID: uint32(a >> 7), TGID: uint32(b), Comm: path},
 				UID:         uint32(a >> 3),
@@ -57,6 +57,7 @@ func fuzzEvent(kind uint8, comm, path string, a uint64, b int64, flags uint16) e
 			TriggerCgroup: cgroup(half, 2),
 			OOMCgroup:     cgroup(comm, 3),
 			HasControl:    bit(3),
+			HasGFP:        bit(3) || bit(13),
 			GFPMask:       uint32(a >> 11),
 			Order:         int32(b >> 3),
 			Points:        b,
@@ -65,6 +66,12 @@ func fuzzEvent(kind uint8, comm, path string, a uint64, b int64, flags uint16) e
 		}
 		if bit(5) {
 			ev.OOMKill.Stack = strings.Split(path, "/")
+		}
+		// What a kernel log may not show.
+		ev.Missing = event.Missing(a>>17) & (event.MissingCgroupIDs<<1 - 1)
+		if bit(8) {
+			ev.OOMKill.Replayed = true
+			ev.OOMKill.Group = event.Cgroup{Path: half}
 		}
 	case event.KindMemcgOOM:
 		ev.MemcgOOM = event.MemcgOOM{Cgroup: cgroup(path, 4), GFPMask: uint32(b), Order: int32(a)}

@@ -25,16 +25,25 @@ func AppendJSON(dst []byte, ev *event.Event, opts Options) []byte {
 		dst = ev.Time.UTC().AppendFormat(dst, time.RFC3339Nano)
 		dst = append(dst, '"')
 	}
-	dst = append(dst, `,"ktime_ns":`...)
-	dst = strconv.AppendUint(dst, ev.KtimeNS, 10)
-	dst = append(dst, `,"cpu":`...)
-	dst = strconv.AppendUint(dst, uint64(ev.CPU), 10)
-	dst = append(dst, `,"pid":`...)
-	dst = strconv.AppendUint(dst, uint64(ev.Task.TGID), 10)
-	dst = append(dst, `,"tid":`...)
-	dst = strconv.AppendUint(dst, uint64(ev.Task.PID), 10)
-	dst = append(dst, `,"comm":`...)
-	dst = appendJSONString(dst, ev.Task.Comm)
+	// A header value the source did not see is left out (event.Missing).
+	if !ev.Missing.Lacks(event.MissingKtime) {
+		dst = append(dst, `,"ktime_ns":`...)
+		dst = strconv.AppendUint(dst, ev.KtimeNS, 10)
+	}
+	if !ev.Missing.Lacks(event.MissingCPU) {
+		dst = append(dst, `,"cpu":`...)
+		dst = strconv.AppendUint(dst, uint64(ev.CPU), 10)
+	}
+	if !ev.Missing.Lacks(event.MissingTask | event.MissingTGID) {
+		dst = append(dst, `,"pid":`...)
+		dst = strconv.AppendUint(dst, uint64(ev.Task.TGID), 10)
+	}
+	if !ev.Missing.Lacks(event.MissingTask) {
+		dst = append(dst, `,"tid":`...)
+		dst = strconv.AppendUint(dst, uint64(ev.Task.PID), 10)
+		dst = append(dst, `,"comm":`...)
+		dst = appendJSONString(dst, ev.Task.Comm)
+	}
 
 	// A kind's keys in one object are listed together, so each object is
 	// opened once, at its first key the event has.
@@ -349,8 +358,18 @@ func indexMember(members []member, key string) int {
 	return -1
 }
 
-// headerKeys are the keys every JSON event has besides event and time.
-var headerKeys = [...]string{"ktime_ns", "cpu", "pid", "tid", "comm"}
+// headerKeys are the keys of a JSON event's header besides event and
+// time, and what the event lacks when one is left out.
+var headerKeys = [...]struct {
+	key     string
+	missing event.Missing
+}{
+	{"ktime_ns", event.MissingKtime},
+	{"cpu", event.MissingCPU},
+	{"pid", event.MissingTGID},
+	{"tid", event.MissingTask},
+	{"comm", event.MissingTask},
+}
 
 // ParseJSON parses one line written by AppendJSON, with or without its
 // newline. Time comes back in UTC.
@@ -395,11 +414,10 @@ func (p *Parser) parseJSON(line []byte, ev *event.Event) error {
 	if err != nil {
 		return &ParseError{Key: "event", Err: err}
 	}
-	for _, key := range headerKeys {
-		if indexMember(members, key) < 0 {
-			return &ParseError{Key: key, Err: errMissing}
-		}
+	if err := parseHeaderPresence(members, ev); err != nil {
+		return err
 	}
+	ev.Missing |= mayMissOf(ev.Kind)
 
 	fields := fieldsOf(ev.Kind)
 	jp := jsonParser{Parser: p, ev: ev, fields: fields}
@@ -410,6 +428,35 @@ func (p *Parser) parseJSON(line []byte, ev *event.Event) error {
 		}
 	}
 	return checkKeys(ev, fields, p.seen, func(f *field) string { return f.json })
+}
+
+// parseHeaderPresence sets what ev lacks of its header from the keys the
+// line leaves out, where its kind allows any to be left out. tid and comm
+// name the task: both or neither, and a task's process can go unseen, not a
+// process without its task.
+func parseHeaderPresence(members []member, ev *event.Event) error {
+	mayMiss := event.MayMissHeader(ev.Kind)
+	for _, h := range headerKeys {
+		if indexMember(members, h.key) >= 0 {
+			continue
+		}
+		if !mayMiss {
+			return &ParseError{Key: h.key, Err: errMissing}
+		}
+		ev.Missing |= h.missing
+	}
+	hasTID, hasComm := indexMember(members, "tid") >= 0, indexMember(members, "comm") >= 0
+	switch {
+	case hasTID && !hasComm:
+		return &ParseError{Key: "comm", Err: errMissing}
+	case hasComm && !hasTID:
+		return &ParseError{Key: "tid", Err: errMissing}
+	case !hasTID && indexMember(members, "pid") >= 0:
+		return &ParseError{Key: "pid", Err: errUnexpected}
+	case !hasTID:
+		ev.Missing &^= event.MissingTGID // said by MissingTask
+	}
+	return nil
 }
 
 // jsonParser stores the members of one JSON line into its event.
@@ -560,9 +607,7 @@ func (p *jsonParser) field(object, name []byte, value []byte) error {
 	if err := f.codec.parseJSON(p.ev, jsonValue{raw: value, strings: p.strings}); err != nil {
 		return &ParseError{Key: jsonPath(object, name), Err: err}
 	}
-	if f.flag != nil {
-		*f.flag(p.ev) = true
-	}
+	f.parsed(p.ev)
 	return nil
 }
 

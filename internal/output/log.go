@@ -347,7 +347,7 @@ func (m metaString) parseText(v textValue) (err error) {
 	if !v.quoted {
 		return errWantQuoted
 	}
-	*m.p, err = unescape(v.raw, textForm, nil)
+	*m.p, err = unescape(v.raw, nil)
 	return err
 }
 

@@ -163,7 +163,19 @@ var (
 // no required key is missing, and no key is present that the other keys'
 // values rule out (a cgroup id without its cgroup, victim_exiting=false).
 // Keys that depend on the options (gfp_flags, stack) may be missing.
+//
+// It also forgets what the line said missing of values no key of it could
+// hold (the id of a cgroup the event does not have), so that an event
+// parsed back equals the event written.
 func checkKeys(ev *event.Event, fields []field, seen []bool, name func(*field) string) error {
+	var matter event.Missing
+	for i := range fields {
+		f := &fields[i]
+		if f.missing != 0 && (f.flag == nil || *f.flag(ev)) && (f.has == nil || f.has(ev)) {
+			matter |= f.missing
+		}
+	}
+	ev.Missing = (ev.Missing &^ (mayMissOf(ev.Kind) &^ matter)).Canonical()
 	for i := range fields {
 		f := &fields[i]
 		switch present := f.present(ev); {

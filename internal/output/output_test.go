@@ -13,9 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/oomtrace/oomtrace/internal/container"
 	"github.com/oomtrace/oomtrace/internal/event"
-	"github.com/oomtrace/oomtrace/internal/memstate"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/output")
@@ -62,6 +60,7 @@ func memcgKill() event.Event {
 			Trigger:       event.Task{PID: 4487, TGID: 4487, Comm: "hog"},
 			TriggerCgroup: event.Cgroup{Path: "/t", ID: 4242, UsageBytes: 52428800, LimitBytes: 52428800},
 			OOMCgroup:     event.Cgroup{Path: "/t", ID: 4242, UsageBytes: 52428800, LimitBytes: 52428800},
+			HasGFP:        true,
 			HasControl:    true,
 			GFPMask:       0x140cca,
 			Order:         0,
@@ -88,7 +87,7 @@ func goldenCases() []goldenCase {
 	global.Task = event.Task{PID: 901, TGID: 900, Comm: "java"}
 	global.OOMKill.Class = event.ClassGlobal
 	global.OOMKill.Mode = event.ModeTracepoint
-	global.OOMKill.HasControl = false
+	global.OOMKill.HasControl, global.OOMKill.HasGFP = false, false
 	global.OOMKill.GFPMask, global.OOMKill.Points, global.OOMKill.TotalPages = 0, 0, 0
 	global.OOMKill.Victim.HasUID = false // the old mark_victim(int pid) form
 	global.OOMKill.Victim.OOMScoreAdj = -998
@@ -101,7 +100,7 @@ func goldenCases() []goldenCase {
 
 	exiting := memcgKill()
 	exiting.OOMKill.Mode = event.ModeTracepoint
-	exiting.OOMKill.HasControl = false
+	exiting.OOMKill.HasControl, exiting.OOMKill.HasGFP = false, false
 	exiting.OOMKill.GFPMask, exiting.OOMKill.Points, exiting.OOMKill.TotalPages = 0, 0, 0
 	exiting.OOMKill.Victim.HasMM = false
 	exiting.OOMKill.VictimExiting = true
@@ -121,6 +120,36 @@ func goldenCases() []goldenCase {
 	sysrq.OOMKill.Order = -1
 	sysrq.OOMKill.OOMCgroup = event.Cgroup{}
 	sysrq.OOMKill.TriggerCgroup = event.Cgroup{}
+
+	// A global OOM read from a 4.19 kernel's log: the header was seen, but
+	// no process ids beyond the threads', no cgroup ids, no shmem or
+	// pgtables of the victim.
+	kmsg := event.Event{
+		Kind: event.KindOOMKill, Time: time.Date(2026, 12, 1, 10, 0, 0, 123456000, time.UTC), KtimeNS: 86_400_123456000, CPU: 1,
+		Task:    event.Task{PID: 2001, Comm: "java"},
+		Missing: event.MissingTGID | event.MissingVictimAdj | event.MissingVictimShmem | event.MissingVictimPgtables | event.MissingTriggerTGID | event.MissingCgroupIDs,
+		OOMKill: event.OOMKill{
+			Class: event.ClassGlobal, Mode: event.ModeKmsg,
+			Victim: event.Victim{Task: event.Task{PID: 1200, TGID: 1200, Comm: "postgres"}, UID: 26, HasUID: true, HasMM: true,
+				RSSAnonKB: 3 << 20, RSSFileKB: 2048, TotalVMKB: 4 << 20,
+				Cgroup: event.Cgroup{Path: "/system.slice/postgresql.service"}},
+			Trigger: event.Task{PID: 2001, Comm: "java"},
+			HasGFP:  true, GFPMask: 0x6200ca, Order: 3,
+			Group: event.Cgroup{Path: "/system.slice"},
+			Report: event.KernelReport{
+				HasNode: true, AnonBytes: 7 << 30, FileBytes: 40 << 20, ShmemBytes: 1 << 20,
+				SlabReclaimableBytes: 30 << 20, SlabUnreclaimBytes: 200 << 20, FreeBytes: 120 << 20, MinFreeBytes: 60 << 20,
+				HasSwap: true, HasFreeLists: true, FreeByOrder: [event.MaxOrder]uint64{0: 80 << 20, 1: 30 << 20, 2: 10 << 20},
+				Tasks: [event.ReportedTasks]event.ReportedTask{
+					{PID: 1200, TGID: 1200, UID: 26, Comm: "postgres", RSSBytes: 3 << 30, OOMScoreAdj: -500},
+					{PID: 2001, TGID: 2001, Comm: "ja,va:x", RSSBytes: 2 << 30, SwapBytes: 4096},
+				},
+				NumTasks: 2, TaskCount: 212,
+			},
+		},
+	}
+	replayed := memcgKill()
+	replayed.OOMKill.Replayed = true
 
 	memcgOOM := event.Event{
 		Kind: event.KindMemcgOOM, KtimeNS: 5123_456700000, CPU: 3,
@@ -177,30 +206,30 @@ func goldenCases() []goldenCase {
 	pod := memcgKill()
 	pod.OOMKill.Victim.Cgroup = event.Cgroup{
 		Path: "/kubepods/burstable/pod0f5eb28f-1c2d-4e5f-8a9b-0c1d2e3f4a5b/" + strings.Repeat("ab", 32), ID: 81, UsageBytes: 498 << 20, LimitBytes: event.NoLimit,
-		Container: container.Info{Runtime: container.RuntimeContainerd, ID: strings.Repeat("ab", 32), Name: "api", PodUID: "0f5eb28f-1c2d-4e5f-8a9b-0c1d2e3f4a5b",
-			PodName: "api-7d9", Namespace: "shop", QoS: container.QoSBurstable, Level: container.LevelContainer},
+		Owner: event.Owner{Runtime: event.RuntimeContainerd, ID: strings.Repeat("ab", 32), Name: "api", PodUID: "0f5eb28f-1c2d-4e5f-8a9b-0c1d2e3f4a5b",
+			PodName: "api-7d9", Namespace: "shop", QoS: event.QoSBurstable, Level: event.LevelContainer},
 	}
 	pod.OOMKill.TriggerCgroup = pod.OOMKill.Victim.Cgroup
 	pod.OOMKill.OOMCgroup = event.Cgroup{
 		Path: "/kubepods/burstable/pod0f5eb28f-1c2d-4e5f-8a9b-0c1d2e3f4a5b", ID: 80, UsageBytes: 512 << 20, LimitBytes: 512 << 20,
-		Container: container.Info{PodUID: "0f5eb28f-1c2d-4e5f-8a9b-0c1d2e3f4a5b", PodName: "api-7d9", Namespace: "shop", QoS: container.QoSBurstable, Level: container.LevelPod},
+		Owner: event.Owner{PodUID: "0f5eb28f-1c2d-4e5f-8a9b-0c1d2e3f4a5b", PodName: "api-7d9", Namespace: "shop", QoS: event.QoSBurstable, Level: event.LevelPod},
 	}
 	pod.OOMKill.Why = "container api of pod shop/api-7d9 was killed because pod-level limit 512 MiB was reached; memcg OOM"
 	pod.OOMKill.HasSnapshot = true
-	pod.OOMKill.Snapshot = memstate.Snapshot{
+	pod.OOMKill.Snapshot = event.Snapshot{
 		Version: 2,
-		Fields: memstate.FieldAnon | memstate.FieldFile | memstate.FieldShmem | memstate.FieldSlab | memstate.FieldHigh |
-			memstate.FieldSwapLimit | memstate.FieldEventsOOM | memstate.FieldEventsOOMKill | memstate.FieldPressure | memstate.FieldNodePressure,
-		Anon: 470 << 20, File: 30 << 20, Shmem: 1 << 20, Slab: 5 << 20, HighBytes: memstate.NoLimit, SwapLimitBytes: 0,
+		Fields: event.SnapAnon | event.SnapFile | event.SnapShmem | event.SnapSlab | event.SnapHigh |
+			event.SnapSwapLimit | event.SnapEventsOOM | event.SnapEventsOOMKill | event.SnapPressure | event.SnapNodePressure,
+		Anon: 470 << 20, File: 30 << 20, Shmem: 1 << 20, Slab: 5 << 20, HighBytes: event.NoLimit, SwapLimitBytes: 0,
 		EventsOOM: 3, EventsOOMKill: 2,
-		Pressure:     memstate.Pressure{Some: memstate.PressureLine{Avg10: 12.5}, Full: memstate.PressureLine{Avg10: 3.07}},
-		NodePressure: memstate.Pressure{Some: memstate.PressureLine{Avg10: 0.35}},
+		Pressure:     event.Pressure{Some: event.PressureLine{Avg10: 12.5}, Full: event.PressureLine{Avg10: 3.07}},
+		NodePressure: event.Pressure{Some: event.PressureLine{Avg10: 0.35}},
 	}
 	removed := memcgKill()
 	removed.OOMKill.HasSnapshot = true
-	removed.OOMKill.Snapshot = memstate.Snapshot{Status: memstate.StatusRemoved, Version: 1, Fields: memstate.FieldNodePressure}
+	removed.OOMKill.Snapshot = event.Snapshot{Status: event.SnapshotRemoved, Version: 1, Fields: event.SnapNodePressure}
 	podReclaim := reclaim
-	podReclaim.Reclaim.Cgroup.Container = container.Info{Unit: "nginx.service"}
+	podReclaim.Reclaim.Cgroup.Owner = event.Owner{Unit: "nginx.service"}
 
 	names := Options{GFPNames: testGFPNames}
 	return append([]goldenCase{
@@ -214,6 +243,8 @@ func goldenCases() []goldenCase {
 		{"oom_kill_exiting", exiting, names},
 		{"oom_kill_hostile_strings", hostile, Options{GFPNames: testGFPNames, Stacks: true}},
 		{"oom_kill_sysrq", sysrq, names},
+		{"oom_kill_kmsg", kmsg, names},
+		{"oom_kill_replayed", replayed, names},
 		{"memcg_oom", memcgOOM, names},
 		{"reclaim_memcg", reclaim, names},
 		{"reclaim_direct", directReclaim, names},
@@ -227,6 +258,59 @@ func goldenCases() []goldenCase {
 
 // writtenFields is ev reduced to what the writer writes, by the rules in
 // docs/output-format.md: what parsing the output gives back.
+// writtenValues zeroes what ev lacks, and forgets lacking what it has no
+// key for anyway, as a parser of its line does.
+func writtenValues(ev *event.Event) {
+	m := &ev.Missing
+	k := &ev.OOMKill
+	if m.Lacks(event.MissingTask) {
+		ev.Task = event.Task{}
+		*m &^= event.MissingTGID
+	}
+	if m.Lacks(event.MissingTGID) {
+		ev.Task.TGID = 0
+	}
+	if m.Lacks(event.MissingCPU) {
+		ev.CPU = 0
+	}
+	if m.Lacks(event.MissingKtime) {
+		ev.KtimeNS = 0
+	}
+	if m.Lacks(event.MissingVictimTGID) {
+		k.Victim.TGID = 0
+	}
+	if m.Lacks(event.MissingVictimAdj) {
+		k.Victim.OOMScoreAdj = 0
+	}
+	if !k.Victim.HasMM {
+		*m &^= event.MissingVictimShmem | event.MissingVictimPgtables
+	}
+	if m.Lacks(event.MissingVictimShmem) {
+		k.Victim.RSSShmemKB = 0
+	}
+	if m.Lacks(event.MissingVictimPgtables) {
+		k.Victim.PgtablesKB = 0
+	}
+	if m.Lacks(event.MissingTrigger) {
+		k.Trigger = event.Task{}
+		*m &^= event.MissingTriggerTGID
+	}
+	if m.Lacks(event.MissingTriggerTGID) {
+		k.Trigger.TGID = 0
+	}
+	if m.Lacks(event.MissingCgroupIDs) {
+		any := false
+		for _, c := range []*event.Cgroup{&k.Victim.Cgroup, &k.TriggerCgroup, &k.OOMCgroup} {
+			if c.Valid() {
+				c.ID, any = 0, true
+			}
+		}
+		if !any {
+			*m &^= event.MissingCgroupIDs
+		}
+	}
+}
+
 func writtenFields(ev event.Event, opts Options) event.Event {
 	dropInvalid := func(c *event.Cgroup) {
 		if !c.Valid() {
@@ -254,14 +338,21 @@ func writtenFields(ev event.Event, opts Options) event.Event {
 		ev.Sample.SomeAvg10, ev.Sample.FullAvg10, ev.Sample.SomeTotal, ev.Sample.FullTotal = 0, 0, 0, 0
 	}
 	k := &ev.OOMKill
+	if !k.Group.Valid() {
+		k.Group = event.Cgroup{}
+	}
+	writtenValues(&ev)
 	if !k.Victim.HasUID {
 		k.Victim.UID = 0
 	}
 	if !k.Victim.HasMM {
 		k.Victim.RSSAnonKB, k.Victim.RSSFileKB, k.Victim.RSSShmemKB, k.Victim.TotalVMKB, k.Victim.PgtablesKB = 0, 0, 0, 0, 0
 	}
+	if !k.HasGFP {
+		k.GFPMask, k.Order = 0, 0
+	}
 	if !k.HasControl {
-		k.GFPMask, k.Order, k.Points, k.TotalPages = 0, 0, 0, 0
+		k.Points, k.TotalPages = 0, 0
 	}
 	if !opts.Stacks || len(k.Stack) == 0 {
 		k.Stack = nil
@@ -374,7 +465,7 @@ func TestGoldenJSONIsPlainJSON(t *testing.T) {
 
 func TestOmittedKeys(t *testing.T) {
 	kill := memcgKill()
-	kill.OOMKill.HasControl = false
+	kill.OOMKill.HasControl, kill.OOMKill.HasGFP = false, false
 	kill.OOMKill.Victim.HasMM = false
 	kill.OOMKill.Victim.HasUID = false
 	kill.OOMKill.OOMCgroup = event.Cgroup{}
@@ -420,18 +511,24 @@ func TestEscaping(t *testing.T) {
 		quoted     string // as a quoted text value
 		json       string // as a JSON string
 	}{
-		{"newline", "a\nb", `a\x0ab`, `"a\x0ab"`, `"a\\x0ab"`},
-		{"terminal escape", "\x1b[31m", `\x1b[31m`, `"\x1b[31m"`, `"\\x1b[31m"`},
+		{"newline", "a\nb", `a\x0ab`, `"a\x0ab"`, `"a\nb"`},
+		{"terminal escape", "\x1b[31m", `\x1b[31m`, `"\x1b[31m"`, `"\u001b[31m"`},
 		{"quote", `a"b`, `a\"b`, `"a\"b"`, `"a\"b"`},
-		{"backslash", `a\b`, `a\\b`, `"a\\b"`, `"a\\\\b"`},
+		{"backslash", `a\b`, `a\\b`, `"a\\b"`, `"a\\b"`},
 		{"forged key", "x victim.pid=1", `x\x20victim.pid=1`, `"x victim.pid=1"`, `"x victim.pid=1"`},
-		{"delete", "\x7f", `\x7f`, `"\x7f"`, `"\\x7f"`},
-		{"nul", "\x00", `\x00`, `"\x00"`, `"\\x00"`},
+		{"delete", "\x7f", `\x7f`, `"\x7f"`, `"\u007f"`},
+		{"nul", "\x00", `\x00`, `"\x00"`, `"\u0000"`},
+		{"tab", "a\tb", `a\x09b`, `"a\x09b"`, `"a\tb"`},
+		{"not UTF-8", "a\xffb", `a\xffb`, `"a\xffb"`, `"a\udcffb"`},
+		{"cut UTF-8", "\xc3", `\xc3`, `"\xc3"`, `"\udcc3"`},
+		{"encoded surrogate", "\xed\xa0\x80", `\xed\xa0\x80`, `"\xed\xa0\x80"`, `"\udced\udca0\udc80"`},
+		{"emoji", "\U0001F600", `\xf0\x9f\x98\x80`, `"\xf0\x9f\x98\x80"`, `"\ud83d\ude00"`},
 		{"empty", "", `""`, `""`, `""`},
 		{"two quotes", `""`, `\"\"`, `"\"\""`, `"\"\""`},
 		{"looks like JSON", `{"event":"lost"}`, `{\"event\":\"lost\"}`, `"{\"event\":\"lost\"}"`, `"{\"event\":\"lost\"}"`},
-		{"utf-8", "é", `\xc3\xa9`, `"\xc3\xa9"`, `"\\xc3\\xa9"`},
-		{"literal escape text", `\x41`, `\\x41`, `"\\x41"`, `"\\\\x41"`},
+		{"utf-8", "é", `\xc3\xa9`, `"\xc3\xa9"`, `"\u00e9"`},
+		{"literal escape text", `\x41`, `\\x41`, `"\\x41"`, `"\\x41"`},
+		{"literal surrogate escape", `\udcff`, `\\udcff`, `"\\udcff"`, `"\\udcff"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ev := memcgKill()
@@ -524,7 +621,7 @@ func TestParseErrors(t *testing.T) {
 		{"hog 1/2 [000] 1.5: oomtrace:lost count=1 total=2", "column 15: want SECONDS.MICROSECONDS: with six digits after the point"},
 		{"hog 1/2 [000] 99999999999.000000: oomtrace:lost count=1 total=2", `column 15: time "99999999999.000000" out of range`},
 		{"hog 1/2 [000] 1.000000: perf:lost count=1 total=2", `column 25: want oomtrace:EVENT, not "perf:lost"`},
-		{"hog 1/2 [000] 1.000000: oomtrace:boom", `column 34: unknown event kind "boom" (want one of oom_kill, memcg_oom, reclaim, kswapd_wake, reaper, reclaim_stats, lost, signal, exit, sample)`},
+		{"hog 1/2 [000] 1.000000: oomtrace:boom", `column 34: unknown event kind "boom" (want one of oom_kill, memcg_oom, reclaim, kswapd_wake, reaper, reclaim_stats, lost, signal, exit, sample, eviction)`},
 		{"a\x1bb 1/2 [000] 1.000000: oomtrace:lost count=1 total=2", "column 1: comm: unescaped byte 0x1b at byte 2"},
 		{`a"b 1/2 [000] 1.000000: oomtrace:lost count=1 total=2`, `column 1: comm: unescaped '"' at byte 2`},
 		{`a\qb 1/2 [000] 1.000000: oomtrace:lost count=1 total=2`, `column 1: comm: invalid escape "\\q" at byte 2`},
@@ -558,6 +655,8 @@ func TestParseErrors(t *testing.T) {
 		{prefix + `oom_kill class=memcg mode=fentry victim.pid=1 victim.tgid=1 victim.comm="a" victim.oom_score_adj=0 trigger.pid=1 trigger.tgid=1 trigger.comm="a" victim_exiting=false`,
 			`key victim_exiting: not allowed with the values of the other keys`},
 		{prefix + `oom_kill class=memcg mode=fentry victim.pid=1 victim.tgid=1 victim.comm="a" victim.oom_score_adj=0 trigger.pid=1 trigger.tgid=1 trigger.comm="a" points=5`,
+			`key totalpages: missing`},
+		{prefix + `oom_kill class=memcg mode=fentry victim.pid=1 victim.tgid=1 victim.comm="a" victim.oom_score_adj=0 trigger.pid=1 trigger.tgid=1 trigger.comm="a" order=0`,
 			`key gfp_mask: missing`},
 		{prefix + `oom_kill class=memcg mode=fentry victim.pid=1 victim.tgid=1 victim.comm="a" victim.oom_score_adj=0 trigger.pid=1 trigger.tgid=1 trigger.comm="a" stack="a,\q"`,
 			`column 198: key stack: frame 1: invalid escape "\\q" at byte 1`},
@@ -566,7 +665,7 @@ func TestParseErrors(t *testing.T) {
 		{`{"event":"lost"}x`, "data after the JSON object"},
 		{`{"event":"lost"} {}`, "data after the JSON object"},
 		{`{"ktime_ns":1}`, "key event: missing"},
-		{`{"event":"boom","ktime_ns":1}`, `key event: unknown event kind "boom" (want one of oom_kill, memcg_oom, reclaim, kswapd_wake, reaper, reclaim_stats, lost, signal, exit, sample)`},
+		{`{"event":"boom","ktime_ns":1}`, `key event: unknown event kind "boom" (want one of oom_kill, memcg_oom, reclaim, kswapd_wake, reaper, reclaim_stats, lost, signal, exit, sample, eviction)`},
 		{`{"event":7}`, `key event: want a string, not "7"`},
 		{`{"event":"lost","ktime_ns":1,"cpu":0,"pid":1,"tid":1,"comm":"a","count":1}`, "key total: missing"},
 		{`{"event":"lost","ktime_ns":1,"cpu":0,"pid":1,"tid":1,"count":1,"total":1}`, "key comm: missing"},
@@ -577,9 +676,9 @@ func TestParseErrors(t *testing.T) {
 		{`{"event":"lost","ktime_ns":1,"cpu":0,"pid":1,"tid":1,"comm":"a","count":1,"total":1,"extra":1}`, "key extra: unknown key"},
 		{`{"event":"lost","ktime_ns":1,"cpu":0,"pid":1,"tid":1,"comm":"a","count":1,"total":1,"\u001b[31m":1}`, `key "\x1b[31m": unknown key`},
 		{`{"event":"lost","time":"yesterday","ktime_ns":1,"cpu":0,"pid":1,"tid":1,"comm":"a","count":1,"total":1}`, `key time: want an RFC 3339 time, not "yesterday"`},
-		{`{"event":"lost","ktime_ns":1,"cpu":0,"pid":1,"tid":1,"comm":"a\u0007","count":1,"total":1}`, "key comm: unescaped byte 0x07 at byte 2"},
-		{`{"event":"lost","ktime_ns":1,"cpu":0,"pid":1,"tid":1,"comm":"a\\q","count":1,"total":1}`, `key comm: invalid escape "\\q" at byte 2`},
-		{`{"event":"lost","ktime_ns":1,"cpu":0,"pid":1,"tid":1,"comm":"` + "\xff" + `","count":1,"total":1}`, `key comm: unescaped byte 0xef at byte 1`},
+		{`{"event":"lost","ktime_ns":1,"cpu":0,"pid":1,"tid":1,"comm":"a\ud800","count":1,"total":1}`, `key comm: invalid string "\"a\\ud800\"": high surrogate \ud800 without its low one`},
+		{`{"event":"lost","ktime_ns":1,"cpu":0,"pid":1,"tid":1,"comm":"a\udc41","count":1,"total":1}`, `key comm: invalid string "\"a\\udc41\"": lone surrogate \udc41`},
+		{`{"event":"lost","ktime_ns":1,"cpu":0,"pid":1,"tid":1,"comm":"` + "\xff" + `","count":1,"total":1}`, `key comm: invalid string "\"\xff\"": byte 0xff is not UTF-8 (write it \udcff)`},
 		{`{"event":"lost","ktime_ns":1,"cpu":0,"pid":1,"tid":1,"comm":1,"count":1,"total":1}`, `key comm: want a string, not "1"`},
 		{`{"event":"reaper","ktime_ns":1,"cpu":0,"pid":1,"tid":1,"comm":"a","step":"wake","victim.pid":3}`, "key victim.pid: unknown key"},
 		{`{"event":"reaper","ktime_ns":1,"cpu":0,"pid":1,"tid":1,"comm":"a","step":"wake","victim":3}`, "key victim: want a JSON object"},

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/oomtrace/oomtrace/internal/container"
 	"github.com/oomtrace/oomtrace/internal/event"
 )
 
@@ -28,13 +27,13 @@ func sampleGoldenCases() []goldenCase {
 		Cgroup: event.Cgroup{
 			Path: "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod0f5eb28f_1c2d.slice", ID: 80,
 			UsageBytes: 498 << 20, LimitBytes: 512 << 20,
-			Container: container.Info{PodUID: "0f5eb28f-1c2d", PodName: "api-7d9", Namespace: "shop", QoS: container.QoSBurstable, Level: container.LevelPod},
+			Owner: event.Owner{PodUID: "0f5eb28f-1c2d", PodName: "api-7d9", Namespace: "shop", QoS: event.QoSBurstable, Level: event.LevelPod},
 		},
 		HighBytes: 480 << 20, HasHigh: true,
 		HasPressure: true, SomeAvg10: 12.5, FullAvg10: 3.07, SomeTotal: 1234567000, FullTotal: 456000,
 	})
 	unlimited := sampleOf(event.Sample{Cgroup: event.Cgroup{Path: "/system.slice/nginx.service", ID: 31, UsageBytes: 90 << 20, LimitBytes: event.NoLimit,
-		Container: container.Info{Unit: "nginx.service"}}})
+		Owner: event.Owner{Unit: "nginx.service"}}})
 	node := sampleOf(event.Sample{MemTotalBytes: 24 << 30, MemAvailableBytes: 3<<30 + 12345,
 		HasPressure: true, SomeAvg10: 0.35, SomeTotal: 292818073000, FullTotal: 98792943000})
 	nodeNoPSI := sampleOf(event.Sample{MemTotalBytes: 1 << 30, MemAvailableBytes: 0})

@@ -4,9 +4,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/oomtrace/oomtrace/internal/container"
 	"github.com/oomtrace/oomtrace/internal/event"
-	"github.com/oomtrace/oomtrace/internal/memstate"
 )
 
 // field is one key of an event kind, in both formats. Each kind's keys are
@@ -21,6 +19,10 @@ type field struct {
 	flag func(*event.Event) *bool
 	// has, when set, says whether the event has a value for this key.
 	has func(*event.Event) bool
+	// missing, when set, names values a source may not have seen: the key
+	// is written only when the event lacks none of them, and parsing the
+	// key says the event has them (see event.Missing).
+	missing event.Missing
 	// option names the Options field that must ask for this key.
 	option option
 	// jsonObject and jsonKey are json split by init, once: the JSON parser
@@ -49,7 +51,15 @@ func (o option) enabled(opts *Options) bool {
 
 // present reports whether ev has a value for the key, whatever the options.
 func (f *field) present(ev *event.Event) bool {
-	return (f.flag == nil || *f.flag(ev)) && (f.has == nil || f.has(ev))
+	return (f.flag == nil || *f.flag(ev)) && (f.has == nil || f.has(ev)) && !ev.Missing.Lacks(f.missing)
+}
+
+// parsed records that a line had the key.
+func (f *field) parsed(ev *event.Event) {
+	if f.flag != nil {
+		*f.flag(ev) = true
+	}
+	ev.Missing &^= f.missing
 }
 
 func (f *field) written(ev *event.Event, opts *Options) bool {
@@ -62,10 +72,23 @@ func (f *field) jsonName() (object, name string) {
 	return f.jsonObject, f.jsonKey
 }
 
+// mayMiss is, per kind, every value its keys say a source may not have
+// seen: a parser starts from all of them missing, and each key read says
+// its values are there.
+var mayMiss [len(schemas)]event.Missing
+
+func mayMissOf(k event.Kind) event.Missing {
+	if int(k) < len(mayMiss) {
+		return mayMiss[k]
+	}
+	return 0
+}
+
 func init() {
-	for _, fields := range schemas {
+	for kind, fields := range schemas {
 		for i := range fields {
 			f := &fields[i]
+			mayMiss[kind] |= f.missing
 			if object, name, ok := strings.Cut(f.json, "."); ok {
 				f.jsonObject, f.jsonKey = object, name
 			} else {
@@ -86,6 +109,7 @@ var schemas = [...][]field{
 	event.KindSignal:       signalFields(),
 	event.KindExit:         exitFields(),
 	event.KindSample:       sampleFields(),
+	event.KindEviction:     evictionFields(),
 }
 
 // fieldsOf returns the keys of kind k; nil for a kind this package does not
@@ -103,10 +127,17 @@ func integerOf[T integer](get func(*event.Event) *T) codec {
 
 // taskFields are the keys of a task: prefix.pid, prefix.tgid, prefix.comm.
 func taskFields(prefix string, task func(*event.Event) *event.Task) []field {
+	return optionalTaskFields(prefix, task, 0, 0)
+}
+
+// optionalTaskFields are taskFields of a task whose source may not have
+// seen it (missing: then none of its keys is written) or its process id
+// (missingTGID: then tgid is not).
+func optionalTaskFields(prefix string, task func(*event.Event) *event.Task, missing, missingTGID event.Missing) []field {
 	return []field{
-		{text: prefix + ".pid", json: prefix + ".pid", codec: integerOf(func(ev *event.Event) *uint32 { return &task(ev).PID })},
-		{text: prefix + ".tgid", json: prefix + ".tgid", codec: integerOf(func(ev *event.Event) *uint32 { return &task(ev).TGID })},
-		{text: prefix + ".comm", json: prefix + ".comm", codec: stringCodec{func(ev *event.Event) *string { return &task(ev).Comm }}},
+		{text: prefix + ".pid", json: prefix + ".pid", missing: missing, codec: integerOf(func(ev *event.Event) *uint32 { return &task(ev).PID })},
+		{text: prefix + ".tgid", json: prefix + ".tgid", missing: missing | missingTGID, codec: integerOf(func(ev *event.Event) *uint32 { return &task(ev).TGID })},
+		{text: prefix + ".comm", json: prefix + ".comm", missing: missing, codec: stringCodec{func(ev *event.Event) *string { return &task(ev).Comm }}},
 	}
 }
 
@@ -114,6 +145,12 @@ func taskFields(prefix string, task func(*event.Event) *event.Task) []field {
 // such cgroup. Usage and limit are absent when both are zero: the kernel
 // side did not read them (reclaim_stats carries path and id only).
 func cgroupFields(text, json, usageJSON, limitJSON string, cgroup func(*event.Event) *event.Cgroup) []field {
+	return cgroupFieldsOf(text, json, usageJSON, limitJSON, cgroup, 0)
+}
+
+// cgroupFieldsOf are cgroupFields whose id a source may not have seen:
+// missingID is event.MissingCgroupIDs for the kinds a kernel log holds.
+func cgroupFieldsOf(text, json, usageJSON, limitJSON string, cgroup func(*event.Event) *event.Cgroup, missingID event.Missing) []field {
 	valid := func(ev *event.Event) bool { return cgroup(ev).Valid() }
 	measured := func(ev *event.Event) bool {
 		c := cgroup(ev)
@@ -125,7 +162,7 @@ func cgroupFields(text, json, usageJSON, limitJSON string, cgroup func(*event.Ev
 	}
 	return []field{
 		{text: text, json: json, has: valid, codec: stringCodec{func(ev *event.Event) *string { return &cgroup(ev).Path }}},
-		{text: text + ".id", json: json + "_id", has: valid, codec: integerOf(func(ev *event.Event) *uint64 { return &cgroup(ev).ID })},
+		{text: text + ".id", json: json + "_id", has: valid, missing: missingID, codec: integerOf(func(ev *event.Event) *uint64 { return &cgroup(ev).ID })},
 		{text: text + ".usage_bytes", json: usageJSON, has: measured, codec: integerOf(func(ev *event.Event) *uint64 { return &cgroup(ev).UsageBytes })},
 		{text: text + ".limit_bytes", json: limitJSON, has: measured, codec: limitCodec{func(ev *event.Event) *uint64 { return &cgroup(ev).LimitBytes }}},
 		{text: text + ".truncated", json: json + "_truncated", has: truncated, codec: bare[boolCodec]{boolCodec{func(ev *event.Event) *bool { return &cgroup(ev).Truncated }}}},
@@ -136,7 +173,7 @@ func cgroupFields(text, json, usageJSON, limitJSON string, cgroup func(*event.Ev
 // prefix.namespace, prefix.pod, … (or bare ones for an empty prefix), JSON
 // keys in the object named object. Each is written when known.
 func containerFields(prefix, object string, cgroup func(*event.Event) *event.Cgroup) []field {
-	info := func(ev *event.Event) *container.Info { return &cgroup(ev).Container }
+	info := func(ev *event.Event) *event.Owner { return &cgroup(ev).Owner }
 	text := func(name string) string {
 		if prefix == "" {
 			return name
@@ -185,108 +222,173 @@ func oomKillFields() []field {
 	victim := func(ev *event.Event) *event.Victim { return &ev.OOMKill.Victim }
 	hasUID := func(ev *event.Event) *bool { return &victim(ev).HasUID }
 	hasMM := func(ev *event.Event) *bool { return &victim(ev).HasMM }
+	hasGFP := func(ev *event.Event) *bool { return &kill(ev).HasGFP }
 	hasControl := func(ev *event.Event) *bool { return &kill(ev).HasControl }
-	kb := func(name string, get func(*event.Event) *uint64) field {
-		return field{text: "victim." + name, json: "victim." + name, flag: hasMM, codec: integerOf(get)}
+	kb := func(name string, missing event.Missing, get func(*event.Event) *uint64) field {
+		return field{text: "victim." + name, json: "victim." + name, flag: hasMM, missing: missing, codec: integerOf(get)}
 	}
 
 	fields := []field{
 		{text: "class", json: "class", codec: enumCodec[event.Class]{func(ev *event.Event) *event.Class { return &kill(ev).Class }, event.ParseClass}},
 		{text: "mode", json: "mode", codec: enumCodec[event.Mode]{func(ev *event.Event) *event.Mode { return &kill(ev).Mode }, event.ParseMode}},
 	}
-	fields = append(fields, taskFields("victim", func(ev *event.Event) *event.Task { return &victim(ev).Task })...)
+	fields = append(fields, optionalTaskFields("victim", func(ev *event.Event) *event.Task { return &victim(ev).Task }, 0, event.MissingVictimTGID)...)
 	fields = append(fields,
 		field{text: "victim.uid", json: "victim.uid", flag: hasUID, codec: integerOf(func(ev *event.Event) *uint32 { return &victim(ev).UID })},
-		field{text: "victim.oom_score_adj", json: "victim.oom_score_adj", codec: integerOf(func(ev *event.Event) *int16 { return &victim(ev).OOMScoreAdj })},
-		kb("rss_anon_kb", func(ev *event.Event) *uint64 { return &victim(ev).RSSAnonKB }),
-		kb("rss_file_kb", func(ev *event.Event) *uint64 { return &victim(ev).RSSFileKB }),
-		kb("rss_shmem_kb", func(ev *event.Event) *uint64 { return &victim(ev).RSSShmemKB }),
-		kb("total_vm_kb", func(ev *event.Event) *uint64 { return &victim(ev).TotalVMKB }),
-		kb("pgtables_kb", func(ev *event.Event) *uint64 { return &victim(ev).PgtablesKB }),
+		field{text: "victim.oom_score_adj", json: "victim.oom_score_adj", missing: event.MissingVictimAdj, codec: integerOf(func(ev *event.Event) *int16 { return &victim(ev).OOMScoreAdj })},
+		kb("rss_anon_kb", 0, func(ev *event.Event) *uint64 { return &victim(ev).RSSAnonKB }),
+		kb("rss_file_kb", 0, func(ev *event.Event) *uint64 { return &victim(ev).RSSFileKB }),
+		kb("rss_shmem_kb", event.MissingVictimShmem, func(ev *event.Event) *uint64 { return &victim(ev).RSSShmemKB }),
+		kb("total_vm_kb", 0, func(ev *event.Event) *uint64 { return &victim(ev).TotalVMKB }),
+		kb("pgtables_kb", event.MissingVictimPgtables, func(ev *event.Event) *uint64 { return &victim(ev).PgtablesKB }),
 	)
 	victimCgroup := func(ev *event.Event) *event.Cgroup { return &victim(ev).Cgroup }
-	fields = append(fields, cgroupFields("victim.cgroup", "victim.cgroup", "victim.cgroup_usage_bytes", "victim.cgroup_limit_bytes", victimCgroup)...)
+	fields = append(fields, cgroupFieldsOf("victim.cgroup", "victim.cgroup", "victim.cgroup_usage_bytes", "victim.cgroup_limit_bytes", victimCgroup, event.MissingCgroupIDs)...)
 	fields = append(fields, containerFields("victim", "victim_container", victimCgroup)...)
-	fields = append(fields, taskFields("trigger", func(ev *event.Event) *event.Task { return &kill(ev).Trigger })...)
+	fields = append(fields, optionalTaskFields("trigger", func(ev *event.Event) *event.Task { return &kill(ev).Trigger }, event.MissingTrigger, event.MissingTriggerTGID)...)
 	triggerCgroup := func(ev *event.Event) *event.Cgroup { return &kill(ev).TriggerCgroup }
-	fields = append(fields, cgroupFields("trigger.cgroup", "trigger.cgroup", "trigger.cgroup_usage_bytes", "trigger.cgroup_limit_bytes", triggerCgroup)...)
+	fields = append(fields, cgroupFieldsOf("trigger.cgroup", "trigger.cgroup", "trigger.cgroup_usage_bytes", "trigger.cgroup_limit_bytes", triggerCgroup, event.MissingCgroupIDs)...)
 	fields = append(fields, containerFields("trigger", "trigger_container", triggerCgroup)...)
 	oomCgroup := func(ev *event.Event) *event.Cgroup { return &kill(ev).OOMCgroup }
-	fields = append(fields, cgroupFields("oom_cgroup", "oom_cgroup", "memcg_usage_bytes", "memcg_limit_bytes", oomCgroup)...)
+	fields = append(fields, cgroupFieldsOf("oom_cgroup", "oom_cgroup", "memcg_usage_bytes", "memcg_limit_bytes", oomCgroup, event.MissingCgroupIDs)...)
 	fields = append(fields, containerFields("oom", "oom_container", oomCgroup)...)
 	fields = append(fields, gfpFields(
 		func(ev *event.Event) *uint32 { return &kill(ev).GFPMask },
 		func(ev *event.Event) *int32 { return &kill(ev).Order },
-		hasControl)...)
+		hasGFP)...)
 	fields = append(fields,
 		field{text: "points", json: "points", flag: hasControl, codec: integerOf(func(ev *event.Event) *int64 { return &kill(ev).Points })},
 		field{text: "totalpages", json: "totalpages", flag: hasControl, codec: integerOf(func(ev *event.Event) *uint64 { return &kill(ev).TotalPages })},
 		field{text: "victim_exiting", json: "victim_exiting",
 			has:   func(ev *event.Event) bool { return kill(ev).VictimExiting },
 			codec: bare[boolCodec]{boolCodec{func(ev *event.Event) *bool { return &kill(ev).VictimExiting }}}},
+		field{text: "oom_group", json: "oom_group",
+			has:   func(ev *event.Event) bool { return kill(ev).Group.Valid() },
+			codec: stringCodec{func(ev *event.Event) *string { return &kill(ev).Group.Path }}},
+		field{text: "replayed", json: "replayed",
+			has:   func(ev *event.Event) bool { return kill(ev).Replayed },
+			codec: bare[boolCodec]{boolCodec{func(ev *event.Event) *bool { return &kill(ev).Replayed }}}},
 		field{text: "stack", json: "stack", option: withStacks,
 			has:   func(ev *event.Event) bool { return len(kill(ev).Stack) > 0 },
 			codec: stackCodec{func(ev *event.Event) *[]string { return &kill(ev).Stack }}},
+		field{text: "victim.main.pid", json: "victim_main.pid",
+			has:   func(ev *event.Event) bool { return kill(ev).VictimMain.TGID != 0 },
+			codec: integerOf(func(ev *event.Event) *uint32 { return &kill(ev).VictimMain.TGID })},
+		field{text: "victim.main.comm", json: "victim_main.comm",
+			has:   func(ev *event.Event) bool { return kill(ev).VictimMain.TGID != 0 },
+			codec: stringCodec{func(ev *event.Event) *string { return &kill(ev).VictimMain.Comm }}},
 		field{text: "why", json: "why",
 			has:   func(ev *event.Event) bool { return kill(ev).Why != "" },
 			codec: stringCodec{func(ev *event.Event) *string { return &kill(ev).Why }}},
 	)
-	return append(fields, snapshotFields(func(ev *event.Event) *memstate.Snapshot { return &kill(ev).Snapshot },
+	fields = append(fields, snapshotFields(func(ev *event.Event) *event.Snapshot { return &kill(ev).Snapshot },
 		func(ev *event.Event) *bool { return &kill(ev).HasSnapshot })...)
+	return append(fields, reportFields(func(ev *event.Event) *event.KernelReport { return &kill(ev).Report })...)
+}
+
+// reportFields are the keys of what the kernel's report in its log says
+// beyond the kill: text report.*, JSON object report.
+func reportFields(rep func(*event.Event) *event.KernelReport) []field {
+	bytesOf := func(name string, flag func(*event.KernelReport) *bool, get func(*event.KernelReport) *uint64) field {
+		return field{text: "report." + name, json: "report." + name,
+			flag:  func(ev *event.Event) *bool { return flag(rep(ev)) },
+			codec: integerOf(func(ev *event.Event) *uint64 { return get(rep(ev)) })}
+	}
+	node := func(r *event.KernelReport) *bool { return &r.HasNode }
+	swap := func(r *event.KernelReport) *bool { return &r.HasSwap }
+	memcg := func(r *event.KernelReport) *bool { return &r.HasMemcg }
+	memcgSwap := func(r *event.KernelReport) *bool { return &r.HasMemcgSwap }
+	return []field{
+		bytesOf("anon_bytes", node, func(r *event.KernelReport) *uint64 { return &r.AnonBytes }),
+		bytesOf("file_bytes", node, func(r *event.KernelReport) *uint64 { return &r.FileBytes }),
+		bytesOf("shmem_bytes", node, func(r *event.KernelReport) *uint64 { return &r.ShmemBytes }),
+		bytesOf("slab_reclaimable_bytes", node, func(r *event.KernelReport) *uint64 { return &r.SlabReclaimableBytes }),
+		bytesOf("slab_unreclaimable_bytes", node, func(r *event.KernelReport) *uint64 { return &r.SlabUnreclaimBytes }),
+		bytesOf("free_bytes", node, func(r *event.KernelReport) *uint64 { return &r.FreeBytes }),
+		bytesOf("min_free_bytes", node, func(r *event.KernelReport) *uint64 { return &r.MinFreeBytes }),
+		bytesOf("swap_free_bytes", swap, func(r *event.KernelReport) *uint64 { return &r.SwapFreeBytes }),
+		bytesOf("swap_total_bytes", swap, func(r *event.KernelReport) *uint64 { return &r.SwapTotalBytes }),
+		{text: "report.free_by_order", json: "report.free_by_order",
+			flag: func(ev *event.Event) *bool { return &rep(ev).HasFreeLists },
+			// No free block of any order is no list to write.
+			has: func(ev *event.Event) bool {
+				for _, n := range rep(ev).FreeByOrder {
+					if n != 0 {
+						return true
+					}
+				}
+				return false
+			},
+			codec: histCodec{func(ev *event.Event) []uint64 { return rep(ev).FreeByOrder[:] }}},
+		bytesOf("memcg_anon_bytes", memcg, func(r *event.KernelReport) *uint64 { return &r.MemcgAnonBytes }),
+		bytesOf("memcg_file_bytes", memcg, func(r *event.KernelReport) *uint64 { return &r.MemcgFileBytes }),
+		bytesOf("memcg_kernel_bytes", memcg, func(r *event.KernelReport) *uint64 { return &r.MemcgKernelBytes }),
+		bytesOf("memcg_shmem_bytes", memcg, func(r *event.KernelReport) *uint64 { return &r.MemcgShmemBytes }),
+		bytesOf("memcg_swap_usage_bytes", memcgSwap, func(r *event.KernelReport) *uint64 { return &r.MemcgSwapUsageBytes }),
+		{text: "report.memcg_swap_limit_bytes", json: "report.memcg_swap_limit_bytes",
+			flag:  func(ev *event.Event) *bool { return &rep(ev).HasMemcgSwap },
+			codec: limitCodec{func(ev *event.Event) *uint64 { return &rep(ev).MemcgSwapLimitBytes }}},
+		{text: "report.task_count", json: "report.task_count",
+			has:   func(ev *event.Event) bool { return rep(ev).TaskCount > 0 },
+			codec: integerOf(func(ev *event.Event) *int { return &rep(ev).TaskCount })},
+		{text: "report.tasks", json: "report.tasks",
+			has:   func(ev *event.Event) bool { return rep(ev).NumTasks > 0 },
+			codec: tasksCodec{rep}},
+	}
 }
 
 // snapshotFields are the keys of the memory snapshot after a kill: text
 // snapshot="ok" and snapshot.*, JSON object snapshot. Each value is written
 // when it was read.
-func snapshotFields(snap func(*event.Event) *memstate.Snapshot, flag func(*event.Event) *bool) []field {
-	mask := func(ev *event.Event) *memstate.Field { return &snap(ev).Fields }
-	value := func(name string, bit memstate.Field, c codec) field {
+func snapshotFields(snap func(*event.Event) *event.Snapshot, flag func(*event.Event) *bool) []field {
+	mask := func(ev *event.Event) *event.SnapshotField { return &snap(ev).Fields }
+	value := func(name string, bit event.SnapshotField, c codec) field {
 		return field{text: "snapshot." + name, json: "snapshot." + name, flag: flag,
 			has:   func(ev *event.Event) bool { return snap(ev).Has(bit) },
 			codec: bitCodec{codec: c, mask: mask, bit: bit}}
 	}
-	count := func(name string, bit memstate.Field, get func(*memstate.Snapshot) *uint64) field {
+	count := func(name string, bit event.SnapshotField, get func(*event.Snapshot) *uint64) field {
 		return value(name, bit, integerOf(func(ev *event.Event) *uint64 { return get(snap(ev)) }))
 	}
-	limit := func(name string, bit memstate.Field, get func(*memstate.Snapshot) *uint64) field {
+	limit := func(name string, bit event.SnapshotField, get func(*event.Snapshot) *uint64) field {
 		return value(name, bit, limitCodec{func(ev *event.Event) *uint64 { return get(snap(ev)) }})
 	}
-	pressure := func(prefix string, bit memstate.Field, get func(*memstate.Snapshot) *memstate.Pressure) []field {
-		avg := func(name string, line func(*memstate.Pressure) *memstate.PressureLine) field {
+	pressure := func(prefix string, bit event.SnapshotField, get func(*event.Snapshot) *event.Pressure) []field {
+		avg := func(name string, line func(*event.Pressure) *event.PressureLine) field {
 			return value(prefix+name, bit, bare[floatCodec]{floatCodec{func(ev *event.Event) *float64 { return &line(get(snap(ev))).Avg10 }}})
 		}
 		return []field{
-			avg("some_avg10", func(p *memstate.Pressure) *memstate.PressureLine { return &p.Some }),
-			avg("full_avg10", func(p *memstate.Pressure) *memstate.PressureLine { return &p.Full }),
+			avg("some_avg10", func(p *event.Pressure) *event.PressureLine { return &p.Some }),
+			avg("full_avg10", func(p *event.Pressure) *event.PressureLine { return &p.Full }),
 		}
 	}
 	fields := []field{
 		{text: "snapshot", json: "snapshot.status", flag: flag,
-			codec: snapshotStatusCodec{func(ev *event.Event) *memstate.Status { return &snap(ev).Status }}},
+			codec: snapshotStatusCodec{func(ev *event.Event) *event.SnapshotStatus { return &snap(ev).Status }}},
 		{text: "snapshot.cgroup_version", json: "snapshot.cgroup_version", flag: flag,
 			has:   func(ev *event.Event) bool { return snap(ev).Version != 0 },
 			codec: integerOf(func(ev *event.Event) *int { return &snap(ev).Version })},
 		{text: "snapshot.reason", json: "snapshot.reason", flag: flag,
 			has:   func(ev *event.Event) bool { return snap(ev).Reason != "" },
 			codec: stringCodec{func(ev *event.Event) *string { return &snap(ev).Reason }}},
-		count("anon_bytes", memstate.FieldAnon, func(s *memstate.Snapshot) *uint64 { return &s.Anon }),
-		count("file_bytes", memstate.FieldFile, func(s *memstate.Snapshot) *uint64 { return &s.File }),
-		count("shmem_bytes", memstate.FieldShmem, func(s *memstate.Snapshot) *uint64 { return &s.Shmem }),
-		count("kernel_bytes", memstate.FieldKernel, func(s *memstate.Snapshot) *uint64 { return &s.Kernel }),
-		count("slab_bytes", memstate.FieldSlab, func(s *memstate.Snapshot) *uint64 { return &s.Slab }),
-		count("workingset_refault_anon", memstate.FieldWorkingsetRefaultAnon, func(s *memstate.Snapshot) *uint64 { return &s.WorkingsetRefaultAnon }),
-		count("workingset_refault_file", memstate.FieldWorkingsetRefaultFile, func(s *memstate.Snapshot) *uint64 { return &s.WorkingsetRefaultFile }),
-		limit("high_bytes", memstate.FieldHigh, func(s *memstate.Snapshot) *uint64 { return &s.HighBytes }),
-		limit("swap_limit_bytes", memstate.FieldSwapLimit, func(s *memstate.Snapshot) *uint64 { return &s.SwapLimitBytes }),
-		count("swap_bytes", memstate.FieldSwap, func(s *memstate.Snapshot) *uint64 { return &s.SwapBytes }),
-		count("events_high", memstate.FieldEventsHigh, func(s *memstate.Snapshot) *uint64 { return &s.EventsHigh }),
-		count("events_max", memstate.FieldEventsMax, func(s *memstate.Snapshot) *uint64 { return &s.EventsMax }),
-		count("events_oom", memstate.FieldEventsOOM, func(s *memstate.Snapshot) *uint64 { return &s.EventsOOM }),
-		count("events_oom_kill", memstate.FieldEventsOOMKill, func(s *memstate.Snapshot) *uint64 { return &s.EventsOOMKill }),
-		count("failcnt", memstate.FieldFailcnt, func(s *memstate.Snapshot) *uint64 { return &s.Failcnt }),
+		count("anon_bytes", event.SnapAnon, func(s *event.Snapshot) *uint64 { return &s.Anon }),
+		count("file_bytes", event.SnapFile, func(s *event.Snapshot) *uint64 { return &s.File }),
+		count("shmem_bytes", event.SnapShmem, func(s *event.Snapshot) *uint64 { return &s.Shmem }),
+		count("kernel_bytes", event.SnapKernel, func(s *event.Snapshot) *uint64 { return &s.Kernel }),
+		count("slab_bytes", event.SnapSlab, func(s *event.Snapshot) *uint64 { return &s.Slab }),
+		count("workingset_refault_anon", event.SnapWorkingsetRefaultAnon, func(s *event.Snapshot) *uint64 { return &s.WorkingsetRefaultAnon }),
+		count("workingset_refault_file", event.SnapWorkingsetRefaultFile, func(s *event.Snapshot) *uint64 { return &s.WorkingsetRefaultFile }),
+		limit("high_bytes", event.SnapHigh, func(s *event.Snapshot) *uint64 { return &s.HighBytes }),
+		limit("swap_limit_bytes", event.SnapSwapLimit, func(s *event.Snapshot) *uint64 { return &s.SwapLimitBytes }),
+		count("swap_bytes", event.SnapSwap, func(s *event.Snapshot) *uint64 { return &s.SwapBytes }),
+		count("events_high", event.SnapEventsHigh, func(s *event.Snapshot) *uint64 { return &s.EventsHigh }),
+		count("events_max", event.SnapEventsMax, func(s *event.Snapshot) *uint64 { return &s.EventsMax }),
+		count("events_oom", event.SnapEventsOOM, func(s *event.Snapshot) *uint64 { return &s.EventsOOM }),
+		count("events_oom_kill", event.SnapEventsOOMKill, func(s *event.Snapshot) *uint64 { return &s.EventsOOMKill }),
+		count("failcnt", event.SnapFailcnt, func(s *event.Snapshot) *uint64 { return &s.Failcnt }),
 	}
-	fields = append(fields, pressure("psi_", memstate.FieldPressure, func(s *memstate.Snapshot) *memstate.Pressure { return &s.Pressure })...)
-	return append(fields, pressure("node_psi_", memstate.FieldNodePressure, func(s *memstate.Snapshot) *memstate.Pressure { return &s.NodePressure })...)
+	fields = append(fields, pressure("psi_", event.SnapPressure, func(s *event.Snapshot) *event.Pressure { return &s.Pressure })...)
+	return append(fields, pressure("node_psi_", event.SnapNodePressure, func(s *event.Snapshot) *event.Pressure { return &s.NodePressure })...)
 }
 
 func memcgOOMFields() []field {
@@ -351,7 +453,7 @@ func reclaimStatsFields() []field {
 				}
 				return false
 			},
-			codec: histCodec{func(ev *event.Event) *[event.ReclaimBuckets]uint64 { return &st(ev).Buckets }}},
+			codec: histCodec{func(ev *event.Event) []uint64 { return st(ev).Buckets[:] }}},
 	)
 }
 
@@ -468,6 +570,28 @@ func sampleFields() []field {
 		field{text: "psi_full_total_ns", json: "psi_full_total_ns", flag: hasPressure,
 			codec: integerOf(func(ev *event.Event) *time.Duration { return &smp(ev).FullTotal })},
 	)
+}
+
+func evictionFields() []field {
+	e := func(ev *event.Event) *event.Eviction { return &ev.Eviction }
+	str := func(name string, get func(*event.Eviction) *string) field {
+		return field{text: name, json: name,
+			has:   func(ev *event.Event) bool { return *get(e(ev)) != "" },
+			codec: stringCodec{func(ev *event.Event) *string { return get(e(ev)) }}}
+	}
+	return []field{
+		str("namespace", func(x *event.Eviction) *string { return &x.Pod.Namespace }),
+		str("pod", func(x *event.Eviction) *string { return &x.Pod.PodName }),
+		str("pod_uid", func(x *event.Eviction) *string { return &x.Pod.PodUID }),
+		str("resource", func(x *event.Eviction) *string { return &x.Resource }),
+		str("threshold", func(x *event.Eviction) *string { return &x.Threshold }),
+		str("available", func(x *event.Eviction) *string { return &x.Available }),
+		str("message", func(x *event.Eviction) *string { return &x.Message }),
+		{text: "evicted", json: "evicted",
+			has:   func(ev *event.Event) bool { return e(ev).Succeeded },
+			codec: bare[boolCodec]{boolCodec{func(ev *event.Event) *bool { return &e(ev).Succeeded }}}},
+		str("why", func(x *event.Eviction) *string { return &x.Why }),
+	}
 }
 
 // andHas is a has function true when both are (nil counts as true).

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/oomtrace/oomtrace/internal/container"
 	"github.com/oomtrace/oomtrace/internal/event"
 )
 
@@ -21,9 +20,9 @@ func kubeletSIGKILL() event.Event {
 		Task:    kubelet,
 		Signal: event.Signal{
 			Sender:       kubelet,
-			SenderCgroup: event.Cgroup{Path: "/system.slice/kubelet.service", ID: 31, UsageBytes: 90 << 20, LimitBytes: event.NoLimit, Container: container.Info{Unit: "kubelet.service"}},
+			SenderCgroup: event.Cgroup{Path: "/system.slice/kubelet.service", ID: 31, UsageBytes: 90 << 20, LimitBytes: event.NoLimit, Owner: event.Owner{Unit: "kubelet.service"}},
 			Target:       event.Task{PID: 4600, TGID: 4600, Comm: "worker"},
-			TargetCgroup: event.Cgroup{Path: "/kubepods/pod1/ctr", ID: 77, UsageBytes: 10 << 20, LimitBytes: 64 << 20, Container: container.Info{Name: "worker", PodName: "job-x", Namespace: "batch", Level: container.LevelContainer}},
+			TargetCgroup: event.Cgroup{Path: "/kubepods/pod1/ctr", ID: 77, UsageBytes: 10 << 20, LimitBytes: 64 << 20, Owner: event.Owner{Name: "worker", PodName: "job-x", Namespace: "batch", Level: event.LevelContainer}},
 			Signal:       9,
 			Code:         event.SIUser,
 			Group:        true,

@@ -13,6 +13,10 @@ import (
 const (
 	commWidth   = 16 // perf right-aligns the comm to 16 columns
 	emptyComm   = `""`
+	// unseen stands for a value of the line's header that the source did
+	// not see (event.Missing): the task, its process id, the CPU, the time.
+	// A comm of "-" is the task's own name unless pid/tid is "-/-".
+	unseen = "-"
 	eventPrefix = "oomtrace:"
 	nsPerSec    = 1_000_000_000
 	nsPerUsec   = 1_000
@@ -23,17 +27,38 @@ const (
 // growing dst (and what opts.GFPNames does). An event of a kind this package
 // does not know is written without keys (and does not parse back).
 func AppendText(dst []byte, ev *event.Event, opts Options) []byte {
-	dst = appendComm(dst, ev.Task.Comm)
+	noTask := ev.Missing.Lacks(event.MissingTask)
+	if noTask {
+		dst = appendComm(dst, unseen)
+	} else {
+		dst = appendComm(dst, ev.Task.Comm)
+	}
 	dst = append(dst, ' ')
-	dst = strconv.AppendUint(dst, uint64(ev.Task.TGID), 10)
+	if noTask || ev.Missing.Lacks(event.MissingTGID) {
+		dst = append(dst, unseen...)
+	} else {
+		dst = strconv.AppendUint(dst, uint64(ev.Task.TGID), 10)
+	}
 	dst = append(dst, '/')
-	dst = strconv.AppendUint(dst, uint64(ev.Task.PID), 10)
+	if noTask {
+		dst = append(dst, unseen...)
+	} else {
+		dst = strconv.AppendUint(dst, uint64(ev.Task.PID), 10)
+	}
 	dst = append(dst, ' ', '[')
-	dst = appendZeroPadded(dst, uint64(ev.CPU), 3)
+	if ev.Missing.Lacks(event.MissingCPU) {
+		dst = append(dst, unseen...)
+	} else {
+		dst = appendZeroPadded(dst, uint64(ev.CPU), 3)
+	}
 	dst = append(dst, ']', ' ')
-	dst = strconv.AppendUint(dst, ev.KtimeNS/nsPerSec, 10)
-	dst = append(dst, '.')
-	dst = appendZeroPadded(dst, ev.KtimeNS%nsPerSec/nsPerUsec, 6)
+	if ev.Missing.Lacks(event.MissingKtime) {
+		dst = append(dst, unseen...)
+	} else {
+		dst = strconv.AppendUint(dst, ev.KtimeNS/nsPerSec, 10)
+		dst = append(dst, '.')
+		dst = appendZeroPadded(dst, ev.KtimeNS%nsPerSec/nsPerUsec, 6)
+	}
 	dst = append(dst, ':', ' ')
 	dst = append(dst, eventPrefix...)
 	dst = append(dst, ev.Kind.String()...)
@@ -177,7 +202,7 @@ func (p *textParser) header(ev *event.Event) error {
 		return err
 	}
 	if string(tok) != emptyComm {
-		if ev.Task.Comm, err = unescape(tok, textForm, p.strings); err != nil {
+		if ev.Task.Comm, err = unescape(tok, p.strings); err != nil {
 			return p.fail(col, "", fmt.Errorf("comm: %w", err))
 		}
 	}
@@ -192,11 +217,24 @@ func (p *textParser) header(ev *event.Event) error {
 	if !ok {
 		return p.failf(col, "want pid/tid, not %s", quote(tok))
 	}
-	if ev.Task.TGID, err = parseInteger[uint32](pid); err != nil {
-		return p.fail(col, "", fmt.Errorf("pid: %w", err))
+	switch {
+	case string(tid) == unseen:
+		if string(pid) != unseen || ev.Task.Comm != unseen {
+			return p.failf(col, "an unseen task is written - -/-, not %s %s", quote([]byte(ev.Task.Comm)), quote(tok))
+		}
+		ev.Task.Comm = ""
+		ev.Missing |= event.MissingTask
+	case string(pid) == unseen:
+		ev.Missing |= event.MissingTGID
+	default:
+		if ev.Task.TGID, err = parseInteger[uint32](pid); err != nil {
+			return p.fail(col, "", fmt.Errorf("pid: %w", err))
+		}
 	}
-	if ev.Task.PID, err = parseInteger[uint32](tid); err != nil {
-		return p.fail(col+len(pid)+1, "", fmt.Errorf("tid: %w", err))
+	if !ev.Missing.Lacks(event.MissingTask) {
+		if ev.Task.PID, err = parseInteger[uint32](tid); err != nil {
+			return p.fail(col+len(pid)+1, "", fmt.Errorf("tid: %w", err))
+		}
 	}
 
 	if err := p.space(); err != nil {
@@ -210,7 +248,9 @@ func (p *textParser) header(ev *event.Event) error {
 	if !open || !closed {
 		return p.failf(col, "want [cpu], not %s", quote(tok))
 	}
-	if ev.CPU, err = parseInteger[uint32](cpu); err != nil {
+	if string(cpu) == unseen {
+		ev.Missing |= event.MissingCPU
+	} else if ev.CPU, err = parseInteger[uint32](cpu); err != nil {
 		return p.fail(col+1, "", fmt.Errorf("cpu: %w", err))
 	}
 
@@ -220,7 +260,9 @@ func (p *textParser) header(ev *event.Event) error {
 	if tok, col, err = p.token("time"); err != nil {
 		return err
 	}
-	if ev.KtimeNS, err = parseSeconds(tok); err != nil {
+	if string(tok) == unseen+":" {
+		ev.Missing |= event.MissingKtime
+	} else if ev.KtimeNS, err = parseSeconds(tok); err != nil {
 		return p.fail(col, "", err)
 	}
 
@@ -237,6 +279,10 @@ func (p *textParser) header(ev *event.Event) error {
 	if ev.Kind, err = event.ParseKind(p.strings.get(name)); err != nil {
 		return p.fail(col+len(eventPrefix), "", err)
 	}
+	if ev.Missing.Lacks(event.MissingHeader) && !event.MayMissHeader(ev.Kind) {
+		return p.failf(1, "%s events have every value of the header", ev.Kind)
+	}
+	ev.Missing |= mayMissOf(ev.Kind)
 	return nil
 }
 
@@ -308,9 +354,7 @@ func (p *textParser) pair(ev *event.Event, fields []field, seen []bool) error {
 	if err := f.codec.parseText(ev, v); err != nil {
 		return p.fail(valueCol, f.text, err)
 	}
-	if f.flag != nil {
-		*f.flag(ev) = true
-	}
+	f.parsed(ev)
 	return nil
 }
 

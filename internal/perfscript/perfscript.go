@@ -6,7 +6,9 @@
 // perf prints kernel strings as they are, so a process name with a newline
 // or a run of spaces can make a line unreadable; oomtrace's own formats
 // escape them. The tracepoints carry no memory cgroup, so events read here
-// have none, and an OOM kill's class is inferred: see Parser.
+// have none; nor does mark_victim carry what the kernel's choice of victim
+// was confined to, so the classify stage infers an OOM kill's class from
+// the reclaim before it.
 package perfscript
 
 import (
@@ -19,29 +21,15 @@ import (
 	"github.com/oomtrace/oomtrace/internal/event"
 )
 
-// EvidenceWindow is how long before a kill a reclaim episode of the trigger
-// or the victim still says what kind of OOM it was.
-const EvidenceWindow = 10 * time.Second
-
-// Sizes of the parser's tables, which bound its memory: a reclaim whose
-// begin was pushed out is not reported, and a thread whose evidence was
-// pushed out gets class unknown, never another thread's class.
-const (
-	evidenceSlots = 4096
-	maxOpen       = 1 << 16
-)
+// maxOpen bounds the reclaim begins the parser waits for the end of, and
+// so its memory: a reclaim whose begin was pushed out is not reported.
+const maxOpen = 1 << 16
 
 // Parser turns perf script lines into events. It pairs each reclaim begin
-// with the end of the same thread and kind, and classifies each OOM kill
-// from the last reclaim episode that ended in the trigger (the task on
-// whose behalf mark_victim ran) or else in the victim, within
-// EvidenceWindow: memcg reclaim means a memcg OOM, direct reclaim a global
-// one (or a cpuset or mempolicy one, which tracepoints cannot tell apart).
-// Without such evidence the class is unknown; sysrq-f kills have none.
+// with the end of the same thread and kind.
 type Parser struct {
-	open     map[openKey]openReclaim
-	evidence [evidenceSlots]evidence
-	lost     uint64
+	open map[openKey]openReclaim
+	lost uint64
 	// Dropped counts reclaim begins forgotten because too many were open
 	// at once.
 	Dropped uint64
@@ -55,13 +43,6 @@ type openKey struct {
 type openReclaim struct {
 	ktime uint64
 	order int32
-}
-
-type evidence struct {
-	tid   uint32
-	valid bool
-	kind  event.ReclaimKind
-	ktime uint64
 }
 
 // NewParser returns a parser at the start of a perf script output.
@@ -359,25 +340,8 @@ func (p *Parser) markVictim(fields []byte, ev *event.Event) (bool, error) {
 	if err := errors.Join(append(errs, err, err2)...); err != nil {
 		return false, err
 	}
-	kill.Class = p.classify(ev.KtimeNS, ev.Task.PID, pid)
 	ev.Kind = event.KindOOMKill
 	return true, nil
-}
-
-func (p *Parser) classify(now uint64, trigger, victim uint32) event.Class {
-	for _, tid := range []uint32{trigger, victim} {
-		e := p.evidence[tid%evidenceSlots]
-		if !e.valid || e.tid != tid || now < e.ktime || now-e.ktime > uint64(EvidenceWindow) {
-			continue
-		}
-		switch e.kind {
-		case event.ReclaimMemcg:
-			return event.ClassMemcg
-		case event.ReclaimDirect:
-			return event.ClassGlobal
-		}
-	}
-	return event.ClassUnknown
 }
 
 func reaper(step event.ReaperStep) handler {
@@ -409,8 +373,7 @@ func reclaimBegin(kind event.ReclaimKind) handler {
 }
 
 // reclaimEnd reads "nr_reclaimed=%lu" and reports the episode that began
-// in the same thread. A softlimit episode runs inside a direct one, so it
-// is not evidence of its own.
+// in the same thread.
 func reclaimEnd(kind event.ReclaimKind) handler {
 	return func(p *Parser, fields []byte, ev *event.Event) (bool, error) {
 		nr, err := required[uint64](fieldsOf(fields), "nr_reclaimed", "")
@@ -423,9 +386,6 @@ func reclaimEnd(kind event.ReclaimKind) handler {
 			return false, nil // began before the capture did
 		}
 		delete(p.open, key)
-		if kind != event.ReclaimSoftlimit {
-			p.evidence[ev.Task.PID%evidenceSlots] = evidence{tid: ev.Task.PID, valid: true, kind: kind, ktime: ev.KtimeNS}
-		}
 		ev.Kind = event.KindReclaim
 		ev.Reclaim = event.Reclaim{
 			Kind:        kind,

@@ -10,13 +10,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oomtrace/oomtrace/internal/classify"
 	"github.com/oomtrace/oomtrace/internal/event"
 )
 
-// parseAll parses every line of text and returns the events.
+// parseAll parses every line of text and returns the events, classified as
+// the pipeline's classify stage does next.
 func parseAll(t *testing.T, text string) []event.Event {
 	t.Helper()
 	p := NewParser()
+	stage := classify.New(classify.Options{})
 	var events []event.Event
 	sc := bufio.NewScanner(strings.NewReader(text))
 	sc.Buffer(nil, 1<<20)
@@ -27,6 +30,9 @@ func parseAll(t *testing.T, text string) []event.Event {
 			t.Fatalf("line %d %q: %v", n, sc.Text(), err)
 		}
 		if ok {
+			if _, err := stage.Process(&ev); err != nil {
+				t.Fatal(err)
+			}
 			events = append(events, ev)
 		}
 	}

@@ -57,7 +57,7 @@ func (a *Aggregator) addDeath(ev *event.Event) {
 		KtimeNS: ev.KtimeNS,
 		Process: Task{PID: ev.Task.PID, TGID: ev.Task.TGID, Comm: output.Escape(ev.Task.Comm),
 			Cgroup: output.Escape(x.Cgroup.Path)},
-		Owner:    ownerOf(x.Cgroup.Container),
+		Owner:    ownerOf(x.Cgroup.Owner),
 		ExitCode: x.ExitCode,
 		Signal:   verdict.SignalName(x.Signal()),
 		Cause:    x.Cause.String(),

@@ -8,18 +8,20 @@ import (
 
 	"github.com/oomtrace/oomtrace/internal/capture"
 	"github.com/oomtrace/oomtrace/internal/event"
+	"github.com/oomtrace/oomtrace/internal/pipeline"
 )
 
 // Stdin is the file name that stands for standard input.
 const Stdin = "-"
 
 // ReadFiles reads the logs in names, one after the other, into one report.
-// A log that cannot be read is an error; a *capture.LineError names the
-// line.
-func ReadFiles(names []string, opts Options) (*Report, error) {
+// Each log is a source of its own: its events take a pipeline configured
+// by through into the report. A log that cannot be read is an error; a
+// *capture.LineError names the line.
+func ReadFiles(names []string, opts Options, through pipeline.Options) (*Report, error) {
 	a := New(opts)
 	for _, name := range names {
-		if err := a.ReadFile(name); err != nil {
+		if err := a.ReadFile(name, through); err != nil {
 			return nil, err
 		}
 	}
@@ -27,21 +29,22 @@ func ReadFiles(names []string, opts Options) (*Report, error) {
 }
 
 // ReadFile reads one log as a capture of its own.
-func (a *Aggregator) ReadFile(name string) error {
+func (a *Aggregator) ReadFile(name string, through pipeline.Options) error {
 	if name == Stdin {
-		return a.Read(os.Stdin, "(stdin)")
+		return a.Read(os.Stdin, "(stdin)", through)
 	}
 	f, err := os.Open(name)
 	if err != nil {
 		return fmt.Errorf("read log: %w", err)
 	}
 	defer f.Close()
-	return a.Read(f, name)
+	return a.Read(f, name, through)
 }
 
 // Read reads one log from r as a capture of its own.
-func (a *Aggregator) Read(r io.Reader, name string) error {
+func (a *Aggregator) Read(r io.Reader, name string, through pipeline.Options) error {
 	cr := capture.NewReader(r, name)
+	pipe := pipeline.New(through, a)
 	var ev event.Event
 	for {
 		err := cr.Next(&ev)
@@ -52,6 +55,8 @@ func (a *Aggregator) Read(r io.Reader, name string) error {
 		if err != nil {
 			return err
 		}
-		a.Add(&ev)
+		if err := pipe.Process(&ev); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
 	}
 }

@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/oomtrace/oomtrace/internal/capture"
-	"github.com/oomtrace/oomtrace/internal/container"
 	"github.com/oomtrace/oomtrace/internal/event"
 	"github.com/oomtrace/oomtrace/internal/filter"
 	"github.com/oomtrace/oomtrace/internal/output"
@@ -49,8 +48,6 @@ type Options struct {
 	Window time.Duration
 	// KillsShown bounds the kills listed one by one; the rest are counted.
 	KillsShown int
-	// Filter selects the events reported, by class, pod and container.
-	Filter filter.Filter
 	// Timeline, when set, also follows each capture over time
 	// (Report.Timelines): memory usage against limits, reclaim stall and
 	// kills, per cgroup and for the node.
@@ -121,7 +118,7 @@ type Owner struct {
 }
 
 // ownerOf is who info says a cgroup belongs to.
-func ownerOf(info container.Info) Owner {
+func ownerOf(info event.Owner) Owner {
 	var o Owner
 	switch {
 	case info.PodName != "":
@@ -364,11 +361,15 @@ func (a *Aggregator) startCapture() {
 	}
 }
 
-// Add counts one event of the current capture, if the filter keeps it.
+// Write is the aggregator as a sink of the pipeline: Add, which never
+// fails.
+func (a *Aggregator) Write(ev *event.Event) error {
+	a.Add(ev)
+	return nil
+}
+
+// Add counts one event of the current capture.
 func (a *Aggregator) Add(ev *event.Event) {
-	if !a.opts.Filter.Match(ev) {
-		return
-	}
 	c := &a.cur
 	if c.events == 0 || ev.KtimeNS < c.first {
 		c.first = ev.KtimeNS
@@ -407,7 +408,7 @@ func (a *Aggregator) addKill(ev *event.Event) {
 	kills := &a.rep.Kills
 	kills.Total++
 	kills.ByClass[k.Class.String()]++
-	owner := ownerOf(k.Victim.Cgroup.Container)
+	owner := ownerOf(k.Victim.Cgroup.Owner)
 	if owner != (Owner{}) {
 		if _, ok := a.owners[owner]; ok || len(a.owners) < maxRows {
 			a.owners[owner]++
@@ -435,7 +436,7 @@ func (a *Aggregator) addKill(ev *event.Event) {
 		VictimExiting: k.VictimExiting,
 		StallBefore:   StallSummary{Count: count, Total: total},
 		Owner:         owner,
-		OOMLevel:      output.Escape(string(k.OOMCgroup.Container.Level)),
+		OOMLevel:      output.Escape(string(k.OOMCgroup.Owner.Level)),
 		Why:           output.Escape(k.Why),
 	}
 	if k.OOMCgroup.Valid() && k.OOMCgroup.LimitBytes != event.NoLimit && (k.OOMCgroup.LimitBytes|k.OOMCgroup.UsageBytes) != 0 {
@@ -467,7 +468,7 @@ func (a *Aggregator) rowFor(kind event.ReclaimKind, cg *event.Cgroup) *row {
 		}
 		return r
 	}
-	r := &row{kind: kind, cgroup: output.Escape(cg.Path), id: cg.ID, owner: ownerOf(cg.Container), allEpisodes: true}
+	r := &row{kind: kind, cgroup: output.Escape(cg.Path), id: cg.ID, owner: ownerOf(cg.Owner), allEpisodes: true}
 	a.rows[key] = r
 	return r
 }

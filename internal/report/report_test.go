@@ -18,10 +18,10 @@ import (
 	"time"
 
 	"github.com/oomtrace/oomtrace/internal/capture"
-	"github.com/oomtrace/oomtrace/internal/container"
 	"github.com/oomtrace/oomtrace/internal/event"
 	"github.com/oomtrace/oomtrace/internal/filter"
 	"github.com/oomtrace/oomtrace/internal/output"
+	"github.com/oomtrace/oomtrace/internal/pipeline"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -235,7 +235,7 @@ func TestGolden(t *testing.T) {
 		}
 		// As oomtrace report reads them: with timelines for text only.
 		read := func(timeline bool) *Report {
-			rep, err := ReadFiles(inputs, Options{Timeline: timeline})
+			rep, err := ReadFiles(inputs, Options{Timeline: timeline}, pipeline.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -376,7 +376,7 @@ func TestBoundedMemory(t *testing.T) {
 	var rep *Report
 	peak := peakHeap(func() {
 		var err error
-		if rep, err = ReadFiles([]string{name}, Options{Timeline: true}); err != nil {
+		if rep, err = ReadFiles([]string{name}, Options{Timeline: true}, pipeline.Options{}); err != nil {
 			t.Error(err)
 		}
 	})
@@ -405,7 +405,7 @@ func BenchmarkReport1M(b *testing.B) {
 			var peak uint64
 			for b.Loop() {
 				peak = max(peak, peakHeap(func() {
-					if _, err := ReadFiles([]string{name}, Options{}); err != nil {
+					if _, err := ReadFiles([]string{name}, Options{}, pipeline.Options{}); err != nil {
 						b.Fatal(err)
 					}
 				}))
@@ -418,41 +418,41 @@ func BenchmarkReport1M(b *testing.B) {
 // Kills and reclaim are grouped by pod and container as well as by
 // cgroup, and the filter selects by them.
 func TestOwners(t *testing.T) {
-	api := container.Info{PodUID: "uid-1", PodName: "api-7d9", Namespace: "shop", Name: "api", ID: strings.Repeat("a", 64), Level: container.LevelContainer}
-	apiPod := container.Info{PodUID: "uid-1", PodName: "api-7d9", Namespace: "shop", Level: container.LevelPod}
-	batch := container.Info{PodUID: "uid-2", ID: strings.Repeat("b", 64), Level: container.LevelContainer} // no names found
-	nginx := container.Info{Unit: "nginx.service"}
+	api := event.Owner{PodUID: "uid-1", PodName: "api-7d9", Namespace: "shop", Name: "api", ID: strings.Repeat("a", 64), Level: event.LevelContainer}
+	apiPod := event.Owner{PodUID: "uid-1", PodName: "api-7d9", Namespace: "shop", Level: event.LevelPod}
+	batch := event.Owner{PodUID: "uid-2", ID: strings.Repeat("b", 64), Level: event.LevelContainer} // no names found
+	nginx := event.Owner{Unit: "nginx.service"}
 
 	events := func() []event.Event {
 		var evs []event.Event
 		for i, tc := range []struct {
-			victim, oom container.Info
+			victim, oom event.Owner
 			path        string
 		}{
 			{api, apiPod, "/kubepods/pod1/a"},
 			{api, api, "/kubepods/pod1/a"},
 			{batch, batch, "/kubepods/pod2/b"},
 			{nginx, nginx, "/system.slice/nginx.service"},
-			{container.Info{}, container.Info{}, "/plain"},
+			{event.Owner{}, event.Owner{}, "/plain"},
 		} {
 			k := kill(float64(i+1), event.ClassMemcg)
-			k.OOMKill.Victim.Cgroup = event.Cgroup{Path: tc.path, ID: uint64(i + 10), Container: tc.victim}
-			k.OOMKill.OOMCgroup = event.Cgroup{Path: tc.path, ID: uint64(i + 10), Container: tc.oom}
+			k.OOMKill.Victim.Cgroup = event.Cgroup{Path: tc.path, ID: uint64(i + 10), Owner: tc.victim}
+			k.OOMKill.OOMCgroup = event.Cgroup{Path: tc.path, ID: uint64(i + 10), Owner: tc.oom}
 			k.OOMKill.Why = "why " + tc.path
 			evs = append(evs, k)
 		}
 		for i, c := range []struct {
-			info container.Info
+			info event.Owner
 			path string
 			d    time.Duration
 		}{
 			{api, "/kubepods/pod1/a", 3 * time.Millisecond},
 			{apiPod, "/kubepods/pod1", 5 * time.Millisecond},
 			{nginx, "/system.slice/nginx.service", 2 * time.Millisecond},
-			{container.Info{}, "/plain", time.Millisecond},
+			{event.Owner{}, "/plain", time.Millisecond},
 		} {
 			r := reclaim(0.5, c.d, c.path, uint64(i+20))
-			r.Reclaim.Cgroup.Container = c.info
+			r.Reclaim.Cgroup.Owner = c.info
 			evs = append(evs, r)
 		}
 		return evs
@@ -496,9 +496,12 @@ func TestOwners(t *testing.T) {
 	}
 
 	// Only what belongs to pod api-7d9.
-	f := New(Options{Filter: filter.Filter{Pods: []string{"shop/api-7d9"}}})
+	f := New(Options{})
+	pipe := pipeline.Of([]pipeline.Stage{&filter.Filter{Pods: []string{"shop/api-7d9"}}}, f)
 	for _, e := range events() {
-		f.Add(&e)
+		if err := pipe.Process(&e); err != nil {
+			t.Fatal(err)
+		}
 	}
 	f.EndCapture(recordLog(time.Millisecond))
 	if r := f.Report(); r.Kills.Total != 2 || r.Reclaim.All.Count != 2 {

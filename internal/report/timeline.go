@@ -264,8 +264,8 @@ func (t *timelineBuilder) lane(c *event.Cgroup) *laneBuilder {
 		t.lanes[path] = l
 	}
 	l.id = c.ID
-	if owner := ownerOf(c.Container); owner != (Owner{}) {
-		l.owner, l.level = owner, output.Escape(string(c.Container.Level))
+	if owner := ownerOf(c.Owner); owner != (Owner{}) {
+		l.owner, l.level = owner, output.Escape(string(c.Owner.Level))
 	}
 	return l
 }

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/oomtrace/oomtrace/internal/capture"
-	"github.com/oomtrace/oomtrace/internal/container"
 	"github.com/oomtrace/oomtrace/internal/event"
 )
 
@@ -183,14 +182,14 @@ func TestTimelineNode(t *testing.T) {
 // Lanes come busiest first, are named by pod and container where known,
 // and past maxLanes are counted, not kept.
 func TestTimelineLanes(t *testing.T) {
-	api := container.Info{PodUID: "uid-1", PodName: "api-7d9", Namespace: "shop", Name: "api", Level: container.LevelContainer}
+	api := event.Owner{PodUID: "uid-1", PodName: "api-7d9", Namespace: "shop", Name: "api", Level: event.LevelContainer}
 	var events []event.Event
 	for i := range maxLanes + 7 {
 		events = append(events, cgroupSample(1, fmt.Sprintf("/c%03d", i), uint64(i+10), uint64(i), 1000))
 	}
 	events = append(events, reclaim(2, time.Millisecond, "/c005", 15), reclaim(2, 3*time.Millisecond, "/c007", 17))
 	k := kill(3, event.ClassMemcg)
-	k.OOMKill.OOMCgroup = event.Cgroup{Path: "/c009", ID: 19, Container: api}
+	k.OOMKill.OOMCgroup = event.Cgroup{Path: "/c009", ID: 19, Owner: api}
 	events = append(events, k)
 	tl := timelineOf(t, events)
 	if len(tl.Lanes) != maxLanes || tl.LanesLeftOut != 7 {

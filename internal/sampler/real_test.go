@@ -33,7 +33,7 @@ func newSampler(t testing.TB, h memcg.Hierarchy, max int) *sampler.Sampler {
 }
 
 func observe(s *sampler.Sampler, c event.Cgroup) {
-	s.Observe(&event.Event{Kind: event.KindReclaim, Reclaim: event.Reclaim{Cgroup: c}})
+	s.Write(&event.Event{Kind: event.KindReclaim, Reclaim: event.Reclaim{Cgroup: c}})
 }
 
 func byPath(events []event.Event) (map[string]event.Sample, int) {

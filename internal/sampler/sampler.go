@@ -4,11 +4,11 @@
 // came to its limit before the kill, which the events alone cannot show.
 //
 // The cgroups that matter are those named to watch, and those the events
-// name as reclaiming or OOMing (Observe): at most Config.MaxCgroups at a
+// name as reclaiming or OOMing (Write): at most Config.MaxCgroups at a
 // time. A sample reads a few small files per cgroup, kept open and read
 // again from offset 0 into one reused buffer, so a round costs a handful of
 // system calls per cgroup and (on cgroup v1) no allocation. It runs on the
-// caller's goroutine, never on the event path: Observe, which the event
+// caller's goroutine, never on the event path: Write, which the event
 // path calls, only looks a cgroup id up in a map.
 //
 // Like package memstate, the files are read directly rather than through
@@ -71,7 +71,7 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Sampler takes samples. Observe may be called from any goroutine; Sample
+// Sampler takes samples. Write may be called from any goroutine; Sample
 // and Close from one at a time.
 type Sampler struct {
 	cfg Config
@@ -97,7 +97,7 @@ type target struct {
 	watched bool
 }
 
-// New returns a Sampler of the node alone until Watch or Observe adds
+// New returns a Sampler of the node alone until Watch or Write adds
 // cgroups. It opens the node's files.
 func New(cfg Config) *Sampler {
 	if cfg.MaxCgroups <= 0 {
@@ -144,9 +144,10 @@ func (s *Sampler) Watch(cgroupPath string) error {
 	return nil
 }
 
-// Observe notices the cgroups an event names as reclaiming or running out
-// of memory, to be sampled from the next round on. It does no I/O.
-func (s *Sampler) Observe(ev *event.Event) {
+// Write is the sampler as a sink of the pipeline: it notices the cgroups
+// an event written names as reclaiming or running out of memory, to be
+// sampled from the next round on. It does no I/O and never fails.
+func (s *Sampler) Write(ev *event.Event) error {
 	switch ev.Kind {
 	case event.KindReclaim:
 		s.notice(&ev.Reclaim.Cgroup)
@@ -158,6 +159,7 @@ func (s *Sampler) Observe(ev *event.Event) {
 		s.notice(&ev.OOMKill.Victim.Cgroup)
 		s.notice(&ev.OOMKill.OOMCgroup)
 	}
+	return nil
 }
 
 func (s *Sampler) notice(c *event.Cgroup) {

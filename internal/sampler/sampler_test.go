@@ -142,11 +142,11 @@ func TestCgroupV1(t *testing.T) {
 	limited := f.cgroup("/load/a", v1Files(31<<20, 32<<20))
 	unlimited := f.cgroup("/load/b", v1Files(5<<20, 9223372036854771712))
 	s := f.sampler(0)
-	s.Observe(reclaimIn(limited))
+	s.Write(reclaimIn(limited))
 	kill := &event.Event{Kind: event.KindOOMKill}
 	kill.OOMKill.Victim.Cgroup = unlimited
 	kill.OOMKill.OOMCgroup = limited
-	s.Observe(kill)
+	s.Write(kill)
 	byPath, node := samples(t, s)
 	if node == nil || len(byPath) != 2 {
 		t.Fatalf("samples %v, node %v", byPath, node)
@@ -174,7 +174,7 @@ func TestCgroupV2(t *testing.T) {
 	root := f.cgroup("/", map[string]string{"memory.pressure": psi})
 	s := f.sampler(0)
 	for _, c := range []event.Cgroup{high, plain, root} {
-		s.Observe(reclaimIn(c))
+		s.Write(reclaimIn(c))
 	}
 	byPath, _ := samples(t, s)
 	if len(byPath) != 2 {
@@ -201,16 +201,16 @@ func TestWhatIsNotSampled(t *testing.T) {
 	truncated := f.cgroup("/b", v1Files(1, 2))
 	truncated.Truncated = true
 	for _, c := range []event.Cgroup{newer, truncated, {Path: "/gone", ID: 77}, {}} {
-		s.Observe(reclaimIn(c))
+		s.Write(reclaimIn(c))
 	}
 	if byPath, _ := samples(t, s); len(byPath) != 0 {
 		t.Errorf("sampled %v", byPath)
 	}
 	// Their slots were freed: the cap still lets one in.
 	s2 := f.sampler(1)
-	s2.Observe(reclaimIn(event.Cgroup{Path: "/gone", ID: 77}))
+	s2.Write(reclaimIn(event.Cgroup{Path: "/gone", ID: 77}))
 	samples(t, s2)
-	s2.Observe(reclaimIn(c))
+	s2.Write(reclaimIn(c))
 	if byPath, _ := samples(t, s2); len(byPath) != 1 {
 		t.Errorf("after a cgroup that was gone, sampled %v", byPath)
 	}
@@ -224,7 +224,7 @@ func TestCap(t *testing.T) {
 	for i := range 5 {
 		c := f.cgroup(fmt.Sprintf("/c%d", i), v1Files(uint64(i), 100))
 		for range 10 {
-			s.Observe(reclaimIn(c))
+			s.Write(reclaimIn(c))
 		}
 	}
 	byPath, _ := samples(t, s)
@@ -248,13 +248,13 @@ func TestWatch(t *testing.T) {
 		t.Errorf("sampled %v before the cgroup exists", byPath)
 	}
 	c := f.cgroup("/later", v1Files(7, 8))
-	s.Observe(reclaimIn(c)) // the same cgroup, also named by an event
+	s.Write(reclaimIn(c)) // the same cgroup, also named by an event
 	byPath, _ := samples(t, s)
 	if got := byPath["/later"]; len(byPath) != 1 || got.Cgroup.UsageBytes != 7 || got.Cgroup.ID != c.ID {
 		t.Errorf("sampled %v", byPath)
 	}
 	other := f.cgroup("/other", v1Files(1, 2))
-	s.Observe(reclaimIn(other))
+	s.Write(reclaimIn(other))
 	if byPath, _ := samples(t, s); len(byPath) != 2 {
 		t.Errorf("sampled %v, want /later and /other", byPath)
 	}
@@ -284,7 +284,7 @@ func TestSampleDoesNotAllocate(t *testing.T) {
 	os.Remove(f.psi)
 	s := f.sampler(0)
 	for i := range 16 {
-		s.Observe(reclaimIn(f.cgroup(fmt.Sprintf("/c%d", i), v1Files(uint64(i)<<20, 64<<20))))
+		s.Write(reclaimIn(f.cgroup(fmt.Sprintf("/c%d", i), v1Files(uint64(i)<<20, 64<<20))))
 	}
 	buf := s.Sample(nil)
 	if len(buf) != 17 {
@@ -307,7 +307,7 @@ func BenchmarkSample(b *testing.B) {
 				if version == 2 {
 					files = map[string]string{"memory.current": "1000\n", "memory.max": "max\n", "memory.high": "800\n", "memory.pressure": psi}
 				}
-				s.Observe(reclaimIn(f.cgroup(fmt.Sprintf("/c%d", i), files)))
+				s.Write(reclaimIn(f.cgroup(fmt.Sprintf("/c%d", i), files)))
 			}
 			benchmarkRounds(b, s, 65)
 		})

@@ -11,6 +11,7 @@ import (
 
 	"github.com/oomtrace/oomtrace/internal/event"
 	"github.com/oomtrace/oomtrace/internal/memcg"
+	"github.com/oomtrace/oomtrace/internal/pipeline"
 	"github.com/oomtrace/oomtrace/internal/sampler"
 )
 
@@ -71,8 +72,7 @@ func TestRunSamples(t *testing.T) {
 	ready := make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
-		_, err := run(ctx, src, decode, nil, smp, Options{
-			Sink:     sink,
+		_, err := run(ctx, src, decode, pipeline.Of(nil, sink, smp), smp, Options{
 			Sampling: &Sampling{Interval: 10 * time.Millisecond},
 			OnReady:  func(event.Mode) error { close(ready); return nil },
 		}, discard())

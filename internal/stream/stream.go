@@ -1,6 +1,8 @@
-// Package stream runs a tracer until it is told to stop and turns what the
-// kernel hands over into events: the records themselves, and every interval
-// the reclaim histograms and the count of lost records.
+// Package stream is the live tracer as a source of the pipeline: it runs
+// the BPF programs until it is told to stop and hands the pipeline what the
+// kernel hands over, the records themselves and, every interval, the
+// reclaim histograms and the count of lost records; with sampling, the
+// sampler's rounds as well.
 package stream
 
 import (
@@ -10,36 +12,31 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cilium/ebpf/ringbuf"
 	"golang.org/x/sys/unix"
 
+	"github.com/oomtrace/oomtrace/internal/classify"
 	"github.com/oomtrace/oomtrace/internal/event"
-	"github.com/oomtrace/oomtrace/internal/filter"
 	"github.com/oomtrace/oomtrace/internal/ksym"
 	"github.com/oomtrace/oomtrace/internal/memcg"
+	"github.com/oomtrace/oomtrace/internal/pipeline"
 	"github.com/oomtrace/oomtrace/internal/sampler"
 	"github.com/oomtrace/oomtrace/internal/selfprotect"
 	"github.com/oomtrace/oomtrace/internal/tracer"
 )
 
-// Sink receives events. Calls are serialised.
-type Sink interface {
-	Write(ev *event.Event) error
-}
-
 // Options configures Run.
 type Options struct {
 	Tracer tracer.Config
-	Sink   Sink
-	// Filter selects events by class (the class of a tracepoint-mode kill
-	// is known only in user space), pod and container (which need
-	// Attribution).
-	Filter filter.Filter
-	// Attribution, when set, attributes cgroups to containers, pods and
-	// units and explains each kill.
-	Attribution *Attribution
+	// Pipeline configures the stages the events take; Run completes what
+	// only the live tracer knows (this machine's NUMA nodes, the memory
+	// cgroup hierarchy the snapshots are read from).
+	Pipeline pipeline.Options
+	// Sinks receive the events that pass the stages.
+	Sinks []pipeline.Sink
 	// Interval between reclaim_stats and lost events; zero disables them
 	// except for the final ones at exit.
 	Interval time.Duration
@@ -102,22 +99,31 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 	if err != nil {
 		return Summary{}, err
 	}
-	var enrich *enricher
-	h, hierarchyErr := memcg.Detect()
-	if a := opts.Attribution; a != nil {
-		if hierarchyErr != nil && a.Snapshot {
-			logger.Warn("no memory snapshots after kills", "error", hierarchyErr)
-		}
-		enrich = newEnricher(*a, h, hierarchyErr == nil)
+
+	po := opts.Pipeline
+	nodes, err := classify.ReadMemoryNodes()
+	if err != nil {
+		logger.Warn("cpuset and mempolicy OOMs cannot be told from global ones in tracepoint mode", "error", err)
 	}
+	po.Classify = classify.Options{MemoryNodes: nodes, NodesUnknown: err != nil}
+	h, hierarchyErr := memcg.Detect()
+	if po.Attribute.Snapshot {
+		if hierarchyErr != nil {
+			logger.Warn("no memory snapshots after kills", "error", hierarchyErr)
+			po.Attribute.Snapshot = false
+		}
+		po.Attribute.Hierarchy = h
+	}
+	sinks := opts.Sinks
 	var smp *sampler.Sampler
 	if opts.Sampling != nil && opts.Sampling.Interval > 0 {
 		if smp, err = newSampler(opts.Sampling, h, hierarchyErr, logger); err != nil {
 			return Summary{}, err
 		}
 		defer smp.Close()
+		sinks = append(sinks[:len(sinks):len(sinks)], smp)
 	}
-	return run(ctx, t, decoder.Decode, enrich, smp, opts, logger)
+	return run(ctx, t, decoder.Decode, pipeline.New(po, sinks...), smp, opts, logger)
 }
 
 // newSampler returns the sampler of the node and, with a memory cgroup
@@ -159,20 +165,19 @@ type source interface {
 // decodeFunc decodes one record into ev, as tracer.Decoder.Decode does.
 type decodeFunc func(raw []byte, ev *event.Event) error
 
-// run is Run on any source; enrich, when not nil, completes each event
-// before it is filtered and written.
-func run(ctx context.Context, t source, decode decodeFunc, enrich *enricher, smp *sampler.Sampler, opts Options, logger *slog.Logger) (Summary, error) {
+// run is Run on any source, handing every event to pipe; smp, when not
+// nil, is a sink of pipe and takes a round of samples every sampling
+// interval.
+func run(ctx context.Context, t source, decode decodeFunc, pipe *pipeline.Pipeline, smp *sampler.Sampler, opts Options, logger *slog.Logger) (Summary, error) {
 	s := &session{
 		opts:        opts,
 		tracer:      t,
 		decode:      decode,
-		enrich:      enrich,
+		pipe:        pipe,
 		sampler:     smp,
 		logger:      logger,
-		summary:     Summary{Mode: t.Mode(), Events: make(map[event.Kind]uint64)},
 		lastStats:   make(map[statsKey]event.ReclaimStats),
 		lastStatsAt: time.Now(),
-		deaths:      newDeathCorrelator(),
 	}
 	if opts.Health != nil {
 		opts.Health.attach(t)
@@ -180,7 +185,7 @@ func run(ctx context.Context, t source, decode decodeFunc, enrich *enricher, smp
 	}
 	if opts.OnReady != nil {
 		if err := opts.OnReady(t.Mode()); err != nil {
-			return s.summary, err
+			return s.summary(), err
 		}
 	}
 
@@ -199,13 +204,13 @@ func run(ctx context.Context, t source, decode decodeFunc, enrich *enricher, smp
 		select {
 		case <-tick:
 			if err := s.emitPeriodic(); err != nil {
-				return s.summary, err
+				return s.summary(), err
 			}
 			continue
 		case err := <-readDone:
-			return s.summary, err // the reader only stops early on an error
+			return s.summary(), err // the reader only stops early on an error
 		case err := <-samplingFailed:
-			return s.summary, err
+			return s.summary(), err
 		case <-ctx.Done():
 		}
 		break
@@ -217,16 +222,16 @@ func run(ctx context.Context, t source, decode decodeFunc, enrich *enricher, smp
 		logger.Warn("detach", "error", err)
 	}
 	if err := t.Flush(); err != nil {
-		return s.summary, fmt.Errorf("flush ring buffer: %w", err)
+		return s.summary(), fmt.Errorf("flush ring buffer: %w", err)
 	}
 	if err := <-readDone; err != nil {
-		return s.summary, err
+		return s.summary(), err
 	}
 	if err := s.emitPeriodic(); err != nil {
-		return s.summary, err
+		return s.summary(), err
 	}
 	// The last samples: the state after the last events.
-	return s.summary, s.emitSamples()
+	return s.summary(), s.emitSamples()
 }
 
 // startSampling writes samples now and then every sampling interval, from a
@@ -263,19 +268,19 @@ func (s *session) startSampling() (failed <-chan error, stop func()) {
 	}
 }
 
-// emitSamples takes a round of samples, reading the files without holding
-// the lock, so that events are never held up by the reads, and writes them.
+// emitSamples takes a round of samples and hands them to the pipeline. The
+// sampler is a source like the ring buffer: its samples take the same way
+// out, in a goroutine of its own, and a kill waiting for names never
+// delays them.
 func (s *session) emitSamples() error {
 	if s.sampler == nil {
 		return nil
 	}
 	s.samples = s.sampler.Sample(s.samples[:0])
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	self := s.self()
 	for i := range s.samples {
 		s.samples[i].Task = self
-		if err := s.emit(&s.samples[i]); err != nil {
+		if err := s.pipe.Process(&s.samples[i]); err != nil {
 			return err
 		}
 	}
@@ -297,24 +302,30 @@ type session struct {
 	opts   Options
 	tracer source
 	decode decodeFunc
-	enrich *enricher        // nil: no attribution
-	deaths *deathCorrelator // sees every event, before the filter
+	pipe   *pipeline.Pipeline
 	logger *slog.Logger
-	// sampler, when not nil, is told of the events written and takes the
-	// samples; samples is its buffer, used by one goroutine at a time.
+	// sampler, when not nil, takes the samples; samples is its buffer,
+	// used by one goroutine at a time.
 	sampler *sampler.Sampler
 	samples []event.Event
 
-	mu          sync.Mutex // serialises the Sink and guards what follows
-	summary     Summary
+	decodeErrors atomic.Uint64
+	lost         atomic.Uint64 // the kernel's count, as last written
+
+	// Used by the goroutine that runs emitPeriodic only.
 	lastStats   map[statsKey]event.ReclaimStats
 	lastStatsAt time.Time
 	statsBuf    []event.ReclaimStats
 	ev          event.Event
 }
 
-// readLoop hands every record to the sink until the ring buffer is flushed
-// (nil) or fails (the error).
+// summary is what the session saw so far.
+func (s *session) summary() Summary {
+	return Summary{Mode: s.tracer.Mode(), Events: s.pipe.Written(), Lost: s.lost.Load(), DecodeErrors: s.decodeErrors.Load()}
+}
+
+// readLoop hands every record to the pipeline until the ring buffer is
+// flushed (nil) or fails (the error).
 func (s *session) readLoop() error {
 	var ev event.Event
 	for {
@@ -329,41 +340,14 @@ func (s *session) readLoop() error {
 			h.observe(s.tracer)
 		}
 		if err := s.decode(raw, &ev); err != nil {
-			s.mu.Lock()
-			s.summary.DecodeErrors++
-			s.mu.Unlock()
+			s.decodeErrors.Add(1)
 			s.logger.Warn("record dropped", "error", err)
 			continue
 		}
-		s.mu.Lock()
-		err = s.emit(&ev)
-		s.mu.Unlock()
-		if err != nil {
+		if err := s.pipe.Process(&ev); err != nil {
 			return err
 		}
 	}
-}
-
-// emit completes, filters, counts and writes ev. The caller holds s.mu.
-func (s *session) emit(ev *event.Event) error {
-	if s.enrich != nil {
-		s.enrich.enrich(ev)
-	}
-	s.deaths.observe(ev)
-	if ev.Kind == event.KindExit && s.enrich != nil {
-		s.enrich.finishExit(ev)
-	}
-	if !s.opts.Filter.Match(ev) {
-		return nil
-	}
-	s.summary.Events[ev.Kind]++
-	if err := s.opts.Sink.Write(ev); err != nil {
-		return fmt.Errorf("write event: %w", err)
-	}
-	if s.sampler != nil {
-		s.sampler.Observe(ev)
-	}
-	return nil
 }
 
 // emitPeriodic writes one reclaim_stats event per cgroup and kind that
@@ -380,8 +364,6 @@ func (s *session) emitPeriodic() error {
 		return err
 	}
 
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	// These events come from oomtrace itself, not from a kernel task.
 	self := s.self()
 	header := func(kind event.Kind) {
@@ -405,15 +387,15 @@ func (s *session) emitPeriodic() error {
 			delta.Buckets[i] -= prev.Buckets[i]
 		}
 		s.ev.ReclaimStats = delta
-		if err := s.emit(&s.ev); err != nil {
+		if err := s.pipe.Process(&s.ev); err != nil {
 			return err
 		}
 	}
-	if lost != s.summary.Lost {
+	if prev := s.lost.Load(); lost != prev {
 		header(event.KindLost)
-		s.ev.Lost = event.Lost{Count: lost - s.summary.Lost, Total: lost}
-		s.summary.Lost = lost
-		if err := s.emit(&s.ev); err != nil {
+		s.ev.Lost = event.Lost{Count: lost - prev, Total: lost}
+		s.lost.Store(lost)
+		if err := s.pipe.Process(&s.ev); err != nil {
 			return err
 		}
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/oomtrace/oomtrace/internal/event"
 	"github.com/oomtrace/oomtrace/internal/filter"
+	"github.com/oomtrace/oomtrace/internal/pipeline"
 )
 
 // fakeSource hands out records queued by the test; a record is one byte,
@@ -110,9 +111,8 @@ func TestRunDrainsOnStop(t *testing.T) {
 	var summary Summary
 	go func() {
 		var err error
-		summary, err = run(ctx, src, fakeDecode, nil, nil, Options{
-			Sink:    sink,
-			Filter:  filter.Filter{Classes: []event.Class{event.ClassMemcg, event.ClassSysrq}},
+		classes := &filter.Filter{Classes: []event.Class{event.ClassMemcg, event.ClassSysrq}}
+		summary, err = run(ctx, src, fakeDecode, pipeline.Of([]pipeline.Stage{classes}, sink), nil, Options{
 			OnReady: func(event.Mode) error { close(ready); return nil },
 		}, discard())
 		done <- err
@@ -149,8 +149,7 @@ func TestHealth(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var during RingBuffer
-	_, err := run(ctx, src, fakeDecode, nil, nil, Options{
-		Sink:   &collect{},
+	_, err := run(ctx, src, fakeDecode, pipeline.Of(nil, &collect{}), nil, Options{
 		Health: &h,
 		OnReady: func(event.Mode) error {
 			during = h.RingBuffer()
@@ -176,8 +175,7 @@ func TestPeriodicEvents(t *testing.T) {
 	src := newFakeSource()
 	sink := &collect{}
 	s := &session{
-		opts: Options{Sink: sink}, tracer: src, decode: fakeDecode, logger: discard(),
-		summary:   Summary{Events: make(map[event.Kind]uint64)},
+		tracer: src, decode: fakeDecode, pipe: pipeline.Of(nil, sink), logger: discard(),
 		lastStats: make(map[statsKey]event.ReclaimStats), lastStatsAt: time.Now(),
 	}
 	cg := event.Cgroup{Path: "/a", ID: 7}

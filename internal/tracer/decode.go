@@ -10,7 +10,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/oomtrace/oomtrace/internal/classify"
 	"github.com/oomtrace/oomtrace/internal/event"
 )
 
@@ -27,15 +26,11 @@ type Symbolizer interface {
 
 // Decoder turns the kernel's records into events without allocating per
 // record: it reads records in place, keeps the strings of the names it saw
-// and the last kill's resolved stack.
+// and the last kill's resolved stack. It writes the kernel's facts only:
+// deciding what they mean is the classify stage's job.
 type Decoder struct {
 	symbols    Symbolizer
 	bootToWall time.Time // wall-clock time of CLOCK_BOOTTIME zero
-	// memoryNodes are the NUMA nodes with memory (0 without NUMA), which
-	// tell a cpuset or mempolicy OOM from a global one in tracepoint mode;
-	// nodesUnknown says they could not be read on a NUMA machine.
-	memoryNodes  uint64
-	nodesUnknown bool
 
 	// Scratch records, for the records that are not aligned in memory.
 	hdr     oomtraceEventHeader
@@ -98,16 +93,13 @@ func (in *interner) get(b []byte) string {
 	return s
 }
 
-// resolvedStack is a kill's stack with its frames' names and what they
-// say of the kill. The decoder keeps the last one: the kills of one OOM
-// (oom.group's victims) and of a container killed over and over share their
-// stack, and resolving it again costs a search of the kernel's symbols per
-// frame.
+// resolvedStack is a kill's stack with its frames' names. The decoder keeps
+// the last one: the kills of one OOM (oom.group's victims) and of a
+// container killed over and over share their stack, and resolving it again
+// costs a search of the kernel's symbols per frame.
 type resolvedStack struct {
-	addrs   []uint64
-	names   []string
-	class   event.Class
-	exiting bool
+	addrs []uint64
+	names []string
 }
 
 // resolve makes s the stack of addrs, named by symbols (nil: addresses).
@@ -130,24 +122,16 @@ func (s *resolvedStack) resolve(addrs []uint64, symbols Symbolizer) {
 		}
 		s.names = append(s.names, name)
 	}
-	s.class, s.exiting = classify.FromStack(s.names)
 }
 
 // NewDecoder returns a Decoder resolving stacks with symbols (nil: stacks
-// stay unresolved and tracepoint-mode kills are classed unknown).
+// stay unresolved, and tracepoint-mode kills cannot be classified).
 func NewDecoder(symbols Symbolizer) (*Decoder, error) {
 	var ts unix.Timespec
 	if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts); err != nil {
 		return nil, fmt.Errorf("read CLOCK_BOOTTIME: %w", err)
 	}
-	now := time.Now()
-	nodes, err := classify.ReadMemoryNodes()
-	return &Decoder{
-		symbols:      symbols,
-		bootToWall:   now.Add(-time.Duration(ts.Nano())),
-		memoryNodes:  nodes,
-		nodesUnknown: err != nil,
-	}, nil
+	return &Decoder{symbols: symbols, bootToWall: time.Now().Add(-time.Duration(ts.Nano()))}, nil
 }
 
 // view returns raw as the fixed-layout record T: in place when raw is
@@ -267,7 +251,6 @@ func (d *Decoder) decodeOOMKill(k *event.OOMKill, r *oomtraceOomKillEvent) {
 		d.lastStack.resolve(stack, d.symbols)
 	}
 	k.Stack = append(k.Stack, d.lastStack.names...)
-	k.VictimExiting = d.lastStack.exiting
 
 	switch oomtraceOomSource(r.Source) {
 	case oomtraceOomSourceSOURCE_FENTRY:
@@ -279,38 +262,30 @@ func (d *Decoder) decodeOOMKill(k *event.OOMKill, r *oomtraceOomKillEvent) {
 	}
 	k.HasControl = flags&oomtraceOomKillFlagsOOM_HAVE_CONTROL != 0
 	if k.HasControl {
-		k.Class = classify.FromControl(r.Constraint, r.Order)
+		k.HasGFP = true
+		k.Constraint = constraintOf(r.Constraint)
 		k.GFPMask = r.GfpMask
 		k.Order = r.Order
 		k.Points = r.Points
 		k.TotalPages = r.Totalpages
-	} else {
-		k.Class = d.refineStackClass(d.lastStack.class, r, flags)
 	}
-	// The walk up from the victim finds a cgroup near its limit even in a
-	// global OOM; only a memcg OOM has an OOM cgroup.
-	if k.Class == event.ClassMemcg {
-		d.cgroup(&k.OOMCgroup, &r.OomCgroup)
-	}
-}
-
-// refineStackClass tells a cpuset or mempolicy OOM apart from the global one
-// the stack shows, from the trigger's limits on NUMA nodes.
-func (d *Decoder) refineStackClass(class event.Class, r *oomtraceOomKillEvent, flags oomtraceOomKillFlags) event.Class {
-	if class != event.ClassGlobal {
-		return class
-	}
-	if d.nodesUnknown {
-		return event.ClassUnknown
-	}
-	return classify.NodeLimits{
-		MemoryNodes:     d.memoryNodes,
+	k.Nodes = event.NodeLimits{
 		MemsAllowed:     r.TriggerMemsAllowed,
 		HaveMemsAllowed: flags&oomtraceOomKillFlagsOOM_HAVE_MEMS_ALLOWED != 0,
 		PolicyMode:      r.TriggerPolicyMode,
 		PolicyNodes:     r.TriggerPolicyNodes,
 		HavePolicy:      flags&oomtraceOomKillFlagsOOM_HAVE_MEMPOLICY != 0,
-	}.Refine()
+	}
+	d.cgroup(&k.OOMCgroup, &r.OomCgroup)
+}
+
+// constraintOf maps the kernel's enum oom_constraint (CONSTRAINT_NONE = 0
+// to CONSTRAINT_MEMCG = 3, the same since 5.0) to event.Constraint.
+func constraintOf(c uint32) event.Constraint {
+	if c > 3 {
+		return event.ConstraintUnseen
+	}
+	return event.ConstraintNone + event.Constraint(c)
 }
 
 // cgroup fills the zero *dst from c.

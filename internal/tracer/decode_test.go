@@ -7,6 +7,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/oomtrace/oomtrace/internal/classify"
 	"github.com/oomtrace/oomtrace/internal/event"
 )
 
@@ -87,8 +88,8 @@ func TestDecodeTracepointKill(t *testing.T) {
 	if ev.Time.IsZero() {
 		t.Error("no wall-clock time")
 	}
-	if k.Class != event.ClassMemcg || k.Mode != event.ModeTracepoint || k.HasControl || k.VictimExiting {
-		t.Errorf("class %s mode %s control %v exiting %v; want memcg tracepoint false false", k.Class, k.Mode, k.HasControl, k.VictimExiting)
+	if k.Class != event.ClassUnknown || k.Mode != event.ModeTracepoint || k.HasControl || k.Constraint != event.ConstraintUnseen {
+		t.Errorf("class %s mode %s control %v constraint %d; want no class (the classify stage decides), tracepoint, false, unseen", k.Class, k.Mode, k.HasControl, k.Constraint)
 	}
 	wantVictim := event.Victim{
 		Task: event.Task{PID: 200, TGID: 200, Comm: "victim"}, UID: 1000, HasUID: true, OOMScoreAdj: -17, HasMM: true,
@@ -109,6 +110,22 @@ func TestDecodeTracepointKill(t *testing.T) {
 	}
 }
 
+// decodeAndClassify decodes raw as the ring buffer's reader does and hands
+// the event to the classify stage, as the pipeline does next.
+func decodeAndClassify(t *testing.T, d *Decoder, raw []byte, opts classify.Options) event.Event {
+	t.Helper()
+	var ev event.Event
+	if err := d.Decode(raw, &ev); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := classify.New(opts).Process(&ev); err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
+// The decoder hands over oom_control's constraint and order, and the
+// classify stage decides by them, not by the (memcg) stack.
 func TestDecodeControlClasses(t *testing.T) {
 	d, err := NewDecoder(memcgStack)
 	if err != nil {
@@ -129,12 +146,11 @@ func TestDecodeControlClasses(t *testing.T) {
 		r.Flags = uint32(oomtraceOomKillFlagsOOM_HAVE_CONTROL)
 		r.Source = uint32(oomtraceOomSourceSOURCE_KPROBE)
 		r.Constraint, r.Order, r.GfpMask, r.Points, r.Totalpages = tc.constraint, tc.order, 0xcc0, 1234, 8192
-		var ev event.Event
-		if err := d.Decode(rawBytes(r), &ev); err != nil {
-			t.Fatal(err)
-		}
+		ev := decodeAndClassify(t, d, rawBytes(r), classify.Options{})
 		k := ev.OOMKill
-		// The class comes from oom_control, not from the (memcg) stack.
+		if k.Constraint != event.ConstraintNone+event.Constraint(tc.constraint) {
+			t.Errorf("constraint %d decoded as %d", tc.constraint, k.Constraint)
+		}
 		if k.Class != tc.want || k.Mode != event.ModeKprobe || !k.HasControl {
 			t.Errorf("constraint %d order %d: class %s mode %s control %v, want %s kprobe true", tc.constraint, tc.order, k.Class, k.Mode, k.HasControl, tc.want)
 		}
@@ -175,14 +191,13 @@ func TestDecodeNodeLimits(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		d.memoryNodes, d.nodesUnknown = 0b11, tc.nodesUnknown
 		r := tracepointKill()
 		setStack(r, len(tc.stack))
 		r.Flags |= uint32(tc.flags)
 		r.TriggerMemsAllowed, r.TriggerPolicyNodes, r.TriggerPolicyMode = tc.mems, tc.policy, mpolBind
-		var ev event.Event
-		if err := d.Decode(rawBytes(r), &ev); err != nil {
-			t.Fatal(err)
+		ev := decodeAndClassify(t, d, rawBytes(r), classify.Options{MemoryNodes: 0b11, NodesUnknown: tc.nodesUnknown})
+		if n := ev.OOMKill.Nodes; n.MemsAllowed != tc.mems || !n.HaveMemsAllowed || n.HavePolicy != (tc.flags&oomtraceOomKillFlagsOOM_HAVE_MEMPOLICY != 0) {
+			t.Errorf("%s: node limits decoded as %+v", tc.name, n)
 		}
 		if ev.OOMKill.Class != tc.want {
 			t.Errorf("%s: class %s, want %s", tc.name, ev.OOMKill.Class, tc.want)
@@ -199,10 +214,7 @@ func TestDecodeVictimExiting(t *testing.T) {
 	}
 	r := tracepointKill()
 	setStack(r, len(stack))
-	var ev event.Event
-	if err := d.Decode(rawBytes(r), &ev); err != nil {
-		t.Fatal(err)
-	}
+	ev := decodeAndClassify(t, d, rawBytes(r), classify.Options{})
 	if !ev.OOMKill.VictimExiting || ev.OOMKill.Class != event.ClassMemcg {
 		t.Errorf("exiting %v class %s, want true memcg", ev.OOMKill.VictimExiting, ev.OOMKill.Class)
 	}
@@ -420,7 +432,7 @@ func records() map[string][]byte {
 // into the same event must clear too.
 func completeInUserSpace(ev *event.Event) {
 	for _, c := range ev.Cgroups() {
-		c.Container.Name, c.Container.PodName = "ctr", "pod"
+		c.Owner.Name, c.Owner.PodName = "ctr", "pod"
 	}
 	switch ev.Kind {
 	case event.KindOOMKill:
@@ -511,9 +523,7 @@ func TestDecodeRemembersOnlyWhatMatches(t *testing.T) {
 	for _, depth := range []int{len(memcgStack), 4, len(memcgStack)} {
 		r := tracepointKill()
 		setStack(r, depth)
-		if err := d.Decode(rawBytes(r), &ev); err != nil {
-			t.Fatal(err)
-		}
+		ev := decodeAndClassify(t, d, rawBytes(r), classify.Options{})
 		wantClass := event.ClassMemcg
 		if depth == 4 { // ends in out_of_memory: no caller named to tell the class by
 			wantClass = event.ClassUnknown

@@ -40,7 +40,7 @@ func ExplainExit(ev *event.Event) string {
 	x := &ev.Exit
 	var b strings.Builder
 	b.WriteString(process(ev.Task))
-	if where := place(x.Cgroup.Container, &x.Cgroup); where != "" {
+	if where := place(x.Cgroup.Owner, &x.Cgroup); where != "" {
 		b.WriteString(" in " + where)
 	}
 	fmt.Fprintf(&b, " exited %d", x.ShellStatus())
@@ -91,7 +91,7 @@ func sender(x *event.Exit) string {
 		s = process(x.Sender)
 	}
 	if x.SenderCgroup.Valid() && x.SenderCgroup.Path != x.Cgroup.Path && x.SenderClass != event.SenderKernel {
-		s += " in " + place(x.SenderCgroup.Container, &x.SenderCgroup)
+		s += " in " + place(x.SenderCgroup.Owner, &x.SenderCgroup)
 	}
 	return s
 }

@@ -16,86 +16,89 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/oomtrace/oomtrace/internal/container"
 	"github.com/oomtrace/oomtrace/internal/event"
-	"github.com/oomtrace/oomtrace/internal/memstate"
 )
 
-// Input is an oom_kill event and what oomtrace learned about it.
-type Input struct {
-	Event *event.Event
-	// Victim, Trigger and OOM attribute the victim's memory cgroup, the
-	// triggering task's and the OOM cgroup, with whatever names were found.
-	Victim, Trigger, OOM container.Info
-	// Snapshot is the OOM cgroup's state read after the kill (for a global
-	// OOM, the node's pressure); nil when none was taken.
-	Snapshot *memstate.Snapshot
-	// Main is the main process of the victim's container (PID 1 of its
-	// PID namespace) as found right after the kill; nil when unknown.
-	Main *container.Process
-}
-
 // Explain returns the sentence for an oom_kill event, or "" for any other
-// event.
-func Explain(in Input) string {
-	if in.Event == nil || in.Event.Kind != event.KindOOMKill {
+// event. It reads the owners of the kill's cgroups and, when one was taken,
+// the OOM cgroup's snapshot from the event.
+func Explain(ev *event.Event) string {
+	if ev == nil || ev.Kind != event.KindOOMKill {
 		return ""
 	}
-	k := &in.Event.OOMKill
+	k := &ev.OOMKill
 	var b strings.Builder
 	if k.Class == event.ClassMemcg {
-		explainMemcg(&b, k, in)
+		explainMemcg(&b, k)
 	} else {
-		explainChosen(&b, k, in)
+		explainChosen(&b, k, !ev.Missing.Lacks(event.MissingVictimAdj))
 	}
-	mainProcess(&b, k, in)
+	if f := fragmentation(k); f != "" {
+		b.WriteString("; " + f)
+	}
+	mainProcess(&b, k)
 	return b.String()
 }
 
 // mainProcess says whether the victim was its container's main process:
 // when it was not, the container lives on and may exit 0 although its
 // runtime reports an OOM kill.
-func mainProcess(b *strings.Builder, k *event.OOMKill, in Input) {
-	if in.Main == nil || in.Victim.ID == "" || k.VictimExiting {
+func mainProcess(b *strings.Builder, k *event.OOMKill) {
+	m := k.VictimMain
+	if m.TGID == 0 || k.Victim.Cgroup.Owner.ID == "" || k.VictimExiting {
 		return
 	}
-	if uint32(in.Main.PID) == k.Victim.TGID {
+	if m.TGID == k.Victim.TGID {
 		b.WriteString("; it was the container's main process")
 		return
 	}
-	fmt.Fprintf(b, "; the container's main process %s (pid %d) was not killed and lives on", strconv.Quote(in.Main.Comm), in.Main.PID)
+	fmt.Fprintf(b, "; the container's main process %s (pid %d) was not killed and lives on", strconv.Quote(m.Comm), m.TGID)
+}
+
+// snapshotOf is the kill's snapshot, nil when none was taken.
+func snapshotOf(k *event.OOMKill) *event.Snapshot {
+	if !k.HasSnapshot {
+		return nil
+	}
+	return &k.Snapshot
 }
 
 // explainMemcg: "<victim> was killed because <limit> was reached
 // (<numbers>); memcg OOM".
-func explainMemcg(b *strings.Builder, k *event.OOMKill, in Input) {
-	b.WriteString(victim(k, in.Victim))
+func explainMemcg(b *strings.Builder, k *event.OOMKill) {
+	b.WriteString(victim(k))
 	if k.VictimExiting {
 		b.WriteString(" was already exiting when ")
 	} else {
 		b.WriteString(" was killed because ")
 	}
-	b.WriteString(memcgLimit(k, in.Victim, in.OOM))
+	b.WriteString(memcgLimit(k))
 	b.WriteString(" was reached")
 	if k.VictimExiting {
 		b.WriteString(", so it was only marked for the OOM reaper")
 	}
 	var details []string
 	if k.OOMCgroup.Valid() && k.Victim.Cgroup.Valid() && k.OOMCgroup.Path != k.Victim.Cgroup.Path {
-		what := noun(in.Victim)
-		if in.Victim.ID != "" && in.Victim.ID == in.OOM.ID {
+		what := noun(k.Victim.Cgroup.Owner)
+		if k.Victim.Cgroup.Owner.ID != "" && k.Victim.Cgroup.Owner.ID == k.OOMCgroup.Owner.ID {
 			what = "victim cgroup" // below the container whose limit it is
 		}
 		details = append(details, what+" usage "+victimUsage(&k.Victim.Cgroup))
 	}
 	details = append(details, victimMemory(&k.Victim))
-	if n, ok := oomKills(k, in.Snapshot); ok && n > 1 {
-		details = append(details, strconv.FormatUint(n, 10)+" OOM kills in the "+noun(in.OOM)+" so far")
+	if n, ok := oomKills(k, snapshotOf(k)); ok && n > 1 {
+		details = append(details, strconv.FormatUint(n, 10)+" OOM kills in the "+noun(k.OOMCgroup.Owner)+" so far")
 	}
-	if t := trigger(k, in.Trigger); t != "" {
+	if t := trigger(k); t != "" {
 		details = append(details, "allocation by "+t)
 	}
 	fmt.Fprintf(b, " (%s); memcg OOM", strings.Join(details, "; "))
+	if s := swapLimit(k); s != "" {
+		b.WriteString("; " + s)
+	}
+	if s := reportedMemcg(&k.Report); s != "" {
+		b.WriteString("; " + s)
+	}
 }
 
 // victimUsage is the victim cgroup's usage, and its own limit when it has
@@ -113,8 +116,9 @@ func victimUsage(c *event.Cgroup) string {
 }
 
 // explainChosen: "<kind of OOM>: <cause>, victim <victim> chosen by
-// oom_score (adj N; <numbers>)". Every class but memcg.
-func explainChosen(b *strings.Builder, k *event.OOMKill, in Input) {
+// oom_score (adj N; <numbers>)". Every class but memcg. hasAdj says the
+// source saw the victim's oom_score_adj.
+func explainChosen(b *strings.Builder, k *event.OOMKill, hasAdj bool) {
 	switch k.Class {
 	case event.ClassGlobal:
 		b.WriteString("global OOM: node out of memory")
@@ -128,20 +132,25 @@ func explainChosen(b *strings.Builder, k *event.OOMKill, in Input) {
 		b.WriteString("OOM kill of unknown cause")
 	}
 	b.WriteString(", victim ")
-	b.WriteString(victim(k, in.Victim))
-	b.WriteString(" chosen by oom_score (adj ")
-	b.WriteString(strconv.Itoa(int(k.Victim.OOMScoreAdj)))
-	if k.HasControl && k.TotalPages > 0 {
-		fmt.Fprintf(b, ", badness %d of %d pages", k.Points, k.TotalPages)
+	b.WriteString(victim(k))
+	b.WriteString(" chosen by oom_score (")
+	var numbers []string
+	if hasAdj {
+		numbers = append(numbers, "adj "+strconv.Itoa(int(k.Victim.OOMScoreAdj)))
 	}
-	b.WriteString("; ")
+	if k.HasControl && k.TotalPages > 0 {
+		numbers = append(numbers, fmt.Sprintf("badness %d of %d pages", k.Points, k.TotalPages))
+	}
+	if len(numbers) > 0 {
+		b.WriteString(strings.Join(numbers, ", ") + "; ")
+	}
 	b.WriteString(victimMemory(&k.Victim))
-	if p, ok := nodePressure(k, in.Snapshot); ok {
+	if p, ok := nodePressure(k, snapshotOf(k)); ok {
 		b.WriteString("; node memory pressure ")
 		b.WriteString(p)
 	}
 	if k.Class != event.ClassSysrq {
-		if t := trigger(k, in.Trigger); t != "" {
+		if t := trigger(k); t != "" {
 			b.WriteString("; allocation by ")
 			b.WriteString(t)
 		}
@@ -150,13 +159,16 @@ func explainChosen(b *strings.Builder, k *event.OOMKill, in Input) {
 	if k.VictimExiting {
 		b.WriteString(", already exiting: marked for the OOM reaper, not killed")
 	}
+	if s := reportedNode(&k.Report); s != "" {
+		b.WriteString("; " + s)
+	}
 }
 
 // victim names the killed process and where it ran: `"java" (pid 42) in
 // container api of pod shop/api-7d9`.
-func victim(k *event.OOMKill, info container.Info) string {
+func victim(k *event.OOMKill) string {
 	s := process(k.Victim.Task)
-	if where := place(info, &k.Victim.Cgroup); where != "" {
+	if where := place(k.Victim.Cgroup.Owner, &k.Victim.Cgroup); where != "" {
 		s += " in " + where
 	}
 	return s
@@ -164,13 +176,15 @@ func victim(k *event.OOMKill, info container.Info) string {
 
 // trigger names the task that ran into the limit when it is not the
 // victim's process, and where it ran when that is not the victim's cgroup.
-func trigger(k *event.OOMKill, info container.Info) string {
-	if k.Trigger.TGID == 0 || k.Trigger.TGID == k.Victim.TGID {
+func trigger(k *event.OOMKill) string {
+	// A kernel log names the allocating thread, not always its process.
+	if k.Trigger.PID == 0 || k.Trigger.TGID != 0 && k.Trigger.TGID == k.Victim.TGID ||
+		k.Trigger.TGID == 0 && k.Trigger.PID == k.Victim.PID {
 		return ""
 	}
 	s := process(k.Trigger)
 	if k.TriggerCgroup.Valid() && k.TriggerCgroup.Path != k.Victim.Cgroup.Path {
-		s += " in " + place(info, &k.TriggerCgroup)
+		s += " in " + place(k.TriggerCgroup.Owner, &k.TriggerCgroup)
 	}
 	return s
 }
@@ -186,29 +200,29 @@ func process(t event.Task) string {
 // place says where a cgroup belongs: "container api of pod shop/api-7d9",
 // "docker container web", "unit nginx.service", `cgroup "/a/b"`; "" for no
 // cgroup.
-func place(info container.Info, cg *event.Cgroup) string {
+func place(info event.Owner, cg *event.Cgroup) string {
 	switch {
 	case info.PodUID != "":
 		pod := "pod " + podName(info)
 		switch info.Level {
-		case container.LevelContainer:
+		case event.LevelContainer:
 			return "container " + containerName(info) + " of " + pod
-		case container.LevelMonitor:
+		case event.LevelMonitor:
 			return "the monitor of container " + containerName(info) + " of " + pod
-		case container.LevelPod:
+		case event.LevelPod:
 			return pod
 		}
 		return "cgroup " + quotedPath(cg) + " of " + pod
-	case info.Level == container.LevelQoS:
+	case info.Level == event.LevelQoS:
 		return "the " + string(info.QoS) + " pods' cgroup " + quotedPath(cg)
-	case info.Level == container.LevelKubepods:
+	case info.Level == event.LevelKubepods:
 		return "the cgroup of all pods " + quotedPath(cg)
 	case info.ID != "":
 		runtime := "container "
 		if info.Runtime != "" {
 			runtime = string(info.Runtime) + " container "
 		}
-		if info.Level == container.LevelMonitor {
+		if info.Level == event.LevelMonitor {
 			return "the monitor of " + runtime + containerName(info)
 		}
 		return runtime + containerName(info)
@@ -224,13 +238,13 @@ func place(info container.Info, cg *event.Cgroup) string {
 }
 
 // noun is what a cgroup is, in a phrase like "the pod's limit".
-func noun(info container.Info) string {
+func noun(info event.Owner) string {
 	switch {
-	case info.Level == container.LevelMonitor:
+	case info.Level == event.LevelMonitor:
 		return "monitor"
-	case info.Level == container.LevelContainer:
+	case info.Level == event.LevelContainer:
 		return "container"
-	case info.Level == container.LevelPod:
+	case info.Level == event.LevelPod:
 		return "pod"
 	case info.Unit != "":
 		return "unit"
@@ -240,7 +254,8 @@ func noun(info container.Info) string {
 
 // memcgLimit says which limit a memcg OOM enforced, relative to the
 // victim: its own, its pod's, or an ancestor's.
-func memcgLimit(k *event.OOMKill, victim, oom container.Info) string {
+func memcgLimit(k *event.OOMKill) string {
+	victim, oom := k.Victim.Cgroup.Owner, k.OOMCgroup.Owner
 	if !k.OOMCgroup.Valid() {
 		return "a memory cgroup's limit"
 	}
@@ -254,13 +269,13 @@ func memcgLimit(k *event.OOMKill, victim, oom container.Info) string {
 		return "the " + noun(victim) + "'s own limit" + of
 	case !strings.HasPrefix(victimPath, strings.TrimSuffix(oomPath, "/")+"/"):
 		return "the limit" + of + " of " + place(oom, &k.OOMCgroup)
-	case oom.Level == container.LevelPod && oom.PodUID == victim.PodUID:
+	case oom.Level == event.LevelPod && oom.PodUID == victim.PodUID:
 		return "the pod-level limit" + of
-	case oom.Level == container.LevelContainer && oom.ID == victim.ID:
+	case oom.Level == event.LevelContainer && oom.ID == victim.ID:
 		return "the container's limit" + of
-	case oom.Level == container.LevelQoS:
+	case oom.Level == event.LevelQoS:
 		return "the limit" + of + " on all " + string(oom.QoS) + " pods (" + quotedPath(&k.OOMCgroup) + ")"
-	case oom.Level == container.LevelKubepods:
+	case oom.Level == event.LevelKubepods:
 		return "the limit" + of + " on all pods (node allocatable, " + quotedPath(&k.OOMCgroup) + ")"
 	}
 	return "the limit" + of + " of the enclosing " + place(oom, &k.OOMCgroup)
@@ -282,8 +297,8 @@ func victimMemory(v *event.Victim) string {
 // oomKills returns the OOM cgroup's count of OOM kills from the snapshot,
 // where it counts this kill: on v2 always (the count is hierarchical), on
 // v1 only when the victim's own cgroup is the OOM cgroup.
-func oomKills(k *event.OOMKill, s *memstate.Snapshot) (uint64, bool) {
-	if s == nil || s.Status != memstate.StatusOK || !s.Has(memstate.FieldEventsOOMKill) {
+func oomKills(k *event.OOMKill, s *event.Snapshot) (uint64, bool) {
+	if s == nil || s.Status != event.SnapshotOK || !s.Has(event.SnapEventsOOMKill) {
 		return 0, false
 	}
 	if s.Version == 1 && k.OOMCgroup.Path != k.Victim.Cgroup.Path {
@@ -294,8 +309,8 @@ func oomKills(k *event.OOMKill, s *memstate.Snapshot) (uint64, bool) {
 
 // nodePressure is the node's memory pressure for a global OOM: "some 80.5%
 // full 35.2% over 10s".
-func nodePressure(k *event.OOMKill, s *memstate.Snapshot) (string, bool) {
-	if k.Class != event.ClassGlobal || s == nil || !s.Has(memstate.FieldNodePressure) {
+func nodePressure(k *event.OOMKill, s *event.Snapshot) (string, bool) {
+	if k.Class != event.ClassGlobal || s == nil || !s.Has(event.SnapNodePressure) {
 		return "", false
 	}
 	p := s.NodePressure
@@ -303,7 +318,7 @@ func nodePressure(k *event.OOMKill, s *memstate.Snapshot) (string, bool) {
 }
 
 // podName is "namespace/name", or the UID when the names are unknown.
-func podName(info container.Info) string {
+func podName(info event.Owner) string {
 	if info.Namespace != "" && info.PodName != "" {
 		return info.Namespace + "/" + info.PodName
 	}
@@ -314,7 +329,7 @@ func podName(info container.Info) string {
 // docker ps does.
 const shortIDLen = 12
 
-func containerName(info container.Info) string {
+func containerName(info event.Owner) string {
 	if info.Name != "" {
 		return info.Name
 	}

@@ -10,7 +10,6 @@ import (
 
 	"github.com/oomtrace/oomtrace/internal/container"
 	"github.com/oomtrace/oomtrace/internal/event"
-	"github.com/oomtrace/oomtrace/internal/memstate"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/verdict/verdicts.golden")
@@ -32,8 +31,8 @@ const (
 var shopNames = container.Names{PodName: "api-7d9", Namespace: "shop"}
 
 // attribute parses path and adds names, as the tracer will.
-func attribute(path string, n container.Names) container.Info {
-	return container.Parse(path).WithNames(n)
+func attribute(path string, n container.Names) event.Owner {
+	return container.WithNames(container.Parse(path), n)
 }
 
 func withName(n container.Names, name string) container.Names {
@@ -74,18 +73,37 @@ func podLimitKill() event.Event {
 	return ev
 }
 
-func v2Snapshot(oomKills uint64) *memstate.Snapshot {
-	return &memstate.Snapshot{Status: memstate.StatusOK, Version: 2, Fields: memstate.FieldEventsOOMKill, EventsOOMKill: oomKills}
+func v2Snapshot(oomKills uint64) *event.Snapshot {
+	return &event.Snapshot{Status: event.SnapshotOK, Version: 2, Fields: event.SnapEventsOOMKill, EventsOOMKill: oomKills}
+}
+
+// input is an oom_kill event and what the attribute stage found for it:
+// the owners of the victim's, the trigger's and the OOM cgroup, and the
+// snapshot.
+type input struct {
+	Event                *event.Event
+	Victim, Trigger, OOM event.Owner
+	Snapshot             *event.Snapshot
+}
+
+// attributed is the event as the attribute stage hands it on.
+func (in input) attributed() *event.Event {
+	k := &in.Event.OOMKill
+	k.Victim.Cgroup.Owner, k.TriggerCgroup.Owner, k.OOMCgroup.Owner = in.Victim, in.Trigger, in.OOM
+	if in.Snapshot != nil {
+		k.Snapshot, k.HasSnapshot = *in.Snapshot, true
+	}
+	return in.Event
 }
 
 type verdictCase struct {
 	name string
-	in   Input
+	in   input
 }
 
 func cases() []verdictCase {
 	var cs []verdictCase
-	add := func(name string, ev event.Event, in Input) {
+	add := func(name string, ev event.Event, in input) {
 		in.Event = &ev
 		cs = append(cs, verdictCase{name, in})
 	}
@@ -93,55 +111,55 @@ func cases() []verdictCase {
 	pod := attribute(podPath, shopNames)
 	proxy := attribute(sidecarPath, withName(shopNames, "proxy"))
 
-	add("memcg, container level", javaKill(), Input{Victim: api, Trigger: api, OOM: api, Snapshot: v2Snapshot(1)})
-	add("memcg, pod level, hit by another container", podLimitKill(), Input{Victim: api, Trigger: proxy, OOM: pod, Snapshot: v2Snapshot(3)})
-	add("memcg, pod level, no names found", podLimitKill(), Input{
+	add("memcg, container level", javaKill(), input{Victim: api, Trigger: api, OOM: api, Snapshot: v2Snapshot(1)})
+	add("memcg, pod level, hit by another container", podLimitKill(), input{Victim: api, Trigger: proxy, OOM: pod, Snapshot: v2Snapshot(3)})
+	add("memcg, pod level, no names found", podLimitKill(), input{
 		Victim: container.Parse(apiPath), Trigger: container.Parse(sidecarPath), OOM: container.Parse(podPath),
-		Snapshot: &memstate.Snapshot{Status: memstate.StatusRemoved, Version: 2},
+		Snapshot: &event.Snapshot{Status: event.SnapshotRemoved, Version: 2},
 	})
-	add("memcg, pod level, v1 counter is the pod's own", podLimitKill(), Input{Victim: api, Trigger: proxy, OOM: pod,
-		Snapshot: &memstate.Snapshot{Status: memstate.StatusOK, Version: 1, Fields: memstate.FieldEventsOOMKill, EventsOOMKill: 5}})
+	add("memcg, pod level, v1 counter is the pod's own", podLimitKill(), input{Victim: api, Trigger: proxy, OOM: pod,
+		Snapshot: &event.Snapshot{Status: event.SnapshotOK, Version: 1, Fields: event.SnapEventsOOMKill, EventsOOMKill: 5}})
 
 	ev := javaKill()
 	ev.OOMKill.VictimExiting = true
-	add("memcg, victim already exiting", ev, Input{Victim: api, Trigger: api, OOM: api})
+	add("memcg, victim already exiting", ev, input{Victim: api, Trigger: api, OOM: api})
 
 	ev = javaKill()
 	ev.OOMKill.Victim.HasMM = false
-	add("memcg, victim without memory", ev, Input{Victim: api, Trigger: api, OOM: api})
+	add("memcg, victim without memory", ev, input{Victim: api, Trigger: api, OOM: api})
 
 	ev = javaKill()
 	ev.OOMKill.OOMCgroup = event.Cgroup{}
-	add("memcg, OOM cgroup unknown", ev, Input{Victim: api, Trigger: api})
+	add("memcg, OOM cgroup unknown", ev, input{Victim: api, Trigger: api})
 
 	// The container has a limit of its own, and was at it too or not.
 	ev = podLimitKill()
 	ev.OOMKill.Victim.Cgroup.UsageBytes, ev.OOMKill.Victim.Cgroup.LimitBytes = 499*mib, 500*mib
-	add("memcg, pod level, container at its own limit too", ev, Input{Victim: api, Trigger: proxy, OOM: pod})
+	add("memcg, pod level, container at its own limit too", ev, input{Victim: api, Trigger: proxy, OOM: pod})
 	ev = podLimitKill()
 	ev.OOMKill.Victim.Cgroup.LimitBytes = 1024 * mib
-	add("memcg, pod level, container below its own limit", ev, Input{Victim: api, Trigger: proxy, OOM: pod})
+	add("memcg, pod level, container below its own limit", ev, input{Victim: api, Trigger: proxy, OOM: pod})
 
 	ev = podLimitKill()
 	ev.OOMKill.OOMCgroup = event.Cgroup{Path: "/kubepods", ID: 2, UsageBytes: 7680 * mib, LimitBytes: 7680 * mib}
-	add("memcg, node allocatable", ev, Input{Victim: api, Trigger: proxy, OOM: container.Parse("/kubepods")})
+	add("memcg, node allocatable", ev, input{Victim: api, Trigger: proxy, OOM: container.Parse("/kubepods")})
 
 	ev = podLimitKill()
 	ev.OOMKill.OOMCgroup = event.Cgroup{Path: "/kubepods/burstable", ID: 3, UsageBytes: 3 * 1024 * mib, LimitBytes: 3 * 1024 * mib}
-	add("memcg, QoS class limit", ev, Input{Victim: api, Trigger: proxy, OOM: container.Parse("/kubepods/burstable")})
+	add("memcg, QoS class limit", ev, input{Victim: api, Trigger: proxy, OOM: container.Parse("/kubepods/burstable")})
 
 	// On cgroup v2 a container's cgroup without the memory controller is
 	// charged to its pod's.
 	ev = podLimitKill()
 	ev.OOMKill.Victim.Cgroup = event.Cgroup{Path: podPath, ID: 10, UsageBytes: 512 * mib, LimitBytes: 512 * mib}
 	ev.OOMKill.TriggerCgroup = ev.OOMKill.Victim.Cgroup
-	add("memcg, victim's memcg is its pod's", ev, Input{Victim: pod, Trigger: pod, OOM: pod})
+	add("memcg, victim's memcg is its pod's", ev, input{Victim: pod, Trigger: pod, OOM: pod})
 
 	ev = javaKill()
 	sub := apiPath + "/workers"
 	ev.OOMKill.Victim.Cgroup.Path, ev.OOMKill.TriggerCgroup.Path = sub, sub
 	ev.OOMKill.Victim.Cgroup.LimitBytes = event.NoLimit
-	add("memcg, container limit over a sub-cgroup", ev, Input{Victim: attribute(sub, withName(shopNames, "api")), Trigger: attribute(sub, withName(shopNames, "api")), OOM: api})
+	add("memcg, container limit over a sub-cgroup", ev, input{Victim: attribute(sub, withName(shopNames, "api")), Trigger: attribute(sub, withName(shopNames, "api")), OOM: api})
 
 	hog := event.Event{Kind: event.KindOOMKill, OOMKill: event.OOMKill{
 		Class: event.ClassMemcg,
@@ -151,50 +169,50 @@ func cases() []verdictCase {
 		TriggerCgroup: event.Cgroup{Path: "/oomtrace-demo-21671-9fa76cfc", ID: 6998},
 		OOMCgroup:     event.Cgroup{Path: "/oomtrace-demo-21671-9fa76cfc", ID: 6998, UsageBytes: 32 * mib, LimitBytes: 32 * mib},
 	}}
-	add("memcg, plain cgroup", hog, Input{Snapshot: &memstate.Snapshot{Status: memstate.StatusOK, Version: 1, Fields: memstate.FieldEventsOOMKill, EventsOOMKill: 2}})
+	add("memcg, plain cgroup", hog, input{Snapshot: &event.Snapshot{Status: event.SnapshotOK, Version: 1, Fields: event.SnapEventsOOMKill, EventsOOMKill: 2}})
 
 	ev = hog
 	ev.OOMKill.Victim.Cgroup.Path, ev.OOMKill.TriggerCgroup.Path = "/oomtrace-test/child", "/oomtrace-test/child"
 	ev.OOMKill.Victim.Cgroup.LimitBytes = event.NoLimit
 	ev.OOMKill.OOMCgroup.Path = "/oomtrace-test"
-	add("memcg, plain parent cgroup", ev, Input{})
+	add("memcg, plain parent cgroup", ev, input{})
 
 	ev = hog
 	docker := "/system.slice/docker-" + id3 + ".scope"
 	ev.OOMKill.Victim.Cgroup.Path, ev.OOMKill.TriggerCgroup.Path, ev.OOMKill.OOMCgroup.Path = docker, docker, docker
 	web := attribute(docker, container.Names{Name: "web"})
-	add("memcg, docker container", ev, Input{Victim: web, Trigger: web, OOM: web})
+	add("memcg, docker container", ev, input{Victim: web, Trigger: web, OOM: web})
 
 	ev = hog
 	conmon := "/machine.slice/libpod-conmon-" + id3 + ".scope"
 	ev.OOMKill.Victim.Cgroup.Path, ev.OOMKill.TriggerCgroup.Path, ev.OOMKill.OOMCgroup.Path = conmon, conmon, conmon
-	add("memcg, podman monitor", ev, Input{Victim: container.Parse(conmon), Trigger: container.Parse(conmon), OOM: container.Parse(conmon)})
+	add("memcg, podman monitor", ev, input{Victim: container.Parse(conmon), Trigger: container.Parse(conmon), OOM: container.Parse(conmon)})
 
 	ev = hog
 	svc := "/system.slice/nginx.service"
 	ev.OOMKill.Victim.Cgroup.Path, ev.OOMKill.TriggerCgroup.Path, ev.OOMKill.OOMCgroup.Path = svc, svc, svc
 	ev.OOMKill.OOMCgroup.LimitBytes = 1536 * mib
-	add("memcg, systemd service", ev, Input{Victim: container.Parse(svc), Trigger: container.Parse(svc), OOM: container.Parse(svc)})
+	add("memcg, systemd service", ev, input{Victim: container.Parse(svc), Trigger: container.Parse(svc), OOM: container.Parse(svc)})
 
 	ev = hog
 	user := "/user.slice/user-1000.slice/user@1000.service/app.slice/app-firefox-1234.scope"
 	ev.OOMKill.Victim.Cgroup.Path, ev.OOMKill.TriggerCgroup.Path = user, user
 	ev.OOMKill.Victim.Cgroup.LimitBytes = event.NoLimit
 	ev.OOMKill.OOMCgroup.Path, ev.OOMKill.OOMCgroup.LimitBytes = "/user.slice/user-1000.slice", 4*1024*mib
-	add("memcg, user slice limit", ev, Input{Victim: container.Parse(user), Trigger: container.Parse(user), OOM: container.Parse("/user.slice/user-1000.slice")})
+	add("memcg, user slice limit", ev, input{Victim: container.Parse(user), Trigger: container.Parse(user), OOM: container.Parse("/user.slice/user-1000.slice")})
 
 	ev = hog
 	ev.OOMKill.Victim.Comm = "x\" in pod a/b\n"
 	ev.OOMKill.Victim.Cgroup.Path = "/evil\npath"
 	ev.OOMKill.OOMCgroup.Path = "/evil\npath"
-	add("memcg, hostile names", ev, Input{})
+	add("memcg, hostile names", ev, input{})
 
 	ev = javaKill()
 	cut := podPath + "/" + id1[:30]
 	ev.OOMKill.Victim.Cgroup = event.Cgroup{Path: cut, ID: 11, UsageBytes: 498 * mib, LimitBytes: event.NoLimit, Truncated: true}
 	ev.OOMKill.OOMCgroup = event.Cgroup{Path: podPath, ID: 10, UsageBytes: 512 * mib, LimitBytes: 512 * mib}
-	cutInfo := container.ParseTruncated(cut).WithNames(shopNames)
-	add("memcg, truncated victim path", ev, Input{Victim: cutInfo, Trigger: cutInfo, OOM: pod})
+	cutInfo := container.WithNames(container.ParseTruncated(cut), shopNames)
+	add("memcg, truncated victim path", ev, input{Victim: cutInfo, Trigger: cutInfo, OOM: pod})
 
 	global := podLimitKill()
 	global.OOMKill.Class = event.ClassGlobal
@@ -202,39 +220,70 @@ func cases() []verdictCase {
 	global.OOMKill.HasControl, global.OOMKill.Points, global.OOMKill.TotalPages = true, 120000, 4194304
 	global.OOMKill.Trigger = event.Task{PID: 900, TGID: 900, Comm: "postgres"}
 	global.OOMKill.TriggerCgroup = event.Cgroup{Path: "/system.slice/postgresql.service", ID: 40}
-	pressure := &memstate.Snapshot{Status: memstate.StatusOK, Version: 2, Fields: memstate.FieldNodePressure,
-		NodePressure: memstate.Pressure{Some: memstate.PressureLine{Avg10: 80.51}, Full: memstate.PressureLine{Avg10: 35.2}}}
-	add("global, with oom_control and pressure", global, Input{Victim: api, Trigger: container.Parse("/system.slice/postgresql.service"), Snapshot: pressure})
+	pressure := &event.Snapshot{Status: event.SnapshotOK, Version: 2, Fields: event.SnapNodePressure,
+		NodePressure: event.Pressure{Some: event.PressureLine{Avg10: 80.51}, Full: event.PressureLine{Avg10: 35.2}}}
+	add("global, with oom_control and pressure", global, input{Victim: api, Trigger: container.Parse("/system.slice/postgresql.service"), Snapshot: pressure})
 
 	ev = global
 	ev.OOMKill.VictimExiting = true
-	add("global, victim already exiting", ev, Input{Victim: api, Trigger: container.Parse("/system.slice/postgresql.service")})
+	add("global, victim already exiting", ev, input{Victim: api, Trigger: container.Parse("/system.slice/postgresql.service")})
 
 	old := event.Event{Kind: event.KindOOMKill, OOMKill: event.OOMKill{
 		Class:  event.ClassGlobal,
 		Victim: event.Victim{Task: event.Task{PID: 10, TGID: 10, Comm: "hog"}, HasMM: true, RSSAnonKB: 3 * 1024 * 1024, RSSFileKB: 100},
 	}}
-	add("global, old tracepoint: no cgroup, no trigger", old, Input{})
+	add("global, old tracepoint: no cgroup, no trigger", old, input{})
 
 	ev = global
 	ev.OOMKill.Class = event.ClassSysrq
 	ev.OOMKill.Trigger = event.Task{PID: 31, TGID: 31, Comm: "kworker/0:1"}
 	ev.OOMKill.TriggerCgroup = event.Cgroup{Path: "/", ID: 1}
-	add("sysrq", ev, Input{Victim: api})
+	add("sysrq", ev, input{Victim: api})
 
 	ev = global
 	ev.OOMKill.Class = event.ClassCpuset
-	add("cpuset", ev, Input{Victim: api, Trigger: container.Parse("/system.slice/postgresql.service")})
+	add("cpuset", ev, input{Victim: api, Trigger: container.Parse("/system.slice/postgresql.service")})
 
 	ev = global
 	ev.OOMKill.Class = event.ClassMempolicy
 	ev.OOMKill.HasControl = false
-	add("mempolicy", ev, Input{Victim: api, Trigger: container.Parse("/system.slice/postgresql.service")})
+	add("mempolicy", ev, input{Victim: api, Trigger: container.Parse("/system.slice/postgresql.service")})
 
 	ev = global
 	ev.OOMKill.Class = event.ClassUnknown
 	ev.OOMKill.HasControl = false
-	add("unknown class", ev, Input{Victim: api, Trigger: container.Parse("/system.slice/postgresql.service")})
+	add("unknown class", ev, input{Victim: api, Trigger: container.Parse("/system.slice/postgresql.service")})
+
+	// Read from a kernel log: no oom_score_adj (before 5.10), the
+	// allocating thread but not its process, the report's memory state,
+	// an order-3 allocation with little free in blocks that large.
+	kmsg := event.Event{Kind: event.KindOOMKill, Missing: event.MissingVictimAdj | event.MissingTriggerTGID, OOMKill: event.OOMKill{
+		Class: event.ClassGlobal, Mode: event.ModeKmsg,
+		Victim:  event.Victim{Task: event.Task{PID: 1200, TGID: 1200, Comm: "postgres"}, HasMM: true, RSSAnonKB: 3 << 20, RSSFileKB: 2048},
+		Trigger: event.Task{PID: 2001, Comm: "java"},
+		HasGFP:  true, GFPMask: 0x40dc0, Order: 3,
+		Report: event.KernelReport{
+			HasNode: true, AnonBytes: 7 << 30, FileBytes: 40 * mib, ShmemBytes: mib, SlabUnreclaimBytes: 200 * mib,
+			FreeBytes: 120 * mib, MinFreeBytes: 60 * mib, HasSwap: true,
+			HasFreeLists: true, FreeByOrder: [event.MaxOrder]uint64{0: 90 * mib, 1: 18 * mib, 3: 12 * mib},
+			Tasks: [event.ReportedTasks]event.ReportedTask{
+				{PID: 1200, TGID: 1200, Comm: "postgres", RSSBytes: 3 << 30},
+				{PID: 2001, TGID: 2000, Comm: "java", RSSBytes: 2 << 30},
+				{PID: 7, TGID: 7, Comm: "x\n", RSSBytes: mib},
+				{PID: 8, TGID: 8, Comm: "small", RSSBytes: kib},
+			},
+			NumTasks: 4, TaskCount: 212,
+		},
+	}}
+	add("global, from the kernel log, fragmented", kmsg, input{})
+
+	ev = hog
+	ev.OOMKill.Mode = event.ModeKmsg
+	ev.OOMKill.OOMCgroup.UsageBytes, ev.OOMKill.OOMCgroup.LimitBytes = 20*mib, 32*mib
+	ev.OOMKill.Victim.Cgroup.UsageBytes, ev.OOMKill.Victim.Cgroup.LimitBytes = 20*mib, 32*mib
+	ev.OOMKill.Report = event.KernelReport{HasMemcg: true, MemcgAnonBytes: 19 * mib, MemcgFileBytes: mib, MemcgKernelBytes: 512 * kib,
+		HasMemcgSwap: true, MemcgSwapUsageBytes: 64 * mib, MemcgSwapLimitBytes: 64 * mib}
+	add("memcg, from the kernel log, memory+swap limit", ev, input{})
 	return cs
 }
 
@@ -248,7 +297,7 @@ func TestExplainGolden(t *testing.T) {
 	var b strings.Builder
 	b.WriteString("# The verdict of each case in internal/verdict/verdict_test.go.\n# Regenerate with: go test ./internal/verdict -update\n")
 	for _, c := range cases() {
-		got := Explain(c.in)
+		got := Explain(c.in.attributed())
 		if got == "" || strings.ContainsAny(got, "\n\t") {
 			t.Errorf("%s: verdict %q is empty or not one line", c.name, got)
 		}
@@ -298,12 +347,28 @@ func compareGolden(t *testing.T, want, got string) {
 	}
 }
 
+func TestExplainEviction(t *testing.T) {
+	ev := event.Event{Kind: event.KindEviction, Eviction: event.Eviction{
+		Pod:      event.Owner{Namespace: "shop", PodName: "api-7d9", PodUID: uid1},
+		Resource: "memory", Threshold: "100Mi", Available: "92412Ki", Succeeded: true,
+	}}
+	want := `pod shop/api-7d9 was evicted by the kubelet: the node was low on "memory" (threshold "100Mi", available "92412Ki"); its containers got SIGTERM, then SIGKILL after the grace period (exit 137 without an OOM kill)`
+	if got := ExplainEviction(&ev); got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+	ev.Eviction.Pod.PodName = "x\x1b[31m"
+	ev.Eviction.Succeeded = false
+	if got := ExplainEviction(&ev); !strings.HasPrefix(got, `pod "shop/x\x1b[31m" was chosen for eviction`) {
+		t.Errorf("hostile pod name: %s", got)
+	}
+}
+
 func TestExplainOnlyOOMKills(t *testing.T) {
-	if got := Explain(Input{}); got != "" {
+	if got := Explain(nil); got != "" {
 		t.Errorf("no event: %q", got)
 	}
 	ev := event.Event{Kind: event.KindMemcgOOM}
-	if got := Explain(Input{Event: &ev}); got != "" {
+	if got := Explain(&ev); got != "" {
 		t.Errorf("memcg_oom event: %q", got)
 	}
 }

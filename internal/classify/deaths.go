@@ -1,11 +1,11 @@
-package stream
+package classify
 
 import (
 	"strings"
 	"time"
 
+	"github.com/oomtrace/oomtrace/internal/container"
 	"github.com/oomtrace/oomtrace/internal/event"
-	"github.com/oomtrace/oomtrace/internal/verdict"
 )
 
 // Bounds of what the death correlator remembers: a process's evidence is
@@ -65,7 +65,7 @@ func newDeathCorrelator() *deathCorrelator {
 }
 
 // observe records oom_kill and signal events and completes signal and exit
-// events; it must see every event, before any filter.
+// events; it must see every event of its source, before any filter.
 func (d *deathCorrelator) observe(ev *event.Event) {
 	switch ev.Kind {
 	case event.KindOOMKill:
@@ -83,8 +83,7 @@ func (d *deathCorrelator) observe(ev *event.Event) {
 		tgid := ev.Task.TGID
 		e := d.byTGID[tgid]
 		delete(d.byTGID, tgid) // the pid is free for reuse from now on
-		explainExit(ev, e)
-		ev.Exit.Why = verdict.ExplainExit(ev)
+		exitCause(ev, e)
 	}
 }
 
@@ -122,9 +121,9 @@ func (d *deathCorrelator) expire(now uint64) {
 	}
 }
 
-// explainExit sets the cause of ev, an exit, and its evidence from e (nil:
+// exitCause sets the cause of ev, an exit, and its evidence from e (nil:
 // nothing seen).
-func explainExit(ev *event.Event, e *evidence) {
+func exitCause(ev *event.Event, e *evidence) {
 	x := &ev.Exit
 	sig := x.Signal()
 	recent := func(ktime uint64) bool {
@@ -193,9 +192,14 @@ var runtimeUnits = []string{"containerd.service", "docker.service", "crio.servic
 // ClassifySender tells who sent a signal: by its si_code, its sender's name,
 // pid and cgroup. Names can be chosen by anyone, so the class says what the
 // sender called itself, not what it is; the cgroup is named in the event.
+// The unit is read from the cgroup's path here, as the attribute stage,
+// which comes later, reads it too.
 func ClassifySender(s *event.Signal) event.SenderClass {
 	comm := s.Sender.Comm
-	unit := s.SenderCgroup.Container.Unit
+	var unit string
+	if cg := &s.SenderCgroup; cg.Valid() && !cg.Truncated {
+		unit = container.Parse(cg.Path).Unit
+	}
 	switch {
 	case s.Code == event.SIKernel || isFault(s):
 		return event.SenderKernel

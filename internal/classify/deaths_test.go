@@ -1,12 +1,12 @@
-package stream
+package classify
 
 import (
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/oomtrace/oomtrace/internal/container"
 	"github.com/oomtrace/oomtrace/internal/event"
+	"github.com/oomtrace/oomtrace/internal/verdict"
 )
 
 const victimTGID = 4600
@@ -28,7 +28,7 @@ func oomKillEv(at time.Duration, tgid uint32, exiting bool) event.Event {
 func exitEv(at time.Duration, code uint32) event.Event {
 	return event.Event{Kind: event.KindExit, KtimeNS: uint64(at), Task: victimTask, Exit: event.Exit{
 		ExitCode: code,
-		Cgroup:   event.Cgroup{Path: "/kubepods/pod1/ctr", ID: 7, Container: container.Info{PodUID: "u", PodName: "job-x", Namespace: "batch", Name: "worker", Level: container.LevelContainer}},
+		Cgroup:   event.Cgroup{Path: "/kubepods/pod1/ctr", ID: 7, Owner: event.Owner{PodUID: "u", PodName: "job-x", Namespace: "batch", Name: "worker", Level: event.LevelContainer}},
 	}}
 }
 
@@ -140,8 +140,8 @@ func TestDeathCauses(t *testing.T) {
 			if got != tc.want {
 				t.Errorf("got  %+v\nwant %+v", got, tc.want)
 			}
-			if !strings.Contains(ev.Exit.Why, tc.why) {
-				t.Errorf("why %q does not contain %q", ev.Exit.Why, tc.why)
+			if why := verdict.ExplainExit(&ev); !strings.Contains(why, tc.why) {
+				t.Errorf("why %q does not contain %q", why, tc.why)
 			}
 			if _, kept := d.byTGID[victimTGID]; kept {
 				t.Error("evidence kept after the exit")
@@ -152,7 +152,7 @@ func TestDeathCauses(t *testing.T) {
 
 func TestClassifySender(t *testing.T) {
 	unit := func(name string) event.Cgroup {
-		return event.Cgroup{Path: "/system.slice/" + name, Container: container.Info{Unit: name}}
+		return event.Cgroup{Path: "/system.slice/" + name, Owner: event.Owner{Unit: name}}
 	}
 	for _, tc := range []struct {
 		sender event.Task

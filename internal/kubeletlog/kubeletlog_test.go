@@ -1,0 +1,71 @@
+package kubeletlog
+
+import (
+	"errors"
+	"github.com/oomtrace/oomtrace/internal/kernlog"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func decode(t *testing.T, name string) []Eviction {
+	t.Helper()
+	f, err := os.Open(filepath.Join("..", "..", "testdata", "kubeletlog", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	d := NewDecoder(f, name)
+	var evs []Eviction
+	for {
+		e, err := d.Next()
+		if errors.Is(err, io.EOF) {
+			return evs
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs = append(evs, e)
+	}
+}
+
+func TestGlog(t *testing.T) {
+	evs := decode(t, "1.x-glog.journal")
+	if len(evs) != 1 {
+		t.Fatalf("evictions %+v", evs)
+	}
+	e := evs[0]
+	if e.Namespace != "default" || e.Pod != "web-1" || e.UID.V != "0c5f3e2a-1111-4c1b-9a55-0123456789ab" || !e.UID.OK ||
+		e.Resource != "nodefs" || !e.Succeeded || e.KlogTime != "1016 09:50:56.103412" || e.Line != 4 || e.At.Host != "" {
+		t.Errorf("eviction %+v", e)
+	}
+}
+
+func TestStructured(t *testing.T) {
+	evs := decode(t, "1.2x-structured.journal")
+	if len(evs) != 2 {
+		t.Fatalf("evictions %+v", evs)
+	}
+	api, cache := evs[0], evs[1]
+	if api.Namespace != "shop" || api.Pod != "api-7d9" || api.UID.V != "7b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0" || api.Resource != "memory" ||
+		api.Threshold.V != "100Mi" || api.Available.V != "92412Ki" || !api.Succeeded || api.Line != 6 || api.At.Host != "node-a" ||
+		api.At.TimeText != "Dec 02 23:07:36" {
+		t.Errorf("api %+v", api)
+	}
+	if cache.Pod != "cache-0" || cache.UID.OK || cache.Resource != "memory" || !cache.Succeeded || cache.Message != "" || cache.Threshold.OK {
+		t.Errorf("cache %+v", cache)
+	}
+}
+
+func FuzzStructured(f *testing.F) {
+	f.Add(`"Evicting pod" pod="a/b" podUID="x" message="m \" q"`)
+	f.Add(`"x`)
+	f.Fuzz(func(t *testing.T, s string) {
+		structured(s)
+		var tr Tracker
+		for range 3 {
+			tr.Add(&kernlog.Message{Text: "I1202 23:07:36.000404     901 eviction_manager.go:616] " + s})
+		}
+	})
+}
