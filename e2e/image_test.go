@@ -436,7 +436,7 @@ func (n kubeNode) oomKill(t *testing.T, name string) {
 	n.run(t, name, []string{"--memory", "32m"}, "sh", "-c", "sleep 1; "+hogCommand(comm, 64, true))
 	pid := n.d.mainPID(t, name)
 	st := n.d.wait(t, name)
-	checkRuntimeFlag(t, "docker", name, st, kernelKillOf(t, n.kmsg, pid, comm))
+	checkRuntimeFlag(t, "docker", name, st, kernelKillOf(t, n.kmsg, pid, comm), 137)
 }
 
 // kills sums oomtrace_oom_kills_total for the pod's container, by class.
@@ -638,7 +638,7 @@ func TestImageMemoryLimited(t *testing.T) {
 		}
 		for _, name := range wave {
 			st := d.wait(t, name)
-			if checkRuntimeFlag(t, "docker", name, st, kernelKillOf(t, kmsg, pids[name], name)) {
+			if checkRuntimeFlag(t, "docker", name, st, kernelKillOf(t, kmsg, pids[name], name), 137) {
 				dockerFlagged++
 			}
 		}
