@@ -26,7 +26,10 @@ Usage:
   oomtrace trace [flags]    trace OOM kills, memcg OOMs and reclaim live
   oomtrace record -o FILE [flags] [-- COMMAND ARGS...]
                             trace into a log file, while COMMAND runs or until stopped
-  oomtrace report FILE...   kills, reclaim stall and lost events of logs (oomtrace's or perf script's)
+  oomtrace explain [FILE...]
+                            explain the OOM kills (and evictions) of a kernel log after the fact;
+                            without FILE, this machine's since boot
+  oomtrace report FILE...   kills, reclaim stall and lost events of logs (oomtrace's, perf script's, kernel logs)
   oomtrace gate FILE... [rules]
                             exit 1 if a capture breaks a limit (kills, lost, reclaim, regression)
   oomtrace doctor           what this kernel and these privileges allow
@@ -62,6 +65,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runTrace(ctx, args[1:], stdout, stderr, logger)
 	case "record":
 		err = runRecord(ctx, args[1:], stderr, logger)
+	case "explain":
+		err = runExplain(ctx, args[1:], stdout, stderr)
 	case "report":
 		err = runReport(args[1:], stdout, stderr)
 	case "gate":

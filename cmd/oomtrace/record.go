@@ -107,9 +107,9 @@ Flags:
 		fmt.Fprintln(stderr, "oomtrace record: --watch-cgroup needs a --sample-interval above 0")
 		return errUsage
 	}
-	format, err := output.ParseFormat(f.output)
+	format, err := f.lineFormat()
 	if err != nil {
-		return fmt.Errorf("--output: %w", err)
+		return err
 	}
 	rec := &recording{logger: logger, stderr: stderr, name: *out, format: format, command: command, duration: *duration}
 	if len(command) > 0 {

@@ -13,6 +13,7 @@ import (
 	"github.com/oomtrace/oomtrace/internal/attribute"
 	"github.com/oomtrace/oomtrace/internal/event"
 	"github.com/oomtrace/oomtrace/internal/gfp"
+	"github.com/oomtrace/oomtrace/internal/human"
 	"github.com/oomtrace/oomtrace/internal/memcg"
 	"github.com/oomtrace/oomtrace/internal/output"
 	"github.com/oomtrace/oomtrace/internal/pipeline"
@@ -36,11 +37,12 @@ type traceFlags struct {
 	hostRoot   string
 	noSnapshot bool
 	events     string
+	sinceBoot  bool
 }
 
 func (f *traceFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.mode, "mode", "auto", "attach mode: auto, fentry, kprobe or tracepoint")
-	fs.StringVar(&f.output, "output", "text", "event format: text (perf-script style) or json (JSON Lines)")
+	fs.StringVar(&f.mode, "mode", "auto", "attach mode: auto, fentry, kprobe, tracepoint, or kmsg (no BPF: the kernel's OOM reports in its log, which auto falls back to)")
+	fs.StringVar(&f.output, "output", "auto", "event format: text (perf-script style), json (JSON Lines), human (a verdict per kill, reclaim summed up), or auto: human on a terminal, text otherwise")
 	fs.StringVar(&f.cgroup, "cgroup", "", "trace only this memory cgroup and its descendants (path in the memory hierarchy, e.g. /kubepods)")
 	fs.UintVar(&f.pid, "pid", 0, "trace only this process (as victim, trigger or reclaimer)")
 	fs.StringVar(&f.classes, "class", "", "report only OOM kills of these classes, comma-separated: memcg, global, cpuset, mempolicy, sysrq, unknown")
@@ -52,6 +54,7 @@ func (f *traceFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.hostRoot, "host-root", "/", "where the host's root directory is seen, for the kubelet's and runtimes' names (e.g. /host in a container)")
 	fs.BoolVar(&f.noSnapshot, "no-snapshot", false, "do not read the OOM cgroup's memory state after each kill")
 	fs.StringVar(&f.events, "events", "all", "event groups to trace, comma-separated: oom, reclaim, reaper, signal, exit (or all); hooks of the others are not attached")
+	fs.BoolVar(&f.sinceBoot, "since-boot", false, "first report the kills already in the kernel log (marked replayed), then go on live; each kill once")
 	// For tests and scripts; left out of the usage text.
 	fs.StringVar(&f.readyFile, "ready-file", "", "")
 }
@@ -66,14 +69,14 @@ func (f *traceFlags) options(w io.Writer, logger *slog.Logger) (stream.Options, 
 		}
 		opts.Tracer.Mode = &mode
 	}
-	format, err := output.ParseFormat(f.output)
-	if err != nil {
-		return opts, fmt.Errorf("--output: %w", err)
-	}
+
 	if f.pid > 1<<22 {
 		return opts, fmt.Errorf("--pid %d: not a valid process id", f.pid)
 	}
 	opts.Tracer.FilterTGID = uint32(f.pid)
+	// The BPF programs filter by process and cgroup in the kernel; the
+	// filter stage does it again for the kernel log, which has no BPF.
+	opts.Pipeline.Filter.PID, opts.Pipeline.Filter.Cgroup = uint32(f.pid), f.cgroup
 	if f.cgroup != "" {
 		h, err := memcg.Detect()
 		if err != nil {
@@ -98,11 +101,13 @@ func (f *traceFlags) options(w io.Writer, logger *slog.Logger) (stream.Options, 
 	opts.Tracer.ReclaimMin = f.reclaimMin
 	// Commands without the flag (demo) leave it empty: every group.
 	if f.events != "" {
+		var err error
 		if opts.Tracer.Events, err = tracer.ParseEventGroups(f.events); err != nil {
 			return opts, fmt.Errorf("--events: %w", err)
 		}
 	}
 	opts.Interval = f.interval
+	opts.SinceBoot = f.sinceBoot
 	opts.Pipeline.Attribute = attribute.Options{HostRoot: f.hostRoot, Snapshot: !f.noSnapshot, Wait: killEnrichWait}
 	opts.Pipeline.Filter.Pods = splitList(f.pods)
 	opts.Pipeline.Filter.Containers = splitList(f.containers)
@@ -111,11 +116,19 @@ func (f *traceFlags) options(w io.Writer, logger *slog.Logger) (stream.Options, 
 	if err != nil {
 		logger.Warn("gfp flag names unavailable, printing masks only", "error", err)
 	}
-	outOpts := output.Options{Format: format, Stacks: f.stacks}
-	if names != nil {
-		outOpts.GFPNames = names.String
+	if f.output == "human" || f.output == "auto" && isTerminal(w) {
+		opts.Sinks = []pipeline.Sink{human.NewWriter(w, time.Local)}
+	} else {
+		format, err := f.lineFormat()
+		if err != nil {
+			return opts, err
+		}
+		outOpts := output.Options{Format: format, Stacks: f.stacks}
+		if names != nil {
+			outOpts.GFPNames = names.String
+		}
+		opts.Sinks = []pipeline.Sink{output.NewWriter(w, outOpts)}
 	}
-	opts.Sinks = []pipeline.Sink{output.NewWriter(w, outOpts)}
 	opts.Logger = logger
 	if f.readyFile != "" {
 		path := f.readyFile
@@ -127,6 +140,20 @@ func (f *traceFlags) options(w io.Writer, logger *slog.Logger) (stream.Options, 
 		}
 	}
 	return opts, nil
+}
+
+// lineFormat is the format of --output for lines a program reads: auto
+// is text there.
+func (f *traceFlags) lineFormat() (output.Format, error) {
+	name := f.output
+	if name == "auto" {
+		name = "text"
+	}
+	format, err := output.ParseFormat(name)
+	if err != nil {
+		return 0, fmt.Errorf("--output: %w (human is for a terminal)", err)
+	}
+	return format, nil
 }
 
 func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer, logger *slog.Logger) error {

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/oomtrace/oomtrace/internal/event"
@@ -142,6 +143,41 @@ func (r *Reader) Next(ev *event.Event) error {
 			return nil
 		}
 	}
+}
+
+// Each reads every event of the log, handing each to fn in turn, until
+// the end of the log (nil), a line that is not what its format allows (a
+// *LineError), or an error of fn.
+func (r *Reader) Each(fn func(*event.Event) error) error {
+	var ev event.Event
+	for {
+		err := r.Next(&ev)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := fn(&ev); err != nil {
+			return fmt.Errorf("%s: %w", r.info.Name, err)
+		}
+	}
+}
+
+// Stdin is the file name that stands for standard input.
+const Stdin = "-"
+
+// Open opens the log name for NewReader, standard input for Stdin, and
+// returns the name to show for it.
+func Open(name string) (io.ReadCloser, string, error) {
+	if name == Stdin {
+		return io.NopCloser(os.Stdin), "(stdin)", nil
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, "", fmt.Errorf("read log: %w", err)
+	}
+	return f, name, nil
 }
 
 // readLine returns the next complete line, without its newline. A last

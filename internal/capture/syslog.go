@@ -29,7 +29,8 @@ type systemLog struct {
 	hasEviction bool
 	events      []event.Event // scratch for Report.Events
 	// recognised counts the lines whose prefix a system log's form has;
-	// lines counts them all.
+	// lines counts them all. A log of bare messages with an OOM report in
+	// it is a kernel log all the same.
 	recognised, lines int
 	r                 *Reader
 }
@@ -87,7 +88,7 @@ func (s *systemLog) next(ev *event.Event) (bool, error) {
 				return false, fmt.Errorf("read kernel log: %w", err)
 			}
 			s.r.info.Lines += s.lines
-			if s.recognised == 0 && s.lines > 0 {
+			if s.recognised == 0 && s.lines > 0 && s.r.info.Events == 0 {
 				s.r.warn(s.lines, "not one line of it is oomtrace's, perf script's or a kernel log's (dmesg, journalctl, syslog, /dev/kmsg): read as bare kernel messages")
 			}
 			continue

@@ -22,6 +22,12 @@ type Filter struct {
 	// Containers keeps only events with a cgroup of one of these
 	// containers: name, or ID (MinIDPrefix hex digits of it or more).
 	Containers []string
+	// Cgroup keeps only events with a cgroup at this path or below it, and
+	// PID only events of this process (as victim, trigger, reclaimer,
+	// sender or target). The BPF programs filter so in the kernel; sources
+	// without BPF (the kernel log) need it here.
+	Cgroup string
+	PID    uint32
 }
 
 // MinIDPrefix is the shortest container ID prefix a filter may give, as
@@ -34,6 +40,9 @@ func (f *Filter) Process(ev *event.Event) (bool, error) { return f.Match(ev), ni
 // Match reports whether ev passes the filter.
 func (f *Filter) Match(ev *event.Event) bool {
 	if ev.Kind == event.KindOOMKill && len(f.Classes) > 0 && !slices.Contains(f.Classes, ev.OOMKill.Class) {
+		return false
+	}
+	if !f.matchesCgroupAndPID(ev) {
 		return false
 	}
 	if len(f.Pods) == 0 && len(f.Containers) == 0 || ev.Kind == event.KindLost || ev.Kind == event.KindSample && ev.Sample.IsNode() {
@@ -74,4 +83,41 @@ func matchesContainer(info event.Owner, containers []string) bool {
 		}
 	}
 	return false
+}
+
+// matchesCgroupAndPID applies Cgroup and PID. Lost events and samples of
+// the node pass, as with every filter.
+func (f *Filter) matchesCgroupAndPID(ev *event.Event) bool {
+	if f.Cgroup == "" && f.PID == 0 || ev.Kind == event.KindLost || ev.Kind == event.KindSample && ev.Sample.IsNode() {
+		return true
+	}
+	if f.Cgroup != "" {
+		within := false
+		for _, c := range ev.Cgroups() {
+			if c.Valid() && (c.Path == f.Cgroup || f.Cgroup == "/" || strings.HasPrefix(c.Path, strings.TrimSuffix(f.Cgroup, "/")+"/")) {
+				within = true
+			}
+		}
+		if !within {
+			return false
+		}
+	}
+	if f.PID != 0 {
+		var tasks []event.Task
+		switch ev.Kind {
+		case event.KindOOMKill:
+			tasks = []event.Task{ev.OOMKill.Victim.Task, ev.OOMKill.Trigger}
+		case event.KindSignal:
+			tasks = []event.Task{ev.Signal.Sender, ev.Signal.Target}
+		default:
+			tasks = []event.Task{ev.Task}
+		}
+		for _, t := range tasks {
+			if t.TGID == f.PID || t.TGID == 0 && t.PID == f.PID {
+				return true
+			}
+		}
+		return false
+	}
+	return true
 }

@@ -61,3 +61,36 @@ func TestMatch(t *testing.T) {
 		}
 	}
 }
+
+// The cgroup and process filters the BPF programs apply in the kernel,
+// applied again for sources without BPF.
+func TestCgroupAndPID(t *testing.T) {
+	kill := &event.Event{Kind: event.KindOOMKill, Task: event.Task{PID: 7, TGID: 7}}
+	kill.OOMKill.Victim = event.Victim{Task: event.Task{PID: 42, TGID: 42}, Cgroup: event.Cgroup{Path: "/kubepods/pod1/c1"}}
+	kill.OOMKill.OOMCgroup = event.Cgroup{Path: "/kubepods/pod1"}
+	kill.OOMKill.Trigger = event.Task{PID: 7, TGID: 7}
+	kmsgKill := &event.Event{Kind: event.KindOOMKill}
+	kmsgKill.OOMKill.Victim = event.Victim{Task: event.Task{PID: 42}}
+	lost := &event.Event{Kind: event.KindLost}
+	for _, tc := range []struct {
+		f    Filter
+		ev   *event.Event
+		want bool
+	}{
+		{Filter{Cgroup: "/kubepods"}, kill, true},
+		{Filter{Cgroup: "/kubepods/pod1"}, kill, true},
+		{Filter{Cgroup: "/kubepods/pod"}, kill, false},
+		{Filter{Cgroup: "/"}, kill, true},
+		{Filter{Cgroup: "/other"}, kill, false},
+		{Filter{Cgroup: "/other"}, lost, true},
+		{Filter{PID: 42}, kill, true},
+		{Filter{PID: 7}, kill, true},
+		{Filter{PID: 8}, kill, false},
+		{Filter{PID: 42}, kmsgKill, true}, // the thread is all a kernel log may name
+		{Filter{PID: 42, Cgroup: "/other"}, kill, false},
+	} {
+		if got := tc.f.Match(tc.ev); got != tc.want {
+			t.Errorf("%+v on %+v: %v, want %v", tc.f, tc.ev.OOMKill.Victim, got, tc.want)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -14,19 +15,34 @@ import (
 // milliseconds, the oom_reaper's within about a second at most.
 const idleFlush = 500 * time.Millisecond
 
+// KmsgOptions says which records ReadKmsg reads.
+type KmsgOptions struct {
+	// Follow keeps reading new records until the context is done.
+	Follow bool
+	// FromNow skips the records already in the kernel's buffer: only what
+	// the kernel logs from now on is read.
+	FromNow bool
+}
+
 // ReadKmsg reads this machine's kernel log from /dev/kmsg: every record
 // still in the kernel's buffer (since boot, unless it was overwritten), and
-// then, with follow, every new one until ctx is done. Each item goes to fn
-// as soon as it is complete; an error from fn stops the reading and is
+// then, with opts.Follow, every new one until ctx is done. Each item goes to
+// fn as soon as it is complete; an error from fn stops the reading and is
 // returned. Records overwritten before they were read are counted in lost
 // (a report cut by them is handed out as far as it went). Needs root, or
 // CAP_SYSLOG where kernel.dmesg_restrict is set.
-func ReadKmsg(ctx context.Context, follow bool, fn func(Item) error) (lost int, err error) {
+func ReadKmsg(ctx context.Context, opts KmsgOptions, fn func(Item) error) (lost int, err error) {
 	fd, err := unix.Open(KmsgPath, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return 0, fmt.Errorf("open kernel log: %w", err)
 	}
 	defer unix.Close(fd)
+	if opts.FromNow {
+		if _, err := unix.Seek(fd, 0, io.SeekEnd); err != nil {
+			return 0, fmt.Errorf("seek to the end of %s: %w", KmsgPath, err)
+		}
+	}
+	follow := opts.Follow
 	var asm Assembler
 	emit := func() error {
 		for {
@@ -86,4 +102,15 @@ func ReadKmsg(ctx context.Context, follow bool, fn func(Item) error) (lost int, 
 			return lost, err
 		}
 	}
+}
+
+// CanRead reports, as an error, why this process cannot read /dev/kmsg:
+// it needs root, or CAP_SYSLOG where kernel.dmesg_restrict is set.
+func CanRead() error {
+	fd, err := unix.Open(KmsgPath, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("read the kernel log %s: %w (needs root, or CAP_SYSLOG with kernel.dmesg_restrict=1)", KmsgPath, err)
+	}
+	unix.Close(fd)
+	return nil
 }

@@ -508,7 +508,9 @@ func (c histCodec) set(ev *event.Event, buckets []bucket) error {
 // comma-separated tasks, each pid:tgid:uid:rss_bytes:swap_bytes:
 // oom_score_adj:comm, the comm last and escaped with commas as \x2c; in
 // JSON an array of objects.
-type tasksCodec struct{ get func(*event.Event) *event.KernelReport }
+type tasksCodec struct {
+	get func(*event.Event) *event.KernelReport
+}
 
 func (c tasksCodec) appendText(dst []byte, ev *event.Event, _ Options) []byte {
 	r := c.get(ev)

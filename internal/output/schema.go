@@ -25,9 +25,52 @@ type field struct {
 	missing event.Missing
 	// option names the Options field that must ask for this key.
 	option option
+	// when and meaning document the key: the key tables of
+	// docs/output-format.md are made from them (TestKeyTables).
+	when, meaning string
+	// group, when set, is the set of keys this one is of, documented in a
+	// table of its own (a cgroup's keys, an owner's, the snapshot's); the
+	// event's table names the set once, as the instance says.
+	group *instance
 	// jsonObject and jsonKey are json split by init, once: the JSON parser
 	// looks them up for every key of every line.
 	jsonObject, jsonKey string
+}
+
+// instance is one use of a set of keys in an event: a cgroup, the owner of
+// one, the snapshot.
+type instance struct {
+	set *keySet
+	// text and json are what the keys' names start with here: "victim.cgroup"
+	// and "victim.cgroup", or "victim." and "victim_container.".
+	text, json string
+	// when and meaning say when this instance is written and what it is.
+	when, meaning string
+}
+
+// keySet is a set of keys several events or cgroups share, documented once.
+type keySet struct {
+	name string // the heading of its table: "Cgroup keys"
+	// text and json stand for an instance's names in the table: "*C*";
+	// empty for a set used once, whose keys the table names whole.
+	text, json string
+}
+
+var (
+	cgroupKeys   = &keySet{"Cgroup keys", "*C*", "*C*"}
+	ownerKeys    = &keySet{"Container keys", "*P*", "*O*"}
+	snapshotKeys = &keySet{"Snapshot keys", "", ""}
+	reportKeys   = &keySet{"Kernel report keys", "", ""}
+)
+
+// in marks fields as keys of set, used as inst says.
+func in(set *keySet, inst instance, fields []field) []field {
+	inst.set = set
+	for i := range fields {
+		g := inst
+		fields[i].group = &g
+	}
+	return fields
 }
 
 // option is an Options field that turns keys on.
@@ -126,31 +169,47 @@ func integerOf[T integer](get func(*event.Event) *T) codec {
 }
 
 // taskFields are the keys of a task: prefix.pid, prefix.tgid, prefix.comm.
-func taskFields(prefix string, task func(*event.Event) *event.Task) []field {
-	return optionalTaskFields(prefix, task, 0, 0)
+func taskFields(prefix, who string, task func(*event.Event) *event.Task) []field {
+	return optionalTaskFields(prefix, who, task, 0, 0)
 }
 
 // optionalTaskFields are taskFields of a task whose source may not have
 // seen it (missing: then none of its keys is written) or its process id
 // (missingTGID: then tgid is not).
-func optionalTaskFields(prefix string, task func(*event.Event) *event.Task, missing, missingTGID event.Missing) []field {
+//
+// who says whose task it is, for the documentation: "the killed thread".
+func optionalTaskFields(prefix, who string, task func(*event.Event) *event.Task, missing, missingTGID event.Missing) []field {
+	when := func(m event.Missing) string {
+		switch {
+		case m&(event.MissingTrigger|event.MissingTriggerTGID) == event.MissingTrigger|event.MissingTriggerTGID:
+			return "the log names the task's process"
+		case m&event.MissingTrigger != 0:
+			return "the log names the task"
+		case m != 0:
+			return "the log names the process"
+		}
+		return "always"
+	}
 	return []field{
-		{text: prefix + ".pid", json: prefix + ".pid", missing: missing, codec: integerOf(func(ev *event.Event) *uint32 { return &task(ev).PID })},
-		{text: prefix + ".tgid", json: prefix + ".tgid", missing: missing | missingTGID, codec: integerOf(func(ev *event.Event) *uint32 { return &task(ev).TGID })},
-		{text: prefix + ".comm", json: prefix + ".comm", missing: missing, codec: stringCodec{func(ev *event.Event) *string { return &task(ev).Comm }}},
+		{text: prefix + ".pid", json: prefix + ".pid", missing: missing, when: when(missing), meaning: who + ": the thread id",
+			codec: integerOf(func(ev *event.Event) *uint32 { return &task(ev).PID })},
+		{text: prefix + ".tgid", json: prefix + ".tgid", missing: missing | missingTGID, when: when(missing | missingTGID), meaning: "its process id",
+			codec: integerOf(func(ev *event.Event) *uint32 { return &task(ev).TGID })},
+		{text: prefix + ".comm", json: prefix + ".comm", missing: missing, when: when(missing), meaning: "its name",
+			codec: stringCodec{func(ev *event.Event) *string { return &task(ev).Comm }}},
 	}
 }
 
 // cgroupFields are the keys of a cgroup, all absent when the event has no
 // such cgroup. Usage and limit are absent when both are zero: the kernel
 // side did not read them (reclaim_stats carries path and id only).
-func cgroupFields(text, json, usageJSON, limitJSON string, cgroup func(*event.Event) *event.Cgroup) []field {
-	return cgroupFieldsOf(text, json, usageJSON, limitJSON, cgroup, 0)
+func cgroupFields(text, json, usageJSON, limitJSON, meaning string, cgroup func(*event.Event) *event.Cgroup) []field {
+	return cgroupFieldsOf(text, json, usageJSON, limitJSON, meaning, cgroup, 0)
 }
 
 // cgroupFieldsOf are cgroupFields whose id a source may not have seen:
 // missingID is event.MissingCgroupIDs for the kinds a kernel log holds.
-func cgroupFieldsOf(text, json, usageJSON, limitJSON string, cgroup func(*event.Event) *event.Cgroup, missingID event.Missing) []field {
+func cgroupFieldsOf(text, json, usageJSON, limitJSON, meaning string, cgroup func(*event.Event) *event.Cgroup, missingID event.Missing) []field {
 	valid := func(ev *event.Event) bool { return cgroup(ev).Valid() }
 	measured := func(ev *event.Event) bool {
 		c := cgroup(ev)
@@ -160,19 +219,29 @@ func cgroupFieldsOf(text, json, usageJSON, limitJSON string, cgroup func(*event.
 		c := cgroup(ev)
 		return c.Valid() && c.Truncated
 	}
-	return []field{
-		{text: text, json: json, has: valid, codec: stringCodec{func(ev *event.Event) *string { return &cgroup(ev).Path }}},
-		{text: text + ".id", json: json + "_id", has: valid, missing: missingID, codec: integerOf(func(ev *event.Event) *uint64 { return &cgroup(ev).ID })},
-		{text: text + ".usage_bytes", json: usageJSON, has: measured, codec: integerOf(func(ev *event.Event) *uint64 { return &cgroup(ev).UsageBytes })},
-		{text: text + ".limit_bytes", json: limitJSON, has: measured, codec: limitCodec{func(ev *event.Event) *uint64 { return &cgroup(ev).LimitBytes }}},
-		{text: text + ".truncated", json: json + "_truncated", has: truncated, codec: bare[boolCodec]{boolCodec{func(ev *event.Event) *bool { return &cgroup(ev).Truncated }}}},
+	idWhen := "always"
+	if missingID != 0 {
+		idWhen = "always but from a kernel log, which names cgroups by path"
 	}
+	return in(cgroupKeys, instance{text: text, json: json, when: "see cgroup keys", meaning: meaning}, []field{
+		{text: text, json: json, has: valid, when: "always", meaning: "path from the cgroup root, quoted (`\"/kubepods/burstable/pod1\"`)",
+			codec: stringCodec{func(ev *event.Event) *string { return &cgroup(ev).Path }}},
+		{text: text + ".id", json: json + "_id", has: valid, missing: missingID, when: idWhen, meaning: "cgroup id: the cgroup directory's inode number",
+			codec: integerOf(func(ev *event.Event) *uint64 { return &cgroup(ev).ID })},
+		{text: text + ".usage_bytes", json: usageJSON, has: measured, when: "usage or limit non-zero", meaning: "memory usage when the event happened",
+			codec: integerOf(func(ev *event.Event) *uint64 { return &cgroup(ev).UsageBytes })},
+		{text: text + ".limit_bytes", json: limitJSON, has: measured, when: "usage or limit non-zero", meaning: "hard limit (`max` / `null`: none)",
+			codec: limitCodec{func(ev *event.Event) *uint64 { return &cgroup(ev).LimitBytes }}},
+		{text: text + ".truncated", json: json + "_truncated", has: truncated, when: "path truncated",
+			meaning: "`true`: the path was too deep or long to capture whole; it holds the part nearest the root",
+			codec:   bare[boolCodec]{boolCodec{func(ev *event.Event) *bool { return &cgroup(ev).Truncated }}}},
+	})
 }
 
 // containerFields are the keys of who a cgroup belongs to: text keys
 // prefix.namespace, prefix.pod, … (or bare ones for an empty prefix), JSON
 // keys in the object named object. Each is written when known.
-func containerFields(prefix, object string, cgroup func(*event.Event) *event.Cgroup) []field {
+func containerFields(prefix, object, meaning string, cgroup func(*event.Event) *event.Cgroup) []field {
 	info := func(ev *event.Event) *event.Owner { return &cgroup(ev).Owner }
 	text := func(name string) string {
 		if prefix == "" {
@@ -180,41 +249,48 @@ func containerFields(prefix, object string, cgroup func(*event.Event) *event.Cgr
 		}
 		return prefix + "." + name
 	}
-	key := func(textName, jsonName string, get func(*event.Event) *string) field {
-		return field{text: text(textName), json: object + "." + jsonName,
+	key := func(textName, jsonName, meaning string, get func(*event.Event) *string) field {
+		return field{text: text(textName), json: object + "." + jsonName, when: "known", meaning: meaning,
 			has:   func(ev *event.Event) bool { return *get(ev) != "" },
 			codec: stringCodec{get}}
 	}
-	return []field{
-		key("namespace", "namespace", func(ev *event.Event) *string { return &info(ev).Namespace }),
-		key("pod", "pod_name", func(ev *event.Event) *string { return &info(ev).PodName }),
-		key("pod_uid", "pod_uid", func(ev *event.Event) *string { return &info(ev).PodUID }),
-		key("container", "name", func(ev *event.Event) *string { return &info(ev).Name }),
-		key("container_id", "id", func(ev *event.Event) *string { return &info(ev).ID }),
-		key("runtime", "runtime", func(ev *event.Event) *string { return (*string)(&info(ev).Runtime) }),
-		key("qos", "qos", func(ev *event.Event) *string { return (*string)(&info(ev).QoS) }),
-		key("level", "level", func(ev *event.Event) *string { return (*string)(&info(ev).Level) }),
-		key("unit", "unit", func(ev *event.Event) *string { return &info(ev).Unit }),
-		key("user", "user", func(ev *event.Event) *string { return &info(ev).User }),
+	textBase := ""
+	if prefix != "" {
+		textBase = prefix + "."
 	}
+	return in(ownerKeys, instance{text: textBase, json: object, when: "see container keys", meaning: meaning}, []field{
+		key("namespace", "namespace", "the pod's namespace (from `/var/log/pods`)", func(ev *event.Event) *string { return &info(ev).Namespace }),
+		key("pod", "pod_name", "the pod's name (from `/var/log/pods`)", func(ev *event.Event) *string { return &info(ev).PodName }),
+		key("pod_uid", "pod_uid", "the pod's UID, with dashes", func(ev *event.Event) *string { return &info(ev).PodUID }),
+		key("container", "name", "the container's name (from the kubelet's `/var/log/containers` links, Docker or Podman)", func(ev *event.Event) *string { return &info(ev).Name }),
+		key("container_id", "id", "the container's ID, 64 hex digits", func(ev *event.Event) *string { return &info(ev).ID }),
+		key("runtime", "runtime", "`containerd`, `cri-o`, `docker`, `podman`", func(ev *event.Event) *string { return (*string)(&info(ev).Runtime) }),
+		key("qos", "qos", "the pod's QoS class: `guaranteed`, `burstable`, `besteffort`", func(ev *event.Event) *string { return (*string)(&info(ev).QoS) }),
+		key("level", "level", "which level the cgroup is: `container`, `pod`, `qos`, `kubepods`, `monitor` (conmon)", func(ev *event.Event) *string { return (*string)(&info(ev).Level) }),
+		key("unit", "unit", "the innermost systemd unit of a cgroup outside containers and pods", func(ev *event.Event) *string { return &info(ev).Unit }),
+		key("user", "user", "the uid of the user slice the cgroup is in", func(ev *event.Event) *string { return &info(ev).User }),
+	})
 }
 
 // gfpFields are gfp_mask, gfp_flags and order; flag, when set, is the
 // event's flag saying it has them.
-func gfpFields(mask func(*event.Event) *uint32, order func(*event.Event) *int32, flag func(*event.Event) *bool) []field {
+// when says when the event has them.
+func gfpFields(when string, mask func(*event.Event) *uint32, order func(*event.Event) *int32, flag func(*event.Event) *bool) []field {
 	return []field{
-		{text: "gfp_mask", json: "gfp_mask", flag: flag, codec: hexCodec{mask}},
-		{text: "gfp_flags", json: "gfp_flags", flag: flag, option: withGFPNames, codec: gfpNamesCodec{mask}},
-		{text: "order", json: "order", flag: flag, codec: integerOf(order)},
+		{text: "gfp_mask", json: "gfp_mask", flag: flag, when: when, meaning: "allocation flags", codec: hexCodec{mask}},
+		{text: "gfp_flags", json: "gfp_flags", flag: flag, option: withGFPNames, when: "with `gfp_mask`, if oomtrace names flags",
+			meaning: "`gfp_mask` as flag names", codec: gfpNamesCodec{mask}},
+		{text: "order", json: "order", flag: flag, when: when, meaning: "allocation order (-1 for sysrq-f)", codec: integerOf(order)},
 	}
 }
 
 func reclaimKindField(kind func(*event.Event) *event.ReclaimKind) field {
-	return field{text: "reclaim", json: "reclaim", codec: enumCodec[event.ReclaimKind]{kind, event.ParseReclaimKind}}
+	return field{text: "reclaim", json: "reclaim", when: "always", meaning: "`direct`, `memcg` or `softlimit`",
+		codec: enumCodec[event.ReclaimKind]{kind, event.ParseReclaimKind}}
 }
 
-func durationField(name string, d func(*event.Event) *time.Duration) field {
-	return field{text: name, json: name, codec: integerOf(d)}
+func durationField(name, meaning string, d func(*event.Event) *time.Duration) field {
+	return field{text: name, json: name, when: "always", meaning: meaning, codec: integerOf(d)}
 }
 
 func oomKillFields() []field {
@@ -224,62 +300,81 @@ func oomKillFields() []field {
 	hasMM := func(ev *event.Event) *bool { return &victim(ev).HasMM }
 	hasGFP := func(ev *event.Event) *bool { return &kill(ev).HasGFP }
 	hasControl := func(ev *event.Event) *bool { return &kill(ev).HasControl }
-	kb := func(name string, missing event.Missing, get func(*event.Event) *uint64) field {
-		return field{text: "victim." + name, json: "victim." + name, flag: hasMM, missing: missing, codec: integerOf(get)}
+	kb := func(name string, missing event.Missing, when, meaning string, get func(*event.Event) *uint64) field {
+		return field{text: "victim." + name, json: "victim." + name, flag: hasMM, missing: missing, when: when, meaning: meaning, codec: integerOf(get)}
 	}
-
+	const hadMemory = "victim had memory"
 	fields := []field{
-		{text: "class", json: "class", codec: enumCodec[event.Class]{func(ev *event.Event) *event.Class { return &kill(ev).Class }, event.ParseClass}},
-		{text: "mode", json: "mode", codec: enumCodec[event.Mode]{func(ev *event.Event) *event.Mode { return &kill(ev).Mode }, event.ParseMode}},
+		{text: "class", json: "class", when: "always",
+			meaning: "the limit enforced: `memcg`, `global`, `cpuset`, `mempolicy`, `sysrq`, `unknown`",
+			codec:   enumCodec[event.Class]{func(ev *event.Event) *event.Class { return &kill(ev).Class }, event.ParseClass}},
+		{text: "mode", json: "mode", when: "always",
+			meaning: "how the kill was seen: `fentry`, `kprobe`, `tracepoint`, or `kmsg` (read from the kernel log)",
+			codec:   enumCodec[event.Mode]{func(ev *event.Event) *event.Mode { return &kill(ev).Mode }, event.ParseMode}},
 	}
-	fields = append(fields, optionalTaskFields("victim", func(ev *event.Event) *event.Task { return &victim(ev).Task }, 0, event.MissingVictimTGID)...)
+	fields = append(fields, optionalTaskFields("victim", "the killed task", func(ev *event.Event) *event.Task { return &victim(ev).Task }, 0, event.MissingVictimTGID)...)
 	fields = append(fields,
-		field{text: "victim.uid", json: "victim.uid", flag: hasUID, codec: integerOf(func(ev *event.Event) *uint32 { return &victim(ev).UID })},
-		field{text: "victim.oom_score_adj", json: "victim.oom_score_adj", missing: event.MissingVictimAdj, codec: integerOf(func(ev *event.Event) *int16 { return &victim(ev).OOMScoreAdj })},
-		kb("rss_anon_kb", 0, func(ev *event.Event) *uint64 { return &victim(ev).RSSAnonKB }),
-		kb("rss_file_kb", 0, func(ev *event.Event) *uint64 { return &victim(ev).RSSFileKB }),
-		kb("rss_shmem_kb", event.MissingVictimShmem, func(ev *event.Event) *uint64 { return &victim(ev).RSSShmemKB }),
-		kb("total_vm_kb", 0, func(ev *event.Event) *uint64 { return &victim(ev).TotalVMKB }),
-		kb("pgtables_kb", event.MissingVictimPgtables, func(ev *event.Event) *uint64 { return &victim(ev).PgtablesKB }),
+		field{text: "victim.uid", json: "victim.uid", flag: hasUID, when: "the source gave it",
+			meaning: "its uid (not with the old `mark_victim(int pid)` tracepoint, nor in a kernel log before 5.3 without a task table)",
+			codec:   integerOf(func(ev *event.Event) *uint32 { return &victim(ev).UID })},
+		field{text: "victim.oom_score_adj", json: "victim.oom_score_adj", missing: event.MissingVictimAdj, when: "the source gave it",
+			meaning: "-1000 to 1000 (a kernel log before 5.10 without a task table has none)",
+			codec:   integerOf(func(ev *event.Event) *int16 { return &victim(ev).OOMScoreAdj })},
+		kb("rss_anon_kb", 0, hadMemory, "anonymous RSS, kB", func(ev *event.Event) *uint64 { return &victim(ev).RSSAnonKB }),
+		kb("rss_file_kb", 0, hadMemory, "file RSS, kB", func(ev *event.Event) *uint64 { return &victim(ev).RSSFileKB }),
+		kb("rss_shmem_kb", event.MissingVictimShmem, hadMemory+" (and a kernel log of 4.6 or later)", "shmem RSS, kB", func(ev *event.Event) *uint64 { return &victim(ev).RSSShmemKB }),
+		kb("total_vm_kb", 0, hadMemory, "virtual size, kB", func(ev *event.Event) *uint64 { return &victim(ev).TotalVMKB }),
+		kb("pgtables_kb", event.MissingVictimPgtables, hadMemory+" (and a kernel log of 5.10 or later, or its task table)", "page tables, kB", func(ev *event.Event) *uint64 { return &victim(ev).PgtablesKB }),
 	)
 	victimCgroup := func(ev *event.Event) *event.Cgroup { return &victim(ev).Cgroup }
-	fields = append(fields, cgroupFieldsOf("victim.cgroup", "victim.cgroup", "victim.cgroup_usage_bytes", "victim.cgroup_limit_bytes", victimCgroup, event.MissingCgroupIDs)...)
-	fields = append(fields, containerFields("victim", "victim_container", victimCgroup)...)
-	fields = append(fields, optionalTaskFields("trigger", func(ev *event.Event) *event.Task { return &kill(ev).Trigger }, event.MissingTrigger, event.MissingTriggerTGID)...)
+	fields = append(fields, cgroupFieldsOf("victim.cgroup", "victim.cgroup", "victim.cgroup_usage_bytes", "victim.cgroup_limit_bytes", "the victim's memory cgroup", victimCgroup, event.MissingCgroupIDs)...)
+	fields = append(fields, containerFields("victim", "victim_container", "who the victim's cgroup belongs to", victimCgroup)...)
+	fields = append(fields, optionalTaskFields("trigger", "the thread whose allocation ran into the OOM (often not the victim)", func(ev *event.Event) *event.Task { return &kill(ev).Trigger }, event.MissingTrigger, event.MissingTriggerTGID)...)
 	triggerCgroup := func(ev *event.Event) *event.Cgroup { return &kill(ev).TriggerCgroup }
-	fields = append(fields, cgroupFieldsOf("trigger.cgroup", "trigger.cgroup", "trigger.cgroup_usage_bytes", "trigger.cgroup_limit_bytes", triggerCgroup, event.MissingCgroupIDs)...)
-	fields = append(fields, containerFields("trigger", "trigger_container", triggerCgroup)...)
+	fields = append(fields, cgroupFieldsOf("trigger.cgroup", "trigger.cgroup", "trigger.cgroup_usage_bytes", "trigger.cgroup_limit_bytes", "its memory cgroup", triggerCgroup, event.MissingCgroupIDs)...)
+	fields = append(fields, containerFields("trigger", "trigger_container", "who it belongs to", triggerCgroup)...)
 	oomCgroup := func(ev *event.Event) *event.Cgroup { return &kill(ev).OOMCgroup }
-	fields = append(fields, cgroupFieldsOf("oom_cgroup", "oom_cgroup", "memcg_usage_bytes", "memcg_limit_bytes", oomCgroup, event.MissingCgroupIDs)...)
-	fields = append(fields, containerFields("oom", "oom_container", oomCgroup)...)
-	fields = append(fields, gfpFields(
+	fields = append(fields, cgroupFieldsOf("oom_cgroup", "oom_cgroup", "memcg_usage_bytes", "memcg_limit_bytes", "memcg OOMs: the cgroup whose limit was hit, often an ancestor of the victim's", oomCgroup, event.MissingCgroupIDs)...)
+	fields = append(fields, containerFields("oom", "oom_container", "who the OOM cgroup belongs to", oomCgroup)...)
+	fields = append(fields, gfpFields("fentry/kprobe mode, or the log's header line",
 		func(ev *event.Event) *uint32 { return &kill(ev).GFPMask },
 		func(ev *event.Event) *int32 { return &kill(ev).Order },
 		hasGFP)...)
 	fields = append(fields,
-		field{text: "points", json: "points", flag: hasControl, codec: integerOf(func(ev *event.Event) *int64 { return &kill(ev).Points })},
-		field{text: "totalpages", json: "totalpages", flag: hasControl, codec: integerOf(func(ev *event.Event) *uint64 { return &kill(ev).TotalPages })},
-		field{text: "victim_exiting", json: "victim_exiting",
-			has:   func(ev *event.Event) bool { return kill(ev).VictimExiting },
-			codec: bare[boolCodec]{boolCodec{func(ev *event.Event) *bool { return &kill(ev).VictimExiting }}}},
-		field{text: "oom_group", json: "oom_group",
-			has:   func(ev *event.Event) bool { return kill(ev).Group.Valid() },
-			codec: stringCodec{func(ev *event.Event) *string { return &kill(ev).Group.Path }}},
-		field{text: "replayed", json: "replayed",
-			has:   func(ev *event.Event) bool { return kill(ev).Replayed },
-			codec: bare[boolCodec]{boolCodec{func(ev *event.Event) *bool { return &kill(ev).Replayed }}}},
-		field{text: "stack", json: "stack", option: withStacks,
-			has:   func(ev *event.Event) bool { return len(kill(ev).Stack) > 0 },
-			codec: stackCodec{func(ev *event.Event) *[]string { return &kill(ev).Stack }}},
-		field{text: "victim.main.pid", json: "victim_main.pid",
-			has:   func(ev *event.Event) bool { return kill(ev).VictimMain.TGID != 0 },
-			codec: integerOf(func(ev *event.Event) *uint32 { return &kill(ev).VictimMain.TGID })},
-		field{text: "victim.main.comm", json: "victim_main.comm",
-			has:   func(ev *event.Event) bool { return kill(ev).VictimMain.TGID != 0 },
-			codec: stringCodec{func(ev *event.Event) *string { return &kill(ev).VictimMain.Comm }}},
-		field{text: "why", json: "why",
-			has:   func(ev *event.Event) bool { return kill(ev).Why != "" },
-			codec: stringCodec{func(ev *event.Event) *string { return &kill(ev).Why }}},
+		field{text: "points", json: "points", flag: hasControl, when: "fentry/kprobe mode",
+			meaning: "the victim's badness, in pages (0 for extra `memory.oom.group` victims)",
+			codec:   integerOf(func(ev *event.Event) *int64 { return &kill(ev).Points })},
+		field{text: "totalpages", json: "totalpages", flag: hasControl, when: "fentry/kprobe mode",
+			meaning: "the memory the OOM was judged against, in pages: **not** the victim's size",
+			codec:   integerOf(func(ev *event.Event) *uint64 { return &kill(ev).TotalPages })},
+		field{text: "victim_exiting", json: "victim_exiting", when: "true",
+			meaning: "the victim was already exiting: no SIGKILL was sent",
+			has:     func(ev *event.Event) bool { return kill(ev).VictimExiting },
+			codec:   bare[boolCodec]{boolCodec{func(ev *event.Event) *bool { return &kill(ev).VictimExiting }}}},
+		field{text: "oom_group", json: "oom_group", when: "the kernel log said so",
+			meaning: "the cgroup with `memory.oom.group` set whose tasks were killed together, this one among them",
+			has:     func(ev *event.Event) bool { return kill(ev).Group.Valid() },
+			codec:   stringCodec{func(ev *event.Event) *string { return &kill(ev).Group.Path }}},
+		field{text: "replayed", json: "replayed", when: "true",
+			meaning: "the kill was read from the kernel log of before tracing began (`--since-boot`), not seen as it happened",
+			has:     func(ev *event.Event) bool { return kill(ev).Replayed },
+			codec:   bare[boolCodec]{boolCodec{func(ev *event.Event) *bool { return &kill(ev).Replayed }}}},
+		field{text: "stack", json: "stack", option: withStacks, when: "if stacks are asked for",
+			meaning: "kernel stack at the kill, innermost first",
+			has:     func(ev *event.Event) bool { return len(kill(ev).Stack) > 0 },
+			codec:   stackCodec{func(ev *event.Event) *[]string { return &kill(ev).Stack }}},
+		field{text: "victim.main.pid", json: "victim_main.pid", when: "a live kill in a container whose main process was found",
+			meaning: "the pid of the main process of the victim's container (PID 1 of its own PID namespace), found in the victim's cgroup right after the kill: the victim itself, or a process that lives on",
+			has:     func(ev *event.Event) bool { return kill(ev).VictimMain.TGID != 0 },
+			codec:   integerOf(func(ev *event.Event) *uint32 { return &kill(ev).VictimMain.TGID })},
+		field{text: "victim.main.comm", json: "victim_main.comm", when: "with `victim.main.pid`",
+			meaning: "its name",
+			has:     func(ev *event.Event) bool { return kill(ev).VictimMain.TGID != 0 },
+			codec:   stringCodec{func(ev *event.Event) *string { return &kill(ev).VictimMain.Comm }}},
+		field{text: "why", json: "why", when: "when explained",
+			meaning: "one sentence for people: who was killed, which limit was reached, with the numbers that matter",
+			has:     func(ev *event.Event) bool { return kill(ev).Why != "" },
+			codec:   stringCodec{func(ev *event.Event) *string { return &kill(ev).Why }}},
 	)
 	fields = append(fields, snapshotFields(func(ev *event.Event) *event.Snapshot { return &kill(ev).Snapshot },
 		func(ev *event.Event) *bool { return &kill(ev).HasSnapshot })...)
@@ -289,27 +384,35 @@ func oomKillFields() []field {
 // reportFields are the keys of what the kernel's report in its log says
 // beyond the kill: text report.*, JSON object report.
 func reportFields(rep func(*event.Event) *event.KernelReport) []field {
-	bytesOf := func(name string, flag func(*event.KernelReport) *bool, get func(*event.KernelReport) *uint64) field {
-		return field{text: "report." + name, json: "report." + name,
+	bytesOf := func(name, when, meaning string, flag func(*event.KernelReport) *bool, get func(*event.KernelReport) *uint64) field {
+		return field{text: "report." + name, json: "report." + name, when: when, meaning: meaning,
 			flag:  func(ev *event.Event) *bool { return flag(rep(ev)) },
 			codec: integerOf(func(ev *event.Event) *uint64 { return get(rep(ev)) })}
 	}
+	const (
+		memInfo  = "the report has `Mem-Info` (every OOM but a memcg one)"
+		swapSeen = "the report shows the swap"
+		stats    = "the report has the memcg's statistics"
+		counter  = "the report has the memcg's memory+swap (v1) or swap (v2) line"
+	)
 	node := func(r *event.KernelReport) *bool { return &r.HasNode }
 	swap := func(r *event.KernelReport) *bool { return &r.HasSwap }
 	memcg := func(r *event.KernelReport) *bool { return &r.HasMemcg }
 	memcgSwap := func(r *event.KernelReport) *bool { return &r.HasMemcgSwap }
-	return []field{
-		bytesOf("anon_bytes", node, func(r *event.KernelReport) *uint64 { return &r.AnonBytes }),
-		bytesOf("file_bytes", node, func(r *event.KernelReport) *uint64 { return &r.FileBytes }),
-		bytesOf("shmem_bytes", node, func(r *event.KernelReport) *uint64 { return &r.ShmemBytes }),
-		bytesOf("slab_reclaimable_bytes", node, func(r *event.KernelReport) *uint64 { return &r.SlabReclaimableBytes }),
-		bytesOf("slab_unreclaimable_bytes", node, func(r *event.KernelReport) *uint64 { return &r.SlabUnreclaimBytes }),
-		bytesOf("free_bytes", node, func(r *event.KernelReport) *uint64 { return &r.FreeBytes }),
-		bytesOf("min_free_bytes", node, func(r *event.KernelReport) *uint64 { return &r.MinFreeBytes }),
-		bytesOf("swap_free_bytes", swap, func(r *event.KernelReport) *uint64 { return &r.SwapFreeBytes }),
-		bytesOf("swap_total_bytes", swap, func(r *event.KernelReport) *uint64 { return &r.SwapTotalBytes }),
-		{text: "report.free_by_order", json: "report.free_by_order",
-			flag: func(ev *event.Event) *bool { return &rep(ev).HasFreeLists },
+	return in(reportKeys, instance{text: "report", json: "report", when: "a kill read from the kernel log (the first victim of a report)",
+		meaning: "what the kernel's report says beyond the kill: where the memory was"}, []field{
+		bytesOf("anon_bytes", memInfo, "anonymous memory of the node (active and inactive)", node, func(r *event.KernelReport) *uint64 { return &r.AnonBytes }),
+		bytesOf("file_bytes", memInfo, "page cache of the node", node, func(r *event.KernelReport) *uint64 { return &r.FileBytes }),
+		bytesOf("shmem_bytes", memInfo, "shared memory and tmpfs", node, func(r *event.KernelReport) *uint64 { return &r.ShmemBytes }),
+		bytesOf("slab_reclaimable_bytes", memInfo, "kernel slab memory that can be reclaimed", node, func(r *event.KernelReport) *uint64 { return &r.SlabReclaimableBytes }),
+		bytesOf("slab_unreclaimable_bytes", memInfo, "kernel slab memory that cannot", node, func(r *event.KernelReport) *uint64 { return &r.SlabUnreclaimBytes }),
+		bytesOf("free_bytes", memInfo, "free memory", node, func(r *event.KernelReport) *uint64 { return &r.FreeBytes }),
+		bytesOf("min_free_bytes", memInfo, "the zones' min watermarks summed: free memory below it is the kernel's reserve", node, func(r *event.KernelReport) *uint64 { return &r.MinFreeBytes }),
+		bytesOf("swap_free_bytes", swapSeen, "free swap", swap, func(r *event.KernelReport) *uint64 { return &r.SwapFreeBytes }),
+		bytesOf("swap_total_bytes", swapSeen, "all swap (0: none)", swap, func(r *event.KernelReport) *uint64 { return &r.SwapTotalBytes }),
+		{text: "report.free_by_order", json: "report.free_by_order", when: "the report has free lists with a free block",
+			meaning: "free memory in bytes by block order (4 KiB << order), as `hist_us`: what an order-N allocation could have had",
+			flag:    func(ev *event.Event) *bool { return &rep(ev).HasFreeLists },
 			// No free block of any order is no list to write.
 			has: func(ev *event.Event) bool {
 				for _, n := range rep(ev).FreeByOrder {
@@ -320,21 +423,24 @@ func reportFields(rep func(*event.Event) *event.KernelReport) []field {
 				return false
 			},
 			codec: histCodec{func(ev *event.Event) []uint64 { return rep(ev).FreeByOrder[:] }}},
-		bytesOf("memcg_anon_bytes", memcg, func(r *event.KernelReport) *uint64 { return &r.MemcgAnonBytes }),
-		bytesOf("memcg_file_bytes", memcg, func(r *event.KernelReport) *uint64 { return &r.MemcgFileBytes }),
-		bytesOf("memcg_kernel_bytes", memcg, func(r *event.KernelReport) *uint64 { return &r.MemcgKernelBytes }),
-		bytesOf("memcg_shmem_bytes", memcg, func(r *event.KernelReport) *uint64 { return &r.MemcgShmemBytes }),
-		bytesOf("memcg_swap_usage_bytes", memcgSwap, func(r *event.KernelReport) *uint64 { return &r.MemcgSwapUsageBytes }),
-		{text: "report.memcg_swap_limit_bytes", json: "report.memcg_swap_limit_bytes",
-			flag:  func(ev *event.Event) *bool { return &rep(ev).HasMemcgSwap },
-			codec: limitCodec{func(ev *event.Event) *uint64 { return &rep(ev).MemcgSwapLimitBytes }}},
-		{text: "report.task_count", json: "report.task_count",
-			has:   func(ev *event.Event) bool { return rep(ev).TaskCount > 0 },
-			codec: integerOf(func(ev *event.Event) *int { return &rep(ev).TaskCount })},
-		{text: "report.tasks", json: "report.tasks",
-			has:   func(ev *event.Event) bool { return rep(ev).NumTasks > 0 },
-			codec: tasksCodec{rep}},
-	}
+		bytesOf("memcg_anon_bytes", stats, "the OOM cgroup's anonymous memory at the kill", memcg, func(r *event.KernelReport) *uint64 { return &r.MemcgAnonBytes }),
+		bytesOf("memcg_file_bytes", stats, "its page cache", memcg, func(r *event.KernelReport) *uint64 { return &r.MemcgFileBytes }),
+		bytesOf("memcg_kernel_bytes", stats, "its kernel memory (which counts toward the limit)", memcg, func(r *event.KernelReport) *uint64 { return &r.MemcgKernelBytes }),
+		bytesOf("memcg_shmem_bytes", stats, "its shared memory", memcg, func(r *event.KernelReport) *uint64 { return &r.MemcgShmemBytes }),
+		bytesOf("memcg_swap_usage_bytes", counter, "memory+swap (v1) or swap (v2) in use", memcgSwap, func(r *event.KernelReport) *uint64 { return &r.MemcgSwapUsageBytes }),
+		{text: "report.memcg_swap_limit_bytes", json: "report.memcg_swap_limit_bytes", when: counter,
+			meaning: "its limit (`max` / `null`: none)",
+			flag:    func(ev *event.Event) *bool { return &rep(ev).HasMemcgSwap },
+			codec:   limitCodec{func(ev *event.Event) *uint64 { return &rep(ev).MemcgSwapLimitBytes }}},
+		{text: "report.task_count", json: "report.task_count", when: "the report has a task table",
+			meaning: "the rows of the report's task table",
+			has:     func(ev *event.Event) bool { return rep(ev).TaskCount > 0 },
+			codec:   integerOf(func(ev *event.Event) *int { return &rep(ev).TaskCount })},
+		{text: "report.tasks", json: "report.tasks", when: "the report has a task table",
+			meaning: "its largest tasks by resident memory, largest first: in text `pid:tgid:uid:rss_bytes:swap_bytes:oom_score_adj:comm` joined by `,` (a `,` in a comm written `\\x2c`), in JSON an array of objects with those keys",
+			has:     func(ev *event.Event) bool { return rep(ev).NumTasks > 0 },
+			codec:   tasksCodec{rep}},
+	})
 }
 
 // snapshotFields are the keys of the memory snapshot after a kill: text
@@ -342,61 +448,66 @@ func reportFields(rep func(*event.Event) *event.KernelReport) []field {
 // when it was read.
 func snapshotFields(snap func(*event.Event) *event.Snapshot, flag func(*event.Event) *bool) []field {
 	mask := func(ev *event.Event) *event.SnapshotField { return &snap(ev).Fields }
-	value := func(name string, bit event.SnapshotField, c codec) field {
-		return field{text: "snapshot." + name, json: "snapshot." + name, flag: flag,
+	value := func(name, meaning string, bit event.SnapshotField, c codec) field {
+		return field{text: "snapshot." + name, json: "snapshot." + name, flag: flag, when: "read", meaning: meaning,
 			has:   func(ev *event.Event) bool { return snap(ev).Has(bit) },
 			codec: bitCodec{codec: c, mask: mask, bit: bit}}
 	}
-	count := func(name string, bit event.SnapshotField, get func(*event.Snapshot) *uint64) field {
-		return value(name, bit, integerOf(func(ev *event.Event) *uint64 { return get(snap(ev)) }))
+	count := func(name, meaning string, bit event.SnapshotField, get func(*event.Snapshot) *uint64) field {
+		return value(name, meaning, bit, integerOf(func(ev *event.Event) *uint64 { return get(snap(ev)) }))
 	}
-	limit := func(name string, bit event.SnapshotField, get func(*event.Snapshot) *uint64) field {
-		return value(name, bit, limitCodec{func(ev *event.Event) *uint64 { return get(snap(ev)) }})
+	limit := func(name, meaning string, bit event.SnapshotField, get func(*event.Snapshot) *uint64) field {
+		return value(name, meaning, bit, limitCodec{func(ev *event.Event) *uint64 { return get(snap(ev)) }})
 	}
-	pressure := func(prefix string, bit event.SnapshotField, get func(*event.Snapshot) *event.Pressure) []field {
-		avg := func(name string, line func(*event.Pressure) *event.PressureLine) field {
-			return value(prefix+name, bit, bare[floatCodec]{floatCodec{func(ev *event.Event) *float64 { return &line(get(snap(ev))).Avg10 }}})
+	pressure := func(prefix, whose string, bit event.SnapshotField, get func(*event.Snapshot) *event.Pressure) []field {
+		avg := func(name, meaning string, line func(*event.Pressure) *event.PressureLine) field {
+			return value(prefix+name, meaning, bit, bare[floatCodec]{floatCodec{func(ev *event.Event) *float64 { return &line(get(snap(ev))).Avg10 }}})
 		}
 		return []field{
-			avg("some_avg10", func(p *event.Pressure) *event.PressureLine { return &p.Some }),
-			avg("full_avg10", func(p *event.Pressure) *event.PressureLine { return &p.Full }),
+			avg("some_avg10", whose+" memory pressure: percent of the last 10 s in which some task stalled", func(p *event.Pressure) *event.PressureLine { return &p.Some }),
+			avg("full_avg10", "the same, all tasks at once", func(p *event.Pressure) *event.PressureLine { return &p.Full }),
 		}
 	}
 	fields := []field{
-		{text: "snapshot", json: "snapshot.status", flag: flag,
-			codec: snapshotStatusCodec{func(ev *event.Event) *event.SnapshotStatus { return &snap(ev).Status }}},
-		{text: "snapshot.cgroup_version", json: "snapshot.cgroup_version", flag: flag,
-			has:   func(ev *event.Event) bool { return snap(ev).Version != 0 },
-			codec: integerOf(func(ev *event.Event) *int { return &snap(ev).Version })},
-		{text: "snapshot.reason", json: "snapshot.reason", flag: flag,
-			has:   func(ev *event.Event) bool { return snap(ev).Reason != "" },
-			codec: stringCodec{func(ev *event.Event) *string { return &snap(ev).Reason }}},
-		count("anon_bytes", event.SnapAnon, func(s *event.Snapshot) *uint64 { return &s.Anon }),
-		count("file_bytes", event.SnapFile, func(s *event.Snapshot) *uint64 { return &s.File }),
-		count("shmem_bytes", event.SnapShmem, func(s *event.Snapshot) *uint64 { return &s.Shmem }),
-		count("kernel_bytes", event.SnapKernel, func(s *event.Snapshot) *uint64 { return &s.Kernel }),
-		count("slab_bytes", event.SnapSlab, func(s *event.Snapshot) *uint64 { return &s.Slab }),
-		count("workingset_refault_anon", event.SnapWorkingsetRefaultAnon, func(s *event.Snapshot) *uint64 { return &s.WorkingsetRefaultAnon }),
-		count("workingset_refault_file", event.SnapWorkingsetRefaultFile, func(s *event.Snapshot) *uint64 { return &s.WorkingsetRefaultFile }),
-		limit("high_bytes", event.SnapHigh, func(s *event.Snapshot) *uint64 { return &s.HighBytes }),
-		limit("swap_limit_bytes", event.SnapSwapLimit, func(s *event.Snapshot) *uint64 { return &s.SwapLimitBytes }),
-		count("swap_bytes", event.SnapSwap, func(s *event.Snapshot) *uint64 { return &s.SwapBytes }),
-		count("events_high", event.SnapEventsHigh, func(s *event.Snapshot) *uint64 { return &s.EventsHigh }),
-		count("events_max", event.SnapEventsMax, func(s *event.Snapshot) *uint64 { return &s.EventsMax }),
-		count("events_oom", event.SnapEventsOOM, func(s *event.Snapshot) *uint64 { return &s.EventsOOM }),
-		count("events_oom_kill", event.SnapEventsOOMKill, func(s *event.Snapshot) *uint64 { return &s.EventsOOMKill }),
-		count("failcnt", event.SnapFailcnt, func(s *event.Snapshot) *uint64 { return &s.Failcnt }),
+		{text: "snapshot", json: "snapshot.status", flag: flag, when: "a snapshot was taken",
+			meaning: "`ok`, `cgroup removed`, `timed out` or `failed`",
+			codec:   snapshotStatusCodec{func(ev *event.Event) *event.SnapshotStatus { return &snap(ev).Status }}},
+		{text: "snapshot.cgroup_version", json: "snapshot.cgroup_version", flag: flag, when: "known",
+			meaning: "1 or 2",
+			has:     func(ev *event.Event) bool { return snap(ev).Version != 0 },
+			codec:   integerOf(func(ev *event.Event) *int { return &snap(ev).Version })},
+		{text: "snapshot.reason", json: "snapshot.reason", flag: flag, when: "failed",
+			meaning: "why",
+			has:     func(ev *event.Event) bool { return snap(ev).Reason != "" },
+			codec:   stringCodec{func(ev *event.Event) *string { return &snap(ev).Reason }}},
+		count("anon_bytes", "memory.stat anon (v1: total_rss)", event.SnapAnon, func(s *event.Snapshot) *uint64 { return &s.Anon }),
+		count("file_bytes", "memory.stat file (v1: total_cache)", event.SnapFile, func(s *event.Snapshot) *uint64 { return &s.File }),
+		count("shmem_bytes", "memory.stat shmem", event.SnapShmem, func(s *event.Snapshot) *uint64 { return &s.Shmem }),
+		count("kernel_bytes", "memory.stat kernel (v1: the kmem usage)", event.SnapKernel, func(s *event.Snapshot) *uint64 { return &s.Kernel }),
+		count("slab_bytes", "memory.stat slab", event.SnapSlab, func(s *event.Snapshot) *uint64 { return &s.Slab }),
+		count("workingset_refault_anon", "pages refaulted after reclaim evicted them: thrashing", event.SnapWorkingsetRefaultAnon, func(s *event.Snapshot) *uint64 { return &s.WorkingsetRefaultAnon }),
+		count("workingset_refault_file", "the same, of files", event.SnapWorkingsetRefaultFile, func(s *event.Snapshot) *uint64 { return &s.WorkingsetRefaultFile }),
+		limit("high_bytes", "memory.high (`max` / `null`: none)", event.SnapHigh, func(s *event.Snapshot) *uint64 { return &s.HighBytes }),
+		limit("swap_limit_bytes", "the swap the cgroup may use", event.SnapSwapLimit, func(s *event.Snapshot) *uint64 { return &s.SwapLimitBytes }),
+		count("swap_bytes", "the swap in use", event.SnapSwap, func(s *event.Snapshot) *uint64 { return &s.SwapBytes }),
+		count("events_high", "memory.events high", event.SnapEventsHigh, func(s *event.Snapshot) *uint64 { return &s.EventsHigh }),
+		count("events_max", "memory.events max", event.SnapEventsMax, func(s *event.Snapshot) *uint64 { return &s.EventsMax }),
+		count("events_oom", "memory.events oom", event.SnapEventsOOM, func(s *event.Snapshot) *uint64 { return &s.EventsOOM }),
+		count("events_oom_kill", "memory.events oom_kill (v1: memory.oom_control's)", event.SnapEventsOOMKill, func(s *event.Snapshot) *uint64 { return &s.EventsOOMKill }),
+		count("failcnt", "v1 memory.failcnt", event.SnapFailcnt, func(s *event.Snapshot) *uint64 { return &s.Failcnt }),
 	}
-	fields = append(fields, pressure("psi_", event.SnapPressure, func(s *event.Snapshot) *event.Pressure { return &s.Pressure })...)
-	return append(fields, pressure("node_psi_", event.SnapNodePressure, func(s *event.Snapshot) *event.Pressure { return &s.NodePressure })...)
+	fields = append(fields, pressure("psi_", "the cgroup's", event.SnapPressure, func(s *event.Snapshot) *event.Pressure { return &s.Pressure })...)
+	fields = append(fields, pressure("node_psi_", "the node's", event.SnapNodePressure, func(s *event.Snapshot) *event.Pressure { return &s.NodePressure })...)
+	return in(snapshotKeys, instance{text: "snapshot", json: "snapshot", when: "a snapshot was taken (`trace` without `--no-snapshot`, a kill happening now)",
+		meaning: "the OOM cgroup's memory state read from user space right after the kill"}, fields)
 }
 
 func memcgOOMFields() []field {
 	oom := func(ev *event.Event) *event.MemcgOOM { return &ev.MemcgOOM }
 	cgroup := func(ev *event.Event) *event.Cgroup { return &oom(ev).Cgroup }
-	fields := cgroupFields("oom_cgroup", "oom_cgroup", "memcg_usage_bytes", "memcg_limit_bytes", cgroup)
-	fields = append(fields, containerFields("oom", "oom_container", cgroup)...)
-	return append(fields, gfpFields(
+	fields := cgroupFields("oom_cgroup", "oom_cgroup", "memcg_usage_bytes", "memcg_limit_bytes", "the cgroup whose limit was hit", cgroup)
+	fields = append(fields, containerFields("oom", "oom_container", "who it belongs to", cgroup)...)
+	return append(fields, gfpFields("always",
 		func(ev *event.Event) *uint32 { return &oom(ev).GFPMask },
 		func(ev *event.Event) *int32 { return &oom(ev).Order },
 		nil)...)
@@ -406,30 +517,33 @@ func reclaimFields() []field {
 	r := func(ev *event.Event) *event.Reclaim { return &ev.Reclaim }
 	fields := []field{
 		reclaimKindField(func(ev *event.Event) *event.ReclaimKind { return &r(ev).Kind }),
-		durationField("duration_ns", func(ev *event.Event) *time.Duration { return &r(ev).Duration }),
-		{text: "nr_reclaimed", json: "nr_reclaimed", codec: integerOf(func(ev *event.Event) *uint64 { return &r(ev).NrReclaimed })},
+		durationField("duration_ns", "how long the episode took", func(ev *event.Event) *time.Duration { return &r(ev).Duration }),
+		{text: "nr_reclaimed", json: "nr_reclaimed", when: "always", meaning: "pages reclaimed",
+			codec: integerOf(func(ev *event.Event) *uint64 { return &r(ev).NrReclaimed })},
 	}
-	fields = append(fields, gfpFields(
+	fields = append(fields, gfpFields("always",
 		func(ev *event.Event) *uint32 { return &r(ev).GFPMask },
 		func(ev *event.Event) *int32 { return &r(ev).Order },
 		nil)...)
 	cgroup := func(ev *event.Event) *event.Cgroup { return &r(ev).Cgroup }
-	fields = append(fields, cgroupFields("cgroup", "cgroup", "cgroup_usage_bytes", "cgroup_limit_bytes", cgroup)...)
-	return append(fields, containerFields("", "container", cgroup)...)
+	fields = append(fields, cgroupFields("cgroup", "cgroup", "cgroup_usage_bytes", "cgroup_limit_bytes", "the reclaiming task's memory cgroup (not necessarily the one reclaimed)", cgroup)...)
+	return append(fields, containerFields("", "container", "who it belongs to", cgroup)...)
 }
 
 func kswapdWakeFields() []field {
 	return []field{
-		{text: "node", json: "node", codec: integerOf(func(ev *event.Event) *int32 { return &ev.KswapdWake.Node })},
-		{text: "zone", json: "zone", codec: integerOf(func(ev *event.Event) *int32 { return &ev.KswapdWake.Zone })},
-		{text: "order", json: "order", codec: integerOf(func(ev *event.Event) *int32 { return &ev.KswapdWake.Order })},
+		{text: "node", json: "node", when: "always", meaning: "NUMA node", codec: integerOf(func(ev *event.Event) *int32 { return &ev.KswapdWake.Node })},
+		{text: "zone", json: "zone", when: "always", meaning: "zone index", codec: integerOf(func(ev *event.Event) *int32 { return &ev.KswapdWake.Zone })},
+		{text: "order", json: "order", when: "always", meaning: "allocation order", codec: integerOf(func(ev *event.Event) *int32 { return &ev.KswapdWake.Order })},
 	}
 }
 
 func reaperFields() []field {
 	return []field{
-		{text: "step", json: "step", codec: enumCodec[event.ReaperStep]{func(ev *event.Event) *event.ReaperStep { return &ev.Reaper.Step }, event.ParseReaperStep}},
-		{text: "victim.pid", json: "victim.pid", codec: integerOf(func(ev *event.Event) *uint32 { return &ev.Reaper.VictimPID })},
+		{text: "step", json: "step", when: "always", meaning: "`wake`, `start`, `finish` or `skip`",
+			codec: enumCodec[event.ReaperStep]{func(ev *event.Event) *event.ReaperStep { return &ev.Reaper.Step }, event.ParseReaperStep}},
+		{text: "victim.pid", json: "victim.pid", when: "always", meaning: "the victim's thread id, as in `oom_kill`'s `victim.pid`",
+			codec: integerOf(func(ev *event.Event) *uint32 { return &ev.Reaper.VictimPID })},
 	}
 }
 
@@ -437,14 +551,15 @@ func reclaimStatsFields() []field {
 	st := func(ev *event.Event) *event.ReclaimStats { return &ev.ReclaimStats }
 	fields := []field{reclaimKindField(func(ev *event.Event) *event.ReclaimKind { return &st(ev).Kind })}
 	cgroup := func(ev *event.Event) *event.Cgroup { return &st(ev).Cgroup }
-	fields = append(fields, cgroupFields("cgroup", "cgroup", "cgroup_usage_bytes", "cgroup_limit_bytes", cgroup)...)
-	fields = append(fields, containerFields("", "container", cgroup)...)
+	fields = append(fields, cgroupFields("cgroup", "cgroup", "cgroup_usage_bytes", "cgroup_limit_bytes", "the reclaiming tasks' memory cgroup (path and id only)", cgroup)...)
+	fields = append(fields, containerFields("", "container", "who it belongs to", cgroup)...)
 	return append(fields,
-		durationField("interval_ns", func(ev *event.Event) *time.Duration { return &st(ev).Interval }),
-		field{text: "count", json: "count", codec: integerOf(func(ev *event.Event) *uint64 { return &st(ev).Count })},
-		durationField("total_ns", func(ev *event.Event) *time.Duration { return &st(ev).Total }),
-		durationField("max_ns", func(ev *event.Event) *time.Duration { return &st(ev).Max }),
-		field{text: "hist_us", json: "hist_us",
+		durationField("interval_ns", "the interval counted", func(ev *event.Event) *time.Duration { return &st(ev).Interval }),
+		field{text: "count", json: "count", when: "always", meaning: "episodes in the interval",
+			codec: integerOf(func(ev *event.Event) *uint64 { return &st(ev).Count })},
+		durationField("total_ns", "their total duration", func(ev *event.Event) *time.Duration { return &st(ev).Total }),
+		durationField("max_ns", "the longest episode since oomtrace started", func(ev *event.Event) *time.Duration { return &st(ev).Max }),
+		field{text: "hist_us", json: "hist_us", when: "some episode counted", meaning: "latency histogram, see above",
 			has: func(ev *event.Event) bool {
 				for _, n := range st(ev).Buckets {
 					if n != 0 {
@@ -459,41 +574,47 @@ func reclaimStatsFields() []field {
 
 func lostFields() []field {
 	return []field{
-		{text: "count", json: "count", codec: integerOf(func(ev *event.Event) *uint64 { return &ev.Lost.Count })},
-		{text: "total", json: "total", codec: integerOf(func(ev *event.Event) *uint64 { return &ev.Lost.Total })},
+		{text: "count", json: "count", when: "always", meaning: "lost since the previous `lost` event",
+			codec: integerOf(func(ev *event.Event) *uint64 { return &ev.Lost.Count })},
+		{text: "total", json: "total", when: "always", meaning: "lost since oomtrace started",
+			codec: integerOf(func(ev *event.Event) *uint64 { return &ev.Lost.Total })},
 	}
 }
 
 func senderClassField(get func(*event.Event) *event.SenderClass) field {
-	return field{text: "sender_class", json: "sender_class",
-		has:   func(ev *event.Event) bool { return *get(ev) != event.SenderUnknown },
-		codec: enumCodec[event.SenderClass]{get, event.ParseSenderClass}}
+	return field{text: "sender_class", json: "sender_class", when: "classified",
+		meaning: "`kubelet`, `runtime` (containerd, containerd-shim*, runc, crun, conmon, dockerd, crio, podman, or their systemd units), `systemd` (pid 1, or comm `systemd`), `systemd-oomd`, `kernel` (SI_KERNEL, or a fault raised in the faulting process), `user` (anything else). By name and cgroup: names are anyone's to choose, so the class says what the sender called itself",
+		has:     func(ev *event.Event) bool { return *get(ev) != event.SenderUnknown },
+		codec:   enumCodec[event.SenderClass]{get, event.ParseSenderClass}}
 }
 
 // senderFields are the keys of a signal's sender: sender.pid, .tgid, .comm,
 // its cgroup and container.
 func senderFields(task func(*event.Event) *event.Task, cgroup func(*event.Event) *event.Cgroup) []field {
-	fields := taskFields("sender", task)
-	fields = append(fields, cgroupFields("sender.cgroup", "sender.cgroup", "sender.cgroup_usage_bytes", "sender.cgroup_limit_bytes", cgroup)...)
-	return append(fields, containerFields("sender", "sender_container", cgroup)...)
+	fields := taskFields("sender", "the task that sent the signal", task)
+	fields = append(fields, cgroupFields("sender.cgroup", "sender.cgroup", "sender.cgroup_usage_bytes", "sender.cgroup_limit_bytes", "its memory cgroup", cgroup)...)
+	return append(fields, containerFields("sender", "sender_container", "who it belongs to", cgroup)...)
 }
 
 func signalFields() []field {
 	sig := func(ev *event.Event) *event.Signal { return &ev.Signal }
 	fields := []field{
-		{text: "signal", json: "signal", codec: integerOf(func(ev *event.Event) *int32 { return &sig(ev).Signal })},
-		{text: "si_code", json: "si_code", codec: integerOf(func(ev *event.Event) *int32 { return &sig(ev).Code })},
-		{text: "group", json: "group",
+		{text: "signal", json: "signal", when: "always", meaning: "signal number (9: SIGKILL)",
+			codec: integerOf(func(ev *event.Event) *int32 { return &sig(ev).Signal })},
+		{text: "si_code", json: "si_code", when: "always",
+			meaning: "who raised it: `0` SI_USER (kill(2)), `128` SI_KERNEL (the kernel: OOM killer, hangup), negative for sigqueue/tgkill, positive for a fault (`1` SEGV_MAPERR, …)",
+			codec:   integerOf(func(ev *event.Event) *int32 { return &sig(ev).Code })},
+		{text: "group", json: "group", when: "true", meaning: "sent to the whole process, not one thread",
 			has:   func(ev *event.Event) bool { return sig(ev).Group },
 			codec: bare[boolCodec]{boolCodec{func(ev *event.Event) *bool { return &sig(ev).Group }}}},
 	}
 	fields = append(fields, senderFields(func(ev *event.Event) *event.Task { return &sig(ev).Sender },
 		func(ev *event.Event) *event.Cgroup { return &sig(ev).SenderCgroup })...)
 	fields = append(fields, senderClassField(func(ev *event.Event) *event.SenderClass { return &sig(ev).SenderClass }))
-	fields = append(fields, taskFields("target", func(ev *event.Event) *event.Task { return &sig(ev).Target })...)
+	fields = append(fields, taskFields("target", "the task the signal is for", func(ev *event.Event) *event.Task { return &sig(ev).Target })...)
 	targetCgroup := func(ev *event.Event) *event.Cgroup { return &sig(ev).TargetCgroup }
-	fields = append(fields, cgroupFields("target.cgroup", "target.cgroup", "target.cgroup_usage_bytes", "target.cgroup_limit_bytes", targetCgroup)...)
-	return append(fields, containerFields("target", "target_container", targetCgroup)...)
+	fields = append(fields, cgroupFields("target.cgroup", "target.cgroup", "target.cgroup_usage_bytes", "target.cgroup_limit_bytes", "its memory cgroup", targetCgroup)...)
+	return append(fields, containerFields("target", "target_container", "who it belongs to", targetCgroup)...)
 }
 
 func exitFields() []field {
@@ -511,38 +632,57 @@ func exitFields() []field {
 	bySignal := cause(event.CauseSignal, event.CauseFault)
 	cgroup := func(ev *event.Event) *event.Cgroup { return &x(ev).Cgroup }
 	fields := []field{
-		{text: "exit_code", json: "exit_code", codec: integerOf(func(ev *event.Event) *uint32 { return &x(ev).ExitCode })},
+		{text: "exit_code", json: "exit_code", when: "always",
+			meaning: "the wait(2) status: the signal in the low 7 bits, `128` added when it dumped core (a shell or runtime shows 128 + the signal: 137 for SIGKILL)",
+			codec:   integerOf(func(ev *event.Event) *uint32 { return &x(ev).ExitCode })},
 	}
-	fields = append(fields, cgroupFields("cgroup", "cgroup", "cgroup_usage_bytes", "cgroup_limit_bytes", cgroup)...)
-	fields = append(fields, containerFields("", "container", cgroup)...)
+	fields = append(fields, cgroupFields("cgroup", "cgroup", "cgroup_usage_bytes", "cgroup_limit_bytes", "the process's memory cgroup", cgroup)...)
+	fields = append(fields, containerFields("", "container", "who it belongs to", cgroup)...)
 	fields = append(fields,
-		field{text: "cause", json: "cause", codec: enumCodec[event.Cause]{func(ev *event.Event) *event.Cause { return &x(ev).Cause }, event.ParseCause}},
-		field{text: "cause.ktime_ns", json: "cause_ktime_ns",
-			has:   func(ev *event.Event) bool { return x(ev).EvidenceKtimeNS != 0 },
-			codec: integerOf(func(ev *event.Event) *uint64 { return &x(ev).EvidenceKtimeNS })},
-		field{text: "cause.class", json: "cause_class", has: cause(event.CauseOOMKill),
-			codec: enumCodec[event.Class]{func(ev *event.Event) *event.Class { return &x(ev).OOMClass }, event.ParseClass}},
-		field{text: "si_code", json: "si_code", has: bySignal, codec: integerOf(func(ev *event.Event) *int32 { return &x(ev).Code })},
+		field{text: "cause", json: "cause", when: "always",
+			meaning: "`oom_kill` (the kernel's OOM killer chose it), `signal` (a task sent the signal), `fault` (the kernel raised SIGSEGV, SIGBUS, SIGILL or SIGFPE for the process's own fault; also when such a signal ended it and no signal was seen), `unknown` (no signal seen: signal tracing off, a signal oomtrace does not trace, or lost records)",
+			codec:   enumCodec[event.Cause]{func(ev *event.Event) *event.Cause { return &x(ev).Cause }, event.ParseCause}},
+		field{text: "cause.ktime_ns", json: "cause_ktime_ns", when: "a cause event was seen",
+			meaning: "`ktime_ns` of the `oom_kill` or `signal` event the cause rests on",
+			has:     func(ev *event.Event) bool { return x(ev).EvidenceKtimeNS != 0 },
+			codec:   integerOf(func(ev *event.Event) *uint64 { return &x(ev).EvidenceKtimeNS })},
+		field{text: "cause.class", json: "cause_class", has: cause(event.CauseOOMKill), when: "`oom_kill`",
+			meaning: "the OOM kill's class",
+			codec:   enumCodec[event.Class]{func(ev *event.Event) *event.Class { return &x(ev).OOMClass }, event.ParseClass}},
+		field{text: "si_code", json: "si_code", has: bySignal, when: "`signal`, `fault`",
+			meaning: "the killing signal's `si_code`",
+			codec:   integerOf(func(ev *event.Event) *int32 { return &x(ev).Code })},
 	)
+	const bySignalWhen = "`signal`, `fault` with a signal seen"
 	for _, f := range senderFields(func(ev *event.Event) *event.Task { return &x(ev).Sender },
 		func(ev *event.Event) *event.Cgroup { return &x(ev).SenderCgroup }) {
 		f.has = andHas(bySignal, f.has)
+		if f.group == nil {
+			f.when = bySignalWhen
+		} else {
+			g := *f.group
+			g.when = bySignalWhen
+			f.group = &g
+		}
 		fields = append(fields, f)
 	}
 	class := senderClassField(func(ev *event.Event) *event.SenderClass { return &x(ev).SenderClass })
 	class.has = andHas(bySignal, class.has)
+	class.when, class.meaning = bySignalWhen, "as in `signal`"
 	fields = append(fields, class)
 	hasTerm := func(ev *event.Event) bool { return x(ev).TermSender.TGID != 0 }
-	for _, f := range taskFields("sigterm", func(ev *event.Event) *event.Task { return &x(ev).TermSender }) {
-		f.has = hasTerm
+	for _, f := range taskFields("sigterm", "who sent the last SIGTERM before the killing SIGKILL", func(ev *event.Event) *event.Task { return &x(ev).TermSender }) {
+		f.has, f.when = hasTerm, "a SIGTERM came before the killing SIGKILL"
 		fields = append(fields, f)
 	}
 	return append(fields,
-		field{text: "sigterm_before_ns", json: "sigterm_before_ns", has: hasTerm,
-			codec: integerOf(func(ev *event.Event) *time.Duration { return &x(ev).TermBefore })},
-		field{text: "why", json: "why",
-			has:   func(ev *event.Event) bool { return x(ev).Why != "" },
-			codec: stringCodec{func(ev *event.Event) *string { return &x(ev).Why }}},
+		field{text: "sigterm_before_ns", json: "sigterm_before_ns", has: hasTerm, when: "with `sigterm.`…",
+			meaning: "time from that SIGTERM to the SIGKILL: the grace period the sender allowed",
+			codec:   integerOf(func(ev *event.Event) *time.Duration { return &x(ev).TermBefore })},
+		field{text: "why", json: "why", when: "always",
+			meaning: "one sentence for people: who exited with what status, and why",
+			has:     func(ev *event.Event) bool { return x(ev).Why != "" },
+			codec:   stringCodec{func(ev *event.Event) *string { return &x(ev).Why }}},
 	)
 }
 
@@ -551,46 +691,52 @@ func sampleFields() []field {
 	cgroup := func(ev *event.Event) *event.Cgroup { return &smp(ev).Cgroup }
 	node := func(ev *event.Event) bool { return smp(ev).IsNode() }
 	hasPressure := func(ev *event.Event) *bool { return &smp(ev).HasPressure }
-	float := func(name string, get func(*event.Event) *float64) field {
-		return field{text: name, json: name, flag: hasPressure, codec: bare[floatCodec]{floatCodec{get}}}
+	const pressureRead = "pressure read (v2 cgroups; the node, with PSI on)"
+	float := func(name, meaning string, get func(*event.Event) *float64) field {
+		return field{text: name, json: name, flag: hasPressure, when: pressureRead, meaning: meaning, codec: bare[floatCodec]{floatCodec{get}}}
 	}
-	fields := cgroupFields("cgroup", "cgroup", "cgroup_usage_bytes", "cgroup_limit_bytes", cgroup)
-	fields = append(fields, containerFields("", "container", cgroup)...)
+	fields := cgroupFields("cgroup", "cgroup", "cgroup_usage_bytes", "cgroup_limit_bytes", "a cgroup's sample: the cgroup, its usage and its hard limit", cgroup)
+	fields = append(fields, containerFields("", "container", "who the cgroup belongs to", cgroup)...)
 	return append(fields,
 		field{text: "high_bytes", json: "high_bytes", flag: func(ev *event.Event) *bool { return &smp(ev).HasHigh },
+			when: "v2, `memory.high` set (not `max`)", meaning: "the cgroup's throttling limit",
 			codec: integerOf(func(ev *event.Event) *uint64 { return &smp(ev).HighBytes })},
-		field{text: "mem_total_bytes", json: "mem_total_bytes", has: node,
-			codec: integerOf(func(ev *event.Event) *uint64 { return &smp(ev).MemTotalBytes })},
-		field{text: "mem_available_bytes", json: "mem_available_bytes", has: node,
-			codec: integerOf(func(ev *event.Event) *uint64 { return &smp(ev).MemAvailableBytes })},
-		float("psi_some_avg10", func(ev *event.Event) *float64 { return &smp(ev).SomeAvg10 }),
-		float("psi_full_avg10", func(ev *event.Event) *float64 { return &smp(ev).FullAvg10 }),
-		field{text: "psi_some_total_ns", json: "psi_some_total_ns", flag: hasPressure,
-			codec: integerOf(func(ev *event.Event) *time.Duration { return &smp(ev).SomeTotal })},
-		field{text: "psi_full_total_ns", json: "psi_full_total_ns", flag: hasPressure,
-			codec: integerOf(func(ev *event.Event) *time.Duration { return &smp(ev).FullTotal })},
+		field{text: "mem_total_bytes", json: "mem_total_bytes", has: node, when: "the node's sample",
+			meaning: "`MemTotal` of `/proc/meminfo`",
+			codec:   integerOf(func(ev *event.Event) *uint64 { return &smp(ev).MemTotalBytes })},
+		field{text: "mem_available_bytes", json: "mem_available_bytes", has: node, when: "the node's sample",
+			meaning: "`MemAvailable` of `/proc/meminfo`",
+			codec:   integerOf(func(ev *event.Event) *uint64 { return &smp(ev).MemAvailableBytes })},
+		float("psi_some_avg10", "percent of the last 10 s in which some task stalled waiting for memory", func(ev *event.Event) *float64 { return &smp(ev).SomeAvg10 }),
+		float("psi_full_avg10", "percent of the last 10 s in which all tasks stalled at once", func(ev *event.Event) *float64 { return &smp(ev).FullAvg10 }),
+		field{text: "psi_some_total_ns", json: "psi_some_total_ns", flag: hasPressure, when: pressureRead,
+			meaning: "total \"some\" stall since the cgroup was created (the node: since boot)",
+			codec:   integerOf(func(ev *event.Event) *time.Duration { return &smp(ev).SomeTotal })},
+		field{text: "psi_full_total_ns", json: "psi_full_total_ns", flag: hasPressure, when: pressureRead,
+			meaning: "total \"full\" stall",
+			codec:   integerOf(func(ev *event.Event) *time.Duration { return &smp(ev).FullTotal })},
 	)
 }
 
 func evictionFields() []field {
 	e := func(ev *event.Event) *event.Eviction { return &ev.Eviction }
-	str := func(name string, get func(*event.Eviction) *string) field {
-		return field{text: name, json: name,
+	str := func(name, meaning string, get func(*event.Eviction) *string) field {
+		return field{text: name, json: name, when: "the log says", meaning: meaning,
 			has:   func(ev *event.Event) bool { return *get(e(ev)) != "" },
 			codec: stringCodec{func(ev *event.Event) *string { return get(e(ev)) }}}
 	}
 	return []field{
-		str("namespace", func(x *event.Eviction) *string { return &x.Pod.Namespace }),
-		str("pod", func(x *event.Eviction) *string { return &x.Pod.PodName }),
-		str("pod_uid", func(x *event.Eviction) *string { return &x.Pod.PodUID }),
-		str("resource", func(x *event.Eviction) *string { return &x.Resource }),
-		str("threshold", func(x *event.Eviction) *string { return &x.Threshold }),
-		str("available", func(x *event.Eviction) *string { return &x.Available }),
-		str("message", func(x *event.Eviction) *string { return &x.Message }),
-		{text: "evicted", json: "evicted",
+		str("namespace", "the pod's namespace", func(x *event.Eviction) *string { return &x.Pod.Namespace }),
+		str("pod", "the pod's name", func(x *event.Eviction) *string { return &x.Pod.PodName }),
+		str("pod_uid", "the pod's UID", func(x *event.Eviction) *string { return &x.Pod.PodUID }),
+		str("resource", "what the kubelet was reclaiming: `memory`, `ephemeral-storage`, `nodefs`, …", func(x *event.Eviction) *string { return &x.Resource }),
+		str("threshold", "the eviction threshold, as the kubelet printed it (`100Mi`)", func(x *event.Eviction) *string { return &x.Threshold }),
+		str("available", "what was available, as printed (`92412Ki`)", func(x *event.Eviction) *string { return &x.Available }),
+		str("message", "the eviction's message (logged at verbosity 3: often absent)", func(x *event.Eviction) *string { return &x.Message }),
+		{text: "evicted", json: "evicted", when: "true", meaning: "the kubelet logged the pod as evicted",
 			has:   func(ev *event.Event) bool { return e(ev).Succeeded },
 			codec: bare[boolCodec]{boolCodec{func(ev *event.Event) *bool { return &e(ev).Succeeded }}}},
-		str("why", func(x *event.Eviction) *string { return &x.Why }),
+		str("why", "one sentence for people", func(x *event.Eviction) *string { return &x.Why }),
 	}
 }
 

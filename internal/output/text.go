@@ -11,12 +11,12 @@ import (
 )
 
 const (
-	commWidth   = 16 // perf right-aligns the comm to 16 columns
-	emptyComm   = `""`
+	commWidth = 16 // perf right-aligns the comm to 16 columns
+	emptyComm = `""`
 	// unseen stands for a value of the line's header that the source did
 	// not see (event.Missing): the task, its process id, the CPU, the time.
 	// A comm of "-" is the task's own name unless pid/tid is "-/-".
-	unseen = "-"
+	unseen      = "-"
 	eventPrefix = "oomtrace:"
 	nsPerSec    = 1_000_000_000
 	nsPerUsec   = 1_000

@@ -1,18 +1,11 @@
 package report
 
 import (
-	"errors"
-	"fmt"
 	"io"
-	"os"
 
 	"github.com/oomtrace/oomtrace/internal/capture"
-	"github.com/oomtrace/oomtrace/internal/event"
 	"github.com/oomtrace/oomtrace/internal/pipeline"
 )
-
-// Stdin is the file name that stands for standard input.
-const Stdin = "-"
 
 // ReadFiles reads the logs in names, one after the other, into one report.
 // Each log is a source of its own: its events take a pipeline configured
@@ -28,35 +21,23 @@ func ReadFiles(names []string, opts Options, through pipeline.Options) (*Report,
 	return a.Report(), nil
 }
 
-// ReadFile reads one log as a capture of its own.
+// ReadFile reads one log as a capture of its own; capture.Stdin is
+// standard input.
 func (a *Aggregator) ReadFile(name string, through pipeline.Options) error {
-	if name == Stdin {
-		return a.Read(os.Stdin, "(stdin)", through)
-	}
-	f, err := os.Open(name)
+	f, display, err := capture.Open(name)
 	if err != nil {
-		return fmt.Errorf("read log: %w", err)
+		return err
 	}
 	defer f.Close()
-	return a.Read(f, name, through)
+	return a.Read(f, display, through)
 }
 
 // Read reads one log from r as a capture of its own.
 func (a *Aggregator) Read(r io.Reader, name string, through pipeline.Options) error {
 	cr := capture.NewReader(r, name)
-	pipe := pipeline.New(through, a)
-	var ev event.Event
-	for {
-		err := cr.Next(&ev)
-		if errors.Is(err, io.EOF) {
-			a.EndCapture(cr.Info())
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if err := pipe.Process(&ev); err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
+	if err := cr.Each(pipeline.New(through, a).Process); err != nil {
+		return err
 	}
+	a.EndCapture(cr.Info())
+	return nil
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/oomtrace/oomtrace/internal/classify"
 	"github.com/oomtrace/oomtrace/internal/event"
+	"github.com/oomtrace/oomtrace/internal/kernlog"
 	"github.com/oomtrace/oomtrace/internal/ksym"
 	"github.com/oomtrace/oomtrace/internal/memcg"
 	"github.com/oomtrace/oomtrace/internal/pipeline"
@@ -42,6 +43,9 @@ type Options struct {
 	Interval time.Duration
 	// Sampling, when set with an interval above zero, writes sample events.
 	Sampling *Sampling
+	// SinceBoot first hands over the kills already in the kernel log,
+	// marked replayed, then goes on live without reporting any twice.
+	SinceBoot bool
 	// OnReady, when set, is called once everything is attached.
 	OnReady func(mode event.Mode) error
 	// Health, when set, is kept up to date with the ring buffer's state.
@@ -72,25 +76,32 @@ type Summary struct {
 }
 
 // Run traces until ctx is done, then drains the ring buffer, writes the
-// final reclaim_stats and lost events, and detaches.
+// final reclaim_stats and lost events, and detaches. With no BPF mode at
+// all (opts.Tracer.Mode kmsg, or auto where none loads) it reads the kills
+// from the kernel log instead.
 func Run(ctx context.Context, opts Options) (Summary, error) {
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	opts.Tracer.Logger = logger
+	if m := opts.Tracer.Mode; m != nil && *m == event.ModeKmsg {
+		return runKernelLog(ctx, opts, logger)
+	}
 
 	t, err := tracer.Open(opts.Tracer)
 	if err != nil {
-		return Summary{}, err
+		if opts.Tracer.Mode != nil {
+			return Summary{}, err
+		}
+		if kerr := kernlog.CanRead(); kerr != nil {
+			return Summary{}, fmt.Errorf("%w; and the kernel log cannot stand in: %w", err, kerr)
+		}
+		logger.Warn("no BPF mode loads: reading the kills from the kernel log instead (mode kmsg: the fields its reports hold; no reclaim, signals or exits)", "cause", err)
+		return runKernelLog(ctx, opts, logger)
 	}
 	defer t.Close()
-	// The tracer must outlive the OOMs it reports.
-	if adj, err := selfprotect.LowerOOMScoreAdj(selfprotect.MinOOMScoreAdj); err != nil {
-		logger.Warn("tracer can be chosen by the OOM killer", "oom_score_adj", adj, "error", err)
-	} else {
-		logger.Debug("tracer protected from the OOM killer", "oom_score_adj", adj)
-	}
+	protectSelf(logger)
 	symbols, err := ksym.Load()
 	if err != nil {
 		return Summary{}, fmt.Errorf("load kernel symbols for stack classification: %w", err)
@@ -99,7 +110,33 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 	if err != nil {
 		return Summary{}, err
 	}
+	out, err := newOutput(opts, logger)
+	if err != nil {
+		return Summary{}, err
+	}
+	defer out.close()
+	return run(ctx, t, decoder.Decode, out.pipe, out.sampler, opts, logger)
+}
 
+// protectSelf keeps the tracer out of the OOM killer's reach: it must
+// outlive the OOMs it reports.
+func protectSelf(logger *slog.Logger) {
+	if adj, err := selfprotect.LowerOOMScoreAdj(selfprotect.MinOOMScoreAdj); err != nil {
+		logger.Warn("tracer can be chosen by the OOM killer", "oom_score_adj", adj, "error", err)
+	} else {
+		logger.Debug("tracer protected from the OOM killer", "oom_score_adj", adj)
+	}
+}
+
+// output is the way out of a live run: the pipeline, completed with what
+// only a live tracer knows (this machine's NUMA nodes, the memory cgroup
+// hierarchy snapshots are read from), and the sampler when sampling.
+type output struct {
+	pipe    *pipeline.Pipeline
+	sampler *sampler.Sampler
+}
+
+func newOutput(opts Options, logger *slog.Logger) (output, error) {
 	po := opts.Pipeline
 	nodes, err := classify.ReadMemoryNodes()
 	if err != nil {
@@ -115,15 +152,21 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 		po.Attribute.Hierarchy = h
 	}
 	sinks := opts.Sinks
-	var smp *sampler.Sampler
+	var out output
 	if opts.Sampling != nil && opts.Sampling.Interval > 0 {
-		if smp, err = newSampler(opts.Sampling, h, hierarchyErr, logger); err != nil {
-			return Summary{}, err
+		if out.sampler, err = newSampler(opts.Sampling, h, hierarchyErr, logger); err != nil {
+			return output{}, err
 		}
-		defer smp.Close()
-		sinks = append(sinks[:len(sinks):len(sinks)], smp)
+		sinks = append(sinks[:len(sinks):len(sinks)], out.sampler)
 	}
-	return run(ctx, t, decoder.Decode, pipeline.New(po, sinks...), smp, opts, logger)
+	out.pipe = pipeline.New(po, sinks...)
+	return out, nil
+}
+
+func (o output) close() {
+	if o.sampler != nil {
+		o.sampler.Close()
+	}
 }
 
 // newSampler returns the sampler of the node and, with a memory cgroup
@@ -185,7 +228,15 @@ func run(ctx context.Context, t source, decode decodeFunc, pipe *pipeline.Pipeli
 	}
 	if opts.OnReady != nil {
 		if err := opts.OnReady(t.Mode()); err != nil {
-			return s.summary(), err
+			return s.summary(t.Mode()), err
+		}
+	}
+	if opts.SinceBoot {
+		// The ring buffer keeps what happens meanwhile: the past comes
+		// first, then the present, and each kill once.
+		now := monotonic()
+		if _, err := ReadKernelLog(context.Background(), pipe, KernelLog{SinceBoot: true, Now: now, Live: true}); err != nil {
+			logger.Warn("no kills from before tracing began", "error", err)
 		}
 	}
 
@@ -204,13 +255,13 @@ func run(ctx context.Context, t source, decode decodeFunc, pipe *pipeline.Pipeli
 		select {
 		case <-tick:
 			if err := s.emitPeriodic(); err != nil {
-				return s.summary(), err
+				return s.summary(t.Mode()), err
 			}
 			continue
 		case err := <-readDone:
-			return s.summary(), err // the reader only stops early on an error
+			return s.summary(t.Mode()), err // the reader only stops early on an error
 		case err := <-samplingFailed:
-			return s.summary(), err
+			return s.summary(t.Mode()), err
 		case <-ctx.Done():
 		}
 		break
@@ -222,16 +273,16 @@ func run(ctx context.Context, t source, decode decodeFunc, pipe *pipeline.Pipeli
 		logger.Warn("detach", "error", err)
 	}
 	if err := t.Flush(); err != nil {
-		return s.summary(), fmt.Errorf("flush ring buffer: %w", err)
+		return s.summary(t.Mode()), fmt.Errorf("flush ring buffer: %w", err)
 	}
 	if err := <-readDone; err != nil {
-		return s.summary(), err
+		return s.summary(t.Mode()), err
 	}
 	if err := s.emitPeriodic(); err != nil {
-		return s.summary(), err
+		return s.summary(t.Mode()), err
 	}
 	// The last samples: the state after the last events.
-	return s.summary(), s.emitSamples()
+	return s.summary(t.Mode()), s.emitSamples()
 }
 
 // startSampling writes samples now and then every sampling interval, from a
@@ -320,8 +371,8 @@ type session struct {
 }
 
 // summary is what the session saw so far.
-func (s *session) summary() Summary {
-	return Summary{Mode: s.tracer.Mode(), Events: s.pipe.Written(), Lost: s.lost.Load(), DecodeErrors: s.decodeErrors.Load()}
+func (s *session) summary(mode event.Mode) Summary {
+	return Summary{Mode: mode, Events: s.pipe.Written(), Lost: s.lost.Load(), DecodeErrors: s.decodeErrors.Load()}
 }
 
 // readLoop hands every record to the pipeline until the ring buffer is

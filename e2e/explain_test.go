@@ -1,0 +1,262 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oomtrace/oomtrace/internal/event"
+	"github.com/oomtrace/oomtrace/internal/memcg"
+	"github.com/oomtrace/oomtrace/internal/output"
+)
+
+// runJSON runs oomtrace with args and parses its standard output as JSON
+// Lines.
+func runJSON(t *testing.T, args ...string) []event.Event {
+	t.Helper()
+	cmd := exec.Command(oomtraceBin, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("oomtrace %v: %v\nstderr:\n%s", args, err, stderr.String())
+	}
+	var events []event.Event
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		ev, err := output.ParseJSON(sc.Bytes())
+		if err != nil {
+			t.Fatalf("oomtrace %v: %v in %s", args, err, sc.Text())
+		}
+		events = append(events, ev)
+	}
+	return events
+}
+
+// killsOf picks the oom_kill events of pids from events, by victim pid.
+func killsOf(events []event.Event, pids ...int) map[int]event.Event {
+	found := map[int]event.Event{}
+	for _, ev := range events {
+		for _, pid := range pids {
+			if ev.Kind == event.KindOOMKill && int(ev.OOMKill.Victim.PID) == pid {
+				found[pid] = ev
+			}
+		}
+	}
+	return found
+}
+
+// causeKills causes n memcg OOM kills in g, one after the other, the i-th
+// hog with oom_score_adj adjs[i], and returns their pids.
+func causeKills(t *testing.T, g *memcg.Group, adjs ...int) []int {
+	t.Helper()
+	var pids []int
+	for i, adj := range adjs {
+		cmd := hog(t, g, 64, memcg.HogOptions{Comm: fmt.Sprintf("explain-%d", i), OOMScoreAdj: &adj})
+		waitSIGKILL(t, cmd)
+		pids = append(pids, cmd.Process.Pid)
+	}
+	return pids
+}
+
+// sameKill holds a kill read from the kernel log against the same kill as
+// the live tracer saw it: the kernel's facts the log holds must agree, and
+// the verdict too, but for what the log cannot say.
+func sameKill(t *testing.T, logged, live event.Event) {
+	t.Helper()
+	lk, k := logged.OOMKill, live.OOMKill
+	if lk.Mode != event.ModeKmsg || lk.Class != k.Class {
+		t.Errorf("pid %d: kernel log says %s (mode %s), live %s", k.Victim.PID, lk.Class, lk.Mode, k.Class)
+	}
+	lv, v := lk.Victim, k.Victim
+	if lv.PID != v.PID || lv.Comm != v.Comm || lv.UID != v.UID || lv.OOMScoreAdj != v.OOMScoreAdj {
+		t.Errorf("victim: kernel log %+v, live %+v", lv.Task, v.Task)
+	}
+	if lv.TotalVMKB != v.TotalVMKB || lv.RSSShmemKB != v.RSSShmemKB {
+		t.Errorf("pid %d: total-vm %d shmem %d in the log, %d %d live", v.PID, lv.TotalVMKB, lv.RSSShmemKB, v.TotalVMKB, v.RSSShmemKB)
+	}
+	// The live tracer reads the counters at mark_victim, the kernel prints
+	// them right after: a few pages apart at most (see checkKill).
+	const slackKB = 4 * 64 * 4
+	for _, c := range []struct {
+		name         string
+		logged, live uint64
+	}{{"anon-rss", lv.RSSAnonKB, v.RSSAnonKB}, {"file-rss", lv.RSSFileKB, v.RSSFileKB}, {"pgtables", lv.PgtablesKB, v.PgtablesKB}} {
+		if d := int64(c.logged) - int64(c.live); d < -slackKB || d > slackKB {
+			t.Errorf("pid %d: %s %d kB in the log, %d kB live", v.PID, c.name, c.logged, c.live)
+		}
+	}
+	// The summary with the cgroups is rate limited with the header.
+	if lv.Cgroup.Valid() && (lv.Cgroup.Path != v.Cgroup.Path || lk.OOMCgroup.Path != k.OOMCgroup.Path) {
+		t.Errorf("pid %d: cgroups in the log victim %q oom %q, live %q %q", v.PID, lv.Cgroup.Path, lk.OOMCgroup.Path, v.Cgroup.Path, k.OOMCgroup.Path)
+	}
+	if lk.OOMCgroup.Valid() && lk.OOMCgroup.LimitBytes != k.OOMCgroup.LimitBytes {
+		t.Errorf("pid %d: limit %d in the log, %d live", v.PID, lk.OOMCgroup.LimitBytes, k.OOMCgroup.LimitBytes)
+	}
+	if lk.Why == "" || !strings.Contains(lk.Why, fmt.Sprintf("(pid %d)", v.PID)) || !strings.HasSuffix(strings.SplitN(lk.Why, ";", 3)[1], " memcg OOM") {
+		t.Errorf("pid %d: verdict from the log %q", v.PID, lk.Why)
+	}
+}
+
+// The kernel log read after the fact gives the kills the live tracer saw,
+// with the same facts and class.
+func TestExplainAgreesWithTrace(t *testing.T) {
+	h := requireRoot(t)
+	g := createGroup(t, h, fmt.Sprintf("oomtrace-explain-%d", os.Getpid()), 32)
+	tr := startTracer(t, "--output", "json", "--cgroup", g.Path())
+	pids := causeKills(t, g, 0, 500)
+	live := tr.waitKills(t, pids...)
+	tr.stop(t)
+
+	for _, args := range [][]string{
+		{"explain", "--output", "json"}, // this machine's log, since boot
+		{"explain", "--output", "json", "--class", "memcg"},
+	} {
+		logged := killsOf(runJSON(t, args...), pids...)
+		if len(logged) != len(pids) {
+			t.Fatalf("oomtrace %v found %d of the kills %v", args, len(logged), pids)
+		}
+		for _, pid := range pids {
+			sameKill(t, logged[pid], live[pid])
+		}
+	}
+
+	// The same from the log saved as files of two forms.
+	dmesgX, err := exec.Command("dmesg", "-x").Output()
+	if err != nil {
+		t.Fatalf("dmesg -x: %v", err)
+	}
+	saved := filepath.Join(t.TempDir(), "dmesg-x.log")
+	if err := os.WriteFile(saved, dmesgX, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	logged := killsOf(runJSON(t, "explain", "--output", "json", saved), pids...)
+	if len(logged) != len(pids) {
+		t.Fatalf("explain of dmesg -x output found %d of the kills %v", len(logged), pids)
+	}
+	for _, pid := range pids {
+		sameKill(t, logged[pid], live[pid])
+	}
+}
+
+// Without BPF the kernel log is the source, live: the kill arrives with
+// the fields its report holds.
+func TestTraceKmsgMode(t *testing.T) {
+	h := requireRoot(t)
+	g := createGroup(t, h, fmt.Sprintf("oomtrace-kmsg-%d", os.Getpid()), 32)
+	tr := startTracerMode(t, "kmsg", "--output", "json", "--cgroup", g.Path())
+	pids := causeKills(t, g, 0)
+	logged := tr.waitKills(t, pids...)
+	events := tr.stop(t)
+	k := logged[pids[0]].OOMKill
+	if k.Mode != event.ModeKmsg || k.Class != event.ClassMemcg || k.Replayed || k.Victim.Comm != "explain-0" {
+		t.Errorf("kill %+v", k)
+	}
+	if k.OOMCgroup.Path != g.Path() || k.OOMCgroup.LimitBytes != 32<<20 {
+		t.Errorf("oom cgroup %+v, want %s with 32 MiB", k.OOMCgroup, g.Path())
+	}
+	if !k.HasSnapshot {
+		t.Errorf("a live kill read from the kernel log has no snapshot")
+	}
+	for _, ev := range events {
+		if ev.Kind == event.KindOOMKill && ev.OOMKill.Victim.PID == uint32(pids[0]) && ev.OOMKill.Replayed {
+			t.Errorf("a kill seen live was also replayed")
+		}
+	}
+}
+
+// --since-boot reports the kills from before tracing began once, marked
+// replayed, then the new ones once, in BPF mode and in kmsg mode alike.
+func TestSinceBoot(t *testing.T) {
+	h := requireRoot(t)
+	for _, mode := range []string{modeUnderTest(), "kmsg"} {
+		t.Run(mode, func(t *testing.T) {
+			g := createGroup(t, h, fmt.Sprintf("oomtrace-since-%s-%d", mode, os.Getpid()), 32)
+			before := causeKills(t, g, 0)
+			tr := startTracerMode(t, mode, "--output", "json", "--since-boot", "--cgroup", g.Path())
+			after := causeKills(t, g, 0)
+			tr.waitKills(t, append(before, after...)...)
+			// A kill logged just before the stop would still be in flight.
+			time.Sleep(time.Second)
+			events := tr.stop(t)
+			count := map[int]int{}
+			for _, ev := range events {
+				k := ev.OOMKill
+				if ev.Kind != event.KindOOMKill {
+					continue
+				}
+				pid := int(k.Victim.PID)
+				count[pid]++
+				if pid == before[0] && (!k.Replayed || k.Mode != event.ModeKmsg) {
+					t.Errorf("the kill before tracing: replayed %v mode %s", k.Replayed, k.Mode)
+				}
+				if pid == after[0] && k.Replayed {
+					t.Errorf("the kill after tracing began is marked replayed")
+				}
+			}
+			if count[before[0]] != 1 || count[after[0]] != 1 {
+				t.Errorf("kills reported %v times (before %d, after %d): want once each", count, before[0], after[0])
+			}
+		})
+	}
+}
+
+// startTracerMode is startTracer in another mode than the one under test.
+func startTracerMode(t *testing.T, mode string, args ...string) *tracer {
+	t.Helper()
+	t.Setenv("OOMTRACE_MODE", mode)
+	return startTracer(t, args...)
+}
+
+// explain reads the kernel logs people keep, in every form, and the
+// kubelet's: the fixtures hold kills of 3.10 to 6.18 kernels.
+func TestExplainLogs(t *testing.T) {
+	requireRoot(t)
+	dir := filepath.Join("..", "testdata", "kernlog")
+	files := []string{"3.10-el7-uid.messages", "3.13-v1-memcg.txt", "3.13-global.txt", "4.8-docker-v1.txt",
+		"5.14-el9-global.dmesg-T", "6.12-v2-oom-group.dmesg", "6.12-sysrq.dmesg", "6.18-v1-rec-memcg.journal-json"}
+	var args []string
+	for _, f := range files {
+		args = append(args, filepath.Join(dir, f))
+	}
+	args = append(args, filepath.Join("..", "testdata", "kubeletlog", "1.2x-structured.journal"))
+	events := runJSON(t, append([]string{"explain", "--output", "json"}, args...)...)
+	classes := map[event.Class]int{}
+	evictions := 0
+	for _, ev := range events {
+		switch ev.Kind {
+		case event.KindOOMKill:
+			classes[ev.OOMKill.Class]++
+			if ev.OOMKill.Why == "" || ev.OOMKill.Mode != event.ModeKmsg {
+				t.Errorf("kill without a verdict: %+v", ev.OOMKill)
+			}
+		case event.KindEviction:
+			evictions++
+		}
+	}
+	want := map[event.Class]int{event.ClassMemcg: 1 + 1 + 2 + 4 + 2, event.ClassGlobal: 2, event.ClassSysrq: 1}
+	if fmt.Sprint(classes) != fmt.Sprint(want) || evictions != 2 {
+		t.Errorf("kills by class %v and %d evictions, want %v and 2", classes, evictions, want)
+	}
+
+	// For people: one verdict a kill, the summary last.
+	out, err := exec.Command(oomtraceBin, append([]string{"explain"}, args...)...).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(out)
+	for _, s := range []string{"OOM kill  [sysrq OOM] manual OOM kill (sysrq-f)", "in docker container 2e088fe462e2",
+		"docker ps -a --no-trunc --filter id=2e088fe462e2", "+ killed with its memory.oom.group \"/grp\"",
+		"eviction  pod shop/api-7d9 was evicted by the kubelet", "13 OOM kills in "} {
+		if !strings.Contains(text, s) {
+			t.Errorf("human output lacks %q:\n%s", s, text)
+		}
+	}
+}

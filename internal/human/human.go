@@ -1,0 +1,234 @@
+// Package human writes events for a person reading them as they come, on a
+// terminal or in a report of the past: one line per OOM kill with its
+// verdict, one per eviction and per process a signal ended, reclaim summed
+// up per interval, and at the end a summary. Machines read oomtrace's text
+// and JSON formats (package output); this one may change.
+//
+// Every string written comes from the pipeline's sentences, which quote
+// the kernel's strings, or passes through Escape: nothing from the kernel
+// reaches the terminal as a control byte.
+package human
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/oomtrace/oomtrace/internal/event"
+	"github.com/oomtrace/oomtrace/internal/filter"
+	"github.com/oomtrace/oomtrace/internal/output"
+)
+
+// Writer is a sink of the pipeline writing for people. It is not safe for
+// concurrent use; the pipeline serialises its sinks.
+type Writer struct {
+	w io.Writer
+	// Local is the time zone times are shown in.
+	local *time.Location
+	// group is the memory.oom.group of the last kill written, whose other
+	// victims are written under it.
+	group string
+
+	kills     int
+	byClass   map[event.Class]int
+	evictions int
+	exits     map[event.Cause]int
+	lost      uint64
+	first     string // the time of the first kill or eviction
+	last      string
+}
+
+// NewWriter returns a Writer to w, showing times in loc.
+func NewWriter(w io.Writer, loc *time.Location) *Writer {
+	return &Writer{w: w, local: loc, byClass: map[event.Class]int{}, exits: map[event.Cause]int{}}
+}
+
+// Write writes what a person wants to know of ev: kills, evictions, exits
+// and lost events; reclaim summed up; the rest not at all.
+func (w *Writer) Write(ev *event.Event) error {
+	var b strings.Builder
+	switch ev.Kind {
+	case event.KindOOMKill:
+		w.kill(&b, ev)
+	case event.KindEviction:
+		w.evictions++
+		w.seen(ev)
+		fmt.Fprintf(&b, "%s  eviction  %s\n", w.when(ev), safe(ev.Eviction.Why))
+	case event.KindExit:
+		w.exits[ev.Exit.Cause]++
+		if ev.Exit.Cause != event.CauseOOMKill { // the kill said it already
+			fmt.Fprintf(&b, "%s  exit      %s\n", w.when(ev), safe(ev.Exit.Why))
+		}
+	case event.KindReclaimStats:
+		s := &ev.ReclaimStats
+		fmt.Fprintf(&b, "%s  reclaim   %s in %s: %d episodes over %s, %s stalled, longest %s\n", w.when(ev),
+			s.Kind, where(&s.Cgroup), s.Count, round(s.Interval), round(s.Total), round(s.Max))
+	case event.KindLost:
+		w.lost = ev.Lost.Total
+		fmt.Fprintf(&b, "%s  LOST      %d events the kernel could not hand over (%d in all)\n", w.when(ev), ev.Lost.Count, ev.Lost.Total)
+	default:
+		return nil
+	}
+	_, err := io.WriteString(w.w, b.String())
+	return err
+}
+
+// kill writes one line per kill: when, the class, the verdict; under it
+// the names of the commands that name a pod or container the log has IDs
+// of only, and memory.oom.group's other victims.
+func (w *Writer) kill(b *strings.Builder, ev *event.Event) {
+	k := &ev.OOMKill
+	w.kills++
+	w.byClass[k.Class]++
+	w.seen(ev)
+	if k.Group.Valid() && k.Group.Path == w.group && k.Why != "" && !k.Report.Has() {
+		fmt.Fprintf(b, "%s    + killed with its memory.oom.group %s: %s\n", w.when(ev), quotePath(k.Group.Path), safe(victimOf(k)))
+		return
+	}
+	w.group = k.Group.Path
+	what := k.Class.String() + " OOM"
+	if k.Replayed {
+		what += ", before tracing"
+	}
+	fmt.Fprintf(b, "%s  OOM kill  [%s] %s\n", w.when(ev), what, safe(k.Why))
+	if k.Group.Valid() {
+		fmt.Fprintf(b, "    memory.oom.group of %s: every task in it is killed with it\n", quotePath(k.Group.Path))
+	}
+	for _, hint := range lookups(k) {
+		fmt.Fprintf(b, "    %s\n", hint)
+	}
+}
+
+// victimOf names a kill's victim for a line under its group's.
+func victimOf(k *event.OOMKill) string {
+	return strconv.Quote(k.Victim.Comm) + " (pid " + strconv.FormatUint(uint64(max(k.Victim.TGID, k.Victim.PID)), 10) + ")"
+}
+
+// seen keeps the first and last time shown, for the summary.
+func (w *Writer) seen(ev *event.Event) {
+	t := w.when(ev)
+	if w.first == "" {
+		w.first = t
+	}
+	w.last = t
+}
+
+// when is the event's time: the wall clock where known, else the time
+// since boot, else a dash.
+func (w *Writer) when(ev *event.Event) string {
+	switch {
+	case !ev.Time.IsZero():
+		return ev.Time.In(w.local).Format("2006-01-02 15:04:05")
+	case !ev.Missing.Lacks(event.MissingKtime):
+		return fmt.Sprintf("boot+%.3fs", float64(ev.KtimeNS)/1e9)
+	}
+	return "(time unknown)"
+}
+
+// Summary writes the summary at the end: kills by class, evictions, exits
+// by cause, what was lost; and, for a log read, how many warnings it gave.
+func (w *Writer) Summary(source string, warnings int) error {
+	var b strings.Builder
+	if w.kills == 0 && w.evictions == 0 {
+		fmt.Fprintf(&b, "\nno OOM kill and no eviction in %s\n", source)
+	} else {
+		fmt.Fprintf(&b, "\n%s in %s", plural(w.kills, "OOM kill", "OOM kills"), source)
+		if w.kills > 0 {
+			var classes []string
+			for c, n := range w.byClass {
+				classes = append(classes, fmt.Sprintf("%s %d", c, n))
+			}
+			sort.Strings(classes)
+			fmt.Fprintf(&b, " (%s)", strings.Join(classes, ", "))
+		}
+		if w.evictions > 0 {
+			fmt.Fprintf(&b, ", %s", plural(w.evictions, "eviction", "evictions"))
+		}
+		if w.first != "" && w.first != w.last {
+			fmt.Fprintf(&b, ", from %s to %s", w.first, w.last)
+		}
+		b.WriteString("\n")
+	}
+	if n := w.exits[event.CauseSignal] + w.exits[event.CauseFault] + w.exits[event.CauseUnknown]; n > 0 {
+		fmt.Fprintf(&b, "%s ended by a signal other than the OOM killer's\n", plural(n, "process", "processes"))
+	}
+	if w.lost > 0 {
+		fmt.Fprintf(&b, "%d events lost: the kernel could not hand them over\n", w.lost)
+	}
+	if warnings > 0 {
+		fmt.Fprintf(&b, "%s on lines that could not be read (on stderr)\n", plural(warnings, "warning", "warnings"))
+	}
+	_, err := io.WriteString(w.w, b.String())
+	return err
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
+}
+
+// lookups are the commands that name the pods and containers a kill's
+// cgroups have IDs of only: the log came from another node, or they are
+// gone from this one.
+func lookups(k *event.OOMKill) []string {
+	var hints []string
+	seen := map[string]bool{}
+	add := func(s string) {
+		if !seen[s] {
+			seen[s] = true
+			hints = append(hints, s)
+		}
+	}
+	for _, c := range []*event.Cgroup{&k.Victim.Cgroup, &k.OOMCgroup} {
+		o := c.Owner
+		switch {
+		case o.PodUID != "" && o.PodName == "":
+			add("pod UID " + o.PodUID + ": kubectl get pods -A -o custom-columns=NAMESPACE:.metadata.namespace,NAME:.metadata.name,UID:.metadata.uid | grep " + o.PodUID)
+		case o.ID != "" && o.Name == "" && o.Runtime == event.RuntimeDocker:
+			add("docker ps -a --no-trunc --filter id=" + o.ID)
+		case o.ID != "" && o.Name == "" && o.Runtime == event.RuntimePodman:
+			add("podman ps -a --filter id=" + o.ID)
+		}
+		if o.PodUID != "" && o.ID != "" && o.Name == "" {
+			add("container " + o.ID[:min(len(o.ID), filter.MinIDPrefix)] + ": crictl ps -a --id " + o.ID)
+		}
+	}
+	return hints
+}
+
+// where names a cgroup for a reclaim line.
+func where(c *event.Cgroup) string {
+	if !c.Valid() {
+		return "the node"
+	}
+	return quotePath(c.Path)
+}
+
+func quotePath(p string) string { return strconv.Quote(p) }
+
+// round shows a duration to three significant digits.
+func round(d time.Duration) string {
+	switch {
+	case d >= time.Second:
+		return d.Round(time.Millisecond).String()
+	case d >= time.Millisecond:
+		return d.Round(time.Microsecond).String()
+	}
+	return d.String()
+}
+
+// safe makes a sentence of the pipeline's fit for a terminal, should it
+// hold a control byte after all.
+func safe(s string) string {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7f {
+			return output.Escape(s)
+		}
+	}
+	return s
+}
