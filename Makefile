@@ -4,14 +4,30 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 BIN     := bin/oomtrace
+# make image: the image's name, its architectures, where the binaries and
+# the docker-archive files go, and the podman that builds it.
+IMAGE       ?= oomtrace
+IMAGE_ARCHES ?= amd64 arm64
+IMAGE_DIR   ?= bin/image
+PODMAN      ?= podman
 
-.PHONY: vmtest help build generate check-generated check test test-unit bench lint clean demo
+.PHONY: vmtest help build image generate check-generated check test test-unit bench lint clean demo
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-17s %s\n", $$1, $$2}'
 
 build: ## build bin/oomtrace (needs no clang: the BPF objects are committed)
 	CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/oomtrace
+
+image: ## build the container image offline for amd64 and arm64 with podman (FROM scratch, a static binary): IMAGE:VERSION-ARCH, and IMAGE_DIR/oomtrace-ARCH.tar for docker load
+	@command -v $(firstword $(PODMAN)) >/dev/null || { echo "make image needs podman: apt-get install podman"; exit 1; }
+	@set -e; for arch in $(IMAGE_ARCHES); do \
+		echo "image: $(IMAGE):$(VERSION)-$$arch"; \
+		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags '-s -w $(LDFLAGS)' -o $(IMAGE_DIR)/linux-$$arch/oomtrace ./cmd/oomtrace; \
+		$(PODMAN) build --quiet --platform linux/$$arch -f Dockerfile.prebuilt -t $(IMAGE):$(VERSION)-$$arch $(IMAGE_DIR) >/dev/null; \
+		rm -f $(IMAGE_DIR)/oomtrace-$$arch.tar; \
+		$(PODMAN) save --quiet --format docker-archive -o $(IMAGE_DIR)/oomtrace-$$arch.tar $(IMAGE):$(VERSION)-$$arch; \
+	done
 
 generate: ## regenerate the BPF objects from bpf/ (needs clang and libbpf-dev)
 	$(GO) generate ./internal/tracer

@@ -55,7 +55,7 @@ FULL=0
 # a browser), or measure the agent's memory over 1,000 kills (minutes under
 # emulation), not a kernel's behaviour. A test that skips itself in the
 # guest fails.
-HOST_ONLY='^(TestPerfScriptLog|TestPrometheusScrapesServe|TestHTMLReportInBrowser|TestServeChurn)$'
+HOST_ONLY='^(TestPerfScriptLog|TestPrometheusScrapesServe|TestHTMLReportInBrowser|TestServeChurn|TestRuntime.*|TestImage.*|TestServeTLS.*)$'
 TEST_TIMEOUT=90  # seconds per test process in the guest
 VM_TIMEOUT=1200  # seconds per VM: a hang is a failure, not a wait
 

@@ -78,7 +78,7 @@ type servedPod struct {
 	ctr  *memcg.Group
 }
 
-func startServedPod(t *testing.T) servedPod {
+func startServedPod(t *testing.T, extra ...string) servedPod {
 	t.Helper()
 	h := requireRoot(t)
 	p := newKubePod(t, "shop", "api-7d9", "api")
@@ -89,8 +89,9 @@ func startServedPod(t *testing.T) servedPod {
 	s := servedPod{addr: freeAddr(t), ctr: createGroup(t, h, ctrPath, 32)}
 
 	ready := filepath.Join(t.TempDir(), "ready")
-	s.cmd = exec.Command(oomtraceBin, "serve", "--mode", modeUnderTest(), "--listen", s.addr, "--ready-file", ready,
-		"--cgroup", "/"+top, "--host-root", p.hostRoot, "--interval", "200ms")
+	args := []string{"serve", "--mode", modeUnderTest(), "--listen", s.addr, "--ready-file", ready,
+		"--cgroup", "/" + top, "--host-root", p.hostRoot, "--interval", "200ms"}
+	s.cmd = exec.Command(oomtraceBin, append(args, extra...)...)
 	s.cmd.Stderr = os.Stderr
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -219,12 +220,17 @@ type prometheus struct{ addr string }
 
 func startPrometheus(t *testing.T, target string) prometheus {
 	t.Helper()
+	return startPrometheusConfig(t, fmt.Sprintf("global:\n  scrape_interval: 200ms\nscrape_configs:\n  - job_name: oomtrace\n    static_configs:\n      - targets: [%q]\n", target))
+}
+
+// startPrometheusConfig runs a Prometheus server with this configuration.
+func startPrometheusConfig(t *testing.T, config string) prometheus {
+	t.Helper()
 	bin, err := exec.LookPath("prometheus")
 	if err != nil {
 		t.Fatal("the serve test scrapes with a real Prometheus server: apt-get install prometheus")
 	}
 	dir := t.TempDir()
-	config := fmt.Sprintf("global:\n  scrape_interval: 200ms\nscrape_configs:\n  - job_name: oomtrace\n    static_configs:\n      - targets: [%q]\n", target)
 	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}

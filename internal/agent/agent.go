@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/oomtrace/oomtrace/internal/event"
 	"github.com/oomtrace/oomtrace/internal/metrics"
@@ -25,6 +26,11 @@ type Options struct {
 	// Listen is the address of the HTTP server (/metrics, /healthz,
 	// /readyz).
 	Listen string
+	// WebConfigFile, when set, is a web configuration file in the format
+	// of Prometheus' exporters (exporter-toolkit): TLS and basic auth for
+	// every endpoint. It is read again for each new connection, so that
+	// certificates and passwords can be changed without a restart.
+	WebConfigFile string
 	// Stream says how to trace; its Sinks, when set, receive every event
 	// too (JSON Lines for log shippers), and its OnReady is called once the
 	// agent is attached and serving.
@@ -36,6 +42,11 @@ type Options struct {
 // Run serves until ctx is done or tracing fails.
 func Run(ctx context.Context, opts Options) error {
 	logger := opts.Logger
+	if opts.WebConfigFile != "" {
+		if err := web.Validate(opts.WebConfigFile); err != nil {
+			return fmt.Errorf("web config %s: %w", opts.WebConfigFile, err)
+		}
+	}
 	ln, err := net.Listen("tcp", opts.Listen)
 	if err != nil {
 		return fmt.Errorf("listen for metrics: %w", err)
@@ -55,7 +66,13 @@ func Run(ctx context.Context, opts Options) error {
 	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	if opts.WebConfigFile != "" {
+		noSocket := false
+		flags := &web.FlagConfig{WebListenAddresses: &[]string{opts.Listen}, WebSystemdSocket: &noSocket, WebConfigFile: &opts.WebConfigFile}
+		go func() { served <- web.Serve(ln, srv, flags, logger) }()
+	} else {
+		go func() { served <- srv.Serve(ln) }()
+	}
 
 	so := opts.Stream
 	so.Health = new(stream.Health)

@@ -1,7 +1,8 @@
 // Package attribute is the pipeline's attribute stage: it tells whose every
 // cgroup of an event is (container, pod, systemd unit), looks up the names
-// people use for them, and reads the OOM cgroup's memory state right after a
-// kill. It writes each Cgroup.Owner and OOMKill.Snapshot, and nothing else.
+// people use for them, and reads the OOM cgroup's memory state and the
+// victim's container's main process right after a kill. It writes each
+// Cgroup.Owner, OOMKill.Snapshot and OOMKill.VictimMain, and nothing else.
 //
 // Names are looked up by IDs that are unique (pod UIDs, 64-digit container
 // IDs), so a lookup on another node than the event's finds nothing rather
@@ -156,6 +157,16 @@ func (s *Stage) kill(ev *event.Event) {
 	taken := make(chan event.Snapshot, 1)
 	if snapshot {
 		go func() { taken <- s.takeSnapshot(ctx, &k.OOMCgroup) }()
+	}
+	// Whether the victim was its container's main process, while the
+	// container's other processes are still there to ask; only of a kill
+	// happening now.
+	if v := &k.Victim.Cgroup; !k.Replayed && v.Valid() && v.Owner.ID != "" && s.hierarchy.Mountpoint != "" {
+		if dir, err := s.hierarchy.Dir(v.Path); err == nil {
+			if p, ok := container.MainProcess(dir, "/proc"); ok {
+				k.VictimMain = event.Task{PID: uint32(p.PID), TGID: uint32(p.PID), Comm: p.Comm}
+			}
+		}
 	}
 	s.resolveUntil(ctx, &k.Victim.Cgroup, &k.TriggerCgroup, &k.OOMCgroup)
 	if snapshot {

@@ -76,6 +76,9 @@ func parse(path string, truncated bool) event.Owner {
 		info.User = user
 		return info
 	}
+	if info := parentedContainer(segs); !info.IsZero() {
+		return info
+	}
 	if unit := innermostUnit(segs); unit != "" {
 		return event.Owner{Unit: unit, User: user}
 	}
@@ -320,6 +323,26 @@ func runtimeContainer(segs []string) event.Owner {
 		}
 	}
 	return event.Owner{}
+}
+
+// parentedContainer attributes a bare container ID at the end of a plain
+// cgroupfs path: Docker's cgroupfs driver puts a container started with
+// --cgroup-parent P at P/<id> (and containerd's clients do the same), so the
+// runtime is not in the path; a Resolver finds it in the runtime's state.
+// Only where nothing above the ID is a systemd unit or looks like a kubelet's
+// tree (a component starting with "kubepods" or "pod"): a malformed pod tree
+// stays unattributed rather than taken for a runtime's container.
+func parentedContainer(segs []string) event.Owner {
+	last := len(segs) - 1
+	if !isContainerID(segs[last]) {
+		return event.Owner{}
+	}
+	for _, s := range segs[:last] {
+		if isUnitName(s) || strings.HasPrefix(s, "kubepods") || strings.HasPrefix(s, "pod") {
+			return event.Owner{}
+		}
+	}
+	return event.Owner{ID: segs[last], Level: event.LevelContainer}
 }
 
 // userSlice returns the uid of the user slice in segs ("user.slice/

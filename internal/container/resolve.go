@@ -71,6 +71,9 @@ type Resolver struct {
 
 	mu       sync.Mutex
 	inflight map[lookupKey]*pendingLookup
+	// freed is closed, and replaced, each time a lookup finishes: a
+	// Resolve that found MaxLookups running waits on it for a slot.
+	freed chan struct{}
 }
 
 // lookupKey is one thing to look up: the names of a pod, or of a container.
@@ -89,10 +92,13 @@ const (
 	lookupPodman                              // container name by ID
 )
 
-// lookupResult is what a lookup found: names, or found false.
+// lookupResult is what a lookup found: names, or found false. runtime is
+// the runtime whose state knew the container, for a container whose path
+// does not say.
 type lookupResult struct {
-	names Names
-	found bool
+	names   Names
+	runtime event.Runtime
+	found   bool
 }
 
 type pendingLookup struct {
@@ -104,6 +110,9 @@ type pendingLookup struct {
 func (res lookupResult) apply(info event.Owner) event.Owner {
 	if !res.found {
 		return info
+	}
+	if info.Runtime == "" && info.PodUID == "" {
+		info.Runtime = res.runtime
 	}
 	return WithNames(info, res.names)
 }
@@ -127,6 +136,7 @@ func NewResolver(opts ResolverOptions) *Resolver {
 		cache:    newCache(opts.CacheSize),
 		now:      time.Now,
 		inflight: map[lookupKey]*pendingLookup{},
+		freed:    make(chan struct{}),
 	}
 	r.look = r.lookOnDisk
 	return r
@@ -146,16 +156,31 @@ func (r *Resolver) Cached(info event.Owner) event.Owner {
 
 // Resolve returns info with the names of its container and pod: from the
 // cache, else from lookups it starts in the background and waits for until
-// ctx is done. With a context that is already done it only starts the
-// lookups: a prefetch.
+// ctx is done (also for a lookup to finish when MaxLookups are running).
+// With a context that is already done it only starts the lookups: a
+// prefetch.
 func (r *Resolver) Resolve(ctx context.Context, info event.Owner) event.Owner {
 	now := r.now()
 	var waits []*pendingLookup
 	for _, k := range lookupsFor(info) {
 		if res, ok := r.cache.get(k, now); ok {
 			info = res.apply(info)
-		} else if p := r.start(k); p != nil {
-			waits = append(waits, p)
+			continue
+		}
+		// With MaxLookups running, wait for one to finish (within ctx):
+		// many kills at once in new containers all need names.
+		for {
+			p, freed := r.start(k)
+			if p != nil {
+				waits = append(waits, p)
+				break
+			}
+			select {
+			case <-freed:
+				continue
+			case <-ctx.Done():
+			}
+			break
 		}
 	}
 	for _, p := range waits {
@@ -175,15 +200,16 @@ func (r *Resolver) Resolve(ctx context.Context, info event.Owner) event.Owner {
 }
 
 // start runs the lookup for k unless one is already running, and returns
-// it; nil when MaxLookups are running already.
-func (r *Resolver) start(k lookupKey) *pendingLookup {
+// it; nil when MaxLookups are running already, with a channel that is
+// closed when one of them finishes.
+func (r *Resolver) start(k lookupKey) (*pendingLookup, <-chan struct{}) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if p, ok := r.inflight[k]; ok {
-		return p
+		return p, nil
 	}
 	if len(r.inflight) >= r.opts.MaxLookups {
-		return nil
+		return nil, r.freed
 	}
 	p := &pendingLookup{done: make(chan struct{})}
 	r.inflight[k] = p
@@ -196,10 +222,12 @@ func (r *Resolver) start(k lookupKey) *pendingLookup {
 		r.cache.put(k, p.result, r.now().Add(ttl))
 		r.mu.Lock()
 		delete(r.inflight, k)
+		close(r.freed)
+		r.freed = make(chan struct{})
 		r.mu.Unlock()
 		close(p.done)
 	}()
-	return p
+	return p, nil
 }
 
 // lookupsFor lists what must be looked up to name info. Containers in a
@@ -226,7 +254,7 @@ func lookupsFor(info event.Owner) []lookupKey {
 		return nil
 	}
 	switch info.Runtime {
-	case event.RuntimeDocker:
+	case event.RuntimeDocker, "": // a bare ID: Docker's --cgroup-parent
 		return []lookupKey{{kind: lookupDocker, id: info.ID}}
 	case event.RuntimePodman:
 		return []lookupKey{{kind: lookupPodman, id: info.ID}}

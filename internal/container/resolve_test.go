@@ -394,20 +394,30 @@ func TestResolveBoundsLookups(t *testing.T) {
 	first := event.Owner{Runtime: event.RuntimeDocker, ID: testID1, Level: event.LevelContainer}
 	second := event.Owner{Runtime: event.RuntimeDocker, ID: testID2, Level: event.LevelContainer}
 	r.Resolve(done, first)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	// No slot while the first blocks: Resolve gives up when its context is
+	// done, without starting a second lookup.
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	start := time.Now()
 	if got := r.Resolve(ctx, second); got != second {
 		t.Errorf("second lookup resolved to %+v while the first blocks", got)
 	}
 	if took := time.Since(start); took > 2*time.Second {
-		t.Errorf("Resolve waited %v although no lookup could start", took)
+		t.Errorf("Resolve waited %v past its context", took)
 	}
+	// A Resolve waiting for a slot gets one when the first finishes.
+	got := make(chan event.Owner)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		got <- r.Resolve(ctx, second)
+	}()
+	time.Sleep(50 * time.Millisecond)
 	close(b.release)
-	resolve(r, first)
-	if got := resolve(r, second); got.Name != "name-"+testID2 {
-		t.Errorf("second lookup after the first finished: %+v", got)
+	if info := <-got; info.Name != "name-"+testID2 {
+		t.Errorf("second lookup once the first finished: %+v", info)
 	}
+	resolve(r, first)
 }
 
 func TestResolveRemembersMisses(t *testing.T) {

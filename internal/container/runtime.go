@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/oomtrace/oomtrace/internal/event"
 )
 
 // Container runtimes' state, read where it is a plain file:
@@ -52,7 +54,7 @@ func dockerName(dir, id string) lookupResult {
 	if !isRuntimeName(name) {
 		return lookupResult{}
 	}
-	return lookupResult{names: Names{Name: name}, found: true}
+	return lookupResult{names: Names{Name: name}, runtime: event.RuntimeDocker, found: true}
 }
 
 // podmanName finds the name of the Podman container id in the container
@@ -79,7 +81,7 @@ func podmanName(dir, id string) lookupResult {
 		}
 		for _, c := range containers {
 			if c.ID == id && len(c.Names) > 0 && isRuntimeName(c.Names[0]) {
-				return lookupResult{names: Names{Name: c.Names[0]}, found: true}
+				return lookupResult{names: Names{Name: c.Names[0]}, runtime: event.RuntimePodman, found: true}
 			}
 		}
 	}

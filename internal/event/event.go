@@ -272,6 +272,11 @@ type OOMKill struct {
 	// after the kill (for a global OOM, only the node's pressure).
 	Snapshot    Snapshot
 	HasSnapshot bool
+	// VictimMain is the main process of the victim's container (PID 1 of
+	// its own PID namespace), found in the victim's cgroup from user space
+	// right after the kill; TGID 0 when there is none to find (no
+	// container, the main process already gone, a kill from a log).
+	VictimMain Task
 }
 
 // MemcgOOM is a memory cgroup entering OOM (mem_cgroup_out_of_memory); no

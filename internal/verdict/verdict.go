@@ -36,7 +36,23 @@ func Explain(ev *event.Event) string {
 	if f := fragmentation(k); f != "" {
 		b.WriteString("; " + f)
 	}
+	mainProcess(&b, k)
 	return b.String()
+}
+
+// mainProcess says whether the victim was its container's main process:
+// when it was not, the container lives on and may exit 0 although its
+// runtime reports an OOM kill.
+func mainProcess(b *strings.Builder, k *event.OOMKill) {
+	m := k.VictimMain
+	if m.TGID == 0 || k.Victim.Cgroup.Owner.ID == "" || k.VictimExiting {
+		return
+	}
+	if m.TGID == k.Victim.TGID {
+		b.WriteString("; it was the container's main process")
+		return
+	}
+	fmt.Fprintf(b, "; the container's main process %s (pid %d) was not killed and lives on", strconv.Quote(m.Comm), m.TGID)
 }
 
 // snapshotOf is the kill's snapshot, nil when none was taken.
@@ -202,7 +218,10 @@ func place(info event.Owner, cg *event.Cgroup) string {
 	case info.Level == event.LevelKubepods:
 		return "the cgroup of all pods " + quotedPath(cg)
 	case info.ID != "":
-		runtime := string(info.Runtime) + " container "
+		runtime := "container "
+		if info.Runtime != "" {
+			runtime = string(info.Runtime) + " container "
+		}
 		if info.Level == event.LevelMonitor {
 			return "the monitor of " + runtime + containerName(info)
 		}
