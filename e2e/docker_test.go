@@ -24,11 +24,21 @@ const hogImage = "oomtrace-e2e-hog:1"
 func checkDockerOOM(t *testing.T, d *dockerd, name, id string, since time.Time, st containerState, k kernlog.Kill, exit int) {
 	t.Helper()
 	flagged := checkRuntimeFlag(t, "docker", name, st, k, exit)
-	want := []string{"die " + strconv.Itoa(exit)}
-	if flagged {
-		want = append([]string{"oom"}, want...)
-	}
-	if got := actions(d.events(t, id, since)); !equalActions(got, want...) {
+	die := "die " + strconv.Itoa(exit)
+	got := actions(d.events(t, id, since))
+	switch {
+	case flagged && equalActions(got, "oom", die):
+	case !flagged && equalActions(got, die):
+	case !flagged && equalActions(got, die, "oom"):
+		// Docker handles containerd's OOM notice after the exit it
+		// raced with, so the flag read at exit stays false: the notice
+		// is logged, the flag is not set.
+		t.Logf("docker events for %s: the oom event came after die", name)
+	default:
+		want := []string{die}
+		if flagged {
+			want = []string{"oom", die}
+		}
 		t.Errorf("docker events for %s: %v, want %v", name, got, want)
 	}
 }
