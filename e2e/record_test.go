@@ -434,19 +434,26 @@ func TestGateBaseline(t *testing.T) {
 }
 
 // A perf script log recorded here with real perf reports the same kill as
-// the kernel does, its class inferred from the reclaim before it.
+// the kernel does, its class inferred from the reclaim before it, and its
+// pod and container named from the cgroup the victim was moved into while
+// perf recorded.
 func TestPerfScriptLog(t *testing.T) {
 	h := requireRoot(t)
 	perf, err := exec.LookPath("perf")
 	if err != nil {
 		t.Fatal("perf is not installed: apt-get install linux-perf (.ci/run installs it)")
 	}
-	g := createGroup(t, h, memcg.UniqueName("oomtrace-e2e"), 32)
+	p := newKubePod(t, "shop", "api-7d9", "api")
+	top := memcg.UniqueName("oomtrace-e2e")
+	podPath, ctrPath := p.cgroups(top, false)
+	createGroup(t, h, top, 0)
+	createGroup(t, h, podPath, 32)
+	g := createGroup(t, h, ctrPath, 0)
 	dir := t.TempDir()
 	data, script, pidFile := filepath.Join(dir, "perf.data"), filepath.Join(dir, "perf.txt"), filepath.Join(dir, "pid")
 	kmsg := openKmsg(t)
 	command, env := selfHog(t, g, 64, pidFile)
-	rec := exec.Command(perf, "record", "-q", "-o", data, "-e", "oom:*", "-e", "vmscan:*", "-a", "--", command)
+	rec := exec.Command(perf, "record", "-q", "-o", data, "-e", "oom:*", "-e", "vmscan:*", "-e", "cgroup:cgroup_attach_task", "-a", "--", command)
 	rec.Env = env
 	if out, err := rec.CombinedOutput(); err != nil && !errors.As(err, new(*exec.ExitError)) {
 		t.Fatalf("perf record: %v\n%s", err, out)
@@ -461,7 +468,7 @@ func TestPerfScriptLog(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	stdout, stderr, status := runBin(t, nil, "report", "--output", "json", script)
+	stdout, stderr, status := runBin(t, nil, "report", "--output", "json", "--host-root", p.hostRoot, script)
 	var rep struct {
 		Captures []struct{ Format string }
 		Kills    struct {
@@ -469,9 +476,12 @@ func TestPerfScriptLog(t *testing.T) {
 			List  []struct {
 				Class  string
 				Victim struct {
-					PID  int
-					Comm string
+					PID    int
+					Comm   string
+					Cgroup string
 				}
+				Owner       struct{ Pod, Container string }
+				Why         string
 				RSSKB       struct{ Anon, File, Shmem uint64 } `json:"rss_kb"`
 				OOMScoreAdj int                                `json:"oom_score_adj"`
 			}
@@ -486,6 +496,10 @@ func TestPerfScriptLog(t *testing.T) {
 	kill := rep.Kills.List[0]
 	if kill.Victim.PID != k.PID || kill.Victim.Comm != k.Comm || kill.Class != kernelClass(k).String() || kill.OOMScoreAdj != k.OOMScoreAdj {
 		t.Errorf("kill from perf: %+v\nkernel: %+v", kill, k)
+	}
+	if kill.Victim.Cgroup != "/"+ctrPath || kill.Owner.Pod != "shop/api-7d9" || kill.Owner.Container != "api" ||
+		!strings.Contains(kill.Why, "pod shop/api-7d9") {
+		t.Errorf("victim in cgroup %q, owner %+v, why %q; want %q, shop/api-7d9, api", kill.Victim.Cgroup, kill.Owner, kill.Why, "/"+ctrPath)
 	}
 	// The tracepoint and the kernel's report read the same counters a few
 	// microseconds apart: allow a page of drift, as checkKill does.

@@ -5,8 +5,12 @@
 //
 // perf prints kernel strings as they are, so a process name with a newline
 // or a run of spaces can make a line unreadable; oomtrace's own formats
-// escape them. The tracepoints carry no memory cgroup, so events read here
-// have none; nor does mark_victim carry what the kernel's choice of victim
+// escape them. The oom and vmscan tracepoints carry no memory cgroup: a
+// capture that also recorded cgroup:cgroup_attach_task (perf record -e
+// 'oom:*' -e 'vmscan:*' -e cgroup:cgroup_attach_task) gives each task the
+// cgroup it was last moved into during the recording, which is how its
+// pod and container are named; tasks that were not moved while perf ran
+// have none. Nor does mark_victim carry what the kernel's choice of victim
 // was confined to, so the classify stage infers an OOM kill's class from
 // the reclaim before it.
 package perfscript
@@ -23,13 +27,19 @@ import (
 
 // maxOpen bounds the reclaim begins the parser waits for the end of, and
 // so its memory: a reclaim whose begin was pushed out is not reported.
-const maxOpen = 1 << 16
+// maxAttached bounds the tasks whose cgroup it remembers likewise.
+const (
+	maxOpen     = 1 << 16
+	maxAttached = 1 << 16
+)
 
 // Parser turns perf script lines into events. It pairs each reclaim begin
-// with the end of the same thread and kind.
+// with the end of the same thread and kind, and remembers the cgroup each
+// task was attached to.
 type Parser struct {
-	open map[openKey]openReclaim
-	lost uint64
+	open     map[openKey]openReclaim
+	attached map[uint32]event.Cgroup // by thread id
+	lost     uint64
 	// Dropped counts reclaim begins forgotten because too many were open
 	// at once.
 	Dropped uint64
@@ -47,7 +57,7 @@ type openReclaim struct {
 
 // NewParser returns a parser at the start of a perf script output.
 func NewParser() *Parser {
-	return &Parser{open: make(map[openKey]openReclaim)}
+	return &Parser{open: make(map[openKey]openReclaim), attached: make(map[uint32]event.Cgroup)}
 }
 
 // LooksLikePerf reports whether line is shaped like a line of perf script
@@ -238,6 +248,7 @@ func init() {
 		"vmscan:mm_vmscan_memcg_reclaim_end":             reclaimEnd(event.ReclaimMemcg),
 		"vmscan:mm_vmscan_memcg_softlimit_reclaim_end":   reclaimEnd(event.ReclaimSoftlimit),
 		"vmscan:mm_vmscan_kswapd_wake":                   (*Parser).kswapdWake,
+		"cgroup:cgroup_attach_task":                      (*Parser).attach,
 		"PERF_RECORD_LOST":                               (*Parser).lostRecords,
 		"PERF_RECORD_LOST_SAMPLES":                       (*Parser).lostRecords,
 	}
@@ -321,6 +332,8 @@ func (p *Parser) markVictim(fields []byte, ev *event.Event) (bool, error) {
 	// process's first thread that still has its memory, nearly always the
 	// main thread.
 	v.PID, v.TGID = pid, pid
+	v.Cgroup = p.attached[pid]
+	kill.TriggerCgroup = p.attached[ev.Task.PID]
 	var errs []error
 	get64 := func(dst *uint64, key string) bool {
 		n, ok, err := number[uint64](f, key, "kB")
@@ -392,6 +405,7 @@ func reclaimEnd(kind event.ReclaimKind) handler {
 			Duration:    time.Duration(ev.KtimeNS - begin.ktime),
 			NrReclaimed: nr,
 			Order:       begin.order,
+			Cgroup:      p.attached[ev.Task.PID],
 		}
 		return true, nil
 	}
@@ -430,4 +444,40 @@ func (p *Parser) lostRecords(fields []byte, ev *event.Event) (bool, error) {
 	ev.Kind = event.KindLost
 	ev.Lost = event.Lost{Count: n, Total: p.lost}
 	return true, nil
+}
+
+// attach reads cgroup:cgroup_attach_task, "dst_root=%d dst_id=%llu
+// dst_level=%d dst_path=%s pid=%d comm=%s", and remembers the cgroup of the
+// task moved. The path runs to the last " pid=N comm=", after which comes
+// only the comm (at most 15 bytes); a comm that holds " pid=N comm=" itself
+// can misplace that one task.
+func (p *Parser) attach(fields []byte, ev *event.Event) (bool, error) {
+	const pathKey, pidKey = "dst_path=", " pid="
+	start := bytes.Index(fields, []byte(pathKey))
+	if start < 0 {
+		return false, errors.New("field dst_path missing")
+	}
+	rest := fields[start+len(pathKey):]
+	end := -1
+	for i := bytes.LastIndex(rest, []byte(pidKey)); i >= 0; i = bytes.LastIndex(rest[:i], []byte(pidKey)) {
+		digits, _, ok := bytes.Cut(rest[i+len(pidKey):], []byte(" comm="))
+		if _, err := strconv.ParseUint(string(digits), 10, 32); ok && err == nil {
+			end = i
+			break
+		}
+	}
+	if end < 0 {
+		return false, errors.New("dst_path without pid= and comm= after it")
+	}
+	f := fieldsOf(append(fields[:start:start], rest[end:]...))
+	id, err1 := required[uint64](f, "dst_id", "")
+	pid, err2 := required[uint32](f, "pid", "")
+	if err := errors.Join(err1, err2); err != nil {
+		return false, err
+	}
+	if len(p.attached) >= maxAttached {
+		clear(p.attached)
+	}
+	p.attached[pid] = event.Cgroup{Path: string(rest[:end]), ID: id}
+	return false, nil
 }

@@ -330,3 +330,33 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// A capture with cgroup:cgroup_attach_task gives each task moved during
+// the recording its cgroup, however its path is named.
+func TestCgroupOfAttachedTasks(t *testing.T) {
+	const path = "/kubepods/burstable/pod0f5eb28f-3c1a-4e2b-9d7c-6a5b4c3d2e1f/0dc1822c4f1e5f3c7b4a2e9d8c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b"
+	const hostile = "/a b/x pid=7 comm=y"
+	text := "  runc:[2:INIT] 300 [001] 9.000000: cgroup:cgroup_attach_task: dst_root=4 dst_id=4242 dst_level=4 dst_path=" + path + " pid=300 comm=runc:[2:INIT]\n" +
+		"  sh 301 [001] 9.100000: cgroup:cgroup_attach_task: dst_root=4 dst_id=77 dst_level=2 dst_path=" + hostile + " pid=301 comm=a pid=1\n" +
+		"  app 300 [000] 10.000000: vmscan:mm_vmscan_memcg_reclaim_begin: order=0 gfp_flags=GFP_HIGHUSER_MOVABLE\n" +
+		"  app 300 [000] 10.000500: vmscan:mm_vmscan_memcg_reclaim_end: nr_reclaimed=0\n" +
+		"  app 300 [000] 11.000000: oom:mark_victim: pid=300 comm=app total-vm=1kB anon-rss=1kB file-rss:0kB shmem-rss:0kB uid=0 pgtables=4kB oom_score_adj=0\n" +
+		"  sh 301 [000] 12.000000: oom:mark_victim: pid=301 comm=sh total-vm=1kB anon-rss=1kB file-rss:0kB shmem-rss:0kB uid=0 pgtables=4kB oom_score_adj=0\n" +
+		"  other 302 [000] 13.000000: oom:mark_victim: pid=302 comm=other total-vm=1kB anon-rss=1kB file-rss:0kB shmem-rss:0kB uid=0 pgtables=4kB oom_score_adj=0\n"
+	events := parseAll(t, text)
+	if len(events) != 4 {
+		t.Fatalf("%d events, want a reclaim and three kills", len(events))
+	}
+	if c := events[0].Reclaim.Cgroup; c.Path != path || c.ID != 4242 {
+		t.Errorf("reclaim in %+v", c)
+	}
+	if k := events[1].OOMKill; k.Victim.Cgroup.Path != path || k.Victim.Cgroup.ID != 4242 || k.TriggerCgroup.Path != path || k.Class != event.ClassMemcg {
+		t.Errorf("kill of an attached task: victim in %+v, trigger in %+v, class %s", k.Victim.Cgroup, k.TriggerCgroup, k.Class)
+	}
+	if c := events[2].OOMKill.Victim.Cgroup; c.Path != hostile || c.ID != 77 {
+		t.Errorf("hostile path read as %+v", c)
+	}
+	if c := events[3].OOMKill.Victim.Cgroup; c.Valid() {
+		t.Errorf("a task never attached has a cgroup: %+v", c)
+	}
+}
