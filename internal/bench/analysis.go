@@ -197,6 +197,7 @@ func (s *stormResults) oomtracePeakRSS() float64 {
 const (
 	kmsgAgentReader  = "kernel-log reader process"
 	kmsgDirectReader = "kernel log read in the harness"
+	floorReaderName  = "floor: a trivial ring-buffer reader"
 )
 
 // latencyReader is one reader's latencies under one condition.
@@ -227,6 +228,7 @@ func (l *latencyResults) readers(cond string) []latencyReader {
 	}
 	pick(kmsgAgentReader, func(k latencyKill) time.Duration { return k.kmsgAgent })
 	pick(kmsgDirectReader, func(k latencyKill) time.Duration { return k.kmsgDirect })
+	pick(floorReaderName, func(k latencyKill) time.Duration { return k.floor })
 	return out
 }
 

@@ -76,13 +76,31 @@ func (w *killWatch) onLine(line []byte, readNS uint64) {
 		return
 	}
 	ev, err := output.Parse(line)
-	w.mu.Lock()
-	if err != nil {
-		w.errs = append(w.errs, fmt.Errorf("parse oomtrace line %q: %w", line, err))
-	} else if ev.Kind == event.KindOOMKill {
-		w.seen[int(ev.OOMKill.Victim.PID)] = killSeen{KtimeNS: ev.KtimeNS, ReadNS: readNS}
+	switch {
+	case err != nil:
+		w.fail(fmt.Errorf("parse oomtrace line %q: %w", line, err))
+	case ev.Kind == event.KindOOMKill:
+		w.record(int(ev.OOMKill.Victim.PID), killSeen{KtimeNS: ev.KtimeNS, ReadNS: readNS})
 	}
+}
+
+// record keeps a reader's sighting of the kill of pid.
+func (w *killWatch) record(pid int, k killSeen) {
+	w.mu.Lock()
+	w.seen[pid] = k
 	w.mu.Unlock()
+	w.notify()
+}
+
+// fail keeps a reader's error, which the next wait returns.
+func (w *killWatch) fail(err error) {
+	w.mu.Lock()
+	w.errs = append(w.errs, err)
+	w.mu.Unlock()
+	w.notify()
+}
+
+func (w *killWatch) notify() {
 	select {
 	case w.wake <- struct{}{}:
 	default:

@@ -33,6 +33,9 @@ type latencyKill struct {
 	// The same parser reading /dev/kmsg in the harness itself: what any
 	// reader of the kernel log must wait for at least.
 	kmsgDirect time.Duration
+	// The floor reader: a program of a few instructions and a process
+	// that prints one line per kill through the same kind of pipe.
+	floor      time.Duration
 	report     oomReport
 	fullReport bool // the kernel printed the report's head (not rate-limited)
 }
@@ -97,6 +100,10 @@ func (b *bencher) latencyScenario(ctx context.Context) (*latencyResults, error) 
 		return nil, err
 	}
 	defer readers.stop()
+	if readers.floor, err = startFloorReader(); err != nil {
+		return nil, err
+	}
+	defer readers.floor.stop()
 
 	const blocks = 2
 	for block := range blocks {
@@ -154,11 +161,13 @@ func (b *bencher) latencyBlock(ctx context.Context, res *latencyResults, cond la
 	return nil
 }
 
-// kmsgReaders are the readers of the kernel log the kills are timed with.
+// kmsgReaders are the readers of the kernel log the kills are timed with,
+// and the floor reader.
 type kmsgReaders struct {
 	agent  *kmsgAgent
 	direct *kernlog.Reader
 	report *reportWatch
+	floor  *floorReader
 }
 
 func startKmsgReaders() (*kmsgReaders, error) {
@@ -231,6 +240,11 @@ func latencyKillOnce(ctx context.Context, hogs *memcg.Group, watches []*killWatc
 	if err != nil {
 		return fail(err)
 	}
+	floor, err := readers.floor.kills.wait(pid, killTimeout)
+	if err != nil {
+		return fail(err)
+	}
+	k.floor = time.Duration(floor.ReadNS - floor.KtimeNS)
 	direct := <-directDone
 	if direct.err != nil {
 		return latencyKill{}, direct.err

@@ -16,10 +16,11 @@ import (
 )
 
 func main() {
-	// The storm workers, the kernel-log reader and the memory hogs are this
-	// binary, run again.
+	// The storm workers, the kernel-log and floor readers and the memory
+	// hogs are this binary, run again.
 	bench.StormWorkerMain()
 	bench.KmsgReaderMain()
+	bench.FloorReaderMain()
 	memcg.HogMain()
 	os.Exit(run())
 }

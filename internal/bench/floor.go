@@ -1,0 +1,205 @@
+package bench
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/ringbuf"
+)
+
+// The floor reader is the least any ring-buffer tracer can do about a
+// kill: a program of a few instructions on oom:mark_victim that puts the
+// victim's pid and CLOCK_BOOTTIME in a ring buffer, read by a process that
+// prints one line per record through the same pipe to the harness as
+// oomtrace's. Its latency is the harness's and the kernel's share of every
+// figure (the wakeups, the scheduling, the pipe); what oomtrace takes on
+// top of it is oomtrace's own. It is this binary run again with
+// floorReaderEnv set.
+const floorReaderEnv = "OOMBENCH_FLOOR_READER"
+
+// FloorReaderMain runs the floor reader and exits when this process was
+// started as one; otherwise it returns at once.
+func FloorReaderMain() {
+	if _, ok := os.LookupEnv(floorReaderEnv); !ok {
+		return
+	}
+	if err := runFloorReader(os.Stdout); err != nil {
+		fmt.Fprintf(os.Stderr, "floor reader: %v\n", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// markVictimFormat is where tracefs describes the tracepoint's record.
+var markVictimFormat = []string{
+	"/sys/kernel/tracing/events/oom/mark_victim/format",
+	"/sys/kernel/debug/tracing/events/oom/mark_victim/format",
+}
+
+var pidField = regexp.MustCompile(`field:int pid;\s*offset:([0-9]+);\s*size:4;`)
+
+// markVictimPIDOffset is the offset of the victim's pid in the record of
+// oom:mark_victim, the same in its old and new forms but read rather than
+// assumed.
+func markVictimPIDOffset() (int16, error) {
+	var errs []error
+	for _, name := range markVictimFormat {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		m := pidField.FindSubmatch(b)
+		if m == nil {
+			return 0, fmt.Errorf("%s: no int pid field", name)
+		}
+		off, err := strconv.ParseInt(string(m[1]), 10, 16)
+		if err != nil {
+			return 0, fmt.Errorf("%s: pid offset %q: %w", name, m[1], err)
+		}
+		return int16(off), nil
+	}
+	return 0, fmt.Errorf("read the format of oom:mark_victim (is tracefs mounted?): %w", errors.Join(errs...))
+}
+
+// floorRecord is what the floor program writes: the victim's pid and the
+// kill's CLOCK_BOOTTIME.
+const floorRecordSize = 16
+
+func runFloorReader(out io.Writer) error {
+	pidOff, err := markVictimPIDOffset()
+	if err != nil {
+		return err
+	}
+	events, err := ebpf.NewMap(&ebpf.MapSpec{Name: "floor_events", Type: ebpf.RingBuf, MaxEntries: 64 << 10})
+	if err != nil {
+		return fmt.Errorf("create ring buffer: %w", err)
+	}
+	defer events.Close()
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
+		Name:    "floor_victim",
+		Type:    ebpf.TracePoint,
+		License: "GPL",
+		Instructions: asm.Instructions{
+			asm.Mov.Reg(asm.R6, asm.R1),
+			asm.FnKtimeGetBootNs.Call(),
+			asm.StoreMem(asm.RFP, -8, asm.R0, asm.DWord),
+			asm.LoadMem(asm.R1, asm.R6, pidOff, asm.Word),
+			asm.StoreMem(asm.RFP, -16, asm.R1, asm.DWord),
+			asm.LoadMapPtr(asm.R1, events.FD()),
+			asm.Mov.Reg(asm.R2, asm.RFP),
+			asm.Add.Imm(asm.R2, -16),
+			asm.Mov.Imm(asm.R3, floorRecordSize),
+			asm.Mov.Imm(asm.R4, 0),
+			asm.FnRingbufOutput.Call(),
+			asm.Mov.Imm(asm.R0, 0),
+			asm.Return(),
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("load floor program: %w", err)
+	}
+	defer prog.Close()
+	tp, err := link.Tracepoint("oom", "mark_victim", prog, nil)
+	if err != nil {
+		return fmt.Errorf("attach to oom:mark_victim: %w", err)
+	}
+	defer tp.Close()
+	rd, err := ringbuf.NewReader(events)
+	if err != nil {
+		return fmt.Errorf("open ring buffer: %w", err)
+	}
+	defer rd.Close()
+	if _, err := fmt.Fprintln(out, "ready"); err != nil {
+		return err
+	}
+	// Closing stdin, or the harness going away, ends the reader.
+	go func() {
+		io.Copy(io.Discard, os.Stdin)
+		rd.Close()
+	}()
+	var rec ringbuf.Record
+	line := make([]byte, 0, 64)
+	for {
+		if err := rd.ReadInto(&rec); err != nil {
+			if errors.Is(err, ringbuf.ErrClosed) {
+				return nil
+			}
+			return err
+		}
+		if len(rec.RawSample) < floorRecordSize {
+			continue
+		}
+		pid := binary.NativeEndian.Uint64(rec.RawSample[0:])
+		ktime := binary.NativeEndian.Uint64(rec.RawSample[8:])
+		line = append(strconv.AppendUint(append(strconv.AppendUint(append(line[:0], "kill "...), pid, 10), ' '), ktime, 10), '\n')
+		if _, err := out.Write(line); err != nil {
+			return err
+		}
+	}
+}
+
+// floorReader is a running floor reader process; its sightings are kept
+// as oomtrace's are.
+type floorReader struct {
+	p     *proc
+	kills *killWatch
+	ready chan struct{}
+}
+
+func startFloorReader() (*floorReader, error) {
+	r := &floorReader{kills: newKillWatch(), ready: make(chan struct{})}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("start floor reader: %w", err)
+	}
+	r.p, err = startProc(self, nil, procOptions{stdout: r.onLine, env: []string{floorReaderEnv + "=1"}, stdinPipe: true})
+	if err != nil {
+		return nil, fmt.Errorf("start floor reader: %w", err)
+	}
+	select {
+	case <-r.ready:
+		return r, nil
+	case <-r.p.exited:
+		return nil, fmt.Errorf("floor reader exited: %v: %s", r.p.waitErr, r.p.stderr())
+	case <-time.After(readyTimeout):
+		r.p.kill()
+		return nil, fmt.Errorf("floor reader not ready after %v", readyTimeout)
+	}
+}
+
+// onLine reads the floor reader's "ready" and "kill PID KTIME" lines.
+func (r *floorReader) onLine(line []byte, readNS uint64) {
+	text := string(line)
+	if text == "ready" {
+		close(r.ready)
+		return
+	}
+	fields := strings.Fields(text)
+	if len(fields) != 3 || fields[0] != "kill" {
+		r.kills.fail(fmt.Errorf("floor reader line %q", line))
+		return
+	}
+	pid, err1 := strconv.Atoi(fields[1])
+	ktime, err2 := strconv.ParseUint(fields[2], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		r.kills.fail(fmt.Errorf("floor reader line %q: %w", line, err))
+		return
+	}
+	r.kills.record(pid, killSeen{KtimeNS: ktime, ReadNS: readNS})
+}
+
+func (r *floorReader) stop() error {
+	r.p.stdin.Close()
+	return r.p.stop()
+}
