@@ -141,19 +141,23 @@ func TestLatencyReaders(t *testing.T) {
 		conditions: []latencyCondition{{"idle host", 0}},
 		variants:   []oomtraceVariant{{"oomtrace", nil}},
 		kills: map[string][]latencyKill{"idle host": {
-			{oomtrace: []time.Duration{time.Millisecond}, kmsgAgent: 2 * time.Millisecond, kmsgDirect: 500 * time.Microsecond},
-			{oomtrace: []time.Duration{3 * time.Millisecond}, kmsgAgent: 2 * time.Millisecond, kmsgDirect: time.Millisecond},
+			{oomtrace: []time.Duration{time.Millisecond}, kmsgAgent: 2 * time.Millisecond, kmsgDirect: 500 * time.Microsecond, floor: 2 * time.Millisecond},
+			{oomtrace: []time.Duration{3 * time.Millisecond}, kmsgAgent: 2 * time.Millisecond, kmsgDirect: time.Millisecond, floor: 400 * time.Microsecond},
 		}},
 	}
 	readers := l.readers("idle host")
-	if len(readers) != 3 || readers[0].name != "oomtrace" {
+	if len(readers) != 4 || readers[0].name != "oomtrace" || readers[3].name != floorReaderName {
 		t.Fatalf("readers = %+v", readers)
 	}
 	if got := readers[0].latencies.median(); got != 2e6 {
 		t.Errorf("oomtrace median = %v ns, want 2e6", got)
 	}
-	if readers[1].aheadOfFirst != 1 || readers[2].aheadOfFirst != 2 {
-		t.Errorf("kills read before oomtrace: agent %d (want 1), direct %d (want 2)", readers[1].aheadOfFirst, readers[2].aheadOfFirst)
+	if readers[1].aheadOfFirst != 1 || readers[2].aheadOfFirst != 2 || readers[3].aheadOfFirst != 1 {
+		t.Errorf("kills read before oomtrace: agent %d (want 1), direct %d (want 2), floor %d (want 1)",
+			readers[1].aheadOfFirst, readers[2].aheadOfFirst, readers[3].aheadOfFirst)
+	}
+	if got := readers[3].latencies.median(); got != 1.2e6 {
+		t.Errorf("floor median = %v ns, want 1.2e6", got)
 	}
 }
 
