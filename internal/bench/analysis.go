@@ -232,6 +232,36 @@ func (l *latencyResults) readers(cond string) []latencyReader {
 	return out
 }
 
+// killPathStep is one step of oomtrace's kill path under one condition.
+type killPathStep struct {
+	name      string
+	durations sample // nanoseconds
+}
+
+// killPath returns the steps of the first oomtrace's kill path under cond,
+// over the kills the breakdown saw whole, and how many those were.
+func (l *latencyResults) killPath(cond string) ([]killPathStep, int) {
+	steps := []killPathStep{
+		{name: "the kill → oomtrace decodes its record (the ring buffer's wakeup, scheduling, records before it)"},
+		{name: "decode and classify stages"},
+		{name: "attribute stage (names, memory snapshot)"},
+		{name: "explain and filter stages, formatting"},
+		{name: "oomtrace's write(2) → the harness has the line (pipe, scheduling)"},
+	}
+	n := 0
+	for _, k := range l.kills[cond] {
+		if !k.haveSteps || len(k.oomtrace) == 0 {
+			continue
+		}
+		n++
+		s := k.steps
+		for i, d := range []time.Duration{s.decode, s.attribute - s.decode, s.explain - s.attribute, s.write - s.explain, k.oomtrace[0] - s.write} {
+			steps[i].durations = append(steps[i].durations, float64(d))
+		}
+	}
+	return steps, n
+}
+
 // reportSize is the median size of the kernel's reports under cond, over
 // the kills it printed one for.
 func (l *latencyResults) reportSize(cond string) (lines, duration float64, full int) {

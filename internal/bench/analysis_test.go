@@ -249,3 +249,21 @@ func TestPipelineRowOf(t *testing.T) {
 		t.Error("found a row that is not there")
 	}
 }
+
+func TestKillPath(t *testing.T) {
+	ms := time.Millisecond
+	l := &latencyResults{kills: map[string][]latencyKill{"idle host": {
+		{oomtrace: []time.Duration{3 * ms}, haveSteps: true, steps: killSteps{decode: ms, attribute: ms + 100*time.Microsecond, explain: 2 * ms, write: 2*ms + 50*time.Microsecond}},
+		{oomtrace: []time.Duration{9 * ms}}, // the breakdown missed it
+	}}}
+	steps, n := l.killPath("idle host")
+	if n != 1 || len(steps) != 5 {
+		t.Fatalf("killPath: %d kills, %d steps", n, len(steps))
+	}
+	want := []float64{1e6, 1e5, 9e5, 5e4, 9.5e5}
+	for i, st := range steps {
+		if len(st.durations) != 1 || st.durations[0] != want[i] {
+			t.Errorf("step %q = %v, want %v", st.name, st.durations, want[i])
+		}
+	}
+}

@@ -35,7 +35,10 @@ type latencyKill struct {
 	kmsgDirect time.Duration
 	// The floor reader: a program of a few instructions and a process
 	// that prints one line per kill through the same kind of pipe.
-	floor      time.Duration
+	floor time.Duration
+	// steps is the first oomtrace's kill path, step by step.
+	steps      killSteps
+	haveSteps  bool
 	report     oomReport
 	fullReport bool // the kernel printed the report's head (not rate-limited)
 }
@@ -86,6 +89,7 @@ func (b *bencher) latencyScenario(ctx context.Context) (*latencyResults, error) 
 		failures:   make(map[string][]string),
 	}
 	var watches []*killWatch
+	var tracers []*runningTool
 	for _, v := range res.variants {
 		watch := newKillWatch()
 		tr, err := b.tools.startTracer(toolOomtrace, append([]string{"--output", "json"}, v.args...), watch.onLine)
@@ -94,16 +98,13 @@ func (b *bencher) latencyScenario(ctx context.Context) (*latencyResults, error) 
 		}
 		defer tr.stop(b.tools)
 		watches = append(watches, watch)
+		tracers = append(tracers, tr)
 	}
-	readers, err := startKmsgReaders()
+	readers, err := startLatencyReaders(b.tools, tracers[0])
 	if err != nil {
 		return nil, err
 	}
-	defer readers.stop()
-	if readers.floor, err = startFloorReader(); err != nil {
-		return nil, err
-	}
-	defer readers.floor.stop()
+	defer readers.stop(b.tools)
 
 	const blocks = 2
 	for block := range blocks {
@@ -119,7 +120,7 @@ func (b *bencher) latencyScenario(ctx context.Context) (*latencyResults, error) 
 
 // latencyBlock causes n kills under cond.
 func (b *bencher) latencyBlock(ctx context.Context, res *latencyResults, cond latencyCondition, n int,
-	parentRel string, parent, hogs *memcg.Group, watches []*killWatch, readers *kmsgReaders) (err error) {
+	parentRel string, parent, hogs *memcg.Group, watches []*killWatch, readers *latencyReaders) (err error) {
 	if cond.procs > 0 {
 		s, err := startSleepers(b.h, parentRel+"/idle", cond.procs)
 		if err != nil {
@@ -161,37 +162,60 @@ func (b *bencher) latencyBlock(ctx context.Context, res *latencyResults, cond la
 	return nil
 }
 
-// kmsgReaders are the readers of the kernel log the kills are timed with,
-// and the floor reader.
-type kmsgReaders struct {
-	agent  *kmsgAgent
-	direct *kernlog.Reader
-	report *reportWatch
-	floor  *floorReader
+// latencyReaders are the readers other than oomtrace that the kills are
+// timed with, and the breakdown of the first oomtrace's kill path.
+type latencyReaders struct {
+	agent     *kmsgAgent
+	direct    *kernlog.Reader
+	report    *reportWatch
+	floor     *floorReader
+	breakdown *breakdownWatch
 }
 
-func startKmsgReaders() (*kmsgReaders, error) {
-	agent, err := startKmsgAgent()
-	if err != nil {
+func startLatencyReaders(ts tools, first *runningTool) (r *latencyReaders, err error) {
+	r = &latencyReaders{}
+	defer func() {
+		if err != nil {
+			r.stop(ts)
+		}
+	}()
+	if r.agent, err = startKmsgAgent(); err != nil {
 		return nil, err
 	}
-	direct, err := kernlog.OpenKmsg()
-	if err != nil {
-		agent.stop()
+	if r.direct, err = kernlog.OpenKmsg(); err != nil {
 		return nil, err
 	}
-	report, err := startReportWatch()
-	if err != nil {
-		agent.stop()
-		direct.Close()
+	if r.report, err = startReportWatch(); err != nil {
 		return nil, err
 	}
-	return &kmsgReaders{agent: agent, direct: direct, report: report}, nil
+	if r.floor, err = startFloorReader(); err != nil {
+		return nil, err
+	}
+	if r.breakdown, err = ts.startBreakdown(first); err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
-func (r *kmsgReaders) stop() error {
-	r.report.stop()
-	return errors.Join(r.agent.stop(), r.direct.Close())
+// stop stops the readers started.
+func (r *latencyReaders) stop(ts tools) error {
+	var errs []error
+	if r.breakdown != nil {
+		errs = append(errs, r.breakdown.stop(ts))
+	}
+	if r.floor != nil {
+		errs = append(errs, r.floor.stop())
+	}
+	if r.report != nil {
+		r.report.stop()
+	}
+	if r.direct != nil {
+		errs = append(errs, r.direct.Close())
+	}
+	if r.agent != nil {
+		errs = append(errs, r.agent.stop())
+	}
+	return errors.Join(errs...)
 }
 
 type kmsgSeen struct {
@@ -202,7 +226,7 @@ type kmsgSeen struct {
 
 // latencyKillOnce causes one kill and times every reader against the
 // kill's kernel timestamp, which oomtrace's events carry.
-func latencyKillOnce(ctx context.Context, hogs *memcg.Group, watches []*killWatch, readers *kmsgReaders) (latencyKill, error) {
+func latencyKillOnce(ctx context.Context, hogs *memcg.Group, watches []*killWatch, readers *latencyReaders) (latencyKill, error) {
 	ctx, cancel := context.WithTimeout(ctx, killTimeout)
 	defer cancel()
 	directDone := make(chan kmsgSeen, 1)
@@ -245,6 +269,7 @@ func latencyKillOnce(ctx context.Context, hogs *memcg.Group, watches []*killWatc
 		return fail(err)
 	}
 	k.floor = time.Duration(floor.ReadNS - floor.KtimeNS)
+	k.steps, k.haveSteps = readers.breakdown.of(pid)
 	direct := <-directDone
 	if direct.err != nil {
 		return latencyKill{}, direct.err

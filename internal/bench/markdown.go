@@ -723,6 +723,34 @@ func writeLatency(d *doc, r *Results) {
 	}
 	d.para("The kernel's report, from its header (\"invoked oom-killer\") to its \"Killed process\" line, in kernel-log time: %s. "+
 		"p99 is the nearest-rank percentile: with 100 kills or fewer it is the largest.", strings.Join(notes, "; "))
+	writeKillPath(d, l)
+}
+
+// writeKillPath shows where the first oomtrace's kill line spends its time.
+func writeKillPath(d *doc, l *latencyResults) {
+	d.para("### Where the time goes")
+	d.para("The first oomtrace above, step by step: a bpftrace script stamps `oom:mark_victim` and, with uprobes on oomtrace's " +
+		"binary, the entry of the functions that decode a kill's record, attribute it and explain it, and oomtrace's write(2) of " +
+		"the line; the harness's read ends the path. The uprobes add a few microseconds to this oomtrace. The floor row is the " +
+		"trivial ring-buffer reader of the table above: what the kernel, the scheduler and the pipe cost any reader of the ring buffer.")
+	t := &markdownTable{header: []string{"host", "step", "kills", "p50", "p99", "max"}}
+	for _, c := range l.conditions {
+		steps, n := l.killPath(c.name)
+		if n == 0 {
+			continue
+		}
+		for _, st := range steps {
+			t.add(c.name, st.name, fmt.Sprint(n), fmtNS(st.durations.median()), fmtNS(st.durations.percentile(99)), fmtNS(st.durations.max()))
+		}
+		readers := l.readers(c.name)
+		for _, rd := range readers {
+			if rd.name == floorReaderName || rd.name == readers[0].name {
+				t.add(c.name, "**"+rd.name+"**, whole path", fmt.Sprint(len(rd.latencies)), fmtNS(rd.latencies.median()),
+					fmtNS(rd.latencies.percentile(99)), fmtNS(rd.latencies.max()))
+			}
+		}
+	}
+	d.table(t)
 }
 
 func writeLoss(d *doc, r *Results) {

@@ -147,7 +147,7 @@ func (ts tools) startTracer(t tool, args []string, onLine lineFunc) (tr *running
 	case toolOomtrace:
 		readyNS, err = tr.startOomtrace(ts.oomtrace, args, stdout)
 	case toolBpftrace:
-		readyNS, err = tr.startBpftrace(ts.bpftrace, stdout)
+		readyNS, err = tr.startBpftrace(ts.bpftrace, bpftraceScript, stdout)
 	case toolPerf:
 		readyNS, err = tr.startPerf(ts.perf, stdout)
 	default:
@@ -202,12 +202,12 @@ func (tr *runningTool) startOomtrace(bin string, args []string, stdout lineFunc)
 	return 0, fmt.Errorf("oomtrace not attached after %v: %s", readyTimeout, tr.p.stderr())
 }
 
-// startBpftrace runs the script and waits for bpftrace to say on stderr
-// that every probe is attached.
-func (tr *runningTool) startBpftrace(bin string, stdout lineFunc) (uint64, error) {
+// startBpftrace runs script and waits for bpftrace to say on stderr that
+// every probe is attached.
+func (tr *runningTool) startBpftrace(bin, script string, stdout lineFunc) (uint64, error) {
 	ready := make(chan uint64, 1)
 	var err error
-	tr.p, err = startProc(bin, []string{"-e", bpftraceScript}, procOptions{
+	tr.p, err = startProc(bin, []string{"-e", script}, procOptions{
 		stdout: stdout,
 		stderr: func(line []byte, readNS uint64) {
 			if bytes.Contains(line, []byte(bpftraceReadyLine)) {
