@@ -151,10 +151,21 @@ func TestKubernetesAttribution(t *testing.T) {
 				}
 			}
 			// The OOM cgroup still exists when the kill is reported: its
-			// memory state was read right after the kill (by then the
-			// victim's memory may already be freed, so the values can be 0).
-			if !k.HasSnapshot || k.Snapshot.Status != event.SnapshotOK || !k.Snapshot.Has(event.SnapAnon) || !k.Snapshot.Has(event.SnapFile) {
-				t.Errorf("snapshot of %s: %+v", oomCg, k.Snapshot)
+			// memory state is read right after the kill's line is written
+			// (by then the victim's memory may already be freed, so the
+			// values can be 0), and follows it.
+			snap := tr.waitSnapshot(t, pid).OOMSnapshot
+			t.Logf("snapshot: %s", snap.Why)
+			if s := snap.Snapshot; s.Status != event.SnapshotOK || !s.Has(event.SnapAnon) || !s.Has(event.SnapFile) ||
+				snap.OOMCgroup.Path != oomCg || snap.KillKtimeNS != ev.KtimeNS || snap.Class != event.ClassMemcg {
+				t.Errorf("snapshot after the kill at %d in %s: %+v", ev.KtimeNS, oomCg, snap)
+			}
+			checkAttribution(t, snap.OOMCgroup.Owner, p, oomLevel)
+			if !strings.Contains(snap.Why, "right after the kill of \"api-server\"") || !strings.Contains(snap.Why, "pod shop/api-7d9") {
+				t.Errorf("snapshot's verdict %q", snap.Why)
+			}
+			if k.HasSnapshot {
+				t.Errorf("the kill's own line waited for the snapshot: %+v", k.Snapshot)
 			}
 			if tc.podLimit != strings.Contains(k.Why, "pod-level limit") {
 				t.Errorf("verdict %q: pod-level limit hit: %v", k.Why, tc.podLimit)

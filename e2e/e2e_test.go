@@ -230,6 +230,40 @@ func (tr *tracer) waitKills(t *testing.T, pids ...int) map[int]event.Event {
 	}
 }
 
+// waitFor waits until the tracer has reported an event that match accepts,
+// and returns the first; what names it in failures.
+func (tr *tracer) waitFor(t *testing.T, what string, match func(*event.Event) bool) event.Event {
+	t.Helper()
+	deadline := time.After(15 * time.Second)
+	for {
+		tr.mu.Lock()
+		for i := range tr.events {
+			if match(&tr.events[i]) {
+				ev := tr.events[i]
+				tr.mu.Unlock()
+				return ev
+			}
+		}
+		n := len(tr.events)
+		tr.mu.Unlock()
+		select {
+		case <-tr.wake:
+		case <-tr.done:
+			t.Fatalf("oomtrace exited while waiting for %s\nstderr:\n%s", what, tr.stderr.String())
+		case <-deadline:
+			t.Fatalf("no %s within 15s; got %d events\nstderr:\n%s", what, n, tr.stderr.String())
+		}
+	}
+}
+
+// waitSnapshot waits for the oom_snapshot that follows the kill of pid.
+func (tr *tracer) waitSnapshot(t *testing.T, pid int) event.Event {
+	t.Helper()
+	return tr.waitFor(t, fmt.Sprintf("oom_snapshot after the kill of %d", pid), func(ev *event.Event) bool {
+		return ev.Kind == event.KindOOMSnapshot && int(ev.OOMSnapshot.Victim.PID) == pid
+	})
+}
+
 // stop sends SIGINT, checks a clean exit, and returns every event.
 func (tr *tracer) stop(t *testing.T) []event.Event {
 	t.Helper()

@@ -70,25 +70,9 @@ func runFakeKubelet(v string) error {
 // waitExit waits until the tracer has reported the exit of pid.
 func (tr *tracer) waitExit(t *testing.T, pid int) event.Event {
 	t.Helper()
-	deadline := time.After(15 * time.Second)
-	for {
-		tr.mu.Lock()
-		for _, ev := range tr.events {
-			if ev.Kind == event.KindExit && int(ev.Task.TGID) == pid {
-				tr.mu.Unlock()
-				return ev
-			}
-		}
-		n := len(tr.events)
-		tr.mu.Unlock()
-		select {
-		case <-tr.wake:
-		case <-tr.done:
-			t.Fatalf("oomtrace exited while waiting for the exit of %d\nstderr:\n%s", pid, tr.stderr.String())
-		case <-deadline:
-			t.Fatalf("no exit event for pid %d within 15s; got %d events\nstderr:\n%s", pid, n, tr.stderr.String())
-		}
-	}
+	return tr.waitFor(t, fmt.Sprintf("exit event for pid %d", pid), func(ev *event.Event) bool {
+		return ev.Kind == event.KindExit && int(ev.Task.TGID) == pid
+	})
 }
 
 // startIn starts cmd and moves it into g.

@@ -199,6 +199,7 @@ func TestTraceKmsgMode(t *testing.T) {
 	tr := startTracerMode(t, "kmsg", "--output", "json", "--cgroup", g.Path())
 	pids := causeKills(t, g, 0)
 	logged := tr.waitKills(t, pids...)
+	snap := tr.waitSnapshot(t, pids[0]).OOMSnapshot
 	events := tr.stop(t)
 	k := logged[pids[0]].OOMKill
 	if k.Mode != event.ModeKmsg || k.Class != event.ClassMemcg || k.Replayed || k.Victim.Comm != "explain-0" {
@@ -207,8 +208,8 @@ func TestTraceKmsgMode(t *testing.T) {
 	if k.OOMCgroup.Path != g.Path() || k.OOMCgroup.LimitBytes != 32<<20 {
 		t.Errorf("oom cgroup %+v, want %s with 32 MiB", k.OOMCgroup, g.Path())
 	}
-	if !k.HasSnapshot {
-		t.Errorf("a live kill read from the kernel log has no snapshot")
+	if snap.Snapshot.Status != event.SnapshotOK || snap.OOMCgroup.Path != g.Path() {
+		t.Errorf("a live kill read from the kernel log has no snapshot of its cgroup: %+v", snap)
 	}
 	for _, ev := range events {
 		if ev.Kind == event.KindOOMKill && ev.OOMKill.Victim.PID == uint32(pids[0]) && ev.OOMKill.Replayed {

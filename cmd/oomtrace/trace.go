@@ -52,7 +52,7 @@ func (f *traceFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.pods, "filter-pod", "", "report only events of these pods, comma-separated: name, namespace/name or UID")
 	fs.StringVar(&f.containers, "filter-container", "", "report only events of these containers, comma-separated: name or ID (12 digits or more)")
 	fs.StringVar(&f.hostRoot, "host-root", "/", "where the host's root directory is seen, for the kubelet's and runtimes' names (e.g. /host in a container)")
-	fs.BoolVar(&f.noSnapshot, "no-snapshot", false, "do not read the OOM cgroup's memory state after each kill")
+	fs.BoolVar(&f.noSnapshot, "no-snapshot", false, "do not read the OOM cgroup's memory state after each kill (the oom_snapshot event)")
 	fs.StringVar(&f.events, "events", "all", "event groups to trace, comma-separated: oom, reclaim, reaper, signal, exit (or all); hooks of the others are not attached")
 	fs.BoolVar(&f.sinceBoot, "since-boot", false, "first report the kills already in the kernel log (marked replayed), then go on live; each kill once")
 	// For tests and scripts; left out of the usage text.
@@ -108,7 +108,8 @@ func (f *traceFlags) options(w io.Writer, logger *slog.Logger) (stream.Options, 
 	}
 	opts.Interval = f.interval
 	opts.SinceBoot = f.sinceBoot
-	opts.Pipeline.Attribute = attribute.Options{HostRoot: f.hostRoot, Snapshot: !f.noSnapshot, Wait: killEnrichWait}
+	opts.Pipeline.Attribute = attribute.Options{HostRoot: f.hostRoot, Wait: killEnrichWait}
+	opts.Snapshot = !f.noSnapshot
 	opts.Pipeline.Filter.Pods = splitList(f.pods)
 	opts.Pipeline.Filter.Containers = splitList(f.containers)
 
@@ -180,8 +181,8 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer, logg
 	return nil
 }
 
-// killEnrichWait bounds how long a kill waits for names and the memory
-// snapshot before it is written.
+// killEnrichWait bounds how long a kill waits for names before it is
+// written.
 const killEnrichWait = 200 * time.Millisecond
 
 // splitList splits a comma-separated flag value, dropping empty items.

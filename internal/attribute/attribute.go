@@ -1,15 +1,17 @@
 // Package attribute is the pipeline's attribute stage: it tells whose every
 // cgroup of an event is (container, pod, systemd unit), looks up the names
-// people use for them, and reads the OOM cgroup's memory state and the
-// victim's container's main process right after a kill. It writes each
-// Cgroup.Owner, OOMKill.Snapshot and OOMKill.VictimMain, and nothing else.
+// people use for them, and finds the victim's container's main process
+// right after a kill. It writes each Cgroup.Owner and OOMKill.VictimMain,
+// and nothing else.
 //
 // Names are looked up by IDs that are unique (pod UIDs, 64-digit container
 // IDs), so a lookup on another node than the event's finds nothing rather
 // than something wrong. A kill or a fatal exit waits, up to Options.Wait, for
 // the names not cached yet, because its verdict is what people read; every
 // other event is served from the cache and never waits. The wait happens in
-// the caller's goroutine, before the pipeline takes its sinks' lock.
+// the caller's goroutine, before the pipeline takes its sinks' lock. What a
+// kill's line need not wait for, the OOM cgroup's memory state, is read
+// after the line is written (see package stream).
 package attribute
 
 import (
@@ -20,7 +22,6 @@ import (
 	"github.com/oomtrace/oomtrace/internal/container"
 	"github.com/oomtrace/oomtrace/internal/event"
 	"github.com/oomtrace/oomtrace/internal/memcg"
-	"github.com/oomtrace/oomtrace/internal/memstate"
 )
 
 // Options configures a Stage.
@@ -28,20 +29,17 @@ type Options struct {
 	// HostRoot is where the host's root directory is seen ("" or "/" on
 	// the host): the kubelet's and runtimes' state is read below it.
 	HostRoot string
-	// Snapshot, when true, reads the OOM cgroup's memory state right after
-	// each kill, found in Hierarchy. Only for kills happening now: a
-	// snapshot of a kill read from a log would describe another moment.
-	Snapshot  bool
+	// Hierarchy is the memory cgroup hierarchy of this machine, where a
+	// live kill's container is looked into for its main process; the zero
+	// Hierarchy for none.
 	Hierarchy memcg.Hierarchy
-	// Wait bounds what one kill or fatal exit may wait for names (and a
-	// kill for the snapshot).
+	// Wait bounds what one kill or fatal exit may wait for names.
 	Wait time.Duration
 }
 
 // Stage is the attribute stage. It is safe for concurrent use.
 type Stage struct {
 	resolver  *container.Resolver
-	snapshots *memstate.Reader // nil: no snapshot
 	hierarchy memcg.Hierarchy
 	wait      time.Duration
 
@@ -70,9 +68,6 @@ func New(opts Options) *Stage {
 		hierarchy: opts.Hierarchy,
 		wait:      opts.Wait,
 		parsed:    make(map[uint64]parsedCgroup),
-	}
-	if opts.Snapshot {
-		s.snapshots = memstate.NewReader(opts.Hierarchy.Version, memstate.NodePressurePath)
 	}
 	return s
 }
@@ -147,20 +142,12 @@ func (s *Stage) prefetch(owner event.Owner) {
 	s.resolver.Resolve(done, owner)
 }
 
-// kill names the kill's cgroups and takes the OOM cgroup's snapshot; the
-// two wait on the disk in parallel.
+// kill names the kill's cgroups and, for a kill happening now, finds the
+// main process of the victim's container.
 func (s *Stage) kill(ev *event.Event) {
 	k := &ev.OOMKill
-	ctx, cancel := context.WithTimeout(context.Background(), s.wait)
-	defer cancel()
-	snapshot := s.snapshots != nil && !k.Replayed
-	taken := make(chan event.Snapshot, 1)
-	if snapshot {
-		go func() { taken <- s.takeSnapshot(ctx, &k.OOMCgroup) }()
-	}
 	// Whether the victim was its container's main process, while the
-	// container's other processes are still there to ask; only of a kill
-	// happening now.
+	// container's other processes are still there to ask.
 	if v := &k.Victim.Cgroup; !k.Replayed && v.Valid() && v.Owner.ID != "" && s.hierarchy.Mountpoint != "" {
 		if dir, err := s.hierarchy.Dir(v.Path); err == nil {
 			if p, ok := container.MainProcess(dir, "/proc"); ok {
@@ -168,21 +155,5 @@ func (s *Stage) kill(ev *event.Event) {
 			}
 		}
 	}
-	s.resolveUntil(ctx, &k.Victim.Cgroup, &k.TriggerCgroup, &k.OOMCgroup)
-	if snapshot {
-		k.Snapshot, k.HasSnapshot = <-taken, true
-	}
-}
-
-// takeSnapshot reads the OOM cgroup's state, or only the node's pressure
-// when there is no OOM cgroup (a global OOM).
-func (s *Stage) takeSnapshot(ctx context.Context, oom *event.Cgroup) event.Snapshot {
-	if !oom.Valid() {
-		return s.snapshots.Read(ctx, "", 0)
-	}
-	dir, err := s.hierarchy.Dir(oom.Path)
-	if err != nil {
-		return s.snapshots.Read(ctx, "", 0)
-	}
-	return s.snapshots.Read(ctx, dir, oom.ID)
+	s.resolve(&k.Victim.Cgroup, &k.TriggerCgroup, &k.OOMCgroup)
 }

@@ -52,6 +52,7 @@ const (
 	KindExit
 	KindSample
 	KindEviction
+	KindOOMSnapshot
 
 	// NumKinds is one more than the largest Kind.
 	NumKinds = iota + 1
@@ -69,6 +70,7 @@ var kindNames = enumNames[Kind]{what: "event kind", names: []string{
 	KindExit:         "exit",
 	KindSample:       "sample",
 	KindEviction:     "eviction",
+	KindOOMSnapshot:  "oom_snapshot",
 }}
 
 func (k Kind) String() string { return kindNames.name(k) }
@@ -269,7 +271,9 @@ type OOMKill struct {
 	// Why is a one-sentence explanation of the kill for people.
 	Why string
 	// Snapshot is the OOM cgroup's memory state read from user space right
-	// after the kill (for a global OOM, only the node's pressure).
+	// after the kill (for a global OOM, only the node's pressure), in logs
+	// written before it became an oom_snapshot event of its own: read back
+	// and written again as they are.
 	Snapshot    Snapshot
 	HasSnapshot bool
 	// VictimMain is the main process of the victim's container (PID 1 of
@@ -531,6 +535,43 @@ type Eviction struct {
 	Why string
 }
 
+// OOMSnapshot is the memory state of an OOM kill's cgroup, read from user
+// space right after the kill: an event of its own, which follows the kill's
+// so that the kill's line waits for no file to be read.
+type OOMSnapshot struct {
+	// KillKtimeNS, Victim and Class say which kill this follows: its
+	// ktime_ns, its victim (with the victim's cgroup) and its class.
+	KillKtimeNS  uint64
+	Victim       Task
+	VictimCgroup Cgroup
+	Class        Class
+	// OOMCgroup is the kill's OOM cgroup, the one read; none for other
+	// classes than memcg, whose snapshot holds the node's pressure only.
+	OOMCgroup Cgroup
+	Snapshot  Snapshot
+	// Why says what the snapshot tells about the kill, for people.
+	Why string
+}
+
+// SnapshotAfter returns the snapshot s of kill, an oom_kill event, as the
+// payload of the oom_snapshot event that follows it. The cgroups keep
+// their paths, ids and owners; their usage and limit are the kill's line's.
+func SnapshotAfter(kill *Event, s Snapshot) OOMSnapshot {
+	k := &kill.OOMKill
+	strip := func(c Cgroup) Cgroup {
+		c.UsageBytes, c.LimitBytes = 0, 0
+		return c
+	}
+	return OOMSnapshot{
+		KillKtimeNS:  kill.KtimeNS,
+		Victim:       k.Victim.Task,
+		VictimCgroup: strip(k.Victim.Cgroup),
+		Class:        k.Class,
+		OOMCgroup:    strip(k.OOMCgroup),
+		Snapshot:     s,
+	}
+}
+
 // IsNode reports whether s is a sample of the whole node, not of a cgroup.
 func (s *Sample) IsNode() bool { return !s.Cgroup.Valid() }
 
@@ -562,6 +603,7 @@ type Event struct {
 	Exit         Exit
 	Sample       Sample
 	Eviction     Eviction
+	OOMSnapshot  OOMSnapshot
 }
 
 // Reset makes ev the zero Event. Of the payloads it clears only the one
@@ -593,6 +635,8 @@ func (ev *Event) Reset() {
 		ev.Sample = Sample{}
 	case KindEviction:
 		ev.Eviction = Eviction{}
+	case KindOOMSnapshot:
+		ev.OOMSnapshot = OOMSnapshot{}
 	default:
 		*ev = Event{}
 		return
@@ -620,6 +664,8 @@ func (ev *Event) Cgroups() []*Cgroup {
 		return []*Cgroup{&ev.Exit.Cgroup, &ev.Exit.SenderCgroup}
 	case KindSample:
 		return []*Cgroup{&ev.Sample.Cgroup}
+	case KindOOMSnapshot:
+		return []*Cgroup{&ev.OOMSnapshot.VictimCgroup, &ev.OOMSnapshot.OOMCgroup}
 	}
 	return nil
 }

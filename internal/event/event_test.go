@@ -70,7 +70,7 @@ func TestReset(t *testing.T) {
 	payloads := map[Kind]string{
 		KindOOMKill: "OOMKill", KindMemcgOOM: "MemcgOOM", KindReclaim: "Reclaim", KindKswapdWake: "KswapdWake",
 		KindReaper: "Reaper", KindReclaimStats: "ReclaimStats", KindLost: "Lost", KindSignal: "Signal", KindExit: "Exit",
-		KindSample: "Sample", KindEviction: "Eviction",
+		KindSample: "Sample", KindEviction: "Eviction", KindOOMSnapshot: "OOMSnapshot",
 	}
 	for kind := Kind(1); int(kind) < len(kindNames.names); kind++ {
 		name, ok := payloads[kind]

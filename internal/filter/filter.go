@@ -6,6 +6,7 @@ package filter
 import (
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/oomtrace/oomtrace/internal/event"
 )
@@ -34,8 +35,63 @@ type Filter struct {
 // docker and crictl print them.
 const MinIDPrefix = 12
 
-// Process is Match as a pipeline stage: it drops what does not match.
-func (f *Filter) Process(ev *event.Event) (bool, error) { return f.Match(ev), nil }
+// IsZero reports whether f keeps every event.
+func (f *Filter) IsZero() bool {
+	return len(f.Classes) == 0 && len(f.Pods) == 0 && len(f.Containers) == 0 && f.Cgroup == "" && f.PID == 0
+}
+
+// Stage is a Filter as a pipeline stage: it drops what does not match, and
+// an oom_snapshot event goes where the kill it follows went. It is safe for
+// concurrent use.
+type Stage struct {
+	filter Filter
+
+	mu sync.Mutex
+	// kept holds the kills kept whose snapshot has not come yet.
+	kept map[killKey]struct{}
+}
+
+type killKey struct {
+	ktime uint64
+	pid   uint32
+}
+
+// maxKept bounds the kills remembered for their snapshots: a snapshot
+// comes within a fraction of a second of its kill.
+const maxKept = 1024
+
+// NewStage returns the stage of f.
+func NewStage(f Filter) *Stage {
+	return &Stage{filter: f, kept: make(map[killKey]struct{})}
+}
+
+// Process keeps the events that match.
+func (s *Stage) Process(ev *event.Event) (bool, error) {
+	if s.filter.IsZero() {
+		return true, nil
+	}
+	switch ev.Kind {
+	case event.KindOOMKill:
+		if !s.filter.Match(ev) {
+			return false, nil
+		}
+		s.mu.Lock()
+		if len(s.kept) >= maxKept {
+			clear(s.kept)
+		}
+		s.kept[killKey{ev.KtimeNS, ev.OOMKill.Victim.PID}] = struct{}{}
+		s.mu.Unlock()
+		return true, nil
+	case event.KindOOMSnapshot:
+		key := killKey{ev.OOMSnapshot.KillKtimeNS, ev.OOMSnapshot.Victim.PID}
+		s.mu.Lock()
+		_, ok := s.kept[key]
+		delete(s.kept, key)
+		s.mu.Unlock()
+		return ok, nil
+	}
+	return s.filter.Match(ev), nil
+}
 
 // Match reports whether ev passes the filter.
 func (f *Filter) Match(ev *event.Event) bool {

@@ -94,3 +94,43 @@ func TestCgroupAndPID(t *testing.T) {
 		}
 	}
 }
+
+// An oom_snapshot goes where its kill went, whatever the filter: it names
+// neither the kill's trigger nor its task.
+func TestSnapshotFollowsItsKill(t *testing.T) {
+	ctr := event.Owner{ID: id, Name: "api", PodUID: "uid-1", PodName: "api-7d9", Namespace: "shop", Level: event.LevelContainer}
+	kept := kill(event.ClassMemcg, ctr, event.Owner{})
+	kept.KtimeNS, kept.OOMKill.Victim.Task = 100, event.Task{PID: 7, TGID: 7}
+	kept.OOMKill.Trigger = event.Task{PID: 9, TGID: 9}
+	dropped := kill(event.ClassMemcg, event.Owner{}, event.Owner{})
+	dropped.KtimeNS, dropped.OOMKill.Victim.Task = 200, event.Task{PID: 8, TGID: 8}
+	snapshotOf := func(k *event.Event) *event.Event {
+		return &event.Event{Kind: event.KindOOMSnapshot, KtimeNS: k.KtimeNS + 1, Task: event.Task{PID: 1, TGID: 1, Comm: "oomtrace"},
+			OOMSnapshot: event.SnapshotAfter(k, event.Snapshot{})}
+	}
+	for _, f := range []Filter{{Containers: []string{"api"}}, {PID: 9}, {Classes: []event.Class{event.ClassMemcg}, Pods: []string{"shop/api-7d9"}}} {
+		s := NewStage(f)
+		process := func(ev *event.Event) bool {
+			keep, err := s.Process(ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return keep
+		}
+		if !process(kept) || process(dropped) {
+			t.Fatalf("%+v: the kills are not filtered as the test wants", f)
+		}
+		if !process(snapshotOf(kept)) {
+			t.Errorf("%+v: the snapshot of a kept kill was dropped", f)
+		}
+		if process(snapshotOf(dropped)) {
+			t.Errorf("%+v: the snapshot of a dropped kill was kept", f)
+		}
+		if process(snapshotOf(kept)) {
+			t.Errorf("%+v: a second snapshot of one kill was kept", f)
+		}
+	}
+	if keep, _ := NewStage(Filter{}).Process(snapshotOf(dropped)); !keep {
+		t.Error("no filter dropped a snapshot")
+	}
+}

@@ -53,6 +53,11 @@ func (w *Writer) Write(ev *event.Event) error {
 	switch ev.Kind {
 	case event.KindOOMKill:
 		w.kill(&b, ev)
+	case event.KindOOMSnapshot:
+		// Under its kill, which it follows within a fraction of a second.
+		if ev.OOMSnapshot.Why != "" {
+			fmt.Fprintf(&b, "    %s\n", safe(ev.OOMSnapshot.Why))
+		}
 	case event.KindEviction:
 		w.evictions++
 		w.seen(ev)
@@ -78,7 +83,8 @@ func (w *Writer) Write(ev *event.Event) error {
 
 // kill writes one line per kill: when, the class, the verdict; under it
 // the names of the commands that name a pod or container the log has IDs
-// of only, and memory.oom.group's other victims.
+// of only, and memory.oom.group's other victims. The memory state read
+// after the kill follows in a line of its own.
 func (w *Writer) kill(b *strings.Builder, ev *event.Event) {
 	k := &ev.OOMKill
 	w.kills++

@@ -21,6 +21,7 @@ var kindDocs = [...]string{
 	event.KindExit:         "a process died from a signal",
 	event.KindSample:       "the memory state of a cgroup or of the node",
 	event.KindEviction:     "the kubelet evicted a pod",
+	event.KindOOMSnapshot:  "the memory state of an OOM kill's cgroup, read right after the kill's line was written",
 }
 
 // KeyTables returns the tables of docs/output-format.md that list every

@@ -215,8 +215,8 @@ func goldenCases() []goldenCase {
 		Owner: event.Owner{PodUID: "0f5eb28f-1c2d-4e5f-8a9b-0c1d2e3f4a5b", PodName: "api-7d9", Namespace: "shop", QoS: event.QoSBurstable, Level: event.LevelPod},
 	}
 	pod.OOMKill.Why = "container api of pod shop/api-7d9 was killed because pod-level limit 512 MiB was reached; memcg OOM"
-	pod.OOMKill.HasSnapshot = true
-	pod.OOMKill.Snapshot = event.Snapshot{
+	// The OOM cgroup's memory state, read after the kill's line.
+	podSnapshot := event.Snapshot{
 		Version: 2,
 		Fields: event.SnapAnon | event.SnapFile | event.SnapShmem | event.SnapSlab | event.SnapHigh |
 			event.SnapSwapLimit | event.SnapEventsOOM | event.SnapEventsOOMKill | event.SnapPressure | event.SnapNodePressure,
@@ -225,16 +225,24 @@ func goldenCases() []goldenCase {
 		Pressure:     event.Pressure{Some: event.PressureLine{Avg10: 12.5}, Full: event.PressureLine{Avg10: 3.07}},
 		NodePressure: event.Pressure{Some: event.PressureLine{Avg10: 0.35}},
 	}
-	removed := memcgKill()
-	removed.OOMKill.HasSnapshot = true
-	removed.OOMKill.Snapshot = event.Snapshot{Status: event.SnapshotRemoved, Version: 1, Fields: event.SnapNodePressure}
+	oomtrace := event.Task{PID: 3000, TGID: 3000, Comm: "oomtrace"}
+	snapshot := event.Event{Kind: event.KindOOMSnapshot, KtimeNS: pod.KtimeNS + 350_000, CPU: 1, Task: oomtrace,
+		OOMSnapshot: event.SnapshotAfter(&pod, podSnapshot)}
+	snapshot.OOMSnapshot.Why = "right after the kill of \"hog\" (pid 4487): pod shop/api-7d9 held anon 470 MiB, file 30 MiB, of which shmem 1 MiB; 2 OOM kills in it so far; its memory pressure some 12.5% full 3.1% over 10s"
+	removed := event.Event{Kind: event.KindOOMSnapshot, KtimeNS: pod.KtimeNS + 200_000_000, CPU: 0, Task: oomtrace,
+		OOMSnapshot: event.SnapshotAfter(&pod, event.Snapshot{Status: event.SnapshotRemoved, Version: 1, Fields: event.SnapNodePressure})}
+	// A log of an oomtrace that wrote the snapshot into the kill's line.
+	withSnapshot := pod
+	withSnapshot.OOMKill.HasSnapshot, withSnapshot.OOMKill.Snapshot = true, podSnapshot
 	podReclaim := reclaim
 	podReclaim.Reclaim.Cgroup.Owner = event.Owner{Unit: "nginx.service"}
 
 	names := Options{GFPNames: testGFPNames}
 	return append([]goldenCase{
 		{"oom_kill_pod", pod, names},
-		{"oom_kill_snapshot_removed", removed, names},
+		{"oom_snapshot", snapshot, names},
+		{"oom_snapshot_removed", removed, names},
+		{"oom_kill_with_snapshot", withSnapshot, names},
 		{"reclaim_unit", podReclaim, names},
 		{"oom_kill_memcg", memcgKill(), names},
 		{"oom_kill_memcg_no_names", memcgKill(), Options{}},
@@ -621,7 +629,7 @@ func TestParseErrors(t *testing.T) {
 		{"hog 1/2 [000] 1.5: oomtrace:lost count=1 total=2", "column 15: want SECONDS.MICROSECONDS: with six digits after the point"},
 		{"hog 1/2 [000] 99999999999.000000: oomtrace:lost count=1 total=2", `column 15: time "99999999999.000000" out of range`},
 		{"hog 1/2 [000] 1.000000: perf:lost count=1 total=2", `column 25: want oomtrace:EVENT, not "perf:lost"`},
-		{"hog 1/2 [000] 1.000000: oomtrace:boom", `column 34: unknown event kind "boom" (want one of oom_kill, memcg_oom, reclaim, kswapd_wake, reaper, reclaim_stats, lost, signal, exit, sample, eviction)`},
+		{"hog 1/2 [000] 1.000000: oomtrace:boom", `column 34: unknown event kind "boom" (want one of oom_kill, memcg_oom, reclaim, kswapd_wake, reaper, reclaim_stats, lost, signal, exit, sample, eviction, oom_snapshot)`},
 		{"a\x1bb 1/2 [000] 1.000000: oomtrace:lost count=1 total=2", "column 1: comm: unescaped byte 0x1b at byte 2"},
 		{`a"b 1/2 [000] 1.000000: oomtrace:lost count=1 total=2`, `column 1: comm: unescaped '"' at byte 2`},
 		{`a\qb 1/2 [000] 1.000000: oomtrace:lost count=1 total=2`, `column 1: comm: invalid escape "\\q" at byte 2`},
@@ -665,7 +673,7 @@ func TestParseErrors(t *testing.T) {
 		{`{"event":"lost"}x`, "data after the JSON object"},
 		{`{"event":"lost"} {}`, "data after the JSON object"},
 		{`{"ktime_ns":1}`, "key event: missing"},
-		{`{"event":"boom","ktime_ns":1}`, `key event: unknown event kind "boom" (want one of oom_kill, memcg_oom, reclaim, kswapd_wake, reaper, reclaim_stats, lost, signal, exit, sample, eviction)`},
+		{`{"event":"boom","ktime_ns":1}`, `key event: unknown event kind "boom" (want one of oom_kill, memcg_oom, reclaim, kswapd_wake, reaper, reclaim_stats, lost, signal, exit, sample, eviction, oom_snapshot)`},
 		{`{"event":7}`, `key event: want a string, not "7"`},
 		{`{"event":"lost","ktime_ns":1,"cpu":0,"pid":1,"tid":1,"comm":"a","count":1}`, "key total: missing"},
 		{`{"event":"lost","ktime_ns":1,"cpu":0,"pid":1,"tid":1,"count":1,"total":1}`, "key comm: missing"},

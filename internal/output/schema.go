@@ -153,6 +153,7 @@ var schemas = [...][]field{
 	event.KindExit:         exitFields(),
 	event.KindSample:       sampleFields(),
 	event.KindEviction:     evictionFields(),
+	event.KindOOMSnapshot:  oomSnapshotFields(),
 }
 
 // fieldsOf returns the keys of kind k; nil for a kind this package does not
@@ -377,7 +378,8 @@ func oomKillFields() []field {
 			codec:   stringCodec{func(ev *event.Event) *string { return &kill(ev).Why }}},
 	)
 	fields = append(fields, snapshotFields(func(ev *event.Event) *event.Snapshot { return &kill(ev).Snapshot },
-		func(ev *event.Event) *bool { return &kill(ev).HasSnapshot })...)
+		func(ev *event.Event) *bool { return &kill(ev).HasSnapshot },
+		"a log of an oomtrace that wrote the snapshot into the kill's line, read back")...)
 	return append(fields, reportFields(func(ev *event.Event) *event.KernelReport { return &kill(ev).Report })...)
 }
 
@@ -445,8 +447,9 @@ func reportFields(rep func(*event.Event) *event.KernelReport) []field {
 
 // snapshotFields are the keys of the memory snapshot after a kill: text
 // snapshot="ok" and snapshot.*, JSON object snapshot. Each value is written
-// when it was read.
-func snapshotFields(snap func(*event.Event) *event.Snapshot, flag func(*event.Event) *bool) []field {
+// when it was read; the snapshot itself when flag, if not nil, is set
+// (when says when that is).
+func snapshotFields(snap func(*event.Event) *event.Snapshot, flag func(*event.Event) *bool, when string) []field {
 	mask := func(ev *event.Event) *event.SnapshotField { return &snap(ev).Fields }
 	value := func(name, meaning string, bit event.SnapshotField, c codec) field {
 		return field{text: "snapshot." + name, json: "snapshot." + name, flag: flag, when: "read", meaning: meaning,
@@ -498,8 +501,32 @@ func snapshotFields(snap func(*event.Event) *event.Snapshot, flag func(*event.Ev
 	}
 	fields = append(fields, pressure("psi_", "the cgroup's", event.SnapPressure, func(s *event.Snapshot) *event.Pressure { return &s.Pressure })...)
 	fields = append(fields, pressure("node_psi_", "the node's", event.SnapNodePressure, func(s *event.Snapshot) *event.Pressure { return &s.NodePressure })...)
-	return in(snapshotKeys, instance{text: "snapshot", json: "snapshot", when: "a snapshot was taken (`trace` without `--no-snapshot`, a kill happening now)",
+	return in(snapshotKeys, instance{text: "snapshot", json: "snapshot", when: when,
 		meaning: "the OOM cgroup's memory state read from user space right after the kill"}, fields)
+}
+
+func oomSnapshotFields() []field {
+	snap := func(ev *event.Event) *event.OOMSnapshot { return &ev.OOMSnapshot }
+	fields := []field{
+		{text: "kill_ktime_ns", json: "kill_ktime_ns", when: "always",
+			meaning: "the `ktime_ns` of the kill this snapshot follows",
+			codec:   integerOf(func(ev *event.Event) *uint64 { return &snap(ev).KillKtimeNS })},
+		{text: "class", json: "class", when: "always",
+			meaning: "the kill's class",
+			codec:   enumCodec[event.Class]{func(ev *event.Event) *event.Class { return &snap(ev).Class }, event.ParseClass}},
+	}
+	fields = append(fields, taskFields("victim", "the kill's victim", func(ev *event.Event) *event.Task { return &snap(ev).Victim })...)
+	victimCgroup := func(ev *event.Event) *event.Cgroup { return &snap(ev).VictimCgroup }
+	fields = append(fields, cgroupFields("victim.cgroup", "victim.cgroup", "victim.cgroup_usage_bytes", "victim.cgroup_limit_bytes", "the victim's memory cgroup", victimCgroup)...)
+	fields = append(fields, containerFields("victim", "victim_container", "who the victim's cgroup belongs to", victimCgroup)...)
+	oomCgroup := func(ev *event.Event) *event.Cgroup { return &snap(ev).OOMCgroup }
+	fields = append(fields, cgroupFields("oom_cgroup", "oom_cgroup", "memcg_usage_bytes", "memcg_limit_bytes", "memcg OOMs: the cgroup whose limit was hit, the one read", oomCgroup)...)
+	fields = append(fields, containerFields("oom", "oom_container", "who the OOM cgroup belongs to", oomCgroup)...)
+	fields = append(fields, snapshotFields(func(ev *event.Event) *event.Snapshot { return &snap(ev).Snapshot }, nil, "always")...)
+	return append(fields, field{text: "why", json: "why", when: "when explained",
+		meaning: "what the snapshot tells about the kill, for people",
+		has:     func(ev *event.Event) bool { return snap(ev).Why != "" },
+		codec:   stringCodec{func(ev *event.Event) *string { return &snap(ev).Why }}})
 }
 
 func memcgOOMFields() []field {

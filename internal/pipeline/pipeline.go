@@ -11,8 +11,10 @@
 //     and its OOM cgroup only for memcg OOMs; a signal's sender class; an
 //     exit's cause and evidence;
 //   - attribute (package attribute): the owner (container, pod, unit) of
-//     every cgroup, with names, and a kill's memory snapshot;
-//   - explain (package verdict): the sentences of kills and exits;
+//     every cgroup, with names, and the main process of a killed task's
+//     container;
+//   - explain (package verdict): the sentences of kills, exits, evictions
+//     and kill snapshots;
 //   - filter (package filter): which events go on to the sinks.
 //
 // Sources write the kernel's facts only. Events read back from oomtrace's
@@ -72,7 +74,7 @@ func New(opts Options, sinks ...Sink) *Pipeline {
 		classify.New(opts.Classify),
 		attribute.New(opts.Attribute),
 		verdict.Stage{},
-		&opts.Filter,
+		filter.NewStage(opts.Filter),
 	}, sinks...)
 }
 

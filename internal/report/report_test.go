@@ -497,7 +497,7 @@ func TestOwners(t *testing.T) {
 
 	// Only what belongs to pod api-7d9.
 	f := New(Options{})
-	pipe := pipeline.Of([]pipeline.Stage{&filter.Filter{Pods: []string{"shop/api-7d9"}}}, f)
+	pipe := pipeline.Of([]pipeline.Stage{filter.NewStage(filter.Filter{Pods: []string{"shop/api-7d9"}})}, f)
 	for _, e := range events() {
 		if err := pipe.Process(&e); err != nil {
 			t.Fatal(err)

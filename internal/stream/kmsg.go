@@ -96,8 +96,12 @@ func runKernelLog(ctx context.Context, opts Options, logger *slog.Logger) (Summa
 	case err = <-samplingFailed:
 		stopReading()
 		<-read
+	case err = <-out.snapshotFailed():
+		stopReading()
+		<-read
 	}
 	stopSampling()
+	err = errors.Join(err, out.finish())
 	summary := s.summary(event.ModeKmsg)
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return summary, fmt.Errorf("read the kernel log: %w", err)

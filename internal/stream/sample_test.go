@@ -72,7 +72,7 @@ func TestRunSamples(t *testing.T) {
 	ready := make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
-		_, err := run(ctx, src, decode, pipeline.Of(nil, sink, smp), smp, Options{
+		_, err := run(ctx, src, decode, output{pipe: pipeline.Of(nil, sink, smp), sampler: smp}, Options{
 			Sampling: &Sampling{Interval: 10 * time.Millisecond},
 			OnReady:  func(event.Mode) error { close(ready); return nil },
 		}, discard())

@@ -43,6 +43,9 @@ type Options struct {
 	Interval time.Duration
 	// Sampling, when set with an interval above zero, writes sample events.
 	Sampling *Sampling
+	// Snapshot reads the OOM cgroup's memory state right after each kill
+	// happening now, written as an oom_snapshot event after the kill's.
+	Snapshot bool
 	// SinceBoot first hands over the kills already in the kernel log,
 	// marked replayed, then goes on live without reporting any twice.
 	SinceBoot bool
@@ -115,7 +118,7 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 		return Summary{}, err
 	}
 	defer out.close()
-	return run(ctx, t, decoder.Decode, out.pipe, out.sampler, opts, logger)
+	return run(ctx, t, decoder.Decode, out, opts, logger)
 }
 
 // protectSelf keeps the tracer out of the OOM killer's reach: it must
@@ -130,10 +133,11 @@ func protectSelf(logger *slog.Logger) {
 
 // output is the way out of a live run: the pipeline, completed with what
 // only a live tracer knows (this machine's NUMA nodes, the memory cgroup
-// hierarchy snapshots are read from), and the sampler when sampling.
+// hierarchy), and the sampler and the snapshots when asked for.
 type output struct {
-	pipe    *pipeline.Pipeline
-	sampler *sampler.Sampler
+	pipe      *pipeline.Pipeline
+	sampler   *sampler.Sampler
+	snapshots *snapshots
 }
 
 func newOutput(opts Options, logger *slog.Logger) (output, error) {
@@ -144,23 +148,56 @@ func newOutput(opts Options, logger *slog.Logger) (output, error) {
 	}
 	po.Classify = classify.Options{MemoryNodes: nodes, NodesUnknown: err != nil}
 	h, hierarchyErr := memcg.Detect()
-	if po.Attribute.Snapshot {
-		if hierarchyErr != nil {
-			logger.Warn("no memory snapshots after kills", "error", hierarchyErr)
-			po.Attribute.Snapshot = false
-		}
+	if hierarchyErr == nil {
 		po.Attribute.Hierarchy = h
 	}
-	sinks := opts.Sinks
 	var out output
+	var sinks []pipeline.Sink
+	if opts.Snapshot {
+		if hierarchyErr != nil {
+			logger.Warn("no memory snapshots after kills", "error", hierarchyErr)
+		} else {
+			// First, so that the read starts before the kill's line is
+			// written.
+			out.snapshots = newSnapshots(h, selfTask())
+			sinks = append(sinks, out.snapshots)
+		}
+	}
+	sinks = append(sinks, opts.Sinks...)
 	if opts.Sampling != nil && opts.Sampling.Interval > 0 {
 		if out.sampler, err = newSampler(opts.Sampling, h, hierarchyErr, logger); err != nil {
 			return output{}, err
 		}
-		sinks = append(sinks[:len(sinks):len(sinks)], out.sampler)
+		sinks = append(sinks, out.sampler)
 	}
 	out.pipe = pipeline.New(po, sinks...)
+	if out.snapshots != nil {
+		out.snapshots.pipe = out.pipe
+	}
 	return out, nil
+}
+
+// snapshotFailed reports the first error handing a snapshot over; nil
+// without snapshots.
+func (o output) snapshotFailed() <-chan error {
+	if o.snapshots == nil {
+		return nil
+	}
+	return o.snapshots.failed
+}
+
+// finish waits for the snapshots still being read to be handed over.
+func (o output) finish() error {
+	if o.snapshots == nil {
+		return nil
+	}
+	o.snapshots.wait()
+	select {
+	case err := <-o.snapshots.failed:
+		return err
+	default:
+		return nil
+	}
 }
 
 func (o output) close() {
@@ -208,16 +245,17 @@ type source interface {
 // decodeFunc decodes one record into ev, as tracer.Decoder.Decode does.
 type decodeFunc func(raw []byte, ev *event.Event) error
 
-// run is Run on any source, handing every event to pipe; smp, when not
-// nil, is a sink of pipe and takes a round of samples every sampling
-// interval.
-func run(ctx context.Context, t source, decode decodeFunc, pipe *pipeline.Pipeline, smp *sampler.Sampler, opts Options, logger *slog.Logger) (Summary, error) {
+// run is Run on any source, handing every event to out.pipe; out.sampler,
+// when not nil, is a sink of it and takes a round of samples every
+// sampling interval.
+func run(ctx context.Context, t source, decode decodeFunc, out output, opts Options, logger *slog.Logger) (Summary, error) {
+	pipe := out.pipe
 	s := &session{
 		opts:        opts,
 		tracer:      t,
 		decode:      decode,
 		pipe:        pipe,
-		sampler:     smp,
+		sampler:     out.sampler,
 		logger:      logger,
 		lastStats:   make(map[statsKey]event.ReclaimStats),
 		lastStatsAt: time.Now(),
@@ -262,6 +300,8 @@ func run(ctx context.Context, t source, decode decodeFunc, pipe *pipeline.Pipeli
 			return s.summary(t.Mode()), err // the reader only stops early on an error
 		case err := <-samplingFailed:
 			return s.summary(t.Mode()), err
+		case err := <-out.snapshotFailed():
+			return s.summary(t.Mode()), err
 		case <-ctx.Done():
 		}
 		break
@@ -276,6 +316,9 @@ func run(ctx context.Context, t source, decode decodeFunc, pipe *pipeline.Pipeli
 		return s.summary(t.Mode()), fmt.Errorf("flush ring buffer: %w", err)
 	}
 	if err := <-readDone; err != nil {
+		return s.summary(t.Mode()), err
+	}
+	if err := out.finish(); err != nil {
 		return s.summary(t.Mode()), err
 	}
 	if err := s.emitPeriodic(); err != nil {
@@ -328,7 +371,7 @@ func (s *session) emitSamples() error {
 		return nil
 	}
 	s.samples = s.sampler.Sample(s.samples[:0])
-	self := s.self()
+	self := selfTask()
 	for i := range s.samples {
 		s.samples[i].Task = self
 		if err := s.pipe.Process(&s.samples[i]); err != nil {
@@ -338,9 +381,9 @@ func (s *session) emitSamples() error {
 	return nil
 }
 
-// self is the task of the events oomtrace makes itself, rather than
+// selfTask is the task of the events oomtrace makes itself, rather than
 // decoding them from the kernel's records.
-func (s *session) self() event.Task {
+func selfTask() event.Task {
 	return event.Task{PID: uint32(os.Getpid()), TGID: uint32(os.Getpid()), Comm: "oomtrace"}
 }
 
@@ -416,7 +459,7 @@ func (s *session) emitPeriodic() error {
 	}
 
 	// These events come from oomtrace itself, not from a kernel task.
-	self := s.self()
+	self := selfTask()
 	header := func(kind event.Kind) {
 		s.ev = event.Event{Kind: kind, Time: now, KtimeNS: BootNanos(), Task: self}
 	}

@@ -111,8 +111,8 @@ func TestRunDrainsOnStop(t *testing.T) {
 	var summary Summary
 	go func() {
 		var err error
-		classes := &filter.Filter{Classes: []event.Class{event.ClassMemcg, event.ClassSysrq}}
-		summary, err = run(ctx, src, fakeDecode, pipeline.Of([]pipeline.Stage{classes}, sink), nil, Options{
+		classes := filter.NewStage(filter.Filter{Classes: []event.Class{event.ClassMemcg, event.ClassSysrq}})
+		summary, err = run(ctx, src, fakeDecode, output{pipe: pipeline.Of([]pipeline.Stage{classes}, sink)}, Options{
 			OnReady: func(event.Mode) error { close(ready); return nil },
 		}, discard())
 		done <- err
@@ -149,7 +149,7 @@ func TestHealth(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var during RingBuffer
-	_, err := run(ctx, src, fakeDecode, pipeline.Of(nil, &collect{}), nil, Options{
+	_, err := run(ctx, src, fakeDecode, output{pipe: pipeline.Of(nil, &collect{})}, Options{
 		Health: &h,
 		OnReady: func(event.Mode) error {
 			during = h.RingBuffer()

@@ -3,7 +3,7 @@ package verdict
 import "github.com/oomtrace/oomtrace/internal/event"
 
 // Stage is the pipeline's explain stage, the one writer of the sentences
-// people read: OOMKill.Why and Exit.Why. It comes after the classify and
+// people read: the Why of kills, exits, evictions and snapshots. It comes after the classify and
 // attribute stages, whose fields the sentences are made of.
 type Stage struct{}
 
@@ -20,6 +20,8 @@ func (Stage) Process(ev *event.Event) (bool, error) {
 		ev.Exit.Why = ExplainExit(ev)
 	case event.KindEviction:
 		ev.Eviction.Why = ExplainEviction(ev)
+	case event.KindOOMSnapshot:
+		ev.OOMSnapshot.Why = ExplainSnapshot(ev)
 	}
 	return true, nil
 }

@@ -55,14 +55,6 @@ func mainProcess(b *strings.Builder, k *event.OOMKill) {
 	fmt.Fprintf(b, "; the container's main process %s (pid %d) was not killed and lives on", strconv.Quote(m.Comm), m.TGID)
 }
 
-// snapshotOf is the kill's snapshot, nil when none was taken.
-func snapshotOf(k *event.OOMKill) *event.Snapshot {
-	if !k.HasSnapshot {
-		return nil
-	}
-	return &k.Snapshot
-}
-
 // explainMemcg: "<victim> was killed because <limit> was reached
 // (<numbers>); memcg OOM".
 func explainMemcg(b *strings.Builder, k *event.OOMKill) {
@@ -86,9 +78,6 @@ func explainMemcg(b *strings.Builder, k *event.OOMKill) {
 		details = append(details, what+" usage "+victimUsage(&k.Victim.Cgroup))
 	}
 	details = append(details, victimMemory(&k.Victim))
-	if n, ok := oomKills(k, snapshotOf(k)); ok && n > 1 {
-		details = append(details, strconv.FormatUint(n, 10)+" OOM kills in the "+noun(k.OOMCgroup.Owner)+" so far")
-	}
 	if t := trigger(k); t != "" {
 		details = append(details, "allocation by "+t)
 	}
@@ -145,10 +134,6 @@ func explainChosen(b *strings.Builder, k *event.OOMKill, hasAdj bool) {
 		b.WriteString(strings.Join(numbers, ", ") + "; ")
 	}
 	b.WriteString(victimMemory(&k.Victim))
-	if p, ok := nodePressure(k, snapshotOf(k)); ok {
-		b.WriteString("; node memory pressure ")
-		b.WriteString(p)
-	}
 	if k.Class != event.ClassSysrq {
 		if t := trigger(k); t != "" {
 			b.WriteString("; allocation by ")
@@ -292,29 +277,6 @@ func victimMemory(v *event.Victim) string {
 		s += ", shmem " + bytes(v.RSSShmemKB<<10)
 	}
 	return s
-}
-
-// oomKills returns the OOM cgroup's count of OOM kills from the snapshot,
-// where it counts this kill: on v2 always (the count is hierarchical), on
-// v1 only when the victim's own cgroup is the OOM cgroup.
-func oomKills(k *event.OOMKill, s *event.Snapshot) (uint64, bool) {
-	if s == nil || s.Status != event.SnapshotOK || !s.Has(event.SnapEventsOOMKill) {
-		return 0, false
-	}
-	if s.Version == 1 && k.OOMCgroup.Path != k.Victim.Cgroup.Path {
-		return 0, false
-	}
-	return s.EventsOOMKill, true
-}
-
-// nodePressure is the node's memory pressure for a global OOM: "some 80.5%
-// full 35.2% over 10s".
-func nodePressure(k *event.OOMKill, s *event.Snapshot) (string, bool) {
-	if k.Class != event.ClassGlobal || s == nil || !s.Has(event.SnapNodePressure) {
-		return "", false
-	}
-	p := s.NodePressure
-	return fmt.Sprintf("some %.1f%% full %.1f%% over 10s", p.Some.Avg10, p.Full.Avg10), true
 }
 
 // podName is "namespace/name", or the UID when the names are unknown.

@@ -74,7 +74,10 @@ func podLimitKill() event.Event {
 }
 
 func v2Snapshot(oomKills uint64) *event.Snapshot {
-	return &event.Snapshot{Status: event.SnapshotOK, Version: 2, Fields: event.SnapEventsOOMKill, EventsOOMKill: oomKills}
+	return &event.Snapshot{Status: event.SnapshotOK, Version: 2,
+		Fields:        event.SnapEventsOOMKill | event.SnapAnon | event.SnapFile | event.SnapShmem | event.SnapKernel | event.SnapSwap | event.SnapSwapLimit | event.SnapPressure,
+		EventsOOMKill: oomKills, Anon: 470 * mib, File: 30 * mib, Shmem: 2 * mib, Kernel: 12 * mib, SwapBytes: 0, SwapLimitBytes: 0,
+		Pressure: event.Pressure{Some: event.PressureLine{Avg10: 12.25}, Full: event.PressureLine{Avg10: 8}}}
 }
 
 // input is an oom_kill event and what the attribute stage found for it:
@@ -90,10 +93,16 @@ type input struct {
 func (in input) attributed() *event.Event {
 	k := &in.Event.OOMKill
 	k.Victim.Cgroup.Owner, k.TriggerCgroup.Owner, k.OOMCgroup.Owner = in.Victim, in.Trigger, in.OOM
-	if in.Snapshot != nil {
-		k.Snapshot, k.HasSnapshot = *in.Snapshot, true
-	}
 	return in.Event
+}
+
+// snapshot is the oom_snapshot event that follows the kill, when the case
+// has a snapshot.
+func (in input) snapshot() *event.Event {
+	if in.Snapshot == nil {
+		return nil
+	}
+	return &event.Event{Kind: event.KindOOMSnapshot, OOMSnapshot: event.SnapshotAfter(in.attributed(), *in.Snapshot)}
 }
 
 type verdictCase struct {
@@ -302,6 +311,13 @@ func TestExplainGolden(t *testing.T) {
 			t.Errorf("%s: verdict %q is empty or not one line", c.name, got)
 		}
 		b.WriteString("\n== " + c.name + "\n" + got + "\n")
+		if snap := c.in.snapshot(); snap != nil {
+			got := ExplainSnapshot(snap)
+			if got == "" || strings.ContainsAny(got, "\n\t") {
+				t.Errorf("%s: snapshot verdict %q is empty or not one line", c.name, got)
+			}
+			b.WriteString("\n== " + c.name + ", the snapshot after\n" + got + "\n")
+		}
 	}
 	if *update {
 		if err := os.WriteFile(goldenPath(), []byte(b.String()), 0o644); err != nil {

@@ -1,0 +1,81 @@
+package stream
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/oomtrace/oomtrace/internal/event"
+	"github.com/oomtrace/oomtrace/internal/memcg"
+	"github.com/oomtrace/oomtrace/internal/memstate"
+	"github.com/oomtrace/oomtrace/internal/pipeline"
+)
+
+// snapshotWait bounds the read of one snapshot: a cgroup being removed can
+// hold a read up in the kernel.
+const snapshotWait = 200 * time.Millisecond
+
+// snapshots reads the OOM cgroup of every kill happening now, after the
+// kill's line is written: it is a sink of the pipeline, first among them,
+// so that it sees each kill as it goes out and starts the read at once, and
+// a source of oom_snapshot events, each handed to the pipeline from a
+// goroutine of its own. The kill's line waits for no file.
+type snapshots struct {
+	reader    *memstate.Reader
+	hierarchy memcg.Hierarchy
+	pipe      *pipeline.Pipeline // set once the pipeline is made
+
+	pending sync.WaitGroup
+	failed  chan error // the first error handing a snapshot over
+	self    event.Task
+}
+
+func newSnapshots(h memcg.Hierarchy, self event.Task) *snapshots {
+	return &snapshots{
+		reader:    memstate.NewReader(h.Version, memstate.NodePressurePath),
+		hierarchy: h,
+		failed:    make(chan error, 1),
+		self:      self,
+	}
+}
+
+// Write starts the snapshot of a kill happening now.
+func (s *snapshots) Write(ev *event.Event) error {
+	if ev.Kind != event.KindOOMKill || ev.Restored || ev.OOMKill.Replayed {
+		return nil
+	}
+	kill := *ev // the caller reuses ev
+	kill.OOMKill.Stack = nil
+	s.pending.Add(1)
+	go func() {
+		defer s.pending.Done()
+		snap := s.take(&kill.OOMKill.OOMCgroup)
+		out := event.Event{Kind: event.KindOOMSnapshot, Time: time.Now(), KtimeNS: BootNanos(), Task: s.self,
+			OOMSnapshot: event.SnapshotAfter(&kill, snap)}
+		if err := s.pipe.Process(&out); err != nil {
+			select {
+			case s.failed <- err:
+			default:
+			}
+		}
+	}()
+	return nil
+}
+
+// take reads the OOM cgroup's state, or only the node's pressure when
+// there is no OOM cgroup (any OOM but a memcg one).
+func (s *snapshots) take(oom *event.Cgroup) event.Snapshot {
+	ctx, cancel := context.WithTimeout(context.Background(), snapshotWait)
+	defer cancel()
+	if !oom.Valid() {
+		return s.reader.Read(ctx, "", 0)
+	}
+	dir, err := s.hierarchy.Dir(oom.Path)
+	if err != nil {
+		return s.reader.Read(ctx, "", 0)
+	}
+	return s.reader.Read(ctx, dir, oom.ID)
+}
+
+// wait returns once every snapshot started has been handed over.
+func (s *snapshots) wait() { s.pending.Wait() }
