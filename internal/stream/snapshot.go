@@ -21,9 +21,9 @@ const snapshotWait = 200 * time.Millisecond
 // a source of oom_snapshot events, each handed to the pipeline from a
 // goroutine of its own. The kill's line waits for no file.
 type snapshots struct {
-	reader    *memstate.Reader
-	hierarchy memcg.Hierarchy
-	pipe      *pipeline.Pipeline // set once the pipeline is made
+	// read reads the state of a kill's OOM cgroup.
+	read func(oom *event.Cgroup) event.Snapshot
+	pipe *pipeline.Pipeline // set once the pipeline is made
 
 	pending sync.WaitGroup
 	failed  chan error // the first error handing a snapshot over
@@ -31,11 +31,11 @@ type snapshots struct {
 }
 
 func newSnapshots(h memcg.Hierarchy, self event.Task) *snapshots {
+	r := memstate.NewReader(h.Version, memstate.NodePressurePath)
 	return &snapshots{
-		reader:    memstate.NewReader(h.Version, memstate.NodePressurePath),
-		hierarchy: h,
-		failed:    make(chan error, 1),
-		self:      self,
+		read:   func(oom *event.Cgroup) event.Snapshot { return take(r, h, oom) },
+		failed: make(chan error, 1),
+		self:   self,
 	}
 }
 
@@ -49,7 +49,7 @@ func (s *snapshots) Write(ev *event.Event) error {
 	s.pending.Add(1)
 	go func() {
 		defer s.pending.Done()
-		snap := s.take(&kill.OOMKill.OOMCgroup)
+		snap := s.read(&kill.OOMKill.OOMCgroup)
 		out := event.Event{Kind: event.KindOOMSnapshot, Time: time.Now(), KtimeNS: BootNanos(), Task: s.self,
 			OOMSnapshot: event.SnapshotAfter(&kill, snap)}
 		if err := s.pipe.Process(&out); err != nil {
@@ -62,19 +62,19 @@ func (s *snapshots) Write(ev *event.Event) error {
 	return nil
 }
 
-// take reads the OOM cgroup's state, or only the node's pressure when
-// there is no OOM cgroup (any OOM but a memcg one).
-func (s *snapshots) take(oom *event.Cgroup) event.Snapshot {
+// take reads the state of the OOM cgroup in h with r, or only the node's
+// pressure when there is no OOM cgroup (any OOM but a memcg one).
+func take(r *memstate.Reader, h memcg.Hierarchy, oom *event.Cgroup) event.Snapshot {
 	ctx, cancel := context.WithTimeout(context.Background(), snapshotWait)
 	defer cancel()
 	if !oom.Valid() {
-		return s.reader.Read(ctx, "", 0)
+		return r.Read(ctx, "", 0)
 	}
-	dir, err := s.hierarchy.Dir(oom.Path)
+	dir, err := h.Dir(oom.Path)
 	if err != nil {
-		return s.reader.Read(ctx, "", 0)
+		return r.Read(ctx, "", 0)
 	}
-	return s.reader.Read(ctx, dir, oom.ID)
+	return r.Read(ctx, dir, oom.ID)
 }
 
 // wait returns once every snapshot started has been handed over.

@@ -223,3 +223,76 @@ func TestPeriodicEvents(t *testing.T) {
 }
 
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// lockedCollect is collect for sinks written from several goroutines'
+// events, read while they run.
+type lockedCollect struct {
+	mu sync.Mutex
+	collect
+}
+
+func (c *lockedCollect) Write(ev *event.Event) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.collect.Write(ev)
+}
+
+func (c *lockedCollect) count(kind event.Kind) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.kinds(kind))
+}
+
+// A kill's line is written while its snapshot is still being read; the
+// snapshot follows, and the run ends only once it is out.
+func TestKillLineWaitsForNoSnapshot(t *testing.T) {
+	release := make(chan struct{})
+	snaps := &snapshots{
+		read: func(oom *event.Cgroup) event.Snapshot {
+			<-release
+			return event.Snapshot{Status: event.SnapshotOK, Version: 2, Fields: event.SnapAnon, Anon: 1 << 20}
+		},
+		failed: make(chan error, 1),
+		self:   selfTask(),
+	}
+	sink := &lockedCollect{}
+	out := output{pipe: pipeline.Of(nil, snaps, sink), snapshots: snaps}
+	snaps.pipe = out.pipe
+	src := newFakeSource()
+	src.records <- []byte{byte(event.ClassMemcg)}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := run(ctx, src, fakeDecode, out, Options{}, discard())
+		done <- err
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for sink.count(event.KindOOMKill) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the kill's line was not written while its snapshot was being read")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if n := sink.count(event.KindOOMSnapshot); n != 0 {
+		t.Fatalf("%d snapshots before the read ended", n)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		t.Fatalf("the run ended before its snapshot was out: %v", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	snapsOut := sink.kinds(event.KindOOMSnapshot)
+	kills := sink.kinds(event.KindOOMKill)
+	if len(snapsOut) != 1 || len(kills) != 1 {
+		t.Fatalf("%d kills, %d snapshots", len(kills), len(snapsOut))
+	}
+	if s := snapsOut[0]; s.OOMSnapshot.KillKtimeNS != kills[0].KtimeNS || s.OOMSnapshot.Snapshot.Anon != 1<<20 || s.Task.Comm != "oomtrace" {
+		t.Errorf("snapshot %+v after kill at %d", s, kills[0].KtimeNS)
+	}
+}
