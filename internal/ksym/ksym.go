@@ -38,9 +38,12 @@ type Table struct {
 	names   string
 }
 
+// kallsymsPath is where the kernel lists its symbols.
+const kallsymsPath = "/proc/kallsyms"
+
 // Load reads /proc/kallsyms.
 func Load() (*Table, error) {
-	f, err := os.Open("/proc/kallsyms")
+	f, err := os.Open(kallsymsPath)
 	if err != nil {
 		return nil, fmt.Errorf("load kernel symbols: %w", err)
 	}
@@ -145,6 +148,69 @@ func isText(kind byte) bool {
 
 func isStub(name []byte) bool {
 	return bytes.HasPrefix(name, []byte("__pfx_")) || bytes.HasPrefix(name, []byte("__cfi_"))
+}
+
+// Background is a Table loaded in a goroutine of its own, for a tracer that
+// should not wait for the whole of kallsyms (a hundred thousand lines, tens
+// to hundreds of milliseconds to read) before it attaches: only the first
+// stack to name waits, and only until the load is done.
+type Background struct {
+	done  chan struct{}
+	table *Table
+	err   error
+}
+
+// LoadInBackground checks, from its first line, that /proc/kallsyms shows
+// real addresses, and reads the rest in a goroutine of its own.
+func LoadInBackground() (*Background, error) { return loadInBackground(kallsymsPath) }
+
+func loadInBackground(name string) (*Background, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, fmt.Errorf("load kernel symbols: %w", err)
+	}
+	br := bufio.NewReaderSize(f, 64<<10)
+	first, err := br.ReadSlice('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		f.Close()
+		return nil, fmt.Errorf("load kernel symbols from %s: %w", name, err)
+	}
+	addr, _, _, ok := parseLine(first)
+	switch {
+	case !ok:
+		f.Close()
+		return nil, fmt.Errorf("load kernel symbols from %s: line 1: want \"address type name\", got %q", name, bytes.TrimSpace(first))
+	case addr == 0:
+		// kallsyms hides all addresses or none.
+		f.Close()
+		return nil, fmt.Errorf("load kernel symbols from %s: %w", name, ErrRestricted)
+	}
+	b := &Background{done: make(chan struct{})}
+	first = bytes.Clone(first)
+	go func() {
+		defer close(b.done)
+		defer f.Close()
+		if b.table, b.err = Parse(io.MultiReader(bytes.NewReader(first), br)); b.err != nil {
+			b.err = fmt.Errorf("load kernel symbols from %s: %w", name, b.err)
+		}
+	}()
+	return b, nil
+}
+
+// Lookup is Table.Lookup, once the table is loaded; without a table (the
+// load failed: see Err) nothing is found.
+func (b *Background) Lookup(addr uint64) (string, bool) {
+	<-b.done
+	if b.table == nil {
+		return "", false
+	}
+	return b.table.Lookup(addr)
+}
+
+// Err waits for the load to end and returns its error.
+func (b *Background) Err() error {
+	<-b.done
+	return b.err
 }
 
 // Lookup returns the function that contains addr: the nearest symbol at or

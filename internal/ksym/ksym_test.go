@@ -80,6 +80,49 @@ func TestRestricted(t *testing.T) {
 	}
 }
 
+// The background load checks the first line at once and finds what Load
+// finds once done; a hidden kallsyms is refused before anything waits.
+func TestLoadInBackground(t *testing.T) {
+	dir := filepath.Join("..", "..", "testdata", "ksym")
+	b, err := loadInBackground(filepath.Join(dir, "kallsyms"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	table, err := loadFixture(t, "kallsyms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range table.symbols {
+		want := table.names[s.start:s.end]
+		if got, ok := b.Lookup(s.addr + 1); !ok || got != want {
+			t.Errorf("Lookup(%#x) = %q, %v; want %q", s.addr+1, got, ok, want)
+		}
+	}
+	if _, err := loadInBackground(filepath.Join(dir, "kallsyms-restricted")); !errors.Is(err, ErrRestricted) {
+		t.Errorf("restricted kallsyms: err = %v, want ErrRestricted", err)
+	}
+	bad := filepath.Join(t.TempDir(), "kallsyms")
+	if err := os.WriteFile(bad, []byte("ffffffff81000000 T _stext\nnonsense\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b, err = loadInBackground(bad)
+	if err != nil {
+		t.Fatalf("a good first line refused: %v", err)
+	}
+	if err := b.Err(); err == nil || !strings.Contains(err.Error(), "line 2") {
+		t.Errorf("a bad second line: err = %v", err)
+	}
+	if _, ok := b.Lookup(0xffffffff81000001); ok {
+		t.Error("a failed load found a symbol")
+	}
+	if _, err := loadInBackground(filepath.Join(dir, "absent")); err == nil {
+		t.Error("a missing kallsyms loads")
+	}
+}
+
 func TestParseErrors(t *testing.T) {
 	for _, tc := range []struct{ name, input, want string }{
 		{"empty", "", "no text symbols"},

@@ -105,10 +105,17 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 	}
 	defer t.Close()
 	protectSelf(logger)
-	symbols, err := ksym.Load()
+	// The rest of kallsyms is read while tracing starts: only the first
+	// stack to name waits for it.
+	symbols, err := ksym.LoadInBackground()
 	if err != nil {
 		return Summary{}, fmt.Errorf("load kernel symbols for stack classification: %w", err)
 	}
+	go func() {
+		if err := symbols.Err(); err != nil {
+			logger.Warn("kernel stacks stay unnamed: tracepoint-mode kills are classified by their reclaim and memory nodes alone", "error", err)
+		}
+	}()
 	decoder, err := tracer.NewDecoder(symbols)
 	if err != nil {
 		return Summary{}, err
