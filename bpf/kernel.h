@@ -17,6 +17,10 @@
 /* Tell bpf_tracing.h that pt_regs has the kernel's field names (di, si, ...). */
 #define __VMLINUX_H__
 
+#if !defined(__TARGET_ARCH_x86) && !defined(__TARGET_ARCH_arm64)
+#error "oomtrace's BPF side is built for x86-64 and arm64: define __TARGET_ARCH_x86 or __TARGET_ARCH_arm64"
+#endif
+
 typedef __u32 u32;
 typedef __u64 u64;
 typedef __s64 s64;
@@ -26,7 +30,14 @@ typedef __u32 uid_t;
 
 #pragma clang attribute push(__attribute__((preserve_access_index)), apply_to = record)
 
-/* kprobe/kretprobe argument registers (x86-64). */
+/*
+ * kprobe/kretprobe argument registers, as bpf_tracing.h's PT_REGS_PARM*
+ * reads them. x86-64 passes arguments in di, si, dx, cx, r8, r9 and returns
+ * in ax; arm64 passes them in x0..x7 and returns in x0, and bpf_tracing.h
+ * reads them through struct user_pt_regs, the start of the arm64 pt_regs
+ * (arch/arm64/include/asm/ptrace.h), at the same offsets.
+ */
+#if defined(__TARGET_ARCH_x86)
 struct pt_regs {
 	unsigned long di;
 	unsigned long si;
@@ -38,6 +49,14 @@ struct pt_regs {
 	unsigned long sp;
 	unsigned long ip;
 };
+#elif defined(__TARGET_ARCH_arm64)
+struct user_pt_regs {
+	__u64 regs[31];
+	__u64 sp;
+	__u64 pc;
+	__u64 pstate;
+};
+#endif
 
 typedef struct {
 	long counter;
