@@ -201,6 +201,24 @@ struct oom_control {
 
 #pragma clang attribute pop
 
+/*
+ * The vmscan reclaim-begin tracepoints. Up to Linux 7.0 their arguments are
+ * (int order, gfp_t gfp_flags); Linux 7.1 added the memory cgroup being
+ * reclaimed and put the gfp flags first: (gfp_t gfp_flags, int order,
+ * struct mem_cgroup *memcg). The btf_trace_* typedef of each tracepoint
+ * carries its prototype (the first parameter is the tracepoint's private
+ * data); bpf_core_type_exists on these flavors tells the forms apart by
+ * their number of parameters, so each program reads its arguments from the
+ * right slots. Checked on Debian's 6.19, 7.0 (old form), 7.1, 7.2 and 7.3
+ * (new form).
+ */
+typedef void (*btf_trace_mm_vmscan_direct_reclaim_begin___pre71)(void *, int, gfp_t);
+typedef void (*btf_trace_mm_vmscan_direct_reclaim_begin___memcg)(void *, gfp_t, int, struct mem_cgroup *);
+typedef void (*btf_trace_mm_vmscan_memcg_reclaim_begin___pre71)(void *, int, gfp_t);
+typedef void (*btf_trace_mm_vmscan_memcg_reclaim_begin___memcg)(void *, gfp_t, int, struct mem_cgroup *);
+typedef void (*btf_trace_mm_vmscan_memcg_softlimit_reclaim_begin___pre71)(void *, int, gfp_t);
+typedef void (*btf_trace_mm_vmscan_memcg_softlimit_reclaim_begin___memcg)(void *, gfp_t, int, struct mem_cgroup *);
+
 enum mm_counter_index {
 	MM_FILEPAGES = 0,
 	MM_ANONPAGES = 1,

@@ -154,6 +154,12 @@ func (t *Tracer) attachBase(spec *ebpf.CollectionSpec, kernel *btf.Spec, groups 
 			logger.Warn("tracepoint missing on this kernel, not traced", "tracepoint", h.target)
 			continue
 		}
+		if h.optional && h.known != nil {
+			if params, _ := tracepointParams(kernel, h.target); !h.known(params) {
+				logger.Warn("tracepoint has arguments this oomtrace cannot read, not traced", "tracepoint", h.target, "prototype", prototype(params))
+				continue
+			}
+		}
 		hooks = append(hooks, h)
 	}
 
