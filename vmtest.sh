@@ -6,18 +6,23 @@
 # works and every kind of OOM can be caused: global, sysrq-f, cpuset and
 # mempolicy on a guest with two NUMA nodes, memory.oom.group. Each kernel
 # boots a busybox initramfs holding a static oomtrace and the e2e test
-# binary; vmtest/init runs the tests in each attach mode and reports back
-# on a serial port, and this script turns that into PASS and FAIL lines.
+# binary, built for the kernel's architecture (x86-64 guests under
+# qemu-system-x86_64, arm64 ones under qemu-system-aarch64); vmtest/init
+# runs the tests in each attach mode and reports back on a channel of its
+# own, and this script turns that into PASS and FAIL lines.
 #
-# Usage: ./vmtest.sh [--kernel 5.10|6.1|6.12]... [--mode fentry|kprobe|tracepoint]...
-#                    [--run REGEX] [--full]
+# Usage: ./vmtest.sh [--kernel LABEL]... [--arch amd64|arm64]...
+#                    [--mode fentry|kprobe|tracepoint]... [--run REGEX] [--full]
 #
+# LABEL is a row of the kernel table below (5.10, 6.1, 6.12, 7.2, 7.3,
+# 6.12-arm64, 7.3-arm64); --arch keeps the kernels of an architecture.
 # The OOM cases (the VM-only tests and the e2e tests of a leaf limit, a
 # parent limit and reclaim) run in every mode on every kernel; exit causes,
-# attribution and the agent on every kernel in the first mode; the rest of
-# the e2e suite on the newest kernel chosen, in the first mode. --full runs
-# every test in every mode on every kernel (about three times as long).
-# --run keeps the tests matching REGEX.
+# attribution, the agent and doctor's agreement with what attaches on every
+# kernel in the first mode; the rest of the e2e suite on the newest kernel
+# of each architecture chosen, in the first mode. --full runs every test in
+# every mode on every kernel (about three times as long). --run keeps the
+# tests matching REGEX.
 #
 # Environment:
 #   OOMTRACE_VMTEST_CACHE  kernel packages, busybox and apt state
@@ -28,14 +33,23 @@ set -euo pipefail
 
 cd "$(dirname "$0")"
 
-# label  Debian suite  meta-package naming the newest kernel of that series
-# (cloud kernels: small, and everything the guest needs is built in)
+# label  architecture  Debian suite  meta-package naming the newest kernel
+# of that series (cloud kernels: small, and everything the guest needs is
+# built in). The label without its -ARCH suffix is the series: should the
+# meta-package move on to a newer series, the newest package of the
+# labelled series in the suite is taken instead. Oldest first within an
+# architecture: the last of each runs the whole suite.
 KERNEL_TABLE="
-5.10 bullseye linux-image-cloud-amd64
-6.1  bookworm linux-image-cloud-amd64
-6.12 bookworm linux-image-6.12-cloud-amd64
+5.10       amd64 bullseye         linux-image-cloud-amd64
+6.1        amd64 bookworm         linux-image-cloud-amd64
+6.12       amd64 bookworm         linux-image-6.12-cloud-amd64
+7.2        amd64 forky            linux-image-cloud-amd64
+7.3        amd64 trixie-backports linux-image-cloud-amd64
+6.12-arm64 arm64 trixie           linux-image-cloud-arm64
+7.3-arm64  arm64 trixie-backports linux-image-cloud-arm64
 "
 ALL_KERNELS=$(awk 'NF {printf "%s ", $1}' <<<"$KERNEL_TABLE")
+ALL_ARCHES="amd64 arm64"
 ALL_MODES="fentry kprobe tracepoint"
 
 # Guest size: 2 vCPUs, and little RAM so that global OOMs come quickly, in
@@ -48,7 +62,7 @@ PER_MODE='^(TestVM.*|TestPlainKill|TestParentLimit|TestReclaimEvents)$'
 # Cases whose hooks do not depend on the attach mode (signals, exits) or
 # that read cgroup v2 (attribution, the agent) run on every kernel, in the
 # first mode.
-PER_KERNEL='^(TestExitCauses|TestSignalFromPodContainer|TestKubernetesAttribution|TestServeMetrics)$'
+PER_KERNEL='^(TestExitCauses|TestSignalFromPodContainer|TestKubernetesAttribution|TestServeMetrics|TestDoctorAgreesWithTrace)$'
 FULL=0
 # Tests left out of the guest's plan, which the host's make test runs: they
 # hold oomtrace against tools of the host (perf record, a Prometheus server,
@@ -56,7 +70,7 @@ FULL=0
 # emulation), not a kernel's behaviour. A test that skips itself in the
 # guest fails.
 HOST_ONLY='^(TestPerfScriptLog|TestPrometheusScrapesServe|TestHTMLReportInBrowser|TestServeChurn)$'
-TEST_TIMEOUT=90  # seconds per test process in the guest
+TEST_TIMEOUT=180 # seconds per test process in the guest
 VM_TIMEOUT=1200  # seconds per VM: a hang is a failure, not a wait
 
 CACHE=${OOMTRACE_VMTEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/oomtrace-vmtest}
@@ -73,11 +87,13 @@ die() {
 }
 
 kernels=()
+arches=()
 modes=()
 run=.
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--kernel) [ $# -ge 2 ] || usage 2; kernels+=("$2"); shift 2 ;;
+	--arch) [ $# -ge 2 ] || usage 2; arches+=("$2"); shift 2 ;;
 	--mode) [ $# -ge 2 ] || usage 2; modes+=("$2"); shift 2 ;;
 	--run) [ $# -ge 2 ] || usage 2; run=$2; shift 2 ;;
 	--full) PER_MODE=. FULL=1; shift ;;
@@ -85,11 +101,29 @@ while [ $# -gt 0 ]; do
 	*) echo "vmtest: unknown argument $1" >&2; usage 2 ;;
 	esac
 done
-[ ${#kernels[@]} -gt 0 ] || read -r -a kernels <<<"$ALL_KERNELS"
+# kernel_field LABEL N: field N of LABEL's row in the kernel table.
+kernel_field() {
+	awk -v k="$1" -v n="$2" '$1 == k {print $n}' <<<"$KERNEL_TABLE"
+}
+
 [ ${#modes[@]} -gt 0 ] || read -r -a modes <<<"$ALL_MODES"
 for k in "${kernels[@]}"; do
 	[[ " $ALL_KERNELS" == *" $k "* ]] || die "unknown kernel $k (known: $ALL_KERNELS)"
 done
+for a in "${arches[@]}"; do
+	[[ " $ALL_ARCHES " == *" $a "* ]] || die "unknown architecture $a (known: $ALL_ARCHES)"
+done
+# The kernels chosen, in the table's order: named with --kernel, and of an
+# architecture named with --arch (all of them when neither is given).
+chosen=()
+for k in $ALL_KERNELS; do
+	if [ ${#kernels[@]} -gt 0 ] && [[ " ${kernels[*]} " != *" $k "* ]]; then continue; fi
+	if [ ${#arches[@]} -gt 0 ] && [[ " ${arches[*]} " != *" $(kernel_field "$k" 2) "* ]]; then continue; fi
+	chosen+=("$k")
+done
+[ ${#chosen[@]} -gt 0 ] || die "no kernel matches --kernel ${kernels[*]} and --arch ${arches[*]}"
+kernels=("${chosen[@]}")
+used_arches=$(for k in "${kernels[@]}"; do kernel_field "$k" 2; done | sort -u | tr '\n' ' ')
 for m in "${modes[@]}"; do
 	grep -qw -- "$m" <<<"$ALL_MODES" || die "unknown mode $m (known: $ALL_MODES)"
 done
@@ -100,10 +134,19 @@ start=$SECONDS
 
 # ---------------------------------------------------------------- host tools
 
+# qemu's system emulator for an architecture.
+qemu_for() {
+	case "$1" in
+	amd64) echo qemu-system-x86_64 ;;
+	arm64) echo qemu-system-aarch64 ;;
+	esac
+}
+
 # CI runs this as root on a fresh Debian machine: install what is missing.
 install_host_tools() {
 	local need=()
-	command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
+	[[ " $used_arches" == *" amd64 "* ]] && ! command -v qemu-system-x86_64 >/dev/null && need+=(qemu-system-x86)
+	[[ " $used_arches" == *" arm64 "* ]] && ! command -v qemu-system-aarch64 >/dev/null && need+=(qemu-system-arm)
 	command -v dpkg-deb >/dev/null || need+=(dpkg)
 	command -v flock >/dev/null || need+=(util-linux)
 	[ ${#need[@]} -eq 0 ] && return
@@ -114,6 +157,7 @@ install_host_tools() {
 }
 install_host_tools
 command -v go >/dev/null || die "go is needed to build oomtrace and the tests"
+HOST_ARCH=$(dpkg --print-architecture)
 
 # ------------------------------------------------------ Debian packages (apt)
 
@@ -132,12 +176,13 @@ SECURITY=$(debian_uris | grep -m1 -E '/debian-security/?$' || true)
 SECURITY=${SECURITY%/}
 SECURITY=${SECURITY:-${ARCHIVE%/debian}/debian-security}
 
-# apt_for SUITE ARGS...: apt-get or apt-cache (first of ARGS) with a private
-# configuration for SUITE: its own sources list, lists and cache under
-# $CACHE/apt/SUITE. The machine's own sources and state are never touched.
+# apt_for SUITE ARCH ARGS...: apt-get or apt-cache (first of ARGS) with a
+# private configuration for SUITE's packages of ARCH: its own sources list,
+# lists and cache under $CACHE/apt/SUITE-ARCH. The machine's own sources,
+# state and architectures are never touched.
 apt_for() {
-	local suite=$1 tool=$2 dir=$CACHE/apt/$1
-	shift 2
+	local suite=$1 arch=$2 tool=$3 dir=$CACHE/apt/$1-$2
+	shift 3
 	"$tool" \
 		-o Dir::Etc::sourcelist="$dir/sources.list" \
 		-o Dir::Etc::sourceparts="$dir/sources.list.d" \
@@ -146,70 +191,120 @@ apt_for() {
 		-o Dir::State="$dir/state" \
 		-o Dir::State::status="$dir/status" \
 		-o Dir::Cache="$dir/cache" \
+		-o APT::Architecture="$arch" \
+		-o APT::Architectures="$arch" \
 		-o Acquire::IndexTargets::deb::DEP-11::DefaultEnabled=false \
 		-o APT::Sandbox::User=root \
 		"$@"
 }
 
-# apt_prepare SUITE: write SUITE's private sources and refresh its package
-# lists once a day.
+# suite_sources SUITE: SUITE's lines for a sources list. A stable release
+# comes with its -updates and -security suites; unstable and backports
+# suites have none.
+suite_sources() {
+	local suite=$1 keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+	echo "deb [signed-by=$keyring] $ARCHIVE $suite main"
+	case "$suite" in
+	sid | unstable | *-backports) ;;
+	*)
+		echo "deb [signed-by=$keyring] $ARCHIVE $suite-updates main"
+		echo "deb [signed-by=$keyring] $SECURITY $suite-security main"
+		;;
+	esac
+}
+
+# apt_prepare SUITE ARCH: write the private sources of SUITE for ARCH and
+# refresh its package lists once a day.
 apt_prepare() {
-	local suite=$1 dir=$CACHE/apt/$1 keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+	local suite=$1 arch=$2 dir=$CACHE/apt/$1-$2
 	mkdir -p "$dir"/{sources.list.d,preferences.d,state/lists/partial,cache/archives/partial}
 	touch "$dir/status"
-	cat >"$dir/sources.list.new" <<-EOF
-		deb [signed-by=$keyring] $ARCHIVE $suite main
-		deb [signed-by=$keyring] $ARCHIVE $suite-updates main
-		deb [signed-by=$keyring] $SECURITY $suite-security main
-	EOF
+	suite_sources "$suite" >"$dir/sources.list.new"
 	if ! cmp -s "$dir/sources.list.new" "$dir/sources.list"; then
 		mv "$dir/sources.list.new" "$dir/sources.list"
 		rm -f "$dir/updated"
 	fi
 	rm -f "$dir/sources.list.new"
 	if [ -z "$(find "$dir/updated" -mmin -1440 2>/dev/null)" ]; then
-		echo "vmtest: apt-get update for $suite ($ARCHIVE)"
-		apt_for "$suite" apt-get -qq update && touch "$dir/updated"
+		echo "vmtest: apt-get update for $suite $arch ($ARCHIVE)"
+		apt_for "$suite" "$arch" apt-get -qq update && touch "$dir/updated"
 	fi
 }
 
-# fetch_deb SUITE PACKAGE: download PACKAGE's candidate into $CACHE/debs
-# unless it is there already, and print the .deb's path.
+# fetch_deb SUITE ARCH PACKAGE: download PACKAGE's candidate into
+# $CACHE/debs unless it is there already, and print the .deb's path.
 fetch_deb() {
-	local suite=$1 pkg=$2 version file
-	version=$(apt_for "$suite" apt-cache show --no-all-versions "$pkg" 2>/dev/null | sed -n 's/^Version: //p')
+	local suite=$1 arch=$2 pkg=$3 version file
+	version=$(apt_for "$suite" "$arch" apt-cache show --no-all-versions "$pkg" 2>/dev/null | sed -n 's/^Version: //p')
 	[ -n "$version" ] || return 1
-	file=$CACHE/debs/${pkg}_${version//:/%3a}_amd64.deb
+	file=$CACHE/debs/${pkg}_${version//:/%3a}_$arch.deb
 	if [ ! -f "$file" ]; then
-		echo "vmtest: downloading $pkg $version" >&2
-		(cd "$CACHE/debs" && apt_for "$suite" apt-get -qq download "$pkg" >&2) || return 1
+		echo "vmtest: downloading $pkg $version ($arch)" >&2
+		(cd "$CACHE/debs" && apt_for "$suite" "$arch" apt-get -qq download "$pkg" >&2) || return 1
 	fi
 	echo "$file"
 }
 
+# kernel_package SUITE ARCH META SERIES: the kernel image package of SERIES
+# (5.10, 7.3, ...) in SUITE: the one META depends on, or if META has moved
+# on to another series, the newest of SERIES in SUITE.
+kernel_package() {
+	local suite=$1 arch=$2 meta=$3 series=$4 pkg
+	pkg=$(apt_for "$suite" "$arch" apt-cache depends "$meta" 2>/dev/null | awk '$1 == "Depends:" && $2 ~ /^linux-image-/ {print $2; exit}')
+	case "$pkg" in
+	linux-image-"$series".* | linux-image-"$series"-*) echo "$pkg" ;;
+	*)
+		apt_for "$suite" "$arch" apt-cache pkgnames "linux-image-$series." 2>/dev/null |
+			grep -E "^linux-image-${series//./\\.}\.[0-9].*-cloud-$arch\$" | sort -V | tail -1
+		;;
+	esac
+}
+
 # fetch_kernel LABEL: unpack the newest kernel of the series into
-# $CACHE/kernels/LABEL (vmlinuz, config, the package's name); with no
-# archive at hand, keep what a previous run unpacked.
+# $CACHE/kernels/LABEL (vmlinuz, config, the packages' names); with no
+# archive at hand, keep what a previous run unpacked. Debian's kernel
+# image packages hold /boot/vmlinuz-* and /boot/config-* up to 6.x; from
+# the 7.x packages on, linux-image-VERSION is empty and depends on
+# linux-binary-VERSION (the image, in /boot or /usr/lib/modules/VERSION)
+# and linux-base-VERSION (its config): those are fetched too.
 fetch_kernel() {
-	local label=$1 suite meta pkg deb dir=$CACHE/kernels/$1
-	read -r _ suite meta <<<"$(awk -v k="$label" '$1 == k' <<<"$KERNEL_TABLE")"
-	pkg=$(apt_for "$suite" apt-cache depends "$meta" 2>/dev/null | awk '$1 == "Depends:" && $2 ~ /^linux-image-/ {print $2; exit}')
-	if [ -n "$pkg" ] && deb=$(fetch_deb "$suite" "$pkg"); then
-		if [ "$(cat "$dir/deb" 2>/dev/null)" != "$deb" ]; then
+	local label=$1 arch suite meta pkg abi deb debs=() dir=$CACHE/kernels/$1 dep image config
+	read -r _ arch suite meta <<<"$(awk -v k="$label" '$1 == k' <<<"$KERNEL_TABLE")"
+	pkg=$(kernel_package "$suite" "$arch" "$meta" "${label%-"$arch"}")
+	if [ -n "$pkg" ] && deb=$(fetch_deb "$suite" "$arch" "$pkg"); then
+		debs=("$deb")
+		abi=${pkg#linux-image-}
+		for dep in $(apt_for "$suite" "$arch" apt-cache depends "$pkg" 2>/dev/null |
+			awk -v abi="$abi" '$1 == "Depends:" && ($2 == "linux-binary-" abi || $2 == "linux-base-" abi) {print $2}'); do
+			deb=$(fetch_deb "$suite" "$arch" "$dep") || die "cannot fetch $dep, which $pkg depends on"
+			debs+=("$deb")
+		done
+		if [ "$(cat "$dir/debs" 2>/dev/null)" != "${debs[*]}" ]; then
 			rm -rf "$dir" && mkdir -p "$dir/x"
-			dpkg-deb -x "$deb" "$dir/x"
-			mv "$dir"/x/boot/vmlinuz-* "$dir/vmlinuz"
-			mv "$dir"/x/boot/config-* "$dir/config"
+			for deb in "${debs[@]}"; do dpkg-deb -x "$deb" "$dir/x"; done
+			image=$(find "$dir/x" -type f \( -path "$dir/x/boot/vmlinuz-*" -o -path "$dir/x/usr/lib/modules/*/vmlinuz" \) -print -quit)
+			config=$(find "$dir/x" -type f \( -path "$dir/x/boot/config-*" -o -path "$dir/x/usr/lib/modules/*/config" \) -print -quit)
+			[ -n "$image" ] && [ -n "$config" ] || die "no vmlinuz or config in ${debs[*]}"
+			mv "$image" "$dir/vmlinuz"
+			mv "$config" "$dir/config"
 			rm -rf "$dir/x"
-			echo "$deb" >"$dir/deb"
+			echo "${debs[*]}" >"$dir/debs"
+			echo "$pkg" >"$dir/package"
 		fi
 	elif [ -f "$dir/vmlinuz" ]; then
-		echo "vmtest: cannot resolve $meta in $suite; using the cached $(basename "$(cat "$dir/deb")")" >&2
+		echo "vmtest: cannot resolve $meta in $suite ($arch); using the cached $(cat "$dir/package")" >&2
 	else
-		die "cannot fetch the $label kernel ($meta from $suite)"
+		die "cannot fetch the $label kernel ($meta from $suite, $arch)"
 	fi
 	# oomtrace needs BTF and the guest has no modules: check the config.
-	for opt in DEBUG_INFO_BTF BPF_SYSCALL MEMCG CPUSETS NUMA MAGIC_SYSRQ SERIAL_8250_CONSOLE BLK_DEV_INITRD DEVTMPFS; do
+	local opts="DEBUG_INFO_BTF BPF_SYSCALL MEMCG CPUSETS NUMA MAGIC_SYSRQ BLK_DEV_INITRD DEVTMPFS"
+	case "$arch" in
+	amd64) opts="$opts SERIAL_8250_CONSOLE" ;;
+	# The console is the virt machine's PL011, the report channel a
+	# virtio console on PCI; oomtrace's BPF side assumes 4 KiB pages.
+	arm64) opts="$opts SERIAL_AMBA_PL011_CONSOLE PCI_HOST_GENERIC VIRTIO_PCI VIRTIO_CONSOLE OF_NUMA ARM64_4K_PAGES" ;;
+	esac
+	for opt in $opts; do
 		grep -qx "CONFIG_$opt=y" "$dir/config" || die "the $label kernel lacks CONFIG_$opt=y (built in)"
 	done
 }
@@ -217,68 +312,114 @@ fetch_kernel() {
 mkdir -p "$CACHE/debs" "$CACHE/logs"
 exec 9>"$CACHE/lock"
 flock 9 # one run at a time per cache: apt state and kernels are shared
-suites=$(for k in "${kernels[@]}"; do awk -v k="$k" '$1 == k {print $2}' <<<"$KERNEL_TABLE"; done; echo bookworm)
-for suite in $(sort -u <<<"$suites"); do
-	apt_prepare "$suite" || echo "vmtest: apt-get update for $suite failed; trying with what is cached" >&2
-done
+# Every kernel's suite for its architecture, and bookworm for busybox: the
+# guests' own and the host's (whose cpio writes the initramfs).
+suite_arches=$({
+	for k in "${kernels[@]}"; do echo "$(kernel_field "$k" 3) $(kernel_field "$k" 2)"; done
+	for a in $used_arches $HOST_ARCH; do echo "bookworm $a"; done
+} | sort -u)
+while read -r suite arch; do
+	apt_prepare "$suite" "$arch" || echo "vmtest: apt-get update for $suite $arch failed; trying with what is cached" >&2
+done <<<"$suite_arches"
 for k in "${kernels[@]}"; do
 	fetch_kernel "$k"
 done
-busybox_deb=$(fetch_deb bookworm busybox-static) || busybox_deb=$(find "$CACHE/debs" -name 'busybox-static_*.deb' | sort | tail -1)
-[ -n "$busybox_deb" ] || die "cannot fetch busybox-static"
+# busybox_deb ARCH: bookworm's static busybox for ARCH.
+busybox_deb() {
+	fetch_deb bookworm "$1" busybox-static || find "$CACHE/debs" -name "busybox-static_*_$1.deb" | sort | tail -1
+}
 
 # ------------------------------------------------------------------ initramfs
 
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
-# The guest has no Go toolchain and no libc: everything is static.
-root=$WORK/root
-mkdir -p "$root"/{bin,dev,proc,sys,tmp}
-dpkg-deb -x "$busybox_deb" "$WORK/busybox"
-cp "$WORK/busybox/bin/busybox" "$root/bin/busybox"
-ln -s busybox "$root/bin/sh"
-cp vmtest/init "$root/init"
-chmod 755 "$root/init"
-# Only a vmtest guest has this file: the VM-only tests refuse to run without it.
-echo "vmtest guest: global OOMs allowed here" >"$root/oomtrace-vmtest-guest"
-echo "vmtest: building oomtrace and the e2e tests"
-CGO_ENABLED=0 go build -trimpath -o "$root/oomtrace" ./cmd/oomtrace
-CGO_ENABLED=0 go test -c -tags vmtest -trimpath -o "$root/e2e.test" ./e2e
-# The static busybox runs on the host too, and writes the archive as root's.
-(cd "$root" && find . | "$root/bin/busybox" cpio -o -H newc -R 0:0 2>/dev/null) | gzip -1 >"$WORK/initrd.gz"
+# The host's static busybox writes the archives, as root's.
+host_busybox=$(busybox_deb "$HOST_ARCH") || die "cannot fetch busybox-static for $HOST_ARCH"
+dpkg-deb -x "$host_busybox" "$WORK/host-busybox"
+cpio_tool="$WORK/host-busybox/bin/busybox cpio"
+
+# One initramfs per architecture: the guest has no Go toolchain and no
+# libc, so everything is static and built for the guest's GOARCH.
+for arch in $used_arches; do
+	root=$WORK/root-$arch
+	mkdir -p "$root"/{bin,dev,proc,sys,tmp}
+	deb=$(busybox_deb "$arch") || die "cannot fetch busybox-static for $arch"
+	dpkg-deb -x "$deb" "$WORK/busybox-$arch"
+	cp "$WORK/busybox-$arch/bin/busybox" "$root/bin/busybox"
+	ln -s busybox "$root/bin/sh"
+	cp vmtest/init "$root/init"
+	chmod 755 "$root/init"
+	# Only a vmtest guest has this file: the VM-only tests refuse to run without it.
+	echo "vmtest guest: global OOMs allowed here" >"$root/oomtrace-vmtest-guest"
+	echo "vmtest: building oomtrace and the e2e tests for $arch"
+	CGO_ENABLED=0 GOARCH=$arch go build -trimpath -o "$root/oomtrace" ./cmd/oomtrace
+	CGO_ENABLED=0 GOARCH=$arch go test -c -tags vmtest -trimpath -o "$root/e2e.test" ./e2e
+	(cd "$root" && find . | $cpio_tool -o -H newc -R 0:0 2>/dev/null) | gzip -1 >"$WORK/initrd-$arch.gz"
+done
 
 # ----------------------------------------------------------------------- qemu
 
 # qemu_run LABEL TIMEOUT RESULTS-FILE ACCEL EXTRA-APPEND: boot LABEL's kernel
-# with the initramfs; the console goes to stdout, the report channel (the
-# second serial port) to RESULTS-FILE.
+# with its architecture's initramfs; the console goes to stdout, the report
+# channel to RESULTS-FILE. Both machines have 2 vCPUs and two NUMA nodes of
+# GUEST_MIB_PER_NODE, one vCPU each.
 qemu_run() {
-	local label=$1 limit=$2 results=$3 accel=$4 append=$5 cpu=max node_mib=$GUEST_MIB_PER_NODE
+	local label=$1 limit=$2 results=$3 accel=$4 append=$5 arch cpu=max node_mib=$GUEST_MIB_PER_NODE machine
+	arch=$(kernel_field "$label" 2)
 	[ "$accel" = kvm ] && cpu=host
-	timeout --foreground -k 10 "$limit" qemu-system-x86_64 \
-		-machine pc -accel "$accel" -cpu "$cpu" \
-		-smp 2,sockets=2,cores=1,threads=1 -m $((2 * node_mib))M \
+	case "$arch" in
+	amd64)
+		# The report channel is the second serial port (ttyS1).
+		machine=(-machine pc -accel "$accel" -cpu "$cpu" -smp 2,sockets=2,cores=1,threads=1
+			-serial stdio -serial "file:$results")
+		append="console=ttyS0 $append vmtest_report=/dev/ttyS1"
+		;;
+	arm64)
+		# The virt machine has one serial port (ttyAMA0, the console): the
+		# report channel is a virtio console (hvc0). Pointer
+		# authentication with qemu's own algorithm instead of the
+		# architected one spares emulated time.
+		[ "$accel" = kvm ] || cpu=max,pauth-impdef=on
+		machine=(-machine virt -accel "$accel" -cpu "$cpu" -smp 2
+			-serial stdio
+			-device virtio-serial-pci -chardev "file,id=report,path=$results" -device virtconsole,chardev=report)
+		append="console=ttyAMA0 $append vmtest_report=/dev/hvc0"
+		;;
+	esac
+	timeout --foreground -k 10 "$limit" "$(qemu_for "$arch")" \
+		"${machine[@]}" -m $((2 * node_mib))M \
 		-object memory-backend-ram,id=mem0,size=${node_mib}M \
 		-object memory-backend-ram,id=mem1,size=${node_mib}M \
 		-numa node,nodeid=0,cpus=0,memdev=mem0 \
 		-numa node,nodeid=1,cpus=1,memdev=mem1 \
-		-kernel "$CACHE/kernels/$label/vmlinuz" -initrd "$WORK/initrd.gz" \
-		-append "console=ttyS0 quiet panic=-1 softlockup_panic=1 $append" \
-		-nodefaults -display none -monitor none -no-reboot \
-		-serial stdio -serial "file:$results" </dev/null
+		-kernel "$CACHE/kernels/$label/vmlinuz" -initrd "$WORK/initrd-$arch.gz" \
+		-append "quiet panic=-1 softlockup_panic=1 $append" \
+		-nodefaults -display none -monitor none -no-reboot </dev/null
 }
 
-# KVM is used when a guest really boots with it: on some hosts /dev/kvm
-# exists but qemu aborts or the guest dies of an emulation error.
-if [ "$ACCEL" = auto ]; then
-	ACCEL=tcg
-	if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
-		qemu_run "${kernels[0]}" 60 "$WORK/probe" kvm vmtest_probe=1 >"$WORK/probe.log" 2>&1 || true
-		grep -q VMTEST-UP "$WORK/probe" 2>/dev/null && ACCEL=kvm
-	fi
+# KVM is used for guests of the host's architecture when one really boots
+# with it: on some hosts /dev/kvm exists but qemu aborts or the guest dies
+# of an emulation error. Guests of another architecture always run under
+# TCG.
+host_kvm=tcg
+if [ "$ACCEL" != tcg ]; then
+	for k in "${kernels[@]}"; do
+		[ "$(kernel_field "$k" 2)" = "$HOST_ARCH" ] || continue
+		if [ "$ACCEL" = kvm ]; then
+			host_kvm=kvm
+		elif [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
+			qemu_run "$k" 60 "$WORK/probe" kvm vmtest_probe=1 >"$WORK/probe.log" 2>&1 || true
+			grep -q VMTEST-UP "$WORK/probe" 2>/dev/null && host_kvm=kvm
+		fi
+		break
+	done
 fi
-echo "vmtest: qemu with $ACCEL; kernels ${kernels[*]}; modes ${modes[*]}"
+# accel_for LABEL: kvm or tcg for LABEL's kernel.
+accel_for() {
+	if [ "$(kernel_field "$1" 2)" = "$HOST_ARCH" ]; then echo "$host_kvm"; else echo tcg; fi
+}
+echo "vmtest: kernels ${kernels[*]}; modes ${modes[*]}; qemu with $host_kvm for $HOST_ARCH guests, tcg for others"
 
 # ------------------------------------------------------------------ the runs
 
@@ -293,7 +434,7 @@ record() {
 	PASS) passed=$((passed + 1)) ;;
 	*) failed=$((failed + 1)); failures+=("$kernel $mode $case: $detail") ;;
 	esac
-	printf '  %-4s %-5s %-10s %s %s\n' "$status" "$kernel" "$mode" "$case" "$detail"
+	printf '  %-4s %-10s %-10s %s %s\n' "$status" "$kernel" "$mode" "$case" "$detail"
 }
 
 # check_modes_agree KERNEL RESULTS: every mode must report the same class,
@@ -321,18 +462,29 @@ check_modes_agree() {
 	done
 }
 
+# mmss SECONDS: 4m07s.
+mmss() {
+	printf '%dm%02ds' $(($1 / 60)) $(($1 % 60))
+}
+
+summary=()
 for kernel in "${kernels[@]}"; do
 	log=$CACHE/logs/$kernel.log
 	results=$WORK/$kernel.results
-	echo "vmtest: booting $kernel ($(basename "$(cat "$CACHE/kernels/$kernel/deb")" .deb)); console log: $log"
+	arch=$(kernel_field "$kernel" 2)
+	echo "vmtest: booting $kernel ($(cat "$CACHE/kernels/$kernel/package"), $arch, $(accel_for "$kernel")); console log: $log"
 	vm_start=$SECONDS
-	# The rest of the suite runs on the last (newest) kernel only.
+	passed_before=$passed failed_before=$failed
+	# The rest of the suite runs on the last (newest) kernel of each
+	# architecture only.
 	rest=$FULL
-	[ "$kernel" = "${kernels[-1]}" ] && rest=1
+	newest=""
+	for k in "${kernels[@]}"; do [ "$(kernel_field "$k" 2)" = "$arch" ] && newest=$k; done
+	[ "$kernel" = "$newest" ] && rest=1
 	append="vmtest_kernel=$kernel vmtest_modes=$(IFS=,; echo "${modes[*]}") vmtest_run=$run vmtest_per_mode=$PER_MODE vmtest_per_kernel=$PER_KERNEL"
 	append="$append vmtest_rest=$rest vmtest_host_only=$HOST_ONLY vmtest_test_timeout=$TEST_TIMEOUT"
 	status=0
-	qemu_run "$kernel" "$VM_TIMEOUT" "$results" "$ACCEL" "$append" 2>&1 | tr -d '\r' >"$log" || status=$?
+	qemu_run "$kernel" "$VM_TIMEOUT" "$results" "$(accel_for "$kernel")" "$append" 2>&1 | tr -d '\r' >"$log" || status=$?
 	touch "$results"
 	tr -d '\r' <"$results" >"$results.txt"
 
@@ -353,13 +505,18 @@ for kernel in "${kernels[@]}"; do
 		record "$kernel" - vm FAIL "$why; see $log"
 	fi
 	modes_ran=$(sed -n "s/^VMTEST-MODES $kernel //p" "$results.txt")
-	echo "vmtest: $kernel: modes run: ${modes_ran:-none}; $((SECONDS - vm_start))s"
+	line=$(printf '%-10s %-5s %-28s %-26s %3d passed %2d failed  %s' "$kernel" "$arch" "$(cat "$CACHE/kernels/$kernel/package")" \
+		"${modes_ran:-none}" $((passed - passed_before)) $((failed - failed_before)) "$(mmss $((SECONDS - vm_start)))")
+	echo "vmtest: $line"
+	summary+=("$line")
 done
 
 if [ ${#failures[@]} -gt 0 ]; then
 	echo "vmtest: failures:"
 	printf '  %s\n' "${failures[@]}"
 fi
-echo "vmtest: $(printf '%dm%02ds' $(((SECONDS - start) / 60)) $(((SECONDS - start) % 60))) in all; console logs in $CACHE/logs"
+echo "vmtest: per kernel (label, architecture, package, modes run, results, time):"
+printf '  %s\n' "${summary[@]}"
+echo "vmtest: $(mmss $((SECONDS - start))) in all; console logs in $CACHE/logs"
 echo "vmtest: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
