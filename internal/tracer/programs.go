@@ -71,22 +71,30 @@ var autoOrder = []event.Mode{event.ModeFentry, event.ModeKprobe, event.ModeTrace
 // of the two prototypes its BPF program tells apart (bpf/kernel.h): (int
 // order, gfp_t gfp_flags) up to Linux 7.0, (gfp_t gfp_flags, int order,
 // struct mem_cgroup *memcg) from 7.1. params include the tracepoint's
-// leading private-data pointer, as in its btf_trace_* typedef.
+// leading private-data pointer, as in its btf_trace_* typedef. The BPF side
+// tells the two apart by their number of parameters only, so the types are
+// checked here: a kernel with (int order, gfp_t gfp_flags, struct
+// mem_cgroup *), as once proposed upstream, is refused rather than read
+// with its order and gfp flags swapped.
 func reclaimBeginKnown(params []btf.FuncParam) bool {
 	isInt := func(p btf.FuncParam) bool {
-		_, ok := btf.UnderlyingType(p.Type).(*btf.Int)
-		return ok
+		i, ok := btf.QualifiedType(p.Type).(*btf.Int)
+		return ok && i.Encoding == btf.Signed && i.Size == 4
+	}
+	isGFP := func(p btf.FuncParam) bool {
+		td, ok := btf.QualifiedType(p.Type).(*btf.Typedef)
+		return ok && td.Name == "gfp_t"
 	}
 	switch len(params) {
 	case 3:
-		return isInt(params[1]) && isInt(params[2])
+		return isInt(params[1]) && isGFP(params[2])
 	case 4:
-		ptr, ok := btf.UnderlyingType(params[3].Type).(*btf.Pointer)
+		ptr, ok := btf.QualifiedType(params[3].Type).(*btf.Pointer)
 		if !ok {
 			return false
 		}
-		memcg, ok := btf.UnderlyingType(ptr.Target).(*btf.Struct)
-		return ok && memcg.Name == "mem_cgroup" && isInt(params[1]) && isInt(params[2])
+		memcg, ok := btf.QualifiedType(ptr.Target).(*btf.Struct)
+		return ok && memcg.Name == "mem_cgroup" && isGFP(params[1]) && isInt(params[2])
 	}
 	return false
 }

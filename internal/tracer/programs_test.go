@@ -31,6 +31,8 @@ func TestReclaimBeginKnown(t *testing.T) {
 		{"up to 7.0", params(voidPtr, intT, gfp), true, "int, gfp_t"},
 		{"from 7.1", params(voidPtr, gfp, intT, memcg), true, "gfp_t, int, struct mem_cgroup *"},
 		{"another struct", params(voidPtr, gfp, intT, other), false, "gfp_t, int, struct lruvec *"},
+		{"order first with the memcg", params(voidPtr, intT, gfp, memcg), false, "int, gfp_t, struct mem_cgroup *"},
+		{"gfp first without it", params(voidPtr, gfp, intT), false, "gfp_t, int"},
 		{"one argument", params(voidPtr, gfp), false, "gfp_t"},
 		{"five arguments", params(voidPtr, gfp, intT, memcg, intT), false, "gfp_t, int, struct mem_cgroup *, int"},
 	} {
