@@ -208,9 +208,11 @@ struct oom_control {
  * struct mem_cgroup *memcg). The btf_trace_* typedef of each tracepoint
  * carries its prototype (the first parameter is the tracepoint's private
  * data); bpf_core_type_exists on these flavors tells the forms apart by
- * their number of parameters, so each program reads its arguments from the
- * right slots. Checked on Debian's 6.19, 7.0 (old form), 7.1, 7.2 and 7.3
- * (new form).
+ * their number of parameters (it ignores the kinds of integers), so each
+ * program reads its arguments from the right slots; user space checks the
+ * types too (reclaimBeginKnown in internal/tracer) and does not attach a
+ * program to a prototype of neither form. Checked on Debian's 6.19, 7.0
+ * (old form), 7.1, 7.2 and 7.3 (new form).
  */
 typedef void (*btf_trace_mm_vmscan_direct_reclaim_begin___pre71)(void *, int, gfp_t);
 typedef void (*btf_trace_mm_vmscan_direct_reclaim_begin___memcg)(void *, gfp_t, int, struct mem_cgroup *);
