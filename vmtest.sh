@@ -29,24 +29,30 @@
 #                          (default ~/.cache/oomtrace-vmtest; logs/ holds each
 #                          kernel's console log of the last run)
 #   OOMTRACE_VMTEST_ACCEL  auto (KVM if a guest boots with it, else TCG), kvm or tcg
+#   OOMTRACE_VMTEST_JOBS   guests run at once (default 2: under emulation a
+#                          guest leaves the host's CPUs idle while its
+#                          tests wait, e.g. for the kernel's OOM report
+#                          rate limit)
 set -euo pipefail
 
 cd "$(dirname "$0")"
 
 # label  architecture  Debian suite  meta-package naming the newest kernel
 # of that series (cloud kernels: small, and everything the guest needs is
-# built in). The label without its -ARCH suffix is the series: should the
-# meta-package move on to a newer series, the newest package of the
+# built in)  plan. The label without its -ARCH suffix is the series: should
+# the meta-package move on to a newer series, the newest package of the
 # labelled series in the suite is taken instead. Oldest first within an
-# architecture: the last of each runs the whole suite.
+# architecture: the last of each runs the whole suite. The plan says which
+# cases run in every mode: "all" the OOM cases below, "classes" one case of
+# each class of OOM (the others in the first mode only).
 KERNEL_TABLE="
-5.10       amd64 bullseye         linux-image-cloud-amd64
-6.1        amd64 bookworm         linux-image-cloud-amd64
-6.12       amd64 bookworm         linux-image-6.12-cloud-amd64
-7.2        amd64 forky            linux-image-cloud-amd64
-7.3        amd64 trixie-backports linux-image-cloud-amd64
-6.12-arm64 arm64 trixie           linux-image-cloud-arm64
-7.3-arm64  arm64 trixie-backports linux-image-cloud-arm64
+5.10       amd64 bullseye         linux-image-cloud-amd64      all
+6.1        amd64 bookworm         linux-image-cloud-amd64      all
+6.12       amd64 bookworm         linux-image-6.12-cloud-amd64 all
+7.2        amd64 forky            linux-image-cloud-amd64      all
+7.3        amd64 trixie-backports linux-image-cloud-amd64      all
+6.12-arm64 arm64 trixie           linux-image-cloud-arm64      classes
+7.3-arm64  arm64 trixie-backports linux-image-cloud-arm64      all
 "
 ALL_KERNELS=$(awk 'NF {printf "%s ", $1}' <<<"$KERNEL_TABLE")
 ALL_ARCHES="amd64 arm64"
@@ -59,6 +65,10 @@ GUEST_MIB_PER_NODE=192
 # 3 s on 6.12 and 12 s on 5.10: the whole suite in every mode on every
 # kernel would take about an hour, so only the OOM cases run everywhere.
 PER_MODE='^(TestVM.*|TestPlainKill|TestParentLimit|TestReclaimEvents)$'
+# The "classes" plan: a leaf and a parent memcg limit, a global, sysrq-f,
+# memory.oom.group and cpuset OOM in every mode; the rest of PER_MODE in
+# the first mode, with PER_KERNEL.
+PER_MODE_CLASSES='^(TestPlainKill|TestParentLimit|TestVMGlobalOOM|TestVMSysrqKill|TestVMOOMGroup|TestVMCpusetOOM)$'
 # Cases whose hooks do not depend on the attach mode (signals, exits) or
 # that read cgroup v2 (attribution, the agent) run on every kernel, in the
 # first mode.
@@ -71,10 +81,11 @@ FULL=0
 # guest fails.
 HOST_ONLY='^(TestPerfScriptLog|TestPrometheusScrapesServe|TestHTMLReportInBrowser|TestServeChurn)$'
 TEST_TIMEOUT=180 # seconds per test process in the guest
-VM_TIMEOUT=1200  # seconds per VM: a hang is a failure, not a wait
+VM_TIMEOUT=2400  # seconds per VM: a hang is a failure, not a wait
 
 CACHE=${OOMTRACE_VMTEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/oomtrace-vmtest}
 ACCEL=${OOMTRACE_VMTEST_ACCEL:-auto}
+JOBS=${OOMTRACE_VMTEST_JOBS:-2}
 
 usage() {
 	sed -n '/^# Usage:/,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
@@ -129,6 +140,7 @@ for m in "${modes[@]}"; do
 done
 case "$run" in *[[:space:]]*) die "--run: the regex goes on the kernel command line and may hold no spaces" ;; esac
 case "$ACCEL" in auto | kvm | tcg) ;; *) die "OOMTRACE_VMTEST_ACCEL=$ACCEL: want auto, kvm or tcg" ;; esac
+case "$JOBS" in '' | *[!0-9]* | 0) die "OOMTRACE_VMTEST_JOBS=$JOBS: want a number of guests, 1 or more" ;; esac
 
 start=$SECONDS
 
@@ -332,7 +344,7 @@ busybox_deb() {
 # ------------------------------------------------------------------ initramfs
 
 WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
+trap 'rm -rf "$WORK"' EXIT # until the guests start (see kill_tree)
 
 # The host's static busybox writes the archives, as root's.
 host_busybox=$(busybox_deb "$HOST_ARCH") || die "cannot fetch busybox-static for $HOST_ARCH"
@@ -423,25 +435,17 @@ echo "vmtest: kernels ${kernels[*]}; modes ${modes[*]}; qemu with $host_kvm for 
 
 # ------------------------------------------------------------------ the runs
 
-passed=0
-failed=0
-failures=()
-
-# record KERNEL MODE CASE STATUS DETAIL: count one result and print it.
+# record REPORT KERNEL MODE CASE STATUS DETAIL: append one result to REPORT.
 record() {
-	local kernel=$1 mode=$2 case=$3 status=$4 detail=${5:-}
-	case "$status" in
-	PASS) passed=$((passed + 1)) ;;
-	*) failed=$((failed + 1)); failures+=("$kernel $mode $case: $detail") ;;
-	esac
-	printf '  %-4s %-10s %-10s %s %s\n' "$status" "$kernel" "$mode" "$case" "$detail"
+	local report=$1 kernel=$2 mode=$3 case=$4 status=$5 detail=${6:-}
+	printf '%s\t%s\t%s\t%s\t%s\n' "$status" "$kernel" "$mode" "$case" "$detail" >>"$report"
 }
 
-# check_modes_agree KERNEL RESULTS: every mode must report the same class,
-# victim and OOM cgroup in the same test. Compare the facts of each test
-# across the modes that got as far as recording them.
+# check_modes_agree REPORT KERNEL RESULTS: every mode must report the same
+# class, victim and OOM cgroup in the same test. Compare the facts of each
+# test across the modes that got as far as recording them.
 check_modes_agree() {
-	local kernel=$1 results=$2 test mode facts first first_mode agreeing disagreeing
+	local report=$1 kernel=$2 results=$3 test mode facts first first_mode agreeing disagreeing
 	for test in $(awk '$1 == "VMTEST-FACT" {print $4}' "$results" | sort -u); do
 		first_mode="" agreeing="" disagreeing=""
 		for mode in $(awk -v t="$test" '$1 == "VMTEST-FACT" && $4 == t {print $3}' "$results" | sort -u); do
@@ -455,9 +459,9 @@ check_modes_agree() {
 			fi
 		done
 		if [ -n "$disagreeing" ]; then
-			record "$kernel" modes "$test" FAIL "$agreeing:$first vs$disagreeing"
+			record "$report" "$kernel" modes "$test" FAIL "$agreeing:$first vs$disagreeing"
 		elif [ "$agreeing" != "$first_mode" ]; then
-			record "$kernel" modes "$test" PASS "$agreeing agree"
+			record "$report" "$kernel" modes "$test" PASS "$agreeing agree"
 		fi
 	done
 }
@@ -467,56 +471,132 @@ mmss() {
 	printf '%dm%02ds' $(($1 / 60)) $(($1 % 60))
 }
 
-summary=()
-for kernel in "${kernels[@]}"; do
-	log=$CACHE/logs/$kernel.log
-	results=$WORK/$kernel.results
+# newest_of ARCH: the last kernel of ARCH chosen, which runs the rest of
+# the suite.
+newest_of() {
+	local k newest=""
+	for k in "${kernels[@]}"; do [ "$(kernel_field "$k" 2)" = "$1" ] && newest=$k; done
+	echo "$newest"
+}
+
+# alternatives '^(A|B)$': A|B.
+alternatives() {
+	local r=${1#^(}
+	echo "${r%)\$}"
+}
+
+# run_kernel KERNEL: boot KERNEL's guest and write its results to
+# $WORK/KERNEL.report, one tab-separated line each (status, kernel, mode,
+# case, detail), and its line of the summary to $WORK/KERNEL.summary. Runs
+# in a subshell of its own, beside other guests.
+run_kernel() {
+	local kernel=$1 log=$CACHE/logs/$1.log results=$WORK/$1.results report=$WORK/$1.report
+	local arch rest=$FULL per_mode=$PER_MODE per_kernel=$PER_KERNEL vm_start=$SECONDS status=0 append why modes_ran
 	arch=$(kernel_field "$kernel" 2)
-	echo "vmtest: booting $kernel ($(cat "$CACHE/kernels/$kernel/package"), $arch, $(accel_for "$kernel")); console log: $log"
-	vm_start=$SECONDS
-	passed_before=$passed failed_before=$failed
-	# The rest of the suite runs on the last (newest) kernel of each
-	# architecture only.
-	rest=$FULL
-	newest=""
-	for k in "${kernels[@]}"; do [ "$(kernel_field "$k" 2)" = "$arch" ] && newest=$k; done
-	[ "$kernel" = "$newest" ] && rest=1
-	append="vmtest_kernel=$kernel vmtest_modes=$(IFS=,; echo "${modes[*]}") vmtest_run=$run vmtest_per_mode=$PER_MODE vmtest_per_kernel=$PER_KERNEL"
+	: >"$report"
+	[ "$kernel" = "$(newest_of "$arch")" ] && rest=1
+	if [ "$(kernel_field "$kernel" 5)" = classes ] && [ "$FULL" = 0 ]; then
+		per_kernel="^($(alternatives "$PER_KERNEL")|$(alternatives "$PER_MODE"))\$"
+		per_mode=$PER_MODE_CLASSES
+	fi
+	append="vmtest_kernel=$kernel vmtest_modes=$(IFS=,; echo "${modes[*]}") vmtest_run=$run vmtest_per_mode=$per_mode vmtest_per_kernel=$per_kernel"
 	append="$append vmtest_rest=$rest vmtest_host_only=$HOST_ONLY vmtest_test_timeout=$TEST_TIMEOUT"
-	status=0
 	qemu_run "$kernel" "$VM_TIMEOUT" "$results" "$(accel_for "$kernel")" "$append" 2>&1 | tr -d '\r' >"$log" || status=$?
 	touch "$results"
 	tr -d '\r' <"$results" >"$results.txt"
 
 	while read -r _ k mode case status_word detail; do
-		record "$k" "$mode" "$case" "$status_word" "$detail"
+		record "$report" "$k" "$mode" "$case" "$status_word" "$detail"
 	done < <(grep '^VMTEST-RESULT ' "$results.txt")
-	check_modes_agree "$kernel" "$results.txt"
+	check_modes_agree "$report" "$kernel" "$results.txt"
 
 	# A test that never reported, a VM that never finished: failures.
 	while read -r _ k mode planned; do
 		got=$(awk -v m="$mode" '$1 == "VMTEST-RESULT" && $3 == m && $4 != "doctor"' "$results.txt" | wc -l)
-		[ "$got" -ge "$planned" ] || record "$k" "$mode" missing-results FAIL "$got of $planned tests reported"
+		[ "$got" -ge "$planned" ] || record "$report" "$k" "$mode" missing-results FAIL "$got of $planned tests reported"
 	done < <(grep '^VMTEST-PLAN ' "$results.txt")
 	if ! grep -q "^VMTEST-DONE $kernel\$" "$results.txt"; then
 		why="the VM stopped before reporting everything (exit status $status)"
 		[ "$status" -eq 124 ] && why="the VM did not finish within ${VM_TIMEOUT}s"
 		grep -q 'Kernel panic' "$log" && why="kernel panic: $(grep -m1 'Kernel panic' "$log")"
-		record "$kernel" - vm FAIL "$why; see $log"
+		record "$report" "$kernel" - vm FAIL "$why; see $log"
 	fi
 	modes_ran=$(sed -n "s/^VMTEST-MODES $kernel //p" "$results.txt")
-	line=$(printf '%-10s %-5s %-28s %-26s %3d passed %2d failed  %s' "$kernel" "$arch" "$(cat "$CACHE/kernels/$kernel/package")" \
-		"${modes_ran:-none}" $((passed - passed_before)) $((failed - failed_before)) "$(mmss $((SECONDS - vm_start)))")
-	echo "vmtest: $line"
-	summary+=("$line")
+	printf '%-10s %-5s %-38s %-7s %-26s %3d passed %2d failed  %s\n' "$kernel" "$arch" "$(cat "$CACHE/kernels/$kernel/package")" \
+		"$(kernel_field "$kernel" 5)" "${modes_ran:-none}" "$(grep -c '^PASS' "$report")" "$(grep -vc '^PASS' "$report")" \
+		"$(mmss $((SECONDS - vm_start)))" >"$WORK/$kernel.summary"
+}
+
+# kill_tree PID: end PID and every process below it (the guests of a run
+# that is stopped early).
+kill_tree() {
+	local child
+	for child in $(ps -o pid= --ppid "$1" 2>/dev/null); do kill_tree "$child"; done
+	kill "$1" 2>/dev/null || true
+}
+trap 'for job in $(jobs -p); do kill_tree "$job"; done; rm -rf "$WORK"' EXIT
+
+passed=0
+failed=0
+failures=()
+shown=()
+# show_finished: print the results of every guest that finished and was
+# not shown yet, and count them.
+show_finished() {
+	local kernel status k mode case detail
+	for kernel in "${kernels[@]}"; do
+		[ -f "$WORK/$kernel.summary" ] || continue
+		[[ " ${shown[*]} " == *" $kernel "* ]] && continue
+		shown+=("$kernel")
+		echo "vmtest: $kernel finished"
+		while IFS=$'\t' read -r status k mode case detail; do
+			if [ "$status" = PASS ]; then
+				passed=$((passed + 1))
+			else
+				failed=$((failed + 1))
+				failures+=("$k $mode $case: $detail")
+			fi
+			printf '  %-4s %-10s %-10s %s %s\n' "$status" "$k" "$mode" "$case" "$detail"
+		done <"$WORK/$kernel.report"
+		echo "vmtest: $(cat "$WORK/$kernel.summary")"
+	done
+}
+
+# The guests that run the most start first, so that the last to start are
+# short: the newest of each architecture (the rest of the suite), then the
+# arm64 ones (slower to emulate), then the oldest first.
+order=()
+for a in $used_arches; do order+=("$(newest_of "$a")"); done
+for k in "${kernels[@]}"; do
+	[[ " ${order[*]} " == *" $k "* ]] || [ "$(kernel_field "$k" 2)" != arm64 ] || order+=("$k")
+done
+for k in "${kernels[@]}"; do [[ " ${order[*]} " == *" $k "* ]] || order+=("$k"); done
+
+running=0
+for kernel in "${order[@]}"; do
+	if [ "$running" -ge "$JOBS" ]; then
+		wait -n || true
+		running=$((running - 1))
+		show_finished
+	fi
+	echo "vmtest: booting $kernel ($(cat "$CACHE/kernels/$kernel/package"), $(kernel_field "$kernel" 2), $(accel_for "$kernel"), $(kernel_field "$kernel" 5) in every mode); console log: $CACHE/logs/$kernel.log"
+	run_kernel "$kernel" &
+	running=$((running + 1))
+done
+while [ "$running" -gt 0 ]; do
+	wait -n || true
+	running=$((running - 1))
+	show_finished
 done
 
 if [ ${#failures[@]} -gt 0 ]; then
 	echo "vmtest: failures:"
 	printf '  %s\n' "${failures[@]}"
 fi
-echo "vmtest: per kernel (label, architecture, package, modes run, results, time):"
-printf '  %s\n' "${summary[@]}"
-echo "vmtest: $(mmss $((SECONDS - start))) in all; console logs in $CACHE/logs"
+echo "vmtest: per kernel (label, architecture, package, cases in every mode, modes run, results, time):"
+for kernel in "${kernels[@]}"; do
+	echo "  $(cat "$WORK/$kernel.summary")"
+done
+echo "vmtest: $(mmss $((SECONDS - start))) in all, $JOBS guests at a time; console logs in $CACHE/logs"
 echo "vmtest: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
