@@ -317,6 +317,9 @@ func TestVMGlobalOOM(t *testing.T) {
 	var direct int
 	seen := map[string]int{} // every reclaim event, for the failure message
 	for _, ev := range events {
+		if ev.Kind == event.KindReclaimStats {
+			seen[fmt.Sprintf("stats %s in %s: %d episodes, %s", ev.ReclaimStats.Kind, ev.ReclaimStats.Cgroup.Path, ev.ReclaimStats.Count, ev.ReclaimStats.Total)]++
+		}
 		if ev.Kind != event.KindReclaim {
 			continue
 		}
