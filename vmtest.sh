@@ -63,7 +63,7 @@ ALL_MODES="fentry kprobe tracepoint"
 # two NUMA nodes so that cpuset and mempolicy OOMs can be confined to one.
 GUEST_MIB_PER_NODE=192
 # Under TCG every tracer start verifies the BPF programs at emulated speed
-# (about 5 s from start to attached, on a quiet host, on 5.10 as on 7.3):
+# (a few seconds from start to attached, on 5.10 as on 7.3):
 # the whole suite in every mode on every kernel would take hours, so only
 # the OOM cases run everywhere.
 PER_MODE='^(TestVM.*|TestPlainKill|TestParentLimit)$'
