@@ -141,13 +141,10 @@ type Scanner struct {
 	src  io.Reader
 	// Warn receives every warning; if nil, warnings are kept (the first
 	// 100, see Warnings) and counted.
-	Warn func(Warning)
-
-	warnings []Warning
-	nwarn    int
-	line     int
-	err      error
-	started  bool
+	warnings
+	line    int
+	err     error
+	started bool
 
 	// pending is a message read but not handed out yet: its continuation
 	// lines may follow.
@@ -169,21 +166,32 @@ func NewScanner(r io.Reader, name string) *Scanner {
 
 const maxKeptWarnings = 100
 
-func (s *Scanner) warn(line int, format string, args ...any) {
-	w := Warning{File: s.name, Line: line, Msg: fmt.Sprintf(format, args...)}
-	s.nwarn++
-	if s.Warn != nil {
-		s.Warn(w)
+// warnings hands each warning to Warn or, when Warn is nil, keeps the first
+// maxKeptWarnings; it counts them all.
+type warnings struct {
+	Warn func(Warning)
+	kept []Warning
+	n    int
+}
+
+func (ws *warnings) add(w Warning) {
+	ws.n++
+	if ws.Warn != nil {
+		ws.Warn(w)
 		return
 	}
-	if len(s.warnings) < maxKeptWarnings {
-		s.warnings = append(s.warnings, w)
+	if len(ws.kept) < maxKeptWarnings {
+		ws.kept = append(ws.kept, w)
 	}
 }
 
 // Warnings returns the warnings kept (when Warn is nil) and how many there
 // were in all.
-func (s *Scanner) Warnings() ([]Warning, int) { return s.warnings, s.nwarn }
+func (ws *warnings) Warnings() ([]Warning, int) { return ws.kept, ws.n }
+
+func (s *Scanner) warn(line int, format string, args ...any) {
+	s.add(Warning{File: s.name, Line: line, Msg: fmt.Sprintf(format, args...)})
+}
 
 func (s *Scanner) start() error {
 	s.started = true

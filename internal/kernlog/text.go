@@ -27,39 +27,22 @@ func ParseText(r io.Reader) (Log, error) {
 // Decoder reads the OOM reports of a saved kernel log, one at a time,
 // without holding more of the log than one report.
 type Decoder struct {
-	sc       *Scanner
-	asm      Assembler
-	eof      bool
-	warnings []Warning
-	nwarn    int
+	sc  *Scanner
+	asm Assembler
+	eof bool
 	// Warn receives warnings: lines of the input that do not read as their
 	// format says, and OOM report lines that do not parse. If nil, they
 	// are kept (see Warnings).
-	Warn func(Warning)
+	warnings
 }
 
 // NewDecoder reads the log in r; name is the file name shown in warnings.
 func NewDecoder(r io.Reader, name string) *Decoder {
 	d := &Decoder{sc: NewScanner(r, name)}
-	d.sc.Warn = func(w Warning) { d.warn(w) }
-	d.asm.Warn = func(at Stamp, _ string, err error) { d.warn(Warning{File: name, Line: at.Line, Msg: err.Error()}) }
+	d.sc.Warn = d.add
+	d.asm.Warn = func(at Stamp, _ string, err error) { d.add(Warning{File: name, Line: at.Line, Msg: err.Error()}) }
 	return d
 }
-
-func (d *Decoder) warn(w Warning) {
-	d.nwarn++
-	if d.Warn != nil {
-		d.Warn(w)
-		return
-	}
-	if len(d.warnings) < maxKeptWarnings {
-		d.warnings = append(d.warnings, w)
-	}
-}
-
-// Warnings returns the warnings kept (when Warn is nil) and how many there
-// were in all.
-func (d *Decoder) Warnings() ([]Warning, int) { return d.warnings, d.nwarn }
 
 // Next returns the next report, or an oom_reaper line of no report read. It
 // returns io.EOF after the last.
