@@ -232,11 +232,11 @@ func (tr *tracer) waitKills(t *testing.T, pids ...int) map[int]event.Event {
 	}
 }
 
-// waitFor waits until the tracer has reported an event that match accepts,
-// and returns the first; what names it in failures.
-func (tr *tracer) waitFor(t *testing.T, what string, match func(*event.Event) bool) event.Event {
+// waitFor waits up to timeout until the tracer has reported an event that
+// match accepts, and returns the first; what names it in failures.
+func (tr *tracer) waitFor(t *testing.T, what string, timeout time.Duration, match func(*event.Event) bool) event.Event {
 	t.Helper()
-	deadline := time.After(15 * time.Second)
+	deadline := time.After(timeout)
 	for {
 		tr.mu.Lock()
 		for i := range tr.events {
@@ -253,7 +253,7 @@ func (tr *tracer) waitFor(t *testing.T, what string, match func(*event.Event) bo
 		case <-tr.done:
 			t.Fatalf("oomtrace exited while waiting for %s\nstderr:\n%s", what, tr.stderr.String())
 		case <-deadline:
-			t.Fatalf("no %s within 15s; got %d events\nstderr:\n%s", what, n, tr.stderr.String())
+			t.Fatalf("no %s within %v; got %d events\nstderr:\n%s", what, timeout, n, tr.stderr.String())
 		}
 	}
 }
@@ -261,7 +261,7 @@ func (tr *tracer) waitFor(t *testing.T, what string, match func(*event.Event) bo
 // waitSnapshot waits for the oom_snapshot that follows the kill of pid.
 func (tr *tracer) waitSnapshot(t *testing.T, pid int) event.Event {
 	t.Helper()
-	return tr.waitFor(t, fmt.Sprintf("oom_snapshot after the kill of %d", pid), func(ev *event.Event) bool {
+	return tr.waitFor(t, fmt.Sprintf("oom_snapshot after the kill of %d", pid), 15*time.Second, func(ev *event.Event) bool {
 		return ev.Kind == event.KindOOMSnapshot && int(ev.OOMSnapshot.Victim.PID) == pid
 	})
 }

@@ -70,7 +70,7 @@ func runFakeKubelet(v string) error {
 // waitExit waits until the tracer has reported the exit of pid.
 func (tr *tracer) waitExit(t *testing.T, pid int) event.Event {
 	t.Helper()
-	return tr.waitFor(t, fmt.Sprintf("exit event for pid %d", pid), func(ev *event.Event) bool {
+	return tr.waitFor(t, fmt.Sprintf("exit event for pid %d", pid), 15*time.Second, func(ev *event.Event) bool {
 		return ev.Kind == event.KindExit && int(ev.Task.TGID) == pid
 	})
 }

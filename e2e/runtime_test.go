@@ -505,25 +505,10 @@ func containerCgroup(engine, id string) string {
 // the container id and returns it.
 func (tr *tracer) waitContainerKill(t *testing.T, id, comm string) event.Event {
 	t.Helper()
-	deadline := time.After(30 * time.Second)
-	for {
-		tr.mu.Lock()
-		for _, ev := range tr.events {
-			if ev.Kind == event.KindOOMKill && !ev.OOMKill.VictimExiting &&
-				ev.OOMKill.Victim.Cgroup.Owner.ID == id && ev.OOMKill.Victim.Comm == comm {
-				tr.mu.Unlock()
-				return ev
-			}
-		}
-		tr.mu.Unlock()
-		select {
-		case <-tr.wake:
-		case <-tr.done:
-			t.Fatalf("oomtrace exited while waiting for the kill in container %.12s\nstderr:\n%s", id, tr.stderr.String())
-		case <-deadline:
-			t.Fatalf("no oom_kill of %q in container %.12s within 30s\nstderr:\n%s", comm, id, tr.stderr.String())
-		}
-	}
+	return tr.waitFor(t, fmt.Sprintf("oom_kill of %q in container %.12s", comm, id), 30*time.Second, func(ev *event.Event) bool {
+		return ev.Kind == event.KindOOMKill && !ev.OOMKill.VictimExiting &&
+			ev.OOMKill.Victim.Cgroup.Owner.ID == id && ev.OOMKill.Victim.Comm == comm
+	})
 }
 
 // checkRuntimeKill holds oomtrace's kill against the kernel's report and

@@ -137,16 +137,12 @@ func (w *breakdownWatch) onLine(line []byte, _ uint64) {
 // script's line comes at the write(2) that the harness waited for, so it
 // is there by the time the harness has read oomtrace's.
 func (w *breakdownWatch) of(pid int) (killSteps, bool) {
-	deadline := time.Now().Add(time.Second)
-	for {
+	return pollFor(time.Second, func() (killSteps, bool) {
 		w.mu.Lock()
+		defer w.mu.Unlock()
 		s, ok := w.steps[pid]
-		w.mu.Unlock()
-		if ok || time.Now().After(deadline) {
-			return s, ok
-		}
-		time.Sleep(time.Millisecond)
-	}
+		return s, ok
+	})
 }
 
 func (w *breakdownWatch) stop(ts tools) error {

@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
@@ -159,23 +158,12 @@ type floorReader struct {
 
 func startFloorReader() (*floorReader, error) {
 	r := &floorReader{kills: newKillWatch(), ready: make(chan struct{})}
-	self, err := os.Executable()
+	var err error
+	r.p, err = startSelf("floor reader", floorReaderEnv, r.onLine, r.ready)
 	if err != nil {
-		return nil, fmt.Errorf("start floor reader: %w", err)
+		return nil, err
 	}
-	r.p, err = startProc(self, nil, procOptions{stdout: r.onLine, env: []string{floorReaderEnv + "=1"}, stdinPipe: true})
-	if err != nil {
-		return nil, fmt.Errorf("start floor reader: %w", err)
-	}
-	select {
-	case <-r.ready:
-		return r, nil
-	case <-r.p.exited:
-		return nil, fmt.Errorf("floor reader exited: %v: %s", r.p.waitErr, r.p.stderr())
-	case <-time.After(readyTimeout):
-		r.p.kill()
-		return nil, fmt.Errorf("floor reader not ready after %v", readyTimeout)
-	}
+	return r, nil
 }
 
 // onLine reads the floor reader's "ready" and "kill PID KTIME" lines.

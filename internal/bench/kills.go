@@ -129,6 +129,19 @@ func (w *killWatch) wait(pid int, timeout time.Duration) (killSeen, error) {
 	}
 }
 
+// pollFor calls get every millisecond until it reports ok or timeout has
+// passed, for what another process's output fills in.
+func pollFor[T any](timeout time.Duration, get func() (T, bool)) (T, bool) {
+	deadline := time.Now().Add(timeout)
+	for {
+		v, ok := get()
+		if ok || time.Now().After(deadline) {
+			return v, ok
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // sleepers are idle processes in a cgroup of their own.
 type sleepers struct {
 	group *memcg.Group

@@ -72,22 +72,34 @@ type kmsgAgent struct {
 
 func startKmsgAgent() (*kmsgAgent, error) {
 	a := &kmsgAgent{seen: make(map[int]uint64), errs: make(map[int]string), wake: make(chan struct{}, 1), ready: make(chan struct{})}
+	var err error
+	a.p, err = startSelf("kernel log reader", kmsgReaderEnv, a.onLine, a.ready)
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// startSelf runs this binary again with env set, as the child what, its
+// stdout going to onLine, and waits for ready to be closed (onLine's doing,
+// once the child says so).
+func startSelf(what, env string, onLine lineFunc, ready <-chan struct{}) (*proc, error) {
 	self, err := os.Executable()
 	if err != nil {
-		return nil, fmt.Errorf("start kernel log reader: %w", err)
+		return nil, fmt.Errorf("start %s: %w", what, err)
 	}
-	a.p, err = startProc(self, nil, procOptions{stdout: a.onLine, env: []string{kmsgReaderEnv + "=1"}, stdinPipe: true})
+	p, err := startProc(self, nil, procOptions{stdout: onLine, env: []string{env + "=1"}, stdinPipe: true})
 	if err != nil {
-		return nil, fmt.Errorf("start kernel log reader: %w", err)
+		return nil, fmt.Errorf("start %s: %w", what, err)
 	}
 	select {
-	case <-a.ready:
-		return a, nil
-	case <-a.p.exited:
-		return nil, fmt.Errorf("kernel log reader exited: %v: %s", a.p.waitErr, a.p.stderr())
+	case <-ready:
+		return p, nil
+	case <-p.exited:
+		return nil, fmt.Errorf("%s exited: %v: %s", what, p.waitErr, p.stderr())
 	case <-time.After(readyTimeout):
-		a.p.kill()
-		return nil, fmt.Errorf("kernel log reader not ready after %v", readyTimeout)
+		p.kill()
+		return nil, fmt.Errorf("%s not ready after %v", what, readyTimeout)
 	}
 }
 
@@ -242,16 +254,12 @@ func parseKmsgRecord(rec []byte) (uint64, []byte, bool) {
 // report waits up to timeout for the report of the kill of pid; ok is
 // false if the kernel printed none with its header.
 func (w *reportWatch) report(pid int, timeout time.Duration) (oomReport, bool) {
-	deadline := time.Now().Add(timeout)
-	for {
+	return pollFor(timeout, func() (oomReport, bool) {
 		w.mu.Lock()
+		defer w.mu.Unlock()
 		r, ok := w.reports[pid]
-		w.mu.Unlock()
-		if ok || time.Now().After(deadline) {
-			return r, ok
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return r, ok
+	})
 }
 
 func (w *reportWatch) stop() {
