@@ -438,20 +438,29 @@ func (a *Assembler) closeCur() {
 		return
 	}
 	a.cur, a.mode, a.unrelated = nil, bodyNone, 0
-	if a.summaryText != "" {
-		comm := ""
-		if len(r.Victims) > 0 {
-			comm = r.Victims[0].Comm
-		}
-		if s, err := parseSummary(a.summaryText, comm, len(r.Victims) > 0); err == nil {
-			r.Summary = &s
-		} else {
-			a.warn(r.Start, a.summaryText, err)
-		}
-		a.summaryText = ""
+	if err := a.summarize(r); err != nil {
+		a.warn(r.Start, a.summaryText, err)
 	}
+	a.summaryText = ""
 	r.trimTasks()
 	a.queue = append(a.queue, queued{item: Item{Report: r}, closedAt: r.End.Mono})
+}
+
+// summarize parses the summary line read so far, if any, into r.Summary.
+func (a *Assembler) summarize(r *Report) error {
+	if a.summaryText == "" {
+		return nil
+	}
+	comm := ""
+	if len(r.Victims) > 0 {
+		comm = r.Victims[0].Comm
+	}
+	s, err := parseSummary(a.summaryText, comm, len(r.Victims) > 0)
+	if err != nil {
+		return err
+	}
+	r.Summary = &s
+	return nil
 }
 
 func (a *Assembler) open(at Stamp) *Report {
@@ -968,15 +977,7 @@ func (a *Assembler) Pending() []Item {
 	}
 	if a.cur != nil {
 		r := *a.cur
-		if a.summaryText != "" {
-			comm := ""
-			if len(r.Victims) > 0 {
-				comm = r.Victims[0].Comm
-			}
-			if s, err := parseSummary(a.summaryText, comm, len(r.Victims) > 0); err == nil {
-				r.Summary = &s
-			}
-		}
+		a.summarize(&r) // a summary not read whole yet may not parse
 		items = append(items, Item{Report: &r})
 	}
 	return items
