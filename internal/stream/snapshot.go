@@ -12,8 +12,11 @@ import (
 )
 
 // snapshotWait bounds the read of one snapshot: a cgroup being removed can
-// hold a read up in the kernel.
-const snapshotWait = 200 * time.Millisecond
+// hold a read up in the kernel. Nothing else waits for it, so it can be
+// generous: on a slow or busy machine (two CPUs under emulation) the read
+// competes with the events after the kill, and takes hundreds of
+// milliseconds.
+const snapshotWait = 2 * time.Second
 
 // snapshots reads the OOM cgroup of every kill happening now, after the
 // kill's line is written: it is a sink of the pipeline, first among them,
