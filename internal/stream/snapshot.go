@@ -13,9 +13,7 @@ import (
 
 // snapshotWait bounds the read of one snapshot: a cgroup being removed can
 // hold a read up in the kernel. Nothing else waits for it, so it can be
-// generous: on a slow or busy machine (two CPUs under emulation) the read
-// competes with the events after the kill, and takes hundreds of
-// milliseconds.
+// generous: in a guest of two emulated CPUs, reads took longer than 200 ms.
 const snapshotWait = 2 * time.Second
 
 // snapshots reads the OOM cgroup of every kill happening now, after the
