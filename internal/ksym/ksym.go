@@ -160,8 +160,11 @@ type Background struct {
 	err   error
 }
 
-// LoadInBackground checks, from its first line, that /proc/kallsyms shows
-// real addresses, and reads the rest in a goroutine of its own.
+// LoadInBackground checks that /proc/kallsyms shows real addresses, reading
+// up to the first symbol not at zero, and reads the rest in a goroutine of
+// its own. Where kallsyms lists data symbols (CONFIG_KALLSYMS_ALL), x86-64
+// lists its per-CPU variables first, at their offsets from zero: the first
+// line alone cannot tell them from hidden addresses.
 func LoadInBackground() (*Background, error) { return loadInBackground(kallsymsPath) }
 
 func loadInBackground(name string) (*Background, error) {
@@ -170,27 +173,36 @@ func loadInBackground(name string) (*Background, error) {
 		return nil, fmt.Errorf("load kernel symbols: %w", err)
 	}
 	br := bufio.NewReaderSize(f, 64<<10)
-	first, err := br.ReadSlice('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		f.Close()
-		return nil, fmt.Errorf("load kernel symbols from %s: %w", name, err)
-	}
-	addr, _, _, ok := parseLine(first)
-	switch {
-	case !ok:
-		f.Close()
-		return nil, fmt.Errorf("load kernel symbols from %s: line 1: want \"address type name\", got %q", name, bytes.TrimSpace(first))
-	case addr == 0:
-		// kallsyms hides all addresses or none.
-		f.Close()
-		return nil, fmt.Errorf("load kernel symbols from %s: %w", name, ErrRestricted)
+	var head []byte
+	for lineNo := 1; ; lineNo++ {
+		line, err := br.ReadSlice('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			f.Close()
+			return nil, fmt.Errorf("load kernel symbols from %s: line %d: %w", name, lineNo, err)
+		}
+		if len(line) == 0 { // kallsyms hides all addresses or none
+			f.Close()
+			return nil, fmt.Errorf("load kernel symbols from %s: %w", name, ErrRestricted)
+		}
+		addr, _, _, ok := parseLine(line)
+		if !ok {
+			f.Close()
+			return nil, fmt.Errorf("load kernel symbols from %s: line %d: want \"address type name\", got %q", name, lineNo, bytes.TrimSpace(line))
+		}
+		head = append(head, line...)
+		if addr != 0 {
+			break
+		}
+		if errors.Is(err, io.EOF) {
+			f.Close()
+			return nil, fmt.Errorf("load kernel symbols from %s: %w", name, ErrRestricted)
+		}
 	}
 	b := &Background{done: make(chan struct{})}
-	first = bytes.Clone(first)
 	go func() {
 		defer close(b.done)
 		defer f.Close()
-		if b.table, b.err = Parse(io.MultiReader(bytes.NewReader(first), br)); b.err != nil {
+		if b.table, b.err = Parse(io.MultiReader(bytes.NewReader(head), br)); b.err != nil {
 			b.err = fmt.Errorf("load kernel symbols from %s: %w", name, b.err)
 		}
 	}()

@@ -118,6 +118,19 @@ func TestLoadInBackground(t *testing.T) {
 	if _, ok := b.Lookup(0xffffffff81000001); ok {
 		t.Error("a failed load found a symbol")
 	}
+	// x86-64 kernels with CONFIG_KALLSYMS_ALL (Debian's 5.10 to 6.12) list
+	// their per-CPU variables first, at zero.
+	percpu := filepath.Join(t.TempDir(), "kallsyms")
+	if err := os.WriteFile(percpu, []byte("0000000000000000 A fixed_percpu_data\n0000000000000000 A __per_cpu_start\n"+
+		"0000000000001000 A cpu_debug_store\nffffffff81000000 T _stext\nffffffff81000100 t oom_kill_process\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if b, err = loadInBackground(percpu); err != nil {
+		t.Fatalf("per-CPU symbols at zero first: %v", err)
+	}
+	if got, ok := b.Lookup(0xffffffff81000104); !ok || got != "oom_kill_process" {
+		t.Errorf("per-CPU symbols at zero first: Lookup = %q, %v", got, ok)
+	}
 	if _, err := loadInBackground(filepath.Join(dir, "absent")); err == nil {
 		t.Error("a missing kallsyms loads")
 	}
