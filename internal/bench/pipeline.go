@@ -138,7 +138,7 @@ func (b *bencher) pipelineScenario(ctx context.Context) ([]pipelineRow, error) {
 			}
 			var w *output.Writer
 			if stage.format != nil {
-				w = output.NewWriter(devNull, output.Options{Format: *stage.format, GFPNames: names.String})
+				w = output.NewWriter(devNull, output.Options{Format: *stage.format, GFPNames: names.Append})
 			}
 			recs := records[kind]
 			var replayErr error

@@ -355,7 +355,7 @@ func (m metaString) parseText(v textValue) (err error) {
 // word in text, a string in JSON.
 type metaTime struct{ p *time.Time }
 
-func (m metaTime) appendText(dst []byte) []byte { return m.p.UTC().AppendFormat(dst, time.RFC3339Nano) }
+func (m metaTime) appendText(dst []byte) []byte { return appendUTCTime(dst, *m.p) }
 func (m metaTime) isSet() bool                  { return !m.p.IsZero() }
 func (m metaTime) appendJSON(dst []byte) []byte {
 	dst = append(dst, '"')

@@ -52,11 +52,12 @@ func ParseFormat(s string) (Format, error) {
 // Options says how events are written.
 type Options struct {
 	Format Format
-	// GFPNames, when set, names the flags of a gfp mask
-	// ("GFP_HIGHUSER_MOVABLE|__GFP_COMP"); the names are written as
-	// gfp_flags beside gfp_mask. It is called once per gfp mask written, so
-	// it should not allocate if the Writer is to stay allocation-free.
-	GFPNames func(mask uint32) string
+	// GFPNames, when set, appends the names of the flags of a gfp mask
+	// ("GFP_HIGHUSER_MOVABLE|__GFP_COMP") to dst and returns the extended
+	// buffer, as gfp.Names.Append does; the names are written as gfp_flags
+	// beside gfp_mask. It is called once per gfp mask written, straight
+	// into the line, so that naming flags costs no allocation.
+	GFPNames func(dst []byte, mask uint32) []byte
 	// Stacks writes the kernel stack of OOM kills.
 	Stacks bool
 }
