@@ -769,9 +769,14 @@ func (w *callWriter) Write(p []byte) (int, error) {
 	if w.short {
 		return len(p) - 1, nil
 	}
-	return len(p), w.err
+	if w.err != nil {
+		return 0, w.err
+	}
+	return len(p), nil
 }
 
+// The lines a Writer holds go out together, in one call to the underlying
+// Write, on Flush: each event's line, whole, in order.
 func TestWriter(t *testing.T) {
 	cases := goldenCases()
 	for _, format := range []Format{Text, JSON} {
@@ -782,41 +787,96 @@ func TestWriter(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if len(w.calls) != len(cases) {
-			t.Fatalf("%v: %d Write calls for %d events", format, len(w.calls), len(cases))
+		if len(w.calls) != 0 {
+			t.Fatalf("%v: %d Write calls before Flush", format, len(w.calls))
 		}
-		for i, call := range w.calls {
-			checkLine(t, call)
-			if _, err := Parse(call); err != nil {
-				t.Errorf("%v: parse %s: %v", format, call, err)
+		if err := out.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if err := out.Flush(); err != nil || len(w.calls) != 1 {
+			t.Fatalf("%v: %d Write calls for %d events and two Flushes (%v), want one", format, len(w.calls), len(cases), err)
+		}
+		lines := bytes.SplitAfter(w.calls[0], []byte{'\n'})
+		if len(lines) != len(cases)+1 || len(lines[len(cases)]) != 0 {
+			t.Fatalf("%v: %d lines for %d events", format, len(lines)-1, len(cases))
+		}
+		for i, line := range lines[:len(cases)] {
+			checkLine(t, line)
+			if _, err := Parse(line); err != nil {
+				t.Errorf("%v: parse %s: %v", format, line, err)
 			}
 			opts := Options{GFPNames: testGFPNames}
 			want := AppendText(nil, &cases[i].ev, opts)
 			if format == JSON {
 				want = AppendJSON(nil, &cases[i].ev, opts)
 			}
-			if !bytes.Equal(call, want) {
-				t.Errorf("%v: wrote %s, want %s", format, call, want)
+			if !bytes.Equal(line, want) {
+				t.Errorf("%v: wrote %s, want %s", format, line, want)
 			}
 		}
 	}
 }
 
+// A Writer does not wait for Flush to write out BufferSize bytes of lines,
+// and never splits a line across writes.
+func TestWriterBoundsItsBuffer(t *testing.T) {
+	var w callWriter
+	out := NewWriter(&w, Options{GFPNames: testGFPNames})
+	ev := memcgKill()
+	line := AppendText(nil, &ev, out.opts)
+	perWrite := (BufferSize + len(line) - 1) / len(line)
+	n := 3*perWrite + 1
+	for range n {
+		if err := out.Write(&ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(w.calls) != 3 {
+		t.Errorf("%d Write calls for %d lines of %d bytes, want 3", len(w.calls), n, len(line))
+	}
+	for i, call := range w.calls {
+		if len(call) != perWrite*len(line) {
+			t.Errorf("call %d wrote %d bytes, want %d lines of %d, the first to reach BufferSize", i, len(call), perWrite, len(line))
+		}
+	}
+	if err := out.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if got := bytes.Count(bytes.Join(w.calls, nil), []byte{'\n'}); got != n {
+		t.Errorf("%d lines written, want %d", got, n)
+	}
+}
+
 func TestWriterErrors(t *testing.T) {
 	ev := memcgKill()
-	if err := NewWriter(&callWriter{short: true}, Options{}).Write(&ev); !errors.Is(err, io.ErrShortWrite) {
+	short := NewWriter(&callWriter{short: true}, Options{})
+	if err := short.Write(&ev); err != nil {
+		t.Fatal(err)
+	}
+	if err := short.Flush(); !errors.Is(err, io.ErrShortWrite) || !strings.Contains(err.Error(), "1 lines not written") {
 		t.Errorf("short write: %v", err)
 	}
 	broken := errors.New("disk full")
-	if err := NewWriter(&callWriter{err: broken}, Options{}).Write(&ev); !errors.Is(err, broken) || err.Error() != "write oom_kill event: disk full" {
+	w := NewWriter(&callWriter{err: broken}, Options{})
+	for range 2 {
+		if err := w.Write(&ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); !errors.Is(err, broken) || err.Error() != "write events (2 lines not written): disk full" {
 		t.Errorf("failed write: %v", err)
 	}
-	var w callWriter
-	if err := NewWriter(&w, Options{}).Write(&event.Event{Kind: 99}); err == nil || len(w.calls) != 0 {
-		t.Errorf("unknown kind: %v, %d writes", err, len(w.calls))
+	var calls callWriter
+	if err := NewWriter(&calls, Options{}).Write(&event.Event{Kind: 99}); err == nil {
+		t.Errorf("unknown kind: %v", err)
 	}
-	if err := NewWriter(&w, Options{Format: 7}).Write(&ev); err == nil || len(w.calls) != 0 {
-		t.Errorf("unknown format: %v, %d writes", err, len(w.calls))
+	if err := NewWriter(&calls, Options{Format: 7}).Write(&ev); err == nil {
+		t.Errorf("unknown format: %v", err)
+	}
+	unknown := NewWriter(&calls, Options{})
+	unknown.Write(&event.Event{Kind: 99})
+	if err := unknown.Flush(); err != nil || len(calls.calls) != 0 {
+		t.Errorf("a line of an unknown kind was written: %d writes, %v", len(calls.calls), err)
 	}
 }
 
@@ -824,7 +884,8 @@ func TestWriterDoesNotAllocate(t *testing.T) {
 	ev := memcgKill()
 	for _, format := range []Format{Text, JSON} {
 		w := NewWriter(io.Discard, Options{Format: format, GFPNames: testGFPNames, Stacks: true})
-		allocs := testing.AllocsPerRun(100, func() {
+		// Enough events for the buffer to be written out several times.
+		allocs := testing.AllocsPerRun(1000, func() {
 			if err := w.Write(&ev); err != nil {
 				t.Fatal(err)
 			}
