@@ -50,7 +50,7 @@ func (b *bencher) captureRecords(decoder *tracer.Decoder) (capturedRecords, erro
 	go func() {
 		var ev event.Event
 		for {
-			raw, err := t.Read()
+			raw, err := t.Read(true)
 			if errors.Is(err, ringbuf.ErrFlushed) || errors.Is(err, ringbuf.ErrClosed) {
 				readDone <- nil
 				return

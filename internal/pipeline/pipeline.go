@@ -39,6 +39,7 @@ package pipeline
 import (
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 
 	"github.com/oomtrace/oomtrace/internal/attribute"
@@ -159,6 +160,26 @@ func (p *Pipeline) flush() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// FlushBeforeRead returns r with p flushed before each read from it: a
+// source that reads its events from r (a log file, standard input) and
+// hands them over with ProcessBuffered writes out what the sinks hold
+// before it may wait for input, and once per buffer of input read.
+func (p *Pipeline) FlushBeforeRead(r io.Reader) io.Reader {
+	return flushingReader{r: r, p: p}
+}
+
+type flushingReader struct {
+	r io.Reader
+	p *Pipeline
+}
+
+func (f flushingReader) Read(b []byte) (int, error) {
+	if err := f.p.Flush(); err != nil {
+		return 0, err
+	}
+	return f.r.Read(b)
 }
 
 // Written returns how many events of each kind reached the sinks.

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/oomtrace/oomtrace/internal/event"
@@ -98,3 +99,19 @@ func TestFlushErrors(t *testing.T) {
 	}
 }
 
+// A source reading its events from a file or a pipe writes out what the
+// sinks hold before every read, so before it may wait for input.
+func TestFlushBeforeRead(t *testing.T) {
+	hold := &holdingSink{}
+	p := Of(nil, hold)
+	r := p.FlushBeforeRead(strings.NewReader("ab"))
+	p.ProcessBuffered(&event.Event{Kind: event.KindReclaim})
+	var b [1]byte
+	if n, err := r.Read(b[:]); n != 1 || err != nil || len(hold.out) != 1 || len(hold.held) != 0 {
+		t.Errorf("read %d, %v; out %v, held %v: want the event written before the read", n, err, hold.out, hold.held)
+	}
+	hold.err = errors.New("disk full")
+	if _, err := r.Read(b[:]); !errors.Is(err, hold.err) {
+		t.Errorf("read after a failed flush: %v", err)
+	}
+}

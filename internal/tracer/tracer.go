@@ -48,6 +48,8 @@ type Tracer struct {
 	links      []link.Link
 	reader     *ringbuf.Reader
 	record     ringbuf.Record
+	// noWait says the reader's deadline is in the past: Read(false).
+	noWait bool
 }
 
 // Open loads and attaches everything. The caller must Close the Tracer.
