@@ -111,8 +111,15 @@ func explainFile(name string, through pipeline.Options, sink pipeline.Sink, stde
 		return 0, err
 	}
 	defer f.Close()
-	cr := capture.NewReader(f, display)
-	if err := cr.Each(pipeline.New(through, sink).Process); err != nil {
+	// A log is read a buffer at a time: the lines of its events go out
+	// together, before each read.
+	pipe := pipeline.New(through, sink)
+	cr := capture.NewReader(pipe.FlushBeforeRead(f), display)
+	err = cr.Each(pipe.ProcessBuffered)
+	if ferr := pipe.Flush(); err == nil {
+		err = ferr
+	}
+	if err != nil {
 		return 0, err
 	}
 	info := cr.Info()

@@ -75,8 +75,9 @@ func runRecord(ctx context.Context, args []string, stderr io.Writer, logger *slo
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: oomtrace record -o FILE [flags] [-- COMMAND ARGS...]
 
-Trace like oomtrace trace and write the events to FILE, each line as soon as
-it happens. With a COMMAND, start it once tracing runs, record until it exits
+Trace like oomtrace trace and write the events to FILE as the kernel hands
+them over: the lines of the records drained together in one write, a kill's
+line at once. With a COMMAND, start it once tracing runs, record until it exits
 and exit with its status (128+N if signal N killed it); SIGINT or SIGTERM
 sends it SIGTERM, a second one SIGKILL. Without one, record until SIGINT,
 SIGTERM or --duration. Either way every event the kernel handed over is

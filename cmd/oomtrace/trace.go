@@ -126,7 +126,7 @@ func (f *traceFlags) options(w io.Writer, logger *slog.Logger) (stream.Options, 
 		}
 		outOpts := output.Options{Format: format, Stacks: f.stacks}
 		if names != nil {
-			outOpts.GFPNames = names.String
+			outOpts.GFPNames = names.Append
 		}
 		opts.Sinks = []pipeline.Sink{output.NewWriter(w, outOpts)}
 	}

@@ -50,7 +50,7 @@ func (b *bencher) captureRecords(decoder *tracer.Decoder) (capturedRecords, erro
 	go func() {
 		var ev event.Event
 		for {
-			raw, err := t.Read()
+			raw, err := t.Read(true)
 			if errors.Is(err, ringbuf.ErrFlushed) || errors.Is(err, ringbuf.ErrClosed) {
 				readDone <- nil
 				return
@@ -138,7 +138,7 @@ func (b *bencher) pipelineScenario(ctx context.Context) ([]pipelineRow, error) {
 			}
 			var w *output.Writer
 			if stage.format != nil {
-				w = output.NewWriter(devNull, output.Options{Format: *stage.format, GFPNames: names.String})
+				w = output.NewWriter(devNull, output.Options{Format: *stage.format, GFPNames: names.Append})
 			}
 			recs := records[kind]
 			var replayErr error

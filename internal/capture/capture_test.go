@@ -17,6 +17,7 @@ import (
 
 	"github.com/oomtrace/oomtrace/internal/event"
 	"github.com/oomtrace/oomtrace/internal/output"
+	"github.com/oomtrace/oomtrace/internal/pipeline"
 )
 
 var start = output.LogStart{
@@ -52,6 +53,9 @@ func writeLog(t *testing.T, format output.Format, events []event.Event) string {
 		if err := w.Write(&events[i]); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
 	}
 	end := output.LogEnd{End: start.Start.Add(3 * time.Second), EndKtimeNS: 1003 * uint64(time.Second), Events: uint64(len(events)), Lost: 1}
 	if err := f.Finish(&end); err != nil {
@@ -108,32 +112,64 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
-// Every line is one write(2): a recorder killed at any moment leaves at most
-// the line it was writing cut short.
-func TestOneWritePerLine(t *testing.T) {
-	f, err := Create(filepath.Join(t.TempDir(), "log"), output.Text)
+// The recorder writes a batch of whole lines with one write(2): the lines
+// of the events drained together when the pipeline is flushed, a kill's
+// line at once, the start and end lines each with what came before them.
+// A recorder killed at any moment then loses at most the batch it had not
+// written, and leaves at most the last line of a write cut short.
+func TestOneWritePerBatch(t *testing.T) {
+	name := filepath.Join(t.TempDir(), "log")
+	f, err := Create(name, output.Text)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	w := output.NewWriter(f, output.Options{Stacks: true})
 	flags, err := unix.FcntlInt(f.f.Fd(), unix.F_GETFL, 0)
 	if err != nil || flags&unix.O_APPEND == 0 {
 		t.Errorf("log not opened for appending: flags %#x, %v", flags, err)
 	}
-	events := testEvents()
-	before := writeSyscalls(t)
-	h := start
-	if err := f.WriteStart(&h); err != nil {
-		t.Fatal(err)
-	}
-	for i := range events {
-		if err := w.Write(&events[i]); err != nil {
+	pipe := pipeline.Of(nil, output.NewWriter(f, output.Options{Stacks: true}))
+	events := testEvents() // reclaim, kill, lost
+	reclaim, kill := events[0], events[1]
+	writes := func(what string, want uint64, do func() error) {
+		t.Helper()
+		before := writeSyscalls(t)
+		if err := do(); err != nil {
 			t.Fatal(err)
 		}
+		if n := writeSyscalls(t) - before; n != want {
+			t.Errorf("%s: %d write system calls, want %d", what, n, want)
+		}
 	}
-	if n := writeSyscalls(t) - before; n != uint64(len(events)+1) {
-		t.Errorf("%d write system calls for %d lines", n, len(events)+1)
+	h := start
+	writes("start line", 1, func() error { return f.WriteStart(&h) })
+	const burst = 100
+	writes("events of a burst", 0, func() error {
+		for range burst {
+			if err := pipe.ProcessBuffered(&reclaim); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	writes("the burst drained", 1, pipe.Flush)
+	writes("a kill in a burst", 1, func() error {
+		if err := pipe.ProcessBuffered(&reclaim); err != nil {
+			return err
+		}
+		return pipe.ProcessBuffered(&kill)
+	})
+	writes("nothing held", 0, pipe.Flush)
+	end := output.LogEnd{Events: burst + 2}
+	writes("end line", 1, func() error { return f.Finish(&end) })
+
+	data, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, info, err := readAll("x.log", data)
+	if err != nil || len(got) != burst+2 || got[burst+1].Kind != event.KindOOMKill || info.End == nil || len(info.Warnings) != 0 {
+		t.Errorf("log read back: %d events, end %v, warnings %q, %v", len(got), info.End, info.Warnings, err)
 	}
 }
 
@@ -236,6 +272,9 @@ func TestOtherFormats(t *testing.T) {
 		if err := w.Write(&events[i]); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
 	}
 	got, info, err := readAll("trace.txt", append([]byte("\n\n"), buf.Bytes()...))
 	if err != nil || len(got) != 3 || info.Format != FormatText || info.Start != nil || !got[1].Time.IsZero() {

@@ -7,12 +7,21 @@ import (
 	"github.com/oomtrace/oomtrace/internal/output"
 )
 
-// File is a log being recorded. The events go to it through an
-// output.Writer, which writes each line with one call to File.Write: every
-// line reaches the file in one write(2) of its own, nothing is buffered in
-// the process, and the file is opened for appending. A recorder killed at
-// any moment leaves every line it wrote whole but for at most the last one,
-// which a Reader then leaves out.
+// File is a log being recorded, opened for appending. The events go to it
+// through an output.Writer, a sink of the pipeline, which holds their lines
+// and writes a batch of whole lines with one call to File.Write, one
+// write(2): when the tracer has drained the ring buffer, before it waits
+// for more; right after an OOM kill's line; once output.BufferSize bytes
+// are held; and at the end, before the end line.
+//
+// So a recorder killed with SIGKILL loses the lines it held: at most
+// output.BufferSize bytes and one line, all of events read in the burst it
+// was draining, never a kill that was written; besides, as always, the
+// records still in the ring buffer. A write the kill cuts short (the kernel
+// stops a write between pages) leaves the last line in the file
+// unfinished, which a Reader then leaves out. SIGINT and SIGTERM lose
+// nothing: the recorder drains the ring buffer, writes out every line and
+// the end line.
 type File struct {
 	f    *os.File
 	meta *output.Writer // the start and end lines
@@ -27,7 +36,7 @@ func Create(name string, format output.Format) (*File, error) {
 	return &File{f: f, meta: output.NewWriter(f, output.Options{Format: format})}, nil
 }
 
-// Write writes p, one line, in one write(2).
+// Write writes p, whole lines, in one write(2).
 func (f *File) Write(p []byte) (int, error) { return f.f.Write(p) }
 
 // WriteStart writes the start line; it must come first.

@@ -419,7 +419,9 @@ func isContainerID(s string) bool {
 
 // podUID checks a pod UID written with sep between its groups ('-' as the
 // API server writes it, '_' in systemd unit names) and returns it with
-// dashes. Static pods have a UID of 32 hex digits (an MD5 sum) instead.
+// dashes. Static pods have a UID of 32 hex digits (an MD5 sum) instead. A
+// UID already written with dashes is returned as it is, without a copy:
+// every event in a pod's cgroup has its UID checked.
 func podUID(s string, sep byte) (string, bool) {
 	if len(s) == 32 && isLowerHex(s) {
 		return s, true
@@ -427,21 +429,22 @@ func podUID(s string, sep byte) (string, bool) {
 	if len(s) != 36 {
 		return "", false
 	}
-	b := []byte(s)
-	for i, c := range b {
+	for i := 0; i < len(s); i++ {
 		switch i {
 		case 8, 13, 18, 23:
-			if c != sep {
+			if s[i] != sep {
 				return "", false
 			}
-			b[i] = '-'
 		default:
-			if !isLowerHexDigit(c) {
+			if !isLowerHexDigit(s[i]) {
 				return "", false
 			}
 		}
 	}
-	return string(b), true
+	if sep == '-' {
+		return s, true
+	}
+	return strings.ReplaceAll(s, string(sep), "-"), true
 }
 
 // isUID reports whether s is a uid_t in canonical decimal.

@@ -143,10 +143,17 @@ func NewResolver(opts ResolverOptions) *Resolver {
 }
 
 // Cached returns info with the names the cache holds for it. It never
-// blocks on I/O and starts nothing.
+// blocks on I/O and starts nothing. It runs for every event, so what needs
+// no lookup (a cgroup outside containers) costs neither the clock nor an
+// allocation.
 func (r *Resolver) Cached(info event.Owner) event.Owner {
+	var keys [maxLookups]lookupKey
+	lookups := lookupsFor(keys[:0], info)
+	if len(lookups) == 0 {
+		return info
+	}
 	now := r.now()
-	for _, k := range lookupsFor(info) {
+	for _, k := range lookups {
 		if res, ok := r.cache.get(k, now); ok {
 			info = res.apply(info)
 		}
@@ -162,7 +169,8 @@ func (r *Resolver) Cached(info event.Owner) event.Owner {
 func (r *Resolver) Resolve(ctx context.Context, info event.Owner) event.Owner {
 	now := r.now()
 	var waits []*pendingLookup
-	for _, k := range lookupsFor(info) {
+	var keys [maxLookups]lookupKey
+	for _, k := range lookupsFor(keys[:0], info) {
 		if res, ok := r.cache.get(k, now); ok {
 			info = res.apply(info)
 			continue
@@ -235,32 +243,35 @@ func (r *Resolver) start(k lookupKey) (*pendingLookup, <-chan struct{}) {
 // runtime state does not describe them, and a user could name a cgroup
 // after a system container's ID. An Owner that Parse could not have made
 // (IDs of the wrong form) is not looked up either: the IDs become file
-// names.
-func lookupsFor(info event.Owner) []lookupKey {
+// names. The keys are appended to dst, which has room for maxLookups.
+func lookupsFor(dst []lookupKey, info event.Owner) []lookupKey {
 	if info.User != "" || info.ID != "" && !isContainerID(info.ID) {
-		return nil
+		return dst
 	}
-	if uid, ok := podUID(info.PodUID, '-'); info.PodUID != "" && (!ok || uid != info.PodUID) {
-		return nil
+	if _, ok := podUID(info.PodUID, '-'); info.PodUID != "" && !ok {
+		return dst
 	}
 	if info.PodUID != "" {
-		keys := []lookupKey{{kind: lookupPod, podUID: info.PodUID}}
+		dst = append(dst, lookupKey{kind: lookupPod, podUID: info.PodUID})
 		if info.ID != "" {
-			keys = append(keys, lookupKey{kind: lookupKubeContainer, podUID: info.PodUID, id: info.ID})
+			dst = append(dst, lookupKey{kind: lookupKubeContainer, podUID: info.PodUID, id: info.ID})
 		}
-		return keys
+		return dst
 	}
 	if info.ID == "" {
-		return nil
+		return dst
 	}
 	switch info.Runtime {
 	case event.RuntimeDocker, "": // a bare ID: Docker's --cgroup-parent
-		return []lookupKey{{kind: lookupDocker, id: info.ID}}
+		return append(dst, lookupKey{kind: lookupDocker, id: info.ID})
 	case event.RuntimePodman:
-		return []lookupKey{{kind: lookupPodman, id: info.ID}}
+		return append(dst, lookupKey{kind: lookupPodman, id: info.ID})
 	}
-	return nil
+	return dst
 }
+
+// maxLookups is the most keys lookupsFor gives: a pod and its container.
+const maxLookups = 2
 
 // lookOnDisk does one lookup in the files opts names.
 func (r *Resolver) lookOnDisk(k lookupKey) lookupResult {

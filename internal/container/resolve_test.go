@@ -118,6 +118,27 @@ func TestResolveKubernetes(t *testing.T) {
 	}
 }
 
+// Cached runs for every event of a storm: it names from the cache without
+// allocating, and an owner that needs no lookup does not even read the
+// clock.
+func TestCachedAllocatesNothing(t *testing.T) {
+	k := newKubeletTree(t)
+	k.addPod("shop", "api-7d9", testUID1, map[string]string{"api": testID1})
+	r := NewResolver(HostPaths(k.root))
+	info := kubeInfo(testUID1, testID1)
+	resolve(r, info)
+	var got event.Owner
+	if allocs := testing.AllocsPerRun(100, func() { got = r.Cached(info) }); allocs != 0 || got.Name != "api" || got.PodName != "api-7d9" {
+		t.Errorf("Cached: %+v with %v allocations, want the names with none", got, allocs)
+	}
+	clock := 0
+	r.now = func() time.Time { clock++; return time.Now() }
+	unit := event.Owner{Unit: "cron.service"}
+	if got := r.Cached(unit); got != unit || clock != 0 {
+		t.Errorf("Cached(%+v) = %+v, read the clock %d times; want it unchanged without the clock", unit, got, clock)
+	}
+}
+
 // TestResolveRecreatedPod: a StatefulSet's pod comes back with the same
 // name and a new UID, while the old one's logs are still there. Each UID
 // gets its own pod's names, and a container is never named after a pod it

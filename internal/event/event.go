@@ -647,25 +647,34 @@ func (ev *Event) Reset() {
 // Cgroups returns the cgroups the event is about: for a kill the victim's,
 // the OOM cgroup and the trigger's; for a signal the target's and the
 // sender's; for an exit the process's and its killer's.
+//
+// It is called for every event a storm brings, so it does not allocate:
+// inlined, its array lives in the caller's frame as long as the caller
+// keeps the slice to itself.
 func (ev *Event) Cgroups() []*Cgroup {
+	var a [3]*Cgroup
+	return ev.appendCgroups(a[:0])
+}
+
+func (ev *Event) appendCgroups(dst []*Cgroup) []*Cgroup {
 	switch ev.Kind {
 	case KindOOMKill:
 		k := &ev.OOMKill
-		return []*Cgroup{&k.Victim.Cgroup, &k.OOMCgroup, &k.TriggerCgroup}
+		return append(dst, &k.Victim.Cgroup, &k.OOMCgroup, &k.TriggerCgroup)
 	case KindMemcgOOM:
-		return []*Cgroup{&ev.MemcgOOM.Cgroup}
+		return append(dst, &ev.MemcgOOM.Cgroup)
 	case KindReclaim:
-		return []*Cgroup{&ev.Reclaim.Cgroup}
+		return append(dst, &ev.Reclaim.Cgroup)
 	case KindReclaimStats:
-		return []*Cgroup{&ev.ReclaimStats.Cgroup}
+		return append(dst, &ev.ReclaimStats.Cgroup)
 	case KindSignal:
-		return []*Cgroup{&ev.Signal.TargetCgroup, &ev.Signal.SenderCgroup}
+		return append(dst, &ev.Signal.TargetCgroup, &ev.Signal.SenderCgroup)
 	case KindExit:
-		return []*Cgroup{&ev.Exit.Cgroup, &ev.Exit.SenderCgroup}
+		return append(dst, &ev.Exit.Cgroup, &ev.Exit.SenderCgroup)
 	case KindSample:
-		return []*Cgroup{&ev.Sample.Cgroup}
+		return append(dst, &ev.Sample.Cgroup)
 	case KindOOMSnapshot:
-		return []*Cgroup{&ev.OOMSnapshot.VictimCgroup, &ev.OOMSnapshot.OOMCgroup}
+		return append(dst, &ev.OOMSnapshot.VictimCgroup, &ev.OOMSnapshot.OOMCgroup)
 	}
-	return nil
+	return dst
 }

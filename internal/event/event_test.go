@@ -98,3 +98,30 @@ func TestReset(t *testing.T) {
 		t.Errorf("kind 200: Reset left %+v", ev)
 	}
 }
+
+// Cgroups names every cgroup of an event, and runs for every event of a
+// storm without allocating.
+func TestCgroups(t *testing.T) {
+	var kill Event
+	kill.Kind = KindOOMKill
+	k := &kill.OOMKill
+	got := kill.Cgroups()
+	if len(got) != 3 || got[0] != &k.Victim.Cgroup || got[1] != &k.OOMCgroup || got[2] != &k.TriggerCgroup {
+		t.Errorf("kill: %v", got)
+	}
+	for kind, want := range map[Kind]int{KindReclaim: 1, KindSignal: 2, KindExit: 2, KindLost: 0} {
+		if n := len((&Event{Kind: kind}).Cgroups()); n != want {
+			t.Errorf("%v: %d cgroups, want %d", kind, n, want)
+		}
+	}
+	ev := Event{Kind: KindReclaim}
+	ev.Reclaim.Cgroup.ID = 7
+	var sum uint64
+	if allocs := testing.AllocsPerRun(100, func() {
+		for _, c := range ev.Cgroups() {
+			sum += c.ID
+		}
+	}); allocs != 0 || sum == 0 {
+		t.Errorf("%v allocations per call, want none", allocs)
+	}
+}

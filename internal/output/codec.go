@@ -303,18 +303,29 @@ func (c stringCodec) parseJSON(ev *event.Event, v jsonValue) (err error) {
 // gfpNamesCodec writes the names of a gfp mask's flags, as the Options'
 // GFPNames function spells them. The event does not hold them (they follow
 // from the mask), so parsing only checks the value is well formed.
+//
+// The names are appended to the line where they go and checked there: they
+// are a bare word (text) or need no escape (JSON) on every kernel, and only
+// names that do not are copied out to be written again, quoted or escaped.
 type gfpNamesCodec struct{ mask func(*event.Event) *uint32 }
 
 func (c gfpNamesCodec) appendText(dst []byte, ev *event.Event, opts Options) []byte {
-	names := opts.GFPNames(*c.mask(ev))
-	if !isBareWord(names) {
-		return appendQuoted(dst, names)
+	start := len(dst)
+	dst = opts.GFPNames(dst, *c.mask(ev))
+	if names := dst[start:]; !isBareWord(names) {
+		return appendQuoted(dst[:start], string(names))
 	}
-	return append(dst, names...)
+	return dst
 }
 
 func (c gfpNamesCodec) appendJSON(dst []byte, ev *event.Event, opts Options) []byte {
-	return appendJSONString(dst, opts.GFPNames(*c.mask(ev)))
+	start := len(dst)
+	dst = append(dst, '"')
+	dst = opts.GFPNames(dst, *c.mask(ev))
+	if names := dst[start+1:]; !plainASCII(names) {
+		return appendJSONString(dst[:start], string(names))
+	}
+	return append(dst, '"')
 }
 
 func (c gfpNamesCodec) parseText(_ *event.Event, v textValue) error {
@@ -333,12 +344,12 @@ func (c gfpNamesCodec) parseJSON(_ *event.Event, v jsonValue) error {
 // isBareWord reports whether s can be written unquoted: the flag names are
 // normally identifiers joined by '|', which read better bare, but they come
 // from another package, so anything else is quoted.
-func isBareWord(s string) bool {
-	if s == "" {
+func isBareWord(s []byte) bool {
+	if len(s) == 0 {
 		return false
 	}
-	for i := 0; i < len(s); i++ {
-		if !bareByte(s[i]) {
+	for _, c := range s {
+		if !bareByte(c) {
 			return false
 		}
 	}

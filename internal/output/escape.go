@@ -25,19 +25,33 @@ func appendHexEscape(dst []byte, c byte) []byte {
 // unquoted comm, a comma for a stack frame); it is written as \xHH too so that
 // the reader can split on it before unescaping. Pass 0 when there is none.
 func appendEscaped(dst []byte, s string, sep byte) []byte {
+	// Runs of bytes written as themselves, nearly all of a name, are
+	// copied whole.
+	plain := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
+		if plainByte[c] && c != sep {
+			continue
+		}
+		dst = append(dst, s[plain:i]...)
+		plain = i + 1
+		if c == '"' || c == '\\' {
 			dst = append(dst, '\\', c)
-		case !printable(c) || c == sep:
+		} else {
 			dst = appendHexEscape(dst, c)
-		default:
-			dst = append(dst, c)
 		}
 	}
-	return dst
+	return append(dst, s[plain:]...)
 }
+
+// plainByte marks the bytes both formats write as themselves inside a
+// quoted string: printable ASCII but '"' and '\\'.
+var plainByte = func() (t [256]bool) {
+	for c := range t {
+		t[c] = printable(byte(c)) && c != '"' && c != '\\'
+	}
+	return t
+}()
 
 // appendQuoted appends s as a quoted text-format value.
 func appendQuoted(dst []byte, s string) []byte {
@@ -58,38 +72,44 @@ func appendQuoted(dst []byte, s string) []byte {
 // comes back exactly when oomtrace parses the line.
 func appendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
+	plain := 0 // s[plain:i] is written as itself, copied whole
 	for i := 0; i < len(s); {
 		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
-				dst = append(dst, '\\', c)
-			case c == '\n':
-				dst = append(dst, '\\', 'n')
-			case c == '\t':
-				dst = append(dst, '\\', 't')
-			case c == '\r':
-				dst = append(dst, '\\', 'r')
-			case !printable(c):
-				dst = appendUnicodeEscape(dst, rune(c))
-			default:
-				dst = append(dst, c)
-			}
+		if plainByte[c] {
 			i++
 			continue
 		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			dst = appendUnicodeEscape(dst, surrogateEscape+rune(c))
-		case r > 0xffff:
-			hi, lo := utf16.EncodeRune(r)
-			dst = appendUnicodeEscape(appendUnicodeEscape(dst, hi), lo)
-		default:
-			dst = appendUnicodeEscape(dst, r)
+		dst = append(dst, s[plain:i]...)
+		if c < utf8.RuneSelf {
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			default: // a control byte or DEL
+				dst = appendUnicodeEscape(dst, rune(c))
+			}
+			i++
+		} else {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			switch {
+			case r == utf8.RuneError && size == 1:
+				dst = appendUnicodeEscape(dst, surrogateEscape+rune(c))
+			case r > 0xffff:
+				hi, lo := utf16.EncodeRune(r)
+				dst = appendUnicodeEscape(appendUnicodeEscape(dst, hi), lo)
+			default:
+				dst = appendUnicodeEscape(dst, r)
+			}
+			i += size
 		}
-		i += size
+		plain = i
 	}
+	dst = append(dst, s[plain:]...)
 	return append(dst, '"')
 }
 

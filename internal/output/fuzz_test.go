@@ -131,10 +131,11 @@ func FuzzTextRoundTrip(f *testing.F) {
 		if flags&(1<<7) != 0 {
 			// Flag names come from elsewhere: hostile ones must not break
 			// the line either.
-			opts.GFPNames = func(uint32) string { return string(comm) }
+			opts.GFPNames = gfpNamesOf(string(comm))
 		}
 		line := AppendText(nil, &ev, opts)
 		checkLine(t, line)
+		checkGates(t, &ev)
 		got, err := ParseText(line)
 		if err != nil {
 			t.Fatalf("ParseText(%s): %v", line, err)
@@ -151,7 +152,7 @@ func FuzzJSONRoundTrip(f *testing.F) {
 		ev := fuzzEvent(kind, string(comm), string(path), a, b, flags)
 		opts := Options{Stacks: flags&(1<<6) != 0}
 		if flags&(1<<7) != 0 {
-			opts.GFPNames = func(uint32) string { return string(comm) }
+			opts.GFPNames = gfpNamesOf(string(comm))
 		}
 		line := AppendJSON(nil, &ev, opts)
 		checkLine(t, line)

@@ -22,7 +22,7 @@ func AppendJSON(dst []byte, ev *event.Event, opts Options) []byte {
 	dst = appendJSONString(dst, ev.Kind.String())
 	if !ev.Time.IsZero() {
 		dst = append(dst, `,"time":"`...)
-		dst = ev.Time.UTC().AppendFormat(dst, time.RFC3339Nano)
+		dst = appendUTCTime(dst, ev.Time)
 		dst = append(dst, '"')
 	}
 	// A header value the source did not see is left out (event.Missing).
@@ -50,37 +50,74 @@ func AppendJSON(dst []byte, ev *event.Event, opts Options) []byte {
 	open := ""
 	needComma := true
 	fields := fieldsOf(ev.Kind)
-	for i := range fields {
+	for i := nextWritten(fields, 0, ev, &opts); i < len(fields); i = nextWritten(fields, i+1, ev, &opts) {
 		f := &fields[i]
-		if !f.written(ev, &opts) {
-			continue
-		}
-		object, name := f.jsonName()
-		if object != open {
+		if f.jsonObject != open {
 			if open != "" {
 				dst = append(dst, '}')
 			}
-			if object != "" {
-				dst = append(dst, ',', '"')
-				dst = append(dst, object...)
-				dst = append(dst, '"', ':', '{')
+			if f.jsonObject != "" {
+				dst = append(dst, f.jsonOpen...)
 				needComma = false
 			}
-			open = object
+			open = f.jsonObject
 		}
 		if needComma {
 			dst = append(dst, ',')
 		}
 		needComma = true
-		dst = append(dst, '"')
-		dst = append(dst, name...)
-		dst = append(dst, '"', ':')
+		dst = append(dst, f.jsonPrefix...)
 		dst = f.codec.appendJSON(dst, ev, opts)
 	}
 	if open != "" {
 		dst = append(dst, '}')
 	}
 	return append(dst, '}', '\n')
+}
+
+// appendUTCTime appends t in UTC as time.RFC3339Nano formats it
+// ("2006-01-02T15:04:05.999999999Z", the fraction without its trailing
+// zeros) in a fraction of the time: every JSON line has a time. Years
+// outside 0 to 9999 are left to AppendFormat.
+func appendUTCTime(dst []byte, t time.Time) []byte {
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.AppendFormat(dst, time.RFC3339Nano)
+	}
+	hour, minute, sec := t.Clock()
+	dst = appendDigits(dst, year, 4)
+	dst = append(dst, '-')
+	dst = appendDigits(dst, int(month), 2)
+	dst = append(dst, '-')
+	dst = appendDigits(dst, day, 2)
+	dst = append(dst, 'T')
+	dst = appendDigits(dst, hour, 2)
+	dst = append(dst, ':')
+	dst = appendDigits(dst, minute, 2)
+	dst = append(dst, ':')
+	dst = appendDigits(dst, sec, 2)
+	if nsec := t.Nanosecond(); nsec != 0 {
+		digits := 9
+		for nsec%10 == 0 {
+			nsec /= 10
+			digits--
+		}
+		dst = append(dst, '.')
+		dst = appendDigits(dst, nsec, digits)
+	}
+	return append(dst, 'Z')
+}
+
+// appendDigits appends n, which is at least 0, as exactly width decimal
+// digits, zero-padded.
+func appendDigits(dst []byte, n, width int) []byte {
+	dst = append(dst, "000000000"[:width]...)
+	for i := len(dst) - 1; n > 0; i-- {
+		dst[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return dst
 }
 
 // member is one key and its undecoded value, in the order of the object.

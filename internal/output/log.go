@@ -170,20 +170,21 @@ func appendMeta(dst []byte, f Format, textPrefix, jsonPrefix string, keys []meta
 	return append(dst, '\n')
 }
 
-// WriteLogStart writes h as a start line, in one call to the underlying
-// Write.
+// WriteLogStart writes h as a start line, after the lines held, in one call
+// to the underlying Write.
 func (w *Writer) WriteLogStart(h *LogStart) error {
-	w.buf = AppendLogStart(w.buf[:0], h, w.opts.Format)
-	if err := w.writeBuf(); err != nil {
+	w.buf = AppendLogStart(w.buf, h, w.opts.Format)
+	if err := w.Flush(); err != nil {
 		return fmt.Errorf("write log start: %w", err)
 	}
 	return nil
 }
 
-// WriteLogEnd writes e as an end line, in one call to the underlying Write.
+// WriteLogEnd writes e as an end line, after the lines held, in one call to
+// the underlying Write.
 func (w *Writer) WriteLogEnd(e *LogEnd) error {
-	w.buf = AppendLogEnd(w.buf[:0], e, w.opts.Format)
-	if err := w.writeBuf(); err != nil {
+	w.buf = AppendLogEnd(w.buf, e, w.opts.Format)
+	if err := w.Flush(); err != nil {
 		return fmt.Errorf("write log end: %w", err)
 	}
 	return nil
@@ -355,7 +356,7 @@ func (m metaString) parseText(v textValue) (err error) {
 // word in text, a string in JSON.
 type metaTime struct{ p *time.Time }
 
-func (m metaTime) appendText(dst []byte) []byte { return m.p.UTC().AppendFormat(dst, time.RFC3339Nano) }
+func (m metaTime) appendText(dst []byte) []byte { return appendUTCTime(dst, *m.p) }
 func (m metaTime) isSet() bool                  { return !m.p.IsZero() }
 func (m metaTime) appendJSON(dst []byte) []byte {
 	dst = append(dst, '"')

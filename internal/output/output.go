@@ -52,54 +52,77 @@ func ParseFormat(s string) (Format, error) {
 // Options says how events are written.
 type Options struct {
 	Format Format
-	// GFPNames, when set, names the flags of a gfp mask
-	// ("GFP_HIGHUSER_MOVABLE|__GFP_COMP"); the names are written as
-	// gfp_flags beside gfp_mask. It is called once per gfp mask written, so
-	// it should not allocate if the Writer is to stay allocation-free.
-	GFPNames func(mask uint32) string
+	// GFPNames, when set, appends the names of the flags of a gfp mask
+	// ("GFP_HIGHUSER_MOVABLE|__GFP_COMP") to dst and returns the extended
+	// buffer, as gfp.Names.Append does; the names are written as gfp_flags
+	// beside gfp_mask. It is called once per gfp mask written, straight
+	// into the line, so that naming flags costs no allocation.
+	GFPNames func(dst []byte, mask uint32) []byte
 	// Stacks writes the kernel stack of OOM kills.
 	Stacks bool
 }
 
 // Writer writes events to an io.Writer, one line per event. It is not safe
-// for concurrent use.
+// for concurrent use: the pipeline serialises its sinks.
+//
+// It gathers lines in a buffer and writes them out with one call to the
+// underlying Write on Flush, or on its own once they reach BufferSize: a
+// storm's lines cost one write(2) per batch instead of one each. A write
+// holds whole lines only, never part of one, so that a process killed in
+// the middle of a write leaves at most the last line of it unfinished,
+// which the capture reader leaves out.
 type Writer struct {
 	w    io.Writer
 	opts Options
-	buf  []byte // reused for every event
+	buf  []byte // lines not written yet
 }
+
+// BufferSize is how many bytes of lines a Writer holds before it writes
+// them without waiting for Flush: about 250 reclaim lines, and what a
+// pipe holds.
+const BufferSize = 64 << 10
 
 // NewWriter returns a Writer that writes to w.
 func NewWriter(w io.Writer, opts Options) *Writer {
-	return &Writer{w: w, opts: opts}
+	// Room for the line that crosses BufferSize, so that the buffer is
+	// never grown while events are written.
+	return &Writer{w: w, opts: opts, buf: make([]byte, 0, BufferSize+16<<10)}
 }
 
-// Write writes ev as one line, in one call to the underlying Write, so that
-// a crash can lose at most the end of that line. It does not keep ev.
+// Write adds ev's line to the buffer, and writes the buffer out if it has
+// reached BufferSize. It does not keep ev.
 func (w *Writer) Write(ev *event.Event) error {
 	if fieldsOf(ev.Kind) == nil {
 		return fmt.Errorf("write %v event: unknown event kind", ev.Kind)
 	}
 	switch w.opts.Format {
 	case Text:
-		w.buf = AppendText(w.buf[:0], ev, w.opts)
+		w.buf = AppendText(w.buf, ev, w.opts)
 	case JSON:
-		w.buf = AppendJSON(w.buf[:0], ev, w.opts)
+		w.buf = AppendJSON(w.buf, ev, w.opts)
 	default:
 		return fmt.Errorf("write %v event: unknown output %v", ev.Kind, w.opts.Format)
 	}
-	if err := w.writeBuf(); err != nil {
-		return fmt.Errorf("write %v event: %w", ev.Kind, err)
+	if len(w.buf) >= BufferSize {
+		return w.Flush()
 	}
 	return nil
 }
 
-// writeBuf writes the line in buf with one call to the underlying Write.
-func (w *Writer) writeBuf() error {
+// Flush writes the lines held, if any, with one call to the underlying
+// Write. Lines a failed write did not take are dropped: the error says so.
+func (w *Writer) Flush() error {
+	if len(w.buf) == 0 {
+		return nil
+	}
 	n, err := w.w.Write(w.buf)
 	if err == nil && n < len(w.buf) {
 		err = io.ErrShortWrite
 	}
+	if err != nil {
+		err = fmt.Errorf("write events (%d lines not written): %w", bytes.Count(w.buf[min(max(n, 0), len(w.buf)):], []byte{'\n'}), err)
+	}
+	w.buf = w.buf[:0]
 	return err
 }
 

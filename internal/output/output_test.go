@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -20,16 +21,21 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/ou
 
 const goldenDir = "../../testdata/output"
 
-// testGFPNames stands in for the package that decodes gfp masks. It returns
-// constants, like the real one should, so that the allocation test holds.
-func testGFPNames(mask uint32) string {
+// testGFPNames stands in for the package that decodes gfp masks, and
+// appends like the real one.
+func testGFPNames(dst []byte, mask uint32) []byte {
 	switch mask {
 	case 0x140cca:
-		return "GFP_HIGHUSER_MOVABLE|__GFP_COMP"
+		return append(dst, "GFP_HIGHUSER_MOVABLE|__GFP_COMP"...)
 	case 0xcc0:
-		return "GFP_KERNEL"
+		return append(dst, "GFP_KERNEL"...)
 	}
-	return "odd flags" // not a bare word: written quoted
+	return append(dst, "odd flags"...) // not a bare word: written quoted
+}
+
+// gfpNamesOf is a GFPNames that names every mask s.
+func gfpNamesOf(s string) func([]byte, uint32) []byte {
+	return func(dst []byte, _ uint32) []byte { return append(dst, s...) }
 }
 
 // memcgKill is a memcg OOM kill as the fentry mode sees it, modelled on a
@@ -422,6 +428,7 @@ func TestGolden(t *testing.T) {
 			} {
 				got := format.append(nil, &tc.ev, tc.opts)
 				checkLine(t, got)
+				checkGates(t, &tc.ev)
 				path := filepath.Join(goldenDir, tc.name+format.ext)
 				if *update {
 					if err := os.WriteFile(path, got, 0o644); err != nil {
@@ -448,6 +455,22 @@ func TestGolden(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// checkGates fails if a closed gate hides a key ev has: the writers skip
+// a gated block without asking its keys.
+func checkGates(t *testing.T, ev *event.Event) {
+	t.Helper()
+	fields := fieldsOf(ev.Kind)
+	for i := range fields {
+		if f := &fields[i]; f.gate != nil && !f.gate(ev) {
+			for j := i; j < i+f.gateLen; j++ {
+				if fields[j].present(ev) {
+					t.Errorf("%v: key %s present, but the gate of its block is closed", ev.Kind, fields[j].text)
+				}
+			}
+		}
 	}
 }
 
@@ -576,7 +599,7 @@ func TestEscaping(t *testing.T) {
 		ev.Task.Comm = string(all)
 		ev.OOMKill.Victim.Cgroup.Path = "/" + string(all)
 		ev.OOMKill.Stack = []string{string(all), high.String(), ","}
-		opts := Options{Stacks: true, GFPNames: func(uint32) string { return string(all) }}
+		opts := Options{Stacks: true, GFPNames: gfpNamesOf(string(all))}
 		for _, format := range []struct {
 			append func([]byte, *event.Event, Options) []byte
 			want   func(event.Event, Options) event.Event
@@ -603,7 +626,7 @@ func TestGFPNamesQuotedUnlessBare(t *testing.T) {
 		"a b":                   ` gfp_flags="a b" `,
 		"x order=9":             ` gfp_flags="x order=9" `,
 	} {
-		line := AppendText(nil, &ev, Options{GFPNames: func(uint32) string { return names }})
+		line := AppendText(nil, &ev, Options{GFPNames: gfpNamesOf(names)})
 		if !bytes.Contains(line, []byte(want)) {
 			t.Errorf("names %q: want %s in %s", names, want, line)
 		}
@@ -754,9 +777,14 @@ func (w *callWriter) Write(p []byte) (int, error) {
 	if w.short {
 		return len(p) - 1, nil
 	}
-	return len(p), w.err
+	if w.err != nil {
+		return 0, w.err
+	}
+	return len(p), nil
 }
 
+// The lines a Writer holds go out together, in one call to the underlying
+// Write, on Flush: each event's line, whole, in order.
 func TestWriter(t *testing.T) {
 	cases := goldenCases()
 	for _, format := range []Format{Text, JSON} {
@@ -767,41 +795,96 @@ func TestWriter(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if len(w.calls) != len(cases) {
-			t.Fatalf("%v: %d Write calls for %d events", format, len(w.calls), len(cases))
+		if len(w.calls) != 0 {
+			t.Fatalf("%v: %d Write calls before Flush", format, len(w.calls))
 		}
-		for i, call := range w.calls {
-			checkLine(t, call)
-			if _, err := Parse(call); err != nil {
-				t.Errorf("%v: parse %s: %v", format, call, err)
+		if err := out.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if err := out.Flush(); err != nil || len(w.calls) != 1 {
+			t.Fatalf("%v: %d Write calls for %d events and two Flushes (%v), want one", format, len(w.calls), len(cases), err)
+		}
+		lines := bytes.SplitAfter(w.calls[0], []byte{'\n'})
+		if len(lines) != len(cases)+1 || len(lines[len(cases)]) != 0 {
+			t.Fatalf("%v: %d lines for %d events", format, len(lines)-1, len(cases))
+		}
+		for i, line := range lines[:len(cases)] {
+			checkLine(t, line)
+			if _, err := Parse(line); err != nil {
+				t.Errorf("%v: parse %s: %v", format, line, err)
 			}
 			opts := Options{GFPNames: testGFPNames}
 			want := AppendText(nil, &cases[i].ev, opts)
 			if format == JSON {
 				want = AppendJSON(nil, &cases[i].ev, opts)
 			}
-			if !bytes.Equal(call, want) {
-				t.Errorf("%v: wrote %s, want %s", format, call, want)
+			if !bytes.Equal(line, want) {
+				t.Errorf("%v: wrote %s, want %s", format, line, want)
 			}
 		}
 	}
 }
 
+// A Writer does not wait for Flush to write out BufferSize bytes of lines,
+// and never splits a line across writes.
+func TestWriterBoundsItsBuffer(t *testing.T) {
+	var w callWriter
+	out := NewWriter(&w, Options{GFPNames: testGFPNames})
+	ev := memcgKill()
+	line := AppendText(nil, &ev, out.opts)
+	perWrite := (BufferSize + len(line) - 1) / len(line)
+	n := 3*perWrite + 1
+	for range n {
+		if err := out.Write(&ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(w.calls) != 3 {
+		t.Errorf("%d Write calls for %d lines of %d bytes, want 3", len(w.calls), n, len(line))
+	}
+	for i, call := range w.calls {
+		if len(call) != perWrite*len(line) {
+			t.Errorf("call %d wrote %d bytes, want %d lines of %d, the first to reach BufferSize", i, len(call), perWrite, len(line))
+		}
+	}
+	if err := out.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if got := bytes.Count(bytes.Join(w.calls, nil), []byte{'\n'}); got != n {
+		t.Errorf("%d lines written, want %d", got, n)
+	}
+}
+
 func TestWriterErrors(t *testing.T) {
 	ev := memcgKill()
-	if err := NewWriter(&callWriter{short: true}, Options{}).Write(&ev); !errors.Is(err, io.ErrShortWrite) {
+	short := NewWriter(&callWriter{short: true}, Options{})
+	if err := short.Write(&ev); err != nil {
+		t.Fatal(err)
+	}
+	if err := short.Flush(); !errors.Is(err, io.ErrShortWrite) || !strings.Contains(err.Error(), "1 lines not written") {
 		t.Errorf("short write: %v", err)
 	}
 	broken := errors.New("disk full")
-	if err := NewWriter(&callWriter{err: broken}, Options{}).Write(&ev); !errors.Is(err, broken) || err.Error() != "write oom_kill event: disk full" {
+	w := NewWriter(&callWriter{err: broken}, Options{})
+	for range 2 {
+		if err := w.Write(&ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); !errors.Is(err, broken) || err.Error() != "write events (2 lines not written): disk full" {
 		t.Errorf("failed write: %v", err)
 	}
-	var w callWriter
-	if err := NewWriter(&w, Options{}).Write(&event.Event{Kind: 99}); err == nil || len(w.calls) != 0 {
-		t.Errorf("unknown kind: %v, %d writes", err, len(w.calls))
+	var calls callWriter
+	if err := NewWriter(&calls, Options{}).Write(&event.Event{Kind: 99}); err == nil {
+		t.Errorf("unknown kind: %v", err)
 	}
-	if err := NewWriter(&w, Options{Format: 7}).Write(&ev); err == nil || len(w.calls) != 0 {
-		t.Errorf("unknown format: %v, %d writes", err, len(w.calls))
+	if err := NewWriter(&calls, Options{Format: 7}).Write(&ev); err == nil {
+		t.Errorf("unknown format: %v", err)
+	}
+	unknown := NewWriter(&calls, Options{})
+	unknown.Write(&event.Event{Kind: 99})
+	if err := unknown.Flush(); err != nil || len(calls.calls) != 0 {
+		t.Errorf("a line of an unknown kind was written: %d writes, %v", len(calls.calls), err)
 	}
 }
 
@@ -809,7 +892,8 @@ func TestWriterDoesNotAllocate(t *testing.T) {
 	ev := memcgKill()
 	for _, format := range []Format{Text, JSON} {
 		w := NewWriter(io.Discard, Options{Format: format, GFPNames: testGFPNames, Stacks: true})
-		allocs := testing.AllocsPerRun(100, func() {
+		// Enough events for the buffer to be written out several times.
+		allocs := testing.AllocsPerRun(1000, func() {
 			if err := w.Write(&ev); err != nil {
 				t.Fatal(err)
 			}
@@ -827,6 +911,21 @@ func TestSchemas(t *testing.T) {
 		fields := fieldsOf(k)
 		if len(fields) == 0 {
 			t.Errorf("%v: no keys", k)
+		}
+		// A gated block is keys of one set, within the kind's keys.
+		for i := range fields {
+			f := &fields[i]
+			if f.gate == nil {
+				continue
+			}
+			if f.gateLen < 1 || i+f.gateLen > len(fields) {
+				t.Fatalf("%v: block of %s has %d keys, past the end", k, f.text, f.gateLen)
+			}
+			for _, g := range fields[i : i+f.gateLen] {
+				if g.group == nil || f.group == nil || g.group.set != f.group.set {
+					t.Errorf("%v: key %s in the gated block of %s, of another set", k, g.text, f.text)
+				}
+			}
 		}
 		texts := map[string]bool{}
 		jsons := map[string]bool{}
@@ -858,18 +957,36 @@ func TestSchemas(t *testing.T) {
 	}
 }
 
+// BenchmarkWriter formats one event into a line: a container's kill with
+// its names, snapshot and verdict, and a memcg reclaim episode, the event
+// storms bring by the thousand.
 func BenchmarkWriter(b *testing.B) {
-	ev := memcgKill()
+	events := map[string]event.Event{}
+	for _, c := range goldenCases() {
+		switch c.name {
+		case "oom_kill_pod":
+			events["oom_kill"] = c.ev
+		case "reclaim_memcg":
+			c.ev.Time = time.Date(2025, 3, 1, 12, 30, 45, 123456789, time.UTC)
+			events["reclaim"] = c.ev
+		}
+	}
 	for _, format := range []Format{Text, JSON} {
-		b.Run(format.String(), func(b *testing.B) {
-			w := NewWriter(io.Discard, Options{Format: format, GFPNames: testGFPNames})
-			b.ReportAllocs()
-			for b.Loop() {
-				if err := w.Write(&ev); err != nil {
-					b.Fatal(err)
+		for _, kind := range []string{"oom_kill", "reclaim"} {
+			ev := events[kind]
+			b.Run(format.String()+"/"+kind, func(b *testing.B) {
+				var line []byte
+				opts := Options{Format: format, GFPNames: testGFPNames}
+				b.ReportAllocs()
+				for b.Loop() {
+					if format == Text {
+						line = AppendText(line[:0], &ev, opts)
+					} else {
+						line = AppendJSON(line[:0], &ev, opts)
+					}
 				}
-			}
-		})
+			})
+		}
 	}
 }
 
@@ -888,5 +1005,34 @@ func BenchmarkParse(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// Every JSON line has a time: it is written by hand, and must read exactly
+// as time.RFC3339Nano writes it in UTC.
+func TestAppendUTCTime(t *testing.T) {
+	local := time.FixedZone("east", 5*3600+1800)
+	times := []time.Time{
+		{},
+		time.Date(2025, 3, 1, 12, 30, 45, 123456789, time.UTC),
+		time.Date(2025, 12, 31, 23, 59, 59, 0, time.UTC),
+		time.Date(2025, 1, 2, 3, 4, 5, 100_000_000, time.UTC),
+		time.Date(2025, 1, 2, 3, 4, 5, 1, time.UTC),
+		time.Date(2025, 1, 2, 3, 4, 5, 120, local),
+		time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 999_999_999, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 5, time.UTC),
+		time.Date(-1, 6, 1, 0, 0, 0, 0, time.UTC),
+		time.Unix(1<<40, 0),
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 10000 {
+		times = append(times, time.Unix(rng.Int64N(1<<36)-1<<35, rng.Int64N(1e9)))
+	}
+	for _, tm := range times {
+		want := tm.UTC().Format(time.RFC3339Nano)
+		if got := string(appendUTCTime([]byte("x"), tm)); got != "x"+want {
+			t.Errorf("%v: %s, want x%s", tm, got, want)
+		}
 	}
 }

@@ -35,6 +35,18 @@ type field struct {
 	// jsonObject and jsonKey are json split by init, once: the JSON parser
 	// looks them up for every key of every line.
 	jsonObject, jsonKey string
+	// What the writers put before the value, made by init, once:
+	// ` text=` and `"jsonKey":`, and `,"jsonObject":{` that opens the
+	// object.
+	textPrefix, jsonPrefix, jsonOpen string
+	// gate, set on the first key of a block of keys (a cgroup's, an
+	// owner's, the snapshot's, the report's), is false whenever the event
+	// has none of the block's gateLen keys: the writers then skip the
+	// block without asking each key, which most events make them do for
+	// most blocks. Each key still decides for itself when the gate is
+	// open.
+	gate    func(*event.Event) bool
+	gateLen int
 }
 
 // instance is one use of a set of keys in an event: a cgroup, the owner of
@@ -62,6 +74,13 @@ var (
 	snapshotKeys = &keySet{"Snapshot keys", "", ""}
 	reportKeys   = &keySet{"Kernel report keys", "", ""}
 )
+
+// gated makes fields one block, skipped as a whole where gate is false:
+// gate must be false only for events that have none of the keys.
+func gated(gate func(*event.Event) bool, fields []field) []field {
+	fields[0].gate, fields[0].gateLen = gate, len(fields)
+	return fields
+}
 
 // in marks fields as keys of set, used as inst says.
 func in(set *keySet, inst instance, fields []field) []field {
@@ -109,6 +128,23 @@ func (f *field) written(ev *event.Event, opts *Options) bool {
 	return f.option.enabled(opts) && f.present(ev)
 }
 
+// nextWritten returns the index of the first of fields[i:] written for ev,
+// or len(fields): the writers' walk over a kind's keys.
+func nextWritten(fields []field, i int, ev *event.Event, opts *Options) int {
+	for i < len(fields) {
+		f := &fields[i]
+		switch {
+		case f.gate != nil && !f.gate(ev):
+			i += f.gateLen
+		case f.written(ev, opts):
+			return i
+		default:
+			i++
+		}
+	}
+	return len(fields)
+}
+
 // jsonName splits the JSON key into the object holding it ("" for the top
 // level) and its name there.
 func (f *field) jsonName() (object, name string) {
@@ -134,9 +170,12 @@ func init() {
 			mayMiss[kind] |= f.missing
 			if object, name, ok := strings.Cut(f.json, "."); ok {
 				f.jsonObject, f.jsonKey = object, name
+				f.jsonOpen = `,"` + object + `":{`
 			} else {
 				f.jsonKey = f.json
 			}
+			f.textPrefix = " " + f.text + "="
+			f.jsonPrefix = `"` + f.jsonKey + `":`
 		}
 	}
 }
@@ -224,7 +263,7 @@ func cgroupFieldsOf(text, json, usageJSON, limitJSON, meaning string, cgroup fun
 	if missingID != 0 {
 		idWhen = "always but from a kernel log, which names cgroups by path"
 	}
-	return in(cgroupKeys, instance{text: text, json: json, when: "see cgroup keys", meaning: meaning}, []field{
+	return in(cgroupKeys, instance{text: text, json: json, when: "see cgroup keys", meaning: meaning}, gated(valid, []field{
 		{text: text, json: json, has: valid, when: "always", meaning: "path from the cgroup root, quoted (`\"/kubepods/burstable/pod1\"`)",
 			codec: stringCodec{func(ev *event.Event) *string { return &cgroup(ev).Path }}},
 		{text: text + ".id", json: json + "_id", has: valid, missing: missingID, when: idWhen, meaning: "cgroup id: the cgroup directory's inode number",
@@ -236,7 +275,7 @@ func cgroupFieldsOf(text, json, usageJSON, limitJSON, meaning string, cgroup fun
 		{text: text + ".truncated", json: json + "_truncated", has: truncated, when: "path truncated",
 			meaning: "`true`: the path was too deep or long to capture whole; it holds the part nearest the root",
 			codec:   bare[boolCodec]{boolCodec{func(ev *event.Event) *bool { return &cgroup(ev).Truncated }}}},
-	})
+	}))
 }
 
 // containerFields are the keys of who a cgroup belongs to: text keys
@@ -259,7 +298,8 @@ func containerFields(prefix, object, meaning string, cgroup func(*event.Event) *
 	if prefix != "" {
 		textBase = prefix + "."
 	}
-	return in(ownerKeys, instance{text: textBase, json: object, when: "see container keys", meaning: meaning}, []field{
+	named := func(ev *event.Event) bool { return !info(ev).IsZero() }
+	return in(ownerKeys, instance{text: textBase, json: object, when: "see container keys", meaning: meaning}, gated(named, []field{
 		key("namespace", "namespace", "the pod's namespace (from `/var/log/pods`)", func(ev *event.Event) *string { return &info(ev).Namespace }),
 		key("pod", "pod_name", "the pod's name (from `/var/log/pods`)", func(ev *event.Event) *string { return &info(ev).PodName }),
 		key("pod_uid", "pod_uid", "the pod's UID, with dashes", func(ev *event.Event) *string { return &info(ev).PodUID }),
@@ -270,7 +310,7 @@ func containerFields(prefix, object, meaning string, cgroup func(*event.Event) *
 		key("level", "level", "which level the cgroup is: `container`, `pod`, `qos`, `kubepods`, `monitor` (conmon)", func(ev *event.Event) *string { return (*string)(&info(ev).Level) }),
 		key("unit", "unit", "the innermost systemd unit of a cgroup outside containers and pods", func(ev *event.Event) *string { return &info(ev).Unit }),
 		key("user", "user", "the uid of the user slice the cgroup is in", func(ev *event.Event) *string { return &info(ev).User }),
-	})
+	}))
 }
 
 // gfpFields are gfp_mask, gfp_flags and order; flag, when set, is the
@@ -401,8 +441,12 @@ func reportFields(rep func(*event.Event) *event.KernelReport) []field {
 	swap := func(r *event.KernelReport) *bool { return &r.HasSwap }
 	memcg := func(r *event.KernelReport) *bool { return &r.HasMemcg }
 	memcgSwap := func(r *event.KernelReport) *bool { return &r.HasMemcgSwap }
+	reported := func(ev *event.Event) bool {
+		r := rep(ev)
+		return r.HasNode || r.HasSwap || r.HasMemcg || r.HasMemcgSwap || r.HasFreeLists || r.TaskCount > 0 || r.NumTasks > 0
+	}
 	return in(reportKeys, instance{text: "report", json: "report", when: "a kill read from the kernel log (the first victim of a report)",
-		meaning: "what the kernel's report says beyond the kill: where the memory was"}, []field{
+		meaning: "what the kernel's report says beyond the kill: where the memory was"}, gated(reported, []field{
 		bytesOf("anon_bytes", memInfo, "anonymous memory of the node (active and inactive)", node, func(r *event.KernelReport) *uint64 { return &r.AnonBytes }),
 		bytesOf("file_bytes", memInfo, "page cache of the node", node, func(r *event.KernelReport) *uint64 { return &r.FileBytes }),
 		bytesOf("shmem_bytes", memInfo, "shared memory and tmpfs", node, func(r *event.KernelReport) *uint64 { return &r.ShmemBytes }),
@@ -442,7 +486,7 @@ func reportFields(rep func(*event.Event) *event.KernelReport) []field {
 			meaning: "its largest tasks by resident memory, largest first: in text `pid:tgid:uid:rss_bytes:swap_bytes:oom_score_adj:comm` joined by `,` (a `,` in a comm written `\\x2c`), in JSON an array of objects with those keys",
 			has:     func(ev *event.Event) bool { return rep(ev).NumTasks > 0 },
 			codec:   tasksCodec{rep}},
-	})
+	}))
 }
 
 // snapshotFields are the keys of the memory snapshot after a kill: text
@@ -501,6 +545,9 @@ func snapshotFields(snap func(*event.Event) *event.Snapshot, flag func(*event.Ev
 	}
 	fields = append(fields, pressure("psi_", "the cgroup's", event.SnapPressure, func(s *event.Snapshot) *event.Pressure { return &s.Pressure })...)
 	fields = append(fields, pressure("node_psi_", "the node's", event.SnapNodePressure, func(s *event.Snapshot) *event.Pressure { return &s.NodePressure })...)
+	if flag != nil {
+		fields = gated(func(ev *event.Event) bool { return *flag(ev) }, fields)
+	}
 	return in(snapshotKeys, instance{text: "snapshot", json: "snapshot", when: when,
 		meaning: "the OOM cgroup's memory state read from user space right after the kill"}, fields)
 }

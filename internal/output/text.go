@@ -63,14 +63,9 @@ func AppendText(dst []byte, ev *event.Event, opts Options) []byte {
 	dst = append(dst, eventPrefix...)
 	dst = append(dst, ev.Kind.String()...)
 	fields := fieldsOf(ev.Kind)
-	for i := range fields {
+	for i := nextWritten(fields, 0, ev, &opts); i < len(fields); i = nextWritten(fields, i+1, ev, &opts) {
 		f := &fields[i]
-		if !f.written(ev, &opts) {
-			continue
-		}
-		dst = append(dst, ' ')
-		dst = append(dst, f.text...)
-		dst = append(dst, '=')
+		dst = append(dst, f.textPrefix...)
 		dst = f.codec.appendText(dst, ev, opts)
 	}
 	return append(dst, '\n')

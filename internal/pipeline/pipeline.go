@@ -25,10 +25,23 @@
 // concurrent use, and only the sinks are serialised, under a lock taken
 // after every stage is done, so that an event waiting for names never holds
 // up another source's events.
+//
+// Sinks that write to a file or a pipe hold lines in a buffer (Flusher),
+// so that a burst costs one write(2) per batch rather than one per line.
+// When a line leaves the process is the pipeline's rule, the same for
+// every source: an event handed to Process is written out before Process
+// returns; one handed to ProcessBuffered, by a source that has more events
+// at hand (a ring buffer or a file being drained), at the latest when that
+// source calls Flush, which it does before it waits for more, so that no
+// line sits in a buffer while nothing happens. An OOM kill's line is
+// written out at once either way. A sink also writes out on its own what
+// grows past its bound.
 package pipeline
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"sync"
 
 	"github.com/oomtrace/oomtrace/internal/attribute"
@@ -46,6 +59,12 @@ type Stage interface {
 // Sink receives the events that passed every stage. Calls are serialised.
 type Sink interface {
 	Write(ev *event.Event) error
+}
+
+// Flusher is a Sink that may hold what it was given (lines in a buffer)
+// until Flush.
+type Flusher interface {
+	Flush() error
 }
 
 // Options configures the standard stages.
@@ -85,8 +104,22 @@ func Of(stages []Stage, sinks ...Sink) *Pipeline {
 }
 
 // Process runs ev through the stages and, if none dropped it, writes it to
-// every sink. ev is changed in place.
+// every sink, and out of the process before it returns. ev is changed in
+// place.
 func (p *Pipeline) Process(ev *event.Event) error {
+	return p.process(ev, true)
+}
+
+// ProcessBuffered is Process for a source with more events at hand: the
+// sinks may hold ev's line until the source calls Flush, which it must do
+// before it waits for its next event, and before it stops. An OOM kill's
+// line is written out at once all the same: nothing in a burst is worth
+// keeping it waiting.
+func (p *Pipeline) ProcessBuffered(ev *event.Event) error {
+	return p.process(ev, ev.Kind == event.KindOOMKill)
+}
+
+func (p *Pipeline) process(ev *event.Event, flush bool) error {
 	for _, s := range p.stages {
 		keep, err := s.Process(ev)
 		if err != nil {
@@ -106,7 +139,49 @@ func (p *Pipeline) Process(ev *event.Event) error {
 			return fmt.Errorf("write %s event: %w", ev.Kind, err)
 		}
 	}
+	if flush {
+		return p.flush()
+	}
 	return nil
+}
+
+// Flush writes out what the sinks hold.
+func (p *Pipeline) Flush() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.flush()
+}
+
+func (p *Pipeline) flush() error {
+	var errs []error
+	for _, s := range p.sinks {
+		if f, ok := s.(Flusher); ok {
+			if err := f.Flush(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// FlushBeforeRead returns r with p flushed before each read from it: a
+// source that reads its events from r (a log file, standard input) and
+// hands them over with ProcessBuffered writes out what the sinks hold
+// before it may wait for input, and once per buffer of input read.
+func (p *Pipeline) FlushBeforeRead(r io.Reader) io.Reader {
+	return flushingReader{r: r, p: p}
+}
+
+type flushingReader struct {
+	r io.Reader
+	p *Pipeline
+}
+
+func (f flushingReader) Read(b []byte) (int, error) {
+	if err := f.p.Flush(); err != nil {
+		return 0, err
+	}
+	return f.r.Read(b)
 }
 
 // Written returns how many events of each kind reached the sinks.

@@ -241,7 +241,9 @@ func newSampler(opts *Sampling, h memcg.Hierarchy, hierarchyErr error, logger *s
 // source is what the session needs of a tracer.
 type source interface {
 	Mode() event.Mode
-	Read() ([]byte, error)
+	// Read returns the next record, waiting for one only if wait is set:
+	// else tracer.ErrNoRecord when there is none.
+	Read(wait bool) ([]byte, error)
 	RingBuffer() (size, pending int)
 	Lost() (uint64, error)
 	ReclaimStats(dst []event.ReclaimStats) ([]event.ReclaimStats, error)
@@ -427,15 +429,31 @@ func (s *session) summary(mode event.Mode) Summary {
 
 // readLoop hands every record to the pipeline until the ring buffer is
 // flushed (nil) or fails (the error).
+//
+// The records the ring buffer holds are a batch: their lines go out
+// together, once the reader has drained what it holds and before it waits
+// for more (or sooner, see pipeline.ProcessBuffered). The ring buffer says
+// without a system call whether it holds anything.
 func (s *session) readLoop() error {
 	var ev event.Event
 	for {
-		raw, err := s.tracer.Read()
-		if errors.Is(err, ringbuf.ErrFlushed) || errors.Is(err, ringbuf.ErrClosed) {
-			return nil
+		_, pending := s.tracer.RingBuffer()
+		wait := pending == 0
+		if wait {
+			if err := s.pipe.Flush(); err != nil {
+				return err
+			}
 		}
-		if err != nil {
-			return fmt.Errorf("read ring buffer: %w", err)
+		raw, err := s.tracer.Read(wait)
+		switch {
+		case errors.Is(err, tracer.ErrNoRecord):
+			// What was pending was no record (one the kernel discarded):
+			// the next turn writes out the batch before it waits.
+			continue
+		case errors.Is(err, ringbuf.ErrFlushed) || errors.Is(err, ringbuf.ErrClosed):
+			return s.pipe.Flush()
+		case err != nil:
+			return errors.Join(fmt.Errorf("read ring buffer: %w", err), s.pipe.Flush())
 		}
 		if h := s.opts.Health; h != nil {
 			h.observe(s.tracer)
@@ -445,7 +463,7 @@ func (s *session) readLoop() error {
 			s.logger.Warn("record dropped", "error", err)
 			continue
 		}
-		if err := s.pipe.Process(&ev); err != nil {
+		if err := s.pipe.ProcessBuffered(&ev); err != nil {
 			return err
 		}
 	}

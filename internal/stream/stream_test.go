@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/oomtrace/oomtrace/internal/event"
 	"github.com/oomtrace/oomtrace/internal/filter"
 	"github.com/oomtrace/oomtrace/internal/pipeline"
+	"github.com/oomtrace/oomtrace/internal/tracer"
 )
 
 // fakeSource hands out records queued by the test; a record is one byte,
@@ -33,7 +35,15 @@ func newFakeSource() *fakeSource {
 
 func (f *fakeSource) Mode() event.Mode { return event.ModeTracepoint }
 
-func (f *fakeSource) Read() ([]byte, error) {
+func (f *fakeSource) Read(wait bool) ([]byte, error) {
+	if !wait {
+		select {
+		case r := <-f.records:
+			return r, nil
+		default:
+			return nil, tracer.ErrNoRecord
+		}
+	}
 	select {
 	case r := <-f.records:
 		return r, nil
@@ -76,9 +86,19 @@ func (f *fakeSource) Detach() error {
 
 func (f *fakeSource) Flush() error { close(f.flushed); return nil }
 
+// Records of fakeDecode besides kills.
+const (
+	fakeReclaim = 0xfe
+	fakeBad     = 0xff
+)
+
 func fakeDecode(raw []byte, ev *event.Event) error {
-	if len(raw) != 1 || raw[0] == 0xff {
+	if len(raw) != 1 || raw[0] == fakeBad {
 		return errors.New("bad record")
+	}
+	if raw[0] == fakeReclaim {
+		*ev = event.Event{Kind: event.KindReclaim}
+		return nil
 	}
 	*ev = event.Event{Kind: event.KindOOMKill}
 	ev.OOMKill.Class = event.Class(raw[0])
@@ -135,6 +155,94 @@ func TestRunDrainsOnStop(t *testing.T) {
 	}
 	if summary.DecodeErrors != 1 || summary.Events[event.KindOOMKill] != 2 {
 		t.Errorf("summary %+v", summary)
+	}
+}
+
+// batchSink holds what it is given until Flush, as a buffered writer does,
+// and keeps each batch flushed.
+type batchSink struct {
+	mu      sync.Mutex
+	held    []event.Kind
+	batches [][]event.Kind
+}
+
+func (s *batchSink) Write(ev *event.Event) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.held = append(s.held, ev.Kind)
+	return nil
+}
+
+func (s *batchSink) Flush() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.held) > 0 {
+		s.batches = append(s.batches, s.held)
+		s.held = nil
+	}
+	return nil
+}
+
+// waitFor polls until cond holds, and fails the test if it never does.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("never: %s", what)
+}
+
+// What the ring buffer holds is written out as one batch, before the
+// reader waits for more; a kill's line goes out at once; nothing is held
+// back at the end.
+func TestRunWritesBatchesBeforeWaiting(t *testing.T) {
+	src := newFakeSource()
+	for range 3 {
+		src.records <- []byte{fakeReclaim}
+	}
+	sink := &batchSink{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := run(ctx, src, fakeDecode, output{pipe: pipeline.Of(nil, sink)}, Options{}, discard())
+		done <- err
+	}()
+	batches := func() [][]event.Kind {
+		sink.mu.Lock()
+		defer sink.mu.Unlock()
+		return slices.Clone(sink.batches)
+	}
+	// The reader drains the three records, then waits: they are out.
+	waitFor(t, "the three records written out while the reader waits", func() bool { return len(batches()) == 1 })
+	if b := batches(); len(b[0]) != 3 {
+		t.Errorf("first batch %v, want the three reclaim events together", b[0])
+	}
+	src.records <- []byte{byte(event.ClassMemcg)}
+	waitFor(t, "the kill written out", func() bool { return len(batches()) == 2 })
+	src.records <- []byte{fakeReclaim}
+	src.records <- []byte{fakeReclaim}
+	waitFor(t, "the next records written out while the reader waits", func() bool {
+		n := 0
+		for _, b := range batches() {
+			n += len(b)
+		}
+		return n == 6
+	})
+	src.records <- []byte{fakeReclaim}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	var all []event.Kind
+	for _, b := range batches() {
+		all = append(all, b...)
+	}
+	want := []event.Kind{event.KindReclaim, event.KindReclaim, event.KindReclaim, event.KindOOMKill,
+		event.KindReclaim, event.KindReclaim, event.KindReclaim}
+	if !slices.Equal(all, want) {
+		t.Errorf("written %v, want %v", all, want)
 	}
 }
 

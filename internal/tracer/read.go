@@ -3,15 +3,39 @@ package tracer
 import (
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/oomtrace/oomtrace/internal/event"
 )
 
-// Read blocks for the next record and returns its bytes, valid until the
-// next Read. After Close it returns an error wrapping ringbuf.ErrClosed.
-func (t *Tracer) Read() ([]byte, error) {
+// ErrNoRecord is Read's error when it is not to wait and the ring buffer
+// holds no record.
+var ErrNoRecord = errors.New("no record in the ring buffer")
+
+// noWaitDeadline, in the past, makes the reader's wait for the ring buffer
+// return at once.
+var noWaitDeadline = time.Unix(1, 0)
+
+// Read returns the next record's bytes, valid until the next Read. When
+// the ring buffer holds none, it waits for one if wait is set, and else
+// returns ErrNoRecord at once: a caller that holds output for a batch
+// writes it out before it waits. After Flush it returns the records in the
+// buffer and then an error wrapping ringbuf.ErrFlushed, after Close one
+// wrapping ringbuf.ErrClosed.
+func (t *Tracer) Read(wait bool) ([]byte, error) {
+	if t.noWait == wait {
+		deadline := noWaitDeadline
+		if wait {
+			deadline = time.Time{}
+		}
+		t.reader.SetDeadline(deadline)
+		t.noWait = !wait
+	}
 	if err := t.reader.ReadInto(&t.record); err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil, ErrNoRecord
+		}
 		return nil, err
 	}
 	return t.record.RawSample, nil

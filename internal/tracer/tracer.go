@@ -49,6 +49,8 @@ type Tracer struct {
 	hookLinks  []link.Link // the function hooks' of the mode
 	reader     *ringbuf.Reader
 	record     ringbuf.Record
+	// noWait says the reader's deadline is in the past: Read(false).
+	noWait bool
 }
 
 // Open loads and attaches everything. The caller must Close the Tracer.
