@@ -44,7 +44,7 @@ test: ## all tests, the BPF and real-OOM ones included (as root)
 test-unit: ## only the tests that need no root and cause no OOM
 	$(GO) test -count=1 -short ./...
 
-vmtest: ## the kernel matrix under qemu: Debian 5.10, 6.1, 6.12 in every mode (as root, ~20 min without KVM)
+vmtest: ## the kernel matrix under qemu: Debian 5.10, 6.1, 6.12, 7.2, 7.3 (amd64), 6.12, 7.3 (arm64) in every mode (as root)
 	./vmtest.sh
 
 demo: build ## cause a small memcg OOM and trace it (as root)
@@ -56,9 +56,10 @@ bench: build ## measure cost, latency, loss and start-up against bpftrace and pe
 	CGO_ENABLED=0 $(GO) build -o bin/oombench ./bench/cmd/oombench
 	bin/oombench --oomtrace $(BIN) --out BENCHMARKS.md
 
-lint: ## gofmt, go vet and staticcheck
+lint: ## gofmt, go vet (amd64 and arm64) and staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); [ -z "$$out" ] || { echo "gofmt needed:"; echo "$$out"; exit 1; }
 	$(GO) vet ./...
+	GOARCH=arm64 $(GO) vet ./...
 	$(GO) tool staticcheck ./...
 
 clean: ## remove build output

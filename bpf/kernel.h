@@ -17,6 +17,10 @@
 /* Tell bpf_tracing.h that pt_regs has the kernel's field names (di, si, ...). */
 #define __VMLINUX_H__
 
+#if !defined(__TARGET_ARCH_x86) && !defined(__TARGET_ARCH_arm64)
+#error "oomtrace's BPF side is built for x86-64 and arm64: define __TARGET_ARCH_x86 or __TARGET_ARCH_arm64"
+#endif
+
 typedef __u32 u32;
 typedef __u64 u64;
 typedef __s64 s64;
@@ -26,7 +30,14 @@ typedef __u32 uid_t;
 
 #pragma clang attribute push(__attribute__((preserve_access_index)), apply_to = record)
 
-/* kprobe/kretprobe argument registers (x86-64). */
+/*
+ * kprobe/kretprobe argument registers, as bpf_tracing.h's PT_REGS_PARM*
+ * reads them. x86-64 passes arguments in di, si, dx, cx, r8, r9 and returns
+ * in ax; arm64 passes them in x0..x7 and returns in x0, and bpf_tracing.h
+ * reads them through struct user_pt_regs, the start of the arm64 pt_regs
+ * (arch/arm64/include/asm/ptrace.h), at the same offsets.
+ */
+#if defined(__TARGET_ARCH_x86)
 struct pt_regs {
 	unsigned long di;
 	unsigned long si;
@@ -38,6 +49,14 @@ struct pt_regs {
 	unsigned long sp;
 	unsigned long ip;
 };
+#elif defined(__TARGET_ARCH_arm64)
+struct user_pt_regs {
+	__u64 regs[31];
+	__u64 sp;
+	__u64 pc;
+	__u64 pstate;
+};
+#endif
 
 typedef struct {
 	long counter;
@@ -181,6 +200,26 @@ struct oom_control {
 };
 
 #pragma clang attribute pop
+
+/*
+ * The vmscan reclaim-begin tracepoints. Up to Linux 7.0 their arguments are
+ * (int order, gfp_t gfp_flags); Linux 7.1 added the memory cgroup being
+ * reclaimed and put the gfp flags first: (gfp_t gfp_flags, int order,
+ * struct mem_cgroup *memcg). The btf_trace_* typedef of each tracepoint
+ * carries its prototype (the first parameter is the tracepoint's private
+ * data); bpf_core_type_exists on these flavors tells the forms apart by
+ * their number of parameters (it ignores the kinds of integers), so each
+ * program reads its arguments from the right slots; user space checks the
+ * types too (reclaimBeginKnown in internal/tracer) and does not attach a
+ * program to a prototype of neither form. Checked on Debian's 6.19, 7.0
+ * (old form), 7.1, 7.2 and 7.3 (new form).
+ */
+typedef void (*btf_trace_mm_vmscan_direct_reclaim_begin___pre71)(void *, int, gfp_t);
+typedef void (*btf_trace_mm_vmscan_direct_reclaim_begin___memcg)(void *, gfp_t, int, struct mem_cgroup *);
+typedef void (*btf_trace_mm_vmscan_memcg_reclaim_begin___pre71)(void *, int, gfp_t);
+typedef void (*btf_trace_mm_vmscan_memcg_reclaim_begin___memcg)(void *, gfp_t, int, struct mem_cgroup *);
+typedef void (*btf_trace_mm_vmscan_memcg_softlimit_reclaim_begin___pre71)(void *, int, gfp_t);
+typedef void (*btf_trace_mm_vmscan_memcg_softlimit_reclaim_begin___memcg)(void *, gfp_t, int, struct mem_cgroup *);
 
 enum mm_counter_index {
 	MM_FILEPAGES = 0,

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/oomtrace/oomtrace/internal/event"
 	"github.com/oomtrace/oomtrace/internal/output"
@@ -110,6 +111,9 @@ func TestDoctorAgreesWithTrace(t *testing.T) {
 }
 
 // waitReadyOrExit reports whether the tracer got attached; it stops it.
+// It looks every 20 ms, as startTracer does: a loop that never sleeps
+// takes a CPU from the tracer it waits for (one of two in the vmtest
+// guests, where loading the programs takes seconds).
 func waitReadyOrExit(cmd *exec.Cmd, ready string) bool {
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }()
@@ -122,7 +126,7 @@ func waitReadyOrExit(cmd *exec.Cmd, ready string) bool {
 		select {
 		case <-exited:
 			return false
-		default:
+		case <-time.After(20 * time.Millisecond):
 		}
 	}
 }

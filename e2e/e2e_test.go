@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/oomtrace/oomtrace/internal/classify"
 	"github.com/oomtrace/oomtrace/internal/event"
+	"github.com/oomtrace/oomtrace/internal/gfp"
 	"github.com/oomtrace/oomtrace/internal/kernlog"
 	"github.com/oomtrace/oomtrace/internal/memcg"
 	"github.com/oomtrace/oomtrace/internal/memcg/memcgtest"
@@ -663,6 +665,10 @@ func TestReclaimEvents(t *testing.T) {
 	g := createGroup(t, h, memcg.UniqueName("oomtrace-e2e"), 32)
 	tr := startTracer(t, "--output", "json", "--cgroup", g.Path(), "--reclaim-min", "1us", "--interval", "0")
 
+	names, err := gfp.ForKernel()
+	if err != nil {
+		t.Fatal(err)
+	}
 	cmd := hog(t, g, 64, memcg.HogOptions{Comm: "reclaimer"})
 	waitSIGKILL(t, cmd)
 	tr.waitKills(t, cmd.Process.Pid)
@@ -675,6 +681,15 @@ func TestReclaimEvents(t *testing.T) {
 			r := ev.Reclaim
 			if r.Kind != event.ReclaimMemcg || r.Cgroup.Path != g.Path() || r.Duration < time.Microsecond {
 				t.Errorf("reclaim event: kind %s cgroup %q duration %s; want memcg in %s, at least 1us", r.Kind, r.Cgroup.Path, r.Duration, g.Path())
+			}
+			// Memory cgroup reclaim has no order (the kernel traces 0), and
+			// its gfp mask is GFP_HIGHUSER_MOVABLE's placement bits with the
+			// charge's reclaim bits: for the hog's page faults and page
+			// tables, GFP_HIGHUSER_MOVABLE. Read from the wrong tracepoint
+			// arguments (Linux 7.1 put gfp_flags before order) the two come
+			// out swapped.
+			if flags := names.String(r.GFPMask); r.Order != 0 || !strings.HasPrefix(flags, "GFP_HIGHUSER_MOVABLE") {
+				t.Errorf("memcg reclaim with order %d and gfp mask %#x (%s), want order 0 and GFP_HIGHUSER_MOVABLE", r.Order, r.GFPMask, flags)
 			}
 			if int(ev.Task.TGID) != cmd.Process.Pid {
 				t.Errorf("reclaim by pid %d, want the hog %d", ev.Task.TGID, cmd.Process.Pid)

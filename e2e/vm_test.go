@@ -315,8 +315,16 @@ func TestVMGlobalOOM(t *testing.T) {
 	events := tr.stop(t) // a clean exit: the tracer survived the OOM
 	checkOnlyKill(t, events, pid)
 	var direct int
+	seen := map[string]int{} // every reclaim event, for the failure message
 	for _, ev := range events {
-		if ev.Kind == event.KindReclaim && ev.Reclaim.Kind == event.ReclaimDirect && int(ev.Task.TGID) == pid {
+		if ev.Kind == event.KindReclaimStats {
+			seen[fmt.Sprintf("stats %s in %s: %d episodes, %s", ev.ReclaimStats.Kind, ev.ReclaimStats.Cgroup.Path, ev.ReclaimStats.Count, ev.ReclaimStats.Total)]++
+		}
+		if ev.Kind != event.KindReclaim {
+			continue
+		}
+		seen[fmt.Sprintf("%s by %d (%s)", ev.Reclaim.Kind, ev.Task.TGID, ev.Task.Comm)]++
+		if ev.Reclaim.Kind == event.ReclaimDirect && int(ev.Task.TGID) == pid {
 			if ev.Reclaim.Duration <= 0 {
 				t.Errorf("direct reclaim event with duration %s", ev.Reclaim.Duration)
 			}
@@ -324,7 +332,8 @@ func TestVMGlobalOOM(t *testing.T) {
 		}
 	}
 	if direct == 0 {
-		t.Error("no direct reclaim event of the hog before the global OOM")
+		t.Errorf("no direct reclaim event of the hog %d before the global OOM (trigger %d %q); reclaim events: %v",
+			pid, ev.OOMKill.Trigger.TGID, ev.OOMKill.Trigger.Comm, seen)
 	}
 }
 

@@ -17,8 +17,10 @@
 package gfp
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -297,13 +299,12 @@ func findBitEnum(spec *btf.Spec) (*btf.Enum, error) {
 	return nil, nil
 }
 
+// kernelBTF is the running kernel's BTF, where the kernel publishes it.
+const kernelBTF = "/sys/kernel/btf/vmlinux"
+
 // ForKernel returns the names of the running kernel: its bits from its BTF,
 // its table order from its release, since nothing else shows the order.
 func ForKernel() (*Names, error) {
-	spec, err := btf.LoadKernelSpec()
-	if err != nil {
-		return nil, fmt.Errorf("load kernel btf: %w", err)
-	}
 	var uts unix.Utsname
 	if err := unix.Uname(&uts); err != nil {
 		return nil, fmt.Errorf("uname: %w", err)
@@ -312,7 +313,25 @@ func ForKernel() (*Names, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A kernel without the bit enum (before 6.10) would have every type of
+	// its BTF decoded to find that out: a fifth of a second, several
+	// seconds on an emulated CPU. The enum's value names are in the BTF's
+	// string table when it is there, so a table without the first of them
+	// settles it at the cost of reading the file.
+	if raw, err := os.ReadFile(kernelBTF); err == nil && !mentionsBitEnum(raw) {
+		return Legacy(), nil
+	}
+	spec, err := btf.LoadKernelSpec()
+	if err != nil {
+		return nil, fmt.Errorf("load kernel btf: %w", err)
+	}
 	return FromBTF(spec, order)
+}
+
+// mentionsBitEnum reports whether raw BTF has the name of the bit enum's
+// first value among its strings (each NUL-terminated, after a NUL).
+func mentionsBitEnum(raw []byte) bool {
+	return bytes.Contains(raw, []byte("\x00"+enumPrefix+"DMA"+enumSuffix+"\x00"))
 }
 
 var errRelease = errors.New("want major.minor")

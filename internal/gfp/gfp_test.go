@@ -301,3 +301,37 @@ func TestForKernel(t *testing.T) {
 		t.Errorf("running kernel's table\ngot:  %v\nwant: %v", got, want)
 	}
 }
+
+// ForKernel tells a kernel without the bit enum from the strings of its raw
+// BTF, without decoding its types: the marshalled BTF of a kernel with the
+// enum names its first value, one without does not.
+func TestMentionsBitEnum(t *testing.T) {
+	marshal := func(types ...btf.Type) []byte {
+		t.Helper()
+		b, err := btf.NewBuilder(types, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := b.Marshal(nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return raw
+	}
+	withEnum := &btf.Enum{Size: 4}
+	for i, name := range enumKernel618 {
+		withEnum.Values = append(withEnum.Values, btf.EnumValue{Name: enumPrefix + name + enumSuffix, Value: uint64(i)})
+	}
+	intType := &btf.Int{Name: "int", Size: 4, Encoding: btf.Signed}
+	// A name that merely contains the value's name is not it.
+	lookalike := &btf.Enum{Name: "x", Size: 4, Values: []btf.EnumValue{{Name: "X" + enumPrefix + "DMA" + enumSuffix}}}
+	if !mentionsBitEnum(marshal(intType, withEnum)) {
+		t.Error("BTF with the bit enum: not recognised")
+	}
+	if mentionsBitEnum(marshal(intType, lookalike)) {
+		t.Error("BTF without the bit enum, with a longer name containing its first value's: taken for one with it")
+	}
+	if mentionsBitEnum(marshal(intType)) {
+		t.Error("BTF without the bit enum: taken for one with it")
+	}
+}

@@ -64,7 +64,8 @@ func Detect() (Hierarchy, error) {
 // missing) and /proc/self/mountinfo; controllers reads a cgroup2 mount's
 // cgroup.controllers.
 func detect(procCgroups string, mountinfo io.Reader, controllers func(mountpoint string) (string, error)) (Hierarchy, error) {
-	if err := checkEnabled(procCgroups); err != nil {
+	listed, err := checkEnabled(procCgroups)
+	if err != nil {
 		return Hierarchy{}, err
 	}
 	mounts, err := parseMountinfo(mountinfo)
@@ -104,28 +105,36 @@ func detect(procCgroups string, mountinfo io.Reader, controllers func(mountpoint
 		}
 		without = append(without, m.mountpoint)
 	}
-	if len(without) > 0 {
-		return Hierarchy{}, fmt.Errorf("no cgroup v1 hierarchy has the memory controller and the cgroup2 mount at %s does not list it in cgroup.controllers", strings.Join(without, ", "))
+	notListed := ""
+	if procCgroups != "" && !listed {
+		notListed = "; /proc/cgroups has no memory line either: a kernel without CONFIG_MEMCG?"
 	}
-	return Hierarchy{}, errors.New("no cgroup hierarchy with the memory controller is mounted (none in /proc/self/mountinfo)")
+	if len(without) > 0 {
+		return Hierarchy{}, fmt.Errorf("no cgroup v1 hierarchy has the memory controller and the cgroup2 mount at %s does not list it in cgroup.controllers%s", strings.Join(without, ", "), notListed)
+	}
+	return Hierarchy{}, fmt.Errorf("no cgroup hierarchy with the memory controller is mounted (none in /proc/self/mountinfo)%s", notListed)
 }
 
 // checkEnabled reads /proc/cgroups ("#subsys_name hierarchy num_cgroups
-// enabled" lines) for the memory controller.
-func checkEnabled(procCgroups string) error {
-	if procCgroups == "" {
-		return nil // not every kernel has the file; mountinfo decides
-	}
+// enabled" lines) for the memory controller: whether it is listed, and an
+// error if it is listed as disabled. A missing line proves nothing: since
+// Linux 6.12 (af000ce85293, "cgroup: Do not report unavailable v1
+// controllers in /proc/cgroups") the file lists only controllers with
+// cgroup v1 support built in, and without CONFIG_MEMCG_V1 the memory
+// controller exists on cgroup v2 alone (Debian's 6.12 still lists it, its
+// 6.19 and 7.x kernels do not; cgroup_v1_proc=1 on the kernel command line,
+// from 646faf36d727, brings the line back). The mounts decide.
+func checkEnabled(procCgroups string) (listed bool, err error) {
 	for line := range strings.Lines(procCgroups) {
 		f := strings.Fields(line)
 		if len(f) == 4 && f[0] == "memory" {
 			if f[3] != "1" {
-				return errors.New("the memory controller is disabled (/proc/cgroups; cgroup_disable=memory on the kernel command line?)")
+				return true, errors.New("the memory controller is disabled (/proc/cgroups; cgroup_disable=memory on the kernel command line?)")
 			}
-			return nil
+			return true, nil
 		}
 	}
-	return errors.New("the kernel has no memory controller (no memory line in /proc/cgroups; CONFIG_MEMCG off?)")
+	return false, nil
 }
 
 type mount struct {

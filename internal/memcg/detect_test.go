@@ -77,7 +77,15 @@ func TestDetect(t *testing.T) {
 		wantErr: "cgroup_disable=memory",
 	}, {
 		name: "not built", cgroups: "#subsys_name	hierarchy	num_cgroups	enabled\ncpu	0	1	1\n", mountinfo: mountinfoUnified,
-		wantErr: "CONFIG_MEMCG",
+		controllers: map[string]string{"/sys/fs/cgroup": "cpu io pids"},
+		wantErr:     "CONFIG_MEMCG",
+	}, {
+		// Debian's 7.3: /proc/cgroups lists only what cgroup v1 can mount,
+		// and memory has no v1 support built in.
+		name: "v2 only, not in /proc/cgroups", cgroups: "#subsys_name	hierarchy	num_cgroups	enabled\ncpu	0	1	1\npids	0	1	1\n",
+		mountinfo:   mountinfoUnified,
+		controllers: map[string]string{"/sys/fs/cgroup": "cpuset cpu io memory hugetlb pids rdma misc\n"},
+		want:        Hierarchy{Version: 2, Mountpoint: "/sys/fs/cgroup", Root: "/"},
 	}, {
 		name: "bad mountinfo", mountinfo: "garbage\n",
 		wantErr: "parse mountinfo line",

@@ -2,6 +2,7 @@ package tracer
 
 import (
 	"fmt"
+	"log/slog"
 	"strings"
 
 	"github.com/cilium/ebpf/btf"
@@ -29,8 +30,11 @@ type TracepointFeature struct {
 	Present bool
 }
 
-// ProbeFeatures loads and attaches oomtrace in each mode in turn and
-// detaches again.
+// ProbeFeatures loads and attaches oomtrace in each mode in turn, as Open
+// would, and detaches again. The programs every mode shares are loaded
+// once, and each mode's function hooks on top of them in turn: verifying
+// the shared programs is most of the cost of a start (seconds on a real
+// machine, a minute under emulation).
 func ProbeFeatures() Features {
 	f := Features{Modes: make(map[event.Mode]error)}
 	kernel, err := btf.LoadKernelSpec()
@@ -47,12 +51,23 @@ func ProbeFeatures() Features {
 			f.Tracepoints = append(f.Tracepoints, TracepointFeature{h.target, hasTracepoint(kernel, h.target)})
 		}
 	}
+	t, spec, err := openBase(Config{}, slog.New(slog.DiscardHandler))
+	if err == nil {
+		err = t.openReader()
+	}
 	for _, mode := range autoOrder {
-		t, err := Open(Config{Mode: &mode})
-		if err == nil {
-			err = t.Close()
+		if err != nil {
+			f.Modes[mode] = err // Open fails in every mode alike
+			continue
 		}
-		f.Modes[mode] = err
+		if hookErr := t.attachFunctionHooks(spec, mode); hookErr != nil {
+			f.Modes[mode] = &ModeError{mode, hookErr}
+			continue
+		}
+		f.Modes[mode] = t.detachFunctionHooks()
+	}
+	if t != nil {
+		t.Close()
 	}
 	return f
 }

@@ -65,6 +65,43 @@ func tracepointParams(kernel *btf.Spec, name string) ([]btf.FuncParam, error) {
 	return proto.Params, nil
 }
 
+// prototype writes a tracepoint's parameters as C, without the leading
+// private-data pointer: "int, gfp_t".
+func prototype(params []btf.FuncParam) string {
+	var b strings.Builder
+	for i, p := range params {
+		if i == 0 {
+			continue
+		}
+		if i > 1 {
+			b.WriteString(", ")
+		}
+		b.WriteString(cType(p.Type))
+	}
+	return b.String()
+}
+
+// cType names a BTF type the way C spells it: "gfp_t", "struct mem_cgroup *".
+func cType(t btf.Type) string {
+	switch v := btf.QualifiedType(t).(type) {
+	case *btf.Pointer:
+		return cType(v.Target) + " *"
+	case *btf.Struct:
+		return "struct " + v.Name
+	case *btf.Union:
+		return "union " + v.Name
+	case *btf.Enum:
+		return "enum " + v.Name
+	case *btf.Void:
+		return "void"
+	default:
+		if name := v.TypeName(); name != "" {
+			return name
+		}
+		return fmt.Sprint(v)
+	}
+}
+
 func hasTracepoint(kernel *btf.Spec, name string) bool {
 	_, err := tracepointParams(kernel, name)
 	return err == nil

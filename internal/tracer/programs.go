@@ -1,6 +1,8 @@
 package tracer
 
 import (
+	"github.com/cilium/ebpf/btf"
+
 	"github.com/oomtrace/oomtrace/internal/event"
 )
 
@@ -13,6 +15,10 @@ type hook struct {
 	optional bool
 	// group is the --events group that turns the hook on.
 	group EventGroup
+	// known, if set, says whether the BPF program can read the
+	// tracepoint's arguments as the kernel's BTF declares them. An optional
+	// hook whose prototype it does not know is dropped with a warning.
+	known func(params []btf.FuncParam) bool
 }
 
 // The oom:mark_victim program is chosen by the tracepoint's signature; the
@@ -26,11 +32,11 @@ var (
 		{program: "sigkill_target", target: "signal_generate", group: EventsOOM},
 	}
 	tracepointHooks = []hook{
-		{program: "direct_reclaim_begin", target: "mm_vmscan_direct_reclaim_begin", optional: true, group: EventsReclaim},
+		{program: "direct_reclaim_begin", target: "mm_vmscan_direct_reclaim_begin", optional: true, group: EventsReclaim, known: reclaimBeginKnown},
 		{program: "direct_reclaim_end", target: "mm_vmscan_direct_reclaim_end", optional: true, group: EventsReclaim},
-		{program: "memcg_reclaim_begin", target: "mm_vmscan_memcg_reclaim_begin", optional: true, group: EventsReclaim},
+		{program: "memcg_reclaim_begin", target: "mm_vmscan_memcg_reclaim_begin", optional: true, group: EventsReclaim, known: reclaimBeginKnown},
 		{program: "memcg_reclaim_end", target: "mm_vmscan_memcg_reclaim_end", optional: true, group: EventsReclaim},
-		{program: "softlimit_reclaim_begin", target: "mm_vmscan_memcg_softlimit_reclaim_begin", optional: true, group: EventsReclaim},
+		{program: "softlimit_reclaim_begin", target: "mm_vmscan_memcg_softlimit_reclaim_begin", optional: true, group: EventsReclaim, known: reclaimBeginKnown},
 		{program: "softlimit_reclaim_end", target: "mm_vmscan_memcg_softlimit_reclaim_end", optional: true, group: EventsReclaim},
 		{program: "kswapd_wake", target: "mm_vmscan_kswapd_wake", optional: true, group: EventsReclaim},
 		{program: "wake_reaper", target: "wake_reaper", optional: true, group: EventsReaper},
@@ -60,3 +66,35 @@ var functionHooks = map[event.Mode][]hook{
 // autoOrder is the order in which auto mode tries the modes: the one that
 // reads the most first.
 var autoOrder = []event.Mode{event.ModeFentry, event.ModeKprobe, event.ModeTracepoint}
+
+// reclaimBeginKnown says whether a vmscan reclaim-begin tracepoint has one
+// of the two prototypes its BPF program tells apart (bpf/kernel.h): (int
+// order, gfp_t gfp_flags) up to Linux 7.0, (gfp_t gfp_flags, int order,
+// struct mem_cgroup *memcg) from 7.1. params include the tracepoint's
+// leading private-data pointer, as in its btf_trace_* typedef. The BPF side
+// tells the two apart by their number of parameters only, so the types are
+// checked here: a kernel with (int order, gfp_t gfp_flags, struct
+// mem_cgroup *), as once proposed upstream, is refused rather than read
+// with its order and gfp flags swapped.
+func reclaimBeginKnown(params []btf.FuncParam) bool {
+	isInt := func(p btf.FuncParam) bool {
+		i, ok := btf.QualifiedType(p.Type).(*btf.Int)
+		return ok && i.Encoding == btf.Signed && i.Size == 4
+	}
+	isGFP := func(p btf.FuncParam) bool {
+		td, ok := btf.QualifiedType(p.Type).(*btf.Typedef)
+		return ok && td.Name == "gfp_t"
+	}
+	switch len(params) {
+	case 3:
+		return isInt(params[1]) && isGFP(params[2])
+	case 4:
+		ptr, ok := btf.QualifiedType(params[3].Type).(*btf.Pointer)
+		if !ok {
+			return false
+		}
+		memcg, ok := btf.QualifiedType(ptr.Target).(*btf.Struct)
+		return ok && memcg.Name == "mem_cgroup" && isGFP(params[1]) && isInt(params[2])
+	}
+	return false
+}

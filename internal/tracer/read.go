@@ -68,6 +68,10 @@ func (t *Tracer) ReclaimStats(dst []event.ReclaimStats) ([]event.ReclaimStats, e
 // buffer can still be read.
 func (t *Tracer) Detach() error {
 	var errs []error
+	for _, l := range t.hookLinks {
+		errs = append(errs, l.Close())
+	}
+	t.hookLinks = nil
 	for _, l := range t.links {
 		errs = append(errs, l.Close())
 	}

@@ -45,7 +45,8 @@ type Tracer struct {
 	markVictim markVictimForm
 	base       *ebpf.Collection
 	hooks      *ebpf.Collection
-	links      []link.Link
+	links      []link.Link // the base programs'
+	hookLinks  []link.Link // the function hooks' of the mode
 	reader     *ringbuf.Reader
 	record     ringbuf.Record
 }
@@ -56,34 +57,8 @@ func Open(cfg Config) (*Tracer, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	if err := checkPrivileges(); err != nil {
-		return nil, err
-	}
-	// Kernels before 5.11 account BPF memory against RLIMIT_MEMLOCK.
-	if err := rlimit.RemoveMemlock(); err != nil {
-		return nil, fmt.Errorf("raise RLIMIT_MEMLOCK for BPF maps: %w", err)
-	}
-
-	kernel, err := btf.LoadKernelSpec()
+	t, spec, err := openBase(cfg, logger)
 	if err != nil {
-		return nil, fmt.Errorf("read kernel BTF: %w: oomtrace needs a kernel built with CONFIG_DEBUG_INFO_BTF (/sys/kernel/btf/vmlinux)", err)
-	}
-	form, err := detectMarkVictim(kernel)
-	if err != nil {
-		return nil, err
-	}
-
-	spec, err := loadOomtrace()
-	if err != nil {
-		return nil, err
-	}
-	if err := setVariables(spec, cfg); err != nil {
-		return nil, err
-	}
-
-	t := &Tracer{markVictim: form}
-	if err := t.attachBase(spec, kernel, cfg.Events.orAll(), logger); err != nil {
-		t.Close()
 		return nil, err
 	}
 
@@ -112,12 +87,56 @@ func Open(cfg Config) (*Tracer, error) {
 		logger.Info("attached", "mode", t.mode, "reason", reason)
 	}
 
-	t.reader, err = ringbuf.NewReader(t.base.Maps["events"])
-	if err != nil {
+	if err := t.openReader(); err != nil {
 		t.Close()
-		return nil, fmt.Errorf("open ring buffer: %w", err)
+		return nil, err
 	}
 	return t, nil
+}
+
+// openBase loads the programs every mode runs and attaches them: the first
+// half of Open, which ProbeFeatures shares.
+func openBase(cfg Config, logger *slog.Logger) (*Tracer, *ebpf.CollectionSpec, error) {
+	if err := checkPrivileges(); err != nil {
+		return nil, nil, err
+	}
+	// Kernels before 5.11 account BPF memory against RLIMIT_MEMLOCK.
+	if err := rlimit.RemoveMemlock(); err != nil {
+		return nil, nil, fmt.Errorf("raise RLIMIT_MEMLOCK for BPF maps: %w", err)
+	}
+
+	kernel, err := btf.LoadKernelSpec()
+	if err != nil {
+		return nil, nil, fmt.Errorf("read kernel BTF: %w: oomtrace needs a kernel built with CONFIG_DEBUG_INFO_BTF (/sys/kernel/btf/vmlinux)", err)
+	}
+	form, err := detectMarkVictim(kernel)
+	if err != nil {
+		return nil, nil, err
+	}
+
+	spec, err := loadOomtrace()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := setVariables(spec, cfg); err != nil {
+		return nil, nil, err
+	}
+
+	t := &Tracer{markVictim: form}
+	if err := t.attachBase(spec, kernel, cfg.Events.orAll(), logger); err != nil {
+		t.Close()
+		return nil, nil, err
+	}
+	return t, spec, nil
+}
+
+func (t *Tracer) openReader() error {
+	r, err := ringbuf.NewReader(t.base.Maps["events"])
+	if err != nil {
+		return fmt.Errorf("open ring buffer: %w", err)
+	}
+	t.reader = r
+	return nil
 }
 
 func setVariables(spec *ebpf.CollectionSpec, cfg Config) error {
@@ -153,6 +172,12 @@ func (t *Tracer) attachBase(spec *ebpf.CollectionSpec, kernel *btf.Spec, groups 
 		if h.optional && !hasTracepoint(kernel, h.target) {
 			logger.Warn("tracepoint missing on this kernel, not traced", "tracepoint", h.target)
 			continue
+		}
+		if h.optional && h.known != nil {
+			if params, _ := tracepointParams(kernel, h.target); !h.known(params) {
+				logger.Warn("tracepoint has arguments this oomtrace cannot read, not traced", "tracepoint", h.target, "prototype", prototype(params))
+				continue
+			}
 		}
 		hooks = append(hooks, h)
 	}
@@ -209,8 +234,22 @@ func (t *Tracer) attachFunctionHooks(spec *ebpf.CollectionSpec, mode event.Mode)
 		links = append(links, l)
 	}
 	t.hooks = coll
-	t.links = append(t.links, links...)
+	t.hookLinks = links
 	return nil
+}
+
+// detachFunctionHooks detaches and unloads the function hooks of the mode.
+func (t *Tracer) detachFunctionHooks() error {
+	var errs []error
+	for _, l := range t.hookLinks {
+		errs = append(errs, l.Close())
+	}
+	t.hookLinks = nil
+	if t.hooks != nil {
+		t.hooks.Close()
+		t.hooks = nil
+	}
+	return errors.Join(errs...)
 }
 
 // loadHooks loads the programs of hooks, and the maps, from a copy of spec.

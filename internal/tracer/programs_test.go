@@ -1,0 +1,46 @@
+package tracer
+
+import (
+	"testing"
+
+	"github.com/cilium/ebpf/btf"
+)
+
+// The two prototypes of the vmscan reclaim-begin tracepoints, as their
+// btf_trace_* typedefs declare them, are the ones the BPF programs read;
+// anything else is refused rather than read with swapped arguments.
+func TestReclaimBeginKnown(t *testing.T) {
+	voidPtr := &btf.Pointer{Target: &btf.Void{}}
+	intT := &btf.Int{Name: "int", Size: 4, Encoding: btf.Signed}
+	gfp := &btf.Typedef{Name: "gfp_t", Type: &btf.Int{Name: "unsigned int", Size: 4}}
+	memcg := &btf.Pointer{Target: &btf.Struct{Name: "mem_cgroup"}}
+	other := &btf.Pointer{Target: &btf.Struct{Name: "lruvec"}}
+	params := func(types ...btf.Type) []btf.FuncParam {
+		var ps []btf.FuncParam
+		for _, typ := range types {
+			ps = append(ps, btf.FuncParam{Type: typ})
+		}
+		return ps
+	}
+	for _, tc := range []struct {
+		name   string
+		params []btf.FuncParam
+		known  bool
+		proto  string
+	}{
+		{"up to 7.0", params(voidPtr, intT, gfp), true, "int, gfp_t"},
+		{"from 7.1", params(voidPtr, gfp, intT, memcg), true, "gfp_t, int, struct mem_cgroup *"},
+		{"another struct", params(voidPtr, gfp, intT, other), false, "gfp_t, int, struct lruvec *"},
+		{"order first with the memcg", params(voidPtr, intT, gfp, memcg), false, "int, gfp_t, struct mem_cgroup *"},
+		{"gfp first without it", params(voidPtr, gfp, intT), false, "gfp_t, int"},
+		{"one argument", params(voidPtr, gfp), false, "gfp_t"},
+		{"five arguments", params(voidPtr, gfp, intT, memcg, intT), false, "gfp_t, int, struct mem_cgroup *, int"},
+	} {
+		if got := reclaimBeginKnown(tc.params); got != tc.known {
+			t.Errorf("%s: known %v, want %v", tc.name, got, tc.known)
+		}
+		if got := prototype(tc.params); got != tc.proto {
+			t.Errorf("%s: prototype %q, want %q", tc.name, got, tc.proto)
+		}
+	}
+}
