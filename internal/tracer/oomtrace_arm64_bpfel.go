@@ -270,6 +270,7 @@ const (
 	oomtraceVarFatalSignals                 = "fatal_signals"
 	oomtraceVarFilterCgroupId               = "filter_cgroup_id"
 	oomtraceVarFilterTgid                   = "filter_tgid"
+	oomtraceVarLastWakeupNs                 = "last_wakeup_ns"
 	oomtraceVarReclaimMinNs                 = "reclaim_min_ns"
 	oomtraceVarUnusedCgroupFlags            = "unused_cgroup_flags"
 	oomtraceVarUnusedEventKind              = "unused_event_kind"
@@ -283,6 +284,7 @@ const (
 	oomtraceVarUnusedReclaimEvent           = "unused_reclaim_event"
 	oomtraceVarUnusedReclaimKind            = "unused_reclaim_kind"
 	oomtraceVarUnusedSignalEvent            = "unused_signal_event"
+	oomtraceVarWakeupWindowNs               = "wakeup_window_ns"
 )
 
 // loadOomtrace returns the embedded CollectionSpec for oomtrace.
@@ -381,6 +383,7 @@ type oomtraceVariableSpecs struct {
 	FatalSignals          *ebpf.VariableSpec `ebpf:"fatal_signals"`
 	FilterCgroupId        *ebpf.VariableSpec `ebpf:"filter_cgroup_id"`
 	FilterTgid            *ebpf.VariableSpec `ebpf:"filter_tgid"`
+	LastWakeupNs          *ebpf.VariableSpec `ebpf:"last_wakeup_ns"`
 	ReclaimMinNs          *ebpf.VariableSpec `ebpf:"reclaim_min_ns"`
 	UnusedCgroupFlags     *ebpf.VariableSpec `ebpf:"unused_cgroup_flags"`
 	UnusedEventKind       *ebpf.VariableSpec `ebpf:"unused_event_kind"`
@@ -394,6 +397,7 @@ type oomtraceVariableSpecs struct {
 	UnusedReclaimEvent    *ebpf.VariableSpec `ebpf:"unused_reclaim_event"`
 	UnusedReclaimKind     *ebpf.VariableSpec `ebpf:"unused_reclaim_kind"`
 	UnusedSignalEvent     *ebpf.VariableSpec `ebpf:"unused_signal_event"`
+	WakeupWindowNs        *ebpf.VariableSpec `ebpf:"wakeup_window_ns"`
 }
 
 // oomtraceObjects contains all objects after they have been loaded into the kernel.
@@ -452,6 +456,7 @@ type oomtraceVariables struct {
 	FatalSignals          *ebpf.Variable `ebpf:"fatal_signals"`
 	FilterCgroupId        *ebpf.Variable `ebpf:"filter_cgroup_id"`
 	FilterTgid            *ebpf.Variable `ebpf:"filter_tgid"`
+	LastWakeupNs          *ebpf.Variable `ebpf:"last_wakeup_ns"`
 	ReclaimMinNs          *ebpf.Variable `ebpf:"reclaim_min_ns"`
 	UnusedCgroupFlags     *ebpf.Variable `ebpf:"unused_cgroup_flags"`
 	UnusedEventKind       *ebpf.Variable `ebpf:"unused_event_kind"`
@@ -465,6 +470,7 @@ type oomtraceVariables struct {
 	UnusedReclaimEvent    *ebpf.Variable `ebpf:"unused_reclaim_event"`
 	UnusedReclaimKind     *ebpf.Variable `ebpf:"unused_reclaim_kind"`
 	UnusedSignalEvent     *ebpf.Variable `ebpf:"unused_signal_event"`
+	WakeupWindowNs        *ebpf.Variable `ebpf:"wakeup_window_ns"`
 }
 
 // oomtracePrograms contains all programs after they have been loaded into the kernel.

@@ -3,18 +3,38 @@ package tracer
 import (
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/oomtrace/oomtrace/internal/event"
 )
 
+// wakeupWindow is how long a reclaim or kswapd record may wait in the ring
+// buffer without waking the reader (submit_event in bpf/oomtrace.bpf.c).
+const wakeupWindow = 25 * time.Millisecond
+
 // Read blocks for the next record and returns its bytes, valid until the
 // next Read. After Close it returns an error wrapping ringbuf.ErrClosed.
+//
+// The kernel submits some records without waking the reader, but only
+// within wakeupWindow of a record that did. So once Read has emptied the
+// ring buffer it waits at most wakeupWindow before looking again, and only
+// after that without a deadline, until a record wakes it.
 func (t *Tracer) Read() ([]byte, error) {
-	if err := t.reader.ReadInto(&t.record); err != nil {
-		return nil, err
+	for {
+		err := t.reader.ReadInto(&t.record)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			t.reader.SetDeadline(time.Time{})
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if t.reader.AvailableBytes() == 0 {
+			t.reader.SetDeadline(time.Now().Add(wakeupWindow))
+		}
+		return t.record.RawSample, nil
 	}
-	return t.record.RawSample, nil
 }
 
 // RingBuffer returns the ring buffer's size and the bytes the kernel has

@@ -145,6 +145,7 @@ func setVariables(spec *ebpf.CollectionSpec, cfg Config) error {
 		"filter_tgid":      cfg.FilterTGID,
 		"filter_cgroup_id": cfg.FilterCgroupID,
 		"reclaim_min_ns":   uint64(cfg.ReclaimMin.Nanoseconds()),
+		"wakeup_window_ns": uint64(wakeupWindow.Nanoseconds()),
 	}
 	for name, v := range values {
 		variable, ok := spec.Variables[name]
