@@ -39,6 +39,9 @@ const struct exit_event *unused_exit_event __attribute__((unused));
 const volatile __u32 filter_tgid = 0;
 const volatile __u64 filter_cgroup_id = 0;
 const volatile __u64 reclaim_min_ns = 1000000;
+/* How long a reclaim or kswapd record may wait in the ring buffer for its
+ * reader (see submit_event); user space polls that often after a wake-up. */
+const volatile __u64 wakeup_window_ns = 25000000;
 /* Signals reported by the signal program, bit n for signal n: those whose
  * default action ends the process and that are sent to end it: SIGHUP,
  * SIGINT, SIGQUIT, SIGILL, SIGABRT, SIGBUS, SIGFPE, SIGKILL, SIGSEGV,
@@ -52,9 +55,11 @@ const volatile __u64 fatal_signals = (1ULL << 1) | (1ULL << 2) | (1ULL << 3) | (
  * anything this large is no limit. */
 #define UNLIMITED_PAGES (1ULL << 50)
 
+#define RINGBUF_BYTES (4 << 20)
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 4 << 20);
+	__uint(max_entries, RINGBUF_BYTES);
 } events SEC(".maps");
 
 /* Failed ring-buffer reservations, per CPU: no event is lost silently. */
@@ -108,7 +113,7 @@ struct {
 } filtered_victims SEC(".maps");
 
 struct reclaim_start {
-	__u64 ktime_ns;
+	__u64 ktime_ns; /* 0: no episode open */
 	__u32 gfp_mask;
 	__s32 order;
 };
@@ -117,6 +122,25 @@ struct reclaim_start_key {
 	__u32 tid;
 	__u32 reclaim_kind;
 };
+
+/*
+ * Where an episode's start waits for its end. Two layouts, one per program
+ * variant (user space loads one and leaves the other map out): task-local
+ * storage, a few loads away from the task, where tracing programs have it
+ * (Linux 5.12); a hash map keyed by thread and kind elsewhere (5.10, 5.11,
+ * and the raw_tp fallback), which costs a hash, an update and a delete per
+ * episode.
+ */
+struct reclaim_task {
+	struct reclaim_start starts[RECLAIM_KINDS];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct reclaim_task);
+} reclaim_tasks SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -176,6 +200,37 @@ static __always_inline void *reserve_event(__u64 size, __u32 kind)
 	hdr->tgid = BPF_CORE_READ(current, tgid);
 	bpf_get_current_comm(hdr->comm, sizeof(hdr->comm));
 	return hdr;
+}
+
+/* When a record last woke the reader, by its header's ktime_ns. */
+__u64 last_wakeup_ns = 0;
+
+/*
+ * Submit a record, waking the reader at once for most kinds. Waking it
+ * costs the program far more than the record does: the ring buffer raises
+ * an irq_work, whose interrupt arrives while the program still runs and
+ * wakes the reader's thread (20-25 us a record on a virtual machine; a
+ * reclaim storm's episodes took 0.4 us on average for it alone). So a lazy
+ * record (reclaim and kswapd: many, and nobody waits on one) wakes the
+ * reader only if no record did in the last wakeup_window_ns, or if unread
+ * data fill an eighth of the ring buffer; otherwise it waits. Every record
+ * that waits was submitted within wakeup_window_ns of a wake-up, and the
+ * reader polls once more wakeup_window_ns after it read (Tracer.Read), so
+ * none waits longer than that. The others force a wake-up: the reader may
+ * be asleep with lazy records unread, which the ring buffer's default,
+ * waking only a reader that has read everything, would not wake.
+ */
+static __always_inline void submit_event(void *rec, bool lazy)
+{
+	struct event_header *hdr = rec;
+	__u64 flags = BPF_RB_FORCE_WAKEUP;
+
+	if (lazy && hdr->ktime_ns - last_wakeup_ns < wakeup_window_ns &&
+	    bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) < RINGBUF_BYTES / 8)
+		flags = BPF_RB_NO_WAKEUP;
+	else
+		last_wakeup_ns = hdr->ktime_ns;
+	bpf_ringbuf_submit(rec, flags);
 }
 
 static __always_inline struct mem_cgroup *task_memcg(struct task_struct *task)
@@ -441,7 +496,7 @@ static __always_inline int emit_oom_kill(void *ctx, struct task_struct *victim, 
 
 		bpf_map_update_elem(&filtered_victims, &pid, &one, BPF_ANY);
 	}
-	bpf_ringbuf_submit(ev, 0);
+	submit_event(ev, false);
 	return 0;
 }
 
@@ -548,7 +603,7 @@ static __always_inline int emit_memcg_oom(struct mem_cgroup *memcg, gfp_t gfp_ma
 	fill_cgroup(&ev->cgroup, memcg);
 	ev->gfp_mask = gfp_mask;
 	ev->order = order;
-	bpf_ringbuf_submit(ev, 0);
+	submit_event(ev, false);
 	return 0;
 }
 
@@ -564,39 +619,78 @@ int BPF_KPROBE(kprobe_mem_cgroup_out_of_memory, struct mem_cgroup *memcg, gfp_t 
 	return emit_memcg_oom(memcg, gfp_mask, order);
 }
 
-static __always_inline int reclaim_begin(__u32 kind, int order, gfp_t gfp_mask)
+/*
+ * The reclaim programs come in two variants built from the same code, and
+ * user space loads one of them (internal/tracer, reclaimVariant). The
+ * task-local variant keeps an episode's start in task-local storage and
+ * reads the task's memcg with direct loads through the BTF pointer
+ * bpf_get_current_task_btf() returns: both need tp_btf programs on Linux
+ * 5.12 or later. The _compat variant keeps the start in a hash map and
+ * reads through bpf_probe_read_kernel, which every kernel oomtrace supports
+ * allows, raw tracepoints included.
+ */
+static __always_inline int reclaim_begin(__u32 kind, int order, gfp_t gfp_mask, const bool task_local)
 {
-	struct reclaim_start_key key = {
-		.tid = (__u32)bpf_get_current_pid_tgid(),
-		.reclaim_kind = kind,
-	};
-	struct reclaim_start start = {
-		.ktime_ns = bpf_ktime_get_boot_ns(),
-		.gfp_mask = gfp_mask,
-		.order = order,
-	};
+	__u64 now = bpf_ktime_get_boot_ns();
 
 	if (filter_tgid && (bpf_get_current_pid_tgid() >> 32) != filter_tgid)
 		return 0;
-	bpf_map_update_elem(&reclaim_starts, &key, &start, BPF_ANY);
+	if (task_local) {
+		struct reclaim_task *rt;
+
+		rt = bpf_task_storage_get(&reclaim_tasks, bpf_get_current_task_btf(), 0,
+					  BPF_LOCAL_STORAGE_GET_F_CREATE);
+		if (!rt)
+			return 0;
+		rt->starts[kind].ktime_ns = now;
+		rt->starts[kind].gfp_mask = gfp_mask;
+		rt->starts[kind].order = order;
+	} else {
+		struct reclaim_start_key key = {
+			.tid = (__u32)bpf_get_current_pid_tgid(),
+			.reclaim_kind = kind,
+		};
+		struct reclaim_start start = {
+			.ktime_ns = now,
+			.gfp_mask = gfp_mask,
+			.order = order,
+		};
+
+		bpf_map_update_elem(&reclaim_starts, &key, &start, BPF_ANY);
+	}
 	return 0;
 }
 
+/* floor(log2(us)), 0 for 0 and 1, at most RECLAIM_BUCKETS - 1: the
+ * histogram bucket of an episode of us microseconds, found by halving the
+ * width searched five times rather than by shifting bit by bit. */
 static __always_inline __u32 log2_bucket(__u64 us)
 {
-	__u32 b = 0;
+	__u32 b = 0, step;
 
-	for (int i = 0; i < RECLAIM_BUCKETS - 1 && us > 1; i++) {
-		us >>= 1;
-		b++;
-	}
-	return b;
+	step = (us >= 1ULL << 32) << 5;
+	us >>= step;
+	b |= step;
+	step = (us >= 1ULL << 16) << 4;
+	us >>= step;
+	b |= step;
+	step = (us >= 1ULL << 8) << 3;
+	us >>= step;
+	b |= step;
+	step = (us >= 1ULL << 4) << 2;
+	us >>= step;
+	b |= step;
+	step = (us >= 1ULL << 2) << 1;
+	us >>= step;
+	b |= step;
+	b |= us >> 1;
+	return b < RECLAIM_BUCKETS ? b : RECLAIM_BUCKETS - 1;
 }
 
-static __always_inline void count_reclaim(struct mem_cgroup *memcg, __u32 kind, __u64 duration_ns)
+static __always_inline void count_reclaim(struct mem_cgroup *memcg, __u64 cgroup_id, __u32 kind, __u64 duration_ns)
 {
 	struct reclaim_stats_key key = {
-		.cgroup_id = memcg ? memcg_id(memcg) : 0,
+		.cgroup_id = cgroup_id,
 		.reclaim_kind = kind,
 	};
 	struct reclaim_stats *stats;
@@ -621,33 +715,55 @@ static __always_inline void count_reclaim(struct mem_cgroup *memcg, __u32 kind, 
 	__sync_fetch_and_add(&stats->total_ns, duration_ns);
 	if (duration_ns > stats->max_ns)
 		stats->max_ns = duration_ns; /* racy but monotone enough for a maximum */
-	if (bucket < RECLAIM_BUCKETS)
-		__sync_fetch_and_add(&stats->buckets[bucket], 1);
+	__sync_fetch_and_add(&stats->buckets[bucket], 1);
 }
 
-static __always_inline int reclaim_end(__u32 kind, unsigned long nr_reclaimed)
+/* task_memcg through the task's BTF pointer: plain loads, which the
+ * verifier turns into faulting-safe ones, instead of a helper call each. */
+static __always_inline struct mem_cgroup *task_memcg_btf(struct task_struct *task)
 {
-	struct reclaim_start_key key = {
-		.tid = (__u32)bpf_get_current_pid_tgid(),
-		.reclaim_kind = kind,
-	};
-	struct task_struct *current = (struct task_struct *)bpf_get_current_task();
-	struct reclaim_start *start;
+	int id = bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
+
+	if (id < 0 || id >= 16)
+		return NULL;
+	/* css is the first member of struct mem_cgroup. */
+	return (struct mem_cgroup *)task->cgroups->subsys[id];
+}
+
+static __always_inline int reclaim_end(__u32 kind, unsigned long nr_reclaimed, const bool task_local)
+{
+	__u64 now = bpf_ktime_get_boot_ns();
+	struct reclaim_start start;
 	struct mem_cgroup *memcg;
 	struct reclaim_event *ev;
-	__u64 duration;
-	__u32 gfp_mask;
-	__s32 order;
+	__u64 duration, cgroup_id;
 
-	start = bpf_map_lookup_elem(&reclaim_starts, &key);
-	if (!start)
-		return 0;
-	duration = bpf_ktime_get_boot_ns() - start->ktime_ns;
-	gfp_mask = start->gfp_mask;
-	order = start->order;
-	bpf_map_delete_elem(&reclaim_starts, &key);
+	if (task_local) {
+		struct task_struct *task = bpf_get_current_task_btf();
+		struct reclaim_task *rt = bpf_task_storage_get(&reclaim_tasks, task, 0, 0);
 
-	memcg = task_memcg(current);
+		if (!rt || !rt->starts[kind].ktime_ns)
+			return 0;
+		start = rt->starts[kind];
+		rt->starts[kind].ktime_ns = 0;
+		memcg = task_memcg_btf(task);
+		cgroup_id = memcg ? memcg->css.cgroup->kn->id : 0;
+	} else {
+		struct reclaim_start_key key = {
+			.tid = (__u32)bpf_get_current_pid_tgid(),
+			.reclaim_kind = kind,
+		};
+		struct reclaim_start *s = bpf_map_lookup_elem(&reclaim_starts, &key);
+
+		if (!s)
+			return 0;
+		start = *s;
+		bpf_map_delete_elem(&reclaim_starts, &key);
+		memcg = task_memcg((struct task_struct *)bpf_get_current_task());
+		cgroup_id = memcg ? memcg_id(memcg) : 0;
+	}
+	duration = now - start.ktime_ns;
+
 	if (!memcg_in_filter(memcg))
 		return 0;
 	/*
@@ -657,7 +773,8 @@ static __always_inline int reclaim_end(__u32 kind, unsigned long nr_reclaimed)
 	 * and 6.1 could not merge: each of these programs took them 493,000
 	 * instructions (of the 1,000,000 allowed) and four seconds to verify
 	 * under emulation; now 16,000, as on later kernels. The episode may
-	 * show up as an event a moment before it is counted.
+	 * show up as an event a moment before it is counted. Episodes shorter
+	 * than --reclaim-min never touch the ring buffer.
 	 */
 	if (duration >= reclaim_min_ns) {
 		ev = reserve_event(sizeof(*ev), EVENT_RECLAIM);
@@ -666,14 +783,14 @@ static __always_inline int reclaim_end(__u32 kind, unsigned long nr_reclaimed)
 			fill_cgroup(&ev->cgroup, memcg);
 			ev->duration_ns = duration;
 			ev->nr_reclaimed = nr_reclaimed;
-			ev->gfp_mask = gfp_mask;
-			ev->order = order;
+			ev->gfp_mask = start.gfp_mask;
+			ev->order = start.order;
 			ev->reclaim_kind = kind;
 			ev->pad = 0;
-			bpf_ringbuf_submit(ev, 0);
+			submit_event(ev, true);
 		}
 	}
-	count_reclaim(memcg, kind, duration);
+	count_reclaim(memcg, cgroup_id, kind, duration);
 	return 0;
 }
 
@@ -684,41 +801,35 @@ static __always_inline int reclaim_end(__u32 kind, unsigned long nr_reclaimed)
  * neither form is not read at all: no episode is recorded rather than one
  * with its order and gfp mask swapped.
  */
-#define RECLAIM_BEGIN_PROG(prog, tp, kind)                                             \
-	SEC("tp_btf/" #tp)                                                             \
-	int prog(__u64 *ctx)                                                           \
-	{                                                                              \
-		if (bpf_core_type_exists(btf_trace_##tp##___memcg))                    \
-			return reclaim_begin(kind, (int)ctx[1], (gfp_t)ctx[0]);        \
-		if (bpf_core_type_exists(btf_trace_##tp##___pre71))                    \
-			return reclaim_begin(kind, (int)ctx[0], (gfp_t)ctx[1]);        \
-		return 0;                                                              \
+#define RECLAIM_BEGIN_PROG(prog, tp, kind, task_local)                                         \
+	SEC("tp_btf/" #tp)                                                                     \
+	int prog(__u64 *ctx)                                                                   \
+	{                                                                                      \
+		if (bpf_core_type_exists(btf_trace_##tp##___memcg))                            \
+			return reclaim_begin(kind, (int)ctx[1], (gfp_t)ctx[0], task_local);    \
+		if (bpf_core_type_exists(btf_trace_##tp##___pre71))                            \
+			return reclaim_begin(kind, (int)ctx[0], (gfp_t)ctx[1], task_local);    \
+		return 0;                                                                      \
 	}
 
 /* The end tracepoints kept nr_reclaimed first; 7.1 appended the memcg. */
-RECLAIM_BEGIN_PROG(direct_reclaim_begin, mm_vmscan_direct_reclaim_begin, RECLAIM_DIRECT)
+#define RECLAIM_END_PROG(prog, tp, kind, task_local)                                            \
+	SEC("tp_btf/" #tp)                                                                      \
+	int BPF_PROG(prog, unsigned long nr_reclaimed)                                          \
+	{                                                                                       \
+		return reclaim_end(kind, nr_reclaimed, task_local);                             \
+	}
 
-SEC("tp_btf/mm_vmscan_direct_reclaim_end")
-int BPF_PROG(direct_reclaim_end, unsigned long nr_reclaimed)
-{
-	return reclaim_end(RECLAIM_DIRECT, nr_reclaimed);
-}
+/* Both variants of the begin and end programs of one kind of reclaim. */
+#define RECLAIM_PROGS(name, tp, kind)                                                           \
+	RECLAIM_BEGIN_PROG(name##_begin, tp##_begin, kind, true)                                \
+	RECLAIM_BEGIN_PROG(name##_begin_compat, tp##_begin, kind, false)                        \
+	RECLAIM_END_PROG(name##_end, tp##_end, kind, true)                                      \
+	RECLAIM_END_PROG(name##_end_compat, tp##_end, kind, false)
 
-RECLAIM_BEGIN_PROG(memcg_reclaim_begin, mm_vmscan_memcg_reclaim_begin, RECLAIM_MEMCG)
-
-SEC("tp_btf/mm_vmscan_memcg_reclaim_end")
-int BPF_PROG(memcg_reclaim_end, unsigned long nr_reclaimed)
-{
-	return reclaim_end(RECLAIM_MEMCG, nr_reclaimed);
-}
-
-RECLAIM_BEGIN_PROG(softlimit_reclaim_begin, mm_vmscan_memcg_softlimit_reclaim_begin, RECLAIM_SOFTLIMIT)
-
-SEC("tp_btf/mm_vmscan_memcg_softlimit_reclaim_end")
-int BPF_PROG(softlimit_reclaim_end, unsigned long nr_reclaimed)
-{
-	return reclaim_end(RECLAIM_SOFTLIMIT, nr_reclaimed);
-}
+RECLAIM_PROGS(direct_reclaim, mm_vmscan_direct_reclaim, RECLAIM_DIRECT)
+RECLAIM_PROGS(memcg_reclaim, mm_vmscan_memcg_reclaim, RECLAIM_MEMCG)
+RECLAIM_PROGS(softlimit_reclaim, mm_vmscan_memcg_softlimit_reclaim, RECLAIM_SOFTLIMIT)
 
 SEC("tp_btf/mm_vmscan_kswapd_wake")
 int BPF_PROG(kswapd_wake, int nid, int zid, int order)
@@ -734,7 +845,7 @@ int BPF_PROG(kswapd_wake, int nid, int zid, int order)
 	ev->zid = zid;
 	ev->order = order;
 	ev->pad = 0;
-	bpf_ringbuf_submit(ev, 0);
+	submit_event(ev, true);
 	return 0;
 }
 
@@ -752,7 +863,7 @@ static __always_inline int emit_reaper(__u32 step, int pid)
 		return 0;
 	ev->step = step;
 	ev->victim_pid = pid;
-	bpf_ringbuf_submit(ev, 0);
+	submit_event(ev, false);
 	return 0;
 }
 
@@ -849,7 +960,7 @@ int BPF_PROG(signal_generate, int sig, struct kernel_siginfo *info, struct task_
 	ev->target_tgid = BPF_CORE_READ(task, tgid);
 	ev->group = group != 0;
 	BPF_CORE_READ_STR_INTO(&ev->target_comm, task, comm);
-	bpf_ringbuf_submit(ev, 0);
+	submit_event(ev, false);
 	return 0;
 }
 
@@ -889,6 +1000,6 @@ int BPF_PROG(process_exit, struct task_struct *task)
 	fill_cgroup(&ev->cgroup, memcg);
 	ev->exit_code = code;
 	ev->pad = 0;
-	bpf_ringbuf_submit(ev, 0);
+	submit_event(ev, false);
 	return 0;
 }

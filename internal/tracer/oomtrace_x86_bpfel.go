@@ -205,6 +205,11 @@ type oomtraceReclaimStatsKey struct {
 	Pad         uint32
 }
 
+type oomtraceReclaimTask struct {
+	_      structs.HostLayout
+	Starts [3]oomtraceReclaimStart
+}
+
 type oomtraceSignalEvent struct {
 	_            structs.HostLayout
 	Hdr          oomtraceEventHeader
@@ -223,54 +228,63 @@ type oomtraceSignalEvent struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	oomtraceMapEvents                      = "events"
-	oomtraceMapFilteredVictims             = "filtered_victims"
-	oomtraceMapLostEvents                  = "lost_events"
-	oomtraceMapOomCalls                    = "oom_calls"
-	oomtraceMapReclaimHistograms           = "reclaim_histograms"
-	oomtraceMapReclaimScratch              = "reclaim_scratch"
-	oomtraceMapReclaimStarts               = "reclaim_starts"
-	oomtraceMapReportedExits               = "reported_exits"
-	oomtraceMapSigkillTargets              = "sigkill_targets"
-	oomtraceMapZeroedOomKill               = "zeroed_oom_kill"
-	oomtraceProgDirectReclaimBegin         = "direct_reclaim_begin"
-	oomtraceProgDirectReclaimEnd           = "direct_reclaim_end"
-	oomtraceProgFentryMemCgroupOutOfMemory = "fentry_mem_cgroup_out_of_memory"
-	oomtraceProgFentryOomKillProcess       = "fentry_oom_kill_process"
-	oomtraceProgFexitOomKillProcess        = "fexit_oom_kill_process"
-	oomtraceProgFinishTaskReaping          = "finish_task_reaping"
-	oomtraceProgKprobeMemCgroupOutOfMemory = "kprobe_mem_cgroup_out_of_memory"
-	oomtraceProgKprobeOomKillProcess       = "kprobe_oom_kill_process"
-	oomtraceProgKretprobeOomKillProcess    = "kretprobe_oom_kill_process"
-	oomtraceProgKswapdWake                 = "kswapd_wake"
-	oomtraceProgMarkVictim                 = "mark_victim"
-	oomtraceProgMarkVictimPid              = "mark_victim_pid"
-	oomtraceProgMemcgReclaimBegin          = "memcg_reclaim_begin"
-	oomtraceProgMemcgReclaimEnd            = "memcg_reclaim_end"
-	oomtraceProgProcessExit                = "process_exit"
-	oomtraceProgSigkillTarget              = "sigkill_target"
-	oomtraceProgSignalGenerate             = "signal_generate"
-	oomtraceProgSkipTaskReaping            = "skip_task_reaping"
-	oomtraceProgSoftlimitReclaimBegin      = "softlimit_reclaim_begin"
-	oomtraceProgSoftlimitReclaimEnd        = "softlimit_reclaim_end"
-	oomtraceProgStartTaskReaping           = "start_task_reaping"
-	oomtraceProgWakeReaper                 = "wake_reaper"
-	oomtraceVarFatalSignals                = "fatal_signals"
-	oomtraceVarFilterCgroupId              = "filter_cgroup_id"
-	oomtraceVarFilterTgid                  = "filter_tgid"
-	oomtraceVarReclaimMinNs                = "reclaim_min_ns"
-	oomtraceVarUnusedCgroupFlags           = "unused_cgroup_flags"
-	oomtraceVarUnusedEventKind             = "unused_event_kind"
-	oomtraceVarUnusedExitEvent             = "unused_exit_event"
-	oomtraceVarUnusedKswapdWakeEvent       = "unused_kswapd_wake_event"
-	oomtraceVarUnusedMemcgOomEvent         = "unused_memcg_oom_event"
-	oomtraceVarUnusedOomKillFlags          = "unused_oom_kill_flags"
-	oomtraceVarUnusedOomSource             = "unused_oom_source"
-	oomtraceVarUnusedReaperEvent           = "unused_reaper_event"
-	oomtraceVarUnusedReaperStep            = "unused_reaper_step"
-	oomtraceVarUnusedReclaimEvent          = "unused_reclaim_event"
-	oomtraceVarUnusedReclaimKind           = "unused_reclaim_kind"
-	oomtraceVarUnusedSignalEvent           = "unused_signal_event"
+	oomtraceMapEvents                       = "events"
+	oomtraceMapFilteredVictims              = "filtered_victims"
+	oomtraceMapLostEvents                   = "lost_events"
+	oomtraceMapOomCalls                     = "oom_calls"
+	oomtraceMapReclaimHistograms            = "reclaim_histograms"
+	oomtraceMapReclaimScratch               = "reclaim_scratch"
+	oomtraceMapReclaimStarts                = "reclaim_starts"
+	oomtraceMapReclaimTasks                 = "reclaim_tasks"
+	oomtraceMapReportedExits                = "reported_exits"
+	oomtraceMapSigkillTargets               = "sigkill_targets"
+	oomtraceMapZeroedOomKill                = "zeroed_oom_kill"
+	oomtraceProgDirectReclaimBegin          = "direct_reclaim_begin"
+	oomtraceProgDirectReclaimBeginCompat    = "direct_reclaim_begin_compat"
+	oomtraceProgDirectReclaimEnd            = "direct_reclaim_end"
+	oomtraceProgDirectReclaimEndCompat      = "direct_reclaim_end_compat"
+	oomtraceProgFentryMemCgroupOutOfMemory  = "fentry_mem_cgroup_out_of_memory"
+	oomtraceProgFentryOomKillProcess        = "fentry_oom_kill_process"
+	oomtraceProgFexitOomKillProcess         = "fexit_oom_kill_process"
+	oomtraceProgFinishTaskReaping           = "finish_task_reaping"
+	oomtraceProgKprobeMemCgroupOutOfMemory  = "kprobe_mem_cgroup_out_of_memory"
+	oomtraceProgKprobeOomKillProcess        = "kprobe_oom_kill_process"
+	oomtraceProgKretprobeOomKillProcess     = "kretprobe_oom_kill_process"
+	oomtraceProgKswapdWake                  = "kswapd_wake"
+	oomtraceProgMarkVictim                  = "mark_victim"
+	oomtraceProgMarkVictimPid               = "mark_victim_pid"
+	oomtraceProgMemcgReclaimBegin           = "memcg_reclaim_begin"
+	oomtraceProgMemcgReclaimBeginCompat     = "memcg_reclaim_begin_compat"
+	oomtraceProgMemcgReclaimEnd             = "memcg_reclaim_end"
+	oomtraceProgMemcgReclaimEndCompat       = "memcg_reclaim_end_compat"
+	oomtraceProgProcessExit                 = "process_exit"
+	oomtraceProgSigkillTarget               = "sigkill_target"
+	oomtraceProgSignalGenerate              = "signal_generate"
+	oomtraceProgSkipTaskReaping             = "skip_task_reaping"
+	oomtraceProgSoftlimitReclaimBegin       = "softlimit_reclaim_begin"
+	oomtraceProgSoftlimitReclaimBeginCompat = "softlimit_reclaim_begin_compat"
+	oomtraceProgSoftlimitReclaimEnd         = "softlimit_reclaim_end"
+	oomtraceProgSoftlimitReclaimEndCompat   = "softlimit_reclaim_end_compat"
+	oomtraceProgStartTaskReaping            = "start_task_reaping"
+	oomtraceProgWakeReaper                  = "wake_reaper"
+	oomtraceVarFatalSignals                 = "fatal_signals"
+	oomtraceVarFilterCgroupId               = "filter_cgroup_id"
+	oomtraceVarFilterTgid                   = "filter_tgid"
+	oomtraceVarLastWakeupNs                 = "last_wakeup_ns"
+	oomtraceVarReclaimMinNs                 = "reclaim_min_ns"
+	oomtraceVarUnusedCgroupFlags            = "unused_cgroup_flags"
+	oomtraceVarUnusedEventKind              = "unused_event_kind"
+	oomtraceVarUnusedExitEvent              = "unused_exit_event"
+	oomtraceVarUnusedKswapdWakeEvent        = "unused_kswapd_wake_event"
+	oomtraceVarUnusedMemcgOomEvent          = "unused_memcg_oom_event"
+	oomtraceVarUnusedOomKillFlags           = "unused_oom_kill_flags"
+	oomtraceVarUnusedOomSource              = "unused_oom_source"
+	oomtraceVarUnusedReaperEvent            = "unused_reaper_event"
+	oomtraceVarUnusedReaperStep             = "unused_reaper_step"
+	oomtraceVarUnusedReclaimEvent           = "unused_reclaim_event"
+	oomtraceVarUnusedReclaimKind            = "unused_reclaim_kind"
+	oomtraceVarUnusedSignalEvent            = "unused_signal_event"
+	oomtraceVarWakeupWindowNs               = "wakeup_window_ns"
 )
 
 // loadOomtrace returns the embedded CollectionSpec for oomtrace.
@@ -315,28 +329,34 @@ type oomtraceSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type oomtraceProgramSpecs struct {
-	DirectReclaimBegin         *ebpf.ProgramSpec `ebpf:"direct_reclaim_begin"`
-	DirectReclaimEnd           *ebpf.ProgramSpec `ebpf:"direct_reclaim_end"`
-	FentryMemCgroupOutOfMemory *ebpf.ProgramSpec `ebpf:"fentry_mem_cgroup_out_of_memory"`
-	FentryOomKillProcess       *ebpf.ProgramSpec `ebpf:"fentry_oom_kill_process"`
-	FexitOomKillProcess        *ebpf.ProgramSpec `ebpf:"fexit_oom_kill_process"`
-	FinishTaskReaping          *ebpf.ProgramSpec `ebpf:"finish_task_reaping"`
-	KprobeMemCgroupOutOfMemory *ebpf.ProgramSpec `ebpf:"kprobe_mem_cgroup_out_of_memory"`
-	KprobeOomKillProcess       *ebpf.ProgramSpec `ebpf:"kprobe_oom_kill_process"`
-	KretprobeOomKillProcess    *ebpf.ProgramSpec `ebpf:"kretprobe_oom_kill_process"`
-	KswapdWake                 *ebpf.ProgramSpec `ebpf:"kswapd_wake"`
-	MarkVictim                 *ebpf.ProgramSpec `ebpf:"mark_victim"`
-	MarkVictimPid              *ebpf.ProgramSpec `ebpf:"mark_victim_pid"`
-	MemcgReclaimBegin          *ebpf.ProgramSpec `ebpf:"memcg_reclaim_begin"`
-	MemcgReclaimEnd            *ebpf.ProgramSpec `ebpf:"memcg_reclaim_end"`
-	ProcessExit                *ebpf.ProgramSpec `ebpf:"process_exit"`
-	SigkillTarget              *ebpf.ProgramSpec `ebpf:"sigkill_target"`
-	SignalGenerate             *ebpf.ProgramSpec `ebpf:"signal_generate"`
-	SkipTaskReaping            *ebpf.ProgramSpec `ebpf:"skip_task_reaping"`
-	SoftlimitReclaimBegin      *ebpf.ProgramSpec `ebpf:"softlimit_reclaim_begin"`
-	SoftlimitReclaimEnd        *ebpf.ProgramSpec `ebpf:"softlimit_reclaim_end"`
-	StartTaskReaping           *ebpf.ProgramSpec `ebpf:"start_task_reaping"`
-	WakeReaper                 *ebpf.ProgramSpec `ebpf:"wake_reaper"`
+	DirectReclaimBegin          *ebpf.ProgramSpec `ebpf:"direct_reclaim_begin"`
+	DirectReclaimBeginCompat    *ebpf.ProgramSpec `ebpf:"direct_reclaim_begin_compat"`
+	DirectReclaimEnd            *ebpf.ProgramSpec `ebpf:"direct_reclaim_end"`
+	DirectReclaimEndCompat      *ebpf.ProgramSpec `ebpf:"direct_reclaim_end_compat"`
+	FentryMemCgroupOutOfMemory  *ebpf.ProgramSpec `ebpf:"fentry_mem_cgroup_out_of_memory"`
+	FentryOomKillProcess        *ebpf.ProgramSpec `ebpf:"fentry_oom_kill_process"`
+	FexitOomKillProcess         *ebpf.ProgramSpec `ebpf:"fexit_oom_kill_process"`
+	FinishTaskReaping           *ebpf.ProgramSpec `ebpf:"finish_task_reaping"`
+	KprobeMemCgroupOutOfMemory  *ebpf.ProgramSpec `ebpf:"kprobe_mem_cgroup_out_of_memory"`
+	KprobeOomKillProcess        *ebpf.ProgramSpec `ebpf:"kprobe_oom_kill_process"`
+	KretprobeOomKillProcess     *ebpf.ProgramSpec `ebpf:"kretprobe_oom_kill_process"`
+	KswapdWake                  *ebpf.ProgramSpec `ebpf:"kswapd_wake"`
+	MarkVictim                  *ebpf.ProgramSpec `ebpf:"mark_victim"`
+	MarkVictimPid               *ebpf.ProgramSpec `ebpf:"mark_victim_pid"`
+	MemcgReclaimBegin           *ebpf.ProgramSpec `ebpf:"memcg_reclaim_begin"`
+	MemcgReclaimBeginCompat     *ebpf.ProgramSpec `ebpf:"memcg_reclaim_begin_compat"`
+	MemcgReclaimEnd             *ebpf.ProgramSpec `ebpf:"memcg_reclaim_end"`
+	MemcgReclaimEndCompat       *ebpf.ProgramSpec `ebpf:"memcg_reclaim_end_compat"`
+	ProcessExit                 *ebpf.ProgramSpec `ebpf:"process_exit"`
+	SigkillTarget               *ebpf.ProgramSpec `ebpf:"sigkill_target"`
+	SignalGenerate              *ebpf.ProgramSpec `ebpf:"signal_generate"`
+	SkipTaskReaping             *ebpf.ProgramSpec `ebpf:"skip_task_reaping"`
+	SoftlimitReclaimBegin       *ebpf.ProgramSpec `ebpf:"softlimit_reclaim_begin"`
+	SoftlimitReclaimBeginCompat *ebpf.ProgramSpec `ebpf:"softlimit_reclaim_begin_compat"`
+	SoftlimitReclaimEnd         *ebpf.ProgramSpec `ebpf:"softlimit_reclaim_end"`
+	SoftlimitReclaimEndCompat   *ebpf.ProgramSpec `ebpf:"softlimit_reclaim_end_compat"`
+	StartTaskReaping            *ebpf.ProgramSpec `ebpf:"start_task_reaping"`
+	WakeReaper                  *ebpf.ProgramSpec `ebpf:"wake_reaper"`
 }
 
 // oomtraceMapSpecs contains maps before they are loaded into the kernel.
@@ -350,6 +370,7 @@ type oomtraceMapSpecs struct {
 	ReclaimHistograms *ebpf.MapSpec `ebpf:"reclaim_histograms"`
 	ReclaimScratch    *ebpf.MapSpec `ebpf:"reclaim_scratch"`
 	ReclaimStarts     *ebpf.MapSpec `ebpf:"reclaim_starts"`
+	ReclaimTasks      *ebpf.MapSpec `ebpf:"reclaim_tasks"`
 	ReportedExits     *ebpf.MapSpec `ebpf:"reported_exits"`
 	SigkillTargets    *ebpf.MapSpec `ebpf:"sigkill_targets"`
 	ZeroedOomKill     *ebpf.MapSpec `ebpf:"zeroed_oom_kill"`
@@ -362,6 +383,7 @@ type oomtraceVariableSpecs struct {
 	FatalSignals          *ebpf.VariableSpec `ebpf:"fatal_signals"`
 	FilterCgroupId        *ebpf.VariableSpec `ebpf:"filter_cgroup_id"`
 	FilterTgid            *ebpf.VariableSpec `ebpf:"filter_tgid"`
+	LastWakeupNs          *ebpf.VariableSpec `ebpf:"last_wakeup_ns"`
 	ReclaimMinNs          *ebpf.VariableSpec `ebpf:"reclaim_min_ns"`
 	UnusedCgroupFlags     *ebpf.VariableSpec `ebpf:"unused_cgroup_flags"`
 	UnusedEventKind       *ebpf.VariableSpec `ebpf:"unused_event_kind"`
@@ -375,6 +397,7 @@ type oomtraceVariableSpecs struct {
 	UnusedReclaimEvent    *ebpf.VariableSpec `ebpf:"unused_reclaim_event"`
 	UnusedReclaimKind     *ebpf.VariableSpec `ebpf:"unused_reclaim_kind"`
 	UnusedSignalEvent     *ebpf.VariableSpec `ebpf:"unused_signal_event"`
+	WakeupWindowNs        *ebpf.VariableSpec `ebpf:"wakeup_window_ns"`
 }
 
 // oomtraceObjects contains all objects after they have been loaded into the kernel.
@@ -404,6 +427,7 @@ type oomtraceMaps struct {
 	ReclaimHistograms *ebpf.Map `ebpf:"reclaim_histograms"`
 	ReclaimScratch    *ebpf.Map `ebpf:"reclaim_scratch"`
 	ReclaimStarts     *ebpf.Map `ebpf:"reclaim_starts"`
+	ReclaimTasks      *ebpf.Map `ebpf:"reclaim_tasks"`
 	ReportedExits     *ebpf.Map `ebpf:"reported_exits"`
 	SigkillTargets    *ebpf.Map `ebpf:"sigkill_targets"`
 	ZeroedOomKill     *ebpf.Map `ebpf:"zeroed_oom_kill"`
@@ -418,6 +442,7 @@ func (m *oomtraceMaps) Close() error {
 		m.ReclaimHistograms,
 		m.ReclaimScratch,
 		m.ReclaimStarts,
+		m.ReclaimTasks,
 		m.ReportedExits,
 		m.SigkillTargets,
 		m.ZeroedOomKill,
@@ -431,6 +456,7 @@ type oomtraceVariables struct {
 	FatalSignals          *ebpf.Variable `ebpf:"fatal_signals"`
 	FilterCgroupId        *ebpf.Variable `ebpf:"filter_cgroup_id"`
 	FilterTgid            *ebpf.Variable `ebpf:"filter_tgid"`
+	LastWakeupNs          *ebpf.Variable `ebpf:"last_wakeup_ns"`
 	ReclaimMinNs          *ebpf.Variable `ebpf:"reclaim_min_ns"`
 	UnusedCgroupFlags     *ebpf.Variable `ebpf:"unused_cgroup_flags"`
 	UnusedEventKind       *ebpf.Variable `ebpf:"unused_event_kind"`
@@ -444,40 +470,49 @@ type oomtraceVariables struct {
 	UnusedReclaimEvent    *ebpf.Variable `ebpf:"unused_reclaim_event"`
 	UnusedReclaimKind     *ebpf.Variable `ebpf:"unused_reclaim_kind"`
 	UnusedSignalEvent     *ebpf.Variable `ebpf:"unused_signal_event"`
+	WakeupWindowNs        *ebpf.Variable `ebpf:"wakeup_window_ns"`
 }
 
 // oomtracePrograms contains all programs after they have been loaded into the kernel.
 //
 // It can be passed to loadOomtraceObjects or ebpf.CollectionSpec.LoadAndAssign.
 type oomtracePrograms struct {
-	DirectReclaimBegin         *ebpf.Program `ebpf:"direct_reclaim_begin"`
-	DirectReclaimEnd           *ebpf.Program `ebpf:"direct_reclaim_end"`
-	FentryMemCgroupOutOfMemory *ebpf.Program `ebpf:"fentry_mem_cgroup_out_of_memory"`
-	FentryOomKillProcess       *ebpf.Program `ebpf:"fentry_oom_kill_process"`
-	FexitOomKillProcess        *ebpf.Program `ebpf:"fexit_oom_kill_process"`
-	FinishTaskReaping          *ebpf.Program `ebpf:"finish_task_reaping"`
-	KprobeMemCgroupOutOfMemory *ebpf.Program `ebpf:"kprobe_mem_cgroup_out_of_memory"`
-	KprobeOomKillProcess       *ebpf.Program `ebpf:"kprobe_oom_kill_process"`
-	KretprobeOomKillProcess    *ebpf.Program `ebpf:"kretprobe_oom_kill_process"`
-	KswapdWake                 *ebpf.Program `ebpf:"kswapd_wake"`
-	MarkVictim                 *ebpf.Program `ebpf:"mark_victim"`
-	MarkVictimPid              *ebpf.Program `ebpf:"mark_victim_pid"`
-	MemcgReclaimBegin          *ebpf.Program `ebpf:"memcg_reclaim_begin"`
-	MemcgReclaimEnd            *ebpf.Program `ebpf:"memcg_reclaim_end"`
-	ProcessExit                *ebpf.Program `ebpf:"process_exit"`
-	SigkillTarget              *ebpf.Program `ebpf:"sigkill_target"`
-	SignalGenerate             *ebpf.Program `ebpf:"signal_generate"`
-	SkipTaskReaping            *ebpf.Program `ebpf:"skip_task_reaping"`
-	SoftlimitReclaimBegin      *ebpf.Program `ebpf:"softlimit_reclaim_begin"`
-	SoftlimitReclaimEnd        *ebpf.Program `ebpf:"softlimit_reclaim_end"`
-	StartTaskReaping           *ebpf.Program `ebpf:"start_task_reaping"`
-	WakeReaper                 *ebpf.Program `ebpf:"wake_reaper"`
+	DirectReclaimBegin          *ebpf.Program `ebpf:"direct_reclaim_begin"`
+	DirectReclaimBeginCompat    *ebpf.Program `ebpf:"direct_reclaim_begin_compat"`
+	DirectReclaimEnd            *ebpf.Program `ebpf:"direct_reclaim_end"`
+	DirectReclaimEndCompat      *ebpf.Program `ebpf:"direct_reclaim_end_compat"`
+	FentryMemCgroupOutOfMemory  *ebpf.Program `ebpf:"fentry_mem_cgroup_out_of_memory"`
+	FentryOomKillProcess        *ebpf.Program `ebpf:"fentry_oom_kill_process"`
+	FexitOomKillProcess         *ebpf.Program `ebpf:"fexit_oom_kill_process"`
+	FinishTaskReaping           *ebpf.Program `ebpf:"finish_task_reaping"`
+	KprobeMemCgroupOutOfMemory  *ebpf.Program `ebpf:"kprobe_mem_cgroup_out_of_memory"`
+	KprobeOomKillProcess        *ebpf.Program `ebpf:"kprobe_oom_kill_process"`
+	KretprobeOomKillProcess     *ebpf.Program `ebpf:"kretprobe_oom_kill_process"`
+	KswapdWake                  *ebpf.Program `ebpf:"kswapd_wake"`
+	MarkVictim                  *ebpf.Program `ebpf:"mark_victim"`
+	MarkVictimPid               *ebpf.Program `ebpf:"mark_victim_pid"`
+	MemcgReclaimBegin           *ebpf.Program `ebpf:"memcg_reclaim_begin"`
+	MemcgReclaimBeginCompat     *ebpf.Program `ebpf:"memcg_reclaim_begin_compat"`
+	MemcgReclaimEnd             *ebpf.Program `ebpf:"memcg_reclaim_end"`
+	MemcgReclaimEndCompat       *ebpf.Program `ebpf:"memcg_reclaim_end_compat"`
+	ProcessExit                 *ebpf.Program `ebpf:"process_exit"`
+	SigkillTarget               *ebpf.Program `ebpf:"sigkill_target"`
+	SignalGenerate              *ebpf.Program `ebpf:"signal_generate"`
+	SkipTaskReaping             *ebpf.Program `ebpf:"skip_task_reaping"`
+	SoftlimitReclaimBegin       *ebpf.Program `ebpf:"softlimit_reclaim_begin"`
+	SoftlimitReclaimBeginCompat *ebpf.Program `ebpf:"softlimit_reclaim_begin_compat"`
+	SoftlimitReclaimEnd         *ebpf.Program `ebpf:"softlimit_reclaim_end"`
+	SoftlimitReclaimEndCompat   *ebpf.Program `ebpf:"softlimit_reclaim_end_compat"`
+	StartTaskReaping            *ebpf.Program `ebpf:"start_task_reaping"`
+	WakeReaper                  *ebpf.Program `ebpf:"wake_reaper"`
 }
 
 func (p *oomtracePrograms) Close() error {
 	return _OomtraceClose(
 		p.DirectReclaimBegin,
+		p.DirectReclaimBeginCompat,
 		p.DirectReclaimEnd,
+		p.DirectReclaimEndCompat,
 		p.FentryMemCgroupOutOfMemory,
 		p.FentryOomKillProcess,
 		p.FexitOomKillProcess,
@@ -489,13 +524,17 @@ func (p *oomtracePrograms) Close() error {
 		p.MarkVictim,
 		p.MarkVictimPid,
 		p.MemcgReclaimBegin,
+		p.MemcgReclaimBeginCompat,
 		p.MemcgReclaimEnd,
+		p.MemcgReclaimEndCompat,
 		p.ProcessExit,
 		p.SigkillTarget,
 		p.SignalGenerate,
 		p.SkipTaskReaping,
 		p.SoftlimitReclaimBegin,
+		p.SoftlimitReclaimBeginCompat,
 		p.SoftlimitReclaimEnd,
+		p.SoftlimitReclaimEndCompat,
 		p.StartTaskReaping,
 		p.WakeReaper,
 	)

@@ -19,6 +19,10 @@ type hook struct {
 	// tracepoint's arguments as the kernel's BTF declares them. An optional
 	// hook whose prototype it does not know is dropped with a warning.
 	known func(params []btf.FuncParam) bool
+	// variants says the program comes in the two variants of
+	// reclaimVariant: the task-local one under this name, the other with
+	// the suffix _compat.
+	variants bool
 }
 
 // The oom:mark_victim program is chosen by the tracepoint's signature; the
@@ -32,12 +36,12 @@ var (
 		{program: "sigkill_target", target: "signal_generate", group: EventsOOM},
 	}
 	tracepointHooks = []hook{
-		{program: "direct_reclaim_begin", target: "mm_vmscan_direct_reclaim_begin", optional: true, group: EventsReclaim, known: reclaimBeginKnown},
-		{program: "direct_reclaim_end", target: "mm_vmscan_direct_reclaim_end", optional: true, group: EventsReclaim},
-		{program: "memcg_reclaim_begin", target: "mm_vmscan_memcg_reclaim_begin", optional: true, group: EventsReclaim, known: reclaimBeginKnown},
-		{program: "memcg_reclaim_end", target: "mm_vmscan_memcg_reclaim_end", optional: true, group: EventsReclaim},
-		{program: "softlimit_reclaim_begin", target: "mm_vmscan_memcg_softlimit_reclaim_begin", optional: true, group: EventsReclaim, known: reclaimBeginKnown},
-		{program: "softlimit_reclaim_end", target: "mm_vmscan_memcg_softlimit_reclaim_end", optional: true, group: EventsReclaim},
+		{program: "direct_reclaim_begin", target: "mm_vmscan_direct_reclaim_begin", optional: true, group: EventsReclaim, known: reclaimBeginKnown, variants: true},
+		{program: "direct_reclaim_end", target: "mm_vmscan_direct_reclaim_end", optional: true, group: EventsReclaim, variants: true},
+		{program: "memcg_reclaim_begin", target: "mm_vmscan_memcg_reclaim_begin", optional: true, group: EventsReclaim, known: reclaimBeginKnown, variants: true},
+		{program: "memcg_reclaim_end", target: "mm_vmscan_memcg_reclaim_end", optional: true, group: EventsReclaim, variants: true},
+		{program: "softlimit_reclaim_begin", target: "mm_vmscan_memcg_softlimit_reclaim_begin", optional: true, group: EventsReclaim, known: reclaimBeginKnown, variants: true},
+		{program: "softlimit_reclaim_end", target: "mm_vmscan_memcg_softlimit_reclaim_end", optional: true, group: EventsReclaim, variants: true},
 		{program: "kswapd_wake", target: "mm_vmscan_kswapd_wake", optional: true, group: EventsReclaim},
 		{program: "wake_reaper", target: "wake_reaper", optional: true, group: EventsReaper},
 		{program: "start_task_reaping", target: "start_task_reaping", optional: true, group: EventsReaper},

@@ -17,28 +17,47 @@ var ErrNoRecord = errors.New("no record in the ring buffer")
 // return at once.
 var noWaitDeadline = time.Unix(1, 0)
 
+// wakeupWindow is how long a reclaim or kswapd record may wait in the ring
+// buffer without waking the reader (submit_event in bpf/oomtrace.bpf.c).
+const wakeupWindow = 25 * time.Millisecond
+
 // Read returns the next record's bytes, valid until the next Read. When
 // the ring buffer holds none, it waits for one if wait is set, and else
 // returns ErrNoRecord at once: a caller that holds output for a batch
 // writes it out before it waits. After Flush it returns the records in the
 // buffer and then an error wrapping ringbuf.ErrFlushed, after Close one
 // wrapping ringbuf.ErrClosed.
+//
+// The kernel submits some records without waking the reader, but only
+// within wakeupWindow of a record that did. So once Read has emptied the
+// ring buffer, a wait lasts at most wakeupWindow before it looks again, and
+// only after that is it without a deadline, until a record wakes it.
 func (t *Tracer) Read(wait bool) ([]byte, error) {
-	if t.noWait == wait {
+	for {
 		deadline := noWaitDeadline
 		if wait {
-			deadline = time.Time{}
+			deadline = t.lookAgain
 		}
-		t.reader.SetDeadline(deadline)
-		t.noWait = !wait
-	}
-	if err := t.reader.ReadInto(&t.record); err != nil {
+		if deadline != t.deadline {
+			t.reader.SetDeadline(deadline)
+			t.deadline = deadline
+		}
+		err := t.reader.ReadInto(&t.record)
 		if errors.Is(err, os.ErrDeadlineExceeded) {
-			return nil, ErrNoRecord
+			if !wait {
+				return nil, ErrNoRecord
+			}
+			t.lookAgain = time.Time{} // looked again: wait for a wakeup
+			continue
 		}
-		return nil, err
+		if err != nil {
+			return nil, err
+		}
+		if t.reader.AvailableBytes() == 0 {
+			t.lookAgain = time.Now().Add(wakeupWindow)
+		}
+		return t.record.RawSample, nil
 	}
-	return t.record.RawSample, nil
 }
 
 // RingBuffer returns the ring buffer's size and the bytes the kernel has

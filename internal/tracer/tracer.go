@@ -43,14 +43,17 @@ type Config struct {
 type Tracer struct {
 	mode       event.Mode
 	markVictim markVictimForm
+	reclaim    reclaimVariant
 	base       *ebpf.Collection
 	hooks      *ebpf.Collection
 	links      []link.Link // the base programs'
 	hookLinks  []link.Link // the function hooks' of the mode
 	reader     *ringbuf.Reader
 	record     ringbuf.Record
-	// noWait says the reader's deadline is in the past: Read(false).
-	noWait bool
+	// deadline is the reader's deadline as Read last set it; lookAgain,
+	// when not zero, is when a waiting Read looks for records that were
+	// submitted without a wakeup.
+	deadline, lookAgain time.Time
 }
 
 // Open loads and attaches everything. The caller must Close the Tracer.
@@ -125,7 +128,7 @@ func openBase(cfg Config, logger *slog.Logger) (*Tracer, *ebpf.CollectionSpec, e
 	}
 
 	t := &Tracer{markVictim: form}
-	if err := t.attachBase(spec, kernel, cfg.Events.orAll(), logger); err != nil {
+	if spec, err = t.attachBase(spec, kernel, cfg.Events.orAll(), logger); err != nil {
 		t.Close()
 		return nil, nil, err
 	}
@@ -146,6 +149,7 @@ func setVariables(spec *ebpf.CollectionSpec, cfg Config) error {
 		"filter_tgid":      cfg.FilterTGID,
 		"filter_cgroup_id": cfg.FilterCgroupID,
 		"reclaim_min_ns":   uint64(cfg.ReclaimMin.Nanoseconds()),
+		"wakeup_window_ns": uint64(wakeupWindow.Nanoseconds()),
 	}
 	for name, v := range values {
 		variable, ok := spec.Variables[name]
@@ -160,8 +164,10 @@ func setVariables(spec *ebpf.CollectionSpec, cfg Config) error {
 }
 
 // attachBase loads the tracepoint programs every mode runs, with the maps
-// the function hooks share, and attaches them.
-func (t *Tracer) attachBase(spec *ebpf.CollectionSpec, kernel *btf.Spec, groups EventGroup, logger *slog.Logger) error {
+// the function hooks share, and attaches them. It returns the spec they
+// were loaded from, which the function hooks must be loaded from too: it
+// holds the maps of the reclaim programs' variant only.
+func (t *Tracer) attachBase(spec *ebpf.CollectionSpec, kernel *btf.Spec, groups EventGroup, logger *slog.Logger) (*ebpf.CollectionSpec, error) {
 	candidates := []hook{markVictimHook}
 	if t.markVictim == markVictimPidOnly {
 		candidates = markVictimPidHooks
@@ -184,25 +190,37 @@ func (t *Tracer) attachBase(spec *ebpf.CollectionSpec, kernel *btf.Spec, groups 
 		hooks = append(hooks, h)
 	}
 
-	coll, err := loadHooks(spec, hooks, nil)
+	variant := reclaimTaskLocal
+	if groups&EventsReclaim == 0 {
+		variant = reclaimCompat // nothing to probe for: no reclaim program loads
+	} else if err := probeTaskLocal(markVictimHook.target); err != nil {
+		variant = reclaimCompat
+		logger.Info("reclaim episodes kept in a hash map", "reason", explain(err))
+	}
+	loaded := variant.spec(spec)
+	coll, err := loadHooks(loaded, variant.hooks(hooks), nil)
 	if errors.Is(err, ebpf.ErrNotSupported) || errors.Is(err, unix.EINVAL) {
 		// Kernels that cannot load tp_btf programs may still run the same
-		// code as raw tracepoints: every access goes through CO-RE reads.
+		// code as raw tracepoints: every access of the compat variant goes
+		// through CO-RE reads.
 		logger.Warn("tp_btf programs did not load, retrying as raw tracepoints", "error", err)
-		coll, err = loadHooks(asRawTracepoints(spec), hooks, nil)
+		variant = reclaimCompat
+		loaded = asRawTracepoints(variant.spec(spec))
+		coll, err = loadHooks(loaded, variant.hooks(hooks), nil)
 	}
 	if err != nil {
-		return fmt.Errorf("load tracepoint programs: %w", explain(err))
+		return nil, fmt.Errorf("load tracepoint programs: %w", explain(err))
 	}
 	t.base = coll
-	for _, h := range hooks {
-		l, err := attach(coll.Programs[h.program], spec.Programs[h.program], h.target)
+	t.reclaim = variant
+	for _, h := range variant.hooks(hooks) {
+		l, err := attach(coll.Programs[h.program], loaded.Programs[h.program], h.target)
 		if err != nil {
-			return fmt.Errorf("attach %s to tracepoint %s: %w", h.program, h.target, err)
+			return nil, fmt.Errorf("attach %s to tracepoint %s: %w", h.program, h.target, err)
 		}
 		t.links = append(t.links, l)
 	}
-	return nil
+	return loaded, nil
 }
 
 // attachFunctionHooks loads and attaches the programs that read struct

@@ -99,7 +99,7 @@ func TestOldMarkVictimProgramsVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	coll, err := loadHooks(asRawTracepoints(spec), markVictimPidHooks, nil)
+	coll, err := loadHooks(asRawTracepoints(reclaimCompat.spec(spec)), markVictimPidHooks, nil)
 	if err != nil {
 		t.Fatalf("old-form programs rejected: %v", explain(err))
 	}
@@ -107,15 +107,17 @@ func TestOldMarkVictimProgramsVerify(t *testing.T) {
 }
 
 // The raw_tp fallback for kernels that cannot load tp_btf runs the same
-// code: it must pass the verifier and attach as raw tracepoints too.
+// code, with the compat variant of the reclaim programs: it must pass the
+// verifier and attach as raw tracepoints too.
 func TestRawTracepointFallbackVerifies(t *testing.T) {
 	requireBPF(t)
 	spec, err := loadOomtrace()
 	if err != nil {
 		t.Fatal(err)
 	}
-	hooks := append([]hook{markVictimHook}, tracepointHooks...)
-	coll, err := loadHooks(asRawTracepoints(spec), hooks, nil)
+	spec = asRawTracepoints(reclaimCompat.spec(spec))
+	hooks := reclaimCompat.hooks(append([]hook{markVictimHook}, tracepointHooks...))
+	coll, err := loadHooks(spec, hooks, nil)
 	if err != nil {
 		t.Fatalf("raw_tp programs rejected: %v", explain(err))
 	}
