@@ -244,7 +244,7 @@ func (l *latencyResults) killPath(cond string) ([]killPathStep, int) {
 	steps := []killPathStep{
 		{name: "the kill → oomtrace decodes its record (the ring buffer's wakeup, scheduling, records before it)"},
 		{name: "decode and classify stages"},
-		{name: "attribute stage (names, memory snapshot)"},
+		{name: "attribute stage (container and pod names)"},
 		{name: "explain and filter stages, formatting"},
 		{name: "oomtrace's write(2) → the harness has the line (pipe, scheduling)"},
 	}

@@ -52,6 +52,7 @@ var stormConfigs = []stormConfig{
 	{toolPerf, false},
 	{toolOomtrace, true},
 	{toolBpftrace, true},
+	{toolEmpty, true},
 }
 
 // rotate returns xs starting at index r mod len(xs): each round starts with
@@ -104,6 +105,9 @@ func (b *bencher) stormTrial(st *storm, cfg stormConfig, n int) (trial stormTria
 		}
 		defer stats.Close()
 	}
+	if cfg.tool == toolEmpty {
+		return b.emptyProgramsTrial(st, trial, n)
+	}
 	tr, err := b.tools.startTracer(cfg.tool, nil, nil)
 	if err != nil {
 		return trial, err
@@ -154,6 +158,28 @@ func (b *bencher) stormTrial(st *storm, cfg stormConfig, n int) (trial stormTria
 	stopped = true
 	trial.exit, err = b.stopTool(tr)
 	return trial, err
+}
+
+// emptyProgramsTrial runs the storm with the empty programs attached: no
+// process of a tool, only the programs' statistics.
+func (b *bencher) emptyProgramsTrial(st *storm, trial stormTrial, n int) (stormTrial, error) {
+	e, err := attachEmptyPrograms(emptyProgramTracepoints())
+	if err != nil {
+		return trial, err
+	}
+	before, err := e.stats()
+	if err == nil {
+		trial.storm, err = st.run(n, b.cfg.StormDuration)
+	}
+	var after progStats
+	if err == nil {
+		after, err = e.stats()
+	}
+	if err := errors.Join(err, e.close()); err != nil {
+		return trial, err
+	}
+	trial.progs = deltas(before, after)
+	return trial, nil
 }
 
 // killCostResults are the programs' costs over OOM kills.

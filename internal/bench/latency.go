@@ -50,8 +50,8 @@ type oomtraceVariant struct {
 }
 
 // latencyVariants are the oomtraces that watch the same kills: as users run
-// it, and without the memory snapshot each kill waits for, where this
-// oomtrace takes one.
+// it, and without the memory snapshot (which follows a kill's line rather
+// than holding it), where this oomtrace takes one.
 func (ts tools) latencyVariants() []oomtraceVariant {
 	variants := []oomtraceVariant{{"oomtrace", nil}}
 	if ts.oomtraceHas("no-snapshot") {

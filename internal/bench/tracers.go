@@ -26,6 +26,10 @@ const (
 	toolOomtrace             // oomtrace trace
 	toolBpftrace             // a bpftrace script on the same tracepoints
 	toolPerf                 // perf record -e 'vmscan:*' -e 'oom:*'
+	// toolEmpty is a program of return 0 on each of oomtrace's
+	// tracepoints, loaded by the harness itself: the floor of the
+	// per-program costs (emptyprog.go).
+	toolEmpty
 )
 
 func (t tool) String() string {
@@ -38,6 +42,8 @@ func (t tool) String() string {
 		return "bpftrace"
 	case toolPerf:
 		return "perf record"
+	case toolEmpty:
+		return "empty programs"
 	}
 	return "tool(" + strconv.Itoa(int(t)) + ")"
 }
