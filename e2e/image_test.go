@@ -490,6 +490,20 @@ func boundingCaps(t *testing.T) map[string]bool {
 	return caps
 }
 
+// imageSetUp is what the image's tests start from: the image built, the
+// manifest read, a Docker engine with the hog's image, a Kubernetes-shaped
+// node on it, and the host's capability bounding set.
+func imageSetUp(t *testing.T) (builtImage, daemonSet, *dockerd, kubeNode, map[string]bool) {
+	t.Helper()
+	img := makeImage(t)
+	ds := readDaemonSet(t)
+	d := startDockerd(t)
+	d.importImage(t, hogRootfs(t, t.TempDir()), hogImage)
+	node := newKubeNode(t, d)
+	bounding := boundingCaps(t)
+	return img, ds, d, node, bounding
+}
+
 // The image, run with exactly the manifest's privileges (capabilities,
 // read-only host mounts, the host's PID namespace, a read-only root file
 // system, nothing else), catches an OOM in a sibling container of a pod,
@@ -498,12 +512,7 @@ func boundingCaps(t *testing.T) map[string]bool {
 // for a missing one it names the capability that would have helped.
 func TestImageDaemonSet(t *testing.T) {
 	requireRoot(t)
-	img := makeImage(t)
-	ds := readDaemonSet(t)
-	d := startDockerd(t)
-	d.importImage(t, hogRootfs(t, t.TempDir()), hogImage)
-	node := newKubeNode(t, d)
-	bounding := boundingCaps(t)
+	img, ds, d, node, bounding := imageSetUp(t)
 
 	var caps, ungrantable []string
 	for _, c := range ds.capabilities(t) {
@@ -590,12 +599,7 @@ func warnings(logs string) []string {
 // below the limit.
 func TestImageMemoryLimited(t *testing.T) {
 	requireRoot(t)
-	img := makeImage(t)
-	ds := readDaemonSet(t)
-	d := startDockerd(t)
-	d.importImage(t, hogRootfs(t, t.TempDir()), hogImage)
-	node := newKubeNode(t, d)
-	bounding := boundingCaps(t)
+	img, ds, d, node, bounding := imageSetUp(t)
 	caps := slices.DeleteFunc(ds.capabilities(t), func(c string) bool { known, ok := bounding[c]; return ok && !known })
 	const limit = 64 << 20
 	a, logs, ok := startAgent(t, img, ds, caps, d.hostRoot, "--memory", strconv.Itoa(limit))
