@@ -161,8 +161,8 @@ type Background struct {
 }
 
 // LoadInBackground checks that /proc/kallsyms shows real addresses, reading
-// up to the first symbol not at zero, and reads the rest in a goroutine of
-// its own. Where kallsyms lists data symbols (CONFIG_KALLSYMS_ALL), x86-64
+// up to the first symbol not at zero (or the first function at zero: hidden
+// addresses), and reads the rest in a goroutine of its own. Where kallsyms lists data symbols (CONFIG_KALLSYMS_ALL), x86-64
 // lists its per-CPU variables first, at their offsets from zero: the first
 // line alone cannot tell them from hidden addresses.
 func LoadInBackground() (*Background, error) { return loadInBackground(kallsymsPath) }
@@ -180,11 +180,11 @@ func loadInBackground(name string) (*Background, error) {
 			f.Close()
 			return nil, fmt.Errorf("load kernel symbols from %s: line %d: %w", name, lineNo, err)
 		}
-		if len(line) == 0 { // kallsyms hides all addresses or none
+		if len(line) == 0 {
 			f.Close()
-			return nil, fmt.Errorf("load kernel symbols from %s: %w", name, ErrRestricted)
+			return nil, fmt.Errorf("load kernel symbols from %s: no symbols", name)
 		}
-		addr, _, _, ok := parseLine(line)
+		addr, kind, _, ok := parseLine(line)
 		if !ok {
 			f.Close()
 			return nil, fmt.Errorf("load kernel symbols from %s: line %d: want \"address type name\", got %q", name, lineNo, bytes.TrimSpace(line))
@@ -193,7 +193,7 @@ func loadInBackground(name string) (*Background, error) {
 		if addr != 0 {
 			break
 		}
-		if errors.Is(err, io.EOF) {
+		if isText(kind) || errors.Is(err, io.EOF) { // no function is at zero
 			f.Close()
 			return nil, fmt.Errorf("load kernel symbols from %s: %w", name, ErrRestricted)
 		}

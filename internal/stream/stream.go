@@ -298,19 +298,21 @@ func run(ctx context.Context, t source, decode decodeFunc, out output, opts Opti
 		defer ticker.Stop()
 		tick = ticker.C
 	}
+	// An error ends the run like a stop does, so that what the reader and
+	// the snapshots still hold is written out.
+	var failed error
 	for {
 		select {
 		case <-tick:
-			if err := s.emitPeriodic(); err != nil {
-				return s.summary(t.Mode()), err
+			if failed = s.emitPeriodic(); failed == nil {
+				continue
 			}
-			continue
 		case err := <-readDone:
-			return s.summary(t.Mode()), err // the reader only stops early on an error
-		case err := <-samplingFailed:
-			return s.summary(t.Mode()), err
-		case err := <-out.snapshotFailed():
-			return s.summary(t.Mode()), err
+			// The reader only stops early on an error, after writing out
+			// what it held.
+			return s.summary(t.Mode()), errors.Join(err, out.finish())
+		case failed = <-samplingFailed:
+		case failed = <-out.snapshotFailed():
 		case <-ctx.Done():
 		}
 		break
@@ -322,12 +324,9 @@ func run(ctx context.Context, t source, decode decodeFunc, out output, opts Opti
 		logger.Warn("detach", "error", err)
 	}
 	if err := t.Flush(); err != nil {
-		return s.summary(t.Mode()), fmt.Errorf("flush ring buffer: %w", err)
+		return s.summary(t.Mode()), errors.Join(failed, fmt.Errorf("flush ring buffer: %w", err))
 	}
-	if err := <-readDone; err != nil {
-		return s.summary(t.Mode()), err
-	}
-	if err := out.finish(); err != nil {
+	if err := errors.Join(failed, <-readDone, out.finish()); err != nil {
 		return s.summary(t.Mode()), err
 	}
 	if err := s.emitPeriodic(); err != nil {
@@ -464,7 +463,7 @@ func (s *session) readLoop() error {
 			continue
 		}
 		if err := s.pipe.ProcessBuffered(&ev); err != nil {
-			return err
+			return errors.Join(err, s.pipe.Flush())
 		}
 	}
 }

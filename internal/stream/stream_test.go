@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -402,5 +403,37 @@ func TestKillLineWaitsForNoSnapshot(t *testing.T) {
 	}
 	if s := snapsOut[0]; s.OOMSnapshot.KillKtimeNS != kills[0].KtimeNS || s.OOMSnapshot.Snapshot.Anon != 1<<20 || s.Task.Comm != "oomtrace" {
 		t.Errorf("snapshot %+v after kill at %d", s, kills[0].KtimeNS)
+	}
+}
+
+// failingSink fails on the failOn-th event it is given.
+type failingSink struct {
+	batchSink
+	failOn, seen int
+}
+
+func (s *failingSink) Write(ev *event.Event) error {
+	if s.seen++; s.seen == s.failOn {
+		return errors.New("disk full")
+	}
+	return s.batchSink.Write(ev)
+}
+
+// A sink's error ends the run, but what the sinks held until then is
+// written out, not dropped with the batch.
+func TestRunWritesOutWhatItHeldOnError(t *testing.T) {
+	src := newFakeSource()
+	for range 3 {
+		src.records <- []byte{fakeReclaim}
+	}
+	sink := &failingSink{failOn: 3}
+	_, err := run(context.Background(), src, fakeDecode, output{pipe: pipeline.Of(nil, sink)}, Options{}, discard())
+	if err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("run: %v, want the sink's error", err)
+	}
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	if len(sink.held) != 0 || len(sink.batches) != 1 || len(sink.batches[0]) != 2 {
+		t.Errorf("held %v, written %v; want the two events before the error written", sink.held, sink.batches)
 	}
 }

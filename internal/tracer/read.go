@@ -37,6 +37,11 @@ func (t *Tracer) Read(wait bool) ([]byte, error) {
 		deadline := noWaitDeadline
 		if wait {
 			deadline = t.lookAgain
+			if !deadline.IsZero() {
+				// The reader's wait is in whole milliseconds, rounded
+				// down: without the margin it may end before lookAgain.
+				deadline = deadline.Add(time.Millisecond)
+			}
 		}
 		if deadline != t.deadline {
 			t.reader.SetDeadline(deadline)
@@ -46,6 +51,12 @@ func (t *Tracer) Read(wait bool) ([]byte, error) {
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			if !wait {
 				return nil, ErrNoRecord
+			}
+			// The reader keeps a timeout that came while records were
+			// still to be read and returns it once they are: that one is
+			// not the look again of this wait.
+			if !t.lookAgain.IsZero() && time.Now().Before(t.lookAgain) {
+				continue
 			}
 			t.lookAgain = time.Time{} // looked again: wait for a wakeup
 			continue
