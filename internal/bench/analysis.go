@@ -328,6 +328,15 @@ func (l *lossResults) maxLossless() (rate float64, anyLost bool) {
 	return rate, anyLost
 }
 
+// drainCPUPerEvent is oomtrace's CPU time per line it wrote while it
+// drained the backlog, in nanoseconds; NaN if not measured.
+func (st *stallTrial) drainCPUPerEvent() float64 {
+	if st == nil || st.tally.drained == 0 || st.drainCPU == 0 {
+		return nan
+	}
+	return float64(st.drainCPU.Nanoseconds()) / float64(st.tally.drained)
+}
+
 // drainRate is how fast oomtrace emptied the ring buffer after the stall,
 // in events per second; NaN if not measured.
 func (st *stallTrial) drainRate() float64 {

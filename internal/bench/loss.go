@@ -38,6 +38,8 @@ type tallyCounts struct {
 	// the last of them was read.
 	held           uint64
 	lastHeldReadNS uint64
+	// Lines read after the window's end: the drain of a backlog.
+	drained uint64
 }
 
 // eventTally counts what oomtrace wrote in text. It parses only the rare
@@ -49,6 +51,8 @@ type eventTally struct {
 	kills  map[int]bool // victims of oom_kill events
 	errs   []error
 	window [2]uint64 // CLOCK_BOOTTIME; none while the end is 0
+	// lastLineNS is when the last line was read (CLOCK_BOOTTIME).
+	lastLineNS uint64
 }
 
 var (
@@ -64,6 +68,10 @@ func newEventTally() *eventTally { return &eventTally{kills: make(map[int]bool)}
 func (t *eventTally) onLine(line []byte, readNS uint64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.lastLineNS = readNS
+	if t.window[1] != 0 && readNS >= t.window[1] {
+		t.c.drained++
+	}
 	if i := bytes.Index(line, textReclaimMarker); i >= 0 {
 		t.c.reclaims++
 		if t.window[1] == 0 {
@@ -147,9 +155,12 @@ type lossTrial struct {
 // while: the ring buffer fills and the kernel counts what it cannot take.
 type stallTrial struct {
 	lossTrial
-	stopped      time.Duration
-	held         uint64        // events of the stopped interval delivered afterwards
-	drain        time.Duration // from SIGCONT to the last of those read
+	stopped time.Duration
+	held    uint64        // events of the stopped interval delivered afterwards
+	drain   time.Duration // from SIGCONT to the last of those read
+	// drainCPU is oomtrace's CPU time from SIGCONT until its output went
+	// quiet: the drain of the backlog, at full speed.
+	drainCPU     time.Duration
 	killDetected bool
 	killErr      error
 }
@@ -276,15 +287,25 @@ func (b *bencher) stallTrial(st *storm, n int, killGroup *memcg.Group) (*stallTr
 	time.Sleep(stallSettle)
 	contNS := stream.BootNanos()
 	tally.setWindow(stopNS, contNS)
+	cpu1, err := cpuTime(tr.pid()) // stopped: as at SIGCONT
+	if err != nil {
+		return nil, err
+	}
 	if err := syscall.Kill(tr.pid(), syscall.SIGCONT); err != nil {
 		return nil, fmt.Errorf("resume oomtrace: %w", err)
 	}
 	trial.stopped = time.Duration(contNS - stopNS)
-	cpu1, err := cpuTime(tr.pid())
+	trial.cpu = cpu1 - cpu0
+	// The backlog is drained when no line has come for a while.
+	pollFor(drainTimeout, func() (struct{}, bool) {
+		last := tally.lastReadNS()
+		return struct{}{}, last > contNS && stream.BootNanos()-last > uint64(drainQuiet)
+	})
+	cpu2, err := cpuTime(tr.pid())
 	if err != nil {
 		return nil, err
 	}
-	trial.cpu = cpu1 - cpu0
+	trial.drainCPU = cpu2 - cpu1
 	if trial.peakRSS, err = peakRSS(tr.pid()); err != nil {
 		return nil, err
 	}
@@ -308,6 +329,20 @@ func (b *bencher) stallTrial(st *storm, n int, killGroup *memcg.Group) (*stallTr
 		trial.drain = time.Duration(trial.tally.lastHeldReadNS - contNS)
 	}
 	return trial, nil
+}
+
+// How the end of a drain is told: no line for drainQuiet, within
+// drainTimeout of SIGCONT.
+const (
+	drainQuiet   = 100 * time.Millisecond
+	drainTimeout = 5 * time.Second
+)
+
+// lastReadNS is when the tally last read a line (CLOCK_BOOTTIME).
+func (t *eventTally) lastReadNS() uint64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.lastLineNS
 }
 
 func (t *eventTally) setWindow(from, to uint64) {
