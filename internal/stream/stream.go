@@ -433,7 +433,9 @@ func (s *session) summary(mode event.Mode) Summary {
 // together, once the reader has drained what it holds and before it waits
 // for more (or sooner, see pipeline.ProcessBuffered). The ring buffer says
 // without a system call whether it holds anything.
-func (s *session) readLoop() error {
+func (s *session) readLoop() (err error) {
+	// However it ends, nothing the sinks hold is left behind.
+	defer func() { err = errors.Join(err, s.pipe.Flush()) }()
 	var ev event.Event
 	for {
 		_, pending := s.tracer.RingBuffer()
@@ -450,9 +452,9 @@ func (s *session) readLoop() error {
 			// the next turn writes out the batch before it waits.
 			continue
 		case errors.Is(err, ringbuf.ErrFlushed) || errors.Is(err, ringbuf.ErrClosed):
-			return s.pipe.Flush()
+			return nil
 		case err != nil:
-			return errors.Join(fmt.Errorf("read ring buffer: %w", err), s.pipe.Flush())
+			return fmt.Errorf("read ring buffer: %w", err)
 		}
 		if h := s.opts.Health; h != nil {
 			h.observe(s.tracer)
@@ -463,7 +465,7 @@ func (s *session) readLoop() error {
 			continue
 		}
 		if err := s.pipe.ProcessBuffered(&ev); err != nil {
-			return errors.Join(err, s.pipe.Flush())
+			return err
 		}
 	}
 }
