@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cilium/ebpf/btf"
 	"github.com/oomtrace/oomtrace/internal/classify"
 	"github.com/oomtrace/oomtrace/internal/event"
 	"github.com/oomtrace/oomtrace/internal/gfp"
@@ -670,7 +671,7 @@ func TestReclaimEvents(t *testing.T) {
 	g := createGroup(t, h, memcg.UniqueName("oomtrace-e2e"), 32)
 	tr := startTracer(t, "--output", "json", "--cgroup", g.Path(), "--reclaim-min", "1us", "--interval", "0")
 
-	names, err := gfp.ForKernel()
+	names, err := gfp.ForKernel(btf.NewCache())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -113,7 +113,10 @@ func (f *traceFlags) options(w io.Writer, logger *slog.Logger) (stream.Options, 
 	opts.Pipeline.Filter.Pods = splitList(f.pods)
 	opts.Pipeline.Filter.Containers = splitList(f.containers)
 
-	names, err := gfp.ForKernel()
+	// The tracer loads its programs against the same decoding of the
+	// kernel's BTF.
+	opts.Tracer.KernelTypes = tracer.NewKernelTypes()
+	names, err := gfp.ForKernel(opts.Tracer.KernelTypes.Cache())
 	if err != nil {
 		logger.Warn("gfp flag names unavailable, printing masks only", "error", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/ringbuf"
 
 	"github.com/oomtrace/oomtrace/internal/event"
@@ -117,7 +118,7 @@ func (b *bencher) pipelineScenario(ctx context.Context) ([]pipelineRow, error) {
 	if err != nil {
 		return nil, err
 	}
-	names, err := gfp.ForKernel()
+	names, err := gfp.ForKernel(btf.NewCache())
 	if err != nil {
 		return nil, err
 	}

@@ -303,8 +303,9 @@ func findBitEnum(spec *btf.Spec) (*btf.Enum, error) {
 const kernelBTF = "/sys/kernel/btf/vmlinux"
 
 // ForKernel returns the names of the running kernel: its bits from its BTF,
+// decoded through types (shared with the tracer's loading of its programs),
 // its table order from its release, since nothing else shows the order.
-func ForKernel() (*Names, error) {
+func ForKernel(types *btf.Cache) (*Names, error) {
 	var uts unix.Utsname
 	if err := unix.Uname(&uts); err != nil {
 		return nil, fmt.Errorf("uname: %w", err)
@@ -321,7 +322,7 @@ func ForKernel() (*Names, error) {
 	if raw, err := os.ReadFile(kernelBTF); err == nil && !mentionsBitEnum(raw) {
 		return Legacy(), nil
 	}
-	spec, err := btf.LoadKernelSpec()
+	spec, err := types.Kernel()
 	if err != nil {
 		return nil, fmt.Errorf("load kernel btf: %w", err)
 	}

@@ -285,7 +285,7 @@ func tracefsNames(t *testing.T) []string {
 // TestForKernel holds the running kernel's table against the one tracefs
 // shows, which catches a wrong order decision.
 func TestForKernel(t *testing.T) {
-	names, err := ForKernel()
+	names, err := ForKernel(btf.NewCache())
 	if err != nil {
 		t.Fatal(err)
 	}

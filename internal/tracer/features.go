@@ -5,8 +5,6 @@ import (
 	"log/slog"
 	"strings"
 
-	"github.com/cilium/ebpf/btf"
-
 	"github.com/oomtrace/oomtrace/internal/event"
 )
 
@@ -37,7 +35,8 @@ type TracepointFeature struct {
 // machine, a minute under emulation).
 func ProbeFeatures() Features {
 	f := Features{Modes: make(map[event.Mode]error)}
-	kernel, err := btf.LoadKernelSpec()
+	types := NewKernelTypes()
+	kernel, err := types.Cache().Kernel()
 	if err != nil {
 		f.BTF = err
 	} else {
@@ -51,7 +50,7 @@ func ProbeFeatures() Features {
 			f.Tracepoints = append(f.Tracepoints, TracepointFeature{h.target, hasTracepoint(kernel, h.target)})
 		}
 	}
-	t, spec, err := openBase(Config{}, slog.New(slog.DiscardHandler))
+	t, spec, err := openBase(Config{KernelTypes: types}, slog.New(slog.DiscardHandler))
 	if err == nil {
 		err = t.openReader()
 	}

@@ -37,6 +37,32 @@ type Config struct {
 	Events EventGroup
 	// Logger receives the mode decision and warnings; nil discards them.
 	Logger *slog.Logger
+	// KernelTypes is the kernel's BTF as readers before Open (the GFP flag
+	// names) decoded it, which Open takes over; nil: Open decodes it.
+	KernelTypes *KernelTypes
+}
+
+// KernelTypes carries the kernel's BTF, decoded once, from the readers that
+// come before Open to Open: each decoding and name index costs tens of
+// milliseconds of the start. Open takes it and lets go of it once the
+// programs are loaded, so that no copy of a Config keeps the decoded types
+// (and the mapped BTF file) alive.
+type KernelTypes struct{ cache *btf.Cache }
+
+// NewKernelTypes returns types not decoded yet.
+func NewKernelTypes() *KernelTypes { return &KernelTypes{btf.NewCache()} }
+
+// Cache returns the types for reading before Open; nil once Open took them.
+func (k *KernelTypes) Cache() *btf.Cache { return k.cache }
+
+// take returns the types and leaves k empty, or new ones if k has none.
+func (k *KernelTypes) take() *btf.Cache {
+	if k == nil || k.cache == nil {
+		return btf.NewCache()
+	}
+	c := k.cache
+	k.cache = nil
+	return c
 }
 
 // Tracer holds the loaded programs, their links and the ring-buffer reader.
@@ -50,6 +76,9 @@ type Tracer struct {
 	hookLinks  []link.Link // the function hooks' of the mode
 	reader     *ringbuf.Reader
 	record     ringbuf.Record
+	// types is the kernel's BTF while Open loads programs, dropped once
+	// it has: nothing after the start needs it.
+	types *btf.Cache
 	// deadline is the reader's deadline as Read last set it; lookAgain,
 	// when not zero, is when a waiting Read looks for records that were
 	// submitted without a wakeup.
@@ -92,6 +121,7 @@ func Open(cfg Config) (*Tracer, error) {
 		logger.Info("attached", "mode", t.mode, "reason", reason)
 	}
 
+	t.types = nil
 	if err := t.openReader(); err != nil {
 		t.Close()
 		return nil, err
@@ -110,7 +140,8 @@ func openBase(cfg Config, logger *slog.Logger) (*Tracer, *ebpf.CollectionSpec, e
 		return nil, nil, fmt.Errorf("raise RLIMIT_MEMLOCK for BPF maps: %w", err)
 	}
 
-	kernel, err := btf.LoadKernelSpec()
+	types := cfg.KernelTypes.take()
+	kernel, err := types.Kernel()
 	if err != nil {
 		return nil, nil, fmt.Errorf("read kernel BTF: %w: oomtrace needs a kernel built with CONFIG_DEBUG_INFO_BTF (/sys/kernel/btf/vmlinux)", err)
 	}
@@ -127,7 +158,7 @@ func openBase(cfg Config, logger *slog.Logger) (*Tracer, *ebpf.CollectionSpec, e
 		return nil, nil, err
 	}
 
-	t := &Tracer{markVictim: form}
+	t := &Tracer{markVictim: form, types: types}
 	if spec, err = t.attachBase(spec, kernel, cfg.Events.orAll(), logger); err != nil {
 		t.Close()
 		return nil, nil, err
@@ -193,12 +224,12 @@ func (t *Tracer) attachBase(spec *ebpf.CollectionSpec, kernel *btf.Spec, groups 
 	variant := reclaimTaskLocal
 	if groups&EventsReclaim == 0 {
 		variant = reclaimCompat // nothing to probe for: no reclaim program loads
-	} else if err := probeTaskLocal(markVictimHook.target); err != nil {
+	} else if err := probeTaskLocal(markVictimHook.target, t.types); err != nil {
 		variant = reclaimCompat
 		logger.Info("reclaim episodes kept in a hash map", "reason", explain(err))
 	}
 	loaded := variant.spec(spec)
-	coll, err := loadHooks(loaded, variant.hooks(hooks), nil)
+	coll, err := loadHooks(loaded, variant.hooks(hooks), nil, t.types)
 	if errors.Is(err, ebpf.ErrNotSupported) || errors.Is(err, unix.EINVAL) {
 		// Kernels that cannot load tp_btf programs may still run the same
 		// code as raw tracepoints: every access of the compat variant goes
@@ -206,7 +237,7 @@ func (t *Tracer) attachBase(spec *ebpf.CollectionSpec, kernel *btf.Spec, groups 
 		logger.Warn("tp_btf programs did not load, retrying as raw tracepoints", "error", err)
 		variant = reclaimCompat
 		loaded = asRawTracepoints(variant.spec(spec))
-		coll, err = loadHooks(loaded, variant.hooks(hooks), nil)
+		coll, err = loadHooks(loaded, variant.hooks(hooks), nil, t.types)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("load tracepoint programs: %w", explain(err))
@@ -237,7 +268,7 @@ func (t *Tracer) attachFunctionHooks(spec *ebpf.CollectionSpec, mode event.Mode)
 			shared[name] = m
 		}
 	}
-	coll, err := loadHooks(spec, hooks, shared)
+	coll, err := loadHooks(spec, hooks, shared, t.types)
 	if err != nil {
 		return fmt.Errorf("load: %w", explain(err))
 	}
@@ -272,14 +303,15 @@ func (t *Tracer) detachFunctionHooks() error {
 	return errors.Join(errs...)
 }
 
-// loadHooks loads the programs of hooks, and the maps, from a copy of spec.
-func loadHooks(spec *ebpf.CollectionSpec, hooks []hook, shared map[string]*ebpf.Map) (*ebpf.Collection, error) {
+// loadHooks loads the programs of hooks, and the maps, from a copy of spec,
+// against the kernel types decoded in types.
+func loadHooks(spec *ebpf.CollectionSpec, hooks []hook, shared map[string]*ebpf.Map, types *btf.Cache) (*ebpf.Collection, error) {
 	s := spec.Copy()
 	s.Programs = make(map[string]*ebpf.ProgramSpec, len(hooks))
 	for _, h := range hooks {
 		s.Programs[h.program] = spec.Programs[h.program].Copy()
 	}
-	return ebpf.NewCollectionWithOptions(s, ebpf.CollectionOptions{MapReplacements: shared})
+	return ebpf.NewCollectionWithOptions(s, ebpf.CollectionOptions{MapReplacements: shared, Cache: types})
 }
 
 // asRawTracepoints turns the tp_btf programs of spec into raw_tp ones.

@@ -55,6 +55,40 @@ func TestOpenTracepointMode(t *testing.T) {
 	}
 }
 
+// Open loads against the types decoded before it and takes them: neither
+// the caller's Config nor the open tracer keeps them, so their memory goes
+// back once the programs are loaded.
+func TestOpenTakesKernelTypes(t *testing.T) {
+	requireBPF(t)
+	types := NewKernelTypes()
+	before, err := types.Cache().Kernel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mode := event.ModeTracepoint
+	cfg := Config{Mode: &mode, KernelTypes: types}
+	tr, err := Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	if cfg.KernelTypes.Cache() != nil {
+		t.Error("the Config still holds the kernel's types after Open")
+	}
+	if tr.types != nil {
+		t.Error("the open tracer still holds the kernel's types")
+	}
+	// A second Open without types decodes its own.
+	tr2, err := Open(Config{Mode: &mode, KernelTypes: types})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr2.Close()
+	if before == nil {
+		t.Error("no kernel types were decoded")
+	}
+}
+
 // Auto picks the first mode that works, and a mode that was asked for and
 // cannot run is an error naming it, never a silent fallback.
 func TestModesAgreeWithAuto(t *testing.T) {
@@ -99,7 +133,7 @@ func TestOldMarkVictimProgramsVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	coll, err := loadHooks(asRawTracepoints(reclaimCompat.spec(spec)), markVictimPidHooks, nil)
+	coll, err := loadHooks(asRawTracepoints(reclaimCompat.spec(spec)), markVictimPidHooks, nil, nil)
 	if err != nil {
 		t.Fatalf("old-form programs rejected: %v", explain(err))
 	}
@@ -117,7 +151,7 @@ func TestRawTracepointFallbackVerifies(t *testing.T) {
 	}
 	spec = asRawTracepoints(reclaimCompat.spec(spec))
 	hooks := reclaimCompat.hooks(append([]hook{markVictimHook}, tracepointHooks...))
-	coll, err := loadHooks(spec, hooks, nil)
+	coll, err := loadHooks(spec, hooks, nil, nil)
 	if err != nil {
 		t.Fatalf("raw_tp programs rejected: %v", explain(err))
 	}

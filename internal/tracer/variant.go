@@ -68,40 +68,40 @@ func (v reclaimVariant) spec(spec *ebpf.CollectionSpec) *ebpf.CollectionSpec {
 // bpf_get_current_task_btf(). The map type came in Linux 5.11, its use
 // from tracing programs in 5.12; distribution kernels may have either
 // backported, so it is tried rather than inferred from a version. target
-// is a tracepoint this kernel has.
-func probeTaskLocal(target string) error {
-	m, err := ebpf.NewMap(&ebpf.MapSpec{
-		Name:      "probe_task",
-		Type:      ebpf.TaskStorage,
-		KeySize:   4,
-		ValueSize: 8,
-		Flags:     unix.BPF_F_NO_PREALLOC,
-		Key:       &btf.Int{Name: "int", Size: 4, Encoding: btf.Signed},
-		Value:     &btf.Int{Name: "long long unsigned int", Size: 8},
-	})
-	if err != nil {
-		return fmt.Errorf("create task storage map: %w", err)
+// is a tracepoint this kernel has, looked up in types.
+func probeTaskLocal(target string, types *btf.Cache) error {
+	spec := &ebpf.CollectionSpec{
+		Maps: map[string]*ebpf.MapSpec{"probe_task": {
+			Name:      "probe_task",
+			Type:      ebpf.TaskStorage,
+			KeySize:   4,
+			ValueSize: 8,
+			Flags:     unix.BPF_F_NO_PREALLOC,
+			Key:       &btf.Int{Name: "int", Size: 4, Encoding: btf.Signed},
+			Value:     &btf.Int{Name: "long long unsigned int", Size: 8},
+		}},
+		Programs: map[string]*ebpf.ProgramSpec{"probe_task": {
+			Name:       "probe_task",
+			Type:       ebpf.Tracing,
+			AttachType: ebpf.AttachTraceRawTp,
+			AttachTo:   target,
+			License:    "GPL",
+			Instructions: asm.Instructions{
+				asm.FnGetCurrentTaskBtf.Call(),
+				asm.Mov.Reg(asm.R2, asm.R0),
+				asm.LoadMapPtr(asm.R1, 0).WithReference("probe_task"),
+				asm.Mov.Imm(asm.R3, 0),
+				asm.Mov.Imm(asm.R4, 1), // BPF_LOCAL_STORAGE_GET_F_CREATE
+				asm.FnTaskStorageGet.Call(),
+				asm.Mov.Imm(asm.R0, 0),
+				asm.Return(),
+			},
+		}},
 	}
-	defer m.Close()
-	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
-		Name:       "probe_task",
-		Type:       ebpf.Tracing,
-		AttachType: ebpf.AttachTraceRawTp,
-		AttachTo:   target,
-		License:    "GPL",
-		Instructions: asm.Instructions{
-			asm.FnGetCurrentTaskBtf.Call(),
-			asm.Mov.Reg(asm.R2, asm.R0),
-			asm.LoadMapPtr(asm.R1, m.FD()),
-			asm.Mov.Imm(asm.R3, 0),
-			asm.Mov.Imm(asm.R4, 1), // BPF_LOCAL_STORAGE_GET_F_CREATE
-			asm.FnTaskStorageGet.Call(),
-			asm.Mov.Imm(asm.R0, 0),
-			asm.Return(),
-		},
-	})
+	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{Cache: types})
 	if err != nil {
 		return fmt.Errorf("load a tp_btf program using task storage: %w", err)
 	}
-	return prog.Close()
+	coll.Close()
+	return nil
 }
