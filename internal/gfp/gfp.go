@@ -20,6 +20,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strconv"
@@ -319,7 +320,7 @@ func ForKernel(types *btf.Cache) (*Names, error) {
 	// seconds on an emulated CPU. The enum's value names are in the BTF's
 	// string table when it is there, so a table without the first of them
 	// settles it at the cost of reading the file.
-	if raw, err := os.ReadFile(kernelBTF); err == nil && !mentionsBitEnum(raw) {
+	if mentions, err := fileMentionsBitEnum(kernelBTF); err == nil && !mentions {
 		return Legacy(), nil
 	}
 	spec, err := types.Kernel()
@@ -327,6 +328,34 @@ func ForKernel(types *btf.Cache) (*Names, error) {
 		return nil, fmt.Errorf("load kernel btf: %w", err)
 	}
 	return FromBTF(spec, order)
+}
+
+// fileMentionsBitEnum is mentionsBitEnum of the BTF file at path. The file
+// is mapped rather than read: sysfs hands out the kernel's BTF a page per
+// read(2), over a thousand calls for its 5 MiB. Kernels that cannot map
+// it have it read.
+func fileMentionsBitEnum(path string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return false, err
+	}
+	if size := info.Size(); size > 0 {
+		raw, err := unix.Mmap(int(f.Fd()), 0, int(size), unix.PROT_READ, unix.MAP_PRIVATE)
+		if err == nil {
+			defer unix.Munmap(raw)
+			return mentionsBitEnum(raw), nil
+		}
+	}
+	raw, err := io.ReadAll(f)
+	if err != nil {
+		return false, err
+	}
+	return mentionsBitEnum(raw), nil
 }
 
 // mentionsBitEnum reports whether raw BTF has the name of the bit enum's

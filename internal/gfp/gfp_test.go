@@ -334,4 +334,27 @@ func TestMentionsBitEnum(t *testing.T) {
 	if mentionsBitEnum(marshal(intType)) {
 		t.Error("BTF without the bit enum: taken for one with it")
 	}
+
+	// The same from files, mapped; an empty one is read.
+	dir := t.TempDir()
+	for _, c := range []struct {
+		name string
+		raw  []byte
+		want bool
+	}{
+		{"with", marshal(intType, withEnum), true},
+		{"without", marshal(intType), false},
+		{"empty", nil, false},
+	} {
+		path := filepath.Join(dir, c.name)
+		if err := os.WriteFile(path, c.raw, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := fileMentionsBitEnum(path); err != nil || got != c.want {
+			t.Errorf("fileMentionsBitEnum(%s) = %v, %v; want %v", c.name, got, err, c.want)
+		}
+	}
+	if _, err := fileMentionsBitEnum(filepath.Join(dir, "absent")); err == nil {
+		t.Error("a missing BTF file: no error")
+	}
 }

@@ -98,7 +98,7 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 	// programs. Decoded, with the kernel's BTF file mapped (5 MiB here),
 	// they are a sixth of the tracer's memory, which a collection now gives
 	// back rather than the runtime's next forced one, two minutes on.
-	runtime.GC()
+	go runtime.GC()
 	if err != nil {
 		if opts.Tracer.Mode != nil {
 			return Summary{}, err
