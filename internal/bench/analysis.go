@@ -346,6 +346,35 @@ func (st *stallTrial) drainRate() float64 {
 	return float64(st.held) / st.drain.Seconds()
 }
 
+// verification is what the kernel's verifier walked to load the programs
+// of one start of a subject.
+type verification struct {
+	programs int
+	insns    uint64 // verified instructions, all programs
+	largest  string // the program that took the most
+	most     uint32
+}
+
+// verification returns the verifier's work for the first start of the
+// subject labelled label that recorded its programs; ok is false when none
+// did or the kernel does not count verified instructions.
+func (s *startupResults) verification(label string) (v verification, ok bool) {
+	for _, tr := range s.trials {
+		if tr.subject.label != label || len(tr.programs) == 0 {
+			continue
+		}
+		for _, p := range tr.programs {
+			v.programs++
+			v.insns += uint64(p.Verified)
+			if p.Verified > v.most || p.Verified == v.most && p.Label < v.largest {
+				v.largest, v.most = p.Label, p.Verified
+			}
+		}
+		return v, v.insns > 0
+	}
+	return v, false
+}
+
 // startupRows summarises the start-up trials by subject, in order.
 type startupRow struct {
 	label   string

@@ -218,6 +218,16 @@ func TestWriteMarkdownVerdicts(t *testing.T) {
 				{oomtrace: []time.Duration{4 * time.Millisecond}, kmsgAgent: 3900 * time.Microsecond},
 			}},
 		},
+		// The first start's programs are counted, the label breaking a tie.
+		startup: &startupResults{rounds: 2, subjects: []startupSubject{{label: "oomtrace"}}, trials: []startupTrial{
+			{subject: startupSubject{label: "oomtrace"}, startup: 250 * time.Millisecond, programs: progStats{
+				1: {Label: "mark_victim", Verified: 60000}, 2: {Label: "signal_generate", Verified: 15000},
+				3: {Label: "exit", Verified: 60000}, 4: {Label: "wake_reaper", Verified: 67},
+			}},
+			{subject: startupSubject{label: "oomtrace"}, startup: 150 * time.Millisecond, programs: progStats{
+				1: {Label: "other", Verified: 1},
+			}},
+		}},
 		errs: map[string]error{"loss": errors.New("no storm")},
 	}
 	var buf bytes.Buffer
@@ -236,10 +246,15 @@ func TestWriteMarkdownVerdicts(t *testing.T) {
 		"| zero loss at 200k events/s with the default ring buffer | – | not measured |",
 		"**Not measured**: no storm",
 		"2026-01-02 03:04 UTC, the run took 10m0s",
+		"| attached ≤ 200 ms after exec | oomtrace: 200 ms | met |",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("BENCHMARKS.md lacks %q", want)
 		}
+	}
+	// The verifier's work is told from the first start alone.
+	if v, ok := r.startup.verification("oomtrace"); !ok || v != (verification{programs: 4, insns: 135067, largest: "exit", most: 60000}) {
+		t.Errorf("verification = %+v, %v", v, ok)
 	}
 	// Both misses come with their reasons.
 	if !strings.Contains(md, "## Where a target is missed, and why") || !strings.Contains(md, "**each reclaim program ≤ 200 ns per run (median), against an empty program on the same tracepoint**") {

@@ -545,12 +545,17 @@ func startupTarget(r *Results) target {
 		}
 	}
 	med := rows[0].startup.median()
-	return target{name: name, measured: strings.Join(parts, "; "), verdict: verdictOf(med <= float64(startupLimit)),
-		why: "Start-up is CPU work: the kernel verifying each BPF program of the chosen mode, parsing the kernel's BTF, and, in " +
-			"auto mode, trying fentry and kprobe before tracepoints; kernel symbols are read in the background, for the first " +
-			"stack that needs them. Leaving out the fallback (`--mode tracepoint`) or the signal and exit hooks (`--events`) " +
-			"shows what each part costs (the rows above and §5); on two CPUs that other processes keep busy, the verifier " +
-			"waits for a CPU as well."}
+	why := "Start-up is CPU work: the kernel verifying each BPF program of the chosen mode, decoding the kernel's BTF " +
+		"(once, for every program and the GFP flag names), and, in auto mode, trying fentry and kprobe before tracepoints; " +
+		"kernel symbols are read in the background, for the first stack that needs them. Leaving out the fallback " +
+		"(`--mode tracepoint`) or the signal and exit hooks (`--events`) shows what each part costs (the rows above and " +
+		"§5); on two CPUs that other processes keep busy, the verifier waits for a CPU as well."
+	if v, ok := s.verification(rows[0].label); ok {
+		why += fmt.Sprintf(" The verifier walked %s instructions to load oomtrace's %d programs, %s of them for `%s` "+
+			"alone; most of them go to the loops that capture cgroup paths, which it walks once for every depth a path "+
+			"can have.", fmtCount(v.insns), v.programs, fmtCount(uint64(v.most)), v.largest)
+	}
+	return target{name: name, measured: strings.Join(parts, "; "), verdict: verdictOf(med <= float64(startupLimit)), why: why}
 }
 
 const rssLimit = 40e6 // bytes

@@ -26,6 +26,9 @@ type progStat struct {
 	// Misses counts runs the kernel skipped because another BPF program
 	// was running on the CPU: events lost without a trace.
 	Misses uint64
+	// Verified is the instructions the verifier walked to load the
+	// program (Linux 5.16 and later; 0 before): most of a tracer's start.
+	Verified uint32
 }
 
 // progStats maps a program id to its statistics.
@@ -109,7 +112,8 @@ func programStat(id ebpf.ProgramID) (progStat, error) {
 	if err != nil {
 		return progStat{}, fmt.Errorf("read statistics of BPF program %d: %w", id, err)
 	}
-	return progStat{Label: info.Name, Runs: st.RunCount, Runtime: st.Runtime, Misses: st.RecursionMisses}, nil
+	verified, _ := info.VerifiedInstructions()
+	return progStat{Label: info.Name, Runs: st.RunCount, Runtime: st.Runtime, Misses: st.RecursionMisses, Verified: verified}, nil
 }
 
 // taskFDQueryAttr is the BPF_TASK_FD_QUERY part of union bpf_attr.

@@ -36,6 +36,7 @@ type startupTrial struct {
 	subject     startupSubject
 	startup     time.Duration
 	idlePeakRSS uint64
+	programs    progStats // oomtrace's, as loaded
 }
 
 type startupResults struct {
@@ -60,14 +61,19 @@ func (b *bencher) startupScenario(ctx context.Context) (*startupResults, error) 
 			}
 			time.Sleep(startupIdle)
 			rss, rssErr := peakRSS(tr.pid())
+			var programs progStats
+			var progErr error
+			if s.tool == toolOomtrace {
+				programs, progErr = programsOf(tr.pid())
+			}
 			_, stopErr := b.stopTool(tr)
-			if err := errors.Join(rssErr, stopErr); err != nil {
+			if err := errors.Join(rssErr, progErr, stopErr); err != nil {
 				return res, fmt.Errorf("start-up round %d, %s: %w", round+1, s.label, err)
 			}
 			if s.tool == toolOomtrace {
 				res.mode = tr.mode
 			}
-			res.trials = append(res.trials, startupTrial{subject: s, startup: tr.startup, idlePeakRSS: rss})
+			res.trials = append(res.trials, startupTrial{subject: s, startup: tr.startup, idlePeakRSS: rss, programs: programs})
 			b.logf("start-up round %d/%d  %-38s %v  peak RSS %.1f MiB", round+1, res.rounds, s.label, tr.startup.Round(time.Millisecond), float64(rss)/(1<<20))
 		}
 	}
