@@ -34,6 +34,34 @@ const wakeupWindow = 25 * time.Millisecond
 // only after that is it without a deadline, until a record wakes it.
 func (t *Tracer) Read(wait bool) ([]byte, error) {
 	for {
+		poll := wait && t.ringWait != nil && !t.ownWait.Load()
+		rec, err := t.read(wait && !poll)
+		if !poll || !errors.Is(err, ErrNoRecord) {
+			return rec, err
+		}
+		err = t.ringWait.wait(t.lookAgain, t.recordPending)
+		switch {
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			if !t.lookAgain.IsZero() && !time.Now().Before(t.lookAgain) {
+				t.lookAgain = time.Time{} // looked again: wait for a wakeup
+			}
+		case err != nil:
+			// Closed under the wait: the reader's own wait says how.
+			t.ownWait.Store(true)
+		}
+	}
+}
+
+// recordPending is ringWait's ready: a record to read, or a flush that
+// hands over to the reader's own wait.
+func (t *Tracer) recordPending() bool {
+	return t.ownWait.Load() || t.reader.AvailableBytes() > 0
+}
+
+// read is Read with the reader's own wait, a blocking system call, when
+// wait is set.
+func (t *Tracer) read(wait bool) ([]byte, error) {
+	for {
 		deadline := noWaitDeadline
 		if wait {
 			deadline = t.lookAgain
@@ -136,5 +164,10 @@ func (t *Tracer) Detach() error {
 // Flush makes Read return the records now in the ring buffer and then an
 // error wrapping ringbuf.ErrFlushed, instead of blocking.
 func (t *Tracer) Flush() error {
-	return t.reader.Flush()
+	t.ownWait.Store(true)
+	err := t.reader.Flush()
+	if t.ringWait != nil {
+		t.ringWait.interrupt()
+	}
+	return err
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/cilium/ebpf"
@@ -83,6 +84,12 @@ type Tracer struct {
 	// when not zero, is when a waiting Read looks for records that were
 	// submitted without a wakeup.
 	deadline, lookAgain time.Time
+	// ringWait is where a waiting Read waits, nil where the runtime cannot
+	// poll the ring buffer. ownWait hands waiting over to the reader's own
+	// blocking wait, which knows how a flush and a close end: Flush sets
+	// it, and so does a Read whose poll failed.
+	ringWait *ringWait
+	ownWait  atomic.Bool
 }
 
 // Open loads and attaches everything. The caller must Close the Tracer.
@@ -125,6 +132,11 @@ func Open(cfg Config) (*Tracer, error) {
 	if err := t.openReader(); err != nil {
 		t.Close()
 		return nil, err
+	}
+	if w, err := newRingWait(t.base.Maps["events"].FD()); err != nil {
+		logger.Info("the ring buffer is waited for in a system call, at some CPU cost", "reason", err)
+	} else {
+		t.ringWait = w
 	}
 	return t, nil
 }
@@ -412,6 +424,9 @@ func (t *Tracer) Close() error {
 	errs := []error{t.Detach()}
 	if t.reader != nil {
 		errs = append(errs, t.reader.Close())
+	}
+	if t.ringWait != nil {
+		errs = append(errs, t.ringWait.close())
 	}
 	if t.hooks != nil {
 		t.hooks.Close()
