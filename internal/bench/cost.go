@@ -134,6 +134,11 @@ func (b *bencher) stormTrial(st *storm, cfg stormConfig, n int) (trial stormTria
 		}
 		return cpu, progs, tr.lines.Load(), nil
 	}
+	if tr.p != nil {
+		if err := settle(tr.pid()); err != nil {
+			return trial, err
+		}
+	}
 	cpu0, progs0, lines0, err := snap()
 	if err != nil {
 		return trial, err

@@ -226,6 +226,10 @@ func (b *bencher) lossTrial(st *storm, n int) (lossTrial, error) {
 	if err != nil {
 		return trial, err
 	}
+	if err := settle(tr.pid()); err != nil {
+		tr.stop(b.tools)
+		return trial, err
+	}
 	cpu0, err := cpuTime(tr.pid())
 	if err != nil {
 		tr.stop(b.tools)
@@ -266,6 +270,9 @@ func (b *bencher) stallTrial(st *storm, n int, killGroup *memcg.Group) (*stallTr
 			tr.stop(b.tools)
 		}
 	}()
+	if err := settle(tr.pid()); err != nil {
+		return nil, err
+	}
 	cpu0, err := cpuTime(tr.pid())
 	if err != nil {
 		return nil, err

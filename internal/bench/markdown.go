@@ -298,9 +298,8 @@ func cpuPerEventTarget(r *Results) target {
 			"the pipeline's other stages and the Go runtime.", fmtNS(text.nsPerOp))
 	}
 	why += " Below saturation the cost per event is higher: each wake-up (one per 25 ms for reclaim records) finds fewer " +
-		"records to share its cost, and a CPU profile of oomtrace under the storm puts about a third of its samples in the " +
-		"Go runtime's monitor thread (sysmon) sleeping and waking, which a program that blocks in epoll_wait many times a " +
-		"second keeps busy."
+		"records to share its cost: the scheduler's switch to oomtrace and back, the Go runtime's handing the woken " +
+		"goroutine a thread, and one write(2) per batch."
 	return target{name: name, measured: measured, verdict: verdictOf(per <= cpuPerEventLimit), why: why}
 }
 
@@ -661,7 +660,9 @@ func writeCost(d *doc, r *Results) {
 		"programs and the kernel's perf records are built in the workers' context, and count there). Other processes share " +
 		"the CPUs with the storm and move the first from round to round; the second is the throughput the storm would have " +
 		"with the CPUs to itself. \"vs untraced\" is the median of the per-round ratios, each traced round against the " +
-		"untraced run of the same round, with their range.")
+		"untraced run of the same round, with their range. Each tracer is first left to finish what it does after it " +
+		"reports attached (oomtrace reads the kernel's symbols in the background), until its CPU time stands still for " +
+		"a tenth of a second: the figures are what tracing the storm costs.")
 	t := &markdownTable{header: []string{"tracer", "page allocations/s", "vs untraced", "pages per CPU-second", "vs untraced", "tracer CPU during the storm", "tracer output during the storm", "tracer peak RSS"}}
 	for _, row := range s.throughput() {
 		cpu, out, rss := missing, missing, missing

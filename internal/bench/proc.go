@@ -201,6 +201,39 @@ func cpuTime(pid int) (time.Duration, error) {
 	return total, nil
 }
 
+// Settling: a tracer counts as done with its start once its CPU time grew
+// by less than settleCPU over settleInterval; it is waited for at most
+// settleMax.
+const (
+	settleInterval = 100 * time.Millisecond
+	settleCPU      = 2 * time.Millisecond
+	settleMax      = 3 * time.Second
+)
+
+// settle waits until process pid is done with the work of its start that
+// goes on after it reported attached (oomtrace reads the kernel's symbols
+// and collects the kernel types it loaded against in the background), so
+// that the CPU time measured next is what tracing costs.
+func settle(pid int) error {
+	start := time.Now()
+	last, err := cpuTime(pid)
+	if err != nil {
+		return err
+	}
+	for time.Since(start) < settleMax {
+		time.Sleep(settleInterval)
+		now, err := cpuTime(pid)
+		if err != nil {
+			return err
+		}
+		if now-last < settleCPU {
+			return nil
+		}
+		last = now
+	}
+	return nil
+}
+
 // parseSchedstat returns the first field of a schedstat file: the time on
 // a CPU, in nanoseconds.
 func parseSchedstat(s string) (time.Duration, error) {
