@@ -308,7 +308,7 @@ static __always_inline void fill_cgroup(struct cgroup_info *info, struct mem_cgr
 		kn = kernfs_parent(kn);
 	}
 	if (kn && kernfs_parent(kn))
-		info->flags |= CGROUP_TRUNCATED; /* deeper than MAX_CGROUP_DEPTH */
+		info->flags |= CGROUP_TOP_MISSING;
 
 	info->path[0] = '/';
 	info->path[1] = 0;

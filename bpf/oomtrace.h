@@ -53,6 +53,9 @@ enum oom_source {
 enum cgroup_flags {
 	CGROUP_VALID = 1 << 0,
 	CGROUP_TRUNCATED = 1 << 1, /* path did not fit; the leaf end is cut */
+	/* deeper than MAX_CGROUP_DEPTH: the path holds the deepest components
+	 * and lacks the top, so it must not be read as rooted */
+	CGROUP_TOP_MISSING = 1 << 2,
 };
 
 enum oom_kill_flags {

@@ -234,3 +234,54 @@ func TestPodAndContainerFilters(t *testing.T) {
 		}
 	}
 }
+
+// A kill in a cgroup deeper than the kernel side walks (16 levels) is
+// reported with the deepest components of its path, without the leading
+// slash and marked truncated, and names no owner: a pod's tree nested far
+// enough below anyone's cgroups must not pass for that pod.
+func TestDeepCgroupNamesNoOwner(t *testing.T) {
+	h := requireRoot(t)
+	p := newKubePod(t, "shop", "api-7d9", "api")
+	top := memcg.UniqueName("oomtrace-e2e")
+	nested := top
+	createGroup(t, h, nested, 0)
+	for i := 1; i <= 13; i++ {
+		nested += fmt.Sprintf("/d%d", i)
+		createGroup(t, h, nested, 0)
+	}
+	podPath, ctrPath := p.cgroups(nested, false)
+	createGroup(t, h, nested+"/kubepods", 0)
+	createGroup(t, h, nested+"/kubepods/burstable", 0)
+	createGroup(t, h, podPath, 0)
+	ctr := createGroup(t, h, ctrPath, 32)
+	tr := startTracer(t, "--output", "json", "--host-root", p.hostRoot)
+	kmsg := openKmsg(t)
+
+	cmd := hog(t, ctr, 64, memcg.HogOptions{Comm: "deep-hog"})
+	waitSIGKILL(t, cmd)
+	pid := cmd.Process.Pid
+	ev := tr.waitKills(t, pid)[pid]
+	k := kernelKill(t, kmsg, pid)
+
+	// The kernel's own report has the whole path.
+	full := strings.Split(strings.TrimPrefix(k.Summary.TaskMemcg, "/"), "/")
+	if k.Summary.TaskMemcg != ctr.Path() || len(full) <= 16 {
+		t.Fatalf("kernel report: task_memcg %q, want %q, deeper than 16 levels", k.Summary.TaskMemcg, ctr.Path())
+	}
+	deepest := strings.Join(full[len(full)-16:], "/")
+	kill := ev.OOMKill
+	for name, cg := range map[string]*event.Cgroup{"victim's cgroup": &kill.Victim.Cgroup, "OOM cgroup": &kill.OOMCgroup} {
+		if cg.Path != deepest || !cg.Truncated || !cg.TopMissing() {
+			t.Errorf("%s: path %q truncated %v, want %q without its top", name, cg.Path, cg.Truncated, deepest)
+		}
+		if !cg.Owner.IsZero() {
+			t.Errorf("%s %q: owner %+v, want none", name, cg.Path, cg.Owner)
+		}
+	}
+	if kill.Class != event.ClassMemcg || strings.Contains(kill.Why, "of pod ") || strings.Contains(kill.Why, "container api") ||
+		!strings.Contains(kill.Why, "…\""+deepest+"\"") {
+		t.Errorf("class %v, verdict %q: want a memcg OOM in the path without its top, naming no pod or container", kill.Class, kill.Why)
+	}
+	t.Logf("why: %s", kill.Why)
+	tr.stop(t)
+}

@@ -104,9 +104,13 @@ func (s *Stage) parse(c *event.Cgroup) {
 	p, ok := s.parsed[c.ID]
 	if !ok || p.path != c.Path || c.ID == 0 {
 		p = parsedCgroup{path: c.Path}
-		if c.Truncated {
+		switch {
+		case c.TopMissing():
+			// No owner: the pod tree the path seems to hold could be
+			// nested in anyone's delegated subtree.
+		case c.Truncated:
 			p.owner = container.ParseTruncated(c.Path)
-		} else {
+		default:
 			p.owner = container.Parse(c.Path)
 		}
 		if c.ID != 0 {

@@ -142,7 +142,10 @@ type Cgroup struct {
 	ID         uint64
 	UsageBytes uint64
 	LimitBytes uint64 // NoLimit when the cgroup has no hard limit
-	Truncated  bool   // the path was too deep or long to capture whole
+	// Truncated: the path was too deep or long to capture whole. A path
+	// that starts with "/" lost the end of its leaf; one that does not
+	// holds only the deepest components (see TopMissing).
+	Truncated bool
 	// Owner is who the cgroup belongs to (container, pod, unit), from
 	// its path and, where found, the kubelet's and runtimes' names.
 	Owner Owner
@@ -154,6 +157,14 @@ const NoLimit = ^uint64(0)
 
 // Valid reports whether the event carries this cgroup.
 func (c *Cgroup) Valid() bool { return c.Path != "" }
+
+// TopMissing reports whether the path lacks its top: the cgroup lies deeper
+// than the kernel side walks, and the path holds the deepest components,
+// without a leading slash. Where such a cgroup sits, and so whose it is,
+// cannot be told: the missing top could be any user's delegated subtree.
+func (c *Cgroup) TopMissing() bool {
+	return c.Truncated && c.Valid() && c.Path[0] != '/'
+}
 
 // hugePageBytes is the largest charge a memory cgroup takes at once (a
 // transparent huge page): a charge fails this far below the limit.

@@ -273,7 +273,7 @@ func cgroupFieldsOf(text, json, usageJSON, limitJSON, meaning string, cgroup fun
 		{text: text + ".limit_bytes", json: limitJSON, has: measured, when: "usage or limit non-zero", meaning: "hard limit (`max` / `null`: none)",
 			codec: limitCodec{func(ev *event.Event) *uint64 { return &cgroup(ev).LimitBytes }}},
 		{text: text + ".truncated", json: json + "_truncated", has: truncated, when: "path truncated",
-			meaning: "`true`: the path was too deep or long to capture whole; it holds the part nearest the root",
+			meaning: "`true`: the path was too deep or long to capture whole. A path starting with `/` lost the end of its leaf; one without the leading `/` lies deeper than 16 levels and holds only the 16 deepest components, and no owner is named for it",
 			codec:   bare[boolCodec]{boolCodec{func(ev *event.Event) *bool { return &cgroup(ev).Truncated }}}},
 	}))
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 	"unsafe"
 
@@ -308,6 +309,12 @@ func fillCgroup(dst *event.Cgroup, c *oomtraceCgroupInfo, path func(*oomtraceCgr
 		dst.LimitBytes = event.NoLimit
 	}
 	dst.Truncated = flags&oomtraceCgroupFlagsCGROUP_TRUNCATED != 0
+	if flags&oomtraceCgroupFlagsCGROUP_TOP_MISSING != 0 {
+		// The deepest components only: written without the leading slash,
+		// so that nothing reads the path as starting at the root.
+		dst.Path = strings.TrimLeft(dst.Path, "/")
+		dst.Truncated = true
+	}
 }
 
 // kernelString returns the bytes of a NUL-terminated kernel string,

@@ -556,3 +556,34 @@ func TestDecodeUnaligned(t *testing.T) {
 		}
 	}
 }
+
+// A cgroup deeper than the kernel side walks comes without its top: the
+// path keeps the deepest components and loses its leading slash, so that
+// nothing downstream reads it as starting at the root, and it is marked
+// truncated. A path cut at its leaf end stays rooted.
+func TestDecodeCgroupWithoutItsTop(t *testing.T) {
+	path := func(c *oomtraceCgroupInfo) string { return string(kernelString(c.Path[:])) }
+	for _, tc := range []struct {
+		name      string
+		flags     oomtraceCgroupFlags
+		want      string
+		truncated bool
+		top       bool
+	}{
+		{"whole", 0, "/kubepods/burstable/podx/ctr", false, false},
+		{"leaf cut", oomtraceCgroupFlagsCGROUP_TRUNCATED, "/kubepods/burstable/podx/ctr", true, false},
+		{"top missing", oomtraceCgroupFlagsCGROUP_TOP_MISSING, "kubepods/burstable/podx/ctr", true, true},
+		{"both", oomtraceCgroupFlagsCGROUP_TOP_MISSING | oomtraceCgroupFlagsCGROUP_TRUNCATED, "kubepods/burstable/podx/ctr", true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			raw := cgroupInfo("/kubepods/burstable/podx/ctr", 7, 1, 2)
+			raw.Flags |= uint32(tc.flags)
+			var got event.Cgroup
+			fillCgroup(&got, &raw, path)
+			if got.Path != tc.want || got.Truncated != tc.truncated || got.TopMissing() != tc.top {
+				t.Errorf("got path %q truncated %v top missing %v, want %q %v %v",
+					got.Path, got.Truncated, got.TopMissing(), tc.want, tc.truncated, tc.top)
+			}
+		})
+	}
+}

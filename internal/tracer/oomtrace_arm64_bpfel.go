@@ -16,8 +16,9 @@ import (
 type oomtraceCgroupFlags uint32
 
 const (
-	oomtraceCgroupFlagsCGROUP_VALID     oomtraceCgroupFlags = 1
-	oomtraceCgroupFlagsCGROUP_TRUNCATED oomtraceCgroupFlags = 2
+	oomtraceCgroupFlagsCGROUP_VALID       oomtraceCgroupFlags = 1
+	oomtraceCgroupFlagsCGROUP_TRUNCATED   oomtraceCgroupFlags = 2
+	oomtraceCgroupFlagsCGROUP_TOP_MISSING oomtraceCgroupFlags = 4
 )
 
 type oomtraceCgroupInfo struct {

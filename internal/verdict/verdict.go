@@ -301,8 +301,12 @@ func containerName(info event.Owner) string {
 	return info.ID
 }
 
-// quotedPath quotes a cgroup's path, marking one that was cut short.
+// quotedPath quotes a cgroup's path, marking where it was cut: before a
+// path without its top, after one without the end of its leaf.
 func quotedPath(cg *event.Cgroup) string {
+	if cg.TopMissing() {
+		return "…" + strconv.Quote(cg.Path)
+	}
 	if cg.Truncated {
 		return strconv.Quote(cg.Path) + "…"
 	}
