@@ -127,7 +127,7 @@ func TestKubernetesAttribution(t *testing.T) {
 			}
 			pod := createGroup(t, h, podPath, podLimit)
 			ctr := createGroup(t, h, ctrPath, ctrLimit)
-			tr := startTracer(t, "--output", "json", "--cgroup", "/"+top, "--host-root", p.hostRoot)
+			tr := startTracer(t, "--output", "json", "--cgroup", "/"+top, "--host-root", p.hostRoot, namesWait)
 			kmsg := openKmsg(t)
 
 			cmd := hog(t, ctr, 80, memcg.HogOptions{Comm: "api-server"})
@@ -184,7 +184,7 @@ func TestPodAndContainerFilters(t *testing.T) {
 	podPath, ctrPath := p.cgroups(top, false)
 	createGroup(t, h, podPath, 0)
 	ctr := createGroup(t, h, ctrPath, 32)
-	args := []string{"--output", "json", "--cgroup", "/" + top, "--host-root", p.hostRoot}
+	args := []string{"--output", "json", "--cgroup", "/" + top, "--host-root", p.hostRoot, namesWait}
 	match := []*tracer{
 		startTracer(t, append(args, "--filter-pod", "batch/job-x")...),
 		startTracer(t, append(args, "--filter-pod", p.uid, "--filter-container", p.id[:12])...),
@@ -254,7 +254,7 @@ func TestDeepCgroupNamesNoOwner(t *testing.T) {
 	createGroup(t, h, nested+"/kubepods/burstable", 0)
 	createGroup(t, h, podPath, 0)
 	ctr := createGroup(t, h, ctrPath, 32)
-	tr := startTracer(t, "--output", "json", "--host-root", p.hostRoot)
+	tr := startTracer(t, "--output", "json", "--host-root", p.hostRoot, namesWait)
 	kmsg := openKmsg(t)
 
 	cmd := hog(t, ctr, 64, memcg.HogOptions{Comm: "deep-hog"})

@@ -115,6 +115,12 @@ func createGroup(t *testing.T, h memcg.Hierarchy, rel string, limitMiB int64) *m
 	return memcgtest.Create(t, h, rel, limitMiB<<20)
 }
 
+// namesWait lets a kill or an exit wait for the names of a pod seen for the
+// first time as long as a guest under software emulation, two at once, may
+// need: the default (200 ms) is for real hosts, where the lookups end in
+// milliseconds and this bound is never reached.
+const namesWait = "--names-wait=5s"
+
 // tracer is a running `oomtrace trace`.
 type tracer struct {
 	cmd    *exec.Cmd

@@ -284,7 +284,7 @@ func TestSignalFromPodContainer(t *testing.T) {
 	createGroup(t, h, podPath, 0)
 	workerGroup := createGroup(t, h, workerPath, 0)
 	sidecarGroup := createGroup(t, h, sidecarPath, 0)
-	tr := startTracer(t, "--output", "json", "--cgroup", "/"+top, "--host-root", worker.hostRoot, "--events", "oom,signal,exit")
+	tr := startTracer(t, "--output", "json", "--cgroup", "/"+top, "--host-root", worker.hostRoot, namesWait, "--events", "oom,signal,exit")
 
 	target := startIn(t, workerGroup, exec.Command("sleep", "60"))
 	pid := target.Process.Pid

@@ -35,6 +35,7 @@ type traceFlags struct {
 	pods       string
 	containers string
 	hostRoot   string
+	namesWait  time.Duration
 	noSnapshot bool
 	events     string
 	sinceBoot  bool
@@ -52,6 +53,7 @@ func (f *traceFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.pods, "filter-pod", "", "report only events of these pods, comma-separated: name, namespace/name or UID")
 	fs.StringVar(&f.containers, "filter-container", "", "report only events of these containers, comma-separated: name or ID (12 digits or more)")
 	fs.StringVar(&f.hostRoot, "host-root", "/", "where the host's root directory is seen, for the kubelet's and runtimes' names (e.g. /host in a container)")
+	fs.DurationVar(&f.namesWait, "names-wait", killEnrichWait, "how long a kill or a fatal exit waits for the names of a container or pod seen for the first time before its line is written without them")
 	fs.BoolVar(&f.noSnapshot, "no-snapshot", false, "do not read the OOM cgroup's memory state after each kill (the oom_snapshot event)")
 	fs.StringVar(&f.events, "events", "all", "event groups to trace, comma-separated: oom, reclaim, reaper, signal, exit (or all); hooks of the others are not attached")
 	fs.BoolVar(&f.sinceBoot, "since-boot", false, "first report the kills already in the kernel log (marked replayed), then go on live; each kill once")
@@ -95,8 +97,8 @@ func (f *traceFlags) options(w io.Writer, logger *slog.Logger) (stream.Options, 
 		}
 		opts.Pipeline.Filter.Classes = append(opts.Pipeline.Filter.Classes, c)
 	}
-	if f.reclaimMin < 0 || f.interval < 0 {
-		return opts, fmt.Errorf("--reclaim-min and --interval must not be negative")
+	if f.reclaimMin < 0 || f.interval < 0 || f.namesWait < 0 {
+		return opts, fmt.Errorf("--reclaim-min, --interval and --names-wait must not be negative")
 	}
 	opts.Tracer.ReclaimMin = f.reclaimMin
 	// Commands without the flag (demo) leave it empty: every group.
@@ -108,7 +110,7 @@ func (f *traceFlags) options(w io.Writer, logger *slog.Logger) (stream.Options, 
 	}
 	opts.Interval = f.interval
 	opts.SinceBoot = f.sinceBoot
-	opts.Pipeline.Attribute = attribute.Options{HostRoot: f.hostRoot, Wait: killEnrichWait}
+	opts.Pipeline.Attribute = attribute.Options{HostRoot: f.hostRoot, Wait: f.namesWait}
 	opts.Snapshot = !f.noSnapshot
 	opts.Pipeline.Filter.Pods = splitList(f.pods)
 	opts.Pipeline.Filter.Containers = splitList(f.containers)
@@ -185,7 +187,7 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer, logg
 }
 
 // killEnrichWait bounds how long a kill waits for names before it is
-// written.
+// written: trace's default, and what report and explain wait.
 const killEnrichWait = 200 * time.Millisecond
 
 // splitList splits a comma-separated flag value, dropping empty items.
