@@ -191,8 +191,7 @@ struct reclaim_stats_key {
 };
 
 struct reclaim_stats {
-	__u64 count;
-	__u64 total_ns;
+	__u64 total_ns; /* the count is the sum of the buckets */
 	__u64 max_ns;
 	__u64 buckets[RECLAIM_BUCKETS];
 	struct cgroup_info cgroup; /* as first seen; usage and limit not kept current */

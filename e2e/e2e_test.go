@@ -14,9 +14,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/bits"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -687,6 +689,7 @@ func TestReclaimEvents(t *testing.T) {
 	events := tr.stop(t)
 
 	var reclaims, statsCount, bucketSum uint64
+	var eventBuckets, statsBuckets [event.ReclaimBuckets]uint64
 	for _, ev := range events {
 		switch ev.Kind {
 		case event.KindReclaim:
@@ -707,14 +710,18 @@ func TestReclaimEvents(t *testing.T) {
 				t.Errorf("reclaim by pid %d, want the hog %d", ev.Task.TGID, cmd.Process.Pid)
 			}
 			reclaims++
+			if us := uint64(r.Duration / time.Microsecond); us >= 2 {
+				eventBuckets[min(bits.Len64(us)-1, event.ReclaimBuckets-1)]++
+			}
 		case event.KindReclaimStats:
 			s := ev.ReclaimStats
 			if s.Kind != event.ReclaimMemcg || s.Cgroup.Path != g.Path() {
 				t.Errorf("reclaim_stats for %s %q, want memcg %s", s.Kind, s.Cgroup.Path, g.Path())
 			}
 			statsCount += s.Count
-			for _, n := range s.Buckets {
+			for i, n := range s.Buckets {
 				bucketSum += n
+				statsBuckets[i] += n
 			}
 		}
 	}
@@ -723,6 +730,12 @@ func TestReclaimEvents(t *testing.T) {
 	}
 	if statsCount < reclaims || bucketSum != statsCount {
 		t.Errorf("reclaim_stats count %d (buckets %d) for %d reclaim events above the threshold", statsCount, bucketSum, reclaims)
+	}
+	// With --reclaim-min 1us every episode of 2 us or more is an event too:
+	// the kernel's buckets from the second on ([2^i, 2^(i+1)) us) must hold
+	// exactly the events of those durations.
+	if !slices.Equal(eventBuckets[1:], statsBuckets[1:]) {
+		t.Errorf("kernel histogram %v, events' durations give %v (from bucket 1 on)", statsBuckets[1:], eventBuckets[1:])
 	}
 }
 

@@ -192,7 +192,6 @@ type oomtraceReclaimStartKey struct {
 
 type oomtraceReclaimStats struct {
 	_       structs.HostLayout
-	Count   uint64
 	TotalNs uint64
 	MaxNs   uint64
 	Buckets [32]uint64

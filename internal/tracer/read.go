@@ -130,9 +130,12 @@ func (t *Tracer) ReclaimStats(dst []event.ReclaimStats) ([]event.ReclaimStats, e
 	for iter.Next(&key, &value) {
 		s := event.ReclaimStats{
 			Kind:  event.ReclaimKind(key.ReclaimKind),
-			Count: value.Count,
 			Total: time.Duration(value.TotalNs),
 			Max:   time.Duration(value.MaxNs),
+		}
+		// The kernel side keeps no count apart from the buckets.
+		for _, n := range value.Buckets {
+			s.Count += n
 		}
 		fillCgroup(&s.Cgroup, &value.Cgroup, func(c *oomtraceCgroupInfo) string { return string(kernelString(c.Path[:])) })
 		s.Cgroup.ID = key.CgroupId
