@@ -30,10 +30,10 @@ image: ## build the container image offline for amd64 and arm64 with podman (FRO
 	done
 
 generate: ## regenerate the BPF objects from bpf/ (needs clang and libbpf-dev)
-	$(GO) generate ./internal/tracer
+	$(GO) generate ./internal/tracer ./internal/bench
 
 check-generated: generate ## fail if regenerating the BPF objects changes them
-	@git diff --exit-code -- internal/tracer || { \
+	@git diff --exit-code -- internal/tracer internal/bench || { \
 		echo "generated BPF objects are stale: run make generate and commit them"; exit 1; }
 
 check: lint check-generated test vmtest ## what CI runs: lint, generated objects up to date, all tests, the kernel matrix (as root)

@@ -18,6 +18,8 @@
 #include <bpf/bpf_tracing.h>
 
 #include "oomtrace.h"
+#include "memcg.h"
+#include "reclaim.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -50,10 +52,6 @@ const volatile __u64 wakeup_window_ns = 25000000;
 const volatile __u64 fatal_signals = (1ULL << 1) | (1ULL << 2) | (1ULL << 3) | (1ULL << 4) |
 				     (1ULL << 6) | (1ULL << 7) | (1ULL << 8) | (1ULL << 9) |
 				     (1ULL << 11) | (1ULL << 15) | (1ULL << 31);
-
-/* page_counter's "no limit", PAGE_COUNTER_MAX, is LONG_MAX / PAGE_SIZE:
- * anything this large is no limit. */
-#define UNLIMITED_PAGES (1ULL << 50)
 
 #define RINGBUF_BYTES (4 << 20)
 
@@ -112,35 +110,13 @@ struct {
 	__type(value, __u8);
 } filtered_victims SEC(".maps");
 
-struct reclaim_start {
-	__u64 ktime_ns; /* 0: no episode open */
-	__u32 gfp_mask;
-	__s32 order;
-};
-
+/* Where the _compat reclaim programs keep an episode's start (5.10, 5.11
+ * and the raw_tp fallback: no task-local storage), at the cost of a hash,
+ * an update and a delete per episode. */
 struct reclaim_start_key {
 	__u32 tid;
 	__u32 reclaim_kind;
 };
-
-/*
- * Where an episode's start waits for its end. Two layouts, one per program
- * variant (user space loads one and leaves the other map out): task-local
- * storage, a few loads away from the task, where tracing programs have it
- * (Linux 5.12); a hash map keyed by thread and kind elsewhere (5.10, 5.11,
- * and the raw_tp fallback), which costs a hash, an update and a delete per
- * episode.
- */
-struct reclaim_task {
-	struct reclaim_start starts[RECLAIM_KINDS];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct reclaim_task);
-} reclaim_tasks SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -148,22 +124,6 @@ struct {
 	__type(key, struct reclaim_start_key);
 	__type(value, struct reclaim_start);
 } reclaim_starts SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
-	__type(key, struct reclaim_stats_key);
-	__type(value, struct reclaim_stats);
-} reclaim_histograms SEC(".maps");
-
-/* A zeroed reclaim_stats to build new histogram entries in: too big for the
- * BPF stack. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct reclaim_stats);
-} reclaim_scratch SEC(".maps");
 
 /* Never written: the source for clearing an oom_kill or signal record, which
  * are too large for an inlined memset. */
@@ -233,41 +193,6 @@ static __always_inline void submit_event(void *rec, bool lazy)
 	bpf_ringbuf_submit(rec, flags);
 }
 
-static __always_inline struct mem_cgroup *task_memcg(struct task_struct *task)
-{
-	int id = bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
-	struct cgroup_subsys_state *css = NULL;
-	struct css_set *cgroups;
-
-	if (!task)
-		return NULL;
-	cgroups = BPF_CORE_READ(task, cgroups);
-	if (!cgroups || id < 0 || id >= 16)
-		return NULL;
-	bpf_core_read(&css, sizeof(css), &cgroups->subsys[id]);
-	/* css is the first member of struct mem_cgroup. */
-	return (struct mem_cgroup *)css;
-}
-
-static __always_inline struct mem_cgroup *parent_memcg(struct mem_cgroup *memcg)
-{
-	return (struct mem_cgroup *)BPF_CORE_READ(memcg, css.parent);
-}
-
-static __always_inline struct kernfs_node *kernfs_parent(struct kernfs_node *kn)
-{
-	struct kernfs_node___post615 *renamed = (void *)kn;
-
-	if (bpf_core_field_exists(renamed->__parent))
-		return BPF_CORE_READ(renamed, __parent);
-	return BPF_CORE_READ(kn, parent);
-}
-
-static __always_inline __u64 memcg_id(struct mem_cgroup *memcg)
-{
-	return BPF_CORE_READ(memcg, css.cgroup, kn, id);
-}
-
 /* Is memcg, or one of its ancestors, the cgroup the user filtered on? */
 static __always_inline bool memcg_in_filter(struct mem_cgroup *memcg)
 {
@@ -279,58 +204,6 @@ static __always_inline bool memcg_in_filter(struct mem_cgroup *memcg)
 		memcg = parent_memcg(memcg);
 	}
 	return false;
-}
-
-/* Fill info with memcg's id, usage, limit and path, "/a/b" ("/" for the
- * root). The path is captured here because the cgroup of a killed container
- * is usually gone by the time user space could look it up. */
-static __always_inline void fill_cgroup(struct cgroup_info *info, struct mem_cgroup *memcg)
-{
-	struct kernfs_node *nodes[MAX_CGROUP_DEPTH];
-	struct kernfs_node *kn;
-	__u32 off = 0;
-	int depth = 0;
-
-	if (!memcg)
-		return;
-	kn = BPF_CORE_READ(memcg, css.cgroup, kn);
-	info->id = BPF_CORE_READ(kn, id);
-	info->usage_pages = BPF_CORE_READ(memcg, memory.usage.counter);
-	info->limit_pages = BPF_CORE_READ(memcg, memory.max);
-	info->flags = CGROUP_VALID;
-
-	/* Collect the chain leaf first; the root (no parent) has an empty name. */
-	for (int i = 0; i < MAX_CGROUP_DEPTH; i++) {
-		if (!kn || !kernfs_parent(kn))
-			break;
-		nodes[i] = kn;
-		depth = i + 1;
-		kn = kernfs_parent(kn);
-	}
-	if (kn && kernfs_parent(kn))
-		info->flags |= CGROUP_TOP_MISSING;
-
-	info->path[0] = '/';
-	info->path[1] = 0;
-	for (int i = MAX_CGROUP_DEPTH - 1; i >= 0; i--) {
-		const char *name;
-		long n;
-
-		if (i >= depth)
-			continue;
-		if (off >= CGROUP_NAME_MAX) {
-			info->flags |= CGROUP_TRUNCATED;
-			break;
-		}
-		info->path[off & (CGROUP_NAME_MAX - 1)] = '/';
-		off++;
-		name = BPF_CORE_READ(nodes[i], name);
-		n = bpf_probe_read_kernel_str(&info->path[off & (CGROUP_NAME_MAX - 1)],
-					      CGROUP_NAME_MAX, name);
-		if (n <= 0)
-			break;
-		off += n - 1; /* n counts the NUL */
-	}
 }
 
 /* Without oc->memcg: the memcg whose limit was hit is the highest ancestor of
@@ -661,74 +534,6 @@ static __always_inline int reclaim_begin(__u32 kind, int order, gfp_t gfp_mask, 
 	return 0;
 }
 
-/*
- * The histogram bucket of an episode of ns nanoseconds: floor(log2(us)) of
- * its whole microseconds, 0 under 2 us, at most RECLAIM_BUCKETS - 1. It is
- * the largest b with 1000 << b <= ns, found by halving the width searched
- * five times; comparing with 1000 << b spares the division by 1000, a
- * 64-bit div that the end program, run for every episode, paid each time.
- */
-static __always_inline __u32 log2_bucket(__u64 ns)
-{
-	__u32 b = 0;
-
-	if (ns >= 1000ULL << (b + 16))
-		b += 16;
-	if (ns >= 1000ULL << (b + 8))
-		b += 8;
-	if (ns >= 1000ULL << (b + 4))
-		b += 4;
-	if (ns >= 1000ULL << (b + 2))
-		b += 2;
-	if (ns >= 1000ULL << (b + 1))
-		b += 1;
-	return b;
-}
-
-static __always_inline void count_reclaim(struct mem_cgroup *memcg, __u64 cgroup_id, __u32 kind, __u64 duration_ns)
-{
-	struct reclaim_stats_key key = {
-		.cgroup_id = cgroup_id,
-		.reclaim_kind = kind,
-	};
-	struct reclaim_stats *stats;
-	__u32 bucket, zero = 0;
-
-	stats = bpf_map_lookup_elem(&reclaim_histograms, &key);
-	if (!stats) {
-		struct reclaim_stats *fresh = bpf_map_lookup_elem(&reclaim_scratch, &zero);
-
-		if (!fresh)
-			return;
-		/* The path goes in once, when the cgroup is first seen. */
-		__builtin_memset(fresh, 0, sizeof(*fresh));
-		fill_cgroup(&fresh->cgroup, memcg);
-		bpf_map_update_elem(&reclaim_histograms, &key, fresh, BPF_NOEXIST);
-		stats = bpf_map_lookup_elem(&reclaim_histograms, &key);
-		if (!stats)
-			return;
-	}
-	bucket = log2_bucket(duration_ns);
-	/* No count of its own: user space sums the buckets, one atomic add
-	 * fewer per episode. */
-	__sync_fetch_and_add(&stats->total_ns, duration_ns);
-	if (duration_ns > stats->max_ns)
-		stats->max_ns = duration_ns; /* racy but monotone enough for a maximum */
-	__sync_fetch_and_add(&stats->buckets[bucket], 1);
-}
-
-/* task_memcg through the task's BTF pointer: plain loads, which the
- * verifier turns into faulting-safe ones, instead of a helper call each. */
-static __always_inline struct mem_cgroup *task_memcg_btf(struct task_struct *task)
-{
-	int id = bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
-
-	if (id < 0 || id >= 16)
-		return NULL;
-	/* css is the first member of struct mem_cgroup. */
-	return (struct mem_cgroup *)task->cgroups->subsys[id];
-}
-
 static __always_inline int reclaim_end(__u32 kind, unsigned long nr_reclaimed, const bool task_local)
 {
 	__u64 now = bpf_ktime_get_boot_ns();
@@ -746,7 +551,7 @@ static __always_inline int reclaim_end(__u32 kind, unsigned long nr_reclaimed, c
 		start = rt->starts[kind];
 		rt->starts[kind].ktime_ns = 0;
 		memcg = task_memcg_btf(task);
-		cgroup_id = memcg ? memcg->css.cgroup->kn->id : 0;
+		cgroup_id = memcg_id_btf(memcg);
 	} else {
 		struct reclaim_start_key key = {
 			.tid = (__u32)bpf_get_current_pid_tgid(),

@@ -148,7 +148,7 @@ type throughputRow struct {
 func (s *stormResults) throughput() []throughputRow {
 	untraced := make(map[int]stormTrial) // by round
 	for _, tr := range s.trials {
-		if tr.cfg == (stormConfig{toolNone, false}) {
+		if tr.cfg == (stormConfig{tool: toolNone}) {
 			untraced[tr.round] = tr
 		}
 	}
@@ -156,7 +156,7 @@ func (s *stormResults) throughput() []throughputRow {
 	for _, t := range []tool{toolNone, toolOomtrace, toolBpftrace, toolPerf} {
 		row := throughputRow{tool: t}
 		for _, tr := range s.trials {
-			if tr.cfg != (stormConfig{t, false}) {
+			if tr.cfg != (stormConfig{tool: t}) {
 				continue
 			}
 			row.pagesPerSec = append(row.pagesPerSec, tr.storm.PagesPerSec)

@@ -17,9 +17,13 @@ import (
 type stormConfig struct {
 	tool  tool
 	stats bool
+	step  string // the reclaim step of toolReclaimStep
 }
 
 func (c stormConfig) String() string {
+	if c.tool == toolReclaimStep {
+		return "reclaim step " + c.step
+	}
 	if c.stats {
 		return c.tool.String() + " (with BPF stats)"
 	}
@@ -46,13 +50,17 @@ type stormResults struct {
 }
 
 var stormConfigs = []stormConfig{
-	{toolNone, false},
-	{toolOomtrace, false},
-	{toolBpftrace, false},
-	{toolPerf, false},
-	{toolOomtrace, true},
-	{toolBpftrace, true},
-	{toolEmpty, true},
+	{toolNone, false, ""},
+	{toolOomtrace, false, ""},
+	{toolBpftrace, false, ""},
+	{toolPerf, false, ""},
+	{toolOomtrace, true, ""},
+	{toolBpftrace, true, ""},
+	{toolEmpty, true, ""},
+	{toolReclaimStep, true, "end_clock"},
+	{toolReclaimStep, true, "end_start"},
+	{toolReclaimStep, true, "end_cgroup"},
+	{toolReclaimStep, true, "end_histogram"},
 }
 
 // rotate returns xs starting at index r mod len(xs): each round starts with
@@ -105,8 +113,11 @@ func (b *bencher) stormTrial(st *storm, cfg stormConfig, n int) (trial stormTria
 		}
 		defer stats.Close()
 	}
-	if cfg.tool == toolEmpty {
+	switch cfg.tool {
+	case toolEmpty:
 		return b.emptyProgramsTrial(st, trial, n)
+	case toolReclaimStep:
+		return b.reclaimStepTrial(st, trial, n)
 	}
 	tr, err := b.tools.startTracer(cfg.tool, nil, nil)
 	if err != nil {
@@ -172,15 +183,32 @@ func (b *bencher) emptyProgramsTrial(st *storm, trial stormTrial, n int) (stormT
 	if err != nil {
 		return trial, err
 	}
-	before, err := e.stats()
+	return b.ownProgramsTrial(st, trial, n, e.progs, e.close)
+}
+
+// reclaimStepTrial runs the storm with one reclaim step attached alone
+// (reclaimsteps.go).
+func (b *bencher) reclaimStepTrial(st *storm, trial stormTrial, n int) (stormTrial, error) {
+	s, err := attachReclaimStep(trial.cfg.step)
+	if err != nil {
+		return trial, err
+	}
+	return b.ownProgramsTrial(st, trial, n, map[string]*ebpf.Program{trial.cfg.step: s.prog}, s.close)
+}
+
+// ownProgramsTrial runs the storm with programs the harness attached
+// itself, progs, and closes them with release: their statistics over the
+// storm are the trial's.
+func (b *bencher) ownProgramsTrial(st *storm, trial stormTrial, n int, progs map[string]*ebpf.Program, release func() error) (stormTrial, error) {
+	before, err := statsOf(progs)
 	if err == nil {
 		trial.storm, err = st.run(n, b.cfg.StormDuration)
 	}
 	var after progStats
 	if err == nil {
-		after, err = e.stats()
+		after, err = statsOf(progs)
 	}
-	if err := errors.Join(err, e.close()); err != nil {
+	if err := errors.Join(err, release()); err != nil {
 		return trial, err
 	}
 	trial.progs = deltas(before, after)

@@ -72,24 +72,24 @@ func attachEmptyPrograms(tracepoints []string) (e *emptyPrograms, err error) {
 	return e, nil
 }
 
-// stats returns the kernel's statistics of the empty programs, labelled
-// by their tracepoint.
-func (e *emptyPrograms) stats() (progStats, error) {
-	stats := make(progStats, len(e.progs))
-	for tp, prog := range e.progs {
+// statsOf returns the kernel's statistics of programs the harness loaded
+// itself, labelled by their key in progs.
+func statsOf(progs map[string]*ebpf.Program) (progStats, error) {
+	stats := make(progStats, len(progs))
+	for label, prog := range progs {
 		info, err := prog.Info()
 		if err != nil {
-			return nil, fmt.Errorf("read the empty program on %s: %w", tp, err)
+			return nil, fmt.Errorf("read the program %s: %w", label, err)
 		}
 		id, ok := info.ID()
 		if !ok {
-			return nil, fmt.Errorf("the empty program on %s has no id", tp)
+			return nil, fmt.Errorf("the program %s has no id", label)
 		}
 		st, err := prog.Stats()
 		if err != nil {
-			return nil, fmt.Errorf("read statistics of the empty program on %s: %w", tp, err)
+			return nil, fmt.Errorf("read statistics of the program %s: %w", label, err)
 		}
-		stats[id] = progStat{Label: tp, Runs: st.RunCount, Runtime: st.Runtime, Misses: st.RecursionMisses}
+		stats[id] = progStat{Label: label, Runs: st.RunCount, Runtime: st.Runtime, Misses: st.RecursionMisses}
 	}
 	return stats, nil
 }

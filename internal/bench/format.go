@@ -31,6 +31,18 @@ func fmtNS(ns float64) string {
 	return fmt.Sprintf("%.2f s", ns/1e9)
 }
 
+// fmtSignedNS writes a difference of nanoseconds with its sign: "+42 ns",
+// "−3 ns" (a step measured cheaper than the one before it, within noise).
+func fmtSignedNS(ns float64) string {
+	switch {
+	case math.IsNaN(ns) || math.IsInf(ns, 0):
+		return missing
+	case ns < 0:
+		return "−" + fmtNS(-ns)
+	}
+	return "+" + fmtNS(ns)
+}
+
 func fmtDur(d time.Duration) string { return fmtNS(float64(d)) }
 
 func fmtRatio(r float64) string {

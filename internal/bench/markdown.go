@@ -242,12 +242,32 @@ func reclaimCostTarget(r *Results) target {
 		return notMeasured(name)
 	}
 	return target{name: name, measured: strings.Join(parts, ", "), verdict: verdictOf(ok),
-		why: fmt.Sprintf("Over the limit: %s. The begin program keeps the episode's start in task-local storage (the hash map "+
-			"on 5.10), the end program reads it back, reads the task's memory cgroup through BTF pointers, adds the episode to "+
-			"the cgroup's histogram (a hash lookup and atomic adds on an entry all CPUs share) and compares it with "+
-			"`--reclaim-min`; the empty program's figure is what any program on that tracepoint pays before doing anything "+
-			"(the trampoline and the statistics' own clock reads). What is left above it is the histogram update: per-CPU "+
-			"histograms would take the shared atomics away, at the price of summing them per interval.", strings.Join(over, ", "))}
+		why: fmt.Sprintf("Over the limit: %s. ", strings.Join(over, ", ")) + reclaimStepsWhy(r.storm)}
+}
+
+// reclaimStepsWhy says what the end program's time goes to, from the
+// reclaim steps.
+func reclaimStepsWhy(s *stormResults) string {
+	why := "The begin program reads the clock and keeps the episode's start in task-local storage (the hash map on 5.10). " +
+		"The end program reads the clock again, takes the start back, finds the task's memory cgroup and counts the " +
+		"episode in that cgroup's histogram, which holds every episode, also those below `--reclaim-min`."
+	steps, floor, whole, ok := s.stepCosts()
+	if !ok {
+		return why
+	}
+	var parts []string
+	for _, step := range steps {
+		parts = append(parts, fmt.Sprintf("%s %s", step.adds, fmtSignedNS(step.added)))
+	}
+	last := steps[len(steps)-1].ns
+	why += fmt.Sprintf(" Taken apart step by step (§1), on the same tracepoint: any program costs %s there (the trampoline and "+
+		"the statistics' own clock reads); then %s: %s in all, against %s for oomtrace's program.",
+		fmtNS(floor), strings.Join(parts, ", "), fmtNS(last), fmtNS(whole))
+	if last > reclaimCostLimit {
+		why += fmt.Sprintf(" None of these steps can go while the end program keeps a per-cgroup histogram of every episode, "+
+			"and on this machine they alone take %s more than the limit.", fmtNS(last-reclaimCostLimit))
+	}
+	return why
 }
 
 func episodeTarget(r *Results) target {
@@ -266,7 +286,21 @@ func episodeTarget(r *Results) target {
 		why: "bpftrace's begin program does a hash-map update (`@start[tid] = nsecs`) and its end program a lookup, a delete " +
 			"and a histogram update, the least a reclaim tracer does; oomtrace's programs also keep a histogram per cgroup and " +
 			"kind and compare the episode with `--reclaim-min`. The row above splits the episode into its programs and " +
-			"the floor of each."}
+			"the floor of each." + episodeFloorWhy(r.storm)}
+}
+
+// episodeFloorWhy says what timing an episode costs at the least, from
+// the reclaim steps: two programs, each with its floor and a clock read.
+func episodeFloorWhy(s *stormResults) string {
+	steps, floor, _, ok := s.stepCosts()
+	if !ok {
+		return ""
+	}
+	clock := steps[0].added
+	least := 2 * (floor + clock)
+	return fmt.Sprintf(" Timing an episode at all takes two programs, each paying the floor (%s) and a read of the clock (%s, §1: "+
+		"the end program step by step): %s of kernel time before the start is kept anywhere or anything is counted.",
+		fmtNS(floor), fmtNS(clock), fmtNS(least))
 }
 
 // Targets of oomtrace's own process.
@@ -625,8 +659,8 @@ func writeCost(d *doc, r *Results) {
 		"at the cgroup's limit and every cgroup reclaims its own page cache all the time (memory-cgroup reclaim, no OOM kill, "+
 		"no global memory pressure). %d rounds; each round runs the storm untraced, under oomtrace (`oomtrace trace`, as "+
 		"users run it), under a bpftrace script on the same tracepoints (below), under `perf record -e 'vmscan:*' -e 'oom:*' -a`, "+
-		"and again under oomtrace, bpftrace and an empty program on each of oomtrace's tracepoints with the kernel's BPF "+
-		"run-time statistics on.",
+		"and again under oomtrace, bpftrace, an empty program on each of oomtrace's tracepoints and each step of oomtrace's end "+
+		"program (below) with the kernel's BPF run-time statistics on.",
 		s.spec.workers, fmtMiB(float64(s.spec.limitBytes)), fmtMiB(float64(s.spec.fileBytes)), s.duration, s.rounds)
 	d.failed(r, "storm", false)
 
@@ -642,6 +676,7 @@ func writeCost(d *doc, r *Results) {
 		"another BPF program was running on the CPU (recursion misses, events lost without a trace): oomtrace %d, bpftrace %d.",
 		fmtNS(ourEpisode.median()), fmtNS(theirEpisode.median()), fmtRatio(ratio(ourEpisode.median(), theirEpisode.median())),
 		misses(ours), misses(theirs))
+	writeReclaimSteps(d, s)
 
 	d.para("### Per program, under OOM kills")
 	k := r.killCost
@@ -687,6 +722,28 @@ func writeCost(d *doc, r *Results) {
 	d.WriteString("```\n" + strings.TrimSpace(bpftraceScript) + "\n```\n\n")
 }
 
+// writeReclaimSteps shows the cost of oomtrace's end of reclaim program
+// step by step.
+func writeReclaimSteps(d *doc, s *stormResults) {
+	steps, floor, whole, ok := s.stepCosts()
+	if !ok {
+		return
+	}
+	d.para("### The end program, step by step")
+	d.para("oomtrace's `memcg_reclaim_end` taken apart (`bpf/reclaim_steps.bpf.c`, built from the tracer's own code): each "+
+		"program below does one step more than the one above it. Each runs alone on `%s`, in a storm of its own in every "+
+		"round, with the statistics on, so that no step finds the cache lines of the step before warm. \"adds\" is a "+
+		"program's median less the one above it.", reclaimStepTracepoint)
+	t := &markdownTable{header: []string{"program", "what it does", "ns per run", "adds"}}
+	t.add("empty program", "nothing: the floor", fmtNS(floor), missing)
+	for _, step := range steps {
+		t.add("`"+step.program+"`", step.adds, fmtNS(step.ns), fmtSignedNS(step.added))
+	}
+	last := steps[len(steps)-1].ns
+	t.add("oomtrace's `memcg_reclaim_end`", "all of the above, the `--reclaim-min` comparison and the filters", fmtNS(whole), fmtSignedNS(whole-last))
+	d.table(t)
+}
+
 func misses(c costTable) uint64 {
 	var n uint64
 	for _, pc := range c {
@@ -695,8 +752,6 @@ func misses(c costTable) uint64 {
 	return n
 }
 
-// writeCostTable lists the programs that ran, oomtrace's beside bpftrace's
-// on the same tracepoint.
 // writeCostTable compares oomtrace's programs with bpftrace's on the same
 // tracepoints and, where floor has runs, with an empty program there.
 func writeCostTable(d *doc, ours, theirs, floor costTable, rates bool) {

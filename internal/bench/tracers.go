@@ -30,6 +30,9 @@ const (
 	// tracepoints, loaded by the harness itself: the floor of the
 	// per-program costs (emptyprog.go).
 	toolEmpty
+	// toolReclaimStep is one of the reclaim steps, oomtrace's end of
+	// reclaim program taken apart (reclaimsteps.go), loaded by the harness.
+	toolReclaimStep
 )
 
 func (t tool) String() string {
@@ -44,6 +47,8 @@ func (t tool) String() string {
 		return "perf record"
 	case toolEmpty:
 		return "empty programs"
+	case toolReclaimStep:
+		return "reclaim steps"
 	}
 	return "tool(" + strconv.Itoa(int(t)) + ")"
 }
