@@ -232,6 +232,19 @@ func (l *latencyResults) readers(cond string) []latencyReader {
 	return out
 }
 
+// floorAheadOfAgent counts the kills under cond that the floor reader
+// reported before the kernel-log reader process, of n kills: how often any
+// reader of the ring buffer comes first here.
+func (l *latencyResults) floorAheadOfAgent(cond string) (ahead, n int) {
+	for _, k := range l.kills[cond] {
+		n++
+		if k.floor < k.kmsgAgent {
+			ahead++
+		}
+	}
+	return ahead, n
+}
+
 // killPathStep is one step of oomtrace's kill path under one condition.
 type killPathStep struct {
 	name      string
