@@ -289,19 +289,23 @@ func constraintOf(c uint32) event.Constraint {
 	return event.ConstraintNone + event.Constraint(c)
 }
 
-// cgroup fills the zero *dst from c.
+// cgroup fills the zero *dst from c; an invalid c leaves it zero.
 func (d *Decoder) cgroup(dst *event.Cgroup, c *oomtraceCgroupInfo) {
-	fillCgroup(dst, c, d.cgroupPath)
+	if c.valid() {
+		fillCgroup(dst, c, d.cgroupPath(c))
+	}
 }
 
-// fillCgroup fills the zero *dst from c, making its path's string with
-// path; an invalid c leaves it zero.
-func fillCgroup(dst *event.Cgroup, c *oomtraceCgroupInfo, path func(*oomtraceCgroupInfo) string) {
+// valid reports whether the kernel side filled c in.
+func (c *oomtraceCgroupInfo) valid() bool {
+	return oomtraceCgroupFlags(c.Flags)&oomtraceCgroupFlagsCGROUP_VALID != 0
+}
+
+// fillCgroup fills the zero *dst from the valid c, whose path's string is
+// path.
+func fillCgroup(dst *event.Cgroup, c *oomtraceCgroupInfo, path string) {
 	flags := oomtraceCgroupFlags(c.Flags)
-	if flags&oomtraceCgroupFlagsCGROUP_VALID == 0 {
-		return
-	}
-	dst.Path = path(c)
+	dst.Path = path
 	dst.ID = c.Id
 	dst.UsageBytes = c.UsagePages * pageSize
 	dst.LimitBytes = c.LimitPages * pageSize

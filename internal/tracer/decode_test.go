@@ -562,7 +562,6 @@ func TestDecodeUnaligned(t *testing.T) {
 // nothing downstream reads it as starting at the root, and it is marked
 // truncated. A path cut at its leaf end stays rooted.
 func TestDecodeCgroupWithoutItsTop(t *testing.T) {
-	path := func(c *oomtraceCgroupInfo) string { return string(kernelString(c.Path[:])) }
 	for _, tc := range []struct {
 		name      string
 		flags     oomtraceCgroupFlags
@@ -579,7 +578,7 @@ func TestDecodeCgroupWithoutItsTop(t *testing.T) {
 			raw := cgroupInfo("/kubepods/burstable/podx/ctr", 7, 1, 2)
 			raw.Flags |= uint32(tc.flags)
 			var got event.Cgroup
-			fillCgroup(&got, &raw, path)
+			fillCgroup(&got, &raw, string(kernelString(raw.Path[:])))
 			if got.Path != tc.want || got.Truncated != tc.truncated || got.TopMissing() != tc.top {
 				t.Errorf("got path %q truncated %v top missing %v, want %q %v %v",
 					got.Path, got.Truncated, got.TopMissing(), tc.want, tc.truncated, tc.top)

@@ -137,7 +137,9 @@ func (t *Tracer) ReclaimStats(dst []event.ReclaimStats) ([]event.ReclaimStats, e
 		for _, n := range value.Buckets {
 			s.Count += n
 		}
-		fillCgroup(&s.Cgroup, &value.Cgroup, func(c *oomtraceCgroupInfo) string { return string(kernelString(c.Path[:])) })
+		if c := &value.Cgroup; c.valid() {
+			fillCgroup(&s.Cgroup, c, string(kernelString(c.Path[:])))
+		}
 		s.Cgroup.ID = key.CgroupId
 		s.Cgroup.UsageBytes, s.Cgroup.LimitBytes = 0, 0 // as first seen: stale
 		copy(s.Buckets[:], value.Buckets[:])
