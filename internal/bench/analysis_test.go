@@ -313,3 +313,29 @@ func TestKillPath(t *testing.T) {
 		}
 	}
 }
+
+// The reason for the CPU per event splits the drain's cost into what the
+// whole pipeline takes in process and the rest.
+func TestCPUPerEventSplit(t *testing.T) {
+	st := &stallTrial{held: 1000, drain: 2 * time.Millisecond, drainCPU: 2 * time.Millisecond}
+	st.tally.drained = 1000 // 2 µs per event
+	r := &Results{
+		loss: &lossResults{stall: st},
+		pipeline: []pipelineRow{
+			{kind: event.KindReclaim, stage: stageText, nsPerOp: 700},
+			{kind: event.KindReclaim, stage: stageAll, nsPerOp: 1200},
+		},
+	}
+	got := cpuPerEventTarget(r)
+	if got.verdict != missed || !strings.Contains(got.measured, "2.00 µs while draining") {
+		t.Errorf("target %+v", got)
+	}
+	want := "through every stage of the pipeline to its line written takes 1.20 µs on one CPU (§4), 700 ns of it decoding and " +
+		"formatting; the other 800 ns are reading the ring buffer"
+	if !strings.Contains(got.why, want) {
+		t.Errorf("why %q lacks %q", got.why, want)
+	}
+	if d := drainTarget(r); !strings.Contains(d.why, "one CPU writes reclaim lines at 833.3 k/s (§4)") {
+		t.Errorf("drain why %q", d.why)
+	}
+}

@@ -327,9 +327,14 @@ func cpuPerEventTarget(r *Results) target {
 	}
 	why := "Saturation is the drain of a full ring buffer (§3): oomtrace reads, decodes and formats records as fast as it can, " +
 		"and writes them in batches to a pipe."
-	if text, ok := pipelineRowOf(r.pipeline, event.KindReclaim, stageText); ok {
-		why += fmt.Sprintf(" Of that, decoding and formatting a reclaim line take %s (§4); the rest is reading the ring buffer, "+
-			"the pipeline's other stages and the Go runtime.", fmtNS(text.nsPerOp))
+	if all, ok := pipelineRowOf(r.pipeline, event.KindReclaim, stageAll); ok {
+		why += fmt.Sprintf(" Of that, a reclaim record's way from decoding through every stage of the pipeline to its line "+
+			"written takes %s on one CPU (§4)", fmtNS(all.nsPerOp))
+		if text, ok := pipelineRowOf(r.pipeline, event.KindReclaim, stageText); ok {
+			why += fmt.Sprintf(", %s of it decoding and formatting", fmtNS(text.nsPerOp))
+		}
+		why += fmt.Sprintf("; the other %s are reading the ring buffer, waking for it and the Go runtime's scheduling "+
+			"around it.", fmtNS(per-all.nsPerOp))
 	}
 	why += " Below saturation the cost per event is higher: each wake-up (one per 25 ms for reclaim records) finds fewer " +
 		"records to share its cost: the scheduler's switch to oomtrace and back, the Go runtime's handing the woken " +
@@ -350,11 +355,14 @@ func drainTarget(r *Results) target {
 			parts = append(parts, fmt.Sprintf("%s %s", stage, fmtRate(1e9/row.nsPerOp)))
 		}
 	}
-	return target{name: name, measured: strings.Join(parts, "; "), verdict: verdictOf(drain >= drainTargetRate),
-		why: fmt.Sprintf("End to end, the backlog a stall left in the ring buffer (%s events) is read, decoded, classified, "+
-			"formatted and written in batches, one write(2) per drained batch, to a pipe the harness reads and counts line by "+
-			"line on the same two CPUs: the harness's reading is part of the figure. In process, one CPU decodes and "+
-			"formats a reclaim record, and writes it to /dev/null, at the rates after the first figure.", fmtCount(l.stall.held))}
+	why := fmt.Sprintf("End to end, the backlog a stall left in the ring buffer (%s events) is read, decoded, classified, "+
+		"formatted and written in batches, one write(2) per drained batch, to a pipe the harness reads and counts line by "+
+		"line on the same two CPUs: the harness's reading is part of the figure. In process, one CPU decodes and "+
+		"formats a reclaim record, and writes it to /dev/null, at the rates after the first figure.", fmtCount(l.stall.held))
+	if all, ok := pipelineRowOf(r.pipeline, event.KindReclaim, stageAll); ok && all.nsPerOp > 0 {
+		why += fmt.Sprintf(" Through every stage of the pipeline as well, one CPU writes reclaim lines at %s (§4).", fmtRate(1e9/all.nsPerOp))
+	}
+	return target{name: name, measured: strings.Join(parts, "; "), verdict: verdictOf(drain >= drainTargetRate), why: why}
 }
 
 const throughputTargetRatio = 0.98
@@ -998,9 +1006,11 @@ func writeUserSpace(d *doc, r *Results) {
 		d.failed(r, "pipeline", true)
 		return
 	}
-	d.para("End to end in user space: real records, as oomtrace's BPF programs wrote them on this kernel during a storm " +
-		"(with `--reclaim-min 0`) and an OOM kill, replayed through oomtrace's decoder and writers to /dev/null, the writer " +
-		"holding lines until 64 KiB are ready, as `oomtrace trace` does while it drains (`testing.Benchmark`, one goroutine).")
+	d.para("End to end in user space: real records, as oomtrace's BPF programs wrote them on this kernel during a storm "+
+		"(with `--reclaim-min 0`) and an OOM kill, replayed through oomtrace's decoder and writers to /dev/null, the writer "+
+		"holding lines until 64 KiB are ready, as `oomtrace trace` does while it drains (`testing.Benchmark`, one goroutine). "+
+		"The last stage of each kind is the whole way `oomtrace trace` gives a record it read: decoding, the classify, "+
+		"attribute, explain and filter stages, the text line, flushed every %d records.", flushEvery)
 	d.failed(r, "pipeline", false)
 	t := &markdownTable{header: []string{"record", "stage", "distinct records", "ns per record", "records/s on one CPU", "allocs per record", "B per record"}}
 	for _, row := range r.pipeline {
@@ -1009,12 +1019,11 @@ func writeUserSpace(d *doc, r *Results) {
 	}
 	d.table(t)
 	for _, row := range r.pipeline {
-		if row.stage != stageDecode && row.allocs > 0 {
-			d.para("The formatting stages allocate for some records (%s, %s: %d per record): the gfp flag names. "+
-				"`oomtrace trace` sets `output.Options.GFPNames` to `gfp.Names.String`, which builds a new string for every "+
-				"mask; an append-style callback (`gfp.Names.Append` already exists) or a cache of the few masks a kernel "+
-				"uses would make the writers allocation-free on real records too.", row.kind, row.stage, row.allocs)
-			break
+		if row.stage == stageAll && row.allocs > 0 {
+			d.para("Through every stage, a %s record allocates %d times: the explain stage writes its verdict, a sentence "+
+				"built for people, and only the decoder and the writers are kept free of allocations.", row.kind, row.allocs)
+		} else if row.allocs > 0 {
+			d.para("**The writers allocate**: %s records, %s: %d per record.", row.kind, row.stage, row.allocs)
 		}
 	}
 	if text, ok := pipelineRowOf(r.pipeline, event.KindReclaim, stageText); ok {

@@ -14,6 +14,7 @@ import (
 	"github.com/oomtrace/oomtrace/internal/gfp"
 	"github.com/oomtrace/oomtrace/internal/ksym"
 	"github.com/oomtrace/oomtrace/internal/output"
+	"github.com/oomtrace/oomtrace/internal/pipeline"
 	"github.com/oomtrace/oomtrace/internal/tracer"
 )
 
@@ -90,7 +91,14 @@ const (
 	stageDecode = "decode"
 	stageText   = "decode + text + write(2)"
 	stageJSON   = "decode + JSON + write(2)"
+	// stageAll is what oomtrace trace does with a record it read: the
+	// pipeline's every stage between decoding and writing.
+	stageAll = "decode + every stage + text + write(2)"
 )
+
+// flushEvery is how many records the whole pipeline replays between
+// flushes: a drained batch of the ring buffer.
+const flushEvery = 1024
 
 // pipelineRow is the user-space cost of one kind of record through one
 // stage of oomtrace.
@@ -133,7 +141,8 @@ func (b *bencher) pipelineScenario(ctx context.Context) ([]pipelineRow, error) {
 		for _, stage := range []struct {
 			name   string
 			format *output.Format
-		}{{stageDecode, nil}, {stageText, ptr(output.Text)}, {stageJSON, ptr(output.JSON)}} {
+			stages bool
+		}{{stageDecode, nil, false}, {stageText, ptr(output.Text), false}, {stageJSON, ptr(output.JSON), false}, {stageAll, ptr(output.Text), true}} {
 			if err := ctx.Err(); err != nil {
 				return rows, err
 			}
@@ -145,19 +154,34 @@ func (b *bencher) pipelineScenario(ctx context.Context) ([]pipelineRow, error) {
 			var replayErr error
 			r := testing.Benchmark(func(tb *testing.B) {
 				var ev event.Event
+				var p *pipeline.Pipeline
+				if stage.stages {
+					p = pipeline.New(pipeline.Options{}, w)
+				}
 				tb.ReportAllocs()
-				i := 0
+				i, n := 0, 0
 				for tb.Loop() {
-					if err := decoder.Decode(recs[i], &ev); err != nil {
-						replayErr = err
-					}
-					if w != nil {
-						if err := w.Write(&ev); err != nil {
-							replayErr = err
+					err := decoder.Decode(recs[i], &ev)
+					switch {
+					case err != nil:
+					case p != nil:
+						if err = p.ProcessBuffered(&ev); err == nil && n%flushEvery == flushEvery-1 {
+							err = p.Flush()
 						}
+					case w != nil:
+						err = w.Write(&ev)
+					}
+					if err != nil {
+						replayErr = err
 					}
 					if i++; i == len(recs) {
 						i = 0
+					}
+					n++
+				}
+				if p != nil {
+					if err := p.Flush(); err != nil {
+						replayErr = err
 					}
 				}
 			})
