@@ -267,7 +267,10 @@ func reclaimStepsWhy(s *stormResults) string {
 		why += fmt.Sprintf(" None of these steps can go while the end program keeps a per-cgroup histogram of every episode, "+
 			"and on this machine they alone take %s more than the limit.", fmtNS(last-reclaimCostLimit))
 	}
-	return why
+	return why + " What could still shrink is the histogram's hash lookup, part of the last step: histograms in the " +
+		"slots of an array, with each task's last slot kept beside its start, would be found with a load. Handing out " +
+		"slots takes an atomic fetch-and-add, which the BPF of 5.10 and 5.11 lacks, so those kernels would keep the " +
+		"hash map: a second layout of the histograms for user space to read."
 }
 
 func episodeTarget(r *Results) target {
