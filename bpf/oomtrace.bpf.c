@@ -537,6 +537,7 @@ static __always_inline int reclaim_begin(__u32 kind, int order, gfp_t gfp_mask, 
 static __always_inline int reclaim_end(__u32 kind, unsigned long nr_reclaimed, const bool task_local)
 {
 	__u64 now = bpf_ktime_get_boot_ns();
+	struct reclaim_slot_cache *cache = NULL;
 	struct reclaim_start start;
 	struct mem_cgroup *memcg;
 	struct reclaim_event *ev;
@@ -550,6 +551,7 @@ static __always_inline int reclaim_end(__u32 kind, unsigned long nr_reclaimed, c
 			return 0;
 		start = rt->starts[kind];
 		rt->starts[kind].ktime_ns = 0;
+		cache = &rt->slots[kind];
 		memcg = task_memcg_btf(task);
 		cgroup_id = memcg_id_btf(memcg);
 	} else {
@@ -594,7 +596,7 @@ static __always_inline int reclaim_end(__u32 kind, unsigned long nr_reclaimed, c
 			submit_event(ev, true);
 		}
 	}
-	count_reclaim(memcg, cgroup_id, kind, duration);
+	count_reclaim(memcg, cgroup_id, kind, duration, cache);
 	return 0;
 }
 

@@ -18,6 +18,8 @@
 #define MAX_STACK_DEPTH 48
 /* log2 buckets of reclaim latency in microseconds: 1us .. ~1.2h. */
 #define RECLAIM_BUCKETS 32
+/* Histograms kept, one per cgroup and kind of reclaim seen: a power of 2. */
+#define RECLAIM_HISTOGRAMS 4096
 
 enum event_kind {
 	EVENT_OOM_KILL = 1,

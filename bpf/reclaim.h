@@ -20,8 +20,18 @@ struct reclaim_start {
  * (reclaim_starts in oomtrace.bpf.c; user space loads one variant and
  * leaves the other's map out).
  */
+/* The histogram a task last counted an episode of one kind in: the next
+ * episode of the same kind in the same cgroup finds it without a hash
+ * lookup. */
+struct reclaim_slot_cache {
+	__u64 cgroup_id;
+	__u32 slot_plus1; /* 0: none cached */
+	__u32 pad;
+};
+
 struct reclaim_task {
 	struct reclaim_start starts[RECLAIM_KINDS];
+	struct reclaim_slot_cache slots[RECLAIM_KINDS];
 };
 
 struct {
@@ -31,21 +41,37 @@ struct {
 	__type(value, struct reclaim_task);
 } reclaim_tasks SEC(".maps");
 
+/*
+ * The histograms, one per cgroup and kind of reclaim, in the slots of an
+ * array: a slot is found by a load once known. reclaim_slots knows the slot
+ * of each cgroup and kind, for the first episode a task counts there and for
+ * user space, which reads the histograms through it. A new cgroup's slot is
+ * claimed in reclaim_slot_owners, whose inserts succeed once per slot: the
+ * kernel's BPF atomics that return a value (5.12) are not needed.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
-	__type(key, struct reclaim_stats_key);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, RECLAIM_HISTOGRAMS);
+	__type(key, __u32);
 	__type(value, struct reclaim_stats);
 } reclaim_histograms SEC(".maps");
 
-/* A zeroed reclaim_stats to build new histogram entries in: too big for the
- * BPF stack. */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, RECLAIM_HISTOGRAMS);
+	__type(key, struct reclaim_stats_key);
+	__type(value, __u32);
+} reclaim_slots SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, RECLAIM_HISTOGRAMS);
 	__type(key, __u32);
-	__type(value, struct reclaim_stats);
-} reclaim_scratch SEC(".maps");
+	__type(value, __u8);
+} reclaim_slot_owners SEC(".maps");
+
+/* Slots tried for a new cgroup, from the one its key hashes to. */
+#define RECLAIM_SLOT_TRIES 8
 
 /*
  * The histogram bucket of an episode of ns nanoseconds: floor(log2(us)) of
@@ -71,29 +97,74 @@ static __always_inline __u32 log2_bucket(__u64 ns)
 	return b;
 }
 
-static __always_inline void count_reclaim(struct mem_cgroup *memcg, __u64 cgroup_id, __u32 kind, __u64 duration_ns)
+/* Claim a slot for the first histogram of key, with memcg's path, and
+ * publish it in reclaim_slots; *slot is the slot of key's histogram, also
+ * when another CPU published one first. False when no slot was free. */
+static __always_inline bool claim_histogram(struct reclaim_stats_key *key, struct mem_cgroup *memcg, __u32 *slot)
+{
+	__u32 first = (__u32)((key->cgroup_id * 0x9e3779b97f4a7c15ULL + key->reclaim_kind) >> 32);
+	struct reclaim_stats *stats;
+	__u32 *published;
+	__u8 one = 1;
+	bool claimed = false;
+
+	for (__u32 i = 0; i < RECLAIM_SLOT_TRIES; i++) {
+		__u32 candidate = (first + i) & (RECLAIM_HISTOGRAMS - 1);
+
+		if (bpf_map_update_elem(&reclaim_slot_owners, &candidate, &one, BPF_NOEXIST) == 0) {
+			*slot = candidate;
+			claimed = true;
+			break;
+		}
+	}
+	if (!claimed)
+		return false;
+	stats = bpf_map_lookup_elem(&reclaim_histograms, slot);
+	if (!stats)
+		return false;
+	/* The path goes in once, when the cgroup is first seen; a slot is
+	 * claimed once, so it is still zero. */
+	fill_cgroup(&stats->cgroup, memcg);
+	if (bpf_map_update_elem(&reclaim_slots, key, slot, BPF_NOEXIST) == 0)
+		return true;
+	/* Another CPU published a slot for key first: count there, and leave
+	 * this one claimed and unread. */
+	published = bpf_map_lookup_elem(&reclaim_slots, key);
+	if (!published)
+		return false;
+	*slot = *published;
+	return true;
+}
+
+/* Count an episode of duration_ns in the histogram of memcg (of id
+ * cgroup_id) and kind. cache, where the caller has one (task-local
+ * storage), remembers the histogram for the task's next episode. */
+static __always_inline void count_reclaim(struct mem_cgroup *memcg, __u64 cgroup_id, __u32 kind, __u64 duration_ns,
+					  struct reclaim_slot_cache *cache)
 {
 	struct reclaim_stats_key key = {
 		.cgroup_id = cgroup_id,
 		.reclaim_kind = kind,
 	};
 	struct reclaim_stats *stats;
-	__u32 bucket, zero = 0;
+	__u32 bucket, slot, *known;
 
-	stats = bpf_map_lookup_elem(&reclaim_histograms, &key);
-	if (!stats) {
-		struct reclaim_stats *fresh = bpf_map_lookup_elem(&reclaim_scratch, &zero);
-
-		if (!fresh)
+	if (cache && cache->slot_plus1 && cache->cgroup_id == cgroup_id) {
+		slot = cache->slot_plus1 - 1;
+	} else {
+		known = bpf_map_lookup_elem(&reclaim_slots, &key);
+		if (known)
+			slot = *known;
+		else if (!claim_histogram(&key, memcg, &slot))
 			return;
-		/* The path goes in once, when the cgroup is first seen. */
-		__builtin_memset(fresh, 0, sizeof(*fresh));
-		fill_cgroup(&fresh->cgroup, memcg);
-		bpf_map_update_elem(&reclaim_histograms, &key, fresh, BPF_NOEXIST);
-		stats = bpf_map_lookup_elem(&reclaim_histograms, &key);
-		if (!stats)
-			return;
+		if (cache) {
+			cache->cgroup_id = cgroup_id;
+			cache->slot_plus1 = slot + 1;
+		}
 	}
+	stats = bpf_map_lookup_elem(&reclaim_histograms, &slot);
+	if (!stats)
+		return;
 	bucket = log2_bucket(duration_ns);
 	/* No count of its own: user space sums the buckets, one atomic add
 	 * fewer per episode. */

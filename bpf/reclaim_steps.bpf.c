@@ -24,7 +24,7 @@ enum end_step {
 	STEP_CLOCK = 1,	    /* read the clock */
 	STEP_START = 2,	    /* and take the episode's start from task-local storage */
 	STEP_CGROUP = 3,    /* and find the task's memory cgroup and its id */
-	STEP_HISTOGRAM = 4, /* and count the episode in the cgroup's histogram */
+	STEP_HISTOGRAM = 4, /* and count the episode in the cgroup's histogram, found as the tracer finds it */
 };
 
 static __always_inline int end_steps(const enum end_step last)
@@ -54,7 +54,7 @@ static __always_inline int end_steps(const enum end_step last)
 		barrier_var(cgroup_id); /* read, as if used */
 		return 0;
 	}
-	count_reclaim(memcg, cgroup_id, RECLAIM_MEMCG, now - start);
+	count_reclaim(memcg, cgroup_id, RECLAIM_MEMCG, now - start, &rt->slots[RECLAIM_MEMCG]);
 	return 0;
 }
 

@@ -267,10 +267,7 @@ func reclaimStepsWhy(s *stormResults) string {
 		why += fmt.Sprintf(" None of these steps can go while the end program keeps a per-cgroup histogram of every episode, "+
 			"and on this machine they alone take %s more than the limit.", fmtNS(last-reclaimCostLimit))
 	}
-	return why + " What could still shrink is the histogram's hash lookup, part of the last step: histograms in the " +
-		"slots of an array, with each task's last slot kept beside its start, would be found with a load. Handing out " +
-		"slots takes an atomic fetch-and-add, which the BPF of 5.10 and 5.11 lacks, so those kernels would keep the " +
-		"hash map: a second layout of the histograms for user space to read."
+	return why
 }
 
 func episodeTarget(r *Results) target {
@@ -766,7 +763,8 @@ func writeReclaimSteps(d *doc, s *stormResults) {
 		t.add("`"+step.program+"`", step.adds, fmtNS(step.ns), fmtSignedNS(step.added))
 	}
 	last := steps[len(steps)-1].ns
-	t.add("oomtrace's `memcg_reclaim_end`", "all of the above, the `--reclaim-min` comparison and the filters", fmtNS(whole), fmtSignedNS(whole-last))
+	t.add("oomtrace's `memcg_reclaim_end`", "all of the above, the filters, and a record for each episode of `--reclaim-min` or more "+
+		"(with the cgroup's path; a wake-up of the reader at most every 25 ms)", fmtNS(whole), fmtSignedNS(whole-last))
 	d.table(t)
 }
 

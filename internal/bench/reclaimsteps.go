@@ -24,7 +24,7 @@ var reclaimSteps = []reclaimStep{
 	{"end_clock", "read the clock"},
 	{"end_start", "take the episode's start from task-local storage"},
 	{"end_cgroup", "find the task's memory cgroup and its id (five dependent loads through BTF pointers)"},
-	{"end_histogram", "count the episode in the cgroup's histogram (a hash lookup, two atomic adds and the maximum)"},
+	{"end_histogram", "count the episode in the cgroup's histogram (its slot cached beside the start, two atomic adds and the maximum)"},
 }
 
 // reclaimStepTracepoint is where the steps run: oomtrace's end program of

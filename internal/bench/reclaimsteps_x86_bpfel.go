@@ -44,6 +44,12 @@ type reclaimStepsReclaimTask struct {
 		GfpMask uint32
 		Order   int32
 	}
+	Slots [3]struct {
+		_         structs.HostLayout
+		CgroupId  uint64
+		SlotPlus1 uint32
+		Pad       uint32
+	}
 }
 
 // Names of all BPF objects in the ELF.
@@ -51,7 +57,8 @@ type reclaimStepsReclaimTask struct {
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	reclaimStepsMapReclaimHistograms = "reclaim_histograms"
-	reclaimStepsMapReclaimScratch    = "reclaim_scratch"
+	reclaimStepsMapReclaimSlotOwners = "reclaim_slot_owners"
+	reclaimStepsMapReclaimSlots      = "reclaim_slots"
 	reclaimStepsMapReclaimTasks      = "reclaim_tasks"
 	reclaimStepsProgEndCgroup        = "end_cgroup"
 	reclaimStepsProgEndClock         = "end_clock"
@@ -112,7 +119,8 @@ type reclaimStepsProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type reclaimStepsMapSpecs struct {
 	ReclaimHistograms *ebpf.MapSpec `ebpf:"reclaim_histograms"`
-	ReclaimScratch    *ebpf.MapSpec `ebpf:"reclaim_scratch"`
+	ReclaimSlotOwners *ebpf.MapSpec `ebpf:"reclaim_slot_owners"`
+	ReclaimSlots      *ebpf.MapSpec `ebpf:"reclaim_slots"`
 	ReclaimTasks      *ebpf.MapSpec `ebpf:"reclaim_tasks"`
 }
 
@@ -143,14 +151,16 @@ func (o *reclaimStepsObjects) Close() error {
 // It can be passed to loadReclaimStepsObjects or ebpf.CollectionSpec.LoadAndAssign.
 type reclaimStepsMaps struct {
 	ReclaimHistograms *ebpf.Map `ebpf:"reclaim_histograms"`
-	ReclaimScratch    *ebpf.Map `ebpf:"reclaim_scratch"`
+	ReclaimSlotOwners *ebpf.Map `ebpf:"reclaim_slot_owners"`
+	ReclaimSlots      *ebpf.Map `ebpf:"reclaim_slots"`
 	ReclaimTasks      *ebpf.Map `ebpf:"reclaim_tasks"`
 }
 
 func (m *reclaimStepsMaps) Close() error {
 	return _ReclaimStepsClose(
 		m.ReclaimHistograms,
-		m.ReclaimScratch,
+		m.ReclaimSlotOwners,
+		m.ReclaimSlots,
 		m.ReclaimTasks,
 	)
 }

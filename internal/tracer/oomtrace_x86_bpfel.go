@@ -208,6 +208,12 @@ type oomtraceReclaimStatsKey struct {
 type oomtraceReclaimTask struct {
 	_      structs.HostLayout
 	Starts [3]oomtraceReclaimStart
+	Slots  [3]struct {
+		_         structs.HostLayout
+		CgroupId  uint64
+		SlotPlus1 uint32
+		Pad       uint32
+	}
 }
 
 type oomtraceSignalEvent struct {
@@ -233,7 +239,8 @@ const (
 	oomtraceMapLostEvents                   = "lost_events"
 	oomtraceMapOomCalls                     = "oom_calls"
 	oomtraceMapReclaimHistograms            = "reclaim_histograms"
-	oomtraceMapReclaimScratch               = "reclaim_scratch"
+	oomtraceMapReclaimSlotOwners            = "reclaim_slot_owners"
+	oomtraceMapReclaimSlots                 = "reclaim_slots"
 	oomtraceMapReclaimStarts                = "reclaim_starts"
 	oomtraceMapReclaimTasks                 = "reclaim_tasks"
 	oomtraceMapReportedExits                = "reported_exits"
@@ -368,7 +375,8 @@ type oomtraceMapSpecs struct {
 	LostEvents        *ebpf.MapSpec `ebpf:"lost_events"`
 	OomCalls          *ebpf.MapSpec `ebpf:"oom_calls"`
 	ReclaimHistograms *ebpf.MapSpec `ebpf:"reclaim_histograms"`
-	ReclaimScratch    *ebpf.MapSpec `ebpf:"reclaim_scratch"`
+	ReclaimSlotOwners *ebpf.MapSpec `ebpf:"reclaim_slot_owners"`
+	ReclaimSlots      *ebpf.MapSpec `ebpf:"reclaim_slots"`
 	ReclaimStarts     *ebpf.MapSpec `ebpf:"reclaim_starts"`
 	ReclaimTasks      *ebpf.MapSpec `ebpf:"reclaim_tasks"`
 	ReportedExits     *ebpf.MapSpec `ebpf:"reported_exits"`
@@ -425,7 +433,8 @@ type oomtraceMaps struct {
 	LostEvents        *ebpf.Map `ebpf:"lost_events"`
 	OomCalls          *ebpf.Map `ebpf:"oom_calls"`
 	ReclaimHistograms *ebpf.Map `ebpf:"reclaim_histograms"`
-	ReclaimScratch    *ebpf.Map `ebpf:"reclaim_scratch"`
+	ReclaimSlotOwners *ebpf.Map `ebpf:"reclaim_slot_owners"`
+	ReclaimSlots      *ebpf.Map `ebpf:"reclaim_slots"`
 	ReclaimStarts     *ebpf.Map `ebpf:"reclaim_starts"`
 	ReclaimTasks      *ebpf.Map `ebpf:"reclaim_tasks"`
 	ReportedExits     *ebpf.Map `ebpf:"reported_exits"`
@@ -440,7 +449,8 @@ func (m *oomtraceMaps) Close() error {
 		m.LostEvents,
 		m.OomCalls,
 		m.ReclaimHistograms,
-		m.ReclaimScratch,
+		m.ReclaimSlotOwners,
+		m.ReclaimSlots,
 		m.ReclaimStarts,
 		m.ReclaimTasks,
 		m.ReportedExits,

@@ -124,10 +124,17 @@ func (t *Tracer) Lost() (uint64, error) {
 func (t *Tracer) ReclaimStats(dst []event.ReclaimStats) ([]event.ReclaimStats, error) {
 	var (
 		key   oomtraceReclaimStatsKey
+		slot  uint32
 		value oomtraceReclaimStats
 	)
-	iter := t.base.Maps["reclaim_histograms"].Iterate()
-	for iter.Next(&key, &value) {
+	histograms := t.base.Maps["reclaim_histograms"]
+	// A histogram is read through its published slot: a slot claimed
+	// but not (yet) published holds nothing counted.
+	iter := t.base.Maps["reclaim_slots"].Iterate()
+	for iter.Next(&key, &slot) {
+		if err := histograms.Lookup(slot, &value); err != nil {
+			return dst, fmt.Errorf("read reclaim histogram %d: %w", slot, err)
+		}
 		s := event.ReclaimStats{
 			Kind:  event.ReclaimKind(key.ReclaimKind),
 			Total: time.Duration(value.TotalNs),
