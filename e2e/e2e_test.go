@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -45,6 +46,7 @@ var helperRoles = map[string]func(arg string) error{
 	fakeKubeletEnv: runFakeKubelet,
 	segfaultEnv:    segfault,
 	selfHogDirEnv:  runSelfHog,
+	readInEachEnv:  readInEach,
 }
 
 // playHelperRole runs the role the environment asks for, if any.
@@ -736,6 +738,107 @@ func TestReclaimEvents(t *testing.T) {
 	// exactly the events of those durations.
 	if !slices.Equal(eventBuckets[1:], statsBuckets[1:]) {
 		t.Errorf("kernel histogram %v, events' durations give %v (from bucket 1 on)", statsBuckets[1:], eventBuckets[1:])
+	}
+}
+
+// readInEachEnv makes the test binary readInEach: its value is a file to
+// read, then the cgroup directories to read it in, joined by newlines.
+const readInEachEnv = "OOMTRACE_E2E_READ_IN_EACH"
+
+// readInEach joins each cgroup of arg in turn and reads the file there:
+// the file's page cache fills the cgroup up to its limit, and its threads
+// reclaim in one cgroup after the other.
+func readInEach(arg string) error {
+	lines := strings.Split(arg, "\n")
+	buf := make([]byte, 1<<20)
+	for _, dir := range lines[1:] {
+		if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(os.Getpid())), 0); err != nil {
+			return err
+		}
+		f, err := os.Open(lines[0])
+		if err != nil {
+			return err
+		}
+		_, err = io.CopyBuffer(io.Discard, struct{ io.Reader }{f}, buf)
+		f.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// A task that reclaims in one cgroup and then in another has each episode
+// counted in the histogram of the cgroup it reclaimed in: the kernel side
+// remembers a task's last histogram, and must not count there once the
+// task has moved. Every episode is an event too (--reclaim-min 1us), so
+// each cgroup's histogram must hold exactly its events' durations.
+func TestReclaimHistogramsFollowATask(t *testing.T) {
+	h := requireRoot(t)
+	top := memcg.UniqueName("oomtrace-e2e")
+	createGroup(t, h, top, 0)
+	groups := []*memcg.Group{createGroup(t, h, top+"/first", 16), createGroup(t, h, top+"/second", 16)}
+	// A sparse file on a disk: reading its holes allocates page cache
+	// without I/O.
+	file := filepath.Join(t.TempDir(), "sparse")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(file, 96<<20); err != nil {
+		t.Fatal(err)
+	}
+	tr := startTracer(t, "--output", "json", "--cgroup", "/"+top, "--reclaim-min", "1us", "--interval", "0")
+
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(self)
+	cmd.Env = append(os.Environ(), readInEachEnv+"="+strings.Join([]string{file, groups[0].Dir(), groups[1].Dir()}, "\n"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("reader: %v\n%s", err, out)
+	}
+	events := tr.stop(t)
+
+	type histogram [event.ReclaimBuckets]uint64
+	fromEvents, fromStats := map[string]*histogram{}, map[string]*histogram{}
+	of := func(m map[string]*histogram, path string) *histogram {
+		if m[path] == nil {
+			m[path] = new(histogram)
+		}
+		return m[path]
+	}
+	for _, ev := range events {
+		switch ev.Kind {
+		case event.KindReclaim:
+			if int(ev.Task.TGID) != cmd.Process.Pid || ev.Reclaim.Kind != event.ReclaimMemcg {
+				continue
+			}
+			if us := uint64(ev.Reclaim.Duration / time.Microsecond); us >= 2 {
+				of(fromEvents, ev.Reclaim.Cgroup.Path)[min(bits.Len64(us)-1, event.ReclaimBuckets-1)]++
+			}
+		case event.KindReclaimStats:
+			if s := ev.ReclaimStats; s.Kind == event.ReclaimMemcg {
+				h := of(fromStats, s.Cgroup.Path)
+				for i, n := range s.Buckets {
+					h[i] += n
+				}
+			}
+		}
+	}
+	for _, g := range groups {
+		evs, stats := of(fromEvents, g.Path()), of(fromStats, g.Path())
+		var n uint64
+		for _, c := range evs[1:] {
+			n += c
+		}
+		if n == 0 {
+			t.Errorf("no reclaim event of the reader in %s: %v", g.Path(), events)
+			continue
+		}
+		if !slices.Equal(evs[1:], stats[1:]) {
+			t.Errorf("%s: kernel histogram %v, the events' durations give %v (from bucket 1 on)", g.Path(), stats[1:], evs[1:])
+		}
 	}
 }
 
