@@ -70,8 +70,18 @@ struct {
 	__type(value, __u8);
 } reclaim_slot_owners SEC(".maps");
 
-/* Slots tried for a new cgroup, from the one its key hashes to. */
-#define RECLAIM_SLOT_TRIES 8
+/* Slots tried for a new cgroup, from the one its key hashes to: enough
+ * for the array to fill to about 95% before a new cgroup finds none. */
+#define RECLAIM_SLOT_TRIES 32
+
+/* Episodes not counted, per CPU, because their cgroup found no free slot:
+ * user space says so, rather than have reclaim_stats miss them silently. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} reclaim_uncounted SEC(".maps");
 
 /*
  * The histogram bucket of an episode of ns nanoseconds: floor(log2(us)) of
@@ -155,8 +165,14 @@ static __always_inline void count_reclaim(struct mem_cgroup *memcg, __u64 cgroup
 		known = bpf_map_lookup_elem(&reclaim_slots, &key);
 		if (known)
 			slot = *known;
-		else if (!claim_histogram(&key, memcg, &slot))
+		else if (!claim_histogram(&key, memcg, &slot)) {
+			__u32 zero = 0;
+			__u64 *uncounted = bpf_map_lookup_elem(&reclaim_uncounted, &zero);
+
+			if (uncounted)
+				*uncounted += 1;
 			return;
+		}
 		if (cache) {
 			cache->cgroup_id = cgroup_id;
 			cache->slot_plus1 = slot + 1;

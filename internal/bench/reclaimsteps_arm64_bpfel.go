@@ -60,6 +60,7 @@ const (
 	reclaimStepsMapReclaimSlotOwners = "reclaim_slot_owners"
 	reclaimStepsMapReclaimSlots      = "reclaim_slots"
 	reclaimStepsMapReclaimTasks      = "reclaim_tasks"
+	reclaimStepsMapReclaimUncounted  = "reclaim_uncounted"
 	reclaimStepsProgEndCgroup        = "end_cgroup"
 	reclaimStepsProgEndClock         = "end_clock"
 	reclaimStepsProgEndHistogram     = "end_histogram"
@@ -122,6 +123,7 @@ type reclaimStepsMapSpecs struct {
 	ReclaimSlotOwners *ebpf.MapSpec `ebpf:"reclaim_slot_owners"`
 	ReclaimSlots      *ebpf.MapSpec `ebpf:"reclaim_slots"`
 	ReclaimTasks      *ebpf.MapSpec `ebpf:"reclaim_tasks"`
+	ReclaimUncounted  *ebpf.MapSpec `ebpf:"reclaim_uncounted"`
 }
 
 // reclaimStepsVariableSpecs contains global variables before they are loaded into the kernel.
@@ -154,6 +156,7 @@ type reclaimStepsMaps struct {
 	ReclaimSlotOwners *ebpf.Map `ebpf:"reclaim_slot_owners"`
 	ReclaimSlots      *ebpf.Map `ebpf:"reclaim_slots"`
 	ReclaimTasks      *ebpf.Map `ebpf:"reclaim_tasks"`
+	ReclaimUncounted  *ebpf.Map `ebpf:"reclaim_uncounted"`
 }
 
 func (m *reclaimStepsMaps) Close() error {
@@ -162,6 +165,7 @@ func (m *reclaimStepsMaps) Close() error {
 		m.ReclaimSlotOwners,
 		m.ReclaimSlots,
 		m.ReclaimTasks,
+		m.ReclaimUncounted,
 	)
 }
 

@@ -253,6 +253,8 @@ type source interface {
 	RingBuffer() (size, pending int)
 	Lost() (uint64, error)
 	ReclaimStats(dst []event.ReclaimStats) ([]event.ReclaimStats, error)
+	// UncountedReclaim is how many episodes found no histogram.
+	UncountedReclaim() (uint64, error)
 	Detach() error
 	Flush() error
 }
@@ -425,6 +427,8 @@ type session struct {
 	lastStatsAt time.Time
 	statsBuf    []event.ReclaimStats
 	ev          event.Event
+	// uncountedWarned: episodes without a histogram were told of.
+	uncountedWarned bool
 }
 
 // summary is what the session saw so far.
@@ -488,6 +492,18 @@ func (s *session) emitPeriodic() error {
 	lost, err := s.tracer.Lost()
 	if err != nil {
 		return err
+	}
+	if !s.uncountedWarned {
+		uncounted, err := s.tracer.UncountedReclaim()
+		if err != nil {
+			return err
+		}
+		if uncounted > 0 {
+			s.uncountedWarned = true
+			s.logger.Warn("reclaim histograms are full: reclaim_stats does not count the episodes of cgroups first seen now "+
+				"(reclaim events still report those over --reclaim-min); restart oomtrace to count them",
+				"uncounted_episodes", uncounted)
+		}
 	}
 
 	// These events come from oomtrace itself, not from a kernel task.

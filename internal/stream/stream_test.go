@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -22,12 +23,13 @@ import (
 // fakeSource hands out records queued by the test; a record is one byte,
 // the event.Class of an oom_kill (0xff: undecodable).
 type fakeSource struct {
-	mu      sync.Mutex
-	records chan []byte
-	flushed chan struct{}
-	lost    uint64
-	stats   []event.ReclaimStats
-	detach  bool
+	mu        sync.Mutex
+	records   chan []byte
+	flushed   chan struct{}
+	lost      uint64
+	uncounted uint64
+	stats     []event.ReclaimStats
+	detach    bool
 }
 
 func newFakeSource() *fakeSource {
@@ -70,6 +72,12 @@ func (f *fakeSource) Lost() (uint64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.lost, nil
+}
+
+func (f *fakeSource) UncountedReclaim() (uint64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.uncounted, nil
 }
 
 func (f *fakeSource) ReclaimStats(dst []event.ReclaimStats) ([]event.ReclaimStats, error) {
@@ -328,6 +336,29 @@ func TestPeriodicEvents(t *testing.T) {
 		if ev.Task.Comm != "oomtrace" || ev.KtimeNS == 0 || ev.Time.IsZero() {
 			t.Errorf("periodic event without oomtrace's own header: %+v", ev)
 		}
+	}
+}
+
+// Episodes that found no histogram are told of once, with their count,
+// and not again every interval.
+func TestUncountedReclaimWarnsOnce(t *testing.T) {
+	src := newFakeSource()
+	var log bytes.Buffer
+	s := &session{
+		tracer: src, decode: fakeDecode, pipe: pipeline.Of(nil, &collect{}), logger: slog.New(slog.NewTextHandler(&log, nil)),
+		lastStats: make(map[statsKey]event.ReclaimStats), lastStatsAt: time.Now(),
+	}
+	for _, uncounted := range []uint64{0, 12, 40} {
+		src.uncounted = uncounted
+		if err := s.emitPeriodic(); err != nil {
+			t.Fatal(err)
+		}
+		if uncounted == 0 && log.Len() != 0 {
+			t.Fatalf("warned with nothing uncounted: %s", log.String())
+		}
+	}
+	if got := strings.Count(log.String(), "reclaim histograms are full"); got != 1 || !strings.Contains(log.String(), "uncounted_episodes=12") {
+		t.Errorf("warnings %d, want one with the first count:\n%s", got, log.String())
 	}
 }
 

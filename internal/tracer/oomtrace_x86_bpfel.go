@@ -243,6 +243,7 @@ const (
 	oomtraceMapReclaimSlots                 = "reclaim_slots"
 	oomtraceMapReclaimStarts                = "reclaim_starts"
 	oomtraceMapReclaimTasks                 = "reclaim_tasks"
+	oomtraceMapReclaimUncounted             = "reclaim_uncounted"
 	oomtraceMapReportedExits                = "reported_exits"
 	oomtraceMapSigkillTargets               = "sigkill_targets"
 	oomtraceMapZeroedOomKill                = "zeroed_oom_kill"
@@ -379,6 +380,7 @@ type oomtraceMapSpecs struct {
 	ReclaimSlots      *ebpf.MapSpec `ebpf:"reclaim_slots"`
 	ReclaimStarts     *ebpf.MapSpec `ebpf:"reclaim_starts"`
 	ReclaimTasks      *ebpf.MapSpec `ebpf:"reclaim_tasks"`
+	ReclaimUncounted  *ebpf.MapSpec `ebpf:"reclaim_uncounted"`
 	ReportedExits     *ebpf.MapSpec `ebpf:"reported_exits"`
 	SigkillTargets    *ebpf.MapSpec `ebpf:"sigkill_targets"`
 	ZeroedOomKill     *ebpf.MapSpec `ebpf:"zeroed_oom_kill"`
@@ -437,6 +439,7 @@ type oomtraceMaps struct {
 	ReclaimSlots      *ebpf.Map `ebpf:"reclaim_slots"`
 	ReclaimStarts     *ebpf.Map `ebpf:"reclaim_starts"`
 	ReclaimTasks      *ebpf.Map `ebpf:"reclaim_tasks"`
+	ReclaimUncounted  *ebpf.Map `ebpf:"reclaim_uncounted"`
 	ReportedExits     *ebpf.Map `ebpf:"reported_exits"`
 	SigkillTargets    *ebpf.Map `ebpf:"sigkill_targets"`
 	ZeroedOomKill     *ebpf.Map `ebpf:"zeroed_oom_kill"`
@@ -453,6 +456,7 @@ func (m *oomtraceMaps) Close() error {
 		m.ReclaimSlots,
 		m.ReclaimStarts,
 		m.ReclaimTasks,
+		m.ReclaimUncounted,
 		m.ReportedExits,
 		m.SigkillTargets,
 		m.ZeroedOomKill,

@@ -6,6 +6,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/cilium/ebpf"
 	"github.com/oomtrace/oomtrace/internal/event"
 )
 
@@ -108,9 +109,21 @@ func (t *Tracer) RingBuffer() (size, pending int) {
 // Lost returns the number of records the kernel could not put in the ring
 // buffer since the tracer started, summed over CPUs.
 func (t *Tracer) Lost() (uint64, error) {
+	return sumPerCPU(t.base.Maps["lost_events"], "lost-event counters")
+}
+
+// UncountedReclaim returns how many reclaim episodes found no histogram
+// since the tracer started: their cgroups came after the kernel side's
+// histograms were all taken.
+func (t *Tracer) UncountedReclaim() (uint64, error) {
+	return sumPerCPU(t.base.Maps["reclaim_uncounted"], "uncounted reclaim episodes")
+}
+
+// sumPerCPU sums the per-CPU counter of a one-element per-CPU array, what.
+func sumPerCPU(m *ebpf.Map, what string) (uint64, error) {
 	var perCPU []uint64
-	if err := t.base.Maps["lost_events"].Lookup(uint32(0), &perCPU); err != nil {
-		return 0, fmt.Errorf("read lost-event counters: %w", err)
+	if err := m.Lookup(uint32(0), &perCPU); err != nil {
+		return 0, fmt.Errorf("read %s: %w", what, err)
 	}
 	var total uint64
 	for _, n := range perCPU {

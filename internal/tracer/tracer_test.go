@@ -36,6 +36,10 @@ func TestOpenTracepointMode(t *testing.T) {
 	if _, err := tr.Lost(); err != nil {
 		t.Error(err)
 	}
+	// Far fewer cgroups than histograms have reclaimed here.
+	if n, err := tr.UncountedReclaim(); err != nil || n != 0 {
+		t.Errorf("uncounted reclaim episodes: %d, %v", n, err)
+	}
 	// Other tests may be reclaiming right now: whatever is counted must be
 	// consistent: the total goes up before the maximum, so no maximum is
 	// above it.
