@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -287,20 +288,33 @@ func checkTrigger(t *testing.T, ev event.Event, k kernlog.Kill, wantPID int, wan
 	}
 }
 
+// skippedRuns is the count of the programs' runs the kernel skipped, from
+// the stopped tracer's summary on stderr.
+func (tr *tracer) skippedRuns(t *testing.T) uint64 {
+	t.Helper()
+	m := regexp.MustCompile(`msg=stopped .*\bskipped_runs=(\d+)`).FindStringSubmatch(tr.stderr.String())
+	if m == nil {
+		t.Fatalf("no skipped_runs in the tracer's summary:\n%s", tr.stderr.String())
+	}
+	n, err := strconv.ParseUint(m[1], 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
 // A process outside any limited cgroup exhausts the VM's memory: class
 // global, the hog chosen, oomtrace alive to report it, and the direct
 // reclaim of the run-up to the kill timed.
 //
-// Which task's reclaim is recorded is not asked. The page allocator calls
-// the OOM killer only after the calling task's direct reclaim failed, yet
-// on 7.3, after other tests had run in the guest, the task the kernel's
-// header names had no recorded episode in three runs of about ten (twice
-// the hog, once the test process), in the events and in the kernel-side
-// histograms alike, while other tasks' were recorded. A failed allocation
-// of task-local storage does not explain it (a fallback to the hash map
-// changed nothing), nor does throttle_direct_reclaim, which returns before
-// the begin tracepoint only for a task already killed. Until it is
-// understood, the trigger's episodes are logged.
+// The page allocator calls the OOM killer only after the calling task's
+// direct reclaim failed, so the trigger's episodes must be there, unless
+// the kernel skipped runs of the programs: it does not start a program on
+// a CPU where the same one is still running, and 7.x kernels can preempt a
+// program mid-run, so that other tasks reaching the tracepoint there go
+// unseen. On 7.3 that erased the trigger's only episodes in about three
+// runs of ten; the tracer reports such runs (skipped_runs at exit), and
+// the test accepts a missing episode only with them.
 func TestVMGlobalOOM(t *testing.T) {
 	h := requireVM(t)
 	protectTestProcess(t)
@@ -325,6 +339,7 @@ func TestVMGlobalOOM(t *testing.T) {
 
 	kill, trigger := ev, ev.OOMKill.Trigger
 	events := tr.stop(t) // a clean exit: the tracer survived the OOM
+	skipped := tr.skippedRuns(t)
 	checkOnlyKill(t, events, pid)
 	var before, byTrigger int
 	seen := map[string]int{} // every reclaim event, for the messages
@@ -352,8 +367,12 @@ func TestVMGlobalOOM(t *testing.T) {
 	if before == 0 {
 		t.Errorf("no direct reclaim event before the global OOM of %d; reclaim events: %v", pid, seen)
 	}
-	t.Logf("%d direct reclaim episodes before the kill, %d of them by the trigger %d (%q); reclaim events: %v",
-		before, byTrigger, trigger.TGID, trigger.Comm, seen)
+	if byTrigger == 0 && skipped == 0 {
+		t.Errorf("no direct reclaim episode of the trigger %d (%q) before the kill, and no run of the programs skipped; reclaim events: %v",
+			trigger.TGID, trigger.Comm, seen)
+	}
+	t.Logf("%d direct reclaim episodes before the kill, %d of them by the trigger %d (%q); %d runs skipped; reclaim events: %v",
+		before, byTrigger, trigger.TGID, trigger.Comm, skipped, seen)
 }
 
 // sysrq-f: a manual kill, run by a kworker with order -1.

@@ -182,7 +182,7 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer, logg
 		return err
 	}
 	logger.Info("stopped", "mode", summary.Mode, "oom_kills", summary.Events[event.KindOOMKill],
-		"lost", summary.Lost, "decode_errors", summary.DecodeErrors)
+		"lost", summary.Lost, "decode_errors", summary.DecodeErrors, "skipped_runs", summary.SkippedRuns)
 	return nil
 }
 

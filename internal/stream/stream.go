@@ -77,6 +77,9 @@ type Summary struct {
 	Events       map[event.Kind]uint64
 	Lost         uint64
 	DecodeErrors uint64
+	// SkippedRuns are the programs' runs the kernel skipped (see
+	// tracer.Tracer.SkippedRuns), as last read.
+	SkippedRuns uint64
 }
 
 // Run traces until ctx is done, then drains the ring buffer, writes the
@@ -255,6 +258,8 @@ type source interface {
 	ReclaimStats(dst []event.ReclaimStats) ([]event.ReclaimStats, error)
 	// UncountedReclaim is how many episodes found no histogram.
 	UncountedReclaim() (uint64, error)
+	// SkippedRuns is how many runs of the programs the kernel skipped.
+	SkippedRuns() (uint64, error)
 	Detach() error
 	Flush() error
 }
@@ -421,19 +426,22 @@ type session struct {
 
 	decodeErrors atomic.Uint64
 	lost         atomic.Uint64 // the kernel's count, as last written
+	skipped      atomic.Uint64 // the kernel's skipped runs, as last read
 
 	// Used by the goroutine that runs emitPeriodic only.
 	lastStats   map[statsKey]event.ReclaimStats
 	lastStatsAt time.Time
 	statsBuf    []event.ReclaimStats
 	ev          event.Event
-	// uncountedWarned: episodes without a histogram were told of.
-	uncountedWarned bool
+	// uncountedWarned, skippedWarned: episodes without a histogram, and
+	// skipped runs, were told of.
+	uncountedWarned, skippedWarned bool
 }
 
 // summary is what the session saw so far.
 func (s *session) summary(mode event.Mode) Summary {
-	return Summary{Mode: mode, Events: s.pipe.Written(), Lost: s.lost.Load(), DecodeErrors: s.decodeErrors.Load()}
+	return Summary{Mode: mode, Events: s.pipe.Written(), Lost: s.lost.Load(), DecodeErrors: s.decodeErrors.Load(),
+		SkippedRuns: s.skipped.Load()}
 }
 
 // readLoop hands every record to the pipeline until the ring buffer is
@@ -504,6 +512,18 @@ func (s *session) emitPeriodic() error {
 				"(reclaim events still report those over --reclaim-min); restart oomtrace to count them",
 				"uncounted_episodes", uncounted)
 		}
+	}
+
+	skipped, err := s.tracer.SkippedRuns()
+	if err != nil {
+		return err
+	}
+	s.skipped.Store(skipped)
+	if skipped > 0 && !s.skippedWarned {
+		s.skippedWarned = true
+		s.logger.Warn("the kernel skipped runs of oomtrace's programs, each started while the same program, preempted, "+
+			"was still running on that CPU: reclaim episodes, kills or exits of other tasks on it may be missing",
+			"skipped_runs", skipped)
 	}
 
 	// These events come from oomtrace itself, not from a kernel task.

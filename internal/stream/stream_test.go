@@ -28,6 +28,7 @@ type fakeSource struct {
 	flushed   chan struct{}
 	lost      uint64
 	uncounted uint64
+	skipped   uint64
 	stats     []event.ReclaimStats
 	detach    bool
 }
@@ -72,6 +73,12 @@ func (f *fakeSource) Lost() (uint64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.lost, nil
+}
+
+func (f *fakeSource) SkippedRuns() (uint64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.skipped, nil
 }
 
 func (f *fakeSource) UncountedReclaim() (uint64, error) {
@@ -336,6 +343,32 @@ func TestPeriodicEvents(t *testing.T) {
 		if ev.Task.Comm != "oomtrace" || ev.KtimeNS == 0 || ev.Time.IsZero() {
 			t.Errorf("periodic event without oomtrace's own header: %+v", ev)
 		}
+	}
+}
+
+// Runs the kernel skipped are told of once, when first seen, and the
+// summary has their last count.
+func TestSkippedRunsWarnOnce(t *testing.T) {
+	src := newFakeSource()
+	var log bytes.Buffer
+	s := &session{
+		tracer: src, decode: fakeDecode, pipe: pipeline.Of(nil, &collect{}), logger: slog.New(slog.NewTextHandler(&log, nil)),
+		lastStats: make(map[statsKey]event.ReclaimStats), lastStatsAt: time.Now(),
+	}
+	for _, skipped := range []uint64{0, 3, 9} {
+		src.skipped = skipped
+		if err := s.emitPeriodic(); err != nil {
+			t.Fatal(err)
+		}
+		if skipped == 0 && log.Len() != 0 {
+			t.Fatalf("warned with nothing skipped: %s", log.String())
+		}
+	}
+	if got := strings.Count(log.String(), "the kernel skipped runs"); got != 1 || !strings.Contains(log.String(), "skipped_runs=3") {
+		t.Errorf("warnings %d, want one with the first count:\n%s", got, log.String())
+	}
+	if sum := s.summary(event.ModeTracepoint); sum.SkippedRuns != 9 {
+		t.Errorf("summary's skipped runs %d, want the last count 9", sum.SkippedRuns)
 	}
 }
 
