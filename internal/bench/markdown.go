@@ -330,7 +330,7 @@ func cpuPerEventTarget(r *Results) target {
 	if all, ok := pipelineRowOf(r.pipeline, event.KindReclaim, stageAll); ok {
 		why += fmt.Sprintf(" Of that, a reclaim record's way from decoding through every stage of the pipeline to its line "+
 			"written takes %s on one CPU (§4)", fmtNS(all.nsPerOp))
-		if text, ok := pipelineRowOf(r.pipeline, event.KindReclaim, stageText); ok {
+		if text, ok := pipelineRowOf(r.pipeline, event.KindReclaim, stageText); ok && text.nsPerOp <= all.nsPerOp {
 			why += fmt.Sprintf(", %s of it decoding and formatting", fmtNS(text.nsPerOp))
 		}
 		why += fmt.Sprintf("; the other %s are reading the ring buffer, waking for it and the Go runtime's scheduling "+
