@@ -58,26 +58,16 @@ static __always_inline int end_steps(const enum end_step last)
 	return 0;
 }
 
-SEC("tp_btf/mm_vmscan_memcg_reclaim_end")
-int BPF_PROG(end_clock)
-{
-	return end_steps(STEP_CLOCK);
-}
+/* A step program: end_steps up to step, on the tracepoint of the end of
+ * memory cgroup reclaim. */
+#define STEP_PROG(name, step)                           \
+	SEC("tp_btf/mm_vmscan_memcg_reclaim_end")       \
+	int BPF_PROG(name)                              \
+	{                                               \
+		return end_steps(step);                 \
+	}
 
-SEC("tp_btf/mm_vmscan_memcg_reclaim_end")
-int BPF_PROG(end_start)
-{
-	return end_steps(STEP_START);
-}
-
-SEC("tp_btf/mm_vmscan_memcg_reclaim_end")
-int BPF_PROG(end_cgroup)
-{
-	return end_steps(STEP_CGROUP);
-}
-
-SEC("tp_btf/mm_vmscan_memcg_reclaim_end")
-int BPF_PROG(end_histogram)
-{
-	return end_steps(STEP_HISTOGRAM);
-}
+STEP_PROG(end_clock, STEP_CLOCK)
+STEP_PROG(end_start, STEP_START)
+STEP_PROG(end_cgroup, STEP_CGROUP)
+STEP_PROG(end_histogram, STEP_HISTOGRAM)

@@ -346,52 +346,40 @@ func TestPeriodicEvents(t *testing.T) {
 	}
 }
 
-// Runs the kernel skipped are told of once, when first seen, and the
-// summary has their last count.
-func TestSkippedRunsWarnOnce(t *testing.T) {
-	src := newFakeSource()
-	var log bytes.Buffer
-	s := &session{
-		tracer: src, decode: fakeDecode, pipe: pipeline.Of(nil, &collect{}), logger: slog.New(slog.NewTextHandler(&log, nil)),
-		lastStats: make(map[statsKey]event.ReclaimStats), lastStatsAt: time.Now(),
-	}
-	for _, skipped := range []uint64{0, 3, 9} {
-		src.skipped = skipped
-		if err := s.emitPeriodic(); err != nil {
-			t.Fatal(err)
-		}
-		if skipped == 0 && log.Len() != 0 {
-			t.Fatalf("warned with nothing skipped: %s", log.String())
-		}
-	}
-	if got := strings.Count(log.String(), "the kernel skipped runs"); got != 1 || !strings.Contains(log.String(), "skipped_runs=3") {
-		t.Errorf("warnings %d, want one with the first count:\n%s", got, log.String())
-	}
-	if sum := s.summary(event.ModeTracepoint); sum.SkippedRuns != 9 {
-		t.Errorf("summary's skipped runs %d, want the last count 9", sum.SkippedRuns)
-	}
-}
-
-// Episodes that found no histogram are told of once, with their count,
-// and not again every interval.
-func TestUncountedReclaimWarnsOnce(t *testing.T) {
-	src := newFakeSource()
-	var log bytes.Buffer
-	s := &session{
-		tracer: src, decode: fakeDecode, pipe: pipeline.Of(nil, &collect{}), logger: slog.New(slog.NewTextHandler(&log, nil)),
-		lastStats: make(map[statsKey]event.ReclaimStats), lastStatsAt: time.Now(),
-	}
-	for _, uncounted := range []uint64{0, 12, 40} {
-		src.uncounted = uncounted
-		if err := s.emitPeriodic(); err != nil {
-			t.Fatal(err)
-		}
-		if uncounted == 0 && log.Len() != 0 {
-			t.Fatalf("warned with nothing uncounted: %s", log.String())
-		}
-	}
-	if got := strings.Count(log.String(), "reclaim histograms are full"); got != 1 || !strings.Contains(log.String(), "uncounted_episodes=12") {
-		t.Errorf("warnings %d, want one with the first count:\n%s", got, log.String())
+// Runs the kernel skipped, and episodes that found no histogram, are told
+// of once, with the count first seen, and not again every interval; the
+// summary has the last count of skipped runs.
+func TestKernelCountsWarnOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name, warning, first string
+		set                  func(*fakeSource, uint64)
+	}{
+		{"skipped runs", "the kernel skipped runs", "skipped_runs=3", func(f *fakeSource, n uint64) { f.skipped = n }},
+		{"uncounted episodes", "reclaim histograms are full", "uncounted_episodes=3", func(f *fakeSource, n uint64) { f.uncounted = n }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := newFakeSource()
+			var log bytes.Buffer
+			s := &session{
+				tracer: src, decode: fakeDecode, pipe: pipeline.Of(nil, &collect{}), logger: slog.New(slog.NewTextHandler(&log, nil)),
+				lastStats: make(map[statsKey]event.ReclaimStats), lastStatsAt: time.Now(),
+			}
+			for _, n := range []uint64{0, 3, 9} {
+				tc.set(src, n)
+				if err := s.emitPeriodic(); err != nil {
+					t.Fatal(err)
+				}
+				if n == 0 && log.Len() != 0 {
+					t.Fatalf("warned at 0: %s", log.String())
+				}
+			}
+			if got := strings.Count(log.String(), tc.warning); got != 1 || !strings.Contains(log.String(), tc.first) {
+				t.Errorf("warnings %d, want one with %s:\n%s", got, tc.first, log.String())
+			}
+			if sum := s.summary(event.ModeTracepoint); sum.SkippedRuns != src.skipped {
+				t.Errorf("summary's skipped runs %d, want the last count %d", sum.SkippedRuns, src.skipped)
+			}
+		})
 	}
 }
 
