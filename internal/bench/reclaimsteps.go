@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/cilium/ebpf"
@@ -33,36 +32,39 @@ const reclaimStepTracepoint = "mm_vmscan_memcg_reclaim_end"
 
 // attachedStep is one reclaim step attached.
 type attachedStep struct {
+	coll *ebpf.Collection
 	prog *ebpf.Program
-	objs reclaimStepsObjects
 	lnk  link.Link
 }
 
-// attachReclaimStep loads the reclaim steps and attaches the one named.
+// attachReclaimStep loads the reclaim step named, alone (the verifier walks
+// only it), and attaches it.
 func attachReclaimStep(name string) (*attachedStep, error) {
-	s := &attachedStep{}
-	if err := loadReclaimStepsObjects(&s.objs, nil); err != nil {
-		return nil, fmt.Errorf("load the reclaim steps: %w", err)
+	spec, err := loadReclaimSteps()
+	if err != nil {
+		return nil, err
 	}
-	progs := map[string]*ebpf.Program{
-		"end_clock": s.objs.EndClock, "end_start": s.objs.EndStart,
-		"end_cgroup": s.objs.EndCgroup, "end_histogram": s.objs.EndHistogram,
-	}
-	if s.prog = progs[name]; s.prog == nil {
-		s.objs.Close()
+	prog, ok := spec.Programs[name]
+	if !ok {
 		return nil, fmt.Errorf("no reclaim step %q", name)
 	}
-	l, err := link.AttachTracing(link.TracingOptions{Program: s.prog})
+	spec.Programs = map[string]*ebpf.ProgramSpec{name: prog}
+	coll, err := ebpf.NewCollection(spec)
 	if err != nil {
-		s.objs.Close()
+		return nil, fmt.Errorf("load the reclaim step %s: %w", name, err)
+	}
+	s := &attachedStep{coll: coll, prog: coll.Programs[name]}
+	if s.lnk, err = link.AttachTracing(link.TracingOptions{Program: s.prog}); err != nil {
+		coll.Close()
 		return nil, fmt.Errorf("attach the reclaim step %s to %s: %w", name, reclaimStepTracepoint, err)
 	}
-	s.lnk = l
 	return s, nil
 }
 
 func (s *attachedStep) close() error {
-	return errors.Join(s.lnk.Close(), s.objs.Close())
+	err := s.lnk.Close()
+	s.coll.Close()
+	return err
 }
 
 // stepCost is the median cost of one step program, and what it adds to
