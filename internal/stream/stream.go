@@ -501,30 +501,21 @@ func (s *session) emitPeriodic() error {
 	if err != nil {
 		return err
 	}
-	if !s.uncountedWarned {
-		uncounted, err := s.tracer.UncountedReclaim()
-		if err != nil {
-			return err
-		}
-		if uncounted > 0 {
-			s.uncountedWarned = true
-			s.logger.Warn("reclaim histograms are full: reclaim_stats does not count the episodes of cgroups first seen now "+
-				"(reclaim events still report those over --reclaim-min); restart oomtrace to count them",
-				"uncounted_episodes", uncounted)
-		}
+	uncounted, err := s.tracer.UncountedReclaim()
+	if err != nil {
+		return err
 	}
-
+	s.warnOnce(&s.uncountedWarned, uncounted, "uncounted_episodes", "reclaim histograms are full: reclaim_stats does not "+
+		"count the episodes of cgroups first seen now (reclaim events still report those over --reclaim-min); restart "+
+		"oomtrace to count them")
 	skipped, err := s.tracer.SkippedRuns()
 	if err != nil {
 		return err
 	}
 	s.skipped.Store(skipped)
-	if skipped > 0 && !s.skippedWarned {
-		s.skippedWarned = true
-		s.logger.Warn("the kernel skipped runs of oomtrace's programs, each started while the same program, preempted, "+
-			"was still running on that CPU: reclaim episodes, kills or exits of other tasks on it may be missing",
-			"skipped_runs", skipped)
-	}
+	s.warnOnce(&s.skippedWarned, skipped, "skipped_runs", "the kernel skipped runs of oomtrace's programs, each started "+
+		"while the same program, preempted, was still running on that CPU: reclaim episodes, kills or exits of other "+
+		"tasks on it may be missing")
 
 	// These events come from oomtrace itself, not from a kernel task.
 	self := selfTask()
@@ -562,6 +553,15 @@ func (s *session) emitPeriodic() error {
 		}
 	}
 	return nil
+}
+
+// warnOnce logs msg with the count n under key the first time n is not
+// zero, and notes in *warned that it did.
+func (s *session) warnOnce(warned *bool, n uint64, key, msg string) {
+	if n > 0 && !*warned {
+		*warned = true
+		s.logger.Warn(msg, key, n)
+	}
 }
 
 // BootNanos is CLOCK_BOOTTIME now, the clock of the kernel's records.
