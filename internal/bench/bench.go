@@ -174,6 +174,18 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 	if err := checkPageCacheFS(ts.workDir); err != nil {
 		return nil, err
 	}
+	mounted, unmountTracefs, err := mountTracefs()
+	if err != nil {
+		return nil, err
+	}
+	if mounted {
+		fmt.Fprintf(cfg.Progress, "mounted tracefs on %s; it is unmounted at the end\n", tracefsMount)
+	}
+	defer func() {
+		if err := unmountTracefs(); err != nil {
+			fmt.Fprintf(cfg.Progress, "unmount tracefs: %v\n", err)
+		}
+	}()
 	h, err := memcg.Detect()
 	if err != nil {
 		return nil, err

@@ -39,12 +39,6 @@ func FloorReaderMain() {
 	os.Exit(0)
 }
 
-// markVictimFormat is where tracefs describes the tracepoint's record.
-var markVictimFormat = []string{
-	"/sys/kernel/tracing/events/oom/mark_victim/format",
-	"/sys/kernel/debug/tracing/events/oom/mark_victim/format",
-}
-
 var pidField = regexp.MustCompile(`field:int pid;\s*offset:([0-9]+);\s*size:4;`)
 
 // markVictimPIDOffset is the offset of the victim's pid in the record of
@@ -52,7 +46,8 @@ var pidField = regexp.MustCompile(`field:int pid;\s*offset:([0-9]+);\s*size:4;`)
 // assumed.
 func markVictimPIDOffset() (int16, error) {
 	var errs []error
-	for _, name := range markVictimFormat {
+	for _, events := range tracefsEvents {
+		name := events + "/oom/mark_victim/format"
 		b, err := os.ReadFile(name)
 		if err != nil {
 			errs = append(errs, err)

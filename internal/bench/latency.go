@@ -172,8 +172,8 @@ type latencyReaders struct {
 	breakdown *breakdownWatch
 }
 
-func startLatencyReaders(ts tools, first *runningTool) (r *latencyReaders, err error) {
-	r = &latencyReaders{}
+func startLatencyReaders(ts tools, first *runningTool) (_ *latencyReaders, err error) {
+	r := &latencyReaders{}
 	defer func() {
 		if err != nil {
 			r.stop(ts)
