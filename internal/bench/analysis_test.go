@@ -314,13 +314,14 @@ func TestKillPath(t *testing.T) {
 	}
 }
 
-// The reason for the CPU per event splits the drain's cost into what the
-// whole pipeline takes in process and the rest.
+// The reasons for the CPU per event and the drain rate set oomtrace's
+// drain against the whole pipeline in process and against the drain floor.
 func TestCPUPerEventSplit(t *testing.T) {
 	st := &stallTrial{held: 1000, drain: 2 * time.Millisecond, drainCPU: 2 * time.Millisecond}
 	st.tally.drained = 1000 // 2 µs per event
+	floor := &drainFloorTrial{lineBytes: 300, lines: 2000, drain: 4 * time.Millisecond, cpu: 1500 * time.Microsecond}
 	r := &Results{
-		loss: &lossResults{stall: st},
+		loss: &lossResults{stall: st, floor: floor},
 		pipeline: []pipelineRow{
 			{kind: event.KindReclaim, stage: stageText, nsPerOp: 700},
 			{kind: event.KindReclaim, stage: stageAll, nsPerOp: 1200},
@@ -330,12 +331,26 @@ func TestCPUPerEventSplit(t *testing.T) {
 	if got.verdict != missed || !strings.Contains(got.measured, "2.00 µs while draining") {
 		t.Errorf("target %+v", got)
 	}
-	want := "through every stage of the pipeline to its line written takes 1.20 µs on one CPU (§4), 700 ns of it decoding and " +
-		"formatting; the other 800 ns are reading the ring buffer"
-	if !strings.Contains(got.why, want) {
-		t.Errorf("why %q lacks %q", got.why, want)
+	for _, want := range []string{
+		"through every stage of the pipeline to its line written takes 1.20 µs on one CPU (§4), 700 ns of it decoding and formatting.",
+		"took 750 ns of CPU per line", "oomtrace's own work is the 1.25 µs on top of it",
+	} {
+		if !strings.Contains(got.why, want) {
+			t.Errorf("why %q lacks %q", got.why, want)
+		}
 	}
-	if d := drainTarget(r); !strings.Contains(d.why, "one CPU writes reclaim lines at 833.3 k/s (§4)") {
-		t.Errorf("drain why %q", d.why)
+	d := drainTarget(r)
+	for _, want := range []string{"one CPU writes reclaim lines at 833.3 k/s (§4)", "emptied a backlog of 2,000 records at 500.0 k/s"} {
+		if !strings.Contains(d.why, want) {
+			t.Errorf("drain why %q lacks %q", d.why, want)
+		}
+	}
+	// Without the floor's trial, its sentences are left out.
+	r.loss.floor = nil
+	if got := cpuPerEventTarget(r); strings.Contains(got.why, "drain floor") {
+		t.Errorf("why without a floor %q", got.why)
+	}
+	if got := (*drainFloorTrial)(nil).rate(); !math.IsNaN(got) {
+		t.Errorf("floor rate without a trial = %v", got)
 	}
 }

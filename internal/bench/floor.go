@@ -154,7 +154,7 @@ type floorReader struct {
 func startFloorReader() (*floorReader, error) {
 	r := &floorReader{kills: newKillWatch(), ready: make(chan struct{})}
 	var err error
-	r.p, err = startSelf("floor reader", floorReaderEnv, r.onLine, r.ready)
+	r.p, err = startSelf("floor reader", floorReaderEnv+"=1", r.onLine, r.ready)
 	if err != nil {
 		return nil, err
 	}

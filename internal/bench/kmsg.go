@@ -73,14 +73,15 @@ type kmsgAgent struct {
 func startKmsgAgent() (*kmsgAgent, error) {
 	a := &kmsgAgent{seen: make(map[int]uint64), errs: make(map[int]string), wake: make(chan struct{}, 1), ready: make(chan struct{})}
 	var err error
-	a.p, err = startSelf("kernel log reader", kmsgReaderEnv, a.onLine, a.ready)
+	a.p, err = startSelf("kernel log reader", kmsgReaderEnv+"=1", a.onLine, a.ready)
 	if err != nil {
 		return nil, err
 	}
 	return a, nil
 }
 
-// startSelf runs this binary again with env set, as the child what, its
+// startSelf runs this binary again with env ("NAME=VALUE") added to its
+// environment, as the child what, its
 // stdout going to onLine, and waits for ready to be closed (onLine's doing,
 // once the child says so).
 func startSelf(what, env string, onLine lineFunc, ready <-chan struct{}) (*proc, error) {
@@ -88,7 +89,7 @@ func startSelf(what, env string, onLine lineFunc, ready <-chan struct{}) (*proc,
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", what, err)
 	}
-	p, err := startProc(self, nil, procOptions{stdout: onLine, env: []string{env + "=1"}, stdinPipe: true})
+	p, err := startProc(self, nil, procOptions{stdout: onLine, env: []string{env}, stdinPipe: true})
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", what, err)
 	}

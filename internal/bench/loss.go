@@ -30,10 +30,12 @@ func (ts tools) lossArgs() []string {
 
 // tallyCounts are the counts of an eventTally.
 type tallyCounts struct {
-	reclaims  uint64 // reclaim events
-	episodes  uint64 // reclaim episodes the kernel counted (reclaim_stats)
-	lostLines uint64 // lost events
-	lostTotal uint64 // the last lost event's total
+	reclaims uint64 // reclaim events
+	// reclaimBytes is the length of the reclaim lines, newlines included.
+	reclaimBytes uint64
+	episodes     uint64 // reclaim episodes the kernel counted (reclaim_stats)
+	lostLines    uint64 // lost events
+	lostTotal    uint64 // the last lost event's total
 	// Reclaim events of a kernel time inside the tally's window, and when
 	// the last of them was read.
 	held           uint64
@@ -74,6 +76,7 @@ func (t *eventTally) onLine(line []byte, readNS uint64) {
 	}
 	if i := bytes.Index(line, textReclaimMarker); i >= 0 {
 		t.c.reclaims++
+		t.c.reclaimBytes += uint64(len(line)) + 1
 		if t.window[1] == 0 {
 			return
 		}
@@ -171,6 +174,9 @@ type lossResults struct {
 	rounds int
 	ramp   []lossTrial
 	stall  *stallTrial
+	// floor is the drain floor stalled the same way, its lines as long
+	// as oomtrace's reclaim lines in the stall.
+	floor *drainFloorTrial
 }
 
 // lossScenario ramps the storm up with every episode an event, then
@@ -216,6 +222,15 @@ func (b *bencher) lossScenario(ctx context.Context) (*lossResults, error) {
 	b.logf("stall  stopped %v  held %d, drained in %v  lost %d (lost events %d, last total %d)  counted %d delivered %d  kill afterwards detected: %v",
 		res.stall.stopped, res.stall.held, res.stall.drain, res.stall.exit.Lost, res.stall.tally.lostLines, res.stall.tally.lostTotal,
 		res.stall.tally.episodes, res.stall.tally.reclaims, res.stall.killDetected)
+	if res.stall.tally.reclaims == 0 {
+		return res, errors.New("stalled tracer: no reclaim line to measure the drain floor's lines by")
+	}
+	lineBytes := int(res.stall.tally.reclaimBytes / res.stall.tally.reclaims)
+	if res.floor, err = b.drainFloorTrial(st, spec.workers, lineBytes); err != nil {
+		return res, fmt.Errorf("drain floor: %w", err)
+	}
+	b.logf("drain floor  %d-byte lines  drained %d in %v: %.0f lines/s, CPU %v: %.0f ns per line",
+		lineBytes, res.floor.lines, res.floor.drain, res.floor.rate(), res.floor.cpu, res.floor.cpuPerLine())
 	return res, nil
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/oomtrace/oomtrace/internal/event"
 	"github.com/oomtrace/oomtrace/internal/output"
+	"github.com/oomtrace/oomtrace/internal/tracer"
 )
 
 // doc collects BENCHMARKS.md.
@@ -333,8 +334,13 @@ func cpuPerEventTarget(r *Results) target {
 		if text, ok := pipelineRowOf(r.pipeline, event.KindReclaim, stageText); ok && text.nsPerOp <= all.nsPerOp {
 			why += fmt.Sprintf(", %s of it decoding and formatting", fmtNS(text.nsPerOp))
 		}
-		why += fmt.Sprintf("; the other %s are reading the ring buffer, waking for it and the Go runtime's scheduling "+
-			"around it.", fmtNS(per-all.nsPerOp))
+		why += "."
+	}
+	if floor := l.floor.cpuPerLine(); !math.IsNaN(floor) {
+		why += fmt.Sprintf(" The drain floor of §3, a reader that does nothing with a record but write a line as long as "+
+			"oomtrace's, stalled and resumed the same way, took %s of CPU per line: reading the ring buffer, being woken "+
+			"and writing the lines through the pipe cost any reader that much here, and oomtrace's own work is the %s "+
+			"on top of it.", fmtNS(floor), fmtNS(per-floor))
 	}
 	why += " Below saturation the cost per event is higher: each wake-up (one per 25 ms for reclaim records) finds fewer " +
 		"records to share its cost: the scheduler's switch to oomtrace and back, the Go runtime's handing the woken " +
@@ -361,6 +367,12 @@ func drainTarget(r *Results) target {
 		"formats a reclaim record, and writes it to /dev/null, at the rates after the first figure.", fmtCount(l.stall.held))
 	if all, ok := pipelineRowOf(r.pipeline, event.KindReclaim, stageAll); ok && all.nsPerOp > 0 {
 		why += fmt.Sprintf(" Through every stage of the pipeline as well, one CPU writes reclaim lines at %s (§4).", fmtRate(1e9/all.nsPerOp))
+	}
+	if floor := l.floor.rate(); !math.IsNaN(floor) {
+		why += fmt.Sprintf(" End to end, the drain floor of §3, a reader that does nothing with a record but write a line "+
+			"as long as oomtrace's, emptied a backlog of %s records at %s through the same pipe and line counting: the "+
+			"wakeups, the pipe and the harness's reading bound any reader on this machine to about that.",
+			fmtCount(l.floor.lines), fmtRate(floor))
 	}
 	return target{name: name, measured: strings.Join(parts, "; "), verdict: verdictOf(drain >= drainTargetRate), why: why}
 }
@@ -927,6 +939,14 @@ func writeLoss(d *doc, r *Results) {
 	d.para("Beyond what the tracer drains: the same storm with %d workers for %v, oomtrace stopped (SIGSTOP) %v in and resumed "+
 		"(SIGCONT) %v after the storm ended, %v later: the kernel keeps producing while nobody reads, and oomtrace then drains "+
 		"the backlog on its own. One OOM kill follows.", st.workers, st.duration, stallAfter, stallSettle, st.stopped.Round(time.Millisecond))
+	if l.floor != nil {
+		d.para("The drain floor, stalled and resumed the same way after it: the least a tracer can do with such a backlog. A "+
+			"program of a few instructions on `mm_vmscan_memcg_reclaim_end` puts a record of the size of oomtrace's reclaim "+
+			"record (%d bytes) in a ring buffer of the size of oomtrace's, and a process reads them and writes, for each, a "+
+			"line as long as oomtrace's reclaim lines in the stall (%d bytes) in batches of oomtrace's size (%s), through "+
+			"the same pipe to the same line counting. Its figures are what reading a ring buffer, being woken and writing "+
+			"lines through the pipe cost any reader here.", tracer.ReclaimRecordBytes, l.floor.lineBytes, fmt.Sprintf("%d KiB", output.BufferSize>>10))
+	}
 	t = &markdownTable{header: []string{"", ""}}
 	t.add("reclaim episodes counted by the kernel", fmtCount(st.tally.episodes))
 	t.add("reclaim events delivered", fmtCount(st.tally.reclaims))
@@ -936,6 +956,10 @@ func writeLoss(d *doc, r *Results) {
 	t.add("events of the stopped interval delivered afterwards (held by the ring buffer)", fmtCount(st.held))
 	t.add("drained after SIGCONT", fmt.Sprintf("in %s: %s", fmtDur(st.drain), fmtRate(st.drainRate())))
 	t.add("oomtrace's CPU while draining, per line", fmt.Sprintf("%s (%s for %s lines)", fmtNS(st.drainCPUPerEvent()), fmtDur(st.drainCPU), fmtCount(st.tally.drained)))
+	if f := l.floor; f != nil {
+		t.add(fmt.Sprintf("drain floor, %d-byte lines: drained after SIGCONT", f.lineBytes), fmt.Sprintf("%s records in %s: %s", fmtCount(f.lines), fmtDur(f.drain), fmtRate(f.rate())))
+		t.add("drain floor: its CPU while draining, per line", fmt.Sprintf("%s (%s for %s lines)", fmtNS(f.cpuPerLine()), fmtDur(f.cpu), fmtCount(f.lines)))
+	}
 	kill := "reported"
 	switch {
 	case st.killErr != nil:

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"time"
+	"unsafe"
 
 	"github.com/cilium/ebpf"
 	"github.com/oomtrace/oomtrace/internal/event"
@@ -98,6 +99,24 @@ func (t *Tracer) read(wait bool) ([]byte, error) {
 		}
 		return t.record.RawSample, nil
 	}
+}
+
+// ReclaimRecordBytes is the size of a reclaim record, the record a storm
+// fills the ring buffer with, without the ring buffer's own header.
+const ReclaimRecordBytes = int(unsafe.Sizeof(oomtraceReclaimEvent{}))
+
+// RingBufferBytes is the size of the ring buffer as the kernel side
+// declares it, read from the object without loading it.
+func RingBufferBytes() (int, error) {
+	spec, err := loadOomtrace()
+	if err != nil {
+		return 0, err
+	}
+	events, ok := spec.Maps["events"]
+	if !ok {
+		return 0, errors.New("the BPF object has no events map")
+	}
+	return int(events.MaxEntries), nil
 }
 
 // RingBuffer returns the ring buffer's size and the bytes the kernel has

@@ -21,6 +21,7 @@ func main() {
 	bench.StormWorkerMain()
 	bench.KmsgReaderMain()
 	bench.FloorReaderMain()
+	bench.DrainFloorMain()
 	memcg.HogMain()
 	os.Exit(run())
 }

@@ -1,0 +1,248 @@
+package bench
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/ringbuf"
+	"github.com/oomtrace/oomtrace/internal/output"
+	"github.com/oomtrace/oomtrace/internal/stream"
+	"github.com/oomtrace/oomtrace/internal/tracer"
+)
+
+// The drain floor is the least any ring-buffer tracer does with a backlog
+// of reclaim records: a program of a few instructions on
+// vmscan:mm_vmscan_memcg_reclaim_end puts a record of the size of
+// oomtrace's reclaim record in a ring buffer of the size of oomtrace's,
+// and a process reads them and writes one line per record, as long as
+// oomtrace's reclaim lines, in batches of oomtrace's size, through the
+// same pipe to the same line counting in the harness. Stalled and resumed
+// as oomtrace is, its CPU per line and its drain rate are what the ring
+// buffer, the wakeups, the pipe and the harness cost any reader here. It is
+// this binary run again with drainFloorEnv set to the length of a line.
+const drainFloorEnv = "OOMBENCH_DRAIN_FLOOR"
+
+// DrainFloorMain runs the drain floor and exits when this process was
+// started as one; otherwise it returns at once.
+func DrainFloorMain() {
+	value, ok := os.LookupEnv(drainFloorEnv)
+	if !ok {
+		return
+	}
+	lineBytes, err := strconv.Atoi(value)
+	if err == nil && lineBytes < len(drainFloorPrefix)+21 {
+		err = fmt.Errorf("line of %d bytes: too short for a record's time", lineBytes)
+	}
+	if err == nil {
+		err = runDrainFloor(os.Stdout, lineBytes)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "drain floor: %v\n", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// drainFloorPrefix starts each of the drain floor's record lines.
+const drainFloorPrefix = "reclaim "
+
+func runDrainFloor(out io.Writer, lineBytes int) error {
+	ringBytes, err := tracer.RingBufferBytes()
+	if err != nil {
+		return err
+	}
+	events, err := ebpf.NewMap(&ebpf.MapSpec{Name: "floor_drain", Type: ebpf.RingBuf, MaxEntries: uint32(ringBytes)})
+	if err != nil {
+		return fmt.Errorf("create ring buffer: %w", err)
+	}
+	defer events.Close()
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
+		Name:    "floor_reclaim",
+		Type:    ebpf.TracePoint,
+		License: "GPL",
+		Instructions: asm.Instructions{
+			asm.LoadMapPtr(asm.R1, events.FD()),
+			asm.Mov.Imm(asm.R2, int32(tracer.ReclaimRecordBytes)),
+			asm.Mov.Imm(asm.R3, 0),
+			asm.FnRingbufReserve.Call(),
+			asm.JEq.Imm(asm.R0, 0, "out"),
+			asm.Mov.Reg(asm.R6, asm.R0),
+			asm.FnKtimeGetBootNs.Call(),
+			asm.StoreMem(asm.R6, 0, asm.R0, asm.DWord),
+			asm.Mov.Reg(asm.R1, asm.R6),
+			asm.Mov.Imm(asm.R2, 0),
+			asm.FnRingbufSubmit.Call(),
+			asm.Mov.Imm(asm.R0, 0).WithSymbol("out"),
+			asm.Return(),
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("load drain floor program: %w", err)
+	}
+	defer prog.Close()
+	tp, err := link.Tracepoint("vmscan", "mm_vmscan_memcg_reclaim_end", prog, nil)
+	if err != nil {
+		return fmt.Errorf("attach to vmscan:mm_vmscan_memcg_reclaim_end: %w", err)
+	}
+	defer tp.Close()
+	rd, err := ringbuf.NewReader(events)
+	if err != nil {
+		return fmt.Errorf("open ring buffer: %w", err)
+	}
+	defer rd.Close()
+	if _, err := fmt.Fprintln(out, "ready"); err != nil {
+		return err
+	}
+	// Closing stdin, or the harness going away, ends the reader.
+	go func() {
+		io.Copy(io.Discard, os.Stdin)
+		rd.Close()
+	}()
+	var rec ringbuf.Record
+	batch := make([]byte, 0, output.BufferSize)
+	for {
+		// As oomtrace does: the batch goes out when it is full or when
+		// the ring buffer is empty.
+		if len(batch) > 0 && (rd.AvailableBytes() == 0 || len(batch)+lineBytes > cap(batch)) {
+			if _, err := out.Write(batch); err != nil {
+				return err
+			}
+			batch = batch[:0]
+		}
+		if err := rd.ReadInto(&rec); err != nil {
+			if errors.Is(err, ringbuf.ErrClosed) {
+				return nil
+			}
+			return err
+		}
+		if len(rec.RawSample) < 8 {
+			continue
+		}
+		start := len(batch)
+		batch = strconv.AppendUint(append(batch, drainFloorPrefix...), binary.NativeEndian.Uint64(rec.RawSample), 10)
+		for len(batch)-start < lineBytes-1 {
+			batch = append(batch, ' ')
+		}
+		batch = append(batch, '\n')
+	}
+}
+
+// drainFloorTrial is the drain floor stalled and resumed as oomtrace is in
+// stallTrial.
+type drainFloorTrial struct {
+	lineBytes int
+	lines     uint64        // record lines read after SIGCONT
+	drain     time.Duration // from SIGCONT to the last of them
+	cpu       time.Duration // the reader's CPU from SIGCONT until its output went quiet
+}
+
+// cpuPerLine is the drain floor's CPU per line it wrote after SIGCONT.
+func (d *drainFloorTrial) cpuPerLine() float64 {
+	if d == nil || d.lines == 0 {
+		return nan
+	}
+	return float64(d.cpu.Nanoseconds()) / float64(d.lines)
+}
+
+// rate is how fast the drain floor emptied its ring buffer.
+func (d *drainFloorTrial) rate() float64 {
+	if d == nil || d.drain <= 0 {
+		return nan
+	}
+	return float64(d.lines) / d.drain.Seconds()
+}
+
+// drainFloorWatch counts the drain floor's lines from a moment on.
+type drainFloorWatch struct {
+	ready chan struct{}
+	mu    sync.Mutex
+	since uint64 // CLOCK_BOOTTIME; lines read before it are not counted
+	lines uint64
+	last  uint64 // when the last counted line was read
+}
+
+func (w *drainFloorWatch) onLine(line []byte, readNS uint64) {
+	if string(line) == "ready" {
+		close(w.ready)
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.since != 0 && readNS >= w.since && len(line) > len(drainFloorPrefix) && string(line[:len(drainFloorPrefix)]) == drainFloorPrefix {
+		w.lines++
+		w.last = readNS
+	}
+}
+
+func (w *drainFloorWatch) countFrom(ns uint64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.since, w.lines, w.last = ns, 0, 0
+}
+
+func (w *drainFloorWatch) counts() (lines, last uint64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.lines, w.last
+}
+
+func (b *bencher) drainFloorTrial(st *storm, n, lineBytes int) (*drainFloorTrial, error) {
+	w := &drainFloorWatch{ready: make(chan struct{})}
+	p, err := startSelf("drain floor", fmt.Sprintf("%s=%d", drainFloorEnv, lineBytes), w.onLine, w.ready)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		syscall.Kill(p.pid(), syscall.SIGCONT)
+		p.stdin.Close()
+		p.stop()
+	}()
+	if err := settle(p.pid()); err != nil {
+		return nil, err
+	}
+	run, err := st.start(n, stallStorm)
+	if err != nil {
+		return nil, err
+	}
+	time.Sleep(stallAfter)
+	if err := syscall.Kill(p.pid(), syscall.SIGSTOP); err != nil {
+		run.kill()
+		return nil, fmt.Errorf("stop the drain floor: %w", err)
+	}
+	if _, err := run.wait(); err != nil {
+		return nil, err
+	}
+	time.Sleep(stallSettle)
+	contNS := stream.BootNanos()
+	w.countFrom(contNS)
+	cpu1, err := cpuTime(p.pid())
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Kill(p.pid(), syscall.SIGCONT); err != nil {
+		return nil, fmt.Errorf("resume the drain floor: %w", err)
+	}
+	pollFor(drainTimeout, func() (struct{}, bool) {
+		_, last := w.counts()
+		return struct{}{}, last > contNS && stream.BootNanos()-last > uint64(drainQuiet)
+	})
+	cpu2, err := cpuTime(p.pid())
+	if err != nil {
+		return nil, err
+	}
+	lines, last := w.counts()
+	if lines == 0 {
+		return nil, errors.New("the drain floor wrote no line after SIGCONT")
+	}
+	return &drainFloorTrial{lineBytes: lineBytes, lines: lines, drain: time.Duration(last - contNS), cpu: cpu2 - cpu1}, nil
+}
