@@ -354,3 +354,40 @@ func TestCPUPerEventSplit(t *testing.T) {
 		t.Errorf("floor rate without a trial = %v", got)
 	}
 }
+
+// The reason for the episode's target says what the floors and clock
+// reads leave, at half of bpftrace's episode, for the rest of oomtrace's.
+func TestEpisodeFloorWhy(t *testing.T) {
+	us := time.Microsecond
+	trial := func(tl tool, step string, progs map[string]progDelta) stormTrial {
+		return stormTrial{cfg: stormConfig{tool: tl, stats: true, step: step}, progs: progs}
+	}
+	end := func(label string, runtime time.Duration) map[string]progDelta {
+		return map[string]progDelta{label: {Label: label, Runs: 1000, Runtime: runtime}}
+	}
+	s := &stormResults{duration: time.Second, trials: []stormTrial{
+		trial(toolOomtrace, "", map[string]progDelta{
+			"memcg_reclaim_begin": {Runs: 1000, Runtime: 110 * us},
+			"memcg_reclaim_end":   {Runs: 1000, Runtime: 190 * us},
+		}),
+		trial(toolBpftrace, "", map[string]progDelta{
+			"mm_vmscan_memcg_reclaim_begin": {Runs: 1000, Runtime: 140 * us},
+			"mm_vmscan_memcg_reclaim_end":   {Runs: 1000, Runtime: 400 * us},
+		}),
+		trial(toolEmpty, "", end(reclaimStepTracepoint, 30*us)),
+		trial(toolReclaimStep, "end_clock", end("end_clock", 110*us)),
+		trial(toolReclaimStep, "end_start", end("end_start", 135*us)),
+		trial(toolReclaimStep, "end_cgroup", end("end_cgroup", 150*us)),
+		trial(toolReclaimStep, "end_histogram", end("end_histogram", 170*us)),
+	}}
+	got := episodeTarget(&Results{storm: s})
+	if got.verdict != missed || !strings.Contains(got.measured, "300 ns, bpftrace 540 ns") {
+		t.Errorf("target %+v", got)
+	}
+	// Floor 30 ns and clock 80 ns, twice: 220 ns of bpftrace's 540 ns.
+	want := "it is 0.41× of bpftrace's episode, and at ½ of it oomtrace would have 50 ns for everything else; keeping the start, " +
+		"finding the cgroup, counting the episode and the filters took 80 ns."
+	if !strings.Contains(got.why, want) {
+		t.Errorf("why %q lacks %q", got.why, want)
+	}
+}

@@ -287,21 +287,29 @@ func episodeTarget(r *Results) target {
 		why: "bpftrace's begin program does a hash-map update (`@start[tid] = nsecs`) and its end program a lookup, a delete " +
 			"and a histogram update, the least a reclaim tracer does; oomtrace's programs also keep a histogram per cgroup and " +
 			"kind and compare the episode with `--reclaim-min`. The row above splits the episode into its programs and " +
-			"the floor of each." + episodeFloorWhy(r.storm)}
+			"the floor of each." + episodeFloorWhy(r.storm, ours.median(), theirs.median())}
 }
 
 // episodeFloorWhy says what timing an episode costs at the least, from
-// the reclaim steps: two programs, each with its floor and a clock read.
-func episodeFloorWhy(s *stormResults) string {
+// the reclaim steps: two programs, each with its floor and a clock read;
+// and, against bpftrace's episode (theirs), what that leaves for the rest
+// of oomtrace's episode (ours).
+func episodeFloorWhy(s *stormResults, ours, theirs float64) string {
 	steps, floor, _, ok := s.stepCosts()
 	if !ok {
 		return ""
 	}
 	clock := steps[0].added
 	least := 2 * (floor + clock)
-	return fmt.Sprintf(" Timing an episode at all takes two programs, each paying the floor (%s) and a read of the clock (%s, §1: "+
+	why := fmt.Sprintf(" Timing an episode at all takes two programs, each paying the floor (%s) and a read of the clock (%s, §1: "+
 		"the end program step by step): %s of kernel time before the start is kept anywhere or anything is counted.",
 		fmtNS(floor), fmtNS(clock), fmtNS(least))
+	if theirs > 0 && ours > theirs*episodeBpftraceMost {
+		why += fmt.Sprintf(" bpftrace pays the same, so it is %s of bpftrace's episode, and at ½ of it oomtrace would have %s "+
+			"for everything else; keeping the start, finding the cgroup, counting the episode and the filters took %s.",
+			fmtRatio(least/theirs), fmtNS(max(0, theirs*episodeBpftraceMost-least)), fmtNS(ours-least))
+	}
+	return why
 }
 
 // Targets of oomtrace's own process.
