@@ -1120,7 +1120,7 @@ func writeReport(d *doc, r *Results) {
 	}
 	d.para("A synthetic capture as `oomtrace record` writes it, of %s events (reclaim episodes in 50 cgroups, every thousandth "+
 		"a kernel histogram, every ten-thousandth an OOM kill), in each format; `oomtrace report FILE` and `oomtrace gate FILE %s`, "+
-		"interleaved, %d runs each, output discarded. Peak RSS from the kernel's accounting of the child (`ru_maxrss`).",
+		"interleaved, %d runs each, output discarded. "+peakRSSHow,
 		fmtCount(uint64(rep.events)), strings.Join(rep.gate, " "), r.cfg.ReportRounds)
 	d.failed(r, "report", false)
 	t := &markdownTable{header: []string{"command", "capture", "size", "seconds", "range", "events/s", "peak RSS"}}
@@ -1136,6 +1136,10 @@ func writeReport(d *doc, r *Results) {
 	d.table(t)
 }
 
+// peakRSSHow says how sections 6 and 7 measure a command's peak RSS.
+const peakRSSHow = "Peak RSS is the kernel's accounting of the command (`ru_maxrss`), taken by a small process that starts it: " +
+	"the harness's own would count the harness's memory too, since Go starts a child in its parent's memory until it execs."
+
 func writeKernelLog(d *doc, r *Results) {
 	d.para("## 7. A kernel log after the fact")
 	k := r.kernlog
@@ -1145,7 +1149,7 @@ func writeKernelLog(d *doc, r *Results) {
 	}
 	d.para("A syslog file of %s as rsyslog writes `kern.log`: %s copies of a real memcg OOM report of this machine (`%s`, each with "+
 		"a pid of its own) spread among other programs' lines and the kernel's other messages. `oomtrace explain --output json FILE` "+
-		"(it found %s kills) and `oomtrace report FILE`, interleaved, %d runs each, output discarded.",
+		"(it found %s kills) and `oomtrace report FILE`, interleaved, %d runs each, output discarded. "+peakRSSHow,
 		fmtMiB(float64(k.size)), fmtCount(uint64(k.reports)), kernelLogTemplate, fmtCount(uint64(k.found)), r.cfg.ReportRounds)
 	d.failed(r, "kernellog", false)
 	t := &markdownTable{header: []string{"command", "seconds", "range", "MB/s", "peak RSS"}}

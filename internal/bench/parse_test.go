@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"math"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -269,5 +270,34 @@ BenchmarkSignalHook/traced/SIGTERM-2     100000   3000 ns/op   0 B/op   0 allocs
 	writeSignalHook(&none, &goBenchResults{benches: benches[:1]})
 	if !strings.Contains(none.String(), "did not run") {
 		t.Errorf("without both runs: %s", none.String())
+	}
+}
+
+// The peak RSS wrapper passes its command's exit status on and reports a
+// peak; a command it cannot start is an error of its own.
+func TestRunForPeakRSS(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"sh", "-c", "exit 0"}, 0},
+		{[]string{"sh", "-c", "exit 3"}, 3},
+		{[]string{"sh", "-c", "kill -9 $$"}, 128 + 9},
+		{[]string{"/nonexistent/command"}, 2},
+	} {
+		var report bytes.Buffer
+		if got := runForPeakRSS(c.args, &report); got != c.code {
+			t.Errorf("%v: status %d, want %d", c.args, got, c.code)
+		}
+		if c.code == 2 {
+			if report.Len() != 0 {
+				t.Errorf("%v: reported %q for a command that did not run", c.args, report.String())
+			}
+			continue
+		}
+		peak, err := strconv.ParseUint(strings.TrimSpace(report.String()), 10, 64)
+		if err != nil || peak == 0 || peak > 1<<30 {
+			t.Errorf("%v: peak RSS report %q (%v)", c.args, report.String(), err)
+		}
 	}
 }

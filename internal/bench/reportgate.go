@@ -11,6 +11,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -86,14 +89,36 @@ const commandTimeout = 2 * time.Minute
 
 // timeCommand runs bin with args, its output discarded, and returns its
 // wall time and peak RSS. Exit statuses in ok are not errors.
+//
+// The peak comes from a wrapper, this binary run again (PeakRSSMain), and
+// not from this process's own wait: Go starts a child with vfork, so the
+// child runs in this process's memory until it execs, and the kernel's
+// peak for the child (ru_maxrss) is then at least this process's peak, tens
+// of MiB after the scenarios before. The wrapper is small and fresh, so
+// its child's ru_maxrss is the child's own, or the wrapper's few MiB.
 func timeCommand(ctx context.Context, bin string, args []string, ok ...int) (commandRun, error) {
 	ctx, cancel := context.WithTimeout(ctx, commandTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
+	self, err := os.Executable()
+	if err != nil {
+		return commandRun{}, fmt.Errorf("run %s: %w", filepath.Base(bin), err)
+	}
+	report, reportW, err := os.Pipe()
+	if err != nil {
+		return commandRun{}, fmt.Errorf("run %s: %w", filepath.Base(bin), err)
+	}
+	defer report.Close()
+	cmd := exec.CommandContext(ctx, self, append([]string{bin}, args...)...)
+	cmd.Env = append(os.Environ(), peakRSSEnv+"=1")
+	cmd.ExtraFiles = []*os.File{reportW} // fd 3 in the wrapper
 	var stderr limitedBuffer
 	cmd.Stderr = &stderr
 	began := time.Now()
-	err := cmd.Run()
+	err = cmd.Start()
+	reportW.Close()
+	if err == nil {
+		err = cmd.Wait()
+	}
 	wall := time.Since(began)
 	var exit *exec.ExitError
 	if errors.As(err, &exit) {
@@ -106,11 +131,56 @@ func timeCommand(ctx context.Context, bin string, args []string, ok ...int) (com
 	if err != nil {
 		return commandRun{}, fmt.Errorf("%s %v: %w: %s", filepath.Base(bin), args, err, stderr.String())
 	}
-	ru, isRusage := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	if !isRusage {
-		return commandRun{}, fmt.Errorf("%s: no resource usage", filepath.Base(bin))
+	line, err := io.ReadAll(report)
+	if err != nil {
+		return commandRun{}, fmt.Errorf("%s: read its peak RSS: %w", filepath.Base(bin), err)
 	}
-	return commandRun{wall: wall, peakRSS: uint64(ru.Maxrss) << 10}, nil
+	peak, err := strconv.ParseUint(strings.TrimSpace(string(line)), 10, 64)
+	if err != nil {
+		return commandRun{}, fmt.Errorf("%s: peak RSS %q from the wrapper: %w", filepath.Base(bin), line, err)
+	}
+	return commandRun{wall: wall, peakRSS: peak}, nil
+}
+
+// peakRSSEnv, set, makes this binary the wrapper of timeCommand.
+const peakRSSEnv = "OOMBENCH_PEAK_RSS"
+
+// PeakRSSMain runs the command in its arguments and exits with its status,
+// writing the command's peak RSS in bytes to file descriptor 3, when this
+// process was started as timeCommand's wrapper; otherwise it returns at
+// once.
+func PeakRSSMain() {
+	if _, ok := os.LookupEnv(peakRSSEnv); !ok {
+		return
+	}
+	os.Exit(runForPeakRSS(os.Args[1:], os.NewFile(3, "peak RSS report")))
+}
+
+func runForPeakRSS(args []string, report io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprintln(os.Stderr, "peak RSS wrapper: no command")
+		return 2
+	}
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, peakRSSEnv+"=") })
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	if err := cmd.Run(); err != nil && cmd.ProcessState == nil {
+		fmt.Fprintf(os.Stderr, "peak RSS wrapper: %v\n", err)
+		return 2
+	}
+	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	if !ok {
+		fmt.Fprintln(os.Stderr, "peak RSS wrapper: no resource usage")
+		return 2
+	}
+	if _, err := fmt.Fprintf(report, "%d\n", uint64(ru.Maxrss)<<10); err != nil {
+		fmt.Fprintf(os.Stderr, "peak RSS wrapper: %v\n", err)
+		return 2
+	}
+	if status, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && status.Signaled() {
+		return 128 + int(status.Signal())
+	}
+	return cmd.ProcessState.ExitCode()
 }
 
 // limitedBuffer keeps the first 4 KiB written to it.

@@ -22,6 +22,7 @@ func main() {
 	bench.KmsgReaderMain()
 	bench.FloorReaderMain()
 	bench.DrainFloorMain()
+	bench.PeakRSSMain()
 	memcg.HogMain()
 	os.Exit(run())
 }
