@@ -10,11 +10,12 @@ import (
 )
 
 // goBenchPackages are the packages whose Go benchmarks measure decoding and
-// formatting one event and what the signal hook adds to kill(2), and the
+// formatting one event, looking up one kernel symbol (what each frame of a
+// kill's new stack costs) and what the signal hook adds to kill(2), and the
 // benchmarks to run.
 var (
-	goBenchPackages = []string{"./internal/tracer", "./internal/output", "./e2e"}
-	goBenchPattern  = "^(BenchmarkDecode|BenchmarkWriter|BenchmarkSignalHook)$"
+	goBenchPackages = []string{"./internal/tracer", "./internal/output", "./internal/ksym", "./e2e"}
+	goBenchPattern  = "^(BenchmarkDecode|BenchmarkWriter|BenchmarkLookup|BenchmarkSignalHook)$"
 )
 
 // goBench is one Go benchmark over several runs.
