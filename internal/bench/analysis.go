@@ -139,6 +139,7 @@ type throughputRow struct {
 	cpuVsNone   sample // per round, as vsNone
 	cpuShare    sample // the tool's CPU time / the storm's duration
 	lines       sample
+	wakeups     sample // the tool's threads' voluntary context switches per second
 	perfSamples sample
 	perfLost    uint64
 	peakRSS     float64 // the largest, bytes
@@ -167,6 +168,7 @@ func (s *stormResults) throughput() []throughputRow {
 			}
 			row.cpuShare = append(row.cpuShare, tr.cpu.Seconds()/s.duration.Seconds())
 			row.lines = append(row.lines, float64(tr.lines))
+			row.wakeups = append(row.wakeups, float64(tr.wakeups)/s.duration.Seconds())
 			row.perfSamples = append(row.perfSamples, float64(tr.exit.PerfSamples))
 			row.perfLost += tr.exit.PerfLost
 			row.peakRSS = max(row.peakRSS, float64(tr.peakRSS))

@@ -38,6 +38,7 @@ type stormTrial struct {
 	cpu     time.Duration // the tool's CPU time during the storm
 	progs   map[string]progDelta
 	lines   uint64 // lines the tool wrote during the storm
+	wakeups uint64 // the tool's threads' voluntary context switches during the storm
 	peakRSS uint64 // the tool's VmHWM at the end of the storm, bytes
 	exit    tracerExit
 }
@@ -129,28 +130,37 @@ func (b *bencher) stormTrial(st *storm, cfg stormConfig, n int) (trial stormTria
 			tr.stop(b.tools)
 		}
 	}()
-	snap := func() (time.Duration, progStats, uint64, error) {
+	type toolSnapshot struct {
+		cpu            time.Duration
+		progs          progStats
+		lines, wakeups uint64
+	}
+	snap := func() (toolSnapshot, error) {
 		if tr.p == nil {
-			return 0, nil, 0, nil
+			return toolSnapshot{}, nil
 		}
-		cpu, err := cpuTime(tr.pid())
-		if err != nil {
-			return 0, nil, 0, err
+		var ts toolSnapshot
+		var err error
+		if ts.cpu, err = cpuTime(tr.pid()); err != nil {
+			return ts, err
 		}
-		var progs progStats
+		if ts.wakeups, err = wakeups(tr.pid()); err != nil {
+			return ts, err
+		}
 		if cfg.stats {
-			if progs, err = programsOf(tr.pid()); err != nil {
-				return 0, nil, 0, err
+			if ts.progs, err = programsOf(tr.pid()); err != nil {
+				return ts, err
 			}
 		}
-		return cpu, progs, tr.lines.Load(), nil
+		ts.lines = tr.lines.Load()
+		return ts, nil
 	}
 	if tr.p != nil {
 		if err := settle(tr.pid()); err != nil {
 			return trial, err
 		}
 	}
-	cpu0, progs0, lines0, err := snap()
+	before, err := snap()
 	if err != nil {
 		return trial, err
 	}
@@ -158,13 +168,13 @@ func (b *bencher) stormTrial(st *storm, cfg stormConfig, n int) (trial stormTria
 	if err != nil {
 		return trial, err
 	}
-	cpu1, progs1, lines1, err := snap()
+	after, err := snap()
 	if err != nil {
 		return trial, err
 	}
-	trial.cpu, trial.lines = cpu1-cpu0, lines1-lines0
+	trial.cpu, trial.lines, trial.wakeups = after.cpu-before.cpu, after.lines-before.lines, after.wakeups-before.wakeups
 	if cfg.stats {
-		trial.progs = deltas(progs0, progs1)
+		trial.progs = deltas(before.progs, after.progs)
 	}
 	if tr.p != nil {
 		if trial.peakRSS, err = peakRSS(tr.pid()); err != nil {

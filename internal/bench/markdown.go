@@ -422,11 +422,12 @@ func throughputWhy(s *stormResults, ours throughputRow, rows []throughputRow) st
 	why := fmt.Sprintf("The verdict uses the throughput per CPU-second that the storm's workers and the tracer spent together, "+
 		"which other processes disturb far less than the wall clock (§1). Two things make up oomtrace's share. Its BPF "+
 		"programs run in the workers' context: %s reclaim episodes at %s each is %s of a CPU. Its own process used "+
-		"%s of a CPU to write %.0f lines a second, %s of CPU per line: reclaim records wake it at most once per 25 ms, "+
-		"and each wake-up's batch of lines goes out in one write(2). The first part is the per-program cost of the rows on "+
-		"reclaim programs.",
+		"%s of a CPU to write %.0f lines a second, %s of CPU per line, and its threads slept and were woken %.0f times a "+
+		"second (voluntary context switches, the Go runtime's own included): the ring buffer wakes the reader for a "+
+		"reclaim record at most once per 25 ms, the reader looks again 25 ms after it last found one, and each batch of "+
+		"lines goes out in one write(2). The first part is the per-program cost of the rows on reclaim programs.",
 		fmtRate(episodesPerSec), fmtNS(perEpisode.median()), fmtPct(bpfShare),
-		fmtPct(ours.cpuShare.median()), linesPerSec, fmtNS(ours.cpuShare.median()/linesPerSec*1e9))
+		fmtPct(ours.cpuShare.median()), linesPerSec, fmtNS(ours.cpuShare.median()/linesPerSec*1e9), ours.wakeups.median())
 	if j := slices.IndexFunc(rows, func(row throughputRow) bool { return row.tool == toolBpftrace }); j >= 0 {
 		why += fmt.Sprintf(" For comparison, the storm keeps %s of its throughput per CPU-second under bpftrace.", fmtPct(rows[j].cpuVsNone.median()))
 	}

@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"math"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -299,5 +300,21 @@ func TestRunForPeakRSS(t *testing.T) {
 		if err != nil || peak == 0 || peak > 1<<30 {
 			t.Errorf("%v: peak RSS report %q (%v)", c.args, report.String(), err)
 		}
+	}
+}
+
+func TestStatusField(t *testing.T) {
+	status := "Name:\toomtrace\nvoluntary_ctxt_switches:\t1234\nnonvoluntary_ctxt_switches:\t56\n"
+	if n, err := statusField(status, "voluntary_ctxt_switches"); err != nil || n != 1234 {
+		t.Errorf("voluntary_ctxt_switches = %d, %v; want 1234", n, err)
+	}
+	if n, err := statusField(status, "nonvoluntary_ctxt_switches"); err != nil || n != 56 {
+		t.Errorf("nonvoluntary_ctxt_switches = %d, %v; want 56", n, err)
+	}
+	if _, err := statusField(status, "VmHWM"); err == nil {
+		t.Error("a field the status lacks: no error")
+	}
+	if n, err := wakeups(os.Getpid()); err != nil || n == 0 {
+		t.Errorf("wakeups of this process = %d, %v", n, err)
 	}
 }

@@ -201,6 +201,42 @@ func cpuTime(pid int) (time.Duration, error) {
 	return total, nil
 }
 
+// wakeups is how often the live threads of process pid went to sleep and
+// were woken again: the sum of their voluntary context switches.
+func wakeups(pid int) (uint64, error) {
+	names, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", pid))
+	if err != nil || len(names) == 0 {
+		return 0, fmt.Errorf("read context switches of %d: no threads", pid)
+	}
+	var total uint64
+	for _, name := range names {
+		b, err := os.ReadFile(name)
+		if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ESRCH) {
+			continue // the thread exited
+		}
+		if err != nil {
+			return 0, fmt.Errorf("read context switches of %d: %w", pid, err)
+		}
+		n, err := statusField(string(b), "voluntary_ctxt_switches")
+		if err != nil {
+			return 0, fmt.Errorf("read context switches of %d: %w", pid, err)
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// statusField returns the number of a "Name:\tvalue" line of a
+// /proc/PID/status file.
+func statusField(status, name string) (uint64, error) {
+	for line := range strings.Lines(status) {
+		if value, ok := strings.CutPrefix(line, name+":"); ok {
+			return strconv.ParseUint(strings.TrimSpace(value), 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("no %s in the status", name)
+}
+
 // Settling: a tracer counts as done with its start once its CPU time grew
 // by less than settleCPU over settleInterval; it is waited for at most
 // settleMax.
