@@ -13,7 +13,6 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
-	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
 	"github.com/oomtrace/oomtrace/internal/output"
 	"github.com/oomtrace/oomtrace/internal/stream"
@@ -61,53 +60,30 @@ func runDrainFloor(out io.Writer, lineBytes int) error {
 	if err != nil {
 		return err
 	}
-	events, err := ebpf.NewMap(&ebpf.MapSpec{Name: "floor_drain", Type: ebpf.RingBuf, MaxEntries: uint32(ringBytes)})
-	if err != nil {
-		return fmt.Errorf("create ring buffer: %w", err)
-	}
-	defer events.Close()
-	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
-		Name:    "floor_reclaim",
-		Type:    ebpf.TracePoint,
-		License: "GPL",
-		Instructions: asm.Instructions{
-			asm.LoadMapPtr(asm.R1, events.FD()),
-			asm.Mov.Imm(asm.R2, int32(tracer.ReclaimRecordBytes)),
-			asm.Mov.Imm(asm.R3, 0),
-			asm.FnRingbufReserve.Call(),
-			asm.JEq.Imm(asm.R0, 0, "out"),
-			asm.Mov.Reg(asm.R6, asm.R0),
-			asm.FnKtimeGetBootNs.Call(),
-			asm.StoreMem(asm.R6, 0, asm.R0, asm.DWord),
-			asm.Mov.Reg(asm.R1, asm.R6),
-			asm.Mov.Imm(asm.R2, 0),
-			asm.FnRingbufSubmit.Call(),
-			asm.Mov.Imm(asm.R0, 0).WithSymbol("out"),
-			asm.Return(),
+	rd, closeAll, err := startFloorProgram(out, floorProgram{
+		name: "floor_reclaim", group: "vmscan", tracepoint: "mm_vmscan_memcg_reclaim_end", ringBytes: ringBytes,
+		instructions: func(events *ebpf.Map) asm.Instructions {
+			return asm.Instructions{
+				asm.LoadMapPtr(asm.R1, events.FD()),
+				asm.Mov.Imm(asm.R2, int32(tracer.ReclaimRecordBytes)),
+				asm.Mov.Imm(asm.R3, 0),
+				asm.FnRingbufReserve.Call(),
+				asm.JEq.Imm(asm.R0, 0, "out"),
+				asm.Mov.Reg(asm.R6, asm.R0),
+				asm.FnKtimeGetBootNs.Call(),
+				asm.StoreMem(asm.R6, 0, asm.R0, asm.DWord),
+				asm.Mov.Reg(asm.R1, asm.R6),
+				asm.Mov.Imm(asm.R2, 0),
+				asm.FnRingbufSubmit.Call(),
+				asm.Mov.Imm(asm.R0, 0).WithSymbol("out"),
+				asm.Return(),
+			}
 		},
 	})
 	if err != nil {
-		return fmt.Errorf("load drain floor program: %w", err)
-	}
-	defer prog.Close()
-	tp, err := link.Tracepoint("vmscan", "mm_vmscan_memcg_reclaim_end", prog, nil)
-	if err != nil {
-		return fmt.Errorf("attach to vmscan:mm_vmscan_memcg_reclaim_end: %w", err)
-	}
-	defer tp.Close()
-	rd, err := ringbuf.NewReader(events)
-	if err != nil {
-		return fmt.Errorf("open ring buffer: %w", err)
-	}
-	defer rd.Close()
-	if _, err := fmt.Fprintln(out, "ready"); err != nil {
 		return err
 	}
-	// Closing stdin, or the harness going away, ends the reader.
-	go func() {
-		io.Copy(io.Discard, os.Stdin)
-		rd.Close()
-	}()
+	defer closeAll()
 	var rec ringbuf.Record
 	batch := make([]byte, 0, output.BufferSize)
 	for {

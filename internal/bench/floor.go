@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -75,53 +76,30 @@ func runFloorReader(out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	events, err := ebpf.NewMap(&ebpf.MapSpec{Name: "floor_events", Type: ebpf.RingBuf, MaxEntries: 64 << 10})
-	if err != nil {
-		return fmt.Errorf("create ring buffer: %w", err)
-	}
-	defer events.Close()
-	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
-		Name:    "floor_victim",
-		Type:    ebpf.TracePoint,
-		License: "GPL",
-		Instructions: asm.Instructions{
-			asm.Mov.Reg(asm.R6, asm.R1),
-			asm.FnKtimeGetBootNs.Call(),
-			asm.StoreMem(asm.RFP, -8, asm.R0, asm.DWord),
-			asm.LoadMem(asm.R1, asm.R6, pidOff, asm.Word),
-			asm.StoreMem(asm.RFP, -16, asm.R1, asm.DWord),
-			asm.LoadMapPtr(asm.R1, events.FD()),
-			asm.Mov.Reg(asm.R2, asm.RFP),
-			asm.Add.Imm(asm.R2, -16),
-			asm.Mov.Imm(asm.R3, floorRecordSize),
-			asm.Mov.Imm(asm.R4, 0),
-			asm.FnRingbufOutput.Call(),
-			asm.Mov.Imm(asm.R0, 0),
-			asm.Return(),
+	rd, closeAll, err := startFloorProgram(out, floorProgram{
+		name: "floor_victim", group: "oom", tracepoint: "mark_victim", ringBytes: 64 << 10,
+		instructions: func(events *ebpf.Map) asm.Instructions {
+			return asm.Instructions{
+				asm.Mov.Reg(asm.R6, asm.R1),
+				asm.FnKtimeGetBootNs.Call(),
+				asm.StoreMem(asm.RFP, -8, asm.R0, asm.DWord),
+				asm.LoadMem(asm.R1, asm.R6, pidOff, asm.Word),
+				asm.StoreMem(asm.RFP, -16, asm.R1, asm.DWord),
+				asm.LoadMapPtr(asm.R1, events.FD()),
+				asm.Mov.Reg(asm.R2, asm.RFP),
+				asm.Add.Imm(asm.R2, -16),
+				asm.Mov.Imm(asm.R3, floorRecordSize),
+				asm.Mov.Imm(asm.R4, 0),
+				asm.FnRingbufOutput.Call(),
+				asm.Mov.Imm(asm.R0, 0),
+				asm.Return(),
+			}
 		},
 	})
 	if err != nil {
-		return fmt.Errorf("load floor program: %w", err)
-	}
-	defer prog.Close()
-	tp, err := link.Tracepoint("oom", "mark_victim", prog, nil)
-	if err != nil {
-		return fmt.Errorf("attach to oom:mark_victim: %w", err)
-	}
-	defer tp.Close()
-	rd, err := ringbuf.NewReader(events)
-	if err != nil {
-		return fmt.Errorf("open ring buffer: %w", err)
-	}
-	defer rd.Close()
-	if _, err := fmt.Fprintln(out, "ready"); err != nil {
 		return err
 	}
-	// Closing stdin, or the harness going away, ends the reader.
-	go func() {
-		io.Copy(io.Discard, os.Stdin)
-		rd.Close()
-	}()
+	defer closeAll()
 	var rec ringbuf.Record
 	line := make([]byte, 0, 64)
 	for {
@@ -185,4 +163,57 @@ func (r *floorReader) onLine(line []byte, readNS uint64) {
 func (r *floorReader) stop() error {
 	r.p.stdin.Close()
 	return r.p.stop()
+}
+
+// floorProgram is the kernel side of a floor: a program of a few
+// instructions on a tracepoint that writes to a ring buffer of its own.
+type floorProgram struct {
+	name              string
+	group, tracepoint string
+	ringBytes         int
+	instructions      func(events *ebpf.Map) asm.Instructions
+}
+
+// startFloorProgram loads and attaches p, says "ready" on out and returns
+// the reader of p's ring buffer; closing this process's stdin (the harness
+// does, or goes away) closes the reader. closeAll undoes it all.
+func startFloorProgram(out io.Writer, p floorProgram) (rd *ringbuf.Reader, closeAll func(), err error) {
+	var closers []io.Closer
+	closeAll = func() {
+		for _, c := range slices.Backward(closers) {
+			c.Close()
+		}
+	}
+	defer func() {
+		if err != nil {
+			closeAll()
+		}
+	}()
+	events, err := ebpf.NewMap(&ebpf.MapSpec{Name: p.name, Type: ebpf.RingBuf, MaxEntries: uint32(p.ringBytes)})
+	if err != nil {
+		return nil, nil, fmt.Errorf("create ring buffer: %w", err)
+	}
+	closers = append(closers, events)
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{Name: p.name, Type: ebpf.TracePoint, License: "GPL", Instructions: p.instructions(events)})
+	if err != nil {
+		return nil, nil, fmt.Errorf("load %s: %w", p.name, err)
+	}
+	closers = append(closers, prog)
+	tp, err := link.Tracepoint(p.group, p.tracepoint, prog, nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("attach to %s:%s: %w", p.group, p.tracepoint, err)
+	}
+	closers = append(closers, tp)
+	if rd, err = ringbuf.NewReader(events); err != nil {
+		return nil, nil, fmt.Errorf("open ring buffer: %w", err)
+	}
+	closers = append(closers, rd)
+	if _, err := fmt.Fprintln(out, "ready"); err != nil {
+		return nil, nil, err
+	}
+	go func() {
+		io.Copy(io.Discard, os.Stdin)
+		rd.Close()
+	}()
+	return rd, closeAll, nil
 }
