@@ -179,34 +179,28 @@ func (p *proc) exitError(what string) error {
 // cpuTime is the CPU time all live threads of process pid have used, from
 // /proc/PID/task/*/schedstat (nanoseconds, unlike the tick-counting stat).
 func cpuTime(pid int) (time.Duration, error) {
-	dirs, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
-	if err != nil || len(dirs) == 0 {
-		return 0, fmt.Errorf("read CPU time of %d: no threads", pid)
-	}
-	var total time.Duration
-	for _, name := range dirs {
-		b, err := os.ReadFile(name)
-		if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ESRCH) {
-			continue // the thread exited
-		}
-		if err != nil {
-			return 0, fmt.Errorf("read CPU time of %d: %w", pid, err)
-		}
-		ns, err := parseSchedstat(string(b))
-		if err != nil {
-			return 0, fmt.Errorf("read CPU time of %d: %w", pid, err)
-		}
-		total += ns
-	}
-	return total, nil
+	ns, err := sumOverThreads(pid, "schedstat", "CPU time", func(contents string) (uint64, error) {
+		d, err := parseSchedstat(contents)
+		return uint64(d), err
+	})
+	return time.Duration(ns), err
 }
 
 // wakeups is how often the live threads of process pid went to sleep and
 // were woken again: the sum of their voluntary context switches.
 func wakeups(pid int) (uint64, error) {
-	names, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", pid))
+	return sumOverThreads(pid, "status", "context switches", func(contents string) (uint64, error) {
+		return statusField(contents, "voluntary_ctxt_switches")
+	})
+}
+
+// sumOverThreads adds up value of the contents of /proc/PID/task/*/file
+// over the threads of process pid that are still alive; what names the
+// value in errors.
+func sumOverThreads(pid int, file, what string, value func(contents string) (uint64, error)) (uint64, error) {
+	names, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/%s", pid, file))
 	if err != nil || len(names) == 0 {
-		return 0, fmt.Errorf("read context switches of %d: no threads", pid)
+		return 0, fmt.Errorf("read %s of %d: no threads", what, pid)
 	}
 	var total uint64
 	for _, name := range names {
@@ -215,11 +209,11 @@ func wakeups(pid int) (uint64, error) {
 			continue // the thread exited
 		}
 		if err != nil {
-			return 0, fmt.Errorf("read context switches of %d: %w", pid, err)
+			return 0, fmt.Errorf("read %s of %d: %w", what, pid, err)
 		}
-		n, err := statusField(string(b), "voluntary_ctxt_switches")
+		n, err := value(string(b))
 		if err != nil {
-			return 0, fmt.Errorf("read context switches of %d: %w", pid, err)
+			return 0, fmt.Errorf("read %s of %d: %w", what, pid, err)
 		}
 		total += n
 	}
