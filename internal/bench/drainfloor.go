@@ -15,7 +15,6 @@ import (
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/ringbuf"
 	"github.com/oomtrace/oomtrace/internal/output"
-	"github.com/oomtrace/oomtrace/internal/stream"
 	"github.com/oomtrace/oomtrace/internal/tracer"
 )
 
@@ -186,33 +185,8 @@ func (b *bencher) drainFloorTrial(st *storm, n, lineBytes int) (*drainFloorTrial
 	if err := settle(p.pid()); err != nil {
 		return nil, err
 	}
-	run, err := st.start(n, stallStorm)
-	if err != nil {
-		return nil, err
-	}
-	time.Sleep(stallAfter)
-	if err := syscall.Kill(p.pid(), syscall.SIGSTOP); err != nil {
-		run.kill()
-		return nil, fmt.Errorf("stop the drain floor: %w", err)
-	}
-	if _, err := run.wait(); err != nil {
-		return nil, err
-	}
-	time.Sleep(stallSettle)
-	contNS := stream.BootNanos()
-	w.countFrom(contNS)
-	cpu1, err := cpuTime(p.pid())
-	if err != nil {
-		return nil, err
-	}
-	if err := syscall.Kill(p.pid(), syscall.SIGCONT); err != nil {
-		return nil, fmt.Errorf("resume the drain floor: %w", err)
-	}
-	pollFor(drainTimeout, func() (struct{}, bool) {
-		_, last := w.counts()
-		return struct{}{}, last > contNS && stream.BootNanos()-last > uint64(drainQuiet)
-	})
-	cpu2, err := cpuTime(p.pid())
+	stalled, err := stallReader(st, n, p.pid(), "the drain floor", func(_, contNS uint64) { w.countFrom(contNS) },
+		func() uint64 { _, last := w.counts(); return last })
 	if err != nil {
 		return nil, err
 	}
@@ -220,5 +194,5 @@ func (b *bencher) drainFloorTrial(st *storm, n, lineBytes int) (*drainFloorTrial
 	if lines == 0 {
 		return nil, errors.New("the drain floor wrote no line after SIGCONT")
 	}
-	return &drainFloorTrial{lineBytes: lineBytes, lines: lines, drain: time.Duration(last - contNS), cpu: cpu2 - cpu1}, nil
+	return &drainFloorTrial{lineBytes: lineBytes, lines: lines, drain: time.Duration(last - stalled.contNS), cpu: stalled.drainCPU}, nil
 }

@@ -288,46 +288,12 @@ func (b *bencher) stallTrial(st *storm, n int, killGroup *memcg.Group) (*stallTr
 	if err := settle(tr.pid()); err != nil {
 		return nil, err
 	}
-	cpu0, err := cpuTime(tr.pid())
+	stalled, err := stallReader(st, n, tr.pid(), "oomtrace", tally.setWindow, tally.lastReadNS)
 	if err != nil {
 		return nil, err
 	}
-	run, err := st.start(n, trial.duration)
-	if err != nil {
-		return nil, err
-	}
-	time.Sleep(stallAfter)
-	stopNS := stream.BootNanos()
-	if err := syscall.Kill(tr.pid(), syscall.SIGSTOP); err != nil {
-		run.kill()
-		return nil, fmt.Errorf("stop oomtrace: %w", err)
-	}
-	trial.storm, err = run.wait()
-	if err != nil {
-		return nil, err
-	}
-	time.Sleep(stallSettle)
-	contNS := stream.BootNanos()
-	tally.setWindow(stopNS, contNS)
-	cpu1, err := cpuTime(tr.pid()) // stopped: as at SIGCONT
-	if err != nil {
-		return nil, err
-	}
-	if err := syscall.Kill(tr.pid(), syscall.SIGCONT); err != nil {
-		return nil, fmt.Errorf("resume oomtrace: %w", err)
-	}
-	trial.stopped = time.Duration(contNS - stopNS)
-	trial.cpu = cpu1 - cpu0
-	// The backlog is drained when no line has come for a while.
-	pollFor(drainTimeout, func() (struct{}, bool) {
-		last := tally.lastReadNS()
-		return struct{}{}, last > contNS && stream.BootNanos()-last > uint64(drainQuiet)
-	})
-	cpu2, err := cpuTime(tr.pid())
-	if err != nil {
-		return nil, err
-	}
-	trial.drainCPU = cpu2 - cpu1
+	trial.storm, trial.stopped = stalled.storm, time.Duration(stalled.contNS-stalled.stopNS)
+	trial.cpu, trial.drainCPU = stalled.cpuStalled, stalled.drainCPU
 	if trial.peakRSS, err = peakRSS(tr.pid()); err != nil {
 		return nil, err
 	}
@@ -347,10 +313,66 @@ func (b *bencher) stallTrial(st *storm, n int, killGroup *memcg.Group) (*stallTr
 		return trial, err
 	}
 	trial.held = trial.tally.held
-	if trial.tally.lastHeldReadNS > contNS {
-		trial.drain = time.Duration(trial.tally.lastHeldReadNS - contNS)
+	if trial.tally.lastHeldReadNS > stalled.contNS {
+		trial.drain = time.Duration(trial.tally.lastHeldReadNS - stalled.contNS)
 	}
 	return trial, nil
+}
+
+// stall is how a reader fared, stopped in a storm and resumed after it.
+type stall struct {
+	storm          stormResult
+	stopNS, contNS uint64 // CLOCK_BOOTTIME at SIGSTOP and SIGCONT
+	// cpuStalled is the reader's CPU time from the storm's start to
+	// SIGCONT; drainCPU from SIGCONT until its output went quiet.
+	cpuStalled, drainCPU time.Duration
+}
+
+// stallReader runs a storm of n workers for stallStorm, stops the reader
+// process pid (what, in errors) stallAfter into it and resumes it
+// stallSettle after the storm ended, calling atCont(stopNS, contNS) just
+// before; it then waits until lastReadNS, the time of the reader's last
+// line, shows no line for drainQuiet: the backlog drained.
+func stallReader(st *storm, n, pid int, what string, atCont func(stopNS, contNS uint64), lastReadNS func() uint64) (stall, error) {
+	var s stall
+	cpu0, err := cpuTime(pid)
+	if err != nil {
+		return s, err
+	}
+	run, err := st.start(n, stallStorm)
+	if err != nil {
+		return s, err
+	}
+	time.Sleep(stallAfter)
+	s.stopNS = stream.BootNanos()
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		run.kill()
+		return s, fmt.Errorf("stop %s: %w", what, err)
+	}
+	if s.storm, err = run.wait(); err != nil {
+		return s, err
+	}
+	time.Sleep(stallSettle)
+	s.contNS = stream.BootNanos()
+	atCont(s.stopNS, s.contNS)
+	cpu1, err := cpuTime(pid) // stopped: as at SIGCONT
+	if err != nil {
+		return s, err
+	}
+	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+		return s, fmt.Errorf("resume %s: %w", what, err)
+	}
+	s.cpuStalled = cpu1 - cpu0
+	pollFor(drainTimeout, func() (struct{}, bool) {
+		last := lastReadNS()
+		return struct{}{}, last > s.contNS && stream.BootNanos()-last > uint64(drainQuiet)
+	})
+	cpu2, err := cpuTime(pid)
+	if err != nil {
+		return s, err
+	}
+	s.drainCPU = cpu2 - cpu1
+	return s, nil
 }
 
 // How the end of a drain is told: no line for drainQuiet, within
