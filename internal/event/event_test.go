@@ -125,3 +125,19 @@ func TestCgroups(t *testing.T) {
 		t.Errorf("%v allocations per call, want none", allocs)
 	}
 }
+
+// IsZero names every field of Owner: one it forgot would make a cgroup with
+// only that field known look unrecognised.
+func TestOwnerIsZero(t *testing.T) {
+	if !(Owner{}).IsZero() {
+		t.Error("the zero Owner is not zero")
+	}
+	fields := reflect.TypeFor[Owner]().NumField()
+	for i := range fields {
+		var o Owner
+		reflect.ValueOf(&o).Elem().Field(i).SetString("x")
+		if o.IsZero() {
+			t.Errorf("an Owner with only %s set is zero", reflect.TypeFor[Owner]().Field(i).Name)
+		}
+	}
+}

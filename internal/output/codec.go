@@ -310,18 +310,36 @@ func (c stringCodec) parseJSON(ev *event.Event, v jsonValue) (err error) {
 type gfpNamesCodec struct{ mask func(*event.Event) *uint32 }
 
 func (c gfpNamesCodec) appendText(dst []byte, ev *event.Event, opts Options) []byte {
+	mask := *c.mask(ev)
+	if opts.spellings != nil {
+		return append(dst, opts.spellings.of(mask, opts.GFPNames).text...)
+	}
+	return appendGFPText(dst, mask, opts.GFPNames)
+}
+
+func (c gfpNamesCodec) appendJSON(dst []byte, ev *event.Event, opts Options) []byte {
+	mask := *c.mask(ev)
+	if opts.spellings != nil {
+		return append(dst, opts.spellings.of(mask, opts.GFPNames).json...)
+	}
+	return appendGFPJSON(dst, mask, opts.GFPNames)
+}
+
+// appendGFPText appends the names of mask's flags as a text value.
+func appendGFPText(dst []byte, mask uint32, names func([]byte, uint32) []byte) []byte {
 	start := len(dst)
-	dst = opts.GFPNames(dst, *c.mask(ev))
+	dst = names(dst, mask)
 	if names := dst[start:]; !isBareWord(names) {
 		return appendQuoted(dst[:start], string(names))
 	}
 	return dst
 }
 
-func (c gfpNamesCodec) appendJSON(dst []byte, ev *event.Event, opts Options) []byte {
+// appendGFPJSON appends the names of mask's flags as a JSON string.
+func appendGFPJSON(dst []byte, mask uint32, names func([]byte, uint32) []byte) []byte {
 	start := len(dst)
 	dst = append(dst, '"')
-	dst = opts.GFPNames(dst, *c.mask(ev))
+	dst = names(dst, mask)
 	if names := dst[start+1:]; !plainASCII(names) {
 		return appendJSONString(dst[:start], string(names))
 	}

@@ -60,6 +60,10 @@ type Options struct {
 	GFPNames func(dst []byte, mask uint32) []byte
 	// Stacks writes the kernel stack of OOM kills.
 	Stacks bool
+
+	// spellings, set by NewWriter, remembers what GFPNames made of the
+	// last masks written.
+	spellings *spellings
 }
 
 // Writer writes events to an io.Writer, one line per event. It is not safe
@@ -86,6 +90,9 @@ const BufferSize = 64 << 10
 func NewWriter(w io.Writer, opts Options) *Writer {
 	// Room for the line that crosses BufferSize, so that the buffer is
 	// never grown while events are written.
+	if opts.GFPNames != nil {
+		opts.spellings = new(spellings)
+	}
 	return &Writer{w: w, opts: opts, buf: make([]byte, 0, BufferSize+16<<10)}
 }
 
