@@ -131,16 +131,19 @@ func TestLossRows(t *testing.T) {
 }
 
 func TestBurstTolerance(t *testing.T) {
-	l := &lossResults{stall: &stallTrial{held: 6000, drain: 60 * time.Millisecond}} // 100k/s
+	l := &lossResults{stalls: []*stallTrial{{held: 6000, drain: 60 * time.Millisecond}}} // 100k/s
 	if got := burstTolerance(l); got != "60 ms" {
 		t.Errorf("burst at 200k/s with 100k/s drained and 6000 held = %q, want 60 ms", got)
 	}
-	l.stall.drain = 20 * time.Millisecond // 300k/s
+	l.stalls[0].drain = 20 * time.Millisecond // 300k/s
 	if got := burstTolerance(l); !strings.HasPrefix(got, "any length") {
 		t.Errorf("draining faster than the target: %q", got)
 	}
-	if got := (&lossResults{}).stall.drainRate(); !math.IsNaN(got) {
+	if got := (&lossResults{}).drainRate().median(); !math.IsNaN(got) {
 		t.Errorf("drain rate without a stall = %v", got)
+	}
+	if got := burstTolerance(&lossResults{}); got != "an unknown length" {
+		t.Errorf("burst without a stall = %q", got)
 	}
 }
 
@@ -315,20 +318,31 @@ func TestKillPath(t *testing.T) {
 }
 
 // The reasons for the CPU per event and the drain rate set oomtrace's
-// drain against the whole pipeline in process and against the drain floor.
+// drain against the whole pipeline in process and against the drain floor,
+// each the median of its trials.
 func TestCPUPerEventSplit(t *testing.T) {
-	st := &stallTrial{held: 1000, drain: 2 * time.Millisecond, drainCPU: 2 * time.Millisecond}
-	st.tally.drained = 1000 // 2 µs per event
-	floor := &drainFloorTrial{lineBytes: 300, lines: 2000, drain: 4 * time.Millisecond, cpu: 1500 * time.Microsecond}
+	stall := func(cpu, drain time.Duration) *stallTrial {
+		st := &stallTrial{held: 1000, drain: drain, drainCPU: cpu}
+		st.tally.drained = 1000
+		return st
+	}
+	floor := func(cpu, drain time.Duration) *drainFloorTrial {
+		return &drainFloorTrial{lineBytes: 300, lines: 2000, drain: drain, cpu: cpu}
+	}
 	r := &Results{
-		loss: &lossResults{stall: st, floor: floor},
+		loss: &lossResults{
+			// 2 µs per event and 500k/s in the middle trial of each kind.
+			stalls: []*stallTrial{stall(3*time.Millisecond, time.Millisecond), stall(2*time.Millisecond, 2*time.Millisecond), stall(time.Millisecond, 4*time.Millisecond)},
+			// 750 ns per line and 500k/s in the middle.
+			floors: []*drainFloorTrial{floor(1500*time.Microsecond, 8*time.Millisecond), floor(time.Millisecond, 4*time.Millisecond), floor(2*time.Millisecond, 2*time.Millisecond)},
+		},
 		pipeline: []pipelineRow{
 			{kind: event.KindReclaim, stage: stageText, nsPerOp: 700},
 			{kind: event.KindReclaim, stage: stageAll, nsPerOp: 1200},
 		},
 	}
 	got := cpuPerEventTarget(r)
-	if got.verdict != missed || !strings.Contains(got.measured, "2.00 µs while draining") {
+	if got.verdict != missed || !strings.Contains(got.measured, "2.00 µs while draining a backlog (median of 3 trials: 1.00 µs – 3.00 µs)") {
 		t.Errorf("target %+v", got)
 	}
 	for _, want := range []string{
@@ -340,13 +354,16 @@ func TestCPUPerEventSplit(t *testing.T) {
 		}
 	}
 	d := drainTarget(r)
+	if want := "end to end 500.0 k/s (median of 3 trials: 250.0 k/s – 1.00 M/s)"; !strings.Contains(d.measured, want) {
+		t.Errorf("drain measured %q, want %q", d.measured, want)
+	}
 	for _, want := range []string{"one CPU writes reclaim lines at 833.3 k/s (§4)", "emptied a backlog of 2,000 records at 500.0 k/s"} {
 		if !strings.Contains(d.why, want) {
 			t.Errorf("drain why %q lacks %q", d.why, want)
 		}
 	}
 	// Without the floor's trial, its sentences are left out.
-	r.loss.floor = nil
+	r.loss.floors = nil
 	if got := cpuPerEventTarget(r); strings.Contains(got.why, "drain floor") {
 		t.Errorf("why without a floor %q", got.why)
 	}

@@ -173,10 +173,44 @@ type lossResults struct {
 	levels []int
 	rounds int
 	ramp   []lossTrial
-	stall  *stallTrial
-	// floor is the drain floor stalled the same way, its lines as long
-	// as oomtrace's reclaim lines in the stall.
-	floor *drainFloorTrial
+	// stalls are the stalled trials, and floors the drain floor stalled
+	// the same way right after each, its lines as long as oomtrace's
+	// reclaim lines in that stall.
+	stalls []*stallTrial
+	floors []*drainFloorTrial
+}
+
+// stallTrials is how many times the stall and the drain floor's are run,
+// one after the other: one drain lasts a few milliseconds, and a single
+// one lands wherever the host's noise puts it.
+const stallTrials = 3
+
+// drainCPUPerEvent is oomtrace's CPU per line while draining, per stall.
+func (l *lossResults) drainCPUPerEvent() sample {
+	return perTrial(l.stalls, (*stallTrial).drainCPUPerEvent)
+}
+
+// drainRate is how fast oomtrace emptied the ring buffer, per stall.
+func (l *lossResults) drainRate() sample { return perTrial(l.stalls, (*stallTrial).drainRate) }
+
+// held is how many events the ring buffer held, per stall.
+func (l *lossResults) held() sample {
+	return perTrial(l.stalls, func(st *stallTrial) float64 { return float64(st.held) })
+}
+
+// floorCPUPerLine and floorRate are the drain floor's, per trial.
+func (l *lossResults) floorCPUPerLine() sample {
+	return perTrial(l.floors, (*drainFloorTrial).cpuPerLine)
+}
+
+func (l *lossResults) floorRate() sample { return perTrial(l.floors, (*drainFloorTrial).rate) }
+
+func perTrial[T any](trials []T, figure func(T) float64) sample {
+	s := make(sample, 0, len(trials))
+	for _, t := range trials {
+		s = append(s, figure(t))
+	}
+	return s
 }
 
 // lossScenario ramps the storm up with every episode an event, then
@@ -215,22 +249,30 @@ func (b *bencher) lossScenario(ctx context.Context) (*lossResults, error) {
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
-	res.stall, err = b.stallTrial(st, spec.workers, killGroup)
-	if err != nil {
-		return res, fmt.Errorf("stalled tracer: %w", err)
+	for i := range stallTrials {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		stalled, err := b.stallTrial(st, spec.workers, killGroup)
+		if err != nil {
+			return res, fmt.Errorf("stalled tracer, trial %d: %w", i+1, err)
+		}
+		res.stalls = append(res.stalls, stalled)
+		b.logf("stall %d/%d  stopped %v  held %d, drained in %v  lost %d (lost events %d, last total %d)  counted %d delivered %d  kill afterwards detected: %v",
+			i+1, stallTrials, stalled.stopped, stalled.held, stalled.drain, stalled.exit.Lost, stalled.tally.lostLines, stalled.tally.lostTotal,
+			stalled.tally.episodes, stalled.tally.reclaims, stalled.killDetected)
+		if stalled.tally.reclaims == 0 {
+			return res, errors.New("stalled tracer: no reclaim line to measure the drain floor's lines by")
+		}
+		lineBytes := int(stalled.tally.reclaimBytes / stalled.tally.reclaims)
+		floor, err := b.drainFloorTrial(st, spec.workers, lineBytes)
+		if err != nil {
+			return res, fmt.Errorf("drain floor, trial %d: %w", i+1, err)
+		}
+		res.floors = append(res.floors, floor)
+		b.logf("drain floor %d/%d  %d-byte lines  drained %d in %v: %.0f lines/s, CPU %v: %.0f ns per line",
+			i+1, stallTrials, lineBytes, floor.lines, floor.drain, floor.rate(), floor.cpu, floor.cpuPerLine())
 	}
-	b.logf("stall  stopped %v  held %d, drained in %v  lost %d (lost events %d, last total %d)  counted %d delivered %d  kill afterwards detected: %v",
-		res.stall.stopped, res.stall.held, res.stall.drain, res.stall.exit.Lost, res.stall.tally.lostLines, res.stall.tally.lostTotal,
-		res.stall.tally.episodes, res.stall.tally.reclaims, res.stall.killDetected)
-	if res.stall.tally.reclaims == 0 {
-		return res, errors.New("stalled tracer: no reclaim line to measure the drain floor's lines by")
-	}
-	lineBytes := int(res.stall.tally.reclaimBytes / res.stall.tally.reclaims)
-	if res.floor, err = b.drainFloorTrial(st, spec.workers, lineBytes); err != nil {
-		return res, fmt.Errorf("drain floor: %w", err)
-	}
-	b.logf("drain floor  %d-byte lines  drained %d in %v: %.0f lines/s, CPU %v: %.0f ns per line",
-		lineBytes, res.floor.lines, res.floor.drain, res.floor.rate(), res.floor.cpu, res.floor.cpuPerLine())
 	return res, nil
 }
 

@@ -321,14 +321,15 @@ const (
 func cpuPerEventTarget(r *Results) target {
 	name := "oomtrace's CPU per delivered event at saturation ≤ 1 µs"
 	l := r.loss
-	if l == nil || l.stall == nil {
+	if l == nil {
 		return notMeasured(name)
 	}
-	per := l.stall.drainCPUPerEvent()
+	trials := l.drainCPUPerEvent()
+	per := trials.median()
 	if math.IsNaN(per) {
 		return notMeasured(name)
 	}
-	measured := fmt.Sprintf("%s while draining a backlog (%s of CPU for %s lines)", fmtNS(per), fmtDur(l.stall.drainCPU), fmtCount(l.stall.tally.drained))
+	measured := fmt.Sprintf("%s while draining a backlog (%s: %s)", fmtNS(per), trialsOf(len(trials)), fmtRange(trials, fmtNS))
 	rows := l.rampRows()
 	if len(rows) > 0 && len(rows[len(rows)-1].cpuPerEvent) > 0 {
 		last := rows[len(rows)-1]
@@ -344,11 +345,11 @@ func cpuPerEventTarget(r *Results) target {
 		}
 		why += "."
 	}
-	if floor := l.floor.cpuPerLine(); !math.IsNaN(floor) {
+	if floor := l.floorCPUPerLine().median(); !math.IsNaN(floor) {
 		why += fmt.Sprintf(" The drain floor of §3, a reader that does nothing with a record but write a line as long as "+
 			"oomtrace's, stalled and resumed the same way, took %s of CPU per line: reading the ring buffer, being woken "+
 			"and writing the lines through the pipe cost any reader that much here, and oomtrace's own work is the %s "+
-			"on top of it.", fmtNS(floor), fmtNS(per-floor))
+			"on top of it (medians of the trials).", fmtNS(floor), fmtNS(per-floor))
 	}
 	why += " Below saturation the cost per event is higher: each wake-up (one per 25 ms for reclaim records) finds fewer " +
 		"records to share its cost: the scheduler's switch to oomtrace and back, the Go runtime's handing the woken " +
@@ -359,11 +360,11 @@ func cpuPerEventTarget(r *Results) target {
 func drainTarget(r *Results) target {
 	name := "draining a full ring buffer ≥ 1 M events/s (end to end: text to a pipe; in process: text and JSON to /dev/null)"
 	l := r.loss
-	if l == nil || l.stall == nil {
+	if l == nil || len(l.stalls) == 0 {
 		return notMeasured(name)
 	}
-	drain := l.stall.drainRate()
-	parts := []string{fmt.Sprintf("end to end %s", fmtRate(drain))}
+	drain := l.drainRate().median()
+	parts := []string{fmt.Sprintf("end to end %s (%s: %s)", fmtRate(drain), trialsOf(len(l.stalls)), fmtRange(l.drainRate(), fmtRate))}
 	for _, stage := range []string{stageText, stageJSON} {
 		if row, ok := pipelineRowOf(r.pipeline, event.KindReclaim, stage); ok && row.nsPerOp > 0 {
 			parts = append(parts, fmt.Sprintf("%s %s", stage, fmtRate(1e9/row.nsPerOp)))
@@ -372,15 +373,15 @@ func drainTarget(r *Results) target {
 	why := fmt.Sprintf("End to end, the backlog a stall left in the ring buffer (%s events) is read, decoded, classified, "+
 		"formatted and written in batches, one write(2) per drained batch, to a pipe the harness reads and counts line by "+
 		"line on the same two CPUs: the harness's reading is part of the figure. In process, one CPU decodes and "+
-		"formats a reclaim record, and writes it to /dev/null, at the rates after the first figure.", fmtCount(l.stall.held))
+		"formats a reclaim record, and writes it to /dev/null, at the rates after the first figure.", fmtCount(uint64(l.held().median())))
 	if all, ok := pipelineRowOf(r.pipeline, event.KindReclaim, stageAll); ok && all.nsPerOp > 0 {
 		why += fmt.Sprintf(" Through every stage of the pipeline as well, one CPU writes reclaim lines at %s (§4).", fmtRate(1e9/all.nsPerOp))
 	}
-	if floor := l.floor.rate(); !math.IsNaN(floor) {
+	if floor := l.floorRate().median(); !math.IsNaN(floor) {
 		why += fmt.Sprintf(" End to end, the drain floor of §3, a reader that does nothing with a record but write a line "+
 			"as long as oomtrace's, emptied a backlog of %s records at %s through the same pipe and line counting: the "+
 			"wakeups, the pipe and the harness's reading bound any reader on this machine to about that.",
-			fmtCount(l.floor.lines), fmtRate(floor))
+			fmtCount(uint64(perTrial(l.floors, func(f *drainFloorTrial) float64 { return float64(f.lines) }).median())), fmtRate(floor))
 	}
 	return target{name: name, measured: strings.Join(parts, "; "), verdict: verdictOf(drain >= drainTargetRate), why: why}
 }
@@ -528,10 +529,10 @@ func lossTarget(r *Results) target {
 		return notMeasured(name)
 	}
 	rate, anyLost := l.maxLossless()
-	drain := l.stall.drainRate()
+	drain := l.drainRate().median()
 	measured := fmt.Sprintf("the storm produced at most %s here, lost %s", fmtRate(rate), map[bool]string{false: "nothing", true: "events in some trials"}[anyLost])
-	if l.stall != nil {
-		measured += fmt.Sprintf("; the ring buffer holds %s reclaim events; oomtrace drains a backlog at %s", fmtCount(l.stall.held), fmtRate(drain))
+	if len(l.stalls) > 0 {
+		measured += fmt.Sprintf("; the ring buffer holds %s reclaim events; oomtrace drains a backlog at %s", fmtCount(uint64(l.held().median())), fmtRate(drain))
 	}
 	v := notMeasuredVerdict
 	switch {
@@ -555,14 +556,14 @@ func lossTarget(r *Results) target {
 // burstTolerance is how long a burst at the target rate can last without
 // loss, from the measured drain rate and buffer size.
 func burstTolerance(l *lossResults) string {
-	drain := l.stall.drainRate()
-	if math.IsNaN(drain) || l.stall.held == 0 {
+	drain, held := l.drainRate().median(), l.held().median()
+	if math.IsNaN(drain) || math.IsNaN(held) || held == 0 {
 		return "an unknown length"
 	}
 	if drain >= lossTargetRate {
 		return "any length (oomtrace drains faster than that)"
 	}
-	return fmtNS(float64(l.stall.held) / (lossTargetRate - drain) * 1e9)
+	return fmtNS(held / (lossTargetRate - drain) * 1e9)
 }
 
 const decodeLimit = 100 // ns per event
@@ -662,8 +663,8 @@ func rssTarget(r *Results) target {
 		for _, tr := range r.loss.ramp {
 			peak = max(peak, float64(tr.peakRSS))
 		}
-		if r.loss.stall != nil {
-			peak = max(peak, float64(r.loss.stall.peakRSS))
+		for _, st := range r.loss.stalls {
+			peak = max(peak, float64(st.peakRSS))
 		}
 	}
 	if peak == 0 {
@@ -956,49 +957,93 @@ func writeLoss(d *doc, r *Results) {
 			fmt.Sprintf("%d of %d trials", row.balanced, row.trials), fmtNS(row.cpuPerEvent.median()), fmtPct(row.cpuShare.median())+" of a CPU")
 	}
 	d.table(t)
-	st := l.stall
-	if st == nil {
+	if len(l.stalls) == 0 {
 		return
 	}
+	st := l.stalls[0]
 	d.para("Beyond what the tracer drains: the same storm with %d workers for %v, oomtrace stopped (SIGSTOP) %v in and resumed "+
 		"(SIGCONT) %v after the storm ended, %v later: the kernel keeps producing while nobody reads, and oomtrace then drains "+
-		"the backlog on its own. One OOM kill follows.", st.workers, st.duration, stallAfter, stallSettle, st.stopped.Round(time.Millisecond))
-	if l.floor != nil {
-		d.para("The drain floor, stalled and resumed the same way after it: the least a tracer can do with such a backlog. A "+
-			"program of a few instructions on `mm_vmscan_memcg_reclaim_end` puts a record of the size of oomtrace's reclaim "+
-			"record (%d bytes) in a ring buffer of the size of oomtrace's, and a process reads them and writes, for each, a "+
-			"line as long as oomtrace's reclaim lines in the stall (%d bytes) in batches of oomtrace's size (%s), through "+
-			"the same pipe to the same line counting. Its figures are what reading a ring buffer, being woken and writing "+
-			"lines through the pipe cost any reader here.", tracer.ReclaimRecordBytes, l.floor.lineBytes, fmt.Sprintf("%d KiB", output.BufferSize>>10))
+		"the backlog on its own. One OOM kill follows. One drain lasts a few milliseconds, so this is done %s, and the "+
+		"targets quote the medians.", st.workers, st.duration, stallAfter, stallSettle, st.stopped.Round(time.Millisecond), plural(uint64(len(l.stalls)), "time"))
+	if len(l.floors) > 0 {
+		d.para("The drain floor, stalled and resumed the same way after each of them: the least a tracer can do with such a "+
+			"backlog. A program of a few instructions on `mm_vmscan_memcg_reclaim_end` puts a record of the size of "+
+			"oomtrace's reclaim record (%d bytes) in a ring buffer of the size of oomtrace's, and a process reads them and "+
+			"writes, for each, a line as long as oomtrace's reclaim lines in the stall before it, in batches of oomtrace's "+
+			"size (%s), through the same pipe to the same line counting. Its figures are what reading a ring buffer, being "+
+			"woken and writing lines through the pipe cost any reader here.", tracer.ReclaimRecordBytes, fmt.Sprintf("%d KiB", output.BufferSize>>10))
 	}
-	t = &markdownTable{header: []string{"", ""}}
-	t.add("reclaim episodes counted by the kernel", fmtCount(st.tally.episodes))
-	t.add("reclaim events delivered", fmtCount(st.tally.reclaims))
-	t.add("lost, in oomtrace's `lost` events", fmt.Sprintf("%s (in %s)", fmtCount(st.tally.lostTotal), plural(st.tally.lostLines, "`lost` event")))
-	t.add("lost, in its exit summary", fmtCount(st.exit.Lost))
-	t.add("delivered + lost = counted", map[bool]string{true: "yes", false: "**no**"}[st.tally.reclaims+st.exit.Lost == st.tally.episodes])
-	t.add("events of the stopped interval delivered afterwards (held by the ring buffer)", fmtCount(st.held))
-	t.add("drained after SIGCONT", fmt.Sprintf("in %s: %s", fmtDur(st.drain), fmtRate(st.drainRate())))
-	t.add("oomtrace's CPU while draining, per line", fmt.Sprintf("%s (%s for %s lines)", fmtNS(st.drainCPUPerEvent()), fmtDur(st.drainCPU), fmtCount(st.tally.drained)))
-	if f := l.floor; f != nil {
-		t.add(fmt.Sprintf("drain floor, %d-byte lines: drained after SIGCONT", f.lineBytes), fmt.Sprintf("%s records in %s: %s", fmtCount(f.lines), fmtDur(f.drain), fmtRate(f.rate())))
-		t.add("drain floor: its CPU while draining, per line", fmt.Sprintf("%s (%s for %s lines)", fmtNS(f.cpuPerLine()), fmtDur(f.cpu), fmtCount(f.lines)))
+	header := []string{""}
+	for i := range l.stalls {
+		header = append(header, fmt.Sprintf("trial %d", i+1))
 	}
-	kill := "reported"
-	switch {
-	case st.killErr != nil:
-		kill = "not caused: " + oneLine(st.killErr)
-	case !st.killDetected:
-		kill = "**not reported**"
+	t = &markdownTable{header: header}
+	stallRow := func(name string, cell func(st *stallTrial) string) {
+		t.add(append([]string{name}, perTrialCells(l.stalls, cell)...)...)
 	}
-	t.add("the OOM kill after the storm", kill)
-	t.add("decode errors", fmtCount(st.exit.DecodeErrors))
+	floorRow := func(name string, cell func(f *drainFloorTrial) string) {
+		cells := perTrialCells(l.floors, cell)
+		for len(cells) < len(l.stalls) {
+			cells = append(cells, missing)
+		}
+		t.add(append([]string{name}, cells...)...)
+	}
+	stallRow("reclaim episodes counted by the kernel", func(st *stallTrial) string { return fmtCount(st.tally.episodes) })
+	stallRow("reclaim events delivered", func(st *stallTrial) string { return fmtCount(st.tally.reclaims) })
+	stallRow("lost, in oomtrace's `lost` events", func(st *stallTrial) string {
+		return fmt.Sprintf("%s (in %s)", fmtCount(st.tally.lostTotal), plural(st.tally.lostLines, "`lost` event"))
+	})
+	stallRow("lost, in its exit summary", func(st *stallTrial) string { return fmtCount(st.exit.Lost) })
+	stallRow("delivered + lost = counted", func(st *stallTrial) string {
+		return map[bool]string{true: "yes", false: "**no**"}[st.tally.reclaims+st.exit.Lost == st.tally.episodes]
+	})
+	stallRow("events of the stopped interval delivered afterwards (held by the ring buffer)", func(st *stallTrial) string { return fmtCount(st.held) })
+	stallRow("drained after SIGCONT", func(st *stallTrial) string {
+		return fmt.Sprintf("in %s: %s", fmtDur(st.drain), fmtRate(st.drainRate()))
+	})
+	stallRow("oomtrace's CPU while draining, per line", func(st *stallTrial) string {
+		return fmt.Sprintf("%s (%s for %s lines)", fmtNS(st.drainCPUPerEvent()), fmtDur(st.drainCPU), fmtCount(st.tally.drained))
+	})
+	floorRow("drain floor: line length", func(f *drainFloorTrial) string { return fmt.Sprintf("%d bytes", f.lineBytes) })
+	floorRow("drain floor: drained after SIGCONT", func(f *drainFloorTrial) string {
+		return fmt.Sprintf("%s records in %s: %s", fmtCount(f.lines), fmtDur(f.drain), fmtRate(f.rate()))
+	})
+	floorRow("drain floor: its CPU while draining, per line", func(f *drainFloorTrial) string {
+		return fmt.Sprintf("%s (%s for %s lines)", fmtNS(f.cpuPerLine()), fmtDur(f.cpu), fmtCount(f.lines))
+	})
+	stallRow("the OOM kill after the storm", func(st *stallTrial) string {
+		switch {
+		case st.killErr != nil:
+			return "not caused: " + oneLine(st.killErr)
+		case !st.killDetected:
+			return "**not reported**"
+		}
+		return "reported"
+	})
+	stallRow("decode errors", func(st *stallTrial) string { return fmtCount(st.exit.DecodeErrors) })
 	d.table(t)
 	rate, _ := l.maxLossless()
 	d.para("The largest rate measured without loss is %s, the most the storm produced here. The ring buffer (4 MiB) holds %s "+
-		"reclaim events; oomtrace empties it at %s when it has a backlog (text to a pipe the harness reads). "+
-		"200k events/s cannot be produced here (see the last section); at that rate the buffer would hold a burst of %s.",
-		fmtRate(rate), fmtCount(st.held), fmtRate(st.drainRate()), burstTolerance(l))
+		"reclaim events; oomtrace empties it at %s when it has a backlog (text to a pipe the harness reads; medians of the "+
+		"trials). 200k events/s cannot be produced here (see the last section); at that rate the buffer would hold a burst of %s.",
+		fmtRate(rate), fmtCount(uint64(l.held().median())), fmtRate(l.drainRate().median()), burstTolerance(l))
+}
+
+// perTrialCells is cell of each trial.
+func perTrialCells[T any](trials []T, cell func(T) string) []string {
+	cells := make([]string, 0, len(trials))
+	for _, t := range trials {
+		cells = append(cells, cell(t))
+	}
+	return cells
+}
+
+// trialsOf says how many trials a median is of.
+func trialsOf(n int) string {
+	if n == 1 {
+		return "one trial"
+	}
+	return fmt.Sprintf("median of %d trials", n)
 }
 
 // signalBenchPrefix names the results of e2e's BenchmarkSignalHook:
