@@ -47,6 +47,10 @@ type field struct {
 	// open.
 	gate    func(*event.Event) bool
 	gateLen int
+	// unconditional, set by init, says the key is written for every event
+	// of its kind whatever the options: the writers' walk asks nothing
+	// more of it.
+	unconditional bool
 }
 
 // instance is one use of a set of keys in an event: a cgroup, the owner of
@@ -134,6 +138,8 @@ func nextWritten(fields []field, i int, ev *event.Event, opts *Options) int {
 	for i < len(fields) {
 		f := &fields[i]
 		switch {
+		case f.unconditional:
+			return i
 		case f.gate != nil && !f.gate(ev):
 			i += f.gateLen
 		case f.written(ev, opts):
@@ -176,6 +182,7 @@ func init() {
 			}
 			f.textPrefix = " " + f.text + "="
 			f.jsonPrefix = `"` + f.jsonKey + `":`
+			f.unconditional = f.gate == nil && f.flag == nil && f.has == nil && f.missing == 0 && f.option == always
 		}
 	}
 }
