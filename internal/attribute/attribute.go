@@ -45,8 +45,10 @@ type Stage struct {
 
 	mu sync.Mutex
 	// parsed caches Parse by cgroup id; the path is kept because a removed
-	// cgroup's id (an inode number) can come back for a new one.
-	parsed map[uint64]parsedCgroup
+	// cgroup's id (an inode number) can come back for a new one. Entries
+	// are pointers: a reclaim storm looks one up for every event, and an
+	// Owner is ten strings to copy.
+	parsed map[uint64]*parsedCgroup
 }
 
 type parsedCgroup struct {
@@ -67,7 +69,7 @@ func New(opts Options) *Stage {
 		resolver:  container.NewResolver(container.HostPaths(root)),
 		hierarchy: opts.Hierarchy,
 		wait:      opts.Wait,
-		parsed:    make(map[uint64]parsedCgroup),
+		parsed:    make(map[uint64]*parsedCgroup),
 	}
 	return s
 }
@@ -103,7 +105,7 @@ func (s *Stage) parse(c *event.Cgroup) {
 	s.mu.Lock()
 	p, ok := s.parsed[c.ID]
 	if !ok || p.path != c.Path || c.ID == 0 {
-		p = parsedCgroup{path: c.Path}
+		p = &parsedCgroup{path: c.Path}
 		switch {
 		case c.TopMissing():
 			// No owner: the pod tree the path seems to hold could be
@@ -121,6 +123,12 @@ func (s *Stage) parse(c *event.Cgroup) {
 		}
 	}
 	s.mu.Unlock()
+	// p is not changed once in the map. A cgroup of no one's (most of a
+	// host's, all of a storm's) has no names to look up.
+	if p.owner.IsZero() {
+		c.Owner = event.Owner{}
+		return
+	}
 	c.Owner = s.resolver.Cached(p.owner)
 }
 
