@@ -107,6 +107,7 @@ type Results struct {
 	machine           machine
 	started, finished time.Time
 	othersCores       float64 // CPUs other processes kept busy, on average
+	calibrations      []calibration
 	notes             []string
 
 	startup  *startupResults
@@ -207,8 +208,10 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 			res.errs[name] = err
 			continue
 		}
+		cal := calibrate()
+		res.calibrations = append(res.calibrations, calibration{name, cal})
 		began := time.Now()
-		b.logf("== %s", name)
+		b.logf("== %s (a fixed CPU-bound loop took %v)", name, cal.Round(10*time.Microsecond))
 		var err error
 		switch name {
 		case "startup":

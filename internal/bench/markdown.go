@@ -109,6 +109,9 @@ func noiseSummary(r *Results) string {
 			parts = append(parts, fmt.Sprintf("the untraced storm's throughput spread over %s of its median between rounds", fmtPct(rows[0].pagesPerSec.spread())))
 		}
 	}
+	if c := calibrationSummary(r.calibrations); c != "" {
+		parts = append(parts, c)
+	}
 	return strings.Join(parts, "; ")
 }
 
