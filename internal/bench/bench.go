@@ -211,7 +211,7 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 		cal := calibrate()
 		res.calibrations = append(res.calibrations, calibration{name, cal})
 		began := time.Now()
-		b.logf("== %s (a fixed CPU-bound loop took %v)", name, cal.Round(10*time.Microsecond))
+		b.logf("== %s (the fixed work took %v)", name, cal.Round(10*time.Microsecond))
 		var err error
 		switch name {
 		case "startup":

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -11,32 +12,28 @@ import (
 // run before it. A fixed piece of work timed before each scenario shows how
 // fast the CPUs were when that scenario ran.
 
-// calibrationSteps is the fixed work: steps of a xorshift generator, about
-// 20 ms on one CPU here.
-const calibrationSteps = 10_000_000
+// calibrationInts is the fixed work: sorting this many pseudo-random
+// integers, branches and memory as well as arithmetic, about 100 ms on one
+// CPU here.
+const calibrationInts = 1 << 20
 
-// calibrationSink keeps the generator's result, so that the loop is run.
-var calibrationSink uint64
-
-// calibrate times the fixed work, the fastest of five runs: the least the
-// host's other guests left of one CPU shows as the slowest such figure of a
-// benchmark run.
+// calibrate times the fixed work, the median of three runs.
 func calibrate() time.Duration {
-	var fastest time.Duration
-	for range 5 {
-		start := time.Now()
+	ints := make([]uint64, calibrationInts)
+	var took sample
+	for range 3 {
 		x := uint64(88172645463325252)
-		for range calibrationSteps {
+		for i := range ints {
 			x ^= x << 13
 			x ^= x >> 7
 			x ^= x << 17
+			ints[i] = x
 		}
-		calibrationSink += x
-		if d := time.Since(start); fastest == 0 || d < fastest {
-			fastest = d
-		}
+		start := time.Now()
+		slices.Sort(ints)
+		took = append(took, float64(time.Since(start)))
 	}
-	return fastest
+	return time.Duration(took.median())
 }
 
 // calibration is the fixed work's time before one scenario.
@@ -61,9 +58,9 @@ func calibrationSummary(cs []calibration) string {
 		}
 		parts = append(parts, fmt.Sprintf("%s %s", c.scenario, fmtMS(c.took)))
 	}
-	return fmt.Sprintf("a fixed CPU-bound loop (%s xorshift steps, the fastest of five) took %s to %s before the "+
-		"scenarios, %.0f%% longer at the slowest (%s): the host's other guests slow this one down, and it reports "+
-		"no steal time to show it", fmtCount(calibrationSteps), fmtMS(fastest.took), fmtMS(slowest.took),
+	return fmt.Sprintf("a fixed piece of work (sorting %s pseudo-random integers, the median of three) took %s to %s "+
+		"before the scenarios, %.0f%% longer at the slowest (%s): the host's other guests slow this one down, and it "+
+		"reports no steal time to show it", fmtCount(calibrationInts), fmtMS(fastest.took), fmtMS(slowest.took),
 		100*(float64(slowest.took)/float64(fastest.took)-1), strings.Join(parts, ", "))
 }
 
