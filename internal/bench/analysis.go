@@ -352,6 +352,15 @@ func (st *stallTrial) drainCPUPerEvent() float64 {
 	return float64(st.drainCPU.Nanoseconds()) / float64(st.tally.drained)
 }
 
+// marginalCPUPerEvent is drainCPUPerEvent less what the stall itself cost
+// oomtrace (see idleResume); NaN if not measured.
+func (st *stallTrial) marginalCPUPerEvent() float64 {
+	if st == nil || st.tally.drained == 0 || st.drainCPU == 0 || st.idleCPU == 0 {
+		return nan
+	}
+	return float64((st.drainCPU - st.idleCPU).Nanoseconds()) / float64(st.tally.drained)
+}
+
 // drainRate is how fast oomtrace emptied the ring buffer after the stall,
 // in events per second; NaN if not measured.
 func (st *stallTrial) drainRate() float64 {

@@ -362,6 +362,28 @@ func TestCPUPerEventSplit(t *testing.T) {
 			t.Errorf("drain why %q lacks %q", d.why, want)
 		}
 	}
+	// With the stalls' own cost measured, the target is held against the
+	// drain's CPU less it, for oomtrace and for the floor.
+	for _, st := range r.loss.stalls {
+		st.idleCPU = 1200 * time.Microsecond // 1.2 µs of each line's
+	}
+	for _, f := range r.loss.floors {
+		f.idleCPU = 400 * time.Microsecond // 200 ns of each line's
+	}
+	got = cpuPerEventTarget(r)
+	if want := "800 ns a line drained, less what the stall itself cost (median of 3 trials: -200 ns – 1.80 µs); 2.00 µs with it (1.00 µs – 3.00 µs)"; got.verdict != met || !strings.Contains(got.measured, want) {
+		t.Errorf("target with the stalls' own cost: %+v, want %q", got, want)
+	}
+	for _, want := range []string{"oomtrace took 1.20 ms over the same window", "took 550 ns of CPU per line, counted the same way",
+		"oomtrace's own work is the 250 ns on top of it"} {
+		if !strings.Contains(got.why, want) {
+			t.Errorf("why %q lacks %q", got.why, want)
+		}
+	}
+	for _, st := range r.loss.stalls {
+		st.idleCPU = 0
+	}
+
 	// Without the floor's trial, its sentences are left out.
 	r.loss.floors = nil
 	if got := cpuPerEventTarget(r); strings.Contains(got.why, "drain floor") {

@@ -119,6 +119,7 @@ type drainFloorTrial struct {
 	lines     uint64        // record lines read after SIGCONT
 	drain     time.Duration // from SIGCONT to the last of them
 	cpu       time.Duration // the reader's CPU from SIGCONT until its output went quiet
+	idleCPU   time.Duration // over the same window after a stall with nothing to drain
 }
 
 // cpuPerLine is the drain floor's CPU per line it wrote after SIGCONT.
@@ -127,6 +128,15 @@ func (d *drainFloorTrial) cpuPerLine() float64 {
 		return nan
 	}
 	return float64(d.cpu.Nanoseconds()) / float64(d.lines)
+}
+
+// marginalCPUPerLine is cpuPerLine less what the stall itself cost the
+// drain floor (see idleResume).
+func (d *drainFloorTrial) marginalCPUPerLine() float64 {
+	if d == nil || d.lines == 0 || d.idleCPU == 0 {
+		return nan
+	}
+	return float64((d.cpu - d.idleCPU).Nanoseconds()) / float64(d.lines)
 }
 
 // rate is how fast the drain floor emptied its ring buffer.
@@ -194,5 +204,9 @@ func (b *bencher) drainFloorTrial(st *storm, n, lineBytes int) (*drainFloorTrial
 	if lines == 0 {
 		return nil, errors.New("the drain floor wrote no line after SIGCONT")
 	}
-	return &drainFloorTrial{lineBytes: lineBytes, lines: lines, drain: time.Duration(last - stalled.contNS), cpu: stalled.drainCPU}, nil
+	idle, err := idleResume(p.pid(), "the drain floor", time.Duration(stalled.contNS-stalled.stopNS), stalled.window)
+	if err != nil {
+		return nil, err
+	}
+	return &drainFloorTrial{lineBytes: lineBytes, lines: lines, drain: time.Duration(last - stalled.contNS), cpu: stalled.drainCPU, idleCPU: idle}, nil
 }

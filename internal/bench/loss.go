@@ -163,7 +163,10 @@ type stallTrial struct {
 	drain   time.Duration // from SIGCONT to the last of those read
 	// drainCPU is oomtrace's CPU time from SIGCONT until its output went
 	// quiet: the drain of the backlog, at full speed.
-	drainCPU     time.Duration
+	drainCPU time.Duration
+	// idleCPU is its CPU time over the same window after a stall as long
+	// with nothing to drain: what the stop and the resume cost it.
+	idleCPU      time.Duration
 	killDetected bool
 	killErr      error
 }
@@ -190,6 +193,12 @@ func (l *lossResults) drainCPUPerEvent() sample {
 	return perTrial(l.stalls, (*stallTrial).drainCPUPerEvent)
 }
 
+// marginalCPUPerEvent is drainCPUPerEvent less the stall's own cost, per
+// stall.
+func (l *lossResults) marginalCPUPerEvent() sample {
+	return perTrial(l.stalls, (*stallTrial).marginalCPUPerEvent)
+}
+
 // drainRate is how fast oomtrace emptied the ring buffer, per stall.
 func (l *lossResults) drainRate() sample { return perTrial(l.stalls, (*stallTrial).drainRate) }
 
@@ -201,6 +210,10 @@ func (l *lossResults) held() sample {
 // floorCPUPerLine and floorRate are the drain floor's, per trial.
 func (l *lossResults) floorCPUPerLine() sample {
 	return perTrial(l.floors, (*drainFloorTrial).cpuPerLine)
+}
+
+func (l *lossResults) floorMarginalCPUPerLine() sample {
+	return perTrial(l.floors, (*drainFloorTrial).marginalCPUPerLine)
 }
 
 func (l *lossResults) floorRate() sample { return perTrial(l.floors, (*drainFloorTrial).rate) }
@@ -346,6 +359,10 @@ func (b *bencher) stallTrial(st *storm, n int, killGroup *memcg.Group) (*stallTr
 	if err == nil {
 		trial.killDetected = tally.waitKill(pid, killTimeout)
 	}
+	time.Sleep(stallSettle) // the kill's own events and snapshot
+	if trial.idleCPU, err = idleResume(tr.pid(), "oomtrace", trial.stopped, stalled.window); err != nil {
+		return nil, err
+	}
 
 	stopped = true
 	trial.exit, err = tr.stop(b.tools)
@@ -366,8 +383,32 @@ type stall struct {
 	storm          stormResult
 	stopNS, contNS uint64 // CLOCK_BOOTTIME at SIGSTOP and SIGCONT
 	// cpuStalled is the reader's CPU time from the storm's start to
-	// SIGCONT; drainCPU from SIGCONT until its output went quiet.
-	cpuStalled, drainCPU time.Duration
+	// SIGCONT; drainCPU from SIGCONT until its output went quiet, window
+	// later.
+	cpuStalled, drainCPU, window time.Duration
+}
+
+// idleResume stops the reader process pid (what, in errors) for stopped,
+// resumes it and returns its CPU time over window from SIGCONT: what a stall
+// costs it with no backlog to drain. Every thread of the process is woken,
+// and a periodic task that fell due while it was stopped runs; at
+// saturation these come once, not with every event, so a drain's CPU less
+// this is what its lines took.
+func idleResume(pid int, what string, stopped, window time.Duration) (time.Duration, error) {
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		return 0, fmt.Errorf("stop %s: %w", what, err)
+	}
+	time.Sleep(stopped)
+	cpu0, err := cpuTime(pid)
+	if contErr := syscall.Kill(pid, syscall.SIGCONT); contErr != nil {
+		return 0, fmt.Errorf("resume %s: %w", what, contErr)
+	}
+	if err != nil {
+		return 0, err
+	}
+	time.Sleep(window)
+	cpu1, err := cpuTime(pid)
+	return cpu1 - cpu0, err
 }
 
 // stallReader runs a storm of n workers for stallStorm, stops the reader
@@ -414,6 +455,7 @@ func stallReader(st *storm, n, pid int, what string, atCont func(stopNS, contNS 
 		return s, err
 	}
 	s.drainCPU = cpu2 - cpu1
+	s.window = time.Duration(stream.BootNanos() - s.contNS)
 	return s, nil
 }
 

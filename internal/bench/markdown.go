@@ -327,12 +327,19 @@ func cpuPerEventTarget(r *Results) target {
 	if l == nil {
 		return notMeasured(name)
 	}
-	trials := l.drainCPUPerEvent()
-	per := trials.median()
+	raw, marginal := l.drainCPUPerEvent(), l.marginalCPUPerEvent()
+	per := marginal.median()
+	measured := fmt.Sprintf("%s a line drained, less what the stall itself cost (%s: %s); %s with it (%s)",
+		fmtNS(per), trialsOf(len(marginal)), fmtRange(marginal, fmtNS), fmtNS(raw.median()), fmtRange(raw, fmtNS))
+	if math.IsNaN(per) {
+		// Without the stall's own cost measured, the drain's CPU is all
+		// there is.
+		per = raw.median()
+		measured = fmt.Sprintf("%s while draining a backlog (%s: %s)", fmtNS(per), trialsOf(len(raw)), fmtRange(raw, fmtNS))
+	}
 	if math.IsNaN(per) {
 		return notMeasured(name)
 	}
-	measured := fmt.Sprintf("%s while draining a backlog (%s: %s)", fmtNS(per), trialsOf(len(trials)), fmtRange(trials, fmtNS))
 	rows := l.rampRows()
 	if len(rows) > 0 && len(rows[len(rows)-1].cpuPerEvent) > 0 {
 		last := rows[len(rows)-1]
@@ -340,6 +347,12 @@ func cpuPerEventTarget(r *Results) target {
 	}
 	why := "Saturation is the drain of a full ring buffer (§3): oomtrace reads, decodes and formats records as fast as it can, " +
 		"and writes them in batches to a pipe."
+	if idle := perTrial(l.stalls, func(st *stallTrial) float64 { return float64(st.idleCPU) }).median(); !math.IsNaN(idle) && idle > 0 {
+		why += fmt.Sprintf(" A backlog is made by stopping oomtrace (SIGSTOP) in a storm, and resuming it costs CPU of its "+
+			"own: stopped and resumed the same way with nothing to drain, oomtrace took %s over the same window (every "+
+			"thread woken, and the interval's work that fell due while it was stopped). That comes once per resume, not "+
+			"with each event, and saturation has no resume: the target is held against the drain's CPU less it.", fmtDur(time.Duration(idle)))
+	}
 	if all, ok := pipelineRowOf(r.pipeline, event.KindReclaim, stageAll); ok {
 		why += fmt.Sprintf(" Of that, a reclaim record's way from decoding through every stage of the pipeline to its line "+
 			"written takes %s on one CPU (§4)", fmtNS(all.nsPerOp))
@@ -348,11 +361,15 @@ func cpuPerEventTarget(r *Results) target {
 		}
 		why += "."
 	}
-	if floor := l.floorCPUPerLine().median(); !math.IsNaN(floor) {
+	floor := l.floorMarginalCPUPerLine().median()
+	if math.IsNaN(floor) || math.IsNaN(marginal.median()) {
+		floor = l.floorCPUPerLine().median()
+	}
+	if !math.IsNaN(floor) {
 		why += fmt.Sprintf(" The drain floor of §3, a reader that does nothing with a record but write a line as long as "+
-			"oomtrace's, stalled and resumed the same way, took %s of CPU per line: reading the ring buffer, being woken "+
-			"and writing the lines through the pipe cost any reader that much here, and oomtrace's own work is the %s "+
-			"on top of it (medians of the trials).", fmtNS(floor), fmtNS(per-floor))
+			"oomtrace's, stalled and resumed the same way, took %s of CPU per line, counted the same way: reading the "+
+			"ring buffer, being woken and writing the lines through the pipe cost any reader that much here, and "+
+			"oomtrace's own work is the %s on top of it (medians of the trials).", fmtNS(floor), fmtNS(per-floor))
 	}
 	why += " Below saturation the cost per event is higher: each wake-up (one per 25 ms for reclaim records) finds fewer " +
 		"records to share its cost: the scheduler's switch to oomtrace and back, the Go runtime's handing the woken " +
@@ -966,15 +983,17 @@ func writeLoss(d *doc, r *Results) {
 	st := l.stalls[0]
 	d.para("Beyond what the tracer drains: the same storm with %d workers for %v, oomtrace stopped (SIGSTOP) %v in and resumed "+
 		"(SIGCONT) %v after the storm ended, %v later: the kernel keeps producing while nobody reads, and oomtrace then drains "+
-		"the backlog on its own. One OOM kill follows. One drain lasts a few milliseconds, so this is done %s, and the "+
-		"targets quote the medians.", st.workers, st.duration, stallAfter, stallSettle, st.stopped.Round(time.Millisecond), plural(uint64(len(l.stalls)), "time"))
+		"the backlog on its own. One OOM kill follows; then oomtrace is stopped as long again and resumed with nothing "+
+		"to drain, and its CPU over the same window is what a stall costs it by itself. One drain lasts a few "+
+		"milliseconds, so this is done %s, and the targets quote the medians.", st.workers, st.duration, stallAfter, stallSettle, st.stopped.Round(time.Millisecond), plural(uint64(len(l.stalls)), "time"))
 	if len(l.floors) > 0 {
 		d.para("The drain floor, stalled and resumed the same way after each of them: the least a tracer can do with such a "+
 			"backlog. A program of a few instructions on `mm_vmscan_memcg_reclaim_end` puts a record of the size of "+
 			"oomtrace's reclaim record (%d bytes) in a ring buffer of the size of oomtrace's, and a process reads them and "+
 			"writes, for each, a line as long as oomtrace's reclaim lines in the stall before it, in batches of oomtrace's "+
-			"size (%s), through the same pipe to the same line counting. Its figures are what reading a ring buffer, being "+
-			"woken and writing lines through the pipe cost any reader here.", tracer.ReclaimRecordBytes, fmt.Sprintf("%d KiB", output.BufferSize>>10))
+			"size (%s), through the same pipe to the same line counting; it too is then stopped and resumed with nothing to "+
+			"drain. Its figures are what reading a ring buffer, being woken and writing lines through the pipe cost any "+
+			"reader here.", tracer.ReclaimRecordBytes, fmt.Sprintf("%d KiB", output.BufferSize>>10))
 	}
 	header := []string{""}
 	for i := range l.stalls {
@@ -1007,6 +1026,10 @@ func writeLoss(d *doc, r *Results) {
 	stallRow("oomtrace's CPU while draining, per line", func(st *stallTrial) string {
 		return fmt.Sprintf("%s (%s for %s lines)", fmtNS(st.drainCPUPerEvent()), fmtDur(st.drainCPU), fmtCount(st.tally.drained))
 	})
+	stallRow("oomtrace's CPU over the same window, stopped as long and resumed with nothing to drain", func(st *stallTrial) string {
+		return fmtDur(st.idleCPU)
+	})
+	stallRow("oomtrace's CPU while draining, less that, per line", func(st *stallTrial) string { return fmtNS(st.marginalCPUPerEvent()) })
 	floorRow("drain floor: line length", func(f *drainFloorTrial) string { return fmt.Sprintf("%d bytes", f.lineBytes) })
 	floorRow("drain floor: drained after SIGCONT", func(f *drainFloorTrial) string {
 		return fmt.Sprintf("%s records in %s: %s", fmtCount(f.lines), fmtDur(f.drain), fmtRate(f.rate()))
@@ -1014,6 +1037,8 @@ func writeLoss(d *doc, r *Results) {
 	floorRow("drain floor: its CPU while draining, per line", func(f *drainFloorTrial) string {
 		return fmt.Sprintf("%s (%s for %s lines)", fmtNS(f.cpuPerLine()), fmtDur(f.cpu), fmtCount(f.lines))
 	})
+	floorRow("drain floor: its CPU over the same window with nothing to drain", func(f *drainFloorTrial) string { return fmtDur(f.idleCPU) })
+	floorRow("drain floor: its CPU while draining, less that, per line", func(f *drainFloorTrial) string { return fmtNS(f.marginalCPUPerLine()) })
 	stallRow("the OOM kill after the storm", func(st *stallTrial) string {
 		switch {
 		case st.killErr != nil:
