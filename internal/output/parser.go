@@ -41,25 +41,37 @@ const (
 	maxKeptString = 4096
 )
 
-// stringTable hands out the same string for the same bytes. Each slot keeps
-// the last string whose bytes hashed to it, so a host with more names than
-// slots costs allocations, not memory. A nil table makes every string anew.
+// stringTable hands out the same string for the same bytes. The bytes'
+// hash picks a set of stringWays slots, which keeps the last strings that
+// hashed to it, newest first, so a host with more names than slots costs
+// allocations, not memory. With one slot per hash, two names of the same
+// line that hashed alike (one line in a hundred, with a random seed) pushed
+// each other out on every line; a set keeps up to stringWays such names.
+// A nil table makes every string anew.
 type stringTable struct {
 	seed  maphash.Seed
 	slots [stringSlots]string
 	buf   []byte // for unescaping, see scratch
 }
 
+// stringWays is how many slots a set has.
+const stringWays = 4
+
 // get returns the string of b.
 func (t *stringTable) get(b []byte) string {
 	if t == nil || len(b) > maxKeptString {
 		return string(b)
 	}
-	slot := &t.slots[maphash.Bytes(t.seed, b)%stringSlots]
-	if *slot != string(b) {
-		*slot = string(b)
+	first := maphash.Bytes(t.seed, b) % (stringSlots / stringWays) * stringWays
+	set := (*[stringWays]string)(t.slots[first : first+stringWays])
+	for _, s := range set {
+		if s == string(b) { // no allocation: the compiler compares in place
+			return s
+		}
 	}
-	return *slot
+	copy(set[1:], set[:stringWays-1])
+	set[0] = string(b)
+	return set[0]
 }
 
 // scratch returns an empty buffer with room for n bytes, valid until the

@@ -3,6 +3,7 @@ package output
 import (
 	"bytes"
 	"fmt"
+	"hash/maphash"
 	"testing"
 	"time"
 	"unsafe"
@@ -84,6 +85,44 @@ func TestParserDoesNotAllocate(t *testing.T) {
 		})
 		if allocs != 0 {
 			t.Errorf("%s: a reclaim line allocates %.0f times", f.name, allocs)
+		}
+	}
+}
+
+// Four names that hash to the same set of the table are all kept: with one
+// slot per hash, two names of one line that hashed alike made every line of
+// it allocate both again.
+func TestStringTableKeepsNamesThatHashAlike(t *testing.T) {
+	table := &stringTable{seed: maphash.MakeSeed()}
+	setOf := func(b []byte) uint64 { return maphash.Bytes(table.seed, b) % (stringSlots / stringWays) }
+	var names [][]byte
+	for i := 0; len(names) < 4; i++ {
+		b := fmt.Appendf(nil, "name-%d", i)
+		if setOf(b) == setOf([]byte("name-0")) {
+			names = append(names, b)
+		}
+	}
+	for _, b := range names {
+		table.get(b)
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		for _, b := range names {
+			if got := table.get(b); got != string(b) {
+				t.Fatalf("got %q for %q", got, b)
+			}
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("%d names of one set allocate %.0f times a round", len(names), allocs)
+	}
+	// One more pushes the oldest out, and every name still comes back right.
+	extra := []byte("name-extra")
+	for i := 0; setOf(extra) != setOf(names[0]); i++ {
+		extra = fmt.Appendf(nil, "name-extra-%d", i)
+	}
+	for _, b := range append(names, extra) {
+		if got := table.get(b); got != string(b) {
+			t.Errorf("got %q for %q", got, b)
 		}
 	}
 }
