@@ -346,19 +346,28 @@ func (l *lossResults) maxLossless() (rate float64, anyLost bool) {
 // drainCPUPerEvent is oomtrace's CPU time per line it wrote while it
 // drained the backlog, in nanoseconds; NaN if not measured.
 func (st *stallTrial) drainCPUPerEvent() float64 {
-	if st == nil || st.tally.drained == 0 || st.drainCPU == 0 {
+	if st == nil {
 		return nan
 	}
-	return float64(st.drainCPU.Nanoseconds()) / float64(st.tally.drained)
+	return cpuPerLine(st.drainCPU, 0, st.tally.drained)
 }
 
 // marginalCPUPerEvent is drainCPUPerEvent less what the stall itself cost
 // oomtrace (see idleResume); NaN if not measured.
 func (st *stallTrial) marginalCPUPerEvent() float64 {
-	if st == nil || st.tally.drained == 0 || st.drainCPU == 0 || st.idleCPU == 0 {
+	if st == nil || st.idleCPU == 0 {
 		return nan
 	}
-	return float64((st.drainCPU - st.idleCPU).Nanoseconds()) / float64(st.tally.drained)
+	return cpuPerLine(st.drainCPU, st.idleCPU, st.tally.drained)
+}
+
+// cpuPerLine is a reader's CPU while draining, less idle, per line it
+// wrote, in nanoseconds; NaN if nothing was measured.
+func cpuPerLine(cpu, idle time.Duration, lines uint64) float64 {
+	if cpu == 0 || lines == 0 {
+		return nan
+	}
+	return float64((cpu - idle).Nanoseconds()) / float64(lines)
 }
 
 // drainRate is how fast oomtrace emptied the ring buffer after the stall,

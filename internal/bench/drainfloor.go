@@ -124,19 +124,19 @@ type drainFloorTrial struct {
 
 // cpuPerLine is the drain floor's CPU per line it wrote after SIGCONT.
 func (d *drainFloorTrial) cpuPerLine() float64 {
-	if d == nil || d.lines == 0 {
+	if d == nil {
 		return nan
 	}
-	return float64(d.cpu.Nanoseconds()) / float64(d.lines)
+	return cpuPerLine(d.cpu, 0, d.lines)
 }
 
 // marginalCPUPerLine is cpuPerLine less what the stall itself cost the
 // drain floor (see idleResume).
 func (d *drainFloorTrial) marginalCPUPerLine() float64 {
-	if d == nil || d.lines == 0 || d.idleCPU == 0 {
+	if d == nil || d.idleCPU == 0 {
 		return nan
 	}
-	return float64((d.cpu - d.idleCPU).Nanoseconds()) / float64(d.lines)
+	return cpuPerLine(d.cpu, d.idleCPU, d.lines)
 }
 
 // rate is how fast the drain floor emptied its ring buffer.

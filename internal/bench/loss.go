@@ -207,11 +207,7 @@ func (l *lossResults) held() sample {
 	return perTrial(l.stalls, func(st *stallTrial) float64 { return float64(st.held) })
 }
 
-// floorCPUPerLine and floorRate are the drain floor's, per trial.
-func (l *lossResults) floorCPUPerLine() sample {
-	return perTrial(l.floors, (*drainFloorTrial).cpuPerLine)
-}
-
+// floorMarginalCPUPerLine and floorRate are the drain floor's, per trial.
 func (l *lossResults) floorMarginalCPUPerLine() sample {
 	return perTrial(l.floors, (*drainFloorTrial).marginalCPUPerLine)
 }

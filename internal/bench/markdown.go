@@ -329,17 +329,11 @@ func cpuPerEventTarget(r *Results) target {
 	}
 	raw, marginal := l.drainCPUPerEvent(), l.marginalCPUPerEvent()
 	per := marginal.median()
-	measured := fmt.Sprintf("%s a line drained, less what the stall itself cost (%s: %s); %s with it (%s)",
-		fmtNS(per), trialsOf(len(marginal)), fmtRange(marginal, fmtNS), fmtNS(raw.median()), fmtRange(raw, fmtNS))
-	if math.IsNaN(per) {
-		// Without the stall's own cost measured, the drain's CPU is all
-		// there is.
-		per = raw.median()
-		measured = fmt.Sprintf("%s while draining a backlog (%s: %s)", fmtNS(per), trialsOf(len(raw)), fmtRange(raw, fmtNS))
-	}
 	if math.IsNaN(per) {
 		return notMeasured(name)
 	}
+	measured := fmt.Sprintf("%s a line drained, less what the stall itself cost (%s: %s); %s with it (%s)",
+		fmtNS(per), trialsOf(len(marginal)), fmtRange(marginal, fmtNS), fmtNS(raw.median()), fmtRange(raw, fmtNS))
 	rows := l.rampRows()
 	if len(rows) > 0 && len(rows[len(rows)-1].cpuPerEvent) > 0 {
 		last := rows[len(rows)-1]
@@ -347,12 +341,11 @@ func cpuPerEventTarget(r *Results) target {
 	}
 	why := "Saturation is the drain of a full ring buffer (§3): oomtrace reads, decodes and formats records as fast as it can, " +
 		"and writes them in batches to a pipe."
-	if idle := perTrial(l.stalls, func(st *stallTrial) float64 { return float64(st.idleCPU) }).median(); !math.IsNaN(idle) && idle > 0 {
-		why += fmt.Sprintf(" A backlog is made by stopping oomtrace (SIGSTOP) in a storm, and resuming it costs CPU of its "+
-			"own: stopped and resumed the same way with nothing to drain, oomtrace took %s over the same window (every "+
-			"thread woken, and the interval's work that fell due while it was stopped). That comes once per resume, not "+
-			"with each event, and saturation has no resume: the target is held against the drain's CPU less it.", fmtDur(time.Duration(idle)))
-	}
+	idle := perTrial(l.stalls, func(st *stallTrial) float64 { return float64(st.idleCPU) }).median()
+	why += fmt.Sprintf(" A backlog is made by stopping oomtrace (SIGSTOP) in a storm, and resuming it costs CPU of its "+
+		"own: stopped and resumed the same way with nothing to drain, oomtrace took %s over the same window (every "+
+		"thread woken, and the interval's work that fell due while it was stopped). That comes once per resume, not "+
+		"with each event, and saturation has no resume: the target is held against the drain's CPU less it.", fmtDur(time.Duration(idle)))
 	if all, ok := pipelineRowOf(r.pipeline, event.KindReclaim, stageAll); ok {
 		why += fmt.Sprintf(" Of that, a reclaim record's way from decoding through every stage of the pipeline to its line "+
 			"written takes %s on one CPU (§4)", fmtNS(all.nsPerOp))
@@ -361,11 +354,7 @@ func cpuPerEventTarget(r *Results) target {
 		}
 		why += "."
 	}
-	floor := l.floorMarginalCPUPerLine().median()
-	if math.IsNaN(floor) || math.IsNaN(marginal.median()) {
-		floor = l.floorCPUPerLine().median()
-	}
-	if !math.IsNaN(floor) {
+	if floor := l.floorMarginalCPUPerLine().median(); !math.IsNaN(floor) {
 		why += fmt.Sprintf(" The drain floor of §3, a reader that does nothing with a record but write a line as long as "+
 			"oomtrace's, stalled and resumed the same way, took %s of CPU per line, counted the same way: reading the "+
 			"ring buffer, being woken and writing the lines through the pipe cost any reader that much here, and "+
