@@ -261,6 +261,7 @@ func (l *latencyResults) killPath(cond string) ([]killPathStep, int) {
 		{name: "decode and classify stages"},
 		{name: "attribute stage (container and pod names)"},
 		{name: "explain and filter stages, formatting"},
+		{name: "the kill → oomtrace's write(2) of the line (the steps above together)"},
 		{name: "oomtrace's write(2) → the harness has the line (pipe, scheduling)"},
 	}
 	n := 0
@@ -270,7 +271,7 @@ func (l *latencyResults) killPath(cond string) ([]killPathStep, int) {
 		}
 		n++
 		s := k.steps
-		for i, d := range []time.Duration{s.decode, s.attribute - s.decode, s.explain - s.attribute, s.write - s.explain, k.oomtrace[0] - s.write} {
+		for i, d := range []time.Duration{s.decode, s.attribute - s.decode, s.explain - s.attribute, s.write - s.explain, s.write, k.oomtrace[0] - s.write} {
 			steps[i].durations = append(steps[i].durations, float64(d))
 		}
 	}

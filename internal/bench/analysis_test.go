@@ -149,7 +149,7 @@ func TestBurstTolerance(t *testing.T) {
 
 func TestLatencyReaders(t *testing.T) {
 	l := &latencyResults{
-		conditions: []latencyCondition{{"idle host", 0}},
+		conditions: []latencyCondition{{name: "idle host"}},
 		variants:   []oomtraceVariant{{"oomtrace", nil}},
 		kills: map[string][]latencyKill{"idle host": {
 			{oomtrace: []time.Duration{time.Millisecond}, kmsgAgent: 2 * time.Millisecond, kmsgDirect: 500 * time.Microsecond, floor: 2 * time.Millisecond},
@@ -224,7 +224,7 @@ func TestWriteMarkdownVerdicts(t *testing.T) {
 		}},
 		// The kernel-log reader was first once.
 		latency: &latencyResults{
-			conditions: []latencyCondition{{"idle host", 0}},
+			conditions: []latencyCondition{{name: "idle host"}},
 			variants:   []oomtraceVariant{{"oomtrace", nil}},
 			kills: map[string][]latencyKill{"idle host": {
 				{oomtrace: []time.Duration{3 * time.Millisecond}, kmsgAgent: 3100 * time.Microsecond, floor: 3200 * time.Microsecond},
@@ -306,14 +306,57 @@ func TestKillPath(t *testing.T) {
 		{oomtrace: []time.Duration{9 * ms}}, // the breakdown missed it
 	}}}
 	steps, n := l.killPath("idle host")
-	if n != 1 || len(steps) != 5 {
+	if n != 1 || len(steps) != 6 {
 		t.Fatalf("killPath: %d kills, %d steps", n, len(steps))
 	}
-	want := []float64{1e6, 1e5, 9e5, 5e4, 9.5e5}
+	want := []float64{1e6, 1e5, 9e5, 5e4, 2.05e6, 9.5e5}
 	for i, st := range steps {
 		if len(st.durations) != 1 || st.durations[0] != want[i] {
 			t.Errorf("step %q = %v, want %v", st.name, st.durations, want[i])
 		}
+	}
+}
+
+// The kill line's reason says what the console costs, from the block with
+// the console quiet against the idle host's, and nothing where the kernel
+// prints no kill line to a console.
+func TestConsoleWhy(t *testing.T) {
+	ms := time.Millisecond
+	// Each kill's record is decoded at decode, its line written 1 ms later.
+	kill := func(decode, whole time.Duration) latencyKill {
+		return latencyKill{oomtrace: []time.Duration{whole}, haveSteps: true,
+			steps: killSteps{decode: decode, attribute: decode, explain: decode, write: decode + ms}}
+	}
+	l := &latencyResults{
+		conditions: []latencyCondition{{name: "idle host"}, {name: "quiet", quietConsole: true}},
+		variants:   []oomtraceVariant{{"oomtrace", nil}},
+		kills: map[string][]latencyKill{
+			"idle host": {kill(2*ms, 4*ms), kill(3*ms, 6*ms)},
+			"quiet":     {kill(ms/2, 2*ms), kill(ms/4, 3*ms)},
+		},
+		console: kernelConsole{names: []string{"ttyS0"}, level: 4, errLine: sample{2.2e6, 2.3e6, 2.4e6}},
+	}
+	got := consoleWhy(l)
+	for _, want := range []string{
+		"(ttyS0, console log level 4)",
+		"an error-level line took 2.30 ms to print here (median of 3",
+		"the kill's record reached oomtrace's decoder after p50 375 µs, p99 500 µs, against p50 2.50 ms, p99 3.00 ms on the idle host",
+		"oomtrace wrote the line after p50 1.38 ms, p99 1.50 ms, against p50 3.50 ms, p99 4.00 ms",
+		"the harness read it after p50 2.50 ms, p99 3.00 ms, against p50 5.00 ms, p99 6.00 ms",
+		"That part of the wait is the console's",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("reason lacks %q:\n%s", want, got)
+		}
+	}
+	// The harness reads the line no sooner with the console quiet.
+	l.kills["quiet"] = []latencyKill{kill(ms/2, 5*ms), kill(ms/4, 5*ms)}
+	if got := consoleWhy(l); !strings.Contains(got, "without it the whole path is not shorter here") {
+		t.Errorf("a whole path no shorter:\n%s", got)
+	}
+	l.console.level = kernErr
+	if got := consoleWhy(l); got != "" {
+		t.Errorf("a console that prints no kill line: %q", got)
 	}
 }
 

@@ -21,6 +21,9 @@ const killPace = 600 * time.Millisecond
 type latencyCondition struct {
 	name  string
 	procs int // idle processes in the OOMing cgroup, listed in the task dump
+	// quietConsole keeps the kernel's kill lines off its consoles during
+	// the block (see console.go).
+	quietConsole bool
 }
 
 // latencyKill is one kill seen by every reader, each timed from the
@@ -65,12 +68,23 @@ type latencyResults struct {
 	variants   []oomtraceVariant
 	kills      map[string][]latencyKill // by condition name
 	failures   map[string][]string
+	console    kernelConsole
 }
 
 // latencyScenario causes memcg OOM kills one by one, with oomtrace and a
 // /dev/kmsg reader watching, on an idle host and with idle processes in
-// the OOMing cgroup, in alternating blocks.
+// the OOMing cgroup, in alternating blocks; and, where the kernel prints
+// its kill lines to a console, on an idle host with the console quiet.
 func (b *bencher) latencyScenario(ctx context.Context) (*latencyResults, error) {
+	console, err := readKernelConsole()
+	if err != nil {
+		return nil, err
+	}
+	if console.printsKills() {
+		if err := console.timeErrorLines(); err != nil {
+			return nil, err
+		}
+	}
 	parentRel := b.top + "/latency"
 	parent, err := b.h.Create(parentRel, 0)
 	if err != nil {
@@ -83,10 +97,17 @@ func (b *bencher) latencyScenario(ctx context.Context) (*latencyResults, error) 
 	}
 
 	res := &latencyResults{
-		conditions: []latencyCondition{{"idle host", 0}, {fmt.Sprintf("%d idle processes in the cgroup", b.cfg.IdleProcs), b.cfg.IdleProcs}},
-		variants:   b.tools.latencyVariants(),
-		kills:      make(map[string][]latencyKill),
-		failures:   make(map[string][]string),
+		conditions: []latencyCondition{
+			{name: "idle host"},
+			{name: fmt.Sprintf("%d idle processes in the cgroup", b.cfg.IdleProcs), procs: b.cfg.IdleProcs},
+		},
+		variants: b.tools.latencyVariants(),
+		kills:    make(map[string][]latencyKill),
+		failures: make(map[string][]string),
+		console:  console,
+	}
+	if console.printsKills() {
+		res.conditions = append(res.conditions, latencyCondition{name: "idle host, console quiet", quietConsole: true})
 	}
 	var watches []*killWatch
 	var tracers []*runningTool
@@ -121,9 +142,19 @@ func (b *bencher) latencyScenario(ctx context.Context) (*latencyResults, error) 
 // latencyBlock causes n kills under cond.
 func (b *bencher) latencyBlock(ctx context.Context, res *latencyResults, cond latencyCondition, n int,
 	parentRel string, parent, hogs *memcg.Group, watches []*killWatch, readers *latencyReaders) (err error) {
+	// The deferred clean-ups join their errors to the named result: they
+	// must not be declared with := in a block of their own, which would
+	// shadow it.
+	if cond.quietConsole {
+		var restore func() error
+		if restore, err = res.console.quieten(); err != nil {
+			return err
+		}
+		defer func() { err = errors.Join(err, restore()) }()
+	}
 	if cond.procs > 0 {
-		s, err := startSleepers(b.h, parentRel+"/idle", cond.procs)
-		if err != nil {
+		var s *sleepers
+		if s, err = startSleepers(b.h, parentRel+"/idle", cond.procs); err != nil {
 			return err
 		}
 		defer func() { err = errors.Join(err, s.remove()) }()

@@ -480,7 +480,47 @@ func latencyTarget(r *Results) target {
 			strings.Join(floors, "; ") + ": that part is the kernel's wakeup, the scheduler and the harness, and no tracer " +
 			"beats it on this machine."
 	}
+	why += consoleWhy(l)
 	return target{name: name, measured: strings.Join(parts, "; "), verdict: verdictOf(ok), why: why}
+}
+
+// consoleWhy says what the kernel console costs a kill's line, from the
+// block of kills with the console quiet held against the idle host's.
+func consoleWhy(l *latencyResults) string {
+	c := l.console
+	if !c.printsKills() || len(c.errLine) == 0 {
+		return ""
+	}
+	why := fmt.Sprintf(" The kernel prints its \"Killed process\" line (KERN_ERR) to its consoles (%s, console log level %d) in "+
+		"the killing task, right after `oom:mark_victim` fires, and a serial console's driver writes it with interrupts off on that "+
+		"CPU: an error-level line took %s to print here (median of %d written to `/dev/kmsg`).",
+		strings.Join(c.names, ", "), c.level, fmtNS(c.errLine.median()), len(c.errLine))
+	quiet := slices.IndexFunc(l.conditions, func(c latencyCondition) bool { return c.quietConsole })
+	if quiet < 0 {
+		return why
+	}
+	loud, still := l.conditions[0].name, l.conditions[quiet].name
+	loudSteps, n1 := l.killPath(loud)
+	quietSteps, n2 := l.killPath(still)
+	loudReaders, quietReaders := l.readers(loud), l.readers(still)
+	if n1 == 0 || n2 == 0 || len(loudReaders) == 0 || len(quietReaders) == 0 {
+		return why
+	}
+	pair := func(s sample) string {
+		return fmt.Sprintf("p50 %s, p99 %s", fmtNS(s.median()), fmtNS(s.percentile(99)))
+	}
+	written := len(quietSteps) - 2 // the kill → oomtrace's write(2)
+	why += fmt.Sprintf(" In a block of kills with the console quiet (its log level set to %d for the block, then put back), "+
+		"the kill's record reached oomtrace's decoder after %s, against %s on the %s; oomtrace wrote the line after %s, against "+
+		"%s; the harness read it after %s, against %s.",
+		kernErr, pair(quietSteps[0].durations), pair(loudSteps[0].durations), loud,
+		pair(quietSteps[written].durations), pair(loudSteps[written].durations),
+		pair(quietReaders[0].latencies), pair(loudReaders[0].latencies))
+	if quietReaders[0].latencies.median() < 0.8*loudReaders[0].latencies.median() {
+		return why + " That part of the wait is the console's: a host whose console does not print kill lines has it back."
+	}
+	return why + " The console holds up the wakeup, but without it the whole path is not shorter here: the other readers and " +
+		"the harness are woken at the same moment, and the line then waits for the two CPUs instead."
 }
 
 // aheadShare is the share of kills oomtrace must report before the
@@ -878,15 +918,24 @@ func writeLatency(d *doc, r *Results) {
 	for _, v := range l.variants {
 		names = append(names, "`"+strings.TrimSpace("oomtrace trace --output json "+strings.Join(v.args, " "))+"`")
 	}
+	procs := 0
+	for _, c := range l.conditions {
+		procs = max(procs, c.procs)
+	}
+	quiet := ""
+	if slices.ContainsFunc(l.conditions, func(c latencyCondition) bool { return c.quietConsole }) {
+		quiet = fmt.Sprintf(", and an idle host with the kernel console quiet (console log level %d, under the \"Killed process\" "+
+			"line's KERN_ERR, for the block alone: see the first target's reason)", kernErr)
+	}
 	d.para("Memory-cgroup OOM kills one at a time, %v apart (the kernel prints the head of its OOM report at most 10 times in 5 s), "+
-		"in blocks that alternate between an idle host and %d idle processes (`sleep`) in the cgroup whose limit is hit, so that the "+
-		"kernel's task dump lists them all. Every kill is watched by %s, by a separate kernel-log reader process (the way cAdvisor "+
+		"in blocks that alternate between an idle host, %d idle processes (`sleep`) in the cgroup whose limit is hit, so that the "+
+		"kernel's task dump lists them all%s. Every kill is watched by %s, by a separate kernel-log reader process (the way cAdvisor "+
 		"and node-problem-detector find OOM kills: it follows `/dev/kmsg`, parses the kernel's report with oomtrace's own parser "+
 		"and prints a line once it has the kill), and by the same parser reading `/dev/kmsg` inside the harness (no second process, "+
 		"no pipe: a lower bound for any kernel-log reader). Each latency runs from the kill's kernel timestamp (the event's `ktime_ns`, "+
 		"CLOCK_BOOTTIME at `oom:mark_victim`) to the moment the harness read the reader's line (CLOCK_BOOTTIME). All readers run "+
 		"at once and compete for the same CPUs.",
-		killPace, l.conditions[len(l.conditions)-1].procs, strings.Join(names, " and "))
+		killPace, procs, quiet, strings.Join(names, " and "))
 	d.failed(r, "latency", false)
 	t := &markdownTable{header: []string{"host", "reader", "kills", "p50", "p99", "max", "÷ oomtrace (p50)", "÷ oomtrace (p99)", "read before oomtrace"}}
 	for _, c := range l.conditions {
