@@ -247,6 +247,18 @@ func (l *latencyResults) floorAheadOfAgent(cond string) (ahead, n int) {
 	return ahead, n
 }
 
+// firstAgainstAgent counts the kills under cond that the first oomtrace
+// variant reported no later than the kernel-log reader process, of n kills.
+func (l *latencyResults) firstAgainstAgent(cond string) (first, n int) {
+	for _, k := range l.kills[cond] {
+		n++
+		if len(k.oomtrace) > 0 && k.oomtrace[0] <= k.kmsgAgent {
+			first++
+		}
+	}
+	return first, n
+}
+
 // killPathStep is one step of oomtrace's kill path under one condition.
 type killPathStep struct {
 	name      string

@@ -360,6 +360,39 @@ func TestConsoleWhy(t *testing.T) {
 	}
 }
 
+// With the console quiet, the share of kills oomtrace reported first is
+// counted against the target's, with ties going to oomtrace.
+func TestQuietConsoleAhead(t *testing.T) {
+	ms := time.Millisecond
+	l := &latencyResults{
+		conditions: []latencyCondition{{name: "idle host"}, {name: "quiet", quietConsole: true}},
+		variants:   []oomtraceVariant{{"oomtrace", nil}},
+		kills:      map[string][]latencyKill{},
+	}
+	if got := quietConsoleAhead(l); got != "" {
+		t.Errorf("no kills: %q", got)
+	}
+	for i := range 20 {
+		agent := 2 * ms
+		if i == 0 {
+			agent = ms / 2 // the kernel-log reader first, once
+		}
+		if i == 1 {
+			agent = ms // a tie
+		}
+		l.kills["quiet"] = append(l.kills["quiet"], latencyKill{oomtrace: []time.Duration{ms}, kmsgAgent: agent})
+	}
+	got := quietConsoleAhead(l)
+	if !strings.Contains(got, "In the block with the console quiet (quiet), oomtrace's line came first in 19 of 20 kills.") ||
+		!strings.Contains(got, "oomtrace meets this target here") {
+		t.Errorf("19 of 20 first:\n%s", got)
+	}
+	l.kills["quiet"][2].kmsgAgent = 0
+	if got := quietConsoleAhead(l); !strings.Contains(got, "first in 18 of 20 kills.") || strings.Contains(got, "meets this target") {
+		t.Errorf("18 of 20 first:\n%s", got)
+	}
+}
+
 // The reasons for the CPU per event and the drain rate set oomtrace's
 // drain against the whole pipeline in process and against the drain floor,
 // each the median of its trials.

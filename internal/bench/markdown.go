@@ -541,8 +541,7 @@ func aheadTarget(r *Results) target {
 		if j < 0 || len(readers[0].latencies) == 0 {
 			continue
 		}
-		n := len(readers[0].latencies)
-		first := n - readers[j].aheadOfFirst
+		first, n := l.firstAgainstAgent(c.name)
 		parts = append(parts, fmt.Sprintf("%s: first in %d of %d kills (kernel log ÷ oomtrace %s at p50)", c.name, first, n,
 			fmtRatio(ratio(readers[j].latencies.median(), readers[0].latencies.median()))))
 		if i == 0 {
@@ -566,7 +565,28 @@ func aheadTarget(r *Results) target {
 			why += " So no reader of the ring buffer, however little it does, comes first often enough here: the race is the scheduler's."
 		}
 	}
+	why += quietConsoleAhead(l)
 	return target{name: name, measured: strings.Join(parts, "; "), verdict: verdictOf(ok), why: why}
+}
+
+// quietConsoleAhead says how often oomtrace came first with the kernel
+// console quiet, where the latency scenario had a block of such kills.
+func quietConsoleAhead(l *latencyResults) string {
+	i := slices.IndexFunc(l.conditions, func(c latencyCondition) bool { return c.quietConsole })
+	if i < 0 {
+		return ""
+	}
+	first, n := l.firstAgainstAgent(l.conditions[i].name)
+	if n == 0 {
+		return ""
+	}
+	why := fmt.Sprintf(" The console decides much of the race: the killing task prints the \"Killed process\" line to it before "+
+		"the CPU it holds runs anything else (see the first target's reason). In the block with the console quiet (%s), oomtrace's "+
+		"line came first in %d of %d kills.", l.conditions[i].name, first, n)
+	if float64(first) >= aheadShare*float64(n) {
+		why += " Where the kernel does not print its kill lines to a slow console, oomtrace meets this target here."
+	}
+	return why
 }
 
 const lossTargetRate = 200_000 // events per second
