@@ -150,6 +150,7 @@ func (b *bencher) latencyBlock(ctx context.Context, res *latencyResults, cond la
 		if restore, err = res.console.quieten(); err != nil {
 			return err
 		}
+		b.logf("latency %s: console log level %d until the block ends (it was %d)", cond.name, kernErr, res.console.level)
 		defer func() { err = errors.Join(err, restore()) }()
 	}
 	if cond.procs > 0 {
