@@ -248,15 +248,26 @@ func (l *latencyResults) floorAheadOfAgent(cond string) (ahead, n int) {
 }
 
 // firstAgainstAgent counts the kills under cond that the first oomtrace
-// variant reported no later than the kernel-log reader process, of n kills.
+// variant reported no later than the kernel-log reader process (a tie is
+// oomtrace's), of n kills.
 func (l *latencyResults) firstAgainstAgent(cond string) (first, n int) {
-	for _, k := range l.kills[cond] {
-		n++
-		if len(k.oomtrace) > 0 && k.oomtrace[0] <= k.kmsgAgent {
-			first++
-		}
+	readers := l.readers(cond)
+	j := slices.IndexFunc(readers, func(rd latencyReader) bool { return rd.name == kmsgAgentReader })
+	if j < 0 {
+		return 0, 0
 	}
-	return first, n
+	n = len(readers[j].latencies)
+	return n - readers[j].aheadOfFirst, n
+}
+
+// quietCondition is the block with the kernel console quiet, if the
+// scenario had one.
+func (l *latencyResults) quietCondition() (latencyCondition, bool) {
+	i := slices.IndexFunc(l.conditions, func(c latencyCondition) bool { return c.quietConsole })
+	if i < 0 {
+		return latencyCondition{}, false
+	}
+	return l.conditions[i], true
 }
 
 // killPathStep is one step of oomtrace's kill path under one condition.
@@ -264,6 +275,12 @@ type killPathStep struct {
 	name      string
 	durations sample // nanoseconds
 }
+
+// Steps of killPath that the console's reason quotes.
+const (
+	stepDecoded = 0 // the kill → oomtrace decodes its record
+	stepWritten = 4 // the kill → oomtrace's write(2) of the line
+)
 
 // killPath returns the steps of the first oomtrace's kill path under cond,
 // over the kills the breakdown saw whole, and how many those were.

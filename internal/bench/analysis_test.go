@@ -309,6 +309,9 @@ func TestKillPath(t *testing.T) {
 	if n != 1 || len(steps) != 6 {
 		t.Fatalf("killPath: %d kills, %d steps", n, len(steps))
 	}
+	if steps[stepDecoded].durations[0] != 1e6 || steps[stepWritten].durations[0] != 2.05e6 {
+		t.Errorf("stepDecoded is %q, stepWritten %q", steps[stepDecoded].name, steps[stepWritten].name)
+	}
 	want := []float64{1e6, 1e5, 9e5, 5e4, 2.05e6, 9.5e5}
 	for i, st := range steps {
 		if len(st.durations) != 1 || st.durations[0] != want[i] {

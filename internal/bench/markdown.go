@@ -495,11 +495,11 @@ func consoleWhy(l *latencyResults) string {
 		"the killing task, right after `oom:mark_victim` fires, and a serial console's driver writes it with interrupts off on that "+
 		"CPU: an error-level line took %s to print here (median of %d written to `/dev/kmsg`).",
 		strings.Join(c.names, ", "), c.level, fmtNS(c.errLine.median()), len(c.errLine))
-	quiet := slices.IndexFunc(l.conditions, func(c latencyCondition) bool { return c.quietConsole })
-	if quiet < 0 {
+	quiet, ok := l.quietCondition()
+	if !ok {
 		return why
 	}
-	loud, still := l.conditions[0].name, l.conditions[quiet].name
+	loud, still := l.conditions[0].name, quiet.name
 	loudSteps, n1 := l.killPath(loud)
 	quietSteps, n2 := l.killPath(still)
 	loudReaders, quietReaders := l.readers(loud), l.readers(still)
@@ -509,12 +509,11 @@ func consoleWhy(l *latencyResults) string {
 	pair := func(s sample) string {
 		return fmt.Sprintf("p50 %s, p99 %s", fmtNS(s.median()), fmtNS(s.percentile(99)))
 	}
-	written := len(quietSteps) - 2 // the kill → oomtrace's write(2)
 	why += fmt.Sprintf(" In a block of kills with the console quiet (its log level set to %d for the block, then put back), "+
 		"the kill's record reached oomtrace's decoder after %s, against %s on the %s; oomtrace wrote the line after %s, against "+
 		"%s; the harness read it after %s, against %s.",
-		kernErr, pair(quietSteps[0].durations), pair(loudSteps[0].durations), loud,
-		pair(quietSteps[written].durations), pair(loudSteps[written].durations),
+		kernErr, pair(quietSteps[stepDecoded].durations), pair(loudSteps[stepDecoded].durations), loud,
+		pair(quietSteps[stepWritten].durations), pair(loudSteps[stepWritten].durations),
 		pair(quietReaders[0].latencies), pair(loudReaders[0].latencies))
 	if quietReaders[0].latencies.median() < 0.8*loudReaders[0].latencies.median() {
 		return why + " That part of the wait is the console's: a host whose console does not print kill lines has it back."
@@ -572,17 +571,17 @@ func aheadTarget(r *Results) target {
 // quietConsoleAhead says how often oomtrace came first with the kernel
 // console quiet, where the latency scenario had a block of such kills.
 func quietConsoleAhead(l *latencyResults) string {
-	i := slices.IndexFunc(l.conditions, func(c latencyCondition) bool { return c.quietConsole })
-	if i < 0 {
+	quiet, ok := l.quietCondition()
+	if !ok {
 		return ""
 	}
-	first, n := l.firstAgainstAgent(l.conditions[i].name)
+	first, n := l.firstAgainstAgent(quiet.name)
 	if n == 0 {
 		return ""
 	}
 	why := fmt.Sprintf(" The console decides much of the race: the killing task prints the \"Killed process\" line to it before "+
 		"the CPU it holds runs anything else (see the first target's reason). In the block with the console quiet (%s), oomtrace's "+
-		"line came first in %d of %d kills.", l.conditions[i].name, first, n)
+		"line came first in %d of %d kills.", quiet.name, first, n)
 	if float64(first) >= aheadShare*float64(n) {
 		why += " Where the kernel does not print its kill lines to a slow console, oomtrace meets this target here."
 	}
@@ -943,7 +942,7 @@ func writeLatency(d *doc, r *Results) {
 		procs = max(procs, c.procs)
 	}
 	quiet := ""
-	if slices.ContainsFunc(l.conditions, func(c latencyCondition) bool { return c.quietConsole }) {
+	if _, ok := l.quietCondition(); ok {
 		quiet = fmt.Sprintf(", and an idle host with the kernel console quiet (console log level %d, under the \"Killed process\" "+
 			"line's KERN_ERR, for the block alone: see the first target's reason)", kernErr)
 	}
