@@ -46,8 +46,9 @@ struct {
  * array: a slot is found by a load once known. reclaim_slots knows the slot
  * of each cgroup and kind, for the first episode a task counts there and for
  * user space, which reads the histograms through it. A new cgroup's slot is
- * claimed in reclaim_slot_owners, whose inserts succeed once per slot: the
- * kernel's BPF atomics that return a value (5.12) are not needed.
+ * claimed in reclaim_slot_owners, whose inserts succeed once per slot until
+ * it is given back: the kernel's BPF atomics that return a value (5.12) are
+ * not needed. User space gives back the slots of removed cgroups.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -132,13 +133,18 @@ static __always_inline bool claim_histogram(struct reclaim_stats_key *key, struc
 	stats = bpf_map_lookup_elem(&reclaim_histograms, slot);
 	if (!stats)
 		return false;
-	/* The path goes in once, when the cgroup is first seen; a slot is
-	 * claimed once, so it is still zero. */
+	/* The path goes in once, when the cgroup is first seen. A free slot
+	 * counts nothing: user space zeroes a removed cgroup's histogram
+	 * before it gives the slot back, and a slot given back below counted
+	 * nothing. */
 	fill_cgroup(&stats->cgroup, memcg);
 	if (bpf_map_update_elem(&reclaim_slots, key, slot, BPF_NOEXIST) == 0)
 		return true;
-	/* Another CPU published a slot for key first: count there, and leave
-	 * this one claimed and unread. */
+	/* Another CPU published a slot for key first: count there, and give
+	 * this one back, or it would stay claimed and unread for the whole
+	 * run. Nothing was counted in it; the next claim fills its cgroup in
+	 * again. */
+	bpf_map_delete_elem(&reclaim_slot_owners, slot);
 	published = bpf_map_lookup_elem(&reclaim_slots, key);
 	if (!published)
 		return false;
