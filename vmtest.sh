@@ -77,7 +77,7 @@ PER_MODE_CLASSES='^(TestPlainKill|TestParentLimit|TestVMGlobalOOM|TestVMSysrqKil
 # v2 (attribution, the agent) run on every kernel, in the first mode.
 # Whether doctor agrees with what attaches is checked by the guest's init
 # in every mode, before the tests.
-PER_KERNEL='^(TestExitCauses|TestSignalFromPodContainer|TestKubernetesAttribution|TestServeMetrics|TestReclaimEvents)$'
+PER_KERNEL='^(TestExitCauses|TestSignalFromPodContainer|TestKubernetesAttribution|TestServeMetrics|TestReclaimEvents|TestRemovedCgroupHistogramFreed)$'
 FULL=0
 # Tests left out of the guest's plan, which the host's make test runs: they
 # hold oomtrace against tools of the host (perf record, a Prometheus server,

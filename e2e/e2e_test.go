@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"encoding/binary"
 	"errors"
 	"flag"
 	"fmt"
@@ -26,6 +27,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
 	"github.com/oomtrace/oomtrace/internal/classify"
 	"github.com/oomtrace/oomtrace/internal/event"
@@ -839,6 +841,77 @@ func TestReclaimHistogramsFollowATask(t *testing.T) {
 		if !slices.Equal(evs[1:], stats[1:]) {
 			t.Errorf("%s: kernel histogram %v, the events' durations give %v (from bucket 1 on)", g.Path(), stats[1:], evs[1:])
 		}
+	}
+}
+
+// A removed cgroup's reclaim histogram is given back to the kernel side
+// once its counts were written: a node agent that sees cgroups come and go
+// for weeks must not run out of histograms. The test looks in the kernel's
+// own maps, those of every oomtrace running, for the cgroup's histogram.
+func TestRemovedCgroupHistogramFreed(t *testing.T) {
+	h := requireRoot(t)
+	g := createGroup(t, h, memcg.UniqueName("oomtrace-e2e"), 32)
+	const interval = 200 * time.Millisecond
+	tr := startTracer(t, "--output", "json", "--cgroup", g.Path(), "--interval", interval.String())
+	// The hog reclaims at the limit before it is killed.
+	waitSIGKILL(t, hog(t, g, 64, memcg.HogOptions{}))
+	id, err := h.ID(g.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	stats := tr.waitFor(t, "reclaim_stats of "+g.Path(), 15*time.Second, func(ev *event.Event) bool {
+		return ev.Kind == event.KindReclaimStats && ev.ReclaimStats.Cgroup.ID == id
+	})
+	if n := histogramsOf(t, id); n != 1 {
+		t.Fatalf("%d reclaim histograms of cgroup %d in the kernel's maps while it exists, want 1 (%+v)", n, id, stats.ReclaimStats)
+	}
+	if err := g.Remove(); err != nil {
+		t.Fatal(err)
+	}
+	// Freed one interval after its last counts were written: within a few.
+	deadline := time.Now().Add(20 * interval)
+	for histogramsOf(t, id) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the histogram of removed cgroup %d is still in the kernel's maps after %s", id, 20*interval)
+		}
+		time.Sleep(interval / 4)
+	}
+	tr.stop(t)
+}
+
+// histogramsOf counts the reclaim histograms of cgroup id published in the
+// reclaim_slots maps of every BPF object loaded on this machine.
+func histogramsOf(t *testing.T, id uint64) int {
+	t.Helper()
+	n := 0
+	for mapID := ebpf.MapID(0); ; {
+		next, err := ebpf.MapGetNextID(mapID)
+		if errors.Is(err, os.ErrNotExist) {
+			return n
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		mapID = next
+		m, err := ebpf.NewMapFromID(mapID)
+		if errors.Is(err, os.ErrNotExist) {
+			continue // gone since
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := m.Info()
+		if err == nil && info.Name == "reclaim_slots" {
+			key, slot := make([]byte, m.KeySize()), make([]byte, m.ValueSize())
+			binary.NativeEndian.PutUint64(key, id) // struct reclaim_stats_key: the cgroup id, then the kind
+			for kind := range 3 {
+				binary.NativeEndian.PutUint32(key[8:], uint32(kind))
+				if m.Lookup(key, slot) == nil {
+					n++
+				}
+			}
+		}
+		m.Close()
 	}
 }
 

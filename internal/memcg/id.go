@@ -43,3 +43,23 @@ func (h Hierarchy) ID(cgroupPath string) (uint64, error) {
 	}
 	return st.Ino, nil
 }
+
+// Removed reports whether the memory cgroup that had id at cgroupPath is
+// gone: nothing is at its directory any more, or another cgroup is (one
+// created since under the same name). False whenever that cannot be told:
+// a path outside this hierarchy, or any error but a missing directory.
+func (h Hierarchy) Removed(cgroupPath string, id uint64) bool {
+	dir, err := h.Dir(cgroupPath)
+	if err != nil {
+		return false
+	}
+	fi, err := os.Stat(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return true
+	}
+	if err != nil {
+		return false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && st.Ino != id
+}

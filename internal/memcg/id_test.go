@@ -40,3 +40,44 @@ func TestID(t *testing.T) {
 		}
 	}
 }
+
+// Only a cgroup known to be gone is removed: a reclaim histogram freed for
+// a cgroup that still exists would lose its counts.
+func TestRemoved(t *testing.T) {
+	mnt := t.TempDir()
+	dir := filepath.Join(mnt, "pods", "a")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	h := Hierarchy{Version: 2, Mountpoint: mnt, Root: "/"}
+	id, err := h.ID("/pods/a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Removed("/pods/a", id) {
+		t.Error("a cgroup that exists is removed")
+	}
+	if !h.Removed("/pods/a", id+1) {
+		t.Error("a cgroup whose directory is another cgroup's (created since under its name) is not removed")
+	}
+	if !h.Removed("/pods/missing", id) {
+		t.Error("a cgroup without a directory is not removed")
+	}
+	sub := Hierarchy{Version: 2, Mountpoint: filepath.Join(mnt, "pods"), Root: "/pods"}
+	if sub.Removed("/other/a", id) {
+		t.Error("a cgroup outside the mounted subtree, which cannot be looked at, is removed")
+	}
+	// A directory that cannot be looked into tells nothing either.
+	if err := os.WriteFile(filepath.Join(mnt, "file"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if h.Removed("/file/a", id) {
+		t.Error("a path that cannot be looked up (ENOTDIR) is removed")
+	}
+	if err := os.Remove(dir); err != nil {
+		t.Fatal(err)
+	}
+	if !h.Removed("/pods/a", id) {
+		t.Error("a cgroup whose directory was removed is not removed")
+	}
+}

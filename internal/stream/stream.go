@@ -154,6 +154,8 @@ type output struct {
 	pipe      *pipeline.Pipeline
 	sampler   *sampler.Sampler
 	snapshots *snapshots
+	// hierarchy, when found, tells which cgroups were removed.
+	hierarchy *memcg.Hierarchy
 }
 
 func newOutput(opts Options, logger *slog.Logger) (output, error) {
@@ -164,10 +166,11 @@ func newOutput(opts Options, logger *slog.Logger) (output, error) {
 	}
 	po.Classify = classify.Options{MemoryNodes: nodes, NodesUnknown: err != nil}
 	h, hierarchyErr := memcg.Detect()
+	var out output
 	if hierarchyErr == nil {
 		po.Attribute.Hierarchy = h
+		out.hierarchy = &h
 	}
-	var out output
 	var sinks []pipeline.Sink
 	if opts.Snapshot {
 		if hierarchyErr != nil {
@@ -258,6 +261,8 @@ type source interface {
 	ReclaimStats(dst []event.ReclaimStats) ([]event.ReclaimStats, error)
 	// UncountedReclaim is how many episodes found no histogram.
 	UncountedReclaim() (uint64, error)
+	// FreeReclaimHistogram gives back the histogram of a removed cgroup.
+	FreeReclaimHistogram(cgroupID uint64, kind event.ReclaimKind) error
 	// SkippedRuns is how many runs of the programs the kernel skipped.
 	SkippedRuns() (uint64, error)
 	Detach() error
@@ -278,6 +283,7 @@ func run(ctx context.Context, t source, decode decodeFunc, out output, opts Opti
 		decode:      decode,
 		pipe:        pipe,
 		sampler:     out.sampler,
+		hierarchy:   out.hierarchy,
 		logger:      logger,
 		lastStats:   make(map[statsKey]event.ReclaimStats),
 		lastStatsAt: time.Now(),
@@ -428,14 +434,19 @@ type session struct {
 	lost         atomic.Uint64 // the kernel's count, as last written
 	skipped      atomic.Uint64 // the kernel's skipped runs, as last read
 
+	// hierarchy, when not nil, tells the histograms of removed cgroups,
+	// which emitPeriodic frees.
+	hierarchy *memcg.Hierarchy
+
 	// Used by the goroutine that runs emitPeriodic only.
 	lastStats   map[statsKey]event.ReclaimStats
 	lastStatsAt time.Time
 	statsBuf    []event.ReclaimStats
 	ev          event.Event
-	// uncountedWarned, skippedWarned: episodes without a histogram, and
-	// skipped runs, were told of.
-	uncountedWarned, skippedWarned bool
+	// uncountedWarned, skippedWarned, freeWarned: episodes without a
+	// histogram, skipped runs, and a histogram that could not be freed,
+	// were told of.
+	uncountedWarned, skippedWarned, freeWarned bool
 }
 
 // summary is what the session saw so far.
@@ -506,8 +517,8 @@ func (s *session) emitPeriodic() error {
 		return err
 	}
 	s.warnOnce(&s.uncountedWarned, uncounted, "uncounted_episodes", "reclaim histograms are full: reclaim_stats does not "+
-		"count the episodes of cgroups first seen now (reclaim events still report those over --reclaim-min); restart "+
-		"oomtrace to count them")
+		"count the episodes of cgroups first seen now, until removed cgroups' histograms are freed (reclaim events "+
+		"still report those over --reclaim-min)")
 	skipped, err := s.tracer.SkippedRuns()
 	if err != nil {
 		return err
@@ -526,9 +537,23 @@ func (s *session) emitPeriodic() error {
 	s.lastStatsAt = now
 	for _, cur := range stats {
 		key := statsKey{cur.Cgroup.ID, cur.Kind}
-		prev := s.lastStats[key]
+		prev, seen := s.lastStats[key]
 		s.lastStats[key] = cur
 		if cur.Count == prev.Count {
+			// Counted nothing for a whole interval: the cgroup may be
+			// gone, and everything it counted was written already.
+			if seen && s.removed(&cur.Cgroup) {
+				// Freeing is housekeeping: when it fails the run goes on,
+				// and tries again at the next interval.
+				if err := s.tracer.FreeReclaimHistogram(key.cgroup, key.kind); err != nil {
+					if !s.freeWarned {
+						s.freeWarned = true
+						s.logger.Warn("the reclaim histograms of removed cgroups cannot be freed", "error", err)
+					}
+					continue
+				}
+				delete(s.lastStats, key)
+			}
 			continue
 		}
 		header(event.KindReclaimStats)
@@ -553,6 +578,12 @@ func (s *session) emitPeriodic() error {
 		}
 	}
 	return nil
+}
+
+// removed reports whether c, a cgroup with a reclaim histogram, is known to
+// be gone. A truncated path names no directory to look at.
+func (s *session) removed(c *event.Cgroup) bool {
+	return s.hierarchy != nil && !c.Truncated && c.Path != "" && s.hierarchy.Removed(c.Path, c.ID)
 }
 
 // warnOnce logs msg with the count n under key the first time n is not

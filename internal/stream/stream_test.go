@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/oomtrace/oomtrace/internal/event"
 	"github.com/oomtrace/oomtrace/internal/filter"
+	"github.com/oomtrace/oomtrace/internal/memcg"
 	"github.com/oomtrace/oomtrace/internal/pipeline"
 	"github.com/oomtrace/oomtrace/internal/tracer"
 )
@@ -30,6 +33,8 @@ type fakeSource struct {
 	uncounted uint64
 	skipped   uint64
 	stats     []event.ReclaimStats
+	freed     []statsKey // histograms given back, in order
+	freeErr   error      // FreeReclaimHistogram's error
 	detach    bool
 }
 
@@ -91,6 +96,21 @@ func (f *fakeSource) ReclaimStats(dst []event.ReclaimStats) ([]event.ReclaimStat
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append(dst, f.stats...), nil
+}
+
+// FreeReclaimHistogram takes the histogram out of the stats, as the
+// kernel side's slot is gone.
+func (f *fakeSource) FreeReclaimHistogram(cgroupID uint64, kind event.ReclaimKind) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.freeErr != nil {
+		return f.freeErr
+	}
+	f.freed = append(f.freed, statsKey{cgroupID, kind})
+	f.stats = slices.DeleteFunc(f.stats, func(s event.ReclaimStats) bool {
+		return s.Cgroup.ID == cgroupID && s.Kind == kind
+	})
+	return nil
 }
 
 func (f *fakeSource) Detach() error {
@@ -343,6 +363,96 @@ func TestPeriodicEvents(t *testing.T) {
 		if ev.Task.Comm != "oomtrace" || ev.KtimeNS == 0 || ev.Time.IsZero() {
 			t.Errorf("periodic event without oomtrace's own header: %+v", ev)
 		}
+	}
+}
+
+// A removed cgroup's histogram is given back once everything it counted
+// was written, and only then: not while it still counts, not for a cgroup
+// that exists, not for one whose truncated path names no directory.
+func TestRemovedCgroupsHistogramsFreed(t *testing.T) {
+	mnt := t.TempDir()
+	h := &memcg.Hierarchy{Version: 2, Mountpoint: mnt, Root: "/"}
+	cgroup := func(name string) event.Cgroup {
+		if err := os.Mkdir(filepath.Join(mnt, name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		id, err := h.ID("/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return event.Cgroup{Path: "/" + name, ID: id}
+	}
+	alive, idleGone, busyGone := cgroup("alive"), cgroup("idle-gone"), cgroup("busy-gone")
+	truncated := event.Cgroup{Path: "/long-name-cut", ID: 99, Truncated: true}
+	histogram := func(c event.Cgroup, count uint64) event.ReclaimStats {
+		s := event.ReclaimStats{Kind: event.ReclaimMemcg, Cgroup: c, Count: count}
+		s.Buckets[0] = count
+		return s
+	}
+	src := newFakeSource()
+	sink := &collect{}
+	var log bytes.Buffer
+	s := &session{
+		tracer: src, decode: fakeDecode, pipe: pipeline.Of(nil, sink), logger: slog.New(slog.NewTextHandler(&log, nil)),
+		hierarchy: h, lastStats: make(map[statsKey]event.ReclaimStats), lastStatsAt: time.Now(),
+	}
+	interval := func(stats ...event.ReclaimStats) {
+		t.Helper()
+		src.mu.Lock()
+		src.stats = stats
+		src.mu.Unlock()
+		if err := s.emitPeriodic(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keyOf := func(c event.Cgroup) statsKey { return statsKey{c.ID, event.ReclaimMemcg} }
+
+	interval(histogram(alive, 1), histogram(idleGone, 2), histogram(busyGone, 1), histogram(truncated, 1))
+	for _, c := range []event.Cgroup{idleGone, busyGone} {
+		if err := os.Remove(filepath.Join(mnt, c.Path)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// busy-gone counted three more episodes before it went.
+	interval(histogram(alive, 1), histogram(idleGone, 2), histogram(busyGone, 4), histogram(truncated, 1))
+	if want := []statsKey{keyOf(idleGone)}; !slices.Equal(src.freed, want) {
+		t.Fatalf("freed %v after the second interval, want %v: only the removed cgroup that counted nothing since", src.freed, want)
+	}
+	interval(src.stats...)
+	if want := []statsKey{keyOf(idleGone), keyOf(busyGone)}; !slices.Equal(src.freed, want) {
+		t.Fatalf("freed %v after the third interval, want %v", src.freed, want)
+	}
+	if _, ok := s.lastStats[keyOf(idleGone)]; ok || len(s.lastStats) != 2 {
+		t.Errorf("the session still remembers freed histograms: %v", s.lastStats)
+	}
+	// Nothing counted was lost: busy-gone's last three episodes were
+	// written before its histogram went.
+	var counted uint64
+	for _, ev := range sink.kinds(event.KindReclaimStats) {
+		if ev.ReclaimStats.Cgroup.ID == busyGone.ID {
+			counted += ev.ReclaimStats.Count
+		}
+	}
+	if counted != 4 {
+		t.Errorf("busy-gone: %d episodes written, want 4", counted)
+	}
+
+	// A failure to free is told of once, and the run goes on.
+	gone := cgroup("gone-later")
+	interval(append(src.stats, histogram(gone, 1))...)
+	if err := os.Remove(filepath.Join(mnt, gone.Path)); err != nil {
+		t.Fatal(err)
+	}
+	src.freeErr = errors.New("map delete failed")
+	interval(src.stats...)
+	interval(src.stats...)
+	if n := strings.Count(log.String(), "cannot be freed"); n != 1 {
+		t.Errorf("%d warnings of histograms not freed, want 1:\n%s", n, log.String())
+	}
+	src.freeErr = nil
+	interval(src.stats...)
+	if last := src.freed[len(src.freed)-1]; last != keyOf(gone) {
+		t.Errorf("last freed %v, want %v once freeing works again", last, keyOf(gone))
 	}
 }
 

@@ -216,6 +216,38 @@ func (t *Tracer) ReclaimStats(dst []event.ReclaimStats) ([]event.ReclaimStats, e
 	return dst, nil
 }
 
+// FreeReclaimHistogram gives the kernel side back the histogram of the
+// cgroup cgroupID for kind, whose cgroup was removed and whose counts were
+// read for the last time: a cgroup that comes later takes its slot. A node
+// that creates and removes cgroups for weeks would otherwise take every
+// slot, and count no new cgroup's episodes. Freeing a histogram that is
+// not there is no error.
+func (t *Tracer) FreeReclaimHistogram(cgroupID uint64, kind event.ReclaimKind) error {
+	key := oomtraceReclaimStatsKey{CgroupId: cgroupID, ReclaimKind: uint32(kind)}
+	var slot uint32
+	slots := t.base.Maps["reclaim_slots"]
+	err := slots.Lookup(&key, &slot)
+	if errors.Is(err, ebpf.ErrKeyNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("look up the reclaim histogram of cgroup %d: %w", cgroupID, err)
+	}
+	// Unpublished first, so that no program finds the slot; then zeroed,
+	// as the next claim expects it; then given back. No program counts in
+	// it meanwhile: a removed cgroup has no task left to reclaim in it.
+	if err := slots.Delete(&key); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		return fmt.Errorf("free the reclaim histogram of cgroup %d: %w", cgroupID, err)
+	}
+	if err := t.base.Maps["reclaim_histograms"].Update(slot, &oomtraceReclaimStats{}, ebpf.UpdateExist); err != nil {
+		return fmt.Errorf("clear reclaim histogram %d: %w", slot, err)
+	}
+	if err := t.base.Maps["reclaim_slot_owners"].Delete(slot); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		return fmt.Errorf("free reclaim histogram %d: %w", slot, err)
+	}
+	return nil
+}
+
 // Detach stops the kernel from producing records; those already in the ring
 // buffer can still be read.
 func (t *Tracer) Detach() error {

@@ -3,10 +3,14 @@ package tracer
 import (
 	"errors"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"testing"
 
 	"github.com/cilium/ebpf"
 	"github.com/oomtrace/oomtrace/internal/event"
+	"github.com/oomtrace/oomtrace/internal/memcg"
+	"github.com/oomtrace/oomtrace/internal/memcg/memcgtest"
 )
 
 // requireBPF skips under -short and fails without root: every kernel
@@ -166,5 +170,92 @@ func TestRawTracepointFallbackVerifies(t *testing.T) {
 			continue
 		}
 		l.Close()
+	}
+}
+
+// A removed cgroup's histogram, freed, is gone from the kernel side: its
+// key, its slot's claim and its counts. The next cgroup to reclaim claims
+// a slot and is counted from zero.
+func TestFreeReclaimHistogram(t *testing.T) {
+	requireBPF(t)
+	h := memcgtest.Require(t)
+	mode := event.ModeTracepoint
+	tr, err := Open(Config{Mode: &mode})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	// Reading the holes of a sparse file fills the page cache without
+	// I/O: a cgroup limited below its size reclaims, and nothing is
+	// OOM-killed.
+	sparse := filepath.Join(t.TempDir(), "sparse")
+	if err := os.WriteFile(sparse, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(sparse, 64<<20); err != nil {
+		t.Fatal(err)
+	}
+	reclaimIn := func(g *memcg.Group) uint64 {
+		t.Helper()
+		script := `echo $$ > "$1/cgroup.procs" && exec cat "$2" > /dev/null`
+		if out, err := exec.Command("sh", "-c", script, "sh", g.Dir(), sparse).CombinedOutput(); err != nil {
+			t.Fatalf("read in %s: %v: %s", g.Path(), err, out)
+		}
+		return memcgtest.ID(t, h, g)
+	}
+	slots, owners, histograms := tr.base.Maps["reclaim_slots"], tr.base.Maps["reclaim_slot_owners"], tr.base.Maps["reclaim_histograms"]
+	countOf := func(id uint64) uint64 {
+		t.Helper()
+		stats, err := tr.ReclaimStats(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n uint64
+		for _, s := range stats {
+			if s.Cgroup.ID == id && s.Kind == event.ReclaimMemcg {
+				n += s.Count
+			}
+		}
+		return n
+	}
+
+	g := memcgtest.Create(t, h, memcg.UniqueName("oomtrace-test"), 16<<20)
+	id := reclaimIn(g)
+	key := oomtraceReclaimStatsKey{CgroupId: id, ReclaimKind: uint32(event.ReclaimMemcg)}
+	var slot uint32
+	if err := slots.Lookup(&key, &slot); err != nil {
+		t.Fatalf("no histogram for cgroup %d after it reclaimed: %v", id, err)
+	}
+	if n := countOf(id); n == 0 {
+		t.Fatalf("cgroup %d's histogram counts nothing", id)
+	}
+	if err := g.Remove(); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.FreeReclaimHistogram(id, event.ReclaimMemcg); err != nil {
+		t.Fatal(err)
+	}
+	if err := slots.Lookup(&key, &slot); !errors.Is(err, ebpf.ErrKeyNotExist) {
+		t.Errorf("the freed histogram is still published: %v", err)
+	}
+	var owned uint8
+	if err := owners.Lookup(slot, &owned); !errors.Is(err, ebpf.ErrKeyNotExist) {
+		t.Errorf("slot %d is still claimed: %v", slot, err)
+	}
+	var left oomtraceReclaimStats
+	if err := histograms.Lookup(slot, &left); err != nil || left != (oomtraceReclaimStats{}) {
+		t.Errorf("slot %d not cleared: %+v, %v", slot, left, err)
+	}
+	if n := countOf(id); n != 0 {
+		t.Errorf("ReclaimStats still has %d episodes of the removed cgroup", n)
+	}
+	if err := tr.FreeReclaimHistogram(id, event.ReclaimMemcg); err != nil {
+		t.Errorf("freeing a histogram again: %v", err)
+	}
+
+	next := memcgtest.Create(t, h, memcg.UniqueName("oomtrace-test"), 16<<20)
+	nextID := reclaimIn(next)
+	if n := countOf(nextID); n == 0 {
+		t.Errorf("the cgroup after the freed one is not counted")
 	}
 }
