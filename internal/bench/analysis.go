@@ -227,6 +227,9 @@ func (l *latencyResults) readers(cond string) []latencyReader {
 	}
 	for i, v := range l.variants {
 		pick(v.name, func(k latencyKill) time.Duration { return k.oomtrace[i] })
+		if c, _ := l.condition(cond); c.alone {
+			return out // the first oomtrace was the only reader
+		}
 	}
 	pick(kmsgAgentReader, func(k latencyKill) time.Duration { return k.kmsgAgent })
 	pick(kmsgDirectReader, func(k latencyKill) time.Duration { return k.kmsgDirect })
@@ -260,10 +263,20 @@ func (l *latencyResults) firstAgainstAgent(cond string) (first, n int) {
 	return n - readers[j].aheadOfFirst, n
 }
 
-// quietCondition is the block with the kernel console quiet, if the
-// scenario had one.
+// condition is the condition called name.
+func (l *latencyResults) condition(name string) (latencyCondition, bool) {
+	return l.find(func(c latencyCondition) bool { return c.name == name })
+}
+
+// quietCondition is the block with the kernel console quiet and every
+// reader running, if the scenario had one.
 func (l *latencyResults) quietCondition() (latencyCondition, bool) {
-	i := slices.IndexFunc(l.conditions, func(c latencyCondition) bool { return c.quietConsole })
+	return l.find(func(c latencyCondition) bool { return c.quietConsole && !c.alone })
+}
+
+// find returns the first condition that match accepts.
+func (l *latencyResults) find(match func(latencyCondition) bool) (latencyCondition, bool) {
+	i := slices.IndexFunc(l.conditions, match)
 	if i < 0 {
 		return latencyCondition{}, false
 	}

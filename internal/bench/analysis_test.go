@@ -172,6 +172,63 @@ func TestLatencyReaders(t *testing.T) {
 	}
 }
 
+// Where oomtrace read the kills alone, it is the only reader of the block;
+// the block is judged against the idle host's limit, and a block with the
+// console quiet, which changes a host setting, is shown but not judged.
+func TestLatencyAlone(t *testing.T) {
+	ms := time.Millisecond
+	kill := func(written, read time.Duration) latencyKill {
+		return latencyKill{oomtrace: []time.Duration{read, read}, kmsgAgent: 9 * ms, kmsgDirect: 9 * ms, floor: 9 * ms, haveSteps: true,
+			steps: killSteps{decode: written / 2, attribute: written / 2, explain: written / 2, write: written}}
+	}
+	l := &latencyResults{
+		conditions: []latencyCondition{{name: "idle host"}, {name: "quiet", quietConsole: true}, {name: "alone", alone: true},
+			{name: "alone quiet", alone: true, quietConsole: true}},
+		variants: []oomtraceVariant{{"oomtrace", nil}, {"oomtrace --no-snapshot", []string{"--no-snapshot"}}},
+		kills: map[string][]latencyKill{
+			"idle host":   {kill(3*ms, 5*ms), kill(4*ms, 6*ms)},
+			"quiet":       {kill(ms, 2*ms), kill(ms, 3*ms)},
+			"alone":       {kill(ms/2, 700*time.Microsecond), kill(ms/2, 900*time.Microsecond)},
+			"alone quiet": {kill(ms/4, ms/2)},
+		},
+	}
+	if r := l.readers("alone"); len(r) != 1 || r[0].name != "oomtrace" || r[0].latencies.median() != 0.8e6 {
+		t.Errorf("readers of the alone block: %+v, want the first oomtrace only", r)
+	}
+	if r := l.readers("idle host"); len(r) != 5 {
+		t.Errorf("readers of the idle host: %d, want all 5", len(r))
+	}
+	if q, ok := l.quietCondition(); !ok || q.name != "quiet" {
+		t.Errorf("quietCondition = %+v, %v; want the block with every reader", q, ok)
+	}
+	why := aloneWhy(l)
+	for _, want := range []string{
+		"it wrote the line after p50 500 µs, p99 500 µs, against p50 3.50 ms, p99 4.00 ms with every reader running",
+		"the harness read it after p50 800 µs, p99 900 µs, against p50 5.50 ms, p99 6.00 ms",
+		"Much of the idle host's figure is the other readers'",
+	} {
+		if !strings.Contains(why, want) {
+			t.Errorf("reason lacks %q:\n%s", want, why)
+		}
+	}
+
+	r := &Results{latency: l}
+	target := latencyTarget(r)
+	if !strings.Contains(target.measured, "alone: 900 µs") || !strings.Contains(target.measured, "quiet: 3.00 ms") || target.verdict != verdictOf(false) {
+		t.Errorf("target: %+v", target)
+	}
+	// Met once every judged block is under its limit, though the quiet
+	// block is not.
+	l.kills["idle host"] = []latencyKill{kill(ms/2, 900*time.Microsecond)}
+	if target := latencyTarget(r); target.verdict != verdictOf(true) {
+		t.Errorf("every judged block under 1 ms, the quiet one over: %+v", target)
+	}
+	l.kills["alone"] = []latencyKill{kill(ms, 1100*time.Microsecond)}
+	if target := latencyTarget(r); target.verdict != verdictOf(false) {
+		t.Errorf("the alone block over 1 ms: %+v", target)
+	}
+}
+
 // The synthetic capture is one oomtrace report reads whole, in both formats.
 func TestSyntheticCaptureReads(t *testing.T) {
 	for _, format := range []output.Format{output.Text, output.JSON} {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"syscall"
 	"time"
 
 	"github.com/oomtrace/oomtrace/internal/kernlog"
@@ -24,6 +25,10 @@ type latencyCondition struct {
 	// quietConsole keeps the kernel's kill lines off its consoles during
 	// the block (see console.go).
 	quietConsole bool
+	// alone leaves the first oomtrace the only reader of the kills: the
+	// other readers' processes are stopped (SIGSTOP) for the block, so
+	// that none competes with it for the CPUs.
+	alone bool
 }
 
 // latencyKill is one kill seen by every reader, each timed from the
@@ -111,6 +116,10 @@ func (b *bencher) latencyScenario(ctx context.Context) (*latencyResults, error) 
 	if console.printsKills() {
 		res.conditions = append(res.conditions, latencyCondition{name: "idle host, console quiet", quietConsole: true})
 	}
+	res.conditions = append(res.conditions, latencyCondition{name: "idle host, oomtrace alone", alone: true})
+	if console.printsKills() {
+		res.conditions = append(res.conditions, latencyCondition{name: "idle host, oomtrace alone, console quiet", alone: true, quietConsole: true})
+	}
 	var watches []*killWatch
 	var tracers []*runningTool
 	for _, v := range res.variants {
@@ -128,6 +137,9 @@ func (b *bencher) latencyScenario(ctx context.Context) (*latencyResults, error) 
 		return nil, err
 	}
 	defer readers.stop(b.tools)
+	for _, tr := range tracers[1:] {
+		readers.others = append(readers.others, tr.p)
+	}
 
 	const blocks = 2
 	for block := range blocks {
@@ -155,6 +167,13 @@ func (b *bencher) latencyBlock(ctx context.Context, res *latencyResults, cond la
 		b.logf("latency %s: console log level %d until the block ends (it was %d)", cond.name, kernErr, res.console.level)
 		defer func() { err = errors.Join(err, restore()) }()
 	}
+	if cond.alone {
+		var resume func() error
+		if resume, err = readers.pauseOthers(); err != nil {
+			return err
+		}
+		defer func() { err = errors.Join(err, resume()) }()
+	}
 	if cond.procs > 0 {
 		var s *sleepers
 		if s, err = startSleepers(b.h, parentRel+"/idle", cond.procs); err != nil {
@@ -178,7 +197,7 @@ func (b *bencher) latencyBlock(ctx context.Context, res *latencyResults, cond la
 			return err
 		}
 		began := time.Now()
-		k, err := latencyKillOnce(ctx, hogs, watches, readers)
+		k, err := latencyKillOnce(ctx, hogs, watches, readers, cond.alone)
 		if err != nil {
 			res.failures[cond.name] = append(res.failures[cond.name], err.Error())
 			b.logf("latency %s: kill %d/%d: %v", cond.name, i+1, n, err)
@@ -188,7 +207,9 @@ func (b *bencher) latencyBlock(ctx context.Context, res *latencyResults, cond la
 		time.Sleep(time.Until(began.Add(killPace)))
 	}
 	ks := res.kills[cond.name]
-	if len(ks) > 0 {
+	if len(ks) > 0 && cond.alone {
+		b.logf("latency %-35s %3d kills  last: oomtrace %v", cond.name, len(ks), ks[len(ks)-1].oomtrace)
+	} else if len(ks) > 0 {
 		last := ks[len(ks)-1]
 		b.logf("latency %-35s %3d kills  last: oomtrace %v, kernel log %v (in the harness %v), report %d lines in %v",
 			cond.name, len(ks), last.oomtrace, last.kmsgAgent, last.kmsgDirect, last.report.lines, last.report.duration)
@@ -204,6 +225,34 @@ type latencyReaders struct {
 	report    *reportWatch
 	floor     *floorReader
 	breakdown *breakdownWatch
+	// others are the oomtraces after the first.
+	others []*proc
+}
+
+// pauseOthers stops every reader process but the first oomtrace and the
+// breakdown's bpftrace, which times it; resume starts them again, and
+// they read what they missed then. The harness's own follower of the
+// kernel log, which sizes the kernel's reports, keeps reading: printk
+// wakes it at the next timer tick, after the kill's line is out.
+func (r *latencyReaders) pauseOthers() (resume func() error, err error) {
+	procs := append([]*proc{r.agent.p, r.floor.p}, r.others...)
+	var stopped []*proc
+	resume = func() error {
+		var errs []error
+		for _, p := range stopped {
+			if err := syscall.Kill(p.pid(), syscall.SIGCONT); err != nil {
+				errs = append(errs, fmt.Errorf("resume %s: %w", p.name, err))
+			}
+		}
+		return errors.Join(errs...)
+	}
+	for _, p := range procs {
+		if err := syscall.Kill(p.pid(), syscall.SIGSTOP); err != nil {
+			return nil, errors.Join(fmt.Errorf("stop %s: %w", p.name, err), resume())
+		}
+		stopped = append(stopped, p)
+	}
+	return resume, nil
 }
 
 func startLatencyReaders(ts tools, first *runningTool) (_ *latencyReaders, err error) {
@@ -259,16 +308,25 @@ type kmsgSeen struct {
 }
 
 // latencyKillOnce causes one kill and times every reader against the
-// kill's kernel timestamp, which oomtrace's events carry.
-func latencyKillOnce(ctx context.Context, hogs *memcg.Group, watches []*killWatch, readers *latencyReaders) (latencyKill, error) {
+// kill's kernel timestamp, which oomtrace's events carry; alone, the first
+// oomtrace only.
+func latencyKillOnce(ctx context.Context, hogs *memcg.Group, watches []*killWatch, readers *latencyReaders, alone bool) (latencyKill, error) {
 	ctx, cancel := context.WithTimeout(ctx, killTimeout)
 	defer cancel()
+	if alone {
+		watches = watches[:1]
+	}
 	directDone := make(chan kmsgSeen, 1)
+	directReading := false // directDone will have the direct reader's result
 	var agentErr error
 	pid, err := oneKill(hogs, func(pid int) {
+		if alone {
+			return
+		}
 		// The hog is still allocating: the readers are waiting on
 		// /dev/kmsg well before the kill.
 		agentErr = readers.agent.watch(pid)
+		directReading = true
 		go func() {
 			k, err := readers.direct.WaitKill(ctx, pid)
 			directDone <- kmsgSeen{readNS: stream.BootNanos(), fullReport: k.Header != nil, err: err}
@@ -276,7 +334,9 @@ func latencyKillOnce(ctx context.Context, hogs *memcg.Group, watches []*killWatc
 	})
 	fail := func(err error) (latencyKill, error) {
 		cancel()
-		<-directDone
+		if directReading {
+			<-directDone
+		}
 		return latencyKill{}, err
 	}
 	if err = errors.Join(err, agentErr); err != nil {
@@ -293,6 +353,12 @@ func latencyKillOnce(ctx context.Context, hogs *memcg.Group, watches []*killWatc
 			killNS = seen.KtimeNS
 		}
 		k.oomtrace = append(k.oomtrace, time.Duration(seen.ReadNS-seen.KtimeNS))
+	}
+	if alone {
+		k.steps, k.haveSteps = readers.breakdown.of(pid)
+		// The follower finds a report only from its head on.
+		k.report, k.fullReport = readers.report.report(pid, time.Second)
+		return k, nil
 	}
 	agentNS, err := readers.agent.wait(pid, killTimeout)
 	if err != nil {
