@@ -225,11 +225,16 @@ func (l *latencyResults) readers(cond string) []latencyReader {
 		}
 		out = append(out, r)
 	}
-	for i, v := range l.variants {
+	variants := l.variants
+	_, alone := l.find(func(c latencyCondition) bool { return c.name == cond && c.alone })
+	if alone {
+		variants = variants[:1] // the first oomtrace was the only reader
+	}
+	for i, v := range variants {
 		pick(v.name, func(k latencyKill) time.Duration { return k.oomtrace[i] })
-		if c, _ := l.condition(cond); c.alone {
-			return out // the first oomtrace was the only reader
-		}
+	}
+	if alone {
+		return out
 	}
 	pick(kmsgAgentReader, func(k latencyKill) time.Duration { return k.kmsgAgent })
 	pick(kmsgDirectReader, func(k latencyKill) time.Duration { return k.kmsgDirect })
@@ -263,11 +268,6 @@ func (l *latencyResults) firstAgainstAgent(cond string) (first, n int) {
 	return n - readers[j].aheadOfFirst, n
 }
 
-// condition is the condition called name.
-func (l *latencyResults) condition(name string) (latencyCondition, bool) {
-	return l.find(func(c latencyCondition) bool { return c.name == name })
-}
-
 // quietCondition is the block with the kernel console quiet and every
 // reader running, if the scenario had one.
 func (l *latencyResults) quietCondition() (latencyCondition, bool) {
@@ -281,6 +281,24 @@ func (l *latencyResults) find(match func(latencyCondition) bool) (latencyConditi
 		return latencyCondition{}, false
 	}
 	return l.conditions[i], true
+}
+
+// blockPath is the first oomtrace's kill path under one condition: its
+// steps, and the whole path to the harness's read.
+type blockPath struct {
+	steps []killPathStep
+	whole sample // nanoseconds
+}
+
+// pathOf returns the first oomtrace's path under cond; false unless the
+// breakdown saw some kills whole.
+func (l *latencyResults) pathOf(cond string) (blockPath, bool) {
+	steps, n := l.killPath(cond)
+	readers := l.readers(cond)
+	if n == 0 || len(readers) == 0 {
+		return blockPath{}, false
+	}
+	return blockPath{steps, readers[0].latencies}, true
 }
 
 // killPathStep is one step of oomtrace's kill path under one condition.

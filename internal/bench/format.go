@@ -92,6 +92,11 @@ func fmtCount(n uint64) string {
 	return b.String()
 }
 
+// p50p99 writes the median and the 99th percentile of s, nanoseconds.
+func p50p99(s sample) string {
+	return "p50 " + fmtNS(s.median()) + ", p99 " + fmtNS(s.percentile(99))
+}
+
 // fmtRange writes "min – max" of s with f.
 func fmtRange(s sample, f func(float64) string) string {
 	if len(s.sorted()) == 0 {

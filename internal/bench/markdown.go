@@ -476,7 +476,7 @@ func latencyTarget(r *Results) target {
 			ok = ok && p99 <= float64(latencyLimit(c))
 		}
 		if j := slices.IndexFunc(readers, func(rd latencyReader) bool { return rd.name == floorReaderName }); j >= 0 && len(readers[j].latencies) > 0 {
-			floors = append(floors, fmt.Sprintf("%s: p50 %s, p99 %s", c.name, fmtNS(readers[j].latencies.median()), fmtNS(readers[j].latencies.percentile(99))))
+			floors = append(floors, fmt.Sprintf("%s: %s", c.name, p50p99(readers[j].latencies)))
 		}
 	}
 	if !measured {
@@ -502,21 +502,15 @@ func aloneWhy(l *latencyResults) string {
 	if !ok {
 		return ""
 	}
-	all := l.conditions[0].name
-	allSteps, n1 := l.killPath(all)
-	aloneSteps, n2 := l.killPath(alone.name)
-	allReaders, aloneReaders := l.readers(all), l.readers(alone.name)
-	if n1 == 0 || n2 == 0 || len(allReaders) == 0 || len(aloneReaders) == 0 {
+	all, ok1 := l.pathOf(l.conditions[0].name)
+	only, ok2 := l.pathOf(alone.name)
+	if !ok1 || !ok2 {
 		return ""
-	}
-	pair := func(s sample) string {
-		return fmt.Sprintf("p50 %s, p99 %s", fmtNS(s.median()), fmtNS(s.percentile(99)))
 	}
 	why := fmt.Sprintf(" With oomtrace the only reader of the kills (the other readers' processes stopped for the block), it "+
 		"wrote the line after %s, against %s with every reader running; the harness read it after %s, against %s.",
-		pair(aloneSteps[stepWritten].durations), pair(allSteps[stepWritten].durations),
-		pair(aloneReaders[0].latencies), pair(allReaders[0].latencies))
-	if aloneReaders[0].latencies.percentile(99) < 0.8*allReaders[0].latencies.percentile(99) {
+		p50p99(only.steps[stepWritten].durations), p50p99(all.steps[stepWritten].durations), p50p99(only.whole), p50p99(all.whole))
+	if only.whole.percentile(99) < 0.8*all.whole.percentile(99) {
 		why += " Much of the idle host's figure is the other readers': they are woken by the same kill and take the two CPUs " +
 			"from oomtrace and from the harness."
 	}
@@ -538,23 +532,19 @@ func consoleWhy(l *latencyResults) string {
 	if !ok {
 		return why
 	}
-	loud, still := l.conditions[0].name, quiet.name
-	loudSteps, n1 := l.killPath(loud)
-	quietSteps, n2 := l.killPath(still)
-	loudReaders, quietReaders := l.readers(loud), l.readers(still)
-	if n1 == 0 || n2 == 0 || len(loudReaders) == 0 || len(quietReaders) == 0 {
+	loudName := l.conditions[0].name
+	loud, ok1 := l.pathOf(loudName)
+	still, ok2 := l.pathOf(quiet.name)
+	if !ok1 || !ok2 {
 		return why
-	}
-	pair := func(s sample) string {
-		return fmt.Sprintf("p50 %s, p99 %s", fmtNS(s.median()), fmtNS(s.percentile(99)))
 	}
 	why += fmt.Sprintf(" In a block of kills with the console quiet (its log level set to %d for the block, then put back), "+
 		"the kill's record reached oomtrace's decoder after %s, against %s on the %s; oomtrace wrote the line after %s, against "+
 		"%s; the harness read it after %s, against %s.",
-		kernErr, pair(quietSteps[stepDecoded].durations), pair(loudSteps[stepDecoded].durations), loud,
-		pair(quietSteps[stepWritten].durations), pair(loudSteps[stepWritten].durations),
-		pair(quietReaders[0].latencies), pair(loudReaders[0].latencies))
-	if quietReaders[0].latencies.median() < 0.8*loudReaders[0].latencies.median() {
+		kernErr, p50p99(still.steps[stepDecoded].durations), p50p99(loud.steps[stepDecoded].durations), loudName,
+		p50p99(still.steps[stepWritten].durations), p50p99(loud.steps[stepWritten].durations),
+		p50p99(still.whole), p50p99(loud.whole))
+	if still.whole.median() < 0.8*loud.whole.median() {
 		return why + " That part of the wait is the console's: a host whose console does not print kill lines has it back."
 	}
 	return why + " The console holds up the wakeup, but without it the whole path is not shorter here: the other readers and " +
