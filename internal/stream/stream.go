@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -171,23 +172,21 @@ func newOutput(opts Options, logger *slog.Logger) (output, error) {
 		po.Attribute.Hierarchy = h
 		out.hierarchy = &h
 	}
-	var sinks []pipeline.Sink
-	if opts.Snapshot {
-		if hierarchyErr != nil {
-			logger.Warn("no memory snapshots after kills", "error", hierarchyErr)
-		} else {
-			// First, so that the read starts before the kill's line is
-			// written.
-			out.snapshots = newSnapshots(h, selfTask())
-			sinks = append(sinks, out.snapshots)
-		}
-	}
-	sinks = append(sinks, opts.Sinks...)
+	sinks := slices.Clone(opts.Sinks)
 	if opts.Sampling != nil && opts.Sampling.Interval > 0 {
 		if out.sampler, err = newSampler(opts.Sampling, h, hierarchyErr, logger); err != nil {
 			return output{}, err
 		}
 		sinks = append(sinks, out.sampler)
+	}
+	if opts.Snapshot {
+		if hierarchyErr != nil {
+			logger.Warn("no memory snapshots after kills", "error", hierarchyErr)
+		} else {
+			// Last, so that the read starts once the kill's line is out.
+			out.snapshots = newSnapshots(h, selfTask())
+			sinks = append(sinks, out.snapshots)
+		}
 	}
 	out.pipe = pipeline.New(po, sinks...)
 	if out.snapshots != nil {

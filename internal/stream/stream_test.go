@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -527,7 +528,7 @@ func TestKillLineWaitsForNoSnapshot(t *testing.T) {
 		self:   selfTask(),
 	}
 	sink := &lockedCollect{}
-	out := output{pipe: pipeline.Of(nil, snaps, sink), snapshots: snaps}
+	out := output{pipe: pipeline.Of(nil, sink, snaps), snapshots: snaps}
 	snaps.pipe = out.pipe
 	src := newFakeSource()
 	src.records <- []byte{byte(event.ClassMemcg)}
@@ -565,6 +566,66 @@ func TestKillLineWaitsForNoSnapshot(t *testing.T) {
 	}
 	if s := snapsOut[0]; s.OOMSnapshot.KillKtimeNS != kills[0].KtimeNS || s.OOMSnapshot.Snapshot.Anon != 1<<20 || s.Task.Comm != "oomtrace" {
 		t.Errorf("snapshot %+v after kill at %d", s, kills[0].KtimeNS)
+	}
+}
+
+// A kill's snapshot is read only once the sinks before it wrote the
+// kill's line out: given the kill, the snapshot sink holds it, and the
+// pipeline's flush, which comes at once for a kill, starts the read after
+// the line's write.
+func TestSnapshotReadStartsAfterLineIsOut(t *testing.T) {
+	lines := &batchSink{}
+	var reads atomic.Int32
+	linesAtRead := make(chan int, 1)
+	snaps := &snapshots{
+		read: func(oom *event.Cgroup) event.Snapshot {
+			reads.Add(1)
+			lines.mu.Lock()
+			linesAtRead <- len(lines.batches)
+			lines.mu.Unlock()
+			return event.Snapshot{Status: event.SnapshotOK}
+		},
+		failed: make(chan error, 1),
+		self:   selfTask(),
+	}
+	pipe := pipeline.Of(nil, lines, snaps)
+	snaps.pipe = pipe
+
+	kill := event.Event{Kind: event.KindOOMKill, KtimeNS: 7}
+	kill.OOMKill.Stack = []string{"out_of_memory"}
+	// Straight to the sink: held, not read, until the flush.
+	if err := snaps.Write(&kill); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond)
+	if n := reads.Load(); n != 0 {
+		t.Fatalf("%d reads started before the flush", n)
+	}
+	if err := snaps.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if n := <-linesAtRead; n != 0 {
+		t.Fatalf("the lines sink was flushed %d times before this read, want 0 (it was never given a line)", n)
+	}
+	snaps.wait()
+
+	// Through the pipeline: the line is out when the read starts. (The
+	// first read's snapshot went out as a batch of its own.)
+	lines.mu.Lock()
+	before := len(lines.batches)
+	lines.mu.Unlock()
+	if err := pipe.ProcessBuffered(&kill); err != nil {
+		t.Fatal(err)
+	}
+	if n := <-linesAtRead; n != before+1 {
+		t.Fatalf("the read started with %d batches of lines out, want %d: the kill's too", n, before+1)
+	}
+	snaps.wait()
+	if len(snaps.held) != 0 {
+		t.Errorf("%d kills still held after their reads", len(snaps.held))
+	}
+	if kill.OOMKill.Stack == nil {
+		t.Error("holding the kill cleared the caller's stack")
 	}
 }
 
