@@ -22,9 +22,9 @@ const snapshotWait = 2 * time.Second
 // which it does at once for a kill, and starts the read when its turn to
 // flush comes, after the lines went out; and it is a source of oom_snapshot
 // events, each handed to the pipeline from a goroutine of its own. The
-// kill's line waits for no file, nor for the read's goroutine to start: on
-// a host whose CPUs are taken, the thread the runtime wakes for it took the
-// CPU from the line's write(2) for up to 100 µs.
+// kill's line waits for no file, nor for the read's goroutine: on a host
+// whose CPUs were taken, the thread the runtime woke for it took the CPU,
+// and the snapshot's file reads often ran before the line's write(2).
 type snapshots struct {
 	// read reads the state of a kill's OOM cgroup.
 	read func(oom *event.Cgroup) event.Snapshot
@@ -32,7 +32,7 @@ type snapshots struct {
 
 	// held are the kills written since the last flush, whose reads are
 	// still to start; used under the pipeline's lock on its sinks.
-	held    []event.Event
+	held    []*event.Event
 	pending sync.WaitGroup
 	failed  chan error // the first error handing a snapshot over
 	self    event.Task
@@ -52,30 +52,31 @@ func (s *snapshots) Write(ev *event.Event) error {
 	if ev.Kind != event.KindOOMKill || ev.Restored || ev.OOMKill.Replayed {
 		return nil
 	}
-	s.held = append(s.held, *ev) // the caller reuses ev
-	s.held[len(s.held)-1].OOMKill.Stack = nil
+	kill := *ev // the caller reuses ev
+	kill.OOMKill.Stack = nil
+	s.held = append(s.held, &kill)
 	return nil
 }
 
 // Flush starts the snapshots of the kills held.
 func (s *snapshots) Flush() error {
-	for i := range s.held {
-		s.start(s.held[i])
+	for _, kill := range s.held {
+		s.start(kill)
 	}
-	clear(s.held) // the events' strings are not kept past their reads
+	clear(s.held) // the kills are not kept past their reads
 	s.held = s.held[:0]
 	return nil
 }
 
 // start reads the snapshot of kill in a goroutine of its own and hands it
 // to the pipeline.
-func (s *snapshots) start(kill event.Event) {
+func (s *snapshots) start(kill *event.Event) {
 	s.pending.Add(1)
 	go func() {
 		defer s.pending.Done()
 		snap := s.read(&kill.OOMKill.OOMCgroup)
 		out := event.Event{Kind: event.KindOOMSnapshot, Time: time.Now(), KtimeNS: BootNanos(), Task: s.self,
-			OOMSnapshot: event.SnapshotAfter(&kill, snap)}
+			OOMSnapshot: event.SnapshotAfter(kill, snap)}
 		if err := s.pipe.Process(&out); err != nil {
 			select {
 			case s.failed <- err:

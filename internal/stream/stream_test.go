@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -575,11 +574,9 @@ func TestKillLineWaitsForNoSnapshot(t *testing.T) {
 // the line's write.
 func TestSnapshotReadStartsAfterLineIsOut(t *testing.T) {
 	lines := &batchSink{}
-	var reads atomic.Int32
 	linesAtRead := make(chan int, 1)
 	snaps := &snapshots{
 		read: func(oom *event.Cgroup) event.Snapshot {
-			reads.Add(1)
 			lines.mu.Lock()
 			linesAtRead <- len(lines.batches)
 			lines.mu.Unlock()
@@ -597,9 +594,10 @@ func TestSnapshotReadStartsAfterLineIsOut(t *testing.T) {
 	if err := snaps.Write(&kill); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(20 * time.Millisecond)
-	if n := reads.Load(); n != 0 {
-		t.Fatalf("%d reads started before the flush", n)
+	select {
+	case <-linesAtRead:
+		t.Fatal("a read started before the flush")
+	case <-time.After(20 * time.Millisecond):
 	}
 	if err := snaps.Flush(); err != nil {
 		t.Fatal(err)
