@@ -14,6 +14,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
 )
 
 // ErrRestricted is returned when kallsyms hides every address, as it does
@@ -155,9 +156,13 @@ func isStub(name []byte) bool {
 // to hundreds of milliseconds to read) before it attaches: only the first
 // stack to name waits, and only until the load is done.
 type Background struct {
-	done  chan struct{}
-	table *Table
-	err   error
+	done chan struct{}
+	// loaded is set once table and err are, before done is closed: a
+	// stack's every frame is looked up, and a receive from even a closed
+	// channel takes the channel's lock, which cost as much as the lookup.
+	loaded atomic.Bool
+	table  *Table
+	err    error
 }
 
 // LoadInBackground checks that /proc/kallsyms shows real addresses, reading
@@ -205,6 +210,7 @@ func loadInBackground(name string) (*Background, error) {
 		if b.table, b.err = Parse(io.MultiReader(bytes.NewReader(head), br)); b.err != nil {
 			b.err = fmt.Errorf("load kernel symbols from %s: %w", name, b.err)
 		}
+		b.loaded.Store(true)
 	}()
 	return b, nil
 }
@@ -212,7 +218,7 @@ func loadInBackground(name string) (*Background, error) {
 // Lookup is Table.Lookup, once the table is loaded; without a table (the
 // load failed: see Err) nothing is found.
 func (b *Background) Lookup(addr uint64) (string, bool) {
-	<-b.done
+	b.wait()
 	if b.table == nil {
 		return "", false
 	}
@@ -221,8 +227,15 @@ func (b *Background) Lookup(addr uint64) (string, bool) {
 
 // Err waits for the load to end and returns its error.
 func (b *Background) Err() error {
-	<-b.done
+	b.wait()
 	return b.err
+}
+
+// wait returns once the load has ended.
+func (b *Background) wait() {
+	if !b.loaded.Load() {
+		<-b.done
+	}
 }
 
 // Lookup returns the function that contains addr: the nearest symbol at or

@@ -3,11 +3,15 @@ package ksym
 import (
 	"bytes"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // testdata/ksym/kallsyms holds lines of a real 6.18 /proc/kallsyms (the core
@@ -136,6 +140,41 @@ func TestLoadInBackground(t *testing.T) {
 	}
 }
 
+// TestLookupWaitsForTheLoad reads kallsyms from a pipe whose writer holds
+// back all but the first line: a Lookup meanwhile waits for the rest.
+func TestLookupWaitsForTheLoad(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "kallsyms")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rest := make(chan error, 1)
+	go func() {
+		w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+		if err != nil {
+			rest <- err
+			return
+		}
+		defer w.Close()
+		if _, err := io.WriteString(w, "ffffffff81000000 T _stext\n"); err != nil {
+			rest <- err
+			return
+		}
+		time.Sleep(100 * time.Millisecond) // for a Lookup that does not wait to come first
+		_, err = io.WriteString(w, "ffffffff81000100 t oom_kill_process\n")
+		rest <- err
+	}()
+	b, err := loadInBackground(fifo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := b.Lookup(0xffffffff81000104); !ok || got != "oom_kill_process" {
+		t.Errorf("Lookup during the load = %q, %v; want oom_kill_process", got, ok)
+	}
+	if err := <-rest; err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestParseErrors(t *testing.T) {
 	for _, tc := range []struct{ name, input, want string }{
 		{"empty", "", "no text symbols"},
@@ -231,14 +270,21 @@ func BenchmarkParse(b *testing.B) {
 	}
 }
 
+// BenchmarkLookup looks an address up as the tracer does: through
+// Background, once the load has ended.
 func BenchmarkLookup(b *testing.B) {
-	table, err := Parse(bytes.NewReader(kallsyms(b)))
+	kallsyms(b)
+	symbols, err := LoadInBackground()
 	if err != nil {
 		b.Fatal(err)
 	}
+	if err := symbols.Err(); err != nil {
+		b.Fatal(err)
+	}
+	table := symbols.table
 	mid := table.symbols[len(table.symbols)/2].addr + 0x10
 	for b.Loop() {
-		if _, ok := table.Lookup(mid); !ok {
+		if _, ok := symbols.Lookup(mid); !ok {
 			b.Fatal("no symbol")
 		}
 	}
