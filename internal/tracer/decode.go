@@ -106,7 +106,7 @@ type resolvedStack struct {
 // resolve makes s the stack of addrs, named by symbols (nil: addresses).
 func (s *resolvedStack) resolve(addrs []uint64, symbols Symbolizer) {
 	s.addrs = append(s.addrs[:0], addrs...)
-	s.names = s.names[:0]
+	s.names = slices.Grow(s.names[:0], len(addrs))[:len(addrs)]
 	for i, addr := range addrs {
 		// Outer frames are return addresses: the call is the byte before,
 		// which stays in the caller even when the call never returns.
@@ -121,7 +121,7 @@ func (s *resolvedStack) resolve(addrs []uint64, symbols Symbolizer) {
 		if !ok {
 			name = fmt.Sprintf("0x%x", addr)
 		}
-		s.names = append(s.names, name)
+		s.names[i] = name
 	}
 }
 
@@ -172,7 +172,7 @@ func (d *Decoder) Decode(raw []byte, ev *event.Event) error {
 		ev.Kind = event.KindOOMKill
 		var r *oomtraceOomKillEvent
 		if r, err = view(raw, &d.kill); err == nil {
-			d.decodeOOMKill(&ev.OOMKill, r)
+			d.decodeOOMKill(&ev.OOMKill, r, ev.Task)
 		}
 	case oomtraceEventKindEVENT_MEMCG_OOM:
 		ev.Kind = event.KindMemcgOOM
@@ -232,8 +232,9 @@ func (d *Decoder) Decode(raw []byte, ev *event.Event) error {
 	return nil
 }
 
-// decodeOOMKill fills the zero k, but for its Stack's buffer, from r.
-func (d *Decoder) decodeOOMKill(k *event.OOMKill, r *oomtraceOomKillEvent) {
+// decodeOOMKill fills the zero k, but for its Stack's buffer, from r,
+// whose header's task, decoded already as trigger, ran into the OOM.
+func (d *Decoder) decodeOOMKill(k *event.OOMKill, r *oomtraceOomKillEvent, trigger event.Task) {
 	flags := oomtraceOomKillFlags(r.Flags)
 
 	v := &k.Victim
@@ -244,7 +245,7 @@ func (d *Decoder) decodeOOMKill(k *event.OOMKill, r *oomtraceOomKillEvent) {
 	v.RSSAnonKB, v.RSSFileKB, v.RSSShmemKB = r.RssAnonKb, r.RssFileKb, r.RssShmemKb
 	v.TotalVMKB, v.PgtablesKB = r.TotalVmKb, r.PgtablesKb
 	d.cgroup(&v.Cgroup, &r.VictimCgroup)
-	k.Trigger = event.Task{PID: r.Hdr.Pid, TGID: r.Hdr.Tgid, Comm: d.comm(&r.Hdr.Comm)}
+	k.Trigger = trigger
 	d.cgroup(&k.TriggerCgroup, &r.TriggerCgroup)
 
 	stack := r.Stack[:min(int(r.StackDepth), len(r.Stack))]
