@@ -1,7 +1,6 @@
 package verdict
 
 import (
-	"strconv"
 	"strings"
 
 	"github.com/oomtrace/oomtrace/internal/event"
@@ -28,9 +27,9 @@ func ExplainEviction(ev *event.Event) string {
 		b.WriteString(" was chosen for eviction by the kubelet")
 	}
 	if e.Resource != "" {
-		b.WriteString(": the node was low on " + strconv.Quote(e.Resource))
+		b.WriteString(": the node was low on " + quote(e.Resource))
 		if e.Threshold != "" && e.Available != "" {
-			b.WriteString(" (threshold " + strconv.Quote(e.Threshold) + ", available " + strconv.Quote(e.Available) + ")")
+			b.WriteString(" (threshold " + quote(e.Threshold) + ", available " + quote(e.Available) + ")")
 		}
 	}
 	b.WriteString("; its containers got SIGTERM, then SIGKILL after the grace period (exit 137 without an OOM kill)")
@@ -48,7 +47,7 @@ func evictedPod(pod event.Owner) string {
 		name = pod.PodUID
 	}
 	if !plainName(name) {
-		return strconv.Quote(name)
+		return quote(name)
 	}
 	return name
 }

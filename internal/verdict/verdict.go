@@ -12,7 +12,6 @@
 package verdict
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 
@@ -28,6 +27,7 @@ func Explain(ev *event.Event) string {
 	}
 	k := &ev.OOMKill
 	var b strings.Builder
+	b.Grow(256) // most sentences fit: one allocation for the whole
 	if k.Class == event.ClassMemcg {
 		explainMemcg(&b, k)
 	} else {
@@ -52,7 +52,9 @@ func mainProcess(b *strings.Builder, k *event.OOMKill) {
 		b.WriteString("; it was the container's main process")
 		return
 	}
-	fmt.Fprintf(b, "; the container's main process %s (pid %d) was not killed and lives on", strconv.Quote(m.Comm), m.TGID)
+	b.WriteString("; the container's main process ")
+	b.WriteString(process(m))
+	b.WriteString(" was not killed and lives on")
 }
 
 // explainMemcg: "<victim> was killed because <limit> was reached
@@ -69,19 +71,23 @@ func explainMemcg(b *strings.Builder, k *event.OOMKill) {
 	if k.VictimExiting {
 		b.WriteString(", so it was only marked for the OOM reaper")
 	}
-	var details []string
+	b.WriteString(" (")
 	if k.OOMCgroup.Valid() && k.Victim.Cgroup.Valid() && k.OOMCgroup.Path != k.Victim.Cgroup.Path {
 		what := noun(k.Victim.Cgroup.Owner)
 		if k.Victim.Cgroup.Owner.ID != "" && k.Victim.Cgroup.Owner.ID == k.OOMCgroup.Owner.ID {
 			what = "victim cgroup" // below the container whose limit it is
 		}
-		details = append(details, what+" usage "+victimUsage(&k.Victim.Cgroup))
+		b.WriteString(what)
+		b.WriteString(" usage ")
+		b.WriteString(victimUsage(&k.Victim.Cgroup))
+		b.WriteString("; ")
 	}
-	details = append(details, victimMemory(&k.Victim))
+	b.WriteString(victimMemory(&k.Victim))
 	if t := trigger(k); t != "" {
-		details = append(details, "allocation by "+t)
+		b.WriteString("; allocation by ")
+		b.WriteString(t)
 	}
-	fmt.Fprintf(b, " (%s); memcg OOM", strings.Join(details, "; "))
+	b.WriteString("); memcg OOM")
 	if s := swapLimit(k); s != "" {
 		b.WriteString("; " + s)
 	}
@@ -123,15 +129,18 @@ func explainChosen(b *strings.Builder, k *event.OOMKill, hasAdj bool) {
 	b.WriteString(", victim ")
 	b.WriteString(victim(k))
 	b.WriteString(" chosen by oom_score (")
-	var numbers []string
 	if hasAdj {
-		numbers = append(numbers, "adj "+strconv.Itoa(int(k.Victim.OOMScoreAdj)))
+		b.WriteString("adj ")
+		b.WriteString(strconv.Itoa(int(k.Victim.OOMScoreAdj)))
 	}
 	if k.HasControl && k.TotalPages > 0 {
-		numbers = append(numbers, fmt.Sprintf("badness %d of %d pages", k.Points, k.TotalPages))
+		if hasAdj {
+			b.WriteString(", ")
+		}
+		b.WriteString("badness " + strconv.FormatInt(k.Points, 10) + " of " + strconv.FormatUint(k.TotalPages, 10) + " pages")
 	}
-	if len(numbers) > 0 {
-		b.WriteString(strings.Join(numbers, ", ") + "; ")
+	if hasAdj || k.HasControl && k.TotalPages > 0 {
+		b.WriteString("; ")
 	}
 	b.WriteString(victimMemory(&k.Victim))
 	if k.Class != event.ClassSysrq {
@@ -179,7 +188,7 @@ func process(t event.Task) string {
 	if pid == 0 {
 		pid = t.PID
 	}
-	return fmt.Sprintf("%s (pid %d)", strconv.Quote(t.Comm), pid)
+	return quote(t.Comm) + " (pid " + strconv.FormatUint(uint64(pid), 10) + ")"
 }
 
 // place says where a cgroup belongs: "container api of pod shop/api-7d9",
@@ -305,12 +314,24 @@ func containerName(info event.Owner) string {
 // path without its top, after one without the end of its leaf.
 func quotedPath(cg *event.Cgroup) string {
 	if cg.TopMissing() {
-		return "…" + strconv.Quote(cg.Path)
+		return "…" + quote(cg.Path)
 	}
 	if cg.Truncated {
-		return strconv.Quote(cg.Path) + "…"
+		return quote(cg.Path) + "…"
 	}
-	return strconv.Quote(cg.Path)
+	return quote(cg.Path)
+}
+
+// quote is strconv.Quote, without its rune by rune look at the strings
+// that need no escape: printable ASCII, as most paths and comms are, is
+// only put between quotes.
+func quote(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < ' ' || c > '~' || c == '"' || c == '\\' {
+			return strconv.Quote(s)
+		}
+	}
+	return `"` + s + `"`
 }
 
 // bytes formats a size with a binary unit: "512 MiB", "3.7 MiB", "1.5 GiB".

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -137,6 +138,14 @@ func cases() []verdictCase {
 	ev.OOMKill.Victim.HasMM = false
 	add("memcg, victim without memory", ev, input{Victim: api, Trigger: api, OOM: api})
 
+	// Whether the container lives on after the kill.
+	ev = javaKill()
+	ev.OOMKill.VictimMain = ev.OOMKill.Victim.Task
+	add("memcg, the container's main process", ev, input{Victim: api, Trigger: api, OOM: api})
+	ev = javaKill()
+	ev.OOMKill.VictimMain = event.Task{PID: 4100, TGID: 4100, Comm: "tini"}
+	add("memcg, a child of the container's main process", ev, input{Victim: api, Trigger: api, OOM: api})
+
 	ev = javaKill()
 	ev.OOMKill.OOMCgroup = event.Cgroup{}
 	add("memcg, OOM cgroup unknown", ev, input{Victim: api, Trigger: api})
@@ -236,6 +245,10 @@ func cases() []verdictCase {
 	ev = global
 	ev.OOMKill.VictimExiting = true
 	add("global, victim already exiting", ev, input{Victim: api, Trigger: container.Parse("/system.slice/postgresql.service")})
+
+	ev = global
+	ev.Missing |= event.MissingVictimAdj
+	add("global, oom_control but no oom_score_adj", ev, input{Victim: api, Trigger: container.Parse("/system.slice/postgresql.service")})
 
 	old := event.Event{Kind: event.KindOOMKill, OOMKill: event.OOMKill{
 		Class:  event.ClassGlobal,
@@ -407,5 +420,36 @@ func TestBytes(t *testing.T) {
 		if got := bytes(c.n); got != c.want {
 			t.Errorf("bytes(%d) = %q, want %q", c.n, got, c.want)
 		}
+	}
+}
+
+// BenchmarkExplain is the explain stage's work for a kill, which comes
+// between the kill's record and its line.
+func BenchmarkExplain(b *testing.B) {
+	for _, c := range cases()[:2] { // the container's own limit; the pod's
+		ev := c.in.attributed()
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				Explain(ev)
+			}
+		})
+	}
+}
+
+// TestQuote checks quote against strconv.Quote for every byte alone and
+// inside plain text, and for strings with more than one byte to escape.
+func TestQuote(t *testing.T) {
+	check := func(s string) {
+		if got, want := quote(s), strconv.Quote(s); got != want {
+			t.Errorf("quote(%q) = %s, want %s", s, got, want)
+		}
+	}
+	for c := range 256 {
+		check(string([]byte{byte(c)}))
+		check("/kubepods/pod" + string([]byte{byte(c)}) + "/ctr")
+	}
+	for _, s := range []string{"", "java", "/system.slice/a b.service", "naïve", "\xff\xfe", "\u2028", `a\"b`, "tab\there"} {
+		check(s)
 	}
 }
