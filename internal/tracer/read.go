@@ -1,6 +1,7 @@
 package tracer
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -96,9 +97,44 @@ func (t *Tracer) read(wait bool) ([]byte, error) {
 		}
 		if t.reader.AvailableBytes() == 0 {
 			t.lookAgain = time.Now().Add(wakeupWindow)
+			t.holdWakeups(t.record.RawSample)
 		}
 		return t.record.RawSample, nil
 	}
+}
+
+// lookMargin is how long before the time of the record it read the reader
+// says it read: records the kernel side submits without a wakeup end at
+// least that long before the look again, so that one still being written
+// as the reader looks is not left behind.
+const lookMargin = time.Millisecond
+
+// holdWakeups tells the kernel side that the reader, which has just read
+// the record raw and emptied the ring buffer, looks again within
+// wakeupWindow: records submitted until then need not wake it. The
+// kernel side counts from its last_wakeup_ns (submit_event in
+// bpf/oomtrace.bpf.c), which only its own wakeups set before. In a
+// reclaim storm it then woke the reader shortly before each look again,
+// and the reader woke twice in every window where once does. A later
+// wakeup of the kernel's is kept: an earlier time only wakes the reader
+// sooner.
+func (t *Tracer) holdWakeups(raw []byte) {
+	var hdr oomtraceEventHeader
+	if t.readerLook == nil || len(raw) < int(unsafe.Sizeof(hdr)) {
+		return
+	}
+	off := unsafe.Offsetof(hdr.KtimeNs)
+	ktime := binary.NativeEndian.Uint64(raw[off : off+8])
+	if ktime < uint64(lookMargin) {
+		return
+	}
+	read := ktime - uint64(lookMargin)
+	var last uint64
+	if err := t.readerLook.Get(&last); err != nil || read <= last {
+		return
+	}
+	// Get worked: Set writes the same memory and cannot fail.
+	_ = t.readerLook.Set(read)
 }
 
 // ReclaimRecordBytes is the size of a reclaim record, the record a storm

@@ -133,3 +133,35 @@ func TestReadEndsAtClose(t *testing.T) {
 		t.Fatalf("Read after Close: %v, want ErrClosed", err)
 	}
 }
+
+// fakeVariable is a BPF global in memory of its own.
+type fakeVariable struct{ value uint64 }
+
+func (v *fakeVariable) Get(out any) error { *out.(*uint64) = v.value; return nil }
+func (v *fakeVariable) Set(in any) error  { v.value = in.(uint64); return nil }
+
+// holdWakeups writes the time of the record read, less lookMargin, and
+// never lowers a later time the kernel side wrote.
+func TestHoldWakeups(t *testing.T) {
+	look := &fakeVariable{}
+	tr := &Tracer{readerLook: look}
+	record := func(ktime uint64) []byte {
+		return rawBytes(&oomtraceReclaimEvent{Hdr: oomtraceEventHeader{KtimeNs: ktime}})
+	}
+	const second = uint64(time.Second)
+	tr.holdWakeups(record(5 * second))
+	if want := 5*second - uint64(lookMargin); look.value != want {
+		t.Errorf("after a record at 5 s: %d, want %d", look.value, want)
+	}
+	look.value = 7 * second // a wakeup of the kernel's since
+	tr.holdWakeups(record(6 * second))
+	if look.value != 7*second {
+		t.Errorf("a later wakeup lowered to %d", look.value)
+	}
+	look.value = 0
+	tr.holdWakeups(record(uint64(lookMargin) / 2))
+	tr.holdWakeups(record(5 * second)[:8])
+	if look.value != 0 {
+		t.Errorf("a record before lookMargin after boot, or a short one, wrote %d", look.value)
+	}
+}

@@ -90,6 +90,17 @@ type Tracer struct {
 	// it, and so does a Read whose poll failed.
 	ringWait *ringWait
 	ownWait  atomic.Bool
+	// readerLook is the kernel side's last_wakeup_ns, where Read says
+	// when it will look again (holdWakeups); nil where it cannot be
+	// written without a system call.
+	readerLook variable
+}
+
+// variable is a BPF global as ebpf.Variable reads and writes it, through
+// the memory it shares with the kernel.
+type variable interface {
+	Get(out any) error
+	Set(in any) error
 }
 
 // Open loads and attaches everything. The caller must Close the Tracer.
@@ -137,6 +148,14 @@ func Open(cfg Config) (*Tracer, error) {
 		logger.Info("the ring buffer is waited for in a system call, at some CPU cost", "reason", err)
 	} else {
 		t.ringWait = w
+	}
+	var last uint64
+	if v := t.base.Variables["last_wakeup_ns"]; v == nil {
+		logger.Info("the reader cannot tell the kernel side when it looks again", "reason", "the BPF object has no last_wakeup_ns")
+	} else if err := v.Get(&last); err != nil {
+		logger.Info("the reader cannot tell the kernel side when it looks again", "reason", err)
+	} else {
+		t.readerLook = v
 	}
 	return t, nil
 }

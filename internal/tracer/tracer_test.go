@@ -5,9 +5,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/ringbuf"
 	"github.com/oomtrace/oomtrace/internal/event"
 	"github.com/oomtrace/oomtrace/internal/memcg"
 	"github.com/oomtrace/oomtrace/internal/memcg/memcgtest"
@@ -176,6 +179,122 @@ func TestRawTracepointFallbackVerifies(t *testing.T) {
 // A removed cgroup's histogram, freed, is gone from the kernel side: its
 // key, its slot's claim and its counts. The next cgroup to reclaim claims
 // a slot and is counted from zero.
+// sparseFile returns a file of 64 MiB, all a hole: reading it fills the
+// page cache without I/O, so a cgroup limited below its size reclaims, and
+// nothing is OOM-killed.
+func sparseFile(t *testing.T) string {
+	t.Helper()
+	sparse := filepath.Join(t.TempDir(), "sparse")
+	if err := os.WriteFile(sparse, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(sparse, 64<<20); err != nil {
+		t.Fatal(err)
+	}
+	return sparse
+}
+
+// reclaimIn reads sparse in the cgroup g, and returns g's id.
+func reclaimIn(t *testing.T, h memcg.Hierarchy, g *memcg.Group, sparse string) uint64 {
+	t.Helper()
+	script := `echo $$ > "$1/cgroup.procs" && exec cat "$2" > /dev/null`
+	if out, err := exec.Command("sh", "-c", script, "sh", g.Dir(), sparse).CombinedOutput(); err != nil {
+		t.Fatalf("read in %s: %v: %s", g.Path(), err, out)
+	}
+	return memcgtest.ID(t, h, g)
+}
+
+// reclaimCount is the number of memcg reclaim episodes of the cgroup id
+// that the kernel side's histograms counted.
+func reclaimCount(t *testing.T, tr *Tracer, id uint64) uint64 {
+	t.Helper()
+	stats, err := tr.ReclaimStats(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n uint64
+	for _, s := range stats {
+		if s.Cgroup.ID == id && s.Kind == event.ReclaimMemcg {
+			n += s.Count
+		}
+	}
+	return n
+}
+
+// TestLazyRecordsAllRead reads every reclaim episode of a cgroup as a
+// record, with records submitted without a wakeup while the reader says
+// when it looks again: once the reclaim is over, nothing wakes the reader,
+// and a record left behind would never be read.
+func TestLazyRecordsAllRead(t *testing.T) {
+	requireBPF(t)
+	h := memcgtest.Require(t)
+	mode := event.ModeTracepoint
+	tr, err := Open(Config{Mode: &mode}) // ReclaimMin 0: every episode is a record
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	if tr.readerLook == nil {
+		t.Fatal("the reader cannot write last_wakeup_ns")
+	}
+	decoder, err := NewDecoder(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu   sync.Mutex
+		read = map[uint64]uint64{} // reclaim records by cgroup id
+	)
+	done := make(chan error, 1)
+	go func() {
+		var ev event.Event
+		for {
+			raw, err := tr.Read(true)
+			if err != nil {
+				done <- err
+				return
+			}
+			if err := decoder.Decode(raw, &ev); err != nil {
+				done <- err
+				return
+			}
+			if ev.Kind == event.KindReclaim && ev.Reclaim.Kind == event.ReclaimMemcg {
+				mu.Lock()
+				read[ev.Reclaim.Cgroup.ID]++
+				mu.Unlock()
+			}
+		}
+	}()
+
+	g := memcgtest.Create(t, h, memcg.UniqueName("oomtrace-test"), 16<<20)
+	id := reclaimIn(t, h, g, sparseFile(t))
+	counted := reclaimCount(t, tr, id)
+	if counted == 0 {
+		t.Fatalf("cgroup %d reclaimed nothing", id)
+	}
+	var got uint64
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		mu.Lock()
+		got = read[id]
+		mu.Unlock()
+		if got >= counted {
+			break
+		}
+	}
+	if got != counted {
+		t.Errorf("read %d reclaim records of cgroup %d, 2 s after its reclaim ended; its histogram counts %d episodes", got, id, counted)
+	}
+	if err := tr.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; !errors.Is(err, ringbuf.ErrFlushed) {
+		t.Errorf("reader ended with %v, want ErrFlushed", err)
+	}
+	if lost, err := tr.Lost(); err != nil || lost != 0 {
+		t.Errorf("lost %d records (%v)", lost, err)
+	}
+}
+
 func TestFreeReclaimHistogram(t *testing.T) {
 	requireBPF(t)
 	h := memcgtest.Require(t)
@@ -185,39 +304,10 @@ func TestFreeReclaimHistogram(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tr.Close()
-	// Reading the holes of a sparse file fills the page cache without
-	// I/O: a cgroup limited below its size reclaims, and nothing is
-	// OOM-killed.
-	sparse := filepath.Join(t.TempDir(), "sparse")
-	if err := os.WriteFile(sparse, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(sparse, 64<<20); err != nil {
-		t.Fatal(err)
-	}
-	reclaimIn := func(g *memcg.Group) uint64 {
-		t.Helper()
-		script := `echo $$ > "$1/cgroup.procs" && exec cat "$2" > /dev/null`
-		if out, err := exec.Command("sh", "-c", script, "sh", g.Dir(), sparse).CombinedOutput(); err != nil {
-			t.Fatalf("read in %s: %v: %s", g.Path(), err, out)
-		}
-		return memcgtest.ID(t, h, g)
-	}
+	sparse := sparseFile(t)
+	reclaimIn := func(g *memcg.Group) uint64 { return reclaimIn(t, h, g, sparse) }
 	slots, owners, histograms := tr.base.Maps["reclaim_slots"], tr.base.Maps["reclaim_slot_owners"], tr.base.Maps["reclaim_histograms"]
-	countOf := func(id uint64) uint64 {
-		t.Helper()
-		stats, err := tr.ReclaimStats(nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var n uint64
-		for _, s := range stats {
-			if s.Cgroup.ID == id && s.Kind == event.ReclaimMemcg {
-				n += s.Count
-			}
-		}
-		return n
-	}
+	countOf := func(id uint64) uint64 { return reclaimCount(t, tr, id) }
 
 	g := memcgtest.Create(t, h, memcg.UniqueName("oomtrace-test"), 16<<20)
 	id := reclaimIn(g)
