@@ -149,15 +149,23 @@ func Open(cfg Config) (*Tracer, error) {
 	} else {
 		t.ringWait = w
 	}
-	var last uint64
-	if v := t.base.Variables["last_wakeup_ns"]; v == nil {
-		logger.Info("the reader cannot tell the kernel side when it looks again", "reason", "the BPF object has no last_wakeup_ns")
-	} else if err := v.Get(&last); err != nil {
+	if v, err := sharedVariable(t.base, "last_wakeup_ns"); err != nil {
 		logger.Info("the reader cannot tell the kernel side when it looks again", "reason", err)
 	} else {
 		t.readerLook = v
 	}
 	return t, nil
+}
+
+// sharedVariable returns the 8-byte global name of c, once it has read it
+// through the memory the kernel shares with user space.
+func sharedVariable(c *ebpf.Collection, name string) (*ebpf.Variable, error) {
+	v := c.Variables[name]
+	if v == nil {
+		return nil, fmt.Errorf("BPF object has no variable %s", name)
+	}
+	var probe uint64
+	return v, v.Get(&probe)
 }
 
 // openBase loads the programs every mode runs and attaches them: the first

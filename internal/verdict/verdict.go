@@ -133,13 +133,14 @@ func explainChosen(b *strings.Builder, k *event.OOMKill, hasAdj bool) {
 		b.WriteString("adj ")
 		b.WriteString(strconv.Itoa(int(k.Victim.OOMScoreAdj)))
 	}
-	if k.HasControl && k.TotalPages > 0 {
+	hasBadness := k.HasControl && k.TotalPages > 0
+	if hasBadness {
 		if hasAdj {
 			b.WriteString(", ")
 		}
 		b.WriteString("badness " + strconv.FormatInt(k.Points, 10) + " of " + strconv.FormatUint(k.TotalPages, 10) + " pages")
 	}
-	if hasAdj || k.HasControl && k.TotalPages > 0 {
+	if hasAdj || hasBadness {
 		b.WriteString("; ")
 	}
 	b.WriteString(victimMemory(&k.Victim))
