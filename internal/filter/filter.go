@@ -150,7 +150,7 @@ func (f *Filter) matchesCgroupAndPID(ev *event.Event) bool {
 	if f.Cgroup != "" {
 		within := false
 		for _, c := range ev.Cgroups() {
-			if c.Valid() && (c.Path == f.Cgroup || f.Cgroup == "/" || strings.HasPrefix(c.Path, strings.TrimSuffix(f.Cgroup, "/")+"/")) {
+			if c.Valid() && mayBeWithin(c, f.Cgroup) {
 				within = true
 			}
 		}
@@ -176,4 +176,27 @@ func (f *Filter) matchesCgroupAndPID(ev *event.Event) bool {
 		return false
 	}
 	return true
+}
+
+// mayBeWithin reports whether c may be the cgroup at path dir or one below
+// it. A path cut short comes from the BPF side (a kernel log names cgroups
+// whole), which filtered by the cgroup's id in the kernel already: it is
+// taken as within unless what is left of it rules that out. What is left
+// of a path whose leaf end was cut must lie on the way to dir or below it;
+// the deepest components alone rule nothing out.
+func mayBeWithin(c *event.Cgroup, dir string) bool {
+	switch {
+	case below(c.Path, dir):
+		return true
+	case c.TopMissing():
+		return true
+	case c.Truncated:
+		return below(dir, c.Path)
+	}
+	return false
+}
+
+// below reports whether the cgroup path p is dir or lies below it.
+func below(p, dir string) bool {
+	return p == dir || dir == "/" || strings.HasPrefix(p, strings.TrimSuffix(dir, "/")+"/")
 }

@@ -1,6 +1,7 @@
 package filter
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/oomtrace/oomtrace/internal/event"
@@ -91,6 +92,35 @@ func TestCgroupAndPID(t *testing.T) {
 	} {
 		if got := tc.f.Match(tc.ev); got != tc.want {
 			t.Errorf("%+v on %+v: %v, want %v", tc.f, tc.ev.OOMKill.Victim, got, tc.want)
+		}
+	}
+}
+
+// A cgroup whose path the BPF side cut short, and which the kernel already
+// kept by its id, is kept unless what is left of its path rules it out.
+func TestCgroupCutShort(t *testing.T) {
+	reclaimIn := func(c event.Cgroup) *event.Event {
+		return &event.Event{Kind: event.KindReclaim, Reclaim: event.Reclaim{Cgroup: c}}
+	}
+	long := "/runtime/" + strings.Repeat("n", 250)
+	leafCut := reclaimIn(event.Cgroup{Path: long, Truncated: true})         // the path's head
+	topMissing := reclaimIn(event.Cgroup{Path: "pod1/c1", Truncated: true}) // its deepest components
+	for _, tc := range []struct {
+		dir  string
+		ev   *event.Event
+		want bool
+	}{
+		{long + "/" + strings.Repeat("m", 250), leafCut, true}, // the cgroup asked for, cut short
+		{long, leafCut, true},
+		{"/runtime", leafCut, true},
+		{"/runtime/other", leafCut, false},
+		{long + "x/leaf", leafCut, false},
+		{"/other", leafCut, false},
+		{"/anywhere", topMissing, true},
+		{long, reclaimIn(event.Cgroup{Path: "/runtime"}), false}, // whole: an ancestor of dir is not within it
+	} {
+		if got := (&Filter{Cgroup: tc.dir}).Match(tc.ev); got != tc.want {
+			t.Errorf("%s in %s: %v, want %v", tc.ev.Reclaim.Cgroup.Path, tc.dir, got, tc.want)
 		}
 	}
 }
