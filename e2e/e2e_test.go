@@ -848,35 +848,54 @@ func TestReclaimHistogramsFollowATask(t *testing.T) {
 // once its counts were written: a node agent that sees cgroups come and go
 // for weeks must not run out of histograms. The test looks in the kernel's
 // own maps, those of every oomtrace running, for the cgroup's histogram.
+// A cgroup whose path is too long for the kernel side to capture whole
+// (nested runtimes make such paths) is found gone by its id.
 func TestRemovedCgroupHistogramFreed(t *testing.T) {
 	h := requireRoot(t)
-	g := createGroup(t, h, memcg.UniqueName("oomtrace-e2e"), 32)
-	const interval = 200 * time.Millisecond
-	tr := startTracer(t, "--output", "json", "--cgroup", g.Path(), "--interval", interval.String())
-	// The hog reclaims at the limit before it is killed.
-	waitSIGKILL(t, hog(t, g, 64, memcg.HogOptions{}))
-	id, err := h.ID(g.Path())
-	if err != nil {
-		t.Fatal(err)
+	top := memcg.UniqueName("oomtrace-e2e")
+	for _, tc := range []struct {
+		name      string
+		rel       string
+		truncated bool
+	}{
+		{"whole path", top + "/whole", false},
+		// The second name starts past the half of the path's 512 bytes
+		// that a name may start in (CGROUP_NAME_MAX).
+		{"truncated path", top + "/" + strings.Repeat("n", 250) + "/" + strings.Repeat("m", 250), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := createGroup(t, h, tc.rel, 32)
+			const interval = 200 * time.Millisecond
+			tr := startTracer(t, "--output", "json", "--cgroup", g.Path(), "--interval", interval.String())
+			// The hog reclaims at the limit before it is killed.
+			waitSIGKILL(t, hog(t, g, 64, memcg.HogOptions{}))
+			id, err := h.ID(g.Path())
+			if err != nil {
+				t.Fatal(err)
+			}
+			stats := tr.waitFor(t, "reclaim_stats of "+g.Path(), 15*time.Second, func(ev *event.Event) bool {
+				return ev.Kind == event.KindReclaimStats && ev.ReclaimStats.Cgroup.ID == id
+			})
+			if got := stats.ReclaimStats.Cgroup.Truncated; got != tc.truncated {
+				t.Fatalf("reclaim_stats of a %d-byte path: truncated %v, want %v (%q)", len(g.Path()), got, tc.truncated, stats.ReclaimStats.Cgroup.Path)
+			}
+			if n := histogramsOf(t, id); n != 1 {
+				t.Fatalf("%d reclaim histograms of cgroup %d in the kernel's maps while it exists, want 1 (%+v)", n, id, stats.ReclaimStats)
+			}
+			if err := g.Remove(); err != nil {
+				t.Fatal(err)
+			}
+			// Freed one interval after its last counts were written: within a few.
+			deadline := time.Now().Add(20 * interval)
+			for histogramsOf(t, id) != 0 {
+				if time.Now().After(deadline) {
+					t.Fatalf("the histogram of removed cgroup %d is still in the kernel's maps after %s", id, 20*interval)
+				}
+				time.Sleep(interval / 4)
+			}
+			tr.stop(t)
+		})
 	}
-	stats := tr.waitFor(t, "reclaim_stats of "+g.Path(), 15*time.Second, func(ev *event.Event) bool {
-		return ev.Kind == event.KindReclaimStats && ev.ReclaimStats.Cgroup.ID == id
-	})
-	if n := histogramsOf(t, id); n != 1 {
-		t.Fatalf("%d reclaim histograms of cgroup %d in the kernel's maps while it exists, want 1 (%+v)", n, id, stats.ReclaimStats)
-	}
-	if err := g.Remove(); err != nil {
-		t.Fatal(err)
-	}
-	// Freed one interval after its last counts were written: within a few.
-	deadline := time.Now().Add(20 * interval)
-	for histogramsOf(t, id) != 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("the histogram of removed cgroup %d is still in the kernel's maps after %s", id, 20*interval)
-		}
-		time.Sleep(interval / 4)
-	}
-	tr.stop(t)
 }
 
 // histogramsOf counts the reclaim histograms of cgroup id published in the

@@ -1,6 +1,7 @@
 package memcg
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -8,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // Dir returns the directory of the memory cgroup at cgroupPath, as the
@@ -44,11 +47,20 @@ func (h Hierarchy) ID(cgroupPath string) (uint64, error) {
 	return st.Ino, nil
 }
 
-// Removed reports whether the memory cgroup that had id at cgroupPath is
-// gone: nothing is at its directory any more, or another cgroup is (one
-// created since under the same name). False whenever that cannot be told:
-// a path outside this hierarchy, or any error but a missing directory.
+// Removed reports whether the memory cgroup of id, last seen at
+// cgroupPath ("" when its path was not captured whole), is gone. The
+// kernel is asked by id where it can be (removedByID): that is exact, and
+// works for any path. Otherwise the cgroup is gone when nothing is at its
+// directory any more, or another cgroup is (one created since under the
+// same name). False whenever that cannot be told: a path outside this
+// hierarchy, a path not known whole, or any error but a missing directory.
 func (h Hierarchy) Removed(cgroupPath string, id uint64) bool {
+	if removed, err := h.removedByID(id); err == nil {
+		return removed
+	}
+	if cgroupPath == "" {
+		return false
+	}
 	dir, err := h.Dir(cgroupPath)
 	if err != nil {
 		return false
@@ -62,4 +74,46 @@ func (h Hierarchy) Removed(cgroupPath string, id uint64) bool {
 	}
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	return ok && st.Ino != id
+}
+
+// fileIDKernfs is the type of a kernfs file handle, whose bytes are the
+// node's 64-bit id (FILEID_KERNFS in the kernel's
+// include/linux/exportfs.h). A cgroup's id is its kernfs node's id.
+const fileIDKernfs = 0xfe
+
+// removedByID asks the kernel whether the cgroup of id is gone, by opening
+// its directory from a file handle made of the id (open_by_handle_at(2)):
+// the kernel looks the id up, and answers ESTALE for a cgroup that is no
+// more. Ids are not reused: their high 32 bits count the times the low
+// ones wrapped. An error says it cannot tell: the hierarchy is not a
+// cgroup filesystem, the process lacks CAP_DAC_READ_SEARCH (which
+// open_by_handle_at needs), or the cgroup lies outside the mounted
+// subtree.
+func (h Hierarchy) removedByID(id uint64) (bool, error) {
+	if id == 0 {
+		return false, errors.New("no cgroup id")
+	}
+	mount, err := unix.Open(h.Mountpoint, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false, fmt.Errorf("open %s: %w", h.Mountpoint, err)
+	}
+	defer unix.Close(mount)
+	var fs unix.Statfs_t
+	if err := unix.Fstatfs(mount, &fs); err != nil {
+		return false, fmt.Errorf("statfs %s: %w", h.Mountpoint, err)
+	}
+	if fs.Type != unix.CGROUP_SUPER_MAGIC && fs.Type != unix.CGROUP2_SUPER_MAGIC {
+		return false, fmt.Errorf("%s is not a cgroup filesystem", h.Mountpoint)
+	}
+	handle := make([]byte, 8)
+	binary.NativeEndian.PutUint64(handle, id)
+	fd, err := unix.OpenByHandleAt(mount, unix.NewFileHandle(fileIDKernfs, handle), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC)
+	switch {
+	case err == nil:
+		unix.Close(fd)
+		return false, nil
+	case errors.Is(err, unix.ESTALE):
+		return true, nil
+	}
+	return false, fmt.Errorf("open cgroup %d by its id: %w", id, err)
 }

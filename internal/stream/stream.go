@@ -580,9 +580,17 @@ func (s *session) emitPeriodic() error {
 }
 
 // removed reports whether c, a cgroup with a reclaim histogram, is known to
-// be gone. A truncated path names no directory to look at.
+// be gone. A truncated path names no directory to look at: only its id
+// can tell.
 func (s *session) removed(c *event.Cgroup) bool {
-	return s.hierarchy != nil && !c.Truncated && c.Path != "" && s.hierarchy.Removed(c.Path, c.ID)
+	if s.hierarchy == nil || !c.Valid() {
+		return false
+	}
+	whole := c.Path
+	if c.Truncated {
+		whole = ""
+	}
+	return s.hierarchy.Removed(whole, c.ID)
 }
 
 // warnOnce logs msg with the count n under key the first time n is not

@@ -368,7 +368,9 @@ func TestPeriodicEvents(t *testing.T) {
 
 // A removed cgroup's histogram is given back once everything it counted
 // was written, and only then: not while it still counts, not for a cgroup
-// that exists, not for one whose truncated path names no directory.
+// that exists, not for one whose truncated path names no directory where
+// the kernel cannot be asked by id (as on this test's stand-in hierarchy,
+// a plain directory; TestRemovedByID asks the real one).
 func TestRemovedCgroupsHistogramsFreed(t *testing.T) {
 	mnt := t.TempDir()
 	h := &memcg.Hierarchy{Version: 2, Mountpoint: mnt, Root: "/"}
