@@ -565,12 +565,14 @@ func (a *Assembler) reportLine(text string, at Stamp) bool {
 		a.mode, a.unrelated = bodyNone, 0
 		a.touch(at)
 		return true
-	case strings.HasPrefix(text, groupPrefix) && strings.HasSuffix(text, groupSuffix):
+	case strings.HasPrefix(text, groupPrefix) && strings.HasSuffix(text[len(groupPrefix):], groupSuffix):
+		// The suffix is looked for after the prefix: the two overlap in
+		// "Tasks in are going to be…", which names no cgroup.
 		r := a.cur
 		if r == nil || r.Group.OK {
 			r = a.open(at)
 		}
-		r.Group = some(text[len(groupPrefix) : len(text)-len(groupSuffix)])
+		r.Group = some(strings.TrimSuffix(text[len(groupPrefix):], groupSuffix))
 		a.touch(at)
 		return true
 	case strings.Contains(text, "Kill process ") && strings.HasSuffix(text, " or sacrifice child"):
