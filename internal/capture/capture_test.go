@@ -319,6 +319,59 @@ func FuzzReader(f *testing.F) {
 	})
 }
 
+// A compressed log that ends early, as one compressed or copied while it
+// was still written does, is read up to where it ends, with a warning: the
+// kills before the cut are not lost to an error.
+func TestGzipCutShort(t *testing.T) {
+	kernel, err := os.ReadFile(filepath.Join("..", "..", "testdata", "kernlog", "6.18-v1-rec-memcg.journal-short"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kubelet, err := os.ReadFile(filepath.Join("..", "..", "testdata", "kubeletlog", "1.2x-structured.journal"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, err := os.ReadFile(writeLog(t, output.Text, slices.Repeat(testEvents(), 100)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		data  []byte
+		kills int // in the part before the cut
+	}{
+		// Two kills at the start, then the kubelet's messages.
+		{"kern.log.gz", append(slices.Clone(kernel), bytes.Repeat(kubelet, 20)...), 2},
+		{"oomtrace.log.gz", own, 90},
+	} {
+		var zipped bytes.Buffer
+		zw := gzip.NewWriter(&zipped)
+		zw.Write(tc.data)
+		zw.Close()
+		cut := zipped.Bytes()[:zipped.Len()*9/10]
+		events, info, err := readAll(tc.name, cut)
+		kills := 0
+		for _, ev := range events {
+			if ev.Kind == event.KindOOMKill {
+				kills++
+			}
+		}
+		if err != nil || kills < tc.kills {
+			t.Errorf("%s cut short: %d kills, error %v; want at least %d and no error", tc.name, kills, err, tc.kills)
+		}
+		if !slices.ContainsFunc(info.Warnings, func(w string) bool { return strings.Contains(w, "gzip stream ends early") }) {
+			t.Errorf("%s cut short: no warning says so: %q", tc.name, info.Warnings)
+		}
+	}
+	// The first bytes of gzip without a stream after them: an error at
+	// line 1.
+	_, _, err = readAll("x.gz", []byte("\x1f\x8b0"))
+	var lerr *LineError
+	if !errors.As(err, &lerr) || lerr.Line != 1 || !strings.Contains(err.Error(), "no gzip stream") {
+		t.Errorf("gzip's first bytes alone: %v", err)
+	}
+}
+
 // A syslog file holds the kernel's and the kubelet's messages: the kills
 // and the evictions come out in the order the log has them, gzip or not.
 func TestSystemLog(t *testing.T) {

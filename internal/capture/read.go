@@ -89,6 +89,8 @@ type Reader struct {
 	long  []byte // a line longer than the bufio buffer, gathered
 	ended bool   // the end line was read: only comments may follow
 	err   error  // from opening the input: a gzip stream that is none
+	// gzipped: the input is read through gzip.
+	gzipped bool
 }
 
 // NewReader returns a reader of the log in r; name is for messages. A
@@ -98,10 +100,10 @@ func NewReader(r io.Reader, name string) *Reader {
 	if magic, _ := rd.br.Peek(2); bytes.Equal(magic, gzipMagic) {
 		zr, err := gzip.NewReader(rd.br)
 		if err != nil {
-			rd.err = fmt.Errorf("read %s: %w", name, err)
+			rd.err = &LineError{Name: name, Line: 1, Err: fmt.Errorf("starts as gzip does, but holds no gzip stream: %w", err)}
 			return rd
 		}
-		rd.br = bufio.NewReaderSize(zr, 64<<10)
+		rd.br, rd.gzipped = bufio.NewReaderSize(zr, 64<<10), true
 	}
 	return rd
 }
@@ -209,9 +211,25 @@ func (r *Reader) readLine() ([]byte, error) {
 			r.finish()
 			return nil, io.EOF
 		default:
-			return nil, fmt.Errorf("read %s: %w", r.info.Name, err)
+			if err := r.readError(r.info.Lines, err); err != nil {
+				return nil, err
+			}
+			r.finish()
+			return nil, io.EOF
 		}
 	}
+}
+
+// readError is what reading the input on after line, which failed with
+// err, comes to: a compressed log that ends early (compressed or copied
+// while it was still written) is read up to there, with a warning; any
+// other error is the next line's.
+func (r *Reader) readError(line int, err error) error {
+	if r.gzipped && errors.Is(err, io.ErrUnexpectedEOF) {
+		r.warn(line+1, "the gzip stream ends early (the log was cut short when it was compressed or copied): read up to here")
+		return nil
+	}
+	return &LineError{Name: r.info.Name, Line: line + 1, Err: fmt.Errorf("read: %w", err)}
 }
 
 // checkLength checks the length of the line just counted.

@@ -1,8 +1,6 @@
 package capture
 
 import (
-	"fmt"
-
 	"github.com/oomtrace/oomtrace/internal/event"
 	"github.com/oomtrace/oomtrace/internal/kernlog"
 	"github.com/oomtrace/oomtrace/internal/kubeletlog"
@@ -85,7 +83,9 @@ func (s *systemLog) next(ev *event.Event) (bool, error) {
 			s.reports.Flush()
 			s.evictions.Flush()
 			if err := s.sc.Err(); err != nil {
-				return false, fmt.Errorf("read kernel log: %w", err)
+				if err := s.r.readError(s.lines, err); err != nil {
+					return false, err
+				}
 			}
 			s.r.info.Lines += s.lines
 			if s.recognised == 0 && s.lines > 0 && s.r.info.Events == 0 {
