@@ -423,3 +423,16 @@ func TestSystemLog(t *testing.T) {
 		}
 	}
 }
+
+// A directory given for a log is named as such, before anything is read.
+func TestOpenDirectory(t *testing.T) {
+	dir := t.TempDir()
+	f, _, err := Open(dir)
+	if err == nil {
+		f.Close()
+		t.Fatal("Open of a directory: no error")
+	}
+	if !strings.Contains(err.Error(), dir+" is a directory") {
+		t.Errorf("Open of a directory: %v", err)
+	}
+}

@@ -179,6 +179,10 @@ func Open(name string) (io.ReadCloser, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("read log: %w", err)
 	}
+	if fi, err := f.Stat(); err == nil && fi.IsDir() {
+		f.Close()
+		return nil, "", fmt.Errorf("read log: %s is a directory: name a log file in it", name)
+	}
 	return f, name, nil
 }
 
