@@ -166,6 +166,11 @@ func (c *Cgroup) TopMissing() bool {
 	return c.Truncated && c.Valid() && c.Path[0] != '/'
 }
 
+// PathWithin reports whether the cgroup path p is dir or lies below it.
+func PathWithin(p, dir string) bool {
+	return p == dir || dir == "/" || strings.HasPrefix(p, strings.TrimSuffix(dir, "/")+"/")
+}
+
 // hugePageBytes is the largest charge a memory cgroup takes at once (a
 // transparent huge page): a charge fails this far below the limit.
 const hugePageBytes = 2 << 20

@@ -141,3 +141,23 @@ func TestOwnerIsZero(t *testing.T) {
 		}
 	}
 }
+
+// A cgroup path is within a directory at a component boundary only.
+func TestPathWithin(t *testing.T) {
+	for _, tc := range []struct {
+		p, dir string
+		want   bool
+	}{
+		{"/kubepods/pod1", "/kubepods/pod1", true},
+		{"/kubepods/pod1/c1", "/kubepods/pod1", true},
+		{"/kubepods/pod1/c1", "/kubepods/pod1/", true},
+		{"/kubepods/pod12", "/kubepods/pod1", false},
+		{"/kubepods", "/kubepods/pod1", false},
+		{"/anything", "/", true},
+		{"/other", "/kubepods", false},
+	} {
+		if got := PathWithin(tc.p, tc.dir); got != tc.want {
+			t.Errorf("PathWithin(%q, %q) = %v, want %v", tc.p, tc.dir, got, tc.want)
+		}
+	}
+}

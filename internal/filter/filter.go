@@ -186,17 +186,12 @@ func (f *Filter) matchesCgroupAndPID(ev *event.Event) bool {
 // the deepest components alone rule nothing out.
 func mayBeWithin(c *event.Cgroup, dir string) bool {
 	switch {
-	case below(c.Path, dir):
+	case event.PathWithin(c.Path, dir):
 		return true
 	case c.TopMissing():
 		return true
 	case c.Truncated:
-		return below(dir, c.Path)
+		return event.PathWithin(dir, c.Path)
 	}
 	return false
-}
-
-// below reports whether the cgroup path p is dir or lies below it.
-func below(p, dir string) bool {
-	return p == dir || dir == "/" || strings.HasPrefix(p, strings.TrimSuffix(dir, "/")+"/")
 }

@@ -62,6 +62,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/oomtrace/oomtrace/internal/event"
 )
 
 // The reasons the kernel prints before "Killed process".
@@ -303,7 +305,7 @@ func parseSummaryHead(head string, s *Summary) bool {
 	}
 	s.Constraint, s.Nodemask, s.Cpuset, s.MemsAllowed = m[1], m[2], m[3], m[4]
 	s.OOMMemcg, s.GlobalOOM, s.TaskMemcg = m[5], m[6] != "", m[7]
-	if s.OOMMemcg != "" && !isWithin(s.TaskMemcg, s.OOMMemcg) {
+	if s.OOMMemcg != "" && !event.PathWithin(s.TaskMemcg, s.OOMMemcg) {
 		splitMemcgs(s)
 	}
 	return true
@@ -321,16 +323,11 @@ func splitMemcgs(s *Summary) {
 		}
 		i += j
 		oom, task := both[:i], both[i+len(taskMemcgKey):]
-		if isWithin(task, oom) {
+		if event.PathWithin(task, oom) {
 			s.OOMMemcg, s.TaskMemcg = oom, task
 			return
 		}
 	}
-}
-
-// isWithin reports whether cgroup path p is dir or below it.
-func isWithin(p, dir string) bool {
-	return p == dir || dir == "/" || strings.HasPrefix(p, dir+"/")
 }
 
 // isKilledLine reports whether msg is "REASON: Killed process PID ..." or,

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/oomtrace/oomtrace/internal/event"
 )
 
 // Stamp says where and when a line of a report was logged, as far as the
@@ -737,7 +739,7 @@ func splitLimitOf(s string) (task, limit string) {
 	first := i
 	for i >= 0 {
 		t, l := s[:i], s[i+len(limitOfMarker):]
-		if isWithin(t, l) {
+		if event.PathWithin(t, l) {
 			return t, l
 		}
 		j := strings.Index(s[i+1:], limitOfMarker)

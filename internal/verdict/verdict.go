@@ -262,7 +262,7 @@ func memcgLimit(k *event.OOMKill) string {
 	switch {
 	case oomPath == victimPath:
 		return "the " + noun(victim) + "'s own limit" + of
-	case !strings.HasPrefix(victimPath, strings.TrimSuffix(oomPath, "/")+"/"):
+	case !event.PathWithin(victimPath, oomPath):
 		return "the limit" + of + " of " + place(oom, &k.OOMCgroup)
 	case oom.Level == event.LevelPod && oom.PodUID == victim.PodUID:
 		return "the pod-level limit" + of
