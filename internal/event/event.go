@@ -158,6 +158,11 @@ const NoLimit = ^uint64(0)
 // Valid reports whether the event carries this cgroup.
 func (c *Cgroup) Valid() bool { return c.Path != "" }
 
+// Measured reports whether the cgroup's usage and limit are known: the
+// tracer reads them with the cgroup, a kernel log names most cgroups by
+// path alone.
+func (c *Cgroup) Measured() bool { return c.Valid() && (c.UsageBytes != 0 || c.LimitBytes != 0) }
+
 // TopMissing reports whether the path lacks its top: the cgroup lies deeper
 // than the kernel side walks, and the path holds the deepest components,
 // without a leading slash. Where such a cgroup sits, and so whose it is,

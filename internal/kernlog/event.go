@@ -27,7 +27,11 @@ type EventOptions struct {
 // with the facts the log holds and nothing it does not: what a source must
 // hand the pipeline, whose classify stage decides the class from them. The
 // report's memory state goes with the first victim; memory.oom.group's
-// other victims name the group.
+// other victims name the group. A task is one kill however often the log
+// says it was killed: memory.oom.group kills every task of the group, the
+// victim the OOM chose among them, and the kernel logs "Killed process"
+// for it again, although the second SIGKILL changes nothing (and
+// oom:mark_victim, which the tracer sees, fires once per task).
 func (r *Report) Events(dst []event.Event, opts EventOptions) []event.Event {
 	base := r.baseEvent(opts)
 	if r.Skipped != nil {
@@ -43,6 +47,9 @@ func (r *Report) Events(dst []event.Event, opts EventOptions) []event.Event {
 		dst = append(dst, ev)
 	}
 	for i, v := range r.Victims {
+		if r.killedBefore(i) {
+			continue
+		}
 		ev := base
 		k := &ev.OOMKill
 		r.setTime(&ev, v.At, opts)
@@ -57,6 +64,17 @@ func (r *Report) Events(dst []event.Event, opts EventOptions) []event.Event {
 		dst = append(dst, ev)
 	}
 	return dst
+}
+
+// killedBefore reports whether the report's i-th victim is one of the
+// victims before it.
+func (r *Report) killedBefore(i int) bool {
+	for _, v := range r.Victims[:i] {
+		if v.PID == r.Victims[i].PID {
+			return true
+		}
+	}
+	return false
 }
 
 // baseEvent is what every kill of the report shares: the allocating task,

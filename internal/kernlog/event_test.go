@@ -157,8 +157,40 @@ func TestEventsOOMGroup(t *testing.T) {
 			t.Errorf("kill %d: victim cgroup %q, report %v: only the chosen victim's are printed", i, k.Victim.Cgroup.Path, k.Report.Has())
 		}
 	}
-	if len(pids) != 4 || pids[0] != 131 || pids[1] != 128 || pids[2] != 129 || pids[3] != 131 {
-		t.Errorf("victims %v, want 131 then the group 128 129 131", pids)
+	// The log says 131 was killed twice, as the chosen victim and as a
+	// member of the group: one task, one kill.
+	if len(pids) != 3 || pids[0] != 131 || pids[1] != 128 || pids[2] != 129 {
+		t.Errorf("victims %v, want 131 then the group's others 128 129", pids)
+	}
+}
+
+// A real Kubernetes kill on cgroup v2: the pod's limit, the victim in a
+// container below it whose memory.oom.group is set, the victim logged
+// killed twice.
+func TestEventsEKSPodOOMGroup(t *testing.T) {
+	events := fileEvents(t, "6.x-eks-v2-pod-oom-group.dmesg-grep")
+	if len(events) != 1 {
+		t.Fatalf("%d kills, want one: the victim is logged twice, killed once", len(events))
+	}
+	const pod = "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod94eb36cd_29e1_478b_b365_4cb5dfc7d6fb.slice"
+	const ctr = pod + "/cri-containerd-46b3e0a4df44b752b841aecca454e6e78995d567912a84950390bae6f6777a63.scope"
+	k := events[0].OOMKill
+	if k.Class != event.ClassMemcg || k.Victim.PID != 22609 || k.Victim.Comm != "node" || k.OOMCgroup.Path != pod ||
+		k.OOMCgroup.LimitBytes != 4<<30 || k.Victim.Cgroup.Path != ctr || k.Victim.Cgroup.Measured() || k.Group.Path != ctr {
+		t.Errorf("kill %+v", k)
+	}
+}
+
+// Kernels from 5.x to 6.3 print a v2 memcg's memory.stat as one record
+// of many lines, after its "Memory cgroup stats for" line.
+func TestEventsV2StatsInOneRecord(t *testing.T) {
+	events := fileEvents(t, "6.1-v2-parent-child.kmsg")
+	if len(events) != 1 {
+		t.Fatalf("%d kills", len(events))
+	}
+	r := events[0].OOMKill.Report
+	if !r.HasMemcg || r.MemcgAnonBytes != 33173504 || r.MemcgFileBytes != 0 || r.MemcgKernelBytes != 360448 {
+		t.Errorf("memcg statistics %+v", r)
 	}
 }
 

@@ -797,6 +797,11 @@ func (a *Assembler) modeLine(text string) bool {
 	r := a.cur
 	switch a.mode {
 	case bodyStats:
+		if strings.Contains(text, "\n") {
+			// A v2 memory.stat printed as one record (5.x to 6.3): Add
+			// reads it line by line next.
+			return false
+		}
 		g := statLine.FindStringSubmatch(text)
 		if g == nil {
 			a.mode = bodyNone

@@ -258,10 +258,7 @@ func cgroupFields(text, json, usageJSON, limitJSON, meaning string, cgroup func(
 // missingID is event.MissingCgroupIDs for the kinds a kernel log holds.
 func cgroupFieldsOf(text, json, usageJSON, limitJSON, meaning string, cgroup func(*event.Event) *event.Cgroup, missingID event.Missing) []field {
 	valid := func(ev *event.Event) bool { return cgroup(ev).Valid() }
-	measured := func(ev *event.Event) bool {
-		c := cgroup(ev)
-		return c.Valid() && (c.UsageBytes != 0 || c.LimitBytes != 0)
-	}
+	measured := func(ev *event.Event) bool { return cgroup(ev).Measured() }
 	truncated := func(ev *event.Event) bool {
 		c := cgroup(ev)
 		return c.Valid() && c.Truncated

@@ -72,7 +72,8 @@ func explainMemcg(b *strings.Builder, k *event.OOMKill) {
 		b.WriteString(", so it was only marked for the OOM reaper")
 	}
 	b.WriteString(" (")
-	if k.OOMCgroup.Valid() && k.Victim.Cgroup.Valid() && k.OOMCgroup.Path != k.Victim.Cgroup.Path {
+	// A kernel log gives the OOM cgroup's usage, not the victim's cgroup's.
+	if k.OOMCgroup.Valid() && k.Victim.Cgroup.Measured() && k.OOMCgroup.Path != k.Victim.Cgroup.Path {
 		what := noun(k.Victim.Cgroup.Owner)
 		if k.Victim.Cgroup.Owner.ID != "" && k.Victim.Cgroup.Owner.ID == k.OOMCgroup.Owner.ID {
 			what = "victim cgroup" // below the container whose limit it is
