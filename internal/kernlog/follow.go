@@ -32,74 +32,123 @@ type KmsgOptions struct {
 // (a report cut by them is handed out as far as it went). Needs root, or
 // CAP_SYSLOG where kernel.dmesg_restrict is set.
 func ReadKmsg(ctx context.Context, opts KmsgOptions, fn func(Item) error) (lost int, err error) {
-	fd, err := unix.Open(KmsgPath, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	t, err := OpenTail(opts.FromNow)
 	if err != nil {
-		return 0, fmt.Errorf("open kernel log: %w", err)
+		return 0, err
 	}
-	defer unix.Close(fd)
-	if opts.FromNow {
-		if _, err := unix.Seek(fd, 0, io.SeekEnd); err != nil {
-			return 0, fmt.Errorf("seek to the end of %s: %w", KmsgPath, err)
-		}
-	}
-	follow := opts.Follow
-	var asm Assembler
-	emit := func() error {
-		for {
-			it, ok := asm.Pop()
-			if !ok {
-				return nil
-			}
-			if err := fn(it); err != nil {
-				return err
-			}
-		}
-	}
-	buf := make([]byte, kmsgRecordMax)
+	defer t.Close()
 	lastRead := time.Now()
 	flushed := true
 	for {
 		if err := ctx.Err(); err != nil {
-			asm.Flush()
-			return lost, errors.Join(emit(), err)
+			t.asm.Flush()
+			return t.lost, errors.Join(t.emit(fn), err)
 		}
-		n, err := unix.Read(fd, buf)
+		n, err := t.Read(fn)
+		switch {
+		case err != nil:
+			return t.lost, err
+		case n > 0:
+			lastRead, flushed = time.Now(), false
+			continue
+		case !opts.Follow:
+			t.asm.Flush()
+			return t.lost, t.emit(fn)
+		case !flushed && time.Since(lastRead) >= idleFlush:
+			t.asm.Flush()
+			flushed = true
+			if err := t.emit(fn); err != nil {
+				return t.lost, err
+			}
+		}
+		// Wait for a record, or for the idle flush, or to notice ctx.
+		pfd := []unix.PollFd{{Fd: int32(t.fd), Events: unix.POLLIN}}
+		if _, err := unix.Poll(pfd, int(idleFlush/time.Millisecond)/2); err != nil && !errors.Is(err, unix.EINTR) {
+			return t.lost, fmt.Errorf("poll kernel log: %w", err)
+		}
+	}
+}
+
+// Tail reads this machine's kernel log from /dev/kmsg on demand: each Read
+// reads what was logged since the last one, without waiting for more, and
+// the Tail keeps the reports not complete yet. A Tail is for one
+// goroutine at a time.
+type Tail struct {
+	fd   int
+	buf  []byte
+	asm  Assembler
+	lost int // records overwritten before they were read
+}
+
+// OpenTail opens /dev/kmsg at its first record, or with fromNow after its
+// last: only what the kernel logs from now on is read then. Needs root,
+// or CAP_SYSLOG where kernel.dmesg_restrict is set.
+func OpenTail(fromNow bool) (*Tail, error) {
+	fd, err := unix.Open(KmsgPath, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open kernel log %s: %w (needs root, or CAP_SYSLOG with kernel.dmesg_restrict=1)", KmsgPath, err)
+	}
+	if fromNow {
+		if _, err := unix.Seek(fd, 0, io.SeekEnd); err != nil {
+			unix.Close(fd)
+			return nil, fmt.Errorf("seek to the end of %s: %w", KmsgPath, err)
+		}
+	}
+	return &Tail{fd: fd, buf: make([]byte, kmsgRecordMax)}, nil
+}
+
+// Read reads the records logged since the last Read, hands fn each item
+// they complete, and returns how many records it read. An error from fn
+// stops the reading and is returned.
+func (t *Tail) Read(fn func(Item) error) (records int, err error) {
+	for {
+		n, err := unix.Read(t.fd, t.buf)
 		switch {
 		case errors.Is(err, unix.EAGAIN):
-			if !follow {
-				asm.Flush()
-				return lost, emit()
-			}
-			if !flushed && time.Since(lastRead) >= idleFlush {
-				asm.Flush()
-				flushed = true
-				if err := emit(); err != nil {
-					return lost, err
-				}
-			}
-			// Wait for a record, or for the idle flush, or to notice ctx.
-			pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-			if _, err := unix.Poll(pfd, int(idleFlush/time.Millisecond)/2); err != nil && !errors.Is(err, unix.EINTR) {
-				return lost, fmt.Errorf("poll kernel log: %w", err)
-			}
-			continue
+			return records, nil
 		case errors.Is(err, unix.EPIPE):
-			lost++
-			asm.Flush()
+			// The ring buffer overwrote records before they were read; the
+			// next read returns the oldest one left.
+			t.lost++
+			t.asm.Flush()
 			continue
 		case errors.Is(err, unix.EINTR):
 			continue
 		case err != nil:
-			return lost, fmt.Errorf("read kernel log: %w", err)
+			return records, fmt.Errorf("read kernel log: %w", err)
 		}
-		lastRead, flushed = time.Now(), false
-		m, err := kmsgMessage(buf[:n])
+		records++
+		m, err := kmsgMessage(t.buf[:n])
 		if err != nil {
 			continue
 		}
-		asm.Add(&m)
-		if err := emit(); err != nil {
-			return lost, err
+		t.asm.Add(&m)
+		if err := t.emit(fn); err != nil {
+			return records, err
+		}
+	}
+}
+
+// Pending returns copies of the items read but not complete yet: the
+// report being read shows a kill as soon as its "Killed process" line is
+// logged, long before the report is complete.
+func (t *Tail) Pending() []Item { return t.asm.Pending() }
+
+// Lost is how many records the kernel overwrote before they were read.
+func (t *Tail) Lost() int { return t.lost }
+
+// Close closes the log device.
+func (t *Tail) Close() error { return unix.Close(t.fd) }
+
+// emit hands fn every item complete.
+func (t *Tail) emit(fn func(Item) error) error {
+	for {
+		it, ok := t.asm.Pop()
+		if !ok {
+			return nil
+		}
+		if err := fn(it); err != nil {
+			return err
 		}
 	}
 }
