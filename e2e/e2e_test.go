@@ -279,6 +279,45 @@ func (tr *tracer) waitSnapshot(t *testing.T, pid int) event.Event {
 	})
 }
 
+// checkKernelReport checks the oom_report that follows the kill ev against
+// the kernel's report of it, k, as the test read it from the log: the same
+// memory state and failed allocation, and a sentence that says where the
+// memory was.
+func checkKernelReport(t *testing.T, tr *tracer, ev event.Event, k kernlog.Kill) {
+	t.Helper()
+	if k.Header == nil {
+		t.Logf("kernel header line of pid %d was rate limited: its report adds nothing to the kill, no oom_report compared", k.PID)
+		return
+	}
+	pid := ev.OOMKill.Victim.PID
+	rep := tr.waitFor(t, fmt.Sprintf("oom_report after the kill of %d", pid), 15*time.Second, func(e *event.Event) bool {
+		return e.Kind == event.KindOOMReport && e.OOMReport.Victim.PID == pid
+	}).OOMReport
+	var logged *event.OOMKill
+	for _, e := range k.Report.Events(nil, kernlog.EventOptions{}) {
+		if e.OOMKill.Victim.PID == pid {
+			logged = &e.OOMKill
+		}
+	}
+	if logged == nil {
+		t.Fatalf("the test's reading of the kernel log has no kill of %d", pid)
+	}
+	if rep.KillKtimeNS != ev.KtimeNS || rep.Class != ev.OOMKill.Class {
+		t.Errorf("oom_report follows the kill at %d of class %s, want %d of %s", rep.KillKtimeNS, rep.Class, ev.KtimeNS, ev.OOMKill.Class)
+	}
+	if rep.Report != logged.Report || rep.HasGFP != logged.HasGFP || rep.GFPMask != logged.GFPMask || rep.Order != logged.Order {
+		t.Errorf("oom_report %+v\nwant, from the kernel log: gfp %v %#x order %d, %+v", rep, logged.HasGFP, logged.GFPMask, logged.Order, logged.Report)
+	}
+	wantWhy := "node: "
+	if ev.OOMKill.Class == event.ClassMemcg {
+		wantWhy = "in the cgroup at the kill: anon "
+	}
+	if !strings.Contains(rep.Why, wantWhy) || !rep.Report.Has() {
+		t.Errorf("oom_report of a %s kill: why %q, want it to say %q", ev.OOMKill.Class, rep.Why, wantWhy)
+	}
+	t.Logf("oom_report: why=%q", rep.Why)
+}
+
 // stop sends SIGINT, checks a clean exit, and returns every event.
 func (tr *tracer) stop(t *testing.T) []event.Event {
 	t.Helper()
@@ -501,6 +540,7 @@ func TestPlainKill(t *testing.T) {
 	if int(ev.OOMKill.Trigger.TGID) != pid || ev.OOMKill.TriggerCgroup.Path != g.Path() {
 		t.Errorf("trigger %d in %q, want %d in %q", ev.OOMKill.Trigger.TGID, ev.OOMKill.TriggerCgroup.Path, pid, g.Path())
 	}
+	checkKernelReport(t, tr, ev, k)
 	tr.stop(t)
 }
 

@@ -217,6 +217,9 @@ func TestTraceKmsgMode(t *testing.T) {
 		if ev.Kind == event.KindOOMKill && ev.OOMKill.Victim.PID == uint32(pids[0]) && ev.OOMKill.Replayed {
 			t.Errorf("a kill seen live was also replayed")
 		}
+		if ev.Kind == event.KindOOMReport {
+			t.Errorf("an oom_report in kmsg mode, whose kills carry their report: %+v", ev.OOMReport)
+		}
 	}
 }
 

@@ -336,6 +336,7 @@ func TestVMGlobalOOM(t *testing.T) {
 	checkKill(t, ev, k, want{class: event.ClassGlobal, pid: pid, comm: "globalhog", victimCg: g.Path()})
 	checkControl(t, ev, k, totalPages)
 	checkTrigger(t, ev, k, 0, "")
+	checkKernelReport(t, tr, ev, k) // the node's memory, from Mem-Info
 
 	kill, trigger := ev, ev.OOMKill.Trigger
 	events := tr.stop(t) // a clean exit: the tracer survived the OOM
@@ -400,6 +401,7 @@ func TestVMSysrqKill(t *testing.T) {
 	if trig := ev.OOMKill.Trigger; !strings.HasPrefix(trig.Comm, "kworker/") {
 		t.Errorf("trigger %q, want the kworker that ran sysrq-f", trig.Comm)
 	}
+	checkKernelReport(t, tr, ev, k)
 	checkOnlyKill(t, tr.stop(t), pid)
 }
 
@@ -436,6 +438,7 @@ func TestVMOOMGroup(t *testing.T) {
 		checkKill(t, ev, k, want{pid: pid, comm: comm, victimCg: g.Path(), oomCg: g.Path(), oomLimitMiB: 64, groupMember: pid != trigger})
 		if k.Summary != nil {
 			summaries++
+			checkKernelReport(t, tr, ev, k) // the chosen victim's, logged killed twice
 		}
 		if ev.OOMKill.Points > 0 {
 			chosen++

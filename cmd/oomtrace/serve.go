@@ -47,7 +47,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, logg
 		return err
 	}
 	if !*printEvents {
-		opts.Sinks = nil
+		// The metrics count kills; what the kernel's report adds to one
+		// would be read for nothing.
+		opts.Sinks, opts.KernelReport = nil, false
 	}
 	m := metrics.New(metrics.Options{MaxOwners: *maxOwners, Expiry: *expiry, Version: version})
 	m.WatchAgent()

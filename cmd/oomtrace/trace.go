@@ -37,6 +37,7 @@ type traceFlags struct {
 	hostRoot   string
 	namesWait  time.Duration
 	noSnapshot bool
+	noReport   bool
 	events     string
 	sinceBoot  bool
 }
@@ -55,6 +56,7 @@ func (f *traceFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.hostRoot, "host-root", "/", "where the host's root directory is seen, for the kubelet's and runtimes' names (e.g. /host in a container)")
 	fs.DurationVar(&f.namesWait, "names-wait", killEnrichWait, "how long a kill or a fatal exit waits for the names of a container or pod seen for the first time before its line is written without them")
 	fs.BoolVar(&f.noSnapshot, "no-snapshot", false, "do not read the OOM cgroup's memory state after each kill (the oom_snapshot event)")
+	fs.BoolVar(&f.noReport, "no-kernel-report", false, "do not read the kernel's report of each kill from its log (the oom_report event)")
 	fs.StringVar(&f.events, "events", "all", "event groups to trace, comma-separated: oom, reclaim, reaper, signal, exit (or all); hooks of the others are not attached")
 	fs.BoolVar(&f.sinceBoot, "since-boot", false, "first report the kills already in the kernel log (marked replayed), then go on live; each kill once")
 	// For tests and scripts; left out of the usage text.
@@ -112,6 +114,7 @@ func (f *traceFlags) options(w io.Writer, logger *slog.Logger) (stream.Options, 
 	opts.SinceBoot = f.sinceBoot
 	opts.Pipeline.Attribute = attribute.Options{HostRoot: f.hostRoot, Wait: f.namesWait}
 	opts.Snapshot = !f.noSnapshot
+	opts.KernelReport = !f.noReport
 	opts.Pipeline.Filter.Pods = splitList(f.pods)
 	opts.Pipeline.Filter.Containers = splitList(f.containers)
 

@@ -53,6 +53,7 @@ const (
 	KindSample
 	KindEviction
 	KindOOMSnapshot
+	KindOOMReport
 
 	// NumKinds is one more than the largest Kind.
 	NumKinds = iota + 1
@@ -71,6 +72,7 @@ var kindNames = enumNames[Kind]{what: "event kind", names: []string{
 	KindSample:       "sample",
 	KindEviction:     "eviction",
 	KindOOMSnapshot:  "oom_snapshot",
+	KindOOMReport:    "oom_report",
 }}
 
 func (k Kind) String() string { return kindNames.name(k) }
@@ -593,6 +595,61 @@ func SnapshotAfter(kill *Event, s Snapshot) OOMSnapshot {
 	}
 }
 
+// OOMReport is what the kernel's own report of a kill, in its log, says
+// beyond the kill: where the memory was (the node's for any OOM but a
+// memcg one, the OOM cgroup's for a memcg OOM), the largest tasks, and the
+// allocation that failed. Read from /dev/kmsg right after the kill's line
+// was written, it is an event of its own that follows the kill's, as an
+// OOMSnapshot does, so that the kill's line waits for no log.
+type OOMReport struct {
+	// KillKtimeNS, Victim, VictimCgroup, Class and OOMCgroup say which kill
+	// this follows, as in OOMSnapshot; the cgroups keep their usage and
+	// limit at the kill, which the report's numbers are read against.
+	KillKtimeNS  uint64
+	Victim       Task
+	VictimCgroup Cgroup
+	Class        Class
+	OOMCgroup    Cgroup
+	// HasGFP is true when the report's header line, which the kernel rate
+	// limits, gave the failed allocation's GFPMask and Order.
+	HasGFP  bool
+	GFPMask uint32
+	Order   int32
+	Report  KernelReport
+	// Why says what the report tells about the kill, for people.
+	Why string
+}
+
+// ReportAfter returns the payload of the oom_report event that follows
+// kill, an oom_kill event, with what fromLog, the same kill as the kernel
+// log reports it, adds.
+func ReportAfter(kill *Event, fromLog *OOMKill) OOMReport {
+	k := &kill.OOMKill
+	return OOMReport{
+		KillKtimeNS:  kill.KtimeNS,
+		Victim:       k.Victim.Task,
+		VictimCgroup: k.Victim.Cgroup,
+		Class:        k.Class,
+		OOMCgroup:    k.OOMCgroup,
+		HasGFP:       fromLog.HasGFP,
+		GFPMask:      fromLog.GFPMask,
+		Order:        fromLog.Order,
+		Report:       fromLog.Report,
+	}
+}
+
+// FollowedKill returns the key of the kill an oom_snapshot or oom_report
+// event follows: the kill's ktime_ns and its victim's pid.
+func (ev *Event) FollowedKill() (ktimeNS uint64, victimPID uint32, ok bool) {
+	switch ev.Kind {
+	case KindOOMSnapshot:
+		return ev.OOMSnapshot.KillKtimeNS, ev.OOMSnapshot.Victim.PID, true
+	case KindOOMReport:
+		return ev.OOMReport.KillKtimeNS, ev.OOMReport.Victim.PID, true
+	}
+	return 0, 0, false
+}
+
 // IsNode reports whether s is a sample of the whole node, not of a cgroup.
 func (s *Sample) IsNode() bool { return !s.Cgroup.Valid() }
 
@@ -625,6 +682,7 @@ type Event struct {
 	Sample       Sample
 	Eviction     Eviction
 	OOMSnapshot  OOMSnapshot
+	OOMReport    OOMReport
 }
 
 // Reset makes ev the zero Event. Of the payloads it clears only the one
@@ -658,6 +716,8 @@ func (ev *Event) Reset() {
 		ev.Eviction = Eviction{}
 	case KindOOMSnapshot:
 		ev.OOMSnapshot = OOMSnapshot{}
+	case KindOOMReport:
+		ev.OOMReport = OOMReport{}
 	default:
 		*ev = Event{}
 		return
@@ -696,6 +756,8 @@ func (ev *Event) appendCgroups(dst []*Cgroup) []*Cgroup {
 		return append(dst, &ev.Sample.Cgroup)
 	case KindOOMSnapshot:
 		return append(dst, &ev.OOMSnapshot.VictimCgroup, &ev.OOMSnapshot.OOMCgroup)
+	case KindOOMReport:
+		return append(dst, &ev.OOMReport.VictimCgroup, &ev.OOMReport.OOMCgroup)
 	}
 	return dst
 }

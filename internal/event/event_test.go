@@ -70,7 +70,7 @@ func TestReset(t *testing.T) {
 	payloads := map[Kind]string{
 		KindOOMKill: "OOMKill", KindMemcgOOM: "MemcgOOM", KindReclaim: "Reclaim", KindKswapdWake: "KswapdWake",
 		KindReaper: "Reaper", KindReclaimStats: "ReclaimStats", KindLost: "Lost", KindSignal: "Signal", KindExit: "Exit",
-		KindSample: "Sample", KindEviction: "Eviction", KindOOMSnapshot: "OOMSnapshot",
+		KindSample: "Sample", KindEviction: "Eviction", KindOOMSnapshot: "OOMSnapshot", KindOOMReport: "OOMReport",
 	}
 	for kind := Kind(1); int(kind) < len(kindNames.names); kind++ {
 		name, ok := payloads[kind]
@@ -109,7 +109,7 @@ func TestCgroups(t *testing.T) {
 	if len(got) != 3 || got[0] != &k.Victim.Cgroup || got[1] != &k.OOMCgroup || got[2] != &k.TriggerCgroup {
 		t.Errorf("kill: %v", got)
 	}
-	for kind, want := range map[Kind]int{KindReclaim: 1, KindSignal: 2, KindExit: 2, KindLost: 0} {
+	for kind, want := range map[Kind]int{KindReclaim: 1, KindSignal: 2, KindExit: 2, KindLost: 0, KindOOMSnapshot: 2, KindOOMReport: 2} {
 		if n := len((&Event{Kind: kind}).Cgroups()); n != want {
 			t.Errorf("%v: %d cgroups, want %d", kind, n, want)
 		}
@@ -159,5 +159,31 @@ func TestPathWithin(t *testing.T) {
 		if got := PathWithin(tc.p, tc.dir); got != tc.want {
 			t.Errorf("PathWithin(%q, %q) = %v, want %v", tc.p, tc.dir, got, tc.want)
 		}
+	}
+}
+
+// The events that follow a kill name it by its ktime_ns and victim pid,
+// and an oom_report keeps what the kernel log adds to the kill.
+func TestFollowedKill(t *testing.T) {
+	kill := Event{Kind: KindOOMKill, KtimeNS: 41}
+	kill.OOMKill.Victim.Task = Task{PID: 7, TGID: 7, Comm: "hog"}
+	kill.OOMKill.Class = ClassMemcg
+	kill.OOMKill.OOMCgroup = Cgroup{Path: "/a", ID: 3, UsageBytes: 5, LimitBytes: 5}
+	fromLog := OOMKill{HasGFP: true, GFPMask: 0xcc0, Order: 2}
+	fromLog.Report.HasMemcg, fromLog.Report.MemcgAnonBytes = true, 4
+	report := Event{Kind: KindOOMReport, OOMReport: ReportAfter(&kill, &fromLog)}
+	snapshot := Event{Kind: KindOOMSnapshot, OOMSnapshot: SnapshotAfter(&kill, Snapshot{})}
+	for _, ev := range []*Event{&report, &snapshot} {
+		if ktime, pid, ok := ev.FollowedKill(); ktime != 41 || pid != 7 || !ok {
+			t.Errorf("%s follows (%d, %d, %v), want (41, 7, true)", ev.Kind, ktime, pid, ok)
+		}
+	}
+	if _, _, ok := kill.FollowedKill(); ok {
+		t.Error("a kill follows a kill")
+	}
+	r := report.OOMReport
+	if !r.HasGFP || r.GFPMask != 0xcc0 || r.Order != 2 || r.Report.MemcgAnonBytes != 4 || r.Class != ClassMemcg ||
+		r.OOMCgroup.UsageBytes != 5 || r.Victim.Comm != "hog" {
+		t.Errorf("ReportAfter = %+v", r)
 	}
 }

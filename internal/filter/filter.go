@@ -41,14 +41,16 @@ func (f *Filter) IsZero() bool {
 }
 
 // Stage is a Filter as a pipeline stage: it drops what does not match, and
-// an oom_snapshot event goes where the kill it follows went. It is safe for
-// concurrent use.
+// the events that follow a kill (oom_snapshot, oom_report) go where the
+// kill went. It is safe for concurrent use.
 type Stage struct {
 	filter Filter
 
 	mu sync.Mutex
-	// kept holds the kills kept whose snapshot has not come yet.
-	kept map[killKey]struct{}
+	// kept and keptBefore hold the kills kept, newest in kept, with the
+	// kinds of the events that followed each so far: each kind follows a
+	// kill once.
+	kept, keptBefore map[killKey]followers
 }
 
 type killKey struct {
@@ -56,13 +58,17 @@ type killKey struct {
 	pid   uint32
 }
 
-// maxKept bounds the kills remembered for their snapshots: a snapshot
-// comes within a fraction of a second of its kill.
+// followers is a set of event kinds, one bit each.
+type followers uint32
+
+// maxKept bounds the kills remembered for the events that follow them,
+// which come within seconds of their kill: when kept is full, it becomes
+// keptBefore, so that a kill is remembered for at least maxKept more.
 const maxKept = 1024
 
 // NewStage returns the stage of f.
 func NewStage(f Filter) *Stage {
-	return &Stage{filter: f, kept: make(map[killKey]struct{})}
+	return &Stage{filter: f, kept: make(map[killKey]followers)}
 }
 
 // Process keeps the events that match.
@@ -70,27 +76,36 @@ func (s *Stage) Process(ev *event.Event) (bool, error) {
 	if s.filter.IsZero() {
 		return true, nil
 	}
-	switch ev.Kind {
-	case event.KindOOMKill:
+	if ktime, pid, ok := ev.FollowedKill(); ok {
+		return s.follows(killKey{ktime, pid}, followers(1)<<ev.Kind), nil
+	}
+	if ev.Kind == event.KindOOMKill {
 		if !s.filter.Match(ev) {
 			return false, nil
 		}
 		s.mu.Lock()
 		if len(s.kept) >= maxKept {
-			clear(s.kept)
+			s.keptBefore, s.kept = s.kept, make(map[killKey]followers)
 		}
-		s.kept[killKey{ev.KtimeNS, ev.OOMKill.Victim.PID}] = struct{}{}
+		s.kept[killKey{ev.KtimeNS, ev.OOMKill.Victim.PID}] = 0
 		s.mu.Unlock()
 		return true, nil
-	case event.KindOOMSnapshot:
-		key := killKey{ev.OOMSnapshot.KillKtimeNS, ev.OOMSnapshot.Victim.PID}
-		s.mu.Lock()
-		_, ok := s.kept[key]
-		delete(s.kept, key)
-		s.mu.Unlock()
-		return ok, nil
 	}
 	return s.filter.Match(ev), nil
+}
+
+// follows reports whether an event of kind, which follows the kill key,
+// goes out: when the kill was kept, and no other of its kind followed it.
+func (s *Stage) follows(key killKey, kind followers) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, m := range []map[killKey]followers{s.kept, s.keptBefore} {
+		if seen, ok := m[key]; ok {
+			m[key] = seen | kind
+			return seen&kind == 0
+		}
+	}
+	return false
 }
 
 // Match reports whether ev passes the filter.

@@ -125,18 +125,23 @@ func TestCgroupCutShort(t *testing.T) {
 	}
 }
 
-// An oom_snapshot goes where its kill went, whatever the filter: it names
-// neither the kill's trigger nor its task.
-func TestSnapshotFollowsItsKill(t *testing.T) {
+// An oom_snapshot and an oom_report go where their kill went, whatever the
+// filter: they name neither the kill's trigger nor its task.
+func TestFollowersGoWhereTheirKillWent(t *testing.T) {
 	ctr := event.Owner{ID: id, Name: "api", PodUID: "uid-1", PodName: "api-7d9", Namespace: "shop", Level: event.LevelContainer}
 	kept := kill(event.ClassMemcg, ctr, event.Owner{})
 	kept.KtimeNS, kept.OOMKill.Victim.Task = 100, event.Task{PID: 7, TGID: 7}
 	kept.OOMKill.Trigger = event.Task{PID: 9, TGID: 9}
 	dropped := kill(event.ClassMemcg, event.Owner{}, event.Owner{})
 	dropped.KtimeNS, dropped.OOMKill.Victim.Task = 200, event.Task{PID: 8, TGID: 8}
+	oomtrace := event.Task{PID: 1, TGID: 1, Comm: "oomtrace"}
 	snapshotOf := func(k *event.Event) *event.Event {
-		return &event.Event{Kind: event.KindOOMSnapshot, KtimeNS: k.KtimeNS + 1, Task: event.Task{PID: 1, TGID: 1, Comm: "oomtrace"},
+		return &event.Event{Kind: event.KindOOMSnapshot, KtimeNS: k.KtimeNS + 1, Task: oomtrace,
 			OOMSnapshot: event.SnapshotAfter(k, event.Snapshot{})}
+	}
+	reportOf := func(k *event.Event) *event.Event {
+		return &event.Event{Kind: event.KindOOMReport, KtimeNS: k.KtimeNS + 2, Task: oomtrace,
+			OOMReport: event.ReportAfter(k, &event.OOMKill{})}
 	}
 	for _, f := range []Filter{{Containers: []string{"api"}}, {PID: 9}, {Classes: []event.Class{event.ClassMemcg}, Pods: []string{"shop/api-7d9"}}} {
 		s := NewStage(f)
@@ -150,14 +155,29 @@ func TestSnapshotFollowsItsKill(t *testing.T) {
 		if !process(kept) || process(dropped) {
 			t.Fatalf("%+v: the kills are not filtered as the test wants", f)
 		}
-		if !process(snapshotOf(kept)) {
-			t.Errorf("%+v: the snapshot of a kept kill was dropped", f)
+		for _, follower := range []func(*event.Event) *event.Event{snapshotOf, reportOf} {
+			kind := follower(kept).Kind
+			if !process(follower(kept)) {
+				t.Errorf("%+v: the %s of a kept kill was dropped", f, kind)
+			}
+			if process(follower(dropped)) {
+				t.Errorf("%+v: the %s of a dropped kill was kept", f, kind)
+			}
+			if process(follower(kept)) {
+				t.Errorf("%+v: a second %s of one kill was kept", f, kind)
+			}
 		}
-		if process(snapshotOf(dropped)) {
-			t.Errorf("%+v: the snapshot of a dropped kill was kept", f)
+		// The kill is remembered while maxKept more are kept.
+		late := kill(event.ClassMemcg, ctr, event.Owner{})
+		late.KtimeNS, late.OOMKill.Victim.Task, late.OOMKill.Trigger = 300, event.Task{PID: 10, TGID: 10}, kept.OOMKill.Trigger
+		process(late)
+		for i := range maxKept {
+			other := kill(event.ClassMemcg, ctr, event.Owner{})
+			other.KtimeNS, other.OOMKill.Victim.Task, other.OOMKill.Trigger = 1000+uint64(i), event.Task{PID: 11, TGID: 11}, kept.OOMKill.Trigger
+			process(other)
 		}
-		if process(snapshotOf(kept)) {
-			t.Errorf("%+v: a second snapshot of one kill was kept", f)
+		if !process(snapshotOf(late)) {
+			t.Errorf("%+v: the snapshot of a kill %d kills back was dropped", f, maxKept)
 		}
 	}
 	if keep, _ := NewStage(Filter{}).Process(snapshotOf(dropped)); !keep {

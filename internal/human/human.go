@@ -46,6 +46,14 @@ func NewWriter(w io.Writer, loc *time.Location) *Writer {
 	return &Writer{w: w, local: loc, byClass: map[event.Class]int{}, exits: map[event.Cause]int{}}
 }
 
+// underKill writes the sentence of an event that follows a kill under the
+// kill's, which it follows within a fraction of a second.
+func underKill(b *strings.Builder, why string) {
+	if why != "" {
+		fmt.Fprintf(b, "    %s\n", safe(why))
+	}
+}
+
 // Write writes what a person wants to know of ev: kills, evictions, exits
 // and lost events; reclaim summed up; the rest not at all.
 func (w *Writer) Write(ev *event.Event) error {
@@ -54,10 +62,9 @@ func (w *Writer) Write(ev *event.Event) error {
 	case event.KindOOMKill:
 		w.kill(&b, ev)
 	case event.KindOOMSnapshot:
-		// Under its kill, which it follows within a fraction of a second.
-		if ev.OOMSnapshot.Why != "" {
-			fmt.Fprintf(&b, "    %s\n", safe(ev.OOMSnapshot.Why))
-		}
+		underKill(&b, ev.OOMSnapshot.Why)
+	case event.KindOOMReport:
+		underKill(&b, ev.OOMReport.Why)
 	case event.KindEviction:
 		w.evictions++
 		w.seen(ev)

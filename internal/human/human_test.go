@@ -34,10 +34,11 @@ func TestWriter(t *testing.T) {
 	lost := event.Event{Kind: event.KindLost, Time: at, Lost: event.Lost{Count: 3, Total: 5}}
 	sample := event.Event{Kind: event.KindSample, Time: at}
 	snapshot := event.Event{Kind: event.KindOOMSnapshot, Time: at, OOMSnapshot: event.OOMSnapshot{Why: "right after the kill: held\x1b[2J"}}
+	report := event.Event{Kind: event.KindOOMReport, Time: at, OOMReport: event.OOMReport{Why: "the kernel's report of the kill\x1b[2J"}}
 
 	var out strings.Builder
 	w := NewWriter(&out, time.UTC)
-	for _, ev := range []event.Event{kill, member, docker, snapshot, eviction, exit, oomExit, stats, lost, sample} {
+	for _, ev := range []event.Event{kill, member, docker, snapshot, report, eviction, exit, oomExit, stats, lost, sample} {
 		if err := w.Write(&ev); err != nil {
 			t.Fatal(err)
 		}
@@ -53,6 +54,7 @@ func TestWriter(t *testing.T) {
 boot+5.500s  OOM kill  [global OOM, before tracing] with\x1b[31m a control byte
     docker ps -a --no-trunc --filter id=` + strings.Repeat("cd", 32) + `
     right after the kill: held\x1b[2J
+    the kernel's report of the kill\x1b[2J
 2026-12-02 23:07:36  eviction  pod a/b was evicted
 2026-12-02 23:07:36  exit      exited 137: SIGKILL from sh
 2026-12-02 23:07:36  reclaim   memcg in "/t": 41 episodes over 10s, 3.272ms stalled, longest 2.098ms

@@ -22,6 +22,7 @@ var kindDocs = [...]string{
 	event.KindSample:       "the memory state of a cgroup or of the node",
 	event.KindEviction:     "the kubelet evicted a pod",
 	event.KindOOMSnapshot:  "the memory state of an OOM kill's cgroup, read right after the kill's line was written",
+	event.KindOOMReport:    "what the kernel's own report of a live kill, read from its log right after the kill's line was written, says beyond the kill",
 }
 
 // KeyTables returns the tables of docs/output-format.md that list every

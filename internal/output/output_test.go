@@ -237,6 +237,18 @@ func goldenCases() []goldenCase {
 	snapshot.OOMSnapshot.Why = "right after the kill of \"hog\" (pid 4487): pod shop/api-7d9 held anon 470 MiB, file 30 MiB, of which shmem 1 MiB; 2 OOM kills in it so far; its memory pressure some 12.5% full 3.1% over 10s"
 	removed := event.Event{Kind: event.KindOOMSnapshot, KtimeNS: pod.KtimeNS + 200_000_000, CPU: 0, Task: oomtrace,
 		OOMSnapshot: event.SnapshotAfter(&pod, event.Snapshot{Status: event.SnapshotRemoved, Version: 1, Fields: event.SnapNodePressure})}
+	// The kernel's report of the same kill, read from its log after the
+	// kill's line; and of a global OOM's kill, with the node's memory.
+	podReport := event.OOMKill{HasGFP: true, GFPMask: 0xcc0, Report: event.KernelReport{
+		HasMemcg: true, MemcgAnonBytes: 470 << 20, MemcgFileBytes: 30 << 20, MemcgKernelBytes: 12 << 20, MemcgShmemBytes: 1 << 20,
+		HasMemcgSwap: true, MemcgSwapUsageBytes: 512 << 20, MemcgSwapLimitBytes: event.NoLimit,
+		Tasks: [event.ReportedTasks]event.ReportedTask{{PID: 4487, TGID: 4487, Comm: "hog", RSSBytes: 480 << 20}}, NumTasks: 1, TaskCount: 3,
+	}}
+	report := event.Event{Kind: event.KindOOMReport, KtimeNS: pod.KtimeNS + 900_000, CPU: 0, Task: oomtrace,
+		OOMReport: event.ReportAfter(&pod, &podReport)}
+	report.OOMReport.Why = "the kernel's report of the kill of \"hog\" (pid 4487): in the cgroup at the kill: anon 470 MiB, page cache 30 MiB, kernel 12 MiB, shmem 1 MiB; largest tasks \"hog\" (pid 4487) 480 MiB (of 3)"
+	globalReport := event.Event{Kind: event.KindOOMReport, KtimeNS: global.KtimeNS + 2_000_000, CPU: 1, Task: oomtrace,
+		OOMReport: event.ReportAfter(&global, &kmsg.OOMKill)}
 	// A log of an oomtrace that wrote the snapshot into the kill's line.
 	withSnapshot := pod
 	withSnapshot.OOMKill.HasSnapshot, withSnapshot.OOMKill.Snapshot = true, podSnapshot
@@ -248,6 +260,8 @@ func goldenCases() []goldenCase {
 		{"oom_kill_pod", pod, names},
 		{"oom_snapshot", snapshot, names},
 		{"oom_snapshot_removed", removed, names},
+		{"oom_report", report, names},
+		{"oom_report_global", globalReport, names},
 		{"oom_kill_with_snapshot", withSnapshot, names},
 		{"reclaim_unit", podReclaim, names},
 		{"oom_kill_memcg", memcgKill(), names},
@@ -652,7 +666,7 @@ func TestParseErrors(t *testing.T) {
 		{"hog 1/2 [000] 1.5: oomtrace:lost count=1 total=2", "column 15: want SECONDS.MICROSECONDS: with six digits after the point"},
 		{"hog 1/2 [000] 99999999999.000000: oomtrace:lost count=1 total=2", `column 15: time "99999999999.000000" out of range`},
 		{"hog 1/2 [000] 1.000000: perf:lost count=1 total=2", `column 25: want oomtrace:EVENT, not "perf:lost"`},
-		{"hog 1/2 [000] 1.000000: oomtrace:boom", `column 34: unknown event kind "boom" (want one of oom_kill, memcg_oom, reclaim, kswapd_wake, reaper, reclaim_stats, lost, signal, exit, sample, eviction, oom_snapshot)`},
+		{"hog 1/2 [000] 1.000000: oomtrace:boom", `column 34: unknown event kind "boom" (want one of oom_kill, memcg_oom, reclaim, kswapd_wake, reaper, reclaim_stats, lost, signal, exit, sample, eviction, oom_snapshot, oom_report)`},
 		{"a\x1bb 1/2 [000] 1.000000: oomtrace:lost count=1 total=2", "column 1: comm: unescaped byte 0x1b at byte 2"},
 		{`a"b 1/2 [000] 1.000000: oomtrace:lost count=1 total=2`, `column 1: comm: unescaped '"' at byte 2`},
 		{`a\qb 1/2 [000] 1.000000: oomtrace:lost count=1 total=2`, `column 1: comm: invalid escape "\\q" at byte 2`},
@@ -696,7 +710,7 @@ func TestParseErrors(t *testing.T) {
 		{`{"event":"lost"}x`, "data after the JSON object"},
 		{`{"event":"lost"} {}`, "data after the JSON object"},
 		{`{"ktime_ns":1}`, "key event: missing"},
-		{`{"event":"boom","ktime_ns":1}`, `key event: unknown event kind "boom" (want one of oom_kill, memcg_oom, reclaim, kswapd_wake, reaper, reclaim_stats, lost, signal, exit, sample, eviction, oom_snapshot)`},
+		{`{"event":"boom","ktime_ns":1}`, `key event: unknown event kind "boom" (want one of oom_kill, memcg_oom, reclaim, kswapd_wake, reaper, reclaim_stats, lost, signal, exit, sample, eviction, oom_snapshot, oom_report)`},
 		{`{"event":7}`, `key event: want a string, not "7"`},
 		{`{"event":"lost","ktime_ns":1,"cpu":0,"pid":1,"tid":1,"comm":"a","count":1}`, "key total: missing"},
 		{`{"event":"lost","ktime_ns":1,"cpu":0,"pid":1,"tid":1,"count":1,"total":1}`, "key comm: missing"},

@@ -200,6 +200,7 @@ var schemas = [...][]field{
 	event.KindSample:       sampleFields(),
 	event.KindEviction:     evictionFields(),
 	event.KindOOMSnapshot:  oomSnapshotFields(),
+	event.KindOOMReport:    oomReportFields(),
 }
 
 // fieldsOf returns the keys of kind k; nil for a kind this package does not
@@ -424,12 +425,14 @@ func oomKillFields() []field {
 	fields = append(fields, snapshotFields(func(ev *event.Event) *event.Snapshot { return &kill(ev).Snapshot },
 		func(ev *event.Event) *bool { return &kill(ev).HasSnapshot },
 		"a log of an oomtrace that wrote the snapshot into the kill's line, read back")...)
-	return append(fields, reportFields(func(ev *event.Event) *event.KernelReport { return &kill(ev).Report })...)
+	return append(fields, reportFields(func(ev *event.Event) *event.KernelReport { return &kill(ev).Report },
+		"a kill read from the kernel log (the first victim of a report)")...)
 }
 
 // reportFields are the keys of what the kernel's report in its log says
-// beyond the kill: text report.*, JSON object report.
-func reportFields(rep func(*event.Event) *event.KernelReport) []field {
+// beyond the kill: text report.*, JSON object report, written when the
+// report has any of it (when says when that is).
+func reportFields(rep func(*event.Event) *event.KernelReport, when string) []field {
 	bytesOf := func(name, when, meaning string, flag func(*event.KernelReport) *bool, get func(*event.KernelReport) *uint64) field {
 		return field{text: "report." + name, json: "report." + name, when: when, meaning: meaning,
 			flag:  func(ev *event.Event) *bool { return flag(rep(ev)) },
@@ -449,7 +452,7 @@ func reportFields(rep func(*event.Event) *event.KernelReport) []field {
 		r := rep(ev)
 		return r.HasNode || r.HasSwap || r.HasMemcg || r.HasMemcgSwap || r.HasFreeLists || r.TaskCount > 0 || r.NumTasks > 0
 	}
-	return in(reportKeys, instance{text: "report", json: "report", when: "a kill read from the kernel log (the first victim of a report)",
+	return in(reportKeys, instance{text: "report", json: "report", when: when,
 		meaning: "what the kernel's report says beyond the kill: where the memory was"}, gated(reported, []field{
 		bytesOf("anon_bytes", memInfo, "anonymous memory of the node (active and inactive)", node, func(r *event.KernelReport) *uint64 { return &r.AnonBytes }),
 		bytesOf("file_bytes", memInfo, "page cache of the node", node, func(r *event.KernelReport) *uint64 { return &r.FileBytes }),
@@ -556,28 +559,61 @@ func snapshotFields(snap func(*event.Event) *event.Snapshot, flag func(*event.Ev
 		meaning: "the OOM cgroup's memory state read from user space right after the kill"}, fields)
 }
 
-func oomSnapshotFields() []field {
-	snap := func(ev *event.Event) *event.OOMSnapshot { return &ev.OOMSnapshot }
+// followedKillFields are the keys of an event that follows a kill, which
+// say which kill it follows: its ktime_ns, its class, its victim with the
+// victim's cgroup, and its OOM cgroup (oomMeaning says what of it).
+func followedKillFields(what string, ktime func(*event.Event) *uint64, class func(*event.Event) *event.Class, victim func(*event.Event) *event.Task,
+	victimCgroup, oomCgroup func(*event.Event) *event.Cgroup, oomMeaning string) []field {
 	fields := []field{
 		{text: "kill_ktime_ns", json: "kill_ktime_ns", when: "always",
-			meaning: "the `ktime_ns` of the kill this snapshot follows",
-			codec:   integerOf(func(ev *event.Event) *uint64 { return &snap(ev).KillKtimeNS })},
+			meaning: "the `ktime_ns` of the kill this " + what + " follows",
+			codec:   integerOf(ktime)},
 		{text: "class", json: "class", when: "always",
 			meaning: "the kill's class",
-			codec:   enumCodec[event.Class]{func(ev *event.Event) *event.Class { return &snap(ev).Class }, event.ParseClass}},
+			codec:   enumCodec[event.Class]{class, event.ParseClass}},
 	}
-	fields = append(fields, taskFields("victim", "the kill's victim", func(ev *event.Event) *event.Task { return &snap(ev).Victim })...)
-	victimCgroup := func(ev *event.Event) *event.Cgroup { return &snap(ev).VictimCgroup }
+	fields = append(fields, taskFields("victim", "the kill's victim", victim)...)
 	fields = append(fields, cgroupFields("victim.cgroup", "victim.cgroup", "victim.cgroup_usage_bytes", "victim.cgroup_limit_bytes", "the victim's memory cgroup", victimCgroup)...)
 	fields = append(fields, containerFields("victim", "victim_container", "who the victim's cgroup belongs to", victimCgroup)...)
-	oomCgroup := func(ev *event.Event) *event.Cgroup { return &snap(ev).OOMCgroup }
-	fields = append(fields, cgroupFields("oom_cgroup", "oom_cgroup", "memcg_usage_bytes", "memcg_limit_bytes", "memcg OOMs: the cgroup whose limit was hit, the one read", oomCgroup)...)
-	fields = append(fields, containerFields("oom", "oom_container", "who the OOM cgroup belongs to", oomCgroup)...)
+	fields = append(fields, cgroupFields("oom_cgroup", "oom_cgroup", "memcg_usage_bytes", "memcg_limit_bytes", oomMeaning, oomCgroup)...)
+	return append(fields, containerFields("oom", "oom_container", "who the OOM cgroup belongs to", oomCgroup)...)
+}
+
+func oomSnapshotFields() []field {
+	snap := func(ev *event.Event) *event.OOMSnapshot { return &ev.OOMSnapshot }
+	fields := followedKillFields("snapshot",
+		func(ev *event.Event) *uint64 { return &snap(ev).KillKtimeNS },
+		func(ev *event.Event) *event.Class { return &snap(ev).Class },
+		func(ev *event.Event) *event.Task { return &snap(ev).Victim },
+		func(ev *event.Event) *event.Cgroup { return &snap(ev).VictimCgroup },
+		func(ev *event.Event) *event.Cgroup { return &snap(ev).OOMCgroup },
+		"memcg OOMs: the cgroup whose limit was hit, the one read")
 	fields = append(fields, snapshotFields(func(ev *event.Event) *event.Snapshot { return &snap(ev).Snapshot }, nil, "always")...)
 	return append(fields, field{text: "why", json: "why", when: "when explained",
 		meaning: "what the snapshot tells about the kill, for people",
 		has:     func(ev *event.Event) bool { return snap(ev).Why != "" },
 		codec:   stringCodec{func(ev *event.Event) *string { return &snap(ev).Why }}})
+}
+
+func oomReportFields() []field {
+	rep := func(ev *event.Event) *event.OOMReport { return &ev.OOMReport }
+	fields := followedKillFields("report",
+		func(ev *event.Event) *uint64 { return &rep(ev).KillKtimeNS },
+		func(ev *event.Event) *event.Class { return &rep(ev).Class },
+		func(ev *event.Event) *event.Task { return &rep(ev).Victim },
+		func(ev *event.Event) *event.Cgroup { return &rep(ev).VictimCgroup },
+		func(ev *event.Event) *event.Cgroup { return &rep(ev).OOMCgroup },
+		"memcg OOMs: the cgroup whose limit was hit")
+	fields = append(fields, gfpFields("the report's header line (rate limited by the kernel) is in the log",
+		func(ev *event.Event) *uint32 { return &rep(ev).GFPMask },
+		func(ev *event.Event) *int32 { return &rep(ev).Order },
+		func(ev *event.Event) *bool { return &rep(ev).HasGFP })...)
+	fields = append(fields, reportFields(func(ev *event.Event) *event.KernelReport { return &rep(ev).Report },
+		"the log has the report's lines before the kill (the first victim of a report)")...)
+	return append(fields, field{text: "why", json: "why", when: "when explained",
+		meaning: "what the kernel's report tells about the kill, for people",
+		has:     func(ev *event.Event) bool { return rep(ev).Why != "" },
+		codec:   stringCodec{func(ev *event.Event) *string { return &rep(ev).Why }}})
 }
 
 func memcgOOMFields() []field {

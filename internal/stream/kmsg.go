@@ -69,6 +69,7 @@ func monotonic() time.Duration {
 // reports in its log, as they are logged.
 func runKernelLog(ctx context.Context, opts Options, logger *slog.Logger) (Summary, error) {
 	protectSelf(logger)
+	opts.KernelReport = false // the kills come from the log, with their reports
 	out, err := newOutput(opts, logger)
 	if err != nil {
 		return Summary{}, err
@@ -96,7 +97,7 @@ func runKernelLog(ctx context.Context, opts Options, logger *slog.Logger) (Summa
 	case err = <-samplingFailed:
 		stopReading()
 		<-read
-	case err = <-out.snapshotFailed():
+	case err = <-out.followUpFailed():
 		stopReading()
 		<-read
 	}

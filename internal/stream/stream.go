@@ -48,6 +48,11 @@ type Options struct {
 	// Snapshot reads the OOM cgroup's memory state right after each kill
 	// happening now, written as an oom_snapshot event after the kill's.
 	Snapshot bool
+	// KernelReport reads the kernel's report of each kill happening now
+	// from its log, written as an oom_report event after the kill's. It
+	// is for the tracer's kills: those read from the kernel log carry
+	// their report.
+	KernelReport bool
 	// SinceBoot first hands over the kills already in the kernel log,
 	// marked replayed, then goes on live without reporting any twice.
 	SinceBoot bool
@@ -150,11 +155,13 @@ func protectSelf(logger *slog.Logger) {
 
 // output is the way out of a live run: the pipeline, completed with what
 // only a live tracer knows (this machine's NUMA nodes, the memory cgroup
-// hierarchy), and the sampler and the snapshots when asked for.
+// hierarchy), and the sampler and the kills' follow-ups (snapshots,
+// kernel reports) when asked for.
 type output struct {
 	pipe      *pipeline.Pipeline
 	sampler   *sampler.Sampler
-	snapshots *snapshots
+	followUps *followUps
+	reports   *kernelReports // one of the follow-ups, whose log is closed at the end
 	// hierarchy, when found, tells which cgroups were removed.
 	hierarchy *memcg.Hierarchy
 }
@@ -179,39 +186,50 @@ func newOutput(opts Options, logger *slog.Logger) (output, error) {
 		}
 		sinks = append(sinks, out.sampler)
 	}
+	var follow []followUp
 	if opts.Snapshot {
 		if hierarchyErr != nil {
 			logger.Warn("no memory snapshots after kills", "error", hierarchyErr)
 		} else {
-			// Last, so that the read starts once the kill's line is out.
-			out.snapshots = newSnapshots(h, selfTask())
-			sinks = append(sinks, out.snapshots)
+			follow = append(follow, snapshotAfter(snapshotReader(h), selfTask()))
 		}
 	}
+	if opts.KernelReport {
+		if out.reports, err = newKernelReports(selfTask(), logger); err != nil {
+			logger.Warn("no kernel reports after kills", "error", err)
+		} else {
+			follow = append(follow, out.reports.after)
+		}
+	}
+	if len(follow) > 0 {
+		// Last, so that the follow-ups start once the kill's line is out.
+		out.followUps = newFollowUps(follow...)
+		sinks = append(sinks, out.followUps)
+	}
 	out.pipe = pipeline.New(po, sinks...)
-	if out.snapshots != nil {
-		out.snapshots.pipe = out.pipe
+	if out.followUps != nil {
+		out.followUps.pipe = out.pipe
 	}
 	return out, nil
 }
 
-// snapshotFailed reports the first error handing a snapshot over; nil
-// without snapshots.
-func (o output) snapshotFailed() <-chan error {
-	if o.snapshots == nil {
+// followUpFailed reports the first error handing a kill's follow-up over;
+// nil without follow-ups.
+func (o output) followUpFailed() <-chan error {
+	if o.followUps == nil {
 		return nil
 	}
-	return o.snapshots.failed
+	return o.followUps.failed
 }
 
-// finish waits for the snapshots still being read to be handed over.
+// finish waits for the follow-ups still being made to be handed over.
 func (o output) finish() error {
-	if o.snapshots == nil {
+	if o.followUps == nil {
 		return nil
 	}
-	o.snapshots.wait()
+	o.followUps.wait()
 	select {
-	case err := <-o.snapshots.failed:
+	case err := <-o.followUps.failed:
 		return err
 	default:
 		return nil
@@ -221,6 +239,9 @@ func (o output) finish() error {
 func (o output) close() {
 	if o.sampler != nil {
 		o.sampler.Close()
+	}
+	if o.reports != nil {
+		o.reports.close()
 	}
 }
 
@@ -317,7 +338,7 @@ func run(ctx context.Context, t source, decode decodeFunc, out output, opts Opti
 		tick = ticker.C
 	}
 	// An error ends the run like a stop does, so that what the reader and
-	// the snapshots still hold is written out.
+	// the follow-ups still hold is written out.
 	var failed error
 	for {
 		select {
@@ -330,7 +351,7 @@ func run(ctx context.Context, t source, decode decodeFunc, out output, opts Opti
 			// what it held.
 			return s.summary(t.Mode()), errors.Join(err, out.finish())
 		case failed = <-samplingFailed:
-		case failed = <-out.snapshotFailed():
+		case failed = <-out.followUpFailed():
 		case <-ctx.Done():
 		}
 		break

@@ -520,16 +520,12 @@ func (c *lockedCollect) count(kind event.Kind) int {
 // snapshot follows, and the run ends only once it is out.
 func TestKillLineWaitsForNoSnapshot(t *testing.T) {
 	release := make(chan struct{})
-	snaps := &snapshots{
-		read: func(oom *event.Cgroup) event.Snapshot {
-			<-release
-			return event.Snapshot{Status: event.SnapshotOK, Version: 2, Fields: event.SnapAnon, Anon: 1 << 20}
-		},
-		failed: make(chan error, 1),
-		self:   selfTask(),
-	}
+	snaps := newFollowUps(snapshotAfter(func(oom *event.Cgroup) event.Snapshot {
+		<-release
+		return event.Snapshot{Status: event.SnapshotOK, Version: 2, Fields: event.SnapAnon, Anon: 1 << 20}
+	}, selfTask()))
 	sink := &lockedCollect{}
-	out := output{pipe: pipeline.Of(nil, sink, snaps), snapshots: snaps}
+	out := output{pipe: pipeline.Of(nil, sink, snaps), followUps: snaps}
 	snaps.pipe = out.pipe
 	src := newFakeSource()
 	src.records <- []byte{byte(event.ClassMemcg)}
@@ -577,16 +573,12 @@ func TestKillLineWaitsForNoSnapshot(t *testing.T) {
 func TestSnapshotReadStartsAfterLineIsOut(t *testing.T) {
 	lines := &batchSink{}
 	linesAtRead := make(chan int, 1)
-	snaps := &snapshots{
-		read: func(oom *event.Cgroup) event.Snapshot {
-			lines.mu.Lock()
-			linesAtRead <- len(lines.batches)
-			lines.mu.Unlock()
-			return event.Snapshot{Status: event.SnapshotOK}
-		},
-		failed: make(chan error, 1),
-		self:   selfTask(),
-	}
+	snaps := newFollowUps(snapshotAfter(func(oom *event.Cgroup) event.Snapshot {
+		lines.mu.Lock()
+		linesAtRead <- len(lines.batches)
+		lines.mu.Unlock()
+		return event.Snapshot{Status: event.SnapshotOK}
+	}, selfTask()))
 	pipe := pipeline.Of(nil, lines, snaps)
 	snaps.pipe = pipe
 

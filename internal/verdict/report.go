@@ -69,11 +69,11 @@ func reportedMemcg(r *event.KernelReport) string {
 // hugePage is the largest charge a memory cgroup takes at once.
 const hugePage = 2 << 20
 
-// swapLimit explains a kill whose memory was below the memory limit when
-// memory+swap (cgroup v1) or swap (v2) was at its own: "memory+swap reached
-// its limit of 64 MiB while memory alone was 20 MiB of 32 MiB".
-func swapLimit(k *event.OOMKill) string {
-	r, oom := &k.Report, &k.OOMCgroup
+// swapLimit explains a kill whose memory was below the memory limit of
+// oom, the OOM cgroup, when memory+swap (cgroup v1) or swap (v2) was at its
+// own: "memory+swap reached its limit of 64 MiB while memory alone was
+// 20 MiB of 32 MiB".
+func swapLimit(r *event.KernelReport, oom *event.Cgroup) string {
 	if !r.HasMemcgSwap || r.MemcgSwapLimitBytes == event.NoLimit || r.MemcgSwapLimitBytes == 0 ||
 		r.MemcgSwapUsageBytes+hugePage < r.MemcgSwapLimitBytes || oom.AtLimit() || oom.LimitBytes == 0 {
 		return ""
@@ -84,23 +84,55 @@ func swapLimit(k *event.OOMKill) string {
 
 // fragmentation says when the allocation that failed needed contiguous
 // memory: "an order-3 allocation (32 KiB contiguous): 120 MiB was free,
-// only 12 MiB of it in blocks that large". Free memory in smaller blocks is
-// no use to it: the OOM can come with plenty free.
-func fragmentation(k *event.OOMKill) string {
-	if !k.HasGFP || k.Order <= 0 {
+// only 12 MiB of it in blocks that large", from the report r where it has
+// the free lists. Free memory in smaller blocks is no use to it: the OOM
+// can come with plenty free. hasGFP says the order is known.
+func fragmentation(hasGFP bool, order int32, r *event.KernelReport) string {
+	if !hasGFP || order <= 0 {
 		return ""
 	}
-	s := "an order-" + strconv.Itoa(int(k.Order)) + " allocation (" + bytes(4096<<k.Order) + " contiguous)"
-	r := &k.Report
-	if !r.HasFreeLists || int(k.Order) >= len(r.FreeByOrder) {
+	s := "an order-" + strconv.Itoa(int(order)) + " allocation (" + bytes(4096<<order) + " contiguous)"
+	if !r.HasFreeLists || int(order) >= len(r.FreeByOrder) {
 		return s
 	}
 	var free, large uint64
-	for order, n := range r.FreeByOrder {
+	for o, n := range r.FreeByOrder {
 		free += n
-		if order >= int(k.Order) {
+		if o >= int(order) {
 			large += n
 		}
 	}
 	return s + ": " + bytes(free) + " was free, " + bytes(large) + " of it in blocks that large"
+}
+
+// ExplainReport says what the kernel's report of a kill, read from its log
+// right after the kill, tells about it: for a memcg OOM where the OOM
+// cgroup's memory was and its largest tasks, for any other where the
+// node's was; and whether the allocation needed contiguous memory. For
+// example:
+//
+//	the kernel's report of the kill of "java" (pid 4242): in the cgroup at the kill: anon 470 MiB, page cache 30 MiB, kernel 12 MiB, shmem 1.0 MiB; largest tasks "java" (pid 4242) 480 MiB (of 3)
+func ExplainReport(ev *event.Event) string {
+	if ev == nil || ev.Kind != event.KindOOMReport {
+		return ""
+	}
+	o := &ev.OOMReport
+	var parts []string
+	add := func(s string) {
+		if s != "" {
+			parts = append(parts, s)
+		}
+	}
+	if o.Class == event.ClassMemcg {
+		add(swapLimit(&o.Report, &o.OOMCgroup))
+		add(reportedMemcg(&o.Report))
+		add(largestTasks(&o.Report))
+	} else {
+		add(reportedNode(&o.Report))
+	}
+	add(fragmentation(o.HasGFP, o.Order, &o.Report))
+	if len(parts) == 0 {
+		return ""
+	}
+	return "the kernel's report of the kill of " + process(o.Victim) + ": " + strings.Join(parts, "; ")
 }

@@ -3,8 +3,9 @@ package verdict
 import "github.com/oomtrace/oomtrace/internal/event"
 
 // Stage is the pipeline's explain stage, the one writer of the sentences
-// people read: the Why of kills, exits, evictions and snapshots. It comes after the classify and
-// attribute stages, whose fields the sentences are made of.
+// people read: the Why of kills, exits, evictions, snapshots and kernel
+// reports. It comes after the classify and attribute stages, whose fields
+// the sentences are made of.
 type Stage struct{}
 
 // Process explains ev once. Events read back from oomtrace's own log keep
@@ -22,6 +23,8 @@ func (Stage) Process(ev *event.Event) (bool, error) {
 		ev.Eviction.Why = ExplainEviction(ev)
 	case event.KindOOMSnapshot:
 		ev.OOMSnapshot.Why = ExplainSnapshot(ev)
+	case event.KindOOMReport:
+		ev.OOMReport.Why = ExplainReport(ev)
 	}
 	return true, nil
 }

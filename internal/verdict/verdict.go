@@ -33,7 +33,7 @@ func Explain(ev *event.Event) string {
 	} else {
 		explainChosen(&b, k, !ev.Missing.Lacks(event.MissingVictimAdj))
 	}
-	if f := fragmentation(k); f != "" {
+	if f := fragmentation(k.HasGFP, k.Order, &k.Report); f != "" {
 		b.WriteString("; " + f)
 	}
 	mainProcess(&b, k)
@@ -89,7 +89,7 @@ func explainMemcg(b *strings.Builder, k *event.OOMKill) {
 		b.WriteString(t)
 	}
 	b.WriteString("); memcg OOM")
-	if s := swapLimit(k); s != "" {
+	if s := swapLimit(&k.Report, &k.OOMCgroup); s != "" {
 		b.WriteString("; " + s)
 	}
 	if s := reportedMemcg(&k.Report); s != "" {

@@ -106,6 +106,19 @@ func (in input) snapshot() *event.Event {
 	return &event.Event{Kind: event.KindOOMSnapshot, OOMSnapshot: event.SnapshotAfter(in.attributed(), *in.Snapshot)}
 }
 
+// report is the oom_report event that would follow the kill, were it seen
+// live, when the case's kill is from a kernel log with a report: what the
+// log says beyond the kill then comes in an event of its own.
+func (in input) report() *event.Event {
+	k := &in.Event.OOMKill
+	if !k.Report.Has() && !k.HasGFP {
+		return nil
+	}
+	live := *in.attributed()
+	live.OOMKill.Report, live.OOMKill.HasGFP, live.OOMKill.GFPMask, live.OOMKill.Order = event.KernelReport{}, false, 0, 0
+	return &event.Event{Kind: event.KindOOMReport, OOMReport: event.ReportAfter(&live, k)}
+}
+
 type verdictCase struct {
 	name string
 	in   input
@@ -304,8 +317,19 @@ func cases() []verdictCase {
 	ev.OOMKill.OOMCgroup.UsageBytes, ev.OOMKill.OOMCgroup.LimitBytes = 20*mib, 32*mib
 	ev.OOMKill.Victim.Cgroup.UsageBytes, ev.OOMKill.Victim.Cgroup.LimitBytes = 20*mib, 32*mib
 	ev.OOMKill.Report = event.KernelReport{HasMemcg: true, MemcgAnonBytes: 19 * mib, MemcgFileBytes: mib, MemcgKernelBytes: 512 * kib,
-		HasMemcgSwap: true, MemcgSwapUsageBytes: 64 * mib, MemcgSwapLimitBytes: 64 * mib}
+		HasMemcgSwap: true, MemcgSwapUsageBytes: 64 * mib, MemcgSwapLimitBytes: 64 * mib,
+		Tasks: [event.ReportedTasks]event.ReportedTask{{PID: 21680, TGID: 21680, Comm: "oomtrace-hog", RSSBytes: 19 * mib}}, NumTasks: 1, TaskCount: 1}
 	add("memcg, from the kernel log, memory+swap limit", ev, input{})
+
+	// A kernel log gives the OOM cgroup's usage and limit, never those of
+	// the victim's cgroup below it.
+	ev = podLimitKill()
+	ev.Missing |= event.MissingCgroupIDs
+	ev.OOMKill.Mode = event.ModeKmsg
+	ev.OOMKill.Victim.Cgroup = event.Cgroup{Path: apiPath}
+	ev.OOMKill.TriggerCgroup = event.Cgroup{Path: sidecarPath}
+	ev.OOMKill.OOMCgroup.ID = 0
+	add("memcg, from the kernel log, pod level", ev, input{Victim: api, Trigger: proxy, OOM: pod})
 	return cs
 }
 
@@ -330,6 +354,13 @@ func TestExplainGolden(t *testing.T) {
 				t.Errorf("%s: snapshot verdict %q is empty or not one line", c.name, got)
 			}
 			b.WriteString("\n== " + c.name + ", the snapshot after\n" + got + "\n")
+		}
+		if report := c.in.report(); report != nil {
+			got := ExplainReport(report)
+			if got == "" || strings.ContainsAny(got, "\n\t") {
+				t.Errorf("%s: report verdict %q is empty or not one line", c.name, got)
+			}
+			b.WriteString("\n== " + c.name + ", the kernel's report after the live kill\n" + got + "\n")
 		}
 	}
 	if *update {
@@ -389,6 +420,28 @@ func TestExplainEviction(t *testing.T) {
 	ev.Eviction.Succeeded = false
 	if got := ExplainEviction(&ev); !strings.HasPrefix(got, `pod "shop/x\x1b[31m" was chosen for eviction`) {
 		t.Errorf("hostile pod name: %s", got)
+	}
+}
+
+// A kernel report that adds nothing to a kill gets no sentence, and
+// neither does any other event.
+func TestExplainReportNeedsAReport(t *testing.T) {
+	ev := event.Event{Kind: event.KindOOMReport, OOMReport: event.OOMReport{Class: event.ClassGlobal, Victim: event.Task{PID: 1, Comm: "a"}}}
+	if got := ExplainReport(&ev); got != "" {
+		t.Errorf("empty report: %q", got)
+	}
+	ev.OOMReport.HasGFP, ev.OOMReport.Order = true, 0
+	if got := ExplainReport(&ev); got != "" {
+		t.Errorf("an order-0 allocation and nothing else: %q", got)
+	}
+	ev.OOMReport.Order = 2
+	if got, want := ExplainReport(&ev), `the kernel's report of the kill of "a" (pid 1): an order-2 allocation (16 KiB contiguous)`; got != want {
+		t.Errorf("order-2 allocation:\n got %s\nwant %s", got, want)
+	}
+	for _, other := range []*event.Event{nil, {Kind: event.KindOOMKill}, {Kind: event.KindOOMSnapshot}} {
+		if got := ExplainReport(other); got != "" {
+			t.Errorf("%v: %q", other, got)
+		}
 	}
 }
 

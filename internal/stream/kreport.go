@@ -1,0 +1,211 @@
+package stream
+
+import (
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/oomtrace/oomtrace/internal/event"
+	"github.com/oomtrace/oomtrace/internal/kernlog"
+)
+
+// reportWait bounds the wait for a kill's report in the kernel log. The
+// kernel logs its "Killed process" line right after the kill, in the task
+// that killed, so the report is almost always there by the time the kill's
+// line is out; a task preempted between the two can take longer.
+const reportWait = 2 * time.Second
+
+// reportReread is how long a follow-up that did not find its kill in a
+// reading of the kernel log waits before the log is read again.
+const reportReread = 50 * time.Millisecond
+
+// kernelReports makes the oom_report event of a kill seen live: what the
+// kernel's own report of the kill, in its log, says beyond the kill. The
+// kill's line cannot have it (the report is printed around the kill, the
+// line is written from the ring buffer); the event follows it. The log is
+// read from /dev/kmsg once for the kills that come together
+// (memory.oom.group's, a storm's), from where the last reading stopped,
+// and not at all while no kill comes.
+type kernelReports struct {
+	// read returns the kills logged since tracing began, with what each
+	// report adds, the latest last; valid until the next call.
+	read   func() ([]loggedKill, error)
+	close  func() error
+	wait   time.Duration // reportWait
+	self   event.Task
+	logger *slog.Logger
+
+	mu    sync.Mutex
+	kills []loggedKill // of the last reading
+	// readAt is when the last reading began, and readBootNS the same on
+	// the ring buffer's clock, CLOCK_BOOTTIME.
+	readAt     time.Time
+	readBootNS uint64
+	broken     bool // a reading failed: the log cannot be read
+}
+
+// loggedKill is a kill as the kernel log reports it, and what its report
+// adds to it.
+type loggedKill struct {
+	// bootNS is the time of its "Killed process" line on the ring
+	// buffer's clock, CLOCK_BOOTTIME.
+	bootNS uint64
+	pid    uint32
+	comm   string
+	// What the report adds: the failed allocation, from its header line,
+	// and the memory state.
+	hasGFP  bool
+	gfpMask uint32
+	order   int32
+	report  event.KernelReport
+}
+
+// newKernelReports opens the kernel log after its last record: the kills
+// to follow are those from now on.
+func newKernelReports(self event.Task, logger *slog.Logger) (*kernelReports, error) {
+	tail, err := kernlog.OpenTail(true)
+	if err != nil {
+		return nil, err
+	}
+	logged := &kmsgKills{tail: tail}
+	return &kernelReports{read: logged.read, close: tail.Close, wait: reportWait, self: self, logger: logger}, nil
+}
+
+// after is the followUp of a kill: it waits for the kill's report to be
+// in the kernel log, at most r.wait, and makes its oom_report event.
+// A report whose header was rate-limited away adds nothing to the kill:
+// no event then.
+func (r *kernelReports) after(kill *event.Event) (event.Event, bool) {
+	start := time.Now()
+	for {
+		logged, found, ok := r.find(kill)
+		switch {
+		case !ok:
+			return event.Event{}, false
+		case found:
+			if !logged.report.Has() && !logged.hasGFP {
+				return event.Event{}, false
+			}
+			fromLog := event.OOMKill{HasGFP: logged.hasGFP, GFPMask: logged.gfpMask, Order: logged.order, Report: logged.report}
+			return event.Event{Kind: event.KindOOMReport, Time: time.Now(), KtimeNS: BootNanos(), Task: r.self,
+				OOMReport: event.ReportAfter(kill, &fromLog)}, true
+		case time.Since(start) >= r.wait:
+			v := &kill.OOMKill.Victim
+			r.logger.Warn("no report of the kill in the kernel log: its records may have been overwritten",
+				"victim_pid", v.PID, "victim_comm", v.Comm, "waited", r.wait)
+			return event.Event{}, false
+		}
+		time.Sleep(reportReread)
+	}
+}
+
+// find looks for kill in a reading of the kernel log that began after the
+// kill, and reads the log again when there is none, or when it has not
+// the kill: the kills that came together share a reading, and readings
+// are reportReread apart at least, which bounds what a storm of kills
+// costs (a reading of a full log buffer takes milliseconds). ok is false
+// when the log cannot be read.
+func (r *kernelReports) find(kill *event.Event) (logged loggedKill, found, ok bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.broken {
+		return loggedKill{}, false, false
+	}
+	if r.readBootNS > kill.KtimeNS {
+		if logged, found := matchKill(r.kills, kill); found {
+			return logged, true, true
+		}
+	}
+	if time.Since(r.readAt) < reportReread {
+		return loggedKill{}, false, true
+	}
+	r.readAt, r.readBootNS = time.Now(), BootNanos()
+	kills, err := r.read()
+	if err != nil {
+		r.broken = true
+		r.logger.Warn("no kernel reports after kills", "error", err)
+		return loggedKill{}, false, false
+	}
+	r.kills = kills
+	logged, found = matchKill(kills, kill)
+	return logged, found, true
+}
+
+// matchKill returns the latest of logged that is kill: the same victim,
+// by pid and name, at nearly the same time. The kernel log's clock is not
+// quite the ring buffer's: NTP slews CLOCK_BOOTTIME (at most 500 ppm),
+// not the scheduler's clock that stamps the log, so the two drift apart
+// with uptime.
+func matchKill(logged []loggedKill, kill *event.Event) (loggedKill, bool) {
+	v := &kill.OOMKill.Victim
+	slack := time.Second + time.Duration(kill.KtimeNS/1000) // 1 s and 1,000 ppm
+	for i := len(logged) - 1; i >= 0; i-- {
+		l := &logged[i]
+		if l.pid == v.PID && l.comm == v.Comm && absDiff(l.bootNS, kill.KtimeNS) <= uint64(slack) {
+			return *l, true
+		}
+	}
+	return loggedKill{}, false
+}
+
+func absDiff(a, b uint64) uint64 {
+	if a > b {
+		return a - b
+	}
+	return b - a
+}
+
+// kmsgKills keeps the kills the kernel log reported since it was opened,
+// read on demand from a kernlog.Tail.
+type kmsgKills struct {
+	tail *kernlog.Tail
+	// done holds the kills of complete reports, the latest maxLoggedKills
+	// at least; kills has them and those of the report being read.
+	done, kills []loggedKill
+	events      []event.Event // scratch
+}
+
+// maxLoggedKills bounds the kills kept: a kill's report is looked for
+// within seconds of the kill.
+const maxLoggedKills = 1024
+
+// read reads what was logged since the last call and returns every kill
+// kept, those of the report still being read last: a report is complete
+// only well after its kill, once unrelated messages follow it.
+func (k *kmsgKills) read() ([]loggedKill, error) {
+	if _, err := k.tail.Read(func(it kernlog.Item) error {
+		k.done = k.add(k.done, it)
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	if len(k.done) > 2*maxLoggedKills {
+		k.done = append(k.done[:0], k.done[len(k.done)-maxLoggedKills:]...)
+	}
+	k.kills = append(k.kills[:0], k.done...)
+	for _, it := range k.tail.Pending() {
+		k.kills = k.add(k.kills, it)
+	}
+	return k.kills, nil
+}
+
+// add appends to dst the kills of the report in it.
+func (k *kmsgKills) add(dst []loggedKill, it kernlog.Item) []loggedKill {
+	if it.Report == nil {
+		return dst
+	}
+	// The log's stamps run like CLOCK_MONOTONIC, which stops during a
+	// suspend; the ring buffer's, CLOCK_BOOTTIME, does not.
+	suspended := BootNanos() - uint64(monotonic())
+	k.events = it.Report.Events(k.events[:0], kernlog.EventOptions{})
+	for i := range k.events {
+		ev := &k.events[i]
+		if ev.Missing.Lacks(event.MissingKtime) {
+			continue
+		}
+		kill := &ev.OOMKill
+		dst = append(dst, loggedKill{bootNS: ev.KtimeNS + suspended, pid: kill.Victim.PID, comm: kill.Victim.Comm,
+			hasGFP: kill.HasGFP, gfpMask: kill.GFPMask, order: kill.Order, report: kill.Report})
+	}
+	return dst
+}
