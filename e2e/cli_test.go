@@ -108,6 +108,10 @@ func TestDoctorAgreesWithTrace(t *testing.T) {
 			t.Errorf("doctor says %s for %s mode, but trace --mode %s works=%v\n%s", line[1], mode, mode, works, errBuf.String())
 		}
 	}
+	// Root reads the kernel log: kmsg mode and the kills' oom_report.
+	if !regexp.MustCompile(`(?m)^  ok\s+kernel log\s+/dev/kmsg readable`).MatchString(stdout) {
+		t.Errorf("doctor does not say root reads the kernel log:\n%s", stdout)
+	}
 }
 
 // waitReadyOrExit reports whether the tracer got attached; it stops it.

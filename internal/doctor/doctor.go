@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/oomtrace/oomtrace/internal/event"
+	"github.com/oomtrace/oomtrace/internal/kernlog"
 	"github.com/oomtrace/oomtrace/internal/ksym"
 	"github.com/oomtrace/oomtrace/internal/memcg"
 	"github.com/oomtrace/oomtrace/internal/tracer"
@@ -103,6 +104,12 @@ func Run() Report {
 		add(false, "memory cgroup", err.Error())
 	} else {
 		add(true, "memory cgroup", fmt.Sprintf("cgroup v%d at %s", h.Version, h.Mountpoint))
+	}
+
+	if err := kernlog.CanRead(); err != nil {
+		add(false, "kernel log", fmt.Sprintf("%v: no kmsg mode, no explain of this machine's log, no oom_report after kills", err))
+	} else {
+		add(true, "kernel log", kernlog.KmsgPath+" readable: kmsg mode, oom_report after kills")
 	}
 
 	mode, reason, err := features.AutoMode()
