@@ -158,16 +158,22 @@ func absDiff(a, b uint64) uint64 {
 // kmsgKills keeps the kills the kernel log reported since it was opened,
 // read on demand from a kernlog.Tail.
 type kmsgKills struct {
-	tail *kernlog.Tail
+	tail logTail
 	// done holds the kills of complete reports, the latest maxLoggedKills
 	// at least; kills has them and those of the report being read.
 	done, kills []loggedKill
 	events      []event.Event // scratch
 }
 
+// logTail is what kmsgKills needs of a kernlog.Tail.
+type logTail interface {
+	Read(fn func(kernlog.Item) error) (records int, err error)
+	Pending() []kernlog.Item
+}
+
 // maxLoggedKills bounds the kills kept: a kill's report is looked for
 // within seconds of the kill.
-const maxLoggedKills = 1024
+const maxLoggedKills = 256
 
 // read reads what was logged since the last call and returns every kill
 // kept, those of the report still being read last: a report is complete

@@ -3,7 +3,10 @@ package stream
 import (
 	"bytes"
 	"errors"
+	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -255,4 +258,74 @@ func BenchmarkReadWholeKernelLog(b *testing.B) {
 	}
 	b.ReportMetric(float64(kills), "kills")
 	b.ReportMetric(float64(records), "records")
+}
+
+// fakeTail hands out the items of a kernel log fixture, every copy of it
+// one Read, and shows pending as the report still being read.
+type fakeTail struct {
+	items   []kernlog.Item
+	pending []kernlog.Item
+}
+
+func (f *fakeTail) Read(fn func(kernlog.Item) error) (int, error) {
+	for _, it := range f.items {
+		if err := fn(it); err != nil {
+			return 0, err
+		}
+	}
+	return len(f.items), nil
+}
+
+func (f *fakeTail) Pending() []kernlog.Item { return f.pending }
+
+func fixtureItems(t *testing.T, name string) []kernlog.Item {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "kernlog", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := kernlog.NewDecoder(bytes.NewReader(b), name)
+	var items []kernlog.Item
+	for {
+		it, err := d.Next()
+		if errors.Is(err, io.EOF) {
+			return items
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		items = append(items, it)
+	}
+}
+
+// The kills of the reports read, then that of the report still being
+// read; the latest kept when they pile up.
+func TestKmsgKills(t *testing.T) {
+	storm := fixtureItems(t, "6.18-v1-rec-ratelimit.kmsg")
+	plain := fixtureItems(t, "6.18-v1-rec-memcg.kmsg")
+	tail := &fakeTail{items: storm, pending: plain}
+	k := &kmsgKills{tail: tail}
+	kills, err := k.read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	perRead := len(k.done)
+	if perRead != 7 || len(kills) != perRead+2 { // the fixtures hold 7 kills, and 2
+		t.Fatalf("%d kills of the storm's reports, %d with the pending ones", perRead, len(kills))
+	}
+	last := kills[len(kills)-1]
+	if last.pid != 14614 || last.comm != "klhog" || !last.hasGFP || !last.report.HasMemcg {
+		t.Errorf("the pending report's kill: %+v", last)
+	}
+	for range 2 * maxLoggedKills / perRead {
+		if kills, err = k.read(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(k.done) > 2*maxLoggedKills || len(k.done) < maxLoggedKills {
+		t.Errorf("%d kills kept, want %d to %d", len(k.done), maxLoggedKills, 2*maxLoggedKills)
+	}
+	if kills[len(kills)-1].pid != 14614 || kills[len(kills)-3] != k.done[len(k.done)-1] {
+		t.Error("the latest kills are not last")
+	}
 }
