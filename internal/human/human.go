@@ -175,7 +175,7 @@ func (w *Writer) Summary(source string, warnings int) error {
 		fmt.Fprintf(&b, "%d events lost: the kernel could not hand them over\n", w.lost)
 	}
 	if warnings > 0 {
-		fmt.Fprintf(&b, "%s on lines that could not be read (on stderr)\n", plural(warnings, "warning", "warnings"))
+		fmt.Fprintf(&b, "%s on the log: lines that could not be read, reports cut short (on stderr)\n", plural(warnings, "warning", "warnings"))
 	}
 	_, err := io.WriteString(w.w, b.String())
 	return err

@@ -63,7 +63,7 @@ boot+5.500s  OOM kill  [global OOM, before tracing] with\x1b[31m a control byte
 3 OOM kills in kern.log (global 1, memcg 2), 1 eviction
 1 process ended by a signal other than the OOM killer's
 5 events lost: the kernel could not hand them over
-1 warning on lines that could not be read (on stderr)
+1 warning on the log: lines that could not be read, reports cut short (on stderr)
 `
 	if got := out.String(); got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)

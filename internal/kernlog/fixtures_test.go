@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -438,5 +439,51 @@ func TestHeaderless4x(t *testing.T) {
 	rs := reports(items)
 	if len(rs) != 1 || rs[0].Selected == nil || rs[0].Victims[0].ShmemRSSKB != 12345 || rs[0].Victims[0].PID != 1012 {
 		t.Fatalf("reports %+v", rs)
+	}
+}
+
+// A report the log ends before its "Killed process" line is a warning at
+// its first line, since a kill may be missing; one that says the OOM found
+// no task to kill is not, and neither is a whole report.
+func TestReportWithoutKill(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "kernlog", "6.18-v1-memcg.dmesg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(b), "\n")
+	killed := -1
+	for i, l := range lines {
+		if strings.Contains(l, "Killed process 14533") {
+			killed = i
+		}
+	}
+	if killed < 0 {
+		t.Fatal("the fixture has no Killed process line")
+	}
+	noKill := func(ws []Warning) (n, line int) {
+		for _, w := range ws {
+			if strings.Contains(w.Msg, ErrNoKill.Error()) {
+				n, line = n+1, w.Line
+			}
+		}
+		return n, line
+	}
+	for _, tc := range []struct {
+		name     string
+		log      string
+		warnings int
+	}{
+		{"whole", string(b), 0},
+		{"cut before the kill", strings.Join(lines[:killed], ""), 1},
+		{"no killable task", strings.Join(lines[:killed], "") + "[  968.942374] Out of memory and no killable processes...\n", 0},
+	} {
+		items, ws := decodeBytes(t, []byte(tc.log), tc.name)
+		n, line := noKill(ws)
+		if n != tc.warnings || n > 0 && line != 1 {
+			t.Errorf("%s: %d warnings of a report without a kill (at line %d), want %d at line 1: %v", tc.name, n, line, tc.warnings, ws)
+		}
+		if kills := len(reports(items)); kills != 1 {
+			t.Errorf("%s: %d reports", tc.name, kills)
+		}
 	}
 }

@@ -1,5 +1,7 @@
 package kernlog
 
+import "errors"
+
 // Log is what a stretch of kernel log says about OOM kills, in log order.
 type Log struct {
 	Kills  []Kill
@@ -26,8 +28,8 @@ type collector struct {
 
 func newCollector() *collector {
 	c := &collector{}
-	c.asm.Warn = func(_ Stamp, line string, _ error) {
-		if len(c.done.Malformed) < maxMalformed {
+	c.asm.Warn = func(_ Stamp, line string, err error) {
+		if errors.Is(err, ErrMalformed) && len(c.done.Malformed) < maxMalformed {
 			c.done.Malformed = append(c.done.Malformed, line)
 		}
 	}

@@ -162,6 +162,11 @@ type Line struct {
 // kernel's).
 var ErrMalformed = errors.New("malformed OOM report line")
 
+// ErrNoKill is the warning about an OOM report that ends without the
+// "Killed process" line the kernel logs right after it: the log was cut
+// there, or ends there, and a kill may be missing from it.
+var ErrNoKill = errors.New(`OOM report without a kill: the log ends or was cut before its "Killed process" line`)
+
 // maxCommText is the longest a task name can print: TASK_COMM_LEN-1 bytes,
 // each escaped as \xHH by dmesg at worst.
 const maxCommText = 4 * 15

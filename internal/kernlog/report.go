@@ -63,6 +63,9 @@ type Report struct {
 	// Skipped is set when the chosen task was already exiting and nothing
 	// was killed.
 	Skipped *Skipped
+	// NoKillable is set when the OOM killer found no task it may kill
+	// ("Out of memory and no killable processes...").
+	NoKillable bool
 	// Victims are the tasks killed, in log order: the chosen one first,
 	// then, with memory.oom.group, every task of Group.
 	Victims []Killed
@@ -276,28 +279,31 @@ func (r *Report) trimTasks() {
 }
 
 var (
-	cpuLine        = regexp.MustCompile(`(?s)^CPU: ([0-9]+) (?:UID: ([0-9]+) )?PID: ([0-9]+) Comm: (.*)$`)
-	counterLine    = regexp.MustCompile(`^(memory|memory\+swap|kmem|swap|tcpmem): usage ([0-9]+)kB, limit ([0-9]+)kB, failcnt ([0-9]+)$`)
-	statsOneLine   = regexp.MustCompile(`^(?: [a-z_0-9]+:[0-9]+(?:KB)?)+$`)
-	statsPair      = regexp.MustCompile(`([a-z_0-9]+):([0-9]+)(KB)?`)
-	statLine       = regexp.MustCompile(`^([a-z_0-9]+) ([0-9]+)$`)
-	meminfoPair    = regexp.MustCompile(`([a-z_A-Z0-9()]+):([0-9]+)(?:\s|$)`)
-	zoneLine       = regexp.MustCompile(`^Node ([0-9]+) ([A-Za-z0-9]+) free:([0-9]+)kB(?: boost:[0-9]+kB)? min:([0-9]+)kB low:([0-9]+)kB high:([0-9]+)kB`)
-	freeListLine   = regexp.MustCompile(`^Node ([0-9]+) ([A-Za-z0-9]+): (.*) = ([0-9]+)kB$`)
-	freeArea       = regexp.MustCompile(`([0-9]+)\*([0-9]+)kB(?: \(([A-Z]+)\))?`)
-	swapLine       = regexp.MustCompile(`^(Free|Total) swap *= *([0-9]+)kB$`)
-	pagesLine      = regexp.MustCompile(`^([0-9]+) (pages RAM|pages reserved|total pagecache pages)$`)
-	taskHeader     = regexp.MustCompile(`^\[ *pid *\] +uid +tgid +total_vm +rss `)
-	taskRowStart   = regexp.MustCompile(`^\[ *([0-9]+)\] `)
-	selectedLine   = regexp.MustCompile(`^(?:(.*): )?Kill process ([0-9]+) \((.*)\) score ([0-9]+) or sacrifice child$`)
-	skippedLine    = regexp.MustCompile(`^(?:(.*): )?OOM victim ([0-9]+) \((.*)\) is already exiting\. Skip killing the task$`)
-	unableLine     = regexp.MustCompile(`^oom_reaper: unable to reap pid:([0-9]+) \((.*)\)$`)
-	groupPrefix    = "Tasks in "
-	groupSuffix    = " are going to be killed due to memory.oom.group set"
-	limitOfPrefix  = "Task in "
-	limitOfMarker  = " killed as a result of limit of "
-	statsPrefix    = "Memory cgroup stats for "
-	tasksStateLine = "Tasks state (memory values in pages):"
+	cpuLine       = regexp.MustCompile(`(?s)^CPU: ([0-9]+) (?:UID: ([0-9]+) )?PID: ([0-9]+) Comm: (.*)$`)
+	counterLine   = regexp.MustCompile(`^(memory|memory\+swap|kmem|swap|tcpmem): usage ([0-9]+)kB, limit ([0-9]+)kB, failcnt ([0-9]+)$`)
+	statsOneLine  = regexp.MustCompile(`^(?: [a-z_0-9]+:[0-9]+(?:KB)?)+$`)
+	statsPair     = regexp.MustCompile(`([a-z_0-9]+):([0-9]+)(KB)?`)
+	statLine      = regexp.MustCompile(`^([a-z_0-9]+) ([0-9]+)$`)
+	meminfoPair   = regexp.MustCompile(`([a-z_A-Z0-9()]+):([0-9]+)(?:\s|$)`)
+	zoneLine      = regexp.MustCompile(`^Node ([0-9]+) ([A-Za-z0-9]+) free:([0-9]+)kB(?: boost:[0-9]+kB)? min:([0-9]+)kB low:([0-9]+)kB high:([0-9]+)kB`)
+	freeListLine  = regexp.MustCompile(`^Node ([0-9]+) ([A-Za-z0-9]+): (.*) = ([0-9]+)kB$`)
+	freeArea      = regexp.MustCompile(`([0-9]+)\*([0-9]+)kB(?: \(([A-Z]+)\))?`)
+	swapLine      = regexp.MustCompile(`^(Free|Total) swap *= *([0-9]+)kB$`)
+	pagesLine     = regexp.MustCompile(`^([0-9]+) (pages RAM|pages reserved|total pagecache pages)$`)
+	taskHeader    = regexp.MustCompile(`^\[ *pid *\] +uid +tgid +total_vm +rss `)
+	taskRowStart  = regexp.MustCompile(`^\[ *([0-9]+)\] `)
+	selectedLine  = regexp.MustCompile(`^(?:(.*): )?Kill process ([0-9]+) \((.*)\) score ([0-9]+) or sacrifice child$`)
+	skippedLine   = regexp.MustCompile(`^(?:(.*): )?OOM victim ([0-9]+) \((.*)\) is already exiting\. Skip killing the task$`)
+	unableLine    = regexp.MustCompile(`^oom_reaper: unable to reap pid:([0-9]+) \((.*)\)$`)
+	groupPrefix   = "Tasks in "
+	groupSuffix   = " are going to be killed due to memory.oom.group set"
+	limitOfPrefix = "Task in "
+	limitOfMarker = " killed as a result of limit of "
+	statsPrefix   = "Memory cgroup stats for "
+	// noKillablePrefix starts the line of an OOM that found no task to
+	// kill (all unkillable, oom_score_adj -1000): no kill follows.
+	noKillablePrefix = "Out of memory and no killable processes"
+	tasksStateLine   = "Tasks state (memory values in pages):"
 )
 
 // bodyMode says which multi-line part of a report the last line began.
@@ -442,6 +448,12 @@ func (a *Assembler) closeCur() {
 	a.cur, a.mode, a.unrelated = nil, bodyNone, 0
 	if err := a.summarize(r); err != nil {
 		a.warn(r.Start, a.summaryText, err)
+	}
+	if (r.Header != nil || r.Summary != nil) && len(r.Victims) == 0 && r.Skipped == nil && !r.NoKillable {
+		// The kernel logs a kill's "Killed process" line right after its
+		// report, and nothing stops it: a report without one is a log
+		// cut short, and a kill that may be missing.
+		a.warn(r.Start, a.summaryText, ErrNoKill)
 	}
 	a.summaryText = ""
 	r.trimTasks()
@@ -693,6 +705,8 @@ func (a *Assembler) bodyLine(text string, at Stamp) bool {
 		return false
 	}
 	switch {
+	case strings.HasPrefix(text, noKillablePrefix):
+		r.NoKillable = true
 	case strings.HasPrefix(text, limitOfPrefix) && strings.Contains(text, limitOfMarker):
 		task, limit := splitLimitOf(text[len(limitOfPrefix):])
 		r.LimitOf = &LimitOf{Task: task, Limit: limit}
