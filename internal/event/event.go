@@ -278,6 +278,13 @@ type OOMKill struct {
 	// VictimExiting is true when no SIGKILL was sent: the victim was already
 	// exiting and was only marked so its memory is reaped.
 	VictimExiting bool
+	// ChosenParent is the process the OOM chose when the kernel killed one
+	// of its children in its place, where the source saw it: kernels before
+	// 5.0 log "Kill process P (C) score S or sacrifice child" before the
+	// kill. Its TGID is 0 when the victim is the task chosen. ChosenScore
+	// is the score that line printed.
+	ChosenParent Task
+	ChosenScore  uint64
 	// Replayed is true for a kill found in the kernel log from before
 	// tracing started (trace --since-boot), rather than seen as it happened.
 	Replayed bool

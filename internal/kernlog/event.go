@@ -59,11 +59,21 @@ func (r *Report) Events(dst []event.Event, opts EventOptions) []event.Event {
 		}
 		r.setVictimCgroup(k, i)
 		if i == 0 {
+			r.setChosenParent(k)
 			r.setReport(&k.Report)
 		}
 		dst = append(dst, ev)
 	}
 	return dst
+}
+
+// setChosenParent names the process the OOM chose when the kernel killed
+// a child of it, the first victim, in its place (before 5.0).
+func (r *Report) setChosenParent(k *event.OOMKill) {
+	if sel := r.Selected; sel != nil && uint32(sel.PID) != k.Victim.PID {
+		k.ChosenParent = event.Task{TGID: uint32(sel.PID), Comm: sel.Comm} // a process: its thread is not named
+		k.ChosenScore = sel.Score
+	}
 }
 
 // killedBefore reports whether the report's i-th victim is one of the

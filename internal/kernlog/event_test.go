@@ -240,6 +240,15 @@ func TestEventsRedHatUID(t *testing.T) {
 	if k.Class != event.ClassMemcg || k.Victim.PID != 18177 || !k.Victim.HasUID || k.Victim.UID != 0 || k.Victim.RSSAnonKB != 45563572 {
 		t.Errorf("class %s victim %+v", k.Class, k.Victim)
 	}
+	// The OOM chose 24984 ("Kill process 24984 (palo_be) score 968 or
+	// sacrifice child"); the kernel killed a child of it, 18177.
+	if want := (event.Task{TGID: 24984, Comm: "palo_be"}); k.ChosenParent != want || k.ChosenScore != 968 {
+		t.Errorf("chosen %+v score %d, want %+v score 968", k.ChosenParent, k.ChosenScore, want)
+	}
+	// Where the chosen process is the one killed, no parent is named.
+	if old := fileEvents(t, "3.13-v1-memcg.txt")[0].OOMKill; old.ChosenParent != (event.Task{}) || old.ChosenScore != 0 {
+		t.Errorf("3.13, victim %d chosen itself: chosen parent %+v", old.Victim.PID, old.ChosenParent)
+	}
 }
 
 func TestEventsDocker(t *testing.T) {

@@ -141,7 +141,8 @@ func goldenCases() []goldenCase {
 				Cgroup: event.Cgroup{Path: "/system.slice/postgresql.service"}},
 			Trigger: event.Task{PID: 2001, Comm: "java"},
 			HasGFP:  true, GFPMask: 0x6200ca, Order: 3,
-			Group: event.Cgroup{Path: "/system.slice"},
+			Group:        event.Cgroup{Path: "/system.slice"},
+			ChosenParent: event.Task{TGID: 1100, Comm: "post master"}, ChosenScore: 912,
 			Report: event.KernelReport{
 				HasNode: true, AnonBytes: 7 << 30, FileBytes: 40 << 20, ShmemBytes: 1 << 20,
 				SlabReclaimableBytes: 30 << 20, SlabUnreclaimBytes: 200 << 20, FreeBytes: 120 << 20, MinFreeBytes: 60 << 20,

@@ -36,6 +36,10 @@ func Explain(ev *event.Event) string {
 	if f := fragmentation(k.HasGFP, k.Order, &k.Report); f != "" {
 		b.WriteString("; " + f)
 	}
+	if p := k.ChosenParent; p.TGID != 0 {
+		b.WriteString("; the OOM chose its parent " + quote(p.Comm) + " (pid " + strconv.FormatUint(uint64(p.TGID), 10) +
+			", score " + strconv.FormatUint(k.ChosenScore, 10) + ") and killed this child in its place")
+	}
 	mainProcess(&b, k)
 	return b.String()
 }

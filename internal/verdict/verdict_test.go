@@ -330,6 +330,14 @@ func cases() []verdictCase {
 	ev.OOMKill.TriggerCgroup = event.Cgroup{Path: sidecarPath}
 	ev.OOMKill.OOMCgroup.ID = 0
 	add("memcg, from the kernel log, pod level", ev, input{Victim: api, Trigger: proxy, OOM: pod})
+
+	// Before 5.0 the kernel could kill a child of the process it chose.
+	ev = hog
+	ev.Missing |= event.MissingCgroupIDs | event.MissingVictimAdj
+	ev.OOMKill.Mode = event.ModeKmsg
+	ev.OOMKill.Victim.Task = event.Task{PID: 18177, TGID: 18177, Comm: "palo_be"}
+	ev.OOMKill.ChosenParent, ev.OOMKill.ChosenScore = event.Task{TGID: 24984, Comm: "palo_be"}, 968
+	add("memcg, from an old kernel's log, a child killed for its parent", ev, input{})
 	return cs
 }
 
