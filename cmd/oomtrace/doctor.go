@@ -13,7 +13,7 @@ import (
 func runDoctor(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "Usage: oomtrace doctor\n\nSay what this kernel and these privileges allow: BTF, each attach mode\n(loaded and attached for real), each tracepoint, kallsyms, the memory\ncgroup hierarchy, and which mode auto would pick. Exits 1 when no mode works.\n")
+		fmt.Fprint(fs.Output(), "Usage: oomtrace doctor\n\nSay what this kernel and these privileges allow: BTF, each attach mode\n(loaded and attached for real), each tracepoint, kallsyms, the memory\ncgroup hierarchy, the kernel log, and which mode auto would pick. Exits 1\nwhen no mode works.\n")
 	}
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err

@@ -134,9 +134,6 @@ func (t *Tail) Read(fn func(Item) error) (records int, err error) {
 // logged, long before the report is complete.
 func (t *Tail) Pending() []Item { return t.asm.Pending() }
 
-// Lost is how many records the kernel overwrote before they were read.
-func (t *Tail) Lost() int { return t.lost }
-
 // Close closes the log device.
 func (t *Tail) Close() error { return unix.Close(t.fd) }
 

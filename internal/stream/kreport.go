@@ -27,13 +27,14 @@ const reportReread = 50 * time.Millisecond
 // (memory.oom.group's, a storm's), from where the last reading stopped,
 // and not at all while no kill comes.
 type kernelReports struct {
-	// read returns the kills logged since tracing began, with what each
-	// report adds, the latest last; valid until the next call.
-	read   func() ([]loggedKill, error)
-	close  func() error
-	wait   time.Duration // reportWait
-	self   event.Task
-	logger *slog.Logger
+	// read returns the latest kills logged since tracing began, with
+	// what each report adds, the latest last (those of the report still
+	// being read among them); valid until the next call.
+	read     func() ([]loggedKill, error)
+	closeLog func() error
+	wait     time.Duration // reportWait
+	self     event.Task
+	logger   *slog.Logger
 
 	mu    sync.Mutex
 	kills []loggedKill // of the last reading
@@ -41,8 +42,20 @@ type kernelReports struct {
 	// the ring buffer's clock, CLOCK_BOOTTIME.
 	readAt     time.Time
 	readBootNS uint64
-	broken     bool // a reading failed: the log cannot be read
+	broken     bool // a reading failed, or the log was closed
+	// matched holds the logged kills given to a kill already: one report
+	// is one kill's.
+	matched map[matchKey]bool
 }
+
+type matchKey struct {
+	bootNS uint64
+	pid    uint32
+}
+
+// maxMatched bounds the logged kills remembered as matched; it is more
+// than maxLoggedKills, the most a reading holds.
+const maxMatched = 4 * maxLoggedKills
 
 // loggedKill is a kill as the kernel log reports it, and what its report
 // adds to it.
@@ -68,14 +81,29 @@ func newKernelReports(self event.Task, logger *slog.Logger) (*kernelReports, err
 		return nil, err
 	}
 	logged := &kmsgKills{tail: tail}
-	return &kernelReports{read: logged.read, close: tail.Close, wait: reportWait, self: self, logger: logger}, nil
+	return &kernelReports{read: logged.read, closeLog: tail.Close, wait: reportWait, self: self, logger: logger}, nil
+}
+
+// close closes the kernel log once no reading is under way; the
+// follow-ups still waiting give up.
+func (r *kernelReports) close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.broken = true
+	return r.closeLog()
 }
 
 // after is the followUp of a kill: it waits for the kill's report to be
-// in the kernel log, at most r.wait, and makes its oom_report event.
-// A report whose header was rate-limited away adds nothing to the kill:
-// no event then.
+// in the kernel log, at most r.wait, and makes its oom_report event. A
+// report that adds nothing to the kill makes none: one whose header was
+// rate-limited away, and those of memory.oom.group's other victims, which
+// only repeat the allocation the kill has where the tracer read it.
 func (r *kernelReports) after(kill *event.Event) (event.Event, bool) {
+	if kill.OOMKill.VictimExiting {
+		// The OOM killer only marked a victim already exiting: it logs
+		// nothing then, neither report nor "Killed process".
+		return event.Event{}, false
+	}
 	start := time.Now()
 	for {
 		logged, found, ok := r.find(kill)
@@ -83,7 +111,7 @@ func (r *kernelReports) after(kill *event.Event) (event.Event, bool) {
 		case !ok:
 			return event.Event{}, false
 		case found:
-			if !logged.report.Has() && !logged.hasGFP {
+			if !logged.report.Has() && (!logged.hasGFP || kill.OOMKill.HasGFP) {
 				return event.Event{}, false
 			}
 			fromLog := event.OOMKill{HasGFP: logged.hasGFP, GFPMask: logged.gfpMask, Order: logged.order, Report: logged.report}
@@ -91,7 +119,7 @@ func (r *kernelReports) after(kill *event.Event) (event.Event, bool) {
 				OOMReport: event.ReportAfter(kill, &fromLog)}, true
 		case time.Since(start) >= r.wait:
 			v := &kill.OOMKill.Victim
-			r.logger.Warn("no report of the kill in the kernel log: its records may have been overwritten",
+			r.logger.Warn("no report of the kill in the kernel log: its records were overwritten before they were read, or not logged",
 				"victim_pid", v.PID, "victim_comm", v.Comm, "waited", r.wait)
 			return event.Event{}, false
 		}
@@ -111,41 +139,58 @@ func (r *kernelReports) find(kill *event.Event) (logged loggedKill, found, ok bo
 	if r.broken {
 		return loggedKill{}, false, false
 	}
-	if r.readBootNS > kill.KtimeNS {
-		if logged, found := matchKill(r.kills, kill); found {
-			return logged, true, true
+	if r.readBootNS <= kill.KtimeNS || !r.match(kill, &logged) {
+		if time.Since(r.readAt) < reportReread {
+			return loggedKill{}, false, true
+		}
+		r.readAt, r.readBootNS = time.Now(), BootNanos()
+		kills, err := r.read()
+		if err != nil {
+			r.broken = true
+			r.logger.Warn("no kernel reports after kills", "error", err)
+			return loggedKill{}, false, false
+		}
+		r.kills = kills
+		if !r.match(kill, &logged) {
+			return loggedKill{}, false, true
 		}
 	}
-	if time.Since(r.readAt) < reportReread {
-		return loggedKill{}, false, true
+	if r.matched == nil || len(r.matched) >= maxMatched {
+		r.matched = make(map[matchKey]bool)
 	}
-	r.readAt, r.readBootNS = time.Now(), BootNanos()
-	kills, err := r.read()
-	if err != nil {
-		r.broken = true
-		r.logger.Warn("no kernel reports after kills", "error", err)
-		return loggedKill{}, false, false
-	}
-	r.kills = kills
-	logged, found = matchKill(kills, kill)
-	return logged, found, true
+	r.matched[matchKey{logged.bootNS, logged.pid}] = true
+	return logged, true, true
 }
 
-// matchKill returns the latest of logged that is kill: the same victim,
-// by pid and name, at nearly the same time. The kernel log's clock is not
-// quite the ring buffer's: NTP slews CLOCK_BOOTTIME (at most 500 ppm),
-// not the scheduler's clock that stamps the log, so the two drift apart
-// with uptime.
-func matchKill(logged []loggedKill, kill *event.Event) (loggedKill, bool) {
+// match finds kill among the logged kills of the last reading not given
+// to another kill yet.
+func (r *kernelReports) match(kill *event.Event, logged *loggedKill) bool {
+	i := matchKill(r.kills, kill, func(l *loggedKill) bool { return !r.matched[matchKey{l.bootNS, l.pid}] })
+	if i < 0 {
+		return false
+	}
+	*logged = r.kills[i]
+	return true
+}
+
+// matchKill returns the index of the kill in logged that is kill, or -1:
+// the same victim, by pid and name, nearest in time, among those free
+// says are free. The kernel log's clock is not quite the ring buffer's:
+// NTP slews CLOCK_BOOTTIME (at most 500 ppm), not the scheduler's clock
+// that stamps the log, so the two drift apart with uptime; the nearest
+// is the one, since the drift moves every logged kill alike.
+func matchKill(logged []loggedKill, kill *event.Event, free func(*loggedKill) bool) int {
 	v := &kill.OOMKill.Victim
-	slack := time.Second + time.Duration(kill.KtimeNS/1000) // 1 s and 1,000 ppm
-	for i := len(logged) - 1; i >= 0; i-- {
+	slack := uint64(time.Second) + kill.KtimeNS/1000 // 1 s and 1,000 ppm
+	best := -1
+	for i := range logged {
 		l := &logged[i]
-		if l.pid == v.PID && l.comm == v.Comm && absDiff(l.bootNS, kill.KtimeNS) <= uint64(slack) {
-			return *l, true
+		d := absDiff(l.bootNS, kill.KtimeNS)
+		if l.pid == v.PID && l.comm == v.Comm && d <= slack && free(l) && (best < 0 || d < absDiff(logged[best].bootNS, kill.KtimeNS)) {
+			best = i
 		}
 	}
-	return loggedKill{}, false
+	return best
 }
 
 func absDiff(a, b uint64) uint64 {

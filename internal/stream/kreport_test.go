@@ -35,32 +35,35 @@ func withMemcgReport(bootNS uint64, pid uint32, comm string) loggedKill {
 	return l
 }
 
-// A kill is the latest logged kill of the same victim, by pid and name,
-// at nearly the same time: the log's clock drifts from the ring buffer's
-// by up to 1,000 ppm of the uptime, and a second more.
+// A kill is the logged kill of the same victim, by pid and name, nearest
+// in time: the log's clock drifts from the ring buffer's by up to 1,000
+// ppm of the uptime, and a second more.
 func TestMatchKill(t *testing.T) {
 	const sec = uint64(time.Second)
 	kill := liveKill(100*sec, 42, "hog")
+	all := func(*loggedKill) bool { return true }
 	logged := []loggedKill{
 		withMemcgReport(10*sec, 42, "hog"),      // the same pid long before
 		withMemcgReport(100*sec, 43, "hog"),     // another pid
 		withMemcgReport(100*sec, 42, "other"),   // a reused pid
 		withMemcgReport(100*sec+5e8, 42, "hog"), // this one, half a second off
-		withMemcgReport(200*sec, 42, "hog"),     // later, not this one
+		withMemcgReport(100*sec+9e8, 42, "hog"), // later, farther
 	}
-	got, ok := matchKill(logged, kill)
-	if !ok || got.bootNS != 100*sec+5e8 {
-		t.Fatalf("matched %+v, %v; want the one half a second off", got, ok)
+	if i := matchKill(logged, kill, all); i != 3 {
+		t.Fatalf("matched %d, want 3: the one half a second off", i)
 	}
-	if _, ok := matchKill(logged[:3], kill); ok {
-		t.Error("matched a kill of another time, pid or name")
+	if i := matchKill(logged, kill, func(l *loggedKill) bool { return l.bootNS != 100*sec+5e8 }); i != 4 {
+		t.Errorf("with the nearest taken, matched %d, want 4", i)
+	}
+	if i := matchKill(logged[:3], kill, all); i >= 0 {
+		t.Errorf("matched %d: a kill of another time, pid or name", i)
 	}
 	// 1.2 s off at 100 s of uptime is too far; 60 s off after 30 days is not.
-	if _, ok := matchKill([]loggedKill{withMemcgReport(100*sec+12e8, 42, "hog")}, kill); ok {
+	if i := matchKill([]loggedKill{withMemcgReport(100*sec+12e8, 42, "hog")}, kill, all); i >= 0 {
 		t.Error("matched a kill 1.2 s off at 100 s of uptime")
 	}
 	month := liveKill(30*24*3600*sec, 42, "hog")
-	if _, ok := matchKill([]loggedKill{withMemcgReport(month.KtimeNS-60*sec, 42, "hog")}, month); !ok {
+	if i := matchKill([]loggedKill{withMemcgReport(month.KtimeNS-60*sec, 42, "hog")}, month, all); i != 0 {
 		t.Error("did not match a kill 60 s off after 30 days of uptime")
 	}
 }
@@ -85,7 +88,7 @@ func (l *fakeLog) read() ([]loggedKill, error) {
 }
 
 func reportsOf(l *fakeLog, logs *bytes.Buffer) *kernelReports {
-	return &kernelReports{read: l.read, wait: 500 * time.Millisecond, self: selfTask(),
+	return &kernelReports{read: l.read, closeLog: func() error { return nil }, wait: 500 * time.Millisecond, self: selfTask(),
 		logger: slog.New(slog.NewTextHandler(logs, nil))}
 }
 
@@ -147,16 +150,67 @@ func TestKernelReportsShareAReading(t *testing.T) {
 	}
 }
 
-// A report whose header the kernel rate-limited away is the "Killed
-// process" line alone: it adds nothing, and no event says so.
-func TestKernelReportRateLimited(t *testing.T) {
-	log := &fakeLog{readings: [][]loggedKill{{{bootNS: 5e9, pid: 42, comm: "hog"}}}}
+// A report that adds nothing to its kill makes no event: one whose header
+// the kernel rate-limited away (the "Killed process" line alone), and
+// that of memory.oom.group's other victims (the header's allocation, which
+// the kill has where the tracer read oom_control). A kill the OOM killer
+// only marked, its victim already exiting, is not in the log at all: it
+// is not looked for.
+func TestKernelReportAddsNothing(t *testing.T) {
+	member := loggedKill{bootNS: 5e9, pid: 43, comm: "member", hasGFP: true, gfpMask: 0xcc0}
+	other := member
+	other.pid = 45
+	log := &fakeLog{readings: [][]loggedKill{{{bootNS: 5e9, pid: 42, comm: "hog"}, member, other}}}
 	var logs bytes.Buffer
-	if ev, ok := reportsOf(log, &logs).after(liveKill(5e9, 42, "hog")); ok {
+	r := reportsOf(log, &logs)
+	if ev, ok := r.after(liveKill(5e9, 42, "hog")); ok {
 		t.Errorf("an oom_report from a bare Killed process line: %+v", ev.OOMReport)
 	}
-	if logs.Len() != 0 {
-		t.Errorf("warned: %s", logs.String())
+	withControl := liveKill(5e9, 43, "member")
+	withControl.OOMKill.HasGFP, withControl.OOMKill.GFPMask = true, 0xcc0
+	if ev, ok := r.after(withControl); ok {
+		t.Errorf("an oom_report of a group member that repeats the kill's allocation: %+v", ev.OOMReport)
+	}
+	exiting := liveKill(5e9, 44, "exiting")
+	exiting.OOMKill.VictimExiting = true
+	if ev, ok := r.after(exiting); ok {
+		t.Errorf("an oom_report of a victim only marked: %+v", ev.OOMReport)
+	}
+	if n := log.n.Load(); n != 1 || logs.Len() != 0 {
+		t.Errorf("%d readings, warned %q; want 1 reading, no warning", n, logs.String())
+	}
+	// In tracepoint mode the kill has no allocation: the header's is news.
+	ev, ok := r.after(liveKill(5e9, 45, "member"))
+	if !ok || !ev.OOMReport.HasGFP || ev.OOMReport.GFPMask != 0xcc0 {
+		t.Errorf("tracepoint-mode member: %v %+v", ok, ev.OOMReport)
+	}
+}
+
+// One logged kill is one kill's report: a second kill of the same pid and
+// name, whose own line is not in the log yet, does not take the first's.
+func TestKernelReportMatchedOnce(t *testing.T) {
+	now := BootNanos()
+	log := &fakeLog{readings: [][]loggedKill{{withMemcgReport(now, 42, "hog")}}}
+	var logs bytes.Buffer
+	r := reportsOf(log, &logs)
+	r.wait = 200 * time.Millisecond
+	if _, ok := r.after(liveKill(now, 42, "hog")); !ok {
+		t.Fatal("no report of the first kill")
+	}
+	if ev, ok := r.after(liveKill(now+1e6, 42, "hog")); ok {
+		t.Errorf("the second kill took the first's report: %+v", ev.OOMReport)
+	}
+}
+
+// Once the log is closed, a kill still waiting for its report gives up.
+func TestKernelReportClosed(t *testing.T) {
+	log := &fakeLog{readings: [][]loggedKill{nil}}
+	r := reportsOf(log, &bytes.Buffer{})
+	if err := r.close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := r.after(liveKill(BootNanos(), 42, "hog")); ok || log.n.Load() != 0 {
+		t.Errorf("a closed log was read %d times", log.n.Load())
 	}
 }
 

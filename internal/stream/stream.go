@@ -363,7 +363,7 @@ func run(ctx context.Context, t source, decode decodeFunc, out output, opts Opti
 		logger.Warn("detach", "error", err)
 	}
 	if err := t.Flush(); err != nil {
-		return s.summary(t.Mode()), errors.Join(failed, fmt.Errorf("flush ring buffer: %w", err))
+		return s.summary(t.Mode()), errors.Join(failed, fmt.Errorf("flush ring buffer: %w", err), out.finish())
 	}
 	if err := errors.Join(failed, <-readDone, out.finish()); err != nil {
 		return s.summary(t.Mode()), err
