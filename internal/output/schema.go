@@ -321,6 +321,20 @@ func containerFields(prefix, object, meaning string, cgroup func(*event.Event) *
 // gfpFields are gfp_mask, gfp_flags and order; flag, when set, is the
 // event's flag saying it has them.
 // when says when the event has them.
+// processFields are the keys of a process an event names besides its
+// victim and its task: text prefix.pid and prefix.comm, JSON keys in the
+// object named object, written when its pid is known (when says when
+// that is).
+func processFields(prefix, object, when, meaning string, task func(*event.Event) *event.Task) []field {
+	known := func(ev *event.Event) bool { return task(ev).TGID != 0 }
+	return []field{
+		{text: prefix + ".pid", json: object + ".pid", when: when, meaning: meaning, has: known,
+			codec: integerOf(func(ev *event.Event) *uint32 { return &task(ev).TGID })},
+		{text: prefix + ".comm", json: object + ".comm", when: "with `" + prefix + ".pid`", meaning: "its name", has: known,
+			codec: stringCodec{func(ev *event.Event) *string { return &task(ev).Comm }}},
+	}
+}
+
 func gfpFields(when string, mask func(*event.Event) *uint32, order func(*event.Event) *int32, flag func(*event.Event) *bool) []field {
 	return []field{
 		{text: "gfp_mask", json: "gfp_mask", flag: flag, when: when, meaning: "allocation flags", codec: hexCodec{mask}},
@@ -397,17 +411,14 @@ func oomKillFields() []field {
 			meaning: "the victim was already exiting: no SIGKILL was sent",
 			has:     func(ev *event.Event) bool { return kill(ev).VictimExiting },
 			codec:   bare[boolCodec]{boolCodec{func(ev *event.Event) *bool { return &kill(ev).VictimExiting }}}},
-		field{text: "chosen.pid", json: "chosen.pid", when: "a kernel log before 5.0 says the OOM chose another process",
-			meaning: "the process the OOM chose (\"Kill process P score S or sacrifice child\"), when the kernel killed a child of it, the victim, in its place",
-			has:     func(ev *event.Event) bool { return kill(ev).ChosenParent.TGID != 0 },
-			codec:   integerOf(func(ev *event.Event) *uint32 { return &kill(ev).ChosenParent.TGID })},
-		field{text: "chosen.comm", json: "chosen.comm", when: "with `chosen.pid`",
-			meaning: "its name",
-			has:     func(ev *event.Event) bool { return kill(ev).ChosenParent.TGID != 0 },
-			codec:   stringCodec{func(ev *event.Event) *string { return &kill(ev).ChosenParent.Comm }}},
+	)
+	chosen := func(ev *event.Event) *event.Task { return &kill(ev).ChosenParent }
+	fields = append(fields, processFields("chosen", "chosen", "a kernel log before 5.0 says the OOM chose another process",
+		"the process the OOM chose (\"Kill process P score S or sacrifice child\"), when the kernel killed a child of it, the victim, in its place", chosen)...)
+	fields = append(fields,
 		field{text: "chosen.score", json: "chosen.score", when: "with `chosen.pid`",
 			meaning: "its score, as the kernel printed it",
-			has:     func(ev *event.Event) bool { return kill(ev).ChosenParent.TGID != 0 },
+			has:     func(ev *event.Event) bool { return chosen(ev).TGID != 0 },
 			codec:   integerOf(func(ev *event.Event) *uint64 { return &kill(ev).ChosenScore })},
 		field{text: "oom_group", json: "oom_group", when: "the kernel log said so",
 			meaning: "the cgroup with `memory.oom.group` set whose tasks were killed together, this one among them",
@@ -421,14 +432,11 @@ func oomKillFields() []field {
 			meaning: "kernel stack at the kill, innermost first",
 			has:     func(ev *event.Event) bool { return len(kill(ev).Stack) > 0 },
 			codec:   stackCodec{func(ev *event.Event) *[]string { return &kill(ev).Stack }}},
-		field{text: "victim.main.pid", json: "victim_main.pid", when: "a live kill in a container whose main process was found",
-			meaning: "the pid of the main process of the victim's container (PID 1 of its own PID namespace), found in the victim's cgroup right after the kill: the victim itself, or a process that lives on",
-			has:     func(ev *event.Event) bool { return kill(ev).VictimMain.TGID != 0 },
-			codec:   integerOf(func(ev *event.Event) *uint32 { return &kill(ev).VictimMain.TGID })},
-		field{text: "victim.main.comm", json: "victim_main.comm", when: "with `victim.main.pid`",
-			meaning: "its name",
-			has:     func(ev *event.Event) bool { return kill(ev).VictimMain.TGID != 0 },
-			codec:   stringCodec{func(ev *event.Event) *string { return &kill(ev).VictimMain.Comm }}},
+	)
+	fields = append(fields, processFields("victim.main", "victim_main", "a live kill in a container whose main process was found",
+		"the pid of the main process of the victim's container (PID 1 of its own PID namespace), found in the victim's cgroup right after the kill: the victim itself, or a process that lives on",
+		func(ev *event.Event) *event.Task { return &kill(ev).VictimMain })...)
+	fields = append(fields,
 		field{text: "why", json: "why", when: "when explained",
 			meaning: "one sentence for people: who was killed, which limit was reached, with the numbers that matter",
 			has:     func(ev *event.Event) bool { return kill(ev).Why != "" },
