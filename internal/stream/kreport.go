@@ -19,6 +19,12 @@ const reportWait = 2 * time.Second
 // reading of the kernel log waits before the log is read again.
 const reportReread = 50 * time.Millisecond
 
+// reportDelay is how long a follow-up waits before its first reading: the
+// kill's line is out, and whoever reads it was woken by it and may need
+// the CPU the reading would take (about a millisecond) on a host of few
+// CPUs. The report is in the log by then anyway.
+const reportDelay = 20 * time.Millisecond
+
 // kernelReports makes the oom_report event of a kill seen live: what the
 // kernel's own report of the kill, in its log, says beyond the kill. The
 // kill's line cannot have it (the report is printed around the kill, the
@@ -33,6 +39,7 @@ type kernelReports struct {
 	read     func() ([]loggedKill, error)
 	closeLog func() error
 	wait     time.Duration // reportWait
+	delay    time.Duration // reportDelay
 	self     event.Task
 	logger   *slog.Logger
 
@@ -81,7 +88,7 @@ func newKernelReports(self event.Task, logger *slog.Logger) (*kernelReports, err
 		return nil, err
 	}
 	logged := &kmsgKills{tail: tail}
-	return &kernelReports{read: logged.read, closeLog: tail.Close, wait: reportWait, self: self, logger: logger}, nil
+	return &kernelReports{read: logged.read, closeLog: tail.Close, wait: reportWait, delay: reportDelay, self: self, logger: logger}, nil
 }
 
 // close closes the kernel log once no reading is under way; the
@@ -105,6 +112,7 @@ func (r *kernelReports) after(kill *event.Event) (event.Event, bool) {
 		return event.Event{}, false
 	}
 	start := time.Now()
+	time.Sleep(r.delay)
 	for {
 		logged, found, ok := r.find(kill)
 		switch {
