@@ -56,8 +56,8 @@ type kernelReports struct {
 }
 
 type matchKey struct {
-	bootNS uint64
-	pid    uint32
+	logNS uint64
+	pid   uint32
 }
 
 // maxMatched bounds the logged kills remembered as matched; it is more
@@ -67,11 +67,12 @@ const maxMatched = 4 * maxLoggedKills
 // loggedKill is a kill as the kernel log reports it, and what its report
 // adds to it.
 type loggedKill struct {
-	// bootNS is the time of its "Killed process" line on the ring
-	// buffer's clock, CLOCK_BOOTTIME.
-	bootNS uint64
-	pid    uint32
-	comm   string
+	// logNS is the time of its "Killed process" line as the log stamps
+	// it, which names the line for good; bootNS is the same on the ring
+	// buffer's clock, CLOCK_BOOTTIME, as well as it can be told.
+	logNS, bootNS uint64
+	pid           uint32
+	comm          string
 	// What the report adds: the failed allocation, from its header line,
 	// and the memory state.
 	hasGFP  bool
@@ -166,14 +167,14 @@ func (r *kernelReports) find(kill *event.Event) (logged loggedKill, found, ok bo
 	if r.matched == nil || len(r.matched) >= maxMatched {
 		r.matched = make(map[matchKey]bool)
 	}
-	r.matched[matchKey{logged.bootNS, logged.pid}] = true
+	r.matched[matchKey{logged.logNS, logged.pid}] = true
 	return logged, true, true
 }
 
 // match finds kill among the logged kills of the last reading not given
 // to another kill yet.
 func (r *kernelReports) match(kill *event.Event, logged *loggedKill) bool {
-	i := matchKill(r.kills, kill, func(l *loggedKill) bool { return !r.matched[matchKey{l.bootNS, l.pid}] })
+	i := matchKill(r.kills, kill, func(l *loggedKill) bool { return !r.matched[matchKey{l.logNS, l.pid}] })
 	if i < 0 {
 		return false
 	}
@@ -263,7 +264,7 @@ func (k *kmsgKills) add(dst []loggedKill, it kernlog.Item) []loggedKill {
 			continue
 		}
 		kill := &ev.OOMKill
-		dst = append(dst, loggedKill{bootNS: ev.KtimeNS + suspended, pid: kill.Victim.PID, comm: kill.Victim.Comm,
+		dst = append(dst, loggedKill{logNS: ev.KtimeNS, bootNS: ev.KtimeNS + suspended, pid: kill.Victim.PID, comm: kill.Victim.Comm,
 			hasGFP: kill.HasGFP, gfpMask: kill.GFPMask, order: kill.Order, report: kill.Report})
 	}
 	return dst

@@ -30,7 +30,7 @@ func liveKill(ktime uint64, pid uint32, comm string) *event.Event {
 // withMemcgReport is a logged kill whose report has the memcg's
 // statistics and its header.
 func withMemcgReport(bootNS uint64, pid uint32, comm string) loggedKill {
-	l := loggedKill{bootNS: bootNS, pid: pid, comm: comm, hasGFP: true, gfpMask: 0xcc0}
+	l := loggedKill{logNS: bootNS, bootNS: bootNS, pid: pid, comm: comm, hasGFP: true, gfpMask: 0xcc0}
 	l.report.HasMemcg, l.report.MemcgAnonBytes = true, 31<<20
 	return l
 }
@@ -187,10 +187,13 @@ func TestKernelReportAddsNothing(t *testing.T) {
 }
 
 // One logged kill is one kill's report: a second kill of the same pid and
-// name, whose own line is not in the log yet, does not take the first's.
+// name, whose own line is not in the log yet, does not take the first's,
+// whose time on the ring buffer's clock each reading works out anew.
 func TestKernelReportMatchedOnce(t *testing.T) {
 	now := BootNanos()
-	log := &fakeLog{readings: [][]loggedKill{{withMemcgReport(now, 42, "hog")}}}
+	again := withMemcgReport(now, 42, "hog")
+	again.bootNS += 1000
+	log := &fakeLog{readings: [][]loggedKill{{withMemcgReport(now, 42, "hog")}, {again}}}
 	var logs bytes.Buffer
 	r := reportsOf(log, &logs)
 	r.wait = 200 * time.Millisecond
