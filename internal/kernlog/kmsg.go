@@ -4,13 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // record is one /dev/kmsg record:
@@ -86,11 +85,9 @@ const kmsgRecordMax = 16 << 10
 // in it. Its methods may be called from several goroutines; they take turns,
 // each wait and Log after the wait before it.
 type Reader struct {
-	mu   sync.Mutex
-	f    *os.File
-	buf  []byte
-	col  *collector
-	lost int // records overwritten before they were read
+	mu  sync.Mutex
+	t   *Tail
+	col *collector // of t's assembler
 }
 
 // OpenKmsg opens /dev/kmsg positioned after its last record, so the Reader
@@ -98,20 +95,16 @@ type Reader struct {
 // records before: the kernel counts a record in only once it is complete).
 // Reading it needs root (or CAP_SYSLOG where kernel.dmesg_restrict is set).
 func OpenKmsg() (*Reader, error) {
-	f, err := os.Open(KmsgPath)
+	t, err := OpenTail(true)
 	if err != nil {
-		return nil, fmt.Errorf("open kernel log: %w", err)
+		return nil, err
 	}
-	if _, err := f.Seek(0, io.SeekEnd); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("seek to end of %s: %w", KmsgPath, err)
-	}
-	return &Reader{f: f, buf: make([]byte, kmsgRecordMax), col: newCollector()}, nil
+	return &Reader{t: t, col: collectorOf(&t.asm)}, nil
 }
 
 // Close closes the log device.
 func (r *Reader) Close() error {
-	return r.f.Close()
+	return r.t.Close()
 }
 
 // WaitKill waits for the kernel's first report, since the Reader was
@@ -171,18 +164,17 @@ func (r *Reader) Log() Log {
 	return r.col.snapshot()
 }
 
+// waitPoll bounds each wait for a record, so that a wait notices ctx.
+const waitPoll = 50 * time.Millisecond
+
 // wait reads records until done reports true for what was collected, or
 // ctx is done.
 func (r *Reader) wait(ctx context.Context, done func(*Log) bool) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	// Wake a blocked read when ctx is cancelled; a deadline alone would not
-	// notice cancellation.
-	stop := context.AfterFunc(ctx, func() { r.f.SetReadDeadline(time.Now()) })
-	defer stop()
-	deadline, _ := ctx.Deadline() // the zero time means none
-	if err := r.f.SetReadDeadline(deadline); err != nil {
-		return fmt.Errorf("set read deadline on kernel log: %w", err)
+	collect := func(it Item) error {
+		r.col.done.addItem(it)
+		return nil
 	}
 	for {
 		if l := r.col.snapshot(); done(&l) {
@@ -191,36 +183,23 @@ func (r *Reader) wait(ctx context.Context, done func(*Log) bool) error {
 		if err := ctx.Err(); err != nil {
 			return r.waitError(err)
 		}
-		n, err := r.f.Read(r.buf)
-		switch {
-		case errors.Is(err, syscall.EPIPE):
-			// The ring buffer overwrote records before they were read; the
-			// next read returns the oldest one left.
-			r.lost++
-			r.col.asm.Flush()
-			continue
-		case errors.Is(err, os.ErrDeadlineExceeded):
-			if ctxErr := ctx.Err(); ctxErr != nil {
-				return r.waitError(ctxErr)
-			}
-			// The read deadline can pass a moment before ctx notices its
-			// own; the check at the top of the loop catches up.
-			continue
-		case err != nil:
-			return fmt.Errorf("read kernel log: %w", err)
-		}
-		m, err := kmsgMessage(r.buf[:n])
+		n, err := r.t.Read(collect)
 		if err != nil {
-			continue
+			return err
 		}
-		r.col.add(&m)
+		if n == 0 {
+			pfd := []unix.PollFd{{Fd: int32(r.t.fd), Events: unix.POLLIN}}
+			if _, err := unix.Poll(pfd, int(waitPoll/time.Millisecond)); err != nil && !errors.Is(err, unix.EINTR) {
+				return fmt.Errorf("poll kernel log: %w", err)
+			}
+		}
 	}
 }
 
 func (r *Reader) waitError(err error) error {
 	l := r.col.snapshot()
 	return fmt.Errorf("%w (saw %d kills, %d malformed OOM lines, %d records lost)",
-		err, len(l.Kills), len(l.Malformed), r.lost)
+		err, len(l.Kills), len(l.Malformed), r.t.lost)
 }
 
 // kmsgMessage reads one record as read(2) of /dev/kmsg returns it.

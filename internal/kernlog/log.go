@@ -22,12 +22,15 @@ const maxMalformed = 1000
 
 // collector gathers the items of an Assembler into a Log.
 type collector struct {
-	asm  Assembler
+	asm  *Assembler
 	done Log
 }
 
-func newCollector() *collector {
-	c := &collector{}
+func newCollector() *collector { return collectorOf(new(Assembler)) }
+
+// collectorOf gathers what asm, which another reader feeds, hands out.
+func collectorOf(asm *Assembler) *collector {
+	c := &collector{asm: asm}
 	c.asm.Warn = func(_ Stamp, line string, err error) {
 		if errors.Is(err, ErrMalformed) && len(c.done.Malformed) < maxMalformed {
 			c.done.Malformed = append(c.done.Malformed, line)
