@@ -45,9 +45,8 @@ type kernelReports struct {
 
 	mu    sync.Mutex
 	kills []loggedKill // of the last reading
-	// readAt is when the last reading began, and readBootNS the same on
-	// the ring buffer's clock, CLOCK_BOOTTIME.
-	readAt     time.Time
+	// readBootNS is when the last reading began, on the ring buffer's
+	// clock, CLOCK_BOOTTIME.
 	readBootNS uint64
 	broken     bool // a reading failed, or the log was closed
 	// matched holds the logged kills given to a kill already: one report
@@ -149,10 +148,11 @@ func (r *kernelReports) find(kill *event.Event) (logged loggedKill, found, ok bo
 		return loggedKill{}, false, false
 	}
 	if r.readBootNS <= kill.KtimeNS || !r.match(kill, &logged) {
-		if time.Since(r.readAt) < reportReread {
+		now := BootNanos()
+		if now-r.readBootNS < uint64(reportReread) {
 			return loggedKill{}, false, true
 		}
-		r.readAt, r.readBootNS = time.Now(), BootNanos()
+		r.readBootNS = now
 		kills, err := r.read()
 		if err != nil {
 			r.broken = true
@@ -233,8 +233,11 @@ const maxLoggedKills = 256
 // kept, those of the report still being read last: a report is complete
 // only well after its kill, once unrelated messages follow it.
 func (k *kmsgKills) read() ([]loggedKill, error) {
+	// The log's stamps run like CLOCK_MONOTONIC, which stops during a
+	// suspend; the ring buffer's, CLOCK_BOOTTIME, does not.
+	suspended := BootNanos() - uint64(monotonic())
 	if _, err := k.tail.Read(func(it kernlog.Item) error {
-		k.done = k.add(k.done, it)
+		k.done = k.add(k.done, it, suspended)
 		return nil
 	}); err != nil {
 		return nil, err
@@ -244,19 +247,17 @@ func (k *kmsgKills) read() ([]loggedKill, error) {
 	}
 	k.kills = append(k.kills[:0], k.done...)
 	for _, it := range k.tail.Pending() {
-		k.kills = k.add(k.kills, it)
+		k.kills = k.add(k.kills, it, suspended)
 	}
 	return k.kills, nil
 }
 
-// add appends to dst the kills of the report in it.
-func (k *kmsgKills) add(dst []loggedKill, it kernlog.Item) []loggedKill {
+// add appends to dst the kills of the report in it, their times moved by
+// suspended to CLOCK_BOOTTIME.
+func (k *kmsgKills) add(dst []loggedKill, it kernlog.Item, suspended uint64) []loggedKill {
 	if it.Report == nil {
 		return dst
 	}
-	// The log's stamps run like CLOCK_MONOTONIC, which stops during a
-	// suspend; the ring buffer's, CLOCK_BOOTTIME, does not.
-	suspended := BootNanos() - uint64(monotonic())
 	k.events = it.Report.Events(k.events[:0], kernlog.EventOptions{})
 	for i := range k.events {
 		ev := &k.events[i]
