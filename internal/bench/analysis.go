@@ -354,6 +354,22 @@ func (l *latencyResults) reportSize(cond string) (lines, duration float64, full 
 	return ls.median(), ds.median(), full
 }
 
+// awakeAtKill counts the kills under cond whose "Killed process" line the
+// harness's watcher of the log read without waiting for the log, of the n
+// kills it saw the report of.
+func (l *latencyResults) awakeAtKill(cond string) (awake, n int) {
+	for _, k := range l.kills[cond] {
+		if k.report.lines == 0 {
+			continue
+		}
+		n++
+		if k.report.awakeAtKill {
+			awake++
+		}
+	}
+	return awake, n
+}
+
 // rampRow summarises the loss trials of one storm size.
 type rampRow struct {
 	workers      int

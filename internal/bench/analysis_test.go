@@ -420,6 +420,47 @@ func TestConsoleWhy(t *testing.T) {
 	}
 }
 
+// The reason for missing the target against a kernel-log reader says how
+// long the kernel's report ran before the kill, and blames no reader of the
+// ring buffer only when the trivial one also came first too rarely.
+func TestAheadTargetReason(t *testing.T) {
+	ms := time.Millisecond
+	l := &latencyResults{
+		conditions: []latencyCondition{{name: "idle host"}},
+		variants:   []oomtraceVariant{{"oomtrace", nil}},
+		kills:      map[string][]latencyKill{},
+	}
+	for i := range 20 {
+		k := latencyKill{oomtrace: []time.Duration{3 * ms}, kmsgAgent: 2 * ms, floor: ms,
+			report: oomReport{lines: 79, duration: 358 * time.Microsecond}, fullReport: true}
+		if i%2 == 0 {
+			k.floor = 4 * ms // the kernel-log reader before the trivial reader
+		}
+		k.report.awakeAtKill = i < 15
+		l.kills["idle host"] = append(l.kills["idle host"], k)
+	}
+	got := aheadTarget(&Results{latency: l})
+	if got.verdict != verdictOf(false) || !strings.Contains(got.measured, "idle host: first in 0 of 20 kills") {
+		t.Errorf("verdict %v, measured %q", got.verdict, got.measured)
+	}
+	for _, want := range []string{
+		"Here (idle host) the report had a median of 79 lines, printed over 358 µs before the kill.",
+		"came before the kernel-log reader in 10 of 20.",
+		"without waiting for the log since the record before it in 15 of 20 of these kills.",
+		"has the kernel-log reader running when the kill comes",
+	} {
+		if !strings.Contains(got.why, want) {
+			t.Errorf("reason lacks %q:\n%s", want, got.why)
+		}
+	}
+	for i := range l.kills["idle host"] {
+		l.kills["idle host"][i].floor = ms
+	}
+	if got := aheadTarget(&Results{latency: l}); !strings.Contains(got.why, "in 20 of 20.") || strings.Contains(got.why, "no reader of the ring buffer") {
+		t.Errorf("the trivial reader always first:\n%s", got.why)
+	}
+}
+
 // With the console quiet, the share of kills oomtrace reported first is
 // counted against the target's, with ties going to oomtrace.
 func TestQuietConsoleAhead(t *testing.T) {

@@ -11,9 +11,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/oomtrace/oomtrace/internal/kernlog"
+	"golang.org/x/sys/unix"
 )
 
 // The kernel-log reader is this binary run again with kmsgReaderEnv set:
@@ -170,67 +172,102 @@ func (a *kmsgAgent) stop() error {
 type oomReport struct {
 	lines    int
 	duration time.Duration
+	// awakeAtKill: the watcher read the "Killed process" line without
+	// waiting for the log since the record before it. printk wakes only a
+	// reader that sleeps on the log, and lazily: one still reading the
+	// report when the kill comes needs no wakeup for the kill's line.
+	awakeAtKill bool
 }
 
-// reportWatch follows /dev/kmsg and measures the kernel's OOM reports.
+// reportWatch follows /dev/kmsg and measures the kernel's OOM reports. It
+// reads as a plain kernel-log reader does: records until none is left,
+// then poll(2) until the kernel wakes it.
 type reportWatch struct {
-	f       *os.File
+	fd      int
+	stopped atomic.Bool
 	mu      sync.Mutex
 	reports map[int]oomReport // by killed pid
 	done    chan struct{}
 }
 
 func startReportWatch() (*reportWatch, error) {
-	f, err := os.Open(kernlog.KmsgPath)
+	fd, err := unix.Open(kernlog.KmsgPath, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open kernel log: %w", err)
 	}
-	if _, err := f.Seek(0, io.SeekEnd); err != nil {
-		f.Close()
+	if _, err := unix.Seek(fd, 0, io.SeekEnd); err != nil {
+		unix.Close(fd)
 		return nil, fmt.Errorf("seek to end of kernel log: %w", err)
 	}
-	w := &reportWatch{f: f, reports: make(map[int]oomReport), done: make(chan struct{})}
+	w := &reportWatch{fd: fd, reports: make(map[int]oomReport), done: make(chan struct{})}
 	go w.follow()
 	return w, nil
 }
 
 const killedMarker = "Killed process "
 
+// watchPoll bounds each wait for the log, so that stop is noticed.
+const watchPoll = 100 * time.Millisecond
+
 func (w *reportWatch) follow() {
 	defer close(w.done)
 	buf := make([]byte, 16<<10)
-	var inReport bool
-	var startUS uint64
-	var lines int
-	for {
-		n, err := w.f.Read(buf)
-		if err != nil {
-			if errors.Is(err, os.ErrClosed) {
-				return
-			}
-			continue // EPIPE: records overwritten before they were read
+	var r reportReader
+	waited := false // since the last record read
+	for !w.stopped.Load() {
+		n, err := unix.Read(w.fd, buf)
+		switch {
+		case errors.Is(err, unix.EAGAIN):
+			waited = true
+			pfd := []unix.PollFd{{Fd: int32(w.fd), Events: unix.POLLIN}}
+			unix.Poll(pfd, int(watchPoll/time.Millisecond))
+			continue
+		case err != nil:
+			continue // EPIPE: records overwritten before they were read; EINTR
 		}
 		usec, msg, ok := parseKmsgRecord(buf[:n])
 		if !ok {
 			continue
 		}
-		switch {
-		case bytes.Contains(msg, []byte(" invoked oom-killer: ")):
-			inReport, startUS, lines = true, usec, 1
-		case inReport:
-			lines++
-			if i := bytes.Index(msg, []byte(killedMarker)); i >= 0 {
-				rest := msg[i+len(killedMarker):]
-				end := bytes.IndexByte(rest, ' ')
-				if pid, err := strconv.Atoi(string(rest[:max(end, 0)])); err == nil {
-					w.mu.Lock()
-					w.reports[pid] = oomReport{lines: lines, duration: time.Duration(usec-startUS) * time.Microsecond}
-					w.mu.Unlock()
-				}
-				inReport = false
-			}
+		if pid, rep, ok := r.add(usec, msg, !waited); ok {
+			w.mu.Lock()
+			w.reports[pid] = rep
+			w.mu.Unlock()
 		}
+		waited = false
 	}
+}
+
+// reportReader follows the records of the kernel's OOM reports.
+type reportReader struct {
+	inReport bool
+	startUS  uint64
+	lines    int
+}
+
+// add reads one record, at usec in the log, read without a wait for the
+// log since the record before it if awake; it returns the report a
+// "Killed process" line ends.
+func (r *reportReader) add(usec uint64, msg []byte, awake bool) (pid int, rep oomReport, ok bool) {
+	switch {
+	case bytes.Contains(msg, []byte(" invoked oom-killer: ")):
+		r.inReport, r.startUS, r.lines = true, usec, 1
+	case r.inReport:
+		r.lines++
+		i := bytes.Index(msg, []byte(killedMarker))
+		if i < 0 {
+			return 0, oomReport{}, false
+		}
+		r.inReport = false
+		rest := msg[i+len(killedMarker):]
+		end := bytes.IndexByte(rest, ' ')
+		pid, err := strconv.Atoi(string(rest[:max(end, 0)]))
+		if err != nil {
+			return 0, oomReport{}, false
+		}
+		return pid, oomReport{lines: r.lines, duration: time.Duration(usec-r.startUS) * time.Microsecond, awakeAtKill: awake}, true
+	}
+	return 0, oomReport{}, false
 }
 
 // parseKmsgRecord returns the time (µs) and message of a /dev/kmsg record,
@@ -264,6 +301,7 @@ func (w *reportWatch) report(pid int, timeout time.Duration) (oomReport, bool) {
 }
 
 func (w *reportWatch) stop() {
-	w.f.Close()
+	w.stopped.Store(true)
 	<-w.done
+	unix.Close(w.fd)
 }

@@ -580,17 +580,29 @@ func aheadTarget(r *Results) target {
 	if !measured {
 		return notMeasured(name)
 	}
-	why := "The kernel prints the \"Killed process\" line right after `oom:mark_victim` fires, and printk wakes `/dev/kmsg` " +
-		"readers through a lazy irq_work that waits for the next timer tick, while the ring buffer's wakeup is an " +
-		"immediate irq_work. But running any irq_work runs the lazy ones queued on that CPU too: the wakeup oomtrace's " +
-		"own record raises also wakes the kernel-log reader, in the same instant. From there both are woken processes " +
-		"racing for two CPUs, and the kernel-log reader has less to do for its line (one line to parse) than oomtrace " +
-		"(a binary record through the pipeline). The order of the two is then decided by the scheduler."
-	if ahead, n := l.floorAheadOfAgent(l.conditions[0].name); n > 0 {
-		why += fmt.Sprintf(" Measured in the same kills (%s): the trivial ring-buffer reader of §2, which does next to nothing "+
-			"for its line, came before the kernel-log reader in %d of %d.", l.conditions[0].name, ahead, n)
+	idle := l.conditions[0].name
+	why := "The kernel prints its report of an OOM (its header, the memory of the OOM's cgroup or node, the task table) " +
+		"before it kills the victim; `oom:mark_victim` fires at the kill, and the \"Killed process\" line is printed right " +
+		"after it. The ring buffer wakes its reader through an immediate irq_work; printk wakes a `/dev/kmsg` reader only " +
+		"if one sleeps on the log, through a lazy irq_work that runs at the next timer tick or with the next irq_work of " +
+		"that CPU. A kernel-log reader is woken by the report's first lines, before the kill; one still reading the report " +
+		"when the kill comes reads the \"Killed process\" line without any wakeup, while the ring buffer's readers, woken " +
+		"at the kill, wait for a CPU behind it (the other one holds the killing task, see the first target's reason)."
+	if lines, duration, _ := l.reportSize(idle); lines > 0 {
+		why += fmt.Sprintf(" Here (%s) the report had a median of %.0f lines, printed over %s before the kill.",
+			idle, lines, fmtNS(duration))
+	}
+	if awake, n := l.awakeAtKill(idle); n > 0 {
+		why += fmt.Sprintf(" A plain reader of the log in the harness (it reads records until none is left, then waits in "+
+			"poll(2)) read the \"Killed process\" line without waiting for the log since the record before it in %d of %d "+
+			"of these kills.", awake, n)
+	}
+	if ahead, n := l.floorAheadOfAgent(idle); n > 0 {
+		why += fmt.Sprintf(" Measured in the same kills: the trivial ring-buffer reader of §2, which does next to nothing "+
+			"for its line, came before the kernel-log reader in %d of %d.", ahead, n)
 		if float64(ahead) < aheadShare*float64(n) {
-			why += " So no reader of the ring buffer, however little it does, comes first often enough here: the race is the scheduler's."
+			why += " So no reader of the ring buffer, however little it does, comes first often enough here: " +
+				"the report the kernel prints before the kill has the kernel-log reader running when the kill comes."
 		}
 	}
 	why += quietConsoleAhead(l)
@@ -608,9 +620,7 @@ func quietConsoleAhead(l *latencyResults) string {
 	if n == 0 {
 		return ""
 	}
-	why := fmt.Sprintf(" The console decides much of the race: the killing task prints the \"Killed process\" line to it before "+
-		"the CPU it holds runs anything else (see the first target's reason). In the block with the console quiet (%s), oomtrace's "+
-		"line came first in %d of %d kills.", quiet.name, first, n)
+	why := fmt.Sprintf(" In the block with the console quiet (%s), oomtrace's line came first in %d of %d kills.", quiet.name, first, n)
 	if float64(first) >= aheadShare*float64(n) {
 		why += " Where the kernel does not print its kill lines to a slow console, oomtrace meets this target here."
 	}

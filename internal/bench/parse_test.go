@@ -192,6 +192,40 @@ func TestParseKmsgRecord(t *testing.T) {
 	}
 }
 
+// The watcher's reader measures a real report of this machine's kernel
+// from its header to its "Killed process" line, and keeps whether the kill
+// line came without a wait for the log.
+func TestReportReader(t *testing.T) {
+	data, err := os.ReadFile("../../testdata/kernlog/6.18-v1-memcg.kmsg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var records [][]byte
+	for _, line := range bytes.SplitAfter(data, []byte("\n")) {
+		if len(line) > 0 && line[0] != ' ' { // continuation lines belong to the record above
+			records = append(records, line)
+		}
+	}
+	for _, awake := range []bool{true, false} {
+		var r reportReader
+		var reports []oomReport
+		var pids []int
+		for i, rec := range records {
+			usec, msg, ok := parseKmsgRecord(rec)
+			if !ok {
+				t.Fatalf("record %d unparsed: %q", i, rec)
+			}
+			if pid, rep, ok := r.add(usec, msg, awake || !bytes.Contains(msg, []byte(killedMarker))); ok {
+				pids, reports = append(pids, pid), append(reports, rep)
+			}
+		}
+		want := oomReport{lines: 79, duration: 500 * time.Microsecond, awakeAtKill: awake}
+		if len(reports) != 1 || pids[0] != 14533 || reports[0] != want {
+			t.Errorf("awake %v: reports %+v of pids %v, want one %+v of 14533", awake, reports, pids, want)
+		}
+	}
+}
+
 func TestParseProcStatBusy(t *testing.T) {
 	// user nice system idle iowait irq softirq steal guest guest_nice
 	got, err := parseProcStatBusy("cpu  100 20 30 5000 40 5 6 70 80 90")
