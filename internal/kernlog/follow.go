@@ -62,11 +62,19 @@ func ReadKmsg(ctx context.Context, opts KmsgOptions, fn func(Item) error) (lost 
 			}
 		}
 		// Wait for a record, or for the idle flush, or to notice ctx.
-		pfd := []unix.PollFd{{Fd: int32(t.fd), Events: unix.POLLIN}}
-		if _, err := unix.Poll(pfd, int(idleFlush/time.Millisecond)/2); err != nil && !errors.Is(err, unix.EINTR) {
-			return t.lost, fmt.Errorf("poll kernel log: %w", err)
+		if err := t.waitRecord(idleFlush / 2); err != nil {
+			return t.lost, err
 		}
 	}
+}
+
+// waitRecord waits until a record can be read, or at most d.
+func (t *Tail) waitRecord(d time.Duration) error {
+	pfd := []unix.PollFd{{Fd: int32(t.fd), Events: unix.POLLIN}}
+	if _, err := unix.Poll(pfd, int(d/time.Millisecond)); err != nil && !errors.Is(err, unix.EINTR) {
+		return fmt.Errorf("poll kernel log: %w", err)
+	}
+	return nil
 }
 
 // Tail reads this machine's kernel log from /dev/kmsg on demand: each Read

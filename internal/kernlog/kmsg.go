@@ -8,8 +8,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // record is one /dev/kmsg record:
@@ -188,9 +186,8 @@ func (r *Reader) wait(ctx context.Context, done func(*Log) bool) error {
 			return err
 		}
 		if n == 0 {
-			pfd := []unix.PollFd{{Fd: int32(r.t.fd), Events: unix.POLLIN}}
-			if _, err := unix.Poll(pfd, int(waitPoll/time.Millisecond)); err != nil && !errors.Is(err, unix.EINTR) {
-				return fmt.Errorf("poll kernel log: %w", err)
+			if err := r.t.waitRecord(waitPoll); err != nil {
+				return err
 			}
 		}
 	}
