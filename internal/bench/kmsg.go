@@ -187,7 +187,16 @@ type reportWatch struct {
 	stopped atomic.Bool
 	mu      sync.Mutex
 	reports map[int]oomReport // by killed pid
+	err     error             // why following stopped early
 	done    chan struct{}
+}
+
+// fail records why the watcher stopped following the log: the kills after
+// it have no report measured, and stop says why.
+func (w *reportWatch) fail(err error) {
+	w.mu.Lock()
+	w.err = err
+	w.mu.Unlock()
 }
 
 func startReportWatch() (*reportWatch, error) {
@@ -220,10 +229,16 @@ func (w *reportWatch) follow() {
 		case errors.Is(err, unix.EAGAIN):
 			waited = true
 			pfd := []unix.PollFd{{Fd: int32(w.fd), Events: unix.POLLIN}}
-			unix.Poll(pfd, int(watchPoll/time.Millisecond))
+			if _, err := unix.Poll(pfd, int(watchPoll/time.Millisecond)); err != nil && !errors.Is(err, unix.EINTR) {
+				w.fail(fmt.Errorf("poll kernel log: %w", err))
+				return
+			}
 			continue
+		case errors.Is(err, unix.EPIPE) || errors.Is(err, unix.EINTR):
+			continue // records overwritten before they were read: the next read has the oldest left
 		case err != nil:
-			continue // EPIPE: records overwritten before they were read; EINTR
+			w.fail(fmt.Errorf("read kernel log: %w", err))
+			return
 		}
 		usec, msg, ok := parseKmsgRecord(buf[:n])
 		if !ok {
@@ -300,8 +315,14 @@ func (w *reportWatch) report(pid int, timeout time.Duration) (oomReport, bool) {
 	})
 }
 
-func (w *reportWatch) stop() {
+// stop stops following the log; its error says why following stopped
+// early, if it did.
+func (w *reportWatch) stop() error {
 	w.stopped.Store(true)
 	<-w.done
 	unix.Close(w.fd)
+	if w.err != nil {
+		return fmt.Errorf("kernel report watcher: %w", w.err)
+	}
+	return nil
 }

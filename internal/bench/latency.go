@@ -80,7 +80,7 @@ type latencyResults struct {
 // /dev/kmsg reader watching, on an idle host and with idle processes in
 // the OOMing cgroup, in alternating blocks; and, where the kernel prints
 // its kill lines to a console, on an idle host with the console quiet.
-func (b *bencher) latencyScenario(ctx context.Context) (*latencyResults, error) {
+func (b *bencher) latencyScenario(ctx context.Context) (res *latencyResults, err error) {
 	// The console's blocks are extra: a host that does not let the
 	// harness read, time or quieten its console still gets the others.
 	console, err := readKernelConsole()
@@ -103,7 +103,7 @@ func (b *bencher) latencyScenario(ctx context.Context) (*latencyResults, error) 
 		return nil, err
 	}
 
-	res := &latencyResults{
+	res = &latencyResults{
 		conditions: []latencyCondition{
 			{name: "idle host"},
 			{name: fmt.Sprintf("%d idle processes in the cgroup", b.cfg.IdleProcs), procs: b.cfg.IdleProcs},
@@ -136,7 +136,7 @@ func (b *bencher) latencyScenario(ctx context.Context) (*latencyResults, error) 
 	if err != nil {
 		return nil, err
 	}
-	defer readers.stop(b.tools)
+	defer func() { err = errors.Join(err, readers.stop(b.tools)) }()
 	for _, tr := range tracers[1:] {
 		readers.others = append(readers.others, tr.p)
 	}
@@ -290,7 +290,7 @@ func (r *latencyReaders) stop(ts tools) error {
 		errs = append(errs, r.floor.stop())
 	}
 	if r.report != nil {
-		r.report.stop()
+		errs = append(errs, r.report.stop())
 	}
 	if r.direct != nil {
 		errs = append(errs, r.direct.Close())
