@@ -72,7 +72,10 @@ type KernelReport struct {
 	HasSwap                       bool
 	SwapFreeBytes, SwapTotalBytes uint64
 	// FreeByOrder is the free memory in blocks of 4 KiB << order, summed
-	// over the zones (the report's free lists), when HasFreeLists.
+	// over the zones (the report's free lists). HasFreeLists says the
+	// lists hold a free block: lists printed all empty say no more than
+	// FreeBytes does, and output, which writes no empty histogram, could
+	// not carry them.
 	HasFreeLists bool
 	FreeByOrder  [MaxOrder]uint64
 

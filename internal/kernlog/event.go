@@ -237,7 +237,7 @@ func (r *Report) setReport(rep *event.KernelReport) {
 			}
 			for _, a := range z.FreeAreas {
 				order := orderOf(a.SizeKB)
-				if order < 0 {
+				if order < 0 || a.Count == 0 {
 					continue
 				}
 				rep.HasFreeLists = true

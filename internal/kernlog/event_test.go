@@ -1,6 +1,9 @@
 package kernlog
 
 import (
+	"os"
+	"path/filepath"
+	"regexp"
 	"testing"
 
 	"github.com/oomtrace/oomtrace/internal/classify"
@@ -11,7 +14,16 @@ import (
 // as the pipeline's classify stage does next.
 func fileEvents(t *testing.T, name string) []event.Event {
 	t.Helper()
-	items, _ := decodeFile(t, name)
+	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "kernlog", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bytesEvents(t, b, name)
+}
+
+func bytesEvents(t *testing.T, b []byte, name string) []event.Event {
+	t.Helper()
+	items, _ := decodeBytes(t, b, name)
 	var events []event.Event
 	for _, r := range reports(items) {
 		events = r.Events(events, EventOptions{})
@@ -103,6 +115,51 @@ func TestEventsOldGlobalReport(t *testing.T) {
 	}
 	if !r.HasFreeLists || r.FreeByOrder[0] == 0 {
 		t.Errorf("free lists %v %v", r.HasFreeLists, r.FreeByOrder)
+	}
+}
+
+// 6.12 on arm64 (Debian's cloud kernel under qemu, two NUMA nodes): the
+// free lists of both nodes' DMA zones, summed by order.
+func TestEventsArm64GlobalFreeLists(t *testing.T) {
+	const name = "6.12-arm64-global.kmsg"
+	events := fileEvents(t, name)
+	if len(events) != 1 || events[0].OOMKill.Class != event.ClassGlobal || events[0].OOMKill.Victim.PID != 272 {
+		t.Fatalf("events %+v, want the global kill of pid 272", events)
+	}
+	r := events[0].OOMKill.Report
+	// Node 0 DMA: 1*4kB 3*8kB 1*16kB 3*32kB 1*64kB 1*128kB 1*256kB = 588kB
+	// Node 1 DMA: 1*4kB 1*16kB 2*64kB 2*512kB = 1172kB
+	want := [event.MaxOrder]uint64{0: 8 * kb, 1: 24 * kb, 2: 32 * kb, 3: 96 * kb, 4: 192 * kb, 5: 128 * kb, 6: 256 * kb, 7: 1024 * kb}
+	if !r.HasFreeLists || r.FreeByOrder != want {
+		t.Errorf("free lists %v %v, want %v", r.HasFreeLists, r.FreeByOrder, want)
+	}
+	if !r.HasNode || r.FreeBytes != 447*pageBytes || r.MinFreeBytes != (940+1340)*kb || r.TaskCount != 4 {
+		t.Errorf("report %+v", r)
+	}
+
+	// The same report with every list empty, as a zone whose free pages
+	// all sit on the per-CPU lists prints them: no free block is no free
+	// list to tell of (output could not write one), the rest unchanged.
+	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "kernlog", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	freeList := regexp.MustCompile(`(?m)^(4,[0-9]+,[0-9]+,-;Node [0-9] DMA: ).*$`)
+	emptied := freeList.ReplaceAll(b, []byte("${1}0*4kB 0*8kB 0*16kB 0*32kB 0*64kB 0*128kB 0*256kB 0*512kB 0*1024kB 0*2048kB 0*4096kB = 0kB"))
+	if n := len(freeList.FindAll(b, -1)); n != 2 {
+		t.Fatalf("%d free list records in %s, want 2", n, name)
+	}
+	events = bytesEvents(t, emptied, name)
+	if len(events) != 1 {
+		t.Fatalf("%d events of the emptied report, want 1", len(events))
+	}
+	empty := events[0].OOMKill.Report
+	if empty.HasFreeLists || empty.FreeByOrder != ([event.MaxOrder]uint64{}) {
+		t.Errorf("empty free lists read as %v %v, want none", empty.HasFreeLists, empty.FreeByOrder)
+	}
+	r.HasFreeLists, r.FreeByOrder = false, [event.MaxOrder]uint64{}
+	if empty != r {
+		t.Errorf("emptying the free lists changed more:\n%+v\nwant\n%+v", empty, r)
 	}
 }
 
