@@ -2,8 +2,6 @@ package output
 
 import (
 	"bytes"
-	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -81,20 +79,15 @@ func TestKernelReportsReadBack(t *testing.T) {
 // logKills returns the kills of a kernel log, each with its report.
 func logKills(t *testing.T, name string, log []byte) []event.Event {
 	t.Helper()
-	d := kernlog.NewDecoder(bytes.NewReader(log), name)
-	var events []event.Event
-	for {
-		it, err := d.Next()
-		if errors.Is(err, io.EOF) {
-			return events
-		}
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		if it.Report != nil {
-			events = it.Report.Events(events, kernlog.EventOptions{})
-		}
+	l, err := kernlog.ParseText(bytes.NewReader(log))
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
 	}
+	var events []event.Event
+	for _, r := range l.Reports {
+		events = r.Events(events, kernlog.EventOptions{})
+	}
+	return events
 }
 
 func checkReportReadBack(t *testing.T, name string, ev *event.Event) {
