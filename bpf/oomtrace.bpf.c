@@ -163,8 +163,8 @@ static __always_inline void *reserve_event(__u64 size, __u32 kind)
 }
 
 /* When a record last woke the reader, by its header's ktime_ns; or, as the
- * reader writes it, when it last read (less a margin): it looks again
- * wakeup_window_ns after that by itself (Tracer.Read). */
+ * reader writes it, when it last read (less a margin): it keeps looking
+ * by itself until wakeup_window_ns after that (Tracer.Read). */
 __u64 last_wakeup_ns = 0;
 
 /*
@@ -177,9 +177,9 @@ __u64 last_wakeup_ns = 0;
  * reader only if no record did in the last wakeup_window_ns, or if unread
  * data fill an eighth of the ring buffer; otherwise it waits. Every record
  * that waits was submitted within wakeup_window_ns of a wake-up or of a read
- * the reader wrote to last_wakeup_ns, and the reader polls once more
- * wakeup_window_ns after it read (Tracer.Read), so none waits longer than
- * that. The others force a wake-up: the reader may be asleep with lazy
+ * the reader wrote to last_wakeup_ns, and the reader looks again until
+ * wakeup_window_ns after it read (Tracer.Read): none is left behind. The
+ * others force a wake-up: the reader may be asleep with lazy
  * records unread, which the ring buffer's default, waking only a reader
  * that has read everything, would not wake.
  */

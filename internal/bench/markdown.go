@@ -360,7 +360,7 @@ func cpuPerEventTarget(r *Results) target {
 			"ring buffer, being woken and writing the lines through the pipe cost any reader that much here, and "+
 			"oomtrace's own work is the %s on top of it (medians of the trials).", fmtNS(floor), fmtNS(per-floor))
 	}
-	why += " Below saturation the cost per event is higher: each wake-up (one per 25 ms for reclaim records) finds fewer " +
+	why += " Below saturation the cost per event is higher: each wake-up (for reclaim records, a look every 25 ms) finds fewer " +
 		"records to share its cost: the scheduler's switch to oomtrace and back, the Go runtime's handing the woken " +
 		"goroutine a thread, and one write(2) per batch."
 	return target{name: name, measured: measured, verdict: verdictOf(per <= cpuPerEventLimit), why: why}
@@ -434,7 +434,8 @@ func throughputWhy(s *stormResults, ours throughputRow, rows []throughputRow) st
 		"programs run in the workers' context: %s reclaim episodes at %s each is %s of a CPU. Its own process used "+
 		"%s of a CPU to write %.0f lines a second, %s of CPU per line, and its threads slept and were woken %.0f times a "+
 		"second (voluntary context switches, the Go runtime's own included): the ring buffer wakes the reader for a "+
-		"reclaim record at most once per 25 ms, the reader looks again 25 ms after it last found one, and each batch of "+
+		"reclaim record only when the reader has neither read nor looked for 50 ms, the reader looks again every 25 ms, twice "+
+		"after the last record it found, and each batch of "+
 		"lines goes out in one write(2). The first part is the per-program cost of the rows on reclaim programs.",
 		fmtRate(episodesPerSec), fmtNS(perEpisode.median()), fmtPct(bpfShare),
 		fmtPct(ours.cpuShare.median()), linesPerSec, fmtNS(ours.cpuShare.median()/linesPerSec*1e9), ours.wakeups.median())
@@ -908,7 +909,7 @@ func writeReclaimSteps(d *doc, s *stormResults) {
 	}
 	last := steps[len(steps)-1].ns
 	t.add("oomtrace's `memcg_reclaim_end`", "all of the above, the filters, and a record for each episode of `--reclaim-min` or more "+
-		"(with the cgroup's path; a wake-up of the reader at most every 25 ms)", fmtNS(whole), fmtSignedNS(whole-last))
+		"(with the cgroup's path; a wake-up of the reader when it has not looked for 50 ms)", fmtNS(whole), fmtSignedNS(whole-last))
 	d.table(t)
 }
 

@@ -20,9 +20,24 @@ var ErrNoRecord = errors.New("no record in the ring buffer")
 // return at once.
 var noWaitDeadline = time.Unix(1, 0)
 
-// wakeupWindow is how long a reclaim or kswapd record may wait in the ring
-// buffer without waking the reader (submit_event in bpf/oomtrace.bpf.c).
-const wakeupWindow = 25 * time.Millisecond
+// lookInterval is how long the reader waits before it looks in the ring
+// buffer again by itself, once it has emptied it: the longest a reclaim or
+// kswapd record, submitted without waking it, waits to be read.
+const lookInterval = 25 * time.Millisecond
+
+// idleLooks is how many times the reader looks again, each lookInterval
+// after the last, before it waits for a wakeup without a deadline.
+const idleLooks = 2
+
+// wakeupWindow is how long after a wakeup, or after a record the reader
+// read, the kernel side submits reclaim and kswapd records without waking
+// the reader (submit_event in bpf/oomtrace.bpf.c). The reader's idleLooks
+// looks cover it, so no record is left behind. It is longer than one
+// lookInterval so that a reader a little late to look again, as it is on
+// busy CPUs, costs no wakeup: in a reclaim storm the kernel side woke it
+// when it was under a millisecond late, and each wakeup raises an
+// interrupt on the CPU of the reclaiming task.
+const wakeupWindow = idleLooks * lookInterval
 
 // Read returns the next record's bytes, valid until the next Read. When
 // the ring buffer holds none, it waits for one if wait is set, and else
@@ -32,9 +47,10 @@ const wakeupWindow = 25 * time.Millisecond
 // wrapping ringbuf.ErrClosed.
 //
 // The kernel submits some records without waking the reader, but only
-// within wakeupWindow of a record that did. So once Read has emptied the
-// ring buffer, a wait lasts at most wakeupWindow before it looks again, and
-// only after that is it without a deadline, until a record wakes it.
+// within wakeupWindow of a record that woke it or that it read. So once
+// Read has emptied the ring buffer, a wait lasts at most lookInterval
+// before it looks again; after idleLooks looks that found nothing, which
+// span wakeupWindow, it is without a deadline, until a record wakes it.
 func (t *Tracer) Read(wait bool) ([]byte, error) {
 	for {
 		poll := wait && t.ringWait != nil && !t.ownWait.Load()
@@ -46,7 +62,7 @@ func (t *Tracer) Read(wait bool) ([]byte, error) {
 		switch {
 		case errors.Is(err, os.ErrDeadlineExceeded):
 			if !t.lookAgain.IsZero() && !time.Now().Before(t.lookAgain) {
-				t.lookAgain = time.Time{} // looked again: wait for a wakeup
+				t.lookedAgain()
 			}
 		case err != nil:
 			// Closed under the wait: the reader's own wait says how.
@@ -89,18 +105,28 @@ func (t *Tracer) read(wait bool) ([]byte, error) {
 			if !t.lookAgain.IsZero() && time.Now().Before(t.lookAgain) {
 				continue
 			}
-			t.lookAgain = time.Time{} // looked again: wait for a wakeup
+			t.lookedAgain()
 			continue
 		}
 		if err != nil {
 			return nil, err
 		}
 		if t.reader.AvailableBytes() == 0 {
-			t.lookAgain = time.Now().Add(wakeupWindow)
+			t.lookAgain, t.looksLeft = time.Now().Add(lookInterval), idleLooks
 			t.holdWakeups(t.record.RawSample)
 		}
 		return t.record.RawSample, nil
 	}
+}
+
+// lookedAgain follows a look again that found no record: the wait looks
+// once more lookInterval later, or, after idleLooks, waits for a wakeup.
+func (t *Tracer) lookedAgain() {
+	if t.looksLeft > 1 {
+		t.lookAgain, t.looksLeft = time.Now().Add(lookInterval), t.looksLeft-1
+		return
+	}
+	t.lookAgain, t.looksLeft = time.Time{}, 0
 }
 
 // lookMargin is how long before the time of the record it read the reader
@@ -110,8 +136,8 @@ func (t *Tracer) read(wait bool) ([]byte, error) {
 const lookMargin = time.Millisecond
 
 // holdWakeups tells the kernel side that the reader, which has just read
-// the record raw and emptied the ring buffer, looks again within
-// wakeupWindow: records submitted until then need not wake it. The
+// the record raw and emptied the ring buffer, looks again until
+// wakeupWindow has passed: records submitted until then need not wake it. The
 // kernel side counts from its last_wakeup_ns (submit_event in
 // bpf/oomtrace.bpf.c), which only its own wakeups set before. In a
 // reclaim storm it then woke the reader shortly before each look again,

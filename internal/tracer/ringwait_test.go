@@ -90,8 +90,8 @@ func waitRead(t *testing.T, done <-chan error, what string) error {
 }
 
 // A waiting Read parks in the runtime's poller and wakes for a record, for
-// a record submitted without a wakeup once it looks again, for Flush and
-// for Close.
+// a record submitted without a wakeup once it looks again, also after a
+// look that found none, for Flush and for Close.
 func TestReadWaitsInThePoller(t *testing.T) {
 	tr, submit := ringTracer(t)
 	if _, err := tr.Read(false); !errors.Is(err, ErrNoRecord) {
@@ -113,7 +113,16 @@ func TestReadWaitsInThePoller(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Past the look again, the wait has no deadline until Flush.
+	// The kernel side holds back wakeups for all of wakeupWindow: a record
+	// submitted after the first look found nothing is found by the last.
+	done = readAsync(tr)
+	time.Sleep(lookInterval + lookInterval/2)
+	submit(1)
+	if err := waitRead(t, done, "a record without a wakeup, after a look that found none"); err != nil {
+		t.Fatal(err)
+	}
+
+	// Past the last look, the wait has no deadline until Flush.
 	done = readAsync(tr)
 	time.Sleep(2 * wakeupWindow)
 	if err := tr.Flush(); err != nil {

@@ -82,8 +82,10 @@ type Tracer struct {
 	types *btf.Cache
 	// deadline is the reader's deadline as Read last set it; lookAgain,
 	// when not zero, is when a waiting Read looks for records that were
-	// submitted without a wakeup.
+	// submitted without a wakeup, and looksLeft how many times it does
+	// before it waits for a wakeup.
 	deadline, lookAgain time.Time
+	looksLeft           int
 	// ringWait is where a waiting Read waits, nil where the runtime cannot
 	// poll the ring buffer. ownWait hands waiting over to the reader's own
 	// blocking wait, which knows how a flush and a close end: Flush sets
