@@ -25,19 +25,15 @@ var noWaitDeadline = time.Unix(1, 0)
 // kswapd record, submitted without waking it, waits to be read.
 const lookInterval = 25 * time.Millisecond
 
-// idleLooks is how many times the reader looks again, each lookInterval
-// after the last, before it waits for a wakeup without a deadline.
-const idleLooks = 2
-
 // wakeupWindow is how long after a wakeup, or after a record the reader
 // read, the kernel side submits reclaim and kswapd records without waking
-// the reader (submit_event in bpf/oomtrace.bpf.c). The reader's idleLooks
-// looks cover it, so no record is left behind. It is longer than one
-// lookInterval so that a reader a little late to look again, as it is on
-// busy CPUs, costs no wakeup: in a reclaim storm the kernel side woke it
-// when it was under a millisecond late, and each wakeup raises an
-// interrupt on the CPU of the reclaiming task.
-const wakeupWindow = idleLooks * lookInterval
+// the reader (submit_event in bpf/oomtrace.bpf.c). The reader keeps looking
+// until it has passed, so no record is left behind. It is two looks long so
+// that a reader a little late to look again, as it is on busy CPUs, costs
+// no wakeup: in a reclaim storm the kernel side woke it when it was under a
+// millisecond late, and each wakeup raises an interrupt on the CPU of the
+// reclaiming task.
+const wakeupWindow = 2 * lookInterval
 
 // Read returns the next record's bytes, valid until the next Read. When
 // the ring buffer holds none, it waits for one if wait is set, and else
@@ -49,8 +45,8 @@ const wakeupWindow = idleLooks * lookInterval
 // The kernel submits some records without waking the reader, but only
 // within wakeupWindow of a record that woke it or that it read. So once
 // Read has emptied the ring buffer, a wait lasts at most lookInterval
-// before it looks again; after idleLooks looks that found nothing, which
-// span wakeupWindow, it is without a deadline, until a record wakes it.
+// before it looks again; once a look that found nothing is past
+// wakeupWindow, it is without a deadline, until a record wakes it.
 func (t *Tracer) Read(wait bool) ([]byte, error) {
 	for {
 		poll := wait && t.ringWait != nil && !t.ownWait.Load()
@@ -112,7 +108,8 @@ func (t *Tracer) read(wait bool) ([]byte, error) {
 			return nil, err
 		}
 		if t.reader.AvailableBytes() == 0 {
-			t.lookAgain, t.looksLeft = time.Now().Add(lookInterval), idleLooks
+			now := time.Now()
+			t.lookAgain, t.lookUntil = now.Add(lookInterval), now.Add(wakeupWindow)
 			t.holdWakeups(t.record.RawSample)
 		}
 		return t.record.RawSample, nil
@@ -120,13 +117,14 @@ func (t *Tracer) read(wait bool) ([]byte, error) {
 }
 
 // lookedAgain follows a look again that found no record: the wait looks
-// once more lookInterval later, or, after idleLooks, waits for a wakeup.
+// once more lookInterval later while wakeupWindow since the last read has
+// not passed, and then waits for a wakeup.
 func (t *Tracer) lookedAgain() {
-	if t.looksLeft > 1 {
-		t.lookAgain, t.looksLeft = time.Now().Add(lookInterval), t.looksLeft-1
+	if now := time.Now(); now.Before(t.lookUntil) {
+		t.lookAgain = now.Add(lookInterval)
 		return
 	}
-	t.lookAgain, t.looksLeft = time.Time{}, 0
+	t.lookAgain = time.Time{}
 }
 
 // lookMargin is how long before the time of the record it read the reader

@@ -82,10 +82,9 @@ type Tracer struct {
 	types *btf.Cache
 	// deadline is the reader's deadline as Read last set it; lookAgain,
 	// when not zero, is when a waiting Read looks for records that were
-	// submitted without a wakeup, and looksLeft how many times it does
-	// before it waits for a wakeup.
-	deadline, lookAgain time.Time
-	looksLeft           int
+	// submitted without a wakeup, which it does until lookUntil, the end
+	// of the kernel side's wakeupWindow after its last read.
+	deadline, lookAgain, lookUntil time.Time
 	// ringWait is where a waiting Read waits, nil where the runtime cannot
 	// poll the ring buffer. ownWait hands waiting over to the reader's own
 	// blocking wait, which knows how a flush and a close end: Flush sets
