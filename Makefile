@@ -38,8 +38,16 @@ check-generated: generate ## fail if regenerating the BPF objects changes them
 
 check: lint check-generated test vmtest ## what CI runs: lint, generated objects up to date, all tests, the kernel matrix (as root)
 
-test: ## all tests, the BPF and real-OOM ones included (as root)
+# The packages that run goroutines of their own, tested again under the race
+# detector. memstate is left out: its tests compare a live cgroup's memory
+# with what a process holds, which the detector's shadow memory changes.
+RACE_PKGS := ./internal/attribute ./internal/browser ./internal/container \
+	./internal/ksym ./internal/memcg ./internal/metrics ./internal/pipeline ./internal/sampler \
+	./internal/stream ./internal/tracer
+
+test: ## all tests, the BPF and real-OOM ones included (as root), and the concurrent packages under the race detector
 	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -race $(RACE_PKGS)
 
 test-unit: ## only the tests that need no root and cause no OOM
 	$(GO) test -count=1 -short ./...

@@ -70,7 +70,21 @@ func (t *Tracer) Read(wait bool) ([]byte, error) {
 // recordPending is ringWait's ready: a record to read, or a flush that
 // hands over to the reader's own wait.
 func (t *Tracer) recordPending() bool {
-	return t.ownWait.Load() || t.reader.AvailableBytes() > 0
+	unread, open := t.unread()
+	return t.ownWait.Load() || !open || unread > 0
+}
+
+// unread returns the bytes the kernel has written that the reader has not
+// read yet, which it reads in the ring buffer's mapped pages, and false
+// once Close has unmapped them. A waiting Read and the metrics ask from
+// goroutines of their own, and Close may come at any time.
+func (t *Tracer) unread() (int, bool) {
+	t.ringMu.RLock()
+	defer t.ringMu.RUnlock()
+	if t.ringClosed {
+		return 0, false
+	}
+	return t.reader.AvailableBytes(), true
 }
 
 // read is Read with the reader's own wait, a blocking system call, when
@@ -107,7 +121,7 @@ func (t *Tracer) read(wait bool) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		if t.reader.AvailableBytes() == 0 {
+		if unread, _ := t.unread(); unread == 0 {
 			now := time.Now()
 			t.lookAgain, t.lookUntil = now.Add(lookInterval), now.Add(wakeupWindow)
 			t.holdWakeups(t.record.RawSample)
@@ -182,7 +196,8 @@ func RingBufferBytes() (int, error) {
 // RingBuffer returns the ring buffer's size and the bytes the kernel has
 // written that are not read yet. Both are cheap to read (no system call).
 func (t *Tracer) RingBuffer() (size, pending int) {
-	return t.reader.BufferSize(), t.reader.AvailableBytes()
+	pending, _ = t.unread()
+	return t.reader.BufferSize(), pending
 }
 
 // Lost returns the number of records the kernel could not put in the ring

@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -91,6 +92,10 @@ type Tracer struct {
 	// it, and so does a Read whose poll failed.
 	ringWait *ringWait
 	ownWait  atomic.Bool
+	// ringMu keeps Close from unmapping the ring buffer while unread looks
+	// into it; ringClosed says Close has.
+	ringMu     sync.RWMutex
+	ringClosed bool
 	// readerLook is the kernel side's last_wakeup_ns, where Read says
 	// when it will look again (holdWakeups); nil where it cannot be
 	// written without a system call.
@@ -451,7 +456,10 @@ func (t *Tracer) Mode() event.Mode { return t.mode }
 func (t *Tracer) Close() error {
 	errs := []error{t.Detach()}
 	if t.reader != nil {
+		t.ringMu.Lock()
+		t.ringClosed = true
 		errs = append(errs, t.reader.Close())
+		t.ringMu.Unlock()
 	}
 	if t.ringWait != nil {
 		errs = append(errs, t.ringWait.close())
