@@ -119,9 +119,9 @@ func (f *traceFlags) options(w io.Writer, logger *slog.Logger) (stream.Options, 
 	opts.Pipeline.Filter.Containers = splitList(f.containers)
 
 	// The tracer loads its programs against the same decoding of the
-	// kernel's BTF.
-	opts.Tracer.KernelTypes = tracer.NewKernelTypes()
-	names, err := gfp.ForKernel(opts.Tracer.KernelTypes.Cache())
+	// kernel's BTF, and parses its own object meanwhile.
+	opts.Tracer.Preload = tracer.NewPreload()
+	names, err := gfp.ForKernel(opts.Tracer.Preload.Cache())
 	if err != nil {
 		logger.Warn("gfp flag names unavailable, printing masks only", "error", err)
 	}

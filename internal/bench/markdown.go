@@ -746,8 +746,9 @@ func startupTarget(r *Results) target {
 		}
 	}
 	med := rows[0].startup.median()
-	why := "Start-up is CPU work: the kernel verifying each BPF program of the chosen mode, decoding the kernel's BTF " +
-		"(once, for every program and the GFP flag names), and, in auto mode, trying fentry and kprobe before tracepoints; " +
+	why := "Start-up is CPU work: the kernel verifying each BPF program of the chosen mode (the programs loaded in groups " +
+		"side by side, one per CPU), decoding the kernel's BTF (once, for every program and the GFP flag names, while " +
+		"oomtrace's own BPF object is parsed on another CPU), and, in auto mode, trying fentry and kprobe before tracepoints; " +
 		"kernel symbols are read in the background, for the first stack that needs them. Leaving out the fallback " +
 		"(`--mode tracepoint`) or the signal and exit hooks (`--events`) shows what each part costs (the rows above and " +
 		"§5); on two CPUs that other processes keep busy, the verifier waits for a CPU as well."

@@ -35,8 +35,8 @@ type TracepointFeature struct {
 // machine, a minute under emulation).
 func ProbeFeatures() Features {
 	f := Features{Modes: make(map[event.Mode]error)}
-	types := NewKernelTypes()
-	kernel, err := types.Cache().Kernel()
+	pre := NewPreload()
+	kernel, err := pre.Cache().Kernel()
 	if err != nil {
 		f.BTF = err
 	} else {
@@ -50,7 +50,7 @@ func ProbeFeatures() Features {
 			f.Tracepoints = append(f.Tracepoints, TracepointFeature{h.target, hasTracepoint(kernel, h.target)})
 		}
 	}
-	t, spec, err := openBase(Config{KernelTypes: types}, slog.New(slog.DiscardHandler))
+	t, spec, err := openBase(Config{Preload: pre}, slog.New(slog.DiscardHandler))
 	if err == nil {
 		err = t.openReader()
 	}

@@ -3,10 +3,12 @@
 package tracer
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -39,32 +41,43 @@ type Config struct {
 	Events EventGroup
 	// Logger receives the mode decision and warnings; nil discards them.
 	Logger *slog.Logger
-	// KernelTypes is the kernel's BTF as readers before Open (the GFP flag
-	// names) decoded it, which Open takes over; nil: Open decodes it.
-	KernelTypes *KernelTypes
+	// Preload is what Open needs that can be read before it, started
+	// early; nil: Open reads it all itself.
+	Preload *Preload
 }
 
-// KernelTypes carries the kernel's BTF, decoded once, from the readers that
-// come before Open to Open: each decoding and name index costs tens of
-// milliseconds of the start. Open takes it and lets go of it once the
-// programs are loaded, so that no copy of a Config keeps the decoded types
-// (and the mapped BTF file) alive.
-type KernelTypes struct{ cache *btf.Cache }
+// Preload carries what Open reads before it loads anything, from the
+// moment a command knows it will trace: the kernel's BTF, which readers
+// before Open (the GFP flag names) decode once for Open too, and
+// oomtrace's own BPF object, parsed in the background meanwhile. Each
+// costs tens of milliseconds of the start on one CPU. Open takes them and
+// lets go of the types once the programs are loaded, so that no copy of a
+// Config keeps the decoded types (and the mapped BTF file) alive.
+type Preload struct {
+	cache  *btf.Cache
+	object func() (*ebpf.CollectionSpec, error)
+}
 
-// NewKernelTypes returns types not decoded yet.
-func NewKernelTypes() *KernelTypes { return &KernelTypes{btf.NewCache()} }
+// NewPreload starts parsing the BPF object and returns it with the kernel's
+// types, not decoded yet.
+func NewPreload() *Preload {
+	object := sync.OnceValues(loadOomtrace)
+	go object() // Open takes the result
+	return &Preload{btf.NewCache(), object}
+}
 
 // Cache returns the types for reading before Open; nil once Open took them.
-func (k *KernelTypes) Cache() *btf.Cache { return k.cache }
+func (p *Preload) Cache() *btf.Cache { return p.cache }
 
-// take returns the types and leaves k empty, or new ones if k has none.
-func (k *KernelTypes) take() *btf.Cache {
-	if k == nil || k.cache == nil {
-		return btf.NewCache()
+// take returns the types and the object, and leaves p empty; or new ones
+// if p has none.
+func (p *Preload) take() (*btf.Cache, func() (*ebpf.CollectionSpec, error)) {
+	if p == nil || p.cache == nil {
+		return btf.NewCache(), loadOomtrace
 	}
-	c := k.cache
-	k.cache = nil
-	return c
+	c, object := p.cache, p.object
+	p.cache, p.object = nil, nil
+	return c, object
 }
 
 // Tracer holds the loaded programs, their links and the ring-buffer reader.
@@ -185,7 +198,7 @@ func openBase(cfg Config, logger *slog.Logger) (*Tracer, *ebpf.CollectionSpec, e
 		return nil, nil, fmt.Errorf("raise RLIMIT_MEMLOCK for BPF maps: %w", err)
 	}
 
-	types := cfg.KernelTypes.take()
+	types, object := cfg.Preload.take()
 	kernel, err := types.Kernel()
 	if err != nil {
 		return nil, nil, fmt.Errorf("read kernel BTF: %w: oomtrace needs a kernel built with CONFIG_DEBUG_INFO_BTF (/sys/kernel/btf/vmlinux)", err)
@@ -195,7 +208,7 @@ func openBase(cfg Config, logger *slog.Logger) (*Tracer, *ebpf.CollectionSpec, e
 		return nil, nil, err
 	}
 
-	spec, err := loadOomtrace()
+	spec, err := object()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -350,13 +363,93 @@ func (t *Tracer) detachFunctionHooks() error {
 
 // loadHooks loads the programs of hooks, and the maps, from a copy of spec,
 // against the kernel types decoded in types.
+//
+// Verifying the programs is most of a start, and the kernel verifies a
+// program in the thread that loads it: the maps are created first, and the
+// programs are then loaded in groups side by side, one per CPU, each group
+// against those same maps. Loading copies what it changes of a spec, so the
+// groups share spec's parts without copying them.
 func loadHooks(spec *ebpf.CollectionSpec, hooks []hook, shared map[string]*ebpf.Map, types *btf.Cache) (*ebpf.Collection, error) {
-	s := spec.Copy()
-	s.Programs = make(map[string]*ebpf.ProgramSpec, len(hooks))
-	for _, h := range hooks {
-		s.Programs[h.program] = spec.Programs[h.program].Copy()
+	return loadGroups(spec, verifierGroups(spec, hooks, runtime.GOMAXPROCS(0)), shared, types)
+}
+
+// loadGroups creates the maps of spec but those in shared, and then loads
+// each group of its programs in a goroutine of its own.
+func loadGroups(spec *ebpf.CollectionSpec, groups [][]string, shared map[string]*ebpf.Map, types *btf.Cache) (*ebpf.Collection, error) {
+	maps := *spec
+	maps.Programs = nil
+	coll, err := ebpf.NewCollectionWithOptions(&maps, ebpf.CollectionOptions{MapReplacements: shared, Cache: types})
+	if err != nil {
+		return nil, err
 	}
-	return ebpf.NewCollectionWithOptions(s, ebpf.CollectionOptions{MapReplacements: shared, Cache: types})
+	loaded := make([]map[string]*ebpf.Program, len(groups))
+	errs := make([]error, len(groups))
+	var wg sync.WaitGroup
+	for i, group := range groups {
+		wg.Go(func() { loaded[i], errs[i] = loadPrograms(spec, group, coll.Maps, types) })
+	}
+	wg.Wait()
+
+	coll.Programs = make(map[string]*ebpf.Program)
+	for _, progs := range loaded {
+		for name, p := range progs {
+			coll.Programs[name] = p
+		}
+	}
+	for _, err := range errs {
+		if err != nil {
+			coll.Close()
+			return nil, err
+		}
+	}
+	return coll, nil
+}
+
+// verifierGroups splits the programs of hooks into at most n groups of
+// about the same size, the largest programs first: the verifier's work
+// grows with a program's length.
+func verifierGroups(spec *ebpf.CollectionSpec, hooks []hook, n int) [][]string {
+	names := make([]string, 0, len(hooks))
+	for _, h := range hooks {
+		names = append(names, h.program)
+	}
+	size := func(name string) int { return len(spec.Programs[name].Instructions) }
+	slices.SortFunc(names, func(a, b string) int {
+		return cmp.Or(cmp.Compare(size(b), size(a)), strings.Compare(a, b))
+	})
+	groups := make([][]string, min(n, len(names)))
+	sizes := make([]int, len(groups))
+	for _, name := range names {
+		smallest := 0
+		for i := range sizes {
+			if sizes[i] < sizes[smallest] {
+				smallest = i
+			}
+		}
+		groups[smallest] = append(groups[smallest], name)
+		sizes[smallest] += size(name)
+	}
+	return groups
+}
+
+// loadPrograms loads the named programs of spec against maps, which hold
+// every map of spec.
+func loadPrograms(spec *ebpf.CollectionSpec, names []string, maps map[string]*ebpf.Map, types *btf.Cache) (map[string]*ebpf.Program, error) {
+	s := *spec
+	s.Programs = make(map[string]*ebpf.ProgramSpec, len(names))
+	for _, name := range names {
+		s.Programs[name] = spec.Programs[name]
+	}
+	coll, err := ebpf.NewCollectionWithOptions(&s, ebpf.CollectionOptions{MapReplacements: maps, Cache: types})
+	if err != nil {
+		return nil, err
+	}
+	// The collection holds its own handles of maps; the programs keep the
+	// maps they use alive in the kernel.
+	progs := coll.Programs
+	coll.Programs = nil
+	coll.Close()
+	return progs, nil
 }
 
 // asRawTracepoints turns the tp_btf programs of spec into raw_tp ones.

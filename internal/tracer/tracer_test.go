@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -61,31 +62,32 @@ func TestOpenTracepointMode(t *testing.T) {
 	}
 }
 
-// Open loads against the types decoded before it and takes them: neither
-// the caller's Config nor the open tracer keeps them, so their memory goes
-// back once the programs are loaded.
-func TestOpenTakesKernelTypes(t *testing.T) {
+// Open loads against the types decoded before it and the object parsed
+// before it, and takes them: neither the caller's Config nor the open
+// tracer keeps the types, so their memory goes back once the programs are
+// loaded, and a second Open parses an object of its own.
+func TestOpenTakesPreload(t *testing.T) {
 	requireBPF(t)
-	types := NewKernelTypes()
-	before, err := types.Cache().Kernel()
+	pre := NewPreload()
+	before, err := pre.Cache().Kernel()
 	if err != nil {
 		t.Fatal(err)
 	}
 	mode := event.ModeTracepoint
-	cfg := Config{Mode: &mode, KernelTypes: types}
+	cfg := Config{Mode: &mode, Preload: pre}
 	tr, err := Open(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer tr.Close()
-	if cfg.KernelTypes.Cache() != nil {
-		t.Error("the Config still holds the kernel's types after Open")
+	if cfg.Preload.Cache() != nil || cfg.Preload.object != nil {
+		t.Error("the Config still holds the preloaded types or object after Open")
 	}
 	if tr.types != nil {
 		t.Error("the open tracer still holds the kernel's types")
 	}
-	// A second Open without types decodes its own.
-	tr2, err := Open(Config{Mode: &mode, KernelTypes: types})
+	// A second Open with nothing left to take reads its own.
+	tr2, err := Open(Config{Mode: &mode, Preload: pre})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,6 +146,113 @@ func TestOldMarkVictimProgramsVerify(t *testing.T) {
 		t.Fatalf("old-form programs rejected: %v", explain(err))
 	}
 	coll.Close()
+}
+
+// The programs are loaded in groups side by side, and every group must use
+// the maps the collection holds: a group with maps of its own would write
+// records into a ring buffer nobody reads. Loaded in four groups (more
+// than this machine may have CPUs), each program's maps are among them.
+func TestLoadedGroupsShareMaps(t *testing.T) {
+	requireBPF(t)
+	spec, err := loadOomtrace()
+	if err != nil {
+		t.Fatal(err)
+	}
+	variant := reclaimTaskLocal
+	if err := probeTaskLocal(markVictimHook.target, nil); err != nil {
+		variant = reclaimCompat
+	}
+	spec = variant.spec(spec)
+	hooks := variant.hooks(append([]hook{markVictimHook}, tracepointHooks...))
+	groups := verifierGroups(spec, hooks, 4)
+	if len(groups) != 4 {
+		t.Fatalf("%d hooks in %d groups, want 4", len(hooks), len(groups))
+	}
+	coll, err := loadGroups(spec, groups, nil, nil)
+	if err != nil {
+		t.Fatalf("load: %v", explain(err))
+	}
+	defer coll.Close()
+	ids := make(map[ebpf.MapID]string)
+	for name, m := range coll.Maps {
+		info, err := m.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, _ := info.ID()
+		ids[id] = name
+	}
+	if len(coll.Programs) != len(hooks) {
+		t.Errorf("%d programs loaded for %d hooks", len(coll.Programs), len(hooks))
+	}
+	events, _ := coll.Maps["events"].Info()
+	eventsID, _ := events.ID()
+	usesEvents := 0
+	for name, prog := range coll.Programs {
+		info, err := prog.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		used, ok := info.MapIDs()
+		if !ok {
+			t.Fatalf("%s: the kernel does not say which maps a program uses", name)
+		}
+		for _, id := range used {
+			if _, ok := ids[id]; !ok {
+				t.Errorf("%s uses map %d, which is not one of the collection's", name, id)
+			}
+			if id == eventsID {
+				usesEvents++
+			}
+		}
+	}
+	if usesEvents < 2 {
+		t.Errorf("%d programs write to the collection's ring buffer", usesEvents)
+	}
+}
+
+// verifierGroups puts every program in exactly one group, and the groups'
+// sizes differ by no more than the largest program's.
+func TestVerifierGroups(t *testing.T) {
+	spec, err := loadOomtrace()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hooks := reclaimCompat.hooks(append([]hook{markVictimHook}, tracepointHooks...))
+	for _, n := range []int{1, 2, 3, len(hooks), len(hooks) + 5} {
+		groups := verifierGroups(spec, hooks, n)
+		if want := min(n, len(hooks)); len(groups) != want {
+			t.Errorf("n=%d: %d groups, want %d", n, len(groups), want)
+		}
+		seen := make(map[string]int)
+		for _, g := range groups {
+			if len(g) == 0 {
+				t.Errorf("n=%d: an empty group", n)
+			}
+			for _, name := range g {
+				seen[name]++
+			}
+		}
+		for _, h := range hooks {
+			if seen[h.program] != 1 {
+				t.Errorf("n=%d: %s in %d groups", n, h.program, seen[h.program])
+			}
+		}
+		var sizes []int
+		largest := 0
+		for _, g := range groups {
+			total := 0
+			for _, name := range g {
+				size := len(spec.Programs[name].Instructions)
+				total += size
+				largest = max(largest, size)
+			}
+			sizes = append(sizes, total)
+		}
+		if spread := slices.Max(sizes) - slices.Min(sizes); spread > largest {
+			t.Errorf("n=%d: group sizes %v differ by %d, more than the largest program's %d", n, sizes, spread, largest)
+		}
+	}
 }
 
 // The raw_tp fallback for kernels that cannot load tp_btf runs the same
