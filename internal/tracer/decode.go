@@ -9,8 +9,6 @@ import (
 	"time"
 	"unsafe"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/oomtrace/oomtrace/internal/event"
 )
 
@@ -30,8 +28,8 @@ type Symbolizer interface {
 // and the last kill's resolved stack. It writes the kernel's facts only:
 // deciding what they mean is the classify stage's job.
 type Decoder struct {
-	symbols    Symbolizer
-	bootToWall time.Time // wall-clock time of CLOCK_BOOTTIME zero
+	symbols Symbolizer
+	clock   bootClock
 
 	// Scratch records, for the records that are not aligned in memory.
 	hdr     oomtraceEventHeader
@@ -128,11 +126,11 @@ func (s *resolvedStack) resolve(addrs []uint64, symbols Symbolizer) {
 // NewDecoder returns a Decoder resolving stacks with symbols (nil: stacks
 // stay unresolved, and tracepoint-mode kills cannot be classified).
 func NewDecoder(symbols Symbolizer) (*Decoder, error) {
-	var ts unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts); err != nil {
-		return nil, fmt.Errorf("read CLOCK_BOOTTIME: %w", err)
+	d := &Decoder{symbols: symbols, clock: bootClock{read: readClocks}}
+	if err := d.clock.measure(); err != nil {
+		return nil, err
 	}
-	return &Decoder{symbols: symbols, bootToWall: time.Now().Add(-time.Duration(ts.Nano()))}, nil
+	return d, nil
 }
 
 // view returns raw as the fixed-layout record T: in place when raw is
@@ -162,7 +160,7 @@ func (d *Decoder) Decode(raw []byte, ev *event.Event) error {
 	stack := ev.OOMKill.Stack[:0]
 	ev.Reset()
 	ev.KtimeNS = hdr.KtimeNs
-	ev.Time = d.bootToWall.Add(time.Duration(hdr.KtimeNs))
+	ev.Time = d.clock.zeroFor(hdr.KtimeNs).Add(time.Duration(hdr.KtimeNs))
 	ev.CPU = hdr.Cpu
 	ev.Task = event.Task{PID: hdr.Pid, TGID: hdr.Tgid, Comm: d.comm(&hdr.Comm)}
 	ev.OOMKill.Stack = stack
