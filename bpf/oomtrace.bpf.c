@@ -588,8 +588,10 @@ static __always_inline int reclaim_end(__u32 kind, unsigned long nr_reclaimed, c
 	if (duration >= reclaim_min_ns) {
 		ev = reserve_event(sizeof(*ev), EVENT_RECLAIM);
 		if (ev) {
-			__builtin_memset(&ev->cgroup, 0, sizeof(ev->cgroup));
-			fill_cgroup(&ev->cgroup, memcg);
+			if (!fill_cgroup_cached(&ev->cgroup, memcg, cgroup_id, cache)) {
+				__builtin_memset(&ev->cgroup, 0, sizeof(ev->cgroup));
+				fill_cgroup(&ev->cgroup, memcg);
+			}
 			ev->duration_ns = duration;
 			ev->nr_reclaimed = nr_reclaimed;
 			ev->gfp_mask = start.gfp_mask;

@@ -152,6 +152,29 @@ static __always_inline bool claim_histogram(struct reclaim_stats_key *key, struc
 	return true;
 }
 
+/* Fill info with memcg (of id cgroup_id) as the histogram the task counted
+ * its last episode in holds it (cache), with usage and limit read now: the
+ * path was captured when the cgroup was first seen, and the record of an
+ * episode then costs a copy instead of a walk up the cgroup tree and a read
+ * of each name. False when the task has no histogram of memcg cached. */
+static __always_inline bool fill_cgroup_cached(struct cgroup_info *info, struct mem_cgroup *memcg, __u64 cgroup_id,
+					       struct reclaim_slot_cache *cache)
+{
+	struct reclaim_stats *stats;
+	__u32 slot;
+
+	if (!memcg || !cache || !cache->slot_plus1 || cache->cgroup_id != cgroup_id)
+		return false;
+	slot = cache->slot_plus1 - 1;
+	stats = bpf_map_lookup_elem(&reclaim_histograms, &slot);
+	/* A slot user space gave back is zeroed first: no longer valid. */
+	if (!stats || !(stats->cgroup.flags & CGROUP_VALID))
+		return false;
+	*info = stats->cgroup;
+	read_cgroup_counters(info, memcg);
+	return true;
+}
+
 /* Count an episode of duration_ns in the histogram of memcg (of id
  * cgroup_id) and kind. cache, where the caller has one (task-local
  * storage), remembers the histogram for the task's next episode. */

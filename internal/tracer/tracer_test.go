@@ -2,6 +2,7 @@ package tracer
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"github.com/oomtrace/oomtrace/internal/event"
 	"github.com/oomtrace/oomtrace/internal/memcg"
 	"github.com/oomtrace/oomtrace/internal/memcg/memcgtest"
+	"golang.org/x/sys/unix"
 )
 
 // requireBPF skips under -short and fails without root: every kernel
@@ -353,6 +355,12 @@ func TestLazyRecordsAllRead(t *testing.T) {
 	var (
 		mu   sync.Mutex
 		read = map[uint64]uint64{} // reclaim records by cgroup id
+		// What the records of each cgroup id say of their task and
+		// cgroup (all but a task's first take the cgroup's path from its
+		// histogram), and the span of their stamps.
+		described          = map[uint64]map[string]uint64{}
+		earliest, latest   uint64
+		startBoot, endBoot = bootNow(t), uint64(0)
 	)
 	done := make(chan error, 1)
 	go func() {
@@ -368,8 +376,17 @@ func TestLazyRecordsAllRead(t *testing.T) {
 				return
 			}
 			if ev.Kind == event.KindReclaim && ev.Reclaim.Kind == event.ReclaimMemcg {
+				c := ev.Reclaim.Cgroup
 				mu.Lock()
-				read[ev.Reclaim.Cgroup.ID]++
+				read[c.ID]++
+				if described[c.ID] == nil {
+					described[c.ID] = map[string]uint64{}
+				}
+				described[c.ID][describeRecord(ev.Task, c.Path, c.LimitBytes, c.UsageBytes)]++
+				if earliest == 0 || ev.KtimeNS < earliest {
+					earliest = ev.KtimeNS
+				}
+				latest = max(latest, ev.KtimeNS)
 				mu.Unlock()
 			}
 		}
@@ -393,6 +410,16 @@ func TestLazyRecordsAllRead(t *testing.T) {
 	if got != counted {
 		t.Errorf("read %d reclaim records of cgroup %d, 2 s after its reclaim ended; its histogram counts %d episodes", got, id, counted)
 	}
+	endBoot = bootNow(t)
+	mu.Lock()
+	cat := event.Task{PID: 1, TGID: 1, Comm: "cat"}
+	if want := describeRecord(cat, g.Path(), 16<<20, 1); len(described[id]) != 1 || described[id][want] != got {
+		t.Errorf("the %d records of cgroup %d say %v, want all %q", got, id, described[id], want)
+	}
+	if earliest < startBoot || latest > endBoot {
+		t.Errorf("records stamped %d to %d, outside the test's %d to %d (CLOCK_BOOTTIME)", earliest, latest, startBoot, endBoot)
+	}
+	mu.Unlock()
 	if err := tr.Flush(); err != nil {
 		t.Fatal(err)
 	}
@@ -402,6 +429,23 @@ func TestLazyRecordsAllRead(t *testing.T) {
 	if lost, err := tr.Lost(); err != nil || lost != 0 {
 		t.Errorf("lost %d records (%v)", lost, err)
 	}
+}
+
+// describeRecord is what a reclaim record says of its task and cgroup that
+// must be the same in all the records of cat, a process of one thread, in
+// one cgroup: the usage changes, but is never 0.
+func describeRecord(task event.Task, path string, limit, usage uint64) string {
+	return fmt.Sprintf("task %s, one thread: %v, path %s, limit %d, usage above 0: %v",
+		task.Comm, task.PID != 0 && task.PID == task.TGID, path, limit, usage > 0)
+}
+
+// bootNow is CLOCK_BOOTTIME, the clock of the records' stamps.
+func bootNow(t *testing.T) uint64 {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts); err != nil {
+		t.Fatal(err)
+	}
+	return uint64(ts.Nano())
 }
 
 func TestFreeReclaimHistogram(t *testing.T) {
