@@ -143,23 +143,31 @@ static __always_inline void count_lost(void)
 		*n += 1;
 }
 
-static __always_inline void *reserve_event(__u64 size, __u32 kind)
+/* Reserve a record of size bytes and fill its header: the current task,
+ * stamped ktime_ns (CLOCK_BOOTTIME), which a program that read the clock
+ * already passes on rather than read it again. */
+static __always_inline void *reserve_event_at(__u64 size, __u32 kind, __u64 ktime_ns)
 {
 	struct event_header *hdr = bpf_ringbuf_reserve(&events, size, 0);
-	struct task_struct *current;
+	__u64 pid_tgid;
 
 	if (!hdr) {
 		count_lost();
 		return NULL;
 	}
-	current = (struct task_struct *)bpf_get_current_task();
-	hdr->ktime_ns = bpf_ktime_get_boot_ns();
+	pid_tgid = bpf_get_current_pid_tgid();
+	hdr->ktime_ns = ktime_ns;
 	hdr->kind = kind;
 	hdr->cpu = bpf_get_smp_processor_id();
-	hdr->pid = BPF_CORE_READ(current, pid);
-	hdr->tgid = BPF_CORE_READ(current, tgid);
+	hdr->pid = (__u32)pid_tgid;
+	hdr->tgid = pid_tgid >> 32;
 	bpf_get_current_comm(hdr->comm, sizeof(hdr->comm));
 	return hdr;
+}
+
+static __always_inline void *reserve_event(__u64 size, __u32 kind)
+{
+	return reserve_event_at(size, kind, bpf_ktime_get_boot_ns());
 }
 
 /* When a record last woke the reader, by its header's ktime_ns; or, as the
@@ -586,7 +594,7 @@ static __always_inline int reclaim_end(__u32 kind, unsigned long nr_reclaimed, c
 	 * than --reclaim-min never touch the ring buffer.
 	 */
 	if (duration >= reclaim_min_ns) {
-		ev = reserve_event(sizeof(*ev), EVENT_RECLAIM);
+		ev = reserve_event_at(sizeof(*ev), EVENT_RECLAIM, now);
 		if (ev) {
 			if (!fill_cgroup_cached(&ev->cgroup, memcg, cgroup_id, cache)) {
 				__builtin_memset(&ev->cgroup, 0, sizeof(ev->cgroup));
