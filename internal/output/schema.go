@@ -660,7 +660,7 @@ func reclaimFields() []field {
 		func(ev *event.Event) *int32 { return &r(ev).Order },
 		nil)...)
 	cgroup := func(ev *event.Event) *event.Cgroup { return &r(ev).Cgroup }
-	fields = append(fields, cgroupFields("cgroup", "cgroup", "cgroup_usage_bytes", "cgroup_limit_bytes", "the reclaiming task's memory cgroup (not necessarily the one reclaimed)", cgroup)...)
+	fields = append(fields, cgroupFields("cgroup", "cgroup", "cgroup_usage_bytes", "cgroup_limit_bytes", "the reclaiming task's memory cgroup (not necessarily the one reclaimed): usage and limit at the episode's end, the path as oomtrace first saw the cgroup (a cgroup v1 directory renamed since keeps its old path, as in `reclaim_stats`)", cgroup)...)
 	return append(fields, containerFields("", "container", "who it belongs to", cgroup)...)
 }
 
