@@ -919,7 +919,7 @@ func TestRemovedCgroupHistogramFreed(t *testing.T) {
 			if got := stats.ReclaimStats.Cgroup.Truncated; got != tc.truncated {
 				t.Fatalf("reclaim_stats of a %d-byte path: truncated %v, want %v (%q)", len(g.Path()), got, tc.truncated, stats.ReclaimStats.Cgroup.Path)
 			}
-			if n := histogramsOf(t, id); n != 1 {
+			if n := histogramsOf(t, tr.cmd.Process.Pid, id); n != 1 {
 				t.Fatalf("%d reclaim histograms of cgroup %d in the kernel's maps while it exists, want 1 (%+v)", n, id, stats.ReclaimStats)
 			}
 			if err := g.Remove(); err != nil {
@@ -927,7 +927,7 @@ func TestRemovedCgroupHistogramFreed(t *testing.T) {
 			}
 			// Freed one interval after its last counts were written: within a few.
 			deadline := time.Now().Add(20 * interval)
-			for histogramsOf(t, id) != 0 {
+			for histogramsOf(t, tr.cmd.Process.Pid, id) != 0 {
 				if time.Now().After(deadline) {
 					t.Fatalf("the histogram of removed cgroup %d is still in the kernel's maps after %s", id, 20*interval)
 				}
@@ -939,19 +939,13 @@ func TestRemovedCgroupHistogramFreed(t *testing.T) {
 }
 
 // histogramsOf counts the reclaim histograms of cgroup id published in the
-// reclaim_slots maps of every BPF object loaded on this machine.
-func histogramsOf(t *testing.T, id uint64) int {
+// reclaim_slots map of the oomtrace process pid. Only its own maps count:
+// other tracers running meanwhile (the tests of other packages, run at the
+// same time) count the same cgroup's episodes in maps of their own.
+func histogramsOf(t *testing.T, pid int, id uint64) int {
 	t.Helper()
 	n := 0
-	for mapID := ebpf.MapID(0); ; {
-		next, err := ebpf.MapGetNextID(mapID)
-		if errors.Is(err, os.ErrNotExist) {
-			return n
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		mapID = next
+	for _, mapID := range mapsOf(t, pid) {
 		m, err := ebpf.NewMapFromID(mapID)
 		if errors.Is(err, os.ErrNotExist) {
 			continue // gone since
@@ -972,6 +966,38 @@ func histogramsOf(t *testing.T, id uint64) int {
 		}
 		m.Close()
 	}
+	return n
+}
+
+// mapsOf returns the ids of the BPF maps process pid holds open, from the
+// map_id lines of its descriptors' fdinfo.
+func mapsOf(t *testing.T, pid int) []ebpf.MapID {
+	t.Helper()
+	dir := fmt.Sprintf("/proc/%d/fdinfo", pid)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []ebpf.MapID
+	for _, e := range entries {
+		info, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			continue // closed since
+		}
+		for line := range strings.Lines(string(info)) {
+			if v, ok := strings.CutPrefix(line, "map_id:"); ok {
+				id, err := strconv.ParseUint(strings.TrimSpace(v), 10, 32)
+				if err != nil {
+					t.Fatalf("%s/%s: %q: %v", dir, e.Name(), line, err)
+				}
+				ids = append(ids, ebpf.MapID(id))
+			}
+		}
+	}
+	if len(ids) == 0 {
+		t.Fatalf("process %d holds no BPF map open", pid)
+	}
+	return ids
 }
 
 // --pid keeps the kills of one process, as victim or trigger, and nothing
