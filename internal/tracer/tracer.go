@@ -361,8 +361,8 @@ func (t *Tracer) detachFunctionHooks() error {
 	return errors.Join(errs...)
 }
 
-// loadHooks loads the programs of hooks, and the maps, from a copy of spec,
-// against the kernel types decoded in types.
+// loadHooks loads the programs of hooks, and the maps but those in shared,
+// from spec, against the kernel types decoded in types.
 //
 // Verifying the programs is most of a start, and the kernel verifies a
 // program in the thread that loads it: the maps are created first, and the
