@@ -969,8 +969,10 @@ func histogramsOf(t *testing.T, pid int, id uint64) int {
 	return n
 }
 
-// mapsOf returns the ids of the BPF maps process pid holds open, from the
-// map_id lines of its descriptors' fdinfo.
+// mapsOf returns the ids of the BPF maps process pid holds open, each once,
+// from the map_id lines of its descriptors' fdinfo: oomtrace holds some
+// maps twice, as the function hooks of fentry and kprobe mode share the
+// maps of the programs every mode runs.
 func mapsOf(t *testing.T, pid int) []ebpf.MapID {
 	t.Helper()
 	dir := fmt.Sprintf("/proc/%d/fdinfo", pid)
@@ -990,7 +992,9 @@ func mapsOf(t *testing.T, pid int) []ebpf.MapID {
 				if err != nil {
 					t.Fatalf("%s/%s: %q: %v", dir, e.Name(), line, err)
 				}
-				ids = append(ids, ebpf.MapID(id))
+				if !slices.Contains(ids, ebpf.MapID(id)) {
+					ids = append(ids, ebpf.MapID(id))
+				}
 			}
 		}
 	}
