@@ -57,11 +57,6 @@ func (c *bootClock) measure() error {
 	return nil
 }
 
-// wall returns the wall-clock time of the CLOCK_BOOTTIME stamp ktime.
-func (c *bootClock) wall(ktime uint64) time.Time {
-	return c.zeroFor(ktime).Add(time.Duration(ktime))
-}
-
 // zeroFor returns bootZero as it applies to the stamp ktime. It is kept
 // small enough to inline into the decoder, which stamps every record.
 func (c *bootClock) zeroFor(ktime uint64) time.Time {

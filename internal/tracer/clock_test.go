@@ -28,6 +28,12 @@ func (f *fakeClocks) read() (time.Time, int64, time.Time, error) {
 	return before, boot, f.wall.Add(time.Duration(f.boot)), nil
 }
 
+// wall is the decoder's stamping of a record: the wall-clock time of the
+// CLOCK_BOOTTIME stamp ktime.
+func (c *bootClock) wall(ktime uint64) time.Time {
+	return c.zeroFor(ktime).Add(time.Duration(ktime))
+}
+
 func TestBootClock(t *testing.T) {
 	host := &fakeClocks{boot: int64(time.Hour), wall: time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC)}
 	c := bootClock{read: host.read}
