@@ -178,6 +178,27 @@ func (s *stormResults) throughput() []throughputRow {
 	return rows
 }
 
+// ownShare is, per trial of tool t with the BPF statistics on, the part of
+// the CPU time spent on the storm that t's own work took: its programs'
+// run time (in the workers' context) and its process's CPU time, over the
+// workers' CPU time and the process's together. It accounts for what t
+// does itself, not for what it does to the workers (their caches, the
+// interrupts that wake its reader).
+func (s *stormResults) ownShare(t tool) sample {
+	var share sample
+	for _, tr := range s.trials {
+		if tr.cfg != (stormConfig{tool: t, stats: true}) {
+			continue
+		}
+		var progs time.Duration
+		for _, d := range tr.progs {
+			progs += d.Runtime
+		}
+		share = append(share, ratio((progs+tr.cpu).Seconds(), (tr.storm.CPU+tr.cpu).Seconds()))
+	}
+	return share
+}
+
 // pagesPerCPU is the trial's pages per second of CPU time of the workers
 // and the tool together; NaN if unknown.
 func (tr stormTrial) pagesPerCPU() float64 {

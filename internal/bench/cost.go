@@ -46,7 +46,8 @@ type stormTrial struct {
 type stormResults struct {
 	spec     stormSpec
 	duration time.Duration
-	rounds   int
+	rounds   int // rounds of every configuration
+	pairs    int // rounds after them of the storm untraced and under oomtrace only
 	trials   []stormTrial
 }
 
@@ -72,8 +73,14 @@ func rotate[T any](xs []T, r int) []T {
 	return append(append([]T(nil), xs[r:]...), xs[:r]...)
 }
 
+// throughputConfigs are the configurations of the extra rounds that only
+// compare the storm untraced and under oomtrace, back to back.
+var throughputConfigs = []stormConfig{{toolNone, false, ""}, {toolOomtrace, false, ""}}
+
 // stormScenario runs the reclaim storm under every configuration,
-// interleaved, for the configured number of rounds.
+// interleaved, for the configured number of rounds; then, for the
+// throughput target, more rounds of the storm untraced and under oomtrace
+// alone, each pair in the other order than the one before.
 func (b *bencher) stormScenario(ctx context.Context) (*stormResults, error) {
 	spec := stormSpec{workers: b.cfg.StormWorkers, limitBytes: b.cfg.StormLimitBytes, fileBytes: b.cfg.StormFileBytes}
 	st, err := newStorm(b.h, b.top+"/storm", spec, b.cfg.WorkDir)
@@ -81,9 +88,14 @@ func (b *bencher) stormScenario(ctx context.Context) (*stormResults, error) {
 		return nil, err
 	}
 	defer st.remove()
-	res := &stormResults{spec: spec, duration: b.cfg.StormDuration, rounds: b.cfg.Rounds}
-	for round := range b.cfg.Rounds {
-		for _, cfg := range rotate(stormConfigs, round) {
+	res := &stormResults{spec: spec, duration: b.cfg.StormDuration, rounds: b.cfg.Rounds, pairs: b.cfg.ThroughputPairs}
+	total := b.cfg.Rounds + b.cfg.ThroughputPairs
+	for round := range total {
+		cfgs := rotate(stormConfigs, round)
+		if round >= b.cfg.Rounds {
+			cfgs = rotate(throughputConfigs, round)
+		}
+		for _, cfg := range cfgs {
 			if err := ctx.Err(); err != nil {
 				return res, err
 			}
@@ -93,7 +105,7 @@ func (b *bencher) stormScenario(ctx context.Context) (*stormResults, error) {
 			}
 			trial.round = round
 			res.trials = append(res.trials, trial)
-			b.logf("storm round %d/%d  %-30v %10.0f pages/s  tool CPU %v  lines %d", round+1, b.cfg.Rounds, cfg, trial.storm.PagesPerSec, trial.cpu.Round(time.Millisecond), trial.lines)
+			b.logf("storm round %d/%d  %-30v %10.0f pages/s  tool CPU %v  lines %d", round+1, total, cfg, trial.storm.PagesPerSec, trial.cpu.Round(time.Millisecond), trial.lines)
 			for _, d := range trial.progs {
 				if d.Runs > 0 {
 					b.logf("    %-40s %8d runs %6.0f ns/run", d.Label, d.Runs, d.nsPerRun())

@@ -119,10 +119,12 @@ func noiseSummary(r *Results) string {
 type verdict string
 
 const (
-	met                verdict = "met"
-	missed             verdict = "**missed**"
-	projectedMet       verdict = "met (projected, see §3)"
-	projectedMissed    verdict = "**missed** (projected, see §3)"
+	met             verdict = "met"
+	missed          verdict = "**missed**"
+	projectedMet    verdict = "met (projected, see §3)"
+	projectedMissed verdict = "**missed** (projected, see §3)"
+	// undecided: the measurements' confidence interval holds the target.
+	undecided          verdict = "**undecided**"
 	notMeasuredVerdict verdict = "not measured"
 )
 
@@ -176,7 +178,7 @@ func kernelLogTarget(r *Results) target {
 
 func writeTargets(d *doc, targets []target) {
 	d.para("## Targets")
-	d.para("The targets of the performance issues, checked here rather than in unit tests. Where one is missed, the last section says why, from what was measured, and what would close the gap.")
+	d.para("The targets of the performance issues, checked here rather than in unit tests. Where one is missed, the last section says why, from what was measured, and what would close the gap; where the measurements cannot tell (**undecided**: the confidence interval of the median holds the target), it says how far apart they were.")
 	t := &markdownTable{header: []string{"target", "measured", "verdict"}}
 	for _, tg := range targets {
 		t.add(tg.name, tg.measured, string(tg.verdict))
@@ -194,7 +196,7 @@ func writeMisses(d *doc, targets []target) {
 	if len(misses) == 0 {
 		return
 	}
-	d.para("## Where a target is missed, and why")
+	d.para("## Where a target is missed or undecided, and why")
 	for _, tg := range misses {
 		d.para("**%s** (%s). %s", tg.name, tg.measured, tg.why)
 	}
@@ -397,6 +399,18 @@ func drainTarget(r *Results) target {
 
 const throughputTargetRatio = 0.98
 
+// intervalLevel is the confidence asked of an interval of a median.
+const intervalLevel = 0.95
+
+// fmtInterval writes the confidence interval of s's median.
+func fmtInterval(s sample) string {
+	lo, hi, coverage := s.medianInterval(intervalLevel)
+	if math.IsNaN(lo) {
+		return missing
+	}
+	return fmt.Sprintf("%s – %s, %.0f%% confidence over %d rounds", fmtPct(lo), fmtPct(hi), 100*coverage, len(s.sorted()))
+}
+
 func throughputTarget(r *Results) target {
 	name := "storm throughput with oomtrace ≥ 98% of untraced"
 	if r.storm == nil {
@@ -408,18 +422,45 @@ func throughputTarget(r *Results) target {
 		return notMeasured(name)
 	}
 	row := rows[i]
-	q := row.cpuVsNone.median()
+	// The verdict is the median's interval, not the median: with rounds
+	// as far apart as this host makes them, the median alone lands on
+	// either side of the target from one run to the next.
+	lo, hi, _ := row.cpuVsNone.medianInterval(intervalLevel)
+	v := undecided
+	switch {
+	case lo >= throughputTargetRatio:
+		v = met
+	case hi < throughputTargetRatio:
+		v = missed
+	}
 	return target{name: name,
-		measured: fmt.Sprintf("%s per CPU-second of the storm and the tracer (rounds %s); %s by the wall clock (rounds %s)",
-			fmtPct(q), fmtRange(row.cpuVsNone, fmtPct), fmtPct(row.vsNone.median()), fmtRange(row.vsNone, fmtPct)),
-		verdict: verdictOf(q >= throughputTargetRatio),
-		why:     throughputWhy(r.storm, row, rows),
+		measured: fmt.Sprintf("%s per CPU-second of the storm and the tracer (the median's interval %s; rounds %s); %s by the wall clock (%s; rounds %s)",
+			fmtPct(row.cpuVsNone.median()), fmtInterval(row.cpuVsNone), fmtRange(row.cpuVsNone, fmtPct),
+			fmtPct(row.vsNone.median()), fmtInterval(row.vsNone), fmtRange(row.vsNone, fmtPct)),
+		verdict: v,
+		why:     throughputWhy(r.storm, row, rows, v),
 	}
 }
 
-// throughputWhy splits what oomtrace takes from the storm into its BPF
-// programs and its own process, from the measurements.
-func throughputWhy(s *stormResults, ours throughputRow, rows []throughputRow) string {
+// throughputWhy says how sure the verdict v is, and splits what oomtrace
+// takes from the storm into its BPF programs and its own process, from the
+// measurements.
+func throughputWhy(s *stormResults, ours throughputRow, rows []throughputRow, v verdict) string {
+	var why string
+	if v == undecided {
+		lo, hi, coverage := ours.cpuVsNone.medianInterval(intervalLevel)
+		n := len(ours.cpuVsNone.sorted())
+		// An interval of the median narrows as the square root of the
+		// rounds.
+		half := (hi - lo) / 2
+		needed := float64(n) * (half / 0.01) * (half / 0.01)
+		why = fmt.Sprintf("These rounds do not decide it. The median of the %d per-round ratios is %s, but rounds this far "+
+			"apart place the median of the storm's true ratio only between %s and %s (a %.0f%% confidence interval that "+
+			"assumes nothing of how rounds are distributed), and the target lies inside. The untraced storm's throughput per CPU-second "+
+			"alone spread over %s of its median between rounds, while the target asks to see two points. Narrowing the interval to a point either side would take about %.0f rounds "+
+			"of this storm. ", n, fmtPct(ours.cpuVsNone.median()), fmtPct(lo), fmtPct(hi), 100*coverage,
+			fmtPct(rows[0].pagesPerCPU.spread()), needed)
+	}
 	costs, perEpisode := s.costs(toolOomtrace)
 	var episodesPerSec float64
 	for _, label := range reclaimLabels(true) {
@@ -429,8 +470,8 @@ func throughputWhy(s *stormResults, ours throughputRow, rows []throughputRow) st
 	}
 	bpfShare := episodesPerSec * perEpisode.median() / 1e9
 	linesPerSec := ours.lines.median() / s.duration.Seconds()
-	why := fmt.Sprintf("The verdict uses the throughput per CPU-second that the storm's workers and the tracer spent together, "+
-		"which other processes disturb far less than the wall clock (§1). Two things make up oomtrace's share. Its BPF "+
+	why += fmt.Sprintf("The verdict uses the throughput per CPU-second that the storm's workers and the tracer spent together, "+
+		"which other processes disturb less than the wall clock (§1). Two things make up oomtrace's share. Its BPF "+
 		"programs run in the workers' context: %s reclaim episodes at %s each is %s of a CPU. Its own process used "+
 		"%s of a CPU to write %.0f lines a second, %s of CPU per line, and its threads slept and were woken %.0f times a "+
 		"second (voluntary context switches, the Go runtime's own included): the ring buffer wakes the reader for a "+
@@ -439,8 +480,16 @@ func throughputWhy(s *stormResults, ours throughputRow, rows []throughputRow) st
 		"lines goes out in one write(2). The first part is the per-program cost of the rows on reclaim programs.",
 		fmtRate(episodesPerSec), fmtNS(perEpisode.median()), fmtPct(bpfShare),
 		fmtPct(ours.cpuShare.median()), linesPerSec, fmtNS(ours.cpuShare.median()/linesPerSec*1e9), ours.wakeups.median())
+	if own := s.ownShare(toolOomtrace); len(own.sorted()) > 0 {
+		why += fmt.Sprintf(" Measured together in the rounds with the BPF statistics on, oomtrace's programs and process "+
+			"took %s of the CPU time spent on the storm (rounds %s): by that account alone the storm keeps %s of its "+
+			"throughput per CPU-second. What the account leaves out, oomtrace's effect on the workers' caches and the "+
+			"interrupts that wake its reader, only the throughput shows.",
+			fmtPct(own.median()), fmtRange(own, fmtPct), fmtPct(1-own.median()))
+	}
 	if j := slices.IndexFunc(rows, func(row throughputRow) bool { return row.tool == toolBpftrace }); j >= 0 {
-		why += fmt.Sprintf(" For comparison, the storm keeps %s of its throughput per CPU-second under bpftrace.", fmtPct(rows[j].cpuVsNone.median()))
+		why += fmt.Sprintf(" For comparison, the storm keeps %s of its throughput per CPU-second under bpftrace (%s).",
+			fmtPct(rows[j].cpuVsNone.median()), fmtInterval(rows[j].cpuVsNone))
 	}
 	return why
 }
@@ -829,8 +878,10 @@ func writeCost(d *doc, r *Results) {
 		"no global memory pressure). %d rounds; each round runs the storm untraced, under oomtrace (`oomtrace trace`, as "+
 		"users run it), under a bpftrace script on the same tracepoints (below), under `perf record -e 'vmscan:*' -e 'oom:*' -a`, "+
 		"and again under oomtrace, bpftrace, an empty program on each of oomtrace's tracepoints and each step of oomtrace's end "+
-		"program (below) with the kernel's BPF run-time statistics on.",
-		s.spec.workers, fmtMiB(float64(s.spec.limitBytes)), fmtMiB(float64(s.spec.fileBytes)), s.duration, s.rounds)
+		"program (below) with the kernel's BPF run-time statistics on. %d more rounds then run the storm untraced and under "+
+		"oomtrace only, back to back, each in the other order than the round before: they count toward the throughput of "+
+		"those two alone, which takes more rounds than the programs' costs to measure.",
+		s.spec.workers, fmtMiB(float64(s.spec.limitBytes)), fmtMiB(float64(s.spec.fileBytes)), s.duration, s.rounds, s.pairs)
 	d.failed(r, "storm", false)
 
 	d.para("### Per program, under the storm")
@@ -864,7 +915,8 @@ func writeCost(d *doc, r *Results) {
 		"programs and the kernel's perf records are built in the workers' context, and count there). Other processes share " +
 		"the CPUs with the storm and move the first from round to round; the second is the throughput the storm would have " +
 		"with the CPUs to itself. \"vs untraced\" is the median of the per-round ratios, each traced round against the " +
-		"untraced run of the same round, with their range. Each tracer is first left to finish what it does after it " +
+		"untraced run of the same round, with the 95%% confidence interval of that median from the order of the ratios (with " +
+		"five rounds, their range, which covers the median 94%% of the time). Each tracer is first left to finish what it does after it " +
 		"reports attached (oomtrace reads the kernel's symbols in the background), until its CPU time stands still for " +
 		"a tenth of a second: the figures are what tracing the storm costs.")
 	t := &markdownTable{header: []string{"tracer", "page allocations/s", "vs untraced", "pages per CPU-second", "vs untraced", "tracer CPU during the storm", "tracer output during the storm", "tracer peak RSS"}}
@@ -880,8 +932,8 @@ func writeCost(d *doc, r *Results) {
 		}
 		vs, cpuVs := missing, missing
 		if row.tool != toolNone {
-			vs = fmtPct(row.vsNone.median()) + " (" + fmtRange(row.vsNone, fmtPct) + ")"
-			cpuVs = fmtPct(row.cpuVsNone.median()) + " (" + fmtRange(row.cpuVsNone, fmtPct) + ")"
+			vs = fmtPct(row.vsNone.median()) + " (" + fmtInterval(row.vsNone) + ")"
+			cpuVs = fmtPct(row.cpuVsNone.median()) + " (" + fmtInterval(row.cpuVsNone) + ")"
 		}
 		t.add(row.tool.String(), fmtRate(row.pagesPerSec.median()), vs, fmtRate(row.pagesPerCPU.median()), cpuVs, cpu, out, rss)
 	}

@@ -48,6 +48,30 @@ func TestPercentileNearestRank(t *testing.T) {
 	}
 }
 
+func TestMedianInterval(t *testing.T) {
+	// Binomial tables of the median's order-statistic interval at 95%.
+	for _, c := range []struct {
+		n, k     int
+		coverage float64
+	}{
+		{1, 1, 0}, {5, 1, 1 - 2.0/32}, {6, 1, 1 - 2.0/64}, {10, 2, 1 - 2*11.0/1024},
+		{15, 4, 1 - 2*576.0/32768}, {20, 6, 1 - 2*21700.0/1048576},
+	} {
+		var s sample
+		for i := c.n; i >= 1; i-- { // unsorted, and a NaN that does not count
+			s = append(s, float64(i))
+		}
+		s = append(s, math.NaN())
+		lo, hi, coverage := s.medianInterval(0.95)
+		if lo != float64(c.k) || hi != float64(c.n-c.k+1) || math.Abs(coverage-c.coverage) > 1e-12 {
+			t.Errorf("n=%d: interval %v – %v covering %v, want %d – %d covering %v", c.n, lo, hi, coverage, c.k, c.n-c.k+1, c.coverage)
+		}
+	}
+	if lo, hi, c := (sample{}).medianInterval(0.95); !math.IsNaN(lo) || !math.IsNaN(hi) || !math.IsNaN(c) {
+		t.Error("an empty sample has an interval")
+	}
+}
+
 func TestRotate(t *testing.T) {
 	xs := []int{1, 2, 3}
 	for r, want := range [][]int{{1, 2, 3}, {2, 3, 1}, {3, 1, 2}, {1, 2, 3}} {

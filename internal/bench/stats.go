@@ -77,3 +77,30 @@ func ratio(a, b float64) float64 {
 	}
 	return a / b
 }
+
+// medianInterval is a confidence interval of the median of the population
+// s was drawn from, assuming nothing of its distribution: from the k-th
+// smallest to the k-th largest value, where k is the largest rank for which
+// fewer than k values fall below the median with a chance of at most
+// (1-level)/2 (B ~ Binomial(n, ½)). coverage is the interval's own
+// confidence, 1 - 2·P(B < k). With too few values to reach level the
+// interval is the whole range (five values cover the median 94% of the
+// time). NaNs for no values.
+func (s sample) medianInterval(level float64) (lo, hi, coverage float64) {
+	v := s.sorted()
+	n := len(v)
+	if n == 0 {
+		return nan, nan, nan
+	}
+	tail := (1 - level) / 2
+	k := 1
+	p0 := math.Pow(0.5, float64(n))
+	below := p0             // P(B < k)
+	term := float64(n) * p0 // P(B = k)
+	for k < (n+1)/2 && below+term <= tail {
+		below += term
+		k++
+		term *= float64(n-k+1) / float64(k)
+	}
+	return v[k-1], v[n-k], 1 - 2*below
+}
