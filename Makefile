@@ -39,11 +39,10 @@ check-generated: generate ## fail if regenerating the BPF objects changes them
 check: lint check-generated test vmtest ## what CI runs: lint, generated objects up to date, all tests, the kernel matrix (as root)
 
 # The packages that run goroutines of their own, tested again under the race
-# detector. memstate is left out: its tests compare a live cgroup's memory
-# with what a process holds, which the detector's shadow memory changes.
+# detector.
 RACE_PKGS := ./internal/attribute ./internal/browser ./internal/container \
-	./internal/ksym ./internal/memcg ./internal/metrics ./internal/pipeline ./internal/sampler \
-	./internal/stream ./internal/tracer
+	./internal/ksym ./internal/memcg ./internal/memstate ./internal/metrics ./internal/pipeline \
+	./internal/sampler ./internal/stream ./internal/tracer
 
 test: ## all tests, the BPF and real-OOM ones included (as root), and the concurrent packages under the race detector
 	$(GO) test -count=1 ./...
