@@ -26,7 +26,8 @@ type Filter struct {
 	// Cgroup keeps only events with a cgroup at this path or below it, and
 	// PID only events of this process (as victim, trigger, reclaimer,
 	// sender or target). The BPF programs filter so in the kernel; sources
-	// without BPF (the kernel log) need it here.
+	// without BPF (the kernel log) need it here. Kills that name no cgroup
+	// pass Cgroup, Pods and Containers (see unplaced).
 	Cgroup string
 	PID    uint32
 }
@@ -116,7 +117,8 @@ func (f *Filter) Match(ev *event.Event) bool {
 	if !f.matchesCgroupAndPID(ev) {
 		return false
 	}
-	if len(f.Pods) == 0 && len(f.Containers) == 0 || ev.Kind == event.KindLost || ev.Kind == event.KindSample && ev.Sample.IsNode() {
+	if len(f.Pods) == 0 && len(f.Containers) == 0 || ev.Kind == event.KindLost || ev.Kind == event.KindSample && ev.Sample.IsNode() ||
+		unplaced(ev) {
 		return true
 	}
 	if ev.Kind == event.KindEviction {
@@ -162,7 +164,7 @@ func (f *Filter) matchesCgroupAndPID(ev *event.Event) bool {
 	if f.Cgroup == "" && f.PID == 0 || ev.Kind == event.KindLost || ev.Kind == event.KindSample && ev.Sample.IsNode() {
 		return true
 	}
-	if f.Cgroup != "" {
+	if f.Cgroup != "" && !unplaced(ev) {
 		within := false
 		for _, c := range ev.Cgroups() {
 			if c.Valid() && mayBeWithin(c, f.Cgroup) {
@@ -189,6 +191,23 @@ func (f *Filter) matchesCgroupAndPID(ev *event.Event) bool {
 			}
 		}
 		return false
+	}
+	return true
+}
+
+// unplaced reports whether ev is a kill that names no cgroup: one from a
+// kernel log whose report the kernel held back, which names its cgroups in
+// its summary line (the kernel prints ten reports in five seconds at most).
+// Filters by cgroup, pod or container cannot place it, and keep it rather
+// than hide a kill that may be the one asked for.
+func unplaced(ev *event.Event) bool {
+	if ev.Kind != event.KindOOMKill {
+		return false
+	}
+	for _, c := range ev.Cgroups() {
+		if c.Valid() {
+			return false
+		}
 	}
 	return true
 }

@@ -89,6 +89,15 @@ func TestCgroupAndPID(t *testing.T) {
 		{Filter{PID: 8}, kill, false},
 		{Filter{PID: 42}, kmsgKill, true}, // the thread is all a kernel log may name
 		{Filter{PID: 42, Cgroup: "/other"}, kill, false},
+		// A kill from a log whose report the kernel held back names no
+		// cgroup: no cgroup, pod or container filter can place it.
+		{Filter{Cgroup: "/other"}, kmsgKill, true},
+		{Filter{Pods: []string{"shop/api"}, Containers: []string{"api"}}, kmsgKill, true},
+		{Filter{Cgroup: "/other", PID: 8}, kmsgKill, false},
+		{Filter{Cgroup: "/other", Classes: []event.Class{event.ClassGlobal}}, kmsgKill, false},
+		// Any other event without a cgroup is left out.
+		{Filter{Cgroup: "/other"}, &event.Event{Kind: event.KindExit}, false},
+		{Filter{Pods: []string{"shop/api"}}, &event.Event{Kind: event.KindSignal}, false},
 	} {
 		if got := tc.f.Match(tc.ev); got != tc.want {
 			t.Errorf("%+v on %+v: %v, want %v", tc.f, tc.ev.OOMKill.Victim, got, tc.want)
