@@ -3,6 +3,8 @@ package tracer
 import (
 	"testing"
 	"time"
+
+	"github.com/oomtrace/oomtrace/internal/event"
 )
 
 // fakeClocks is a host whose wall clock is set forward by an hour while
@@ -28,22 +30,30 @@ func (f *fakeClocks) read() (time.Time, int64, time.Time, error) {
 	return before, boot, f.wall.Add(time.Duration(f.boot)), nil
 }
 
-// wall is the decoder's stamping of a record: the wall-clock time of the
-// CLOCK_BOOTTIME stamp ktime.
-func (c *bootClock) wall(ktime uint64) time.Time {
-	return c.zeroFor(ktime).Add(time.Duration(ktime))
+// stamp decodes with d a reclaim record stamped ktime and returns the
+// event's time: the wall-clock time the decoder gives that CLOCK_BOOTTIME
+// stamp.
+func stamp(t *testing.T, d *Decoder, ktime uint64) time.Time {
+	t.Helper()
+	rec := &oomtraceReclaimEvent{}
+	rec.Hdr.Kind, rec.Hdr.KtimeNs = uint32(oomtraceEventKindEVENT_RECLAIM), ktime
+	var ev event.Event
+	if err := d.Decode(rawBytes(rec), &ev); err != nil {
+		t.Fatal(err)
+	}
+	return ev.Time
 }
 
 func TestBootClock(t *testing.T) {
 	host := &fakeClocks{boot: int64(time.Hour), wall: time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC)}
-	c := bootClock{read: host.read}
-	if err := c.measure(); err != nil {
+	d := &Decoder{clock: bootClock{read: host.read}}
+	if err := d.clock.measure(); err != nil {
 		t.Fatal(err)
 	}
 	// A record stamped now is stamped with the wall clock's time now, to
 	// within the best reading's gap (2 µs), not the interrupted one's.
 	now := uint64(host.boot)
-	if got, want := c.wall(now), host.wall.Add(time.Duration(now)); got.Sub(want).Abs() > 2*time.Microsecond {
+	if got, want := stamp(t, d, now), host.wall.Add(time.Duration(now)); got.Sub(want).Abs() > 2*time.Microsecond {
 		t.Errorf("a record of now stamped %v, want %v", got, want)
 	}
 
@@ -53,7 +63,7 @@ func TestBootClock(t *testing.T) {
 	host.wall = host.wall.Add(time.Hour)
 	reads := host.reads
 	soon := now + uint64(500*time.Millisecond)
-	if got, want := c.wall(soon), host.wall.Add(-time.Hour).Add(time.Duration(soon)); got.Sub(want).Abs() > 2*time.Microsecond {
+	if got, want := stamp(t, d, soon), host.wall.Add(-time.Hour).Add(time.Duration(soon)); got.Sub(want).Abs() > 2*time.Microsecond {
 		t.Errorf("a record half a second later stamped %v, want %v (the offset unchanged)", got, want)
 	}
 	if host.reads != reads {
@@ -61,26 +71,26 @@ func TestBootClock(t *testing.T) {
 	}
 	host.boot += int64(2 * time.Second)
 	later := uint64(host.boot)
-	if got, want := c.wall(later), host.wall.Add(time.Duration(later)); got.Sub(want).Abs() > 2*time.Microsecond {
+	if got, want := stamp(t, d, later), host.wall.Add(time.Duration(later)); got.Sub(want).Abs() > 2*time.Microsecond {
 		t.Errorf("a record after the clock was set stamped %v, want %v", got, want)
 	}
 
 	// Event times are wall-clock times: none carries the process's
 	// monotonic reading, by which Go would compare it instead.
-	real := bootClock{read: readClocks}
-	if err := real.measure(); err != nil {
+	real := &Decoder{clock: bootClock{read: readClocks}}
+	if err := real.clock.measure(); err != nil {
 		t.Fatal(err)
 	}
-	if w := real.wall(real.measuredAt); w != w.Round(0) {
+	if w := stamp(t, real, real.clock.measuredAt); w != w.Round(0) {
 		t.Errorf("event time %v carries a monotonic reading", w)
 	}
 
 	// A record stamped ahead of the clock (another boot's) is measured for
 	// once, not at every record.
 	ahead := uint64(host.boot) + uint64(time.Hour)
-	c.wall(ahead)
+	stamp(t, d, ahead)
 	reads = host.reads
-	c.wall(ahead + 1)
+	stamp(t, d, ahead+1)
 	if host.reads != reads {
 		t.Error("a record ahead of the clock measured the clocks again at once")
 	}
