@@ -425,42 +425,44 @@ func throughputTarget(r *Results) target {
 	// The verdict is the median's interval, not the median: with rounds
 	// as far apart as this host makes them, the median alone lands on
 	// either side of the target from one run to the next.
-	lo, hi, _ := row.cpuVsNone.medianInterval(intervalLevel)
-	v := undecided
+	lo, hi, coverage := row.cpuVsNone.medianInterval(intervalLevel)
+	var v verdict
+	why := throughputWhy(r.storm, row, rows)
 	switch {
 	case lo >= throughputTargetRatio:
 		v = met
 	case hi < throughputTargetRatio:
 		v = missed
+	default:
+		v, why = undecided, undecidedWhy(row, rows, lo, hi, coverage)+why
 	}
 	return target{name: name,
 		measured: fmt.Sprintf("%s per CPU-second of the storm and the tracer (the median's interval %s; rounds %s); %s by the wall clock (%s; rounds %s)",
 			fmtPct(row.cpuVsNone.median()), fmtInterval(row.cpuVsNone), fmtRange(row.cpuVsNone, fmtPct),
 			fmtPct(row.vsNone.median()), fmtInterval(row.vsNone), fmtRange(row.vsNone, fmtPct)),
 		verdict: v,
-		why:     throughputWhy(r.storm, row, rows, v),
+		why:     why,
 	}
 }
 
-// throughputWhy says how sure the verdict v is, and splits what oomtrace
-// takes from the storm into its BPF programs and its own process, from the
-// measurements.
-func throughputWhy(s *stormResults, ours throughputRow, rows []throughputRow, v verdict) string {
-	var why string
-	if v == undecided {
-		lo, hi, coverage := ours.cpuVsNone.medianInterval(intervalLevel)
-		n := len(ours.cpuVsNone.sorted())
-		// An interval of the median narrows as the square root of the
-		// rounds.
-		half := (hi - lo) / 2
-		needed := float64(n) * (half / 0.01) * (half / 0.01)
-		why = fmt.Sprintf("These rounds do not decide it. The median of the %d per-round ratios is %s, but rounds this far "+
-			"apart place the median of the storm's true ratio only between %s and %s (a %.0f%% confidence interval that "+
-			"assumes nothing of how rounds are distributed), and the target lies inside. The untraced storm's throughput per CPU-second "+
-			"alone spread over %s of its median between rounds, while the target asks to see two points. Narrowing the interval to a point either side would take about %.0f rounds "+
-			"of this storm. ", n, fmtPct(ours.cpuVsNone.median()), fmtPct(lo), fmtPct(hi), 100*coverage,
-			fmtPct(rows[0].pagesPerCPU.spread()), needed)
-	}
+// undecidedWhy says why rounds whose median's interval runs from lo to hi
+// (at coverage) decide nothing, and how many would.
+func undecidedWhy(ours throughputRow, rows []throughputRow, lo, hi, coverage float64) string {
+	n := len(ours.cpuVsNone.sorted())
+	// An interval of the median narrows as the square root of the rounds.
+	half := (hi - lo) / 2
+	needed := float64(n) * (half / 0.01) * (half / 0.01)
+	return fmt.Sprintf("These rounds do not decide it. The median of the %d per-round ratios is %s, but rounds this far "+
+		"apart place the median of the storm's true ratio only between %s and %s (a %.0f%% confidence interval that "+
+		"assumes nothing of how rounds are distributed), and the target lies inside. The untraced storm's throughput per CPU-second "+
+		"alone spread over %s of its median between rounds, while the target asks to see two points. Narrowing the interval to a point either side would take about %.0f rounds "+
+		"of this storm. ", n, fmtPct(ours.cpuVsNone.median()), fmtPct(lo), fmtPct(hi), 100*coverage,
+		fmtPct(rows[0].pagesPerCPU.spread()), needed)
+}
+
+// throughputWhy splits what oomtrace takes from the storm into its BPF
+// programs and its own process, from the measurements.
+func throughputWhy(s *stormResults, ours throughputRow, rows []throughputRow) string {
 	costs, perEpisode := s.costs(toolOomtrace)
 	var episodesPerSec float64
 	for _, label := range reclaimLabels(true) {
@@ -470,7 +472,7 @@ func throughputWhy(s *stormResults, ours throughputRow, rows []throughputRow, v 
 	}
 	bpfShare := episodesPerSec * perEpisode.median() / 1e9
 	linesPerSec := ours.lines.median() / s.duration.Seconds()
-	why += fmt.Sprintf("The verdict uses the throughput per CPU-second that the storm's workers and the tracer spent together, "+
+	why := fmt.Sprintf("The verdict uses the throughput per CPU-second that the storm's workers and the tracer spent together, "+
 		"which other processes disturb less than the wall clock (§1). Two things make up oomtrace's share. Its BPF "+
 		"programs run in the workers' context: %s reclaim episodes at %s each is %s of a CPU. Its own process used "+
 		"%s of a CPU to write %.0f lines a second, %s of CPU per line, and its threads slept and were woken %.0f times a "+
