@@ -91,11 +91,11 @@ func (b *bencher) stormScenario(ctx context.Context) (*stormResults, error) {
 	res := &stormResults{spec: spec, duration: b.cfg.StormDuration, rounds: b.cfg.Rounds, pairs: b.cfg.ThroughputPairs}
 	total := b.cfg.Rounds + b.cfg.ThroughputPairs
 	for round := range total {
-		cfgs := rotate(stormConfigs, round)
+		cfgs := stormConfigs
 		if round >= b.cfg.Rounds {
-			cfgs = rotate(throughputConfigs, round)
+			cfgs = throughputConfigs
 		}
-		for _, cfg := range cfgs {
+		for _, cfg := range rotate(cfgs, round) {
 			if err := ctx.Err(); err != nil {
 				return res, err
 			}
