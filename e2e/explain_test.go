@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -381,5 +382,34 @@ func TestServeKmsgMode(t *testing.T) {
 	info := scrape(t, s.addr)["oomtrace_build_info"]
 	if info == nil || labelsOf(info.GetMetric()[0])["mode"] != "kmsg" {
 		t.Errorf("build info %v, want mode kmsg", info)
+	}
+}
+
+// A kill whose report the kernel rate-limited away names no cgroup, and a
+// pod filter cannot place it: explain keeps it, and leaves out the kills
+// whose reports name a cgroup of no such pod. The log is a real one, with
+// fourteen kills in half a second.
+func TestFilterKeepsKillsWithoutCgroup(t *testing.T) {
+	log := filepath.Join("..", "testdata", "kernlog", "6.18-v1-rec-ratelimit.kmsg")
+	all := runJSON(t, "explain", "--output", "json", log)
+	var unplaced []uint32
+	for _, ev := range all {
+		if ev.Kind == event.KindOOMKill && !ev.OOMKill.Victim.Cgroup.Valid() && !ev.OOMKill.OOMCgroup.Valid() {
+			unplaced = append(unplaced, ev.OOMKill.Victim.PID)
+		}
+	}
+	if len(unplaced) == 0 || len(unplaced) == len(all) {
+		t.Fatalf("%d of the log's %d events are kills without a cgroup: the log no longer tests this", len(unplaced), len(all))
+	}
+	var kept []uint32
+	for _, ev := range runJSON(t, "explain", "--output", "json", "--filter-pod", "shop/api", log) {
+		if ev.Kind != event.KindOOMKill || ev.OOMKill.Victim.Cgroup.Valid() {
+			t.Errorf("the pod filter let through a %s event of cgroup %q", ev.Kind, ev.OOMKill.Victim.Cgroup.Path)
+			continue
+		}
+		kept = append(kept, ev.OOMKill.Victim.PID)
+	}
+	if !slices.Equal(kept, unplaced) {
+		t.Errorf("the pod filter kept the kills of %v, want those without a cgroup, %v", kept, unplaced)
 	}
 }
