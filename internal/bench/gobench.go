@@ -15,7 +15,7 @@ import (
 // benchmarks to run.
 var (
 	goBenchPackages = []string{"./internal/tracer", "./internal/output", "./internal/ksym", "./e2e"}
-	goBenchPattern  = "^(BenchmarkDecode|BenchmarkWriter|BenchmarkLookup|BenchmarkSignalHook)$"
+	goBenchPattern  = "^(BenchmarkDecode|BenchmarkWriter|BenchmarkLookupStack|BenchmarkSignalHook)$"
 )
 
 // goBench is one Go benchmark over several runs.

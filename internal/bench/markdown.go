@@ -753,8 +753,8 @@ func decodeTarget(r *Results) target {
 		"previous record filled in; comms and cgroup paths are remembered by their bytes and cgroup id. A kill's record " +
 		"fills the largest payload, about 2 KB: three cgroups, the victim and the room for what a kernel log's report " +
 		"adds, all cleared for every kill. A kill whose stack differs from the previous kill's " +
-		"(`Decode/oom_kill_new_stack`) costs more: each of its frames (13 in the benchmark, up to 48) is looked up among " +
-		"the kernel's symbols, here in a stand-in table that finds it at once." + lookupWhy(g) + " Kills come a few per " +
+		"(`Decode/oom_kill_new_stack`) costs more: its frames (13 in the benchmark, up to 48) are looked up among the " +
+		"kernel's symbols, in one call for the whole stack, here in a stand-in table that finds each at once." + lookupWhy(g) + " Kills come a few per " +
 		"second at most, and the kills of one OOM (`memory.oom.group`) or of a container killed again share their stack, " +
 		"which is remembered (`Decode/oom_kill`)."
 	if len(noisy) > 0 {
@@ -764,15 +764,14 @@ func decodeTarget(r *Results) target {
 	return target{name: name, measured: strings.Join(parts, "; "), verdict: verdictOf(ok), why: why}
 }
 
-// lookupWhy gives what one frame's lookup costs against this kernel's own
-// symbols, from ksym's BenchmarkLookup.
+// lookupWhy gives what naming a stack costs against this kernel's own
+// symbols, from ksym's BenchmarkLookupStack.
 func lookupWhy(g *goBenchResults) string {
 	for _, b := range g.benches {
-		if b.name == "Lookup" {
-			return fmt.Sprintf(" Against this kernel's own symbols (`Lookup`, a binary search of /proc/kallsyms's table) a "+
-				"frame's lookup takes %s (the stand-in's next to nothing), so a new stack of 13 frames costs about %s more "+
-				"than the row says.",
-				fmtNS(b.nsPerOp.median()), fmtNS(13*b.nsPerOp.median()))
+		if b.name == "LookupStack" {
+			return fmt.Sprintf(" Against this kernel's own symbols (`LookupStack`, a binary search of /proc/kallsyms's "+
+				"table per frame) naming a stack of 13 frames takes %s (the stand-in's next to nothing), so a new stack "+
+				"costs about that much more than the row says.", fmtNS(b.nsPerOp.median()))
 		}
 	}
 	return ""
@@ -1269,8 +1268,8 @@ func writeUserSpace(d *doc, r *Results) {
 		d.failed(r, "gobench", true)
 	} else {
 		d.para("`%s`: decoding one record of each kind (a synthetic record in the kernel's layout), formatting one event (a "+
-			"memcg kill) into a discarded buffer, and looking up one address among this kernel's symbols (`Lookup`); medians "+
-			"of the runs.", g.command)
+			"memcg kill) into a discarded buffer, and naming a stack of 13 frames against this kernel's symbols "+
+			"(`LookupStack`); medians of the runs.", g.command)
 		d.failed(r, "gobench", false)
 		t := &markdownTable{header: []string{"benchmark", "ns/op", "B/op", "allocs/op", "runs"}}
 		for _, b := range g.benches {

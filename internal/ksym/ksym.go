@@ -215,14 +215,15 @@ func loadInBackground(name string) (*Background, error) {
 	return b, nil
 }
 
-// Lookup is Table.Lookup, once the table is loaded; without a table (the
-// load failed: see Err) nothing is found.
-func (b *Background) Lookup(addr uint64) (string, bool) {
+// LookupStack is Table.LookupStack, once the table is loaded; without a
+// table (the load failed: see Err) no frame is named.
+func (b *Background) LookupStack(stack []uint64, names []string) {
 	b.wait()
 	if b.table == nil {
-		return "", false
+		clear(names[:len(stack)])
+		return
 	}
-	return b.table.Lookup(addr)
+	b.table.LookupStack(stack, names)
 }
 
 // Err waits for the load to end and returns its error.
@@ -249,4 +250,23 @@ func (t *Table) Lookup(addr uint64) (name string, ok bool) {
 	}
 	s := t.symbols[i-1]
 	return t.names[s.start:s.end], true
+}
+
+// LookupStack names the frames of a kernel stack, innermost first, as
+// bpf_get_stack takes it: names[i] becomes the function of stack[i], or ""
+// where none is found. names must be at least as long as stack. One call
+// names a whole stack, the way the decoder needs it, without a call through
+// an interface per frame.
+//
+// The outer frames are return addresses. A frame's call is the byte before
+// its return address, which stays in the caller even when the call never
+// returns and the return address is the next function's first byte.
+func (t *Table) LookupStack(stack []uint64, names []string) {
+	names = names[:len(stack)]
+	for i, addr := range stack {
+		if i > 0 {
+			addr--
+		}
+		names[i], _ = t.Lookup(addr)
+	}
 }

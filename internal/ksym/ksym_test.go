@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -84,6 +85,31 @@ func TestRestricted(t *testing.T) {
 	}
 }
 
+// lookupFrame names addr as the innermost frame of a stack.
+func lookupFrame(b *Background, addr uint64) string {
+	names := make([]string, 1)
+	b.LookupStack([]uint64{addr}, names)
+	return names[0]
+}
+
+// A stack's outer frames are return addresses, named by the call before
+// them: one that is the next function's first byte (its call never
+// returned) belongs to the function before.
+func TestLookupStack(t *testing.T) {
+	table, err := loadFixture(t, "kallsyms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const outOfMemory = 0xffffffff81597ce0 // the function after oom_kill_process
+	stack := []uint64{outOfMemory, outOfMemory, outOfMemory + 0x2a0, 0x1000}
+	names := []string{"stale", "stale", "stale", "stale", "beyond the stack"}
+	table.LookupStack(stack, names)
+	want := []string{"out_of_memory", "oom_kill_process", "out_of_memory", "", "beyond the stack"}
+	if !slices.Equal(names, want) {
+		t.Errorf("LookupStack = %q, want %q", names, want)
+	}
+}
+
 // The background load checks the first line at once and finds what Load
 // finds once done; a hidden kallsyms is refused before anything waits.
 func TestLoadInBackground(t *testing.T) {
@@ -101,8 +127,8 @@ func TestLoadInBackground(t *testing.T) {
 	}
 	for _, s := range table.symbols {
 		want := table.names[s.start:s.end]
-		if got, ok := b.Lookup(s.addr + 1); !ok || got != want {
-			t.Errorf("Lookup(%#x) = %q, %v; want %q", s.addr+1, got, ok, want)
+		if got := lookupFrame(b, s.addr+1); got != want {
+			t.Errorf("LookupStack(%#x) = %q; want %q", s.addr+1, got, want)
 		}
 	}
 	if _, err := loadInBackground(filepath.Join(dir, "kallsyms-restricted")); !errors.Is(err, ErrRestricted) {
@@ -119,8 +145,8 @@ func TestLoadInBackground(t *testing.T) {
 	if err := b.Err(); err == nil || !strings.Contains(err.Error(), "line 2") {
 		t.Errorf("a bad second line: err = %v", err)
 	}
-	if _, ok := b.Lookup(0xffffffff81000001); ok {
-		t.Error("a failed load found a symbol")
+	if got := lookupFrame(b, 0xffffffff81000001); got != "" {
+		t.Errorf("a failed load found a symbol: %q", got)
 	}
 	// x86-64 kernels with CONFIG_KALLSYMS_ALL (Debian's 5.10 to 6.12) list
 	// their per-CPU variables first, at zero.
@@ -132,8 +158,8 @@ func TestLoadInBackground(t *testing.T) {
 	if b, err = loadInBackground(percpu); err != nil {
 		t.Fatalf("per-CPU symbols at zero first: %v", err)
 	}
-	if got, ok := b.Lookup(0xffffffff81000104); !ok || got != "oom_kill_process" {
-		t.Errorf("per-CPU symbols at zero first: Lookup = %q, %v", got, ok)
+	if got := lookupFrame(b, 0xffffffff81000104); got != "oom_kill_process" {
+		t.Errorf("per-CPU symbols at zero first: LookupStack = %q", got)
 	}
 	if _, err := loadInBackground(filepath.Join(dir, "absent")); err == nil {
 		t.Error("a missing kallsyms loads")
@@ -167,8 +193,8 @@ func TestLookupWaitsForTheLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, ok := b.Lookup(0xffffffff81000104); !ok || got != "oom_kill_process" {
-		t.Errorf("Lookup during the load = %q, %v; want oom_kill_process", got, ok)
+	if got := lookupFrame(b, 0xffffffff81000104); got != "oom_kill_process" {
+		t.Errorf("LookupStack during the load = %q; want oom_kill_process", got)
 	}
 	if err := <-rest; err != nil {
 		t.Fatal(err)
@@ -270,9 +296,10 @@ func BenchmarkParse(b *testing.B) {
 	}
 }
 
-// BenchmarkLookup looks an address up as the tracer does: through
+// BenchmarkLookupStack names a stack of 13 frames spread over the running
+// kernel's symbols (a memcg kill's depth) as the tracer does: through
 // Background, once the load has ended.
-func BenchmarkLookup(b *testing.B) {
+func BenchmarkLookupStack(b *testing.B) {
 	kallsyms(b)
 	symbols, err := LoadInBackground()
 	if err != nil {
@@ -282,10 +309,15 @@ func BenchmarkLookup(b *testing.B) {
 		b.Fatal(err)
 	}
 	table := symbols.table
-	mid := table.symbols[len(table.symbols)/2].addr + 0x10
+	stack := make([]uint64, 13)
+	for i := range stack {
+		stack[i] = table.symbols[(i+1)*len(table.symbols)/(len(stack)+1)].addr + 0x10
+	}
+	names := make([]string, len(stack))
 	for b.Loop() {
-		if _, ok := symbols.Lookup(mid); !ok {
-			b.Fatal("no symbol")
-		}
+		symbols.LookupStack(stack, names)
+	}
+	if slices.Contains(names, "") {
+		b.Fatalf("frames left unnamed: %q", names)
 	}
 }

@@ -18,9 +18,11 @@ const unlimitedPages = 1 << 50
 
 const pageSize = 4096 // the BPF side reports kB assuming 4 KiB pages too
 
-// Symbolizer resolves kernel addresses to function names.
+// Symbolizer names the frames of kernel stacks (ksym's tables).
 type Symbolizer interface {
-	Lookup(addr uint64) (name string, ok bool)
+	// LookupStack sets names[i] to the function of stack[i], innermost
+	// first, or to "" where it knows none.
+	LookupStack(stack []uint64, names []string)
 }
 
 // Decoder turns the kernel's records into events without allocating per
@@ -105,21 +107,15 @@ type resolvedStack struct {
 func (s *resolvedStack) resolve(addrs []uint64, symbols Symbolizer) {
 	s.addrs = append(s.addrs[:0], addrs...)
 	s.names = slices.Grow(s.names[:0], len(addrs))[:len(addrs)]
-	for i, addr := range addrs {
-		// Outer frames are return addresses: the call is the byte before,
-		// which stays in the caller even when the call never returns.
-		lookup := addr
-		if i > 0 {
-			lookup--
+	if symbols != nil {
+		symbols.LookupStack(addrs, s.names)
+	} else {
+		clear(s.names)
+	}
+	for i, name := range s.names {
+		if name == "" {
+			s.names[i] = fmt.Sprintf("0x%x", addrs[i])
 		}
-		name, ok := "", false
-		if symbols != nil {
-			name, ok = symbols.Lookup(lookup)
-		}
-		if !ok {
-			name = fmt.Sprintf("0x%x", addr)
-		}
-		s.names[i] = name
 	}
 }
 

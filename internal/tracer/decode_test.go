@@ -25,16 +25,17 @@ func setString[T ~int8](dst []T, s string) {
 	}
 }
 
-// fakeSymbols resolves address 0x1000*(i+1) (and the bytes after it) to
+// fakeSymbols names address 0x1000*(i+1) (and the bytes after it)
 // names[i].
 type fakeSymbols []string
 
-func (f fakeSymbols) Lookup(addr uint64) (string, bool) {
-	i := int(addr/0x1000) - 1
-	if i < 0 || i >= len(f) {
-		return "", false
+func (f fakeSymbols) LookupStack(stack []uint64, names []string) {
+	for i, addr := range stack {
+		names[i] = ""
+		if j := int(addr/0x1000) - 1; j >= 0 && j < len(f) {
+			names[i] = f[j]
+		}
 	}
-	return f[i], true
 }
 
 // The real 6.18 memcg kill stack, innermost first.
@@ -530,6 +531,36 @@ func TestDecodeRemembersOnlyWhatMatches(t *testing.T) {
 		}
 		if got := strings.Join(ev.OOMKill.Stack, ","); got != strings.Join(memcgStack[:depth], ",") || ev.OOMKill.Class != wantClass {
 			t.Errorf("depth %d: class %s stack %s, want %s", depth, ev.OOMKill.Class, got, wantClass)
+		}
+	}
+}
+
+// A frame that no symbol names is written as its address, with or
+// without symbols to look it up in.
+func TestDecodeUnnamedFrames(t *testing.T) {
+	short, moved := tracepointKill(), tracepointKill()
+	setStack(short, 3)
+	setStack(moved, 3)
+	moved.Stack[1] += 0x100
+	for _, tc := range []struct {
+		symbols Symbolizer
+		want    [2]string // of short, then moved
+	}{
+		{memcgStack[:2], [2]string{"mark_oom_victim,__oom_kill_process,0x3010", "mark_oom_victim,__oom_kill_process,0x3010"}},
+		{nil, [2]string{"0x1010,0x2010,0x3010", "0x1010,0x2110,0x3010"}},
+	} {
+		d, err := NewDecoder(tc.symbols)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ev event.Event
+		for i, r := range []*oomtraceOomKillEvent{short, moved} {
+			if err := d.Decode(rawBytes(r), &ev); err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Join(ev.OOMKill.Stack, ","); got != tc.want[i] {
+				t.Errorf("symbols %v, kill %d: stack %s, want %s", tc.symbols, i, got, tc.want[i])
+			}
 		}
 	}
 }
