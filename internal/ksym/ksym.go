@@ -217,13 +217,13 @@ func loadInBackground(name string) (*Background, error) {
 
 // LookupStack is Table.LookupStack, once the table is loaded; without a
 // table (the load failed: see Err) no frame is named.
-func (b *Background) LookupStack(stack []uint64, names []string) {
+func (b *Background) LookupStack(stack []uint64, names []string) (named int) {
 	b.wait()
 	if b.table == nil {
 		clear(names[:len(stack)])
-		return
+		return 0
 	}
-	b.table.LookupStack(stack, names)
+	return b.table.LookupStack(stack, names)
 }
 
 // Err waits for the load to end and returns its error.
@@ -254,19 +254,22 @@ func (t *Table) Lookup(addr uint64) (name string, ok bool) {
 
 // LookupStack names the frames of a kernel stack, innermost first, as
 // bpf_get_stack takes it: names[i] becomes the function of stack[i], or ""
-// where none is found. names must be at least as long as stack. One call
-// names a whole stack, the way the decoder needs it, without a call through
-// an interface per frame.
+// where none is found. names must be at least as long as stack. It returns
+// how many frames it named.
 //
 // The outer frames are return addresses. A frame's call is the byte before
 // its return address, which stays in the caller even when the call never
 // returns and the return address is the next function's first byte.
-func (t *Table) LookupStack(stack []uint64, names []string) {
+func (t *Table) LookupStack(stack []uint64, names []string) (named int) {
 	names = names[:len(stack)]
 	for i, addr := range stack {
 		if i > 0 {
 			addr--
 		}
-		names[i], _ = t.Lookup(addr)
+		var ok bool
+		if names[i], ok = t.Lookup(addr); ok {
+			named++
+		}
 	}
+	return named
 }

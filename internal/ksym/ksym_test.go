@@ -103,10 +103,10 @@ func TestLookupStack(t *testing.T) {
 	const outOfMemory = 0xffffffff81597ce0 // the function after oom_kill_process
 	stack := []uint64{outOfMemory, outOfMemory, outOfMemory + 0x2a0, 0x1000}
 	names := []string{"stale", "stale", "stale", "stale", "beyond the stack"}
-	table.LookupStack(stack, names)
+	named := table.LookupStack(stack, names)
 	want := []string{"out_of_memory", "oom_kill_process", "out_of_memory", "", "beyond the stack"}
-	if !slices.Equal(names, want) {
-		t.Errorf("LookupStack = %q, want %q", names, want)
+	if !slices.Equal(names, want) || named != 3 {
+		t.Errorf("LookupStack = %q, %d named; want %q, 3", names, named, want)
 	}
 }
 

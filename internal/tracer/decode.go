@@ -21,8 +21,8 @@ const pageSize = 4096 // the BPF side reports kB assuming 4 KiB pages too
 // Symbolizer names the frames of kernel stacks (ksym's tables).
 type Symbolizer interface {
 	// LookupStack sets names[i] to the function of stack[i], innermost
-	// first, or to "" where it knows none.
-	LookupStack(stack []uint64, names []string)
+	// first, or to "" where it knows none, and returns how many it named.
+	LookupStack(stack []uint64, names []string) (named int)
 }
 
 // Decoder turns the kernel's records into events without allocating per
@@ -107,13 +107,15 @@ type resolvedStack struct {
 func (s *resolvedStack) resolve(addrs []uint64, symbols Symbolizer) {
 	s.addrs = append(s.addrs[:0], addrs...)
 	s.names = slices.Grow(s.names[:0], len(addrs))[:len(addrs)]
+	named := 0
 	if symbols != nil {
-		symbols.LookupStack(addrs, s.names)
-	} else {
-		clear(s.names)
+		named = symbols.LookupStack(addrs, s.names)
+	}
+	if named == len(addrs) {
+		return
 	}
 	for i, name := range s.names {
-		if name == "" {
+		if symbols == nil || name == "" {
 			s.names[i] = fmt.Sprintf("0x%x", addrs[i])
 		}
 	}

@@ -29,13 +29,15 @@ func setString[T ~int8](dst []T, s string) {
 // names[i].
 type fakeSymbols []string
 
-func (f fakeSymbols) LookupStack(stack []uint64, names []string) {
+func (f fakeSymbols) LookupStack(stack []uint64, names []string) (named int) {
 	for i, addr := range stack {
 		names[i] = ""
 		if j := int(addr/0x1000) - 1; j >= 0 && j < len(f) {
 			names[i] = f[j]
+			named++
 		}
 	}
+	return named
 }
 
 // The real 6.18 memcg kill stack, innermost first.
