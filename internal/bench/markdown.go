@@ -362,9 +362,9 @@ func cpuPerEventTarget(r *Results) target {
 			"ring buffer, being woken and writing the lines through the pipe cost any reader that much here, and "+
 			"oomtrace's own work is the %s on top of it (medians of the trials).", fmtNS(floor), fmtNS(per-floor))
 	}
-	why += " Below saturation the cost per event is higher: each wake-up (for reclaim records, a look every 25 ms) finds fewer " +
-		"records to share its cost: the scheduler's switch to oomtrace and back, the Go runtime's handing the woken " +
-		"goroutine a thread, and one write(2) per batch."
+	why += fmt.Sprintf(" Below saturation the cost per event is higher: each wake-up (for reclaim records, a look every %s) "+
+		"finds fewer records to share its cost: the scheduler's switch to oomtrace and back, the Go runtime's handing the "+
+		"woken goroutine a thread, and one write(2) per batch.", fmtDur(tracer.LookInterval))
 	return target{name: name, measured: measured, verdict: verdictOf(per <= cpuPerEventLimit), why: why}
 }
 
@@ -477,11 +477,12 @@ func throughputWhy(s *stormResults, ours throughputRow, rows []throughputRow) st
 		"programs run in the workers' context: %s reclaim episodes at %s each is %s of a CPU. Its own process used "+
 		"%s of a CPU to write %.0f lines a second, %s of CPU per line, and its threads slept and were woken %.0f times a "+
 		"second (voluntary context switches, the Go runtime's own included): the ring buffer wakes the reader for a "+
-		"reclaim record only when the reader has neither read nor looked for 50 ms, the reader looks again every 25 ms, twice "+
+		"reclaim record only when the reader has neither read nor looked for %s, the reader looks again every %s, twice "+
 		"after the last record it found, and each batch of "+
 		"lines goes out in one write(2). The first part is the per-program cost of the rows on reclaim programs.",
 		fmtRate(episodesPerSec), fmtNS(perEpisode.median()), fmtPct(bpfShare),
-		fmtPct(ours.cpuShare.median()), linesPerSec, fmtNS(ours.cpuShare.median()/linesPerSec*1e9), ours.wakeups.median())
+		fmtPct(ours.cpuShare.median()), linesPerSec, fmtNS(ours.cpuShare.median()/linesPerSec*1e9), ours.wakeups.median(),
+		fmtDur(tracer.WakeupWindow), fmtDur(tracer.LookInterval))
 	if own := s.ownShare(toolOomtrace); len(own.sorted()) > 0 {
 		why += fmt.Sprintf(" Measured together in the rounds with the BPF statistics on, oomtrace's programs and process "+
 			"took %s of the CPU time spent on the storm (rounds %s): by that account alone the storm keeps %s of its "+
@@ -963,7 +964,7 @@ func writeReclaimSteps(d *doc, s *stormResults) {
 	}
 	last := steps[len(steps)-1].ns
 	t.add("oomtrace's `memcg_reclaim_end`", "all of the above, the filters, and a record for each episode of `--reclaim-min` or more "+
-		"(with the cgroup's path; a wake-up of the reader when it has not looked for 50 ms)", fmtNS(whole), fmtSignedNS(whole-last))
+		"(with the cgroup's path; a wake-up of the reader when it has not looked for "+fmtDur(tracer.WakeupWindow)+")", fmtNS(whole), fmtSignedNS(whole-last))
 	d.table(t)
 }
 

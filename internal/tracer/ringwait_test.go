@@ -105,7 +105,7 @@ func TestReadWaitsInThePoller(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Within wakeupWindow of that record, one without a wakeup is found
+	// Within WakeupWindow of that record, one without a wakeup is found
 	// when the wait looks again.
 	done = readAsync(tr)
 	submit(1)
@@ -113,10 +113,10 @@ func TestReadWaitsInThePoller(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// The kernel side holds back wakeups for all of wakeupWindow: a record
+	// The kernel side holds back wakeups for all of WakeupWindow: a record
 	// submitted after the first look found nothing is found by the last.
 	done = readAsync(tr)
-	time.Sleep(lookInterval + lookInterval/2)
+	time.Sleep(LookInterval + LookInterval/2)
 	submit(1)
 	if err := waitRead(t, done, "a record without a wakeup, after a look that found none"); err != nil {
 		t.Fatal(err)
@@ -124,7 +124,7 @@ func TestReadWaitsInThePoller(t *testing.T) {
 
 	// Past the last look, the wait has no deadline until Flush.
 	done = readAsync(tr)
-	time.Sleep(2 * wakeupWindow)
+	time.Sleep(2 * WakeupWindow)
 	if err := tr.Flush(); err != nil {
 		t.Fatal(err)
 	}

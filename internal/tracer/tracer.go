@@ -97,7 +97,7 @@ type Tracer struct {
 	// deadline is the reader's deadline as Read last set it; lookAgain,
 	// when not zero, is when a waiting Read looks for records that were
 	// submitted without a wakeup, which it does until lookUntil, the end
-	// of the kernel side's wakeupWindow after its last read.
+	// of the kernel side's WakeupWindow after its last read.
 	deadline, lookAgain, lookUntil time.Time
 	// ringWait is where a waiting Read waits, nil where the runtime cannot
 	// poll the ring buffer. ownWait hands waiting over to the reader's own
@@ -238,7 +238,7 @@ func setVariables(spec *ebpf.CollectionSpec, cfg Config) error {
 		"filter_tgid":      cfg.FilterTGID,
 		"filter_cgroup_id": cfg.FilterCgroupID,
 		"reclaim_min_ns":   uint64(cfg.ReclaimMin.Nanoseconds()),
-		"wakeup_window_ns": uint64(wakeupWindow.Nanoseconds()),
+		"wakeup_window_ns": uint64(WakeupWindow.Nanoseconds()),
 	}
 	for name, v := range values {
 		variable, ok := spec.Variables[name]
