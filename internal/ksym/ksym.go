@@ -25,19 +25,67 @@ var ErrRestricted = errors.New("kallsyms shows only zero addresses: run as root,
 // (KSYM_NAME_LEN) and module names at 56.
 const maxLine = 1024
 
-// symbol is one function. Its name is Table.names[start:end]: every name
-// lives in one string, which saves a string header and an allocation per
-// symbol.
+// symbol is one function. Its name is Table.name(symbol): the names live
+// in a few large strings rather than one each, which saves a string header
+// and an allocation per symbol.
 type symbol struct {
 	addr       uint64
-	start, end uint32
+	start, end uint32 // the name's place in the chunks of names laid end to end
 }
 
 // Table maps kernel text addresses to function names.
 type Table struct {
 	symbols []symbol // sorted by address, one per address
-	names   string
+	// names are chunks of nameChunkBytes, each name within one, written
+	// once. One string grown line by line as kallsyms is read would be
+	// copied over and over, five times the names' size in all (and the
+	// symbols' slice as much), at start-up beside the BPF objects' load:
+	// the tracer's peak RSS.
+	names []string
 }
+
+// nameChunkBytes is the size of a chunk of names, far more than one name
+// (maxLine) and a small part of a kernel's names (about 1.4 MB).
+const nameChunkBytes = 64 << 10
+
+// name returns the name of s.
+func (t *Table) name(s symbol) string {
+	off := s.start % nameChunkBytes
+	return t.names[s.start/nameChunkBytes][off : off+s.end-s.start]
+}
+
+// nameChunks collects names into chunks of nameChunkBytes.
+type nameChunks struct {
+	full []string
+	cur  strings.Builder // nameChunkBytes of capacity once used
+}
+
+// add stores name, at most maxLine bytes, and returns where it lies.
+func (c *nameChunks) add(name []byte) (start, end uint32, err error) {
+	if c.cur.Len()+len(name) > nameChunkBytes {
+		// A Builder hands out its bytes without a copy and never
+		// rewrites them: the chunk stays valid.
+		c.full = append(c.full, c.cur.String())
+		c.cur = strings.Builder{}
+	}
+	if c.cur.Cap() == 0 {
+		c.cur.Grow(nameChunkBytes)
+	}
+	at := uint64(len(c.full))*nameChunkBytes + uint64(c.cur.Len())
+	if at+uint64(len(name)) > math.MaxUint32 {
+		return 0, 0, errors.New("more than 4 GiB of names")
+	}
+	c.cur.Write(name)
+	return uint32(at), uint32(at) + uint32(len(name)), nil
+}
+
+// chunks returns every chunk, the last one partly filled.
+func (c *nameChunks) chunks() []string { return append(c.full, c.cur.String()) }
+
+// symbolBlock is how many symbols Parse collects in a block before it
+// starts another: blocks copied once into a slice of the exact length,
+// where growing one slice as kallsyms is read would copy it many times.
+const symbolBlock = 4096
 
 // kallsymsPath is where the kernel lists its symbols.
 const kallsymsPath = "/proc/kallsyms"
@@ -64,8 +112,9 @@ func Load() (*Table, error) {
 func Parse(r io.Reader) (*Table, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	var (
-		t       Table
-		names   strings.Builder
+		names   nameChunks
+		blocks  [][]symbol
+		block   []symbol
 		lineNo  int
 		nonZero bool
 	)
@@ -82,12 +131,17 @@ func Parse(r io.Reader) (*Table, error) {
 			}
 			nonZero = nonZero || addr != 0
 			if addr != 0 && isText(kind) && !isStub(name) {
-				if names.Len()+len(name) > math.MaxUint32 {
-					return nil, fmt.Errorf("kallsyms line %d: more than 4 GiB of names", lineNo)
+				start, end, addErr := names.add(name)
+				if addErr != nil {
+					return nil, fmt.Errorf("kallsyms line %d: %w", lineNo, addErr)
 				}
-				start := names.Len()
-				names.Write(name)
-				t.symbols = append(t.symbols, symbol{addr, uint32(start), uint32(names.Len())})
+				if len(block) == cap(block) {
+					if block != nil {
+						blocks = append(blocks, block)
+					}
+					block = make([]symbol, 0, symbolBlock)
+				}
+				block = append(block, symbol{addr, start, end})
 			}
 		}
 		if err == io.EOF {
@@ -100,10 +154,13 @@ func Parse(r io.Reader) (*Table, error) {
 	if lineNo > 0 && !nonZero {
 		return nil, ErrRestricted
 	}
-	if len(t.symbols) == 0 {
+	if block == nil {
 		return nil, errors.New("kallsyms has no text symbols")
 	}
-	t.names = names.String()
+	t := Table{symbols: make([]symbol, 0, len(blocks)*symbolBlock+len(block)), names: names.chunks()}
+	for _, b := range append(blocks, block) {
+		t.symbols = append(t.symbols, b...)
+	}
 	// Module symbols follow load order, not address order. Several names
 	// can share an address (_stext and _text); the first listed wins.
 	slices.SortStableFunc(t.symbols, func(a, b symbol) int { return cmp.Compare(a.addr, b.addr) })
@@ -248,8 +305,7 @@ func (t *Table) Lookup(addr uint64) (name string, ok bool) {
 	if i == 0 {
 		return "", false
 	}
-	s := t.symbols[i-1]
-	return t.names[s.start:s.end], true
+	return t.name(t.symbols[i-1]), true
 }
 
 // LookupStack names the frames of a kernel stack, innermost first, as

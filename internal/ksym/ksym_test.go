@@ -3,6 +3,7 @@ package ksym
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -63,7 +65,7 @@ func TestLookup(t *testing.T) {
 
 	var names []string
 	for _, s := range table.symbols {
-		names = append(names, table.names[s.start:s.end])
+		names = append(names, table.name(s))
 	}
 	want := "srso_alias_untrain_ret asm_exc_page_fault abort mark_oom_victim __oom_kill_process " +
 		"oom_kill_process out_of_memory __alloc_pages_slowpath.constprop.0 mem_cgroup_out_of_memory " +
@@ -126,7 +128,7 @@ func TestLoadInBackground(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, s := range table.symbols {
-		want := table.names[s.start:s.end]
+		want := table.name(s)
 		if got := lookupFrame(b, s.addr+1); got != want {
 			t.Errorf("LookupStack(%#x) = %q; want %q", s.addr+1, got, want)
 		}
@@ -229,6 +231,45 @@ func TestLastLineWithoutNewline(t *testing.T) {
 	}
 }
 
+// TestManyNames parses more symbols than a block holds and more names
+// than a chunk holds, listed out of address order as module symbols are:
+// every address still finds its own name, and the parse allocates little
+// more than the table keeps.
+func TestManyNames(t *testing.T) {
+	const n = 3*symbolBlock + 100
+	name := func(i int) string {
+		if i%997 == 0 { // names as long as the kernel allows meet the chunks' ends
+			return fmt.Sprintf("long_%05d_%s", i, strings.Repeat("x", 500))
+		}
+		return fmt.Sprintf("fn_%05d_%s", i, strings.Repeat("y", i%40))
+	}
+	var kallsyms strings.Builder
+	for j := range n {
+		i := n - 1 - j // the highest address first
+		fmt.Fprintf(&kallsyms, "%016x t %s\n", 0xffffffff81000000+uint64(i)*0x100, name(i))
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	table, err := Parse(strings.NewReader(kallsyms.String()))
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(table.names) < 3 {
+		t.Fatalf("%d chunks of names: the test should span several", len(table.names))
+	}
+	for i := range n {
+		addr := 0xffffffff81000000 + uint64(i)*0x100
+		if got, ok := table.Lookup(addr + 0x80); !ok || got != name(i) {
+			t.Fatalf("Lookup(%#x) = %.40q, %v; want %.40q", addr+0x80, got, ok, name(i))
+		}
+	}
+	kept := cap(table.symbols)*int(unsafe.Sizeof(symbol{})) + len(table.names)*nameChunkBytes
+	if allocated := after.TotalAlloc - before.TotalAlloc; allocated > uint64(2*kept) {
+		t.Errorf("Parse allocated %d bytes for a table of %d", allocated, kept)
+	}
+}
+
 // TestLoad reads the running kernel's symbols; only root sees addresses.
 func TestLoad(t *testing.T) {
 	table, err := Load()
@@ -282,7 +323,7 @@ func BenchmarkLoad(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(len(table.symbols)), "symbols")
-	b.ReportMetric(float64(cap(table.symbols)*16+len(table.names)), "table-bytes")
+	b.ReportMetric(float64(cap(table.symbols)*int(unsafe.Sizeof(symbol{}))+len(table.names)*nameChunkBytes), "table-bytes")
 	runtime.KeepAlive(table)
 }
 
