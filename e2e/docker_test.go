@@ -26,7 +26,12 @@ func checkDockerOOM(t *testing.T, d *dockerd, name, id string, since time.Time, 
 	flagged := checkRuntimeFlag(t, "docker", name, st, k, exit)
 	die := "die " + strconv.Itoa(exit)
 	all := actions(d.events(t, id, since))
-	got := oomNoticesOnce(all)
+	// On cgroup v1 the kernel signals memory.oom_control's eventfd of the
+	// OOM's cgroup and of every cgroup under it at each OOM, not at each
+	// kill, and containerd passes each signal on: a charge that fails again
+	// before the victim's memory is freed is another OOM, with no second
+	// kill. A run of "oom" events is one notice.
+	got := slices.CompactFunc(slices.Clone(all), func(a, b string) bool { return a == "oom" && b == "oom" })
 	if len(got) < len(all) {
 		t.Logf("docker events for %s: %v, several oom notices for one kill", name, all)
 	}
@@ -45,22 +50,6 @@ func checkDockerOOM(t *testing.T, d *dockerd, name, id string, since time.Time, 
 		}
 		t.Errorf("docker events for %s: %v, want %v", name, got, want)
 	}
-}
-
-// oomNoticesOnce returns Docker's actions with each run of "oom" events
-// as one. On cgroup v1 the kernel signals memory.oom_control's eventfd of
-// the OOM's cgroup and of every cgroup under it at each OOM, not at each
-// kill, and containerd passes each signal on: a charge that fails again
-// before the victim's memory is freed is another OOM, with no second kill.
-func oomNoticesOnce(actions []string) []string {
-	var out []string
-	for i, a := range actions {
-		if a == "oom" && i > 0 && actions[i-1] == "oom" {
-			continue
-		}
-		out = append(out, a)
-	}
-	return out
 }
 
 // Docker's own account of each container (docker inspect, docker events)
