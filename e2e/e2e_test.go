@@ -889,7 +889,9 @@ func TestReclaimHistogramsFollowATask(t *testing.T) {
 // for weeks must not run out of histograms. The test looks in the kernel's
 // own maps, those of every oomtrace running, for the cgroup's histogram.
 // A cgroup whose path is too long for the kernel side to capture whole
-// (nested runtimes make such paths) is found gone by its id.
+// (nested runtimes make such paths) is found gone by its id. A cgroup whose
+// directory some process still holds open is gone all the same: before
+// Linux 6.1 the kernel still finds such a cgroup by its id.
 func TestRemovedCgroupHistogramFreed(t *testing.T) {
 	h := requireRoot(t)
 	top := memcg.UniqueName("oomtrace-e2e")
@@ -897,11 +899,13 @@ func TestRemovedCgroupHistogramFreed(t *testing.T) {
 		name      string
 		rel       string
 		truncated bool
+		heldOpen  bool
 	}{
-		{"whole path", top + "/whole", false},
+		{"whole path", top + "/whole", false, false},
 		// The second name starts past the half of the path's 512 bytes
 		// that a name may start in (CGROUP_NAME_MAX).
-		{"truncated path", top + "/" + strings.Repeat("n", 250) + "/" + strings.Repeat("m", 250), true},
+		{"truncated path", top + "/" + strings.Repeat("n", 250) + "/" + strings.Repeat("m", 250), true, false},
+		{"directory held open", top + "/held", false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g := createGroup(t, h, tc.rel, 32)
@@ -921,6 +925,13 @@ func TestRemovedCgroupHistogramFreed(t *testing.T) {
 			}
 			if n := histogramsOf(t, tr.cmd.Process.Pid, id); n != 1 {
 				t.Fatalf("%d reclaim histograms of cgroup %d in the kernel's maps while it exists, want 1 (%+v)", n, id, stats.ReclaimStats)
+			}
+			if tc.heldOpen {
+				dir, err := os.Open(g.Dir())
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer dir.Close()
 			}
 			if err := g.Remove(); err != nil {
 				t.Fatal(err)

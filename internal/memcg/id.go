@@ -89,6 +89,12 @@ const fileIDKernfs = 0xfe
 // cgroup filesystem, the process lacks CAP_DAC_READ_SEARCH (which
 // open_by_handle_at needs), or the cgroup lies outside the mounted
 // subtree.
+//
+// Before Linux 6.1 the kernel's lookup by id (kernfs_find_and_get_node_by_id)
+// finds a removed cgroup for as long as its directory's inode lives, for
+// instance while any process holds the directory open. Such a directory
+// opens, but it is empty: removal took its files away. Every cgroup
+// directory, in either version of the hierarchy, has a cgroup.procs.
 func (h Hierarchy) removedByID(id uint64) (bool, error) {
 	if id == 0 {
 		return false, errors.New("no cgroup id")
@@ -110,7 +116,14 @@ func (h Hierarchy) removedByID(id uint64) (bool, error) {
 	fd, err := unix.OpenByHandleAt(mount, unix.NewFileHandle(fileIDKernfs, handle), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC)
 	switch {
 	case err == nil:
-		unix.Close(fd)
+		defer unix.Close(fd)
+		err := unix.Faccessat(fd, "cgroup.procs", unix.F_OK, 0)
+		if errors.Is(err, unix.ENOENT) {
+			return true, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("look in cgroup %d, opened by its id: %w", id, err)
+		}
 		return false, nil
 	case errors.Is(err, unix.ESTALE):
 		return true, nil
