@@ -613,6 +613,19 @@ func TestCPUPerEventSplit(t *testing.T) {
 		}
 	}
 
+	// A figure just over its target is written with the digits that tell
+	// it apart: 1,003 ns a line is not "1.00 µs".
+	for _, st := range r.loss.stalls {
+		st.idleCPU = 997 * time.Microsecond // the middle trial: 1,003 ns a line
+	}
+	got = cpuPerEventTarget(r)
+	if want := "1.003 µs a line drained, less what the stall itself cost"; got.verdict != missed || !strings.HasPrefix(got.measured, want) {
+		t.Errorf("target just over the limit: %+v, want %q", got, want)
+	}
+	for _, st := range r.loss.stalls {
+		st.idleCPU = 1200 * time.Microsecond
+	}
+
 	// Without the floor's trial, its sentences are left out.
 	floors := r.loss.floors
 	r.loss.floors = nil

@@ -1,7 +1,7 @@
 package bench
 
 import (
-	"fmt"
+	"cmp"
 	"math"
 	"strconv"
 	"strings"
@@ -13,23 +13,70 @@ import (
 
 const missing = "–"
 
-func fmtNS(ns float64) string {
-	switch {
-	case math.IsNaN(ns) || math.IsInf(ns, 0):
-		return missing
-	case ns < 1e3:
-		return fmt.Sprintf("%.0f ns", ns)
-	case ns < 1e4:
-		return fmt.Sprintf("%.2f µs", ns/1e3)
-	case ns < 1e6:
-		return fmt.Sprintf("%.0f µs", ns/1e3)
-	case ns < 1e7:
-		return fmt.Sprintf("%.2f ms", ns/1e6)
-	case ns < 1e9:
-		return fmt.Sprintf("%.0f ms", ns/1e6)
-	}
-	return fmt.Sprintf("%.2f s", ns/1e9)
+// unit is how a figure is written: in multiples of per, with decimals
+// after the point, followed by suffix.
+type unit struct {
+	per      float64
+	decimals int
+	suffix   string
 }
+
+// format writes v in u.
+func (u unit) format(v float64) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return missing
+	}
+	return strconv.FormatFloat(v/u.per, 'f', u.decimals, 64) + u.suffix
+}
+
+// maxExtraDecimals bounds the decimals against adds: a figure closer to
+// its limit than that is written as if on it.
+const maxExtraDecimals = 6
+
+// against writes v in u, as a figure held against limit: with as many more
+// decimals as it takes for the written figure to lie on the same side of
+// limit as v, so that a figure just over a limit is never written as the
+// limit itself ("1.00 µs" for 1,003 ns, judged against 1 µs, is written
+// "1.003 µs").
+func (u unit) against(v, limit float64) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return missing
+	}
+	x, l := v/u.per, limit/u.per
+	side := cmp.Compare(x, l)
+	decimals := u.decimals
+	for ; decimals < u.decimals+maxExtraDecimals; decimals++ {
+		written, err := strconv.ParseFloat(strconv.FormatFloat(x, 'f', decimals, 64), 64)
+		if err == nil && cmp.Compare(written, l) == side {
+			break
+		}
+	}
+	return strconv.FormatFloat(x, 'f', decimals, 64) + u.suffix
+}
+
+// nsUnit is the unit a number of nanoseconds is written in: three
+// significant digits at most, in the largest unit it has one of.
+func nsUnit(ns float64) unit {
+	switch {
+	case ns < 1e3:
+		return unit{1, 0, " ns"}
+	case ns < 1e4:
+		return unit{1e3, 2, " µs"}
+	case ns < 1e6:
+		return unit{1e3, 0, " µs"}
+	case ns < 1e7:
+		return unit{1e6, 2, " ms"}
+	case ns < 1e9:
+		return unit{1e6, 0, " ms"}
+	}
+	return unit{1e9, 2, " s"}
+}
+
+func fmtNS(ns float64) string { return nsUnit(ns).format(ns) }
+
+// fmtNSAgainst writes ns as fmtNS does, with the decimals it takes to tell
+// it from the limit it is judged against.
+func fmtNSAgainst(ns, limit float64) string { return nsUnit(ns).against(ns, limit) }
 
 // fmtSignedNS writes a difference of nanoseconds with its sign: "+42 ns",
 // "−3 ns" (a step measured cheaper than the one before it, within noise).
@@ -45,38 +92,36 @@ func fmtSignedNS(ns float64) string {
 
 func fmtDur(d time.Duration) string { return fmtNS(float64(d)) }
 
-func fmtRatio(r float64) string {
-	if math.IsNaN(r) || math.IsInf(r, 0) {
-		return missing
-	}
-	return fmt.Sprintf("%.2f×", r)
-}
+var (
+	ratioUnit = unit{1, 2, "×"}
+	pctUnit   = unit{0.01, 1, "%"}
+	mibUnit   = unit{1 << 20, 1, " MiB"}
+	mbUnit    = unit{1e6, 1, " MB"}
+)
 
-func fmtPct(f float64) string {
-	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return missing
+func fmtRatio(r float64) string { return ratioUnit.format(r) }
+
+func fmtPct(f float64) string { return pctUnit.format(f) }
+
+// rateUnit is the unit a count per second is written in.
+func rateUnit(v float64) unit {
+	switch {
+	case v >= 1e6:
+		return unit{1e6, 2, " M/s"}
+	case v >= 1e3:
+		return unit{1e3, 1, " k/s"}
 	}
-	return fmt.Sprintf("%.1f%%", 100*f)
+	return unit{1, 0, " /s"}
 }
 
 // fmtRate writes a count per second.
-func fmtRate(v float64) string {
-	switch {
-	case math.IsNaN(v) || math.IsInf(v, 0):
-		return missing
-	case v >= 1e6:
-		return fmt.Sprintf("%.2f M/s", v/1e6)
-	case v >= 1e3:
-		return fmt.Sprintf("%.1f k/s", v/1e3)
-	}
-	return fmt.Sprintf("%.0f /s", v)
-}
+func fmtRate(v float64) string { return rateUnit(v).format(v) }
 
 func fmtMiB(bytes float64) string {
-	if math.IsNaN(bytes) || bytes <= 0 {
+	if bytes <= 0 {
 		return missing
 	}
-	return fmt.Sprintf("%.1f MiB", bytes/(1<<20))
+	return mibUnit.format(bytes)
 }
 
 // fmtCount writes n with thousands separated by commas.

@@ -171,7 +171,7 @@ func kernelLogTarget(r *Results) target {
 		rss = max(rss, float64(run.peakRSS))
 	}
 	ok := wall <= kernelLogSeconds*1e9 && rss <= kernelLogRSS && k.found == k.reports
-	return target{name: name, measured: fmt.Sprintf("%s, %s, %d of %d kills", fmtNS(wall), fmtMiB(rss), k.found, k.reports), verdict: verdictOf(ok),
+	return target{name: name, measured: fmt.Sprintf("%s, %s, %d of %d kills", fmtNSAgainst(wall, kernelLogSeconds*1e9), mibUnit.against(rss, kernelLogRSS), k.found, k.reports), verdict: verdictOf(ok),
 		why: "The log is read as a stream, one line at a time into one reused buffer; a report is held only until it is complete. " +
 			"What is left is the scanning of every line's prefix and the parsing and explaining of each report."}
 }
@@ -234,7 +234,7 @@ func reclaimCostTarget(r *Results) target {
 			continue
 		}
 		ns := costs.nsPerRun(p.program)
-		part := fmt.Sprintf("%s %s", p.program, fmtNS(ns))
+		part := fmt.Sprintf("%s %s", p.program, fmtNSAgainst(ns, reclaimCostLimit))
 		if floor.ran(p.tracepoint) {
 			part += fmt.Sprintf(" (empty program %s)", fmtNS(floor.nsPerRun(p.tracepoint)))
 		}
@@ -287,7 +287,7 @@ func episodeTarget(r *Results) target {
 		return notMeasured(name)
 	}
 	q := ratio(ours.median(), theirs.median())
-	return target{name: name, measured: fmt.Sprintf("%s, bpftrace %s: %s", fmtNS(ours.median()), fmtNS(theirs.median()), fmtRatio(q)),
+	return target{name: name, measured: fmt.Sprintf("%s, bpftrace %s: %s", fmtNSAgainst(ours.median(), episodeCostLimit), fmtNS(theirs.median()), ratioUnit.against(q, episodeBpftraceMost)),
 		verdict: verdictOf(ours.median() <= episodeCostLimit && q <= episodeBpftraceMost),
 		why: "bpftrace's begin program does a hash-map update (`@start[tid] = nsecs`) and its end program a lookup, a delete " +
 			"and a histogram update, the least a reclaim tracer does; oomtrace's programs also keep a histogram per cgroup and " +
@@ -335,7 +335,7 @@ func cpuPerEventTarget(r *Results) target {
 		return notMeasured(name)
 	}
 	measured := fmt.Sprintf("%s a line drained, less what the stall itself cost (%s: %s); %s with it (%s)",
-		fmtNS(per), trialsOf(len(marginal)), fmtRange(marginal, fmtNS), fmtNS(raw.median()), fmtRange(raw, fmtNS))
+		fmtNSAgainst(per, cpuPerEventLimit), trialsOf(len(marginal)), fmtRange(marginal, fmtNS), fmtNS(raw.median()), fmtRange(raw, fmtNS))
 	rows := l.rampRows()
 	if len(rows) > 0 && len(rows[len(rows)-1].cpuPerEvent) > 0 {
 		last := rows[len(rows)-1]
@@ -375,7 +375,7 @@ func drainTarget(r *Results) target {
 		return notMeasured(name)
 	}
 	drain := l.drainRate().median()
-	parts := []string{fmt.Sprintf("end to end %s (%s: %s)", fmtRate(drain), trialsOf(len(l.stalls)), fmtRange(l.drainRate(), fmtRate))}
+	parts := []string{fmt.Sprintf("end to end %s (%s: %s)", rateUnit(drain).against(drain, drainTargetRate), trialsOf(len(l.stalls)), fmtRange(l.drainRate(), fmtRate))}
 	for _, stage := range []string{stageText, stageJSON} {
 		if row, ok := pipelineRowOf(r.pipeline, event.KindReclaim, stage); ok && row.nsPerOp > 0 {
 			parts = append(parts, fmt.Sprintf("%s %s", stage, fmtRate(1e9/row.nsPerOp)))
@@ -402,13 +402,14 @@ const throughputTargetRatio = 0.98
 // intervalLevel is the confidence asked of an interval of a median.
 const intervalLevel = 0.95
 
-// fmtInterval writes the confidence interval of s's median.
-func fmtInterval(s sample) string {
+// fmtInterval writes the confidence interval of s's median, its ends
+// with pct.
+func fmtInterval(s sample, pct func(float64) string) string {
 	lo, hi, coverage := s.medianInterval(intervalLevel)
 	if math.IsNaN(lo) {
 		return missing
 	}
-	return fmt.Sprintf("%s – %s, %.0f%% confidence over %d rounds", fmtPct(lo), fmtPct(hi), 100*coverage, len(s.sorted()))
+	return fmt.Sprintf("%s – %s, %.0f%% confidence over %d rounds", pct(lo), pct(hi), 100*coverage, len(s.sorted()))
 }
 
 func throughputTarget(r *Results) target {
@@ -426,6 +427,9 @@ func throughputTarget(r *Results) target {
 	// as far apart as this host makes them, the median alone lands on
 	// either side of the target from one run to the next.
 	lo, hi, coverage := row.cpuVsNone.medianInterval(intervalLevel)
+	// The ends of the interval decide, so they are written apart from
+	// the target.
+	againstTarget := func(f float64) string { return pctUnit.against(f, throughputTargetRatio) }
 	var v verdict
 	why := throughputWhy(r.storm, row, rows)
 	switch {
@@ -438,8 +442,8 @@ func throughputTarget(r *Results) target {
 	}
 	return target{name: name,
 		measured: fmt.Sprintf("%s per CPU-second of the storm and the tracer (the median's interval %s; rounds %s); %s by the wall clock (%s; rounds %s)",
-			fmtPct(row.cpuVsNone.median()), fmtInterval(row.cpuVsNone), fmtRange(row.cpuVsNone, fmtPct),
-			fmtPct(row.vsNone.median()), fmtInterval(row.vsNone), fmtRange(row.vsNone, fmtPct)),
+			fmtPct(row.cpuVsNone.median()), fmtInterval(row.cpuVsNone, againstTarget), fmtRange(row.cpuVsNone, fmtPct),
+			fmtPct(row.vsNone.median()), fmtInterval(row.vsNone, fmtPct), fmtRange(row.vsNone, fmtPct)),
 		verdict: v,
 		why:     why,
 	}
@@ -456,7 +460,7 @@ func undecidedWhy(ours throughputRow, rows []throughputRow, lo, hi, coverage flo
 		"apart place the median of the storm's true ratio only between %s and %s (a %.0f%% confidence interval that "+
 		"assumes nothing of how rounds are distributed), and the target lies inside. The untraced storm's throughput per CPU-second "+
 		"alone spread over %s of its median between rounds, while the target asks to see two points. Narrowing the interval to a point either side would take about %.0f rounds "+
-		"of this storm. ", n, fmtPct(ours.cpuVsNone.median()), fmtPct(lo), fmtPct(hi), 100*coverage,
+		"of this storm. ", n, fmtPct(ours.cpuVsNone.median()), pctUnit.against(lo, throughputTargetRatio), pctUnit.against(hi, throughputTargetRatio), 100*coverage,
 		fmtPct(rows[0].pagesPerCPU.spread()), needed)
 }
 
@@ -492,7 +496,7 @@ func throughputWhy(s *stormResults, ours throughputRow, rows []throughputRow) st
 	}
 	if j := slices.IndexFunc(rows, func(row throughputRow) bool { return row.tool == toolBpftrace }); j >= 0 {
 		why += fmt.Sprintf(" For comparison, the storm keeps %s of its throughput per CPU-second under bpftrace (%s).",
-			fmtPct(rows[j].cpuVsNone.median()), fmtInterval(rows[j].cpuVsNone))
+			fmtPct(rows[j].cpuVsNone.median()), fmtInterval(rows[j].cpuVsNone, fmtPct))
 	}
 	return why
 }
@@ -521,7 +525,7 @@ func latencyTarget(r *Results) target {
 			continue
 		}
 		p99 := readers[0].latencies.percentile(99)
-		parts = append(parts, fmt.Sprintf("%s: %s", c.name, fmtNS(p99)))
+		parts = append(parts, fmt.Sprintf("%s: %s", c.name, fmtNSAgainst(p99, float64(latencyLimit(c)))))
 		// A block with the console quiet ran with a host setting
 		// changed: it shows what the console costs, and is not judged.
 		if !c.quietConsole {
@@ -741,7 +745,7 @@ func decodeTarget(r *Results) target {
 			continue
 		}
 		ns, allocs := b.nsPerOp.median(), b.allocsPerOp.median()
-		parts = append(parts, fmt.Sprintf("%s %s, %g allocs", b.name, fmtNS(ns), allocs))
+		parts = append(parts, fmt.Sprintf("%s %s, %g allocs", b.name, fmtNSAgainst(ns, decodeLimit), allocs))
 		ok = ok && ns <= decodeLimit && allocs == 0
 		if ns > decodeLimit && b.nsPerOp.min() <= decodeLimit {
 			noisy = append(noisy, fmt.Sprintf("`%s` (runs %s)", b.name, fmtRange(b.nsPerOp, fmtNS)))
@@ -793,7 +797,7 @@ func startupTarget(r *Results) target {
 	var parts []string
 	for _, row := range rows {
 		if strings.HasPrefix(row.label, "oomtrace") {
-			parts = append(parts, fmt.Sprintf("%s: %s", row.label, fmtNS(row.startup.median())))
+			parts = append(parts, fmt.Sprintf("%s: %s", row.label, fmtNSAgainst(row.startup.median(), float64(startupLimit))))
 		}
 	}
 	med := rows[0].startup.median()
@@ -830,7 +834,7 @@ func rssTarget(r *Results) target {
 	if peak == 0 {
 		return notMeasured(name)
 	}
-	return target{name: name, measured: fmt.Sprintf("%s (%.1f MB), the largest VmHWM of any storm or loss trial", fmtMiB(peak), peak/1e6),
+	return target{name: name, measured: fmt.Sprintf("%s (%s), the largest VmHWM of any storm or loss trial", fmtMiB(peak), mbUnit.against(peak, rssLimit)),
 		verdict: verdictOf(peak <= rssLimit),
 		why: "Most of it is there before the first event (§5, idle): the parsed kernel BTF and the kallsyms table. Dropping the " +
 			"BTF once the programs are loaded, and keeping kallsyms as sorted address and name arrays rather than a map, would " +
@@ -849,7 +853,7 @@ func reportTarget(r *Results) target {
 	ok := true
 	for _, c := range rep.cases {
 		wall := wallSample(c.runs).median()
-		parts = append(parts, fmt.Sprintf("%s %v %s", c.command, c.format, fmtNS(wall)))
+		parts = append(parts, fmt.Sprintf("%s %v %s", c.command, c.format, fmtNSAgainst(wall, float64(reportLimit))))
 		ok = ok && wall <= float64(reportLimit)
 	}
 	return target{name: name, measured: strings.Join(parts, ", "), verdict: verdictOf(ok),
@@ -934,8 +938,8 @@ func writeCost(d *doc, r *Results) {
 		}
 		vs, cpuVs := missing, missing
 		if row.tool != toolNone {
-			vs = fmtPct(row.vsNone.median()) + " (" + fmtInterval(row.vsNone) + ")"
-			cpuVs = fmtPct(row.cpuVsNone.median()) + " (" + fmtInterval(row.cpuVsNone) + ")"
+			vs = fmtPct(row.vsNone.median()) + " (" + fmtInterval(row.vsNone, fmtPct) + ")"
+			cpuVs = fmtPct(row.cpuVsNone.median()) + " (" + fmtInterval(row.cpuVsNone, fmtPct) + ")"
 		}
 		t.add(row.tool.String(), fmtRate(row.pagesPerSec.median()), vs, fmtRate(row.pagesPerCPU.median()), cpuVs, cpu, out, rss)
 	}

@@ -291,6 +291,23 @@ func TestFormat(t *testing.T) {
 		{fmtCount(1234567), "1,234,567"},
 		{fmtCount(999), "999"},
 		{fmtMiB(32 << 20), "32.0 MiB"},
+		// A figure held against its limit gets the decimals that put it
+		// on the limit's right side, and no more.
+		{fmtNSAgainst(1003, 1000), "1.003 µs"},
+		{fmtNSAgainst(1000, 1000), "1.00 µs"},
+		{fmtNSAgainst(1190, 1000), "1.19 µs"},
+		{fmtNSAgainst(997, 1000), "997 ns"},
+		{fmtNSAgainst(999.7, 1000), "999.7 ns"},
+		{fmtNSAgainst(200.4, 200), "200.4 ns"},
+		{fmtNSAgainst(200_400_000, 200e6), "200.4 ms"},
+		{fmtNSAgainst(1_000_000+1e-9, 1e6), "1.00000000 ms"}, // closer than the decimals allowed: as if on it
+		{fmtNSAgainst(math.NaN(), 1000), missing},
+		{pctUnit.against(0.9796, 0.98), "97.96%"},
+		{pctUnit.against(0.985, 0.98), "98.5%"},
+		{rateUnit(999_960).against(999_960, 1e6), "999.96 k/s"},
+		{mbUnit.against(40.04e6, 40e6), "40.04 MB"},
+		{ratioUnit.against(0.5004, 0.5), "0.5004×"},
+		{ratioUnit.against(0.46, 0.5), "0.46×"},
 	} {
 		if c.got != c.want {
 			t.Errorf("got %q, want %q", c.got, c.want)
