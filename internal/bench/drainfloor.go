@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -85,6 +86,7 @@ func runDrainFloor(out io.Writer, lineBytes int) error {
 	defer closeAll()
 	var rec ringbuf.Record
 	batch := make([]byte, 0, output.BufferSize)
+	padding := bytes.Repeat([]byte{' '}, lineBytes)
 	for {
 		// As oomtrace does: the batch goes out when it is full or when
 		// the ring buffer is empty.
@@ -103,13 +105,22 @@ func runDrainFloor(out io.Writer, lineBytes int) error {
 		if len(rec.RawSample) < 8 {
 			continue
 		}
-		start := len(batch)
-		batch = strconv.AppendUint(append(batch, drainFloorPrefix...), binary.NativeEndian.Uint64(rec.RawSample), 10)
-		for len(batch)-start < lineBytes-1 {
-			batch = append(batch, ' ')
-		}
-		batch = append(batch, '\n')
+		batch = appendFloorLine(batch, binary.NativeEndian.Uint64(rec.RawSample), padding)
 	}
+}
+
+// appendFloorLine appends the drain floor's line for a record stamped
+// stampNS: as long as padding, newline included, unless the stamp makes it
+// longer. The padding is one copy, as oomtrace appends its keys and
+// values, not a byte at a time, which would add a loop of its own to the
+// floor.
+func appendFloorLine(batch []byte, stampNS uint64, padding []byte) []byte {
+	start := len(batch)
+	batch = strconv.AppendUint(append(batch, drainFloorPrefix...), stampNS, 10)
+	if short := len(padding) - 1 - (len(batch) - start); short > 0 {
+		batch = append(batch, padding[:short]...)
+	}
+	return append(batch, '\n')
 }
 
 // drainFloorTrial is the drain floor stalled and resumed as oomtrace is in

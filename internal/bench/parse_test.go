@@ -393,3 +393,30 @@ func TestStatusField(t *testing.T) {
 		t.Errorf("wakeups of this process = %d, %v", n, err)
 	}
 }
+
+// The drain floor's lines are as long as oomtrace's, newline included,
+// and the watch counts each of them.
+func TestDrainFloorLine(t *testing.T) {
+	padding := bytes.Repeat([]byte{' '}, 200)
+	batch := appendFloorLine(nil, 123456789, padding)
+	batch = appendFloorLine(batch, 18446744073709551615, padding)
+	lines := bytes.SplitAfter(batch, []byte("\n"))
+	if len(lines) != 3 || len(lines[2]) != 0 {
+		t.Fatalf("two lines appended as %q", batch)
+	}
+	w := &drainFloorWatch{}
+	w.countFrom(1)
+	for i, want := range []string{"reclaim 123456789 ", "reclaim 18446744073709551615 "} {
+		if line := lines[i]; len(line) != len(padding) || !bytes.HasPrefix(line, []byte(want)) || strings.TrimSpace(string(line)) != strings.TrimSpace(want) {
+			t.Errorf("line %d = %q (%d bytes), want %q padded to %d bytes", i, line, len(line), want, len(padding))
+		}
+		w.onLine(bytes.TrimSuffix(lines[i], []byte("\n")), 2)
+	}
+	if n, last := w.counts(); n != 2 || last != 2 {
+		t.Errorf("watch counted %d lines, the last at %d", n, last)
+	}
+	// A stamp longer than the padding is kept whole.
+	if got := string(appendFloorLine(nil, 42, padding[:5])); got != "reclaim 42\n" {
+		t.Errorf("short padding: %q", got)
+	}
+}
