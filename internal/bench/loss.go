@@ -185,8 +185,10 @@ type lossResults struct {
 
 // stallTrials is how many times the stall and the drain floor's are run,
 // one after the other: one drain lasts a few milliseconds, and a single
-// one lands wherever the host's noise puts it.
-const stallTrials = 3
+// one lands wherever the host's noise puts it. Three trials ranged over
+// nearly twice their least; five give a median that two outliers cannot
+// move.
+const stallTrials = 5
 
 // drainCPUPerEvent is oomtrace's CPU per line while draining, per stall.
 func (l *lossResults) drainCPUPerEvent() sample {
