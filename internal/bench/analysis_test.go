@@ -568,6 +568,7 @@ func TestCPUPerEventSplit(t *testing.T) {
 			floors: []*drainFloorTrial{floor(1500*time.Microsecond, 8*time.Millisecond), floor(time.Millisecond, 4*time.Millisecond), floor(2*time.Millisecond, 2*time.Millisecond)},
 		},
 		pipeline: []pipelineRow{
+			{kind: event.KindReclaim, stage: stageDecode, nsPerOp: 100},
 			{kind: event.KindReclaim, stage: stageText, nsPerOp: 700},
 			{kind: event.KindReclaim, stage: stageAll, nsPerOp: 1200},
 		},
@@ -578,8 +579,9 @@ func TestCPUPerEventSplit(t *testing.T) {
 	}
 	for _, want := range []string{
 		"oomtrace took 200 µs over the same window",
-		"through every stage of the pipeline to its line written takes 1.20 µs on one CPU (§4), 700 ns of it decoding and formatting.",
+		"through every stage of the pipeline to its line written takes 1.20 µs on one CPU (§4): decoding 100 ns, formatting the line and adding it to the batch 600 ns, the other stages +500 ns.",
 		"took 700 ns of CPU per line, counted the same way", "oomtrace's own work is the 1.10 µs on top of it",
+		"Formatting the line is the largest part of the replay",
 	} {
 		if !strings.Contains(got.why, want) {
 			t.Errorf("why %q lacks %q", got.why, want)
@@ -624,6 +626,19 @@ func TestCPUPerEventSplit(t *testing.T) {
 	}
 	for _, st := range r.loss.stalls {
 		st.idleCPU = 1200 * time.Microsecond
+	}
+
+	// Own work beyond the replay is said; without the replay's rows,
+	// nothing is.
+	all := r.pipeline[2]
+	if got := ownWorkWhy(1500, all); !strings.Contains(got, "Of that, 300 ns is what the drain has and the replay has not") {
+		t.Errorf("own work over the replay: %q", got)
+	}
+	if got := ownWorkWhy(1000, all); strings.Contains(got, "the replay has not") {
+		t.Errorf("own work within the replay: %q", got)
+	}
+	if got := replaySplit(r.pipeline[1:], all); got != "" {
+		t.Errorf("replay split without decoding's row: %q", got)
 	}
 
 	// Without the floor's trial, its sentences are left out.

@@ -348,24 +348,49 @@ func cpuPerEventTarget(r *Results) target {
 		"own: stopped and resumed the same way with nothing to drain, oomtrace took %s over the same window (every "+
 		"thread woken, and the interval's work that fell due while it was stopped). That comes once per resume, not "+
 		"with each event, and saturation has no resume: the target is held against the drain's CPU less it.", fmtDur(time.Duration(idle)))
-	if all, ok := pipelineRowOf(r.pipeline, event.KindReclaim, stageAll); ok {
+	all, replayed := pipelineRowOf(r.pipeline, event.KindReclaim, stageAll)
+	if replayed {
 		why += fmt.Sprintf(" Of that, a reclaim record's way from decoding through every stage of the pipeline to its line "+
-			"written takes %s on one CPU (§4)", fmtNS(all.nsPerOp))
-		if text, ok := pipelineRowOf(r.pipeline, event.KindReclaim, stageText); ok && text.nsPerOp <= all.nsPerOp {
-			why += fmt.Sprintf(", %s of it decoding and formatting", fmtNS(text.nsPerOp))
-		}
-		why += "."
+			"written takes %s on one CPU (§4)", fmtNS(all.nsPerOp)) + replaySplit(r.pipeline, all) + "."
 	}
 	if floor := l.floorMarginalCPUPerLine().median(); !math.IsNaN(floor) {
 		why += fmt.Sprintf(" The drain floor of §3, a reader that does nothing with a record but write a line as long as "+
 			"oomtrace's, stalled and resumed the same way, took %s of CPU per line, counted the same way: reading the "+
 			"ring buffer, being woken and writing the lines through the pipe cost any reader that much here, and "+
 			"oomtrace's own work is the %s on top of it (medians of the trials).", fmtNS(floor), fmtNS(per-floor))
+		if replayed {
+			why += ownWorkWhy(per-floor, all)
+		}
 	}
 	why += fmt.Sprintf(" Below saturation the cost per event is higher: each wake-up (for reclaim records, a look every %s) "+
 		"finds fewer records to share its cost: the scheduler's switch to oomtrace and back, the Go runtime's handing the "+
 		"woken goroutine a thread, and one write(2) per batch.", fmtDur(tracer.LookInterval))
 	return target{name: name, measured: measured, verdict: verdictOf(per <= cpuPerEventLimit), why: why}
+}
+
+// replaySplit splits the replay of a reclaim record through the whole
+// pipeline (all) into decoding, formatting and the other stages.
+func replaySplit(rows []pipelineRow, all pipelineRow) string {
+	decode, ok1 := pipelineRowOf(rows, event.KindReclaim, stageDecode)
+	text, ok2 := pipelineRowOf(rows, event.KindReclaim, stageText)
+	if !ok1 || !ok2 || decode.nsPerOp > text.nsPerOp {
+		return ""
+	}
+	return fmt.Sprintf(": decoding %s, formatting the line and adding it to the batch %s, the other stages %s",
+		fmtNS(decode.nsPerOp), fmtNS(text.nsPerOp-decode.nsPerOp), fmtSignedNS(all.nsPerOp-text.nsPerOp))
+}
+
+// ownWorkWhy says what of oomtrace's own work on a drained reclaim record
+// (own, its CPU per line over the drain floor's) the replay of the whole
+// pipeline (all) does not account for, and where the next step lies.
+func ownWorkWhy(own float64, all pipelineRow) string {
+	var why string
+	if rest := own - all.nsPerOp; rest > 0 {
+		why = fmt.Sprintf(" Of that, %s is what the drain has and the replay has not: each record decoded whole as the "+
+			"kernel wrote it on another CPU (the replay decodes records it has read before, the floor reads 8 bytes of each), "+
+			"and oomtrace's reading loop around the records (its looks at the ring buffer's state).", fmtNS(rest))
+	}
+	return why + " Formatting the line is the largest part of the replay: that is where the next step lies."
 }
 
 func drainTarget(r *Results) target {
