@@ -359,7 +359,7 @@ func cpuPerEventTarget(r *Results) target {
 			"ring buffer, being woken and writing the lines through the pipe cost any reader that much here, and "+
 			"oomtrace's own work is the %s on top of it (medians of the trials).", fmtNS(floor), fmtNS(per-floor))
 		if replayed {
-			why += ownWorkWhy(per-floor, all)
+			why += ownWorkWhy(per-floor, all, marginal, l.floorMarginalCPUPerLine())
 		}
 	}
 	why += fmt.Sprintf(" Below saturation the cost per event is higher: each wake-up (for reclaim records, a look every %s) "+
@@ -380,15 +380,16 @@ func replaySplit(rows []pipelineRow, all pipelineRow) string {
 		fmtNS(decode.nsPerOp), fmtNS(text.nsPerOp-decode.nsPerOp), fmtSignedNS(all.nsPerOp-text.nsPerOp))
 }
 
-// ownWorkWhy says what of oomtrace's own work on a drained reclaim record
-// (own, its CPU per line over the drain floor's) the replay of the whole
-// pipeline (all) does not account for, and where the next step lies.
-func ownWorkWhy(own float64, all pipelineRow) string {
+// ownWorkWhy sets oomtrace's own work on a drained reclaim record (own,
+// its CPU per line over the drain floor's, medians of the trials) against
+// the replay of the whole pipeline (all), and says where the next step
+// lies.
+func ownWorkWhy(own float64, all pipelineRow, drains, floors sample) string {
 	var why string
 	if rest := own - all.nsPerOp; rest > 0 {
-		why = fmt.Sprintf(" Of that, %s is what the drain has and the replay has not: each record decoded whole as the "+
-			"kernel wrote it on another CPU (the replay decodes records it has read before, the floor reads 8 bytes of each), "+
-			"and oomtrace's reading loop around the records (its looks at the ring buffer's state).", fmtNS(rest))
+		why = fmt.Sprintf(" That is %s more than the replay, which neither reads a ring buffer nor writes to a pipe; "+
+			"over the trials, the drain's CPU per line ranged over %s and the floor's over %s.",
+			fmtNS(rest), fmtNS(drains.max()-drains.min()), fmtNS(floors.max()-floors.min()))
 	}
 	return why + " Formatting the line is the largest part of the replay: that is where the next step lies."
 }
