@@ -630,17 +630,38 @@ func TestCPUPerEventSplit(t *testing.T) {
 
 	// Own work beyond the replay is said; without the replay's rows,
 	// nothing is.
-	all := r.pipeline[2]
+	replay, ok := reclaimReplay(r.pipeline)
+	if !ok || !replay.split {
+		t.Fatalf("replay of %+v: %+v, %v", r.pipeline, replay, ok)
+	}
 	drains, floorLines := sample{900, 1500, 1300}, sample{400, 500}
-	if got, want := ownWorkWhy(1500, all, drains, floorLines), "That is 300 ns more than the replay, which neither reads a ring buffer "+
+	if got, want := ownWorkWhy(1500, replay, drains, floorLines), "That is 300 ns more than the replay, which neither reads a ring buffer "+
 		"nor writes to a pipe; over the trials, the drain's CPU per line ranged over 600 ns and the floor's over 100 ns."; !strings.Contains(got, want) {
 		t.Errorf("own work over the replay: %q, want %q", got, want)
 	}
-	if got := ownWorkWhy(1000, all, drains, floorLines); strings.Contains(got, "more than the replay") {
+	if got := ownWorkWhy(1000, replay, drains, floorLines); strings.Contains(got, "more than the replay") {
 		t.Errorf("own work within the replay: %q", got)
 	}
-	if got := replaySplit(r.pipeline[1:], all); got != "" {
-		t.Errorf("replay split without decoding's row: %q", got)
+	// The next step is named only where the split shows formatting as the
+	// largest part: in the rows above it leads (600 ns, against 100 ns of
+	// decoding and 500 ns of the other stages); with heavier stages, or
+	// without a split, it is not named.
+	if got := ownWorkWhy(1000, replay, drains, floorLines); !strings.Contains(got, "where the next step lies") {
+		t.Errorf("formatting the largest part, no next step: %q", got)
+	}
+	heavyStages := replayCost{all: 2000, decode: 100, format: 600, other: 1300, split: true}
+	if got := ownWorkWhy(1000, heavyStages, drains, floorLines); strings.Contains(got, "Formatting the line is the largest part") {
+		t.Errorf("formatting named the largest part of %+v: %q", heavyStages, got)
+	}
+	if got := ownWorkWhy(1000, replayCost{all: 1200}, drains, floorLines); strings.Contains(got, "Formatting") {
+		t.Errorf("formatting named without a split: %q", got)
+	}
+	// Without decoding's row the replay is given whole, not split.
+	if replay, ok := reclaimReplay(r.pipeline[1:]); !ok || replay.split || replay.all != 1200 || replay.splitText() != "" {
+		t.Errorf("replay without decoding's row: %+v, %v", replay, ok)
+	}
+	if _, ok := reclaimReplay(r.pipeline[:2]); ok {
+		t.Error("a replay without the whole pipeline's row")
 	}
 
 	// Without the floor's trial, its sentences are left out.

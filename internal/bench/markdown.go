@@ -348,10 +348,10 @@ func cpuPerEventTarget(r *Results) target {
 		"own: stopped and resumed the same way with nothing to drain, oomtrace took %s over the same window (every "+
 		"thread woken, and the interval's work that fell due while it was stopped). That comes once per resume, not "+
 		"with each event, and saturation has no resume: the target is held against the drain's CPU less it.", fmtDur(time.Duration(idle)))
-	all, replayed := pipelineRowOf(r.pipeline, event.KindReclaim, stageAll)
+	replay, replayed := reclaimReplay(r.pipeline)
 	if replayed {
 		why += fmt.Sprintf(" Of that, a reclaim record's way from decoding through every stage of the pipeline to its line "+
-			"written takes %s on one CPU (§4)", fmtNS(all.nsPerOp)) + replaySplit(r.pipeline, all) + "."
+			"written takes %s on one CPU (§4)", fmtNS(replay.all)) + replay.splitText() + "."
 	}
 	if floor := l.floorMarginalCPUPerLine().median(); !math.IsNaN(floor) {
 		why += fmt.Sprintf(" The drain floor of §3, a reader that does nothing with a record but write a line as long as "+
@@ -359,7 +359,7 @@ func cpuPerEventTarget(r *Results) target {
 			"ring buffer, being woken and writing the lines through the pipe cost any reader that much here, and "+
 			"oomtrace's own work is the %s on top of it (medians of the trials).", fmtNS(floor), fmtNS(per-floor))
 		if replayed {
-			why += ownWorkWhy(per-floor, all, marginal, l.floorMarginalCPUPerLine())
+			why += ownWorkWhy(per-floor, replay, marginal, l.floorMarginalCPUPerLine())
 		}
 	}
 	why += fmt.Sprintf(" Below saturation the cost per event is higher: each wake-up (for reclaim records, a look every %s) "+
@@ -368,30 +368,53 @@ func cpuPerEventTarget(r *Results) target {
 	return target{name: name, measured: measured, verdict: verdictOf(per <= cpuPerEventLimit), why: why}
 }
 
-// replaySplit splits the replay of a reclaim record through the whole
-// pipeline (all) into decoding, formatting and the other stages.
-func replaySplit(rows []pipelineRow, all pipelineRow) string {
+// replayCost is the replay of a reclaim record through the whole pipeline
+// (§4), ns: all of it and, when split, its decoding, its formatting and
+// the other stages.
+type replayCost struct {
+	all, decode, format, other float64
+	split                      bool
+}
+
+// reclaimReplay reads the reclaim record's replay from the pipeline rows;
+// false without the whole pipeline's row.
+func reclaimReplay(rows []pipelineRow) (replayCost, bool) {
+	all, ok := pipelineRowOf(rows, event.KindReclaim, stageAll)
+	if !ok {
+		return replayCost{}, false
+	}
+	c := replayCost{all: all.nsPerOp}
 	decode, ok1 := pipelineRowOf(rows, event.KindReclaim, stageDecode)
 	text, ok2 := pipelineRowOf(rows, event.KindReclaim, stageText)
-	if !ok1 || !ok2 || decode.nsPerOp > text.nsPerOp {
+	if ok1 && ok2 && decode.nsPerOp <= text.nsPerOp {
+		c.decode, c.format, c.other, c.split = decode.nsPerOp, text.nsPerOp-decode.nsPerOp, all.nsPerOp-text.nsPerOp, true
+	}
+	return c, true
+}
+
+// splitText writes the split, or nothing when the rows did not give one.
+func (c replayCost) splitText() string {
+	if !c.split {
 		return ""
 	}
 	return fmt.Sprintf(": decoding %s, formatting the line and adding it to the batch %s, the other stages %s",
-		fmtNS(decode.nsPerOp), fmtNS(text.nsPerOp-decode.nsPerOp), fmtSignedNS(all.nsPerOp-text.nsPerOp))
+		fmtNS(c.decode), fmtNS(c.format), fmtSignedNS(c.other))
 }
 
 // ownWorkWhy sets oomtrace's own work on a drained reclaim record (own,
 // its CPU per line over the drain floor's, medians of the trials) against
-// the replay of the whole pipeline (all), and says where the next step
-// lies.
-func ownWorkWhy(own float64, all pipelineRow, drains, floors sample) string {
+// the replay, and says where the next step lies when the split shows it.
+func ownWorkWhy(own float64, replay replayCost, drains, floors sample) string {
 	var why string
-	if rest := own - all.nsPerOp; rest > 0 {
+	if rest := own - replay.all; rest > 0 {
 		why = fmt.Sprintf(" That is %s more than the replay, which neither reads a ring buffer nor writes to a pipe; "+
 			"over the trials, the drain's CPU per line ranged over %s and the floor's over %s.",
 			fmtNS(rest), fmtNS(drains.max()-drains.min()), fmtNS(floors.max()-floors.min()))
 	}
-	return why + " Formatting the line is the largest part of the replay: that is where the next step lies."
+	if replay.split && replay.format >= replay.decode && replay.format >= replay.other {
+		why += " Formatting the line is the largest part of the replay: that is where the next step lies."
+	}
+	return why
 }
 
 func drainTarget(r *Results) target {
