@@ -22,11 +22,14 @@ type unit struct {
 }
 
 // format writes v in u.
-func (u unit) format(v float64) string {
+func (u unit) format(v float64) string { return u.write(v, u.decimals) }
+
+// write writes v in u with decimals after the point.
+func (u unit) write(v float64, decimals int) string {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return missing
 	}
-	return strconv.FormatFloat(v/u.per, 'f', u.decimals, 64) + u.suffix
+	return strconv.FormatFloat(v/u.per, 'f', decimals, 64) + u.suffix
 }
 
 // maxExtraDecimals bounds the decimals against adds: a figure closer to
@@ -39,9 +42,6 @@ const maxExtraDecimals = 6
 // limit itself ("1.00 µs" for 1,003 ns, judged against 1 µs, is written
 // "1.003 µs").
 func (u unit) against(v, limit float64) string {
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return missing
-	}
 	x, l := v/u.per, limit/u.per
 	side := cmp.Compare(x, l)
 	decimals := u.decimals
@@ -51,7 +51,7 @@ func (u unit) against(v, limit float64) string {
 			break
 		}
 	}
-	return strconv.FormatFloat(x, 'f', decimals, 64) + u.suffix
+	return u.write(v, decimals)
 }
 
 // nsUnit is the unit a number of nanoseconds is written in: three

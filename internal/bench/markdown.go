@@ -448,6 +448,10 @@ func drainTarget(r *Results) target {
 
 const throughputTargetRatio = 0.98
 
+// fmtVsThroughputTarget writes an end of the median's interval, which the
+// verdict holds against the target, apart from it.
+func fmtVsThroughputTarget(f float64) string { return pctUnit.against(f, throughputTargetRatio) }
+
 // intervalLevel is the confidence asked of an interval of a median.
 const intervalLevel = 0.95
 
@@ -476,9 +480,6 @@ func throughputTarget(r *Results) target {
 	// as far apart as this host makes them, the median alone lands on
 	// either side of the target from one run to the next.
 	lo, hi, coverage := row.cpuVsNone.medianInterval(intervalLevel)
-	// The ends of the interval decide, so they are written apart from
-	// the target.
-	againstTarget := func(f float64) string { return pctUnit.against(f, throughputTargetRatio) }
 	var v verdict
 	why := throughputWhy(r.storm, row, rows)
 	switch {
@@ -491,7 +492,7 @@ func throughputTarget(r *Results) target {
 	}
 	return target{name: name,
 		measured: fmt.Sprintf("%s per CPU-second of the storm and the tracer (the median's interval %s; rounds %s); %s by the wall clock (%s; rounds %s)",
-			fmtPct(row.cpuVsNone.median()), fmtInterval(row.cpuVsNone, againstTarget), fmtRange(row.cpuVsNone, fmtPct),
+			fmtPct(row.cpuVsNone.median()), fmtInterval(row.cpuVsNone, fmtVsThroughputTarget), fmtRange(row.cpuVsNone, fmtPct),
 			fmtPct(row.vsNone.median()), fmtInterval(row.vsNone, fmtPct), fmtRange(row.vsNone, fmtPct)),
 		verdict: v,
 		why:     why,
@@ -509,7 +510,7 @@ func undecidedWhy(ours throughputRow, rows []throughputRow, lo, hi, coverage flo
 		"apart place the median of the storm's true ratio only between %s and %s (a %.0f%% confidence interval that "+
 		"assumes nothing of how rounds are distributed), and the target lies inside. The untraced storm's throughput per CPU-second "+
 		"alone spread over %s of its median between rounds, while the target asks to see two points. Narrowing the interval to a point either side would take about %.0f rounds "+
-		"of this storm. ", n, fmtPct(ours.cpuVsNone.median()), pctUnit.against(lo, throughputTargetRatio), pctUnit.against(hi, throughputTargetRatio), 100*coverage,
+		"of this storm. ", n, fmtPct(ours.cpuVsNone.median()), fmtVsThroughputTarget(lo), fmtVsThroughputTarget(hi), 100*coverage,
 		fmtPct(rows[0].pagesPerCPU.spread()), needed)
 }
 

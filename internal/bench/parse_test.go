@@ -304,6 +304,7 @@ func TestFormat(t *testing.T) {
 		{fmtNSAgainst(math.NaN(), 1000), missing},
 		{pctUnit.against(0.9796, 0.98), "97.96%"},
 		{pctUnit.against(0.985, 0.98), "98.5%"},
+		{fmtVsThroughputTarget(0.97996), "97.996%"},
 		{rateUnit(999_960).against(999_960, 1e6), "999.96 k/s"},
 		{mbUnit.against(40.04e6, 40e6), "40.04 MB"},
 		{ratioUnit.against(0.5004, 0.5), "0.5004×"},
