@@ -129,30 +129,30 @@ func kernelString(raw []byte, strs *stringTable) (string, error) {
 }
 
 // integerCodec is a decimal number; durations are written in ns.
-type integerCodec[T integer] struct{ get func(*event.Event) *T }
+type integerCodec[T integer] struct{ get at[T] }
 
 func (c integerCodec[T]) appendValue(dst []byte, ev *event.Event) []byte {
-	return appendInteger(dst, *c.get(ev))
+	return appendInteger(dst, *c.get.in(ev))
 }
 
 func (c integerCodec[T]) parseValue(ev *event.Event, raw []byte) (err error) {
-	*c.get(ev), err = parseInteger[T](raw)
+	*c.get.in(ev), err = parseInteger[T](raw)
 	return err
 }
 
 // enumCodec is one of the event package's named values: a bare word in text,
 // a string in JSON.
 type enumCodec[T fmt.Stringer] struct {
-	get   func(*event.Event) *T
+	get   at[T]
 	parse func(string) (T, error)
 }
 
 func (c enumCodec[T]) appendText(dst []byte, ev *event.Event, _ Options) []byte {
-	return append(dst, (*c.get(ev)).String()...)
+	return append(dst, (*c.get.in(ev)).String()...)
 }
 
 func (c enumCodec[T]) appendJSON(dst []byte, ev *event.Event, _ Options) []byte {
-	return appendJSONString(dst, (*c.get(ev)).String())
+	return appendJSONString(dst, (*c.get.in(ev)).String())
 }
 
 func (c enumCodec[T]) parseText(ev *event.Event, v textValue) (err error) {
@@ -160,7 +160,7 @@ func (c enumCodec[T]) parseText(ev *event.Event, v textValue) (err error) {
 	if err != nil {
 		return err
 	}
-	*c.get(ev), err = c.parse(v.strings.get(raw))
+	*c.get.in(ev), err = c.parse(v.strings.get(raw))
 	return err
 }
 
@@ -169,17 +169,17 @@ func (c enumCodec[T]) parseJSON(ev *event.Event, v jsonValue) error {
 	if err != nil {
 		return err
 	}
-	*c.get(ev), err = c.parse(s)
+	*c.get.in(ev), err = c.parse(s)
 	return err
 }
 
 // hexCodec is a gfp mask: 0x-prefixed hex, a string in JSON so that it reads
 // the same in both formats and as in the kernel's log.
-type hexCodec struct{ get func(*event.Event) *uint32 }
+type hexCodec struct{ get at[uint32] }
 
 func (c hexCodec) appendText(dst []byte, ev *event.Event, _ Options) []byte {
 	dst = append(dst, '0', 'x')
-	return strconv.AppendUint(dst, uint64(*c.get(ev)), 16)
+	return strconv.AppendUint(dst, uint64(*c.get.in(ev)), 16)
 }
 
 func (c hexCodec) appendJSON(dst []byte, ev *event.Event, opts Options) []byte {
@@ -213,23 +213,23 @@ func (c hexCodec) parse(ev *event.Event, s string) error {
 	if err != nil {
 		return numberError([]byte(s), err)
 	}
-	*c.get(ev) = uint32(n)
+	*c.get.in(ev) = uint32(n)
 	return nil
 }
 
 // limitCodec is a cgroup limit in bytes: event.NoLimit is "max" in text (as
 // in memory.max) and null in JSON.
-type limitCodec struct{ get func(*event.Event) *uint64 }
+type limitCodec struct{ get at[uint64] }
 
 func (c limitCodec) appendText(dst []byte, ev *event.Event, _ Options) []byte {
-	if n := *c.get(ev); n != event.NoLimit {
+	if n := *c.get.in(ev); n != event.NoLimit {
 		return strconv.AppendUint(dst, n, 10)
 	}
 	return append(dst, "max"...)
 }
 
 func (c limitCodec) appendJSON(dst []byte, ev *event.Event, _ Options) []byte {
-	if n := *c.get(ev); n != event.NoLimit {
+	if n := *c.get.in(ev); n != event.NoLimit {
 		return strconv.AppendUint(dst, n, 10)
 	}
 	return append(dst, "null"...)
@@ -249,26 +249,26 @@ func (c limitCodec) parseJSON(ev *event.Event, v jsonValue) error {
 
 func (c limitCodec) parse(ev *event.Event, raw []byte, unlimited string) (err error) {
 	if string(raw) == unlimited {
-		*c.get(ev) = event.NoLimit
+		*c.get.in(ev) = event.NoLimit
 		return nil
 	}
-	*c.get(ev), err = parseInteger[uint64](raw)
+	*c.get.in(ev), err = parseInteger[uint64](raw)
 	return err
 }
 
 // boolCodec is true or false, in both formats.
-type boolCodec struct{ get func(*event.Event) *bool }
+type boolCodec struct{ get at[bool] }
 
 func (c boolCodec) appendValue(dst []byte, ev *event.Event) []byte {
-	return strconv.AppendBool(dst, *c.get(ev))
+	return strconv.AppendBool(dst, *c.get.in(ev))
 }
 
 func (c boolCodec) parseValue(ev *event.Event, raw []byte) error {
 	switch string(raw) {
 	case "true":
-		*c.get(ev) = true
+		*c.get.in(ev) = true
 	case "false":
-		*c.get(ev) = false
+		*c.get.in(ev) = false
 	default:
 		return fmt.Errorf("want true or false, not %s", quote(raw))
 	}
@@ -277,26 +277,26 @@ func (c boolCodec) parseValue(ev *event.Event, raw []byte) error {
 
 // stringCodec is a string from the kernel (a comm, a cgroup path): always
 // quoted and escaped.
-type stringCodec struct{ get func(*event.Event) *string }
+type stringCodec struct{ get at[string] }
 
 func (c stringCodec) appendText(dst []byte, ev *event.Event, _ Options) []byte {
-	return appendQuoted(dst, *c.get(ev))
+	return appendQuoted(dst, *c.get.in(ev))
 }
 
 func (c stringCodec) appendJSON(dst []byte, ev *event.Event, _ Options) []byte {
-	return appendJSONString(dst, *c.get(ev))
+	return appendJSONString(dst, *c.get.in(ev))
 }
 
 func (c stringCodec) parseText(ev *event.Event, v textValue) (err error) {
 	if !v.quoted {
 		return errWantQuoted
 	}
-	*c.get(ev), err = unescape(v.raw, v.strings)
+	*c.get.in(ev), err = unescape(v.raw, v.strings)
 	return err
 }
 
 func (c stringCodec) parseJSON(ev *event.Event, v jsonValue) (err error) {
-	*c.get(ev), err = kernelString(v.raw, v.strings)
+	*c.get.in(ev), err = kernelString(v.raw, v.strings)
 	return err
 }
 
@@ -307,10 +307,10 @@ func (c stringCodec) parseJSON(ev *event.Event, v jsonValue) (err error) {
 // The names are appended to the line where they go and checked there: they
 // are a bare word (text) or need no escape (JSON) on every kernel, and only
 // names that do not are copied out to be written again, quoted or escaped.
-type gfpNamesCodec struct{ mask func(*event.Event) *uint32 }
+type gfpNamesCodec struct{ mask at[uint32] }
 
 func (c gfpNamesCodec) appendText(dst []byte, ev *event.Event, opts Options) []byte {
-	mask := *c.mask(ev)
+	mask := *c.mask.in(ev)
 	if opts.spellings != nil {
 		return append(dst, opts.spellings.of(mask, opts.GFPNames).text...)
 	}
@@ -318,7 +318,7 @@ func (c gfpNamesCodec) appendText(dst []byte, ev *event.Event, opts Options) []b
 }
 
 func (c gfpNamesCodec) appendJSON(dst []byte, ev *event.Event, opts Options) []byte {
-	mask := *c.mask(ev)
+	mask := *c.mask.in(ev)
 	if opts.spellings != nil {
 		return append(dst, opts.spellings.of(mask, opts.GFPNames).json...)
 	}
@@ -381,11 +381,11 @@ func bareByte(c byte) bool {
 
 // stackCodec is a kernel stack, innermost frame first: one quoted string of
 // comma-separated frames in text, an array of strings in JSON.
-type stackCodec struct{ get func(*event.Event) *[]string }
+type stackCodec struct{ get at[[]string] }
 
 func (c stackCodec) appendText(dst []byte, ev *event.Event, _ Options) []byte {
 	dst = append(dst, '"')
-	for i, frame := range *c.get(ev) {
+	for i, frame := range *c.get.in(ev) {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
@@ -396,7 +396,7 @@ func (c stackCodec) appendText(dst []byte, ev *event.Event, _ Options) []byte {
 
 func (c stackCodec) appendJSON(dst []byte, ev *event.Event, _ Options) []byte {
 	dst = append(dst, '[')
-	for i, frame := range *c.get(ev) {
+	for i, frame := range *c.get.in(ev) {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
@@ -417,7 +417,7 @@ func (c stackCodec) parseText(ev *event.Event, v textValue) error {
 		}
 		stack = append(stack, s)
 	}
-	*c.get(ev) = stack
+	*c.get.in(ev) = stack
 	return nil
 }
 
@@ -434,7 +434,7 @@ func (c stackCodec) parseJSON(ev *event.Event, v jsonValue) error {
 		}
 		stack = append(stack, s)
 	}
-	*c.get(ev) = stack
+	*c.get.in(ev) = stack
 	return nil
 }
 
@@ -538,11 +538,11 @@ func (c histCodec) set(ev *event.Event, buckets []bucket) error {
 // oom_score_adj:comm, the comm last and escaped with commas as \x2c; in
 // JSON an array of objects.
 type tasksCodec struct {
-	get func(*event.Event) *event.KernelReport
+	get at[event.KernelReport]
 }
 
 func (c tasksCodec) appendText(dst []byte, ev *event.Event, _ Options) []byte {
-	r := c.get(ev)
+	r := c.get.in(ev)
 	dst = append(dst, '"')
 	for i, t := range r.Tasks[:r.NumTasks] {
 		if i > 0 {
@@ -560,7 +560,7 @@ func (c tasksCodec) appendText(dst []byte, ev *event.Event, _ Options) []byte {
 }
 
 func (c tasksCodec) appendJSON(dst []byte, ev *event.Event, _ Options) []byte {
-	r := c.get(ev)
+	r := c.get.in(ev)
 	dst = append(dst, '[')
 	for i, t := range r.Tasks[:r.NumTasks] {
 		if i > 0 {
@@ -589,7 +589,7 @@ func (c tasksCodec) parseText(ev *event.Event, v textValue) error {
 	if !v.quoted {
 		return errWantQuoted
 	}
-	r := c.get(ev)
+	r := c.get.in(ev)
 	r.NumTasks = 0
 	for i, entry := range bytes.Split(v.raw, []byte{','}) {
 		parts := bytes.SplitN(entry, []byte{':'}, 7)
@@ -626,7 +626,7 @@ func (c tasksCodec) parseJSON(ev *event.Event, v jsonValue) error {
 	if err := json.Unmarshal(v.raw, &tasks); err != nil {
 		return fmt.Errorf("want an array of objects, not %s", quote(v.raw))
 	}
-	r := c.get(ev)
+	r := c.get.in(ev)
 	r.NumTasks = 0
 	for i, raw := range tasks {
 		members, err := decodeObject(nil, raw)
@@ -679,10 +679,10 @@ func addTask(r *event.KernelReport, t event.ReportedTask) error {
 
 // floatCodec is a number with a fraction (PSI averages), in the shortest
 // form that reads back to the same value.
-type floatCodec struct{ get func(*event.Event) *float64 }
+type floatCodec struct{ get at[float64] }
 
 func (c floatCodec) appendValue(dst []byte, ev *event.Event) []byte {
-	return strconv.AppendFloat(dst, *c.get(ev), 'g', -1, 64)
+	return strconv.AppendFloat(dst, *c.get.in(ev), 'g', -1, 64)
 }
 
 func (c floatCodec) parseValue(ev *event.Event, raw []byte) error {
@@ -690,22 +690,22 @@ func (c floatCodec) parseValue(ev *event.Event, raw []byte) error {
 	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
 		return fmt.Errorf("invalid number %s", quote(raw))
 	}
-	*c.get(ev) = f
+	*c.get.in(ev) = f
 	return nil
 }
 
 // snapshotStatusCodec is a memory snapshot's status: "ok", "cgroup
 // removed", "timed out" or "failed", always quoted.
 type snapshotStatusCodec struct {
-	get func(*event.Event) *event.SnapshotStatus
+	get at[event.SnapshotStatus]
 }
 
 func (c snapshotStatusCodec) appendText(dst []byte, ev *event.Event, _ Options) []byte {
-	return appendQuoted(dst, c.get(ev).String())
+	return appendQuoted(dst, c.get.in(ev).String())
 }
 
 func (c snapshotStatusCodec) appendJSON(dst []byte, ev *event.Event, _ Options) []byte {
-	return appendJSONString(dst, c.get(ev).String())
+	return appendJSONString(dst, c.get.in(ev).String())
 }
 
 func (c snapshotStatusCodec) parseText(ev *event.Event, v textValue) error {
@@ -730,7 +730,7 @@ func (c snapshotStatusCodec) parseJSON(ev *event.Event, v jsonValue) error {
 func (c snapshotStatusCodec) set(ev *event.Event, s string) error {
 	for st := event.SnapshotOK; st <= event.SnapshotFailed; st++ {
 		if st.String() == s {
-			*c.get(ev) = st
+			*c.get.in(ev) = st
 			return nil
 		}
 	}
@@ -741,17 +741,17 @@ func (c snapshotStatusCodec) set(ev *event.Event, s string) error {
 // sets the bit.
 type bitCodec struct {
 	codec
-	mask func(*event.Event) *event.SnapshotField
+	mask at[event.SnapshotField]
 	bit  event.SnapshotField
 }
 
 func (c bitCodec) parseText(ev *event.Event, v textValue) error {
-	*c.mask(ev) |= c.bit
+	*c.mask.in(ev) |= c.bit
 	return c.codec.parseText(ev, v)
 }
 
 func (c bitCodec) parseJSON(ev *event.Event, v jsonValue) error {
-	*c.mask(ev) |= c.bit
+	*c.mask.in(ev) |= c.bit
 	return c.codec.parseJSON(ev, v)
 }
 

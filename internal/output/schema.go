@@ -213,7 +213,7 @@ func fieldsOf(k event.Kind) []field {
 }
 
 func integerOf[T integer](get func(*event.Event) *T) codec {
-	return bare[integerCodec[T]]{integerCodec[T]{get}}
+	return bare[integerCodec[T]]{integerCodec[T]{atOf(get)}}
 }
 
 // taskFields are the keys of a task: prefix.pid, prefix.tgid, prefix.comm.
@@ -244,7 +244,7 @@ func optionalTaskFields(prefix, who string, task func(*event.Event) *event.Task,
 		{text: prefix + ".tgid", json: prefix + ".tgid", missing: missing | missingTGID, when: when(missing | missingTGID), meaning: "its process id",
 			codec: integerOf(func(ev *event.Event) *uint32 { return &task(ev).TGID })},
 		{text: prefix + ".comm", json: prefix + ".comm", missing: missing, when: when(missing), meaning: "its name",
-			codec: stringCodec{func(ev *event.Event) *string { return &task(ev).Comm }}},
+			codec: stringCodec{atOf(func(ev *event.Event) *string { return &task(ev).Comm })}},
 	}
 }
 
@@ -258,10 +258,11 @@ func cgroupFields(text, json, usageJSON, limitJSON, meaning string, cgroup func(
 // cgroupFieldsOf are cgroupFields whose id a source may not have seen:
 // missingID is event.MissingCgroupIDs for the kinds a kernel log holds.
 func cgroupFieldsOf(text, json, usageJSON, limitJSON, meaning string, cgroup func(*event.Event) *event.Cgroup, missingID event.Missing) []field {
-	valid := func(ev *event.Event) bool { return cgroup(ev).Valid() }
-	measured := func(ev *event.Event) bool { return cgroup(ev).Measured() }
+	cg := atOf(cgroup)
+	valid := func(ev *event.Event) bool { return cg.in(ev).Valid() }
+	measured := func(ev *event.Event) bool { return cg.in(ev).Measured() }
 	truncated := func(ev *event.Event) bool {
-		c := cgroup(ev)
+		c := cg.in(ev)
 		return c.Valid() && c.Truncated
 	}
 	idWhen := "always"
@@ -270,16 +271,16 @@ func cgroupFieldsOf(text, json, usageJSON, limitJSON, meaning string, cgroup fun
 	}
 	return in(cgroupKeys, instance{text: text, json: json, when: "see cgroup keys", meaning: meaning}, gated(valid, []field{
 		{text: text, json: json, has: valid, when: "always", meaning: "path from the cgroup root, quoted (`\"/kubepods/burstable/pod1\"`)",
-			codec: stringCodec{func(ev *event.Event) *string { return &cgroup(ev).Path }}},
+			codec: stringCodec{atOf(func(ev *event.Event) *string { return &cgroup(ev).Path })}},
 		{text: text + ".id", json: json + "_id", has: valid, missing: missingID, when: idWhen, meaning: "cgroup id: the cgroup directory's inode number",
 			codec: integerOf(func(ev *event.Event) *uint64 { return &cgroup(ev).ID })},
 		{text: text + ".usage_bytes", json: usageJSON, has: measured, when: "usage or limit non-zero", meaning: "memory usage when the event happened",
 			codec: integerOf(func(ev *event.Event) *uint64 { return &cgroup(ev).UsageBytes })},
 		{text: text + ".limit_bytes", json: limitJSON, has: measured, when: "usage or limit non-zero", meaning: "hard limit (`max` / `null`: none)",
-			codec: limitCodec{func(ev *event.Event) *uint64 { return &cgroup(ev).LimitBytes }}},
+			codec: limitCodec{atOf(func(ev *event.Event) *uint64 { return &cgroup(ev).LimitBytes })}},
 		{text: text + ".truncated", json: json + "_truncated", has: truncated, when: "path truncated",
 			meaning: "`true`: the path was too deep or long to capture whole. A path starting with `/` lost the end of its leaf; one without the leading `/` lies deeper than 16 levels and holds only the 16 deepest components, and no owner is named for it",
-			codec:   bare[boolCodec]{boolCodec{func(ev *event.Event) *bool { return &cgroup(ev).Truncated }}}},
+			codec:   bare[boolCodec]{boolCodec{atOf(func(ev *event.Event) *bool { return &cgroup(ev).Truncated })}}},
 	}))
 }
 
@@ -287,7 +288,7 @@ func cgroupFieldsOf(text, json, usageJSON, limitJSON, meaning string, cgroup fun
 // prefix.namespace, prefix.pod, … (or bare ones for an empty prefix), JSON
 // keys in the object named object. Each is written when known.
 func containerFields(prefix, object, meaning string, cgroup func(*event.Event) *event.Cgroup) []field {
-	info := func(ev *event.Event) *event.Owner { return &cgroup(ev).Owner }
+	info := atOf(func(ev *event.Event) *event.Owner { return &cgroup(ev).Owner })
 	text := func(name string) string {
 		if prefix == "" {
 			return name
@@ -295,58 +296,59 @@ func containerFields(prefix, object, meaning string, cgroup func(*event.Event) *
 		return prefix + "." + name
 	}
 	key := func(textName, jsonName, meaning string, get func(*event.Event) *string) field {
+		value := atOf(get)
 		return field{text: text(textName), json: object + "." + jsonName, when: "known", meaning: meaning,
-			has:   func(ev *event.Event) bool { return *get(ev) != "" },
-			codec: stringCodec{get}}
+			has:   func(ev *event.Event) bool { return *value.in(ev) != "" },
+			codec: stringCodec{value}}
 	}
 	textBase := ""
 	if prefix != "" {
 		textBase = prefix + "."
 	}
-	named := func(ev *event.Event) bool { return !info(ev).IsZero() }
+	named := func(ev *event.Event) bool { return !info.in(ev).IsZero() }
 	return in(ownerKeys, instance{text: textBase, json: object, when: "see container keys", meaning: meaning}, gated(named, []field{
-		key("namespace", "namespace", "the pod's namespace (from `/var/log/pods`)", func(ev *event.Event) *string { return &info(ev).Namespace }),
-		key("pod", "pod_name", "the pod's name (from `/var/log/pods`)", func(ev *event.Event) *string { return &info(ev).PodName }),
-		key("pod_uid", "pod_uid", "the pod's UID, with dashes", func(ev *event.Event) *string { return &info(ev).PodUID }),
-		key("container", "name", "the container's name (from the kubelet's `/var/log/containers` links, Docker or Podman)", func(ev *event.Event) *string { return &info(ev).Name }),
-		key("container_id", "id", "the container's ID, 64 hex digits", func(ev *event.Event) *string { return &info(ev).ID }),
-		key("runtime", "runtime", "`containerd`, `cri-o`, `docker`, `podman`", func(ev *event.Event) *string { return (*string)(&info(ev).Runtime) }),
-		key("qos", "qos", "the pod's QoS class: `guaranteed`, `burstable`, `besteffort`", func(ev *event.Event) *string { return (*string)(&info(ev).QoS) }),
-		key("level", "level", "which level the cgroup is: `container`, `pod`, `qos`, `kubepods`, `monitor` (conmon)", func(ev *event.Event) *string { return (*string)(&info(ev).Level) }),
-		key("unit", "unit", "the innermost systemd unit of a cgroup outside containers and pods", func(ev *event.Event) *string { return &info(ev).Unit }),
-		key("user", "user", "the uid of the user slice the cgroup is in", func(ev *event.Event) *string { return &info(ev).User }),
+		key("namespace", "namespace", "the pod's namespace (from `/var/log/pods`)", func(ev *event.Event) *string { return &info.in(ev).Namespace }),
+		key("pod", "pod_name", "the pod's name (from `/var/log/pods`)", func(ev *event.Event) *string { return &info.in(ev).PodName }),
+		key("pod_uid", "pod_uid", "the pod's UID, with dashes", func(ev *event.Event) *string { return &info.in(ev).PodUID }),
+		key("container", "name", "the container's name (from the kubelet's `/var/log/containers` links, Docker or Podman)", func(ev *event.Event) *string { return &info.in(ev).Name }),
+		key("container_id", "id", "the container's ID, 64 hex digits", func(ev *event.Event) *string { return &info.in(ev).ID }),
+		key("runtime", "runtime", "`containerd`, `cri-o`, `docker`, `podman`", func(ev *event.Event) *string { return (*string)(&info.in(ev).Runtime) }),
+		key("qos", "qos", "the pod's QoS class: `guaranteed`, `burstable`, `besteffort`", func(ev *event.Event) *string { return (*string)(&info.in(ev).QoS) }),
+		key("level", "level", "which level the cgroup is: `container`, `pod`, `qos`, `kubepods`, `monitor` (conmon)", func(ev *event.Event) *string { return (*string)(&info.in(ev).Level) }),
+		key("unit", "unit", "the innermost systemd unit of a cgroup outside containers and pods", func(ev *event.Event) *string { return &info.in(ev).Unit }),
+		key("user", "user", "the uid of the user slice the cgroup is in", func(ev *event.Event) *string { return &info.in(ev).User }),
 	}))
 }
 
-// gfpFields are gfp_mask, gfp_flags and order; flag, when set, is the
-// event's flag saying it has them.
-// when says when the event has them.
 // processFields are the keys of a process an event names besides its
 // victim and its task: text prefix.pid and prefix.comm, JSON keys in the
 // object named object, written when its pid is known (when says when
 // that is).
 func processFields(prefix, object, when, meaning string, task func(*event.Event) *event.Task) []field {
-	known := func(ev *event.Event) bool { return task(ev).TGID != 0 }
+	process := atOf(task)
+	known := func(ev *event.Event) bool { return process.in(ev).TGID != 0 }
 	return []field{
 		{text: prefix + ".pid", json: object + ".pid", when: when, meaning: meaning, has: known,
 			codec: integerOf(func(ev *event.Event) *uint32 { return &task(ev).TGID })},
 		{text: prefix + ".comm", json: object + ".comm", when: "with `" + prefix + ".pid`", meaning: "its name", has: known,
-			codec: stringCodec{func(ev *event.Event) *string { return &task(ev).Comm }}},
+			codec: stringCodec{atOf(func(ev *event.Event) *string { return &task(ev).Comm })}},
 	}
 }
 
+// gfpFields are gfp_mask, gfp_flags and order; flag, when set, is the
+// event's flag saying it has them, and when says when the event has them.
 func gfpFields(when string, mask func(*event.Event) *uint32, order func(*event.Event) *int32, flag func(*event.Event) *bool) []field {
 	return []field{
-		{text: "gfp_mask", json: "gfp_mask", flag: flag, when: when, meaning: "allocation flags", codec: hexCodec{mask}},
+		{text: "gfp_mask", json: "gfp_mask", flag: flag, when: when, meaning: "allocation flags", codec: hexCodec{atOf(mask)}},
 		{text: "gfp_flags", json: "gfp_flags", flag: flag, option: withGFPNames, when: "with `gfp_mask`, if oomtrace names flags",
-			meaning: "`gfp_mask` as flag names", codec: gfpNamesCodec{mask}},
+			meaning: "`gfp_mask` as flag names", codec: gfpNamesCodec{atOf(mask)}},
 		{text: "order", json: "order", flag: flag, when: when, meaning: "allocation order (-1 for sysrq-f)", codec: integerOf(order)},
 	}
 }
 
 func reclaimKindField(kind func(*event.Event) *event.ReclaimKind) field {
 	return field{text: "reclaim", json: "reclaim", when: "always", meaning: "`direct`, `memcg` or `softlimit`",
-		codec: enumCodec[event.ReclaimKind]{kind, event.ParseReclaimKind}}
+		codec: enumCodec[event.ReclaimKind]{atOf(kind), event.ParseReclaimKind}}
 }
 
 func durationField(name, meaning string, d func(*event.Event) *time.Duration) field {
@@ -367,10 +369,10 @@ func oomKillFields() []field {
 	fields := []field{
 		{text: "class", json: "class", when: "always",
 			meaning: "the limit enforced: `memcg`, `global`, `cpuset`, `mempolicy`, `sysrq`, `unknown`",
-			codec:   enumCodec[event.Class]{func(ev *event.Event) *event.Class { return &kill(ev).Class }, event.ParseClass}},
+			codec:   enumCodec[event.Class]{atOf(func(ev *event.Event) *event.Class { return &kill(ev).Class }), event.ParseClass}},
 		{text: "mode", json: "mode", when: "always",
 			meaning: "how the kill was seen: `fentry`, `kprobe`, `tracepoint`, or `kmsg` (read from the kernel log)",
-			codec:   enumCodec[event.Mode]{func(ev *event.Event) *event.Mode { return &kill(ev).Mode }, event.ParseMode}},
+			codec:   enumCodec[event.Mode]{atOf(func(ev *event.Event) *event.Mode { return &kill(ev).Mode }), event.ParseMode}},
 	}
 	fields = append(fields, optionalTaskFields("victim", "the killed task", func(ev *event.Event) *event.Task { return &victim(ev).Task }, 0, event.MissingVictimTGID)...)
 	fields = append(fields,
@@ -410,7 +412,7 @@ func oomKillFields() []field {
 		field{text: "victim_exiting", json: "victim_exiting", when: "true",
 			meaning: "the victim was already exiting: no SIGKILL was sent",
 			has:     func(ev *event.Event) bool { return kill(ev).VictimExiting },
-			codec:   bare[boolCodec]{boolCodec{func(ev *event.Event) *bool { return &kill(ev).VictimExiting }}}},
+			codec:   bare[boolCodec]{boolCodec{atOf(func(ev *event.Event) *bool { return &kill(ev).VictimExiting })}}},
 	)
 	chosen := func(ev *event.Event) *event.Task { return &kill(ev).ChosenParent }
 	fields = append(fields, processFields("chosen", "chosen", "a kernel log before 5.0 says the OOM chose another process",
@@ -423,15 +425,15 @@ func oomKillFields() []field {
 		field{text: "oom_group", json: "oom_group", when: "the kernel log said so",
 			meaning: "the cgroup with `memory.oom.group` set whose tasks were killed together, this one among them",
 			has:     func(ev *event.Event) bool { return kill(ev).Group.Valid() },
-			codec:   stringCodec{func(ev *event.Event) *string { return &kill(ev).Group.Path }}},
+			codec:   stringCodec{atOf(func(ev *event.Event) *string { return &kill(ev).Group.Path })}},
 		field{text: "replayed", json: "replayed", when: "true",
 			meaning: "the kill was read from the kernel log of before tracing began (`--since-boot`), not seen as it happened",
 			has:     func(ev *event.Event) bool { return kill(ev).Replayed },
-			codec:   bare[boolCodec]{boolCodec{func(ev *event.Event) *bool { return &kill(ev).Replayed }}}},
+			codec:   bare[boolCodec]{boolCodec{atOf(func(ev *event.Event) *bool { return &kill(ev).Replayed })}}},
 		field{text: "stack", json: "stack", option: withStacks, when: "if stacks are asked for",
 			meaning: "kernel stack at the kill, innermost first",
 			has:     func(ev *event.Event) bool { return len(kill(ev).Stack) > 0 },
-			codec:   stackCodec{func(ev *event.Event) *[]string { return &kill(ev).Stack }}},
+			codec:   stackCodec{atOf(func(ev *event.Event) *[]string { return &kill(ev).Stack })}},
 	)
 	fields = append(fields, processFields("victim.main", "victim_main", "a live kill in a container whose main process was found",
 		"the pid of the main process of the victim's container (PID 1 of its own PID namespace), found in the victim's cgroup right after the kill: the victim itself, or a process that lives on",
@@ -440,7 +442,7 @@ func oomKillFields() []field {
 		field{text: "why", json: "why", when: "when explained",
 			meaning: "one sentence for people: who was killed, which limit was reached, with the numbers that matter",
 			has:     func(ev *event.Event) bool { return kill(ev).Why != "" },
-			codec:   stringCodec{func(ev *event.Event) *string { return &kill(ev).Why }}},
+			codec:   stringCodec{atOf(func(ev *event.Event) *string { return &kill(ev).Why })}},
 	)
 	fields = append(fields, snapshotFields(func(ev *event.Event) *event.Snapshot { return &kill(ev).Snapshot },
 		func(ev *event.Event) *bool { return &kill(ev).HasSnapshot },
@@ -504,7 +506,7 @@ func reportFields(rep func(*event.Event) *event.KernelReport, when string) []fie
 		{text: "report.memcg_swap_limit_bytes", json: "report.memcg_swap_limit_bytes", when: counter,
 			meaning: "its limit (`max` / `null`: none)",
 			flag:    func(ev *event.Event) *bool { return &rep(ev).HasMemcgSwap },
-			codec:   limitCodec{func(ev *event.Event) *uint64 { return &rep(ev).MemcgSwapLimitBytes }}},
+			codec:   limitCodec{atOf(func(ev *event.Event) *uint64 { return &rep(ev).MemcgSwapLimitBytes })}},
 		{text: "report.task_count", json: "report.task_count", when: "the report has a task table",
 			meaning: "the rows of the report's task table",
 			has:     func(ev *event.Event) bool { return rep(ev).TaskCount > 0 },
@@ -512,7 +514,7 @@ func reportFields(rep func(*event.Event) *event.KernelReport, when string) []fie
 		{text: "report.tasks", json: "report.tasks", when: "the report has a task table",
 			meaning: "its largest tasks by resident memory, largest first: in text `pid:tgid:uid:rss_bytes:swap_bytes:oom_score_adj:comm` joined by `,` (a `,` in a comm written `\\x2c`), in JSON an array of objects with those keys",
 			has:     func(ev *event.Event) bool { return rep(ev).NumTasks > 0 },
-			codec:   tasksCodec{rep}},
+			codec:   tasksCodec{atOf(rep)}},
 	}))
 }
 
@@ -525,17 +527,17 @@ func snapshotFields(snap func(*event.Event) *event.Snapshot, flag func(*event.Ev
 	value := func(name, meaning string, bit event.SnapshotField, c codec) field {
 		return field{text: "snapshot." + name, json: "snapshot." + name, flag: flag, when: "read", meaning: meaning,
 			has:   func(ev *event.Event) bool { return snap(ev).Has(bit) },
-			codec: bitCodec{codec: c, mask: mask, bit: bit}}
+			codec: bitCodec{codec: c, mask: atOf(mask), bit: bit}}
 	}
 	count := func(name, meaning string, bit event.SnapshotField, get func(*event.Snapshot) *uint64) field {
 		return value(name, meaning, bit, integerOf(func(ev *event.Event) *uint64 { return get(snap(ev)) }))
 	}
 	limit := func(name, meaning string, bit event.SnapshotField, get func(*event.Snapshot) *uint64) field {
-		return value(name, meaning, bit, limitCodec{func(ev *event.Event) *uint64 { return get(snap(ev)) }})
+		return value(name, meaning, bit, limitCodec{atOf(func(ev *event.Event) *uint64 { return get(snap(ev)) })})
 	}
 	pressure := func(prefix, whose string, bit event.SnapshotField, get func(*event.Snapshot) *event.Pressure) []field {
 		avg := func(name, meaning string, line func(*event.Pressure) *event.PressureLine) field {
-			return value(prefix+name, meaning, bit, bare[floatCodec]{floatCodec{func(ev *event.Event) *float64 { return &line(get(snap(ev))).Avg10 }}})
+			return value(prefix+name, meaning, bit, bare[floatCodec]{floatCodec{atOf(func(ev *event.Event) *float64 { return &line(get(snap(ev))).Avg10 })}})
 		}
 		return []field{
 			avg("some_avg10", whose+" memory pressure: percent of the last 10 s in which some task stalled", func(p *event.Pressure) *event.PressureLine { return &p.Some }),
@@ -545,7 +547,7 @@ func snapshotFields(snap func(*event.Event) *event.Snapshot, flag func(*event.Ev
 	fields := []field{
 		{text: "snapshot", json: "snapshot.status", flag: flag, when: "a snapshot was taken",
 			meaning: "`ok`, `cgroup removed`, `timed out` or `failed`",
-			codec:   snapshotStatusCodec{func(ev *event.Event) *event.SnapshotStatus { return &snap(ev).Status }}},
+			codec:   snapshotStatusCodec{atOf(func(ev *event.Event) *event.SnapshotStatus { return &snap(ev).Status })}},
 		{text: "snapshot.cgroup_version", json: "snapshot.cgroup_version", flag: flag, when: "known",
 			meaning: "1 or 2",
 			has:     func(ev *event.Event) bool { return snap(ev).Version != 0 },
@@ -553,7 +555,7 @@ func snapshotFields(snap func(*event.Event) *event.Snapshot, flag func(*event.Ev
 		{text: "snapshot.reason", json: "snapshot.reason", flag: flag, when: "failed",
 			meaning: "why",
 			has:     func(ev *event.Event) bool { return snap(ev).Reason != "" },
-			codec:   stringCodec{func(ev *event.Event) *string { return &snap(ev).Reason }}},
+			codec:   stringCodec{atOf(func(ev *event.Event) *string { return &snap(ev).Reason })}},
 		count("anon_bytes", "memory.stat anon (v1: total_rss)", event.SnapAnon, func(s *event.Snapshot) *uint64 { return &s.Anon }),
 		count("file_bytes", "memory.stat file (v1: total_cache)", event.SnapFile, func(s *event.Snapshot) *uint64 { return &s.File }),
 		count("shmem_bytes", "memory.stat shmem", event.SnapShmem, func(s *event.Snapshot) *uint64 { return &s.Shmem }),
@@ -590,7 +592,7 @@ func followedKillFields(what string, ktime func(*event.Event) *uint64, class fun
 			codec:   integerOf(ktime)},
 		{text: "class", json: "class", when: "always",
 			meaning: "the kill's class",
-			codec:   enumCodec[event.Class]{class, event.ParseClass}},
+			codec:   enumCodec[event.Class]{atOf(class), event.ParseClass}},
 	}
 	fields = append(fields, taskFields("victim", "the kill's victim", victim)...)
 	fields = append(fields, cgroupFields("victim.cgroup", "victim.cgroup", "victim.cgroup_usage_bytes", "victim.cgroup_limit_bytes", "the victim's memory cgroup", victimCgroup)...)
@@ -612,7 +614,7 @@ func oomSnapshotFields() []field {
 	return append(fields, field{text: "why", json: "why", when: "when explained",
 		meaning: "what the snapshot tells about the kill, for people",
 		has:     func(ev *event.Event) bool { return snap(ev).Why != "" },
-		codec:   stringCodec{func(ev *event.Event) *string { return &snap(ev).Why }}})
+		codec:   stringCodec{atOf(func(ev *event.Event) *string { return &snap(ev).Why })}})
 }
 
 func oomReportFields() []field {
@@ -633,7 +635,7 @@ func oomReportFields() []field {
 	return append(fields, field{text: "why", json: "why", when: "when explained",
 		meaning: "what the kernel's report tells about the kill, for people",
 		has:     func(ev *event.Event) bool { return rep(ev).Why != "" },
-		codec:   stringCodec{func(ev *event.Event) *string { return &rep(ev).Why }}})
+		codec:   stringCodec{atOf(func(ev *event.Event) *string { return &rep(ev).Why })}})
 }
 
 func memcgOOMFields() []field {
@@ -675,7 +677,7 @@ func kswapdWakeFields() []field {
 func reaperFields() []field {
 	return []field{
 		{text: "step", json: "step", when: "always", meaning: "`wake`, `start`, `finish` or `skip`",
-			codec: enumCodec[event.ReaperStep]{func(ev *event.Event) *event.ReaperStep { return &ev.Reaper.Step }, event.ParseReaperStep}},
+			codec: enumCodec[event.ReaperStep]{atOf(func(ev *event.Event) *event.ReaperStep { return &ev.Reaper.Step }), event.ParseReaperStep}},
 		{text: "victim.pid", json: "victim.pid", when: "always", meaning: "the victim's thread id, as in `oom_kill`'s `victim.pid`",
 			codec: integerOf(func(ev *event.Event) *uint32 { return &ev.Reaper.VictimPID })},
 	}
@@ -719,7 +721,7 @@ func senderClassField(get func(*event.Event) *event.SenderClass) field {
 	return field{text: "sender_class", json: "sender_class", when: "classified",
 		meaning: "`kubelet`, `runtime` (containerd, containerd-shim*, runc, crun, conmon, dockerd, crio, podman, or their systemd units), `systemd` (pid 1, or comm `systemd`), `systemd-oomd`, `kernel` (SI_KERNEL, or a fault raised in the faulting process), `user` (anything else). By name and cgroup: names are anyone's to choose, so the class says what the sender called itself",
 		has:     func(ev *event.Event) bool { return *get(ev) != event.SenderUnknown },
-		codec:   enumCodec[event.SenderClass]{get, event.ParseSenderClass}}
+		codec:   enumCodec[event.SenderClass]{atOf(get), event.ParseSenderClass}}
 }
 
 // senderFields are the keys of a signal's sender: sender.pid, .tgid, .comm,
@@ -740,7 +742,7 @@ func signalFields() []field {
 			codec:   integerOf(func(ev *event.Event) *int32 { return &sig(ev).Code })},
 		{text: "group", json: "group", when: "true", meaning: "sent to the whole process, not one thread",
 			has:   func(ev *event.Event) bool { return sig(ev).Group },
-			codec: bare[boolCodec]{boolCodec{func(ev *event.Event) *bool { return &sig(ev).Group }}}},
+			codec: bare[boolCodec]{boolCodec{atOf(func(ev *event.Event) *bool { return &sig(ev).Group })}}},
 	}
 	fields = append(fields, senderFields(func(ev *event.Event) *event.Task { return &sig(ev).Sender },
 		func(ev *event.Event) *event.Cgroup { return &sig(ev).SenderCgroup })...)
@@ -775,14 +777,14 @@ func exitFields() []field {
 	fields = append(fields,
 		field{text: "cause", json: "cause", when: "always",
 			meaning: "`oom_kill` (the kernel's OOM killer chose it), `signal` (a task sent the signal), `fault` (the kernel raised SIGSEGV, SIGBUS, SIGILL or SIGFPE for the process's own fault; also when such a signal ended it and no signal was seen), `unknown` (no signal seen: signal tracing off, a signal oomtrace does not trace, or lost records)",
-			codec:   enumCodec[event.Cause]{func(ev *event.Event) *event.Cause { return &x(ev).Cause }, event.ParseCause}},
+			codec:   enumCodec[event.Cause]{atOf(func(ev *event.Event) *event.Cause { return &x(ev).Cause }), event.ParseCause}},
 		field{text: "cause.ktime_ns", json: "cause_ktime_ns", when: "a cause event was seen",
 			meaning: "`ktime_ns` of the `oom_kill` or `signal` event the cause rests on",
 			has:     func(ev *event.Event) bool { return x(ev).EvidenceKtimeNS != 0 },
 			codec:   integerOf(func(ev *event.Event) *uint64 { return &x(ev).EvidenceKtimeNS })},
 		field{text: "cause.class", json: "cause_class", has: cause(event.CauseOOMKill), when: "`oom_kill`",
 			meaning: "the OOM kill's class",
-			codec:   enumCodec[event.Class]{func(ev *event.Event) *event.Class { return &x(ev).OOMClass }, event.ParseClass}},
+			codec:   enumCodec[event.Class]{atOf(func(ev *event.Event) *event.Class { return &x(ev).OOMClass }), event.ParseClass}},
 		field{text: "si_code", json: "si_code", has: bySignal, when: "`signal`, `fault`",
 			meaning: "the killing signal's `si_code`",
 			codec:   integerOf(func(ev *event.Event) *int32 { return &x(ev).Code })},
@@ -816,7 +818,7 @@ func exitFields() []field {
 		field{text: "why", json: "why", when: "always",
 			meaning: "one sentence for people: who exited with what status, and why",
 			has:     func(ev *event.Event) bool { return x(ev).Why != "" },
-			codec:   stringCodec{func(ev *event.Event) *string { return &x(ev).Why }}},
+			codec:   stringCodec{atOf(func(ev *event.Event) *string { return &x(ev).Why })}},
 	)
 }
 
@@ -827,7 +829,7 @@ func sampleFields() []field {
 	hasPressure := func(ev *event.Event) *bool { return &smp(ev).HasPressure }
 	const pressureRead = "pressure read (v2 cgroups; the node, with PSI on)"
 	float := func(name, meaning string, get func(*event.Event) *float64) field {
-		return field{text: name, json: name, flag: hasPressure, when: pressureRead, meaning: meaning, codec: bare[floatCodec]{floatCodec{get}}}
+		return field{text: name, json: name, flag: hasPressure, when: pressureRead, meaning: meaning, codec: bare[floatCodec]{floatCodec{atOf(get)}}}
 	}
 	fields := cgroupFields("cgroup", "cgroup", "cgroup_usage_bytes", "cgroup_limit_bytes", "a cgroup's sample: the cgroup, its usage and its hard limit", cgroup)
 	fields = append(fields, containerFields("", "container", "who the cgroup belongs to", cgroup)...)
@@ -857,7 +859,7 @@ func evictionFields() []field {
 	str := func(name, meaning string, get func(*event.Eviction) *string) field {
 		return field{text: name, json: name, when: "the log says", meaning: meaning,
 			has:   func(ev *event.Event) bool { return *get(e(ev)) != "" },
-			codec: stringCodec{func(ev *event.Event) *string { return get(e(ev)) }}}
+			codec: stringCodec{atOf(func(ev *event.Event) *string { return get(e(ev)) })}}
 	}
 	return []field{
 		str("namespace", "the pod's namespace", func(x *event.Eviction) *string { return &x.Pod.Namespace }),
@@ -869,7 +871,7 @@ func evictionFields() []field {
 		str("message", "the eviction's message (logged at verbosity 3: often absent)", func(x *event.Eviction) *string { return &x.Message }),
 		{text: "evicted", json: "evicted", when: "true", meaning: "the kubelet logged the pod as evicted",
 			has:   func(ev *event.Event) bool { return e(ev).Succeeded },
-			codec: bare[boolCodec]{boolCodec{func(ev *event.Event) *bool { return &e(ev).Succeeded }}}},
+			codec: bare[boolCodec]{boolCodec{atOf(func(ev *event.Event) *bool { return &e(ev).Succeeded })}}},
 		str("why", "one sentence for people", func(x *event.Eviction) *string { return &x.Why }),
 	}
 }
