@@ -129,30 +129,30 @@ func kernelString(raw []byte, strs *stringTable) (string, error) {
 }
 
 // integerCodec is a decimal number; durations are written in ns.
-type integerCodec[T integer] struct{ get at[T] }
+type integerCodec[T integer] struct{ value at[T] }
 
 func (c integerCodec[T]) appendValue(dst []byte, ev *event.Event) []byte {
-	return appendInteger(dst, *c.get.in(ev))
+	return appendInteger(dst, *c.value.in(ev))
 }
 
 func (c integerCodec[T]) parseValue(ev *event.Event, raw []byte) (err error) {
-	*c.get.in(ev), err = parseInteger[T](raw)
+	*c.value.in(ev), err = parseInteger[T](raw)
 	return err
 }
 
 // enumCodec is one of the event package's named values: a bare word in text,
 // a string in JSON.
 type enumCodec[T fmt.Stringer] struct {
-	get   at[T]
+	value at[T]
 	parse func(string) (T, error)
 }
 
 func (c enumCodec[T]) appendText(dst []byte, ev *event.Event, _ Options) []byte {
-	return append(dst, (*c.get.in(ev)).String()...)
+	return append(dst, (*c.value.in(ev)).String()...)
 }
 
 func (c enumCodec[T]) appendJSON(dst []byte, ev *event.Event, _ Options) []byte {
-	return appendJSONString(dst, (*c.get.in(ev)).String())
+	return appendJSONString(dst, (*c.value.in(ev)).String())
 }
 
 func (c enumCodec[T]) parseText(ev *event.Event, v textValue) (err error) {
@@ -160,7 +160,7 @@ func (c enumCodec[T]) parseText(ev *event.Event, v textValue) (err error) {
 	if err != nil {
 		return err
 	}
-	*c.get.in(ev), err = c.parse(v.strings.get(raw))
+	*c.value.in(ev), err = c.parse(v.strings.get(raw))
 	return err
 }
 
@@ -169,17 +169,17 @@ func (c enumCodec[T]) parseJSON(ev *event.Event, v jsonValue) error {
 	if err != nil {
 		return err
 	}
-	*c.get.in(ev), err = c.parse(s)
+	*c.value.in(ev), err = c.parse(s)
 	return err
 }
 
 // hexCodec is a gfp mask: 0x-prefixed hex, a string in JSON so that it reads
 // the same in both formats and as in the kernel's log.
-type hexCodec struct{ get at[uint32] }
+type hexCodec struct{ value at[uint32] }
 
 func (c hexCodec) appendText(dst []byte, ev *event.Event, _ Options) []byte {
 	dst = append(dst, '0', 'x')
-	return strconv.AppendUint(dst, uint64(*c.get.in(ev)), 16)
+	return strconv.AppendUint(dst, uint64(*c.value.in(ev)), 16)
 }
 
 func (c hexCodec) appendJSON(dst []byte, ev *event.Event, opts Options) []byte {
@@ -213,23 +213,23 @@ func (c hexCodec) parse(ev *event.Event, s string) error {
 	if err != nil {
 		return numberError([]byte(s), err)
 	}
-	*c.get.in(ev) = uint32(n)
+	*c.value.in(ev) = uint32(n)
 	return nil
 }
 
 // limitCodec is a cgroup limit in bytes: event.NoLimit is "max" in text (as
 // in memory.max) and null in JSON.
-type limitCodec struct{ get at[uint64] }
+type limitCodec struct{ value at[uint64] }
 
 func (c limitCodec) appendText(dst []byte, ev *event.Event, _ Options) []byte {
-	if n := *c.get.in(ev); n != event.NoLimit {
+	if n := *c.value.in(ev); n != event.NoLimit {
 		return strconv.AppendUint(dst, n, 10)
 	}
 	return append(dst, "max"...)
 }
 
 func (c limitCodec) appendJSON(dst []byte, ev *event.Event, _ Options) []byte {
-	if n := *c.get.in(ev); n != event.NoLimit {
+	if n := *c.value.in(ev); n != event.NoLimit {
 		return strconv.AppendUint(dst, n, 10)
 	}
 	return append(dst, "null"...)
@@ -249,26 +249,26 @@ func (c limitCodec) parseJSON(ev *event.Event, v jsonValue) error {
 
 func (c limitCodec) parse(ev *event.Event, raw []byte, unlimited string) (err error) {
 	if string(raw) == unlimited {
-		*c.get.in(ev) = event.NoLimit
+		*c.value.in(ev) = event.NoLimit
 		return nil
 	}
-	*c.get.in(ev), err = parseInteger[uint64](raw)
+	*c.value.in(ev), err = parseInteger[uint64](raw)
 	return err
 }
 
 // boolCodec is true or false, in both formats.
-type boolCodec struct{ get at[bool] }
+type boolCodec struct{ value at[bool] }
 
 func (c boolCodec) appendValue(dst []byte, ev *event.Event) []byte {
-	return strconv.AppendBool(dst, *c.get.in(ev))
+	return strconv.AppendBool(dst, *c.value.in(ev))
 }
 
 func (c boolCodec) parseValue(ev *event.Event, raw []byte) error {
 	switch string(raw) {
 	case "true":
-		*c.get.in(ev) = true
+		*c.value.in(ev) = true
 	case "false":
-		*c.get.in(ev) = false
+		*c.value.in(ev) = false
 	default:
 		return fmt.Errorf("want true or false, not %s", quote(raw))
 	}
@@ -277,26 +277,26 @@ func (c boolCodec) parseValue(ev *event.Event, raw []byte) error {
 
 // stringCodec is a string from the kernel (a comm, a cgroup path): always
 // quoted and escaped.
-type stringCodec struct{ get at[string] }
+type stringCodec struct{ value at[string] }
 
 func (c stringCodec) appendText(dst []byte, ev *event.Event, _ Options) []byte {
-	return appendQuoted(dst, *c.get.in(ev))
+	return appendQuoted(dst, *c.value.in(ev))
 }
 
 func (c stringCodec) appendJSON(dst []byte, ev *event.Event, _ Options) []byte {
-	return appendJSONString(dst, *c.get.in(ev))
+	return appendJSONString(dst, *c.value.in(ev))
 }
 
 func (c stringCodec) parseText(ev *event.Event, v textValue) (err error) {
 	if !v.quoted {
 		return errWantQuoted
 	}
-	*c.get.in(ev), err = unescape(v.raw, v.strings)
+	*c.value.in(ev), err = unescape(v.raw, v.strings)
 	return err
 }
 
 func (c stringCodec) parseJSON(ev *event.Event, v jsonValue) (err error) {
-	*c.get.in(ev), err = kernelString(v.raw, v.strings)
+	*c.value.in(ev), err = kernelString(v.raw, v.strings)
 	return err
 }
 
@@ -381,11 +381,11 @@ func bareByte(c byte) bool {
 
 // stackCodec is a kernel stack, innermost frame first: one quoted string of
 // comma-separated frames in text, an array of strings in JSON.
-type stackCodec struct{ get at[[]string] }
+type stackCodec struct{ value at[[]string] }
 
 func (c stackCodec) appendText(dst []byte, ev *event.Event, _ Options) []byte {
 	dst = append(dst, '"')
-	for i, frame := range *c.get.in(ev) {
+	for i, frame := range *c.value.in(ev) {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
@@ -396,7 +396,7 @@ func (c stackCodec) appendText(dst []byte, ev *event.Event, _ Options) []byte {
 
 func (c stackCodec) appendJSON(dst []byte, ev *event.Event, _ Options) []byte {
 	dst = append(dst, '[')
-	for i, frame := range *c.get.in(ev) {
+	for i, frame := range *c.value.in(ev) {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
@@ -417,7 +417,7 @@ func (c stackCodec) parseText(ev *event.Event, v textValue) error {
 		}
 		stack = append(stack, s)
 	}
-	*c.get.in(ev) = stack
+	*c.value.in(ev) = stack
 	return nil
 }
 
@@ -434,7 +434,7 @@ func (c stackCodec) parseJSON(ev *event.Event, v jsonValue) error {
 		}
 		stack = append(stack, s)
 	}
-	*c.get.in(ev) = stack
+	*c.value.in(ev) = stack
 	return nil
 }
 
@@ -538,11 +538,11 @@ func (c histCodec) set(ev *event.Event, buckets []bucket) error {
 // oom_score_adj:comm, the comm last and escaped with commas as \x2c; in
 // JSON an array of objects.
 type tasksCodec struct {
-	get at[event.KernelReport]
+	value at[event.KernelReport]
 }
 
 func (c tasksCodec) appendText(dst []byte, ev *event.Event, _ Options) []byte {
-	r := c.get.in(ev)
+	r := c.value.in(ev)
 	dst = append(dst, '"')
 	for i, t := range r.Tasks[:r.NumTasks] {
 		if i > 0 {
@@ -560,7 +560,7 @@ func (c tasksCodec) appendText(dst []byte, ev *event.Event, _ Options) []byte {
 }
 
 func (c tasksCodec) appendJSON(dst []byte, ev *event.Event, _ Options) []byte {
-	r := c.get.in(ev)
+	r := c.value.in(ev)
 	dst = append(dst, '[')
 	for i, t := range r.Tasks[:r.NumTasks] {
 		if i > 0 {
@@ -589,7 +589,7 @@ func (c tasksCodec) parseText(ev *event.Event, v textValue) error {
 	if !v.quoted {
 		return errWantQuoted
 	}
-	r := c.get.in(ev)
+	r := c.value.in(ev)
 	r.NumTasks = 0
 	for i, entry := range bytes.Split(v.raw, []byte{','}) {
 		parts := bytes.SplitN(entry, []byte{':'}, 7)
@@ -626,7 +626,7 @@ func (c tasksCodec) parseJSON(ev *event.Event, v jsonValue) error {
 	if err := json.Unmarshal(v.raw, &tasks); err != nil {
 		return fmt.Errorf("want an array of objects, not %s", quote(v.raw))
 	}
-	r := c.get.in(ev)
+	r := c.value.in(ev)
 	r.NumTasks = 0
 	for i, raw := range tasks {
 		members, err := decodeObject(nil, raw)
@@ -679,10 +679,10 @@ func addTask(r *event.KernelReport, t event.ReportedTask) error {
 
 // floatCodec is a number with a fraction (PSI averages), in the shortest
 // form that reads back to the same value.
-type floatCodec struct{ get at[float64] }
+type floatCodec struct{ value at[float64] }
 
 func (c floatCodec) appendValue(dst []byte, ev *event.Event) []byte {
-	return strconv.AppendFloat(dst, *c.get.in(ev), 'g', -1, 64)
+	return strconv.AppendFloat(dst, *c.value.in(ev), 'g', -1, 64)
 }
 
 func (c floatCodec) parseValue(ev *event.Event, raw []byte) error {
@@ -690,22 +690,22 @@ func (c floatCodec) parseValue(ev *event.Event, raw []byte) error {
 	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
 		return fmt.Errorf("invalid number %s", quote(raw))
 	}
-	*c.get.in(ev) = f
+	*c.value.in(ev) = f
 	return nil
 }
 
 // snapshotStatusCodec is a memory snapshot's status: "ok", "cgroup
 // removed", "timed out" or "failed", always quoted.
 type snapshotStatusCodec struct {
-	get at[event.SnapshotStatus]
+	value at[event.SnapshotStatus]
 }
 
 func (c snapshotStatusCodec) appendText(dst []byte, ev *event.Event, _ Options) []byte {
-	return appendQuoted(dst, c.get.in(ev).String())
+	return appendQuoted(dst, c.value.in(ev).String())
 }
 
 func (c snapshotStatusCodec) appendJSON(dst []byte, ev *event.Event, _ Options) []byte {
-	return appendJSONString(dst, c.get.in(ev).String())
+	return appendJSONString(dst, c.value.in(ev).String())
 }
 
 func (c snapshotStatusCodec) parseText(ev *event.Event, v textValue) error {
@@ -730,7 +730,7 @@ func (c snapshotStatusCodec) parseJSON(ev *event.Event, v jsonValue) error {
 func (c snapshotStatusCodec) set(ev *event.Event, s string) error {
 	for st := event.SnapshotOK; st <= event.SnapshotFailed; st++ {
 		if st.String() == s {
-			*c.get.in(ev) = st
+			*c.value.in(ev) = st
 			return nil
 		}
 	}
