@@ -26,10 +26,11 @@ type at[T any] struct{ offset uintptr }
 // no pointer followed. It panics, when the schema is built, if get returns
 // a pointer outside the Event.
 func atOf[T any](get func(*event.Event) *T) at[T] {
-	// On the heap, so that it cannot move between the two conversions.
 	probe := new(event.Event)
-	base := uintptr(unsafe.Pointer(probe))
-	p := uintptr(unsafe.Pointer(get(probe)))
+	got := get(probe)
+	// Both addresses are taken after the call, with no call between them:
+	// had the probe moved with a growing stack, both would have moved.
+	p, base := uintptr(unsafe.Pointer(got)), uintptr(unsafe.Pointer(probe))
 	if p < base || p+unsafe.Sizeof(*new(T)) > base+unsafe.Sizeof(*probe) {
 		panic(fmt.Sprintf("output: a getter of %T returns a pointer outside the event", *new(T)))
 	}
