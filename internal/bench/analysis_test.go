@@ -153,10 +153,20 @@ func TestThroughputVerdict(t *testing.T) {
 	if why := throughputTarget(r).why; !strings.Contains(why, "took 30.8% of the CPU time spent on the storm (rounds 30.8% – 30.8%): by that account alone the storm keeps 69.2%") {
 		t.Errorf("why does not account for oomtrace's own work: %s", why)
 	}
-	// 93% to 104% is 5.5 points either side: a point either side would take
-	// 10 × 5.5² rounds.
-	if why := throughputTarget(stormOf(0.90, 0.93, 0.96, 0.99, 0.99, 1, 1.01, 1.02, 1.04, 1.08)).why; !strings.Contains(why, "about 302 rounds") {
+	// The interval's side towards the target, 93% to the median of 99.5%,
+	// is 6.5 points, and the median 1.5 points from the target: the side
+	// shrinks to 1.5 points in 10 × (6.5 / 1.5)² rounds.
+	if why := throughputTarget(stormOf(0.90, 0.93, 0.96, 0.99, 0.99, 1, 1.01, 1.02, 1.04, 1.08)).why; !strings.Contains(why, "Were the median to stay at 99.5%, the interval would leave the target out after about 188 rounds") {
 		t.Errorf("why does not say how many rounds would decide it: %s", why)
+	}
+	// Under the target, the side above the median faces it: 97% to 102%
+	// is 5 points, the median 1 point under: 10 × 5² rounds.
+	if why := throughputTarget(stormOf(0.90, 0.93, 0.95, 0.96, 0.97, 0.97, 0.98, 0.99, 1.02, 1.03)).why; !strings.Contains(why, "Were the median to stay at 97.0%, the interval would leave the target out after about 250 rounds") {
+		t.Errorf("why does not say how many rounds would decide a median under the target: %s", why)
+	}
+	// A median on the target: no number of rounds decides it.
+	if why := throughputTarget(stormOf(0.90, 0.93, 0.95, 0.96, 0.98, 0.98, 0.99, 1.01, 1.02, 1.03)).why; !strings.Contains(why, "The median is the target itself") {
+		t.Errorf("why does not say a median on the target cannot be decided: %s", why)
 	}
 }
 

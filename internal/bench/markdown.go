@@ -503,15 +503,25 @@ func throughputTarget(r *Results) target {
 // (at coverage) decide nothing, and how many would.
 func undecidedWhy(ours throughputRow, rows []throughputRow, lo, hi, coverage float64) string {
 	n := len(ours.cpuVsNone.sorted())
-	// An interval of the median narrows as the square root of the rounds.
-	half := (hi - lo) / 2
-	needed := float64(n) * (half / 0.01) * (half / 0.01)
-	return fmt.Sprintf("These rounds do not decide it. The median of the %d per-round ratios is %s, but rounds this far "+
+	median := ours.cpuVsNone.median()
+	why := fmt.Sprintf("These rounds do not decide it. The median of the %d per-round ratios is %s, but rounds this far "+
 		"apart place the median of the storm's true ratio only between %s and %s (a %.0f%% confidence interval that "+
 		"assumes nothing of how rounds are distributed), and the target lies inside. The untraced storm's throughput per CPU-second "+
-		"alone spread over %s of its median between rounds, while the target asks to see two points. Narrowing the interval to a point either side would take about %.0f rounds "+
-		"of this storm. ", n, fmtPct(ours.cpuVsNone.median()), fmtVsThroughputTarget(lo), fmtVsThroughputTarget(hi), 100*coverage,
-		fmtPct(rows[0].pagesPerCPU.spread()), needed)
+		"alone spread over %s of its median between rounds, while the target asks to see two points. ",
+		n, fmtPct(median), fmtVsThroughputTarget(lo), fmtVsThroughputTarget(hi), 100*coverage, fmtPct(rows[0].pagesPerCPU.spread()))
+	// The interval narrows about as the square root of the rounds: it
+	// leaves the target out once the side of it that faces the target is
+	// as narrow as the median is far from the target.
+	side, gap := median-lo, median-throughputTargetRatio
+	if gap < 0 {
+		side, gap = hi-median, -gap
+	}
+	if gap < 1e-4 {
+		return why + "The median is the target itself: no number of rounds would put the interval on one side of it. "
+	}
+	needed := float64(n) * (side / gap) * (side / gap)
+	return why + fmt.Sprintf("Were the median to stay at %s, the interval would leave the target out after about %.0f rounds of this storm. ",
+		fmtPct(median), needed)
 }
 
 // throughputWhy splits what oomtrace takes from the storm into its BPF
