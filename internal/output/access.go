@@ -26,16 +26,17 @@ type at[T any] struct{ offset uintptr }
 // no pointer followed. It panics, when the schema is built, if get returns
 // a pointer outside the Event.
 func atOf[T any](get func(*event.Event) *T) at[T] {
-	probe := new(event.Event)
-	got := get(probe)
-	// Both addresses are taken after the call, with no call between them:
-	// had the probe moved with a growing stack, both would have moved.
-	p, base := uintptr(unsafe.Pointer(got)), uintptr(unsafe.Pointer(probe))
-	if p < base || p+unsafe.Sizeof(*new(T)) > base+unsafe.Sizeof(*probe) {
+	p, base := uintptr(unsafe.Pointer(get(&probe))), uintptr(unsafe.Pointer(&probe))
+	if p < base || p+unsafe.Sizeof(*new(T)) > base+unsafe.Sizeof(probe) {
 		panic(fmt.Sprintf("output: a getter of %T returns a pointer outside the event", *new(T)))
 	}
 	return at[T]{p - base}
 }
+
+// probe is the event atOf calls getters on, one for every getter: a
+// package variable, so it never moves, and the getters only take
+// addresses in it.
+var probe event.Event
 
 // in returns the value's address in ev.
 func (a at[T]) in(ev *event.Event) *T {
