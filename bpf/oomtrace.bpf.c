@@ -44,7 +44,7 @@ const volatile __u64 reclaim_min_ns = 1000000;
 /* How long after a wake-up or a read a reclaim or kswapd record may wait in
  * the ring buffer for its reader (see submit_event); user space sets it to
  * tracer.WakeupWindow, and looks by itself until it has passed. */
-const volatile __u64 wakeup_window_ns = 100000000;
+const volatile __u64 wakeup_window_ns = 200000000;
 /* Signals reported by the signal program, bit n for signal n: those whose
  * default action ends the process and that are sent to end it: SIGHUP,
  * SIGINT, SIGQUIT, SIGILL, SIGABRT, SIGBUS, SIGFPE, SIGKILL, SIGSEGV,

@@ -24,10 +24,13 @@ var noWaitDeadline = time.Unix(1, 0)
 // buffer again by itself, once it has emptied it: the longest a reclaim or
 // kswapd record, submitted without waking it, waits to be read. Each look
 // costs far more than reading the records it finds: in a reclaim storm
-// here, the tracer's threads were switched out about eight times a look
-// (the runtime's monitor thread for most of it), and with looks 50 ms apart
-// rather than 25 ms it took about 40% less CPU for the same records.
-const LookInterval = 50 * time.Millisecond
+// here, the tracer's threads were switched out seven to eight times a look,
+// about half of them the runtime's monitor thread, which every system call
+// wakes from its deep sleep. Looks 50 ms apart rather than 25 ms took about
+// 40% less CPU for the same records, and 100 ms rather than 50 ms about 35%
+// less again. Kills and the other records that matter at once wake the
+// reader: only reclaim and kswapd lines wait this long.
+const LookInterval = 100 * time.Millisecond
 
 // WakeupWindow is how long after a wakeup, or after a record the reader
 // read, the kernel side submits reclaim and kswapd records without waking
