@@ -164,6 +164,11 @@ func TestThroughputVerdict(t *testing.T) {
 	if why := throughputTarget(stormOf(0.90, 0.93, 0.95, 0.96, 0.97, 0.97, 0.98, 0.99, 1.02, 1.03)).why; !strings.Contains(why, "Were the median to stay at 97.0%, the interval would leave the target out after about 250 rounds") {
 		t.Errorf("why does not say how many rounds would decide a median under the target: %s", why)
 	}
+	// A median half a point from the target, 5.5 points from the
+	// interval's lower end: 10 × 11² rounds, written as counts are.
+	if why := throughputTarget(stormOf(0.90, 0.93, 0.95, 0.96, 0.98, 0.99, 1, 1.01, 1.02, 1.03)).why; !strings.Contains(why, "Were the median to stay at 98.5%, the interval would leave the target out after about 1,210 rounds") {
+		t.Errorf("why does not write a large count of rounds with separators: %s", why)
+	}
 	// A median on the target: no number of rounds decides it.
 	if why := throughputTarget(stormOf(0.90, 0.93, 0.95, 0.96, 0.98, 0.98, 0.99, 1.01, 1.02, 1.03)).why; !strings.Contains(why, "The median is the target itself") {
 		t.Errorf("why does not say a median on the target cannot be decided: %s", why)

@@ -520,8 +520,8 @@ func undecidedWhy(ours throughputRow, rows []throughputRow, lo, hi, coverage flo
 		return why + "The median is the target itself: no number of rounds would put the interval on one side of it. "
 	}
 	needed := float64(n) * (side / gap) * (side / gap)
-	return why + fmt.Sprintf("Were the median to stay at %s, the interval would leave the target out after about %.0f rounds of this storm. ",
-		fmtPct(median), needed)
+	return why + fmt.Sprintf("Were the median to stay at %s, the interval would leave the target out after about %s rounds of this storm. ",
+		fmtPct(median), fmtCount(uint64(math.Round(needed))))
 }
 
 // throughputWhy splits what oomtrace takes from the storm into its BPF
