@@ -25,8 +25,8 @@ var noWaitDeadline = time.Unix(1, 0)
 // kswapd record, submitted without waking it, waits to be read. Each look
 // costs far more than reading the records it finds: in a reclaim storm
 // here, the tracer's threads were switched out seven to eight times a look,
-// about half of them the runtime's monitor thread, which every system call
-// wakes from its deep sleep. Looks 50 ms apart rather than 25 ms took about
+// about half of them the runtime's monitor thread, which the look's first
+// system call wakes from its deep sleep. Looks 50 ms apart rather than 25 ms took about
 // 40% less CPU for the same records, and 100 ms rather than 50 ms about 35%
 // less again. Kills and the other records that matter at once wake the
 // reader: only reclaim and kswapd lines wait this long.
