@@ -178,6 +178,52 @@ func (s *stormResults) throughput() []throughputRow {
 	return rows
 }
 
+// The throughput target is looked at twice: after the rounds every run
+// has, and, when those leave it undecided, once more after the deciding
+// pairs. Each look asks its own confidence of the median's interval, and
+// the two together give a wrong verdict a chance of at most 5%: 1% at the
+// first look, whose few rounds decide only a tracer far from the target,
+// and 4% at the second, where the many rounds are.
+const (
+	firstLookLevel  = 0.99
+	secondLookLevel = 0.96
+)
+
+// throughputDecision is the throughput target's verdict on the rounds so
+// far: oomtrace's row and its median's interval at the look's level.
+type throughputDecision struct {
+	rows                    []throughputRow
+	ours                    throughputRow
+	level, lo, hi, coverage float64
+	verdict                 verdict
+}
+
+// decideThroughput holds the interval of the median of oomtrace's
+// per-round ratios per CPU-second against the target: met when the whole
+// interval is at or over it, missed when under it, undecided otherwise.
+// False when no round compared oomtrace with the untraced storm.
+func (s *stormResults) decideThroughput() (throughputDecision, bool) {
+	d := throughputDecision{rows: s.throughput(), level: firstLookLevel}
+	i := slices.IndexFunc(d.rows, func(row throughputRow) bool { return row.tool == toolOomtrace && len(row.cpuVsNone) > 0 })
+	if i < 0 {
+		return d, false
+	}
+	d.ours = d.rows[i]
+	if s.secondLook {
+		d.level = secondLookLevel
+	}
+	d.lo, d.hi, d.coverage = d.ours.cpuVsNone.medianInterval(d.level)
+	switch {
+	case d.lo >= throughputTargetRatio:
+		d.verdict = met
+	case d.hi < throughputTargetRatio:
+		d.verdict = missed
+	default:
+		d.verdict = undecided
+	}
+	return d, true
+}
+
 // ownShare is, per trial of tool t with the BPF statistics on, the part of
 // the CPU time spent on the storm that t's own work took: its programs'
 // run time (in the workers' context) and its process's CPU time, over the

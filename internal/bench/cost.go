@@ -48,7 +48,12 @@ type stormResults struct {
 	duration time.Duration
 	rounds   int // rounds of every configuration
 	pairs    int // rounds after them of the storm untraced and under oomtrace only
-	trials   []stormTrial
+	// decidingPairs are pairs like those, to run after them when they
+	// leave the throughput target undecided; secondLook says they ran
+	// (decideThroughput).
+	decidingPairs int
+	secondLook    bool
+	trials        []stormTrial
 }
 
 var stormConfigs = []stormConfig{
@@ -80,7 +85,8 @@ var throughputConfigs = []stormConfig{{toolNone, false, ""}, {toolOomtrace, fals
 // stormScenario runs the reclaim storm under every configuration,
 // interleaved, for the configured number of rounds; then, for the
 // throughput target, more rounds of the storm untraced and under oomtrace
-// alone, each pair in the other order than the one before.
+// alone, each pair in the other order than the one before; then, if those
+// leave the target undecided, the deciding pairs.
 func (b *bencher) stormScenario(ctx context.Context) (*stormResults, error) {
 	spec := stormSpec{workers: b.cfg.StormWorkers, limitBytes: b.cfg.StormLimitBytes, fileBytes: b.cfg.StormFileBytes}
 	st, err := newStorm(b.h, b.top+"/storm", spec, b.cfg.WorkDir)
@@ -88,24 +94,42 @@ func (b *bencher) stormScenario(ctx context.Context) (*stormResults, error) {
 		return nil, err
 	}
 	defer st.remove()
-	res := &stormResults{spec: spec, duration: b.cfg.StormDuration, rounds: b.cfg.Rounds, pairs: b.cfg.ThroughputPairs}
-	total := b.cfg.Rounds + b.cfg.ThroughputPairs
-	for round := range total {
+	res := &stormResults{spec: spec, duration: b.cfg.StormDuration, rounds: b.cfg.Rounds, pairs: b.cfg.ThroughputPairs,
+		decidingPairs: b.cfg.DecidingPairs}
+	first := b.cfg.Rounds + b.cfg.ThroughputPairs
+	if err := b.stormRounds(ctx, st, res, 0, first); err != nil {
+		return res, err
+	}
+	if d, ok := res.decideThroughput(); ok && d.verdict == undecided && res.decidingPairs > 0 {
+		b.logf("storm: %d rounds leave the throughput target undecided (%s – %s at %.0f%% confidence): %d more pairs",
+			first, fmtPct(d.lo), fmtPct(d.hi), 100*d.coverage, res.decidingPairs)
+		res.secondLook = true
+		if err := b.stormRounds(ctx, st, res, first, first+res.decidingPairs); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// stormRounds runs the storm's rounds from up to (but not) to: every
+// configuration in the first cfg.Rounds, the throughput pairs after them.
+func (b *bencher) stormRounds(ctx context.Context, st *storm, res *stormResults, from, to int) error {
+	for round := from; round < to; round++ {
 		cfgs := stormConfigs
 		if round >= b.cfg.Rounds {
 			cfgs = throughputConfigs
 		}
 		for _, cfg := range rotate(cfgs, round) {
 			if err := ctx.Err(); err != nil {
-				return res, err
+				return err
 			}
-			trial, err := b.stormTrial(st, cfg, spec.workers)
+			trial, err := b.stormTrial(st, cfg, res.spec.workers)
 			if err != nil {
-				return res, fmt.Errorf("storm round %d, %v: %w", round+1, cfg, err)
+				return fmt.Errorf("storm round %d, %v: %w", round+1, cfg, err)
 			}
 			trial.round = round
 			res.trials = append(res.trials, trial)
-			b.logf("storm round %d/%d  %-30v %10.0f pages/s  tool CPU %v  lines %d", round+1, total, cfg, trial.storm.PagesPerSec, trial.cpu.Round(time.Millisecond), trial.lines)
+			b.logf("storm round %d/%d  %-30v %10.0f pages/s  tool CPU %v  lines %d", round+1, to, cfg, trial.storm.PagesPerSec, trial.cpu.Round(time.Millisecond), trial.lines)
 			for _, d := range trial.progs {
 				if d.Runs > 0 {
 					b.logf("    %-40s %8d runs %6.0f ns/run", d.Label, d.Runs, d.nsPerRun())
@@ -113,7 +137,7 @@ func (b *bencher) stormScenario(ctx context.Context) (*stormResults, error) {
 			}
 		}
 	}
-	return res, nil
+	return nil
 }
 
 // stormTrial runs one storm of n workers under cfg.

@@ -458,7 +458,12 @@ const intervalLevel = 0.95
 // fmtInterval writes the confidence interval of s's median, its ends
 // with pct.
 func fmtInterval(s sample, pct func(float64) string) string {
-	lo, hi, coverage := s.medianInterval(intervalLevel)
+	return fmtIntervalAt(s, intervalLevel, pct)
+}
+
+// fmtIntervalAt is fmtInterval asking level of the interval.
+func fmtIntervalAt(s sample, level float64, pct func(float64) string) string {
+	lo, hi, coverage := s.medianInterval(level)
 	if math.IsNaN(lo) {
 		return missing
 	}
@@ -470,45 +475,61 @@ func throughputTarget(r *Results) target {
 	if r.storm == nil {
 		return notMeasured(name)
 	}
-	rows := r.storm.throughput()
-	i := slices.IndexFunc(rows, func(row throughputRow) bool { return row.tool == toolOomtrace && len(row.cpuVsNone) > 0 })
-	if i < 0 {
+	d, ok := r.storm.decideThroughput()
+	if !ok {
 		return notMeasured(name)
 	}
-	row := rows[i]
 	// The verdict is the median's interval, not the median: with rounds
 	// as far apart as this host makes them, the median alone lands on
 	// either side of the target from one run to the next.
-	lo, hi, coverage := row.cpuVsNone.medianInterval(intervalLevel)
-	var v verdict
-	why := throughputWhy(r.storm, row, rows)
-	switch {
-	case lo >= throughputTargetRatio:
-		v = met
-	case hi < throughputTargetRatio:
-		v = missed
-	default:
-		v, why = undecided, undecidedWhy(row, rows, lo, hi, coverage)+why
+	why := throughputLooks(r.storm, d)
+	if d.verdict == undecided {
+		why += undecidedWhy(d)
 	}
+	why += throughputWhy(r.storm, d.ours, d.rows)
+	row := d.ours
 	return target{name: name,
 		measured: fmt.Sprintf("%s per CPU-second of the storm and the tracer (the median's interval %s; rounds %s); %s by the wall clock (%s; rounds %s)",
-			fmtPct(row.cpuVsNone.median()), fmtInterval(row.cpuVsNone, fmtVsThroughputTarget), fmtRange(row.cpuVsNone, fmtPct),
-			fmtPct(row.vsNone.median()), fmtInterval(row.vsNone, fmtPct), fmtRange(row.vsNone, fmtPct)),
-		verdict: v,
+			fmtPct(row.cpuVsNone.median()), fmtIntervalAt(row.cpuVsNone, d.level, fmtVsThroughputTarget), fmtRange(row.cpuVsNone, fmtPct),
+			fmtPct(row.vsNone.median()), fmtIntervalAt(row.vsNone, d.level, fmtPct), fmtRange(row.vsNone, fmtPct)),
+		verdict: d.verdict,
 		why:     why,
 	}
 }
 
-// undecidedWhy says why rounds whose median's interval runs from lo to hi
-// (at coverage) decide nothing, and how many would.
-func undecidedWhy(ours throughputRow, rows []throughputRow, lo, hi, coverage float64) string {
+// throughputLooks says which of the throughput target's looks (see
+// firstLookLevel) gave its verdict, and the confidence its interval has:
+// over few rounds, less than the look asks.
+func throughputLooks(s *stormResults, d throughputDecision) string {
+	first := s.rounds + s.pairs
+	switch {
+	case s.secondLook:
+		return fmt.Sprintf("The first %d rounds left the throughput target undecided, so %s more pairs ran, and its verdict "+
+			"is that of all %s rounds, their median's interval at %.0f%% confidence. ", first,
+			fmtCount(uint64(s.decidingPairs)), fmtCount(uint64(first+s.decidingPairs)), 100*d.coverage)
+	case d.verdict == undecided && s.decidingPairs == 0:
+		return fmt.Sprintf("The first %d rounds left the throughput target undecided (their median's interval at %.0f%% "+
+			"confidence), and no more pairs were asked for (`-deciding-pairs 0`). ", first, 100*d.coverage)
+	case d.verdict == undecided:
+		return fmt.Sprintf("The first %d rounds left the throughput target undecided (their median's interval at %.0f%% "+
+			"confidence), and the storm stopped before the pairs that would have decided it. ", first, 100*d.coverage)
+	default:
+		return fmt.Sprintf("The first %d rounds decided the throughput target (their median's interval at %.0f%% confidence). ",
+			first, 100*d.coverage)
+	}
+}
+
+// undecidedWhy says why rounds whose median's interval holds the target
+// decide nothing, and how many would.
+func undecidedWhy(d throughputDecision) string {
+	ours, lo, hi := d.ours, d.lo, d.hi
 	n := len(ours.cpuVsNone.sorted())
 	median := ours.cpuVsNone.median()
 	why := fmt.Sprintf("These rounds do not decide it. The median of the %d per-round ratios is %s, but rounds this far "+
 		"apart place the median of the storm's true ratio only between %s and %s (a %.0f%% confidence interval that "+
 		"assumes nothing of how rounds are distributed), and the target lies inside. The untraced storm's throughput per CPU-second "+
 		"alone spread over %s of its median between rounds, while the target asks to see two points. ",
-		n, fmtPct(median), fmtVsThroughputTarget(lo), fmtVsThroughputTarget(hi), 100*coverage, fmtPct(rows[0].pagesPerCPU.spread()))
+		n, fmtPct(median), fmtVsThroughputTarget(lo), fmtVsThroughputTarget(hi), 100*d.coverage, fmtPct(d.rows[0].pagesPerCPU.spread()))
 	// The interval narrows about as the square root of the rounds: it
 	// leaves the target out once the side of it that faces the target is
 	// as narrow as the median is far from the target.
@@ -948,6 +969,16 @@ func writeCost(d *doc, r *Results) {
 		"oomtrace only, back to back, each in the other order than the round before: they count toward the throughput of "+
 		"those two alone, which takes more rounds than the programs' costs to measure.",
 		s.spec.workers, fmtMiB(float64(s.spec.limitBytes)), fmtMiB(float64(s.spec.fileBytes)), s.duration, s.rounds, s.pairs)
+	if dec, ok := s.decideThroughput(); ok && s.decidingPairs == 0 {
+		d.para("The throughput target is looked at once, after those rounds (`-deciding-pairs 0`): its verdict is the "+
+			"interval of the median of oomtrace's per-round ratios at %.0f%% confidence.", 100*firstLookLevel)
+	} else if ok {
+		d.para("The throughput target is looked at twice. After those rounds, its verdict is the interval of the median of "+
+			"oomtrace's per-round ratios at %.0f%% confidence; only if that interval holds the target do %s more pairs run, "+
+			"the same way, and the verdict is then the interval over all the rounds at %.0f%% confidence. Over the two looks, "+
+			"a wrong verdict has at most a 5%% chance; the first, over few rounds, decides only a tracer far from the target. %s",
+			100*firstLookLevel, fmtCount(uint64(s.decidingPairs)), 100*secondLookLevel, throughputLooks(s, dec))
+	}
 	d.failed(r, "storm", false)
 
 	d.para("### Per program, under the storm")
