@@ -77,7 +77,7 @@ type Config struct {
 }
 
 // DefaultConfig is what make bench runs: about fourteen minutes on two CPUs,
-// and about 23 more when the throughput target needs its deciding pairs.
+// and about 17 more when the throughput target needs its deciding pairs.
 func DefaultConfig() Config {
 	return Config{
 		Oomtrace:         "bin/oomtrace",
