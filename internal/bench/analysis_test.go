@@ -112,13 +112,10 @@ func TestThroughputPairsRounds(t *testing.T) {
 func TestThroughputVerdict(t *testing.T) {
 	// stormOf is a storm of untraced and oomtrace rounds whose ratios per
 	// CPU-second are ratios (oomtrace's trials spend 0.3 s of their own).
-	// The first 15 are the rounds every run has; with secondLook, the
-	// rest are the deciding pairs that ran after them.
-	stormOf := func(secondLook bool, ratios ...float64) *Results {
+	// The first 15 are the rounds every run has; the rest, if any, are
+	// the deciding pairs that ran after them.
+	stormOf := func(ratios ...float64) *Results {
 		s := &stormResults{duration: time.Second, rounds: 5, pairs: 10, decidingPairs: 160}
-		if secondLook {
-			s.decidingPairs, s.secondLook = len(ratios)-15, true
-		}
 		for round, r := range ratios {
 			s.trials = append(s.trials, stormTrialOf(toolNone, false, round, 10000, nil), stormTrialOf(toolOomtrace, false, round, 10000*1.3*r, nil))
 		}
@@ -129,27 +126,26 @@ func TestThroughputVerdict(t *testing.T) {
 	// thirteenth.
 	nearTarget := []float64{0.96, 0.97, 0.975, 0.985, 0.99, 0.99, 1, 1, 1.01, 1.01, 1.02, 1.02, 1.03, 1.04, 1.05}
 	for _, c := range []struct {
-		name       string
-		secondLook bool
-		ratios     []float64
-		want       verdict
-		why        string
+		name   string
+		ratios []float64
+		want   verdict
+		why    string
 	}{
-		{"every round but the two lowest over", false, []float64{0.96, 0.97, 0.98, 0.985, 0.99, 0.99, 1, 1, 1.01, 1.01, 1.02, 1.02, 1.03, 1.04, 1.05}, met, ""},
-		{"the first look asks 99%", false, nearTarget, undecided,
+		{"every round but the two lowest over", []float64{0.96, 0.97, 0.98, 0.985, 0.99, 0.99, 1, 1, 1.01, 1.01, 1.02, 1.02, 1.03, 1.04, 1.05}, met, ""},
+		{"the first look asks 99%", nearTarget, undecided,
 			"The first 15 rounds left the throughput target undecided (their median's interval at 99% confidence)"},
 		// 20 rounds at 96%: the fifth to the sixteenth value (at 99%, the
 		// fourth to the seventeenth).
-		{"the second look asks 96%", true, append(slices.Clone(nearTarget), 0.97, 1.05, 1.06, 1.07, 1.08), met, ""},
-		{"the second look, still undecided", true, append(slices.Clone(nearTarget), 0.95, 0.95, 0.96, 0.96, 0.97), undecided,
+		{"the second look asks 96%", append(slices.Clone(nearTarget), 0.97, 1.05, 1.06, 1.07, 1.08), met, ""},
+		{"the second look, still undecided", append(slices.Clone(nearTarget), 0.95, 0.95, 0.96, 0.96, 0.97), undecided,
 			"The first 15 rounds left the throughput target undecided, so 5 more pairs ran, and its verdict is that of all 20 rounds, their median's interval at 99% confidence. These rounds do not decide it. The median of the 20 per-round ratios is 99.0%"},
-		{"median over, rounds far apart", false, []float64{0.90, 0.92, 0.93, 0.95, 0.96, 0.98, 0.99, 0.995, 1, 1.01, 1.02, 1.03, 1.04, 1.06, 1.08}, undecided,
+		{"median over, rounds far apart", []float64{0.90, 0.92, 0.93, 0.95, 0.96, 0.98, 0.99, 0.995, 1, 1.01, 1.02, 1.03, 1.04, 1.06, 1.08}, undecided,
 			"These rounds do not decide it. The median of the 15 per-round ratios is 99.5%, but rounds this far apart place " +
 				"the median of the storm's true ratio only between 93.0% and 104.0% (a 99% confidence interval"},
-		{"every round but the two highest under", false, []float64{0.90, 0.92, 0.93, 0.94, 0.95, 0.96, 0.96, 0.97, 0.97, 0.97, 0.97, 0.975, 0.975, 1.02, 1.03}, missed,
+		{"every round but the two highest under", []float64{0.90, 0.92, 0.93, 0.94, 0.95, 0.96, 0.96, 0.97, 0.97, 0.97, 0.97, 0.975, 0.975, 1.02, 1.03}, missed,
 			"The first 15 rounds decided the throughput target (their median's interval at 99% confidence)."},
 	} {
-		tg := throughputTarget(stormOf(c.secondLook, c.ratios...))
+		tg := throughputTarget(stormOf(c.ratios...))
 		if tg.verdict != c.want {
 			t.Errorf("%s: verdict %s, want %s (%s)", c.name, tg.verdict, c.want, tg.measured)
 		}
@@ -161,14 +157,14 @@ func TestThroughputVerdict(t *testing.T) {
 		}
 	}
 	// Asked for no second look, the first's undecided verdict stands.
-	r := stormOf(false, nearTarget...)
+	r := stormOf(nearTarget...)
 	r.storm.decidingPairs = 0
 	if why := throughputTarget(r).why; !strings.Contains(why, "no more pairs were asked for (`-deciding-pairs 0`)") {
 		t.Errorf("why does not say no deciding pairs were asked for: %s", why)
 	}
 	// The account of oomtrace's own work, from a round with statistics:
 	// 0.1 s in its programs and 0.3 s in its process, of 1.3 s.
-	r = stormOf(false, 1)
+	r = stormOf(1)
 	r.storm.trials = append(r.storm.trials, stormTrialOf(toolOomtrace, true, 0, 1000, map[string]progDelta{
 		"memcg_reclaim_end": {Label: "memcg_reclaim_end", Runs: 1000, Runtime: 60 * time.Millisecond},
 		"mark_victim":       {Label: "mark_victim", Runs: 1, Runtime: 40 * time.Millisecond},
@@ -179,21 +175,21 @@ func TestThroughputVerdict(t *testing.T) {
 	// The interval's side towards the target, 93% to the median of 99.5%,
 	// is 6.5 points, and the median 1.5 points from the target: the side
 	// shrinks to 1.5 points in 15 × (6.5 / 1.5)² rounds.
-	if why := throughputTarget(stormOf(false, 0.90, 0.92, 0.93, 0.95, 0.96, 0.98, 0.99, 0.995, 1, 1.01, 1.02, 1.03, 1.04, 1.06, 1.08)).why; !strings.Contains(why, "Were the median to stay at 99.5%, the interval would leave the target out after about 282 rounds") {
+	if why := throughputTarget(stormOf(0.90, 0.92, 0.93, 0.95, 0.96, 0.98, 0.99, 0.995, 1, 1.01, 1.02, 1.03, 1.04, 1.06, 1.08)).why; !strings.Contains(why, "Were the median to stay at 99.5%, the interval would leave the target out after about 282 rounds") {
 		t.Errorf("why does not say how many rounds would decide it: %s", why)
 	}
 	// Under the target, the side above the median faces it: 97% to 102%
 	// is 5 points, the median 1 point under: 15 × 5² rounds.
-	if why := throughputTarget(stormOf(false, 0.90, 0.92, 0.94, 0.95, 0.96, 0.96, 0.97, 0.97, 0.97, 0.98, 0.99, 1, 1.02, 1.03, 1.05)).why; !strings.Contains(why, "Were the median to stay at 97.0%, the interval would leave the target out after about 375 rounds") {
+	if why := throughputTarget(stormOf(0.90, 0.92, 0.94, 0.95, 0.96, 0.96, 0.97, 0.97, 0.97, 0.98, 0.99, 1, 1.02, 1.03, 1.05)).why; !strings.Contains(why, "Were the median to stay at 97.0%, the interval would leave the target out after about 375 rounds") {
 		t.Errorf("why does not say how many rounds would decide a median under the target: %s", why)
 	}
 	// A median half a point from the target, 5.5 points from the
 	// interval's lower end: 15 × 11² rounds, written as counts are.
-	if why := throughputTarget(stormOf(false, 0.90, 0.92, 0.93, 0.95, 0.96, 0.97, 0.98, 0.985, 0.99, 1, 1.01, 1.02, 1.03, 1.04, 1.05)).why; !strings.Contains(why, "Were the median to stay at 98.5%, the interval would leave the target out after about 1,815 rounds") {
+	if why := throughputTarget(stormOf(0.90, 0.92, 0.93, 0.95, 0.96, 0.97, 0.98, 0.985, 0.99, 1, 1.01, 1.02, 1.03, 1.04, 1.05)).why; !strings.Contains(why, "Were the median to stay at 98.5%, the interval would leave the target out after about 1,815 rounds") {
 		t.Errorf("why does not write a large count of rounds with separators: %s", why)
 	}
 	// A median on the target: no number of rounds decides it.
-	if why := throughputTarget(stormOf(false, 0.90, 0.92, 0.93, 0.95, 0.96, 0.97, 0.975, 0.98, 0.99, 1, 1.01, 1.02, 1.03, 1.04, 1.05)).why; !strings.Contains(why, "The median is the target itself") {
+	if why := throughputTarget(stormOf(0.90, 0.92, 0.93, 0.95, 0.96, 0.97, 0.975, 0.98, 0.99, 1, 1.01, 1.02, 1.03, 1.04, 1.05)).why; !strings.Contains(why, "The median is the target itself") {
 		t.Errorf("why does not say a median on the target cannot be decided: %s", why)
 	}
 }

@@ -49,10 +49,8 @@ type stormResults struct {
 	rounds   int // rounds of every configuration
 	pairs    int // rounds after them of the storm untraced and under oomtrace only
 	// decidingPairs are pairs like those, to run after them when they
-	// leave the throughput target undecided; secondLook says they ran
-	// (decideThroughput).
+	// leave the throughput target undecided (decideThroughput).
 	decidingPairs int
-	secondLook    bool
 	trials        []stormTrial
 }
 
@@ -103,7 +101,6 @@ func (b *bencher) stormScenario(ctx context.Context) (*stormResults, error) {
 	if d, ok := res.decideThroughput(); ok && d.verdict == undecided && res.decidingPairs > 0 {
 		b.logf("storm: %d rounds leave the throughput target undecided (%s – %s at %.0f%% confidence): %d more pairs",
 			first, fmtPct(d.lo), fmtPct(d.hi), 100*d.coverage, res.decidingPairs)
-		res.secondLook = true
 		if err := b.stormRounds(ctx, st, res, first, first+res.decidingPairs); err != nil {
 			return res, err
 		}

@@ -479,9 +479,6 @@ func throughputTarget(r *Results) target {
 	if !ok {
 		return notMeasured(name)
 	}
-	// The verdict is the median's interval, not the median: with rounds
-	// as far apart as this host makes them, the median alone lands on
-	// either side of the target from one run to the next.
 	why := throughputLooks(r.storm, d)
 	if d.verdict == undecided {
 		why += undecidedWhy(d)
@@ -501,12 +498,12 @@ func throughputTarget(r *Results) target {
 // firstLookLevel) gave its verdict, and the confidence its interval has:
 // over few rounds, less than the look asks.
 func throughputLooks(s *stormResults, d throughputDecision) string {
-	first := s.rounds + s.pairs
+	first, ran := s.rounds+s.pairs, s.decidingRan()
 	switch {
-	case s.secondLook:
+	case ran > 0:
 		return fmt.Sprintf("The first %d rounds left the throughput target undecided, so %s more pairs ran, and its verdict "+
 			"is that of all %s rounds, their median's interval at %.0f%% confidence. ", first,
-			fmtCount(uint64(s.decidingPairs)), fmtCount(uint64(first+s.decidingPairs)), 100*d.coverage)
+			fmtCount(uint64(ran)), fmtCount(uint64(first+ran)), 100*d.coverage)
 	case d.verdict == undecided && s.decidingPairs == 0:
 		return fmt.Sprintf("The first %d rounds left the throughput target undecided (their median's interval at %.0f%% "+
 			"confidence), and no more pairs were asked for (`-deciding-pairs 0`). ", first, 100*d.coverage)
@@ -969,15 +966,17 @@ func writeCost(d *doc, r *Results) {
 		"oomtrace only, back to back, each in the other order than the round before: they count toward the throughput of "+
 		"those two alone, which takes more rounds than the programs' costs to measure.",
 		s.spec.workers, fmtMiB(float64(s.spec.limitBytes)), fmtMiB(float64(s.spec.fileBytes)), s.duration, s.rounds, s.pairs)
-	if dec, ok := s.decideThroughput(); ok && s.decidingPairs == 0 {
-		d.para("The throughput target is looked at once, after those rounds (`-deciding-pairs 0`): its verdict is the "+
-			"interval of the median of oomtrace's per-round ratios at %.0f%% confidence.", 100*firstLookLevel)
-	} else if ok {
-		d.para("The throughput target is looked at twice. After those rounds, its verdict is the interval of the median of "+
-			"oomtrace's per-round ratios at %.0f%% confidence; only if that interval holds the target do %s more pairs run, "+
-			"the same way, and the verdict is then the interval over all the rounds at %.0f%% confidence. Over the two looks, "+
-			"a wrong verdict has at most a 5%% chance; the first, over few rounds, decides only a tracer far from the target. %s",
-			100*firstLookLevel, fmtCount(uint64(s.decidingPairs)), 100*secondLookLevel, throughputLooks(s, dec))
+	if dec, ok := s.decideThroughput(); ok {
+		rule := fmt.Sprintf("The throughput target is looked at once, after those rounds: its verdict is the interval of "+
+			"the median of oomtrace's per-round ratios at %.0f%% confidence. ", 100*firstLookLevel)
+		if s.decidingPairs > 0 {
+			rule = fmt.Sprintf("The throughput target is looked at twice. After those rounds, its verdict is the interval of "+
+				"the median of oomtrace's per-round ratios at %.0f%% confidence; only if that interval holds the target do %s "+
+				"more pairs run, the same way, and the verdict is then the interval over all the rounds at %.0f%% confidence. "+
+				"Over the two looks, a wrong verdict has at most a 5%% chance; the first, over few rounds, decides only a "+
+				"tracer far from the target. ", 100*firstLookLevel, fmtCount(uint64(s.decidingPairs)), 100*secondLookLevel)
+		}
+		d.para("%s%s", rule, throughputLooks(s, dec))
 	}
 	d.failed(r, "storm", false)
 
