@@ -108,8 +108,9 @@ func (b *bencher) stormScenario(ctx context.Context) (*stormResults, error) {
 	return res, nil
 }
 
-// stormRounds runs the storm's rounds from up to (but not) to: every
-// configuration in the first cfg.Rounds, the throughput pairs after them.
+// stormRounds runs the storm's rounds numbered from `from` up to, but not
+// including, `to`: every configuration in the first cfg.Rounds rounds, the
+// throughput pairs in the rounds after them.
 func (b *bencher) stormRounds(ctx context.Context, st *storm, res *stormResults, from, to int) error {
 	for round := from; round < to; round++ {
 		cfgs := stormConfigs

@@ -28,8 +28,9 @@ var noWaitDeadline = time.Unix(1, 0)
 // about half of them the runtime's monitor thread, which the look's first
 // system call wakes from its deep sleep. Looks 50 ms apart rather than
 // 25 ms took about 40% less CPU for the same records, and 100 ms rather
-// than 50 ms about 35% less again. Kills and the other records that matter at once wake the
-// reader: only reclaim and kswapd lines wait this long.
+// than 50 ms about 35% less again. Kills and the other records that
+// matter at once wake the reader: only reclaim and kswapd lines wait this
+// long.
 const LookInterval = 100 * time.Millisecond
 
 // WakeupWindow is how long after a wakeup, or after a record the reader
