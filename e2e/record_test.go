@@ -128,6 +128,16 @@ func readLog(t *testing.T, name string) ([]event.Event, capture.Info) {
 	}
 }
 
+// readAll is a file's text, to show in a failure what oomtrace wrote.
+func readAll(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return fmt.Sprintf("(cannot read %s: %v)", name, err)
+	}
+	return string(b)
+}
+
 func killsIn(events []event.Event) []event.Event {
 	var kills []event.Event
 	for _, ev := range events {
@@ -177,7 +187,7 @@ func TestRecordCommand(t *testing.T) {
 			}
 			kills := killsIn(events)
 			if len(kills) != 1 {
-				t.Fatalf("%d oom_kill events in the log, want 1", len(kills))
+				t.Fatalf("%d oom_kill events in the log, want 1; the log:\n%s", len(kills), readAll(t, log))
 			}
 			checkKill(t, kills[0], kernelKill(t, kmsg, pid), want{
 				pid: pid, comm: selfHogComm, victimCg: g.Path(), oomCg: g.Path(), oomLimitMiB: 32,
@@ -265,7 +275,7 @@ func TestRecordSIGINTLosesNothing(t *testing.T) {
 	checkComplete(t, events, info)
 	kills := killsIn(events)
 	if len(kills) != 1 || int(kills[0].OOMKill.Victim.TGID) != victim.Process.Pid {
-		t.Errorf("kills in the log: %+v, want the one of pid %d", kills, victim.Process.Pid)
+		t.Errorf("%d kills in the log, want the one of pid %d; the log:\n%s", len(kills), victim.Process.Pid, readAll(t, log))
 	}
 	var stats int
 	for _, ev := range events {
