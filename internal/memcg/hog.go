@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -20,6 +21,8 @@ import (
 const (
 	hogMiBEnv  = "OOMTRACE_HOG_MIB"
 	hogCommEnv = "OOMTRACE_HOG_COMM"
+	// hogThreadsEnv is how many threads touch the hog's memory at once.
+	hogThreadsEnv = "OOMTRACE_HOG_THREADS"
 	// hogStartFD is the read end of a pipe: the hog allocates nothing until
 	// its parent has moved it into the cgroup and writes a byte there.
 	hogStartFD = 3
@@ -64,19 +67,51 @@ func runHog(mibText string) error {
 			return err
 		}
 	}
+	threads := 1
+	if text, ok := os.LookupEnv(hogThreadsEnv); ok {
+		if threads, err = strconv.Atoi(text); err != nil || threads < 1 {
+			return fmt.Errorf("bad %s=%q", hogThreadsEnv, text)
+		}
+	}
 	if mib > 0 {
 		mem, err := unix.Mmap(-1, 0, mib<<20, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
 		if err != nil {
 			return fmt.Errorf("mmap %d MiB: %w", mib, err)
 		}
-		page := os.Getpagesize()
-		for i := 0; i < len(mem); i += page {
-			mem[i] = 1
-		}
+		touchInThreads(mem, threads)
 	}
 	for {
 		time.Sleep(time.Hour)
 	}
+}
+
+// touchInThreads touches every page of mem, split between this thread and
+// threads-1 others that each touch their share at the same time, so that
+// several threads are charging memory when the limit is hit.
+func touchInThreads(mem []byte, threads int) {
+	if threads > 1 {
+		// Each thread stuck in the kernel's reclaim holds its P: without
+		// one per thread, the others would wait for a turn.
+		runtime.GOMAXPROCS(threads)
+	}
+	page := os.Getpagesize()
+	pages := len(mem) / page
+	touch := func(from, to int) {
+		for i := from; i < to; i++ {
+			mem[i*page] = 1
+		}
+	}
+	var done sync.WaitGroup
+	for t := 1; t < threads; t++ {
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			runtime.LockOSThread()
+			touch(pages*t/threads, pages*(t+1)/threads)
+		}()
+	}
+	touch(0, pages/threads)
+	done.Wait()
 }
 
 // setComm names every thread of this process comm. The kernel's report names
@@ -116,6 +151,10 @@ type HogOptions struct {
 	// it allocates; without it a negative value inherited from the parent
 	// is raised to 0. Without CAP_SYS_RESOURCE it can only be raised.
 	OOMScoreAdj *int
+	// Threads, when over 1, is how many threads touch the memory at once,
+	// each its share; the kernel's OOM killer then meets a process with
+	// several threads charging memory.
+	Threads int
 	// Stderr receives the hog's own error messages; nil discards them.
 	Stderr io.Writer
 }
@@ -141,6 +180,9 @@ func StartHog(g *Group, mib int, opts HogOptions) (*exec.Cmd, error) {
 	cmd.Env = append(os.Environ(), hogMiBEnv+"="+strconv.Itoa(mib))
 	if opts.Comm != "" {
 		cmd.Env = append(cmd.Env, hogCommEnv+"="+opts.Comm)
+	}
+	if opts.Threads > 1 {
+		cmd.Env = append(cmd.Env, hogThreadsEnv+"="+strconv.Itoa(opts.Threads))
 	}
 	cmd.ExtraFiles = []*os.File{startRead} // becomes hogStartFD
 	cmd.Stderr = opts.Stderr

@@ -3,6 +3,7 @@ package memcg_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -123,6 +124,42 @@ func TestHogIsOOMKilled(t *testing.T) {
 				t.Errorf("victim anon-rss %d kB, total-vm %d kB; want at least 16 MiB anonymous", k.AnonRSSKB, k.TotalVMKB)
 			}
 		})
+	}
+}
+
+// A hog of several threads touches all its memory, each thread its share,
+// and holds every page afterwards; each thread carries its name.
+func TestHogInThreads(t *testing.T) {
+	h := memcgtest.Require(t)
+	g := memcgtest.Create(t, h, memcg.UniqueName("oomtrace-test"), 128*mib)
+	const threads, size = 4, 32
+	cmd := startHog(t, g, size, memcg.HogOptions{Comm: "threadedhog", Threads: threads})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		usage, err := g.Usage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if usage >= size*mib {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the hog's cgroup holds %d bytes after 30s, want %d MiB", usage, size)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tasks) < threads {
+		t.Errorf("the hog has %d threads, want at least %d", len(tasks), threads)
+	}
+	for _, task := range tasks {
+		comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/comm", cmd.Process.Pid, task.Name()))
+		if err == nil && string(comm) != "threadedhog\n" {
+			t.Errorf("thread %s is named %q, want threadedhog", task.Name(), comm)
+		}
 	}
 }
 
