@@ -390,6 +390,7 @@ func TestServeKmsgMode(t *testing.T) {
 // whose reports name a cgroup of no such pod. The log is a real one, with
 // fourteen kills in half a second.
 func TestFilterKeepsKillsWithoutCgroup(t *testing.T) {
+	requireRoot(t) // the binary under test is built only without -short
 	log := filepath.Join("..", "testdata", "kernlog", "6.18-v1-rec-ratelimit.kmsg")
 	all := runJSON(t, "explain", "--output", "json", log)
 	var unplaced []uint32
