@@ -19,10 +19,11 @@
 # doctor's agreement with what attaches is checked in every mode on every
 # kernel. The OOM cases (the VM-only tests and the e2e tests of a leaf and a
 # parent limit) run in every mode (on kernels whose plan is "classes", one
-# case per class of OOM does); exit causes, reclaim, attribution and the
-# agent on every kernel in the first mode; the rest of the e2e suite on the
-# newest kernel of each architecture chosen, in the first mode. --full runs
-# every test in every mode on every kernel (about three times as long).
+# case per class of OOM does); exit causes, one kill per multi-threaded
+# victim, reclaim, attribution and the agent on every kernel in the first
+# mode; the rest of the e2e suite on the newest kernel of each architecture
+# chosen, in the first mode. --full runs every test in every mode on every
+# kernel (about three times as long).
 # --run keeps the tests matching REGEX.
 #
 # Environment:
@@ -73,11 +74,12 @@ PER_MODE='^(TestVM.*|TestPlainKill|TestParentLimit)$'
 # first mode, with PER_KERNEL.
 PER_MODE_CLASSES='^(TestPlainKill|TestParentLimit|TestVMGlobalOOM|TestVMSysrqKill|TestVMOOMGroup|TestVMCpusetOOM|TestVMMempolicyOOM)$'
 # Cases whose hooks do not depend on the attach mode (signals, exits,
-# reclaim: the same tracepoint programs in every mode) or that read cgroup
-# v2 (attribution, the agent) run on every kernel, in the first mode.
+# reclaim, the threads of a victim the kernel marks: the same tracepoint
+# programs in every mode) or that read cgroup v2 (attribution, the agent)
+# run on every kernel, in the first mode.
 # Whether doctor agrees with what attaches is checked by the guest's init
 # in every mode, before the tests.
-PER_KERNEL='^(TestExitCauses|TestSignalFromPodContainer|TestKubernetesAttribution|TestServeMetrics|TestReclaimEvents|TestRemovedCgroupHistogramFreed)$'
+PER_KERNEL='^(TestExitCauses|TestOneKillPerKilledProcess|TestSignalFromPodContainer|TestKubernetesAttribution|TestServeMetrics|TestReclaimEvents|TestRemovedCgroupHistogramFreed)$'
 FULL=0
 # Tests left out of the guest's plan, which the host's make test runs: they
 # hold oomtrace against tools of the host (perf record, a Prometheus server,

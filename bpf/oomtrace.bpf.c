@@ -2,10 +2,11 @@
 /*
  * oomtrace: the kernel side.
  *
- * Every killed task produces one oom_kill record, always from the
- * oom:mark_victim tracepoint: it fires once per victim, also for victims that
- * were already exiting and for the extra victims of memory.oom.group, which
- * hooks on oom_kill_process alone would miss. Where fentry or kprobes work,
+ * Every killed process produces one oom_kill record, always from the
+ * oom:mark_victim tracepoint: it fires for every victim, also for victims
+ * that were already exiting and for the extra victims of memory.oom.group,
+ * which hooks on oom_kill_process alone would miss; it fires once per thread
+ * marked, and only the first thread of a process is reported. Where fentry or kprobes work,
  * oom_kill_process is hooked too and leaves its struct oom_control for the
  * mark_victim that follows in the same thread; without it, user space
  * classifies the kill from the kernel stack recorded here, and the OOMing
@@ -102,6 +103,20 @@ struct {
 	__type(key, struct process_key);
 	__type(value, __u8);
 } reported_exits SEC(".maps");
+
+/* Processes whose OOM kill was reported. The kernel marks threads, not
+ * processes: kernels that let dying tasks into the memcg OOM killer
+ * ("memcg, oom: do not bypass oom killer for dying tasks", 2025) also mark
+ * each other thread of a killed process that still charges memory on its
+ * way out (out_of_memory's task_will_free_mem(current)), with no SIGKILL and
+ * nothing in the kernel log. That is the same kill: the first thread marked
+ * reports it, the others find the process here. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct process_key);
+	__type(value, __u8);
+} reported_victims SEC(".maps");
 
 /* Victims reported under a filter: their reaper events pass the filter too. */
 struct {
@@ -275,6 +290,26 @@ static __always_inline void fill_victim_mm(struct oom_kill_event *ev, struct tas
 	ev->pgtables_kb = BPF_CORE_READ(mm, pgtables_bytes.counter) >> 10;
 }
 
+static __always_inline struct process_key process_of(struct task_struct *task)
+{
+	struct process_key key = {
+		.leader_start_ns = BPF_CORE_READ(task, group_leader, start_time),
+		.tgid = BPF_CORE_READ(task, tgid),
+	};
+
+	return key;
+}
+
+/* Whether no other thread of victim's process was marked before (see
+ * reported_victims). */
+static __always_inline bool first_marked(struct task_struct *victim)
+{
+	struct process_key key = process_of(victim);
+	__u8 one = 1;
+
+	return bpf_map_update_elem(&reported_victims, &key, &one, BPF_NOEXIST) == 0;
+}
+
 static __always_inline bool wanted_kill(struct task_struct *victim, struct mem_cgroup *victim_memcg)
 {
 	if (filter_tgid && BPF_CORE_READ(victim, tgid) != filter_tgid &&
@@ -324,7 +359,7 @@ static __always_inline int emit_oom_kill(void *ctx, struct task_struct *victim, 
 	__u32 zero_key = 0;
 	long n;
 
-	if (!victim || !wanted_kill(victim, victim_memcg))
+	if (!victim || !wanted_kill(victim, victim_memcg) || !first_marked(victim))
 		return 0;
 	zero = bpf_map_lookup_elem(&zeroed_oom_kill, &zero_key);
 	if (!zero)
@@ -791,7 +826,7 @@ int BPF_PROG(signal_generate, int sig, struct kernel_siginfo *info, struct task_
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(process_exit, struct task_struct *task)
 {
-	struct process_key key = {};
+	struct process_key key;
 	struct mem_cgroup *memcg;
 	__u8 one = 1;
 	struct exit_event *ev;
@@ -804,13 +839,12 @@ int BPF_PROG(process_exit, struct task_struct *task)
 		return 0;
 	if (BPF_CORE_READ(task, signal, live.counter) != 0) /* not the last thread */
 		return 0;
-	key.tgid = BPF_CORE_READ(task, tgid);
+	key = process_of(task);
 	if (filter_tgid && key.tgid != filter_tgid)
 		return 0;
 	memcg = task_memcg(task);
 	if (!memcg_in_filter(memcg))
 		return 0;
-	key.leader_start_ns = BPF_CORE_READ(task, group_leader, start_time);
 	if (bpf_map_update_elem(&reported_exits, &key, &one, BPF_NOEXIST))
 		return 0; /* another thread of the process reported it */
 	ev = reserve_event(sizeof(*ev), EVENT_EXIT);

@@ -225,7 +225,7 @@ func TestRuntimeDocker(t *testing.T) {
 		tr.mu.Lock()
 		kills, lost := 0, uint64(0)
 		for _, ev := range tr.events {
-			if ev.Kind == event.KindOOMKill && !ev.OOMKill.VictimExiting && slices.Contains(ids, ev.OOMKill.Victim.Cgroup.Owner.ID) {
+			if ev.Kind == event.KindOOMKill && slices.Contains(ids, ev.OOMKill.Victim.Cgroup.Owner.ID) {
 				kills++
 			}
 			if ev.Kind == event.KindLost {

@@ -544,6 +544,45 @@ func TestPlainKill(t *testing.T) {
 	tr.stop(t)
 }
 
+// A process the OOM killer killed is one kill, however many of its threads
+// the kernel marks as victims: kernels that let dying tasks into the memcg
+// OOM killer mark each thread still charging memory on its way out, with no
+// SIGKILL and no line in the kernel log of its own.
+func TestOneKillPerKilledProcess(t *testing.T) {
+	h := requireRoot(t)
+	g := createGroup(t, h, memcg.UniqueName("oomtrace-e2e"), 32)
+	tr := startTracer(t, "--output", "json", "--cgroup", g.Path(), "--events", "oom", "--no-snapshot", "--no-kernel-report")
+	kmsg := openKmsg(t)
+
+	const hogs = 12
+	var pids []int
+	for range hogs {
+		cmd := hog(t, g, 64, memcg.HogOptions{Comm: "threadhog", Threads: 8})
+		waitSIGKILL(t, cmd)
+		pid := cmd.Process.Pid
+		kernelKill(t, kmsg, pid) // the kernel logged the kill
+		pids = append(pids, pid)
+	}
+	tr.waitKills(t, pids...)
+	// The threads each process's oom_kill events name, by process.
+	kills := make(map[int][]string)
+	for _, ev := range tr.stop(t) {
+		if k := &ev.OOMKill; ev.Kind == event.KindOOMKill {
+			thread := fmt.Sprintf("thread %d (victim_exiting %t)", k.Victim.PID, k.VictimExiting)
+			kills[int(k.Victim.TGID)] = append(kills[int(k.Victim.TGID)], thread)
+		}
+	}
+	for _, pid := range pids {
+		if n := len(kills[pid]); n != 1 {
+			t.Errorf("%d oom_kill events for process %d, killed once: %s", n, pid, strings.Join(kills[pid], ", "))
+		}
+		delete(kills, pid)
+	}
+	for tgid, threads := range kills {
+		t.Errorf("oom_kill of process %d, which no test hog was: %s", tgid, strings.Join(threads, ", "))
+	}
+}
+
 func TestOOMScoreAdj(t *testing.T) {
 	h := requireRoot(t)
 	g := createGroup(t, h, memcg.UniqueName("oomtrace-e2e"), 32)

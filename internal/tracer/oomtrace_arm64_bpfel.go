@@ -245,6 +245,7 @@ const (
 	oomtraceMapReclaimTasks                 = "reclaim_tasks"
 	oomtraceMapReclaimUncounted             = "reclaim_uncounted"
 	oomtraceMapReportedExits                = "reported_exits"
+	oomtraceMapReportedVictims              = "reported_victims"
 	oomtraceMapSigkillTargets               = "sigkill_targets"
 	oomtraceMapZeroedOomKill                = "zeroed_oom_kill"
 	oomtraceProgDirectReclaimBegin          = "direct_reclaim_begin"
@@ -382,6 +383,7 @@ type oomtraceMapSpecs struct {
 	ReclaimTasks      *ebpf.MapSpec `ebpf:"reclaim_tasks"`
 	ReclaimUncounted  *ebpf.MapSpec `ebpf:"reclaim_uncounted"`
 	ReportedExits     *ebpf.MapSpec `ebpf:"reported_exits"`
+	ReportedVictims   *ebpf.MapSpec `ebpf:"reported_victims"`
 	SigkillTargets    *ebpf.MapSpec `ebpf:"sigkill_targets"`
 	ZeroedOomKill     *ebpf.MapSpec `ebpf:"zeroed_oom_kill"`
 }
@@ -441,6 +443,7 @@ type oomtraceMaps struct {
 	ReclaimTasks      *ebpf.Map `ebpf:"reclaim_tasks"`
 	ReclaimUncounted  *ebpf.Map `ebpf:"reclaim_uncounted"`
 	ReportedExits     *ebpf.Map `ebpf:"reported_exits"`
+	ReportedVictims   *ebpf.Map `ebpf:"reported_victims"`
 	SigkillTargets    *ebpf.Map `ebpf:"sigkill_targets"`
 	ZeroedOomKill     *ebpf.Map `ebpf:"zeroed_oom_kill"`
 }
@@ -458,6 +461,7 @@ func (m *oomtraceMaps) Close() error {
 		m.ReclaimTasks,
 		m.ReclaimUncounted,
 		m.ReportedExits,
+		m.ReportedVictims,
 		m.SigkillTargets,
 		m.ZeroedOomKill,
 	)
