@@ -6,11 +6,12 @@
  * oom:mark_victim tracepoint: it fires for every victim, also for victims
  * that were already exiting and for the extra victims of memory.oom.group,
  * which hooks on oom_kill_process alone would miss; it fires once per thread
- * marked, and only the first thread of a process is reported. Where fentry or kprobes work,
- * oom_kill_process is hooked too and leaves its struct oom_control for the
- * mark_victim that follows in the same thread; without it, user space
- * classifies the kill from the kernel stack recorded here, and the OOMing
- * memcg is found by walking up from the victim's memcg.
+ * marked, and only the first thread of a process is reported (see
+ * reported_victims). Where fentry or kprobes work, oom_kill_process is
+ * hooked too and leaves its struct oom_control for the mark_victim that
+ * follows in the same thread; without it, user space classifies the kill
+ * from the kernel stack recorded here, and the OOMing memcg is found by
+ * walking up from the victim's memcg.
  */
 #include "kernel.h"
 #include <linux/bpf.h>
