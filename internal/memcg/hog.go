@@ -87,7 +87,8 @@ func runHog(mibText string) error {
 
 // touchInThreads touches every page of mem, split between this thread and
 // threads-1 others that each touch their share at the same time, so that
-// several threads are charging memory when the limit is hit.
+// several threads are charging memory when the limit is hit. The others
+// then stay, each on its own thread, as a multi-threaded program's would.
 func touchInThreads(mem []byte, threads int) {
 	if threads > 1 {
 		// Each thread stuck in the kernel's reclaim holds its P: without
@@ -105,9 +106,10 @@ func touchInThreads(mem []byte, threads int) {
 	for t := 1; t < threads; t++ {
 		done.Add(1)
 		go func() {
-			defer done.Done()
-			runtime.LockOSThread()
+			runtime.LockOSThread() // a goroutine that exits locked ends its thread
 			touch(pages*t/threads, pages*(t+1)/threads)
+			done.Done()
+			select {}
 		}()
 	}
 	touch(0, pages/threads)

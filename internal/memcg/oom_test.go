@@ -128,11 +128,12 @@ func TestHogIsOOMKilled(t *testing.T) {
 }
 
 // A hog of several threads touches all its memory, each thread its share,
-// and holds every page afterwards; each thread carries its name.
+// and keeps its threads, each of which carries its name. Twelve is more
+// threads than the Go runtime of a one-thread hog starts.
 func TestHogInThreads(t *testing.T) {
 	h := memcgtest.Require(t)
 	g := memcgtest.Create(t, h, memcg.UniqueName("oomtrace-test"), 128*mib)
-	const threads, size = 4, 32
+	const threads, size = 12, 48
 	cmd := startHog(t, g, size, memcg.HogOptions{Comm: "threadedhog", Threads: threads})
 	deadline := time.Now().Add(30 * time.Second)
 	for {
