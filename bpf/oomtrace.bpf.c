@@ -25,6 +25,8 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
+#define EEXIST 17 /* include/uapi/asm-generic/errno-base.h */
+
 /* Referenced so that their BTF is emitted and bpf2go generates Go mirrors. */
 const enum event_kind *unused_event_kind __attribute__((unused));
 const enum reclaim_kind *unused_reclaim_kind __attribute__((unused));
@@ -106,12 +108,13 @@ struct {
 } reported_exits SEC(".maps");
 
 /* Processes whose OOM kill was reported. The kernel marks threads, not
- * processes: kernels that let dying tasks into the memcg OOM killer
- * ("memcg, oom: do not bypass oom killer for dying tasks", 2025) also mark
- * each other thread of a killed process that still charges memory on its
- * way out (out_of_memory's task_will_free_mem(current)), with no SIGKILL and
- * nothing in the kernel log. That is the same kill: the first thread marked
- * reports it, the others find the process here. */
+ * processes: a thread of a killed process that still allocates on its way
+ * out enters out_of_memory(), whose task_will_free_mem(current) marks it too,
+ * with no SIGKILL and nothing in the kernel log: in a global OOM on any
+ * kernel, and in a memcg OOM on kernels that let dying tasks into the memcg
+ * OOM killer ("memcg, oom: do not bypass oom killer for dying tasks", 2025).
+ * That is the same kill: the first thread marked reports it, the others find
+ * the process here. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 1024);
@@ -302,13 +305,14 @@ static __always_inline struct process_key process_of(struct task_struct *task)
 }
 
 /* Whether no other thread of victim's process was marked before (see
- * reported_victims). */
+ * reported_victims). Only EEXIST says one was: a kill whose entry could not
+ * be made is reported rather than dropped. */
 static __always_inline bool first_marked(struct task_struct *victim)
 {
 	struct process_key key = process_of(victim);
 	__u8 one = 1;
 
-	return bpf_map_update_elem(&reported_victims, &key, &one, BPF_NOEXIST) == 0;
+	return bpf_map_update_elem(&reported_victims, &key, &one, BPF_NOEXIST) != -EEXIST;
 }
 
 static __always_inline bool wanted_kill(struct task_struct *victim, struct mem_cgroup *victim_memcg)
@@ -846,7 +850,7 @@ int BPF_PROG(process_exit, struct task_struct *task)
 	memcg = task_memcg(task);
 	if (!memcg_in_filter(memcg))
 		return 0;
-	if (bpf_map_update_elem(&reported_exits, &key, &one, BPF_NOEXIST))
+	if (bpf_map_update_elem(&reported_exits, &key, &one, BPF_NOEXIST) == -EEXIST)
 		return 0; /* another thread of the process reported it */
 	ev = reserve_event(sizeof(*ev), EVENT_EXIT);
 	if (!ev)
