@@ -259,15 +259,24 @@ func hogBoundTo(t *testing.T, node int, g *memcg.Group, mib int, opts memcg.HogO
 	return cmd
 }
 
-// checkOnlyKill fails when the tracer reported a kill of any process but
-// pid: a global-class OOM must choose the hog and nothing else.
+// checkOnlyKill fails unless the tracer reported one kill, of pid: a
+// global-class OOM must choose the hog and nothing else, and kill it once.
 func checkOnlyKill(t *testing.T, events []event.Event, pid int) {
 	t.Helper()
+	var kills int
 	for _, ev := range events {
-		if ev.Kind == event.KindOOMKill && int(ev.OOMKill.Victim.TGID) != pid {
+		if ev.Kind != event.KindOOMKill {
+			continue
+		}
+		if int(ev.OOMKill.Victim.TGID) != pid {
 			t.Errorf("oomtrace reported a kill of pid %d (%q); only the hog %d should have been killed",
 				ev.OOMKill.Victim.TGID, ev.OOMKill.Victim.Comm, pid)
+			continue
 		}
+		kills++
+	}
+	if kills != 1 {
+		t.Errorf("oomtrace reported %d kills of the hog %d, which was killed once", kills, pid)
 	}
 }
 
