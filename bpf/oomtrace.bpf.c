@@ -306,7 +306,8 @@ static __always_inline struct process_key process_of(struct task_struct *task)
 
 /* Whether no other thread of victim's process was marked before (see
  * reported_victims). Only EEXIST says one was: a kill whose entry could not
- * be made is reported rather than dropped. */
+ * be made is reported rather than dropped. The kernel marks victims under
+ * oom_lock, one at a time, so no sibling's update can be in flight here. */
 static __always_inline bool first_marked(struct task_struct *victim)
 {
 	struct process_key key = process_of(victim);
@@ -850,8 +851,12 @@ int BPF_PROG(process_exit, struct task_struct *task)
 	memcg = task_memcg(task);
 	if (!memcg_in_filter(memcg))
 		return 0;
-	if (bpf_map_update_elem(&reported_exits, &key, &one, BPF_NOEXIST) == -EEXIST)
-		return 0; /* another thread of the process reported it */
+	/* Any failure means another thread of the process is reporting it:
+	 * threads of one process exit at once, and a sibling's update in flight
+	 * on the same CPU can fail this one with EBUSY rather than EEXIST (with
+	 * only EEXIST taken so, 5.10 reported one process's exit three times). */
+	if (bpf_map_update_elem(&reported_exits, &key, &one, BPF_NOEXIST))
+		return 0;
 	ev = reserve_event(sizeof(*ev), EVENT_EXIT);
 	if (!ev)
 		return 0;
