@@ -25,8 +25,6 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-#define EEXIST 17 /* include/uapi/asm-generic/errno-base.h */
-
 /* Referenced so that their BTF is emitted and bpf2go generates Go mirrors. */
 const enum event_kind *unused_event_kind __attribute__((unused));
 const enum reclaim_kind *unused_reclaim_kind __attribute__((unused));
@@ -294,26 +292,20 @@ static __always_inline void fill_victim_mm(struct oom_kill_event *ev, struct tas
 	ev->pgtables_kb = BPF_CORE_READ(mm, pgtables_bytes.counter) >> 10;
 }
 
-static __always_inline struct process_key process_of(struct task_struct *task)
+/* Whether task is the first thread of its process to get here, for seen, a
+ * map of processes (reported_victims, reported_exits). Any failure to add
+ * the process means a sibling did: an update in flight on the same CPU can
+ * fail with EBUSY rather than EEXIST (taking only EEXIST so, 5.10 reported
+ * one process's exit three times), and an LRU map makes room by itself. */
+static __always_inline bool first_of_process(void *seen, struct task_struct *task)
 {
 	struct process_key key = {
 		.leader_start_ns = BPF_CORE_READ(task, group_leader, start_time),
 		.tgid = BPF_CORE_READ(task, tgid),
 	};
-
-	return key;
-}
-
-/* Whether no other thread of victim's process was marked before (see
- * reported_victims). Only EEXIST says one was: a kill whose entry could not
- * be made is reported rather than dropped. The kernel marks victims under
- * oom_lock, one at a time, so no sibling's update can be in flight here. */
-static __always_inline bool first_marked(struct task_struct *victim)
-{
-	struct process_key key = process_of(victim);
 	__u8 one = 1;
 
-	return bpf_map_update_elem(&reported_victims, &key, &one, BPF_NOEXIST) != -EEXIST;
+	return bpf_map_update_elem(seen, &key, &one, BPF_NOEXIST) == 0;
 }
 
 static __always_inline bool wanted_kill(struct task_struct *victim, struct mem_cgroup *victim_memcg)
@@ -365,7 +357,7 @@ static __always_inline int emit_oom_kill(void *ctx, struct task_struct *victim, 
 	__u32 zero_key = 0;
 	long n;
 
-	if (!victim || !wanted_kill(victim, victim_memcg) || !first_marked(victim))
+	if (!victim || !wanted_kill(victim, victim_memcg) || !first_of_process(&reported_victims, victim))
 		return 0;
 	zero = bpf_map_lookup_elem(&zeroed_oom_kill, &zero_key);
 	if (!zero)
@@ -832,9 +824,7 @@ int BPF_PROG(signal_generate, int sig, struct kernel_siginfo *info, struct task_
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(process_exit, struct task_struct *task)
 {
-	struct process_key key;
 	struct mem_cgroup *memcg;
-	__u8 one = 1;
 	struct exit_event *ev;
 	int code;
 
@@ -845,18 +835,13 @@ int BPF_PROG(process_exit, struct task_struct *task)
 		return 0;
 	if (BPF_CORE_READ(task, signal, live.counter) != 0) /* not the last thread */
 		return 0;
-	key = process_of(task);
-	if (filter_tgid && key.tgid != filter_tgid)
+	if (filter_tgid && BPF_CORE_READ(task, tgid) != filter_tgid)
 		return 0;
 	memcg = task_memcg(task);
 	if (!memcg_in_filter(memcg))
 		return 0;
-	/* Any failure means another thread of the process is reporting it:
-	 * threads of one process exit at once, and a sibling's update in flight
-	 * on the same CPU can fail this one with EBUSY rather than EEXIST (with
-	 * only EEXIST taken so, 5.10 reported one process's exit three times). */
-	if (bpf_map_update_elem(&reported_exits, &key, &one, BPF_NOEXIST))
-		return 0;
+	if (!first_of_process(&reported_exits, task))
+		return 0; /* another thread of the process reported it */
 	ev = reserve_event(sizeof(*ev), EVENT_EXIT);
 	if (!ev)
 		return 0;
