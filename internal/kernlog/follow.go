@@ -83,9 +83,15 @@ func (t *Tail) waitRecord(d time.Duration) error {
 // goroutine at a time.
 type Tail struct {
 	fd   int
+	read func([]byte) (int, error) // one record per call, as read(2) of fd
 	buf  []byte
 	asm  Assembler
 	lost int // records overwritten before they were read
+	// next is the sequence number the next record should carry, once a
+	// record was read; skipped says the kernel reported records
+	// overwritten since the last one read.
+	next    Opt[uint64]
+	skipped bool
 }
 
 // OpenTail opens /dev/kmsg at its first record, or with fromNow after its
@@ -102,7 +108,11 @@ func OpenTail(fromNow bool) (*Tail, error) {
 			return nil, fmt.Errorf("seek to the end of %s: %w", KmsgPath, err)
 		}
 	}
-	return &Tail{fd: fd, buf: make([]byte, kmsgRecordMax)}, nil
+	return newTail(fd, func(b []byte) (int, error) { return unix.Read(fd, b) }), nil
+}
+
+func newTail(fd int, read func([]byte) (int, error)) *Tail {
+	return &Tail{fd: fd, read: read, buf: make([]byte, kmsgRecordMax)}
 }
 
 // Read reads the records logged since the last Read, hands fn each item
@@ -110,14 +120,15 @@ func OpenTail(fromNow bool) (*Tail, error) {
 // stops the reading and is returned.
 func (t *Tail) Read(fn func(Item) error) (records int, err error) {
 	for {
-		n, err := unix.Read(t.fd, t.buf)
+		n, err := t.read(t.buf)
 		switch {
 		case errors.Is(err, unix.EAGAIN):
 			return records, nil
 		case errors.Is(err, unix.EPIPE):
 			// The ring buffer overwrote records before they were read; the
-			// next read returns the oldest one left.
-			t.lost++
+			// next read returns the oldest one left, and its sequence
+			// number says how many are gone.
+			t.skipped = true
 			t.asm.Flush()
 			continue
 		case errors.Is(err, unix.EINTR):
@@ -130,11 +141,26 @@ func (t *Tail) Read(fn func(Item) error) (records int, err error) {
 		if err != nil {
 			continue
 		}
+		t.count(m.Seq.V)
 		t.asm.Add(&m)
 		if err := t.emit(fn); err != nil {
 			return records, err
 		}
 	}
+}
+
+// count counts the records between the last one read and the one
+// numbered seq as lost. Before the first record read, where the reading
+// began is not known: the kernel's report of records overwritten counts
+// as one then, the least it can mean.
+func (t *Tail) count(seq uint64) {
+	switch {
+	case t.next.OK && seq > t.next.V:
+		t.lost += int(seq - t.next.V)
+	case !t.next.OK && t.skipped:
+		t.lost++
+	}
+	t.next, t.skipped = some(seq+1), false
 }
 
 // Pending returns copies of the items read but not complete yet: the

@@ -1,0 +1,96 @@
+package kernlog
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// fakeKmsg behaves as read(2) of /dev/kmsg does: one record per read,
+// EAGAIN at the end, and EPIPE, once, when the records after the last one
+// read were overwritten, the next read returning the oldest one left.
+type fakeKmsg struct {
+	mu      sync.Mutex
+	records []string // the ring buffer, oldest first
+	first   uint64   // the sequence number of records[0]
+	hold    int      // the ring buffer's size, in records
+	pos     uint64   // the sequence number the reader reads next
+}
+
+func newFakeKmsg(hold int) *fakeKmsg { return &fakeKmsg{hold: hold} }
+
+// log adds a kernel record of message, overwriting the oldest when the
+// ring buffer is full.
+func (k *fakeKmsg) log(level int, message string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	seq := k.first + uint64(len(k.records))
+	k.records = append(k.records, fmt.Sprintf("%d,%d,%d,-;%s\n", level, seq, 1000+seq, message))
+	if len(k.records) > k.hold {
+		k.records = k.records[1:]
+		k.first++
+	}
+}
+
+func (k *fakeKmsg) read(b []byte) (int, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	switch {
+	case k.pos < k.first:
+		k.pos = k.first
+		return 0, unix.EPIPE
+	case k.pos == k.first+uint64(len(k.records)):
+		return 0, unix.EAGAIN
+	}
+	n := copy(b, k.records[k.pos-k.first])
+	k.pos++
+	return n, nil
+}
+
+// unread is how many records the reader has not read yet.
+func (k *fakeKmsg) unread() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return int(k.first + uint64(len(k.records)) - max(k.pos, k.first))
+}
+
+// The Tail counts the records the kernel overwrote before they were read,
+// not the times it said so.
+func TestTailCountsLostRecords(t *testing.T) {
+	k := newFakeKmsg(4)
+	tail := newTail(-1, k.read)
+	read := func() {
+		t.Helper()
+		if _, err := tail.Read(func(Item) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 3 {
+		k.log(6, fmt.Sprint("before ", i))
+	}
+	read()
+	if tail.lost != 0 {
+		t.Fatalf("lost %d records with none overwritten", tail.lost)
+	}
+	for i := range 7 { // 3 of them are overwritten
+		k.log(6, fmt.Sprint("after ", i))
+	}
+	read()
+	if tail.lost != 3 {
+		t.Errorf("lost %d records, want 3", tail.lost)
+	}
+
+	// Where a reading that began at the end was is not known before its
+	// first record: an overwrite then counts as one.
+	k = newFakeKmsg(2)
+	tail = newTail(-1, k.read)
+	for i := range 5 {
+		k.log(6, fmt.Sprint("record ", i))
+	}
+	read()
+	if tail.lost != 1 {
+		t.Errorf("lost %d records before the first one read, want 1 (at least one)", tail.lost)
+	}
+}
