@@ -40,7 +40,7 @@ check: lint check-generated test vmtest ## what CI runs: lint, generated objects
 
 # The packages that run goroutines of their own, tested again under the race
 # detector.
-RACE_PKGS := ./internal/attribute ./internal/browser ./internal/container \
+RACE_PKGS := ./internal/attribute ./internal/browser ./internal/container ./internal/kernlog \
 	./internal/ksym ./internal/memcg ./internal/memstate ./internal/metrics ./internal/pipeline \
 	./internal/sampler ./internal/stream ./internal/tracer
 

@@ -80,12 +80,21 @@ const KmsgPath = "/dev/kmsg"
 const kmsgRecordMax = 16 << 10
 
 // Reader follows the kernel log from /dev/kmsg and collects the OOM reports
-// in it. Its methods may be called from several goroutines; they take turns,
-// each wait and Log after the wait before it.
+// in it. It reads each record as soon as the kernel logs it, not when a
+// wait asks: the kernel's buffer holds 128 KiB on common configurations,
+// and an OOM that finds nothing left to kill logs a whole report on every
+// retry of the allocation, so a reader that waited for a question could
+// find the kill it is asked about already overwritten. Its methods may be
+// called from several goroutines.
 type Reader struct {
-	mu  sync.Mutex
-	t   *Tail
-	col *collector // of t's assembler
+	t    *Tail
+	stop chan struct{} // closed by Close
+	done chan struct{} // closed when the reading has ended
+
+	mu      sync.Mutex
+	col     *collector    // of t's assembler
+	err     error         // why the reading ended, if it did
+	changed chan struct{} // closed, and replaced, when col or err changes
 }
 
 // OpenKmsg opens /dev/kmsg positioned after its last record, so the Reader
@@ -97,12 +106,59 @@ func OpenKmsg() (*Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Reader{t: t, col: collectorOf(&t.asm)}, nil
+	return newReader(t), nil
 }
 
-// Close closes the log device.
+func newReader(t *Tail) *Reader {
+	r := &Reader{t: t, col: collectorOf(&t.asm), stop: make(chan struct{}), done: make(chan struct{}), changed: make(chan struct{})}
+	go r.follow()
+	return r
+}
+
+// Close stops the reading and closes the log device.
 func (r *Reader) Close() error {
+	close(r.stop)
+	<-r.done
 	return r.t.Close()
+}
+
+// follow reads records as the kernel logs them until Close, or until the
+// log cannot be read.
+func (r *Reader) follow() {
+	defer close(r.done)
+	collect := func(it Item) error {
+		r.col.done.addItem(it)
+		return nil
+	}
+	for {
+		select {
+		case <-r.stop:
+			return
+		default:
+		}
+		r.mu.Lock()
+		n, err := r.t.Read(collect)
+		r.mu.Unlock()
+		if n == 0 && err == nil {
+			if err = r.t.waitRecord(waitPoll); err == nil {
+				continue
+			}
+		}
+		r.publish(err)
+		if err != nil {
+			return
+		}
+	}
+}
+
+// publish wakes the waits after a reading: what they wait for may have
+// come, or the reading ended with err.
+func (r *Reader) publish(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.err = err
+	close(r.changed)
+	r.changed = make(chan struct{})
 }
 
 // WaitKill waits for the kernel's first report, since the Reader was
@@ -162,38 +218,34 @@ func (r *Reader) Log() Log {
 	return r.col.snapshot()
 }
 
-// waitPoll bounds each wait for a record, so that a wait notices ctx.
+// waitPoll bounds each wait for a record, so that the reading notices
+// Close.
 const waitPoll = 50 * time.Millisecond
 
-// wait reads records until done reports true for what was collected, or
-// ctx is done.
+// wait waits until done reports true for what was collected, or ctx is
+// done, or the reading ended.
 func (r *Reader) wait(ctx context.Context, done func(*Log) bool) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	collect := func(it Item) error {
-		r.col.done.addItem(it)
-		return nil
-	}
 	for {
-		if l := r.col.snapshot(); done(&l) {
+		r.mu.Lock()
+		l, err, changed := r.col.snapshot(), r.err, r.changed
+		r.mu.Unlock()
+		switch {
+		case done(&l):
 			return nil
-		}
-		if err := ctx.Err(); err != nil {
-			return r.waitError(err)
-		}
-		n, err := r.t.Read(collect)
-		if err != nil {
+		case err != nil:
 			return err
 		}
-		if n == 0 {
-			if err := r.t.waitRecord(waitPoll); err != nil {
-				return err
-			}
+		select {
+		case <-ctx.Done():
+			return r.waitError(ctx.Err())
+		case <-changed:
 		}
 	}
 }
 
 func (r *Reader) waitError(err error) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	l := r.col.snapshot()
 	return fmt.Errorf("%w (saw %d kills, %d malformed OOM lines, %d records lost)",
 		err, len(l.Kills), len(l.Malformed), r.t.lost)

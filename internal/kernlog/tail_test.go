@@ -1,9 +1,11 @@
 package kernlog
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -56,6 +58,10 @@ func (k *fakeKmsg) unread() int {
 	return int(k.first + uint64(len(k.records)) - max(k.pos, k.first))
 }
 
+func killedLine(pid int) string {
+	return fmt.Sprintf("Memory cgroup out of memory: Killed process %d (hog) total-vm:1000kB, anon-rss:900kB, file-rss:4kB, shmem-rss:0kB, UID:0 pgtables:100kB oom_score_adj:0", pid)
+}
+
 // The Tail counts the records the kernel overwrote before they were read,
 // not the times it said so.
 func TestTailCountsLostRecords(t *testing.T) {
@@ -92,5 +98,34 @@ func TestTailCountsLostRecords(t *testing.T) {
 	read()
 	if tail.lost != 1 {
 		t.Errorf("lost %d records before the first one read, want 1 (at least one)", tail.lost)
+	}
+}
+
+// A Reader reads the log without being asked: a kill stays found when the
+// kernel logged more than its buffer holds between the kill and the wait.
+func TestReaderKeepsUpWithTheLog(t *testing.T) {
+	k := newFakeKmsg(64)
+	r := newReader(newTail(-1, k.read))
+	defer r.Close()
+	k.log(4, "hog invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=0")
+	k.log(3, killedLine(4242))
+	deadline := time.Now().Add(10 * time.Second)
+	for k.unread() > 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the Reader did not read the kill before it was asked for it")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	for i := range 200 { // the kill's records are overwritten
+		k.log(4, fmt.Sprint("Out of memory and no killable processes... ", i))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	kill, err := r.WaitKill(ctx, 4242)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kill.Comm != "hog" {
+		t.Errorf("kill of %q, want hog", kill.Comm)
 	}
 }
