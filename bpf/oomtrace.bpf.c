@@ -292,11 +292,15 @@ static __always_inline void fill_victim_mm(struct oom_kill_event *ev, struct tas
 	ev->pgtables_kb = BPF_CORE_READ(mm, pgtables_bytes.counter) >> 10;
 }
 
+#define EEXIST 17
+
 /* Whether task is the first thread of its process to get here, for seen, a
- * map of processes (reported_victims, reported_exits). Any failure to add
- * the process means a sibling did: an update in flight on the same CPU can
- * fail with EBUSY rather than EEXIST (taking only EEXIST so, 5.10 reported
- * one process's exit three times), and an LRU map makes room by itself. */
+ * map of processes (reported_victims, reported_exits). Only EEXIST means a
+ * sibling was first; any other failure (no memory, a busy bucket) reports
+ * the task rather than lose a kill. The result is compared as an int: until
+ * Linux 6.4 the map operations returned int, and the call the verifier
+ * patches straight to them leaves the upper half of the register zero, so
+ * 5.10 hands back -EEXIST as 0xffffffef, which a long never equals. */
 static __always_inline bool first_of_process(void *seen, struct task_struct *task)
 {
 	struct process_key key = {
@@ -305,7 +309,7 @@ static __always_inline bool first_of_process(void *seen, struct task_struct *tas
 	};
 	__u8 one = 1;
 
-	return bpf_map_update_elem(seen, &key, &one, BPF_NOEXIST) == 0;
+	return (int)bpf_map_update_elem(seen, &key, &one, BPF_NOEXIST) != -EEXIST;
 }
 
 static __always_inline bool wanted_kill(struct task_struct *victim, struct mem_cgroup *victim_memcg)
