@@ -374,8 +374,14 @@ func TestVMGlobalOOM(t *testing.T) {
 			}
 		}
 	}
-	if before == 0 {
-		t.Errorf("no direct reclaim event before the global OOM of %d; reclaim events: %v", pid, seen)
+	// The reclaim programs can be preempted on kernels built with
+	// CONFIG_PREEMPT_LAZY (7.2, 7.3), and the kernel skips a program's run
+	// on a CPU where it is still running: in 7.2's kprobe mode
+	// direct_reclaim_end missed a run in 1 of 8 global OOMs. Where the
+	// trigger's episodes were the ones skipped, the others still in
+	// reclaim end only after the kill, and none is seen before it.
+	if before == 0 && skipped == 0 {
+		t.Errorf("no direct reclaim event before the global OOM of %d, and no run of the programs skipped; reclaim events: %v", pid, seen)
 	}
 	if byTrigger == 0 && skipped == 0 {
 		t.Errorf("no direct reclaim episode of the trigger %d (%q) before the kill, and no run of the programs skipped; reclaim events: %v",
