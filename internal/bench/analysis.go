@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -204,9 +205,20 @@ type throughputDecision struct {
 func (s *stormResults) decidingRan() int {
 	ran := 0
 	for _, tr := range s.trials {
-		ran = max(ran, tr.round+1-(s.rounds+s.pairs))
+		if slices.Contains(throughputConfigs, tr.cfg) {
+			ran = max(ran, tr.round+1-(s.rounds+s.pairs))
+		}
 	}
 	return ran
+}
+
+// nextRound is the number of the round after every round that ran.
+func (s *stormResults) nextRound() int {
+	next := 0
+	for _, tr := range s.trials {
+		next = max(next, tr.round+1)
+	}
+	return next
 }
 
 // decideThroughput holds the interval of the median of oomtrace's
@@ -231,6 +243,85 @@ func (s *stormResults) decideThroughput() (throughputDecision, bool) {
 	case d.lo >= throughputTargetRatio:
 		d.verdict = met
 	case d.hi < throughputTargetRatio:
+		d.verdict = missed
+	default:
+		d.verdict = undecided
+	}
+	return d, true
+}
+
+// episodeDecision is the reclaim episode target's verdict on the rounds so
+// far. Like the throughput's, it is looked at twice (firstLookLevel), and
+// held against intervals of medians, not medians: oomtrace's episode
+// against episodeCostLimit, and its ratio to bpftrace's episode of the
+// same round against episodeBpftraceMost. On this host the clock read
+// alone moves by tens of nanoseconds from one run to the next, and the
+// median ratio with it, from either side of the target.
+type episodeDecision struct {
+	ours, ratios     sample // per round with statistics: oomtrace's episode, ns; it ÷ bpftrace's
+	level            float64
+	nsLo, nsHi       float64
+	ratioLo, ratioHi float64
+	coverage         float64 // of the ratios' interval
+	verdict          verdict
+	rounds, deciding int // rounds compared; of them, the deciding rounds
+}
+
+// episodeRounds are the per-round figures of the episode target: for each
+// round with both, oomtrace's episode in its trial with statistics, and
+// its ratio to bpftrace's episode in the same round.
+func (s *stormResults) episodeRounds() (ours, ratios sample) {
+	theirs := make(map[int]float64) // by round
+	for _, tr := range s.trials {
+		if tr.cfg == (stormConfig{tool: toolBpftrace, stats: true}) {
+			theirs[tr.round] = episodeCost(tr.progs)
+		}
+	}
+	for _, tr := range s.trials {
+		if tr.cfg != (stormConfig{tool: toolOomtrace, stats: true}) {
+			continue
+		}
+		if t, ok := theirs[tr.round]; ok {
+			ns := episodeCost(tr.progs)
+			if q := ratio(ns, t); !math.IsNaN(q) {
+				ours, ratios = append(ours, ns), append(ratios, q)
+			}
+		}
+	}
+	return ours, ratios
+}
+
+// episodeRan is how many deciding rounds of the episode target ran.
+func (s *stormResults) episodeRan() int {
+	ran := make(map[int]bool)
+	for _, tr := range s.trials {
+		if tr.round >= s.rounds && slices.Contains(episodeConfigs, tr.cfg) {
+			ran[tr.round] = true
+		}
+	}
+	return len(ran)
+}
+
+// decideEpisode holds the intervals of the medians of oomtrace's episode
+// and of its per-round ratio to bpftrace's against their limits: met when
+// both intervals are at or under them, missed when either is over, and
+// undecided otherwise. False when no round has both tools' statistics.
+func (s *stormResults) decideEpisode() (episodeDecision, bool) {
+	d := episodeDecision{level: firstLookLevel, deciding: s.episodeRan()}
+	d.ours, d.ratios = s.episodeRounds()
+	if len(d.ratios) == 0 {
+		return d, false
+	}
+	if d.deciding > 0 {
+		d.level = secondLookLevel
+	}
+	d.rounds = len(d.ratios)
+	d.nsLo, d.nsHi, _ = d.ours.medianInterval(d.level)
+	d.ratioLo, d.ratioHi, d.coverage = d.ratios.medianInterval(d.level)
+	switch {
+	case d.nsHi <= episodeCostLimit && d.ratioHi <= episodeBpftraceMost:
+		d.verdict = met
+	case d.nsLo > episodeCostLimit || d.ratioLo > episodeBpftraceMost:
 		d.verdict = missed
 	default:
 		d.verdict = undecided

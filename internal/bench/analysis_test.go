@@ -397,7 +397,9 @@ func TestWriteMarkdownVerdicts(t *testing.T) {
 	md := buf.String()
 	for _, want := range []string{
 		"| each reclaim program ≤ 200 ns per run (median), against an empty program on the same tracepoint | memcg_reclaim_begin 400 ns (empty program 70 ns), memcg_reclaim_end 200 ns (empty program 60 ns) | **missed** |",
-		"| reclaim episode (begin + end) ≤ 400 ns of kernel run time, and ≤ ½ of bpftrace's | 600 ns, bpftrace 1.80 µs: 0.33× | **missed** |",
+		"| reclaim episode (begin + end) ≤ 400 ns of kernel run time, and ≤ ½ of bpftrace's | 600 ns (the median's interval 600 ns – 600 ns), bpftrace 1.80 µs: 0.33×, the median of the per-round ratios (its interval 0.33× – 0.33×, 0% confidence over 1 rounds; rounds 0.33× – 0.33×) | **missed** |",
+		"The reclaim episode's target is looked at once, after those rounds",
+		"The first 1 rounds with statistics decided the episode target (their medians' intervals at 0% confidence).",
 		"| storm throughput with oomtrace ≥ 98% of untraced | 76.2% per CPU-second of the storm and the tracer (the median's interval 76.2% – 76.2%, 0% confidence over 1 rounds; rounds 76.2% – 76.2%); 99.0% by the wall clock (99.0% – 99.0%, 0% confidence over 1 rounds; rounds 99.0% – 99.0%) | **missed** |",
 		"| kill line written p99 ≤ 1 ms after `oom:mark_victim` on an idle host, ≤ 2 ms with 1,000 processes in the cgroup | idle host: 4.00 ms | **missed** |",
 		"The throughput target is looked at twice. After those rounds, its verdict is the interval of the median of oomtrace's per-round ratios at 99% confidence; only if that interval holds the target do 160 more pairs run",
@@ -730,7 +732,7 @@ func TestEpisodeFloorWhy(t *testing.T) {
 	end := func(label string, runtime time.Duration) map[string]progDelta {
 		return map[string]progDelta{label: {Label: label, Runs: 1000, Runtime: runtime}}
 	}
-	s := &stormResults{duration: time.Second, trials: []stormTrial{
+	s := &stormResults{duration: time.Second, rounds: 1, trials: []stormTrial{
 		trial(toolOomtrace, "", map[string]progDelta{
 			"memcg_reclaim_begin": {Runs: 1000, Runtime: 110 * us},
 			"memcg_reclaim_end":   {Runs: 1000, Runtime: 190 * us},
@@ -746,7 +748,7 @@ func TestEpisodeFloorWhy(t *testing.T) {
 		trial(toolReclaimStep, "end_histogram", end("end_histogram", 170*us)),
 	}}
 	got := episodeTarget(&Results{storm: s})
-	if got.verdict != missed || !strings.Contains(got.measured, "300 ns, bpftrace 540 ns") {
+	if got.verdict != missed || !strings.Contains(got.measured, "300 ns (the median's interval 300 ns – 300 ns), bpftrace 540 ns: 0.56×") {
 		t.Errorf("target %+v", got)
 	}
 	// Floor 30 ns and clock 80 ns, twice: 220 ns of bpftrace's 540 ns.
@@ -754,5 +756,92 @@ func TestEpisodeFloorWhy(t *testing.T) {
 		"finding the cgroup, counting the episode and the filters took 80 ns."
 	if !strings.Contains(got.why, want) {
 		t.Errorf("why %q lacks %q", got.why, want)
+	}
+}
+
+func TestEpisodeVerdict(t *testing.T) {
+	// stormOf is a storm whose rounds with statistics have oomtrace's
+	// episode cost ours[i] ns and bpftrace's theirs[i]: the first five are
+	// the rounds every run has, the rest the episode's deciding pairs,
+	// numbered after the throughput's rounds.
+	stormOf := func(ours, theirs []float64) *stormResults {
+		s := &stormResults{duration: time.Second, rounds: 5, pairs: 10, episodePairs: 30}
+		episode := func(begin, end string, ns float64) map[string]progDelta {
+			return map[string]progDelta{
+				begin: {Label: begin, Runs: 1000, Runtime: time.Duration(400 * ns)},
+				end:   {Label: end, Runs: 1000, Runtime: time.Duration(600 * ns)},
+			}
+		}
+		for i := range ours {
+			round := i
+			if i >= s.rounds {
+				round = s.rounds + s.pairs + i
+			}
+			s.trials = append(s.trials,
+				stormTrialOf(toolOomtrace, true, round, 1000, episode("memcg_reclaim_begin", "memcg_reclaim_end", ours[i])),
+				stormTrialOf(toolBpftrace, true, round, 1000, episode("mm_vmscan_memcg_reclaim_begin", "mm_vmscan_memcg_reclaim_end", theirs[i])))
+		}
+		return s
+	}
+	repeat := func(v float64, n int) []float64 { return slices.Repeat([]float64{v}, n) }
+	// Against bpftrace's 700 ns, oomtrace's episodes at these ratios stay
+	// under 400 ns: only the ratio decides.
+	of700 := func(ratios ...float64) []float64 {
+		ns := slices.Clone(ratios)
+		for i := range ns {
+			ns[i] *= 700
+		}
+		return ns
+	}
+	bpftrace := repeat(700, 25)
+	straddling := []float64{0.46, 0.48, 0.50, 0.51, 0.52}
+	for _, c := range []struct {
+		name         string
+		ours, theirs []float64
+		want         verdict
+		why          string
+	}{
+		{"every round under both limits", of700(0.38, 0.44, 0.46, 0.47, 0.49), bpftrace[:5], met,
+			"The first 5 rounds with statistics decided the episode target (their medians' intervals at 94% confidence)."},
+		{"the ratio's rounds on both sides", of700(straddling...), bpftrace[:5], undecided,
+			"The first 5 rounds with statistics left the episode target undecided (their medians' intervals at 94% " +
+				"confidence), and the storm stopped before the pairs that would have decided it. These rounds do not " +
+				"decide it: oomtrace's episode lies between 322 ns and 364 ns, and its ratio to bpftrace's between 0.46× and 0.52×"},
+		// 25 rounds at 96%: the seventh to the nineteenth value.
+		{"decided by the deciding pairs", of700(append(slices.Clone(straddling), repeat(0.47, 20)...)...), bpftrace, met,
+			"The first 5 rounds with statistics left the episode target undecided, so 20 more pairs ran under oomtrace " +
+				"and bpftrace alone, and its verdict is that of all 25 rounds, their medians' intervals at 99% confidence."},
+		{"the deciding pairs still on both sides", of700(append(slices.Clone(straddling), append(repeat(0.49, 10), repeat(0.51, 10)...)...)...), bpftrace, undecided,
+			"so 20 more pairs ran"},
+		{"every round over half of bpftrace's", repeat(300, 5), repeat(500, 5), missed, ""},
+		{"every round over 400 ns", repeat(450, 5), repeat(2000, 5), missed, ""},
+	} {
+		s := stormOf(c.ours, c.theirs)
+		tg := episodeTarget(&Results{storm: s})
+		if tg.verdict != c.want {
+			t.Errorf("%s: verdict %s, want %s (%s)", c.name, tg.verdict, c.want, tg.measured)
+		}
+		if !strings.Contains(tg.why, c.why) {
+			t.Errorf("%s: why lacks %q:\n%s", c.name, c.why, tg.why)
+		}
+		if (tg.verdict == undecided) != strings.Contains(tg.why, "do not decide") {
+			t.Errorf("%s: %s, but why says %q", c.name, tg.verdict, tg.why)
+		}
+		// The episode's rounds are not the throughput's deciding pairs.
+		if ran := s.decidingRan(); ran != 0 {
+			t.Errorf("%s: %d throughput pairs counted as run", c.name, ran)
+		}
+	}
+	// Asked for no deciding pairs, the first look's undecided verdict stands.
+	s := stormOf(of700(straddling...), bpftrace[:5])
+	s.episodePairs = 0
+	if why := episodeTarget(&Results{storm: s}).why; !strings.Contains(why, "no more pairs were asked for (`-episode-pairs 0`)") {
+		t.Errorf("why does not say no deciding pairs were asked for: %s", why)
+	}
+	// A round without bpftrace's trial compares nothing.
+	s = stormOf([]float64{300}, []float64{1000})
+	s.trials = s.trials[:1]
+	if got := episodeTarget(&Results{storm: s}); got.verdict != notMeasuredVerdict {
+		t.Errorf("target without bpftrace's rounds %+v", got)
 	}
 }

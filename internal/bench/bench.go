@@ -51,6 +51,11 @@ type Config struct {
 	// leave the throughput target undecided: its second look
 	// (decideThroughput).
 	DecidingPairs int
+	// EpisodePairs are rounds of the storm under oomtrace and under
+	// bpftrace, with the BPF statistics on, run only when the rounds
+	// before leave the reclaim episode's target undecided
+	// (decideEpisode).
+	EpisodePairs int
 
 	KillCostRounds int // rounds of kills under oomtrace, then bpftrace
 	KillCostKills  int // kills per round and tool
@@ -77,7 +82,8 @@ type Config struct {
 }
 
 // DefaultConfig is what make bench runs: about fourteen minutes on two CPUs,
-// and about 17 more when the throughput target needs its deciding pairs.
+// about 17 more when the throughput target needs its deciding pairs, and
+// about 4 more when the reclaim episode's target needs its own.
 func DefaultConfig() Config {
 	return Config{
 		Oomtrace:         "bin/oomtrace",
@@ -93,6 +99,7 @@ func DefaultConfig() Config {
 		StormFileBytes:   256 << 20,
 		ThroughputPairs:  10,
 		DecidingPairs:    160,
+		EpisodePairs:     30,
 		KillCostRounds:   3,
 		KillCostKills:    5,
 		Kills:            100,
@@ -176,9 +183,9 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 			return nil, fmt.Errorf("unknown scenario %q (want one of %v)", name, Scenarios)
 		}
 	}
-	if cfg.Rounds < 1 || cfg.ThroughputPairs < 0 || cfg.DecidingPairs < 0 {
-		return nil, fmt.Errorf("rounds %d, throughput pairs %d and deciding pairs %d: want rounds ≥ 1 and pairs ≥ 0",
-			cfg.Rounds, cfg.ThroughputPairs, cfg.DecidingPairs)
+	if cfg.Rounds < 1 || cfg.ThroughputPairs < 0 || cfg.DecidingPairs < 0 || cfg.EpisodePairs < 0 {
+		return nil, fmt.Errorf("rounds %d, throughput pairs %d, deciding pairs %d and episode pairs %d: want rounds ≥ 1 and pairs ≥ 0",
+			cfg.Rounds, cfg.ThroughputPairs, cfg.DecidingPairs, cfg.EpisodePairs)
 	}
 	if os.Geteuid() != 0 {
 		return nil, errors.New("the benchmark needs root: it loads BPF programs, makes memory cgroups and reads /dev/kmsg")

@@ -51,7 +51,11 @@ type stormResults struct {
 	// decidingPairs are pairs like those, to run after them when they
 	// leave the throughput target undecided (decideThroughput).
 	decidingPairs int
-	trials        []stormTrial
+	// episodePairs are rounds of the storm under oomtrace and under
+	// bpftrace, both with statistics, to run last when the rounds before
+	// leave the reclaim episode's target undecided (decideEpisode).
+	episodePairs int
+	trials       []stormTrial
 }
 
 var stormConfigs = []stormConfig{
@@ -80,11 +84,18 @@ func rotate[T any](xs []T, r int) []T {
 // compare the storm untraced and under oomtrace, back to back.
 var throughputConfigs = []stormConfig{{toolNone, false, ""}, {toolOomtrace, false, ""}}
 
+// episodeConfigs are the configurations of the rounds that decide the
+// reclaim episode's target: oomtrace's and bpftrace's programs, with the
+// kernel's run-time statistics.
+var episodeConfigs = []stormConfig{{toolOomtrace, true, ""}, {toolBpftrace, true, ""}}
+
 // stormScenario runs the reclaim storm under every configuration,
 // interleaved, for the configured number of rounds; then, for the
 // throughput target, more rounds of the storm untraced and under oomtrace
 // alone, each pair in the other order than the one before; then, if those
-// leave the target undecided, the deciding pairs.
+// leave the target undecided, the deciding pairs; and last, if the rounds
+// with statistics leave the reclaim episode's target undecided, its own
+// deciding pairs.
 func (b *bencher) stormScenario(ctx context.Context) (*stormResults, error) {
 	spec := stormSpec{workers: b.cfg.StormWorkers, limitBytes: b.cfg.StormLimitBytes, fileBytes: b.cfg.StormFileBytes}
 	st, err := newStorm(b.h, b.top+"/storm", spec, b.cfg.WorkDir)
@@ -93,15 +104,30 @@ func (b *bencher) stormScenario(ctx context.Context) (*stormResults, error) {
 	}
 	defer st.remove()
 	res := &stormResults{spec: spec, duration: b.cfg.StormDuration, rounds: b.cfg.Rounds, pairs: b.cfg.ThroughputPairs,
-		decidingPairs: b.cfg.DecidingPairs}
+		decidingPairs: b.cfg.DecidingPairs, episodePairs: b.cfg.EpisodePairs}
 	first := b.cfg.Rounds + b.cfg.ThroughputPairs
-	if err := b.stormRounds(ctx, st, res, 0, first); err != nil {
+	configs := func(round int) []stormConfig {
+		if round < b.cfg.Rounds {
+			return stormConfigs
+		}
+		return throughputConfigs
+	}
+	if err := b.stormRounds(ctx, st, res, 0, first, configs); err != nil {
 		return res, err
 	}
 	if d, ok := res.decideThroughput(); ok && d.verdict == undecided && res.decidingPairs > 0 {
 		b.logf("storm: %d rounds leave the throughput target undecided (%s – %s at %.0f%% confidence): %d more pairs",
 			first, fmtPct(d.lo), fmtPct(d.hi), 100*d.coverage, res.decidingPairs)
-		if err := b.stormRounds(ctx, st, res, first, first+res.decidingPairs); err != nil {
+		if err := b.stormRounds(ctx, st, res, first, first+res.decidingPairs, configs); err != nil {
+			return res, err
+		}
+	}
+	if d, ok := res.decideEpisode(); ok && d.verdict == undecided && res.episodePairs > 0 {
+		b.logf("storm: %d rounds leave the reclaim episode's target undecided (oomtrace %s – %s, %s – %s of bpftrace's, at %.0f%% confidence): %d more pairs",
+			d.rounds, fmtNS(d.nsLo), fmtNS(d.nsHi), fmtRatio(d.ratioLo), fmtRatio(d.ratioHi), 100*d.coverage, res.episodePairs)
+		next := res.nextRound()
+		episodes := func(int) []stormConfig { return episodeConfigs }
+		if err := b.stormRounds(ctx, st, res, next, next+res.episodePairs, episodes); err != nil {
 			return res, err
 		}
 	}
@@ -109,15 +135,11 @@ func (b *bencher) stormScenario(ctx context.Context) (*stormResults, error) {
 }
 
 // stormRounds runs the storm's rounds numbered from `from` up to, but not
-// including, `to`: every configuration in the first cfg.Rounds rounds, the
-// throughput pairs in the rounds after them.
-func (b *bencher) stormRounds(ctx context.Context, st *storm, res *stormResults, from, to int) error {
+// including, `to`, each under the configurations configs gives for its
+// number, rotated so that each round starts with the next one.
+func (b *bencher) stormRounds(ctx context.Context, st *storm, res *stormResults, from, to int, configs func(round int) []stormConfig) error {
 	for round := from; round < to; round++ {
-		cfgs := stormConfigs
-		if round >= b.cfg.Rounds {
-			cfgs = throughputConfigs
-		}
-		for _, cfg := range rotate(cfgs, round) {
+		for _, cfg := range rotate(configs(round), round) {
 			if err := ctx.Err(); err != nil {
 				return err
 			}

@@ -281,18 +281,55 @@ func episodeTarget(r *Results) target {
 	if r.storm == nil {
 		return notMeasured(name)
 	}
-	_, ours := r.storm.costs(toolOomtrace)
-	_, theirs := r.storm.costs(toolBpftrace)
-	if len(ours) == 0 || len(theirs) == 0 {
+	d, ok := r.storm.decideEpisode()
+	if !ok {
 		return notMeasured(name)
 	}
-	q := ratio(ours.median(), theirs.median())
-	return target{name: name, measured: fmt.Sprintf("%s, bpftrace %s: %s", fmtNSAgainst(ours.median(), episodeCostLimit), fmtNS(theirs.median()), ratioUnit.against(q, episodeBpftraceMost)),
-		verdict: verdictOf(ours.median() <= episodeCostLimit && q <= episodeBpftraceMost),
-		why: "bpftrace's begin program does a hash-map update (`@start[tid] = nsecs`) and its end program a lookup, a delete " +
-			"and a histogram update, the least a reclaim tracer does; oomtrace's programs also keep a histogram per cgroup and " +
-			"kind and compare the episode with `--reclaim-min`. The row above splits the episode into its programs and " +
-			"the floor of each." + episodeFloorWhy(r.storm, ours.median(), theirs.median())}
+	_, theirs := r.storm.costs(toolBpftrace)
+	ours, q := d.ours.median(), d.ratios.median()
+	measured := fmt.Sprintf("%s (the median's interval %s – %s), bpftrace %s: %s, the median of the per-round ratios "+
+		"(its interval %s – %s, %.0f%% confidence over %d rounds; rounds %s)",
+		fmtNSAgainst(ours, episodeCostLimit), fmtNSAgainst(d.nsLo, episodeCostLimit), fmtNSAgainst(d.nsHi, episodeCostLimit),
+		fmtNS(theirs.median()), fmtVsEpisodeRatio(q), fmtVsEpisodeRatio(d.ratioLo), fmtVsEpisodeRatio(d.ratioHi),
+		100*d.coverage, d.rounds, fmtRange(d.ratios, fmtRatio))
+	why := episodeLooks(r.storm, d) + "bpftrace's begin program does a hash-map update (`@start[tid] = nsecs`) and its end " +
+		"program a lookup, a delete and a histogram update, the least a reclaim tracer does; oomtrace's programs also keep " +
+		"a histogram per cgroup and kind and compare the episode with `--reclaim-min`. The row above splits the episode " +
+		"into its programs and the floor of each." + episodeFloorWhy(r.storm, ours, theirs.median())
+	return target{name: name, measured: measured, verdict: d.verdict, why: why}
+}
+
+// fmtVsEpisodeRatio writes a ratio to bpftrace's episode apart from the
+// target's.
+func fmtVsEpisodeRatio(q float64) string { return ratioUnit.against(q, episodeBpftraceMost) }
+
+// episodeLooks says which of the episode target's looks gave its verdict
+// and, when undecided, how far apart the rounds were.
+func episodeLooks(s *stormResults, d episodeDecision) string {
+	first := d.rounds - d.deciding
+	var why string
+	switch {
+	case d.deciding > 0:
+		why = fmt.Sprintf("The first %d rounds with statistics left the episode target undecided, so %d more pairs ran "+
+			"under oomtrace and bpftrace alone, and its verdict is that of all %d rounds, their medians' intervals at "+
+			"%.0f%% confidence. ", first, d.deciding, d.rounds, 100*d.coverage)
+	case d.verdict == undecided && s.episodePairs == 0:
+		why = fmt.Sprintf("The first %d rounds with statistics left the episode target undecided (their medians' "+
+			"intervals at %.0f%% confidence), and no more pairs were asked for (`-episode-pairs 0`). ", first, 100*d.coverage)
+	case d.verdict == undecided:
+		why = fmt.Sprintf("The first %d rounds with statistics left the episode target undecided (their medians' "+
+			"intervals at %.0f%% confidence), and the storm stopped before the pairs that would have decided it. ",
+			first, 100*d.coverage)
+	default:
+		why = fmt.Sprintf("The first %d rounds with statistics decided the episode target (their medians' intervals at "+
+			"%.0f%% confidence). ", first, 100*d.coverage)
+	}
+	if d.verdict == undecided {
+		why += fmt.Sprintf("These rounds do not decide it: oomtrace's episode lies between %s and %s, and its ratio to "+
+			"bpftrace's between %s and %s, and a limit lies inside. ", fmtNS(d.nsLo), fmtNS(d.nsHi),
+			fmtVsEpisodeRatio(d.ratioLo), fmtVsEpisodeRatio(d.ratioHi))
+	}
+	return why
 }
 
 // episodeFloorWhy says what timing an episode costs at the least, from
@@ -978,6 +1015,20 @@ func writeCost(d *doc, r *Results) {
 		}
 		d.para("%s%s", rule, throughputLooks(s, dec))
 	}
+	if dec, ok := s.decideEpisode(); ok {
+		rule := fmt.Sprintf("The reclaim episode's target is looked at once, after those rounds: its verdict is the "+
+			"intervals, at %.0f%% confidence, of the medians of oomtrace's episode and of its ratio to bpftrace's episode "+
+			"in the same round. ", 100*firstLookLevel)
+		if s.episodePairs > 0 {
+			rule = fmt.Sprintf("The reclaim episode's target is looked at twice too. After those rounds, its verdict is "+
+				"the intervals, at %.0f%% confidence, of the medians of oomtrace's episode and of its ratio to bpftrace's "+
+				"episode in the same round; only if they leave it undecided do %d more pairs run, oomtrace's and "+
+				"bpftrace's programs with the statistics on, each pair in the other order than the one before, and the "+
+				"verdict is then that of all the rounds at %.0f%% confidence. ", 100*firstLookLevel, s.episodePairs,
+				100*secondLookLevel)
+		}
+		d.para("%s%s", rule, episodeLooks(s, dec))
+	}
 	d.failed(r, "storm", false)
 
 	d.para("### Per program, under the storm")
@@ -988,10 +1039,14 @@ func writeCost(d *doc, r *Results) {
 	theirs, theirEpisode := s.costs(toolBpftrace)
 	floor, _ := s.costs(toolEmpty)
 	writeCostTable(d, ours, theirs, floor, true)
-	d.para("Per reclaim episode (begin and end together): oomtrace %s, bpftrace %s, ratio %s. Runs the kernel skipped because "+
+	perRound := ""
+	if dec, ok := s.decideEpisode(); ok {
+		perRound = fmt.Sprintf(" (the median of the per-round ratios, which the target holds: %s)", fmtRatio(dec.ratios.median()))
+	}
+	d.para("Per reclaim episode (begin and end together): oomtrace %s, bpftrace %s, ratio %s%s. Runs the kernel skipped because "+
 		"another BPF program was running on the CPU (recursion misses, events lost without a trace): oomtrace %d, bpftrace %d.",
 		fmtNS(ourEpisode.median()), fmtNS(theirEpisode.median()), fmtRatio(ratio(ourEpisode.median(), theirEpisode.median())),
-		misses(ours), misses(theirs))
+		perRound, misses(ours), misses(theirs))
 	writeReclaimSteps(d, s)
 
 	d.para("### Per program, under OOM kills")

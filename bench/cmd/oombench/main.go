@@ -39,6 +39,7 @@ func run() int {
 	flag.DurationVar(&cfg.StormDuration, "storm", cfg.StormDuration, "length of one reclaim storm")
 	flag.IntVar(&cfg.ThroughputPairs, "throughput-pairs", cfg.ThroughputPairs, "rounds of the storm untraced and under oomtrace alone, after the others")
 	flag.IntVar(&cfg.DecidingPairs, "deciding-pairs", cfg.DecidingPairs, "more such rounds, run only when the ones before leave the throughput target undecided (0: none)")
+	flag.IntVar(&cfg.EpisodePairs, "episode-pairs", cfg.EpisodePairs, "rounds of the storm under oomtrace and bpftrace with BPF statistics, run only when the ones before leave the reclaim episode's target undecided (0: none)")
 	flag.IntVar(&cfg.StormWorkers, "storm-workers", cfg.StormWorkers, "memory cgroups reclaiming at once in a storm")
 	flag.IntVar(&cfg.Kills, "kills", cfg.Kills, "OOM kills per condition in the latency comparison")
 	flag.IntVar(&cfg.IdleProcs, "idle-procs", cfg.IdleProcs, "idle processes in the OOMing cgroup in the loaded condition")
