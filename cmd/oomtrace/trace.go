@@ -185,7 +185,8 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer, logg
 		return err
 	}
 	logger.Info("stopped", "mode", summary.Mode, "oom_kills", summary.Events[event.KindOOMKill],
-		"lost", summary.Lost, "decode_errors", summary.DecodeErrors, "skipped_runs", summary.SkippedRuns)
+		"lost", summary.Lost, "decode_errors", summary.DecodeErrors, "skipped_runs", summary.SkippedRuns.Total(),
+		"skipped_by_program", summary.SkippedRuns)
 	return nil
 }
 

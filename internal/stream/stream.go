@@ -10,9 +10,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -85,7 +87,35 @@ type Summary struct {
 	DecodeErrors uint64
 	// SkippedRuns are the programs' runs the kernel skipped (see
 	// tracer.Tracer.SkippedRuns), as last read.
-	SkippedRuns uint64
+	SkippedRuns SkippedRuns
+}
+
+// SkippedRuns are the runs of oomtrace's programs that the kernel skipped,
+// by program: which program missed runs says what may be missing (a
+// direct_reclaim_end run is an episode, a process_exit run an exit).
+type SkippedRuns map[string]uint64
+
+// Total is the runs skipped over all programs.
+func (sr SkippedRuns) Total() uint64 {
+	var total uint64
+	for _, n := range sr {
+		total += n
+	}
+	return total
+}
+
+// String lists the programs with skipped runs by name, each with its
+// count: "direct_reclaim_end:1,mark_victim:2", "" for none. Neither
+// separator needs quoting in a log line.
+func (sr SkippedRuns) String() string {
+	var b strings.Builder
+	for _, name := range slices.Sorted(maps.Keys(sr)) {
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, "%s:%d", name, sr[name])
+	}
+	return b.String()
 }
 
 // Run traces until ctx is done, then drains the ring buffer, writes the
@@ -283,8 +313,8 @@ type source interface {
 	UncountedReclaim() (uint64, error)
 	// FreeReclaimHistogram gives back the histogram of a removed cgroup.
 	FreeReclaimHistogram(cgroupID uint64, kind event.ReclaimKind) error
-	// SkippedRuns is how many runs of the programs the kernel skipped.
-	SkippedRuns() (uint64, error)
+	// SkippedRuns is how many runs of each program the kernel skipped.
+	SkippedRuns() (map[string]uint64, error)
 	Detach() error
 	Flush() error
 }
@@ -451,8 +481,8 @@ type session struct {
 	samples []event.Event
 
 	decodeErrors atomic.Uint64
-	lost         atomic.Uint64 // the kernel's count, as last written
-	skipped      atomic.Uint64 // the kernel's skipped runs, as last read
+	lost         atomic.Uint64               // the kernel's count, as last written
+	skipped      atomic.Pointer[SkippedRuns] // the kernel's skipped runs, as last read
 
 	// hierarchy, when not nil, tells the histograms of removed cgroups,
 	// which emitPeriodic frees.
@@ -472,7 +502,16 @@ type session struct {
 // summary is what the session saw so far.
 func (s *session) summary(mode event.Mode) Summary {
 	return Summary{Mode: mode, Events: s.pipe.Written(), Lost: s.lost.Load(), DecodeErrors: s.decodeErrors.Load(),
-		SkippedRuns: s.skipped.Load()}
+		SkippedRuns: s.skippedRuns()}
+}
+
+// skippedRuns is the kernel's count of skipped runs as last read: nil
+// before the first reading.
+func (s *session) skippedRuns() SkippedRuns {
+	if p := s.skipped.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // readLoop hands every record to the pipeline until the ring buffer is
@@ -539,14 +578,15 @@ func (s *session) emitPeriodic() error {
 	s.warnOnce(&s.uncountedWarned, uncounted, "uncounted_episodes", "reclaim histograms are full: reclaim_stats does not "+
 		"count the episodes of cgroups first seen now, until removed cgroups' histograms are freed (reclaim events "+
 		"still report those over --reclaim-min)")
-	skipped, err := s.tracer.SkippedRuns()
+	byProgram, err := s.tracer.SkippedRuns()
 	if err != nil {
 		return err
 	}
-	s.skipped.Store(skipped)
-	s.warnOnce(&s.skippedWarned, skipped, "skipped_runs", "the kernel skipped runs of oomtrace's programs, each started "+
+	skipped := SkippedRuns(byProgram)
+	s.skipped.Store(&skipped)
+	s.warnOnce(&s.skippedWarned, skipped.Total(), "skipped_runs", "the kernel skipped runs of oomtrace's programs, each started "+
 		"while the same program, preempted, was still running on that CPU: reclaim episodes, kills or exits of other "+
-		"tasks on it may be missing")
+		"tasks on it may be missing", "programs", skipped)
 
 	// These events come from oomtrace itself, not from a kernel task.
 	self := selfTask()
@@ -614,12 +654,12 @@ func (s *session) removed(c *event.Cgroup) bool {
 	return s.hierarchy.Removed(whole, c.ID)
 }
 
-// warnOnce logs msg with the count n under key the first time n is not
-// zero, and notes in *warned that it did.
-func (s *session) warnOnce(warned *bool, n uint64, key, msg string) {
+// warnOnce logs msg with the count n under key, and attrs after it, the
+// first time n is not zero, and notes in *warned that it did.
+func (s *session) warnOnce(warned *bool, n uint64, key, msg string, attrs ...any) {
 	if n > 0 && !*warned {
 		*warned = true
-		s.logger.Warn(msg, key, n)
+		s.logger.Warn(msg, append([]any{key, n}, attrs...)...)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -31,7 +32,7 @@ type fakeSource struct {
 	flushed   chan struct{}
 	lost      uint64
 	uncounted uint64
-	skipped   uint64
+	skipped   map[string]uint64
 	stats     []event.ReclaimStats
 	freed     []statsKey // histograms given back, in order
 	freeErr   error      // FreeReclaimHistogram's error
@@ -80,10 +81,10 @@ func (f *fakeSource) Lost() (uint64, error) {
 	return f.lost, nil
 }
 
-func (f *fakeSource) SkippedRuns() (uint64, error) {
+func (f *fakeSource) SkippedRuns() (map[string]uint64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.skipped, nil
+	return maps.Clone(f.skipped), nil
 }
 
 func (f *fakeSource) UncountedReclaim() (uint64, error) {
@@ -466,7 +467,13 @@ func TestKernelCountsWarnOnce(t *testing.T) {
 		name, warning, first string
 		set                  func(*fakeSource, uint64)
 	}{
-		{"skipped runs", "the kernel skipped runs", "skipped_runs=3", func(f *fakeSource, n uint64) { f.skipped = n }},
+		// Runs skipped by two programs: the warning names both.
+		{"skipped runs", "the kernel skipped runs", "skipped_runs=3 programs=direct_reclaim_end:2,mark_victim:1", func(f *fakeSource, n uint64) {
+			f.skipped = nil
+			if n > 0 {
+				f.skipped = map[string]uint64{"mark_victim": n / 3, "direct_reclaim_end": n - n/3}
+			}
+		}},
 		{"uncounted episodes", "reclaim histograms are full", "uncounted_episodes=3", func(f *fakeSource, n uint64) { f.uncounted = n }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -488,8 +495,8 @@ func TestKernelCountsWarnOnce(t *testing.T) {
 			if got := strings.Count(log.String(), tc.warning); got != 1 || !strings.Contains(log.String(), tc.first) {
 				t.Errorf("warnings %d, want one with %s:\n%s", got, tc.first, log.String())
 			}
-			if sum := s.summary(event.ModeTracepoint); sum.SkippedRuns != src.skipped {
-				t.Errorf("summary's skipped runs %d, want the last count %d", sum.SkippedRuns, src.skipped)
+			if sum := s.summary(event.ModeTracepoint); !maps.Equal(sum.SkippedRuns, src.skipped) {
+				t.Errorf("summary's skipped runs %v, want the last count %v", sum.SkippedRuns, src.skipped)
 			}
 		})
 	}
@@ -652,5 +659,29 @@ func TestRunWritesOutWhatItHeldOnError(t *testing.T) {
 	defer sink.mu.Unlock()
 	if len(sink.held) != 0 || len(sink.batches) != 1 || len(sink.batches[0]) != 2 {
 		t.Errorf("held %v, written %v; want the two events before the error written", sink.held, sink.batches)
+	}
+}
+
+func TestSkippedRunsText(t *testing.T) {
+	for _, c := range []struct {
+		runs  SkippedRuns
+		total uint64
+		text  string
+	}{
+		{nil, 0, ""},
+		{SkippedRuns{"signal_generate": 4, "direct_reclaim_end": 1, "mark_victim": 2}, 7, "direct_reclaim_end:1,mark_victim:2,signal_generate:4"},
+	} {
+		if got := c.runs.Total(); got != c.total {
+			t.Errorf("%v: total %d, want %d", c.runs, got, c.total)
+		}
+		if got := c.runs.String(); got != c.text {
+			t.Errorf("%v: text %q, want %q", c.runs, got, c.text)
+		}
+	}
+	// In a text log line the list stays one value, unquoted.
+	var log bytes.Buffer
+	slog.New(slog.NewTextHandler(&log, nil)).Info("stopped", "skipped_by_program", SkippedRuns{"mark_victim": 2, "direct_reclaim_end": 1})
+	if want := " skipped_by_program=direct_reclaim_end:1,mark_victim:2\n"; !strings.HasSuffix(log.String(), want) {
+		t.Errorf("log line %q, want it to end in %q", log.String(), want)
 	}
 }

@@ -221,8 +221,9 @@ func (t *Tracer) UncountedReclaim() (uint64, error) {
 	return sumPerCPU(t.base.Maps["reclaim_uncounted"], "uncounted reclaim episodes")
 }
 
-// SkippedRuns returns the runs of oomtrace's programs that the kernel
-// skipped since they were loaded. The kernel does not start a program on a
+// SkippedRuns returns, by program name, the runs of oomtrace's programs
+// that the kernel skipped since they were loaded; programs it skipped no
+// run of are left out. The kernel does not start a program on a
 // CPU where the same program is still running, and where it can preempt a
 // program while it runs (seen on Linux 7.3), the program stays running on
 // that CPU until it resumes: every other task that reaches the tracepoint
@@ -230,8 +231,8 @@ func (t *Tracer) UncountedReclaim() (uint64, error) {
 // skipped is neither reported nor counted; a kill or an exit goes
 // unreported. Most skipped runs of the signal and exit programs would have
 // recorded nothing. Always 0 before Linux 5.12, which does not count them.
-func (t *Tracer) SkippedRuns() (uint64, error) {
-	var total uint64
+func (t *Tracer) SkippedRuns() (map[string]uint64, error) {
+	skipped := make(map[string]uint64)
 	for _, c := range []*ebpf.Collection{t.base, t.hooks} {
 		if c == nil {
 			continue
@@ -239,12 +240,14 @@ func (t *Tracer) SkippedRuns() (uint64, error) {
 		for name, p := range c.Programs {
 			stats, err := p.Stats()
 			if err != nil {
-				return 0, fmt.Errorf("read statistics of program %s: %w", name, err)
+				return nil, fmt.Errorf("read statistics of program %s: %w", name, err)
 			}
-			total += stats.RecursionMisses
+			if stats.RecursionMisses > 0 {
+				skipped[name] += stats.RecursionMisses
+			}
 		}
 	}
-	return total, nil
+	return skipped, nil
 }
 
 // sumPerCPU sums the per-CPU counter of a one-element per-CPU array, what.
