@@ -292,7 +292,7 @@ static __always_inline void fill_victim_mm(struct oom_kill_event *ev, struct tas
 	ev->pgtables_kb = BPF_CORE_READ(mm, pgtables_bytes.counter) >> 10;
 }
 
-#define EEXIST 17
+#define EEXIST 17 /* include/uapi/asm-generic/errno-base.h */
 
 /* Whether task is the first thread of its process to get here, for seen, a
  * map of processes (reported_victims, reported_exits). Only EEXIST means a
