@@ -109,6 +109,22 @@ func TestThroughputPairsRounds(t *testing.T) {
 	}
 }
 
+// checkVerdict wants tg, the target of the case named name, to have the
+// verdict want and a why holding why; and a why that says the rounds do
+// not decide the target exactly when it is undecided.
+func checkVerdict(t *testing.T, name string, tg target, want verdict, why string) {
+	t.Helper()
+	if tg.verdict != want {
+		t.Errorf("%s: verdict %s, want %s (%s)", name, tg.verdict, want, tg.measured)
+	}
+	if !strings.Contains(tg.why, why) {
+		t.Errorf("%s: why lacks %q:\n%s", name, why, tg.why)
+	}
+	if (tg.verdict == undecided) != strings.Contains(tg.why, "do not decide") {
+		t.Errorf("%s: %s, but why says %q", name, tg.verdict, tg.why)
+	}
+}
+
 func TestThroughputVerdict(t *testing.T) {
 	// stormOf is a storm of untraced and oomtrace rounds whose ratios per
 	// CPU-second are ratios (oomtrace's trials spend 0.3 s of their own).
@@ -145,16 +161,7 @@ func TestThroughputVerdict(t *testing.T) {
 		{"every round but the two highest under", []float64{0.90, 0.92, 0.93, 0.94, 0.95, 0.96, 0.96, 0.97, 0.97, 0.97, 0.97, 0.975, 0.975, 1.02, 1.03}, missed,
 			"The first 15 rounds decided the throughput target (their median's interval at 99% confidence)."},
 	} {
-		tg := throughputTarget(stormOf(c.ratios...))
-		if tg.verdict != c.want {
-			t.Errorf("%s: verdict %s, want %s (%s)", c.name, tg.verdict, c.want, tg.measured)
-		}
-		if !strings.Contains(tg.why, c.why) {
-			t.Errorf("%s: why lacks %q:\n%s", c.name, c.why, tg.why)
-		}
-		if (tg.verdict == undecided) != strings.Contains(tg.why, "do not decide") {
-			t.Errorf("%s: %s, but why says %q", c.name, tg.verdict, tg.why)
-		}
+		checkVerdict(t, c.name, throughputTarget(stormOf(c.ratios...)), c.want, c.why)
 	}
 	// Asked for no second look, the first's undecided verdict stands.
 	r := stormOf(nearTarget...)
@@ -817,16 +824,7 @@ func TestEpisodeVerdict(t *testing.T) {
 		{"every round over 400 ns", repeat(450, 5), repeat(2000, 5), missed, ""},
 	} {
 		s := stormOf(c.ours, c.theirs)
-		tg := episodeTarget(&Results{storm: s})
-		if tg.verdict != c.want {
-			t.Errorf("%s: verdict %s, want %s (%s)", c.name, tg.verdict, c.want, tg.measured)
-		}
-		if !strings.Contains(tg.why, c.why) {
-			t.Errorf("%s: why lacks %q:\n%s", c.name, c.why, tg.why)
-		}
-		if (tg.verdict == undecided) != strings.Contains(tg.why, "do not decide") {
-			t.Errorf("%s: %s, but why says %q", c.name, tg.verdict, tg.why)
-		}
+		checkVerdict(t, c.name, episodeTarget(&Results{storm: s}), c.want, c.why)
 		// The episode's rounds are not the throughput's deciding pairs.
 		if ran := s.decidingRan(); ran != 0 {
 			t.Errorf("%s: %d throughput pairs counted as run", c.name, ran)
