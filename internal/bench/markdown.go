@@ -1016,15 +1016,22 @@ func writeCost(d *doc, r *Results) {
 		d.para("%s%s", rule, throughputLooks(s, dec))
 	}
 	if dec, ok := s.decideEpisode(); ok {
+		level := fmt.Sprintf("%.0f%% confidence", 100*firstLookLevel)
+		// Few rounds cannot give the level: the widest interval of a
+		// median, from the lowest round to the highest, misses it with
+		// the chance that every round falls on one side.
+		if widest := 1 - 2*math.Pow(0.5, float64(s.rounds)); widest < firstLookLevel {
+			level += fmt.Sprintf(" or, over %d rounds, the most they give (their range, %.0f%%)", s.rounds, 100*widest)
+		}
 		rule := fmt.Sprintf("The reclaim episode's target is looked at once, after those rounds: its verdict is the "+
-			"intervals, at %.0f%% confidence, of the medians of oomtrace's episode and of its ratio to bpftrace's episode "+
-			"in the same round. ", 100*firstLookLevel)
+			"intervals, at %s, of the medians of oomtrace's episode and of its ratio to bpftrace's episode "+
+			"in the same round. ", level)
 		if s.episodePairs > 0 {
 			rule = fmt.Sprintf("The reclaim episode's target is looked at twice too. After those rounds, its verdict is "+
-				"the intervals, at %.0f%% confidence, of the medians of oomtrace's episode and of its ratio to bpftrace's "+
+				"the intervals, at %s, of the medians of oomtrace's episode and of its ratio to bpftrace's "+
 				"episode in the same round; only if they leave it undecided do %d more pairs run, oomtrace's and "+
 				"bpftrace's programs with the statistics on, each pair in the other order than the one before, and the "+
-				"verdict is then that of all the rounds at %.0f%% confidence. ", 100*firstLookLevel, s.episodePairs,
+				"verdict is then that of all the rounds at %.0f%% confidence. ", level, s.episodePairs,
 				100*secondLookLevel)
 		}
 		d.para("%s%s", rule, episodeLooks(s, dec))
