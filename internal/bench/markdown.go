@@ -1017,10 +1017,8 @@ func writeCost(d *doc, r *Results) {
 	}
 	if dec, ok := s.decideEpisode(); ok {
 		level := fmt.Sprintf("%.0f%% confidence", 100*firstLookLevel)
-		// Few rounds cannot give the level: the widest interval of a
-		// median, from the lowest round to the highest, misses it with
-		// the chance that every round falls on one side.
-		if widest := 1 - 2*math.Pow(0.5, float64(s.rounds)); widest < firstLookLevel {
+		// Few rounds cannot give the level, even with the widest interval.
+		if widest := rangeCoverage(s.rounds); widest < firstLookLevel {
 			level += fmt.Sprintf(" or, over %d rounds, the most they give (their range, %.0f%%)", s.rounds, 100*widest)
 		}
 		rule := fmt.Sprintf("The reclaim episode's target is looked at once, after those rounds: its verdict is the "+

@@ -70,6 +70,21 @@ func TestMedianInterval(t *testing.T) {
 	if lo, hi, c := (sample{}).medianInterval(0.95); !math.IsNaN(lo) || !math.IsNaN(hi) || !math.IsNaN(c) {
 		t.Error("an empty sample has an interval")
 	}
+	// Asked for more than a few values can give, the interval is their
+	// range, with the confidence rangeCoverage says: five values, 1 - 2/32.
+	for n := 1; n <= 8; n++ {
+		s := make(sample, n)
+		for i := range s {
+			s[i] = float64(i)
+		}
+		lo, hi, coverage := s.medianInterval(0.999)
+		if lo != 0 || hi != float64(n-1) || coverage != rangeCoverage(n) {
+			t.Errorf("n=%d at 99.9%%: %v – %v covering %v, want the range covering %v", n, lo, hi, coverage, rangeCoverage(n))
+		}
+	}
+	if got := rangeCoverage(5); got != 1-2.0/32 {
+		t.Errorf("five values' range covers %v, want %v", got, 1-2.0/32)
+	}
 }
 
 func TestRotate(t *testing.T) {

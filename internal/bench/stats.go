@@ -78,6 +78,11 @@ func ratio(a, b float64) float64 {
 	return a / b
 }
 
+// rangeCoverage is the confidence of the widest interval medianInterval
+// gives over n values, from the lowest to the highest: it misses the
+// median only when all n fall on one side of it.
+func rangeCoverage(n int) float64 { return 1 - 2*math.Pow(0.5, float64(n)) }
+
 // medianInterval is a confidence interval of the median of the population
 // s was drawn from, assuming nothing of its distribution: from the k-th
 // smallest to the k-th largest value, where k is the largest rank for which
@@ -95,8 +100,8 @@ func (s sample) medianInterval(level float64) (lo, hi, coverage float64) {
 	tail := (1 - level) / 2
 	k := 1
 	p0 := math.Pow(0.5, float64(n))
-	below := p0             // P(B < k)
-	term := float64(n) * p0 // P(B = k)
+	below := (1 - rangeCoverage(n)) / 2 // P(B < k), for k = 1: p0
+	term := float64(n) * p0             // P(B = k)
 	for k < (n+1)/2 && below+term <= tail {
 		below += term
 		k++
