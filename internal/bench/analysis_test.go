@@ -405,6 +405,7 @@ func TestWriteMarkdownVerdicts(t *testing.T) {
 	for _, want := range []string{
 		"| each reclaim program ≤ 200 ns per run (median), against an empty program on the same tracepoint | memcg_reclaim_begin 400 ns (empty program 70 ns), memcg_reclaim_end 200 ns (empty program 60 ns) | **missed** |",
 		"| reclaim episode (begin + end) ≤ 400 ns of kernel run time, and ≤ ½ of bpftrace's | 600 ns (the median's interval 600 ns – 600 ns), bpftrace 1.80 µs: 0.33×, the median of the per-round ratios (its interval 0.33× – 0.33×, 0% confidence over 1 rounds; rounds 0.33× – 0.33×) | **missed** |",
+		"Per reclaim episode (begin and end together): oomtrace 600 ns, bpftrace 1.80 µs, ratio 0.33× (the median of the per-round ratios, which the target holds).",
 		"The reclaim episode's target is looked at once, after those rounds: its verdict is the intervals, at 99% confidence or, over 1 rounds, the most they give (their range, 0%), of the medians",
 		"The first 1 rounds with statistics decided the episode target (their medians' intervals at 0% confidence).",
 		"| storm throughput with oomtrace ≥ 98% of untraced | 76.2% per CPU-second of the storm and the tracer (the median's interval 76.2% – 76.2%, 0% confidence over 1 rounds; rounds 76.2% – 76.2%); 99.0% by the wall clock (99.0% – 99.0%, 0% confidence over 1 rounds; rounds 99.0% – 99.0%) | **missed** |",

@@ -1015,7 +1015,8 @@ func writeCost(d *doc, r *Results) {
 		}
 		d.para("%s%s", rule, throughputLooks(s, dec))
 	}
-	if dec, ok := s.decideEpisode(); ok {
+	episode, decided := s.decideEpisode()
+	if decided {
 		level := fmt.Sprintf("%.0f%% confidence", 100*firstLookLevel)
 		// Few rounds cannot give the level, even with the widest interval.
 		if widest := rangeCoverage(s.rounds); widest < firstLookLevel {
@@ -1032,7 +1033,7 @@ func writeCost(d *doc, r *Results) {
 				"verdict is then that of all the rounds at %.0f%% confidence. ", level, s.episodePairs,
 				100*secondLookLevel)
 		}
-		d.para("%s%s", rule, episodeLooks(s, dec))
+		d.para("%s%s", rule, episodeLooks(s, episode))
 	}
 	d.failed(r, "storm", false)
 
@@ -1044,14 +1045,10 @@ func writeCost(d *doc, r *Results) {
 	theirs, theirEpisode := s.costs(toolBpftrace)
 	floor, _ := s.costs(toolEmpty)
 	writeCostTable(d, ours, theirs, floor, true)
-	perRound := ""
-	if dec, ok := s.decideEpisode(); ok {
-		perRound = fmt.Sprintf(" (the median of the per-round ratios, which the target holds: %s)", fmtRatio(dec.ratios.median()))
-	}
-	d.para("Per reclaim episode (begin and end together): oomtrace %s, bpftrace %s, ratio %s%s. Runs the kernel skipped because "+
-		"another BPF program was running on the CPU (recursion misses, events lost without a trace): oomtrace %d, bpftrace %d.",
-		fmtNS(ourEpisode.median()), fmtNS(theirEpisode.median()), fmtRatio(ratio(ourEpisode.median(), theirEpisode.median())),
-		perRound, misses(ours), misses(theirs))
+	d.para("Per reclaim episode (begin and end together): oomtrace %s, bpftrace %s, ratio %s (the median of the per-round "+
+		"ratios, which the target holds). Runs the kernel skipped because another BPF program was running on the CPU "+
+		"(recursion misses, events lost without a trace): oomtrace %d, bpftrace %d.",
+		fmtNS(ourEpisode.median()), fmtNS(theirEpisode.median()), fmtRatio(episode.ratios.median()), misses(ours), misses(theirs))
 	writeReclaimSteps(d, s)
 
 	d.para("### Per program, under OOM kills")
