@@ -207,7 +207,7 @@ func TestRecordCommand(t *testing.T) {
 			}
 			junit := filepath.Join(dir, "junit.xml")
 			stdout, stderr, status = runBin(t, nil, "gate", "--max-kills", "1", "--junit", junit, log)
-			if status != 0 || !strings.Contains(stdout, "gate: all 2 rules passed") {
+			if status != 0 || !strings.Contains(stdout, "gate: all 3 rules passed") {
 				t.Errorf("gate --max-kills 1: status %d\n%s%s", status, stdout, stderr)
 			}
 			if b, err := os.ReadFile(junit); err != nil || !bytes.Contains(b, []byte(`<testcase name="max-kills 1"`)) || bytes.Contains(b, []byte("<failure")) {

@@ -299,8 +299,9 @@ func checkTrigger(t *testing.T, ev event.Event, k kernlog.Kill, wantPID int, wan
 
 // skippedRuns are the programs' runs the kernel skipped, by program, from
 // the stopped tracer's summary on stderr; their total must agree with
-// the summary's skipped_runs.
-func (tr *tracer) skippedRuns(t *testing.T) map[string]uint64 {
+// the summary's skipped_runs, and the last lost event of the tracer's
+// events with the summary: the runs go out with the events too.
+func (tr *tracer) skippedRuns(t *testing.T, events []event.Event) map[string]uint64 {
 	t.Helper()
 	m := regexp.MustCompile(`msg=stopped .*\bskipped_runs=(\d+) skipped_by_program=(\S+)`).FindStringSubmatch(tr.stderr.String())
 	if m == nil {
@@ -324,6 +325,15 @@ func (tr *tracer) skippedRuns(t *testing.T) map[string]uint64 {
 	}
 	if sum != total {
 		t.Fatalf("skipped_by_program adds up to %d, skipped_runs says %d:\n%s", sum, total, tr.stderr.String())
+	}
+	var last event.Lost
+	for _, ev := range events {
+		if ev.Kind == event.KindLost {
+			last = ev.Lost
+		}
+	}
+	if last.SkippedRunsTotal != total || last.SkippedByProgram != strings.Trim(m[2], `"`) {
+		t.Errorf("the last lost event says %d runs skipped (%q), the summary %d (%s)", last.SkippedRunsTotal, last.SkippedByProgram, total, m[2])
 	}
 	return byProgram
 }
@@ -367,7 +377,7 @@ func TestVMGlobalOOM(t *testing.T) {
 	kill, trigger := ev, ev.OOMKill.Trigger
 	events := tr.stop(t) // a clean exit: the tracer survived the OOM
 	var skipped uint64   // runs of the direct reclaim programs, either variant
-	for name, n := range tr.skippedRuns(t) {
+	for name, n := range tr.skippedRuns(t, events) {
 		if strings.HasPrefix(name, "direct_reclaim_") {
 			skipped += n
 		}

@@ -18,7 +18,7 @@ func runGate(args []string, stdout, stderr io.Writer) error {
 	var sel selection
 	sel.register(fs)
 	var rules gate.Rules
-	for _, name := range []string{gate.RuleMaxKills, gate.RuleMaxKillsClass, gate.RuleMaxDeathsCause, gate.RuleMaxLost,
+	for _, name := range []string{gate.RuleMaxKills, gate.RuleMaxKillsClass, gate.RuleMaxDeathsCause, gate.RuleMaxLost, gate.RuleMaxSkippedRuns,
 		gate.RuleMaxReclaimP99, gate.RuleMaxReclaimTotal, gate.RuleMaxRegression} {
 		fs.Func(name, gate.Usage[name], func(v string) error { return rules.Set(name, v) })
 	}
@@ -35,8 +35,10 @@ func runGate(args []string, stdout, stderr io.Writer) error {
 Hold captures (as oomtrace report reads them) to limits. Prints every rule
 with the measured value and the limit, and for a failed rule the events that
 broke it. Exits 0 when every rule passes, 1 when one fails, 2 when a capture
-cannot be read or the rules are wrong. Lost events are always checked
-(--max-lost 0 unless given): a capture that lost events cannot pass silently.
+cannot be read or the rules are wrong. Lost events and the runs of
+oomtrace's programs the kernel skipped are always checked (--max-lost 0 and
+--max-skipped-runs 0 unless given): a capture that lacks what the kernel did
+not hand over cannot pass silently.
 
 Rules and flags:
 `)

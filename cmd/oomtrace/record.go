@@ -210,7 +210,8 @@ func (r *recording) run(ctx context.Context) error {
 	if n := t.summary.DecodeErrors; n > 0 {
 		r.logger.Warn("records the decoder could not read were dropped", "count", n)
 	}
-	end := output.LogEnd{End: time.Now(), EndKtimeNS: stream.BootNanos(), Events: r.sink.total(), Lost: t.summary.Lost}
+	end := output.LogEnd{End: time.Now(), EndKtimeNS: stream.BootNanos(), Events: r.sink.total(), Lost: t.summary.Lost,
+		SkippedRuns: t.summary.SkippedRuns.Total(), SkippedByProgram: t.summary.SkippedRuns.String()}
 	if err := r.file.Finish(&end); err != nil {
 		return fmt.Errorf("record: %w", err)
 	}

@@ -402,10 +402,20 @@ type ReclaimStats struct {
 	Buckets  [ReclaimBuckets]uint64
 }
 
-// Lost reports ring-buffer records the kernel could not hand over.
+// Lost reports ring-buffer records the kernel could not hand over, and
+// runs of the tracer's programs the kernel skipped: it does not start a
+// program on a CPU where the same program is still running, and a kill,
+// an exit or a reclaim episode it would have seen then goes unrecorded.
 type Lost struct {
 	Count uint64 // lost since the previous lost event
 	Total uint64 // lost since the tracer started
+	// SkippedRuns are the runs skipped since the previous lost event, and
+	// SkippedRunsTotal since the tracer started.
+	SkippedRuns, SkippedRunsTotal uint64
+	// SkippedByProgram names the programs of SkippedRunsTotal, each with
+	// its runs skipped since the tracer started: "direct_reclaim_end:2,
+	// mark_victim:1" (without the space), sorted by name.
+	SkippedByProgram string
 }
 
 // SenderClass is what kind of task sent a signal, told by its name, its

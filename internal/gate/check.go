@@ -23,12 +23,13 @@ type Result struct {
 }
 
 // Check holds the capture cur to rules, and to baseline when rules have a
-// regression limit. It returns one result per rule, lost events first.
+// regression limit. It returns one result per rule, lost events and
+// skipped runs first.
 func Check(rules Rules, cur, baseline *report.Report) ([]Result, error) {
 	if (rules.MaxRegression != nil) != (baseline != nil) {
 		return nil, errNoBaseline
 	}
-	results := []Result{checkLost(rules.MaxLost, cur)}
+	results := []Result{checkLost(rules.MaxLost, cur), checkSkippedRuns(rules.MaxSkippedRuns, cur)}
 	if rules.MaxKills != nil {
 		results = append(results, checkKills(fmt.Sprintf("%s %d", RuleMaxKills, *rules.MaxKills), *rules.MaxKills, cur, nil))
 	}
@@ -92,6 +93,27 @@ func checkLost(limit uint64, rep *report.Report) Result {
 		for _, c := range rep.Captures {
 			if c.Lost > 0 {
 				res.Details = append(res.Details, fmt.Sprintf("%s: %d lost in all", c.File, c.Lost))
+			}
+		}
+	}
+	return res
+}
+
+// checkSkippedRuns holds the runs the kernel skipped to limit, and names
+// each capture's programs that missed runs: a kill's program is not a
+// signal's.
+func checkSkippedRuns(limit uint64, rep *report.Report) Result {
+	n := rep.Lost.SkippedRuns
+	res := Result{
+		Rule:     fmt.Sprintf("%s %d", RuleMaxSkippedRuns, limit),
+		Passed:   n <= limit,
+		Measured: plural(n, "run skipped", "runs skipped"),
+		Limit:    strconv.FormatUint(limit, 10),
+	}
+	if !res.Passed {
+		for _, c := range rep.Captures {
+			if c.SkippedRuns > 0 {
+				res.Details = append(res.Details, fmt.Sprintf("%s: %d skipped (%s)", c.File, c.SkippedRuns, c.SkippedByProgram))
 			}
 		}
 	}

@@ -15,9 +15,13 @@ import (
 
 // capture describes a synthetic capture.
 type captureSpec struct {
-	kills    []event.Class
-	lost     uint64
-	reclaims map[event.ReclaimKind][]time.Duration
+	kills []event.Class
+	lost  uint64
+	// skipped are runs the kernel skipped, of the programs skippedBy
+	// names.
+	skipped   uint64
+	skippedBy string
+	reclaims  map[event.ReclaimKind][]time.Duration
 }
 
 func build(spec captureSpec) *report.Report {
@@ -40,6 +44,11 @@ func build(spec captureSpec) *report.Report {
 	}
 	if spec.lost > 0 {
 		ev := event.Event{Kind: event.KindLost, KtimeNS: at, Lost: event.Lost{Count: spec.lost, Total: spec.lost}}
+		a.Add(&ev)
+	}
+	if spec.skipped > 0 {
+		ev := event.Event{Kind: event.KindLost, KtimeNS: at + 1, Lost: event.Lost{Total: spec.lost,
+			SkippedRuns: spec.skipped, SkippedRunsTotal: spec.skipped, SkippedByProgram: spec.skippedBy}}
 		a.Add(&ev)
 	}
 	a.EndCapture(capture.Info{Name: "run.log", Format: capture.FormatPerf})
@@ -89,6 +98,7 @@ func TestEveryRule(t *testing.T) {
 	quiet := build(captureSpec{kills: []event.Class{event.ClassMemcg},
 		reclaims: map[event.ReclaimKind][]time.Duration{event.ReclaimMemcg: ms(1, 1, 2), event.ReclaimDirect: ms(1)}})
 	busy := build(captureSpec{kills: []event.Class{event.ClassMemcg, event.ClassGlobal, event.ClassGlobal}, lost: 3,
+		skipped: 5, skippedBy: "direct_reclaim_end:4,mark_victim:1",
 		reclaims: map[event.ReclaimKind][]time.Duration{event.ReclaimMemcg: ms(1, 1, 40), event.ReclaimDirect: ms(90, 100)}})
 	for _, tc := range []struct {
 		rule, name   string
@@ -96,6 +106,7 @@ func TestEveryRule(t *testing.T) {
 		detailFail   string
 	}{
 		{"max-lost 0", "max-lost 0", "3 events lost", "3 lost"},
+		{"max-skipped-runs 4", "max-skipped-runs 4", "5 runs skipped", "run.log: 5 skipped (direct_reclaim_end:4,mark_victim:1)"},
 		{"max-kills 1", "max-kills 1", "3 kills", "killed 101 (worker), global, oom cgroup /pod, in run.log"},
 		{"max-kills-class global=0", "max-kills-class global=0", "2 global kills", "killed 102 (worker), global"},
 		{"max-reclaim-p99 memcg=10ms", "max-reclaim-p99 memcg=10ms", "memcg reclaim p99 40ms", "memcg reclaim of 40ms by 5 (db) in /db, in run.log"},
@@ -115,15 +126,16 @@ func TestEveryRule(t *testing.T) {
 	}
 }
 
-// Lost events are always checked, against 0 unless told otherwise.
+// Lost events and skipped runs are always checked, against 0 unless told
+// otherwise.
 func TestLostAlwaysChecked(t *testing.T) {
-	lossy := build(captureSpec{lost: 2})
+	lossy := build(captureSpec{lost: 2, skipped: 1, skippedBy: "process_exit:1"})
 	results := check(t, Rules{}, lossy, nil)
-	if len(results) != 1 || results[0].Passed || results[0].Rule != "max-lost 0" {
+	if len(results) != 2 || results[0].Passed || results[0].Rule != "max-lost 0" || results[1].Passed || results[1].Rule != "max-skipped-runs 0" {
 		t.Errorf("results %+v", results)
 	}
-	if results := check(t, rules(t, "max-lost 2"), lossy, nil); !results[0].Passed {
-		t.Errorf("max-lost 2 with 2 lost: %+v", results)
+	if results := check(t, rules(t, "max-lost 2", "max-skipped-runs 1"), lossy, nil); !results[0].Passed || !results[1].Passed {
+		t.Errorf("max-lost 2 with 2 lost, max-skipped-runs 1 with 1 skipped: %+v", results)
 	}
 }
 
@@ -137,7 +149,7 @@ func TestRegression(t *testing.T) {
 	r := rules(t, "max-regression 10")
 
 	for _, res := range check(t, r, same, base) {
-		if res.Rule != "max-lost 0" && !res.Passed {
+		if !res.Passed {
 			t.Errorf("a capture within 10%% of its baseline failed: %+v", res)
 		}
 	}
@@ -206,9 +218,10 @@ func TestWriteText(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := "PASS  max-lost 0: 0 events lost (limit 0)\n" +
+		"PASS  max-skipped-runs 0: 0 runs skipped (limit 0)\n" +
 		"FAIL  max-kills 0: 1 kill (limit 0)\n" +
 		"        boot+1.001000s: killed 100 (worker), memcg, oom cgroup /pod, in run.log\n" +
-		"gate: 1 of 2 rules failed\n"
+		"gate: 1 of 3 rules failed\n"
 	if buf.String() != want {
 		t.Errorf("text:\n%s\nwant:\n%s", buf.String(), want)
 	}
@@ -225,12 +238,12 @@ func TestJUnit(t *testing.T) {
 		t.Fatalf("JUnit report is not XML: %v\n%s", err, buf.String())
 	}
 	s := doc.Suites[0]
-	if doc.Tests != 3 || doc.Failures != 1 || s.Tests != 3 || s.Failures != 1 || len(s.Cases) != 3 {
+	if doc.Tests != 4 || doc.Failures != 1 || s.Tests != 4 || s.Failures != 1 || len(s.Cases) != 4 {
 		t.Fatalf("JUnit report %+v", doc)
 	}
-	failed := s.Cases[1]
+	failed := s.Cases[2]
 	if failed.Name != "max-kills 0" || failed.Failure == nil || failed.Failure.Message != "1 kill, limit 0" ||
-		!strings.Contains(failed.Failure.Text, "killed 100 (worker)") || s.Cases[0].Failure != nil || s.Cases[2].Failure != nil {
+		!strings.Contains(failed.Failure.Text, "killed 100 (worker)") || s.Cases[0].Failure != nil || s.Cases[1].Failure != nil || s.Cases[3].Failure != nil {
 		t.Errorf("test cases %+v", s.Cases)
 	}
 

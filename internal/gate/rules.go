@@ -24,6 +24,7 @@ const (
 	RuleMaxKillsClass   = "max-kills-class"
 	RuleMaxDeathsCause  = "max-deaths-cause"
 	RuleMaxLost         = "max-lost"
+	RuleMaxSkippedRuns  = "max-skipped-runs"
 	RuleMaxReclaimP99   = "max-reclaim-p99"
 	RuleMaxReclaimTotal = "max-reclaim-total"
 	RuleMaxRegression   = "max-regression"
@@ -33,13 +34,17 @@ const (
 const AllKinds = "all"
 
 // Rules are the limits a capture is held to. The zero value checks nothing
-// but lost events: a capture that lost events cannot pass silently.
+// but lost events and skipped runs: a capture that lacks what the kernel
+// did not hand over cannot pass silently.
 type Rules struct {
 	MaxKills      *uint64
 	MaxKillsClass map[event.Class]uint64
 	// MaxDeathsCause limits the processes a signal ended, by cause.
 	MaxDeathsCause map[event.Cause]uint64
 	MaxLost        uint64
+	// MaxSkippedRuns limits the runs of oomtrace's programs the kernel
+	// skipped: each may be a kill, an exit or a reclaim episode missing.
+	MaxSkippedRuns uint64
 	// Reclaim limits by kind name, or AllKinds.
 	MaxReclaimP99   map[string]time.Duration
 	MaxReclaimTotal map[string]time.Duration
@@ -55,6 +60,7 @@ var Usage = map[string]string{
 	RuleMaxKillsClass:   "fail if there are more than N kills of CLASS (memcg, global, cpuset, mempolicy, sysrq, unknown): `CLASS=N`; repeatable",
 	RuleMaxDeathsCause:  "fail if more than N processes died from a signal of CAUSE (oom_kill, signal, fault, unknown): `CAUSE=N`; repeatable",
 	RuleMaxLost:         "fail if more than `N` events were lost (default 0)",
+	RuleMaxSkippedRuns:  "fail if the kernel skipped more than `N` runs of oomtrace's programs, each a kill, exit or reclaim episode that may be missing (default 0)",
 	RuleMaxReclaimP99:   "fail if the p99 of reclaim episodes of KIND (direct, memcg, softlimit; all kinds together without KIND=) is longer: `[KIND=]DURATION`; repeatable",
 	RuleMaxReclaimTotal: "fail if the total reclaim stall of KIND (all kinds together without KIND=) is longer: `[KIND=]DURATION`; repeatable",
 	RuleMaxRegression:   "with --baseline, fail if kills, reclaim p99 or total stall grew by more than `PCT` percent",
@@ -76,6 +82,8 @@ func (r *Rules) Set(name, value string) error {
 		err = setCountOf(&r.MaxDeathsCause, value, "CAUSE", event.ParseCause)
 	case RuleMaxLost:
 		r.MaxLost, err = parseCount(value)
+	case RuleMaxSkippedRuns:
+		r.MaxSkippedRuns, err = parseCount(value)
 	case RuleMaxReclaimP99:
 		err = setKindLimit(&r.MaxReclaimP99, value)
 	case RuleMaxReclaimTotal:

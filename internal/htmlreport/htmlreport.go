@@ -126,6 +126,9 @@ func summary(rep *report.Report) string {
 		fmt.Fprintf(&b, " · reclaim: %d episodes, %s stalled, p99 %s", all.Count, report.FormatDuration(all.Total), report.FormatDuration(all.P99))
 	}
 	fmt.Fprintf(&b, " · %d events lost", rep.Lost.Total)
+	if n := rep.Lost.SkippedRuns; n > 0 {
+		fmt.Fprintf(&b, " · %d run%s of oomtrace's programs skipped by the kernel: kills, exits or reclaim episodes may be missing", n, plural(n))
+	}
 	return b.String()
 }
 

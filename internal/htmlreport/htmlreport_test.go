@@ -476,3 +476,15 @@ func TestFoldsLanes(t *testing.T) {
 		}
 	}
 }
+
+// The page's summary says what the kernel did not hand over: records lost
+// always, runs of the programs skipped where there were any.
+func TestSummaryLostAndSkipped(t *testing.T) {
+	if got := summary(&report.Report{}); !strings.HasSuffix(got, " · 0 events lost") {
+		t.Errorf("nothing lost: %q", got)
+	}
+	got := summary(&report.Report{Lost: report.Lost{Total: 1, SkippedRuns: 2}})
+	if !strings.HasSuffix(got, " · 1 events lost · 2 runs of oomtrace's programs skipped by the kernel: kills, exits or reclaim episodes may be missing") {
+		t.Errorf("lost and skipped: %q", got)
+	}
+}

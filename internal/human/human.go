@@ -37,6 +37,10 @@ type Writer struct {
 	evictions int
 	exits     map[event.Cause]int
 	lost      uint64
+	// skipped are the runs of the tracer's programs the kernel skipped,
+	// of the programs skippedBy names.
+	skipped   uint64
+	skippedBy string
 	first     string // the time of the first kill or eviction
 	last      string
 }
@@ -79,8 +83,15 @@ func (w *Writer) Write(ev *event.Event) error {
 		fmt.Fprintf(&b, "%s  reclaim   %s in %s: %d episodes over %s, %s stalled, longest %s\n", w.when(ev),
 			s.Kind, where(&s.Cgroup), s.Count, round(s.Interval), round(s.Total), round(s.Max))
 	case event.KindLost:
-		w.lost = ev.Lost.Total
-		fmt.Fprintf(&b, "%s  LOST      %d events the kernel could not hand over (%d in all)\n", w.when(ev), ev.Lost.Count, ev.Lost.Total)
+		l := &ev.Lost
+		w.lost, w.skipped, w.skippedBy = l.Total, l.SkippedRunsTotal, l.SkippedByProgram
+		if l.Count > 0 {
+			fmt.Fprintf(&b, "%s  LOST      %d events the kernel could not hand over (%d in all)\n", w.when(ev), l.Count, l.Total)
+		}
+		if l.SkippedRuns > 0 {
+			fmt.Fprintf(&b, "%s  SKIPPED   %d runs of oomtrace's programs the kernel did not start (%d in all: %s): kills, exits or reclaim episodes may be missing\n",
+				w.when(ev), l.SkippedRuns, l.SkippedRunsTotal, safe(l.SkippedByProgram))
+		}
 	default:
 		return nil
 	}
@@ -173,6 +184,9 @@ func (w *Writer) Summary(source string, warnings int) error {
 	}
 	if w.lost > 0 {
 		fmt.Fprintf(&b, "%d events lost: the kernel could not hand them over\n", w.lost)
+	}
+	if w.skipped > 0 {
+		fmt.Fprintf(&b, "%d runs of oomtrace's programs skipped by the kernel (%s): kills, exits or reclaim episodes may be missing\n", w.skipped, safe(w.skippedBy))
 	}
 	if warnings > 0 {
 		fmt.Fprintf(&b, "%s on the log: lines that could not be read, reports cut short (on stderr)\n", plural(warnings, "warning", "warnings"))

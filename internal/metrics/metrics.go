@@ -42,6 +42,7 @@ type Metrics struct {
 	memcgOOMs   *prometheus.CounterVec
 	exits       *prometheus.CounterVec
 	lost        prometheus.Counter
+	skipped     prometheus.Counter
 	events      *prometheus.CounterVec
 	lastEvent   prometheus.Gauge
 	reclaim     *reclaimCollector
@@ -78,6 +79,10 @@ func New(opts Options) *Metrics {
 			Name: "oomtrace_events_lost_total",
 			Help: "Events the kernel could not put in the ring buffer.",
 		}),
+		skipped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "oomtrace_program_runs_skipped_total",
+			Help: "Runs of oomtrace's programs the kernel skipped, each a kill, exit or reclaim episode that may be missing; the lost events name the programs.",
+		}),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "oomtrace_events_total",
 			Help: "Events handed over by the kernel and oomtrace, by kind.",
@@ -95,7 +100,7 @@ func New(opts Options) *Metrics {
 		Name: "oomtrace_build_info",
 		Help: "oomtrace's version and the attach mode in use; 1 once attached.",
 	}, []string{"version", "mode"})
-	m.Registry.MustRegister(m.kills, m.memcgOOMs, m.exits, m.lost, m.events, m.lastEvent, m.reclaim, m.build)
+	m.Registry.MustRegister(m.kills, m.memcgOOMs, m.exits, m.lost, m.skipped, m.events, m.lastEvent, m.reclaim, m.build)
 	return m
 }
 
@@ -170,6 +175,7 @@ func (m *Metrics) Write(ev *event.Event) error {
 		m.reclaim.add(&ev.ReclaimStats, now)
 	case event.KindLost:
 		m.lost.Add(float64(ev.Lost.Count))
+		m.skipped.Add(float64(ev.Lost.SkippedRuns))
 	}
 	return nil
 }

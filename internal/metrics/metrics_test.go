@@ -37,6 +37,10 @@ func TestKillsByPod(t *testing.T) {
 	exiting.OOMKill.VictimExiting = true
 	m.Write(exiting)
 	m.Write(&event.Event{Kind: event.KindLost, Lost: event.Lost{Count: 3, Total: 3}})
+	// Then runs skipped, twice: the counter adds the runs since each
+	// event before, not the totals.
+	m.Write(&event.Event{Kind: event.KindLost, Lost: event.Lost{Total: 3, SkippedRuns: 2, SkippedRunsTotal: 2, SkippedByProgram: "mark_victim:2"}})
+	m.Write(&event.Event{Kind: event.KindLost, Lost: event.Lost{Total: 3, SkippedRuns: 1, SkippedRunsTotal: 3, SkippedByProgram: "mark_victim:3"}})
 	m.Attached(event.ModeTracepoint)
 
 	want := `
@@ -48,12 +52,15 @@ oomtrace_oom_kills_total{class="memcg",container="api",namespace="shop",pod="b",
 # HELP oomtrace_events_lost_total Events the kernel could not put in the ring buffer.
 # TYPE oomtrace_events_lost_total counter
 oomtrace_events_lost_total 3
+# HELP oomtrace_program_runs_skipped_total Runs of oomtrace's programs the kernel skipped, each a kill, exit or reclaim episode that may be missing; the lost events name the programs.
+# TYPE oomtrace_program_runs_skipped_total counter
+oomtrace_program_runs_skipped_total 3
 # HELP oomtrace_build_info oomtrace's version and the attach mode in use; 1 once attached.
 # TYPE oomtrace_build_info gauge
 oomtrace_build_info{mode="tracepoint",version="test"} 1
 `
 	if err := testutil.GatherAndCompare(m.Registry, strings.NewReader(want),
-		"oomtrace_oom_kills_total", "oomtrace_events_lost_total", "oomtrace_build_info"); err != nil {
+		"oomtrace_oom_kills_total", "oomtrace_events_lost_total", "oomtrace_program_runs_skipped_total", "oomtrace_build_info"); err != nil {
 		t.Error(err)
 	}
 }

@@ -16,7 +16,7 @@ var kindDocs = [...]string{
 	event.KindKswapdWake:   "kswapd woken on a node",
 	event.KindReaper:       "the OOM reaper acting on a victim",
 	event.KindReclaimStats: "all reclaim of one kind in one cgroup over an interval",
-	event.KindLost:         "events the kernel could not hand over",
+	event.KindLost:         "events the kernel could not hand over, and runs of oomtrace's programs it skipped",
 	event.KindSignal:       "a fatal signal was sent to a process",
 	event.KindExit:         "a process died from a signal",
 	event.KindSample:       "the memory state of a cgroup or of the node",

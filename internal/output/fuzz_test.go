@@ -97,6 +97,9 @@ func fuzzEvent(kind uint8, comm, path string, a uint64, b int64, flags uint16) e
 		ev.ReclaimStats = st
 	case event.KindLost:
 		ev.Lost = event.Lost{Count: a, Total: uint64(b)}
+		if bit(6) {
+			ev.Lost.SkippedRuns, ev.Lost.SkippedRunsTotal, ev.Lost.SkippedByProgram = a>>1, a|1, comm
+		}
 	case event.KindSample:
 		ev.Sample = event.Sample{
 			HighBytes: a >> 3, HasHigh: bit(1),

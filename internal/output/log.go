@@ -43,6 +43,11 @@ type LogEnd struct {
 	EndKtimeNS uint64
 	Events     uint64 // event lines in the log
 	Lost       uint64 // ring-buffer records lost over the whole recording
+	// SkippedRuns are the runs of the tracer's programs the kernel skipped
+	// over the whole recording, and SkippedByProgram names their programs
+	// as the lost event does (event.Lost).
+	SkippedRuns      uint64
+	SkippedByProgram string
 }
 
 // LineKind says what a line of a log holds.
@@ -125,6 +130,8 @@ func endKeys(e *LogEnd) []metaKey {
 		{name: "end_ktime_ns", value: metaInt[uint64]{&e.EndKtimeNS}},
 		{name: "events", value: metaInt[uint64]{&e.Events}},
 		{name: "lost", value: metaInt[uint64]{&e.Lost}},
+		{name: "skipped_runs", value: metaInt[uint64]{&e.SkippedRuns}, optional: true},
+		{name: "skipped_by_program", value: metaString{&e.SkippedByProgram}, optional: true},
 	}
 }
 

@@ -48,6 +48,8 @@ func TestLogStartJSON(t *testing.T) {
 func TestLogMetaRoundTrip(t *testing.T) {
 	minimal := LogStart{Version: LogVersion, Host: "h", Kernel: "k", Mode: event.ModeFentry, Start: time.Unix(1, 0).UTC()}
 	end := LogEnd{End: time.Unix(100, 5).UTC(), EndKtimeNS: 99, Events: 12, Lost: 3}
+	skipped := end
+	skipped.SkippedRuns, skipped.SkippedByProgram = 4, "mark_victim:1,process_exit:3"
 	for _, f := range []Format{Text, JSON} {
 		for _, h := range []LogStart{fullStart(), minimal} {
 			line := AppendLogStart(nil, &h, f)
@@ -62,13 +64,20 @@ func TestLogMetaRoundTrip(t *testing.T) {
 				t.Errorf("%v: ParseLogStart(%s):\n got %+v\nwant %+v", f, line, got, h)
 			}
 		}
-		line := AppendLogEnd(nil, &end, f)
-		if k := ClassifyLine(line); k != LineEnd {
-			t.Errorf("%v: ClassifyLine(%s) = %v, want end", f, line, k)
-		}
-		got, err := ParseLogEnd(line)
-		if err != nil || got != end {
-			t.Errorf("%v: ParseLogEnd(%s) = %+v, %v; want %+v", f, line, got, err, end)
+		for _, end := range []LogEnd{end, skipped} {
+			line := AppendLogEnd(nil, &end, f)
+			if k := ClassifyLine(line); k != LineEnd {
+				t.Errorf("%v: ClassifyLine(%s) = %v, want end", f, line, k)
+			}
+			got, err := ParseLogEnd(line)
+			if err != nil || got != end {
+				t.Errorf("%v: ParseLogEnd(%s) = %+v, %v; want %+v", f, line, got, err, end)
+			}
+			// Written only when the kernel skipped runs: the end line of a
+			// recording without is as it was.
+			if has := bytes.Contains(line, []byte("skipped_runs")); has != (end.SkippedRuns > 0) {
+				t.Errorf("%v: end line %s: skipped_runs written %v, want %v", f, line, has, end.SkippedRuns > 0)
+			}
 		}
 	}
 }
@@ -164,7 +173,7 @@ func TestEscape(t *testing.T) {
 // accept means one thing: written again and parsed again, it is the same.
 func FuzzLogMeta(f *testing.F) {
 	h := fullStart()
-	e := LogEnd{End: time.Unix(5, 0), EndKtimeNS: 1, Events: 2, Lost: 3}
+	e := LogEnd{End: time.Unix(5, 0), EndKtimeNS: 1, Events: 2, Lost: 3, SkippedRuns: 1, SkippedByProgram: "mark_victim:1"}
 	for _, format := range []Format{Text, JSON} {
 		f.Add(AppendLogStart(nil, &h, format))
 		f.Add(AppendLogEnd(nil, &e, format))

@@ -207,6 +207,9 @@ func goldenCases() []goldenCase {
 		Kind: event.KindLost, KtimeNS: 5123_999999999, CPU: 7,
 		Lost: event.Lost{Count: 5, Total: 17},
 	}
+	// Nothing lost in the ring buffer, but runs the kernel skipped.
+	skipped := lost
+	skipped.Lost = event.Lost{Total: 17, SkippedRuns: 2, SkippedRunsTotal: 3, SkippedByProgram: "direct_reclaim_end:2,mark_victim:1"}
 
 	// A container killed by its pod's limit, with names resolved, and the
 	// verdict sentence.
@@ -282,6 +285,7 @@ func goldenCases() []goldenCase {
 		{"reclaim_stats", stats, names},
 		{"reclaim_stats_empty", quietStats, names},
 		{"lost", lost, names},
+		{"lost_skipped_runs", skipped, names},
 	}, append(signalGoldenCases(), sampleGoldenCases()...)...)
 }
 

@@ -714,8 +714,21 @@ func lostFields() []field {
 			codec: integerOf(func(ev *event.Event) *uint64 { return &ev.Lost.Count })},
 		{text: "total", json: "total", when: "always", meaning: "lost since oomtrace started",
 			codec: integerOf(func(ev *event.Event) *uint64 { return &ev.Lost.Total })},
+		{text: "skipped_runs", json: "skipped_runs", has: skippedRuns, when: "the kernel skipped a run since oomtrace started",
+			meaning: "runs of oomtrace's programs the kernel skipped since the previous `lost` event: it does not start a program on a CPU where the same program, preempted, is still running, and a kill, an exit or a reclaim episode of another task on that CPU then goes unrecorded",
+			codec:   integerOf(func(ev *event.Event) *uint64 { return &ev.Lost.SkippedRuns })},
+		{text: "skipped_runs_total", json: "skipped_runs_total", has: skippedRuns, when: "the kernel skipped a run since oomtrace started",
+			meaning: "runs skipped since oomtrace started",
+			codec:   integerOf(func(ev *event.Event) *uint64 { return &ev.Lost.SkippedRunsTotal })},
+		{text: "skipped_by_program", json: "skipped_by_program", has: skippedRuns, when: "the kernel skipped a run since oomtrace started",
+			meaning: "the programs of `skipped_runs_total`, each with its runs skipped since oomtrace started, sorted by name (`\"direct_reclaim_end:2,mark_victim:1\"`): a run of `mark_victim*` or `*oom_kill_process` is a kill, of `process_exit` an exit, of `signal_generate` or `sigkill_target` a signal, of a `*_reclaim_*` program a reclaim episode",
+			codec:   stringCodec{atOf(func(ev *event.Event) *string { return &ev.Lost.SkippedByProgram })}},
 	}
 }
+
+// skippedRuns is whether the kernel skipped any run of the tracer's
+// programs: the lost event's keys for them are written only then.
+func skippedRuns(ev *event.Event) bool { return ev.Lost.SkippedRunsTotal > 0 }
 
 func senderClassField(get func(*event.Event) *event.SenderClass) field {
 	return field{text: "sender_class", json: "sender_class", when: "classified",

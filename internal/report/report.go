@@ -83,6 +83,11 @@ type Capture struct {
 	Duration time.Duration `json:"duration_ns"`
 	Events   uint64        `json:"events"`
 	Lost     uint64        `json:"lost"`
+	// SkippedRuns are the runs of oomtrace's programs the kernel skipped
+	// while the log was written: kills, exits or reclaim episodes may be
+	// missing from it. SkippedByProgram names their programs.
+	SkippedRuns      uint64 `json:"skipped_runs"`
+	SkippedByProgram string `json:"skipped_by_program,omitempty"`
 	// ReclaimMin is the reclaim event threshold, when known.
 	ReclaimMin *time.Duration `json:"reclaim_min_ns,omitempty"`
 	// StoppedCleanly is set for logs of oomtrace record: whether the log
@@ -251,14 +256,18 @@ type ReclaimEvent struct {
 	Cgroup   string        `json:"cgroup,omitempty"`
 }
 
-// Lost is what the kernel could not hand over.
+// Lost is what the kernel could not hand over: records lost, and runs of
+// oomtrace's programs skipped (over all captures; each capture says which
+// programs).
 type Lost struct {
-	Total    uint64      `json:"total"`
-	List     []LostEvent `json:"list"`
-	Unlisted uint64      `json:"unlisted"`
+	Total       uint64      `json:"total"`
+	List        []LostEvent `json:"list"`
+	Unlisted    uint64      `json:"unlisted"`
+	SkippedRuns uint64      `json:"skipped_runs"`
 }
 
-// LostEvent is one lost event: records lost since the one before.
+// LostEvent is one lost event that lost records: records lost since the
+// one before.
 type LostEvent struct {
 	Capture int        `json:"capture"`
 	Time    *time.Time `json:"time,omitempty"`
@@ -324,8 +333,11 @@ type captureState struct {
 	mode    string
 	lostMax uint64
 	lostSum uint64
-	stall   stallRing
-	tl      *timelineBuilder // with Options.Timeline
+	// The same for skipped runs, and the programs of the largest total.
+	skippedMax, skippedSum uint64
+	skippedBy              string
+	stall                  stallRing
+	tl                     *timelineBuilder // with Options.Timeline
 }
 
 // New returns an empty Aggregator.
@@ -536,8 +548,16 @@ func (a *Aggregator) addStats(ev *event.Event) {
 }
 
 func (a *Aggregator) addLost(ev *event.Event) {
-	a.cur.lostMax = max(a.cur.lostMax, ev.Lost.Total)
-	a.cur.lostSum += ev.Lost.Count
+	c := &a.cur
+	c.lostMax = max(c.lostMax, ev.Lost.Total)
+	c.lostSum += ev.Lost.Count
+	if ev.Lost.SkippedRunsTotal >= c.skippedMax && ev.Lost.SkippedRunsTotal > 0 {
+		c.skippedMax, c.skippedBy = ev.Lost.SkippedRunsTotal, ev.Lost.SkippedByProgram
+	}
+	c.skippedSum += ev.Lost.SkippedRuns
+	if ev.Lost.Count == 0 {
+		return // runs skipped, nothing lost
+	}
 	l := &a.rep.Lost
 	if len(l.List) >= maxLostList {
 		l.Unlisted++
@@ -581,6 +601,13 @@ func (a *Aggregator) EndCapture(info capture.Info) {
 		out.Lost = max(out.Lost, info.End.Lost)
 	}
 	a.rep.Lost.Total += out.Lost
+	out.SkippedRuns, out.SkippedByProgram = max(c.skippedMax, c.skippedSum), c.skippedBy
+	if e := info.End; e != nil && e.SkippedRuns >= out.SkippedRuns && e.SkippedRuns > 0 {
+		out.SkippedRuns, out.SkippedByProgram = e.SkippedRuns, e.SkippedByProgram
+	}
+	// The names come from the log: whoever wrote it chose them.
+	out.SkippedByProgram = output.Escape(out.SkippedByProgram)
+	a.rep.Lost.SkippedRuns += out.SkippedRuns
 	a.rep.Captures = append(a.rep.Captures, out)
 	if c.tl != nil {
 		var start *captureStart

@@ -205,6 +205,41 @@ func TestBounds(t *testing.T) {
 	}
 }
 
+// Runs the kernel skipped, per capture: from the lost events of a capture
+// cut short, from the end line of one that stopped cleanly; only the lost
+// events that lost records are listed as lost.
+func TestSkippedRuns(t *testing.T) {
+	a := New(Options{})
+	first := ev(event.KindLost, 1)
+	first.Lost = event.Lost{SkippedRuns: 2, SkippedRunsTotal: 2, SkippedByProgram: "direct_reclaim_end:2"}
+	second := ev(event.KindLost, 2)
+	second.Lost = event.Lost{Count: 1, Total: 1, SkippedRuns: 1, SkippedRunsTotal: 3, SkippedByProgram: "direct_reclaim_end:2,mark_victim:1"}
+	a.Add(&first)
+	a.Add(&second)
+	a.EndCapture(capture.Info{Name: "cut.log", Format: capture.FormatText})
+	a.EndCapture(capture.Info{Name: "clean.log", Format: capture.FormatText,
+		End: &output.LogEnd{SkippedRuns: 4, SkippedByProgram: "process_exit:4\x1b[2J"}})
+	rep := a.Report()
+	if c := rep.Captures[0]; c.SkippedRuns != 3 || c.SkippedByProgram != "direct_reclaim_end:2,mark_victim:1" || c.Lost != 1 {
+		t.Errorf("capture cut short: %+v", c)
+	}
+	if c := rep.Captures[1]; c.SkippedRuns != 4 || c.SkippedByProgram != `process_exit:4\x1b[2J` {
+		t.Errorf("capture with its end line: %+v", c)
+	}
+	if rep.Lost.SkippedRuns != 7 || rep.Lost.Total != 1 || len(rep.Lost.List) != 1 || rep.Lost.List[0].Count != 1 {
+		t.Errorf("lost %+v, want 7 runs skipped and the one event that lost a record", rep.Lost)
+	}
+	var buf bytes.Buffer
+	if err := WriteText(&buf, rep, TextOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"skipped runs: 7 (", "  cut.log  3 skipped  direct_reclaim_end:2,mark_victim:1\n", `  clean.log  4 skipped  process_exit:4\x1b[2J`} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("report without %q:\n%s", want, buf.String())
+		}
+	}
+}
+
 func TestKernelStringsEscaped(t *testing.T) {
 	a := New(Options{})
 	e := kill(1, event.ClassMemcg)

@@ -296,6 +296,15 @@ func (t *textWriter) lost() {
 	if l.Unlisted > 0 {
 		fmt.Fprintf(t.w, "  ... and %d more lost events\n", l.Unlisted)
 	}
+	if l.SkippedRuns == 0 {
+		return
+	}
+	fmt.Fprintf(t.w, "skipped runs: %d (the kernel did not run oomtrace's programs then: kills, exits or reclaim episodes may be missing)\n", l.SkippedRuns)
+	for _, c := range t.rep.Captures {
+		if c.SkippedRuns > 0 {
+			fmt.Fprintf(t.w, "  %s  %d skipped  %s\n", escapeFile(c.File), c.SkippedRuns, orDash(c.SkippedByProgram))
+		}
+	}
 }
 
 // FormatDuration writes d with three significant digits, or fewer for

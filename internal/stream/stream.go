@@ -493,6 +493,9 @@ type session struct {
 	lastStatsAt time.Time
 	statsBuf    []event.ReclaimStats
 	ev          event.Event
+	// skippedWritten is the total of skipped runs the last lost event
+	// said.
+	skippedWritten uint64
 	// uncountedWarned, skippedWarned, freeWarned: episodes without a
 	// histogram, skipped runs, and a histogram that could not be freed,
 	// were told of.
@@ -629,10 +632,14 @@ func (s *session) emitPeriodic() error {
 			return err
 		}
 	}
-	if prev := s.lost.Load(); lost != prev {
+	// A lost event when records were lost or runs skipped since the last:
+	// either way a capture lacks what the kernel did not hand over.
+	if prev, skippedTotal := s.lost.Load(), skipped.Total(); lost != prev || skippedTotal != s.skippedWritten {
 		header(event.KindLost)
-		s.ev.Lost = event.Lost{Count: lost - prev, Total: lost}
+		s.ev.Lost = event.Lost{Count: lost - prev, Total: lost,
+			SkippedRuns: skippedTotal - s.skippedWritten, SkippedRunsTotal: skippedTotal, SkippedByProgram: skipped.String()}
 		s.lost.Store(lost)
+		s.skippedWritten = skippedTotal
 		if err := s.pipe.Process(&s.ev); err != nil {
 			return err
 		}

@@ -345,6 +345,18 @@ func TestPeriodicEvents(t *testing.T) {
 	if err := s.emitPeriodic(); err != nil {
 		t.Fatal(err)
 	}
+	// Runs skipped and nothing lost: a lost event all the same, with the
+	// runs since the last one; then nothing new, no event.
+	src.skipped = map[string]uint64{"mark_victim": 1, "direct_reclaim_end": 2}
+	if err := s.emitPeriodic(); err != nil {
+		t.Fatal(err)
+	}
+	src.skipped = map[string]uint64{"mark_victim": 1, "direct_reclaim_end": 5}
+	for range 2 {
+		if err := s.emitPeriodic(); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	got := sink.kinds(event.KindReclaimStats)
 	if len(got) != 2 {
@@ -357,8 +369,16 @@ func TestPeriodicEvents(t *testing.T) {
 		t.Errorf("second interval, want the delta: %+v", second)
 	}
 	lost := sink.kinds(event.KindLost)
-	if len(lost) != 2 || lost[0].Lost != (event.Lost{Count: 5, Total: 5}) || lost[1].Lost != (event.Lost{Count: 2, Total: 7}) {
-		t.Errorf("lost events %+v, want 5/5 then 2/7", lost)
+	want := []event.Lost{{Count: 5, Total: 5}, {Count: 2, Total: 7},
+		{Total: 7, SkippedRuns: 3, SkippedRunsTotal: 3, SkippedByProgram: "direct_reclaim_end:2,mark_victim:1"},
+		{Total: 7, SkippedRuns: 3, SkippedRunsTotal: 6, SkippedByProgram: "direct_reclaim_end:5,mark_victim:1"}}
+	if len(lost) != len(want) {
+		t.Fatalf("%d lost events, want %d: %+v", len(lost), len(want), lost)
+	}
+	for i := range want {
+		if lost[i].Lost != want[i] {
+			t.Errorf("lost event %d: %+v, want %+v", i, lost[i].Lost, want[i])
+		}
 	}
 	for _, ev := range sink.events {
 		if ev.Task.Comm != "oomtrace" || ev.KtimeNS == 0 || ev.Time.IsZero() {
