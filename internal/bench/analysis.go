@@ -316,17 +316,35 @@ func (s *stormResults) decideEpisode() (episodeDecision, bool) {
 		d.level = secondLookLevel
 	}
 	d.rounds = len(d.ratios)
-	d.nsLo, d.nsHi, _ = d.ours.medianInterval(d.level)
-	d.ratioLo, d.ratioHi, d.coverage = d.ratios.medianInterval(d.level)
+	var ns, ratio verdict
+	ns, d.nsLo, d.nsHi, _ = underLimit(d.ours, episodeCostLimit, d.level)
+	ratio, d.ratioLo, d.ratioHi, d.coverage = underLimit(d.ratios, episodeBpftraceMost, d.level)
 	switch {
-	case d.nsHi <= episodeCostLimit && d.ratioHi <= episodeBpftraceMost:
+	case ns == met && ratio == met:
 		d.verdict = met
-	case d.nsLo > episodeCostLimit || d.ratioLo > episodeBpftraceMost:
+	case ns == missed || ratio == missed:
 		d.verdict = missed
 	default:
 		d.verdict = undecided
 	}
 	return d, true
+}
+
+// underLimit holds the interval of the median of s, at level, against
+// limit, for a figure that is to be at most limit: met when the whole
+// interval is at or under it, missed when over it, undecided otherwise.
+// It returns the interval and its own confidence too.
+func underLimit(s sample, limit, level float64) (v verdict, lo, hi, coverage float64) {
+	lo, hi, coverage = s.medianInterval(level)
+	switch {
+	case hi <= limit:
+		v = met
+	case lo > limit:
+		v = missed
+	default:
+		v = undecided
+	}
+	return v, lo, hi, coverage
 }
 
 // ownShare is, per trial of tool t with the BPF statistics on, the part of
