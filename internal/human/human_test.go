@@ -34,7 +34,7 @@ func TestWriter(t *testing.T) {
 	lost := event.Event{Kind: event.KindLost, Time: at, Lost: event.Lost{Count: 3, Total: 5}}
 	// Then runs skipped and nothing more lost; a program's name in a log
 	// is anyone's to write.
-	skipped := event.Event{Kind: event.KindLost, Time: at, Lost: event.Lost{Total: 5, SkippedRuns: 2, SkippedRunsTotal: 2, SkippedByProgram: "mark_victim:2\x1b[2J"}}
+	skipped := event.Event{Kind: event.KindLost, Time: at, Lost: event.Lost{Total: 5, SkippedRuns: 1, SkippedRunsTotal: 2, SkippedByProgram: "mark_victim:2\x1b[2J"}}
 	sample := event.Event{Kind: event.KindSample, Time: at}
 	snapshot := event.Event{Kind: event.KindOOMSnapshot, Time: at, OOMSnapshot: event.OOMSnapshot{Why: "right after the kill: held\x1b[2J"}}
 	report := event.Event{Kind: event.KindOOMReport, Time: at, OOMReport: event.OOMReport{Why: "the kernel's report of the kill\x1b[2J"}}
@@ -62,7 +62,7 @@ boot+5.500s  OOM kill  [global OOM, before tracing] with\x1b[31m a control byte
 2026-12-02 23:07:36  exit      exited 137: SIGKILL from sh
 2026-12-02 23:07:36  reclaim   memcg in "/t": 41 episodes over 10s, 3.272ms stalled, longest 2.098ms
 2026-12-02 23:07:36  LOST      3 events the kernel could not hand over (5 in all)
-2026-12-02 23:07:36  SKIPPED   2 runs of oomtrace's programs the kernel did not start (2 in all: mark_victim:2\x1b[2J): kills, exits or reclaim episodes may be missing
+2026-12-02 23:07:36  SKIPPED   1 run of oomtrace's programs the kernel did not start (2 in all: mark_victim:2\x1b[2J): kills, exits or reclaim episodes may be missing
 
 3 OOM kills in kern.log (global 1, memcg 2), 1 eviction
 1 process ended by a signal other than the OOM killer's
