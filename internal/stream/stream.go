@@ -86,7 +86,7 @@ type Summary struct {
 	Lost         uint64
 	DecodeErrors uint64
 	// SkippedRuns are the programs' runs the kernel skipped (see
-	// tracer.Tracer.SkippedRuns), as last read.
+	// tracer.Tracer.SkippedRuns), as the last lost event said them.
 	SkippedRuns SkippedRuns
 }
 
@@ -482,7 +482,7 @@ type session struct {
 
 	decodeErrors atomic.Uint64
 	lost         atomic.Uint64               // the kernel's count, as last written
-	skipped      atomic.Pointer[SkippedRuns] // the kernel's skipped runs, as last read
+	skipped      atomic.Pointer[SkippedRuns] // the kernel's skipped runs, as last written
 
 	// hierarchy, when not nil, tells the histograms of removed cgroups,
 	// which emitPeriodic frees.
@@ -493,9 +493,6 @@ type session struct {
 	lastStatsAt time.Time
 	statsBuf    []event.ReclaimStats
 	ev          event.Event
-	// skippedWritten is the total of skipped runs the last lost event
-	// said.
-	skippedWritten uint64
 	// uncountedWarned, skippedWarned, freeWarned: episodes without a
 	// histogram, skipped runs, and a histogram that could not be freed,
 	// were told of.
@@ -508,8 +505,8 @@ func (s *session) summary(mode event.Mode) Summary {
 		SkippedRuns: s.skippedRuns()}
 }
 
-// skippedRuns is the kernel's count of skipped runs as last read: nil
-// before the first reading.
+// skippedRuns is the kernel's count of skipped runs as last written in a
+// lost event: nil before the first one.
 func (s *session) skippedRuns() SkippedRuns {
 	if p := s.skipped.Load(); p != nil {
 		return *p
@@ -586,7 +583,6 @@ func (s *session) emitPeriodic() error {
 		return err
 	}
 	skipped := SkippedRuns(byProgram)
-	s.skipped.Store(&skipped)
 	s.warnOnce(&s.skippedWarned, skipped.Total(), "skipped_runs", "the kernel skipped runs of oomtrace's programs, each started "+
 		"while the same program, preempted, was still running on that CPU: reclaim episodes, kills or exits of other "+
 		"tasks on it may be missing", "programs", skipped)
@@ -634,12 +630,14 @@ func (s *session) emitPeriodic() error {
 	}
 	// A lost event when records were lost or runs skipped since the last:
 	// either way a capture lacks what the kernel did not hand over.
-	if prev, skippedTotal := s.lost.Load(), skipped.Total(); lost != prev || skippedTotal != s.skippedWritten {
+	// Each program's count only grows, so an equal total is the same runs.
+	prev, prevSkipped, skippedTotal := s.lost.Load(), s.skippedRuns().Total(), skipped.Total()
+	if lost != prev || skippedTotal != prevSkipped {
 		header(event.KindLost)
 		s.ev.Lost = event.Lost{Count: lost - prev, Total: lost,
-			SkippedRuns: skippedTotal - s.skippedWritten, SkippedRunsTotal: skippedTotal, SkippedByProgram: skipped.String()}
+			SkippedRuns: skippedTotal - prevSkipped, SkippedRunsTotal: skippedTotal, SkippedByProgram: skipped.String()}
 		s.lost.Store(lost)
-		s.skippedWritten = skippedTotal
+		s.skipped.Store(&skipped)
 		if err := s.pipe.Process(&s.ev); err != nil {
 			return err
 		}
