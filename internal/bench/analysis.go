@@ -330,6 +330,36 @@ func (s *stormResults) decideEpisode() (episodeDecision, bool) {
 	return d, true
 }
 
+// cpuPerEventDecision is the CPU-per-event target's verdict on the stalled
+// trials so far, held against the interval of their median: the drain's
+// CPU per line moves by hundreds of nanoseconds between trials here, and
+// the median alone lands on either side of the limit from one run to the
+// next. Like the storm's targets it is looked at twice (firstLookLevel):
+// after the first trials and, when they leave it undecided, after the
+// deciding ones.
+type cpuPerEventDecision struct {
+	marginal                sample // per trial, the drain's CPU per line less the stall's own
+	first, deciding         int    // trials of the first look, and the deciding trials that ran
+	level, lo, hi, coverage float64
+	verdict                 verdict
+}
+
+// decideCPUPerEvent gives the CPU-per-event target's verdict; false when
+// no trial measured it.
+func (l *lossResults) decideCPUPerEvent() (cpuPerEventDecision, bool) {
+	d := cpuPerEventDecision{marginal: l.marginalCPUPerEvent(), level: firstLookLevel}
+	if math.IsNaN(d.marginal.median()) {
+		return d, false
+	}
+	if l.firstStalls > 0 && len(d.marginal) > l.firstStalls {
+		d.deciding = len(d.marginal) - l.firstStalls
+		d.level = secondLookLevel
+	}
+	d.first = len(d.marginal) - d.deciding
+	d.verdict, d.lo, d.hi, d.coverage = underLimit(d.marginal, cpuPerEventLimit, d.level)
+	return d, true
+}
+
 // underLimit holds the interval of the median of s, at level, against
 // limit, for a figure that is to be at most limit: met when the whole
 // interval is at or under it, missed when over it, undecided otherwise.

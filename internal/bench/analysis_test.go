@@ -747,6 +747,69 @@ func TestCPUPerEventSplit(t *testing.T) {
 	}
 }
 
+// The CPU-per-event target is looked at twice: the deciding trials, run
+// after a first look that left it undecided, are counted at the second
+// look's level, and the report says they ran.
+func TestCPUPerEventSecondLook(t *testing.T) {
+	// 1,000 lines a trial, and 200 µs of the stall's own: ns ns a line.
+	stall := func(ns int) *stallTrial {
+		st := &stallTrial{held: 1000, drain: time.Millisecond, drainCPU: time.Duration(ns+200) * time.Microsecond, idleCPU: 200 * time.Microsecond}
+		st.tally.drained = 1000
+		return st
+	}
+	stalls := func(ns ...int) []*stallTrial {
+		var out []*stallTrial
+		for _, n := range ns {
+			out = append(out, stall(n))
+		}
+		return out
+	}
+	first := []int{800, 850, 900, 950, 1400} // the first look: the range holds 1 µs
+	l := &lossResults{firstStalls: 5, stalls: stalls(first...)}
+	d, ok := l.decideCPUPerEvent()
+	if !ok || d.verdict != undecided || d.first != 5 || d.deciding != 0 || d.level != firstLookLevel || d.hi != 1400 {
+		t.Fatalf("first look: %+v, %v", d, ok)
+	}
+	if got := decidingStallsText(l); got != "" {
+		t.Errorf("no deciding trials, but §3 says %q", got)
+	}
+
+	// Ten deciding trials under 1 µs: at 96%, the 4th to the 12th of 15
+	// trials hold the median, and the two slow ones fall outside.
+	l.stalls = stalls(append(first, 700, 750, 800, 820, 840, 860, 880, 900, 920, 1300)...)
+	d, ok = l.decideCPUPerEvent()
+	if !ok || d.verdict != met || d.first != 5 || d.deciding != 10 || d.level != secondLookLevel || d.lo != 800 || d.hi != 920 {
+		t.Fatalf("second look: %+v, %v", d, ok)
+	}
+	if math.Abs(d.coverage-0.965) > 0.001 {
+		t.Errorf("coverage of the 4th to the 12th of 15: %v, want 0.965", d.coverage)
+	}
+	got := cpuPerEventTarget(&Results{loss: l})
+	if want := "860 ns a line drained, less what the stall itself cost (median of 15 trials: 700 ns – 1.40 µs; the median's interval 800 ns – 920 ns, 96% confidence)"; got.verdict != met || !strings.HasPrefix(got.measured, want) {
+		t.Errorf("target after the deciding trials: %+v, want %q, met", got, want)
+	}
+	if want := "The first 5 trials left the target undecided, so 10 more ran, and its verdict is that of all 15, their median's interval at 96% confidence. Saturation"; !strings.HasPrefix(got.why, want) {
+		t.Errorf("why %q, want it to start %q", got.why, want)
+	}
+	if got, want := decidingStallsText(l), " The first 5 trials left the CPU-per-event target undecided, so 10 more ran (see the last section)."; got != want {
+		t.Errorf("§3 says %q, want %q", got, want)
+	}
+
+	// Deciding trials all over 1 µs: missed. Between: still undecided,
+	// and the reason says both.
+	l.stalls = stalls(900, 980, 1050, 1100, 1400, 1100, 1200, 1300, 1400, 1500, 1600, 1700, 1800, 1900, 2000)
+	if d, _ := l.decideCPUPerEvent(); d.verdict != missed {
+		t.Errorf("deciding trials over the limit: %+v", d)
+	}
+	l.stalls = stalls(append(first, 700, 1100, 800, 1200, 900, 1300, 950, 1050, 990, 1010)...)
+	got = cpuPerEventTarget(&Results{loss: l})
+	for _, want := range []string{"so 10 more ran", "These trials do not decide it: their median is 950 ns, but 15 trials this far apart"} {
+		if got.verdict != undecided || !strings.Contains(got.why, want) {
+			t.Errorf("deciding trials on both sides: %+v, want %q", got, want)
+		}
+	}
+}
+
 // The reason for the episode's target says what the floors and clock
 // reads leave, at half of bpftrace's episode, for the rest of oomtrace's.
 func TestEpisodeFloorWhy(t *testing.T) {

@@ -65,6 +65,15 @@ type Config struct {
 
 	LossRounds     int // rounds of the loss ramp
 	LossMaxWorkers int // the ramp doubles the workers from 1 up to this
+	// StallTrials are the stalled tracer's trials, each followed by the
+	// drain floor's: one drain lasts a few milliseconds, and a single one
+	// lands wherever the host's noise puts it. Three trials ranged over
+	// nearly twice their least; five give a median that two outliers
+	// cannot move.
+	StallTrials int
+	// DecidingStalls are more such trials, run only when the ones before
+	// leave the CPU-per-event target undecided (decideCPUPerEvent).
+	DecidingStalls int
 
 	GoBenchCount int    // go test -count
 	GoBenchTime  string // go test -benchtime
@@ -82,8 +91,9 @@ type Config struct {
 }
 
 // DefaultConfig is what make bench runs: about fourteen minutes on two CPUs,
-// about 17 more when the throughput target needs its deciding pairs, and
-// about 4 more when the reclaim episode's target needs its own.
+// about 17 more when the throughput target needs its deciding pairs, about
+// 4 more when the reclaim episode's target needs its own, and about 4 more
+// when the CPU-per-event target needs its deciding stalls.
 func DefaultConfig() Config {
 	return Config{
 		Oomtrace:         "bin/oomtrace",
@@ -106,6 +116,8 @@ func DefaultConfig() Config {
 		IdleProcs:        1000,
 		LossRounds:       2,
 		LossMaxWorkers:   8,
+		StallTrials:      5,
+		DecidingStalls:   10,
 		GoBenchCount:     5,
 		GoBenchTime:      "500ms",
 		ReportEvents:     1_000_000,
@@ -186,6 +198,10 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 	if cfg.Rounds < 1 || cfg.ThroughputPairs < 0 || cfg.DecidingPairs < 0 || cfg.EpisodePairs < 0 {
 		return nil, fmt.Errorf("rounds %d, throughput pairs %d, deciding pairs %d and episode pairs %d: want rounds ≥ 1 and pairs ≥ 0",
 			cfg.Rounds, cfg.ThroughputPairs, cfg.DecidingPairs, cfg.EpisodePairs)
+	}
+	if cfg.StallTrials < 1 || cfg.DecidingStalls < 0 {
+		return nil, fmt.Errorf("stall trials %d and deciding stalls %d: want stall trials ≥ 1 and deciding stalls ≥ 0",
+			cfg.StallTrials, cfg.DecidingStalls)
 	}
 	if os.Geteuid() != 0 {
 		return nil, errors.New("the benchmark needs root: it loads BPF programs, makes memory cgroups and reads /dev/kmsg")

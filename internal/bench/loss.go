@@ -181,14 +181,11 @@ type lossResults struct {
 	// reclaim lines in that stall.
 	stalls []*stallTrial
 	floors []*drainFloorTrial
+	// firstStalls are the trials of the first look at the CPU-per-event
+	// target; the stalls after them are its deciding trials (0: every
+	// stall is of the first look).
+	firstStalls int
 }
-
-// stallTrials is how many times the stall and the drain floor's are run,
-// one after the other: one drain lasts a few milliseconds, and a single
-// one lands wherever the host's noise puts it. Three trials ranged over
-// nearly twice their least; five give a median that two outliers cannot
-// move.
-const stallTrials = 5
 
 // drainCPUPerEvent is oomtrace's CPU per line while draining, per stall.
 func (l *lossResults) drainCPUPerEvent() sample {
@@ -239,7 +236,7 @@ func (b *bencher) lossScenario(ctx context.Context) (*lossResults, error) {
 	}
 	defer killGroup.Remove()
 
-	res := &lossResults{args: b.tools.lossArgs(), rounds: b.cfg.LossRounds}
+	res := &lossResults{args: b.tools.lossArgs(), rounds: b.cfg.LossRounds, firstStalls: b.cfg.StallTrials}
 	for n := 1; n <= spec.workers; n *= 2 {
 		res.levels = append(res.levels, n)
 	}
@@ -260,31 +257,50 @@ func (b *bencher) lossScenario(ctx context.Context) (*lossResults, error) {
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
-	for i := range stallTrials {
-		if err := ctx.Err(); err != nil {
+	if err := b.stallTrials(ctx, st, spec.workers, killGroup, res, b.cfg.StallTrials); err != nil {
+		return res, err
+	}
+	if d, ok := res.decideCPUPerEvent(); ok && d.verdict == undecided && b.cfg.DecidingStalls > 0 {
+		b.logf("CPU per event undecided after %d stall trials (its median's interval %.0f ns – %.0f ns): %d more",
+			len(res.stalls), d.lo, d.hi, b.cfg.DecidingStalls)
+		if err := b.stallTrials(ctx, st, spec.workers, killGroup, res, b.cfg.DecidingStalls); err != nil {
 			return res, err
 		}
-		stalled, err := b.stallTrial(st, spec.workers, killGroup)
+	}
+	return res, nil
+}
+
+// stallTrials runs n more stalled trials of the tracer in a storm of st
+// with the given workers, each followed by the drain floor's, adding them
+// to res.
+func (b *bencher) stallTrials(ctx context.Context, st *storm, workers int, killGroup *memcg.Group, res *lossResults, n int) error {
+	total := len(res.stalls) + n
+	for len(res.stalls) < total {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		i := len(res.stalls) + 1
+		stalled, err := b.stallTrial(st, workers, killGroup)
 		if err != nil {
-			return res, fmt.Errorf("stalled tracer, trial %d: %w", i+1, err)
+			return fmt.Errorf("stalled tracer, trial %d: %w", i, err)
 		}
 		res.stalls = append(res.stalls, stalled)
 		b.logf("stall %d/%d  stopped %v  held %d, drained in %v  lost %d (lost events %d, last total %d)  counted %d delivered %d  kill afterwards detected: %v",
-			i+1, stallTrials, stalled.stopped, stalled.held, stalled.drain, stalled.exit.Lost, stalled.tally.lostLines, stalled.tally.lostTotal,
+			i, total, stalled.stopped, stalled.held, stalled.drain, stalled.exit.Lost, stalled.tally.lostLines, stalled.tally.lostTotal,
 			stalled.tally.episodes, stalled.tally.reclaims, stalled.killDetected)
 		if stalled.tally.reclaims == 0 {
-			return res, errors.New("stalled tracer: no reclaim line to measure the drain floor's lines by")
+			return errors.New("stalled tracer: no reclaim line to measure the drain floor's lines by")
 		}
 		lineBytes := int(stalled.tally.reclaimBytes / stalled.tally.reclaims)
-		floor, err := b.drainFloorTrial(st, spec.workers, lineBytes)
+		floor, err := b.drainFloorTrial(st, workers, lineBytes)
 		if err != nil {
-			return res, fmt.Errorf("drain floor, trial %d: %w", i+1, err)
+			return fmt.Errorf("drain floor, trial %d: %w", i, err)
 		}
 		res.floors = append(res.floors, floor)
 		b.logf("drain floor %d/%d  %d-byte lines  drained %d in %v: %.0f lines/s, CPU %v: %.0f ns per line",
-			i+1, stallTrials, lineBytes, floor.lines, floor.drain, floor.rate(), floor.cpu, floor.cpuPerLine())
+			i, total, lineBytes, floor.lines, floor.drain, floor.rate(), floor.cpu, floor.cpuPerLine())
 	}
-	return res, nil
+	return nil
 }
 
 func (b *bencher) lossTrial(st *storm, n int) (lossTrial, error) {

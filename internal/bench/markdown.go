@@ -366,29 +366,35 @@ func cpuPerEventTarget(r *Results) target {
 	if l == nil {
 		return notMeasured(name)
 	}
-	raw, marginal := l.drainCPUPerEvent(), l.marginalCPUPerEvent()
-	per := marginal.median()
-	if math.IsNaN(per) {
+	d, ok := l.decideCPUPerEvent()
+	if !ok {
 		return notMeasured(name)
 	}
-	measured := fmt.Sprintf("%s a line drained, less what the stall itself cost (%s: %s); %s with it (%s)",
-		fmtNSAgainst(per, cpuPerEventLimit), trialsOf(len(marginal)), fmtRange(marginal, fmtNS), fmtNS(raw.median()), fmtRange(raw, fmtNS))
+	raw, marginal := l.drainCPUPerEvent(), d.marginal
+	per := marginal.median()
+	measured := fmt.Sprintf("%s a line drained, less what the stall itself cost (%s: %s", fmtNSAgainst(per, cpuPerEventLimit),
+		trialsOf(len(marginal)), fmtRange(marginal, fmtNS))
+	if d.deciding > 0 {
+		measured += fmt.Sprintf("; the median's interval %s – %s, %.0f%% confidence", fmtNSAgainst(d.lo, cpuPerEventLimit),
+			fmtNSAgainst(d.hi, cpuPerEventLimit), 100*d.coverage)
+	}
+	measured += fmt.Sprintf("); %s with it (%s)", fmtNS(raw.median()), fmtRange(raw, fmtNS))
 	rows := l.rampRows()
 	if len(rows) > 0 && len(rows[len(rows)-1].cpuPerEvent) > 0 {
 		last := rows[len(rows)-1]
 		measured += fmt.Sprintf("; %s at the %s events/s a storm of %d workers makes", fmtNS(last.cpuPerEvent.median()), fmtRate(last.eventsPerSec.median()), last.workers)
 	}
-	// Held against the interval of the trials' median, as the storm's
-	// targets are: the drain's CPU per line moves by hundreds of
-	// nanoseconds between trials here, and the median alone lands on
-	// either side of the limit from one run to the next.
-	v, lo, hi, coverage := underLimit(marginal, cpuPerEventLimit, firstLookLevel)
 	var why string
-	if v == undecided {
-		why = fmt.Sprintf("These trials do not decide it: their median is %s, but %d trials this far apart place the median of "+
+	if d.deciding > 0 {
+		why = fmt.Sprintf("The first %s left the target undecided, so %s more ran, and its verdict is that of all %d, "+
+			"their median's interval at %.0f%% confidence. ", plural(uint64(d.first), "trial"), fmtCount(uint64(d.deciding)),
+			len(marginal), 100*d.coverage)
+	}
+	if d.verdict == undecided {
+		why += fmt.Sprintf("These trials do not decide it: their median is %s, but %d trials this far apart place the median of "+
 			"oomtrace's CPU per line only between %s and %s (%.0f%% confidence, assuming nothing of how trials are "+
 			"distributed), and the target lies inside. ", fmtNSAgainst(per, cpuPerEventLimit), len(marginal),
-			fmtNSAgainst(lo, cpuPerEventLimit), fmtNSAgainst(hi, cpuPerEventLimit), 100*coverage)
+			fmtNSAgainst(d.lo, cpuPerEventLimit), fmtNSAgainst(d.hi, cpuPerEventLimit), 100*d.coverage)
 	}
 	why += "Saturation is the drain of a full ring buffer (§3): oomtrace reads, decodes and formats records as fast as it can, " +
 		"and writes them in batches to a pipe."
@@ -414,7 +420,18 @@ func cpuPerEventTarget(r *Results) target {
 	why += fmt.Sprintf(" Below saturation the cost per event is higher: each wake-up (for reclaim records, a look every %s) "+
 		"finds fewer records to share its cost: the scheduler's switch to oomtrace and back, the Go runtime's handing the "+
 		"woken goroutine a thread, and one write(2) per batch.", fmtDur(tracer.LookInterval))
-	return target{name: name, measured: measured, verdict: v, why: why}
+	return target{name: name, measured: measured, verdict: d.verdict, why: why}
+}
+
+// decidingStallsText says, for §3, why there are more stalled trials than
+// the first look's: empty when there are not.
+func decidingStallsText(l *lossResults) string {
+	d, ok := l.decideCPUPerEvent()
+	if !ok || d.deciding == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" The first %s left the CPU-per-event target undecided, so %s more ran (see the last section).",
+		plural(uint64(d.first), "trial"), fmtCount(uint64(d.deciding)))
 }
 
 // replayCost is the replay of a reclaim record through the whole pipeline
@@ -1304,7 +1321,8 @@ func writeLoss(d *doc, r *Results) {
 		"(SIGCONT) %v after the storm ended, %v later: the kernel keeps producing while nobody reads, and oomtrace then drains "+
 		"the backlog on its own. One OOM kill follows; then oomtrace is stopped as long again and resumed with nothing "+
 		"to drain, and its CPU over the same window is what a stall costs it by itself. One drain lasts a few "+
-		"milliseconds, so this is done %s, and the targets quote the medians.", st.workers, st.duration, stallAfter, stallSettle, st.stopped.Round(time.Millisecond), plural(uint64(len(l.stalls)), "time"))
+		"milliseconds, so this is done %s, and the targets quote the medians.%s", st.workers, st.duration, stallAfter, stallSettle,
+		st.stopped.Round(time.Millisecond), plural(uint64(len(l.stalls)), "time"), decidingStallsText(l))
 	if len(l.floors) > 0 {
 		d.para("The drain floor, stalled and resumed the same way after each of them: the least a tracer can do with such a "+
 			"backlog. A program of a few instructions on `mm_vmscan_memcg_reclaim_end` puts a record of the size of "+

@@ -40,6 +40,8 @@ func run() int {
 	flag.IntVar(&cfg.ThroughputPairs, "throughput-pairs", cfg.ThroughputPairs, "rounds of the storm untraced and under oomtrace alone, after the others")
 	flag.IntVar(&cfg.DecidingPairs, "deciding-pairs", cfg.DecidingPairs, "more such rounds, run only when the ones before leave the throughput target undecided (0: none)")
 	flag.IntVar(&cfg.EpisodePairs, "episode-pairs", cfg.EpisodePairs, "rounds of the storm under oomtrace and bpftrace with BPF statistics, run only when the ones before leave the reclaim episode's target undecided (0: none)")
+	flag.IntVar(&cfg.StallTrials, "stall-trials", cfg.StallTrials, "trials of the tracer stalled in a storm, each followed by the drain floor's")
+	flag.IntVar(&cfg.DecidingStalls, "deciding-stalls", cfg.DecidingStalls, "more such trials, run only when the ones before leave the CPU-per-event target undecided (0: none)")
 	flag.IntVar(&cfg.StormWorkers, "storm-workers", cfg.StormWorkers, "memory cgroups reclaiming at once in a storm")
 	flag.IntVar(&cfg.Kills, "kills", cfg.Kills, "OOM kills per condition in the latency comparison")
 	flag.IntVar(&cfg.IdleProcs, "idle-procs", cfg.IdleProcs, "idle processes in the OOMing cgroup in the loaded condition")
