@@ -56,12 +56,18 @@ const volatile __u64 fatal_signals = (1ULL << 1) | (1ULL << 2) | (1ULL << 3) | (
 				     (1ULL << 6) | (1ULL << 7) | (1ULL << 8) | (1ULL << 9) |
 				     (1ULL << 11) | (1ULL << 15) | (1ULL << 31);
 
+/* The ring buffer's default size; user space may size it otherwise
+ * before loading (--ring-buffer), and sets ringbuf_wake_bytes with it. */
 #define RINGBUF_BYTES (4 << 20)
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, RINGBUF_BYTES);
 } events SEC(".maps");
+
+/* Unread bytes from which a lazy record wakes the reader anyway: an
+ * eighth of the ring buffer (submit_event). */
+const volatile __u64 ringbuf_wake_bytes = RINGBUF_BYTES / 8;
 
 /* Failed ring-buffer reservations, per CPU: no event is lost silently. */
 struct {
@@ -215,7 +221,7 @@ static __always_inline void submit_event(void *rec, bool lazy)
 	__u64 flags = BPF_RB_FORCE_WAKEUP;
 
 	if (lazy && hdr->ktime_ns - last_wakeup_ns < wakeup_window_ns &&
-	    bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) < RINGBUF_BYTES / 8)
+	    bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) < ringbuf_wake_bytes)
 		flags = BPF_RB_NO_WAKEUP;
 	else
 		last_wakeup_ns = hdr->ktime_ns;

@@ -160,6 +160,8 @@ func TestUsageErrors(t *testing.T) {
 		{"trace", "--class", "memcg,huge"},
 		{"trace", "--cgroup", "/no/such/cgroup/here"},
 		{"trace", "--bogus-flag"},
+		{"trace", "--ring-buffer", "3MiB"},
+		{"trace", "--ring-buffer", "lots"},
 		{"trace", "extra-argument"},
 	} {
 		_, stderr, status := runBin(t, nil, args...)

@@ -117,7 +117,7 @@ func (s servedPod) kill(t *testing.T, n int) {
 // The node agent counts real kills by pod and container, says it is
 // healthy while it traces, and stops cleanly on SIGTERM.
 func TestServeMetrics(t *testing.T) {
-	s := startServedPod(t)
+	s := startServedPod(t, "--ring-buffer", "8MiB")
 	if code := httpStatus(t, "http://"+s.addr+"/healthz"); code != http.StatusOK {
 		t.Errorf("/healthz: %d", code)
 	}
@@ -156,7 +156,8 @@ func TestServeMetrics(t *testing.T) {
 	if lost := families["oomtrace_events_lost_total"]; lost != nil && lost.GetMetric()[0].GetCounter().GetValue() != 0 {
 		t.Errorf("events lost: %v", lost.GetMetric()[0].GetCounter().GetValue())
 	}
-	// The ring buffer: 4 MiB, every kill read through it, never full.
+	// The ring buffer: the 8 MiB asked for, every kill read through it,
+	// never full.
 	ring := map[string]float64{}
 	for _, name := range []string{"oomtrace_ringbuf_size_bytes", "oomtrace_ringbuf_pending_bytes", "oomtrace_ringbuf_max_pending_bytes", "oomtrace_ringbuf_records_read_total"} {
 		f := families[name]
@@ -167,9 +168,9 @@ func TestServeMetrics(t *testing.T) {
 		m := f.GetMetric()[0]
 		ring[name] = m.GetGauge().GetValue() + m.GetCounter().GetValue()
 	}
-	if size := ring["oomtrace_ringbuf_size_bytes"]; size != 4<<20 || ring["oomtrace_ringbuf_max_pending_bytes"] >= size ||
+	if size := ring["oomtrace_ringbuf_size_bytes"]; size != 8<<20 || ring["oomtrace_ringbuf_max_pending_bytes"] >= size ||
 		ring["oomtrace_ringbuf_pending_bytes"] >= size || ring["oomtrace_ringbuf_records_read_total"] < kills {
-		t.Errorf("ring buffer metrics %v: want 4 MiB, never full, at least %d records read", ring, kills)
+		t.Errorf("ring buffer metrics %v: want 8 MiB, never full, at least %d records read", ring, kills)
 	}
 
 	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {

@@ -40,6 +40,7 @@ type traceFlags struct {
 	noReport   bool
 	events     string
 	sinceBoot  bool
+	ringBuffer string
 }
 
 func (f *traceFlags) register(fs *flag.FlagSet) {
@@ -58,6 +59,7 @@ func (f *traceFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.noSnapshot, "no-snapshot", false, "do not read the OOM cgroup's memory state after each kill (the oom_snapshot event)")
 	fs.BoolVar(&f.noReport, "no-kernel-report", false, "do not read the kernel's report of each kill from its log (the oom_report event)")
 	fs.StringVar(&f.events, "events", "all", "event groups to trace, comma-separated: oom, reclaim, reaper, signal, exit (or all); hooks of the others are not attached")
+	fs.StringVar(&f.ringBuffer, "ring-buffer", "", "`size` of the ring buffer the kernel side writes events to, a power of two from 64KiB to 1GiB (default 4MiB): larger holds longer bursts, at that much kernel memory")
 	fs.BoolVar(&f.sinceBoot, "since-boot", false, "first report the kills already in the kernel log (marked replayed), then go on live; each kill once")
 	// For tests and scripts; left out of the usage text.
 	fs.StringVar(&f.readyFile, "ready-file", "", "")
@@ -108,6 +110,12 @@ func (f *traceFlags) options(w io.Writer, logger *slog.Logger) (stream.Options, 
 		var err error
 		if opts.Tracer.Events, err = tracer.ParseEventGroups(f.events); err != nil {
 			return opts, fmt.Errorf("--events: %w", err)
+		}
+	}
+	if f.ringBuffer != "" {
+		var err error
+		if opts.Tracer.RingBufferBytes, err = tracer.ParseRingBufferSize(f.ringBuffer); err != nil {
+			return opts, fmt.Errorf("--ring-buffer: %w", err)
 		}
 	}
 	opts.Interval = f.interval

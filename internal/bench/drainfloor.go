@@ -56,7 +56,7 @@ func DrainFloorMain() {
 const drainFloorPrefix = "reclaim "
 
 func runDrainFloor(out io.Writer, lineBytes int) error {
-	ringBytes, err := tracer.RingBufferBytes()
+	ringBytes, err := tracer.DefaultRingBufferBytes()
 	if err != nil {
 		return err
 	}

@@ -281,6 +281,7 @@ const (
 	oomtraceVarFilterTgid                   = "filter_tgid"
 	oomtraceVarLastWakeupNs                 = "last_wakeup_ns"
 	oomtraceVarReclaimMinNs                 = "reclaim_min_ns"
+	oomtraceVarRingbufWakeBytes             = "ringbuf_wake_bytes"
 	oomtraceVarUnusedCgroupFlags            = "unused_cgroup_flags"
 	oomtraceVarUnusedEventKind              = "unused_event_kind"
 	oomtraceVarUnusedExitEvent              = "unused_exit_event"
@@ -397,6 +398,7 @@ type oomtraceVariableSpecs struct {
 	FilterTgid            *ebpf.VariableSpec `ebpf:"filter_tgid"`
 	LastWakeupNs          *ebpf.VariableSpec `ebpf:"last_wakeup_ns"`
 	ReclaimMinNs          *ebpf.VariableSpec `ebpf:"reclaim_min_ns"`
+	RingbufWakeBytes      *ebpf.VariableSpec `ebpf:"ringbuf_wake_bytes"`
 	UnusedCgroupFlags     *ebpf.VariableSpec `ebpf:"unused_cgroup_flags"`
 	UnusedEventKind       *ebpf.VariableSpec `ebpf:"unused_event_kind"`
 	UnusedExitEvent       *ebpf.VariableSpec `ebpf:"unused_exit_event"`
@@ -476,6 +478,7 @@ type oomtraceVariables struct {
 	FilterTgid            *ebpf.Variable `ebpf:"filter_tgid"`
 	LastWakeupNs          *ebpf.Variable `ebpf:"last_wakeup_ns"`
 	ReclaimMinNs          *ebpf.Variable `ebpf:"reclaim_min_ns"`
+	RingbufWakeBytes      *ebpf.Variable `ebpf:"ringbuf_wake_bytes"`
 	UnusedCgroupFlags     *ebpf.Variable `ebpf:"unused_cgroup_flags"`
 	UnusedEventKind       *ebpf.Variable `ebpf:"unused_event_kind"`
 	UnusedExitEvent       *ebpf.Variable `ebpf:"unused_exit_event"`

@@ -4,8 +4,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"os"
+	"strconv"
+	"strings"
 	"time"
+	"unicode"
 	"unsafe"
 
 	"github.com/cilium/ebpf"
@@ -187,9 +191,9 @@ func (t *Tracer) holdWakeups(raw []byte) {
 // fills the ring buffer with, without the ring buffer's own header.
 const ReclaimRecordBytes = int(unsafe.Sizeof(oomtraceReclaimEvent{}))
 
-// RingBufferBytes is the size of the ring buffer as the kernel side
+// DefaultRingBufferBytes is the size of the ring buffer as the kernel side
 // declares it, read from the object without loading it.
-func RingBufferBytes() (int, error) {
+func DefaultRingBufferBytes() (int, error) {
 	spec, err := loadOomtrace()
 	if err != nil {
 		return 0, err
@@ -199,6 +203,62 @@ func RingBufferBytes() (int, error) {
 		return 0, errors.New("the BPF object has no events map")
 	}
 	return int(events.MaxEntries), nil
+}
+
+// The sizes a ring buffer may have: the kernel takes a power of two
+// pages; 64 KiB is a page of any size it has and holds dozens of the
+// largest records, and 1 GiB of memory the kernel cannot reclaim is more
+// than any trace needs.
+const (
+	MinRingBufferBytes = 64 << 10
+	MaxRingBufferBytes = 1 << 30
+)
+
+// CheckRingBufferBytes says why n bytes cannot be the ring buffer's size,
+// or nil if they can.
+func CheckRingBufferBytes(n int) error {
+	if n < MinRingBufferBytes || n > MaxRingBufferBytes {
+		return fmt.Errorf("a ring buffer of %s: want 64KiB to 1GiB", sizeText(n))
+	}
+	if n&(n-1) != 0 {
+		return fmt.Errorf("a ring buffer of %s: the kernel needs a power of two, such as %s or %s",
+			sizeText(n), sizeText(1<<(bits.Len(uint(n))-1)), sizeText(1<<bits.Len(uint(n))))
+	}
+	return nil
+}
+
+// sizeText writes n bytes in the largest unit that holds them whole, as
+// ParseRingBufferSize reads them.
+func sizeText(n int) string {
+	for _, u := range []struct {
+		shift uint
+		name  string
+	}{{30, "GiB"}, {20, "MiB"}, {10, "KiB"}} {
+		if n != 0 && n%(1<<u.shift) == 0 {
+			return fmt.Sprintf("%d%s", n>>u.shift, u.name)
+		}
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// ParseRingBufferSize reads a ring buffer's size as --ring-buffer takes
+// it: a number of bytes, or of KiB, MiB or GiB with that suffix (K, M and
+// G are read the same), and checks it (CheckRingBufferBytes).
+func ParseRingBufferSize(s string) (int, error) {
+	digits := strings.TrimRightFunc(s, unicode.IsLetter)
+	shift, ok := map[string]uint{"": 0, "k": 10, "kib": 10, "m": 20, "mib": 20, "g": 30, "gib": 30}[strings.ToLower(s[len(digits):])]
+	n, err := strconv.ParseUint(digits, 10, 64)
+	if !ok || err != nil && !errors.Is(err, strconv.ErrRange) {
+		return 0, fmt.Errorf("%q is not a size: want bytes, or a number with KiB, MiB or GiB (e.g. 16MiB)", s)
+	}
+	if err != nil || n > MaxRingBufferBytes>>shift {
+		return 0, fmt.Errorf("a ring buffer of %s: want 64KiB to 1GiB", s)
+	}
+	size := int(n << shift)
+	if err := CheckRingBufferBytes(size); err != nil {
+		return 0, err
+	}
+	return size, nil
 }
 
 // RingBuffer returns the ring buffer's size and the bytes the kernel has

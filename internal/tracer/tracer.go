@@ -39,6 +39,10 @@ type Config struct {
 	ReclaimMin time.Duration
 	// Events is the event groups to attach; zero means all of them.
 	Events EventGroup
+	// RingBufferBytes sizes the ring buffer the kernel side writes events
+	// to (CheckRingBufferBytes says which sizes do); zero means
+	// DefaultRingBufferBytes.
+	RingBufferBytes int
 	// Logger receives the mode decision and warnings; nil discards them.
 	Logger *slog.Logger
 	// Preload is what Open needs that can be read before it, started
@@ -234,11 +238,22 @@ func (t *Tracer) openReader() error {
 }
 
 func setVariables(spec *ebpf.CollectionSpec, cfg Config) error {
+	events, ok := spec.Maps["events"]
+	if !ok {
+		return errors.New("BPF object has no events map")
+	}
+	if cfg.RingBufferBytes != 0 {
+		if err := CheckRingBufferBytes(cfg.RingBufferBytes); err != nil {
+			return err
+		}
+		events.MaxEntries = uint32(cfg.RingBufferBytes)
+	}
 	values := map[string]any{
-		"filter_tgid":      cfg.FilterTGID,
-		"filter_cgroup_id": cfg.FilterCgroupID,
-		"reclaim_min_ns":   uint64(cfg.ReclaimMin.Nanoseconds()),
-		"wakeup_window_ns": uint64(WakeupWindow.Nanoseconds()),
+		"filter_tgid":        cfg.FilterTGID,
+		"filter_cgroup_id":   cfg.FilterCgroupID,
+		"reclaim_min_ns":     uint64(cfg.ReclaimMin.Nanoseconds()),
+		"wakeup_window_ns":   uint64(WakeupWindow.Nanoseconds()),
+		"ringbuf_wake_bytes": uint64(events.MaxEntries / 8),
 	}
 	for name, v := range values {
 		variable, ok := spec.Variables[name]

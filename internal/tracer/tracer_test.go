@@ -502,3 +502,66 @@ func TestFreeReclaimHistogram(t *testing.T) {
 		t.Errorf("the cgroup after the freed one is not counted")
 	}
 }
+
+// A ring buffer sized by the caller is the one the kernel side writes to:
+// unread, it holds no more records than fit in it, the rest are counted
+// as lost, and the reader is woken from an eighth of it.
+func TestRingBufferSize(t *testing.T) {
+	requireBPF(t)
+	h := memcgtest.Require(t)
+	mode := event.ModeTracepoint
+	tr, err := Open(Config{Mode: &mode, Events: EventsReclaim, RingBufferBytes: MinRingBufferBytes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	if size, _ := tr.RingBuffer(); size != MinRingBufferBytes {
+		t.Errorf("ring buffer of %d bytes, want %d", size, MinRingBufferBytes)
+	}
+	var wake uint64
+	if err := tr.base.Variables["ringbuf_wake_bytes"].Get(&wake); err != nil || wake != MinRingBufferBytes/8 {
+		t.Errorf("the kernel side wakes the reader from %d unread bytes (%v), want %d", wake, err, MinRingBufferBytes/8)
+	}
+
+	// Nobody reads while the cgroup reclaims.
+	g := memcgtest.Create(t, h, memcg.UniqueName("oomtrace-test"), 16<<20)
+	id := reclaimIn(t, h, g, sparseFile(t))
+	counted := reclaimCount(t, tr, id)
+	capacity := uint64(MinRingBufferBytes / (ReclaimRecordBytes + 8)) // each record has an 8-byte header
+	if counted <= capacity {
+		t.Fatalf("cgroup %d reclaimed %d times, not more than the %d records the ring buffer holds", id, counted, capacity)
+	}
+	decoder, err := NewDecoder(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held, read uint64
+	var ev event.Event
+	for {
+		raw, err := tr.Read(false)
+		if errors.Is(err, ErrNoRecord) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := decoder.Decode(raw, &ev); err != nil {
+			t.Fatal(err)
+		}
+		read++
+		if ev.Kind == event.KindReclaim && ev.Reclaim.Kind == event.ReclaimMemcg && ev.Reclaim.Cgroup.ID == id {
+			held++
+		}
+	}
+	lost, err := tr.Lost()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("cgroup %d reclaimed %d times; the ring buffer held %d records, %d of them the cgroup's; lost %d", id, counted, read, held, lost)
+	// Other cgroups of the host may reclaim meanwhile: their records share
+	// the buffer, and their losses the count.
+	if read > capacity || held == 0 || held+lost < counted {
+		t.Errorf("the ring buffer held %d records (%d of cgroup %d, which reclaimed %d times), lost %d: want at most %d, some of the cgroup's, and the rest lost",
+			read, held, id, counted, lost, capacity)
+	}
+}
