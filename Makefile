@@ -57,7 +57,7 @@ vmtest: ## the kernel matrix under qemu: Debian 5.10, 6.1, 6.12, 7.2, 7.3 (amd64
 demo: build ## cause a small memcg OOM and trace it (as root)
 	$(BIN) demo
 
-bench: build ## measure cost, latency, loss and start-up against bpftrace and perf; writes BENCHMARKS.md (as root, ~15 min; up to ~36 when the storm needs more rounds to decide its throughput and reclaim episode targets)
+bench: build ## measure cost, latency, loss and start-up against bpftrace and perf; writes BENCHMARKS.md (as root, ~15 min; up to ~40 when the storm needs more rounds to decide its throughput and reclaim episode targets, and the drain more trials for the CPU per event)
 	@command -v bpftrace >/dev/null && command -v perf >/dev/null || { \
 		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y bpftrace linux-perf; }
 	CGO_ENABLED=0 $(GO) build -o bin/oombench ./bench/cmd/oombench
