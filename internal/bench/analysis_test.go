@@ -224,11 +224,17 @@ func TestLossRows(t *testing.T) {
 }
 
 func TestBurstTolerance(t *testing.T) {
-	l := &lossResults{stalls: []*stallTrial{{held: 6000, drain: 60 * time.Millisecond}}} // 100k/s
-	if got := burstTolerance(l); got != "60 ms" {
-		t.Errorf("burst at 200k/s with 100k/s drained and 6000 held = %q, want 60 ms", got)
+	// The stalls drain a ring buffer eight times the default at 100k/s:
+	// the default's 6,721 records take a burst at 200k/s 67 ms to fill.
+	l := &lossResults{defaultRingBytes: 4 << 20, stallRingBytes: 32 << 20,
+		stalls: []*stallTrial{{held: 50000, drain: 500 * time.Millisecond}}}
+	if got := ringCapacity(l.defaultRingBytes); got != 6721 {
+		t.Errorf("4 MiB holds %d reclaim records, want 6,721", got)
 	}
-	l.stalls[0].drain = 20 * time.Millisecond // 300k/s
+	if got := burstTolerance(l); got != "67 ms" {
+		t.Errorf("burst at 200k/s with 100k/s drained and 6,721 held = %q, want 67 ms", got)
+	}
+	l.stalls[0].drain = 100 * time.Millisecond // 500k/s
 	if got := burstTolerance(l); !strings.HasPrefix(got, "any length") {
 		t.Errorf("draining faster than the target: %q", got)
 	}
@@ -237,6 +243,32 @@ func TestBurstTolerance(t *testing.T) {
 	}
 	if got := burstTolerance(&lossResults{}); got != "an unknown length" {
 		t.Errorf("burst without a stall = %q", got)
+	}
+}
+
+// The stalls' larger ring buffer is said where it matters, and its
+// mapped pages do not count against the RSS target, which is about the
+// default; with the default, the stalls count as every other trial.
+func TestStallRingBuffer(t *testing.T) {
+	l := &lossResults{defaultRingBytes: 4 << 20, stallRingBytes: 32 << 20,
+		ramp:   []lossTrial{{peakRSS: 30 << 20}},
+		stalls: []*stallTrial{{lossTrial: lossTrial{peakRSS: 62 << 20}}}}
+	if got, want := stallRingText(l), " Its ring buffer is 32 MiB, eight times the default 4 MiB,"; !strings.HasPrefix(got, want) {
+		t.Errorf("§3 says %q, want it to start %q", got, want)
+	}
+	got := rssTarget(&Results{loss: l})
+	if want := "30.0 MiB (31.5 MB), the largest VmHWM of any storm trial or loss trial with the default ring buffer; 62.0 MiB in the stalls, whose 32 MiB ring buffer"; got.verdict != met || !strings.HasPrefix(got.measured, want) {
+		t.Errorf("RSS target %+v, want met, %q", got, want)
+	}
+	l.stallRingBytes = l.defaultRingBytes
+	if got := stallRingText(l); got != "" {
+		t.Errorf("stalls with the default ring buffer, §3 says %q", got)
+	}
+	if got := rssTarget(&Results{loss: l}); got.verdict != missed || !strings.HasPrefix(got.measured, "62.0 MiB") {
+		t.Errorf("RSS target with the stalls counted: %+v", got)
+	}
+	if got := timesText(48, 32); got != "1.5 times" {
+		t.Errorf("48 of 32 is %q", got)
 	}
 }
 

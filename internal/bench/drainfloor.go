@@ -28,7 +28,8 @@ import (
 // same pipe to the same line counting in the harness. Stalled and resumed
 // as oomtrace is, its CPU per line and its drain rate are what the ring
 // buffer, the wakeups, the pipe and the harness cost any reader here. It is
-// this binary run again with drainFloorEnv set to the length of a line.
+// this binary run again with drainFloorEnv set to the length of a line and
+// the ring buffer's size, in bytes: "348 33554432".
 const drainFloorEnv = "OOMBENCH_DRAIN_FLOOR"
 
 // DrainFloorMain runs the drain floor and exits when this process was
@@ -38,12 +39,18 @@ func DrainFloorMain() {
 	if !ok {
 		return
 	}
-	lineBytes, err := strconv.Atoi(value)
-	if err == nil && lineBytes < len(drainFloorPrefix)+21 {
+	var lineBytes, ringBytes int
+	_, err := fmt.Sscanf(value, "%d %d", &lineBytes, &ringBytes)
+	switch {
+	case err != nil:
+		err = fmt.Errorf("%s=%q: want a line's length and the ring buffer's size: %w", drainFloorEnv, value, err)
+	case lineBytes < len(drainFloorPrefix)+21:
 		err = fmt.Errorf("line of %d bytes: too short for a record's time", lineBytes)
+	default:
+		err = tracer.CheckRingBufferBytes(ringBytes)
 	}
 	if err == nil {
-		err = runDrainFloor(os.Stdout, lineBytes)
+		err = runDrainFloor(os.Stdout, lineBytes, ringBytes)
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "drain floor: %v\n", err)
@@ -55,11 +62,7 @@ func DrainFloorMain() {
 // drainFloorPrefix starts each of the drain floor's record lines.
 const drainFloorPrefix = "reclaim "
 
-func runDrainFloor(out io.Writer, lineBytes int) error {
-	ringBytes, err := tracer.DefaultRingBufferBytes()
-	if err != nil {
-		return err
-	}
+func runDrainFloor(out io.Writer, lineBytes, ringBytes int) error {
 	rd, closeAll, err := startFloorProgram(out, floorProgram{
 		name: "floor_reclaim", group: "vmscan", tracepoint: "mm_vmscan_memcg_reclaim_end", ringBytes: ringBytes,
 		instructions: func(events *ebpf.Map) asm.Instructions {
@@ -192,9 +195,9 @@ func (w *drainFloorWatch) counts() (lines, last uint64) {
 	return w.lines, w.last
 }
 
-func (b *bencher) drainFloorTrial(st *storm, n, lineBytes int) (*drainFloorTrial, error) {
+func (b *bencher) drainFloorTrial(st *storm, n, lineBytes, ringBytes int) (*drainFloorTrial, error) {
 	w := &drainFloorWatch{ready: make(chan struct{})}
-	p, err := startSelf("drain floor", fmt.Sprintf("%s=%d", drainFloorEnv, lineBytes), w.onLine, w.ready)
+	p, err := startSelf("drain floor", fmt.Sprintf("%s=%d %d", drainFloorEnv, lineBytes, ringBytes), w.onLine, w.ready)
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/oomtrace/oomtrace/internal/memcg"
 	"github.com/oomtrace/oomtrace/internal/output"
 	"github.com/oomtrace/oomtrace/internal/stream"
+	"github.com/oomtrace/oomtrace/internal/tracer"
 )
 
 // lossArgs make oomtrace report every reclaim episode, the densest stream
@@ -26,6 +27,31 @@ func (ts tools) lossArgs() []string {
 		args = append(args, "--events", "oom,reclaim")
 	}
 	return args
+}
+
+// The stalled trials give oomtrace a ring buffer eight times the default:
+// the backlog it drains, about 54,000 reclaim records, takes it a tenth of
+// a second or more, over which the host's short stalls of a vCPU average
+// out. The default's 6,700 records took it 15 ms, and its CPU per line
+// ranged over three times its least from one trial to the next.
+const (
+	stallRingBuffer = "32MiB"
+	stallRingBytes  = 32 << 20
+)
+
+// stallArgs are lossArgs with the stalled trials' ring buffer, where
+// oomtrace can size it; ringBytes is the size it will have.
+func (ts tools) stallArgs(defaultRingBytes int) (args []string, ringBytes int) {
+	if !ts.oomtraceHas("ring-buffer") {
+		return ts.lossArgs(), defaultRingBytes
+	}
+	return append(ts.lossArgs(), "--ring-buffer", stallRingBuffer), stallRingBytes
+}
+
+// ringCapacity is how many reclaim records a ring buffer of ringBytes
+// holds, each behind the kernel's 8-byte header.
+func ringCapacity(ringBytes int) uint64 {
+	return uint64(ringBytes / (tracer.ReclaimRecordBytes + 8))
 }
 
 // tallyCounts are the counts of an eventTally.
@@ -181,6 +207,11 @@ type lossResults struct {
 	// reclaim lines in that stall.
 	stalls []*stallTrial
 	floors []*drainFloorTrial
+	// stallArgs are oomtrace's in the stalls; stallRingBytes their ring
+	// buffer, which the drain floor's has too, and defaultRingBytes the
+	// ring buffer's size by default, that of the ramp.
+	stallArgs                        []string
+	stallRingBytes, defaultRingBytes int
 	// firstStalls are the trials of the first look at the CPU-per-event
 	// target; the stalls after them are its deciding trials (0: every
 	// stall is of the first look).
@@ -237,6 +268,10 @@ func (b *bencher) lossScenario(ctx context.Context) (*lossResults, error) {
 	defer killGroup.Remove()
 
 	res := &lossResults{args: b.tools.lossArgs(), rounds: b.cfg.LossRounds, firstStalls: b.cfg.StallTrials}
+	if res.defaultRingBytes, err = tracer.DefaultRingBufferBytes(); err != nil {
+		return nil, err
+	}
+	res.stallArgs, res.stallRingBytes = b.tools.stallArgs(res.defaultRingBytes)
 	for n := 1; n <= spec.workers; n *= 2 {
 		res.levels = append(res.levels, n)
 	}
@@ -280,7 +315,7 @@ func (b *bencher) stallTrials(ctx context.Context, st *storm, workers int, killG
 			return err
 		}
 		i := len(res.stalls) + 1
-		stalled, err := b.stallTrial(st, workers, killGroup)
+		stalled, err := b.stallTrial(st, workers, killGroup, res.stallArgs)
 		if err != nil {
 			return fmt.Errorf("stalled tracer, trial %d: %w", i, err)
 		}
@@ -292,7 +327,7 @@ func (b *bencher) stallTrials(ctx context.Context, st *storm, workers int, killG
 			return errors.New("stalled tracer: no reclaim line to measure the drain floor's lines by")
 		}
 		lineBytes := int(stalled.tally.reclaimBytes / stalled.tally.reclaims)
-		floor, err := b.drainFloorTrial(st, workers, lineBytes)
+		floor, err := b.drainFloorTrial(st, workers, lineBytes, res.stallRingBytes)
 		if err != nil {
 			return fmt.Errorf("drain floor, trial %d: %w", i, err)
 		}
@@ -340,10 +375,10 @@ const (
 	stallSettle = 200 * time.Millisecond
 )
 
-func (b *bencher) stallTrial(st *storm, n int, killGroup *memcg.Group) (*stallTrial, error) {
+func (b *bencher) stallTrial(st *storm, n int, killGroup *memcg.Group, args []string) (*stallTrial, error) {
 	trial := &stallTrial{lossTrial: lossTrial{workers: n, duration: stallStorm}}
 	tally := newEventTally()
-	tr, err := b.tools.startTracer(toolOomtrace, b.tools.lossArgs(), tally.onLine)
+	tr, err := b.tools.startTracer(toolOomtrace, args, tally.onLine)
 	if err != nil {
 		return nil, err
 	}

@@ -423,6 +423,34 @@ func cpuPerEventTarget(r *Results) target {
 	return target{name: name, measured: measured, verdict: d.verdict, why: why}
 }
 
+// stallRingText says, for §3, why the stalls have a ring buffer of their
+// own size: empty when they have the default.
+func stallRingText(l *lossResults) string {
+	if l.stallRingBytes == l.defaultRingBytes {
+		return ""
+	}
+	return fmt.Sprintf(" Its ring buffer is %s, %s the default %s, so that the drain of a full one lasts long enough "+
+		"(a tenth of a second or more) for the host's short stalls of a CPU to average out.", fmtBytes(l.stallRingBytes),
+		timesText(l.stallRingBytes, l.defaultRingBytes), fmtBytes(l.defaultRingBytes))
+}
+
+// timesText is "eight times" for 8 and 1.
+func timesText(n, of int) string {
+	if of > 0 && n%of == 0 && n/of >= 2 && n/of <= 10 {
+		return []string{"", "", "twice", "three times", "four times", "five times", "six times", "seven times", "eight times",
+			"nine times", "ten times"}[n/of]
+	}
+	return fmt.Sprintf("%.1f times", float64(n)/float64(of))
+}
+
+// fmtBytes writes a ring buffer's size: "4 MiB".
+func fmtBytes(n int) string {
+	if n >= 1<<20 && n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%d KiB", n>>10)
+}
+
 // decidingStallsText says, for §3, why there are more stalled trials than
 // the first look's: empty when there are not.
 func decidingStallsText(l *lossResults) string {
@@ -496,10 +524,11 @@ func drainTarget(r *Results) target {
 			parts = append(parts, fmt.Sprintf("%s %s", stage, fmtRate(1e9/row.nsPerOp)))
 		}
 	}
-	why := fmt.Sprintf("End to end, the backlog a stall left in the ring buffer (%s events) is read, decoded, classified, "+
+	why := fmt.Sprintf("End to end, the backlog a stall left in the ring buffer (%s, %s events) is read, decoded, classified, "+
 		"formatted and written in batches, one write(2) per drained batch, to a pipe the harness reads and counts line by "+
 		"line on the same two CPUs: the harness's reading is part of the figure. In process, one CPU decodes and "+
-		"formats a reclaim record, and writes it to /dev/null, at the rates after the first figure.", fmtCount(uint64(l.held().median())))
+		"formats a reclaim record, and writes it to /dev/null, at the rates after the first figure.", fmtBytes(l.stallRingBytes),
+		fmtCount(uint64(l.held().median())))
 	if all, ok := pipelineRowOf(r.pipeline, event.KindReclaim, stageAll); ok && all.nsPerOp > 0 {
 		why += fmt.Sprintf(" Through every stage of the pipeline as well, one CPU writes reclaim lines at %s (§4).", fmtRate(1e9/all.nsPerOp))
 	}
@@ -840,7 +869,7 @@ func lossTarget(r *Results) target {
 	drain := l.drainRate().median()
 	measured := fmt.Sprintf("the storm produced at most %s here, lost %s", fmtRate(rate), map[bool]string{false: "nothing", true: "events in some trials"}[anyLost])
 	if len(l.stalls) > 0 {
-		measured += fmt.Sprintf("; the ring buffer holds %s reclaim events; oomtrace drains a backlog at %s", fmtCount(uint64(l.held().median())), fmtRate(drain))
+		measured += fmt.Sprintf("; the default ring buffer holds %s reclaim events; oomtrace drains a backlog at %s", fmtCount(ringCapacity(l.defaultRingBytes)), fmtRate(drain))
 	}
 	v := notMeasuredVerdict
 	switch {
@@ -862,10 +891,10 @@ func lossTarget(r *Results) target {
 }
 
 // burstTolerance is how long a burst at the target rate can last without
-// loss, from the measured drain rate and buffer size.
+// loss, from the measured drain rate and the default buffer's size.
 func burstTolerance(l *lossResults) string {
-	drain, held := l.drainRate().median(), l.held().median()
-	if math.IsNaN(drain) || math.IsNaN(held) || held == 0 {
+	drain, held := l.drainRate().median(), float64(ringCapacity(l.defaultRingBytes))
+	if math.IsNaN(drain) || held == 0 {
 		return "an unknown length"
 	}
 	if drain >= lossTargetRate {
@@ -967,18 +996,33 @@ func rssTarget(r *Results) target {
 	if r.storm != nil {
 		peak = r.storm.oomtracePeakRSS()
 	}
+	// The stalls count only with the default ring buffer: the kernel maps
+	// a ring buffer's pages twice into the reader, and a drain touches
+	// them all, so a larger one adds twice its size.
+	var stallsPeak float64
+	stallsCount := false
 	if r.loss != nil {
 		for _, tr := range r.loss.ramp {
 			peak = max(peak, float64(tr.peakRSS))
 		}
 		for _, st := range r.loss.stalls {
-			peak = max(peak, float64(st.peakRSS))
+			stallsPeak = max(stallsPeak, float64(st.peakRSS))
+		}
+		if stallsCount = r.loss.stallRingBytes == r.loss.defaultRingBytes; stallsCount {
+			peak = max(peak, stallsPeak)
 		}
 	}
 	if peak == 0 {
 		return notMeasured(name)
 	}
-	return target{name: name, measured: fmt.Sprintf("%s (%s), the largest VmHWM of any storm or loss trial", fmtMiB(peak), mbUnit.against(peak, rssLimit)),
+	measured := fmt.Sprintf("%s (%s), the largest VmHWM of any storm or loss trial", fmtMiB(peak), mbUnit.against(peak, rssLimit))
+	if !stallsCount && stallsPeak > 0 {
+		measured = fmt.Sprintf("%s (%s), the largest VmHWM of any storm trial or loss trial with the default ring buffer; %s in the "+
+			"stalls, whose %s ring buffer counts twice in it (the kernel maps a ring buffer's pages twice into its reader, "+
+			"so that a record that wraps around reads in one piece)", fmtMiB(peak), mbUnit.against(peak, rssLimit),
+			fmtMiB(stallsPeak), fmtBytes(r.loss.stallRingBytes))
+	}
+	return target{name: name, measured: measured,
 		verdict: verdictOf(peak <= rssLimit),
 		why: "Most of it is there before the first event (§5, idle): the parsed kernel BTF and the kallsyms table. Dropping the " +
 			"BTF once the programs are loaded, and keeping kallsyms as sorted address and name arrays rather than a map, would " +
@@ -1317,12 +1361,12 @@ func writeLoss(d *doc, r *Results) {
 		return
 	}
 	st := l.stalls[0]
-	d.para("Beyond what the tracer drains: the same storm with %d workers for %v, oomtrace stopped (SIGSTOP) %v in and resumed "+
-		"(SIGCONT) %v after the storm ended, %v later: the kernel keeps producing while nobody reads, and oomtrace then drains "+
-		"the backlog on its own. One OOM kill follows; then oomtrace is stopped as long again and resumed with nothing "+
-		"to drain, and its CPU over the same window is what a stall costs it by itself. One drain lasts a few "+
-		"milliseconds, so this is done %s, and the targets quote the medians.%s", st.workers, st.duration, stallAfter, stallSettle,
-		st.stopped.Round(time.Millisecond), plural(uint64(len(l.stalls)), "time"), decidingStallsText(l))
+	d.para("Beyond what the tracer drains: the same storm with %d workers for %v, oomtrace (`%s`) stopped (SIGSTOP) %v in and "+
+		"resumed (SIGCONT) %v after the storm ended, %v later: the kernel keeps producing while nobody reads, and oomtrace then "+
+		"drains the backlog on its own. One OOM kill follows; then oomtrace is stopped as long again and resumed with nothing "+
+		"to drain, and its CPU over the same window is what a stall costs it by itself.%s A drain is short and the host's "+
+		"noise is not, so this is done %s, and the targets quote the medians.%s", st.workers, st.duration, strings.Join(l.stallArgs, " "),
+		stallAfter, stallSettle, st.stopped.Round(time.Millisecond), stallRingText(l), plural(uint64(len(l.stalls)), "time"), decidingStallsText(l))
 	if len(l.floors) > 0 {
 		d.para("The drain floor, stalled and resumed the same way after each of them: the least a tracer can do with such a "+
 			"backlog. A program of a few instructions on `mm_vmscan_memcg_reclaim_end` puts a record of the size of "+
@@ -1388,10 +1432,12 @@ func writeLoss(d *doc, r *Results) {
 	stallRow("decode errors", func(st *stallTrial) string { return fmtCount(st.exit.DecodeErrors) })
 	d.table(t)
 	rate, _ := l.maxLossless()
-	d.para("The largest rate measured without loss is %s, the most the storm produced here. The ring buffer (4 MiB) holds %s "+
-		"reclaim events; oomtrace empties it at %s when it has a backlog (text to a pipe the harness reads; medians of the "+
-		"trials). 200k events/s cannot be produced here (see the last section); at that rate the buffer would hold a burst of %s.",
-		fmtRate(rate), fmtCount(uint64(l.held().median())), fmtRate(l.drainRate().median()), burstTolerance(l))
+	d.para("The largest rate measured without loss is %s, the most the storm produced here. The default ring buffer (%s) holds %s "+
+		"reclaim records (its size over a record's, with the kernel's header); the stalls' (%s) held %s, and oomtrace empties "+
+		"it at %s when it has a backlog (text to a pipe the harness reads; medians of the trials). 200k events/s cannot be "+
+		"produced here (see the last section); at that rate the default buffer would hold a burst of %s.",
+		fmtRate(rate), fmtBytes(l.defaultRingBytes), fmtCount(ringCapacity(l.defaultRingBytes)), fmtBytes(l.stallRingBytes),
+		fmtCount(uint64(l.held().median())), fmtRate(l.drainRate().median()), burstTolerance(l))
 }
 
 // perTrialCells is cell of each trial.
