@@ -10,11 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"os"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -87,35 +85,7 @@ type Summary struct {
 	DecodeErrors uint64
 	// SkippedRuns are the programs' runs the kernel skipped (see
 	// tracer.Tracer.SkippedRuns), as the last lost event said them.
-	SkippedRuns SkippedRuns
-}
-
-// SkippedRuns are the runs of oomtrace's programs that the kernel skipped,
-// by program: which program missed runs says what may be missing (a
-// direct_reclaim_end run is an episode, a process_exit run an exit).
-type SkippedRuns map[string]uint64
-
-// Total is the runs skipped over all programs.
-func (sr SkippedRuns) Total() uint64 {
-	var total uint64
-	for _, n := range sr {
-		total += n
-	}
-	return total
-}
-
-// String lists the programs with skipped runs by name, each with its
-// count: "direct_reclaim_end:1,mark_victim:2", "" for none. Neither
-// separator needs quoting in a log line.
-func (sr SkippedRuns) String() string {
-	var b strings.Builder
-	for _, name := range slices.Sorted(maps.Keys(sr)) {
-		if b.Len() > 0 {
-			b.WriteByte(',')
-		}
-		fmt.Fprintf(&b, "%s:%d", name, sr[name])
-	}
-	return b.String()
+	SkippedRuns event.SkippedRuns
 }
 
 // Run traces until ctx is done, then drains the ring buffer, writes the
@@ -481,8 +451,8 @@ type session struct {
 	samples []event.Event
 
 	decodeErrors atomic.Uint64
-	lost         atomic.Uint64               // the kernel's count, as last written
-	skipped      atomic.Pointer[SkippedRuns] // the kernel's skipped runs, as last written
+	lost         atomic.Uint64                     // the kernel's count, as last written
+	skipped      atomic.Pointer[event.SkippedRuns] // the kernel's skipped runs, as last written
 
 	// hierarchy, when not nil, tells the histograms of removed cgroups,
 	// which emitPeriodic frees.
@@ -507,7 +477,7 @@ func (s *session) summary(mode event.Mode) Summary {
 
 // skippedRuns is the kernel's count of skipped runs as last written in a
 // lost event: nil before the first one.
-func (s *session) skippedRuns() SkippedRuns {
+func (s *session) skippedRuns() event.SkippedRuns {
 	if p := s.skipped.Load(); p != nil {
 		return *p
 	}
@@ -582,7 +552,7 @@ func (s *session) emitPeriodic() error {
 	if err != nil {
 		return err
 	}
-	skipped := SkippedRuns(byProgram)
+	skipped := event.SkippedRuns(byProgram)
 	s.warnOnce(&s.skippedWarned, skipped.Total(), "skipped_runs", "the kernel skipped runs of oomtrace's programs, each started "+
 		"while the same program, preempted, was still running on that CPU: reclaim episodes, kills or exits of other "+
 		"tasks on it may be missing", "programs", skipped)

@@ -681,27 +681,3 @@ func TestRunWritesOutWhatItHeldOnError(t *testing.T) {
 		t.Errorf("held %v, written %v; want the two events before the error written", sink.held, sink.batches)
 	}
 }
-
-func TestSkippedRunsText(t *testing.T) {
-	for _, c := range []struct {
-		runs  SkippedRuns
-		total uint64
-		text  string
-	}{
-		{nil, 0, ""},
-		{SkippedRuns{"signal_generate": 4, "direct_reclaim_end": 1, "mark_victim": 2}, 7, "direct_reclaim_end:1,mark_victim:2,signal_generate:4"},
-	} {
-		if got := c.runs.Total(); got != c.total {
-			t.Errorf("%v: total %d, want %d", c.runs, got, c.total)
-		}
-		if got := c.runs.String(); got != c.text {
-			t.Errorf("%v: text %q, want %q", c.runs, got, c.text)
-		}
-	}
-	// In a text log line the list stays one value, unquoted.
-	var log bytes.Buffer
-	slog.New(slog.NewTextHandler(&log, nil)).Info("stopped", "skipped_by_program", SkippedRuns{"mark_victim": 2, "direct_reclaim_end": 1})
-	if want := " skipped_by_program=direct_reclaim_end:1,mark_victim:2\n"; !strings.HasSuffix(log.String(), want) {
-		t.Errorf("log line %q, want it to end in %q", log.String(), want)
-	}
-}

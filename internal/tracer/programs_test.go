@@ -1,10 +1,33 @@
 package tracer
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/cilium/ebpf/btf"
+
+	"github.com/oomtrace/oomtrace/internal/event"
 )
+
+// Every program of the kernel side says what it records, so that gate can
+// tell a skipped run of a kill's program from one of an exit's: a program
+// added without it would count against every rule.
+func TestEveryProgramRecords(t *testing.T) {
+	spec, err := loadOomtrace()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var unknown []string
+	for name := range spec.Programs {
+		if _, ok := event.ProgramRecords(name); !ok {
+			unknown = append(unknown, name)
+		}
+	}
+	if len(unknown) > 0 {
+		slices.Sort(unknown)
+		t.Errorf("programs not in event's programRecords: %v", unknown)
+	}
+}
 
 // The two prototypes of the vmscan reclaim-begin tracepoints, as their
 // btf_trace_* typedefs declare them, are the ones the BPF programs read;
