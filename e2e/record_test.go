@@ -523,13 +523,38 @@ func TestPerfScriptLog(t *testing.T) {
 	}
 }
 
+// A gate counts the skipped runs of the programs whose records its rules
+// read. skipped-exits.log is written by hand: a capture whose kernel
+// skipped five runs of the exit program, as a Linux 7.3 guest's did under
+// load, and nothing else.
+func TestGateSkippedRunsTheRulesRead(t *testing.T) {
+	capture := filepath.Join("..", "testdata", "capture", "skipped-exits.log")
+	for _, tc := range []struct {
+		rules  []string
+		status int
+		line   string
+	}{
+		{[]string{"--max-kills", "0"}, 0, "PASS  max-skipped-runs 0: 0 runs skipped, not counting process_exit:5, whose records no rule reads (limit 0)\n"},
+		{[]string{"--max-reclaim-p99", "10ms"}, 0, "PASS  max-skipped-runs 0: 0 runs skipped, not counting process_exit:5, whose records no rule reads (limit 0)\n"},
+		{[]string{"--max-deaths-cause", "signal=0"}, 1, "FAIL  max-skipped-runs 0: 5 runs skipped (limit 0)\n        " + capture + ": 5 skipped (process_exit:5)\n"},
+		{nil, 1, "FAIL  max-skipped-runs 0: 5 runs skipped (limit 0)\n"},
+		{[]string{"--max-skipped-runs", "5"}, 0, "PASS  max-skipped-runs 5: 5 runs skipped (limit 5)\n"},
+	} {
+		stdout, stderr, status := runBin(t, nil, append([]string{"gate", capture}, tc.rules...)...)
+		if status != tc.status || !strings.Contains(stdout, tc.line) {
+			t.Errorf("gate %v: status %d, want %d and %q\n%s%s", tc.rules, status, tc.status, tc.line, stdout, stderr)
+		}
+	}
+}
+
 // skippedRunsIn is how many runs of oomtrace's programs the kernel skipped
 // while the capture at path was made, as report counts them. Where the
-// kernel can preempt a BPF program (7.3), an exit elsewhere on the machine
-// can find the exit program still running on its CPU and go unseen, and
-// gate then fails the capture for it (max-skipped-runs, 0 unless given).
-// Tests about other rules allow what the capture skipped, and
-// allowSkipped checks that the rule fails without it.
+// kernel can preempt a BPF program (7.3), a kill or an exit elsewhere on
+// the machine can find its program still running on its CPU and go unseen,
+// and gate then fails the capture (max-skipped-runs, 0 unless given) if its
+// rules read that program's records, or have no other rules. Tests about
+// other rules allow what the capture skipped, and allowSkipped checks that
+// a gate without other rules fails without it.
 func skippedRunsIn(t *testing.T, path string) uint64 {
 	t.Helper()
 	stdout, stderr, status := runBin(t, nil, "report", "--output", "json", path)

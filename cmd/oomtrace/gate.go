@@ -38,7 +38,9 @@ broke it. Exits 0 when every rule passes, 1 when one fails, 2 when a capture
 cannot be read or the rules are wrong. Lost events and the runs of
 oomtrace's programs the kernel skipped are always checked (--max-lost 0 and
 --max-skipped-runs 0 unless given): a capture that lacks what the kernel did
-not hand over cannot pass silently.
+not hand over cannot pass silently. Skipped runs count when their program
+records what the other rules read (kills, deaths, reclaim), and every
+program counts when there are no other rules.
 
 Rules and flags:
 `)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/oomtrace/oomtrace/internal/event"
@@ -29,7 +30,7 @@ func Check(rules Rules, cur, baseline *report.Report) ([]Result, error) {
 	if (rules.MaxRegression != nil) != (baseline != nil) {
 		return nil, errNoBaseline
 	}
-	results := []Result{checkLost(rules.MaxLost, cur), checkSkippedRuns(rules.MaxSkippedRuns, cur)}
+	results := []Result{checkLost(rules.MaxLost, cur), checkSkippedRuns(rules.MaxSkippedRuns, rules.reads(), cur)}
 	if rules.MaxKills != nil {
 		results = append(results, checkKills(fmt.Sprintf("%s %d", RuleMaxKills, *rules.MaxKills), *rules.MaxKills, cur, nil))
 	}
@@ -99,25 +100,64 @@ func checkLost(limit uint64, rep *report.Report) Result {
 	return res
 }
 
-// checkSkippedRuns holds the runs the kernel skipped to limit, and names
-// each capture's programs that missed runs: a kill's program is not a
-// signal's.
-func checkSkippedRuns(limit uint64, rep *report.Report) Result {
-	n := rep.Lost.SkippedRuns
-	res := Result{
-		Rule:     fmt.Sprintf("%s %d", RuleMaxSkippedRuns, limit),
-		Passed:   n <= limit,
-		Measured: plural(n, "run skipped", "runs skipped"),
-		Limit:    strconv.FormatUint(limit, 10),
-	}
-	if !res.Passed {
-		for _, c := range rep.Captures {
-			if c.SkippedRuns > 0 {
-				res.Details = append(res.Details, fmt.Sprintf("%s: %d skipped (%s)", c.File, c.SkippedRuns, c.SkippedByProgram))
-			}
+// checkSkippedRuns holds the runs the kernel skipped of the programs that
+// record what the rules read to limit. It names the other programs with
+// skipped runs without counting them, and on failure each capture's
+// programs that missed runs: a kill's program is not a signal's.
+func checkSkippedRuns(limit uint64, reads event.Records, rep *report.Report) Result {
+	var counted uint64
+	notRead := make(event.SkippedRuns)
+	var details []string
+	for _, c := range rep.Captures {
+		if c.SkippedRuns == 0 {
+			continue
+		}
+		n, detail := splitSkipped(c, reads, notRead)
+		if n > 0 {
+			counted += n
+			details = append(details, fmt.Sprintf("%s: %d skipped (%s)", c.File, n, detail))
 		}
 	}
+	res := Result{
+		Rule:     fmt.Sprintf("%s %d", RuleMaxSkippedRuns, limit),
+		Passed:   counted <= limit,
+		Measured: plural(counted, "run skipped", "runs skipped"),
+		Limit:    strconv.FormatUint(limit, 10),
+	}
+	if len(notRead) > 0 {
+		res.Measured += fmt.Sprintf(", not counting %s, whose records no rule reads", notRead)
+	}
+	if !res.Passed {
+		res.Details = details
+	}
 	return res
+}
+
+// splitSkipped adds the capture's skipped runs of programs that record
+// nothing of reads to notRead, and returns the others' count with their
+// programs. Runs of an unknown program, or that no program accounts for,
+// count: they may be anything.
+func splitSkipped(c report.Capture, reads event.Records, notRead event.SkippedRuns) (uint64, string) {
+	byProgram, err := event.ParseSkippedRuns(c.SkippedByProgram)
+	if err != nil {
+		return c.SkippedRuns, err.Error()
+	}
+	read := make(event.SkippedRuns)
+	for name, n := range byProgram {
+		if records, _ := event.ProgramRecords(name); records&reads != 0 {
+			read[name] += n
+		} else {
+			notRead[name] += n
+		}
+	}
+	detail := read.String()
+	n := read.Total()
+	if named := byProgram.Total(); c.SkippedRuns > named {
+		unnamed := c.SkippedRuns - named
+		n += unnamed
+		detail = strings.TrimPrefix(fmt.Sprintf("%s and %d of no named program", detail, unnamed), " and ")
+	}
+	return n, detail
 }
 
 // checkKills counts the kills, of class when not nil.

@@ -126,6 +126,61 @@ func TestEveryRule(t *testing.T) {
 	}
 }
 
+// max-skipped-runs counts the skipped runs of the programs that record
+// what the other rules read, and names the others without counting them.
+func TestSkippedRunsTheRulesRead(t *testing.T) {
+	for _, tc := range []struct {
+		rule      string
+		skipped   uint64
+		skippedBy string
+		measured  string
+		detail    string // of the failure; "" when it passes
+	}{
+		{"max-kills 0", 5, "process_exit:5", "0 runs skipped, not counting process_exit:5, whose records no rule reads", ""},
+		{"max-kills 0", 6, "mark_victim:1,process_exit:5", "1 run skipped, not counting process_exit:5, whose records no rule reads",
+			"run.log: 1 skipped (mark_victim:1)"},
+		{"max-kills-class memcg=0", 3, "fexit_oom_kill_process:1,kswapd_wake:2", "1 run skipped, not counting kswapd_wake:2, whose records no rule reads",
+			"run.log: 1 skipped (fexit_oom_kill_process:1)"},
+		{"max-reclaim-p99 1s", 5, "direct_reclaim_end:4,mark_victim:1", "4 runs skipped, not counting mark_victim:1, whose records no rule reads",
+			"run.log: 4 skipped (direct_reclaim_end:4)"},
+		{"max-reclaim-total memcg=1s", 2, "signal_generate:2", "0 runs skipped, not counting signal_generate:2, whose records no rule reads", ""},
+		// A death's cause is a kill's or a signal's.
+		{"max-deaths-cause signal=5", 4, "mark_victim:1,memcg_reclaim_end:2,process_exit:1", "2 runs skipped, not counting memcg_reclaim_end:2, whose records no rule reads",
+			"run.log: 2 skipped (mark_victim:1,process_exit:1)"},
+		// Without rules that read events, the capture must be whole.
+		{"max-lost 0", 5, "process_exit:4,wake_reaper:1", "5 runs skipped", "run.log: 5 skipped (process_exit:4,wake_reaper:1)"},
+		// A program this oomtrace does not know may have recorded anything.
+		{"max-kills 0", 3, "a_later_program:2,process_exit:1", "2 runs skipped, not counting process_exit:1, whose records no rule reads",
+			"run.log: 2 skipped (a_later_program:2)"},
+		// Runs no program accounts for count too.
+		{"max-kills 0", 7, "process_exit:5", "2 runs skipped, not counting process_exit:5, whose records no rule reads",
+			"run.log: 2 skipped (2 of no named program)"},
+		{"max-kills 0", 7, "mark_victim:1,process_exit:5", "2 runs skipped, not counting process_exit:5, whose records no rule reads",
+			"run.log: 2 skipped (mark_victim:1 and 1 of no named program)"},
+		// An unreadable list counts every run, and says why.
+		{"max-kills 0", 4, "process_exit=4", "4 runs skipped",
+			`run.log: 4 skipped (skipped runs by program: want NAME:COUNT, not "process_exit=4")`},
+	} {
+		name := tc.rule + " with " + tc.skippedBy
+		rep := build(captureSpec{skipped: tc.skipped, skippedBy: tc.skippedBy})
+		got := find(t, check(t, rules(t, tc.rule), rep, nil), "max-skipped-runs 0")
+		if got.Measured != tc.measured || got.Passed != (tc.detail == "") || strings.Join(got.Details, "\n") != tc.detail {
+			t.Errorf("%s: %+v\nwant measured %q, details %q", name, got, tc.measured, tc.detail)
+		}
+	}
+	// A limit allows what it says of the counted runs.
+	rep := build(captureSpec{skipped: 6, skippedBy: "mark_victim:1,process_exit:5"})
+	if got := find(t, check(t, rules(t, "max-kills 0", "max-skipped-runs 1"), rep, nil), "max-skipped-runs 1"); !got.Passed {
+		t.Errorf("max-skipped-runs 1 with one counted run: %+v", got)
+	}
+	// A regression reads kills and reclaim.
+	base := build(captureSpec{})
+	r := rules(t, "max-regression 10")
+	if got := find(t, check(t, r, rep, base), "max-skipped-runs 0"); got.Passed || got.Measured != "1 run skipped, not counting process_exit:5, whose records no rule reads" {
+		t.Errorf("max-regression: %+v", got)
+	}
+}
+
 // Lost events and skipped runs are always checked, against 0 unless told
 // otherwise.
 func TestLostAlwaysChecked(t *testing.T) {

@@ -44,6 +44,8 @@ type Rules struct {
 	MaxLost        uint64
 	// MaxSkippedRuns limits the runs of oomtrace's programs the kernel
 	// skipped: each may be a kill, an exit or a reclaim episode missing.
+	// Only the programs that record what the other rules read count
+	// (see reads).
 	MaxSkippedRuns uint64
 	// Reclaim limits by kind name, or AllKinds.
 	MaxReclaimP99   map[string]time.Duration
@@ -60,7 +62,7 @@ var Usage = map[string]string{
 	RuleMaxKillsClass:   "fail if there are more than N kills of CLASS (memcg, global, cpuset, mempolicy, sysrq, unknown): `CLASS=N`; repeatable",
 	RuleMaxDeathsCause:  "fail if more than N processes died from a signal of CAUSE (oom_kill, signal, fault, unknown): `CAUSE=N`; repeatable",
 	RuleMaxLost:         "fail if more than `N` events were lost (default 0)",
-	RuleMaxSkippedRuns:  "fail if the kernel skipped more than `N` runs of oomtrace's programs, each a kill, exit or reclaim episode that may be missing (default 0)",
+	RuleMaxSkippedRuns:  "fail if the kernel skipped more than `N` runs of oomtrace's programs, each a kill, exit or reclaim episode that may be missing; only the programs that record what the other rules read count, every program when there are none (default 0)",
 	RuleMaxReclaimP99:   "fail if the p99 of reclaim episodes of KIND (direct, memcg, softlimit; all kinds together without KIND=) is longer: `[KIND=]DURATION`; repeatable",
 	RuleMaxReclaimTotal: "fail if the total reclaim stall of KIND (all kinds together without KIND=) is longer: `[KIND=]DURATION`; repeatable",
 	RuleMaxRegression:   "with --baseline, fail if kills, reclaim p99 or total stall grew by more than `PCT` percent",
@@ -190,6 +192,31 @@ func (r *Rules) Read(in io.Reader, name string) error {
 		return fmt.Errorf("read rules %s: %w", name, err)
 	}
 	return nil
+}
+
+// reads is what the rules read of a capture. A skipped run of a program
+// that records none of it cannot change a verdict: an exit the kernel did
+// not show is no kill missing. Rules that read nothing but the lost events
+// and skipped runs check that the capture is whole, and read everything.
+func (r Rules) reads() event.Records {
+	var reads event.Records
+	if r.MaxKills != nil || len(r.MaxKillsClass) > 0 {
+		reads |= event.RecordsKills
+	}
+	if len(r.MaxDeathsCause) > 0 {
+		// A death's cause is an OOM kill's or a signal's.
+		reads |= event.RecordsDeaths | event.RecordsKills
+	}
+	if len(r.MaxReclaimP99) > 0 || len(r.MaxReclaimTotal) > 0 {
+		reads |= event.RecordsReclaim
+	}
+	if r.MaxRegression != nil {
+		reads |= event.RecordsKills | event.RecordsReclaim
+	}
+	if reads == 0 {
+		return event.RecordsAll
+	}
+	return reads
 }
 
 // errNoBaseline is a regression limit without a baseline to compare with.
