@@ -162,6 +162,7 @@ func TestUsageErrors(t *testing.T) {
 		{"trace", "--bogus-flag"},
 		{"trace", "--ring-buffer", "3MiB"},
 		{"trace", "--ring-buffer", "lots"},
+		{"trace", "--mode", "kmsg", "--ring-buffer", "8MiB"},
 		{"trace", "extra-argument"},
 	} {
 		_, stderr, status := runBin(t, nil, args...)

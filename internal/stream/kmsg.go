@@ -12,6 +12,7 @@ import (
 	"github.com/oomtrace/oomtrace/internal/event"
 	"github.com/oomtrace/oomtrace/internal/kernlog"
 	"github.com/oomtrace/oomtrace/internal/pipeline"
+	"github.com/oomtrace/oomtrace/internal/tracer"
 )
 
 // KernelLog says which of this machine's kernel log ReadKernelLog reads.
@@ -63,6 +64,19 @@ func monotonic() time.Duration {
 		return 0 // cannot fail on Linux with a valid clock id
 	}
 	return time.Duration(ts.Nano())
+}
+
+// kernelLogCannot says what of cfg the kernel log cannot give, if
+// anything: asked for with mode kmsg, it is an error rather than a setting
+// silently dropped, and where auto falls back to the log, a warning.
+func kernelLogCannot(cfg tracer.Config) error {
+	if cfg.RingBufferBytes != 0 {
+		return errors.New("mode kmsg reads the OOM kills from the kernel log, which has no ring buffer to size: leave out --ring-buffer, or choose a BPF mode")
+	}
+	if cfg.Events != 0 && cfg.Events&tracer.EventsOOM == 0 {
+		return fmt.Errorf("mode kmsg reads only the OOM kills from the kernel log, and --events %s leaves them out: add oom to it, or choose a BPF mode", cfg.Events)
+	}
+	return nil
 }
 
 // runKernelLog is Run without BPF: the kills come from the kernel's own

@@ -99,6 +99,9 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 	}
 	opts.Tracer.Logger = logger
 	if m := opts.Tracer.Mode; m != nil && *m == event.ModeKmsg {
+		if err := kernelLogCannot(opts.Tracer); err != nil {
+			return Summary{}, err
+		}
 		return runKernelLog(ctx, opts, logger)
 	}
 
@@ -116,6 +119,9 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 			return Summary{}, fmt.Errorf("%w; and the kernel log cannot stand in: %w", err, kerr)
 		}
 		logger.Warn("no BPF mode loads: reading the kills from the kernel log instead (mode kmsg: the fields its reports hold; no reclaim, signals or exits)", "cause", err)
+		if err := kernelLogCannot(opts.Tracer); err != nil {
+			logger.Warn(err.Error())
+		}
 		return runKernelLog(ctx, opts, logger)
 	}
 	defer t.Close()

@@ -681,3 +681,21 @@ func TestRunWritesOutWhatItHeldOnError(t *testing.T) {
 		t.Errorf("held %v, written %v; want the two events before the error written", sink.held, sink.batches)
 	}
 }
+
+// What the kernel log cannot give is named, with what to do instead.
+func TestKernelLogCannot(t *testing.T) {
+	for _, tc := range []struct {
+		cfg  tracer.Config
+		want string
+	}{
+		{tracer.Config{}, ""},
+		{tracer.Config{Events: tracer.EventsOOM | tracer.EventsReclaim}, ""},
+		{tracer.Config{RingBufferBytes: 8 << 20}, "no ring buffer to size: leave out --ring-buffer"},
+		{tracer.Config{Events: tracer.EventsReclaim | tracer.EventsExit}, "--events reclaim,exit leaves them out: add oom to it"},
+	} {
+		err := kernelLogCannot(tc.cfg)
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%+v: %v, want %q", tc.cfg, err, tc.want)
+		}
+	}
+}
