@@ -151,6 +151,30 @@ func TestUnprivileged(t *testing.T) {
 	}
 }
 
+// A recording that cannot start leaves the file it was to write as it
+// was: an earlier log keeps its lines, and nothing is made where there was
+// nothing.
+func TestRecordThatCannotStart(t *testing.T) {
+	dir := t.TempDir()
+	earlier, fresh := filepath.Join(dir, "earlier.log"), filepath.Join(dir, "fresh.log")
+	const before = "an earlier recording\n"
+	if err := os.WriteFile(earlier, []byte(before), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, out := range []string{earlier, fresh} {
+		_, stderr, status := runBin(t, nil, "record", "--mode", "kmsg", "--events", "reclaim,exit", "-o", out, "--", "true")
+		if want := "--events reclaim,exit leaves them out: add oom to it"; status != 1 || !strings.Contains(stderr, want) {
+			t.Errorf("record -o %s with nothing to trace: status %d, want 1 and %q\n%s", out, status, want, stderr)
+		}
+	}
+	if data, err := os.ReadFile(earlier); err != nil || string(data) != before {
+		t.Errorf("the earlier log: %q, %v; want it as it was", data, err)
+	}
+	if _, err := os.Stat(fresh); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the log of a recording that did not start: %v, want none", err)
+	}
+}
+
 func TestUsageErrors(t *testing.T) {
 	requireRoot(t)
 	for _, args := range [][]string{

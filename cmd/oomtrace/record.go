@@ -63,7 +63,7 @@ func runRecord(ctx context.Context, args []string, stderr io.Writer, logger *slo
 	fs := flag.NewFlagSet("record", flag.ContinueOnError)
 	var f traceFlags
 	f.register(fs)
-	out := fs.String("o", "", "write the log to `FILE` (required)")
+	out := fs.String("o", "", "write the log to `FILE` (required); an earlier log there is replaced once tracing starts, and kept if it does not")
 	duration := fs.Duration("duration", 0, "stop after this long; with a COMMAND, send it SIGTERM then (0: no limit)")
 	sampleInterval := fs.Duration("sample-interval", time.Second, "how often to write sample events: memory usage, limits and pressure of the node and of the cgroups that reclaim or OOM (0: none)")
 	var watch []string
@@ -225,11 +225,12 @@ func (r *recording) run(ctx context.Context) error {
 	return nil
 }
 
-// discard removes a log that tracing never started for: it would hold
-// nothing, not even its start line.
+// discard closes the log of a recording that never started, and removes
+// it if record made it.
 func (r *recording) discard() {
-	r.file.Close()
-	os.Remove(r.name)
+	if err := r.file.Discard(); err != nil {
+		r.logger.Warn("discard the log of a recording that did not start", "file", r.name, "error", err)
+	}
 }
 
 // waitForStop waits for SIGINT or SIGTERM (ctx), --duration or the tracer's

@@ -112,6 +112,84 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
+// A recording that never starts removes only a log it made: an earlier log
+// at the same name, or a device such as /dev/null, stays as it was. One that
+// starts replaces an earlier log whole.
+func TestCreateKeepsWhatWasThere(t *testing.T) {
+	dir := t.TempDir()
+	fresh := filepath.Join(dir, "fresh.log")
+	f, err := Create(fresh, output.Text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Discard(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(fresh); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a log Create made and nothing started in: %v, want it removed", err)
+	}
+
+	earlier := filepath.Join(dir, "earlier.log")
+	const before = "# an earlier recording\nits lines\n"
+	if err := os.WriteFile(earlier, []byte(before), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if f, err = Create(earlier, output.Text); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Discard(); err != nil {
+		t.Fatal(err)
+	}
+	if data, err := os.ReadFile(earlier); err != nil || string(data) != before {
+		t.Errorf("an earlier log after a recording that did not start: %q, %v; want it unchanged", data, err)
+	}
+
+	if f, err = Create(earlier, output.Text); err != nil {
+		t.Fatal(err)
+	}
+	h := start
+	if err := f.WriteStart(&h); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Finish(&output.LogEnd{End: start.Start, EndKtimeNS: start.StartKtimeNS}); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(earlier)
+	if err != nil || !bytes.HasPrefix(data, []byte("# oomtrace-log ")) || bytes.Contains(data, []byte("earlier recording")) {
+		t.Errorf("an earlier log after a recording: %q, %v; want only the new one", data, err)
+	}
+
+	// A character device is neither emptied nor removed, nor refused for
+	// what it cannot do (sync). The device is a null device of the test's
+	// own, so that a fault here cannot take the machine's /dev/null.
+	t.Run("device", func(t *testing.T) {
+		null := filepath.Join(dir, "null")
+		if err := unix.Mknod(null, unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))); err != nil {
+			t.Skipf("make a null device (needs CAP_MKNOD): %v", err)
+		}
+		for _, started := range []bool{false, true} {
+			if f, err = Create(null, output.Text); err != nil {
+				t.Fatal(err)
+			}
+			if started {
+				h := start
+				if err := f.WriteStart(&h); err != nil {
+					t.Errorf("start a log on a null device: %v", err)
+				}
+				err = f.Finish(&output.LogEnd{End: start.Start})
+			} else {
+				err = f.Discard()
+			}
+			if err != nil {
+				t.Errorf("end a recording on a null device (started %v): %v", started, err)
+			}
+			if info, serr := os.Stat(null); serr != nil || info.Mode()&os.ModeCharDevice == 0 {
+				t.Errorf("the null device after a recording (started %v): %v, %v", started, info, serr)
+			}
+		}
+	})
+}
+
 // The recorder writes a batch of whole lines with one write(2): the lines
 // of the events drained together when the pipeline is flushed, a kill's
 // line at once, the start and end lines each with what came before them.

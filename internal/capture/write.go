@@ -1,8 +1,12 @@
 package capture
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/oomtrace/oomtrace/internal/output"
 )
@@ -23,24 +27,58 @@ import (
 // nothing: the recorder drains the ring buffer, writes out every line and
 // the end line.
 type File struct {
-	f    *os.File
-	meta *output.Writer // the start and end lines
+	f       *os.File
+	created bool           // by Create: Discard removes it
+	meta    *output.Writer // the start and end lines
 }
 
-// Create creates (or truncates) the log file name, for lines in format.
+// Create opens the log file name for lines in format, creating it if it
+// does not exist. An existing file is left as it is until the recording
+// starts (WriteStart empties it), so that a recording that never starts
+// leaves an earlier log, or a device such as /dev/null, as it was (see
+// Discard).
 func Create(name string, format output.Format) (*File, error) {
-	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_APPEND, 0o644)
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o644)
+	created := err == nil
+	if errors.Is(err, fs.ErrExist) {
+		f, err = os.OpenFile(name, os.O_WRONLY|os.O_APPEND, 0)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("create log: %w", err)
 	}
-	return &File{f: f, meta: output.NewWriter(f, output.Options{Format: format})}, nil
+	return &File{f: f, created: created, meta: output.NewWriter(f, output.Options{Format: format})}, nil
+}
+
+// Discard closes a log the recording never started, and removes it if
+// Create made it: it holds nothing, not even its start line. A file that
+// was there before is left untouched.
+func (f *File) Discard() error {
+	err := f.Close()
+	if f.created {
+		if rerr := os.Remove(f.f.Name()); rerr != nil && err == nil {
+			err = fmt.Errorf("remove unstarted log: %w", rerr)
+		}
+	}
+	return err
 }
 
 // Write writes p, whole lines, in one write(2).
 func (f *File) Write(p []byte) (int, error) { return f.f.Write(p) }
 
-// WriteStart writes the start line; it must come first.
+// WriteStart writes the start line; it must come first. An earlier log in
+// the file is emptied first: a device or a pipe is written as it is.
 func (f *File) WriteStart(h *output.LogStart) error {
+	if !f.created {
+		info, err := f.f.Stat()
+		if err != nil {
+			return fmt.Errorf("log: %w", err)
+		}
+		if info.Mode().IsRegular() {
+			if err := f.f.Truncate(0); err != nil {
+				return fmt.Errorf("empty the earlier log: %w", err)
+			}
+		}
+	}
 	return f.meta.WriteLogStart(h)
 }
 
@@ -49,7 +87,12 @@ func (f *File) WriteStart(h *output.LogStart) error {
 func (f *File) Finish(end *output.LogEnd) error {
 	err := f.meta.WriteLogEnd(end)
 	if err == nil {
-		if err = f.f.Sync(); err != nil {
+		// A device or a pipe cannot be synced (EINVAL): it holds nothing
+		// to put on a disk.
+		if err = f.f.Sync(); errors.Is(err, unix.EINVAL) {
+			err = nil
+		}
+		if err != nil {
 			err = fmt.Errorf("sync log: %w", err)
 		}
 	}
