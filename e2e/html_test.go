@@ -143,3 +143,55 @@ func recordClimb(t *testing.T) string {
 
 	return page
 }
+
+// report --html writes a regular file whole or not at all, by renaming a
+// finished one over it; what is not a regular file is written through, and
+// stays what it was: a device, a link (/dev/stdout is one), a pipe.
+func TestHTMLReportOntoWhatIsThere(t *testing.T) {
+	requireRoot(t) // mknod
+	dir := t.TempDir()
+	capture := filepath.Join("..", "testdata", "capture", "memcg-oom.log")
+	null, link, target, fifo := filepath.Join(dir, "null"), filepath.Join(dir, "link.html"), filepath.Join(dir, "target.html"), filepath.Join(dir, "fifo")
+	if err := syscall.Mknod(null, syscall.S_IFCHR|0o666, 1<<8|3); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(target, []byte("an earlier page"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	piped := make(chan []byte, 1)
+	go func() {
+		data, _ := os.ReadFile(fifo) // blocks until the report opens it
+		piped <- data
+	}()
+	for _, out := range []string{null, link, fifo} {
+		if _, stderr, status := runBin(t, nil, "report", "--html", out, capture); status != 0 {
+			t.Errorf("report --html %s: status %d\n%s", out, status, stderr)
+		}
+	}
+	if info, err := os.Lstat(null); err != nil || info.Mode()&os.ModeCharDevice == 0 {
+		t.Errorf("the device after the report: %v, %v", info, err)
+	}
+	if info, err := os.Lstat(link); err != nil || info.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("the link after the report: %v, %v", info, err)
+	}
+	if data, err := os.ReadFile(target); err != nil || !strings.HasPrefix(string(data), "<!DOCTYPE html>") {
+		t.Errorf("the link's target: %.40q, %v; want the page", data, err)
+	}
+	select {
+	case data := <-piped:
+		if !strings.HasPrefix(string(data), "<!DOCTYPE html>") || !strings.HasSuffix(strings.TrimSpace(string(data)), "</html>") {
+			t.Errorf("the pipe read %.40q ... %d bytes, want the whole page", data, len(data))
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("nothing came through the pipe")
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 4 {
+		t.Errorf("%d files in the directory after the reports, want the 4 there before: %v", len(entries), entries)
+	}
+}

@@ -70,23 +70,43 @@ Flags:
 	return report.WriteText(stdout, rep, report.TextOptions{})
 }
 
-// writeHTML writes the HTML report to name, or to stdout for "-"; a file
-// is written whole or not at all.
+// writeHTML writes the HTML report to name, or to stdout for "-". A
+// regular file (or a new one) is written whole or not at all; anything
+// else, such as a device, a pipe or a link (/dev/stdout), is written in
+// place, since renaming over it would replace it.
 func writeHTML(name string, rep *report.Report, files []string, stdout io.Writer) error {
 	opts := htmlreport.Options{Title: strings.Join(files, ", "), Generator: "oomtrace " + version}
 	if name == "-" {
 		return htmlreport.Write(stdout, rep, opts)
 	}
+	write := func(f *os.File) error {
+		bw := bufio.NewWriter(f)
+		if err := htmlreport.Write(bw, rep, opts); err != nil {
+			return err
+		}
+		return bw.Flush()
+	}
+	var err error
+	if info, statErr := os.Lstat(name); statErr == nil && !info.Mode().IsRegular() {
+		err = writeInPlace(name, write)
+	} else {
+		err = replaceWhole(name, write)
+	}
+	if err != nil {
+		return fmt.Errorf("write HTML report %s: %w", name, err)
+	}
+	return nil
+}
+
+// replaceWhole writes a file beside name and renames it to name once
+// written: a reader never sees half of it.
+func replaceWhole(name string, write func(*os.File) error) error {
 	tmp, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".*")
 	if err != nil {
-		return fmt.Errorf("write HTML report: %w", err)
+		return err
 	}
 	defer os.Remove(tmp.Name()) // fails once renamed
-	bw := bufio.NewWriter(tmp)
-	err = htmlreport.Write(bw, rep, opts)
-	if err == nil {
-		err = bw.Flush()
-	}
+	err = write(tmp)
 	if err == nil {
 		err = tmp.Chmod(0o644)
 	}
@@ -96,10 +116,20 @@ func writeHTML(name string, rep *report.Report, files []string, stdout io.Writer
 	if err == nil {
 		err = os.Rename(tmp.Name(), name)
 	}
+	return err
+}
+
+// writeInPlace writes to what name is, through it.
+func writeInPlace(name string, write func(*os.File) error) error {
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_TRUNC, 0)
 	if err != nil {
-		return fmt.Errorf("write HTML report %s: %w", name, err)
+		return err
 	}
-	return nil
+	err = write(f)
+	if closeErr := f.Close(); err == nil {
+		err = closeErr
+	}
+	return err
 }
 
 // readReport reads files into a report, through the stages, printing their
