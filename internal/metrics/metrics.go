@@ -37,12 +37,16 @@ type Options struct {
 type Metrics struct {
 	Registry *prometheus.Registry
 
-	opts        Options
-	kills       *prometheus.CounterVec
-	memcgOOMs   *prometheus.CounterVec
-	exits       *prometheus.CounterVec
-	lost        prometheus.Counter
-	skipped     prometheus.Counter
+	opts      Options
+	kills     *prometheus.CounterVec
+	memcgOOMs *prometheus.CounterVec
+	exits     *prometheus.CounterVec
+	lost      prometheus.Counter
+	skipped   *prometheus.CounterVec
+	// skippedBy is the runs skipped by program as the last lost event
+	// gave them, since the tracer started: the counters add what each
+	// lost event adds to it.
+	skippedBy   event.SkippedRuns
 	events      *prometheus.CounterVec
 	lastEvent   prometheus.Gauge
 	reclaim     *reclaimCollector
@@ -79,10 +83,11 @@ func New(opts Options) *Metrics {
 			Name: "oomtrace_events_lost_total",
 			Help: "Events the kernel could not put in the ring buffer.",
 		}),
-		skipped: prometheus.NewCounter(prometheus.CounterOpts{
+		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "oomtrace_program_runs_skipped_total",
-			Help: "Runs of oomtrace's programs the kernel skipped, each a kill, exit or reclaim episode that may be missing; the lost events name the programs.",
-		}),
+			Help: "Runs of oomtrace's programs the kernel skipped, by program: each a kill, exit or reclaim episode that may be missing, as the program records (mark_victim a kill, process_exit an exit, *_reclaim_* a reclaim episode).",
+		}, []string{"program"}),
+		skippedBy: make(event.SkippedRuns),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "oomtrace_events_total",
 			Help: "Events handed over by the kernel and oomtrace, by kind.",
@@ -175,9 +180,32 @@ func (m *Metrics) Write(ev *event.Event) error {
 		m.reclaim.add(&ev.ReclaimStats, now)
 	case event.KindLost:
 		m.lost.Add(float64(ev.Lost.Count))
-		m.skipped.Add(float64(ev.Lost.SkippedRuns))
+		m.countSkipped(&ev.Lost)
 	}
 	return nil
+}
+
+// countSkipped adds the runs the kernel skipped since the previous lost
+// event to each program's counter. Runs the list of programs does not
+// account for (it cannot be read, or names fewer) are counted under the
+// program "unknown": they are not dropped.
+func (m *Metrics) countSkipped(lost *event.Lost) {
+	if lost.SkippedRuns == 0 {
+		return
+	}
+	var added uint64
+	if byProgram, err := event.ParseSkippedRuns(lost.SkippedByProgram); err == nil {
+		for name, total := range byProgram {
+			if n := total - min(total, m.skippedBy[name]); n > 0 {
+				m.skipped.WithLabelValues(name).Add(float64(n))
+				added += n
+			}
+			m.skippedBy[name] = max(total, m.skippedBy[name])
+		}
+	}
+	if added < lost.SkippedRuns {
+		m.skipped.WithLabelValues("unknown").Add(float64(lost.SkippedRuns - added))
+	}
 }
 
 // labelCap admits up to max owners (pods, cgroups) and remembers the label

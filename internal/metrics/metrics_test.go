@@ -37,10 +37,12 @@ func TestKillsByPod(t *testing.T) {
 	exiting.OOMKill.VictimExiting = true
 	m.Write(exiting)
 	m.Write(&event.Event{Kind: event.KindLost, Lost: event.Lost{Count: 3, Total: 3}})
-	// Then runs skipped, twice: the counter adds the runs since each
-	// event before, not the totals.
+	// Then runs skipped, twice: each program's counter adds the runs
+	// since the event before, not the totals.
 	m.Write(&event.Event{Kind: event.KindLost, Lost: event.Lost{Total: 3, SkippedRuns: 2, SkippedRunsTotal: 2, SkippedByProgram: "mark_victim:2"}})
-	m.Write(&event.Event{Kind: event.KindLost, Lost: event.Lost{Total: 3, SkippedRuns: 1, SkippedRunsTotal: 3, SkippedByProgram: "mark_victim:3"}})
+	m.Write(&event.Event{Kind: event.KindLost, Lost: event.Lost{Total: 3, SkippedRuns: 4, SkippedRunsTotal: 6, SkippedByProgram: "mark_victim:3,process_exit:3"}})
+	// A list that cannot be read does not lose the runs.
+	m.Write(&event.Event{Kind: event.KindLost, Lost: event.Lost{Total: 3, SkippedRuns: 2, SkippedRunsTotal: 8, SkippedByProgram: "mark_victim=5"}})
 	m.Attached(event.ModeTracepoint)
 
 	want := `
@@ -52,9 +54,11 @@ oomtrace_oom_kills_total{class="memcg",container="api",namespace="shop",pod="b",
 # HELP oomtrace_events_lost_total Events the kernel could not put in the ring buffer.
 # TYPE oomtrace_events_lost_total counter
 oomtrace_events_lost_total 3
-# HELP oomtrace_program_runs_skipped_total Runs of oomtrace's programs the kernel skipped, each a kill, exit or reclaim episode that may be missing; the lost events name the programs.
+# HELP oomtrace_program_runs_skipped_total Runs of oomtrace's programs the kernel skipped, by program: each a kill, exit or reclaim episode that may be missing, as the program records (mark_victim a kill, process_exit an exit, *_reclaim_* a reclaim episode).
 # TYPE oomtrace_program_runs_skipped_total counter
-oomtrace_program_runs_skipped_total 3
+oomtrace_program_runs_skipped_total{program="mark_victim"} 3
+oomtrace_program_runs_skipped_total{program="process_exit"} 3
+oomtrace_program_runs_skipped_total{program="unknown"} 2
 # HELP oomtrace_build_info oomtrace's version and the attach mode in use; 1 once attached.
 # TYPE oomtrace_build_info gauge
 oomtrace_build_info{mode="tracepoint",version="test"} 1
