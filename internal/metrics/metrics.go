@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/oomtrace/oomtrace/internal/event"
+	"github.com/oomtrace/oomtrace/internal/output"
 	"github.com/oomtrace/oomtrace/internal/stream"
 )
 
@@ -153,7 +154,7 @@ func (m *Metrics) Write(ev *event.Event) error {
 			break // marked so its memory is reaped, but not killed: as the kernel's oom_kill counters
 		}
 		c := ev.OOMKill.Victim.Cgroup.Owner
-		labels := []string{ev.OOMKill.Class.String(), c.Namespace, c.PodName, c.Name, string(c.QoS)}
+		labels := []string{ev.OOMKill.Class.String(), labelValue(c.Namespace), labelValue(c.PodName), labelValue(c.Name), labelValue(string(c.QoS))}
 		owner := c.PodUID
 		if owner == "" {
 			owner = ev.OOMKill.Victim.Cgroup.Path
@@ -164,7 +165,7 @@ func (m *Metrics) Write(ev *event.Event) error {
 			m.kills.WithLabelValues(ev.OOMKill.Class.String(), Overflow, Overflow, Overflow, Overflow).Inc()
 		}
 	case event.KindMemcgOOM:
-		path := ev.MemcgOOM.Cgroup.Path
+		path := labelValue(ev.MemcgOOM.Cgroup.Path)
 		if m.memcgSeries.admit(path, []string{path}, now) {
 			m.memcgOOMs.WithLabelValues(path).Inc()
 		} else {
@@ -197,7 +198,7 @@ func (m *Metrics) countSkipped(lost *event.Lost) {
 	if byProgram, err := event.ParseSkippedRuns(lost.SkippedByProgram); err == nil {
 		for name, total := range byProgram {
 			if n := total - min(total, m.skippedBy[name]); n > 0 {
-				m.skipped.WithLabelValues(name).Add(float64(n))
+				m.skipped.WithLabelValues(labelValue(name)).Add(float64(n))
 				added += n
 			}
 			m.skippedBy[name] = max(total, m.skippedBy[name])
@@ -206,6 +207,15 @@ func (m *Metrics) countSkipped(lost *event.Lost) {
 	if added < lost.SkippedRuns {
 		m.skipped.WithLabelValues("unknown").Add(float64(lost.SkippedRuns - added))
 	}
+}
+
+// labelValue is a name from the kernel or a container runtime as a label
+// value, escaped as the text format escapes it (printable ASCII, every
+// other byte \xHH): the Prometheus client panics on a value that is not
+// valid UTF-8, which anyone who can name a cgroup could otherwise send,
+// and a reader of the metrics would get control bytes raw.
+func labelValue(s string) string {
+	return output.Escape(s)
 }
 
 // labelCap admits up to max owners (pods, cgroups) and remembers the label
@@ -343,9 +353,9 @@ func (c *reclaimCollector) add(s *event.ReclaimStats, now time.Time) {
 
 	info := s.Cgroup.Owner
 	if info.PodUID != "" {
-		key := podKey{s.Kind, info.Namespace, info.PodName, string(info.QoS)}
+		key := podKey{s.Kind, labelValue(info.Namespace), labelValue(info.PodName), labelValue(string(info.QoS))}
 		if info.PodName == "" {
-			key.pod = info.PodUID
+			key.pod = labelValue(info.PodUID)
 		}
 		labels := []string{s.Kind.String(), key.namespace, key.pod, key.qos}
 		if !c.pods.admit(info.PodUID+"\x00"+s.Kind.String(), labels, now) {

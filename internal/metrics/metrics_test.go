@@ -198,3 +198,44 @@ oomtrace_ringbuf_size_bytes 0
 		t.Error(err)
 	}
 }
+
+// Names anyone can give a cgroup, or a pod through its runtime, are label
+// values the client accepts and a reader sees as text: bytes that are not
+// UTF-8 (which made the client panic) and control bytes come escaped.
+func TestHostileLabelValues(t *testing.T) {
+	m := New(Options{})
+	const hostile = "/bad\xff\r\x1b[2J\"x"
+	const escaped = `/bad\\xff\\x0d\\x1b[2J\"x` // in the exposition's own quoting
+	memcgOOM := &event.Event{Kind: event.KindMemcgOOM}
+	memcgOOM.MemcgOOM.Cgroup.Path = hostile
+	kill := podKill("p\xc3")
+	kill.OOMKill.Victim.Cgroup.Owner.Name = hostile
+	stats := &event.Event{Kind: event.KindReclaimStats, ReclaimStats: event.ReclaimStats{Kind: event.ReclaimMemcg, Count: 1,
+		Cgroup: event.Cgroup{Path: hostile, Owner: event.Owner{PodUID: "u\xff", Namespace: "n\x85"}}}}
+	lost := &event.Event{Kind: event.KindLost, Lost: event.Lost{SkippedRuns: 1, SkippedRunsTotal: 1, SkippedByProgram: "prog\xff:1"}}
+	for _, ev := range []*event.Event{memcgOOM, kill, stats, lost} {
+		if err := m.Write(ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	families, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := exposition(t, families)
+	for _, want := range []string{
+		`oomtrace_memcg_oom_total{cgroup="` + escaped + `"} 1`,
+		`container="` + escaped + `",namespace="shop",pod="p\\xc3"`,
+		`oomtrace_pod_reclaim_seconds_count{kind="memcg",namespace="n\\x85",pod="u\\xff",qos=""} 1`,
+		`oomtrace_program_runs_skipped_total{program="prog\\xff"} 1`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("exposition lacks %s:\n%s", want, text)
+		}
+	}
+	for _, c := range text {
+		if c < 0x20 && c != '\n' || c >= 0x7f {
+			t.Fatalf("exposition holds %U:\n%q", c, text)
+		}
+	}
+}
