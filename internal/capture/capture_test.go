@@ -514,3 +514,27 @@ func TestOpenDirectory(t *testing.T) {
 		t.Errorf("Open of a directory: %v", err)
 	}
 }
+
+// A comm of 16 bytes or more is not padded, so a text line can start with
+// '{' (a name anyone can give their process): it is still a text line, and
+// the log reads whole.
+func TestTextLineStartingWithBrace(t *testing.T) {
+	events := testEvents()
+	events[0].Task.Comm = "{\x01\x01\x01\x01" // escaped, 17 bytes: unpadded
+	events[1].OOMKill.Victim.Comm = `{"x":1}`
+	name := writeLog(t, output.Text, events)
+	data, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(data, []byte("\n{\\x01")) {
+		t.Fatalf("no line starts with the comm's '{':\n%s", data)
+	}
+	got, info, err := readAll("brace.log", data)
+	if err != nil || len(got) != len(events) || info.Format != FormatText {
+		t.Fatalf("%d events, format %v, %v; want %d text events", len(got), info.Format, err, len(events))
+	}
+	if got[0].Task.Comm != events[0].Task.Comm || got[1].OOMKill.Victim.Comm != events[1].OOMKill.Victim.Comm {
+		t.Errorf("comms %q, %q; want %q, %q", got[0].Task.Comm, got[1].OOMKill.Victim.Comm, events[0].Task.Comm, events[1].OOMKill.Victim.Comm)
+	}
+}

@@ -291,7 +291,7 @@ func (r *Reader) parse(line []byte, ev *event.Event) (bool, error) {
 	if r.ended && kind != output.LineComment {
 		return false, errAfterEnd
 	}
-	if isJSON := len(line) > 0 && line[0] == '{'; kind != output.LineComment && isJSON != (r.info.Format == FormatJSON) {
+	if isJSON := output.IsJSON(line); kind != output.LineComment && isJSON != (r.info.Format == FormatJSON) {
 		return false, fmt.Errorf("a line not in the %s format of the lines before it", r.info.Format)
 	}
 	switch kind {

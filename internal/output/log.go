@@ -253,7 +253,7 @@ func parseMeta(line []byte, textPrefix, jsonPrefix string, keys []metaKey, after
 		return nil
 	}
 
-	if isJSON(line) {
+	if IsJSON(line) {
 		if !bytes.HasPrefix(line, []byte(jsonPrefix)) {
 			return &ParseError{Err: fmt.Errorf("want a line starting %s", jsonPrefix)}
 		}

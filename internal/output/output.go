@@ -133,17 +133,19 @@ func (w *Writer) Flush() error {
 	return err
 }
 
-// Parse parses a line in either format. A line is JSON when it starts with
-// '{' followed, after optional white space, by '"'; a text line cannot,
-// because its comm has every '"' escaped.
+// Parse parses a line in either format (see IsJSON).
 func Parse(line []byte) (event.Event, error) {
-	if isJSON(line) {
+	if IsJSON(line) {
 		return ParseJSON(line)
 	}
 	return ParseText(line)
 }
 
-func isJSON(line []byte) bool {
+// IsJSON says whether line is in the JSON format: it starts with '{'
+// followed, after optional white space, by '"'. A text line can start with
+// '{' (a comm of 16 bytes or more is not padded), but not with '{"':
+// its comm has every '"' escaped.
+func IsJSON(line []byte) bool {
 	rest, ok := bytes.CutPrefix(line, []byte{'{'})
 	rest = bytes.TrimLeft(rest, " \t\r\n")
 	return ok && len(rest) > 0 && rest[0] == '"'

@@ -243,7 +243,7 @@ func FuzzParserReuse(f *testing.F) {
 		var ev event.Event
 		for line := range bytes.Lines(data) {
 			parse, parseNew := p.ParseText, ParseText
-			if isJSON(line) {
+			if IsJSON(line) {
 				parse, parseNew = p.ParseJSON, ParseJSON
 			}
 			err := parse(line, &ev)
