@@ -16,10 +16,11 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/oomtrace/oomtrace/internal/event"
 	"github.com/oomtrace/oomtrace/internal/filter"
-	"github.com/oomtrace/oomtrace/internal/output"
 )
 
 // Writer is a sink of the pipeline writing for people. It is not safe for
@@ -253,13 +254,44 @@ func round(d time.Duration) string {
 	return d.String()
 }
 
-// safe makes a sentence of the pipeline's fit for a terminal, should it
-// hold a control byte after all.
+// safe makes a sentence of the pipeline's fit for a terminal. It may hold
+// names read from a log, which may hold anything: what a terminal would act
+// on rather than show (control characters, C1 ones included; format
+// characters such as a bidirectional override; line and paragraph
+// separators) is escaped, \x1b, \u202e, and so is a byte that is not
+// UTF-8, \xff. Letters and symbols beyond ASCII are shown as they are.
 func safe(s string) string {
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x20 || s[i] == 0x7f {
-			return output.Escape(s)
+	for i, r := range s {
+		if !shown(r, s[i:]) {
+			return escapeUnshown(s)
 		}
 	}
 	return s
+}
+
+// shown says whether r, the rune at the start of rest, is written as
+// itself.
+func shown(r rune, rest string) bool {
+	if r == utf8.RuneError {
+		_, size := utf8.DecodeRuneInString(rest)
+		return size > 1 // U+FFFD itself, not a byte that is not UTF-8
+	}
+	return unicode.IsPrint(r)
+}
+
+func escapeUnshown(s string) string {
+	var b strings.Builder
+	for i, r := range s {
+		switch {
+		case shown(r, s[i:]):
+			b.WriteRune(r)
+		case r == utf8.RuneError || r < 0x80:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case r <= 0xffff:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			fmt.Fprintf(&b, `\U%08x`, r)
+		}
+	}
+	return b.String()
 }

@@ -84,3 +84,23 @@ func TestNothing(t *testing.T) {
 		t.Errorf("%q", got)
 	}
 }
+
+// What a terminal would act on, or cannot show as one character, is
+// escaped wherever a sentence holds it; other characters are shown.
+func TestSafe(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain /kubepods/pod1":          "plain /kubepods/pod1",
+		"µs → 2 GiB, ünïcödé, 日本":       "µs → 2 GiB, ünïcödé, 日本",
+		"replacement \ufffd stays":      "replacement \ufffd stays",
+		"esc\x1b[2J tab\t nl\n del\x7f": `esc\x1b[2J tab\x09 nl\x0a del\x7f`,
+		"c1 csi\u009b2J nel\u0085":      `c1 csi\u009b2J nel\u0085`,
+		"bidi \u202egnp.exe":            `bidi \u202egnp.exe`,
+		"sep\u2028line \u2029para":      `sep\u2028line \u2029para`,
+		"zero\u200bwidth \U000e0041":    `zero\u200bwidth \U000e0041`,
+		"not utf-8 \xff\xc3(":           `not utf-8 \xff\xc3(`,
+	} {
+		if got := safe(in); got != want {
+			t.Errorf("safe(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
