@@ -255,6 +255,31 @@ func TestKernelStringsEscaped(t *testing.T) {
 	}
 }
 
+// A name with spaces in it stays one column of the text tables: a cgroup
+// named like the columns after it does not forge them.
+func TestNamesStayOneColumn(t *testing.T) {
+	a := New(Options{})
+	e := kill(1, event.ClassMemcg)
+	e.OOMKill.Victim.Comm = "a  b"
+	e.OOMKill.OOMCgroup = event.Cgroup{Path: "/t  global  999 root   0.1MiB  -1000", ID: 3}
+	a.Add(&e)
+	a.EndCapture(capture.Info{Format: capture.FormatJSON})
+	var buf bytes.Buffer
+	if err := WriteText(&buf, a.Report(), TextOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(buf.String(), "\n") {
+		if !strings.Contains(line, "/t") {
+			continue
+		}
+		fields := strings.Fields(line)
+		// time since boot, class, pid, comm, cgroup, rss, adj, stall
+		if len(fields) != 8 || fields[3] != `a\x20\x20b` || fields[4] != `/t\x20\x20global\x20\x20999\x20root\x20\x20\x200.1MiB\x20\x20-1000` {
+			t.Errorf("kill row %q: fields %q", line, fields)
+		}
+	}
+}
+
 // The reports of the committed captures: a recording made with oomtrace
 // record on the development machine, and perf script output from it.
 func TestGolden(t *testing.T) {

@@ -80,7 +80,7 @@ func (t *textWriter) captures() {
 		if c.StoppedCleanly != nil {
 			stopped = map[bool]string{true: "cleanly", false: "cut short"}[*c.StoppedCleanly]
 		}
-		addRow(tw, escapeFile(c.File), c.Format, orDash(c.Host), orDash(c.Kernel), orDash(c.Mode), start,
+		addRow(tw, escapeFile(c.File), c.Format, nameCell(c.Host), nameCell(c.Kernel), orDash(c.Mode), start,
 			FormatDuration(c.Duration), fmt.Sprint(c.Events), fmt.Sprint(c.Lost), stopped)
 	}
 	tw.Flush()
@@ -96,6 +96,14 @@ func escapeFile(name string) string {
 		}
 		return r
 	}, name)
+}
+
+// nameCell is a name from a capture (a comm, a cgroup, a pod, a host) as
+// a table cell, "-" when empty. Its spaces are written \x20, as the text
+// format writes a comm's: the columns are set apart by spaces, and a name
+// that holds some would otherwise read as more columns than one.
+func nameCell(s string) string {
+	return orDash(strings.ReplaceAll(s, " ", `\x20`))
 }
 
 func orDash(s string) string {
@@ -137,7 +145,7 @@ func (t *textWriter) kills(opts TextOptions) {
 			stall = fmt.Sprintf("%d, %s", kill.StallBefore.Count, FormatDuration(kill.StallBefore.Total))
 		}
 		cells := []string{FormatTime(kill.Time, kill.KtimeNS), kill.Class,
-			fmt.Sprintf("%d %s", kill.Victim.TGID, kill.Victim.Comm), orDash(kill.OOMCgroup),
+			fmt.Sprintf("%d %s", kill.Victim.TGID, nameCell(kill.Victim.Comm)), nameCell(kill.OOMCgroup),
 			rss, fmt.Sprint(kill.OOMScoreAdj), stall}
 		if several {
 			cells = append([]string{escapeFile(t.rep.Captures[kill.Capture].File)}, cells...)
@@ -173,7 +181,7 @@ func (t *textWriter) killsByOwner(opts TextOptions) {
 				break
 			}
 		}
-		addRow(tw, orDash(o.Pod), orDash(o.Container), orDash(o.Unit), fmt.Sprint(o.Count), level, why)
+		addRow(tw, nameCell(o.Pod), nameCell(o.Container), nameCell(o.Unit), fmt.Sprint(o.Count), level, why)
 	}
 	tw.Flush()
 	if more := len(owners) - len(rows); more > 0 {
@@ -222,7 +230,7 @@ func (t *textWriter) reclaim(opts TextOptions) {
 		fmt.Fprintln(t.w, "reclaim by kind, pod and container")
 		tw = t.table("KIND", "POD", "CONTAINER", "UNIT", "COUNT", "TOTAL", "P50", "P90", "P99", "MAX")
 		for _, x := range r.ByOwner[:min(len(r.ByOwner), textCgroupRows)] {
-			addRow(tw, cells(x, x.Kind, orDash(x.Owner.Pod), orDash(x.Owner.Container), orDash(x.Owner.Unit))...)
+			addRow(tw, cells(x, x.Kind, nameCell(x.Owner.Pod), nameCell(x.Owner.Container), nameCell(x.Owner.Unit))...)
 		}
 		tw.Flush()
 		if more := len(r.ByOwner) - textCgroupRows; more > 0 {
@@ -234,7 +242,7 @@ func (t *textWriter) reclaim(opts TextOptions) {
 		fmt.Fprintln(t.w, "reclaim by kind and cgroup")
 		tw = t.table("KIND", "CGROUP", "COUNT", "TOTAL", "P50", "P90", "P99", "MAX")
 		for _, x := range r.ByCgroup[:min(len(r.ByCgroup), textCgroupRows)] {
-			addRow(tw, cells(x, x.Kind, orDash(x.Cgroup))...)
+			addRow(tw, cells(x, x.Kind, nameCell(x.Cgroup))...)
 		}
 		tw.Flush()
 		if more := len(r.ByCgroup) - textCgroupRows; more > 0 {
@@ -269,7 +277,7 @@ func (t *textWriter) kernelHistograms() {
 				buckets = append(buckets, fmt.Sprintf("%s:%d", BucketName(i), n))
 			}
 		}
-		addRow(tw, x.Kind, orDash(x.Cgroup), strings.Join(buckets, " "))
+		addRow(tw, x.Kind, nameCell(x.Cgroup), strings.Join(buckets, " "))
 	}
 	tw.Flush()
 	fmt.Fprintln(t.w)
