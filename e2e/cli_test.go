@@ -195,3 +195,48 @@ func TestUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+// gate --junit records rules that cannot be applied as an error, so that a
+// CI system shows the gate broken rather than passed with no test.
+func TestGateJUnitOfBadRules(t *testing.T) {
+	junit := filepath.Join(t.TempDir(), "gate.xml")
+	capture := filepath.Join("..", "testdata", "capture", "memcg-oom.log")
+	_, stderr, status := runBin(t, nil, "gate", "--max-regression", "10", "--junit", junit, capture)
+	data, err := os.ReadFile(junit)
+	if status != 2 || !strings.Contains(stderr, "--max-regression needs --baseline") || err != nil ||
+		!strings.Contains(string(data), `errors="1"`) || !strings.Contains(string(data), `<error message="gate: --max-regression needs --baseline`) {
+		t.Errorf("gate with a regression limit and no baseline: status %d, stderr %q; JUnit %v:\n%s", status, stderr, err, data)
+	}
+}
+
+// An output file that is also an input is refused before anything is
+// written: report --html or gate --junit would destroy the capture.
+func TestOutputIsNotAnInput(t *testing.T) {
+	dir := t.TempDir()
+	capture := filepath.Join(dir, "run.log")
+	original, err := os.ReadFile(filepath.Join("..", "testdata", "capture", "memcg-oom.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(capture, original, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(dir, "other.log")
+	if err := os.Link(capture, other); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"report", "--html", capture, capture},
+		{"report", "--html", other, capture}, // the same file by another name
+		{"gate", "--junit", filepath.Join(dir, ".", "run.log"), capture},
+		{"gate", "--junit", capture, "--baseline", capture, "--max-regression", "10", filepath.Join("..", "testdata", "capture", "memcg-oom.log")},
+	} {
+		_, stderr, status := runBin(t, nil, args...)
+		if status != 2 || !strings.Contains(stderr, "is also a file to read: writing it would destroy it") {
+			t.Errorf("oomtrace %v: status %d, want 2 and a refusal\n%s", args, status, stderr)
+		}
+		if data, err := os.ReadFile(capture); err != nil || !bytes.Equal(data, original) {
+			t.Fatalf("oomtrace %v changed the capture (%v)", args, err)
+		}
+	}
+}

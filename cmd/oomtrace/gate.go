@@ -58,13 +58,18 @@ Rules and flags:
 	if err != nil {
 		return &exitError{status: 2, err: err}
 	}
+	if *junit != "" {
+		if err := notAnInput("--junit", *junit, append(files, baseline...)); err != nil {
+			return err
+		}
+	}
 	results, err := checkGate(rules, files, baseline, through, stderr)
 	if *junit != "" {
-		var readErr error
+		var inputErr error
 		if errors.As(err, new(*exitError)) {
-			readErr = err
+			inputErr = err
 		}
-		if jerr := writeJUnit(*junit, strings.Join(files, " "), results, readErr); jerr != nil {
+		if jerr := writeJUnit(*junit, strings.Join(files, " "), results, inputErr); jerr != nil {
 			return &exitError{status: 2, err: jerr}
 		}
 	}
@@ -95,8 +100,7 @@ func checkGate(rules gate.Rules, files, baseline []string, through pipeline.Opti
 	}
 	results, err := gate.Check(rules, cur, base)
 	if err != nil {
-		fmt.Fprintf(stderr, "oomtrace gate: %v\n", err)
-		return nil, errUsage
+		return nil, &exitError{status: 2, err: fmt.Errorf("gate: %w", err)}
 	}
 	return results, nil
 }

@@ -56,6 +56,9 @@ Flags:
 	if err != nil {
 		return err
 	}
+	if err := notAnInput("--html", *htmlFile, files); err != nil {
+		return err
+	}
 	// The timelines are for people: drawn as sparklines or a picture.
 	rep, err := readReport(files, report.Options{Window: *window, Timeline: *format == "text" || *htmlFile != ""}, through, stderr)
 	if err != nil {
@@ -68,6 +71,21 @@ Flags:
 		return report.WriteJSON(stdout, rep)
 	}
 	return report.WriteText(stdout, rep, report.TextOptions{})
+}
+
+// notAnInput refuses an output file, given with flag, that is one of the
+// inputs: writing it would destroy what is read.
+func notAnInput(flag, output string, inputs []string) error {
+	out, err := os.Stat(output)
+	if err != nil || output == "-" {
+		return nil // not there yet: no input either
+	}
+	for _, in := range inputs {
+		if info, err := os.Stat(in); err == nil && in != "-" && os.SameFile(out, info) {
+			return &exitError{status: 2, err: fmt.Errorf("%s %s is also a file to read: writing it would destroy it; choose another name", flag, output)}
+		}
+	}
+	return nil
 }
 
 // writeHTML writes the HTML report to name, or to stdout for "-". A

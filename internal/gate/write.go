@@ -68,13 +68,14 @@ type junitProblem struct {
 const junitClass = "oomtrace.gate"
 
 // WriteJUnit writes results as a JUnit XML report for the captures named
-// in suite. A non-nil readErr (the captures could not be read) is written
-// as a single test case in error instead.
-func WriteJUnit(w io.Writer, suite string, results []Result, readErr error) error {
+// in suite. A non-nil inputErr (the captures could not be read, or the
+// rules not applied to them) is written as a single test case in error
+// instead: a CI system shows the gate broken, never passed.
+func WriteJUnit(w io.Writer, suite string, results []Result, inputErr error) error {
 	s := junitSuite{Name: "oomtrace gate " + suite}
-	if readErr != nil {
-		s.Cases = []junitCase{{Name: "read captures", ClassName: junitClass,
-			Error: &junitProblem{Message: readErr.Error(), Type: "input", Text: readErr.Error()}}}
+	if inputErr != nil {
+		s.Cases = []junitCase{{Name: "read captures and rules", ClassName: junitClass,
+			Error: &junitProblem{Message: inputErr.Error(), Type: "input", Text: inputErr.Error()}}}
 		s.Errors = 1
 	}
 	for _, r := range results {
