@@ -538,3 +538,88 @@ func TestTextLineStartingWithBrace(t *testing.T) {
 		t.Errorf("comms %q, %q; want %q, %q", got[0].Task.Comm, got[1].OOMKill.Victim.Comm, events[0].Task.Comm, events[1].OOMKill.Victim.Comm)
 	}
 }
+
+// What is added before a log decides nothing: comments and an editor's
+// byte-order mark are passed over, and other lines before an oomtrace log
+// or perf script's output are an error that names the first of its lines,
+// where they were read as a kernel log and a gate found no kill.
+func TestLinesBeforeTheLog(t *testing.T) {
+	log, err := os.ReadFile(writeLog(t, output.Text, testEvents()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	jsonLog, err := os.ReadFile(writeLog(t, output.JSON, testEvents()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := log[bytes.IndexByte(log, '\n')+1:] // without its start line
+	perf, err := os.ReadFile(filepath.Join("..", "..", "testdata", "perfscript", "memcg-oom.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		data   []byte
+		format Format
+		err    string
+	}{
+		{"a comment", append([]byte("# run 3 of the load test\n\n"), log...), FormatText, ""},
+		{"a byte-order mark", append([]byte("\xef\xbb\xbf"), log...), FormatText, ""},
+		{"a comment before events", append([]byte("# run 3\n"), events...), FormatText, ""},
+		{"a line before the start line", append([]byte("Script started on 2026-12-07\n"), log...), FormatSystemLog,
+			"x.log:2: this is an oomtrace log's start line, but line 1 is not oomtrace's or perf script's: were lines added before the log?"},
+		{"a line before events", append([]byte("THIS IS NOT A LOG\n"), events...), FormatSystemLog,
+			"x.log:2: this is an oomtrace log's line, but line 1 is not"},
+		{"a line before JSON", append([]byte("output:\n"), jsonLog[bytes.IndexByte(jsonLog, '\n')+1:]...), FormatSystemLog,
+			"x.log:2: this is a line of oomtrace's JSON, but line 1 is not"},
+		{"lines before a JSON log", append([]byte("run 3\noutput:\n\n"), jsonLog...), FormatSystemLog,
+			"x.log:4: this is an oomtrace log's start line, but line 1 is not"},
+		{"a line before perf script", append([]byte("perf script output follows\n"), perf...), FormatSystemLog,
+			"this is a line of perf script's output, but line 1 is not"},
+	} {
+		got, info, err := readAll("x.log", tc.data)
+		switch {
+		case tc.err == "" && (err != nil || len(got) != 3 || info.Format != tc.format):
+			t.Errorf("%s: %d events, format %v, %v; want 3 events, format %v", tc.name, len(got), info.Format, err, tc.format)
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("%s: %d events, %v; want the error %q", tc.name, len(got), err, tc.err)
+		}
+	}
+}
+
+// A log copied through a system that ends lines with CRLF reads as it was
+// written, start and end lines included.
+func TestCRLFLineEnds(t *testing.T) {
+	for _, format := range []output.Format{output.Text, output.JSON} {
+		log, err := os.ReadFile(writeLog(t, format, testEvents()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, data := range [][]byte{log, log[bytes.IndexByte(log, '\n')+1:]} {
+			got, info, err := readAll("x.log", bytes.ReplaceAll(data, []byte("\n"), []byte("\r\n")))
+			if err != nil || len(got) != 3 || info.End == nil || got[1].OOMKill.Victim.Comm != "hog" {
+				t.Errorf("%v log with CRLF: %d events, end %v, %v", format, len(got), info.End, err)
+			}
+		}
+	}
+}
+
+// The first line of a kernel log is read like every other, though the
+// reader looks past it to tell the format: here it is the head of the
+// OOM report, which names the task that triggered the kill.
+func TestKernelLogFirstLine(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "testdata", "kernlog", "5.10-global.dmesg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(data[:bytes.IndexByte(data, '\n')], []byte("invoked oom-killer")) {
+		t.Fatalf("the log does not start with the report's head:\n%.200s", data)
+	}
+	got, info, err := readAll("5.10-global.dmesg", data)
+	if err != nil || info.Format != FormatSystemLog || len(got) == 0 {
+		t.Fatalf("%d events, format %v, %v", len(got), info.Format, err)
+	}
+	if k := got[0].OOMKill; got[0].Kind != event.KindOOMKill || k.Trigger.PID != 87 || k.Trigger.Comm != "hog" {
+		t.Errorf("first event %v, trigger %+v; want the kill triggered by 87 (hog)", got[0].Kind, k.Trigger)
+	}
+}

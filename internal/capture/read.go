@@ -108,7 +108,34 @@ func NewReader(r io.Reader, name string) *Reader {
 	return rd
 }
 
-var gzipMagic = []byte{0x1f, 0x8b}
+var (
+	gzipMagic     = []byte{0x1f, 0x8b}
+	byteOrderMark = []byte("\xef\xbb\xbf")
+)
+
+// oomtraceJSON says whether line is one of oomtrace's JSON lines, by its
+// first key: other JSON (the journal's) starts otherwise.
+func oomtraceJSON(line []byte) bool {
+	return bytes.HasPrefix(line, []byte(`{"event":`)) || bytes.HasPrefix(line, []byte(`{"oomtrace_log":`))
+}
+
+// otherFormat says which format line is in, when it is one a capture is
+// detected as (oomtrace's, perf script's), for a file that was not: "" if
+// none.
+func otherFormat(line []byte) string {
+	switch {
+	case output.ClassifyLine(line) == output.LineStart:
+		return "this is an oomtrace log's start line"
+	case oomtraceJSON(line):
+		return "this is a line of oomtrace's JSON"
+	case perfscript.LooksLikePerf(bytes.TrimLeft(line, " ")): // the comm is right-aligned
+		return "this is a line of perf script's output"
+	}
+	if _, err := output.ParseText(line); err == nil {
+		return "this is an oomtrace log's line"
+	}
+	return ""
+}
 
 // Info returns what the reader learned so far; all of it after Next
 // returned io.EOF.
@@ -136,7 +163,14 @@ func (r *Reader) Next(ev *event.Event) error {
 		if err != nil {
 			return err
 		}
+		// A log copied through a system that ends lines with CRLF: no
+		// line of oomtrace's ends in a carriage return of its own (a
+		// value's is escaped).
+		line = bytes.TrimSuffix(line, []byte{'\r'})
 		ok, err := r.parse(line, ev)
+		if lineErr := (*LineError)(nil); errors.As(err, &lineErr) {
+			return err // about another line
+		}
 		if err != nil {
 			return &LineError{Name: r.info.Name, Line: r.info.Lines, Err: err}
 		}
@@ -270,14 +304,22 @@ var (
 // parse reads one line; false when it holds no event.
 func (r *Reader) parse(line []byte, ev *event.Event) (bool, error) {
 	if r.info.Format == FormatUnknown {
-		if len(bytes.TrimSpace(line)) == 0 {
+		// Blank lines and comments (perf script --header's, or a note
+		// added to a log) say nothing of the format: the first other line
+		// does. A byte-order mark an editor wrote is no part of it.
+		line = bytes.TrimPrefix(line, byteOrderMark)
+		if len(bytes.TrimSpace(line)) == 0 || output.ClassifyLine(line) == output.LineComment {
 			return false, nil
 		}
-		r.detect(line)
+		// detect looks ahead in the buffer line is in: a copy outlives it.
+		line = bytes.Clone(line)
+		if err := r.detect(line); err != nil {
+			return false, err
+		}
 		if r.info.Format == FormatSystemLog {
 			// The system log reader reads from this line on, counting its
 			// lines itself.
-			rest := io.MultiReader(bytes.NewReader(append(append([]byte(nil), line...), '\n')), r.br)
+			rest := io.MultiReader(bytes.NewReader(append(line, '\n')), r.br)
 			r.info.Lines--
 			r.sys = newSystemLog(r, kernlog.NewScanner(rest, r.info.Name))
 			return false, nil
@@ -335,25 +377,39 @@ func (r *Reader) parse(line []byte, ev *event.Event) (bool, error) {
 	return true, nil
 }
 
-// detect tells the format from the first line that is not blank. What is
-// neither oomtrace's nor perf script's is read as a system log: its forms
-// are many, and its reader tells them apart line by line.
-func (r *Reader) detect(line []byte) {
+// detect tells the format from the first line that is neither blank nor a
+// comment. What is neither oomtrace's nor perf script's is read as a
+// system log: its forms are many, and its reader tells them apart line by
+// line. But if a line of oomtrace's or perf script's follows (in what is
+// buffered, 64 KiB), lines were added before a capture: read as a kernel
+// log, it would hold no kill, and a gate would pass it.
+func (r *Reader) detect(line []byte) error {
 	switch kind := output.ClassifyLine(line); {
-	case bytes.HasPrefix(line, []byte(`{"event":`)) || bytes.HasPrefix(line, []byte(`{"oomtrace_log":`)):
+	case oomtraceJSON(line):
 		r.info.Format = FormatJSON
 	case kind == output.LineStart || kind == output.LineEnd:
 		r.info.Format = FormatText
-	case kind == output.LineComment || perfscript.LooksLikePerf(line):
-		// perf script --header starts with comments; oomtrace's logs
-		// start with their start line or an event.
+	case perfscript.LooksLikePerf(line):
 		r.info.Format = FormatPerf
 		r.perf = perfscript.NewParser()
 	default:
 		if _, err := output.ParseText(line); err == nil {
 			r.info.Format = FormatText
-			return
+			return nil
 		}
 		r.info.Format = FormatSystemLog
+		ahead, _ := r.br.Peek(r.br.Size())
+		for i := 1; ; i++ {
+			next, rest, whole := bytes.Cut(ahead, []byte{'\n'})
+			if !whole {
+				return nil
+			}
+			if what := otherFormat(bytes.TrimSuffix(next, []byte{'\r'})); what != "" { // as Next trims it
+				return &LineError{Name: r.info.Name, Line: r.info.Lines + i, Err: fmt.Errorf(
+					"%s, but line %d is not oomtrace's or perf script's: were lines added before the log? Remove them", what, r.info.Lines)}
+			}
+			ahead = rest
+		}
 	}
+	return nil
 }
