@@ -256,7 +256,7 @@ func newLaneView(tl *report.Timeline, l *report.Lane, id string, ticks []tick) l
 // markTitle is what hovering a kill marker says.
 func markTitle(m report.KillMark) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: %s OOM kill of %d %s", report.FormatTime(m.Time, m.KtimeNS), m.Class, m.Victim.TGID, m.Victim.Comm)
+	fmt.Fprintf(&b, "%s: %s OOM kill of %d %s", report.FormatTime(m.Time, m.KtimeNS), m.Class, m.Victim.Process(), m.Victim.Comm)
 	if m.Victim.Cgroup != "" {
 		fmt.Fprintf(&b, " in %s", m.Victim.Cgroup)
 	}

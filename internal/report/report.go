@@ -152,7 +152,7 @@ type Kill struct {
 	Class         string       `json:"class"`
 	Mode          string       `json:"mode"`
 	Victim        Task         `json:"victim"`
-	Trigger       Task         `json:"trigger"`
+	Trigger       *Task        `json:"trigger,omitempty"` // nil: the log did not name it
 	OOMCgroup     string       `json:"oom_cgroup,omitempty"`
 	OOMLimitBytes *uint64      `json:"oom_cgroup_limit_bytes,omitempty"`
 	RSSKB         *RSS         `json:"rss_kb,omitempty"` // nil: the victim had dropped its memory
@@ -170,9 +170,19 @@ type Kill struct {
 // Task is a process as a kill names it.
 type Task struct {
 	PID    uint32 `json:"pid"`
-	TGID   uint32 `json:"tgid"`
+	TGID   uint32 `json:"tgid,omitempty"` // 0: the log did not say
 	Comm   string `json:"comm"`
 	Cgroup string `json:"cgroup,omitempty"`
+}
+
+// Process is the task's process id, or its own id where the log did not
+// say its process: a kernel log names a victim by the thread the kernel
+// chose, mostly its process's first.
+func (t Task) Process() uint32 {
+	if t.TGID != 0 {
+		return t.TGID
+	}
+	return t.PID
 }
 
 // RSS is a victim's resident memory, in kB.
@@ -441,8 +451,6 @@ func (a *Aggregator) addKill(ev *event.Event) {
 		Mode:    k.Mode.String(),
 		Victim: Task{PID: k.Victim.PID, TGID: k.Victim.TGID, Comm: output.Escape(k.Victim.Comm),
 			Cgroup: output.Escape(k.Victim.Cgroup.Path)},
-		Trigger: Task{PID: k.Trigger.PID, TGID: k.Trigger.TGID, Comm: output.Escape(k.Trigger.Comm),
-			Cgroup: output.Escape(k.TriggerCgroup.Path)},
 		OOMCgroup:     output.Escape(k.OOMCgroup.Path),
 		OOMScoreAdj:   k.Victim.OOMScoreAdj,
 		VictimExiting: k.VictimExiting,
@@ -450,6 +458,10 @@ func (a *Aggregator) addKill(ev *event.Event) {
 		Owner:         owner,
 		OOMLevel:      output.Escape(string(k.OOMCgroup.Owner.Level)),
 		Why:           output.Escape(k.Why),
+	}
+	if !ev.Missing.Lacks(event.MissingTrigger) {
+		kill.Trigger = &Task{PID: k.Trigger.PID, TGID: k.Trigger.TGID, Comm: output.Escape(k.Trigger.Comm),
+			Cgroup: output.Escape(k.TriggerCgroup.Path)}
 	}
 	if k.OOMCgroup.Valid() && k.OOMCgroup.LimitBytes != event.NoLimit && (k.OOMCgroup.LimitBytes|k.OOMCgroup.UsageBytes) != 0 {
 		limit := k.OOMCgroup.LimitBytes

@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -252,6 +253,52 @@ func TestKernelStringsEscaped(t *testing.T) {
 	}
 	if strings.ContainsAny(buf.String(), "\x1b\r") || !strings.Contains(buf.String(), `app\x0a`) || !strings.Contains(buf.String(), `/x\x1b[2J`) {
 		t.Errorf("report:\n%s", buf.String())
+	}
+}
+
+// What a kernel log does not say is not written as zero: a victim named
+// by its pid alone is shown by it, and a kill whose report lost its head
+// names no trigger.
+func TestKillFromKernelLog(t *testing.T) {
+	a := New(Options{})
+	e := kill(1, event.ClassMemcg)
+	e.OOMKill.Victim.TGID = 0
+	e.OOMKill.Victim.PID = 9467
+	e.Missing = event.MissingVictimTGID | event.MissingTrigger
+	a.Add(&e)
+	withTrigger := kill(2, event.ClassMemcg)
+	withTrigger.OOMKill.Trigger = event.Task{PID: 87, Comm: "hog"}
+	withTrigger.Missing = event.MissingTriggerTGID
+	a.Add(&withTrigger)
+	a.EndCapture(capture.Info{Format: capture.FormatSystemLog})
+	rep := a.Report()
+	var text, js bytes.Buffer
+	if err := WriteText(&text, rep, TextOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteJSON(&js, rep); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text.String(), "  9467 app\\x0a  ") || strings.Contains(text.String(), " 0 app") {
+		t.Errorf("text report:\n%s", text.String())
+	}
+	var doc struct {
+		Kills struct {
+			List []struct {
+				Victim  map[string]any
+				Trigger map[string]any
+			}
+		}
+	}
+	if err := json.Unmarshal(js.Bytes(), &doc); err != nil || len(doc.Kills.List) != 2 {
+		t.Fatalf("JSON report: %v\n%s", err, js.String())
+	}
+	first, second := doc.Kills.List[0], doc.Kills.List[1]
+	if _, has := first.Victim["tgid"]; has || first.Victim["pid"] != 9467.0 || first.Trigger != nil {
+		t.Errorf("first kill: victim %v, trigger %v; want pid 9467, no tgid, no trigger", first.Victim, first.Trigger)
+	}
+	if _, has := second.Trigger["tgid"]; has || second.Trigger["pid"] != 87.0 || second.Trigger["comm"] != "hog" {
+		t.Errorf("second kill: trigger %v; want pid 87 (hog), no tgid", second.Trigger)
 	}
 }
 

@@ -145,7 +145,7 @@ func (t *textWriter) kills(opts TextOptions) {
 			stall = fmt.Sprintf("%d, %s", kill.StallBefore.Count, FormatDuration(kill.StallBefore.Total))
 		}
 		cells := []string{FormatTime(kill.Time, kill.KtimeNS), kill.Class,
-			fmt.Sprintf("%d %s", kill.Victim.TGID, nameCell(kill.Victim.Comm)), nameCell(kill.OOMCgroup),
+			fmt.Sprintf("%d %s", kill.Victim.Process(), nameCell(kill.Victim.Comm)), nameCell(kill.OOMCgroup),
 			rss, fmt.Sprint(kill.OOMScoreAdj), stall}
 		if several {
 			cells = append([]string{escapeFile(t.rep.Captures[kill.Capture].File)}, cells...)
