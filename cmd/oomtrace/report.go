@@ -161,6 +161,9 @@ func readReport(files []string, opts report.Options, through pipeline.Options, s
 		for _, w := range c.Warnings {
 			fmt.Fprintf(stderr, "oomtrace: warning: %s\n", w)
 		}
+		if c.MoreWarnings > 0 {
+			fmt.Fprintf(stderr, "oomtrace: warning: %s: %d more warnings\n", c.File, c.MoreWarnings)
+		}
 	}
 	return rep, nil
 }

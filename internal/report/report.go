@@ -94,6 +94,9 @@ type Capture struct {
 	// has its end line.
 	StoppedCleanly *bool    `json:"stopped_cleanly,omitempty"`
 	Warnings       []string `json:"warnings,omitempty"`
+	// MoreWarnings counts the warnings past the first ones, which are not
+	// kept.
+	MoreWarnings int `json:"more_warnings,omitempty"`
 }
 
 // Kills are the OOM kills.
@@ -582,7 +585,7 @@ func (a *Aggregator) addLost(ev *event.Event) {
 // call, with what its reader learned.
 func (a *Aggregator) EndCapture(info capture.Info) {
 	c := &a.cur
-	out := Capture{File: info.Name, Format: info.Format.String(), Events: c.events, Mode: c.mode, Warnings: info.Warnings}
+	out := Capture{File: info.Name, Format: info.Format.String(), Events: c.events, Mode: c.mode, Warnings: info.Warnings, MoreWarnings: info.MoreWarnings}
 	// Which reclaim events are all the episodes there were: perf's, and
 	// oomtrace's with no threshold.
 	var threshold time.Duration

@@ -615,3 +615,16 @@ func TestOwners(t *testing.T) {
 		t.Errorf("filtered to pod api-7d9: %d kills, %d reclaim episodes; want 2 and 2", r.Kills.Total, r.Reclaim.All.Count)
 	}
 }
+
+// Warnings past those a reader keeps are counted in the report, not lost.
+func TestMoreWarnings(t *testing.T) {
+	a := New(Options{})
+	a.EndCapture(capture.Info{Name: "k.log", Format: capture.FormatSystemLog, Warnings: []string{"k.log:3: a warning"}, MoreWarnings: 50})
+	var js bytes.Buffer
+	if err := WriteJSON(&js, a.Report()); err != nil {
+		t.Fatal(err)
+	}
+	if c := a.Report().Captures[0]; c.MoreWarnings != 50 || !strings.Contains(js.String(), `"more_warnings": 50`) {
+		t.Errorf("capture %+v, JSON:\n%s", c, js.String())
+	}
+}
