@@ -240,3 +240,22 @@ func TestOutputIsNotAnInput(t *testing.T) {
 		}
 	}
 }
+
+// The commands that read captures give a command-line mistake status 2,
+// as their usage says, whichever flag it is.
+func TestReadingCommandsUsageErrors(t *testing.T) {
+	capture := filepath.Join("..", "testdata", "capture", "memcg-oom.log")
+	for _, args := range [][]string{
+		{"report", "--class", "bogus", capture},
+		{"explain", "--class", "bogus", capture},
+		{"gate", "--class", "bogus", capture},
+		{"report", "--html", "", capture},
+		{"report", "--output", "xml", capture},
+		{"gate", "--max-kills", "-1", capture},
+	} {
+		_, stderr, status := runBin(t, nil, args...)
+		if status != 2 || !strings.Contains(stderr, "oomtrace") || strings.Contains(stderr, "goroutine") {
+			t.Errorf("oomtrace %q: status %d, want 2\n%s", args, status, stderr)
+		}
+	}
+}

@@ -56,7 +56,7 @@ Rules and flags:
 	}
 	through, err := sel.stages()
 	if err != nil {
-		return &exitError{status: 2, err: err}
+		return err
 	}
 	if *junit != "" {
 		if err := notAnInput("--junit", *junit, append(files, baseline...)); err != nil {

@@ -44,6 +44,10 @@ Flags:
 	if err != nil {
 		return err
 	}
+	if given(fs, "html") && *htmlFile == "" {
+		fmt.Fprintln(stderr, "oomtrace report: --html wants a FILE, or - for standard output")
+		return errUsage
+	}
 	if *format != "text" && *format != "json" {
 		fmt.Fprintf(stderr, "oomtrace report: --output %q: want text or json\n", *format)
 		return errUsage
@@ -71,6 +75,13 @@ Flags:
 		return report.WriteJSON(stdout, rep)
 	}
 	return report.WriteText(stdout, rep, report.TextOptions{})
+}
+
+// given says whether the flag name was on the command line.
+func given(fs *flag.FlagSet, name string) bool {
+	found := false
+	fs.Visit(func(f *flag.Flag) { found = found || f.Name == name })
+	return found
 }
 
 // notAnInput refuses an output file, given with flag, that is one of the
@@ -216,7 +227,7 @@ func (s *selection) stages() (pipeline.Options, error) {
 	for _, name := range splitList(s.classes) {
 		c, err := event.ParseClass(name)
 		if err != nil {
-			return opts, fmt.Errorf("--class: %w", err)
+			return opts, &exitError{status: 2, err: fmt.Errorf("--class: %w", err)} // a usage error
 		}
 		opts.Filter.Classes = append(opts.Filter.Classes, c)
 	}
