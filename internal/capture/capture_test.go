@@ -623,3 +623,26 @@ func TestKernelLogFirstLine(t *testing.T) {
 		t.Errorf("first event %v, trigger %+v; want the kill triggered by 87 (hog)", got[0].Kind, k.Trigger)
 	}
 }
+
+// Bytes after the end of a gzip stream (a disk image's zero padding,
+// something appended) are passed over with a warning, as gzip -d does:
+// the log before them is whole.
+func TestGzipTrailingBytes(t *testing.T) {
+	kernel, err := os.ReadFile(filepath.Join("..", "..", "testdata", "kernlog", "6.18-v1-rec-memcg.dmesg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var zipped bytes.Buffer
+	zw := gzip.NewWriter(&zipped)
+	zw.Write(kernel)
+	zw.Close()
+	for name, tail := range map[string][]byte{"zeros": make([]byte, 512), "text": []byte("appended after the stream\n")} {
+		events, info, err := readAll("k.gz", append(slices.Clone(zipped.Bytes()), tail...))
+		if err != nil || len(events) != 2 || events[1].Kind != event.KindOOMKill {
+			t.Errorf("%s after the stream: %d events, %v; want both kills", name, len(events), err)
+		}
+		if !slices.ContainsFunc(info.Warnings, func(w string) bool { return strings.Contains(w, "bytes that are not gzip follow the gzip stream") }) {
+			t.Errorf("%s after the stream: no warning says so: %q", name, info.Warnings)
+		}
+	}
+}

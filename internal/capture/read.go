@@ -267,6 +267,13 @@ func (r *Reader) readError(line int, err error) error {
 		r.warn(line+1, "the gzip stream ends early (the log was cut short when it was compressed or copied): read up to here")
 		return nil
 	}
+	// After the stream's last member, gzip reads what follows as the
+	// next member's header: padding (a tape's or a disk image's zeros) or
+	// other bytes appended, which gzip -d passes over too.
+	if r.gzipped && errors.Is(err, gzip.ErrHeader) {
+		r.warn(line+1, "bytes that are not gzip follow the gzip stream (zero padding, or something appended): read up to them")
+		return nil
+	}
 	return &LineError{Name: r.info.Name, Line: line + 1, Err: fmt.Errorf("read: %w", err)}
 }
 
