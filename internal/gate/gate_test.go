@@ -312,3 +312,12 @@ func TestJUnit(t *testing.T) {
 		t.Errorf("JUnit report of unreadable input: %v\n%s", err, buf.String())
 	}
 }
+
+// A rules file that cannot be read names the line where it stopped.
+func TestRulesLineTooLong(t *testing.T) {
+	var r Rules
+	in := "max-kills 0\n# " + strings.Repeat("x", 100_000) + "\n"
+	if err := r.Read(strings.NewReader(in), "ci.rules"); err == nil || !strings.Contains(err.Error(), "ci.rules:2:") {
+		t.Errorf("a line of 100 kB: %v, want an error at ci.rules:2", err)
+	}
+}

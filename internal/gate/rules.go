@@ -172,7 +172,8 @@ func (r *Rules) ReadFile(name string) error {
 // Read reads rules as ReadFile does; name is for errors.
 func (r *Rules) Read(in io.Reader, name string) error {
 	sc := bufio.NewScanner(in)
-	for n := 1; sc.Scan(); n++ {
+	n := 1
+	for ; sc.Scan(); n++ {
 		line := strings.TrimSpace(sc.Text())
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
@@ -189,7 +190,7 @@ func (r *Rules) Read(in io.Reader, name string) error {
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return fmt.Errorf("read rules %s: %w", name, err)
+		return fmt.Errorf("read rules %s:%d: %w", name, n, err)
 	}
 	return nil
 }
