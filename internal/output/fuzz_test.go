@@ -11,6 +11,14 @@ import (
 	"github.com/oomtrace/oomtrace/internal/event"
 )
 
+// fuzzKinds are the kinds fuzzEvent builds: the round trips check every
+// field of the first roundTripKinds, FuzzHostileStrings the strings of all.
+var fuzzKinds = [...]event.Kind{event.KindOOMKill, event.KindMemcgOOM, event.KindReclaim, event.KindKswapdWake,
+	event.KindReaper, event.KindReclaimStats, event.KindLost, event.KindSample,
+	event.KindSignal, event.KindExit, event.KindEviction, event.KindOOMSnapshot, event.KindOOMReport}
+
+const roundTripKinds = 8
+
 // fuzzEvent builds an event of any kind from fuzzer input. Every field is
 // filled, including those the writer omits (a UID without HasUID, a cgroup
 // id without a path), so that the round trip also checks what is left out.
@@ -20,13 +28,18 @@ func fuzzEvent(kind uint8, comm, path string, a uint64, b int64, flags uint16) e
 		if (a>>salt)&1 != 0 {
 			c.LimitBytes = event.NoLimit
 		}
+		// Who owns it: names from runtimes and the kubelet, as hostile
+		// as the kernel's. Owners are found from a cgroup's path, so only
+		// a cgroup with one has an owner.
+		if (a>>(salt+20))&1 != 0 && path != "" {
+			c.Owner = event.Owner{Runtime: event.Runtime(comm), ID: path, Name: comm, PodUID: path, PodName: comm,
+				Namespace: path, QoS: event.QoS(comm), Level: event.Level(path), Unit: comm, User: path}
+		}
 		return c
 	}
 	bit := func(n uint) bool { return flags&(1<<n) != 0 }
-	kinds := [...]event.Kind{event.KindOOMKill, event.KindMemcgOOM, event.KindReclaim, event.KindKswapdWake,
-		event.KindReaper, event.KindReclaimStats, event.KindLost, event.KindSample}
 	ev := event.Event{
-		Kind:    kinds[int(kind)%len(kinds)],
+		Kind:    fuzzKinds[int(kind)%len(fuzzKinds)],
 		KtimeNS: a,
 		CPU:     uint32(b),
 		Task:    event.Task{PID: uint32(a >> 32), TGID: uint32(a), Comm: comm},
@@ -100,6 +113,31 @@ func fuzzEvent(kind uint8, comm, path string, a uint64, b int64, flags uint16) e
 		if bit(6) {
 			ev.Lost.SkippedRuns, ev.Lost.SkippedRunsTotal, ev.Lost.SkippedByProgram = a>>1, a|1, comm
 		}
+	case event.KindSignal:
+		ev.Signal = event.Signal{
+			Sender: event.Task{PID: uint32(a), TGID: uint32(a >> 8), Comm: comm}, SenderCgroup: cgroup(path, 8),
+			Target: event.Task{PID: uint32(b), TGID: uint32(b >> 8), Comm: path}, TargetCgroup: cgroup(comm, 9),
+			Signal: int32(a % 65), Code: int32(b), Group: bit(1), SenderClass: event.SenderClass(a % 7),
+		}
+	case event.KindExit:
+		ev.Exit = event.Exit{
+			Cgroup: cgroup(path, 10), ExitCode: uint32(a), Cause: event.Cause(a % 4), EvidenceKtimeNS: uint64(b),
+			OOMClass: event.Class(uint64(b) % 6), Sender: event.Task{PID: uint32(b), TGID: uint32(a), Comm: comm},
+			SenderCgroup: cgroup(comm, 11), SenderClass: event.SenderClass(uint64(b) % 7), Code: int32(a >> 3),
+			TermSender: event.Task{PID: uint32(a >> 5), Comm: path}, TermBefore: time.Duration(b), Why: path + comm,
+		}
+	case event.KindEviction:
+		owner := cgroup(path, 12).Owner
+		owner.PodName, owner.Namespace = comm, path
+		ev.Eviction = event.Eviction{Pod: owner, Resource: comm, Threshold: path, Available: comm, Message: path,
+			Succeeded: bit(1), Why: comm + path}
+	case event.KindOOMSnapshot:
+		ev.OOMSnapshot = event.OOMSnapshot{KillKtimeNS: uint64(b), Victim: event.Task{PID: uint32(a), TGID: uint32(b), Comm: comm},
+			VictimCgroup: cgroup(path, 13), Class: event.Class(a % 6), OOMCgroup: cgroup(comm, 14), Why: path}
+	case event.KindOOMReport:
+		ev.OOMReport = event.OOMReport{KillKtimeNS: uint64(b), Victim: event.Task{PID: uint32(a), TGID: uint32(b), Comm: path},
+			VictimCgroup: cgroup(comm, 15), Class: event.Class(uint64(b) % 6), OOMCgroup: cgroup(path, 16),
+			HasGFP: bit(1), GFPMask: uint32(a), Order: int32(b), Why: comm}
 	case event.KindSample:
 		ev.Sample = event.Sample{
 			HighBytes: a >> 3, HasHigh: bit(1),
@@ -129,7 +167,7 @@ func addRoundTripSeeds(f *testing.F) {
 func FuzzTextRoundTrip(f *testing.F) {
 	addRoundTripSeeds(f)
 	f.Fuzz(func(t *testing.T, kind uint8, comm, path []byte, a uint64, b int64, flags uint16) {
-		ev := fuzzEvent(kind, string(comm), string(path), a, b, flags)
+		ev := fuzzEvent(kind%roundTripKinds, string(comm), string(path), a, b, flags)
 		opts := Options{Stacks: flags&(1<<6) != 0}
 		if flags&(1<<7) != 0 {
 			// Flag names come from elsewhere: hostile ones must not break
@@ -152,7 +190,7 @@ func FuzzTextRoundTrip(f *testing.F) {
 func FuzzJSONRoundTrip(f *testing.F) {
 	addRoundTripSeeds(f)
 	f.Fuzz(func(t *testing.T, kind uint8, comm, path []byte, a uint64, b int64, flags uint16) {
-		ev := fuzzEvent(kind, string(comm), string(path), a, b, flags)
+		ev := fuzzEvent(kind%roundTripKinds, string(comm), string(path), a, b, flags)
 		opts := Options{Stacks: flags&(1<<6) != 0}
 		if flags&(1<<7) != 0 {
 			opts.GFPNames = gfpNamesOf(string(comm))
@@ -170,6 +208,56 @@ func FuzzJSONRoundTrip(f *testing.F) {
 			t.Fatalf("ParseJSON(%s):\n got %+v\nwant %+v", line, got, want)
 		}
 	})
+}
+
+// FuzzHostileStrings writes events of every kind whose names (comms,
+// cgroup paths, pods, containers, sentences) are the fuzzer's, in both
+// formats. Each line must be one line of printable ASCII that parses back,
+// with the names that are always written as they were, and writing what
+// was parsed must give the same line: no name can end a line, add a key
+// or change another value.
+func FuzzHostileStrings(f *testing.F) {
+	addRoundTripSeeds(f)
+	for kind := roundTripKinds; kind < len(fuzzKinds); kind++ {
+		f.Add(uint8(kind), []byte("x\n why=\"forged\""), []byte("/a b/\"c\"/\xff\u202e"), ^uint64(0), int64(-1), uint16(0xffff))
+	}
+	f.Fuzz(func(t *testing.T, kind uint8, comm, path []byte, a uint64, b int64, flags uint16) {
+		ev := fuzzEvent(kind, string(comm), string(path), a, b, flags)
+		for _, format := range []struct {
+			name   string
+			append func([]byte, *event.Event, Options) []byte
+			parse  func([]byte) (event.Event, error)
+		}{{"text", AppendText, ParseText}, {"JSON", AppendJSON, ParseJSON}} {
+			line := format.append(nil, &ev, Options{Stacks: true})
+			checkLine(t, line)
+			got, err := format.parse(line)
+			if err != nil {
+				t.Fatalf("%s: parse %s: %v", format.name, line, err)
+			}
+			sameComm := got.Task.Comm == ev.Task.Comm || ev.Missing.Lacks(event.MissingTask) // written "-"
+			if !sameComm || whyOf(&got) != whyOf(&ev) {
+				t.Fatalf("%s: %s parsed to comm %q, why %q; want %q, %q", format.name, line, got.Task.Comm, whyOf(&got), ev.Task.Comm, whyOf(&ev))
+			}
+			if again := format.append(nil, &got, Options{Stacks: true}); string(again) != string(line) {
+				t.Fatalf("%s: written again differs:\n%s%s", format.name, line, again)
+			}
+		}
+	})
+}
+
+// whyOf is the sentence of the kinds that have one.
+func whyOf(ev *event.Event) string {
+	switch ev.Kind {
+	case event.KindExit:
+		return ev.Exit.Why
+	case event.KindEviction:
+		return ev.Eviction.Why
+	case event.KindOOMSnapshot:
+		return ev.OOMSnapshot.Why
+	case event.KindOOMReport:
+		return ev.OOMReport.Why
+	}
+	return ""
 }
 
 // FuzzParse feeds the parsers arbitrary lines. They must not panic, and
