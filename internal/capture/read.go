@@ -113,28 +113,23 @@ var (
 	byteOrderMark = []byte("\xef\xbb\xbf")
 )
 
-// oomtraceJSON says whether line is one of oomtrace's JSON lines, by its
-// first key: other JSON (the journal's) starts otherwise.
-func oomtraceJSON(line []byte) bool {
-	return bytes.HasPrefix(line, []byte(`{"event":`)) || bytes.HasPrefix(line, []byte(`{"oomtrace_log":`))
-}
-
-// otherFormat says which format line is in, when it is one a capture is
-// detected as (oomtrace's, perf script's), for a file that was not: "" if
-// none.
-func otherFormat(line []byte) string {
-	switch {
-	case output.ClassifyLine(line) == output.LineStart:
-		return "this is an oomtrace log's start line"
-	case oomtraceJSON(line):
-		return "this is a line of oomtrace's JSON"
-	case perfscript.LooksLikePerf(bytes.TrimLeft(line, " ")): // the comm is right-aligned
-		return "this is a line of perf script's output"
+// lineFormat is the format of a capture that line is a line of, told from
+// it alone: FormatUnknown for what is none of oomtrace's or perf script's
+// (a system log's line, or anything else).
+func lineFormat(line []byte) Format {
+	switch kind := output.ClassifyLine(line); {
+	// oomtrace's JSON starts with one of its keys; the journal's otherwise.
+	case bytes.HasPrefix(line, []byte(`{"event":`)) || bytes.HasPrefix(line, []byte(`{"oomtrace_log":`)):
+		return FormatJSON
+	case kind == output.LineStart || kind == output.LineEnd:
+		return FormatText
+	case perfscript.LooksLikePerf(line):
+		return FormatPerf
 	}
 	if _, err := output.ParseText(line); err == nil {
-		return "this is an oomtrace log's line"
+		return FormatText
 	}
-	return ""
+	return FormatUnknown
 }
 
 // Info returns what the reader learned so far; all of it after Next
@@ -391,19 +386,11 @@ func (r *Reader) parse(line []byte, ev *event.Event) (bool, error) {
 // buffered, 64 KiB), lines were added before a capture: read as a kernel
 // log, it would hold no kill, and a gate would pass it.
 func (r *Reader) detect(line []byte) error {
-	switch kind := output.ClassifyLine(line); {
-	case oomtraceJSON(line):
-		r.info.Format = FormatJSON
-	case kind == output.LineStart || kind == output.LineEnd:
-		r.info.Format = FormatText
-	case perfscript.LooksLikePerf(line):
-		r.info.Format = FormatPerf
+	r.info.Format = lineFormat(line)
+	switch r.info.Format {
+	case FormatPerf:
 		r.perf = perfscript.NewParser()
-	default:
-		if _, err := output.ParseText(line); err == nil {
-			r.info.Format = FormatText
-			return nil
-		}
+	case FormatUnknown:
 		r.info.Format = FormatSystemLog
 		ahead, _ := r.br.Peek(r.br.Size())
 		for i := 1; ; i++ {
@@ -411,12 +398,20 @@ func (r *Reader) detect(line []byte) error {
 			if !whole {
 				return nil
 			}
-			if what := otherFormat(bytes.TrimSuffix(next, []byte{'\r'})); what != "" { // as Next trims it
+			if f := lineFormat(bytes.TrimSuffix(next, []byte{'\r'})); f != FormatUnknown { // as Next trims it
 				return &LineError{Name: r.info.Name, Line: r.info.Lines + i, Err: fmt.Errorf(
-					"%s, but line %d is not oomtrace's or perf script's: were lines added before the log? Remove them", what, r.info.Lines)}
+					"this is a line of %s, but line %d is not: were lines added before the log? Remove them", f.what(), r.info.Lines)}
 			}
 			ahead = rest
 		}
 	}
 	return nil
+}
+
+// what names a format in a sentence.
+func (f Format) what() string {
+	if f == FormatPerf {
+		return "perf script's output"
+	}
+	return "an oomtrace log (" + f.String() + ")"
 }
