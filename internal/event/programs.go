@@ -117,3 +117,43 @@ func ProgramRecords(name string) (Records, bool) {
 	}
 	return r, true
 }
+
+// String names what r holds, for people: "kills", "kills or reclaim
+// episodes".
+func (r Records) String() string {
+	var parts []string
+	for _, what := range []struct {
+		records Records
+		name    string
+	}{{RecordsKills, "kills"}, {RecordsDeaths, "signals and exits"}, {RecordsReclaim, "reclaim episodes"},
+		{RecordsOther, "the reaper's steps and kswapd's wake-ups"}} {
+		if r&what.records != 0 {
+			parts = append(parts, what.name)
+		}
+	}
+	switch len(parts) {
+	case 0:
+		return "nothing"
+	case 1:
+		return parts[0]
+	}
+	return strings.Join(parts[:len(parts)-1], ", ") + " or " + parts[len(parts)-1]
+}
+
+// MayMiss is what the runs skipped by the programs a lost event lists
+// (skippedByProgram) may have left out. A list that cannot be read, or
+// names no program, may have left out anything.
+func MayMiss(skippedByProgram string) Records {
+	sr, err := ParseSkippedRuns(skippedByProgram)
+	if err != nil || sr.Total() == 0 {
+		return RecordsAll
+	}
+	var records Records
+	for name, n := range sr {
+		if n > 0 {
+			r, _ := ProgramRecords(name)
+			records |= r
+		}
+	}
+	return records
+}

@@ -60,3 +60,20 @@ func TestProgramRecords(t *testing.T) {
 		t.Errorf("an unknown program records %b, %v; want all of them", got, ok)
 	}
 }
+
+// What skipped runs may have left out, as people read it.
+func TestMayMiss(t *testing.T) {
+	for list, want := range map[string]string{
+		"process_exit:5":                         "signals and exits",
+		"mark_victim:1,process_exit:5":           "kills or signals and exits",
+		"direct_reclaim_end:2,wake_reaper:1":     "reclaim episodes or the reaper's steps and kswapd's wake-ups",
+		"fexit_oom_kill_process:1,kswapd_wake:0": "kills",
+		"a_later_program:1":                      "kills, signals and exits, reclaim episodes or the reaper's steps and kswapd's wake-ups",
+		"":                                       "kills, signals and exits, reclaim episodes or the reaper's steps and kswapd's wake-ups",
+		"garbled":                                "kills, signals and exits, reclaim episodes or the reaper's steps and kswapd's wake-ups",
+	} {
+		if got := MayMiss(list).String(); got != want {
+			t.Errorf("MayMiss(%q) = %q, want %q", list, got, want)
+		}
+	}
+}

@@ -127,7 +127,7 @@ func summary(rep *report.Report) string {
 	}
 	fmt.Fprintf(&b, " · %d events lost", rep.Lost.Total)
 	if n := rep.Lost.SkippedRuns; n > 0 {
-		fmt.Fprintf(&b, " · %d run%s of oomtrace's programs skipped by the kernel: kills, exits or reclaim episodes may be missing", n, plural(n))
+		fmt.Fprintf(&b, " · %d run%s of oomtrace's programs skipped by the kernel: %s may be missing", n, plural(n), rep.SkippedMayMiss())
 	}
 	return b.String()
 }

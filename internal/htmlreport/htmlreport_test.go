@@ -483,8 +483,9 @@ func TestSummaryLostAndSkipped(t *testing.T) {
 	if got := summary(&report.Report{}); !strings.HasSuffix(got, " · 0 events lost") {
 		t.Errorf("nothing lost: %q", got)
 	}
-	got := summary(&report.Report{Lost: report.Lost{Total: 1, SkippedRuns: 2}})
-	if !strings.HasSuffix(got, " · 1 events lost · 2 runs of oomtrace's programs skipped by the kernel: kills, exits or reclaim episodes may be missing") {
+	got := summary(&report.Report{Lost: report.Lost{Total: 1, SkippedRuns: 2},
+		Captures: []report.Capture{{SkippedRuns: 2, SkippedByProgram: "process_exit:2"}}})
+	if !strings.HasSuffix(got, " · 1 events lost · 2 runs of oomtrace's programs skipped by the kernel: signals and exits may be missing") {
 		t.Errorf("lost and skipped: %q", got)
 	}
 }

@@ -90,8 +90,8 @@ func (w *Writer) Write(ev *event.Event) error {
 			fmt.Fprintf(&b, "%s  LOST      %d events the kernel could not hand over (%d in all)\n", w.when(ev), l.Count, l.Total)
 		}
 		if l.SkippedRuns > 0 {
-			fmt.Fprintf(&b, "%s  SKIPPED   %s of oomtrace's programs the kernel did not start (%d in all: %s): kills, exits or reclaim episodes may be missing\n",
-				w.when(ev), plural(int(l.SkippedRuns), "run", "runs"), l.SkippedRunsTotal, safe(l.SkippedByProgram))
+			fmt.Fprintf(&b, "%s  SKIPPED   %s of oomtrace's programs the kernel did not start (%d in all: %s): %s may be missing\n",
+				w.when(ev), plural(int(l.SkippedRuns), "run", "runs"), l.SkippedRunsTotal, safe(l.SkippedByProgram), event.MayMiss(l.SkippedByProgram))
 		}
 	default:
 		return nil
@@ -187,8 +187,8 @@ func (w *Writer) Summary(source string, warnings int) error {
 		fmt.Fprintf(&b, "%d events lost: the kernel could not hand them over\n", w.lost)
 	}
 	if w.skipped > 0 {
-		fmt.Fprintf(&b, "%s of oomtrace's programs skipped by the kernel (%s): kills, exits or reclaim episodes may be missing\n",
-			plural(int(w.skipped), "run", "runs"), safe(w.skippedBy))
+		fmt.Fprintf(&b, "%s of oomtrace's programs skipped by the kernel (%s): %s may be missing\n",
+			plural(int(w.skipped), "run", "runs"), safe(w.skippedBy), event.MayMiss(w.skippedBy))
 	}
 	if warnings > 0 {
 		fmt.Fprintf(&b, "%s on the log: lines that could not be read, reports cut short (on stderr)\n", plural(warnings, "warning", "warnings"))

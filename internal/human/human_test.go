@@ -62,12 +62,12 @@ boot+5.500s  OOM kill  [global OOM, before tracing] with\x1b[31m a control byte
 2026-12-02 23:07:36  exit      exited 137: SIGKILL from sh
 2026-12-02 23:07:36  reclaim   memcg in "/t": 41 episodes over 10s, 3.272ms stalled, longest 2.098ms
 2026-12-02 23:07:36  LOST      3 events the kernel could not hand over (5 in all)
-2026-12-02 23:07:36  SKIPPED   1 run of oomtrace's programs the kernel did not start (2 in all: mark_victim:2\x1b[2J): kills, exits or reclaim episodes may be missing
+2026-12-02 23:07:36  SKIPPED   1 run of oomtrace's programs the kernel did not start (2 in all: mark_victim:2\x1b[2J): kills, signals and exits, reclaim episodes or the reaper's steps and kswapd's wake-ups may be missing
 
 3 OOM kills in kern.log (global 1, memcg 2), 1 eviction
 1 process ended by a signal other than the OOM killer's
 5 events lost: the kernel could not hand them over
-2 runs of oomtrace's programs skipped by the kernel (mark_victim:2\x1b[2J): kills, exits or reclaim episodes may be missing
+2 runs of oomtrace's programs skipped by the kernel (mark_victim:2\x1b[2J): kills, signals and exits, reclaim episodes or the reaper's steps and kswapd's wake-ups may be missing
 1 warning on the log: lines that could not be read, reports cut short (on stderr)
 `
 	if got := out.String(); got != want {

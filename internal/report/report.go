@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/oomtrace/oomtrace/internal/capture"
@@ -97,6 +98,19 @@ type Capture struct {
 	// MoreWarnings counts the warnings past the first ones, which are not
 	// kept.
 	MoreWarnings int `json:"more_warnings,omitempty"`
+}
+
+// SkippedMayMiss is what the runs the kernel skipped, in every capture,
+// may have left out: kills, exits, reclaim episodes, by the programs
+// that missed them.
+func (r *Report) SkippedMayMiss() event.Records {
+	var lists []string
+	for _, c := range r.Captures {
+		if c.SkippedRuns > 0 {
+			lists = append(lists, c.SkippedByProgram)
+		}
+	}
+	return event.MayMiss(strings.Join(lists, ","))
 }
 
 // Kills are the OOM kills.

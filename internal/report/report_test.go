@@ -256,6 +256,29 @@ func TestKernelStringsEscaped(t *testing.T) {
 	}
 }
 
+// The report says what skipped runs may have left out, by the programs
+// of every capture that has some.
+func TestSkippedMayMiss(t *testing.T) {
+	a := New(Options{})
+	for i, list := range []string{"process_exit:4", "", "mark_victim:1"} {
+		var total uint64
+		if list != "" {
+			total = uint64(i + 1)
+			e := ev(event.KindLost, float64(i+1))
+			e.Lost = event.Lost{SkippedRuns: total, SkippedRunsTotal: total, SkippedByProgram: list}
+			a.Add(&e)
+		}
+		a.EndCapture(capture.Info{Name: fmt.Sprintf("%d.log", i), Format: capture.FormatJSON})
+	}
+	var buf bytes.Buffer
+	if err := WriteText(&buf, a.Report(), TextOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if want := "skipped runs: 4 (the kernel did not run oomtrace's programs then: kills or signals and exits may be missing)\n"; !strings.Contains(buf.String(), want) {
+		t.Errorf("report lacks %q:\n%s", want, buf.String())
+	}
+}
+
 // What a kernel log does not say is not written as zero: a victim named
 // by its pid alone is shown by it, and a kill whose report lost its head
 // names no trigger.

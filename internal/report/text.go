@@ -307,7 +307,8 @@ func (t *textWriter) lost() {
 	if l.SkippedRuns == 0 {
 		return
 	}
-	fmt.Fprintf(t.w, "skipped runs: %d (the kernel did not run oomtrace's programs then: kills, exits or reclaim episodes may be missing)\n", l.SkippedRuns)
+	fmt.Fprintf(t.w, "skipped runs: %d (the kernel did not run oomtrace's programs then: %s may be missing)\n",
+		l.SkippedRuns, t.rep.SkippedMayMiss())
 	for _, c := range t.rep.Captures {
 		if c.SkippedRuns > 0 {
 			fmt.Fprintf(t.w, "  %s  %d skipped  %s\n", escapeFile(c.File), c.SkippedRuns, orDash(c.SkippedByProgram))
