@@ -145,20 +145,26 @@ func recordClimb(t *testing.T) string {
 }
 
 // report --html writes a regular file whole or not at all, by renaming a
-// finished one over it; what is not a regular file is written through, and
-// stays what it was: a device, a link (/dev/stdout is one), a pipe.
+// finished one over it; a device or a pipe is written through, and stays
+// what it was. A link to a regular file is refused, and so is one to
+// nothing: renaming would replace the link, and writing through it would
+// let whoever made it choose the file root writes.
 func TestHTMLReportOntoWhatIsThere(t *testing.T) {
 	requireRoot(t) // mknod
 	dir := t.TempDir()
 	capture := filepath.Join("..", "testdata", "capture", "memcg-oom.log")
-	null, link, target, fifo := filepath.Join(dir, "null"), filepath.Join(dir, "link.html"), filepath.Join(dir, "target.html"), filepath.Join(dir, "fifo")
+	null, link, dangling, target, fifo := filepath.Join(dir, "null"), filepath.Join(dir, "link.html"),
+		filepath.Join(dir, "dangling.html"), filepath.Join(dir, "target.txt"), filepath.Join(dir, "fifo")
 	if err := syscall.Mknod(null, syscall.S_IFCHR|0o666, 1<<8|3); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(target, []byte("an earlier page"), 0o644); err != nil {
+	if err := os.WriteFile(target, []byte("someone else's file"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(dir, "nothing"), dangling); err != nil {
 		t.Fatal(err)
 	}
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
@@ -169,19 +175,26 @@ func TestHTMLReportOntoWhatIsThere(t *testing.T) {
 		data, _ := os.ReadFile(fifo) // blocks until the report opens it
 		piped <- data
 	}()
-	for _, out := range []string{null, link, fifo} {
+	for _, out := range []string{null, fifo} {
 		if _, stderr, status := runBin(t, nil, "report", "--html", out, capture); status != 0 {
 			t.Errorf("report --html %s: status %d\n%s", out, status, stderr)
+		}
+	}
+	for _, out := range []string{link, dangling} {
+		if _, stderr, status := runBin(t, nil, "report", "--html", out, capture); status != 2 || !strings.Contains(stderr, "is a link to a file, or to nothing") {
+			t.Errorf("report --html %s: status %d, want 2 and a refusal\n%s", out, status, stderr)
 		}
 	}
 	if info, err := os.Lstat(null); err != nil || info.Mode()&os.ModeCharDevice == 0 {
 		t.Errorf("the device after the report: %v, %v", info, err)
 	}
-	if info, err := os.Lstat(link); err != nil || info.Mode()&os.ModeSymlink == 0 {
-		t.Errorf("the link after the report: %v, %v", info, err)
+	for _, l := range []string{link, dangling} {
+		if info, err := os.Lstat(l); err != nil || info.Mode()&os.ModeSymlink == 0 {
+			t.Errorf("%s after the report: %v, %v", l, info, err)
+		}
 	}
-	if data, err := os.ReadFile(target); err != nil || !strings.HasPrefix(string(data), "<!DOCTYPE html>") {
-		t.Errorf("the link's target: %.40q, %v; want the page", data, err)
+	if data, err := os.ReadFile(target); err != nil || string(data) != "someone else's file" {
+		t.Errorf("the link's target: %.40q, %v; want it untouched", data, err)
 	}
 	select {
 	case data := <-piped:
@@ -191,7 +204,7 @@ func TestHTMLReportOntoWhatIsThere(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Error("nothing came through the pipe")
 	}
-	if entries, _ := os.ReadDir(dir); len(entries) != 4 {
-		t.Errorf("%d files in the directory after the reports, want the 4 there before: %v", len(entries), entries)
+	if entries, _ := os.ReadDir(dir); len(entries) != 5 {
+		t.Errorf("%d files in the directory after the reports, want the 5 there before: %v", len(entries), entries)
 	}
 }

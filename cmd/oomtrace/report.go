@@ -100,9 +100,11 @@ func notAnInput(flag, output string, inputs []string) error {
 }
 
 // writeHTML writes the HTML report to name, or to stdout for "-". A
-// regular file (or a new one) is written whole or not at all; anything
-// else, such as a device, a pipe or a link (/dev/stdout), is written in
-// place, since renaming over it would replace it.
+// regular file (or a new one) is written whole or not at all. A device, a
+// pipe or a socket, or a link to one (/dev/stdout), is written through,
+// since renaming over it would replace it. A link to a regular file, or to
+// nothing, is refused: renaming would replace the link, and writing
+// through it would let whoever made the link choose the file root writes.
 func writeHTML(name string, rep *report.Report, files []string, stdout io.Writer) error {
 	opts := htmlreport.Options{Title: strings.Join(files, ", "), Generator: "oomtrace " + version}
 	if name == "-" {
@@ -116,9 +118,14 @@ func writeHTML(name string, rep *report.Report, files []string, stdout io.Writer
 		return bw.Flush()
 	}
 	var err error
-	if info, statErr := os.Lstat(name); statErr == nil && !info.Mode().IsRegular() {
+	link, linkErr := os.Lstat(name)
+	target, targetErr := os.Stat(name)
+	switch {
+	case targetErr == nil && !target.Mode().IsRegular() && !target.IsDir():
 		err = writeInPlace(name, write)
-	} else {
+	case linkErr == nil && link.Mode()&os.ModeSymlink != 0:
+		return &exitError{status: 2, err: fmt.Errorf("--html %s is a link to a file, or to nothing: give the file's own path (or - for standard output)", name)}
+	default:
 		err = replaceWhole(name, write)
 	}
 	if err != nil {
