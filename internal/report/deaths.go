@@ -121,11 +121,17 @@ func (t *textWriter) deaths(opts TextOptions) {
 		shown = shown[:shortKills]
 	}
 	for _, death := range shown {
-		owner := death.Process.Cgroup
+		owner := nameCell(death.Process.Cgroup)
 		if o := death.Owner; o != (Owner{}) {
-			owner = strings.Trim(o.Pod+" "+o.Container+" "+o.Unit, " ")
+			var names []string
+			for _, name := range []string{o.Pod, o.Container, o.Unit} {
+				if name != "" {
+					names = append(names, nameCell(name))
+				}
+			}
+			owner = strings.Join(names, " ")
 		}
-		cells := []string{FormatTime(death.Time, death.KtimeNS), fmt.Sprintf("%d %s", death.Process.TGID, death.Process.Comm), orDash(owner),
+		cells := []string{FormatTime(death.Time, death.KtimeNS), fmt.Sprintf("%d %s", death.Process.TGID, nameCell(death.Process.Comm)), owner,
 			death.Signal, death.Cause, death.Evidence}
 		if several {
 			cells = append([]string{escapeFile(t.rep.Captures[death.Capture].File)}, cells...)

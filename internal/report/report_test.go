@@ -333,12 +333,17 @@ func TestNamesStayOneColumn(t *testing.T) {
 	e.OOMKill.Victim.Comm = "a  b"
 	e.OOMKill.OOMCgroup = event.Cgroup{Path: "/t  global  999 root   0.1MiB  -1000", ID: 3}
 	a.Add(&e)
+	exit := ev(event.KindExit, 2)
+	exit.Task = event.Task{PID: 12, TGID: 12, Comm: "c  d"}
+	exit.Exit = event.Exit{Cgroup: event.Cgroup{Path: "/u  SIGKILL  oom_kill", ID: 4}, ExitCode: 9, Cause: event.CauseSignal}
+	a.Add(&exit)
 	a.EndCapture(capture.Info{Format: capture.FormatJSON})
 	var buf bytes.Buffer
 	if err := WriteText(&buf, a.Report(), TextOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	for _, line := range strings.Split(buf.String(), "\n") {
+	lines := strings.Split(buf.String(), "\n")
+	for _, line := range lines {
 		if !strings.Contains(line, "/t") {
 			continue
 		}
@@ -347,6 +352,20 @@ func TestNamesStayOneColumn(t *testing.T) {
 		if len(fields) != 8 || fields[3] != `a\x20\x20b` || fields[4] != `/t\x20\x20global\x20\x20999\x20root\x20\x20\x200.1MiB\x20\x20-1000` {
 			t.Errorf("kill row %q: fields %q", line, fields)
 		}
+	}
+	deaths := 0
+	for _, line := range lines {
+		if !strings.Contains(line, "/u") {
+			continue
+		}
+		deaths++
+		// time since boot, pid, comm, owner, then the signal
+		if fields := strings.Fields(line); len(fields) < 5 || fields[2] != `c\x20\x20d` || fields[3] != `/u\x20\x20SIGKILL\x20\x20oom_kill` {
+			t.Errorf("death row %q: fields %q", line, fields)
+		}
+	}
+	if deaths != 1 {
+		t.Errorf("%d death rows:\n%s", deaths, buf.String())
 	}
 }
 
