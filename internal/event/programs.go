@@ -140,12 +140,12 @@ func (r Records) String() string {
 	return strings.Join(parts[:len(parts)-1], ", ") + " or " + parts[len(parts)-1]
 }
 
-// MayMiss is what the runs skipped by the programs a lost event lists
-// (skippedByProgram) may have left out. A list that cannot be read, or
-// names no program, may have left out anything.
-func MayMiss(skippedByProgram string) Records {
+// MayMiss is what total runs skipped, by the programs a lost event lists
+// (skippedByProgram), may have left out. Runs the list does not account
+// for, as when it cannot be read, may have left out anything.
+func MayMiss(skippedByProgram string, total uint64) Records {
 	sr, err := ParseSkippedRuns(skippedByProgram)
-	if err != nil || sr.Total() == 0 {
+	if err != nil || sr.Total() < total || sr.Total() == 0 {
 		return RecordsAll
 	}
 	var records Records

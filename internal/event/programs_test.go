@@ -63,17 +63,23 @@ func TestProgramRecords(t *testing.T) {
 
 // What skipped runs may have left out, as people read it.
 func TestMayMiss(t *testing.T) {
-	for list, want := range map[string]string{
-		"process_exit:5":                         "signals and exits",
-		"mark_victim:1,process_exit:5":           "kills or signals and exits",
-		"direct_reclaim_end:2,wake_reaper:1":     "reclaim episodes or the reaper's steps and kswapd's wake-ups",
-		"fexit_oom_kill_process:1,kswapd_wake:0": "kills",
-		"a_later_program:1":                      "kills, signals and exits, reclaim episodes or the reaper's steps and kswapd's wake-ups",
-		"":                                       "kills, signals and exits, reclaim episodes or the reaper's steps and kswapd's wake-ups",
-		"garbled":                                "kills, signals and exits, reclaim episodes or the reaper's steps and kswapd's wake-ups",
+	const anything = "kills, signals and exits, reclaim episodes or the reaper's steps and kswapd's wake-ups"
+	for _, tc := range []struct {
+		list  string
+		total uint64
+		want  string
+	}{
+		{"process_exit:5", 5, "signals and exits"},
+		{"mark_victim:1,process_exit:5", 6, "kills or signals and exits"},
+		{"direct_reclaim_end:2,wake_reaper:1", 3, "reclaim episodes or the reaper's steps and kswapd's wake-ups"},
+		{"fexit_oom_kill_process:1,kswapd_wake:0", 1, "kills"},
+		{"a_later_program:1", 1, anything},
+		{"process_exit:5", 7, anything}, // two runs of no named program
+		{"", 1, anything},
+		{"garbled", 1, anything},
 	} {
-		if got := MayMiss(list).String(); got != want {
-			t.Errorf("MayMiss(%q) = %q, want %q", list, got, want)
+		if got := MayMiss(tc.list, tc.total).String(); got != tc.want {
+			t.Errorf("MayMiss(%q, %d) = %q, want %q", tc.list, tc.total, got, tc.want)
 		}
 	}
 }

@@ -91,7 +91,7 @@ func (w *Writer) Write(ev *event.Event) error {
 		}
 		if l.SkippedRuns > 0 {
 			fmt.Fprintf(&b, "%s  SKIPPED   %s of oomtrace's programs the kernel did not start (%d in all: %s): %s may be missing\n",
-				w.when(ev), plural(int(l.SkippedRuns), "run", "runs"), l.SkippedRunsTotal, safe(l.SkippedByProgram), event.MayMiss(l.SkippedByProgram))
+				w.when(ev), plural(int(l.SkippedRuns), "run", "runs"), l.SkippedRunsTotal, safe(l.SkippedByProgram), event.MayMiss(l.SkippedByProgram, l.SkippedRunsTotal))
 		}
 	default:
 		return nil
@@ -188,7 +188,7 @@ func (w *Writer) Summary(source string, warnings int) error {
 	}
 	if w.skipped > 0 {
 		fmt.Fprintf(&b, "%s of oomtrace's programs skipped by the kernel (%s): %s may be missing\n",
-			plural(int(w.skipped), "run", "runs"), safe(w.skippedBy), event.MayMiss(w.skippedBy))
+			plural(int(w.skipped), "run", "runs"), safe(w.skippedBy), event.MayMiss(w.skippedBy, w.skipped))
 	}
 	if warnings > 0 {
 		fmt.Fprintf(&b, "%s on the log: lines that could not be read, reports cut short (on stderr)\n", plural(warnings, "warning", "warnings"))

@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/oomtrace/oomtrace/internal/capture"
@@ -104,13 +103,13 @@ type Capture struct {
 // may have left out: kills, exits, reclaim episodes, by the programs
 // that missed them.
 func (r *Report) SkippedMayMiss() event.Records {
-	var lists []string
+	var records event.Records
 	for _, c := range r.Captures {
 		if c.SkippedRuns > 0 {
-			lists = append(lists, c.SkippedByProgram)
+			records |= event.MayMiss(c.SkippedByProgram, c.SkippedRuns)
 		}
 	}
-	return event.MayMiss(strings.Join(lists, ","))
+	return records
 }
 
 // Kills are the OOM kills.

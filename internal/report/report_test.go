@@ -260,12 +260,13 @@ func TestKernelStringsEscaped(t *testing.T) {
 // of every capture that has some.
 func TestSkippedMayMiss(t *testing.T) {
 	a := New(Options{})
-	for i, list := range []string{"process_exit:4", "", "mark_victim:1"} {
-		var total uint64
-		if list != "" {
-			total = uint64(i + 1)
+	for i, c := range []struct {
+		list  string
+		total uint64
+	}{{"process_exit:4", 4}, {"", 0}, {"mark_victim:1", 1}} {
+		if c.total > 0 {
 			e := ev(event.KindLost, float64(i+1))
-			e.Lost = event.Lost{SkippedRuns: total, SkippedRunsTotal: total, SkippedByProgram: list}
+			e.Lost = event.Lost{SkippedRuns: c.total, SkippedRunsTotal: c.total, SkippedByProgram: c.list}
 			a.Add(&e)
 		}
 		a.EndCapture(capture.Info{Name: fmt.Sprintf("%d.log", i), Format: capture.FormatJSON})
@@ -274,7 +275,7 @@ func TestSkippedMayMiss(t *testing.T) {
 	if err := WriteText(&buf, a.Report(), TextOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if want := "skipped runs: 4 (the kernel did not run oomtrace's programs then: kills or signals and exits may be missing)\n"; !strings.Contains(buf.String(), want) {
+	if want := "skipped runs: 5 (the kernel did not run oomtrace's programs then: kills or signals and exits may be missing)\n"; !strings.Contains(buf.String(), want) {
 		t.Errorf("report lacks %q:\n%s", want, buf.String())
 	}
 }
