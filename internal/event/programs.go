@@ -107,6 +107,11 @@ var programRecords = map[string]Records{
 	"skip_task_reaping":               RecordsOther,
 }
 
+// Programs lists the kernel side's programs by name, sorted.
+func Programs() []string {
+	return slices.Sorted(maps.Keys(programRecords))
+}
+
 // ProgramRecords is what the program named name records. A name oomtrace
 // does not know (a capture from another version, or an edited one) may
 // have recorded anything: RecordsAll, and false.

@@ -100,6 +100,11 @@ func New(opts Options) *Metrics {
 		reclaim: newReclaimCollector(opts.MaxOwners, opts.Expiry),
 		now:     time.Now,
 	}
+	// Every program's series is there from the start, at 0: a rate over
+	// a series that appears with its first skipped run misses that run.
+	for _, name := range append(event.Programs(), unknownProgram) {
+		m.skipped.WithLabelValues(name)
+	}
 	m.killSeries = newLabelCap(opts.MaxOwners, opts.Expiry, func(labels []string) { m.kills.DeleteLabelValues(labels...) })
 	m.memcgSeries = newLabelCap(opts.MaxOwners, opts.Expiry, func(labels []string) { m.memcgOOMs.DeleteLabelValues(labels...) })
 	m.build = prometheus.NewGaugeVec(prometheus.GaugeOpts{
@@ -186,6 +191,9 @@ func (m *Metrics) Write(ev *event.Event) error {
 	return nil
 }
 
+// unknownProgram labels the skipped runs no program accounts for.
+const unknownProgram = "unknown"
+
 // countSkipped adds the runs the kernel skipped since the previous lost
 // event to each program's counter. Runs the list of programs does not
 // account for (it cannot be read, or names fewer) are counted under the
@@ -205,7 +213,7 @@ func (m *Metrics) countSkipped(lost *event.Lost) {
 		}
 	}
 	if added < lost.SkippedRuns {
-		m.skipped.WithLabelValues("unknown").Add(float64(lost.SkippedRuns - added))
+		m.skipped.WithLabelValues(unknownProgram).Add(float64(lost.SkippedRuns - added))
 	}
 }
 

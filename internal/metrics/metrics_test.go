@@ -54,18 +54,23 @@ oomtrace_oom_kills_total{class="memcg",container="api",namespace="shop",pod="b",
 # HELP oomtrace_events_lost_total Events the kernel could not put in the ring buffer.
 # TYPE oomtrace_events_lost_total counter
 oomtrace_events_lost_total 3
-# HELP oomtrace_program_runs_skipped_total Runs of oomtrace's programs the kernel skipped, by program: each a kill, exit or reclaim episode that may be missing, as the program records (mark_victim a kill, process_exit an exit, *_reclaim_* a reclaim episode).
-# TYPE oomtrace_program_runs_skipped_total counter
-oomtrace_program_runs_skipped_total{program="mark_victim"} 3
-oomtrace_program_runs_skipped_total{program="process_exit"} 3
-oomtrace_program_runs_skipped_total{program="unknown"} 2
 # HELP oomtrace_build_info oomtrace's version and the attach mode in use; 1 once attached.
 # TYPE oomtrace_build_info gauge
 oomtrace_build_info{mode="tracepoint",version="test"} 1
 `
 	if err := testutil.GatherAndCompare(m.Registry, strings.NewReader(want),
-		"oomtrace_oom_kills_total", "oomtrace_events_lost_total", "oomtrace_program_runs_skipped_total", "oomtrace_build_info"); err != nil {
+		"oomtrace_oom_kills_total", "oomtrace_events_lost_total", "oomtrace_build_info"); err != nil {
 		t.Error(err)
+	}
+	// Every program has its series of skipped runs from the start, most
+	// at 0.
+	if n := testutil.CollectAndCount(m.skipped); n != len(event.Programs())+1 {
+		t.Errorf("%d series of skipped runs, want one per program and unknown", n)
+	}
+	for program, want := range map[string]float64{"mark_victim": 3, "process_exit": 3, "unknown": 2, "fentry_oom_kill_process": 0} {
+		if got := testutil.ToFloat64(m.skipped.WithLabelValues(program)); got != want {
+			t.Errorf("runs skipped by %s: %v, want %v", program, got, want)
+		}
 	}
 }
 

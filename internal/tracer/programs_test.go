@@ -27,6 +27,11 @@ func TestEveryProgramRecords(t *testing.T) {
 		slices.Sort(unknown)
 		t.Errorf("programs not in event's programRecords: %v", unknown)
 	}
+	for _, name := range event.Programs() {
+		if spec.Programs[name] == nil {
+			t.Errorf("event's programRecords names %s, which the kernel side does not have", name)
+		}
+	}
 }
 
 // The two prototypes of the vmscan reclaim-begin tracepoints, as their
