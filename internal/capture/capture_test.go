@@ -646,3 +646,12 @@ func TestGzipTrailingBytes(t *testing.T) {
 		}
 	}
 }
+
+// perf script --header's output of a recording without a sample is
+// comments alone: a perf script capture with no event.
+func TestOnlyComments(t *testing.T) {
+	events, info, err := readAll("perf.txt", []byte("# ========\n# captured on    : Mon Dec  7 04:00:00 2026\n# ========\n#\n"))
+	if err != nil || len(events) != 0 || info.Format != FormatPerf {
+		t.Errorf("%d events, format %v, %v; want none, perf script", len(events), info.Format, err)
+	}
+}

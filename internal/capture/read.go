@@ -88,6 +88,8 @@ type Reader struct {
 	sys   *systemLog
 	long  []byte // a line longer than the bufio buffer, gathered
 	ended bool   // the end line was read: only comments may follow
+	// commented: comments came before the format was known.
+	commented bool
 	err   error  // from opening the input: a gzip stream that is none
 	// gzipped: the input is read through gzip.
 	gzipped bool
@@ -290,6 +292,11 @@ func (r *Reader) warn(line int, msg string) {
 
 // finish checks what can only be checked at the end.
 func (r *Reader) finish() {
+	if r.info.Format == FormatUnknown && r.commented {
+		// Nothing but comments: perf script --header's of a recording
+		// without a sample.
+		r.info.Format = FormatPerf
+	}
 	switch end := r.info.End; {
 	case end != nil && end.Events != r.info.Events:
 		r.warn(r.info.Lines, fmt.Sprintf("the end line counts %d events, the log holds %d", end.Events, r.info.Events))
@@ -310,7 +317,11 @@ func (r *Reader) parse(line []byte, ev *event.Event) (bool, error) {
 		// added to a log) say nothing of the format: the first other line
 		// does. A byte-order mark an editor wrote is no part of it.
 		line = bytes.TrimPrefix(line, byteOrderMark)
-		if len(bytes.TrimSpace(line)) == 0 || output.ClassifyLine(line) == output.LineComment {
+		if len(bytes.TrimSpace(line)) == 0 {
+			return false, nil
+		}
+		if output.ClassifyLine(line) == output.LineComment {
+			r.commented = true
 			return false, nil
 		}
 		// detect looks ahead in the buffer line is in: a copy outlives it.
