@@ -163,7 +163,7 @@ func TestRecordThatCannotStart(t *testing.T) {
 	}
 	for _, out := range []string{earlier, fresh} {
 		_, stderr, status := runBin(t, nil, "record", "--mode", "kmsg", "--events", "reclaim,exit", "-o", out, "--", "true")
-		if want := "--events reclaim,exit leaves them out: add oom to it"; status != 1 || !strings.Contains(stderr, want) {
+		if want := "cannot honour --events reclaim,exit (the log has only the OOM kills, which it leaves out): leave them out, or choose a BPF mode"; status != 1 || !strings.Contains(stderr, want) {
 			t.Errorf("record -o %s with nothing to trace: status %d, want 1 and %q\n%s", out, status, want, stderr)
 		}
 	}

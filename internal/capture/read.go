@@ -90,7 +90,7 @@ type Reader struct {
 	ended bool   // the end line was read: only comments may follow
 	// commented: comments came before the format was known.
 	commented bool
-	err   error  // from opening the input: a gzip stream that is none
+	err       error // from opening the input: a gzip stream that is none
 	// gzipped: the input is read through gzip.
 	gzipped bool
 }

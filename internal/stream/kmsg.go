@@ -66,17 +66,18 @@ func monotonic() time.Duration {
 	return time.Duration(ts.Nano())
 }
 
-// kernelLogCannot says what of cfg the kernel log cannot give, if
-// anything: asked for with mode kmsg, it is an error rather than a setting
+// kernelLogCannot lists the settings of cfg the kernel log cannot honour:
+// asked for with mode kmsg, they are an error rather than settings
 // silently dropped, and where auto falls back to the log, a warning.
-func kernelLogCannot(cfg tracer.Config) error {
+func kernelLogCannot(cfg tracer.Config) []string {
+	var settings []string
 	if cfg.RingBufferBytes != 0 {
-		return errors.New("mode kmsg reads the OOM kills from the kernel log, which has no ring buffer to size: leave out --ring-buffer, or choose a BPF mode")
+		settings = append(settings, "--ring-buffer (the log has no ring buffer)")
 	}
 	if cfg.Events != 0 && cfg.Events&tracer.EventsOOM == 0 {
-		return fmt.Errorf("mode kmsg reads only the OOM kills from the kernel log, and --events %s leaves them out: add oom to it, or choose a BPF mode", cfg.Events)
+		settings = append(settings, fmt.Sprintf("--events %s (the log has only the OOM kills, which it leaves out)", cfg.Events))
 	}
-	return nil
+	return settings
 }
 
 // runKernelLog is Run without BPF: the kills come from the kernel's own

@@ -13,6 +13,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -99,8 +100,9 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 	}
 	opts.Tracer.Logger = logger
 	if m := opts.Tracer.Mode; m != nil && *m == event.ModeKmsg {
-		if err := kernelLogCannot(opts.Tracer); err != nil {
-			return Summary{}, err
+		if cannot := kernelLogCannot(opts.Tracer); len(cannot) > 0 {
+			return Summary{}, fmt.Errorf("mode kmsg reads the OOM kills from the kernel log, which cannot honour %s: leave them out, or choose a BPF mode",
+				strings.Join(cannot, " or "))
 		}
 		return runKernelLog(ctx, opts, logger)
 	}
@@ -119,8 +121,8 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 			return Summary{}, fmt.Errorf("%w; and the kernel log cannot stand in: %w", err, kerr)
 		}
 		logger.Warn("no BPF mode loads: reading the kills from the kernel log instead (mode kmsg: the fields its reports hold; no reclaim, signals or exits)", "cause", err)
-		if err := kernelLogCannot(opts.Tracer); err != nil {
-			logger.Warn(err.Error())
+		if cannot := kernelLogCannot(opts.Tracer); len(cannot) > 0 {
+			logger.Warn("the kernel log cannot honour these settings: they have no effect", "settings", strings.Join(cannot, "; "))
 		}
 		return runKernelLog(ctx, opts, logger)
 	}
