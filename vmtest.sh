@@ -89,7 +89,7 @@ FULL=0
 # cache, which the guest's initramfs has not. The guest's own kernel log is still given to
 # explain after every kill a guest test causes (checkKill). A test that skips
 # itself in the guest fails.
-HOST_ONLY='^(TestPerfScriptLog|TestPrometheusScrapesServe|TestHTMLReportInBrowser|TestServeChurn|TestRuntime.*|TestImage.*|TestServeTLS.*|TestExplainLogs|TestFilterKeepsKillsWithoutCgroup|TestReportAndGateOfKernelLog|TestExplainAgreesWithTrace|TestReclaimHistogramsFollowATask|TestGateSkippedRunsTheRulesRead|TestHTMLReportOntoWhatIsThere|TestGateJUnitOfBadRules|TestOutputIsNotAnInput|TestReadingCommandsUsageErrors)$'
+HOST_ONLY='^(TestPerfScriptLog|TestPrometheusScrapesServe|TestHTMLReportInBrowser|TestServeChurn|TestRuntime.*|TestImage.*|TestServeTLS.*|TestExplainLogs|TestFilterKeepsKillsWithoutCgroup|TestReportAndGateOfKernelLog|TestExplainAgreesWithTrace|TestReclaimHistogramsFollowATask|TestGateSkippedRunsTheRulesRead|TestHTMLReportOntoWhatIsThere|TestGateJUnitOfBadRules|TestOutputIsNotAnInput|TestReadingCommandsUsageErrors|TestOutputLinksRefused)$'
 TEST_TIMEOUT=180 # seconds per test process in the guest
 VM_TIMEOUT=2400  # seconds per VM: a hang is a failure, not a wait
 

@@ -259,3 +259,39 @@ func TestReadingCommandsUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+// An output that is a link to a regular file, or to nothing, is refused
+// by every command that writes one: whoever can make links where root
+// writes would choose the file written.
+func TestOutputLinksRefused(t *testing.T) {
+	dir := t.TempDir()
+	target, link, dangling := filepath.Join(dir, "someone-elses"), filepath.Join(dir, "out"), filepath.Join(dir, "nowhere")
+	if err := os.WriteFile(target, []byte("keep me"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(dir, "nothing"), dangling); err != nil {
+		t.Fatal(err)
+	}
+	capture := filepath.Join("..", "testdata", "capture", "memcg-oom.log")
+	for _, out := range []string{link, dangling} {
+		for _, args := range [][]string{
+			{"record", "-o", out, "--", "true"},
+			{"gate", "--junit", out, capture},
+			{"report", "--html", out, capture},
+		} {
+			_, stderr, status := runBin(t, nil, args...)
+			if status != 2 || !strings.Contains(stderr, out+" is a link to a file, or to nothing: give the file's own path") {
+				t.Errorf("oomtrace %q: status %d, want 2 and a refusal\n%s", args, status, stderr)
+			}
+		}
+	}
+	if data, err := os.ReadFile(target); err != nil || string(data) != "keep me" {
+		t.Errorf("the link's target: %q, %v; want it untouched", data, err)
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "nothing")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the dangling link's target was made: %v", err)
+	}
+}

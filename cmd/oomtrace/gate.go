@@ -59,7 +59,7 @@ Rules and flags:
 		return err
 	}
 	if *junit != "" {
-		if err := notAnInput("--junit", *junit, append(files, baseline...)); err != nil {
+		if err := checkOutput("--junit", *junit, append(files, baseline...)); err != nil {
 			return err
 		}
 	}

@@ -63,7 +63,7 @@ func runRecord(ctx context.Context, args []string, stderr io.Writer, logger *slo
 	fs := flag.NewFlagSet("record", flag.ContinueOnError)
 	var f traceFlags
 	f.register(fs)
-	out := fs.String("o", "", "write the log to `FILE` (required); an earlier log there is replaced once tracing starts, and kept if it does not")
+	out := fs.String("o", "", "write the log to `FILE` (required); an earlier log there is replaced once tracing starts, and kept if it does not; a link to a file is refused")
 	duration := fs.Duration("duration", 0, "stop after this long; with a COMMAND, send it SIGTERM then (0: no limit)")
 	sampleInterval := fs.Duration("sample-interval", time.Second, "how often to write sample events: memory usage, limits and pressure of the node and of the cgroups that reclaim or OOM (0: none)")
 	var watch []string
@@ -121,6 +121,9 @@ Flags:
 		if rec.adj, err = os.ReadFile("/proc/self/oom_score_adj"); err != nil {
 			return fmt.Errorf("record: read oom_score_adj: %w", err)
 		}
+	}
+	if err := checkOutput("-o", *out, nil); err != nil {
+		return err
 	}
 	rec.file, err = capture.Create(*out, format)
 	if err != nil {

@@ -60,7 +60,7 @@ Flags:
 	if err != nil {
 		return err
 	}
-	if err := notAnInput("--html", *htmlFile, files); err != nil {
+	if err := checkOutput("--html", *htmlFile, files); err != nil {
 		return err
 	}
 	// The timelines are for people: drawn as sparklines or a picture.
@@ -84,11 +84,22 @@ func given(fs *flag.FlagSet, name string) bool {
 	return found
 }
 
-// notAnInput refuses an output file, given with flag, that is one of the
-// inputs: writing it would destroy what is read.
-func notAnInput(flag, output string, inputs []string) error {
+// checkOutput refuses an output file, given with flag, that oomtrace must
+// not write: a link to a regular file or to nothing, since whoever can make
+// links where root writes would choose the file written; or one of the
+// inputs, since writing it would destroy what is read. A link to a device
+// or a pipe (/dev/stdout) is written through.
+func checkOutput(flag, output string, inputs []string) error {
+	if output == "" || output == "-" {
+		return nil
+	}
+	if link, err := os.Lstat(output); err == nil && link.Mode()&os.ModeSymlink != 0 {
+		if target, err := os.Stat(output); err != nil || target.Mode().IsRegular() {
+			return &exitError{status: 2, err: fmt.Errorf("%s %s is a link to a file, or to nothing: give the file's own path", flag, output)}
+		}
+	}
 	out, err := os.Stat(output)
-	if err != nil || output == "-" {
+	if err != nil {
 		return nil // not there yet: no input either
 	}
 	for _, in := range inputs {
@@ -99,12 +110,11 @@ func notAnInput(flag, output string, inputs []string) error {
 	return nil
 }
 
-// writeHTML writes the HTML report to name, or to stdout for "-". A
-// regular file (or a new one) is written whole or not at all. A device, a
-// pipe or a socket, or a link to one (/dev/stdout), is written through,
-// since renaming over it would replace it. A link to a regular file, or to
-// nothing, is refused: renaming would replace the link, and writing
-// through it would let whoever made the link choose the file root writes.
+// writeHTML writes the HTML report to name (checkOutput has passed it),
+// or to stdout for "-". A regular file (or a new one) is written whole or
+// not at all. A device, a pipe or a socket, or a link to one
+// (/dev/stdout), is written through, since renaming over it would replace
+// it.
 func writeHTML(name string, rep *report.Report, files []string, stdout io.Writer) error {
 	opts := htmlreport.Options{Title: strings.Join(files, ", "), Generator: "oomtrace " + version}
 	if name == "-" {
@@ -118,14 +128,9 @@ func writeHTML(name string, rep *report.Report, files []string, stdout io.Writer
 		return bw.Flush()
 	}
 	var err error
-	link, linkErr := os.Lstat(name)
-	target, targetErr := os.Stat(name)
-	switch {
-	case targetErr == nil && !target.Mode().IsRegular() && !target.IsDir():
+	if target, statErr := os.Stat(name); statErr == nil && !target.Mode().IsRegular() && !target.IsDir() {
 		err = writeInPlace(name, write)
-	case linkErr == nil && link.Mode()&os.ModeSymlink != 0:
-		return &exitError{status: 2, err: fmt.Errorf("--html %s is a link to a file, or to nothing: give the file's own path (or - for standard output)", name)}
-	default:
+	} else {
 		err = replaceWhole(name, write)
 	}
 	if err != nil {
