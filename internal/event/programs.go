@@ -145,16 +145,28 @@ func (r Records) String() string {
 	return strings.Join(parts[:len(parts)-1], ", ") + " or " + parts[len(parts)-1]
 }
 
+// SplitSkipped splits total runs skipped into those of the programs a
+// lost event lists (skippedByProgram) and those the list does not account
+// for: all of them when it cannot be read (a capture is a file anyone can
+// edit), and those past its sum when it names fewer. Unnamed runs may have
+// left out anything; err says why a list was not read.
+func SplitSkipped(skippedByProgram string, total uint64) (named SkippedRuns, unnamed uint64, err error) {
+	named, err = ParseSkippedRuns(skippedByProgram)
+	if err != nil {
+		return SkippedRuns{}, total, err
+	}
+	return named, total - min(total, named.Total()), nil
+}
+
 // MayMiss is what total runs skipped, by the programs a lost event lists
-// (skippedByProgram), may have left out. Runs the list does not account
-// for, as when it cannot be read, may have left out anything.
+// (skippedByProgram), may have left out.
 func MayMiss(skippedByProgram string, total uint64) Records {
-	sr, err := ParseSkippedRuns(skippedByProgram)
-	if err != nil || sr.Total() < total || sr.Total() == 0 {
+	named, unnamed, _ := SplitSkipped(skippedByProgram, total)
+	if unnamed > 0 || named.Total() == 0 {
 		return RecordsAll
 	}
 	var records Records
-	for name, n := range sr {
+	for name, n := range named {
 		if n > 0 {
 			r, _ := ProgramRecords(name)
 			records |= r

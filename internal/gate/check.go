@@ -138,12 +138,12 @@ func checkSkippedRuns(limit uint64, reads event.Records, rep *report.Report) Res
 // programs. Runs of an unknown program, or that no program accounts for,
 // count: they may be anything.
 func splitSkipped(c report.Capture, reads event.Records, notRead event.SkippedRuns) (uint64, string) {
-	byProgram, err := event.ParseSkippedRuns(c.SkippedByProgram)
+	named, unnamed, err := event.SplitSkipped(c.SkippedByProgram, c.SkippedRuns)
 	if err != nil {
-		return c.SkippedRuns, err.Error()
+		return unnamed, err.Error()
 	}
 	read := make(event.SkippedRuns)
-	for name, n := range byProgram {
+	for name, n := range named {
 		if records, _ := event.ProgramRecords(name); records&reads != 0 {
 			read[name] += n
 		} else {
@@ -151,13 +151,10 @@ func splitSkipped(c report.Capture, reads event.Records, notRead event.SkippedRu
 		}
 	}
 	detail := read.String()
-	n := read.Total()
-	if named := byProgram.Total(); c.SkippedRuns > named {
-		unnamed := c.SkippedRuns - named
-		n += unnamed
+	if unnamed > 0 {
 		detail = strings.TrimPrefix(fmt.Sprintf("%s and %d of no named program", detail, unnamed), " and ")
 	}
-	return n, detail
+	return read.Total() + unnamed, detail
 }
 
 // checkKills counts the kills, of class when not nil.
