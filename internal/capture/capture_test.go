@@ -165,7 +165,10 @@ func TestCreateKeepsWhatWasThere(t *testing.T) {
 	t.Run("device", func(t *testing.T) {
 		null := filepath.Join(dir, "null")
 		if err := unix.Mknod(null, unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))); err != nil {
-			t.Skipf("make a null device (needs CAP_MKNOD): %v", err)
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("make a null device: %v (CI runs as root)", err)
+			}
+			t.Skipf("make a null device (needs CAP_MKNOD): %v; with CI=true this fails", err)
 		}
 		for _, started := range []bool{false, true} {
 			if f, err = Create(null, output.Text); err != nil {
