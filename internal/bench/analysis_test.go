@@ -342,6 +342,23 @@ func TestLatencyAlone(t *testing.T) {
 	if !strings.Contains(target.measured, "alone: 900 µs") || !strings.Contains(target.measured, "quiet: 3.00 ms") || target.verdict != verdictOf(false) {
 		t.Errorf("target: %+v", target)
 	}
+	if want := "idle host: p50 9.00 ms, p99 9.00 ms; quiet: p50 9.00 ms, p99 9.00 ms: that part is the kernel's wakeup, the scheduler and the harness, and no tracer beats it"; !strings.Contains(target.why, want) {
+		t.Errorf("why with the floor over the limit lacks %q:\n%s", want, target.why)
+	}
+	// Where the trivial reader met the limit, the floor is no reason for
+	// oomtrace's miss. The quiet block is not judged, and not named.
+	idle := l.kills["idle host"]
+	l.kills["idle host"] = []latencyKill{kill(3*ms, 5*ms), kill(4*ms, 6*ms)}
+	for i := range l.kills["idle host"] {
+		l.kills["idle host"][i].floor = 800 * time.Microsecond
+	}
+	l.kills["quiet"][0].floor, l.kills["quiet"][1].floor = ms/2, ms/2
+	target = latencyTarget(r)
+	if want := ". The trivial reader met the limit where oomtrace did not (idle host): there the rest of oomtrace's figure is its own time"; target.verdict != verdictOf(false) ||
+		!strings.Contains(target.why, want) || strings.Contains(target.why, "no tracer beats it") {
+		t.Errorf("why with the floor under the limit lacks %q:\n%s", want, target.why)
+	}
+	l.kills["idle host"] = idle
 	// Met once every judged block is under its limit, though the quiet
 	// block is not.
 	l.kills["idle host"] = []latencyKill{kill(ms/2, 900*time.Microsecond)}
@@ -670,11 +687,21 @@ func TestCPUPerEventSplit(t *testing.T) {
 	if want := "end to end 500.0 k/s (median of 3 trials: 250.0 k/s – 1.00 M/s)"; !strings.Contains(d.measured, want) {
 		t.Errorf("drain measured %q, want %q", d.measured, want)
 	}
-	for _, want := range []string{"one CPU writes reclaim lines at 833.3 k/s (§4)", "emptied a backlog of 2,000 records at 500.0 k/s"} {
+	for _, want := range []string{"one CPU writes reclaim lines at 833.3 k/s (§4)",
+		"emptied a backlog of 2,000 records at 500.0 k/s through the same pipe and line counting: the wakeups, the pipe and the harness's reading bound any reader"} {
 		if !strings.Contains(d.why, want) {
 			t.Errorf("drain why %q lacks %q", d.why, want)
 		}
 	}
+	// A floor over the target explains nothing of oomtrace's miss: its
+	// own work per line is what is left.
+	slowFloors := r.loss.floors
+	r.loss.floors = []*drainFloorTrial{floor(time.Millisecond, 500*time.Microsecond), floor(time.Millisecond, time.Millisecond), floor(time.Millisecond, 2*time.Millisecond)}
+	d = drainTarget(r)
+	if want := "at 2.00 M/s through the same pipe and line counting, over the target: a reader drains fast enough here, and oomtrace's own work per line is what misses it, 1.50 µs longer a line than the floor's"; d.verdict != verdictOf(false) || !strings.Contains(d.why, want) || strings.Contains(d.why, "bound any reader") {
+		t.Errorf("drain with a floor over the target: %+v, want a why with %q", d, want)
+	}
+	r.loss.floors = slowFloors
 	// The target is held against the drain's CPU less the stall's own
 	// cost, for oomtrace and for the floor.
 	for _, st := range r.loss.stalls {
