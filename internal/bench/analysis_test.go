@@ -411,6 +411,7 @@ func TestWriteMarkdownVerdicts(t *testing.T) {
 	}
 	r := &Results{
 		cfg:     DefaultConfig(),
+		machine: machine{kernel: "6.18.44 x86_64", distro: "Debian GNU/Linux 12 (bookworm)", clocksource: "tsc"},
 		started: time.Date(2026, 1, 2, 3, 4, 0, 0, time.UTC), finished: time.Date(2026, 1, 2, 3, 14, 0, 0, time.UTC),
 		storm: &stormResults{duration: time.Second, rounds: 1, decidingPairs: 160, spec: stormSpec{workers: 4, limitBytes: 16 << 20, fileBytes: 256 << 20}, trials: []stormTrial{
 			stormTrialOf(toolNone, false, 0, 1000, nil),
@@ -467,6 +468,7 @@ func TestWriteMarkdownVerdicts(t *testing.T) {
 		"| zero loss at 200k events/s with the default ring buffer | – | not measured |",
 		"**Not measured**: no storm",
 		"2026-01-02 03:04 UTC, the run took 10m0s",
+		"| kernel | 6.18.44 x86_64 (Debian GNU/Linux 12 (bookworm)), clocksource `tsc` |",
 		"| attached ≤ 200 ms after exec | oomtrace: 200 ms | met |",
 		"| empty program | nothing: the floor | 60 ns | – |",
 		"| `end_clock` | read the clock | 90 ns | +30 ns |",

@@ -16,11 +16,15 @@ import (
 // machine describes where and with what the benchmark ran.
 type machine struct {
 	host, cpuModel, kernel, distro string
-	cpus                           int
-	memoryBytes                    uint64
-	versions                       [][2]string // tool, version
-	statsWereOn                    bool        // kernel.bpf_stats_enabled was already 1
-	loadStart, loadEnd             float64     // 1-minute load average
+	// clocksource is the kernel's clocksource (tsc, kvm-clock, …): every
+	// clock read of the BPF programs goes through it, and what one costs
+	// is §1's end_clock step.
+	clocksource        string
+	cpus               int
+	memoryBytes        uint64
+	versions           [][2]string // tool, version
+	statsWereOn        bool        // kernel.bpf_stats_enabled was already 1
+	loadStart, loadEnd float64     // 1-minute load average
 }
 
 func describeMachine(ts tools, goBin string) machine {
@@ -29,6 +33,9 @@ func describeMachine(ts tools, goBin string) machine {
 	var uts unix.Utsname
 	if unix.Uname(&uts) == nil {
 		m.kernel = unix.ByteSliceToString(uts.Release[:]) + " " + unix.ByteSliceToString(uts.Machine[:])
+	}
+	if b, err := os.ReadFile("/sys/devices/system/clocksource/clocksource0/current_clocksource"); err == nil {
+		m.clocksource = strings.TrimSpace(string(b))
 	}
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for line := range strings.Lines(string(b)) {

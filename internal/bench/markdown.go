@@ -82,7 +82,11 @@ func writeHeader(d *doc, r *Results) {
 	t := &markdownTable{header: []string{"", ""}}
 	t.add("date", fmt.Sprintf("%s, the run took %v", r.started.UTC().Format("2006-01-02 15:04 MST"), r.finished.Sub(r.started).Round(time.Second)))
 	t.add("machine", fmt.Sprintf("`%s`: %d × %s, %.1f GiB of memory", m.host, m.cpus, m.cpuModel, float64(m.memoryBytes)/(1<<30)))
-	t.add("kernel", fmt.Sprintf("%s (%s)", m.kernel, m.distro))
+	kernel := fmt.Sprintf("%s (%s)", m.kernel, m.distro)
+	if m.clocksource != "" {
+		kernel += fmt.Sprintf(", clocksource `%s`", m.clocksource)
+	}
+	t.add("kernel", kernel)
 	mode := missing
 	if r.startup != nil && r.startup.mode != "" {
 		mode = r.startup.mode
