@@ -183,6 +183,8 @@ func TestUsageErrors(t *testing.T) {
 		{"trace", "--output", "xml"},
 		{"trace", "--class", "memcg,huge"},
 		{"trace", "--cgroup", "/no/such/cgroup/here"},
+		{"trace", "--cgroup", "/sys/fs/cgroup/memory/"},
+		{"record", "-o", filepath.Join(t.TempDir(), "log"), "--watch-cgroup", "/sys/fs/cgroup/memory/x", "--", "true"},
 		{"trace", "--bogus-flag"},
 		{"trace", "--ring-buffer", "3MiB"},
 		{"trace", "--ring-buffer", "lots"},

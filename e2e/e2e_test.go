@@ -544,6 +544,22 @@ func TestPlainKill(t *testing.T) {
 	tr.stop(t)
 }
 
+// --cgroup takes the path as users type it: without its leading slash,
+// with a trailing one. The kernel side filters by the cgroup's id, and the
+// filter stage compares paths: both must find the kill.
+func TestCgroupFlagAsTyped(t *testing.T) {
+	h := requireRoot(t)
+	g := createGroup(t, h, memcg.UniqueName("oomtrace-e2e"), 32)
+	tr := startTracer(t, "--output", "json", "--cgroup", strings.TrimPrefix(g.Path(), "/")+"/", "--events", "oom", "--no-snapshot", "--no-kernel-report")
+	cmd := hog(t, g, 64, memcg.HogOptions{Comm: "typedhog"})
+	waitSIGKILL(t, cmd)
+	pid := cmd.Process.Pid
+	if ev := tr.waitKills(t, pid)[pid]; ev.OOMKill.Victim.Cgroup.Path != g.Path() {
+		t.Errorf("victim cgroup %q, want %q", ev.OOMKill.Victim.Cgroup.Path, g.Path())
+	}
+	tr.stop(t)
+}
+
 // A process the OOM killer killed is one kill, however many of its threads
 // the kernel marks as victims: kernels that let dying tasks into the memcg
 // OOM killer mark each thread still charging memory on its way out, with no

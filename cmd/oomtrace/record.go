@@ -19,6 +19,7 @@ import (
 
 	"github.com/oomtrace/oomtrace/internal/capture"
 	"github.com/oomtrace/oomtrace/internal/event"
+	"github.com/oomtrace/oomtrace/internal/memcg"
 	"github.com/oomtrace/oomtrace/internal/output"
 	"github.com/oomtrace/oomtrace/internal/report"
 	"github.com/oomtrace/oomtrace/internal/sampler"
@@ -69,7 +70,14 @@ func runRecord(ctx context.Context, args []string, stderr io.Writer, logger *slo
 	var watch []string
 	fs.Func("watch-cgroup", fmt.Sprintf("also sample this memory cgroup (`PATH` in the hierarchy, e.g. /kubepods), whenever it exists; repeatable. At most %d cgroups are sampled at once, watched ones first", sampler.DefaultMaxCgroups),
 		func(path string) error {
-			watch = append(watch, path)
+			// Without a hierarchy the path is only cleaned; sampling then
+			// fails, saying why.
+			h, _ := memcg.Detect()
+			clean, err := h.CleanPath(path)
+			if err != nil {
+				return err
+			}
+			watch = append(watch, clean)
 			return nil
 		})
 	fs.Usage = func() {
@@ -137,7 +145,7 @@ Flags:
 	rec.opts.Sampling = &stream.Sampling{Interval: *sampleInterval, Watch: watch}
 	rec.start = output.LogStart{
 		Host: hostname(), Kernel: kernelRelease(), ReclaimMin: f.reclaimMin,
-		Cgroup: f.cgroup, PID: uint32(f.pid), Classes: rec.opts.Pipeline.Filter.Classes,
+		Cgroup: rec.opts.Pipeline.Filter.Cgroup, PID: uint32(f.pid), Classes: rec.opts.Pipeline.Filter.Classes,
 	}
 	return rec.run(ctx)
 }

@@ -82,17 +82,23 @@ func (f *traceFlags) options(w io.Writer, logger *slog.Logger) (stream.Options, 
 	opts.Tracer.FilterTGID = uint32(f.pid)
 	// The BPF programs filter by process and cgroup in the kernel; the
 	// filter stage does it again for the kernel log, which has no BPF.
-	opts.Pipeline.Filter.PID, opts.Pipeline.Filter.Cgroup = uint32(f.pid), f.cgroup
+	opts.Pipeline.Filter.PID = uint32(f.pid)
 	if f.cgroup != "" {
 		h, err := memcg.Detect()
 		if err != nil {
 			return opts, fmt.Errorf("--cgroup: %w", err)
 		}
-		id, err := h.ID(f.cgroup)
+		// The filter stage compares the path with the events' own, which
+		// the kernel writes clean: "kubepods/" must match them too.
+		cgroup, err := h.CleanPath(f.cgroup)
 		if err != nil {
 			return opts, fmt.Errorf("--cgroup: %w", err)
 		}
-		opts.Tracer.FilterCgroupID = id
+		id, err := h.ID(cgroup)
+		if err != nil {
+			return opts, fmt.Errorf("--cgroup: %w", err)
+		}
+		opts.Tracer.FilterCgroupID, opts.Pipeline.Filter.Cgroup = id, cgroup
 	}
 	for _, name := range splitList(f.classes) {
 		c, err := event.ParseClass(name)

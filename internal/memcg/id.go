@@ -13,6 +13,26 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// CleanPath returns the cgroup path p, as a user may type it, in the form
+// the kernel writes it and events carry it: from the hierarchy's root,
+// with one leading slash and none trailing ("kubepods/" is "/kubepods").
+// A directory under the hierarchy's mount point
+// ("/sys/fs/cgroup/memory/kubepods") is refused, naming the cgroup path it
+// is the directory of: taken as a cgroup path, it names no cgroup.
+func (h Hierarchy) CleanPath(p string) (string, error) {
+	if strings.TrimSpace(p) == "" {
+		return "", errors.New("an empty cgroup path: give one from the hierarchy's root, like /kubepods")
+	}
+	clean := path.Clean("/" + p)
+	if mnt := path.Clean(h.Mountpoint); h.Mountpoint != "" && mnt != "/" {
+		if rel, ok := strings.CutPrefix(clean, mnt); ok && (rel == "" || rel[0] == '/') {
+			return "", fmt.Errorf("%s is the directory of a memory cgroup, not its path: give the path from the hierarchy's root, %s",
+				p, path.Join("/", h.Root, rel))
+		}
+	}
+	return clean, nil
+}
+
 // Dir returns the directory of the memory cgroup at cgroupPath, as the
 // kernel prints it (e.g. "/kubepods/burstable"), below this hierarchy's
 // mount point. It does not check that the cgroup exists.

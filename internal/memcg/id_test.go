@@ -3,6 +3,7 @@ package memcg
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -38,6 +39,41 @@ func TestID(t *testing.T) {
 		if _, err := sub.ID(p); err == nil {
 			t.Errorf("subtree ID(%q): no error for a path outside the mount", p)
 		}
+	}
+}
+
+// A path typed as users may type it is the path the kernel writes; the
+// directory of a cgroup is refused, naming its path.
+func TestCleanPath(t *testing.T) {
+	v1 := Hierarchy{Version: 1, Mountpoint: "/sys/fs/cgroup/memory", Root: "/"}
+	for in, want := range map[string]string{
+		"/kubepods": "/kubepods", "kubepods/": "/kubepods", "//kubepods//burstable/": "/kubepods/burstable",
+		"/a/../b": "/b", "/": "/", "/sys/fs/cgroupX/memory/a": "/sys/fs/cgroupX/memory/a",
+	} {
+		if got, err := v1.CleanPath(in); err != nil || got != want {
+			t.Errorf("CleanPath(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	sub := Hierarchy{Version: 2, Mountpoint: "/sys/fs/cgroup", Root: "/pods"}
+	for h, cases := range map[*Hierarchy]map[string]string{
+		&v1: {"/sys/fs/cgroup/memory/kubepods/": "give the path from the hierarchy's root, /kubepods", "sys/fs/cgroup/memory/a/b": "root, /a/b",
+			"/sys/fs/cgroup/memory/": "root, /"},
+		&sub: {"/sys/fs/cgroup/a": "root, /pods/a"},
+	} {
+		for in, want := range cases {
+			if got, err := h.CleanPath(in); err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("CleanPath(%q) = %q, %v; want an error with %q", in, got, err, want)
+			}
+		}
+	}
+	for _, empty := range []string{"", "  "} {
+		if got, err := v1.CleanPath(empty); err == nil {
+			t.Errorf("CleanPath(%q) = %q, no error", empty, got)
+		}
+	}
+	// Without a hierarchy, a path is only cleaned.
+	if got, err := (Hierarchy{}).CleanPath("/sys/fs/cgroup/memory/a/"); err != nil || got != "/sys/fs/cgroup/memory/a" {
+		t.Errorf("CleanPath without a hierarchy = %q, %v", got, err)
 	}
 }
 
