@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/oomtrace/oomtrace/internal/event"
+	"github.com/oomtrace/oomtrace/internal/memcg"
 	"github.com/oomtrace/oomtrace/internal/output"
 )
 
@@ -76,6 +77,63 @@ func TestDemo(t *testing.T) {
 	left, err := filepath.Glob(filepath.Join(h.Mountpoint, strings.TrimPrefix(k.OOMCgroup.Path, "/")))
 	if err != nil || len(left) != 0 {
 		t.Errorf("demo cgroup %s left behind: %v %v", k.OOMCgroup.Path, left, err)
+	}
+}
+
+// In kmsg mode the demo has no kernel side to filter by cgroup: the kills
+// of another cgroup, going on all through it, are not the demo's.
+func TestDemoKmsgOnlyItsKill(t *testing.T) {
+	h := requireRoot(t)
+	other := createGroup(t, h, memcg.UniqueName("oomtrace-e2e"), 16)
+	stop := make(chan struct{})
+	done := make(chan int)
+	go func() {
+		kills := 0
+		for {
+			select {
+			case <-stop:
+				done <- kills
+				return
+			default:
+			}
+			cmd, err := memcg.StartHog(other, 32, memcg.HogOptions{Comm: "otherhog"})
+			if err != nil {
+				done <- -1
+				return
+			}
+			cmd.Wait()
+			kills++
+		}
+	}()
+	stdout, stderr, status := runBin(t, nil, "demo", "--mode", "kmsg")
+	close(stop)
+	if n := <-done; n < 1 {
+		t.Fatalf("the other cgroup's hogs: %d kills", n)
+	}
+	if status != 0 {
+		t.Fatalf("oomtrace demo --mode kmsg exited %d\nstdout:\n%s\nstderr:\n%s", status, stdout, stderr)
+	}
+	// The kills of the other cgroup whose reports the kernel held back
+	// name no cgroup, and pass a filter that cannot place them; those it
+	// can place are not the demo's.
+	own := 0
+	for _, line := range strings.Split(strings.TrimSpace(stdout), "\n") {
+		ev, err := output.ParseText([]byte(line + "\n"))
+		if err != nil {
+			t.Fatalf("demo output line %q: %v", line, err)
+		}
+		if ev.Kind != event.KindOOMKill {
+			continue
+		}
+		if c := ev.OOMKill.Victim.Cgroup.Path; c == other.Path() {
+			t.Errorf("demo printed a kill in the other cgroup: %s", line)
+		}
+		if ev.OOMKill.Victim.Comm == "oomtrace-hog" {
+			own++
+		}
+	}
+	if own != 1 || !strings.Contains(stderr, `demo: the kernel killed pid`) || !strings.Contains(stderr, `("oomtrace-hog")`) {
+		t.Errorf("demo printed %d kills of its hog, and this account:\n%s", own, stderr)
 	}
 }
 

@@ -14,7 +14,7 @@ import (
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer, logger *slog.Logger) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	var f traceFlags
-	fs.StringVar(&f.mode, "mode", "auto", "attach mode: auto, fentry, kprobe or tracepoint")
+	fs.StringVar(&f.mode, "mode", "auto", "attach mode: auto, fentry, kprobe, tracepoint, or kmsg (no BPF: the kernel's OOM reports in its log, which auto falls back to)")
 	fs.StringVar(&f.output, "output", "text", "event format: text or json")
 	limit := fs.Int("limit-mib", 32, "memory limit of the temporary cgroup, in MiB")
 	hog := fs.Int("alloc-mib", 64, "how much the child allocates, in MiB (more than the limit)")

@@ -446,6 +446,29 @@ func ParseLimit(b []byte) (uint64, bool) {
 	return limitOf(n), true
 }
 
+// MeminfoKB finds the line "key   12345 kB" in the text of /proc/meminfo
+// and returns the number, in KiB.
+func MeminfoKB(b []byte, key string) (uint64, bool) {
+	for len(b) > 0 {
+		line := b
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line, b = b[:i], b[i+1:]
+		} else {
+			b = nil
+		}
+		value, ok := bytes.CutPrefix(line, []byte(key))
+		if !ok {
+			continue
+		}
+		digits, ok := bytes.CutSuffix(bytes.TrimLeft(value, " "), []byte(" kB"))
+		if !ok {
+			return 0, false
+		}
+		return ParseCount(digits)
+	}
+	return 0, false
+}
+
 // ParseCount parses a decimal number followed by optional white space, the
 // way the cgroup files write one, without allocating.
 func ParseCount(b []byte) (uint64, bool) {

@@ -524,3 +524,19 @@ func BenchmarkRead(b *testing.B) {
 		})
 	}
 }
+
+func TestMeminfoKB(t *testing.T) {
+	meminfo := []byte("MemTotal:       24684092 kB\nMemFree:         1000000 kB\nMemAvailable:    3000000 kB\nBuffers:            1234 kB\n")
+	if n, ok := MeminfoKB(meminfo, "MemAvailable:"); !ok || n != 3000000 {
+		t.Errorf("MemAvailable %d, %v", n, ok)
+	}
+	if n, ok := MeminfoKB(meminfo, "Buffers:"); !ok || n != 1234 {
+		t.Errorf("the last line: %d, %v", n, ok)
+	}
+	if _, ok := MeminfoKB([]byte("MemAvailable: 12 MB\n"), "MemAvailable:"); ok {
+		t.Error("a value in MB accepted")
+	}
+	if _, ok := MeminfoKB(meminfo, "SwapTotal:"); ok {
+		t.Error("a key not there found")
+	}
+}

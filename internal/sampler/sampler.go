@@ -17,7 +17,6 @@
 package sampler
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -360,8 +359,8 @@ func (s *Sampler) sampleNode() (event.Event, bool) {
 	if err != nil {
 		return event.Event{}, false
 	}
-	total, okTotal := meminfoKB(b, "MemTotal:")
-	avail, okAvail := meminfoKB(b, "MemAvailable:")
+	total, okTotal := memstate.MeminfoKB(b, "MemTotal:")
+	avail, okAvail := memstate.MeminfoKB(b, "MemAvailable:")
 	if !okTotal || !okAvail {
 		return event.Event{}, false
 	}
@@ -477,26 +476,4 @@ func readAt0(fd int, buf []byte) ([]byte, error) {
 		return nil, errTooLong
 	}
 	return buf[:n], nil
-}
-
-// meminfoKB finds the line "key   12345 kB" in /proc/meminfo.
-func meminfoKB(b []byte, key string) (uint64, bool) {
-	for len(b) > 0 {
-		line := b
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			line, b = b[:i], b[i+1:]
-		} else {
-			b = nil
-		}
-		value, ok := bytes.CutPrefix(line, []byte(key))
-		if !ok {
-			continue
-		}
-		digits, ok := bytes.CutSuffix(bytes.TrimLeft(value, " "), []byte(" kB"))
-		if !ok {
-			return 0, false
-		}
-		return memstate.ParseCount(digits)
-	}
-	return 0, false
 }

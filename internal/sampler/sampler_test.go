@@ -268,15 +268,6 @@ func TestWatch(t *testing.T) {
 	}
 }
 
-func TestMeminfo(t *testing.T) {
-	if n, ok := meminfoKB([]byte(meminfo), "MemAvailable:"); !ok || n != 3000000 {
-		t.Errorf("MemAvailable %d, %v", n, ok)
-	}
-	if _, ok := meminfoKB([]byte("MemAvailable: 12 MB\n"), "MemAvailable:"); ok {
-		t.Error("a value in MB accepted")
-	}
-}
-
 // A round on cgroup v1 allocates nothing (v2's pressure files are parsed by
 // memstate, which allocates a little).
 func TestSampleDoesNotAllocate(t *testing.T) {
