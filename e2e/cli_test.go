@@ -209,6 +209,41 @@ func TestUnprivileged(t *testing.T) {
 	}
 }
 
+// The first SIGTERM asks oomtrace to finish what it holds; a second ends
+// it at once, also where the first cannot be acted on: here, opening a
+// FIFO for its log that no one reads.
+func TestSecondSignalEnds(t *testing.T) {
+	requireRoot(t)
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(oomtraceBin, "record", "-o", fifo)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer cmd.Process.Kill()
+	time.Sleep(300 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-exited:
+		t.Fatalf("record stopped on the first SIGTERM while opening a FIFO no one reads (%v): the test shows nothing", err)
+	case <-time.After(500 * time.Millisecond):
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-exited:
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.Sys().(syscall.WaitStatus).Signal() != syscall.SIGTERM {
+			t.Errorf("after the second SIGTERM: %v, want death by SIGTERM", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("record still runs 5 s after a second SIGTERM")
+	}
+}
+
 // A recording that cannot start leaves the file it was to write as it
 // was: an earlier log keeps its lines, and nothing is made where there was
 // nothing.

@@ -58,6 +58,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	// The first signal asks the command to finish what it holds; a second
+	// ends the process at once. Writing out can hang (a full pipe that
+	// nobody reads any more), and SIGKILL must not be the only way out.
+	context.AfterFunc(ctx, stop)
 
 	var err error
 	switch args[0] {

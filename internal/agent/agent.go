@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/exporter-toolkit/web"
+	"golang.org/x/net/netutil"
 
 	"github.com/oomtrace/oomtrace/internal/event"
 	"github.com/oomtrace/oomtrace/internal/metrics"
@@ -47,7 +48,7 @@ func Run(ctx context.Context, opts Options) error {
 			return fmt.Errorf("web config %s: %w", opts.WebConfigFile, err)
 		}
 	}
-	ln, err := net.Listen("tcp", opts.Listen)
+	ln, err := listen(opts.Listen, clientLimits)
 	if err != nil {
 		return fmt.Errorf("listen for metrics: %w", err)
 	}
@@ -57,14 +58,16 @@ func Run(ctx context.Context, opts Options) error {
 
 	var attached, stopped atomic.Bool
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(opts.Metrics.Registry, promhttp.HandlerOpts{}))
+	mux.Handle("/metrics", promhttp.HandlerFor(opts.Metrics.Registry, promhttp.HandlerOpts{
+		MaxRequestsInFlight: clientLimits.scrapes, Timeout: clientLimits.request,
+	}))
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
 		status(w, attached.Load(), "attached", "not attached yet")
 	})
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		status(w, attached.Load() && !stopped.Load(), "attached and reading", "not tracing")
 	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	srv := newServer(mux, clientLimits)
 	served := make(chan error, 1)
 	if opts.WebConfigFile != "" {
 		noSocket := false
@@ -99,6 +102,36 @@ func Run(ctx context.Context, opts Options) error {
 		err = errors.Join(err, fmt.Errorf("metrics server: %w", serr))
 	}
 	return err
+}
+
+// limits bound what the metrics server's clients can hold of the agent, a
+// process with a memory limit of its own on a node where any pod may reach
+// its port: without them an idle keep-alive connection was kept forever,
+// each with a goroutine, buffers and a file descriptor.
+type limits struct {
+	connections int // open at once; more wait to be accepted
+	scrapes     int // /metrics requests served at once; more get 503
+	// headers bounds the reading of a request's headers, request the
+	// reading of the whole request and the writing of its response, idle
+	// the wait for the next request on a kept-alive connection.
+	headers, request, idle time.Duration
+}
+
+// clientLimits leave room for several Prometheus servers, the kubelet's
+// probes and a person with curl, scraping as often as once a second.
+var clientLimits = limits{connections: 64, scrapes: 8, headers: 5 * time.Second, request: 30 * time.Second, idle: time.Minute}
+
+// listen listens on addr for at most l.connections at once.
+func listen(addr string, l limits) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	return netutil.LimitListener(ln, l.connections), nil
+}
+
+func newServer(handler http.Handler, l limits) *http.Server {
+	return &http.Server{Handler: handler, ReadHeaderTimeout: l.headers, ReadTimeout: l.request, WriteTimeout: l.request, IdleTimeout: l.idle}
 }
 
 func status(w http.ResponseWriter, ok bool, good, bad string) {
