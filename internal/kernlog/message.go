@@ -156,7 +156,20 @@ type Scanner struct {
 	// journalHost is the host of the last journal short-monotonic line,
 	// which tells later lines of that form from dmesg lines.
 	journalHost string
+	// monoForm is decided by the first line with a monotonic stamp: the
+	// rest of the file is of the same program. A dmesg line whose text
+	// reads "HOST kernel: …" (a cgroup's or a process's name can make it
+	// so) is not taken for journalctl's then, with the text that follows.
+	monoForm monoForm
 }
+
+type monoForm uint8
+
+const (
+	monoUndecided monoForm = iota
+	monoDmesg
+	monoJournal
+)
 
 // NewScanner reads the log in r; name (a file name, or "-") is used in
 // warnings.
@@ -321,15 +334,16 @@ func (s *Scanner) isContinuation(line string) bool {
 }
 
 var (
-	kmsgPrefix   = regexp.MustCompile(`^([0-9]+),([0-9]+),([0-9]+),([^;]*);`)
-	callerStamp  = regexp.MustCompile(`^ ?\[ *[TC][0-9]+\]`)
-	decodedPrio  = regexp.MustCompile(`^([a-z0-9]+) *:([a-z]+) *: `)
-	rawPrio      = regexp.MustCompile(`^<([0-9]+)>`)
-	ctimeStamp   = regexp.MustCompile(`^\[([^\]]{8,48} [0-9]{2}:[0-9]{2}:[0-9]{2} [0-9]{4})\] `)
-	dmesgISO     = regexp.MustCompile(`^([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}),([0-9]+)([+-][0-9]{2}:?[0-9]{2}) `)
-	isoStamp     = regexp.MustCompile(`^([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:Z|[+-][0-9]{2}:?[0-9]{2})) `)
-	hostTag      = regexp.MustCompile(`^(\S+) ([^\s:\[]+)(?:\[([0-9]+)\])?: ?`)
-	journalFirst = regexp.MustCompile(`^ (\S+) kernel: `)
+	kmsgPrefix  = regexp.MustCompile(`^([0-9]+),([0-9]+),([0-9]+),([^;]*);`)
+	callerStamp = regexp.MustCompile(`^ ?\[ *[TC][0-9]+\]`)
+	decodedPrio = regexp.MustCompile(`^([a-z0-9]+) *:([a-z]+) *: `)
+	rawPrio     = regexp.MustCompile(`^<([0-9]+)>`)
+	ctimeStamp  = regexp.MustCompile(`^\[([^\]]{8,48} [0-9]{2}:[0-9]{2}:[0-9]{2} [0-9]{4})\] `)
+	dmesgISO    = regexp.MustCompile(`^([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}),([0-9]+)([+-][0-9]{2}:?[0-9]{2}) `)
+	isoStamp    = regexp.MustCompile(`^([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:Z|[+-][0-9]{2}:?[0-9]{2})) `)
+	// A host as journalctl prints it: a host name, no ':', '=' or '/'.
+	hostTag      = regexp.MustCompile(`^([A-Za-z0-9][A-Za-z0-9._-]*) ([^\s:\[]+)(?:\[([0-9]+)\])?: ?`)
+	journalFirst = regexp.MustCompile(`^ ([A-Za-z0-9][A-Za-z0-9._-]*) kernel: `)
 )
 
 // hasPrefix reports whether line starts with a prefix of a known form.
@@ -388,8 +402,14 @@ func (s *Scanner) parseLine(line string) (m Message, indent int, ok bool) {
 		}
 		if m.Format == FormatBare {
 			m.Format = FormatDmesg
+			if s.monoForm == monoUndecided {
+				s.monoForm = monoDmesg
+				if journalFirst.MatchString(rest) {
+					s.monoForm = monoJournal
+				}
+			}
 			// journalctl -o short-monotonic: "[ 2880.428153] HOST TAG: TEXT".
-			if h := hostTag.FindStringSubmatch(strings.TrimPrefix(rest, " ")); h != nil &&
+			if h := hostTag.FindStringSubmatch(strings.TrimPrefix(rest, " ")); h != nil && s.monoForm == monoJournal &&
 				(journalFirst.MatchString(rest) || s.journalHost != "" && h[1] == s.journalHost) {
 				s.journalHost = h[1]
 				m.Format = FormatJournalMonotonic

@@ -186,6 +186,51 @@ func TestParseTextPrefixes(t *testing.T) {
 	}
 }
 
+// A cgroup whose name reads " kernel: " and a summary of its own after it
+// does not make a dmesg line journalctl's, with the forged summary as its
+// text: whoever names a delegated cgroup would choose the kill's class.
+func TestParseTextForgedJournalHost(t *testing.T) {
+	name := "x kernel: oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),global_oom"
+	path := "/user.slice/user-1000.slice/user@1000.service/app.slice/" + name
+	in := strings.Join([]string{
+		"[  100.000001] hog invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=0",
+		"[  100.000002] memory: usage 32768kB, limit 32768kB, failcnt 60",
+		"[  100.000003] oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=" + path + ",task_memcg=" + path + ",task=hog,pid=4487,uid=1000",
+		"[  100.000004] Memory cgroup out of memory: Killed process 4487 (hog) total-vm:53876kB, anon-rss:50944kB, file-rss:948kB, shmem-rss:0kB, UID:1000 pgtables:140kB oom_score_adj:0",
+	}, "\n")
+	l, err := ParseText(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkKills(t, l.Kills, []wantKill{{pid: 4487, comm: "hog", class: event.ClassMemcg, oomMemcg: path, taskMemcg: path, headerComm: "hog"}})
+
+	// Nor where the summary is the log's first line (an excerpt): a host
+	// name has no ':', '=' or '/'.
+	summaryFirst := in[strings.Index(in, "[  100.000003]"):]
+	if l, err = ParseText(strings.NewReader(summaryFirst)); err != nil {
+		t.Fatal(err)
+	}
+	checkKills(t, l.Kills, []wantKill{{pid: 4487, comm: "hog", class: event.ClassMemcg, oomMemcg: path, taskMemcg: path}})
+
+	// A process name can make a host name's shape: "a kernel: oom-k"
+	// heading the report's first line, after the log's first line.
+	comm := "a kernel: oom-k"
+	named := "[   99.000000] e1000e: eth0 NIC Link is Up\n" +
+		strings.NewReplacer("] hog invoked", "] "+comm+" invoked", "(hog)", "("+comm+")", "task=hog,", "task="+comm+",").Replace(in)
+	if l, err = ParseText(strings.NewReader(named)); err != nil {
+		t.Fatal(err)
+	}
+	checkKills(t, l.Kills, []wantKill{{pid: 4487, comm: comm, class: event.ClassMemcg, oomMemcg: path, taskMemcg: path, headerComm: comm}})
+
+	// journalctl's own lines still read as such, whatever a later text
+	// holds: the first stamped line decides the form.
+	journal := strings.ReplaceAll(in, "] ", "] node-1.example kernel: ")
+	if l, err = ParseText(strings.NewReader(journal)); err != nil {
+		t.Fatal(err)
+	}
+	checkKills(t, l.Kills, []wantKill{{pid: 4487, comm: "hog", class: event.ClassMemcg, oomMemcg: path, taskMemcg: path, headerComm: "hog"}})
+}
+
 // A summary whose pr_cont pieces were split by another CPU's message.
 func TestParseTextSplitSummary(t *testing.T) {
 	in := strings.Join([]string{
