@@ -106,6 +106,23 @@ func (m *Message) FromKernel() bool {
 	return true
 }
 
+// SaysKernel reports whether the line's own prefix says the message is the
+// kernel's: a kernel log's (dmesg, /dev/kmsg) that shows no other facility,
+// or a syslog or journal line of the kernel's. A line that says nothing
+// (a message alone) is not. Another program's lines, a kubelet's, are
+// looked for among the others only: a kernel line holds what its tasks and
+// cgroups are named, which anyone can make read like them.
+func (m *Message) SaysKernel() bool {
+	if m.Format == FormatBare {
+		return false
+	}
+	switch m.Format {
+	case FormatSyslog, FormatSyslogISO, FormatJournalMonotonic, FormatJournalJSON:
+		return m.Transport == "kernel" || m.Tag == "kernel" || m.Facility.OK && m.Facility.V == kernFacility
+	}
+	return m.FromKernel()
+}
+
 // Warning is a line that could not be read as its format says, or an OOM
 // report line that did not parse. Reading goes on after it.
 type Warning struct {

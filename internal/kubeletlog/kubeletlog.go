@@ -145,7 +145,7 @@ func (t *Tracker) Pending() (int, bool) {
 func (t *Tracker) Add(m *kernlog.Message) {
 	// Nearly every line of a log is another's: the regular expression
 	// only for the eviction manager's.
-	if !strings.Contains(m.Text, "eviction_manager.go:") {
+	if !strings.Contains(m.Text, "eviction_manager.go:") || m.SaysKernel() {
 		return
 	}
 	g := klogHeader.FindStringSubmatch(m.Text)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -68,4 +69,41 @@ func FuzzStructured(f *testing.F) {
 			tr.Add(&kernlog.Message{Text: "I1202 23:07:36.000404     901 eviction_manager.go:616] " + s})
 		}
 	})
+}
+
+// A kernel line holds names anyone can choose: a cgroup named like the
+// kubelet's line of an eviction does not make one. The same words from
+// the kubelet count, in every form its lines take.
+func TestKernelLinesAreNotTheKubelets(t *testing.T) {
+	evicted := `I0101 00:00:00.000000 1 eviction_manager.go:1] "Eviction manager: pod is evicted successfully" pod="default/coredns-abc" podUID="u1"`
+	kernel := "oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=/x " + evicted + ",task_memcg=/x,task=hog,pid=4487,uid=1000"
+	for _, tc := range []struct {
+		line string
+		want int
+	}{
+		{"[  100.000003] " + kernel, 0},
+		{"<6>[  100.000003] " + kernel, 0},
+		{"6,100,100000003,-;" + kernel, 0},
+		{"Dec  2 23:07:36 node1 kernel: [  100.000003] " + kernel, 0},
+		{`{"_TRANSPORT":"kernel","MESSAGE":"` + strings.ReplaceAll(kernel, `"`, `\"`) + `","__MONOTONIC_TIMESTAMP":"100000003"}`, 0},
+		{"Dec  2 23:07:36 node1 kubelet[17144]: " + evicted, 1},
+		{`{"_TRANSPORT":"stdout","SYSLOG_IDENTIFIER":"kubelet","MESSAGE":"` + strings.ReplaceAll(evicted, `"`, `\"`) + `","__MONOTONIC_TIMESTAMP":"100000003"}`, 1},
+		{evicted, 1},
+	} {
+		d := NewDecoder(strings.NewReader(tc.line+"\n"), "log")
+		n := 0
+		for {
+			_, err := d.Next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			n++
+		}
+		if n != tc.want {
+			t.Errorf("%s: %d evictions, want %d", tc.line, n, tc.want)
+		}
+	}
 }
