@@ -164,7 +164,7 @@ func ownerOf(info event.Owner) Owner {
 type Kill struct {
 	Capture       int          `json:"capture"` // index into Captures
 	Time          *time.Time   `json:"time,omitempty"`
-	KtimeNS       uint64       `json:"ktime_ns"`
+	KtimeNS       uint64       `json:"ktime_ns,omitempty"` // 0: the log did not say
 	Class         string       `json:"class"`
 	Mode          string       `json:"mode"`
 	Victim        Task         `json:"victim"`
@@ -459,10 +459,14 @@ func (a *Aggregator) addKill(ev *event.Event) {
 		return
 	}
 	count, total := a.cur.stall.sum(ev.KtimeNS)
+	ktime := ev.KtimeNS
+	if ev.Missing.Lacks(event.MissingKtime) {
+		ktime = 0
+	}
 	kill := Kill{
 		Capture: a.cur.index,
 		Time:    timeOf(ev),
-		KtimeNS: ev.KtimeNS,
+		KtimeNS: ktime,
 		Class:   k.Class.String(),
 		Mode:    k.Mode.String(),
 		Victim: Task{PID: k.Victim.PID, TGID: k.Victim.TGID, Comm: output.Escape(k.Victim.Comm),

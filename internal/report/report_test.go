@@ -288,7 +288,7 @@ func TestKillFromKernelLog(t *testing.T) {
 	e := kill(1, event.ClassMemcg)
 	e.OOMKill.Victim.TGID = 0
 	e.OOMKill.Victim.PID = 9467
-	e.Missing = event.MissingVictimTGID | event.MissingTrigger
+	e.Missing = event.MissingVictimTGID | event.MissingTrigger | event.MissingKtime
 	a.Add(&e)
 	withTrigger := kill(2, event.ClassMemcg)
 	withTrigger.OOMKill.Trigger = event.Task{PID: 87, Comm: "hog"}
@@ -303,7 +303,10 @@ func TestKillFromKernelLog(t *testing.T) {
 	if err := WriteJSON(&js, rep); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(text.String(), "  9467 app\\x0a  ") || strings.Contains(text.String(), " 0 app") {
+	// The first kill's log held no time: its time is left out, not boot+0.
+	if !strings.Contains(text.String(), "  9467 app\\x0a  ") || strings.Contains(text.String(), " 0 app") ||
+		!strings.Contains(text.String(), "\n  -        ") || strings.Contains(text.String(), "boot+0.000000s") ||
+		!strings.Contains(text.String(), "boot+2.000000s") {
 		t.Errorf("text report:\n%s", text.String())
 	}
 	var doc struct {
@@ -311,6 +314,7 @@ func TestKillFromKernelLog(t *testing.T) {
 			List []struct {
 				Victim  map[string]any
 				Trigger map[string]any
+				KtimeNS *uint64 `json:"ktime_ns"`
 			}
 		}
 	}
@@ -318,6 +322,9 @@ func TestKillFromKernelLog(t *testing.T) {
 		t.Fatalf("JSON report: %v\n%s", err, js.String())
 	}
 	first, second := doc.Kills.List[0], doc.Kills.List[1]
+	if first.KtimeNS != nil || second.KtimeNS == nil || *second.KtimeNS != 2e9 {
+		t.Errorf("ktime_ns: %v and %v, want none and 2000000000", first.KtimeNS, second.KtimeNS)
+	}
 	if _, has := first.Victim["tgid"]; has || first.Victim["pid"] != 9467.0 || first.Trigger != nil {
 		t.Errorf("first kill: victim %v, trigger %v; want pid 9467, no tgid, no trigger", first.Victim, first.Trigger)
 	}

@@ -191,10 +191,15 @@ func (t *textWriter) killsByOwner(opts TextOptions) {
 }
 
 // FormatTime is a wall-clock time when the log gives one, else the boot
-// time the kernel stamped.
+// time the kernel stamped, else "-": a kernel log whose lines carry no
+// time the tool can place (journalctl's default form has no year) leaves
+// both out, and no task runs at boot+0.
 func FormatTime(t *time.Time, ktime uint64) string {
-	if t != nil {
+	switch {
+	case t != nil:
 		return t.Format("2006-01-02 15:04:05.000")
+	case ktime == 0:
+		return "-"
 	}
 	return fmt.Sprintf("boot+%d.%06ds", ktime/1e9, ktime%1e9/1e3)
 }
