@@ -147,6 +147,12 @@ func (m *Metrics) Attached(mode event.Mode) {
 
 // Write counts one event.
 func (m *Metrics) Write(ev *event.Event) error {
+	if ev.Kind == event.KindOOMKill && ev.OOMKill.Replayed {
+		// A kill from before the agent started (--since-boot): the
+		// counters start with the agent, and counting it again after each
+		// restart would make every increase() see it anew.
+		return nil
+	}
 	now := m.now()
 	// Expire first, so that a new pod can take the place of a gone one.
 	m.killSeries.expire(now)

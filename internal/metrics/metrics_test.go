@@ -36,6 +36,10 @@ func TestKillsByPod(t *testing.T) {
 	exiting := podKill("a")
 	exiting.OOMKill.VictimExiting = true
 	m.Write(exiting)
+	// A kill from before the agent started, replayed from the kernel log.
+	replayed := podKill("b")
+	replayed.OOMKill.Replayed = true
+	m.Write(replayed)
 	m.Write(&event.Event{Kind: event.KindLost, Lost: event.Lost{Count: 3, Total: 3}})
 	// Then runs skipped, twice: each program's counter adds the runs
 	// since the event before, not the totals.
