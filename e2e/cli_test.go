@@ -80,6 +80,15 @@ func TestDemo(t *testing.T) {
 	}
 }
 
+// serve's interval is its own, 15 s by default, and -h says so: it said
+// 10 s, and rewrote a 10 s given to 15 s.
+func TestServeInterval(t *testing.T) {
+	stdout, stderr, _ := runBin(t, nil, "serve", "-h")
+	if help := stdout + stderr; !strings.Contains(help, "reclaim histograms and loss counts to the metrics (default 15s)") {
+		t.Errorf("serve -h:\n%s", help)
+	}
+}
+
 // In kmsg mode the demo has no kernel side to filter by cgroup: the kills
 // of another cgroup, going on all through it, are not the demo's.
 func TestDemoKmsgOnlyItsKill(t *testing.T) {
@@ -283,6 +292,7 @@ func TestUsageErrors(t *testing.T) {
 		{"trace", "--ring-buffer", "lots"},
 		{"trace", "--mode", "kmsg", "--ring-buffer", "8MiB"},
 		{"trace", "extra-argument"},
+		{"serve", "--interval", "0"},
 	} {
 		_, stderr, status := runBin(t, nil, args...)
 		if status == 0 || strings.Contains(stderr, "goroutine") || !strings.Contains(stderr, "oomtrace") {

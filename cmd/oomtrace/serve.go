@@ -18,9 +18,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, logg
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	var f traceFlags
 	f.register(fs)
+	// One reclaim_stats per typical scrape interval.
+	f.interval = 15 * time.Second
+	interval := fs.Lookup("interval")
+	interval.DefValue = f.interval.String()
+	interval.Usage = "how often to emit reclaim_stats and lost events, which bring the kernel's reclaim histograms and loss counts to the metrics"
 	listen := fs.String("listen", "127.0.0.1:9789", "address of /metrics, /healthz and /readyz (a non-loopback address exposes them beyond this host)")
 	webConfig := fs.String("web.config.file", "", "TLS and basic auth for every endpoint, in the web configuration format of Prometheus' exporters (tls_server_config, basic_auth_users with bcrypt hashes); read again for each connection")
-	printEvents := fs.Bool("print-events", false, "also write every event to stdout, in the --output format (JSON Lines for log shippers)")
+	printEvents := fs.Bool("print-events", false, "also write every event to stdout, in the --output format (--output json: JSON Lines for log shippers)")
 	maxOwners := fs.Int("max-series-owners", 1000, "distinct pods (and cgroups) with series of their own; the rest share the label "+metrics.Overflow)
 	expiry := fs.Duration("series-expiry", time.Hour, "delete the series of pods and cgroups not seen for this long")
 	memLimit := fs.Int64("memory-limit-mib", 128, "soft limit of the agent's heap, in MiB (as GOMEMLIMIT; the variable wins when set)")
@@ -39,8 +44,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, logg
 	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
 		debug.SetMemoryLimit(*memLimit << 20)
 	}
-	if f.interval == 10*time.Second {
-		f.interval = 15 * time.Second // one reclaim_stats per typical scrape interval
+	if f.interval == 0 {
+		// The interval is when the kernel's histograms, lost events and
+		// skipped runs reach the metrics: at exit only is never, here.
+		return fmt.Errorf("--interval must be above 0 in serve: reclaim histograms, lost events and skipped runs reach the metrics once each interval")
 	}
 	opts, err := f.options(stdout, logger)
 	if err != nil {
