@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -381,4 +382,41 @@ func peakRSS(t *testing.T, pid int) int64 {
 	}
 	t.Fatalf("no VmHWM in /proc/%d/status", pid)
 	return 0
+}
+
+// A reader of --print-events that goes away (a log shipper restarting)
+// ends the agent with an error that says so, not silently by SIGPIPE.
+func TestServeEventsReaderGone(t *testing.T) {
+	requireRoot(t)
+	ready := filepath.Join(t.TempDir(), "ready")
+	cmd := exec.Command(oomtraceBin, "serve", "--mode", modeUnderTest(), "--listen", freeAddr(t), "--ready-file", ready,
+		"--print-events", "--output", "json", "--events", "exit")
+	events, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer cmd.Process.Kill()
+	waitReady(t, ready, stderr.String)
+	events.Close()
+	// Deaths by SIGKILL are events the agent writes.
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); {
+		exec.Command("sh", "-c", "kill -9 $$").Run()
+		select {
+		case err := <-exited:
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(stderr.String(), "broken pipe") {
+				t.Fatalf("serve, its reader gone: %v, want exit status 1 naming the broken pipe; stderr:\n%s", err, stderr.String())
+			}
+			return
+		default:
+		}
+	}
+	t.Fatalf("serve still runs 20 s after the reader of its events went away; stderr:\n%s", stderr.String())
 }

@@ -7,7 +7,9 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 	"runtime/debug"
+	"syscall"
 	"time"
 
 	"github.com/oomtrace/oomtrace/internal/agent"
@@ -57,6 +59,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, logg
 		// The metrics count kills; what the kernel's report adds to one
 		// would be read for nothing.
 		opts.Sinks, opts.KernelReport = nil, false
+	}
+	if *printEvents {
+		// A reader of the events that goes away (a log shipper restarting)
+		// would end the agent with SIGPIPE, without a word: the write's
+		// error says what happened instead.
+		signal.Ignore(syscall.SIGPIPE)
 	}
 	m := metrics.New(metrics.Options{MaxOwners: *maxOwners, Expiry: *expiry, Version: version})
 	m.WatchAgent()
