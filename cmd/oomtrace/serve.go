@@ -28,7 +28,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, logg
 	listen := fs.String("listen", "127.0.0.1:9789", "address of /metrics, /healthz and /readyz (a non-loopback address exposes them beyond this host)")
 	webConfig := fs.String("web.config.file", "", "TLS and basic auth for every endpoint, in the web configuration format of Prometheus' exporters (tls_server_config, basic_auth_users with bcrypt hashes); read again for each connection")
 	printEvents := fs.Bool("print-events", false, "also write every event to stdout, in the --output format (--output json: JSON Lines for log shippers)")
-	maxOwners := fs.Int("max-series-owners", 1000, "distinct pods (and cgroups) with series of their own; the rest share the label "+metrics.Overflow)
+	maxOwners := fs.Int("max-series-owners", 1000, "distinct pods (and, outside pods, label sets; memory cgroups for memcg OOMs) with series of their own; the rest share the label "+metrics.Overflow)
 	expiry := fs.Duration("series-expiry", time.Hour, "delete the series of pods and cgroups not seen for this long")
 	memLimit := fs.Int64("memory-limit-mib", 128, "soft limit of the agent's heap, in MiB (as GOMEMLIMIT; the variable wins when set)")
 	fs.Usage = func() {

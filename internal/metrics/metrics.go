@@ -166,9 +166,13 @@ func (m *Metrics) Write(ev *event.Event) error {
 		}
 		c := ev.OOMKill.Victim.Cgroup.Owner
 		labels := []string{ev.OOMKill.Class.String(), labelValue(c.Namespace), labelValue(c.PodName), labelValue(c.Name), labelValue(string(c.QoS))}
+		// A pod owns its series; the kills of no pod's share theirs, by
+		// class and whatever names they have, and take one slot for them:
+		// a slot per cgroup would let anyone who can create cgroups push
+		// the pods' kills into the overflow.
 		owner := c.PodUID
 		if owner == "" {
-			owner = ev.OOMKill.Victim.Cgroup.Path
+			owner = joinLabels(labels)
 		}
 		if m.killSeries.admit(owner, labels, now) {
 			m.kills.WithLabelValues(labels...).Inc()
@@ -233,12 +237,16 @@ func labelValue(s string) string {
 }
 
 // labelCap admits up to max owners (pods, cgroups) and remembers the label
-// sets each used, deleting them when the owner was not seen for expiry.
+// sets each used, deleting a label set's series when no owner that used it
+// was seen for expiry: owners share label sets (a pod created again under
+// its name, with a new UID), and one owner's going must not reset a
+// counter another still adds to.
 type labelCap struct {
 	mu     sync.Mutex
 	max    int
 	expiry time.Duration
 	owners map[string]*owner
+	users  map[string]int // how many owners use each label set, by its joined form
 	delete func(labels []string)
 	swept  time.Time
 }
@@ -249,7 +257,7 @@ type owner struct {
 }
 
 func newLabelCap(max int, expiry time.Duration, del func([]string)) *labelCap {
-	return &labelCap{max: max, expiry: expiry, owners: make(map[string]*owner), delete: del}
+	return &labelCap{max: max, expiry: expiry, owners: make(map[string]*owner), users: make(map[string]int), delete: del}
 }
 
 // admit reports whether owner may have series of its own, recording the
@@ -269,6 +277,7 @@ func (l *labelCap) admit(name string, labels []string, now time.Time) bool {
 	key := joinLabels(labels)
 	if _, ok := o.labels[key]; !ok {
 		o.labels[key] = append([]string(nil), labels...)
+		l.users[key]++
 	}
 	return true
 }
@@ -284,8 +293,11 @@ func (l *labelCap) expire(now time.Time) {
 	l.swept = now
 	for name, o := range l.owners {
 		if now.Sub(o.seen) >= l.expiry {
-			for _, labels := range o.labels {
-				l.delete(labels)
+			for key, labels := range o.labels {
+				if l.users[key]--; l.users[key] == 0 {
+					delete(l.users, key)
+					l.delete(labels)
+				}
 			}
 			delete(l.owners, name)
 		}

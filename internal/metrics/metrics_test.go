@@ -101,6 +101,66 @@ func TestCardinalityBounded(t *testing.T) {
 	}
 }
 
+// A label set several owners use keeps its series while one of them is
+// seen: a pod created again under its name, with a new UID, and the kills
+// of no pod's, which share one series by class.
+func TestSharedSeriesOutliveAnOwner(t *testing.T) {
+	m := New(Options{MaxOwners: 1000, Expiry: time.Hour})
+	now := time.Unix(1000, 0)
+	m.now = func() time.Time { return now }
+	again := func(uid string) *event.Event {
+		ev := podKill("web-0")
+		ev.OOMKill.Victim.Cgroup.Owner.PodUID = uid
+		return ev
+	}
+	plain := func(path string) *event.Event {
+		ev := &event.Event{Kind: event.KindOOMKill}
+		ev.OOMKill.Class = event.ClassMemcg
+		ev.OOMKill.Victim.Cgroup = event.Cgroup{Path: path}
+		return ev
+	}
+	m.Write(again("uid-1"))
+	m.Write(plain("/system.slice/a.service"))
+	now = now.Add(59 * time.Minute)
+	m.Write(again("uid-2"))
+	m.Write(plain("/system.slice/b.service"))
+	now = now.Add(2 * time.Minute) // uid-1 and a.service not seen for an hour
+	m.Write(again("uid-2"))
+	m.Write(plain("/system.slice/b.service"))
+	if v := testutil.ToFloat64(m.kills.WithLabelValues("memcg", "shop", "web-0", "api", "burstable")); v != 3 {
+		t.Errorf("web-0's kills: %v, want 3 (its first UID's expiry kept the series)", v)
+	}
+	if v := testutil.ToFloat64(m.kills.WithLabelValues("memcg", "", "", "", "")); v != 3 {
+		t.Errorf("kills of no pod's: %v, want 3", v)
+	}
+	// Once no owner is seen for the expiry time, the series go.
+	now = now.Add(2 * time.Hour)
+	m.Write(&event.Event{Kind: event.KindExit})
+	if n := testutil.CollectAndCount(m.kills); n != 0 {
+		t.Errorf("%d kill series two hours after the last kill, want 0", n)
+	}
+}
+
+// Kills of no pod's take one slot of the cap between them, whatever
+// cgroups they were in: creating cgroups does not push pods' kills into
+// the overflow.
+func TestPlainCgroupsShareASlot(t *testing.T) {
+	m := New(Options{MaxOwners: 2, Expiry: time.Hour})
+	for i := range 10 {
+		ev := &event.Event{Kind: event.KindOOMKill}
+		ev.OOMKill.Class = event.ClassMemcg
+		ev.OOMKill.Victim.Cgroup = event.Cgroup{Path: fmt.Sprintf("/user.slice/run-r%d.scope", i)}
+		m.Write(ev)
+	}
+	m.Write(podKill("api"))
+	if v := testutil.ToFloat64(m.kills.WithLabelValues("memcg", "shop", "api", "api", "burstable")); v != 1 {
+		t.Errorf("pod api's own series: %v, want 1", v)
+	}
+	if v := testutil.ToFloat64(m.kills.WithLabelValues("memcg", Overflow, Overflow, Overflow, Overflow)); v != 0 {
+		t.Errorf("overflow: %v, want 0", v)
+	}
+}
+
 // The kernel's log2 buckets become a Prometheus histogram: bucket i (of
 // [2^i, 2^(i+1)) µs) counts below le=2^(i+1) µs, cumulatively.
 func TestReclaimHistogram(t *testing.T) {
