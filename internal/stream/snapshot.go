@@ -38,6 +38,12 @@ func take(r *memstate.Reader, h memcg.Hierarchy, oom *event.Cgroup) event.Snapsh
 	if !oom.Valid() {
 		return r.Read(ctx, "", 0)
 	}
+	if oom.Truncated {
+		// The directory at a cut path is another cgroup's, or none: the
+		// cgroup was not removed, its files cannot be found.
+		return event.Snapshot{Status: event.SnapshotFailed, Version: h.Version,
+			Reason: "its path was not captured whole (deeper than 16 levels, or longer than oomtrace keeps), so its files cannot be found"}
+	}
 	dir, err := h.Dir(oom.Path)
 	if err != nil {
 		return r.Read(ctx, "", 0)

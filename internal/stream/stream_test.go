@@ -20,6 +20,7 @@ import (
 	"github.com/oomtrace/oomtrace/internal/event"
 	"github.com/oomtrace/oomtrace/internal/filter"
 	"github.com/oomtrace/oomtrace/internal/memcg"
+	"github.com/oomtrace/oomtrace/internal/memstate"
 	"github.com/oomtrace/oomtrace/internal/pipeline"
 	"github.com/oomtrace/oomtrace/internal/tracer"
 )
@@ -697,5 +698,29 @@ func TestKernelLogCannot(t *testing.T) {
 		if got := kernelLogCannot(tc.cfg); !slices.Equal(got, tc.want) {
 			t.Errorf("%+v: %q, want %q", tc.cfg, got, tc.want)
 		}
+	}
+}
+
+// A kill's OOM cgroup whose path was cut is not read at the cut path,
+// which holds another cgroup or none, and is not called removed: its
+// snapshot says why it could not be read.
+func TestSnapshotOfACutPath(t *testing.T) {
+	mnt := t.TempDir()
+	for _, dir := range []string{"l5/l6", "deep/l1"} {
+		if err := os.MkdirAll(filepath.Join(mnt, dir), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := memcg.Hierarchy{Version: 1, Mountpoint: mnt, Root: "/"}
+	r := memstate.NewReader(h.Version, "")
+	for _, path := range []string{"l5/l6", "/deep/l1"} {
+		snap := take(r, h, &event.Cgroup{Path: path, ID: 12345, Truncated: true})
+		if snap.Status != event.SnapshotFailed || !strings.Contains(snap.Reason, "not captured whole") {
+			t.Errorf("snapshot of the cut path %q: %v %q", path, snap.Status, snap.Reason)
+		}
+	}
+	// The same path not cut is looked up, and found gone.
+	if snap := take(r, h, &event.Cgroup{Path: "/deep/l1", ID: 12345}); snap.Status != event.SnapshotRemoved {
+		t.Errorf("snapshot of a cgroup whose directory is another's: %v", snap.Status)
 	}
 }
