@@ -328,11 +328,14 @@ type Item struct {
 // after their victims were reaped or enough of the log passed for the
 // oom_reaper to have reported (10 s, or 1,000 messages), or at Flush.
 type Assembler struct {
-	cur       *Report
-	mode      bodyMode
-	unrelated int // messages since cur's last victim that were not its
-	fragment  string
-	fragAt    Stamp
+	cur  *Report
+	mode bodyMode
+	// statsBlock is what the "Memory cgroup stats" lines being read go
+	// to: cur's MemcgStats, or nowhere for a cgroup's after the first.
+	statsBlock *MemcgStats
+	unrelated  int // messages since cur's last victim that were not its
+	fragment   string
+	fragAt     Stamp
 	// summaryText is cur's summary kept unparsed until its victim's name
 	// is known.
 	summaryText string
@@ -768,7 +771,15 @@ func splitLimitOf(s string) (task, limit string) {
 func (a *Assembler) stats(rest string) {
 	r := a.cur
 	st := &MemcgStats{Stats: map[string]uint64{}}
-	r.MemcgStats = st
+	// Kernels up to 5.x on cgroup v1 print a line for each cgroup of the
+	// OOM one's subtree, the OOM one first, each with its own pages only
+	// (a pod's cgroup holds none of its containers'): the report's stats
+	// are their sum, under the OOM cgroup's name.
+	first := r.MemcgStats
+	if first == nil {
+		r.MemcgStats = st
+	}
+	a.statsBlock = st
 	if strings.HasSuffix(rest, ":") {
 		st.Memcg = rest[:len(rest)-1]
 		a.mode = bodyStats
@@ -794,6 +805,9 @@ func (a *Assembler) stats(rest string) {
 				}
 				st.add(g[1], v)
 			}
+			if first != nil && event.PathWithin(st.Memcg, first.Memcg) {
+				first.sum(st)
+			}
 			return
 		}
 	}
@@ -806,9 +820,19 @@ func (st *MemcgStats) add(name string, v uint64) {
 	}
 }
 
+// sum adds below's values to st's: those of a cgroup below st's.
+func (st *MemcgStats) sum(below *MemcgStats) {
+	for _, name := range below.Order {
+		if _, ok := st.Stats[name]; ok {
+			st.Stats[name] += below.Stats[name]
+		} else {
+			st.add(name, below.Stats[name])
+		}
+	}
+}
+
 // modeLine reads a line of the multi-line part begun last.
 func (a *Assembler) modeLine(text string) bool {
-	r := a.cur
 	switch a.mode {
 	case bodyStats:
 		if strings.Contains(text, "\n") {
@@ -823,7 +847,7 @@ func (a *Assembler) modeLine(text string) bool {
 		}
 		v, err := strconv.ParseUint(g[2], 10, 64)
 		if err == nil {
-			r.MemcgStats.add(g[1], v)
+			a.statsBlock.add(g[1], v)
 		}
 		return true
 	case bodyMemInfo:

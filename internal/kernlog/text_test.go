@@ -247,6 +247,35 @@ func TestParseTextSplitSummary(t *testing.T) {
 	checkKills(t, l.Kills, []wantKill{{pid: 42, comm: "hog", class: event.ClassMemcg, oomMemcg: "/t", taskMemcg: "/t/c"}})
 }
 
+// Kernels up to 5.x on cgroup v1 print the stats of each cgroup of the
+// OOM cgroup's subtree, each its own pages only: a pod's limit over its
+// containers' memory. The report's are their sum, named by the OOM cgroup.
+func TestParseTextSubtreeStats(t *testing.T) {
+	pod := "/kubepods/burstable/poddfc7f441"
+	in := strings.Join([]string{
+		"[65267.036900] nginx invoked oom-killer: gfp_mask=0x6000c0(GFP_KERNEL), nodemask=(null), order=0, oom_score_adj=994",
+		"[65267.037090] Task in " + pod + "/c0ffee killed as a result of limit of " + pod,
+		"[65267.037095] memory: usage 20480kB, limit 20480kB, failcnt 812",
+		"[65267.037101] Memory cgroup stats for " + pod + ": cache:0KB rss:0KB shmem:0KB",
+		"[65267.037104] Memory cgroup stats for " + pod + "/c0ffee: cache:100KB rss:19100KB shmem:0KB mapped_file:4KB",
+		"[65267.037106] Memory cgroup stats for " + pod + "/2933ad: cache:0KB rss:400KB shmem:0KB",
+		"[65267.037106] Memory cgroup stats for /elsewhere: cache:0KB rss:9999KB shmem:0KB",
+		"[65267.037200] Memory cgroup out of memory: Kill process 4242 (nginx) score 1000 or sacrifice child",
+		"[65267.037300] Killed process 4242 (nginx) total-vm:120000kB, anon-rss:19100kB, file-rss:0kB, shmem-rss:0kB",
+	}, "\n")
+	l, err := ParseText(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(l.Reports) != 1 {
+		t.Fatalf("%d reports", len(l.Reports))
+	}
+	st := l.Reports[0].MemcgStats
+	if st == nil || st.Memcg != pod || st.Stats["rss"] != 19500*1024 || st.Stats["cache"] != 100*1024 || st.Stats["mapped_file"] != 4*1024 {
+		t.Errorf("stats %+v, want the pod's subtree summed: rss 19500 KiB, cache 100 KiB, mapped_file 4 KiB", st)
+	}
+}
+
 func TestParseTextIncompleteReports(t *testing.T) {
 	killed := func(pid string) string {
 		return "Memory cgroup out of memory: Killed process " + pid + " (hog) total-vm:1kB, anon-rss:2kB, file-rss:3kB, shmem-rss:0kB, UID:0 pgtables:4kB oom_score_adj:0"
