@@ -3,6 +3,7 @@ package kernlog
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -463,6 +464,26 @@ func (a *Assembler) closeCur() {
 	a.queue = append(a.queue, queued{item: Item{Report: r}, closedAt: r.End.Mono})
 }
 
+// groupGap is the most a memory.oom.group kill follows the one before it:
+// the kernel kills the group's tasks in one go, right after its victim.
+const groupGap = time.Second
+
+// groupMember reports whether k, a kill read after r's, is one more task
+// of the memory.oom.group r names: killed right after the one before, and
+// in the report's task table where the log printed one. A later kill
+// whose report the kernel held back (it prints ten in five seconds) is
+// another OOM's.
+func groupMember(r *Report, k *Killed) bool {
+	last := r.Victims[len(r.Victims)-1].At
+	if k.At.Mono.OK && last.Mono.OK && k.At.Mono.V-last.Mono.V > groupGap {
+		return false
+	}
+	if t := r.Tasks; t != nil && len(t.Rows) > 0 {
+		return slices.ContainsFunc(t.Rows, func(row TaskRow) bool { return row.PID == k.PID || row.TGID == k.PID })
+	}
+	return true
+}
+
 // summarize parses the summary line read so far, if any, into r.Summary.
 func (a *Assembler) summarize(r *Report) error {
 	if a.summaryText == "" {
@@ -575,7 +596,7 @@ func (a *Assembler) reportLine(text string, at Stamp) bool {
 		}
 		k.At = at
 		r := a.cur
-		if r == nil || r.Skipped != nil || len(r.Victims) > 0 && !r.Group.OK {
+		if r == nil || r.Skipped != nil || len(r.Victims) > 0 && !(r.Group.OK && groupMember(r, &k)) {
 			r = a.open(at)
 		}
 		r.Victims = append(r.Victims, k)

@@ -1,6 +1,7 @@
 package kernlog
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -245,6 +246,39 @@ func TestParseTextSplitSummary(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkKills(t, l.Kills, []wantKill{{pid: 42, comm: "hog", class: event.ClassMemcg, oomMemcg: "/t", taskMemcg: "/t/c"}})
+}
+
+// A kill whose report the kernel held back, after a memory.oom.group's
+// kills, is another OOM's: not one more of the group, whether it comes
+// later than the group's kills or names a task the report's table has not.
+func TestParseTextKillAfterGroup(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "testdata", "kernlog", "6.12-v2-oom-group.dmesg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	killed := func(stamp string, pid int) string {
+		return fmt.Sprintf("[%s] Memory cgroup out of memory: Killed process %d (postgres) total-vm:2000000kB, anon-rss:500000kB, file-rss:2136kB, shmem-rss:0kB, UID:999 pgtables:1000kB oom_score_adj:0\n", stamp, pid)
+	}
+	for name, extra := range map[string]string{
+		"two seconds later":              killed("   43.100000", 300),
+		"not in the table":               killed("   41.203800", 300),
+		"in the table, two seconds late": killed("   43.100000", 129),
+	} {
+		l, err := ParseText(strings.NewReader(string(data) + extra))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range l.Reports {
+			for _, v := range r.Victims {
+				if v.Comm == "postgres" && r.Group.OK {
+					t.Errorf("%s: the kill of pid %d was taken for one of memory.oom.group %s's", name, v.PID, r.Group.V)
+				}
+			}
+		}
+		if len(l.Kills) != 5 {
+			t.Errorf("%s: %d kills, want the group's 4 and the later one", name, len(l.Kills))
+		}
+	}
 }
 
 // Kernels up to 5.x on cgroup v1 print the stats of each cgroup of the
