@@ -25,6 +25,8 @@ func FuzzDecoder(f *testing.F) {
 		}
 		f.Add(b)
 	}
+	f.Add([]byte("<4>1 2026-12-02T23:07:36Z node1 kernel - - [a b=\"c\"] [ 1.000000] hog invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0\n" +
+		"<4>Dec  2 23:07:36 node1 kernel: memory: usage 32768kB, limit 32768kB, failcnt 60\n"))
 	f.Add([]byte("\x1f\x8b\x08\x00"))
 	f.Add([]byte("{\"MESSAGE\":[1,2,300],\"_TRANSPORT\":\"kernel\"}\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {

@@ -402,6 +402,9 @@ func (s *Scanner) parseLine(line string) (m Message, indent int, ok bool) {
 		}
 	} else if g := findRawPrio(rest); g != nil {
 		if p, err := strconv.Atoi(g[1]); err == nil && p < 1<<10 {
+			if sm, indent, ok := s.parsePrioSyslog(rest[len(g[0]):], p); ok {
+				return sm, indent + len(g[0]), true
+			}
 			m.Format, m.Level = FormatDmesgRaw, some(p&7)
 			// util-linux dmesg -r prints the level alone for kernel
 			// messages; a facility above 0 is shown, 0 is not proof.
@@ -507,6 +510,54 @@ func (s *Scanner) parseLine(line string) (m Message, indent int, ok bool) {
 	}
 	m.Text = line
 	return m, 0, true
+}
+
+// rfc5424Header is what follows the PRI of an RFC 5424 line: VERSION,
+// TIMESTAMP, HOSTNAME, APP-NAME, PROCID, MSGID and STRUCTURED-DATA.
+var rfc5424Header = regexp.MustCompile(`^1 (\S+) (\S+) (\S+) (\S+) \S+ (?:-|(?:\[(?:[^\]\\]|\\.)*\])+)(?: |$)`)
+
+// parsePrioSyslog reads rest, a line after its <PRI>, as a syslog line
+// where it is one: RFC 5424, or RFC 3164 as syslog daemons send and some
+// store it ("<4>Dec  2 23:07:36 HOST TAG: TEXT"). Not the <PRI> of
+// dmesg -r, which a monotonic stamp or the text follows.
+func (s *Scanner) parsePrioSyslog(rest string, prio int) (m Message, indent int, ok bool) {
+	if g := rfc5424Header.FindStringSubmatch(rest); g != nil {
+		m.Format, m.Host, m.Tag = FormatSyslogISO, nilValue(g[2]), nilValue(g[3])
+		if stamp := nilValue(g[1]); stamp != "" {
+			m.TimeText = stamp
+			if t, err := time.Parse(time.RFC3339Nano, stamp); err == nil {
+				m.Wall = some(t)
+			}
+		}
+		if pid, err := strconv.Atoi(g[4]); err == nil {
+			m.TagPID = some(pid)
+		}
+		text := strings.TrimPrefix(rest[len(g[0]):], "\ufeff")
+		// rsyslog's imklog keeps the kernel's time since boot in the text.
+		if sec, frac, n := matchMono(text); n > 0 {
+			m.Mono = parseMono(sec, frac)
+			text = strings.TrimPrefix(text[n:], " ")
+		}
+		m.Text = text
+		indent = len(rest) - len(text)
+	} else if matchSyslogStamp(rest) > 0 || findISO(rest) != nil {
+		if m, indent, ok = s.parseLine(rest); !ok || m.Format != FormatSyslog && m.Format != FormatSyslogISO {
+			return Message{}, 0, false
+		}
+	} else {
+		return Message{}, 0, false
+	}
+	// A syslog PRI names the facility, the kernel's (0) included.
+	m.Facility, m.Level = some(prio>>3), some(prio&7)
+	return m, indent, true
+}
+
+// nilValue is an RFC 5424 header field, "" for its NILVALUE "-".
+func nilValue(field string) string {
+	if field == "-" {
+		return ""
+	}
+	return field
 }
 
 func fixZone(z string) string {

@@ -232,6 +232,50 @@ func TestParseTextForgedJournalHost(t *testing.T) {
 	checkKills(t, l.Kills, []wantKill{{pid: 4487, comm: "hog", class: event.ClassMemcg, oomMemcg: path, taskMemcg: path, headerComm: "hog"}})
 }
 
+// Syslog lines with their <PRI>, as RFC 5424 writes them and as daemons
+// send RFC 3164 ones: the header and the host are not part of the text,
+// and the PRI's facility says whose the line is.
+func TestParseTextPrioSyslog(t *testing.T) {
+	report := []string{
+		"klhog invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=0",
+		"memory: usage 32768kB, limit 32768kB, failcnt 60",
+		"oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=/klrec-memcg,task_memcg=/klrec-memcg,task=klhog,pid=14614,uid=0",
+		"Memory cgroup out of memory: Killed process 14614 (klhog) total-vm:35476kB, anon-rss:32768kB, file-rss:1536kB, shmem-rss:0kB, UID:0 pgtables:108kB oom_score_adj:0",
+	}
+	levels := []int{4, 6, 6, 3}
+	want := []wantKill{{pid: 14614, comm: "klhog", class: event.ClassMemcg, oomMemcg: "/klrec-memcg", taskMemcg: "/klrec-memcg", headerComm: "klhog"}}
+	for name, line := range map[string]func(prio int, text string) string{
+		"RFC 5424": func(prio int, text string) string {
+			return fmt.Sprintf("<%d>1 2026-12-02T23:07:36.123456+00:00 node1 kernel - - - %s", prio, text)
+		},
+		"RFC 5424 with structured data and imklog's time": func(prio int, text string) string {
+			return fmt.Sprintf(`<%d>1 2026-12-02T23:07:36Z node1 kernel - - [meta sequenceId="1"] [ 2403.516521] %s`, prio, text)
+		},
+		"RFC 3164 with its PRI": func(prio int, text string) string {
+			return fmt.Sprintf("<%d>Dec  2 23:07:36 node1 kernel: %s", prio, text)
+		},
+	} {
+		var lines []string
+		for i, text := range report {
+			lines = append(lines, line(levels[i], text))
+		}
+		l, err := ParseText(strings.NewReader(strings.Join(lines, "\n")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Run(name, func(t *testing.T) { checkKills(t, l.Kills, want) })
+		// The same lines from a program's facility (user, 1) are not the
+		// kernel's.
+		lines = lines[:0]
+		for i, text := range report {
+			lines = append(lines, line(8+levels[i], text))
+		}
+		if l, _ = ParseText(strings.NewReader(strings.Join(lines, "\n"))); len(l.Kills) != 0 {
+			t.Errorf("%s: a program's lines taken for the kernel's: %+v", name, l.Kills)
+		}
+	}
+}
+
 // A summary whose pr_cont pieces were split by another CPU's message.
 func TestParseTextSplitSummary(t *testing.T) {
 	in := strings.Join([]string{
