@@ -42,7 +42,7 @@ func FromReason(r event.Reason, order int32, hasOrder bool) event.Class {
 		return event.ClassMemcg
 	case r == event.ReasonSystem && hasOrder && order == sysrqOrder:
 		return event.ClassSysrq
-	case r == event.ReasonSystem:
+	case r == event.ReasonSystem || r == event.ReasonAllocatingTask:
 		return event.ClassGlobal
 	}
 	return event.ClassUnknown

@@ -224,6 +224,10 @@ const (
 	ReasonUnseen Reason = iota // no report line said
 	ReasonMemcg                // "Memory cgroup out of memory": a memcg OOM
 	ReasonSystem               // "Out of memory": any other OOM
+	// "Out of memory (oom_kill_allocating_task)": any other OOM, where
+	// vm.oom_kill_allocating_task had the allocating task killed rather
+	// than a victim chosen by oom_score.
+	ReasonAllocatingTask
 )
 
 // NodeLimits are the limits on NUMA nodes of the task that ran into an OOM,

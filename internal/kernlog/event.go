@@ -351,6 +351,8 @@ func reasonOf(s string) event.Reason {
 	switch {
 	case s == ReasonMemcg:
 		return event.ReasonMemcg
+	case s == ReasonAllocatingTask:
+		return event.ReasonAllocatingTask
 	case strings.HasPrefix(s, ReasonGlobal):
 		return event.ReasonSystem
 	}

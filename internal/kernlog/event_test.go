@@ -1,6 +1,7 @@
 package kernlog
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -332,5 +333,20 @@ func TestEventsExiting(t *testing.T) {
 	k := events[0].OOMKill
 	if !k.VictimExiting || k.Victim.PID != 77 || k.Victim.HasMM || k.Victim.Cgroup.Path != "/a/b" {
 		t.Errorf("%+v", k)
+	}
+}
+
+// With vm.oom_kill_allocating_task the kernel kills the task that ran into
+// the OOM and says so before "Killed process": a global OOM, no victim
+// chosen by score.
+func TestEventsAllocatingTask(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "kernlog", "5.10-global.dmesg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = bytes.Replace(b, []byte("Out of memory: Killed process"), []byte("Out of memory (oom_kill_allocating_task): Killed process"), 1)
+	events := bytesEvents(t, b, "alloctask")
+	if len(events) != 1 || events[0].OOMKill.Reason != event.ReasonAllocatingTask || events[0].OOMKill.Class != event.ClassGlobal {
+		t.Fatalf("events %+v, want one global kill of the allocating task", events)
 	}
 }

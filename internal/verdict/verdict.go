@@ -131,9 +131,17 @@ func explainChosen(b *strings.Builder, k *event.OOMKill, hasAdj bool) {
 	default:
 		b.WriteString("OOM kill of unknown cause")
 	}
-	b.WriteString(", victim ")
-	b.WriteString(victim(k))
-	b.WriteString(" chosen by oom_score (")
+	if k.Reason == event.ReasonAllocatingTask {
+		// No score was compared: vm.oom_kill_allocating_task has the
+		// task that ran into the OOM killed.
+		b.WriteString(", the allocating task ")
+		b.WriteString(victim(k))
+		b.WriteString(" killed, as vm.oom_kill_allocating_task asks (")
+	} else {
+		b.WriteString(", victim ")
+		b.WriteString(victim(k))
+		b.WriteString(" chosen by oom_score (")
+	}
 	if hasAdj {
 		b.WriteString("adj ")
 		b.WriteString(strconv.Itoa(int(k.Victim.OOMScoreAdj)))

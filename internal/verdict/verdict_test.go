@@ -312,6 +312,13 @@ func cases() []verdictCase {
 	}}
 	add("global, from the kernel log, fragmented", kmsg, input{})
 
+	// vm.oom_kill_allocating_task: the task that ran into the OOM is
+	// killed, no score compared.
+	ev = kmsg
+	ev.OOMKill.Reason = event.ReasonAllocatingTask
+	ev.OOMKill.Victim.Task = event.Task{PID: 2001, TGID: 2000, Comm: "java"}
+	add("global, from the kernel log, allocating task killed", ev, input{})
+
 	ev = hog
 	ev.OOMKill.Mode = event.ModeKmsg
 	ev.OOMKill.OOMCgroup.UsageBytes, ev.OOMKill.OOMCgroup.LimitBytes = 20*mib, 32*mib
