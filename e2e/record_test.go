@@ -584,3 +584,23 @@ func allowSkipped(t *testing.T, path string) []string {
 	}
 	return []string{"--max-skipped-runs", strconv.FormatUint(n, 10)}
 }
+
+// A command that cannot be run gives the status a shell gives: 127 when it
+// is not found, 126 when it is found but cannot be run.
+func TestRecordCommandNotRun(t *testing.T) {
+	requireRoot(t)
+	dir := t.TempDir()
+	plain := filepath.Join(dir, "plain")
+	if err := os.WriteFile(plain, []byte("not a program\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for command, want := range map[string]int{
+		"oomtrace-no-such-command": 127, filepath.Join(dir, "missing"): 127,
+		plain: 126, dir: 126,
+	} {
+		_, stderr, status := runBin(t, nil, "record", "-o", filepath.Join(dir, "log"), "--", command)
+		if status != want || !strings.Contains(stderr, command) {
+			t.Errorf("record -- %s: status %d, want %d; stderr:\n%s", command, status, want, stderr)
+		}
+	}
+}

@@ -123,7 +123,13 @@ Flags:
 	rec := &recording{logger: logger, stderr: stderr, name: *out, format: format, command: command, duration: *duration}
 	if len(command) > 0 {
 		if rec.path, err = exec.LookPath(command[0]); err != nil {
-			return &exitError{status: 127, err: fmt.Errorf("record: %w", err)}
+			// As shells do: 127 for a command not found, 126 for one found
+			// that cannot be run (not executable, a directory).
+			status := 126
+			if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
+				status = 127
+			}
+			return &exitError{status: status, err: fmt.Errorf("record: %w", err)}
 		}
 		// The recorder lowers its own oom_score_adj once tracing starts.
 		if rec.adj, err = os.ReadFile("/proc/self/oom_score_adj"); err != nil {
