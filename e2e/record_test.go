@@ -292,27 +292,31 @@ func TestRecordSIGINTLosesNothing(t *testing.T) {
 // and record exits as the command did.
 func TestRecordSIGTERMStopsCommand(t *testing.T) {
 	requireRoot(t)
-	log := filepath.Join(t.TempDir(), "capture.log")
-	ready := filepath.Join(t.TempDir(), "ready")
-	cmd := exec.Command(oomtraceBin, "record", "--mode", modeUnderTest(), "--ready-file", ready, "-o", log, "--", "sleep", "60")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	// SIGHUP too: the terminal that started it closed. The log ends whole,
+	// and the command is not left running.
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGHUP} {
+		log := filepath.Join(t.TempDir(), "capture.log")
+		ready := filepath.Join(t.TempDir(), "ready")
+		cmd := exec.Command(oomtraceBin, "record", "--mode", modeUnderTest(), "--ready-file", ready, "-o", log, "--", "sleep", "60")
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer cmd.Process.Kill()
+		waitReady(t, ready, stderr.String)
+		time.Sleep(100 * time.Millisecond) // let the command start
+		if err := cmd.Process.Signal(sig); err != nil {
+			t.Fatal(err)
+		}
+		err := cmd.Wait()
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 128+int(syscall.SIGTERM) {
+			t.Fatalf("record after %v: %v, want exit status 143 as the SIGTERMed command\nstderr:\n%s", sig, err, stderr.String())
+		}
+		events, info := readLog(t, log)
+		checkComplete(t, events, info)
 	}
-	defer cmd.Process.Kill()
-	waitReady(t, ready, stderr.String)
-	time.Sleep(100 * time.Millisecond) // let the command start
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	err := cmd.Wait()
-	var exit *exec.ExitError
-	if !errors.As(err, &exit) || exit.ExitCode() != 128+int(syscall.SIGTERM) {
-		t.Fatalf("record: %v, want exit status 143 as the SIGTERMed command\nstderr:\n%s", err, stderr.String())
-	}
-	events, info := readLog(t, log)
-	checkComplete(t, events, info)
 }
 
 // --duration ends a recording, and the command it runs.

@@ -56,7 +56,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	// SIGHUP too: a terminal closed on trace or record ends them cleanly,
+	// their output whole, rather than in the middle of a line.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	// The first signal asks the command to finish what it holds; a second
 	// ends the process at once. Writing out can hang (a full pipe that

@@ -86,9 +86,9 @@ func runRecord(ctx context.Context, args []string, stderr io.Writer, logger *slo
 Trace like oomtrace trace and write the events to FILE as the kernel hands
 them over: the lines of the records drained together in one write, a kill's
 line at once. With a COMMAND, start it once tracing runs, record until it exits
-and exit with its status (128+N if signal N killed it); SIGINT or SIGTERM
-sends it SIGTERM, a second one SIGKILL. Without one, record until SIGINT,
-SIGTERM or --duration. Either way every event the kernel handed over is
+and exit with its status (128+N if signal N killed it); SIGINT, SIGTERM or
+SIGHUP sends it SIGTERM, a second one SIGKILL. Without one, record until
+SIGINT, SIGTERM, SIGHUP or --duration. Either way every event the kernel handed over is
 written, then an end line with the count of lost events. Every
 --sample-interval, sample events record the memory of the node and of the
 cgroups that matter: those watched, and those that events name as
@@ -284,13 +284,13 @@ func (r *recording) waitForStop(ctx context.Context, t *tracerRun) {
 }
 
 // runCommand runs the command until it exits and returns its exit status.
-// SIGINT, SIGTERM, --duration and a failing tracer send it SIGTERM; a
+// SIGINT, SIGTERM, SIGHUP, --duration and a failing tracer send it SIGTERM; a
 // second signal sends SIGKILL.
 func (r *recording) runCommand(t *tracerRun) (int, error) {
 	// Signals arrive here as well as at the context main set up, which
 	// this mode leaves alone: the recording goes on until the command ends.
 	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
 
 	cmd := &exec.Cmd{
