@@ -189,6 +189,28 @@ func TestDoctorAgreesWithTrace(t *testing.T) {
 	}
 }
 
+// Without the privileges BPF needs, doctor says what trace does: auto
+// falls back to the kernel log, which root still reads.
+func TestDoctorWithoutBPF(t *testing.T) {
+	requireRoot(t)
+	setpriv := requireTool(t, "setpriv", "util-linux")
+	noBPF := []string{"--bounding-set=-bpf,-perfmon,-sys_admin", oomtraceBin}
+	out, err := exec.Command(setpriv, append(noBPF, "doctor")...).CombinedOutput()
+	if err != nil || !regexp.MustCompile(`(?m)^auto mode: kmsg, because no BPF mode loads`).Match(out) {
+		t.Errorf("doctor without CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN: %v\n%s", err, out)
+	}
+	ready := filepath.Join(t.TempDir(), "ready")
+	cmd := exec.Command(setpriv, append(noBPF, "trace", "--ready-file", ready)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if !waitReadyOrExit(cmd, ready) || !strings.Contains(stderr.String(), "mode=kmsg") {
+		t.Errorf("trace without them did not attach in kmsg mode:\n%s", stderr.String())
+	}
+}
+
 // waitReadyOrExit reports whether the tracer got attached; it stops it.
 // It looks every 20 ms, as startTracer does: a loop that never sleeps
 // takes a CPU from the tracer it waits for (one of two in the vmtest
