@@ -607,6 +607,39 @@ func TestCRLFLineEnds(t *testing.T) {
 	}
 }
 
+// A hole of NUL bytes (logrotate's copytruncate, the writer going on at
+// its offset) is no line: a log after one reads whole, with a warning,
+// however long the hole, and a capture too.
+func TestNULHole(t *testing.T) {
+	kernel, err := os.ReadFile(filepath.Join("..", "..", "testdata", "kernlog", "5.10-global.dmesg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	capture, err := os.ReadFile(writeLog(t, output.Text, testEvents()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range map[string]struct {
+		log    []byte
+		format Format
+		events int
+	}{
+		"kernel log": {kernel, FormatSystemLog, 1},
+		"capture":    {capture, FormatText, 3},
+	} {
+		for _, hole := range []int{30_000, 3 * MaxLineBytes} {
+			got, info, err := readAll("x.log", append(make([]byte, hole), tc.log...))
+			if err != nil || info.Format != tc.format || len(got) != tc.events {
+				t.Errorf("%s after a hole of %d NUL bytes: %d events, format %v, %v", name, hole, len(got), info.Format, err)
+				continue
+			}
+			if len(info.Warnings) == 0 || !strings.Contains(info.Warnings[0], fmt.Sprintf("%d NUL bytes before the line left out", hole)) {
+				t.Errorf("%s after a hole of %d NUL bytes: warnings %q", name, hole, info.Warnings)
+			}
+		}
+	}
+}
+
 // The first line of a kernel log is read like every other, though the
 // reader looks past it to tell the format: here it is the head of the
 // OOM report, which names the task that triggered the kill.

@@ -222,8 +222,20 @@ func Open(name string) (io.ReadCloser, string, error) {
 // left out, with a warning.
 func (r *Reader) readLine() ([]byte, error) {
 	r.long = r.long[:0]
+	holed := 0 // NUL bytes before the line
 	for {
 		chunk, err := r.br.ReadSlice('\n')
+		if len(r.long) == 0 && len(chunk) > 0 && chunk[0] == 0 {
+			// A hole of NUL bytes, as logrotate's copytruncate leaves
+			// where the writer went on at its offset: no line of the log.
+			rest := bytes.TrimLeft(chunk, "\x00")
+			holed += len(chunk) - len(rest)
+			chunk = rest
+		}
+		if holed > 0 && (err == nil || !errors.Is(err, bufio.ErrBufferFull)) {
+			r.warn(r.info.Lines+1, fmt.Sprintf("%d NUL bytes before the line left out (a hole, as logrotate's copytruncate leaves)", holed))
+			holed = 0
+		}
 		switch {
 		case err == nil:
 			r.info.Lines++
