@@ -420,3 +420,22 @@ func TestServeEventsReaderGone(t *testing.T) {
 	}
 	t.Fatalf("serve still runs 20 s after the reader of its events went away; stderr:\n%s", stderr.String())
 }
+
+// Flags that shape the events printed say they do nothing without
+// --print-events, rather than being dropped without a word.
+func TestServeFlagsWithoutPrintEvents(t *testing.T) {
+	requireRoot(t)
+	ready := filepath.Join(t.TempDir(), "ready")
+	cmd := exec.Command(oomtraceBin, "serve", "--mode", modeUnderTest(), "--listen", freeAddr(t), "--ready-file", ready, "--stacks", "--output", "json")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if !waitReadyOrExit(cmd, ready) {
+		t.Fatalf("serve did not attach:\n%s", stderr.String())
+	}
+	if !strings.Contains(stderr.String(), `no effect without --print-events" flags="--output --stacks"`) {
+		t.Errorf("no word of the flags without effect:\n%s", stderr.String())
+	}
+}

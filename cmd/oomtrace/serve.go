@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 
@@ -55,16 +56,25 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, logg
 	if err != nil {
 		return err
 	}
-	if !*printEvents {
-		// The metrics count kills; what the kernel's report adds to one
-		// would be read for nothing.
-		opts.Sinks, opts.KernelReport = nil, false
-	}
 	if *printEvents {
 		// A reader of the events that goes away (a log shipper restarting)
 		// would end the agent with SIGPIPE, without a word: the write's
 		// error says what happened instead.
 		signal.Ignore(syscall.SIGPIPE)
+	} else {
+		// The metrics count kills; what the kernel's report adds to one
+		// would be read for nothing.
+		opts.Sinks, opts.KernelReport = nil, false
+		var unused []string
+		fs.Visit(func(fl *flag.Flag) {
+			switch fl.Name {
+			case "output", "stacks", "no-kernel-report":
+				unused = append(unused, "--"+fl.Name)
+			}
+		})
+		if len(unused) > 0 {
+			logger.Warn("these flags shape the events printed, and have no effect without --print-events", "flags", strings.Join(unused, " "))
+		}
 	}
 	m := metrics.New(metrics.Options{MaxOwners: *maxOwners, Expiry: *expiry, Version: version})
 	m.WatchAgent()
