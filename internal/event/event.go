@@ -292,6 +292,11 @@ type OOMKill struct {
 	// Replayed is true for a kill found in the kernel log from before
 	// tracing started (trace --since-boot), rather than seen as it happened.
 	Replayed bool
+	// LogTime is the time as a kernel log wrote it, where it gives no
+	// other that places the kill: a syslog or journalctl stamp without a
+	// year ("Dec  2 23:07:36"), dmesg -T's in a locale not read. It tells
+	// the kill from the others for whoever reads it.
+	LogTime string
 	// Group is the memory cgroup with memory.oom.group set whose tasks were
 	// killed together, this one among them (path only), where the source
 	// saw it: the kernel log says so.

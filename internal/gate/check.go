@@ -188,7 +188,7 @@ func killDetails(rep *report.Report, class *event.Class) []string {
 			where = ", oom cgroup " + k.OOMCgroup
 		}
 		details = append(details, fmt.Sprintf("%s: killed %d (%s), %s%s, in %s",
-			report.FormatTime(k.Time, k.KtimeNS), k.Victim.Process(), k.Victim.Comm, k.Class, where, rep.Captures[k.Capture].File))
+			k.When(), k.Victim.Process(), k.Victim.Comm, k.Class, where, rep.Captures[k.Capture].File))
 	}
 	total := rep.Kills.Total
 	if class != nil {

@@ -153,7 +153,7 @@ type killRow struct {
 
 func newKillRow(rep *report.Report, k report.Kill) killRow {
 	row := killRow{
-		Time:  report.FormatTime(k.Time, k.KtimeNS),
+		Time:  k.When(),
 		Class: k.Class, Victim: fmt.Sprintf("%d %s", k.Victim.Process(), k.Victim.Comm),
 		Owner: ownerText(k.Owner, k.Victim.Cgroup), OOMCgroup: orDash(k.OOMCgroup),
 		RSS: "-", Adj: fmt.Sprint(k.OOMScoreAdj), Stall: "-", Why: orDash(k.Why),

@@ -152,6 +152,8 @@ func (w *Writer) when(ev *event.Event) string {
 		return ev.Time.In(w.local).Format("2006-01-02 15:04:05")
 	case !ev.Missing.Lacks(event.MissingKtime):
 		return fmt.Sprintf("boot+%.3fs", float64(ev.KtimeNS)/1e9)
+	case ev.Kind == event.KindOOMKill && ev.OOMKill.LogTime != "":
+		return safe(ev.OOMKill.LogTime) + " (as logged)"
 	}
 	return "(time unknown)"
 }

@@ -23,6 +23,8 @@ func TestWriter(t *testing.T) {
 	member.OOMKill.Victim = event.Victim{Task: event.Task{PID: 128, Comm: "hog\n"}}
 	member.Missing = event.MissingKtime
 	member.Time = time.Time{}
+	// The time a log wrote without a year, the only one it gave.
+	member.OOMKill.LogTime = "Dec  2 23:07:36\x1b[2J"
 	docker := event.Event{Kind: event.KindOOMKill, KtimeNS: 5_500_000_000, Missing: event.MissingTask}
 	docker.OOMKill = event.OOMKill{Class: event.ClassGlobal, Replayed: true, Why: "with\x1b[31m a control byte",
 		Victim: event.Victim{Cgroup: event.Cgroup{Path: "/docker/x", Owner: event.Owner{Runtime: event.RuntimeDocker, ID: strings.Repeat("cd", 32)}}}}
@@ -53,7 +55,7 @@ func TestWriter(t *testing.T) {
     memory.oom.group of "/grp": every task in it is killed with it
     pod UID ` + podUID + `: kubectl get pods -A -o custom-columns=NAMESPACE:.metadata.namespace,NAME:.metadata.name,UID:.metadata.uid | grep ` + podUID + `
     container abababababab: crictl ps -a --id ` + strings.Repeat("ab", 32) + `
-(time unknown)    + killed with its memory.oom.group "/grp": "hog\n" (pid 128)
+Dec  2 23:07:36\x1b[2J (as logged)    + killed with its memory.oom.group "/grp": "hog\n" (pid 128)
 boot+5.500s  OOM kill  [global OOM, before tracing] with\x1b[31m a control byte
     docker ps -a --no-trunc --filter id=` + strings.Repeat("cd", 32) + `
     right after the kill: held\x1b[2J

@@ -147,6 +147,11 @@ func (r *Report) setTime(ev *event.Event, at Stamp, opts EventOptions) {
 		ev.Time = wall.V
 	case mono.OK && !opts.Boot.IsZero():
 		ev.Time = opts.Boot.Add(mono.V)
+	case !mono.OK && ev.Kind == event.KindOOMKill:
+		ev.OOMKill.LogTime = at.TimeText
+		if ev.OOMKill.LogTime == "" {
+			ev.OOMKill.LogTime = r.Start.TimeText
+		}
 	}
 }
 

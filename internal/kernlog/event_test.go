@@ -350,3 +350,23 @@ func TestEventsAllocatingTask(t *testing.T) {
 		t.Fatalf("events %+v, want one global kill of the allocating task", events)
 	}
 }
+
+// A log whose lines have no year and no time since boot (journalctl -k by
+// default) gives its kills no time, and the time as it wrote it.
+func TestEventsLogTime(t *testing.T) {
+	events := fileEvents(t, "6.18-v1-rec-memcg.journal-short")
+	if len(events) != 2 {
+		t.Fatalf("%d events", len(events))
+	}
+	for i, want := range []string{"Dec 02 23:07:03", "Dec 02 23:07:36"} {
+		if ev := events[i]; ev.OOMKill.LogTime != want || !ev.Time.IsZero() || !ev.Missing.Lacks(event.MissingKtime) {
+			t.Errorf("kill %d: log time %q, time %v, ktime missing %v; want %q and no other", i, ev.OOMKill.LogTime, ev.Time, ev.Missing.Lacks(event.MissingKtime), want)
+		}
+	}
+	// A log with a time since boot has its kills placed by it.
+	for _, ev := range fileEvents(t, "6.18-v1-rec-memcg.dmesg") {
+		if ev.OOMKill.LogTime != "" {
+			t.Errorf("a dmesg kill has a log time %q", ev.OOMKill.LogTime)
+		}
+	}
+}

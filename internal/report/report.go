@@ -165,6 +165,7 @@ type Kill struct {
 	Capture       int          `json:"capture"` // index into Captures
 	Time          *time.Time   `json:"time,omitempty"`
 	KtimeNS       uint64       `json:"ktime_ns,omitempty"` // 0: the log did not say
+	LogTime       string       `json:"log_time,omitempty"` // a kernel log's time without a year, where it gave no other
 	Class         string       `json:"class"`
 	Mode          string       `json:"mode"`
 	Victim        Task         `json:"victim"`
@@ -467,6 +468,7 @@ func (a *Aggregator) addKill(ev *event.Event) {
 		Capture: a.cur.index,
 		Time:    timeOf(ev),
 		KtimeNS: ktime,
+		LogTime: output.Escape(k.LogTime),
 		Class:   k.Class.String(),
 		Mode:    k.Mode.String(),
 		Victim: Task{PID: k.Victim.PID, TGID: k.Victim.TGID, Comm: output.Escape(k.Victim.Comm),

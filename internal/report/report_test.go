@@ -290,6 +290,11 @@ func TestKillFromKernelLog(t *testing.T) {
 	e.OOMKill.Victim.PID = 9467
 	e.Missing = event.MissingVictimTGID | event.MissingTrigger | event.MissingKtime
 	a.Add(&e)
+	// A log whose time has no year (journalctl -k by default).
+	noYear := kill(0, event.ClassMemcg)
+	noYear.Missing = event.MissingKtime
+	noYear.OOMKill.LogTime = "Dec 02 23:07:03"
+	a.Add(&noYear)
 	withTrigger := kill(2, event.ClassMemcg)
 	withTrigger.OOMKill.Trigger = event.Task{PID: 87, Comm: "hog"}
 	withTrigger.Missing = event.MissingTriggerTGID
@@ -306,7 +311,7 @@ func TestKillFromKernelLog(t *testing.T) {
 	// The first kill's log held no time: its time is left out, not boot+0.
 	if !strings.Contains(text.String(), "  9467 app\\x0a  ") || strings.Contains(text.String(), " 0 app") ||
 		!strings.Contains(text.String(), "\n  -        ") || strings.Contains(text.String(), "boot+0.000000s") ||
-		!strings.Contains(text.String(), "boot+2.000000s") {
+		!strings.Contains(text.String(), "boot+2.000000s") || !strings.Contains(text.String(), "\n  Dec 02 23:07:03 (as logged)  memcg") {
 		t.Errorf("text report:\n%s", text.String())
 	}
 	var doc struct {
@@ -318,10 +323,10 @@ func TestKillFromKernelLog(t *testing.T) {
 			}
 		}
 	}
-	if err := json.Unmarshal(js.Bytes(), &doc); err != nil || len(doc.Kills.List) != 2 {
+	if err := json.Unmarshal(js.Bytes(), &doc); err != nil || len(doc.Kills.List) != 3 || !strings.Contains(js.String(), `"log_time": "Dec 02 23:07:03"`) {
 		t.Fatalf("JSON report: %v\n%s", err, js.String())
 	}
-	first, second := doc.Kills.List[0], doc.Kills.List[1]
+	first, second := doc.Kills.List[0], doc.Kills.List[2]
 	if first.KtimeNS != nil || second.KtimeNS == nil || *second.KtimeNS != 2e9 {
 		t.Errorf("ktime_ns: %v and %v, want none and 2000000000", first.KtimeNS, second.KtimeNS)
 	}

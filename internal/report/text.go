@@ -144,7 +144,7 @@ func (t *textWriter) kills(opts TextOptions) {
 		if kill.StallBefore.Count > 0 {
 			stall = fmt.Sprintf("%d, %s", kill.StallBefore.Count, FormatDuration(kill.StallBefore.Total))
 		}
-		cells := []string{FormatTime(kill.Time, kill.KtimeNS), kill.Class,
+		cells := []string{kill.When(), kill.Class,
 			fmt.Sprintf("%d %s", kill.Victim.Process(), nameCell(kill.Victim.Comm)), nameCell(kill.OOMCgroup),
 			rss, fmt.Sprint(kill.OOMScoreAdj), stall}
 		if several {
@@ -188,6 +188,15 @@ func (t *textWriter) killsByOwner(opts TextOptions) {
 		fmt.Fprintf(t.w, "  ... and %d more\n", more)
 	}
 	fmt.Fprintln(t.w)
+}
+
+// When is FormatTime of the kill, or the time its log wrote without a
+// year where the log gave no other.
+func (k *Kill) When() string {
+	if k.Time == nil && k.KtimeNS == 0 && k.LogTime != "" {
+		return k.LogTime + " (as logged)"
+	}
+	return FormatTime(k.Time, k.KtimeNS)
 }
 
 // FormatTime is a wall-clock time when the log gives one, else the boot
