@@ -460,27 +460,46 @@ func TestReportWithoutKill(t *testing.T) {
 	if killed < 0 {
 		t.Fatal("the fixture has no Killed process line")
 	}
-	noKill := func(ws []Warning) (n, line int) {
+	count := func(ws []Warning, err error) (n, line int) {
 		for _, w := range ws {
-			if strings.Contains(w.Msg, ErrNoKill.Error()) {
+			if strings.Contains(w.Msg, err.Error()) {
 				n, line = n+1, w.Line
 			}
 		}
 		return n, line
 	}
+	cut := strings.Join(lines[:killed], "")
+	const (
+		noKillable = "[  968.942374] Out of memory and no killable processes...\n"
+		panicOOM   = "[  968.942374] Kernel panic - not syncing: Out of memory: compulsory panic_on_oom is enabled\n"
+		deadlocked = "[  968.942380] Kernel panic - not syncing: System is deadlocked on memory\n"
+	)
 	for _, tc := range []struct {
-		name     string
-		log      string
-		warnings int
+		name                      string
+		log                       string
+		noKill, nothing, panicked int
 	}{
-		{"whole", string(b), 0},
-		{"cut before the kill", strings.Join(lines[:killed], ""), 1},
-		{"no killable task", strings.Join(lines[:killed], "") + "[  968.942374] Out of memory and no killable processes...\n", 0},
+		{"whole", string(b), 0, 0, 0},
+		{"cut before the kill", cut, 1, 0, 0},
+		// A memory cgroup's OOM with nothing to kill: no panic, the
+		// allocation fails.
+		{"no killable task", cut + noKillable, 0, 1, 0},
+		{"panic_on_oom", cut + panicOOM, 0, 0, 1},
+		{"no killable task, and a panic", cut + noKillable + deadlocked, 0, 0, 1},
+		// A panic of another cause is not the OOM's.
+		{"another panic", cut + "[  968.942374] Kernel panic - not syncing: Attempted to kill init!\n", 1, 0, 0},
 	} {
 		items, ws := decodeBytes(t, []byte(tc.log), tc.name)
-		n, line := noKill(ws)
-		if n != tc.warnings || n > 0 && line != 1 {
-			t.Errorf("%s: %d warnings of a report without a kill (at line %d), want %d at line 1: %v", tc.name, n, line, tc.warnings, ws)
+		n, line := count(ws, ErrNoKill)
+		if n != tc.noKill || n > 0 && line != 1 {
+			t.Errorf("%s: %d warnings of a report without a kill (at line %d), want %d at line 1: %v", tc.name, n, line, tc.noKill, ws)
+		}
+		if n, _ := count(ws, ErrNothingKillable); n != tc.nothing {
+			t.Errorf("%s: %d warnings of nothing killable, want %d: %v", tc.name, n, tc.nothing, ws)
+		}
+		// The panic is the log's last line.
+		if n, line := count(ws, ErrOOMPanic); n != tc.panicked || n > 0 && line != strings.Count(tc.log, "\n") {
+			t.Errorf("%s: %d warnings of a panic (at line %d), want %d at the panic's line %d: %v", tc.name, n, line, tc.panicked, strings.Count(tc.log, "\n"), ws)
 		}
 		if kills := len(reports(items)); kills != 1 {
 			t.Errorf("%s: %d reports", tc.name, kills)

@@ -167,6 +167,16 @@ var ErrMalformed = errors.New("malformed OOM report line")
 // there, or ends there, and a kill may be missing from it.
 var ErrNoKill = errors.New(`OOM report without a kill: the log ends or was cut before its "Killed process" line`)
 
+// ErrOOMPanic is the warning about an OOM report the kernel followed with
+// a panic instead of a kill: vm.panic_on_oom, or no task it could kill in
+// a global OOM. The node went down; no task was killed.
+var ErrOOMPanic = errors.New("the kernel panicked on this OOM instead of killing a task: the node went down, and no kill is in the log")
+
+// ErrNothingKillable is the warning about an OOM report where the OOM
+// killer found no task it may kill, and the kernel did not panic (a memory
+// cgroup's OOM, sysrq-f): nothing was killed.
+var ErrNothingKillable = errors.New("the OOM killer found no task it could kill: nothing was killed")
+
 // maxCommText is the longest a task name can print: TASK_COMM_LEN-1 bytes,
 // each escaped as \xHH by dmesg at worst.
 const maxCommText = 4 * 15

@@ -67,6 +67,10 @@ type Report struct {
 	// NoKillable is set when the OOM killer found no task it may kill
 	// ("Out of memory and no killable processes...").
 	NoKillable bool
+	// Panic is the kernel's panic message right after the report, where
+	// it panicked rather than kill ("Out of memory: system-wide
+	// panic_on_oom is enabled", "System is deadlocked on memory").
+	Panic string
 	// Victims are the tasks killed, in log order: the chosen one first,
 	// then, with memory.oom.group, every task of Group.
 	Victims []Killed
@@ -304,6 +308,7 @@ var (
 	// noKillablePrefix starts the line of an OOM that found no task to
 	// kill (all unkillable, oom_score_adj -1000): no kill follows.
 	noKillablePrefix = "Out of memory and no killable processes"
+	panicPrefix      = "Kernel panic - not syncing: "
 	tasksStateLine   = "Tasks state (memory values in pages):"
 )
 
@@ -453,7 +458,13 @@ func (a *Assembler) closeCur() {
 	if err := a.summarize(r); err != nil {
 		a.warn(r.Start, a.summaryText, err)
 	}
-	if (r.Header != nil || r.Summary != nil) && len(r.Victims) == 0 && r.Skipped == nil && !r.NoKillable {
+	switch {
+	case len(r.Victims) > 0 || r.Skipped != nil:
+	case r.Panic != "":
+		a.warn(r.End, panicPrefix+r.Panic, ErrOOMPanic)
+	case r.NoKillable:
+		a.warn(r.End, noKillablePrefix, ErrNothingKillable)
+	case r.Header != nil || r.Summary != nil:
 		// The kernel logs a kill's "Killed process" line right after its
 		// report, and nothing stops it: a report without one is a log
 		// cut short, and a kill that may be missing.
@@ -553,6 +564,19 @@ func (a *Assembler) touch(at Stamp) {
 // reportLine handles the lines that start, end or join reports.
 func (a *Assembler) reportLine(text string, at Stamp) bool {
 	switch {
+	case strings.HasPrefix(text, panicPrefix):
+		// The kernel panics right after the report where vm.panic_on_oom
+		// asks it to, or where a global OOM found nothing to kill.
+		r := a.cur
+		why := text[len(panicPrefix):]
+		if r == nil || len(r.Victims) > 0 || r.Skipped != nil ||
+			!strings.HasPrefix(why, "Out of memory") && !strings.HasPrefix(why, "System is deadlocked on memory") {
+			return false
+		}
+		r.Panic = why
+		a.touch(at)
+		a.closeCur()
+		return true
 	case strings.HasPrefix(text, summaryPrefix):
 		if r := a.cur; r == nil || len(r.Victims) > 0 || a.summaryText != "" || r.Skipped != nil {
 			a.open(at)
