@@ -2,12 +2,13 @@ package kubeletlog
 
 import (
 	"errors"
-	"github.com/oomtrace/oomtrace/internal/kernlog"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/oomtrace/oomtrace/internal/kernlog"
 )
 
 func decode(t *testing.T, name string) []Eviction {
@@ -17,7 +18,12 @@ func decode(t *testing.T, name string) []Eviction {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	d := NewDecoder(f, name)
+	return decodeFrom(t, f, name)
+}
+
+func decodeFrom(t *testing.T, r io.Reader, name string) []Eviction {
+	t.Helper()
+	d := NewDecoder(r, name)
 	var evs []Eviction
 	for {
 		e, err := d.Next()
@@ -90,19 +96,7 @@ func TestKernelLinesAreNotTheKubelets(t *testing.T) {
 		{`{"_TRANSPORT":"stdout","SYSLOG_IDENTIFIER":"kubelet","MESSAGE":"` + strings.ReplaceAll(evicted, `"`, `\"`) + `","__MONOTONIC_TIMESTAMP":"100000003"}`, 1},
 		{evicted, 1},
 	} {
-		d := NewDecoder(strings.NewReader(tc.line+"\n"), "log")
-		n := 0
-		for {
-			_, err := d.Next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			n++
-		}
-		if n != tc.want {
+		if n := len(decodeFrom(t, strings.NewReader(tc.line+"\n"), "log")); n != tc.want {
 			t.Errorf("%s: %d evictions, want %d", tc.line, n, tc.want)
 		}
 	}
