@@ -608,3 +608,35 @@ func TestRecordCommandNotRun(t *testing.T) {
 		}
 	}
 }
+
+// Under nohup (SIGHUP ignored) a closed terminal does not end a
+// recording: SIGHUP stops oomtrace only where it would have killed it.
+func TestRecordUnderNohup(t *testing.T) {
+	requireRoot(t)
+	log := filepath.Join(t.TempDir(), "capture.log")
+	ready := filepath.Join(t.TempDir(), "ready")
+	cmd := exec.Command("sh", "-c", `trap "" HUP; exec "$0" "$@"`, oomtraceBin, "record", "--mode", modeUnderTest(), "--ready-file", ready, "-o", log, "--", "sleep", "60")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer cmd.Process.Kill()
+	waitReady(t, ready, stderr.String)
+	cmd.Process.Signal(syscall.SIGHUP)
+	select {
+	case err := <-exited:
+		t.Fatalf("record under nohup ended on SIGHUP: %v\n%s", err, stderr.String())
+	case <-time.After(500 * time.Millisecond):
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	err := <-exited
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 128+int(syscall.SIGTERM) {
+		t.Fatalf("record after SIGTERM: %v, want exit status 143\n%s", err, stderr.String())
+	}
+	events, info := readLog(t, log)
+	checkComplete(t, events, info)
+}

@@ -50,15 +50,25 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// stopSignals are the signals that stop a command cleanly: SIGINT,
+// SIGTERM, and SIGHUP, so that a terminal closed on trace or record ends
+// them with their output whole rather than in the middle of a line;
+// unless SIGHUP is ignored (nohup), which the command then leaves so.
+func stopSignals() []os.Signal {
+	sigs := []os.Signal{syscall.SIGINT, syscall.SIGTERM}
+	if !signal.Ignored(syscall.SIGHUP) {
+		sigs = append(sigs, syscall.SIGHUP)
+	}
+	return sigs
+}
+
 func run(args []string, stdout, stderr io.Writer) int {
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
-	// SIGHUP too: a terminal closed on trace or record ends them cleanly,
-	// their output whole, rather than in the middle of a line.
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	ctx, stop := signal.NotifyContext(context.Background(), stopSignals()...)
 	defer stop()
 	// The first signal asks the command to finish what it holds; a second
 	// ends the process at once. Writing out can hang (a full pipe that

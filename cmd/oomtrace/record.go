@@ -290,7 +290,7 @@ func (r *recording) runCommand(t *tracerRun) (int, error) {
 	// Signals arrive here as well as at the context main set up, which
 	// this mode leaves alone: the recording goes on until the command ends.
 	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	signal.Notify(sigs, stopSignals()...)
 	defer signal.Stop(sigs)
 
 	cmd := &exec.Cmd{

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -59,7 +60,7 @@ func Run(ctx context.Context, opts Options) error {
 	var attached, stopped atomic.Bool
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(opts.Metrics.Registry, promhttp.HandlerOpts{
-		MaxRequestsInFlight: clientLimits.scrapes, Timeout: clientLimits.request,
+		MaxRequestsInFlight: clientLimits.scrapes, Timeout: clientLimits.scrape,
 	}))
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
 		status(w, attached.Load(), "attached", "not attached yet")
@@ -107,27 +108,87 @@ func Run(ctx context.Context, opts Options) error {
 // limits bound what the metrics server's clients can hold of the agent, a
 // process with a memory limit of its own on a node where any pod may reach
 // its port: without them an idle keep-alive connection was kept forever,
-// each with a goroutine, buffers and a file descriptor.
+// each with a goroutine, buffers and a file descriptor. One client cannot
+// take every connection either, and so keep the kubelet's probes and
+// Prometheus out.
 type limits struct {
 	connections int // open at once; more wait to be accepted
+	perClient   int // open at once from one address; more are closed
 	scrapes     int // /metrics requests served at once; more get 503
 	// headers bounds the reading of a request's headers, request the
 	// reading of the whole request and the writing of its response, idle
-	// the wait for the next request on a kept-alive connection.
-	headers, request, idle time.Duration
+	// the wait for the next request on a kept-alive connection. A scrape
+	// gives up before its response's deadline, so that its 503 is written.
+	headers, request, scrape, idle time.Duration
 }
 
 // clientLimits leave room for several Prometheus servers, the kubelet's
-// probes and a person with curl, scraping as often as once a second.
-var clientLimits = limits{connections: 64, scrapes: 8, headers: 5 * time.Second, request: 30 * time.Second, idle: time.Minute}
+// probes and a person with curl, scraping as often as once a second; a
+// connection costs the agent some 20 KB.
+var clientLimits = limits{connections: 512, perClient: 16, scrapes: 8,
+	headers: 5 * time.Second, request: 30 * time.Second, scrape: 25 * time.Second, idle: time.Minute}
 
-// listen listens on addr for at most l.connections at once.
+// listen listens on addr for at most l.connections at once, and
+// l.perClient from one address.
 func listen(addr string, l limits) (net.Listener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
-	return netutil.LimitListener(ln, l.connections), nil
+	return netutil.LimitListener(&perClientListener{Listener: ln, max: l.perClient, open: map[string]int{}}, l.connections), nil
+}
+
+// perClientListener closes the connections of an address that has max
+// open already.
+type perClientListener struct {
+	net.Listener
+	max  int
+	mu   sync.Mutex
+	open map[string]int // by remote address, without its port
+}
+
+func (l *perClientListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		client := c.RemoteAddr().String()
+		if host, _, err := net.SplitHostPort(client); err == nil {
+			client = host
+		}
+		l.mu.Lock()
+		full := l.open[client] >= l.max
+		if !full {
+			l.open[client]++
+		}
+		l.mu.Unlock()
+		if full {
+			c.Close()
+			continue
+		}
+		return &clientConn{Conn: c, release: sync.OnceFunc(func() { l.closed(client) })}, nil
+	}
+}
+
+func (l *perClientListener) closed(client string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.open[client]--; l.open[client] <= 0 {
+		delete(l.open, client)
+	}
+}
+
+// clientConn gives its client's place back when it closes.
+type clientConn struct {
+	net.Conn
+	release func()
+}
+
+func (c *clientConn) Close() error {
+	err := c.Conn.Close()
+	c.release()
+	return err
 }
 
 func newServer(handler http.Handler, l limits) *http.Server {

@@ -44,7 +44,7 @@ func get(t *testing.T, conn net.Conn) {
 // A client cannot hold the agent's memory: an idle kept-alive connection
 // is closed, and connections past the limit wait to be accepted.
 func TestClientLimits(t *testing.T) {
-	l := limits{connections: 2, scrapes: 1, headers: 5 * time.Second, request: 5 * time.Second, idle: 200 * time.Millisecond}
+	l := limits{connections: 2, perClient: 10, scrapes: 1, headers: 5 * time.Second, request: 5 * time.Second, idle: 200 * time.Millisecond}
 	addr := serve(t, l)
 
 	idle, err := net.Dial("tcp", addr)
@@ -87,5 +87,63 @@ func TestClientLimits(t *testing.T) {
 	extra.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if resp, err := http.ReadResponse(bufio.NewReader(extra), nil); err != nil || resp.StatusCode != http.StatusOK {
 		t.Errorf("the waiting connection, once one closed: %v, %v", resp, err)
+	}
+}
+
+// One client cannot hold every connection: past its share, its next
+// connections are closed at once, and another client's still served.
+func TestOneClientsShare(t *testing.T) {
+	l := limits{connections: 10, perClient: 2, scrapes: 1, headers: 5 * time.Second, request: 5 * time.Second, idle: time.Minute}
+	addr := serve(t, l)
+	var held []net.Conn
+	for range l.perClient {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		get(t, c)
+		held = append(held, c)
+	}
+	extra, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer extra.Close()
+	io.WriteString(extra, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	extra.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := extra.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("a connection past the client's share: read %d bytes, %v; want it closed", n, err)
+	}
+	// Another address is another client.
+	other, err := (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}).Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	get(t, other)
+	// Once one of its connections closes, the client gets its place back.
+	held[0].Close()
+	again, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		again.SetDeadline(time.Now().Add(5 * time.Second))
+		io.WriteString(again, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		if resp, err := http.ReadResponse(bufio.NewReader(again), nil); err == nil && resp.StatusCode == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the client's place was not given back")
+		}
+		// The server may have taken the new connection before the old
+		// one's close reached it.
+		again.Close()
+		time.Sleep(20 * time.Millisecond)
+		if again, err = net.Dial("tcp", addr); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

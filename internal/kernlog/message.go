@@ -96,11 +96,13 @@ func (m *Message) FromKernel() bool {
 	if m.Transport != "" && m.Transport != "kernel" {
 		return false
 	}
-	if m.Facility.OK {
-		return m.Facility.V == kernFacility
+	if m.Facility.OK && m.Facility.V != kernFacility {
+		return false
 	}
 	switch m.Format {
 	case FormatSyslog, FormatSyslogISO, FormatJournalMonotonic:
+		// A syslog line's <PRI> is anyone's to write, over the network:
+		// the tag must be the kernel's too.
 		return m.Tag == "kernel"
 	}
 	return true
@@ -173,20 +175,7 @@ type Scanner struct {
 	// journalHost is the host of the last journal short-monotonic line,
 	// which tells later lines of that form from dmesg lines.
 	journalHost string
-	// monoForm is decided by the first line with a monotonic stamp: the
-	// rest of the file is of the same program. A dmesg line whose text
-	// reads "HOST kernel: …" (a cgroup's or a process's name can make it
-	// so) is not taken for journalctl's then, with the text that follows.
-	monoForm monoForm
 }
-
-type monoForm uint8
-
-const (
-	monoUndecided monoForm = iota
-	monoDmesg
-	monoJournal
-)
 
 // NewScanner reads the log in r; name (a file name, or "-") is used in
 // warnings.
@@ -358,9 +347,12 @@ var (
 	ctimeStamp  = regexp.MustCompile(`^\[([^\]]{8,48} [0-9]{2}:[0-9]{2}:[0-9]{2} [0-9]{4})\] `)
 	dmesgISO    = regexp.MustCompile(`^([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}),([0-9]+)([+-][0-9]{2}:?[0-9]{2}) `)
 	isoStamp    = regexp.MustCompile(`^([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:Z|[+-][0-9]{2}:?[0-9]{2})) `)
-	// A host as journalctl prints it: a host name, no ':', '=' or '/'.
-	hostTag      = regexp.MustCompile(`^([A-Za-z0-9][A-Za-z0-9._-]*) ([^\s:\[]+)(?:\[([0-9]+)\])?: ?`)
-	journalFirst = regexp.MustCompile(`^ ([A-Za-z0-9][A-Za-z0-9._-]*) kernel: `)
+	// A host as journalctl prints it: a host name, which has none of the
+	// ':', '=', '/', ',' and brackets that the first word of the kernel's
+	// OOM lines has where a cgroup's name is in it ("oom-kill:…,
+	// oom_memcg=/x kernel: …").
+	hostTag      = regexp.MustCompile(`^([^\s:=/,()\[\]"]+) ([^\s:\[]+)(?:\[([0-9]+)\])?: ?`)
+	journalFirst = regexp.MustCompile(`^ ([^\s:=/,()\[\]"]+) kernel: `)
 )
 
 // hasPrefix reports whether line starts with a prefix of a known form.
@@ -422,15 +414,13 @@ func (s *Scanner) parseLine(line string) (m Message, indent int, ok bool) {
 		}
 		if m.Format == FormatBare {
 			m.Format = FormatDmesg
-			if s.monoForm == monoUndecided {
-				s.monoForm = monoDmesg
-				if journalFirst.MatchString(rest) {
-					s.monoForm = monoJournal
-				}
-			}
-			// journalctl -o short-monotonic: "[ 2880.428153] HOST TAG: TEXT".
-			if h := hostTag.FindStringSubmatch(strings.TrimPrefix(rest, " ")); h != nil && s.monoForm == monoJournal &&
-				(journalFirst.MatchString(rest) || s.journalHost != "" && h[1] == s.journalHost) {
+			// journalctl -o short-monotonic: "[ 2880.428153] HOST TAG: TEXT",
+			// each line by its own: the file may start with another
+			// program's line, or follow a dmesg. A line of the kernel's, one
+			// whose tag has a process id (no kernel line has "WORD
+			// WORD[PID]: "), or one of the host already seen is.
+			if h := hostTag.FindStringSubmatch(strings.TrimPrefix(rest, " ")); h != nil &&
+				(journalFirst.MatchString(rest) || h[3] != "" || s.journalHost != "" && h[1] == s.journalHost) {
 				s.journalHost = h[1]
 				m.Format = FormatJournalMonotonic
 				m.Host, m.Tag = h[1], h[2]
@@ -495,16 +485,7 @@ func (s *Scanner) parseLine(line string) (m Message, indent int, ok bool) {
 				m.TagPID = some(v)
 			}
 		}
-		rest = after[n:]
-		// The kernel's own time since boot, as rsyslog's imklog and
-		// syslog-ng keep it in the message.
-		if sec, frac, n := matchMono(rest); n > 0 {
-			m.Mono = parseMono(sec, frac)
-			rest = strings.TrimPrefix(rest[n:], " ")
-			if c := findCaller(rest); c != "" {
-				rest = strings.TrimPrefix(rest[len(c):], " ")
-			}
-		}
+		m.Mono, rest = kernelStamp(after[n:])
 		m.Text = rest
 		return m, len(line) - len(rest), true
 	}
@@ -532,14 +513,8 @@ func (s *Scanner) parsePrioSyslog(rest string, prio int) (m Message, indent int,
 		if pid, err := strconv.Atoi(g[4]); err == nil {
 			m.TagPID = some(pid)
 		}
-		text := strings.TrimPrefix(rest[len(g[0]):], "\ufeff")
-		// rsyslog's imklog keeps the kernel's time since boot in the text.
-		if sec, frac, n := matchMono(text); n > 0 {
-			m.Mono = parseMono(sec, frac)
-			text = strings.TrimPrefix(text[n:], " ")
-		}
-		m.Text = text
-		indent = len(rest) - len(text)
+		m.Mono, m.Text = kernelStamp(strings.TrimPrefix(rest[len(g[0]):], "\ufeff"))
+		indent = len(rest) - len(m.Text)
 	} else if matchSyslogStamp(rest) > 0 || findISO(rest) != nil {
 		if m, indent, ok = s.parseLine(rest); !ok || m.Format != FormatSyslog && m.Format != FormatSyslogISO {
 			return Message{}, 0, false
@@ -550,6 +525,21 @@ func (s *Scanner) parsePrioSyslog(rest string, prio int) (m Message, indent int,
 	// A syslog PRI names the facility, the kernel's (0) included.
 	m.Facility, m.Level = some(prio>>3), some(prio&7)
 	return m, indent, true
+}
+
+// kernelStamp takes the kernel's own time since boot, and the caller id
+// after it, from the start of a syslog message, as rsyslog's imklog and
+// syslog-ng keep them there.
+func kernelStamp(text string) (mono Opt[time.Duration], rest string) {
+	sec, frac, n := matchMono(text)
+	if n == 0 {
+		return mono, text
+	}
+	rest = strings.TrimPrefix(text[n:], " ")
+	if c := findCaller(rest); c != "" {
+		rest = strings.TrimPrefix(rest[len(c):], " ")
+	}
+	return parseMono(sec, frac), rest
 }
 
 // nilValue is an RFC 5424 header field, "" for its NILVALUE "-".

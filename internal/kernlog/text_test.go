@@ -213,23 +213,30 @@ func TestParseTextForgedJournalHost(t *testing.T) {
 	}
 	checkKills(t, l.Kills, []wantKill{{pid: 4487, comm: "hog", class: event.ClassMemcg, oomMemcg: path, taskMemcg: path}})
 
-	// A process name can make a host name's shape: "a kernel: oom-k"
-	// heading the report's first line, after the log's first line.
-	comm := "a kernel: oom-k"
-	named := "[   99.000000] e1000e: eth0 NIC Link is Up\n" +
-		strings.NewReplacer("] hog invoked", "] "+comm+" invoked", "(hog)", "("+comm+")", "task=hog,", "task="+comm+",").Replace(in)
-	if l, err = ParseText(strings.NewReader(named)); err != nil {
-		t.Fatal(err)
-	}
-	checkKills(t, l.Kills, []wantKill{{pid: 4487, comm: comm, class: event.ClassMemcg, oomMemcg: path, taskMemcg: path, headerComm: comm}})
-
-	// journalctl's own lines still read as such, whatever a later text
-	// holds: the first stamped line decides the form.
+	// journalctl's own lines still read as such, each by its own prefix:
+	// after another program's line (a journal read with --since or -u),
+	// and after a dmesg, concatenated. Another program's line is not the
+	// kernel's, whatever it says.
 	journal := strings.ReplaceAll(in, "] ", "] node-1.example kernel: ")
-	if l, err = ParseText(strings.NewReader(journal)); err != nil {
-		t.Fatal(err)
+	forged := "[  100.000005] node-1.example mallory[4242]: Out of memory: Killed process 1 (systemd) total-vm:1kB, anon-rss:1kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:4kB oom_score_adj:0"
+	for name, log := range map[string]string{
+		"journal":                        journal,
+		"journal, another program first": "[   99.000000] node-1.example systemd[1]: Started foo.service.\n" + journal + "\n" + forged,
+		"dmesg, then journal":            strings.Replace(in, "pid=4487", "pid=4400", 1) + "\n" + journal,
+	} {
+		if l, err = ParseText(strings.NewReader(log)); err != nil {
+			t.Fatal(err)
+		}
+		last := l.Kills[len(l.Kills)-1]
+		if last.PID != 4487 || last.Summary == nil || last.Summary.OOMMemcg != path || kernelClass(last) != event.ClassMemcg {
+			t.Errorf("%s: the last kill %+v, want pid 4487's, memcg, with its summary", name, last)
+		}
+		for _, k := range l.Kills {
+			if k.PID == 1 {
+				t.Errorf("%s: another program's line taken for a kill", name)
+			}
+		}
 	}
-	checkKills(t, l.Kills, []wantKill{{pid: 4487, comm: "hog", class: event.ClassMemcg, oomMemcg: path, taskMemcg: path, headerComm: "hog"}})
 }
 
 // Syslog lines with their <PRI>, as RFC 5424 writes them and as daemons
@@ -248,8 +255,8 @@ func TestParseTextPrioSyslog(t *testing.T) {
 		"RFC 5424": func(prio int, text string) string {
 			return fmt.Sprintf("<%d>1 2026-12-02T23:07:36.123456+00:00 node1 kernel - - - %s", prio, text)
 		},
-		"RFC 5424 with structured data and imklog's time": func(prio int, text string) string {
-			return fmt.Sprintf(`<%d>1 2026-12-02T23:07:36Z node1 kernel - - [meta sequenceId="1"] [ 2403.516521] %s`, prio, text)
+		"RFC 5424 with structured data and imklog's time and caller": func(prio int, text string) string {
+			return fmt.Sprintf(`<%d>1 2026-12-02T23:07:36Z node1 kernel - - [meta sequenceId="1"] [ 2403.516521] [ T4487] %s`, prio, text)
 		},
 		"RFC 3164 with its PRI": func(prio int, text string) string {
 			return fmt.Sprintf("<%d>Dec  2 23:07:36 node1 kernel: %s", prio, text)
@@ -273,6 +280,12 @@ func TestParseTextPrioSyslog(t *testing.T) {
 		if l, _ = ParseText(strings.NewReader(strings.Join(lines, "\n"))); len(l.Kills) != 0 {
 			t.Errorf("%s: a program's lines taken for the kernel's: %+v", name, l.Kills)
 		}
+	}
+	// Nor are a program's that say facility kern: a PRI is anyone's to
+	// send.
+	forged := "<3>Dec  2 23:07:36 node1 mallory[4242]: " + report[3]
+	if l, _ := ParseText(strings.NewReader(forged)); len(l.Kills) != 0 {
+		t.Errorf("a program's line with facility kern taken for the kernel's: %+v", l.Kills)
 	}
 }
 

@@ -59,7 +59,11 @@ type Eviction struct {
 }
 
 var (
-	klogHeader   = regexp.MustCompile(`(?:^|\s)([IWEF])([0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}) +[0-9]+ ([^:\]]+):[0-9]+\] (.*)$`)
+	// klogHeader starts the text, or follows a "TAG[PID]: " the line's
+	// prefix left in it (a syslog stamp in a locale not read: "10月 16
+	// 09:50:55 HOST kubelet[17144]: I1016 …"); not anywhere, where a
+	// kernel line's cgroup name could put it.
+	klogHeader   = regexp.MustCompile(`(?:^\s*|\s\S+\[[0-9]+\]: )([IWEF])([0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}) +[0-9]+ ([^:\]]+):[0-9]+\] (.*)$`)
 	oldReclaim   = regexp.MustCompile(`^eviction manager: (?:attempting to reclaim|must evict pod\(s\) to reclaim) (\S+)$`)
 	oldEvicted   = regexp.MustCompile(`^eviction manager: pod (.+)_([^_()]+)\(([^()]*)\) (?:is )?evicted successfully$`)
 	messageQuant = regexp.MustCompile(`low on resource: ([^.]+)\. Threshold quantity: ([^,]+), available: ([^.]+(?:\.[0-9]+[^.]*)?)\.`)

@@ -88,11 +88,13 @@ func TestKernelLinesAreNotTheKubelets(t *testing.T) {
 		want int
 	}{
 		{"[  100.000003] " + kernel, 0},
+		{kernel, 0}, // dmesg -t: nothing says whose the line is, but the klog header is not where the kubelet's is
 		{"<6>[  100.000003] " + kernel, 0},
 		{"6,100,100000003,-;" + kernel, 0},
 		{"Dec  2 23:07:36 node1 kernel: [  100.000003] " + kernel, 0},
 		{`{"_TRANSPORT":"kernel","MESSAGE":"` + strings.ReplaceAll(kernel, `"`, `\"`) + `","__MONOTONIC_TIMESTAMP":"100000003"}`, 0},
 		{"Dec  2 23:07:36 node1 kubelet[17144]: " + evicted, 1},
+		{"[  100.000003] node1 kubelet[17144]: " + evicted, 1}, // journalctl -u kubelet -o short-monotonic
 		{`{"_TRANSPORT":"stdout","SYSLOG_IDENTIFIER":"kubelet","MESSAGE":"` + strings.ReplaceAll(evicted, `"`, `\"`) + `","__MONOTONIC_TIMESTAMP":"100000003"}`, 1},
 		{evicted, 1},
 	} {
