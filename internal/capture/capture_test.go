@@ -633,7 +633,7 @@ func TestNULHole(t *testing.T) {
 				t.Errorf("%s after a hole of %d NUL bytes: %d events, format %v, %v", name, hole, len(got), info.Format, err)
 				continue
 			}
-			if len(info.Warnings) == 0 || !strings.Contains(info.Warnings[0], fmt.Sprintf("%d NUL bytes before the line left out", hole)) {
+			if len(info.Warnings) == 0 || !strings.Contains(info.Warnings[0], fmt.Sprintf("%d NUL bytes left out", hole)) {
 				t.Errorf("%s after a hole of %d NUL bytes: warnings %q", name, hole, info.Warnings)
 			}
 		}

@@ -228,12 +228,15 @@ func (r *Reader) readLine() ([]byte, error) {
 		if len(r.long) == 0 && len(chunk) > 0 && chunk[0] == 0 {
 			// A hole of NUL bytes, as logrotate's copytruncate leaves
 			// where the writer went on at its offset: no line of the log.
+			// (It is at the start of the file, where the lines that tell
+			// the format are read here; a kernel log's later lines are
+			// its scanner's.)
 			rest := bytes.TrimLeft(chunk, "\x00")
 			holed += len(chunk) - len(rest)
 			chunk = rest
 		}
 		if holed > 0 && (err == nil || !errors.Is(err, bufio.ErrBufferFull)) {
-			r.warn(r.info.Lines+1, fmt.Sprintf("%d NUL bytes before the line left out (a hole, as logrotate's copytruncate leaves)", holed))
+			r.warn(r.info.Lines+1, fmt.Sprintf("%d NUL bytes left out (a hole, as logrotate's copytruncate leaves)", holed))
 			holed = 0
 		}
 		switch {

@@ -483,7 +483,8 @@ const groupGap = time.Second
 // of the memory.oom.group r names: killed right after the one before, and
 // in the report's task table where the log printed one. A later kill
 // whose report the kernel held back (it prints ten in five seconds) is
-// another OOM's.
+// another OOM's; without a table (vm.oom_dump_tasks off), one within the
+// second cannot be told from the group's.
 func groupMember(r *Report, k *Killed) bool {
 	last := r.Victims[len(r.Victims)-1].At
 	if k.At.Mono.OK && last.Mono.OK && k.At.Mono.V-last.Mono.V > groupGap {
@@ -816,7 +817,7 @@ func splitLimitOf(s string) (task, limit string) {
 func (a *Assembler) stats(rest string) {
 	r := a.cur
 	st := &MemcgStats{Stats: map[string]uint64{}}
-	// Kernels up to 5.x on cgroup v1 print a line for each cgroup of the
+	// Older kernels on cgroup v1 print a line for each cgroup of the
 	// OOM one's subtree, the OOM one first, each with its own pages only
 	// (a pod's cgroup holds none of its containers'): the report's stats
 	// are their sum, under the OOM cgroup's name.

@@ -338,7 +338,7 @@ func TestParseTextKillAfterGroup(t *testing.T) {
 	}
 }
 
-// Kernels up to 5.x on cgroup v1 print the stats of each cgroup of the
+// Older kernels on cgroup v1 print the stats of each cgroup of the
 // OOM cgroup's subtree, each its own pages only: a pod's limit over its
 // containers' memory. The report's are their sum, named by the OOM cgroup.
 func TestParseTextSubtreeStats(t *testing.T) {
