@@ -297,22 +297,15 @@ func TestRecordSIGTERMStopsCommand(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGHUP} {
 		log := filepath.Join(t.TempDir(), "capture.log")
 		ready := filepath.Join(t.TempDir(), "ready")
-		cmd := exec.Command(oomtraceBin, "record", "--mode", modeUnderTest(), "--ready-file", ready, "-o", log, "--", "sleep", "60")
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		defer cmd.Process.Kill()
-		waitReady(t, ready, stderr.String)
+		rec := startAttached(t, exec.Command(oomtraceBin, "record", "--mode", modeUnderTest(), "--ready-file", ready, "-o", log, "--", "sleep", "60"), ready)
 		time.Sleep(100 * time.Millisecond) // let the command start
-		if err := cmd.Process.Signal(sig); err != nil {
+		if err := rec.cmd.Process.Signal(sig); err != nil {
 			t.Fatal(err)
 		}
-		err := cmd.Wait()
+		err := <-rec.exited
 		var exit *exec.ExitError
 		if !errors.As(err, &exit) || exit.ExitCode() != 128+int(syscall.SIGTERM) {
-			t.Fatalf("record after %v: %v, want exit status 143 as the SIGTERMed command\nstderr:\n%s", sig, err, stderr.String())
+			t.Fatalf("record after %v: %v, want exit status 143 as the SIGTERMed command\nstderr:\n%s", sig, err, rec.stderr.String())
 		}
 		events, info := readLog(t, log)
 		checkComplete(t, events, info)
@@ -616,15 +609,8 @@ func TestRecordUnderNohup(t *testing.T) {
 	log := filepath.Join(t.TempDir(), "capture.log")
 	ready := filepath.Join(t.TempDir(), "ready")
 	cmd := exec.Command("sh", "-c", `trap "" HUP; exec "$0" "$@"`, oomtraceBin, "record", "--mode", modeUnderTest(), "--ready-file", ready, "-o", log, "--", "sleep", "60")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	defer cmd.Process.Kill()
-	waitReady(t, ready, stderr.String)
+	rec := startAttached(t, cmd, ready)
+	exited, stderr := rec.exited, &rec.stderr
 	cmd.Process.Signal(syscall.SIGHUP)
 	select {
 	case err := <-exited:

@@ -395,15 +395,8 @@ func TestServeEventsReaderGone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	defer cmd.Process.Kill()
-	waitReady(t, ready, stderr.String)
+	serve := startAttached(t, cmd, ready)
+	exited, stderr := serve.exited, &serve.stderr
 	events.Close()
 	// Deaths by SIGKILL are events the agent writes.
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); {

@@ -41,6 +41,36 @@ func get(t *testing.T, conn net.Conn) {
 	resp.Body.Close()
 }
 
+// hold opens n connections to addr, each served a request and kept open
+// until the test ends.
+func hold(t *testing.T, addr string, n int) []net.Conn {
+	t.Helper()
+	var held []net.Conn
+	for range n {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		get(t, c)
+		held = append(held, c)
+	}
+	return held
+}
+
+// ask opens one more connection to addr and sends it a request, without
+// waiting for the answer.
+func ask(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	return c
+}
+
 // A client cannot hold the agent's memory: an idle kept-alive connection
 // is closed, and connections past the limit wait to be accepted.
 func TestClientLimits(t *testing.T) {
@@ -62,22 +92,8 @@ func TestClientLimits(t *testing.T) {
 		t.Errorf("the idle connection was closed after %v", waited)
 	}
 
-	var held []net.Conn
-	for range l.connections {
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		get(t, c)
-		held = append(held, c)
-	}
-	extra, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer extra.Close()
-	io.WriteString(extra, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	held := hold(t, addr, l.connections)
+	extra := ask(t, addr)
 	extra.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
 	if _, err := extra.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Errorf("a connection past the limit was served: %v", err)
@@ -95,22 +111,8 @@ func TestClientLimits(t *testing.T) {
 func TestOneClientsShare(t *testing.T) {
 	l := limits{connections: 10, perClient: 2, scrapes: 1, headers: 5 * time.Second, request: 5 * time.Second, idle: time.Minute}
 	addr := serve(t, l)
-	var held []net.Conn
-	for range l.perClient {
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		get(t, c)
-		held = append(held, c)
-	}
-	extra, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer extra.Close()
-	io.WriteString(extra, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	held := hold(t, addr, l.perClient)
+	extra := ask(t, addr)
 	extra.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if n, err := extra.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Errorf("a connection past the client's share: read %d bytes, %v; want it closed", n, err)
