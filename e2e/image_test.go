@@ -304,7 +304,10 @@ const metricsPort = "9789"
 // get fetches path from the agent's listener, which is in the agent's own
 // network namespace: the connection is made from there.
 func (a agentRun) get(path string) (int, []byte) {
-	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: dialInNetns(a.pid)}}
+	// One connection a request, closed after it: a transport left with
+	// its connection idle would hold it, and the agent serves an address
+	// 16 connections at once.
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: dialInNetns(a.pid), DisableKeepAlives: true}}
 	resp, err := client.Get("http://127.0.0.1:" + metricsPort + path)
 	if err != nil {
 		return 0, nil

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -292,6 +293,7 @@ func TestRecordSIGINTLosesNothing(t *testing.T) {
 // and record exits as the command did.
 func TestRecordSIGTERMStopsCommand(t *testing.T) {
 	requireRoot(t)
+	defaultSIGHUP(t)
 	// SIGHUP too: the terminal that started it closed. The log ends whole,
 	// and the command is not left running.
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGHUP} {
@@ -625,4 +627,14 @@ func TestRecordUnderNohup(t *testing.T) {
 	}
 	events, info := readLog(t, log)
 	checkComplete(t, events, info)
+}
+
+// defaultSIGHUP has the commands the test starts find SIGHUP at its
+// default, as a terminal's session has it, also where the test itself
+// runs with it ignored (under nohup, which a child inherits): a signal
+// this process catches is reset to its default in a child it executes.
+func defaultSIGHUP(t *testing.T) {
+	caught := make(chan os.Signal, 1)
+	signal.Notify(caught, syscall.SIGHUP)
+	t.Cleanup(func() { signal.Stop(caught) })
 }
