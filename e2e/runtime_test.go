@@ -219,7 +219,17 @@ type containerState struct {
 
 func (e *engine) inspect(t *testing.T, name string) containerState {
 	t.Helper()
-	out := e.must(t, "inspect", "--type", "container", name)
+	// Podman reads the container's process as it inspects it, and fails
+	// ("read /proc/PID/cgroup: no such process") when that process exits
+	// in between: once the container has stopped, it inspects it whole.
+	out, err := e.cmd("inspect", "--type", "container", name)
+	for try := 0; err != nil && strings.Contains(err.Error(), "no such process") && try < 10; try++ {
+		time.Sleep(100 * time.Millisecond)
+		out, err = e.cmd("inspect", "--type", "container", name)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
 	var states []containerState
 	if err := json.Unmarshal([]byte(out), &states); err != nil || len(states) != 1 {
 		t.Fatalf("%s inspect %s: %v\n%s", e.name, name, err, out)
