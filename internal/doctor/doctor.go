@@ -106,24 +106,24 @@ func Run() Report {
 		add(true, "memory cgroup", fmt.Sprintf("cgroup v%d at %s", h.Version, h.Mountpoint))
 	}
 
-	kmsgErr := kernlog.CanRead()
-	if kmsgErr != nil {
-		add(false, "kernel log", fmt.Sprintf("%v: no kmsg mode, no explain of this machine's log, no oom_report after kills", kmsgErr))
+	if err := kernlog.CanRead(); err != nil {
+		add(false, "kernel log", fmt.Sprintf("%v: no kmsg mode, no explain of this machine's log, no oom_report after kills", err))
 	} else {
 		add(true, "kernel log", kernlog.KmsgPath+" readable: kmsg mode, oom_report after kills")
 	}
 
 	mode, reason, err := features.AutoMode()
-	switch {
-	case err == nil:
+	if err == nil {
 		r.Usable, r.AutoMode, r.AutoReason = true, mode, reason
-	case kmsgErr == nil:
-		// As trace, record and serve do in auto mode.
-		r.Usable, r.AutoMode = true, event.ModeKmsg
-		r.AutoReason = fmt.Sprintf("no BPF mode loads (%v): the kills are read from the kernel log, with the fields its reports hold; no reclaim, signals or exits", err)
-	default:
-		r.AutoReason = fmt.Sprintf("%v; and the kernel log cannot stand in: %v", err, kmsgErr)
+		return r
 	}
+	// What trace, record and serve do in auto mode.
+	if standIn := kernlog.StandsIn(err); standIn != nil {
+		r.AutoReason = standIn.Error()
+		return r
+	}
+	r.Usable, r.AutoMode = true, event.ModeKmsg
+	r.AutoReason = fmt.Sprintf("no BPF mode loads (%v): %s", err, kernlog.StandInGives)
 	return r
 }
 

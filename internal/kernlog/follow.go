@@ -194,3 +194,16 @@ func CanRead() error {
 	unix.Close(fd)
 	return nil
 }
+
+// StandsIn is what auto mode does where no BPF mode loads (bpfErr): nil
+// when the kernel log can stand in, then read as StandInGives says;
+// else the error that says why neither works.
+func StandsIn(bpfErr error) error {
+	if err := CanRead(); err != nil {
+		return fmt.Errorf("%w; and the kernel log cannot stand in: %w", bpfErr, err)
+	}
+	return nil
+}
+
+// StandInGives says what the kernel log gives where it stands in for BPF.
+const StandInGives = "the kills are read from the kernel log instead (mode kmsg: the fields its reports hold; no reclaim, signals or exits)"

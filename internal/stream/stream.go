@@ -117,10 +117,10 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 		if opts.Tracer.Mode != nil {
 			return Summary{}, err
 		}
-		if kerr := kernlog.CanRead(); kerr != nil {
-			return Summary{}, fmt.Errorf("%w; and the kernel log cannot stand in: %w", err, kerr)
+		if err := kernlog.StandsIn(err); err != nil {
+			return Summary{}, err
 		}
-		logger.Warn("no BPF mode loads: reading the kills from the kernel log instead (mode kmsg: the fields its reports hold; no reclaim, signals or exits)", "cause", err)
+		logger.Warn("no BPF mode loads: "+kernlog.StandInGives, "cause", err)
 		if cannot := kernelLogCannot(opts.Tracer); len(cannot) > 0 {
 			logger.Warn("the kernel log cannot honour these settings: they have no effect", "settings", strings.Join(cannot, "; "))
 		}
