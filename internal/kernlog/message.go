@@ -115,14 +115,7 @@ func (m *Message) FromKernel() bool {
 // looked for among the others only: a kernel line holds what its tasks and
 // cgroups are named, which anyone can make read like them.
 func (m *Message) SaysKernel() bool {
-	if m.Format == FormatBare {
-		return false
-	}
-	switch m.Format {
-	case FormatSyslog, FormatSyslogISO, FormatJournalMonotonic, FormatJournalJSON:
-		return m.Transport == "kernel" || m.Tag == "kernel" || m.Facility.OK && m.Facility.V == kernFacility
-	}
-	return m.FromKernel()
+	return m.Format != FormatBare && m.FromKernel()
 }
 
 // Warning is a line that could not be read as its format says, or an OOM
