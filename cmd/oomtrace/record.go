@@ -70,14 +70,7 @@ func runRecord(ctx context.Context, args []string, stderr io.Writer, logger *slo
 	var watch []string
 	fs.Func("watch-cgroup", fmt.Sprintf("also sample this memory cgroup (`PATH` in the hierarchy, e.g. /kubepods), whenever it exists; repeatable. At most %d cgroups are sampled at once, watched ones first", sampler.DefaultMaxCgroups),
 		func(path string) error {
-			// Without a hierarchy the path is only cleaned; sampling then
-			// fails, saying why.
-			h, _ := memcg.Detect()
-			clean, err := h.CleanPath(path)
-			if err != nil {
-				return err
-			}
-			watch = append(watch, clean)
+			watch = append(watch, path)
 			return nil
 		})
 	fs.Usage = func() {
@@ -115,6 +108,19 @@ Flags:
 	if *sampleInterval == 0 && len(watch) > 0 {
 		fmt.Fprintln(stderr, "oomtrace record: --watch-cgroup needs a --sample-interval above 0")
 		return errUsage
+	}
+	if len(watch) > 0 {
+		// Without a hierarchy the paths are only cleaned; sampling then
+		// fails, saying why.
+		h, _ := memcg.Detect()
+		for i, path := range watch {
+			clean, err := h.CleanPath(path)
+			if err != nil {
+				fmt.Fprintf(stderr, "oomtrace record: --watch-cgroup: %v\n", err)
+				return errUsage
+			}
+			watch[i] = clean
+		}
 	}
 	format, err := f.lineFormat()
 	if err != nil {
