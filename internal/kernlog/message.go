@@ -495,7 +495,9 @@ var rfc5424Header = regexp.MustCompile(`^1 (\S+) (\S+) (\S+) (\S+) \S+ (?:-|(?:\
 // store it ("<4>Dec  2 23:07:36 HOST TAG: TEXT"). Not the <PRI> of
 // dmesg -r, which a monotonic stamp or the text follows.
 func (s *Scanner) parsePrioSyslog(rest string, prio int) (m Message, indent int, ok bool) {
-	if g := rfc5424Header.FindStringSubmatch(rest); g != nil {
+	// Each line of dmesg -r comes here: the regular expression only for
+	// a line that starts as RFC 5424's do.
+	if g := findRFC5424(rest); g != nil {
 		m.Format, m.Host, m.Tag = FormatSyslogISO, nilValue(g[2]), nilValue(g[3])
 		if stamp := nilValue(g[1]); stamp != "" {
 			m.TimeText = stamp
@@ -533,6 +535,13 @@ func kernelStamp(text string) (mono Opt[time.Duration], rest string) {
 		rest = strings.TrimPrefix(rest[len(c):], " ")
 	}
 	return parseMono(sec, frac), rest
+}
+
+func findRFC5424(s string) []string {
+	if !strings.HasPrefix(s, "1 ") {
+		return nil
+	}
+	return rfc5424Header.FindStringSubmatch(s)
 }
 
 // nilValue is an RFC 5424 header field, "" for its NILVALUE "-".
