@@ -395,13 +395,12 @@ func TestReadingCommandsUsageErrors(t *testing.T) {
 	}
 }
 
-// An output that is a link to a regular file, or to nothing, is refused
-// by every command that writes one: whoever can make links where root
-// writes would choose the file written.
-func TestOutputLinksRefused(t *testing.T) {
-	dir := t.TempDir()
-	target, link, dangling := filepath.Join(dir, "someone-elses"), filepath.Join(dir, "out"), filepath.Join(dir, "nowhere")
-	if err := os.WriteFile(target, []byte("keep me"), 0o644); err != nil {
+// plantLinks makes in dir a regular file holding content, a link to it,
+// and a link to nothing: what someone else could leave where root writes.
+func plantLinks(t *testing.T, dir, content string) (target, link, dangling string) {
+	t.Helper()
+	target, link, dangling = filepath.Join(dir, "someone-elses"), filepath.Join(dir, "link"), filepath.Join(dir, "dangling")
+	if err := os.WriteFile(target, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Symlink(target, link); err != nil {
@@ -410,6 +409,15 @@ func TestOutputLinksRefused(t *testing.T) {
 	if err := os.Symlink(filepath.Join(dir, "nothing"), dangling); err != nil {
 		t.Fatal(err)
 	}
+	return target, link, dangling
+}
+
+// An output that is a link to a regular file, or to nothing, is refused
+// by every command that writes one: whoever can make links where root
+// writes would choose the file written.
+func TestOutputLinksRefused(t *testing.T) {
+	dir := t.TempDir()
+	target, link, dangling := plantLinks(t, dir, "keep me")
 	capture := filepath.Join("..", "testdata", "capture", "memcg-oom.log")
 	for _, out := range []string{link, dangling} {
 		for _, args := range [][]string{

@@ -153,20 +153,11 @@ func TestHTMLReportOntoWhatIsThere(t *testing.T) {
 	requireRoot(t) // mknod
 	dir := t.TempDir()
 	capture := filepath.Join("..", "testdata", "capture", "memcg-oom.log")
-	null, link, dangling, target, fifo := filepath.Join(dir, "null"), filepath.Join(dir, "link.html"),
-		filepath.Join(dir, "dangling.html"), filepath.Join(dir, "target.txt"), filepath.Join(dir, "fifo")
+	null, fifo := filepath.Join(dir, "null"), filepath.Join(dir, "fifo")
 	if err := syscall.Mknod(null, syscall.S_IFCHR|0o666, 1<<8|3); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(target, []byte("someone else's file"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(target, link); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(filepath.Join(dir, "nothing"), dangling); err != nil {
-		t.Fatal(err)
-	}
+	target, link, dangling := plantLinks(t, dir, "someone else's file")
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)
 	}
