@@ -46,12 +46,12 @@ static __always_inline __u64 memcg_id(struct mem_cgroup *memcg)
 	return BPF_CORE_READ(memcg, css.cgroup, kn, id);
 }
 
-/* Read memcg's usage and limit into info: they change all the time, and
- * are read at each event even where the path is known. */
-static __always_inline void read_cgroup_counters(struct cgroup_info *info, struct mem_cgroup *memcg)
+/* Read memcg's usage and limit: they change all the time, and are read at
+ * each event even where the path is known. */
+static __always_inline void read_cgroup_counters(__u64 *usage_pages, __u64 *limit_pages, struct mem_cgroup *memcg)
 {
-	info->usage_pages = BPF_CORE_READ(memcg, memory.usage.counter);
-	info->limit_pages = BPF_CORE_READ(memcg, memory.max);
+	*usage_pages = BPF_CORE_READ(memcg, memory.usage.counter);
+	*limit_pages = BPF_CORE_READ(memcg, memory.max);
 }
 
 /* Fill info with memcg's id, usage, limit and path, "/a/b" ("/" for the
@@ -68,7 +68,7 @@ static __always_inline void fill_cgroup(struct cgroup_info *info, struct mem_cgr
 		return;
 	kn = BPF_CORE_READ(memcg, css.cgroup, kn);
 	info->id = BPF_CORE_READ(kn, id);
-	read_cgroup_counters(info, memcg);
+	read_cgroup_counters(&info->usage_pages, &info->limit_pages, memcg);
 	info->flags = CGROUP_VALID;
 
 	/* Collect the chain leaf first; the root (no parent) has an empty name. */

@@ -36,6 +36,7 @@ const struct kswapd_wake_event *unused_kswapd_wake_event __attribute__((unused))
 const struct reaper_event *unused_reaper_event __attribute__((unused));
 const struct memcg_oom_event *unused_memcg_oom_event __attribute__((unused));
 const struct reclaim_event *unused_reclaim_event __attribute__((unused));
+const struct reclaim_path_event *unused_reclaim_path_event __attribute__((unused));
 const struct signal_event *unused_signal_event __attribute__((unused));
 const struct exit_event *unused_exit_event __attribute__((unused));
 
@@ -597,6 +598,7 @@ static __always_inline int reclaim_end(__u32 kind, unsigned long nr_reclaimed, c
 	struct mem_cgroup *memcg;
 	struct reclaim_event *ev;
 	__u64 duration, cgroup_id;
+	__u32 slot_plus1;
 
 	if (task_local) {
 		struct task_struct *task = bpf_get_current_task_btf();
@@ -627,33 +629,40 @@ static __always_inline int reclaim_end(__u32 kind, unsigned long nr_reclaimed, c
 
 	if (!memcg_in_filter(memcg))
 		return 0;
-	/*
-	 * The event first, then the count. Counted first, the branches of
-	 * count_reclaim (a new histogram or not, a new maximum, the bucket)
-	 * reached fill_cgroup in dozens of states that the verifiers of 5.10
-	 * and 6.1 could not merge: each of these programs took them 493,000
-	 * instructions (of the 1,000,000 allowed) and four seconds to verify
-	 * under emulation; now 16,000, as on later kernels. The episode may
-	 * show up as an event a moment before it is counted. Episodes shorter
-	 * than --reclaim-min never touch the ring buffer.
-	 */
-	if (duration >= reclaim_min_ns) {
+	/* Counted first: the record names the histogram, whose slot holds the
+	 * cgroup's path (struct cgroup_ref). Episodes shorter than
+	 * --reclaim-min never touch the ring buffer. */
+	slot_plus1 = count_reclaim(memcg, cgroup_id, kind, duration, cache);
+	if (duration < reclaim_min_ns)
+		return 0;
+	if (slot_plus1 || !memcg) {
 		ev = reserve_event_at(sizeof(*ev), EVENT_RECLAIM, now);
-		if (ev) {
-			if (!fill_cgroup_cached(&ev->cgroup, memcg, cgroup_id, cache)) {
-				__builtin_memset(&ev->cgroup, 0, sizeof(ev->cgroup));
-				fill_cgroup(&ev->cgroup, memcg);
-			}
-			ev->duration_ns = duration;
-			ev->nr_reclaimed = nr_reclaimed;
-			ev->gfp_mask = start.gfp_mask;
-			ev->order = start.order;
-			ev->reclaim_kind = kind;
-			ev->pad = 0;
-			submit_event(ev, true);
-		}
+		if (!ev)
+			return 0;
+	} else {
+		struct reclaim_path_event *pev;
+
+		pev = reserve_event_at(sizeof(*pev), EVENT_RECLAIM, now);
+		if (!pev)
+			return 0;
+		__builtin_memset(&pev->cgroup, 0, sizeof(pev->cgroup));
+		fill_cgroup(&pev->cgroup, memcg);
+		ev = &pev->ev;
 	}
-	count_reclaim(memcg, cgroup_id, kind, duration, cache);
+	ev->cgroup.id = cgroup_id;
+	ev->cgroup.flags = memcg ? CGROUP_VALID : 0;
+	ev->cgroup.slot_plus1 = slot_plus1;
+	if (memcg)
+		read_cgroup_counters(&ev->cgroup.usage_pages, &ev->cgroup.limit_pages, memcg);
+	else
+		ev->cgroup.usage_pages = ev->cgroup.limit_pages = 0;
+	ev->duration_ns = duration;
+	ev->nr_reclaimed = nr_reclaimed;
+	ev->gfp_mask = start.gfp_mask;
+	ev->order = start.order;
+	ev->reclaim_kind = kind;
+	ev->pad = 0;
+	submit_event(ev, true);
 	return 0;
 }
 

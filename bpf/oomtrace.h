@@ -127,15 +127,37 @@ struct memcg_oom_event {
 	__s32 order;
 };
 
+/*
+ * A memory cgroup as a reclaim record names it: without its path, which the
+ * cgroup's reclaim histogram (struct reclaim_stats, in the slot named here)
+ * holds from the cgroup's first episode on. A reclaim storm's records are
+ * most of what the ring buffer carries: each is then an eighth of the size
+ * it would be with the path, and nobody copies the path per record.
+ */
+struct cgroup_ref {
+	__u64 id;
+	__u64 usage_pages;
+	__u64 limit_pages;
+	__u32 flags;      /* CGROUP_VALID; the path's flags are the histogram's */
+	__u32 slot_plus1; /* the histogram's slot + 1; 0: no histogram, see below */
+};
+
 struct reclaim_event {
 	struct event_header hdr;
-	struct cgroup_info cgroup; /* the reclaiming task's memcg */
+	struct cgroup_ref cgroup; /* the reclaiming task's memcg */
 	__u64 duration_ns;
 	__u64 nr_reclaimed;
 	__u32 gfp_mask;
 	__s32 order;
 	__u32 reclaim_kind; /* enum reclaim_kind */
 	__u32 pad;
+};
+
+/* The reclaim record of a cgroup that found no free histogram (all of them
+ * taken): its path comes with it. */
+struct reclaim_path_event {
+	struct reclaim_event ev; /* ev.cgroup.slot_plus1 is 0 */
+	struct cgroup_info cgroup;
 };
 
 struct kswapd_wake_event {

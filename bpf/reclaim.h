@@ -133,10 +133,11 @@ static __always_inline bool claim_histogram(struct reclaim_stats_key *key, struc
 	stats = bpf_map_lookup_elem(&reclaim_histograms, slot);
 	if (!stats)
 		return false;
-	/* The path goes in once, when the cgroup is first seen. A free slot
-	 * counts nothing: user space zeroes a removed cgroup's histogram
-	 * before it gives the slot back, and a slot given back below counted
-	 * nothing. */
+	/* The path goes in once, when the cgroup is first seen, and reclaim
+	 * records name the slot instead of carrying it (struct cgroup_ref).
+	 * A free slot counts nothing: user space zeroes a removed cgroup's
+	 * counts before it gives the slot back (and leaves its cgroup, for the
+	 * records still unread), and a slot given back below counted nothing. */
 	fill_cgroup(&stats->cgroup, memcg);
 	if (bpf_map_update_elem(&reclaim_slots, key, slot, BPF_NOEXIST) == 0)
 		return true;
@@ -152,34 +153,12 @@ static __always_inline bool claim_histogram(struct reclaim_stats_key *key, struc
 	return true;
 }
 
-/* Fill info with memcg (of id cgroup_id) as the histogram the task counted
- * its last episode in holds it (cache), with usage and limit read now: the
- * path was captured when the cgroup was first seen, and the record of an
- * episode then costs a copy instead of a walk up the cgroup tree and a read
- * of each name. False when the task has no histogram of memcg cached. */
-static __always_inline bool fill_cgroup_cached(struct cgroup_info *info, struct mem_cgroup *memcg, __u64 cgroup_id,
-					       struct reclaim_slot_cache *cache)
-{
-	struct reclaim_stats *stats;
-	__u32 slot;
-
-	if (!memcg || !cache || !cache->slot_plus1 || cache->cgroup_id != cgroup_id)
-		return false;
-	slot = cache->slot_plus1 - 1;
-	stats = bpf_map_lookup_elem(&reclaim_histograms, &slot);
-	/* A slot user space gave back is zeroed first: no longer valid. */
-	if (!stats || !(stats->cgroup.flags & CGROUP_VALID))
-		return false;
-	*info = stats->cgroup;
-	read_cgroup_counters(info, memcg);
-	return true;
-}
-
 /* Count an episode of duration_ns in the histogram of memcg (of id
- * cgroup_id) and kind. cache, where the caller has one (task-local
- * storage), remembers the histogram for the task's next episode. */
-static __always_inline void count_reclaim(struct mem_cgroup *memcg, __u64 cgroup_id, __u32 kind, __u64 duration_ns,
-					  struct reclaim_slot_cache *cache)
+ * cgroup_id) and kind, and return its slot + 1, or 0 when there is none.
+ * cache, where the caller has one (task-local storage), remembers the
+ * histogram for the task's next episode. */
+static __always_inline __u32 count_reclaim(struct mem_cgroup *memcg, __u64 cgroup_id, __u32 kind, __u64 duration_ns,
+					   struct reclaim_slot_cache *cache)
 {
 	struct reclaim_stats_key key = {
 		.cgroup_id = cgroup_id,
@@ -200,7 +179,7 @@ static __always_inline void count_reclaim(struct mem_cgroup *memcg, __u64 cgroup
 
 			if (uncounted)
 				*uncounted += 1;
-			return;
+			return 0;
 		}
 		if (cache) {
 			cache->cgroup_id = cgroup_id;
@@ -209,7 +188,7 @@ static __always_inline void count_reclaim(struct mem_cgroup *memcg, __u64 cgroup
 	}
 	stats = bpf_map_lookup_elem(&reclaim_histograms, &slot);
 	if (!stats)
-		return;
+		return 0;
 	bucket = log2_bucket(duration_ns);
 	/* No count of its own: user space sums the buckets, one atomic add
 	 * fewer per episode. */
@@ -217,6 +196,7 @@ static __always_inline void count_reclaim(struct mem_cgroup *memcg, __u64 cgroup
 	if (duration_ns > stats->max_ns)
 		stats->max_ns = duration_ns; /* racy but monotone enough for a maximum */
 	__sync_fetch_and_add(&stats->buckets[bucket], 1);
+	return slot + 1;
 }
 
 #endif /* OOMTRACE_RECLAIM_H */

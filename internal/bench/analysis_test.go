@@ -224,15 +224,16 @@ func TestLossRows(t *testing.T) {
 }
 
 func TestBurstTolerance(t *testing.T) {
-	// The stalls drain a ring buffer eight times the default at 100k/s:
-	// the default's 6,721 records take a burst at 200k/s 67 ms to fill.
-	l := &lossResults{defaultRingBytes: 4 << 20, stallRingBytes: 32 << 20,
+	// The stalls drain a ring buffer four times the default at 100k/s:
+	// the default's 37,449 records (112 bytes each with the kernel's
+	// header) take a burst at 200k/s 374 ms to fill.
+	l := &lossResults{defaultRingBytes: 4 << 20, stallRingBytes: 16 << 20,
 		stalls: []*stallTrial{{held: 50000, drain: 500 * time.Millisecond}}}
-	if got := ringCapacity(l.defaultRingBytes); got != 6721 {
-		t.Errorf("4 MiB holds %d reclaim records, want 6,721", got)
+	if got := ringCapacity(l.defaultRingBytes); got != 37449 {
+		t.Errorf("4 MiB holds %d reclaim records, want 37,449", got)
 	}
-	if got := burstTolerance(l); got != "67 ms" {
-		t.Errorf("burst at 200k/s with 100k/s drained and 6,721 held = %q, want 67 ms", got)
+	if got := burstTolerance(l); got != "374 ms" {
+		t.Errorf("burst at 200k/s with 100k/s drained and 37,449 held = %q, want 374 ms", got)
 	}
 	l.stalls[0].drain = 100 * time.Millisecond // 500k/s
 	if got := burstTolerance(l); !strings.HasPrefix(got, "any length") {

@@ -27,25 +27,31 @@ type capturedRecords map[event.Kind][][]byte
 
 // captureRecords attaches oomtrace's programs in this process, with every
 // reclaim episode reported, runs a short storm and one OOM kill, and keeps
-// the records the kernel hands over.
-func (b *bencher) captureRecords(decoder *tracer.Decoder) (capturedRecords, error) {
+// the records the kernel hands over, and the decoder that decoded them
+// once: it knows the cgroups their reclaim histograms held, as oomtrace's
+// decoder knows them after a record or two of each cgroup.
+func (b *bencher) captureRecords(symbols tracer.Symbolizer) (capturedRecords, *tracer.Decoder, error) {
 	spec := stormSpec{workers: 2, limitBytes: b.cfg.StormLimitBytes, fileBytes: b.cfg.StormFileBytes}
 	st, err := newStorm(b.h, b.top+"/capture", spec, b.cfg.WorkDir)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer st.remove()
 	killGroup, err := b.h.Create(b.top+"/capture-kill", hogLimitBytes)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer killGroup.Remove()
 
 	t, err := tracer.Open(tracer.Config{ReclaimMin: 0})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer t.Close()
+	decoder, err := tracer.NewDecoder(symbols, t)
+	if err != nil {
+		return nil, nil, err
+	}
 	records := make(capturedRecords)
 	var decodeErr error
 	readDone := make(chan error, 1)
@@ -76,14 +82,14 @@ func (b *bencher) captureRecords(decoder *tracer.Decoder) (capturedRecords, erro
 	flushErr := t.Flush()
 	readErr := <-readDone
 	if err := errors.Join(stormErr, killErr, detachErr, flushErr, readErr, decodeErr); err != nil {
-		return nil, fmt.Errorf("capture records: %w", err)
+		return nil, nil, fmt.Errorf("capture records: %w", err)
 	}
 	for _, kind := range []event.Kind{event.KindReclaim, event.KindOOMKill} {
 		if len(records[kind]) == 0 {
-			return nil, fmt.Errorf("capture records: the kernel handed over no %v record", kind)
+			return nil, nil, fmt.Errorf("capture records: the kernel handed over no %v record", kind)
 		}
 	}
-	return records, nil
+	return records, decoder, nil
 }
 
 // The stages of the replay.
@@ -118,11 +124,7 @@ func (b *bencher) pipelineScenario(ctx context.Context) ([]pipelineRow, error) {
 	if err != nil {
 		return nil, err
 	}
-	decoder, err := tracer.NewDecoder(symbols)
-	if err != nil {
-		return nil, err
-	}
-	records, err := b.captureRecords(decoder)
+	records, decoder, err := b.captureRecords(symbols)
 	if err != nil {
 		return nil, err
 	}

@@ -139,7 +139,7 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 			logger.Warn("kernel stacks stay unnamed: tracepoint-mode kills are classified by their reclaim and memory nodes alone", "error", err)
 		}
 	}()
-	decoder, err := tracer.NewDecoder(symbols)
+	decoder, err := tracer.NewDecoder(symbols, t)
 	if err != nil {
 		return Summary{}, err
 	}

@@ -30,23 +30,50 @@ type Symbolizer interface {
 // and the last kill's resolved stack. It writes the kernel's facts only:
 // deciding what they mean is the classify stage's job.
 type Decoder struct {
-	symbols Symbolizer
-	clock   bootClock
+	symbols    Symbolizer
+	histograms histogramCgroups
+	clock      bootClock
 
 	// Scratch records, for the records that are not aligned in memory.
 	hdr     oomtraceEventHeader
 	kill    oomtraceOomKillEvent
 	memcg   oomtraceMemcgOomEvent
 	reclaim oomtraceReclaimEvent
-	kswapd  oomtraceKswapdWakeEvent
-	reaper  oomtraceReaperEvent
-	signal  oomtraceSignalEvent
-	exit    oomtraceExitEvent
+	// reclaimPath is the scratch record of a reclaim record with its path,
+	// histogram the scratch of a histogram read for its cgroup's path.
+	reclaimPath oomtraceReclaimPathEvent
+	histogram   oomtraceReclaimStats
+	kswapd      oomtraceKswapdWakeEvent
+	reaper      oomtraceReaperEvent
+	signal      oomtraceSignalEvent
+	exit        oomtraceExitEvent
 
 	strings   interner
 	lastStack resolvedStack
 	comms     [nameSlots]commSlot
 	paths     [nameSlots]pathSlot
+	// histogramPaths holds, per reclaim histogram, the cgroup its slot
+	// held when a record named it last.
+	histogramPaths [reclaimHistograms]histogramPath
+}
+
+// reclaimHistograms mirrors RECLAIM_HISTOGRAMS in bpf/oomtrace.h: the
+// number of slots of reclaim_histograms.
+const reclaimHistograms = 4096
+
+// histogramCgroups reads the reclaim histogram in a slot, for the cgroup it
+// holds: a reclaim record names its cgroup by that slot, not by its path
+// (struct cgroup_ref). The Tracer whose records are decoded is one.
+type histogramCgroups interface {
+	readHistogram(slot uint32, dst *oomtraceReclaimStats) error
+}
+
+// histogramPath is the cgroup of a reclaim histogram, as decoded once:
+// the cgroup's id, the path's flags and the path.
+type histogramPath struct {
+	id    uint64
+	flags uint32
+	path  string
 }
 
 // nameSlots is the size of the decoder's caches of comms and cgroup paths:
@@ -121,10 +148,15 @@ func (s *resolvedStack) resolve(addrs []uint64, symbols Symbolizer) {
 	}
 }
 
-// NewDecoder returns a Decoder resolving stacks with symbols (nil: stacks
-// stay unresolved, and tracepoint-mode kills cannot be classified).
-func NewDecoder(symbols Symbolizer) (*Decoder, error) {
+// NewDecoder returns a Decoder of the records of t, resolving stacks with
+// symbols (nil: stacks stay unresolved, and tracepoint-mode kills cannot be
+// classified). Reclaim records name their cgroup by t's histograms: without
+// t (nil), those that do are decode errors.
+func NewDecoder(symbols Symbolizer, t *Tracer) (*Decoder, error) {
 	d := &Decoder{symbols: symbols, clock: bootClock{read: readClocks}}
+	if t != nil {
+		d.histograms = t
+	}
 	if err := d.clock.measure(); err != nil {
 		return nil, err
 	}
@@ -187,7 +219,7 @@ func (d *Decoder) Decode(raw []byte, ev *event.Event) error {
 			rc.Duration = time.Duration(r.DurationNs)
 			rc.NrReclaimed = r.NrReclaimed
 			rc.GFPMask, rc.Order = r.GfpMask, r.Order
-			d.cgroup(&rc.Cgroup, &r.Cgroup)
+			err = d.reclaimCgroup(&rc.Cgroup, raw, &r.Cgroup)
 		}
 	case oomtraceEventKindEVENT_KSWAPD_WAKE:
 		ev.Kind = event.KindKswapdWake
@@ -288,25 +320,77 @@ func constraintOf(c uint32) event.Constraint {
 
 // cgroup fills the zero *dst from c; an invalid c leaves it zero.
 func (d *Decoder) cgroup(dst *event.Cgroup, c *oomtraceCgroupInfo) {
-	if c.valid() {
-		fillCgroup(dst, c, d.cgroupPath(c))
+	if valid(c.Flags) {
+		fillCgroup(dst, c.Id, c.UsagePages, c.LimitPages, c.Flags, d.cgroupPath(c))
 	}
 }
 
-// valid reports whether the kernel side filled c in.
-func (c *oomtraceCgroupInfo) valid() bool {
-	return oomtraceCgroupFlags(c.Flags)&oomtraceCgroupFlagsCGROUP_VALID != 0
+// reclaimCgroup fills the zero *dst from c, the cgroup of the reclaim
+// record raw: with the path of the histogram c names, or, where c names
+// none, the path that follows the record. An invalid c leaves *dst zero.
+func (d *Decoder) reclaimCgroup(dst *event.Cgroup, raw []byte, c *oomtraceCgroupRef) error {
+	if !valid(c.Flags) {
+		return nil
+	}
+	if c.SlotPlus1 == 0 {
+		r, err := view(raw, &d.reclaimPath)
+		if err != nil {
+			return fmt.Errorf("reclaim record without a histogram: %w", err)
+		}
+		d.cgroup(dst, &r.Cgroup)
+		return nil
+	}
+	h, err := d.histogramPath(c.SlotPlus1-1, c.Id)
+	if err != nil {
+		return err
+	}
+	fillCgroup(dst, c.Id, c.UsagePages, c.LimitPages, h.flags, h.path)
+	return nil
 }
 
-// fillCgroup fills the zero *dst from the valid c, whose path's string is
-// path.
-func fillCgroup(dst *event.Cgroup, c *oomtraceCgroupInfo, path string) {
-	flags := oomtraceCgroupFlags(c.Flags)
+// histogramPath returns the cgroup of the reclaim histogram in slot, which
+// a record of the cgroup id names: as decoded before, or read from the
+// tracer's histograms the first time a record names it.
+func (d *Decoder) histogramPath(slot uint32, id uint64) (*histogramPath, error) {
+	if slot >= reclaimHistograms {
+		return nil, fmt.Errorf("reclaim record names histogram %d of %d: BPF object and decoder disagree", slot, reclaimHistograms)
+	}
+	h := &d.histogramPaths[slot]
+	if h.id == id && h.path != "" {
+		return h, nil
+	}
+	if d.histograms == nil {
+		return nil, fmt.Errorf("reclaim record names histogram %d, and no tracer's histograms are open to read its cgroup's path from", slot)
+	}
+	if err := d.histograms.readHistogram(slot, &d.histogram); err != nil {
+		return nil, fmt.Errorf("read the cgroup of reclaim histogram %d: %w", slot, err)
+	}
+	c := &d.histogram.Cgroup
+	if !valid(c.Flags) || c.Id != id {
+		// Histograms are given back only once their cgroup is gone, and
+		// keep it until a new cgroup takes them: this record was read
+		// after both.
+		return nil, fmt.Errorf("reclaim record of cgroup %d names histogram %d, which holds cgroup %d by now: "+
+			"the cgroup was removed, and its histogram taken by another, before the record was read", id, slot, c.Id)
+	}
+	*h = histogramPath{id: id, flags: c.Flags, path: d.strings.get(kernelString(c.Path[:]))}
+	return h, nil
+}
+
+// valid reports whether the kernel side filled in the cgroup of flags.
+func valid(flags uint32) bool {
+	return oomtraceCgroupFlags(flags)&oomtraceCgroupFlagsCGROUP_VALID != 0
+}
+
+// fillCgroup fills the zero *dst from a valid cgroup's id, usage, limit and
+// flags (struct cgroup_info's), and the string of its path.
+func fillCgroup(dst *event.Cgroup, id, usagePages, limitPages uint64, cgroupFlags uint32, path string) {
+	flags := oomtraceCgroupFlags(cgroupFlags)
 	dst.Path = path
-	dst.ID = c.Id
-	dst.UsageBytes = c.UsagePages * pageSize
-	dst.LimitBytes = c.LimitPages * pageSize
-	if c.LimitPages >= unlimitedPages {
+	dst.ID = id
+	dst.UsageBytes = usagePages * pageSize
+	dst.LimitBytes = limitPages * pageSize
+	if limitPages >= unlimitedPages {
 		dst.LimitBytes = event.NoLimit
 	}
 	dst.Truncated = flags&oomtraceCgroupFlagsCGROUP_TRUNCATED != 0

@@ -7,7 +7,7 @@ import (
 )
 
 func TestDecodeSignal(t *testing.T) {
-	d, err := NewDecoder(nil)
+	d, err := NewDecoder(nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func TestDecodeSignal(t *testing.T) {
 }
 
 func TestDecodeExit(t *testing.T) {
-	d, err := NewDecoder(nil)
+	d, err := NewDecoder(nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func TestDecodeExit(t *testing.T) {
 }
 
 func TestDecodeShortSignalRecords(t *testing.T) {
-	d, err := NewDecoder(nil)
+	d, err := NewDecoder(nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

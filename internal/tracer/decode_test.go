@@ -60,6 +60,41 @@ func cgroupInfo(path string, id, usagePages, limitPages uint64) oomtraceCgroupIn
 	return c
 }
 
+// fakeHistograms are a tracer's reclaim histograms, as the decoder reads
+// them for their cgroups: by slot, every slot there, empty unless held.
+type fakeHistograms struct {
+	cgroups map[uint32]oomtraceCgroupInfo
+	reads   int
+}
+
+func (f *fakeHistograms) readHistogram(slot uint32, dst *oomtraceReclaimStats) error {
+	f.reads++
+	*dst = oomtraceReclaimStats{Cgroup: f.cgroups[slot]}
+	dst.Buckets[0] = 1 // counts are not what the decoder reads
+	return nil
+}
+
+// hold puts c in the histogram of slot, and returns what a reclaim record
+// of c says of it.
+func (f *fakeHistograms) hold(slot uint32, c oomtraceCgroupInfo) oomtraceCgroupRef {
+	if f.cgroups == nil {
+		f.cgroups = map[uint32]oomtraceCgroupInfo{}
+	}
+	f.cgroups[slot] = c
+	return oomtraceCgroupRef{Id: c.Id, UsagePages: c.UsagePages, LimitPages: c.LimitPages,
+		Flags: uint32(oomtraceCgroupFlagsCGROUP_VALID), SlotPlus1: slot + 1}
+}
+
+// decoderWith returns a decoder whose reclaim histograms are h.
+func decoderWith(t testing.TB, symbols Symbolizer, h *fakeHistograms) *Decoder {
+	d, err := NewDecoder(symbols, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.histograms = h
+	return d
+}
+
 func tracepointKill() *oomtraceOomKillEvent {
 	r := &oomtraceOomKillEvent{}
 	r.Hdr = oomtraceEventHeader{KtimeNs: 5_000_000_123, Kind: uint32(oomtraceEventKindEVENT_OOM_KILL), Cpu: 1, Pid: 101, Tgid: 100}
@@ -76,7 +111,7 @@ func tracepointKill() *oomtraceOomKillEvent {
 }
 
 func TestDecodeTracepointKill(t *testing.T) {
-	d, err := NewDecoder(memcgStack)
+	d, err := NewDecoder(memcgStack, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +165,7 @@ func decodeAndClassify(t *testing.T, d *Decoder, raw []byte, opts classify.Optio
 // The decoder hands over oom_control's constraint and order, and the
 // classify stage decides by them, not by the (memcg) stack.
 func TestDecodeControlClasses(t *testing.T) {
-	d, err := NewDecoder(memcgStack)
+	d, err := NewDecoder(memcgStack, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +225,7 @@ func TestDecodeNodeLimits(t *testing.T) {
 		{"nodes unreadable", globalStack, oomtraceOomKillFlagsOOM_HAVE_MEMS_ALLOWED, 0b10, 0, true, event.ClassUnknown},
 		{"memcg stays memcg", memcgStack, oomtraceOomKillFlagsOOM_HAVE_MEMS_ALLOWED, 0b10, 0, false, event.ClassMemcg},
 	} {
-		d, err := NewDecoder(tc.stack)
+		d, err := NewDecoder(tc.stack, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -211,7 +246,7 @@ func TestDecodeNodeLimits(t *testing.T) {
 // A victim that was already exiting is marked without __oom_kill_process.
 func TestDecodeVictimExiting(t *testing.T) {
 	stack := fakeSymbols{"mark_oom_victim", "oom_kill_process", "out_of_memory", "mem_cgroup_out_of_memory", "try_charge_memcg"}
-	d, err := NewDecoder(stack)
+	d, err := NewDecoder(stack, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,15 +259,13 @@ func TestDecodeVictimExiting(t *testing.T) {
 }
 
 func TestDecodeOtherKinds(t *testing.T) {
-	d, err := NewDecoder(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	var h fakeHistograms
+	d := decoderWith(t, nil, &h)
 	var ev event.Event
 
 	rec := &oomtraceReclaimEvent{DurationNs: 3_000_000, NrReclaimed: 12, GfpMask: 0x100cca, Order: 2, ReclaimKind: uint32(oomtraceReclaimKindRECLAIM_SOFTLIMIT)}
 	rec.Hdr.Kind = uint32(oomtraceEventKindEVENT_RECLAIM)
-	rec.Cgroup = cgroupInfo("/a", 3, 1, 2)
+	rec.Cgroup = h.hold(5, cgroupInfo("/a", 3, 1, 2))
 	if err := d.Decode(rawBytes(rec), &ev); err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +304,7 @@ func TestDecodeOtherKinds(t *testing.T) {
 }
 
 func TestDecodeBadRecords(t *testing.T) {
-	d, err := NewDecoder(nil)
+	d, err := NewDecoder(nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,6 +322,102 @@ func TestDecodeBadRecords(t *testing.T) {
 	unknown := &oomtraceEventHeader{Kind: 99}
 	if err := d.Decode(rawBytes(unknown), &ev); err == nil || !strings.Contains(err.Error(), "unknown record kind 99") {
 		t.Errorf("unknown kind: %v", err)
+	}
+}
+
+// A reclaim record names its cgroup's histogram, and the decoder reads
+// the path from it once: again only when the histogram holds another
+// cgroup. What it cannot name is an error, never another cgroup's path.
+func TestDecodeReclaimCgroup(t *testing.T) {
+	var h fakeHistograms
+	d := decoderWith(t, nil, &h)
+	decode := func(c oomtraceCgroupRef) (event.Cgroup, error) {
+		t.Helper()
+		rec := &oomtraceReclaimEvent{DurationNs: 1}
+		rec.Hdr.Kind = uint32(oomtraceEventKindEVENT_RECLAIM)
+		rec.Cgroup = c
+		var ev event.Event
+		err := d.Decode(rawBytes(rec), &ev)
+		return ev.Reclaim.Cgroup, err
+	}
+	ctr := h.hold(3, cgroupInfo("/pod/ctr", 30, 1, 2))
+	for usage := range uint64(3) {
+		ctr.UsagePages = usage + 10
+		got, err := decode(ctr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Usage and limit are the record's, read at the episode's end.
+		if got.Path != "/pod/ctr" || got.ID != 30 || got.UsageBytes != (usage+10)*pageSize || got.LimitBytes != 2*pageSize {
+			t.Errorf("record %d: %+v", usage, got)
+		}
+	}
+	if h.reads != 1 {
+		t.Errorf("the histogram was read %d times for 3 records of its cgroup, want once", h.reads)
+	}
+
+	// The path's flags are the histogram's.
+	deep := cgroupInfo("/a/b/c", 40, 1, 2)
+	deep.Flags |= uint32(oomtraceCgroupFlagsCGROUP_TOP_MISSING)
+	if got, err := decode(h.hold(4, deep)); err != nil || got.Path != "a/b/c" || !got.Truncated {
+		t.Errorf("cgroup without its top: %+v, %v", got, err)
+	}
+
+	// The slot given to another cgroup, whose records then name it.
+	other := h.hold(3, cgroupInfo("/pod/other", 31, 1, 2))
+	if got, err := decode(other); err != nil || got.Path != "/pod/other" || got.ID != 31 {
+		t.Errorf("the slot's next cgroup: %+v, %v", got, err)
+	}
+	// A record of the first cgroup read only now, and never before: its
+	// histogram has no word of it left.
+	gone := oomtraceCgroupRef{Id: 32, Flags: uint32(oomtraceCgroupFlagsCGROUP_VALID), SlotPlus1: 3 + 1}
+	if got, err := decode(gone); err == nil || !strings.Contains(err.Error(), "cgroup 32 names histogram 3, which holds cgroup 31") {
+		t.Errorf("record of a cgroup whose histogram was taken: %+v, %v", got, err)
+	}
+	// A histogram that was never claimed holds no cgroup.
+	empty := oomtraceCgroupRef{Id: 50, Flags: uint32(oomtraceCgroupFlagsCGROUP_VALID), SlotPlus1: 100 + 1}
+	if _, err := decode(empty); err == nil || !strings.Contains(err.Error(), "holds cgroup 0") {
+		t.Errorf("record naming an empty histogram: %v", err)
+	}
+	outside := oomtraceCgroupRef{Id: 50, Flags: uint32(oomtraceCgroupFlagsCGROUP_VALID), SlotPlus1: reclaimHistograms + 1}
+	if _, err := decode(outside); err == nil || !strings.Contains(err.Error(), "BPF object and decoder disagree") {
+		t.Errorf("record naming a histogram past the last: %v", err)
+	}
+	// No memory cgroup: nothing to read, and no cgroup.
+	if got, err := decode(oomtraceCgroupRef{SlotPlus1: 3 + 1}); err != nil || got != (event.Cgroup{}) {
+		t.Errorf("record without a cgroup: %+v, %v", got, err)
+	}
+	// A record without its path after it is cut.
+	short := &oomtraceReclaimEvent{}
+	short.Hdr.Kind = uint32(oomtraceEventKindEVENT_RECLAIM)
+	short.Cgroup.Flags = uint32(oomtraceCgroupFlagsCGROUP_VALID)
+	var ev event.Event
+	if err := d.Decode(rawBytes(short), &ev); err == nil || !strings.Contains(err.Error(), "record too short") {
+		t.Errorf("reclaim record without a histogram or a path: %v", err)
+	}
+
+	// Records decoded with no tracer's histograms to read.
+	alone, err := NewDecoder(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &oomtraceReclaimEvent{}
+	rec.Hdr.Kind = uint32(oomtraceEventKindEVENT_RECLAIM)
+	rec.Cgroup = ctr
+	if err := alone.Decode(rawBytes(rec), &ev); err == nil || !strings.Contains(err.Error(), "no tracer's histograms") {
+		t.Errorf("decoded without histograms: %v", err)
+	}
+}
+
+// RECLAIM_HISTOGRAMS, as the decoder knows it, is the size of the
+// histograms' map.
+func TestReclaimHistogramsMirrored(t *testing.T) {
+	spec, err := loadOomtrace()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := spec.Maps["reclaim_histograms"].MaxEntries; n != reclaimHistograms {
+		t.Errorf("reclaim_histograms has %d slots, the decoder knows %d", n, reclaimHistograms)
 	}
 }
 
@@ -322,15 +451,13 @@ func TestInterner(t *testing.T) {
 // Decoding a record seen before allocates nothing: the event path of a
 // reclaim storm must not feed the garbage collector.
 func TestDecodeDoesNotAllocate(t *testing.T) {
-	d, err := NewDecoder(memcgStack)
-	if err != nil {
-		t.Fatal(err)
-	}
+	var h fakeHistograms
+	d := decoderWith(t, memcgStack, &h)
 	kill := rawBytes(tracepointKill())
 	rec := &oomtraceReclaimEvent{DurationNs: 3_000_000, ReclaimKind: uint32(oomtraceReclaimKindRECLAIM_MEMCG)}
 	rec.Hdr.Kind = uint32(oomtraceEventKindEVENT_RECLAIM)
 	setString(rec.Hdr.Comm[:], "worker")
-	rec.Cgroup = cgroupInfo("/kubepods/burstable/pod1/ctr", 3, 1, 2)
+	rec.Cgroup = h.hold(9, cgroupInfo("/kubepods/burstable/pod1/ctr", 3, 1, 2))
 	reclaim := rawBytes(rec)
 
 	var ev event.Event
@@ -350,13 +477,11 @@ func TestDecodeDoesNotAllocate(t *testing.T) {
 }
 
 func BenchmarkDecode(b *testing.B) {
-	d, err := NewDecoder(memcgStack)
-	if err != nil {
-		b.Fatal(err)
-	}
+	var h fakeHistograms
+	d := decoderWith(b, memcgStack, &h)
 	rec := &oomtraceReclaimEvent{DurationNs: 3_000_000}
 	rec.Hdr.Kind = uint32(oomtraceEventKindEVENT_RECLAIM)
-	rec.Cgroup = cgroupInfo("/kubepods/burstable/pod1/ctr", 3, 1, 2)
+	rec.Cgroup = h.hold(9, cgroupInfo("/kubepods/burstable/pod1/ctr", 3, 1, 2))
 	for name, raw := range map[string][]byte{"oom_kill": rawBytes(tracepointKill()), "reclaim": rawBytes(rec)} {
 		b.Run(name, func(b *testing.B) {
 			var ev event.Event
@@ -386,8 +511,9 @@ func BenchmarkDecode(b *testing.B) {
 	})
 }
 
-// records returns one record of every kind, each field set.
-func records() map[string][]byte {
+// records returns one record of every kind, each field set, with the
+// reclaim histograms they name in h.
+func records(h *fakeHistograms) map[string][]byte {
 	kprobeKill := tracepointKill()
 	kprobeKill.Flags |= uint32(oomtraceOomKillFlagsOOM_HAVE_CONTROL)
 	kprobeKill.Source = uint32(oomtraceOomSourceSOURCE_KPROBE)
@@ -401,8 +527,13 @@ func records() map[string][]byte {
 	reclaim := &oomtraceReclaimEvent{DurationNs: 3_000_000, NrReclaimed: 12, GfpMask: 0x100cca, Order: 2, ReclaimKind: uint32(oomtraceReclaimKindRECLAIM_SOFTLIMIT)}
 	reclaim.Hdr = oomtraceEventHeader{KtimeNs: 21, Kind: uint32(oomtraceEventKindEVENT_RECLAIM), Cpu: 2, Pid: 22, Tgid: 23}
 	setString(reclaim.Hdr.Comm[:], "reclaimer")
-	reclaim.Cgroup = cgroupInfo("/a", 3, 1, 2)
-	reclaim.Cgroup.Flags |= uint32(oomtraceCgroupFlagsCGROUP_TRUNCATED)
+	truncated := cgroupInfo("/a", 3, 1, 2)
+	truncated.Flags |= uint32(oomtraceCgroupFlagsCGROUP_TRUNCATED)
+	reclaim.Cgroup = h.hold(7, truncated)
+
+	// The record of a cgroup that found no free histogram carries its path.
+	reclaimPath := &oomtraceReclaimPathEvent{Ev: *reclaim, Cgroup: cgroupInfo("/b", 4, 5, 6)}
+	reclaimPath.Ev.Cgroup = oomtraceCgroupRef{Id: 4, UsagePages: 5, LimitPages: 6, Flags: uint32(oomtraceCgroupFlagsCGROUP_VALID)}
 
 	wake := &oomtraceKswapdWakeEvent{Nid: 1, Zid: 2, Order: 3}
 	wake.Hdr = oomtraceEventHeader{KtimeNs: 31, Kind: uint32(oomtraceEventKindEVENT_KSWAPD_WAKE), Cpu: 3, Pid: 32, Tgid: 33}
@@ -425,7 +556,7 @@ func records() map[string][]byte {
 
 	return map[string][]byte{
 		"oom_kill": rawBytes(tracepointKill()), "oom_kill with oom_control": rawBytes(kprobeKill),
-		"memcg_oom": rawBytes(memcg), "reclaim": rawBytes(reclaim), "kswapd_wake": rawBytes(wake),
+		"memcg_oom": rawBytes(memcg), "reclaim": rawBytes(reclaim), "reclaim with its path": rawBytes(reclaimPath), "kswapd_wake": rawBytes(wake),
 		"reaper": rawBytes(reaper), "signal": rawBytes(signal), "exit": rawBytes(exit),
 	}
 }
@@ -456,11 +587,9 @@ func completeInUserSpace(ev *event.Event) {
 // Decoding a record into an event that held another leaves nothing of the
 // other: the event is the one decoding the record into a zero event gives.
 func TestDecodeLeavesNothingStale(t *testing.T) {
-	d, err := NewDecoder(memcgStack)
-	if err != nil {
-		t.Fatal(err)
-	}
-	recs := records()
+	var h fakeHistograms
+	d := decoderWith(t, memcgStack, &h)
+	recs := records(&h)
 	want := make(map[string]event.Event)
 	for name, raw := range recs {
 		var ev event.Event
@@ -494,7 +623,7 @@ func TestDecodeLeavesNothingStale(t *testing.T) {
 // What the decoder remembers of earlier records (comms, cgroup paths by
 // id, the last kill's stack) never stands in for what a record holds.
 func TestDecodeRemembersOnlyWhatMatches(t *testing.T) {
-	d, err := NewDecoder(memcgStack)
+	d, err := NewDecoder(memcgStack, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -510,15 +639,15 @@ func TestDecodeRemembersOnlyWhatMatches(t *testing.T) {
 		{"0123456789abcdef", long[:511]},
 		{"0123456789abcdef", long},
 	} {
-		rec := &oomtraceReclaimEvent{}
-		rec.Hdr.Kind = uint32(oomtraceEventKindEVENT_RECLAIM)
+		rec := &oomtraceMemcgOomEvent{}
+		rec.Hdr.Kind = uint32(oomtraceEventKindEVENT_MEMCG_OOM)
 		setString(rec.Hdr.Comm[:], tc.comm)
 		rec.Cgroup = cgroupInfo(tc.path, 7, 1, 2)
 		if err := d.Decode(rawBytes(rec), &ev); err != nil {
 			t.Fatal(err)
 		}
-		if ev.Task.Comm != tc.comm || ev.Reclaim.Cgroup.Path != tc.path {
-			t.Errorf("comm %q path %q, want %q %q", ev.Task.Comm, ev.Reclaim.Cgroup.Path, tc.comm, tc.path)
+		if ev.Task.Comm != tc.comm || ev.MemcgOOM.Cgroup.Path != tc.path {
+			t.Errorf("comm %q path %q, want %q %q", ev.Task.Comm, ev.MemcgOOM.Cgroup.Path, tc.comm, tc.path)
 		}
 	}
 
@@ -551,7 +680,7 @@ func TestDecodeUnnamedFrames(t *testing.T) {
 		{memcgStack[:2], [2]string{"mark_oom_victim,__oom_kill_process,0x3010", "mark_oom_victim,__oom_kill_process,0x3010"}},
 		{nil, [2]string{"0x1010,0x2010,0x3010", "0x1010,0x2110,0x3010"}},
 	} {
-		d, err := NewDecoder(tc.symbols)
+		d, err := NewDecoder(tc.symbols, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -570,11 +699,9 @@ func TestDecodeUnnamedFrames(t *testing.T) {
 // A record that is not aligned in memory, as a caller's buffer may hold
 // it, decodes the same as one that is.
 func TestDecodeUnaligned(t *testing.T) {
-	d, err := NewDecoder(memcgStack)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, raw := range records() {
+	var h fakeHistograms
+	d := decoderWith(t, memcgStack, &h)
+	for name, raw := range records(&h) {
 		var aligned, unaligned event.Event
 		if err := d.Decode(raw, &aligned); err != nil {
 			t.Fatal(err)
@@ -611,7 +738,7 @@ func TestDecodeCgroupWithoutItsTop(t *testing.T) {
 			raw := cgroupInfo("/kubepods/burstable/podx/ctr", 7, 1, 2)
 			raw.Flags |= uint32(tc.flags)
 			var got event.Cgroup
-			fillCgroup(&got, &raw, string(kernelString(raw.Path[:])))
+			fillCgroup(&got, raw.Id, raw.UsagePages, raw.LimitPages, raw.Flags, string(kernelString(raw.Path[:])))
 			if got.Path != tc.want || got.Truncated != tc.truncated || got.TopMissing() != tc.top {
 				t.Errorf("got path %q truncated %v top missing %v, want %q %v %v",
 					got.Path, got.Truncated, got.TopMissing(), tc.want, tc.truncated, tc.top)

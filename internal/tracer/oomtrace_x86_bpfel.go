@@ -31,6 +31,15 @@ type oomtraceCgroupInfo struct {
 	Path       [512]int8
 }
 
+type oomtraceCgroupRef struct {
+	_          structs.HostLayout
+	Id         uint64
+	UsagePages uint64
+	LimitPages uint64
+	Flags      uint32
+	SlotPlus1  uint32
+}
+
 type oomtraceEventHeader struct {
 	_       structs.HostLayout
 	KtimeNs uint64
@@ -159,7 +168,7 @@ const (
 type oomtraceReclaimEvent struct {
 	_           structs.HostLayout
 	Hdr         oomtraceEventHeader
-	Cgroup      oomtraceCgroupInfo
+	Cgroup      oomtraceCgroupRef
 	DurationNs  uint64
 	NrReclaimed uint64
 	GfpMask     uint32
@@ -176,6 +185,12 @@ const (
 	oomtraceReclaimKindRECLAIM_SOFTLIMIT oomtraceReclaimKind = 2
 	oomtraceReclaimKindRECLAIM_KINDS     oomtraceReclaimKind = 3
 )
+
+type oomtraceReclaimPathEvent struct {
+	_      structs.HostLayout
+	Ev     oomtraceReclaimEvent
+	Cgroup oomtraceCgroupInfo
+}
 
 type oomtraceReclaimStart struct {
 	_       structs.HostLayout
@@ -293,6 +308,7 @@ const (
 	oomtraceVarUnusedReaperStep             = "unused_reaper_step"
 	oomtraceVarUnusedReclaimEvent           = "unused_reclaim_event"
 	oomtraceVarUnusedReclaimKind            = "unused_reclaim_kind"
+	oomtraceVarUnusedReclaimPathEvent       = "unused_reclaim_path_event"
 	oomtraceVarUnusedSignalEvent            = "unused_signal_event"
 	oomtraceVarWakeupWindowNs               = "wakeup_window_ns"
 )
@@ -393,25 +409,26 @@ type oomtraceMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type oomtraceVariableSpecs struct {
-	FatalSignals          *ebpf.VariableSpec `ebpf:"fatal_signals"`
-	FilterCgroupId        *ebpf.VariableSpec `ebpf:"filter_cgroup_id"`
-	FilterTgid            *ebpf.VariableSpec `ebpf:"filter_tgid"`
-	LastWakeupNs          *ebpf.VariableSpec `ebpf:"last_wakeup_ns"`
-	ReclaimMinNs          *ebpf.VariableSpec `ebpf:"reclaim_min_ns"`
-	RingbufWakeBytes      *ebpf.VariableSpec `ebpf:"ringbuf_wake_bytes"`
-	UnusedCgroupFlags     *ebpf.VariableSpec `ebpf:"unused_cgroup_flags"`
-	UnusedEventKind       *ebpf.VariableSpec `ebpf:"unused_event_kind"`
-	UnusedExitEvent       *ebpf.VariableSpec `ebpf:"unused_exit_event"`
-	UnusedKswapdWakeEvent *ebpf.VariableSpec `ebpf:"unused_kswapd_wake_event"`
-	UnusedMemcgOomEvent   *ebpf.VariableSpec `ebpf:"unused_memcg_oom_event"`
-	UnusedOomKillFlags    *ebpf.VariableSpec `ebpf:"unused_oom_kill_flags"`
-	UnusedOomSource       *ebpf.VariableSpec `ebpf:"unused_oom_source"`
-	UnusedReaperEvent     *ebpf.VariableSpec `ebpf:"unused_reaper_event"`
-	UnusedReaperStep      *ebpf.VariableSpec `ebpf:"unused_reaper_step"`
-	UnusedReclaimEvent    *ebpf.VariableSpec `ebpf:"unused_reclaim_event"`
-	UnusedReclaimKind     *ebpf.VariableSpec `ebpf:"unused_reclaim_kind"`
-	UnusedSignalEvent     *ebpf.VariableSpec `ebpf:"unused_signal_event"`
-	WakeupWindowNs        *ebpf.VariableSpec `ebpf:"wakeup_window_ns"`
+	FatalSignals           *ebpf.VariableSpec `ebpf:"fatal_signals"`
+	FilterCgroupId         *ebpf.VariableSpec `ebpf:"filter_cgroup_id"`
+	FilterTgid             *ebpf.VariableSpec `ebpf:"filter_tgid"`
+	LastWakeupNs           *ebpf.VariableSpec `ebpf:"last_wakeup_ns"`
+	ReclaimMinNs           *ebpf.VariableSpec `ebpf:"reclaim_min_ns"`
+	RingbufWakeBytes       *ebpf.VariableSpec `ebpf:"ringbuf_wake_bytes"`
+	UnusedCgroupFlags      *ebpf.VariableSpec `ebpf:"unused_cgroup_flags"`
+	UnusedEventKind        *ebpf.VariableSpec `ebpf:"unused_event_kind"`
+	UnusedExitEvent        *ebpf.VariableSpec `ebpf:"unused_exit_event"`
+	UnusedKswapdWakeEvent  *ebpf.VariableSpec `ebpf:"unused_kswapd_wake_event"`
+	UnusedMemcgOomEvent    *ebpf.VariableSpec `ebpf:"unused_memcg_oom_event"`
+	UnusedOomKillFlags     *ebpf.VariableSpec `ebpf:"unused_oom_kill_flags"`
+	UnusedOomSource        *ebpf.VariableSpec `ebpf:"unused_oom_source"`
+	UnusedReaperEvent      *ebpf.VariableSpec `ebpf:"unused_reaper_event"`
+	UnusedReaperStep       *ebpf.VariableSpec `ebpf:"unused_reaper_step"`
+	UnusedReclaimEvent     *ebpf.VariableSpec `ebpf:"unused_reclaim_event"`
+	UnusedReclaimKind      *ebpf.VariableSpec `ebpf:"unused_reclaim_kind"`
+	UnusedReclaimPathEvent *ebpf.VariableSpec `ebpf:"unused_reclaim_path_event"`
+	UnusedSignalEvent      *ebpf.VariableSpec `ebpf:"unused_signal_event"`
+	WakeupWindowNs         *ebpf.VariableSpec `ebpf:"wakeup_window_ns"`
 }
 
 // oomtraceObjects contains all objects after they have been loaded into the kernel.
@@ -473,25 +490,26 @@ func (m *oomtraceMaps) Close() error {
 //
 // It can be passed to loadOomtraceObjects or ebpf.CollectionSpec.LoadAndAssign.
 type oomtraceVariables struct {
-	FatalSignals          *ebpf.Variable `ebpf:"fatal_signals"`
-	FilterCgroupId        *ebpf.Variable `ebpf:"filter_cgroup_id"`
-	FilterTgid            *ebpf.Variable `ebpf:"filter_tgid"`
-	LastWakeupNs          *ebpf.Variable `ebpf:"last_wakeup_ns"`
-	ReclaimMinNs          *ebpf.Variable `ebpf:"reclaim_min_ns"`
-	RingbufWakeBytes      *ebpf.Variable `ebpf:"ringbuf_wake_bytes"`
-	UnusedCgroupFlags     *ebpf.Variable `ebpf:"unused_cgroup_flags"`
-	UnusedEventKind       *ebpf.Variable `ebpf:"unused_event_kind"`
-	UnusedExitEvent       *ebpf.Variable `ebpf:"unused_exit_event"`
-	UnusedKswapdWakeEvent *ebpf.Variable `ebpf:"unused_kswapd_wake_event"`
-	UnusedMemcgOomEvent   *ebpf.Variable `ebpf:"unused_memcg_oom_event"`
-	UnusedOomKillFlags    *ebpf.Variable `ebpf:"unused_oom_kill_flags"`
-	UnusedOomSource       *ebpf.Variable `ebpf:"unused_oom_source"`
-	UnusedReaperEvent     *ebpf.Variable `ebpf:"unused_reaper_event"`
-	UnusedReaperStep      *ebpf.Variable `ebpf:"unused_reaper_step"`
-	UnusedReclaimEvent    *ebpf.Variable `ebpf:"unused_reclaim_event"`
-	UnusedReclaimKind     *ebpf.Variable `ebpf:"unused_reclaim_kind"`
-	UnusedSignalEvent     *ebpf.Variable `ebpf:"unused_signal_event"`
-	WakeupWindowNs        *ebpf.Variable `ebpf:"wakeup_window_ns"`
+	FatalSignals           *ebpf.Variable `ebpf:"fatal_signals"`
+	FilterCgroupId         *ebpf.Variable `ebpf:"filter_cgroup_id"`
+	FilterTgid             *ebpf.Variable `ebpf:"filter_tgid"`
+	LastWakeupNs           *ebpf.Variable `ebpf:"last_wakeup_ns"`
+	ReclaimMinNs           *ebpf.Variable `ebpf:"reclaim_min_ns"`
+	RingbufWakeBytes       *ebpf.Variable `ebpf:"ringbuf_wake_bytes"`
+	UnusedCgroupFlags      *ebpf.Variable `ebpf:"unused_cgroup_flags"`
+	UnusedEventKind        *ebpf.Variable `ebpf:"unused_event_kind"`
+	UnusedExitEvent        *ebpf.Variable `ebpf:"unused_exit_event"`
+	UnusedKswapdWakeEvent  *ebpf.Variable `ebpf:"unused_kswapd_wake_event"`
+	UnusedMemcgOomEvent    *ebpf.Variable `ebpf:"unused_memcg_oom_event"`
+	UnusedOomKillFlags     *ebpf.Variable `ebpf:"unused_oom_kill_flags"`
+	UnusedOomSource        *ebpf.Variable `ebpf:"unused_oom_source"`
+	UnusedReaperEvent      *ebpf.Variable `ebpf:"unused_reaper_event"`
+	UnusedReaperStep       *ebpf.Variable `ebpf:"unused_reaper_step"`
+	UnusedReclaimEvent     *ebpf.Variable `ebpf:"unused_reclaim_event"`
+	UnusedReclaimKind      *ebpf.Variable `ebpf:"unused_reclaim_kind"`
+	UnusedReclaimPathEvent *ebpf.Variable `ebpf:"unused_reclaim_path_event"`
+	UnusedSignalEvent      *ebpf.Variable `ebpf:"unused_signal_event"`
+	WakeupWindowNs         *ebpf.Variable `ebpf:"wakeup_window_ns"`
 }
 
 // oomtracePrograms contains all programs after they have been loaded into the kernel.

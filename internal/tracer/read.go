@@ -348,8 +348,8 @@ func (t *Tracer) ReclaimStats(dst []event.ReclaimStats) ([]event.ReclaimStats, e
 		for _, n := range value.Buckets {
 			s.Count += n
 		}
-		if c := &value.Cgroup; c.valid() {
-			fillCgroup(&s.Cgroup, c, string(kernelString(c.Path[:])))
+		if c := &value.Cgroup; valid(c.Flags) {
+			fillCgroup(&s.Cgroup, c.Id, c.UsagePages, c.LimitPages, c.Flags, string(kernelString(c.Path[:])))
 		}
 		s.Cgroup.ID = key.CgroupId
 		s.Cgroup.UsageBytes, s.Cgroup.LimitBytes = 0, 0 // as first seen: stale
@@ -360,6 +360,11 @@ func (t *Tracer) ReclaimStats(dst []event.ReclaimStats) ([]event.ReclaimStats, e
 		return dst, fmt.Errorf("read reclaim histograms: %w", err)
 	}
 	return dst, nil
+}
+
+// readHistogram reads the reclaim histogram in slot into dst.
+func (t *Tracer) readHistogram(slot uint32, dst *oomtraceReclaimStats) error {
+	return t.base.Maps["reclaim_histograms"].Lookup(slot, dst)
 }
 
 // FreeReclaimHistogram gives the kernel side back the histogram of the
@@ -379,13 +384,20 @@ func (t *Tracer) FreeReclaimHistogram(cgroupID uint64, kind event.ReclaimKind) e
 	if err != nil {
 		return fmt.Errorf("look up the reclaim histogram of cgroup %d: %w", cgroupID, err)
 	}
-	// Unpublished first, so that no program finds the slot; then zeroed,
-	// as the next claim expects it; then given back. No program counts in
-	// it meanwhile: a removed cgroup has no task left to reclaim in it.
+	// Unpublished first, so that no program finds the slot; then its
+	// counts zeroed, as the next claim expects them; then given back. No
+	// program counts in it meanwhile: a removed cgroup has no task left to
+	// reclaim in it. The cgroup stays until the next claim: records of it
+	// still unread name this slot for its path.
 	if err := slots.Delete(&key); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
 		return fmt.Errorf("free the reclaim histogram of cgroup %d: %w", cgroupID, err)
 	}
-	if err := t.base.Maps["reclaim_histograms"].Update(slot, &oomtraceReclaimStats{}, ebpf.UpdateExist); err != nil {
+	histograms := t.base.Maps["reclaim_histograms"]
+	var stats oomtraceReclaimStats
+	if err := histograms.Lookup(slot, &stats); err != nil {
+		return fmt.Errorf("read reclaim histogram %d: %w", slot, err)
+	}
+	if err := histograms.Update(slot, &oomtraceReclaimStats{Cgroup: stats.Cgroup}, ebpf.UpdateExist); err != nil {
 		return fmt.Errorf("clear reclaim histogram %d: %w", slot, err)
 	}
 	if err := t.base.Maps["reclaim_slot_owners"].Delete(slot); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {

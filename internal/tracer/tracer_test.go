@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/ringbuf"
@@ -287,9 +288,6 @@ func TestRawTracepointFallbackVerifies(t *testing.T) {
 	}
 }
 
-// A removed cgroup's histogram, freed, is gone from the kernel side: its
-// key, its slot's claim and its counts. The next cgroup to reclaim claims
-// a slot and is counted from zero.
 // sparseFile returns a file of 64 MiB, all a hole: reading it fills the
 // page cache without I/O, so a cgroup limited below its size reclaims, and
 // nothing is OOM-killed.
@@ -348,7 +346,7 @@ func TestLazyRecordsAllRead(t *testing.T) {
 	if tr.readerLook == nil {
 		t.Fatal("the reader cannot write last_wakeup_ns")
 	}
-	decoder, err := NewDecoder(nil)
+	decoder, err := NewDecoder(nil, tr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -448,6 +446,10 @@ func bootNow(t *testing.T) uint64 {
 	return uint64(ts.Nano())
 }
 
+// A removed cgroup's histogram, freed, is gone from the kernel side: its
+// key, its slot's claim and its counts; its cgroup stays, for records
+// still unread. The next cgroup to reclaim claims a slot and is counted
+// from zero.
 func TestFreeReclaimHistogram(t *testing.T) {
 	requireBPF(t)
 	h := memcgtest.Require(t)
@@ -485,9 +487,14 @@ func TestFreeReclaimHistogram(t *testing.T) {
 	if err := owners.Lookup(slot, &owned); !errors.Is(err, ebpf.ErrKeyNotExist) {
 		t.Errorf("slot %d is still claimed: %v", slot, err)
 	}
+	// Cleared of its counts, but keeping its cgroup, for the records of it
+	// still unread.
 	var left oomtraceReclaimStats
-	if err := histograms.Lookup(slot, &left); err != nil || left != (oomtraceReclaimStats{}) {
-		t.Errorf("slot %d not cleared: %+v, %v", slot, left, err)
+	if err := histograms.Lookup(slot, &left); err != nil {
+		t.Fatal(err)
+	}
+	if kept := left.Cgroup; kept.Id != id || !valid(kept.Flags) || (left != oomtraceReclaimStats{Cgroup: kept}) {
+		t.Errorf("slot %d: counts not cleared, or its cgroup (id %d, want %d) not kept: %+v", slot, kept.Id, id, left)
 	}
 	if n := countOf(id); n != 0 {
 		t.Errorf("ReclaimStats still has %d episodes of the removed cgroup", n)
@@ -500,6 +507,66 @@ func TestFreeReclaimHistogram(t *testing.T) {
 	nextID := reclaimIn(next)
 	if n := countOf(nextID); n == 0 {
 		t.Errorf("the cgroup after the freed one is not counted")
+	}
+}
+
+// A cgroup that finds every histogram taken is not counted, and said to be
+// uncounted; its reclaim records carry its path, where others name their
+// histogram for it.
+func TestReclaimWithoutHistogram(t *testing.T) {
+	requireBPF(t)
+	h := memcgtest.Require(t)
+	mode := event.ModeTracepoint
+	tr, err := Open(Config{Mode: &mode}) // ReclaimMin 0: every episode is a record
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	owners := tr.base.Maps["reclaim_slot_owners"]
+	for slot := range uint32(reclaimHistograms) {
+		if err := owners.Update(slot, uint8(1), ebpf.UpdateNoExist); err != nil && !errors.Is(err, ebpf.ErrKeyExist) {
+			t.Fatalf("claim slot %d: %v", slot, err)
+		}
+	}
+	decoder, err := NewDecoder(nil, tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	g := memcgtest.Create(t, h, memcg.UniqueName("oomtrace-test"), 16<<20)
+	id := reclaimIn(t, h, g, sparseFile(t))
+	var records, withPath uint64
+	var ev event.Event
+	for {
+		raw, err := tr.Read(false)
+		if errors.Is(err, ErrNoRecord) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := decoder.Decode(raw, &ev); err != nil {
+			t.Fatal(err)
+		}
+		if ev.Kind != event.KindReclaim || ev.Reclaim.Kind != event.ReclaimMemcg || ev.Reclaim.Cgroup.ID != id {
+			continue
+		}
+		records++
+		if len(raw) >= int(unsafe.Sizeof(oomtraceReclaimPathEvent{})) {
+			withPath++
+		}
+		if c := ev.Reclaim.Cgroup; c.Path != g.Path() || c.LimitBytes != 16<<20 || c.UsageBytes == 0 {
+			t.Fatalf("a reclaim record of cgroup %d says %+v, want path %s, limit 16 MiB", id, c, g.Path())
+		}
+	}
+	if records == 0 || withPath != records {
+		t.Errorf("read %d reclaim records of cgroup %d, %d of them with the path: want some, all with it", records, id, withPath)
+	}
+	if n := reclaimCount(t, tr, id); n != 0 {
+		t.Errorf("cgroup %d counted %d episodes without a histogram", id, n)
+	}
+	if uncounted, err := tr.UncountedReclaim(); err != nil || uncounted < records {
+		t.Errorf("%d episodes said to be uncounted (%v), fewer than the %d records read", uncounted, err, records)
 	}
 }
 
@@ -523,15 +590,22 @@ func TestRingBufferSize(t *testing.T) {
 		t.Errorf("the kernel side wakes the reader from %d unread bytes (%v), want %d", wake, err, MinRingBufferBytes/8)
 	}
 
-	// Nobody reads while the cgroup reclaims.
+	// Nobody reads while the cgroup reclaims, until it has reclaimed more
+	// often than the ring buffer holds records.
 	g := memcgtest.Create(t, h, memcg.UniqueName("oomtrace-test"), 16<<20)
-	id := reclaimIn(t, h, g, sparseFile(t))
-	counted := reclaimCount(t, tr, id)
+	sparse := sparseFile(t)
 	capacity := uint64(MinRingBufferBytes / (ReclaimRecordBytes + 8)) // each record has an 8-byte header
+	var id uint64
+	for range 8 {
+		if id = reclaimIn(t, h, g, sparse); reclaimCount(t, tr, id) > 2*capacity {
+			break
+		}
+	}
+	counted := reclaimCount(t, tr, id)
 	if counted <= capacity {
 		t.Fatalf("cgroup %d reclaimed %d times, not more than the %d records the ring buffer holds", id, counted, capacity)
 	}
-	decoder, err := NewDecoder(nil)
+	decoder, err := NewDecoder(nil, tr)
 	if err != nil {
 		t.Fatal(err)
 	}
