@@ -83,16 +83,20 @@ type Writer struct {
 
 // BufferSize is how many bytes of lines a Writer holds before it writes
 // them without waiting for Flush: about 250 reclaim lines, and what a
-// pipe holds.
+// pipe holds by default.
 const BufferSize = 64 << 10
 
-// NewWriter returns a Writer that writes to w.
+// NewWriter returns a Writer that writes to w; where w is a pipe or FIFO,
+// it grows its buffer to PipeBytes first (GrowPipe).
 func NewWriter(w io.Writer, opts Options) *Writer {
-	// Room for the line that crosses BufferSize, so that the buffer is
-	// never grown while events are written.
 	if opts.GFPNames != nil {
 		opts.spellings = new(spellings)
 	}
+	// A pipe that keeps its default buffer still works, only slower when
+	// its reader falls behind: nothing to report.
+	_, _ = GrowPipe(w)
+	// Room for the line that crosses BufferSize, so that the buffer is
+	// never grown while events are written.
 	return &Writer{w: w, opts: opts, buf: make([]byte, 0, BufferSize+16<<10)}
 }
 
