@@ -25,7 +25,8 @@ import (
 // oomtrace's reclaim record in a ring buffer of the size of oomtrace's,
 // and a process reads them and writes one line per record, as long as
 // oomtrace's reclaim lines, in batches of oomtrace's size, through the
-// same pipe to the same line counting in the harness. Stalled and resumed
+// same pipe, its buffer grown as oomtrace grows it, to the same line
+// counting in the harness. Stalled and resumed
 // as oomtrace is, its CPU per line and its drain rate are what the ring
 // buffer, the wakeups, the pipe and the harness cost any reader here. It is
 // this binary run again with drainFloorEnv set to the length of a line and
@@ -87,6 +88,12 @@ func runDrainFloor(out io.Writer, lineBytes, ringBytes int) error {
 		return err
 	}
 	defer closeAll()
+	// As oomtrace's writer does: a pipe's buffer grown to hold many
+	// batches, so that the floor does not wait on the harness's reading
+	// after each.
+	if _, err := output.GrowPipe(out); err != nil {
+		return err
+	}
 	var rec ringbuf.Record
 	batch := make([]byte, 0, output.BufferSize)
 	padding := bytes.Repeat([]byte{' '}, lineBytes)

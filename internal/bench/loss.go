@@ -29,14 +29,15 @@ func (ts tools) lossArgs() []string {
 	return args
 }
 
-// The stalled trials give oomtrace a ring buffer eight times the default:
-// the backlog it drains, about 54,000 reclaim records, takes it a tenth of
-// a second or more, over which the host's short stalls of a vCPU average
-// out. The default's 6,700 records took it 15 ms, and its CPU per line
-// ranged over three times its least from one trial to the next.
+// The stalled trials give oomtrace a ring buffer four times the default,
+// which a stall overfills (stallStorm): the backlog it drains, about
+// 150,000 reclaim records, takes it about a tenth of a second, over which
+// the host's short stalls of a vCPU average out. A drain of 15 ms, the
+// default's when a record held 616 bytes, had its CPU per line range over
+// three times its least from one trial to the next.
 const (
-	stallRingBuffer = "32MiB"
-	stallRingBytes  = 32 << 20
+	stallRingBuffer = "16MiB"
+	stallRingBytes  = 16 << 20
 )
 
 // stallArgs are lossArgs with the stalled trials' ring buffer, where
@@ -368,10 +369,12 @@ func (b *bencher) lossTrial(st *storm, n int) (lossTrial, error) {
 // The stalled trial stops the tracer stallAfter into a storm of
 // stallStorm, and resumes it stallSettle after the storm has ended: the
 // backlog is then drained at the speed of oomtrace alone, not shared with
-// the storm's workers.
+// the storm's workers. Stopped for six seconds, in a storm of 25,000
+// records a second or more (8 workers made 33,000 to 52,000 here), the
+// tracer leaves more records than its ring buffer holds.
 const (
 	stallAfter  = 1500 * time.Millisecond
-	stallStorm  = 4500 * time.Millisecond
+	stallStorm  = 7500 * time.Millisecond
 	stallSettle = 200 * time.Millisecond
 )
 

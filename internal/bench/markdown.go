@@ -1406,9 +1406,10 @@ func writeLoss(d *doc, r *Results) {
 			"backlog. A program of a few instructions on `mm_vmscan_memcg_reclaim_end` puts a record of the size of "+
 			"oomtrace's reclaim record (%d bytes) in a ring buffer of the size of oomtrace's, and a process reads them and "+
 			"writes, for each, a line as long as oomtrace's reclaim lines in the stall before it, in batches of oomtrace's "+
-			"size (%s), through the same pipe to the same line counting; it too is then stopped and resumed with nothing to "+
-			"drain. Its figures are what reading a ring buffer, being woken and writing lines through the pipe cost any "+
-			"reader here.", tracer.ReclaimRecordBytes, fmt.Sprintf("%d KiB", output.BufferSize>>10))
+			"size (%s), through the same pipe, its buffer grown to %s as oomtrace grows it, to the same line counting; it too "+
+			"is then stopped and resumed with nothing to drain. Its figures are what reading a ring buffer, being woken and "+
+			"writing lines through the pipe cost any reader here.", tracer.ReclaimRecordBytes,
+			fmt.Sprintf("%d KiB", output.BufferSize>>10), fmtBytes(output.PipeBytes))
 	}
 	header := []string{""}
 	for i := range l.stalls {
