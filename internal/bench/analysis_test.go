@@ -474,7 +474,7 @@ func TestWriteMarkdownVerdicts(t *testing.T) {
 		"| empty program | nothing: the floor | 60 ns | – |",
 		"| `end_clock` | read the clock | 90 ns | +30 ns |",
 		"| `end_histogram` | count the episode in the cgroup's histogram (its slot cached beside the start, two atomic adds and the maximum) | 230 ns | +50 ns |",
-		"| oomtrace's `memcg_reclaim_end` | all of the above, the filters, and a record for each episode of `--reclaim-min` or more (with the cgroup's path; a wake-up of the reader when it has not looked for 200 ms) | 200 ns | −30 ns |",
+		"| oomtrace's `memcg_reclaim_end` | all of the above, the filters, and a record for each episode of `--reclaim-min` or more (naming the cgroup's histogram, which holds its path; a wake-up of the reader when it has not looked for 200 ms) | 200 ns | −30 ns |",
 		"230 ns in all, against 200 ns for oomtrace's program. None of these steps can go",
 		"they alone take 30 ns more than the limit.",
 		"| decode ≤ 100 ns per event and 0 allocs/op | Decode/oom_kill 102 ns, 0 allocs; Decode/reclaim 41 ns, 0 allocs | **missed** |",

@@ -1222,7 +1222,7 @@ func writeReclaimSteps(d *doc, s *stormResults) {
 	}
 	last := steps[len(steps)-1].ns
 	t.add("oomtrace's `memcg_reclaim_end`", "all of the above, the filters, and a record for each episode of `--reclaim-min` or more "+
-		"(with the cgroup's path; a wake-up of the reader when it has not looked for "+fmtDur(tracer.WakeupWindow)+")", fmtNS(whole), fmtSignedNS(whole-last))
+		"(naming the cgroup's histogram, which holds its path; a wake-up of the reader when it has not looked for "+fmtDur(tracer.WakeupWindow)+")", fmtNS(whole), fmtSignedNS(whole-last))
 	d.table(t)
 }
 
