@@ -8,29 +8,37 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-func pipeSize(t *testing.T, f *os.File) int {
+// fcntl is fcntl(2) of f's descriptor with cmd, as the file keeps it.
+func fcntl(t *testing.T, f *os.File, cmd int) int {
 	t.Helper()
 	conn, err := f.SyscallConn()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var size int
+	var got int
 	var opErr error
-	if err := conn.Control(func(fd uintptr) { size, opErr = unix.FcntlInt(fd, unix.F_GETPIPE_SZ, 0) }); err != nil || opErr != nil {
+	if err := conn.Control(func(fd uintptr) { got, opErr = unix.FcntlInt(fd, cmd, 0) }); err != nil || opErr != nil {
 		t.Fatal(err, opErr)
 	}
-	return size
+	return got
 }
 
-// A Writer to a pipe grows the pipe's buffer, and leaves the pipe as it
-// was otherwise: the runtime's poller still waits on it.
-func TestWriterGrowsPipe(t *testing.T) {
+func newPipe(t *testing.T) (r, w *os.File) {
+	t.Helper()
 	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close()
-	defer w.Close()
+	t.Cleanup(func() { r.Close(); w.Close() })
+	return r, w
+}
+
+func pipeSize(t *testing.T, f *os.File) int { return fcntl(t, f, unix.F_GETPIPE_SZ) }
+
+// A Writer to a pipe grows the pipe's buffer, and leaves the pipe as it
+// was otherwise: the runtime's poller still waits on it.
+func TestWriterGrowsPipe(t *testing.T) {
+	r, w := newPipe(t)
 	if size := pipeSize(t, w); size >= PipeBytes {
 		t.Fatalf("a new pipe holds %d bytes already", size)
 	}
@@ -38,28 +46,14 @@ func TestWriterGrowsPipe(t *testing.T) {
 	if size := pipeSize(t, r); size != PipeBytes {
 		t.Errorf("pipe of %d bytes after NewWriter, want %d", size, PipeBytes)
 	}
-	conn, err := w.SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var flags int
-	var opErr error
-	if err := conn.Control(func(fd uintptr) { flags, opErr = unix.FcntlInt(fd, unix.F_GETFL, 0) }); err != nil || opErr != nil {
-		t.Fatal(err, opErr)
-	}
-	if flags&unix.O_NONBLOCK == 0 {
+	if fcntl(t, w, unix.F_GETFL)&unix.O_NONBLOCK == 0 {
 		t.Error("the pipe was put in blocking mode")
 	}
 }
 
 // A larger buffer is kept, and what is not a pipe is left alone.
 func TestGrowPipeOnlyGrowsPipes(t *testing.T) {
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	defer w.Close()
+	_, w := newPipe(t)
 	if grown, err := GrowPipe(w); !grown || err != nil {
 		t.Fatalf("GrowPipe: %v, %v", grown, err)
 	}

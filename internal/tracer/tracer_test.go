@@ -288,6 +288,20 @@ func TestRawTracepointFallbackVerifies(t *testing.T) {
 	}
 }
 
+// openTracepoints opens a tracer in tracepoint mode with the defaults of
+// Config (ReclaimMin 0: every reclaim episode is a record), closed when t
+// ends.
+func openTracepoints(t *testing.T) *Tracer {
+	t.Helper()
+	mode := event.ModeTracepoint
+	tr, err := Open(Config{Mode: &mode})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tr.Close() })
+	return tr
+}
+
 // sparseFile returns a file of 64 MiB, all a hole: reading it fills the
 // page cache without I/O, so a cgroup limited below its size reclaims, and
 // nothing is OOM-killed.
@@ -337,12 +351,7 @@ func reclaimCount(t *testing.T, tr *Tracer, id uint64) uint64 {
 func TestLazyRecordsAllRead(t *testing.T) {
 	requireBPF(t)
 	h := memcgtest.Require(t)
-	mode := event.ModeTracepoint
-	tr, err := Open(Config{Mode: &mode}) // ReclaimMin 0: every episode is a record
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tr.Close()
+	tr := openTracepoints(t)
 	if tr.readerLook == nil {
 		t.Fatal("the reader cannot write last_wakeup_ns")
 	}
@@ -453,12 +462,7 @@ func bootNow(t *testing.T) uint64 {
 func TestFreeReclaimHistogram(t *testing.T) {
 	requireBPF(t)
 	h := memcgtest.Require(t)
-	mode := event.ModeTracepoint
-	tr, err := Open(Config{Mode: &mode})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tr.Close()
+	tr := openTracepoints(t)
 	sparse := sparseFile(t)
 	reclaimIn := func(g *memcg.Group) uint64 { return reclaimIn(t, h, g, sparse) }
 	slots, owners, histograms := tr.base.Maps["reclaim_slots"], tr.base.Maps["reclaim_slot_owners"], tr.base.Maps["reclaim_histograms"]
@@ -510,37 +514,19 @@ func TestFreeReclaimHistogram(t *testing.T) {
 	}
 }
 
-// A cgroup that finds every histogram taken is not counted, and said to be
-// uncounted; its reclaim records carry its path, where others name their
-// histogram for it.
-func TestReclaimWithoutHistogram(t *testing.T) {
-	requireBPF(t)
-	h := memcgtest.Require(t)
-	mode := event.ModeTracepoint
-	tr, err := Open(Config{Mode: &mode}) // ReclaimMin 0: every episode is a record
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tr.Close()
-	owners := tr.base.Maps["reclaim_slot_owners"]
-	for slot := range uint32(reclaimHistograms) {
-		if err := owners.Update(slot, uint8(1), ebpf.UpdateNoExist); err != nil && !errors.Is(err, ebpf.ErrKeyExist) {
-			t.Fatalf("claim slot %d: %v", slot, err)
-		}
-	}
+// readHeld decodes every record tr's ring buffer holds, and gives each to
+// fn, raw and decoded.
+func readHeld(t *testing.T, tr *Tracer, fn func(raw []byte, ev *event.Event)) {
+	t.Helper()
 	decoder, err := NewDecoder(nil, tr)
 	if err != nil {
 		t.Fatal(err)
 	}
-
-	g := memcgtest.Create(t, h, memcg.UniqueName("oomtrace-test"), 16<<20)
-	id := reclaimIn(t, h, g, sparseFile(t))
-	var records, withPath uint64
 	var ev event.Event
 	for {
 		raw, err := tr.Read(false)
 		if errors.Is(err, ErrNoRecord) {
-			break
+			return
 		}
 		if err != nil {
 			t.Fatal(err)
@@ -548,8 +534,30 @@ func TestReclaimWithoutHistogram(t *testing.T) {
 		if err := decoder.Decode(raw, &ev); err != nil {
 			t.Fatal(err)
 		}
+		fn(raw, &ev)
+	}
+}
+
+// A cgroup that finds every histogram taken is not counted, and said to be
+// uncounted; its reclaim records carry its path, where others name their
+// histogram for it.
+func TestReclaimWithoutHistogram(t *testing.T) {
+	requireBPF(t)
+	h := memcgtest.Require(t)
+	tr := openTracepoints(t)
+	owners := tr.base.Maps["reclaim_slot_owners"]
+	for slot := range uint32(reclaimHistograms) {
+		if err := owners.Update(slot, uint8(1), ebpf.UpdateNoExist); err != nil && !errors.Is(err, ebpf.ErrKeyExist) {
+			t.Fatalf("claim slot %d: %v", slot, err)
+		}
+	}
+
+	g := memcgtest.Create(t, h, memcg.UniqueName("oomtrace-test"), 16<<20)
+	id := reclaimIn(t, h, g, sparseFile(t))
+	var records, withPath uint64
+	readHeld(t, tr, func(raw []byte, ev *event.Event) {
 		if ev.Kind != event.KindReclaim || ev.Reclaim.Kind != event.ReclaimMemcg || ev.Reclaim.Cgroup.ID != id {
-			continue
+			return
 		}
 		records++
 		if len(raw) >= int(unsafe.Sizeof(oomtraceReclaimPathEvent{})) {
@@ -558,7 +566,7 @@ func TestReclaimWithoutHistogram(t *testing.T) {
 		if c := ev.Reclaim.Cgroup; c.Path != g.Path() || c.LimitBytes != 16<<20 || c.UsageBytes == 0 {
 			t.Fatalf("a reclaim record of cgroup %d says %+v, want path %s, limit 16 MiB", id, c, g.Path())
 		}
-	}
+	})
 	if records == 0 || withPath != records {
 		t.Errorf("read %d reclaim records of cgroup %d, %d of them with the path: want some, all with it", records, id, withPath)
 	}
@@ -605,28 +613,13 @@ func TestRingBufferSize(t *testing.T) {
 	if counted <= capacity {
 		t.Fatalf("cgroup %d reclaimed %d times, not more than the %d records the ring buffer holds", id, counted, capacity)
 	}
-	decoder, err := NewDecoder(nil, tr)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var held, read uint64
-	var ev event.Event
-	for {
-		raw, err := tr.Read(false)
-		if errors.Is(err, ErrNoRecord) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := decoder.Decode(raw, &ev); err != nil {
-			t.Fatal(err)
-		}
+	readHeld(t, tr, func(_ []byte, ev *event.Event) {
 		read++
 		if ev.Kind == event.KindReclaim && ev.Reclaim.Kind == event.ReclaimMemcg && ev.Reclaim.Cgroup.ID == id {
 			held++
 		}
-	}
+	})
 	lost, err := tr.Lost()
 	if err != nil {
 		t.Fatal(err)
