@@ -1,11 +1,13 @@
 package tracer
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sync"
 	"testing"
@@ -435,6 +437,105 @@ func TestLazyRecordsAllRead(t *testing.T) {
 	}
 	if lost, err := tr.Lost(); err != nil || lost != 0 {
 		t.Errorf("lost %d records (%v)", lost, err)
+	}
+}
+
+// Every episode of a task is its own: however its begin and end fall on
+// the CPUs, no episode of a task starts before its previous one ended. Four
+// readers share a cgroup and two CPUs, and are switched out in the middle
+// of their episodes; then one reader alone is moved from CPU to CPU as it
+// reads, so that its begins and ends land on different CPUs, and no other
+// task's episode comes between them on either. A start kept anywhere but
+// with the task (a CPU's entry taken back after the task left that CPU and
+// came back) gives an episode that reaches back into the one before it.
+func TestReclaimEpisodesOfATaskFollowEachOther(t *testing.T) {
+	requireBPF(t)
+	h := memcgtest.Require(t)
+	if runtime.NumCPU() < 2 {
+		t.Skip("moving a reader between CPUs needs two of them")
+	}
+	tr := openTracepoints(t)
+	g := memcgtest.Create(t, h, memcg.UniqueName("oomtrace-test"), 16<<20)
+	startBoot := bootNow(t)
+	// read runs n readers in g, and calls during with the first one's pid
+	// and a channel closed once they have all exited.
+	read := func(n int, during func(pid int, exited <-chan struct{})) {
+		readers := make([]*exec.Cmd, n)
+		for i := range readers {
+			script := `echo $$ > "$1/cgroup.procs" && exec cat "$2" > /dev/null`
+			readers[i] = exec.Command("sh", "-c", script, "sh", g.Dir(), sparseFile(t))
+			if err := readers[i].Start(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		exited, errs := make(chan struct{}), make(chan error, n)
+		go func() {
+			for _, r := range readers {
+				errs <- r.Wait()
+			}
+			close(exited)
+		}()
+		during(readers[0].Process.Pid, exited)
+		<-exited
+		for range readers {
+			if err := <-errs; err != nil {
+				t.Fatalf("read in %s: %v", g.Path(), err)
+			}
+		}
+	}
+	read(4, func(int, <-chan struct{}) {})
+	moves := 0
+	read(1, func(pid int, exited <-chan struct{}) {
+		for ; ; moves++ {
+			var cpu unix.CPUSet
+			cpu.Set(moves % 2)
+			if unix.SchedSetaffinity(pid, &cpu) != nil {
+				<-exited // it has exited, and been reaped
+				return
+			}
+			select {
+			case <-exited:
+				return
+			case <-time.After(100 * time.Microsecond):
+			}
+		}
+	})
+	if moves < 2 {
+		t.Fatalf("the lone reader was moved %d times", moves)
+	}
+	t.Logf("the lone reader was moved %d times", moves)
+
+	id := memcgtest.ID(t, h, g)
+	type episode struct{ start, end uint64 }
+	episodes := map[uint32][]episode{} // by thread
+	readHeld(t, tr, func(_ []byte, ev *event.Event) {
+		if ev.Kind == event.KindReclaim && ev.Reclaim.Kind == event.ReclaimMemcg && ev.Reclaim.Cgroup.ID == id {
+			end := ev.KtimeNS
+			episodes[ev.Task.PID] = append(episodes[ev.Task.PID], episode{end - uint64(ev.Reclaim.Duration), end})
+		}
+	})
+	if lost, err := tr.Lost(); err != nil || lost != 0 {
+		t.Fatalf("lost %d records (%v)", lost, err)
+	}
+	var total uint64
+	for tid, eps := range episodes {
+		total += uint64(len(eps))
+		slices.SortFunc(eps, func(a, b episode) int { return cmp.Compare(a.end, b.end) })
+		if eps[0].start < startBoot {
+			t.Errorf("thread %d's first episode starts at %d, before the readers (%d)", tid, eps[0].start, startBoot)
+		}
+		for i := 1; i < len(eps); i++ {
+			if eps[i].start < eps[i-1].end {
+				t.Errorf("thread %d's episode %d of %d starts at %d, %d ns before the one before it ended (%d)",
+					tid, i, len(eps), eps[i].start, eps[i-1].end-eps[i].start, eps[i-1].end)
+			}
+		}
+	}
+	if len(episodes) != 5 {
+		t.Errorf("episodes of %d threads, want the 5 readers'", len(episodes))
+	}
+	if counted := reclaimCount(t, tr, id); total != counted {
+		t.Errorf("read %d episodes of cgroup %d; its histogram counts %d", total, id, counted)
 	}
 }
 
