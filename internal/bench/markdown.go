@@ -1530,9 +1530,10 @@ func writeUserSpace(d *doc, r *Results) {
 	if g == nil {
 		d.failed(r, "gobench", true)
 	} else {
-		d.para("`%s`: decoding one record of each kind (a synthetic record in the kernel's layout), formatting one event (a "+
-			"memcg kill) into a discarded buffer, and naming a stack of 13 frames against this kernel's symbols "+
-			"(`LookupStack`); medians of the runs.", g.command)
+		d.para("`%s`, then each package's test binary in turn, in its package's directory, so that no build runs beside "+
+			"a benchmark: `%s`. Decoding one record of each kind (a synthetic record in the kernel's layout), "+
+			"formatting one event (a memcg kill) into a discarded buffer, and naming a stack of 13 frames against this "+
+			"kernel's symbols (`LookupStack`); medians of the runs.", g.build, g.run)
 		d.failed(r, "gobench", false)
 		t := &markdownTable{header: []string{"benchmark", "ns/op", "B/op", "allocs/op", "runs"}}
 		for _, b := range g.benches {
