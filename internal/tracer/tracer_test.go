@@ -319,11 +319,17 @@ func sparseFile(t *testing.T) string {
 	return sparse
 }
 
+// reader is a process that moves itself into the cgroup g, then reads
+// sparse (as cat, one thread) and exits.
+func reader(g *memcg.Group, sparse string) *exec.Cmd {
+	script := `echo $$ > "$1/cgroup.procs" && exec cat "$2" > /dev/null`
+	return exec.Command("sh", "-c", script, "sh", g.Dir(), sparse)
+}
+
 // reclaimIn reads sparse in the cgroup g, and returns g's id.
 func reclaimIn(t *testing.T, h memcg.Hierarchy, g *memcg.Group, sparse string) uint64 {
 	t.Helper()
-	script := `echo $$ > "$1/cgroup.procs" && exec cat "$2" > /dev/null`
-	if out, err := exec.Command("sh", "-c", script, "sh", g.Dir(), sparse).CombinedOutput(); err != nil {
+	if out, err := reader(g, sparse).CombinedOutput(); err != nil {
 		t.Fatalf("read in %s: %v: %s", g.Path(), err, out)
 	}
 	return memcgtest.ID(t, h, g)
@@ -457,49 +463,47 @@ func TestReclaimEpisodesOfATaskFollowEachOther(t *testing.T) {
 	tr := openTracepoints(t)
 	g := memcgtest.Create(t, h, memcg.UniqueName("oomtrace-test"), 16<<20)
 	startBoot := bootNow(t)
-	// read runs n readers in g, and calls during with the first one's pid
-	// and a channel closed once they have all exited.
-	read := func(n int, during func(pid int, exited <-chan struct{})) {
-		readers := make([]*exec.Cmd, n)
-		for i := range readers {
-			script := `echo $$ > "$1/cgroup.procs" && exec cat "$2" > /dev/null`
-			readers[i] = exec.Command("sh", "-c", script, "sh", g.Dir(), sparseFile(t))
-			if err := readers[i].Start(); err != nil {
-				t.Fatal(err)
-			}
+	start := func(sparse string) *exec.Cmd {
+		r := reader(g, sparse)
+		if err := r.Start(); err != nil {
+			t.Fatal(err)
 		}
-		exited, errs := make(chan struct{}), make(chan error, n)
-		go func() {
-			for _, r := range readers {
-				errs <- r.Wait()
-			}
-			close(exited)
-		}()
-		during(readers[0].Process.Pid, exited)
-		<-exited
-		for range readers {
-			if err := <-errs; err != nil {
-				t.Fatalf("read in %s: %v", g.Path(), err)
-			}
+		return r
+	}
+	var four []*exec.Cmd
+	for range 4 {
+		four = append(four, start(sparseFile(t)))
+	}
+	for _, r := range four {
+		if err := r.Wait(); err != nil {
+			t.Fatalf("read in %s: %v", g.Path(), err)
 		}
 	}
-	read(4, func(int, <-chan struct{}) {})
+	lone := start(sparseFile(t))
+	exited := make(chan error, 1)
+	go func() { exited <- lone.Wait() }()
 	moves := 0
-	read(1, func(pid int, exited <-chan struct{}) {
-		for ; ; moves++ {
-			var cpu unix.CPUSet
-			cpu.Set(moves % 2)
-			if unix.SchedSetaffinity(pid, &cpu) != nil {
-				<-exited // it has exited, and been reaped
-				return
-			}
-			select {
-			case <-exited:
-				return
-			case <-time.After(100 * time.Microsecond):
-			}
+moving:
+	for ; ; moves++ {
+		var cpu unix.CPUSet
+		cpu.Set(moves % 2)
+		err := unix.SchedSetaffinity(lone.Process.Pid, &cpu)
+		if err != nil && !errors.Is(err, unix.ESRCH) { // ESRCH: exited and reaped
+			t.Fatalf("move the lone reader to CPU %d: %v", moves%2, err)
 		}
-	})
+		var wait <-chan time.Time
+		if err == nil {
+			wait = time.After(100 * time.Microsecond)
+		}
+		select {
+		case err := <-exited:
+			if err != nil {
+				t.Fatalf("read in %s: %v", g.Path(), err)
+			}
+			break moving
+		case <-wait:
+		}
+	}
 	if moves < 2 {
 		t.Fatalf("the lone reader was moved %d times", moves)
 	}
