@@ -844,8 +844,7 @@ int BPF_PROG(signal_generate, int sig, struct kernel_siginfo *info, struct task_
  * one record per process that a signal ended, from its last thread. The
  * exit code is already set, and signal->live already counts this thread
  * out, when the tracepoint fires. */
-SEC("tp_btf/sched_process_exit")
-int BPF_PROG(process_exit, struct task_struct *task)
+static __always_inline int report_exit(struct task_struct *task)
 {
 	struct mem_cgroup *memcg;
 	struct exit_event *ev;
@@ -874,4 +873,24 @@ int BPF_PROG(process_exit, struct task_struct *task)
 	ev->pad = 0;
 	submit_event(ev, false);
 	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(process_exit, struct task_struct *task)
+{
+	return report_exit(task);
+}
+
+/* The same again, attached after process_exit. Since Linux 7.0 a
+ * tracepoint runs its BPF programs under SRCU, preemptible, and the kernel
+ * does not start a program on a CPU where it is still running: while one
+ * exiting task is preempted inside process_exit, every other task exiting
+ * on that CPU skips it (seen on 7.3). They still run this one, another
+ * program; reported_exits keeps each exit to one record, whichever program
+ * gets there first. An exit is lost only when a task is preempted inside
+ * this one too. */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(process_exit_standby, struct task_struct *task)
+{
+	return report_exit(task);
 }

@@ -49,8 +49,15 @@ var (
 		{program: "skip_task_reaping", target: "skip_task_reaping", optional: true, group: EventsReaper},
 		{program: "signal_generate", target: "signal_generate", optional: true, group: EventsSignal},
 		{program: "process_exit", target: "sched_process_exit", optional: true, group: EventsExit},
+		{program: "process_exit_standby", target: "sched_process_exit", optional: true, group: EventsExit},
 	}
 )
+
+// standbyOf names, by each standby program, the program it stands by: a
+// copy on the same tracepoint that the kernel runs for the tasks it skipped
+// the first for (bpf/oomtrace.bpf.c says when), with a map in the kernel
+// keeping each event to one record.
+var standbyOf = map[string]string{"process_exit_standby": "process_exit"}
 
 // functionHooks are the extra programs of the fentry and kprobe modes: they
 // read struct oom_control, which no tracepoint exposes.
