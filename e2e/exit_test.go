@@ -256,6 +256,47 @@ func TestExitCauses(t *testing.T) {
 	}
 }
 
+// Processes killed together are one exit record each. Where tracepoints
+// run their BPF programs preemptible (Linux 7.0 on), a task preempted
+// inside the exit program makes the kernel skip that program for the
+// others exiting on its CPU meanwhile: its standby reports them.
+func TestExitStorm(t *testing.T) {
+	h := requireRoot(t)
+	name := memcg.UniqueName("oomtrace-e2e-storm")
+	g := createGroup(t, h, name, 0)
+	tr := startTracer(t, "--output", "json", "--cgroup", "/"+name, "--events", "exit")
+	const processes = 200
+	cmds := make([]*exec.Cmd, processes)
+	for i := range cmds {
+		cmds[i] = startIn(t, g, exec.Command("sleep", "60"))
+	}
+	for _, cmd := range cmds {
+		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, cmd := range cmds {
+		waitSignaled(t, cmd, syscall.SIGKILL)
+	}
+	for _, cmd := range cmds {
+		tr.waitExit(t, cmd.Process.Pid)
+	}
+	exits := map[uint32]int{}
+	for _, ev := range tr.stop(t) {
+		if ev.Kind == event.KindExit {
+			exits[ev.Task.TGID]++
+		}
+	}
+	for _, cmd := range cmds {
+		if n := exits[uint32(cmd.Process.Pid)]; n != 1 {
+			t.Errorf("process %d: %d exit records, want 1", cmd.Process.Pid, n)
+		}
+	}
+	if len(exits) != processes {
+		t.Errorf("%d processes exited, want the %d killed", len(exits), processes)
+	}
+}
+
 func copyExecutable(t *testing.T, dst string) {
 	t.Helper()
 	self, err := os.Executable()
