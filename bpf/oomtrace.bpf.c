@@ -7,7 +7,7 @@
  * that were already exiting and for the extra victims of memory.oom.group,
  * which hooks on oom_kill_process alone would miss; it fires once per thread
  * marked, and only the first thread of a process is reported (see
- * reported_victims). Where fentry or kprobes work, oom_kill_process is
+ * seen_victims). Where fentry or kprobes work, oom_kill_process is
  * hooked too and leaves its struct oom_control for the mark_victim that
  * follows in the same thread; without it, user space classifies the kill
  * from the kernel stack recorded here, and the OOMing memcg is found by
@@ -112,20 +112,22 @@ struct {
 	__type(value, __u8);
 } reported_exits SEC(".maps");
 
-/* Processes whose OOM kill was reported. The kernel marks threads, not
- * processes: a thread of a killed process that still allocates on its way
- * out enters out_of_memory(), whose task_will_free_mem(current) marks it too,
- * with no SIGKILL and nothing in the kernel log: in a global OOM on any
- * kernel, and in a memcg OOM on kernels that let dying tasks into the memcg
- * OOM killer ("memcg, oom: do not bypass oom killer for dying tasks", 2025).
- * That is the same kill: the first thread marked reports it, the others find
- * the process here. */
+/* Processes whose OOM kill was seen: reported, or left out by the filter.
+ * The kernel marks threads, not processes: a thread of a killed process
+ * that still allocates on its way out enters out_of_memory(), whose
+ * task_will_free_mem(current) marks it too, with no SIGKILL and nothing in
+ * the kernel log: in a global OOM on any kernel, and in a memcg OOM on
+ * kernels that let dying tasks into the memcg OOM killer ("memcg, oom: do
+ * not bypass oom killer for dying tasks", 2025). That is the same kill: the
+ * first thread marked reports it, the others find the process here. User
+ * space looks here too when it replays the kernel log from before it
+ * attached: a kill logged that this map lacks came before. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 1024);
 	__type(key, struct process_key);
 	__type(value, __u8);
-} reported_victims SEC(".maps");
+} seen_victims SEC(".maps");
 
 /* Victims reported under a filter: their reaper events pass the filter too. */
 struct {
@@ -302,7 +304,7 @@ static __always_inline void fill_victim_mm(struct oom_kill_event *ev, struct tas
 #define EEXIST 17 /* include/uapi/asm-generic/errno-base.h */
 
 /* Whether task is the first thread of its process to get here, for seen, a
- * map of processes (reported_victims, reported_exits). Only EEXIST means a
+ * map of processes (seen_victims, reported_exits). Only EEXIST means a
  * sibling was first; any other failure (no memory, a busy bucket) reports
  * the task rather than lose a kill. The result is compared as an int: until
  * Linux 6.4 the map operations returned int, and the call the verifier
@@ -368,7 +370,7 @@ static __always_inline int emit_oom_kill(void *ctx, struct task_struct *victim, 
 	__u32 zero_key = 0;
 	long n;
 
-	if (!victim || !wanted_kill(victim, victim_memcg) || !first_of_process(&reported_victims, victim))
+	if (!victim || !first_of_process(&seen_victims, victim) || !wanted_kill(victim, victim_memcg))
 		return 0;
 	zero = bpf_map_lookup_elem(&zeroed_oom_kill, &zero_key);
 	if (!zero)

@@ -95,8 +95,13 @@ func explainKmsg(ctx context.Context, through pipeline.Options, sink pipeline.Si
 	if err := kernlog.CanRead(); err != nil {
 		return fmt.Errorf("%w; or give a saved kernel log as FILE", err)
 	}
+	log, err := kernlog.OpenTail(false)
+	if err != nil {
+		return err
+	}
+	defer log.Close()
 	pipe := pipeline.New(through, sink)
-	_, err := stream.ReadKernelLog(ctx, pipe, stream.KernelLog{SinceBoot: true, Follow: follow})
+	_, err = stream.ReadKernelLog(ctx, pipe, log, stream.KernelLog{Follow: follow})
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("read the kernel log: %w", err)
 	}

@@ -67,6 +67,21 @@ func (r *Report) Events(dst []event.Event, opts EventOptions) []event.Event {
 	return dst
 }
 
+// LoggedAt is the stamp of the line that reported the kill of the task
+// pid, one of the events Events makes of the report: its "Killed process"
+// line, or the line saying it was already exiting.
+func (r *Report) LoggedAt(pid uint32) Stamp {
+	if s := r.Skipped; s != nil && uint32(s.PID) == pid {
+		return s.At
+	}
+	for _, v := range r.Victims {
+		if uint32(v.PID) == pid {
+			return v.At
+		}
+	}
+	return r.Start
+}
+
 // setChosenParent names the process the OOM chose when the kernel killed
 // a child of it, the first victim, in its place (before 5.0).
 func (r *Report) setChosenParent(k *event.OOMKill) {

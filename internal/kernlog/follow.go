@@ -15,28 +15,12 @@ import (
 // milliseconds, the oom_reaper's within about a second at most.
 const idleFlush = 500 * time.Millisecond
 
-// KmsgOptions says which records ReadKmsg reads.
-type KmsgOptions struct {
-	// Follow keeps reading new records until the context is done.
-	Follow bool
-	// FromNow skips the records already in the kernel's buffer: only what
-	// the kernel logs from now on is read.
-	FromNow bool
-}
-
-// ReadKmsg reads this machine's kernel log from /dev/kmsg: every record
-// still in the kernel's buffer (since boot, unless it was overwritten), and
-// then, with opts.Follow, every new one until ctx is done. Each item goes to
-// fn as soon as it is complete; an error from fn stops the reading and is
-// returned. Records overwritten before they were read are counted in lost
-// (a report cut by them is handed out as far as it went). Needs root, or
-// CAP_SYSLOG where kernel.dmesg_restrict is set.
-func ReadKmsg(ctx context.Context, opts KmsgOptions, fn func(Item) error) (lost int, err error) {
-	t, err := OpenTail(opts.FromNow)
-	if err != nil {
-		return 0, err
-	}
-	defer t.Close()
+// ReadAll reads the log from where the Tail is: every record already
+// there, and then, with follow, every new one until ctx is done. Each item
+// goes to fn as soon as it is complete; an error from fn stops the reading
+// and is returned. Records overwritten before they were read are counted
+// in lost (a report cut by them is handed out as far as it went).
+func (t *Tail) ReadAll(ctx context.Context, follow bool, fn func(Item) error) (lost int, err error) {
 	lastRead := time.Now()
 	flushed := true
 	for {
@@ -51,7 +35,7 @@ func ReadKmsg(ctx context.Context, opts KmsgOptions, fn func(Item) error) (lost 
 		case n > 0:
 			lastRead, flushed = time.Now(), false
 			continue
-		case !opts.Follow:
+		case !follow:
 			t.asm.Flush()
 			return t.lost, t.emit(fn)
 		case !flushed && time.Since(lastRead) >= idleFlush:
@@ -92,6 +76,9 @@ type Tail struct {
 	// overwritten since the last one read.
 	next    Opt[uint64]
 	skipped bool
+	// opened is the sequence number of the first record logged after the
+	// Tail was opened, where it opened at the first record.
+	opened Opt[uint64]
 }
 
 // OpenTail opens /dev/kmsg at its first record, or with fromNow after its
@@ -102,13 +89,56 @@ func OpenTail(fromNow bool) (*Tail, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open kernel log %s: %w (needs root, or CAP_SYSLOG with kernel.dmesg_restrict=1)", KmsgPath, err)
 	}
+	t := newTail(fd, func(b []byte) (int, error) { return unix.Read(fd, b) })
 	if fromNow {
 		if _, err := unix.Seek(fd, 0, io.SeekEnd); err != nil {
 			unix.Close(fd)
 			return nil, fmt.Errorf("seek to the end of %s: %w", KmsgPath, err)
 		}
+		return t, nil
 	}
-	return newTail(fd, func(b []byte) (int, error) { return unix.Read(fd, b) }), nil
+	if err := t.markOpening(func() error {
+		_, err := unix.Seek(fd, 0, io.SeekStart)
+		return err
+	}); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	return t, nil
+}
+
+// markOpening reads to the last record to learn where the log is as the
+// Tail opens, then rewinds to the first. /dev/kmsg tells no position but
+// by the records read, and the time a record carries cannot place it
+// against a clock of user space: printk stamps it with the scheduler's
+// clock, which NTP does not slew, so it drifts from CLOCK_MONOTONIC with
+// uptime, and starts apart from it (35 ms ahead on an x86-64 machine
+// after 9 hours up).
+func (t *Tail) markOpening(rewind func() error) error {
+	for {
+		n, err := t.read(t.buf)
+		switch {
+		case errors.Is(err, unix.EAGAIN):
+			if err := rewind(); err != nil {
+				return fmt.Errorf("seek to the start of %s: %w", KmsgPath, err)
+			}
+			return nil
+		case errors.Is(err, unix.EPIPE), errors.Is(err, unix.EINTR):
+			continue
+		case err != nil:
+			return fmt.Errorf("read kernel log: %w", err)
+		}
+		if rec, err := parseRecord(t.buf[:n]); err == nil {
+			t.opened = some(rec.seq + 1)
+		}
+	}
+}
+
+// LoggedBefore reports whether the Tail's first reading had the record
+// stamped at: whether it was logged before the Tail opened. Nothing was,
+// for a Tail opened after the last record.
+func (t *Tail) LoggedBefore(at Stamp) bool {
+	return at.Seq.OK && t.opened.OK && at.Seq.V < t.opened.V
 }
 
 func newTail(fd int, read func([]byte) (int, error)) *Tail {

@@ -98,13 +98,18 @@ func TestReaderCancel(t *testing.T) {
 	}
 }
 
-// ReadKmsg reads the machine's log since boot; a kill caused now is seen
+// A Tail reads the machine's log since boot; a kill caused now is seen
 // when following.
 func TestReadKmsgFollow(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to read /dev/kmsg")
 	}
-	if _, err := ReadKmsg(context.Background(), KmsgOptions{}, func(Item) error { return nil }); err != nil {
+	log, err := OpenTail(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer log.Close()
+	if _, err := log.ReadAll(context.Background(), false, func(Item) error { return nil }); err != nil {
 		t.Fatalf("read since boot: %v", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -121,7 +126,7 @@ func TestReadKmsgFollow(t *testing.T) {
 		fmt.Fprintf(f, "<3>Memory cgroup out of memory: Killed process 1 (init) total-vm:1kB, anon-rss:1kB, file-rss:1kB, shmem-rss:0kB, UID:0 pgtables:1kB oom_score_adj:0\n")
 	}()
 	var forged int
-	_, err := ReadKmsg(ctx, KmsgOptions{Follow: true}, func(it Item) error {
+	_, err = log.ReadAll(ctx, true, func(it Item) error {
 		if it.Report != nil && len(it.Report.Victims) > 0 && it.Report.Victims[0].PID == 1 {
 			forged++
 		}

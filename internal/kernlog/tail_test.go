@@ -129,3 +129,53 @@ func TestReaderKeepsUpWithTheLog(t *testing.T) {
 		t.Errorf("kill of %q, want hog", kill.Comm)
 	}
 }
+
+// A Tail opened at the first record tells the kills logged before it
+// opened from those logged after, by their records, not their times:
+// the kernel's stamps cannot be placed against a clock of user space.
+func TestTailKnowsWhatWasLoggedBefore(t *testing.T) {
+	k := newFakeKmsg(6)
+	k.log(6, "booted")
+	k.log(3, killedLine(100))
+	k.log(3, killedLine(101))
+	tail := newTail(-1, k.read)
+	rewound := 0
+	if err := tail.markOpening(func() error { rewound++; k.pos = k.first; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if rewound != 1 {
+		t.Fatalf("rewound %d times, want once", rewound)
+	}
+	k.log(3, killedLine(102))
+	k.log(3, killedLine(103)) // overwrites "booted" before the reading
+	before := map[int]bool{}
+	if _, err := tail.ReadAll(context.Background(), false, func(it Item) error {
+		if it.Report != nil {
+			for _, v := range it.Report.Victims {
+				before[v.PID] = tail.LoggedBefore(it.Report.LoggedAt(uint32(v.PID)))
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := map[int]bool{100: true, 101: true, 102: false, 103: false}
+	if fmt.Sprint(before) != fmt.Sprint(want) {
+		t.Errorf("logged before the Tail opened: %v, want %v", before, want)
+	}
+	if tail.LoggedBefore(Stamp{}) {
+		t.Error("a line without a sequence number (not from /dev/kmsg) taken as logged before")
+	}
+
+	// Opened on an empty log, or after the last record: nothing was.
+	empty := newTail(-1, newFakeKmsg(4).read)
+	if err := empty.markOpening(func() error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if empty.LoggedBefore(Stamp{Seq: some(uint64(0))}) {
+		t.Error("a Tail opened on an empty log says a record came before it")
+	}
+	if err := empty.markOpening(func() error { return unix.ESPIPE }); err == nil {
+		t.Error("a failed rewind is not an error")
+	}
+}

@@ -15,46 +15,68 @@ import (
 	"github.com/oomtrace/oomtrace/internal/tracer"
 )
 
-// KernelLog says which of this machine's kernel log ReadKernelLog reads.
+// KernelLog says what ReadKernelLog makes of this machine's kernel log.
 type KernelLog struct {
-	// SinceBoot reads the records already in the kernel's buffer, not only
-	// those logged from now on.
-	SinceBoot bool
 	// Follow keeps reading until the context is done.
 	Follow bool
-	// Now is CLOCK_MONOTONIC when tracing began: kills logged before it
-	// are marked replayed. When Live is set, kills logged after it are
-	// left out, because a live tracer reports them.
-	Now  time.Duration
-	Live bool
+	// Replay marks the kills logged before the log was opened replayed:
+	// tracing began then.
+	Replay bool
+	// Live, when set, says whether a live tracer saw the kill of process
+	// tgid: the kills logged after the log was opened are left out where
+	// it did, replayed where it did not (they came before it attached).
+	Live func(tgid uint32) (bool, error)
 }
 
 // ReadKernelLog hands the pipeline the kills of this machine's kernel log,
-// read from /dev/kmsg, and returns how many records the kernel overwrote
-// before they were read.
-func ReadKernelLog(ctx context.Context, pipe *pipeline.Pipeline, kl KernelLog) (lost int, err error) {
+// read from log, and returns how many records the kernel overwrote before
+// they were read.
+func ReadKernelLog(ctx context.Context, pipe *pipeline.Pipeline, log *kernlog.Tail, kl KernelLog) (lost int, err error) {
 	// printk stamps records with the time since boot the scheduler's
 	// clock keeps, which, like CLOCK_MONOTONIC, stops during a suspend.
 	boot := time.Now().Add(-monotonic())
 	var events []event.Event
-	return kernlog.ReadKmsg(ctx, kernlog.KmsgOptions{Follow: kl.Follow, FromNow: !kl.SinceBoot}, func(it kernlog.Item) error {
+	return log.ReadAll(ctx, kl.Follow, func(it kernlog.Item) error {
 		if it.Report == nil {
 			return nil
 		}
 		events = it.Report.Events(events[:0], kernlog.EventOptions{Boot: boot})
 		for i := range events {
 			ev := &events[i]
-			before := !ev.Missing.Lacks(event.MissingKtime) && time.Duration(ev.KtimeNS) < kl.Now
-			if kl.Live && !before {
+			k := &ev.OOMKill
+			replayed, keep, err := kl.replayed(log.LoggedBefore(it.Report.LoggedAt(k.Victim.PID)), k.Victim.TGID)
+			if err != nil {
+				return err
+			}
+			if !keep {
 				continue
 			}
-			ev.OOMKill.Replayed = before
+			k.Replayed = replayed
 			if err := pipe.Process(ev); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
+}
+
+// replayed says whether the kill of process tgid is replayed, from
+// whether it was logged before the log was opened, or else left out
+// (keep false).
+func (kl KernelLog) replayed(loggedBefore bool, tgid uint32) (replayed, keep bool, err error) {
+	switch {
+	case !kl.Replay:
+		return false, true, nil
+	case loggedBefore:
+		return true, true, nil
+	case kl.Live == nil:
+		return false, true, nil
+	}
+	seen, err := kl.Live(tgid)
+	if err != nil {
+		return false, false, err
+	}
+	return !seen, !seen, nil
 }
 
 // monotonic is CLOCK_MONOTONIC now.
@@ -91,7 +113,13 @@ func runKernelLog(ctx context.Context, opts Options, logger *slog.Logger) (Summa
 	}
 	defer out.close()
 	s := &session{opts: opts, pipe: out.pipe, sampler: out.sampler, logger: logger}
-	now := monotonic()
+	// Opened before tracing is said to begin: the kills logged until then
+	// are the ones replayed.
+	log, err := kernlog.OpenTail(!opts.SinceBoot)
+	if err != nil {
+		return Summary{}, err
+	}
+	defer log.Close()
 	if opts.OnReady != nil {
 		if err := opts.OnReady(event.ModeKmsg); err != nil {
 			return s.summary(event.ModeKmsg), err
@@ -103,7 +131,7 @@ func runKernelLog(ctx context.Context, opts Options, logger *slog.Logger) (Summa
 	defer stopReading()
 	read := make(chan error, 1)
 	go func() {
-		lost, err := ReadKernelLog(readCtx, out.pipe, KernelLog{SinceBoot: opts.SinceBoot, Follow: true, Now: now})
+		lost, err := ReadKernelLog(readCtx, out.pipe, log, KernelLog{Follow: true, Replay: true})
 		s.lost.Store(uint64(lost))
 		read <- err
 	}()

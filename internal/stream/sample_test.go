@@ -75,7 +75,7 @@ func TestRunSamples(t *testing.T) {
 		_, err := run(ctx, src, decode, output{pipe: pipeline.Of(nil, sink, smp), sampler: smp}, Options{
 			Sampling: &Sampling{Interval: 10 * time.Millisecond},
 			OnReady:  func(event.Mode) error { close(ready); return nil },
-		}, discard())
+		}, discard(), nil)
 		done <- err
 	}()
 	<-ready

@@ -107,6 +107,17 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 		return runKernelLog(ctx, opts, logger)
 	}
 
+	// Opened before the programs attach: the kills logged until then are
+	// the ones to replay.
+	var past *kernlog.Tail
+	if opts.SinceBoot {
+		var err error
+		if past, err = kernlog.OpenTail(false); err != nil {
+			logger.Warn("no kills from before tracing began", "error", err)
+		} else {
+			defer past.Close()
+		}
+	}
 	t, err := tracer.Open(opts.Tracer)
 	// Open let go of the kernel's types once they served to load the
 	// programs. Decoded, with the kernel's BTF file mapped (5 MiB here),
@@ -148,7 +159,7 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 		return Summary{}, err
 	}
 	defer out.close()
-	return run(ctx, t, decoder.Decode, out, opts, logger)
+	return run(ctx, t, decoder.Decode, out, opts, logger, past)
 }
 
 // protectSelf keeps the tracer out of the OOM killer's reach: it must
@@ -293,6 +304,8 @@ type source interface {
 	FreeReclaimHistogram(cgroupID uint64, kind event.ReclaimKind) error
 	// SkippedRuns is how many runs of each program the kernel skipped.
 	SkippedRuns() (map[string]uint64, error)
+	// SawKill says whether the source saw the OOM kill of process tgid.
+	SawKill(tgid uint32) (bool, error)
 	Detach() error
 	Flush() error
 }
@@ -302,8 +315,9 @@ type decodeFunc func(raw []byte, ev *event.Event) error
 
 // run is Run on any source, handing every event to out.pipe; out.sampler,
 // when not nil, is a sink of it and takes a round of samples every
-// sampling interval.
-func run(ctx context.Context, t source, decode decodeFunc, out output, opts Options, logger *slog.Logger) (Summary, error) {
+// sampling interval. The kills of past, the kernel log as it was before
+// the source attached, come first, when it is not nil.
+func run(ctx context.Context, t source, decode decodeFunc, out output, opts Options, logger *slog.Logger, past *kernlog.Tail) (Summary, error) {
 	pipe := out.pipe
 	s := &session{
 		opts:        opts,
@@ -325,11 +339,10 @@ func run(ctx context.Context, t source, decode decodeFunc, out output, opts Opti
 			return s.summary(t.Mode()), err
 		}
 	}
-	if opts.SinceBoot {
+	if past != nil {
 		// The ring buffer keeps what happens meanwhile: the past comes
 		// first, then the present, and each kill once.
-		now := monotonic()
-		if _, err := ReadKernelLog(context.Background(), pipe, KernelLog{SinceBoot: true, Now: now, Live: true}); err != nil {
+		if _, err := ReadKernelLog(context.Background(), pipe, past, KernelLog{Replay: true, Live: t.SawKill}); err != nil {
 			logger.Warn("no kills from before tracing began", "error", err)
 		}
 	}

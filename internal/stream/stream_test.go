@@ -88,6 +88,8 @@ func (f *fakeSource) SkippedRuns() (map[string]uint64, error) {
 	return maps.Clone(f.skipped), nil
 }
 
+func (f *fakeSource) SawKill(uint32) (bool, error) { return false, nil }
+
 func (f *fakeSource) UncountedReclaim() (uint64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -172,7 +174,7 @@ func TestRunDrainsOnStop(t *testing.T) {
 		classes := filter.NewStage(filter.Filter{Classes: []event.Class{event.ClassMemcg, event.ClassSysrq}})
 		summary, err = run(ctx, src, fakeDecode, output{pipe: pipeline.Of([]pipeline.Stage{classes}, sink)}, Options{
 			OnReady: func(event.Mode) error { close(ready); return nil },
-		}, discard())
+		}, discard(), nil)
 		done <- err
 	}()
 	<-ready
@@ -244,7 +246,7 @@ func TestRunWritesBatchesBeforeWaiting(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		_, err := run(ctx, src, fakeDecode, output{pipe: pipeline.Of(nil, sink)}, Options{}, discard())
+		_, err := run(ctx, src, fakeDecode, output{pipe: pipeline.Of(nil, sink)}, Options{}, discard(), nil)
 		done <- err
 	}()
 	batches := func() [][]event.Kind {
@@ -302,7 +304,7 @@ func TestHealth(t *testing.T) {
 			cancel()
 			return nil
 		},
-	}, discard())
+	}, discard(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -561,7 +563,7 @@ func TestKillLineWaitsForNoSnapshot(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		_, err := run(ctx, src, fakeDecode, out, Options{}, discard())
+		_, err := run(ctx, src, fakeDecode, out, Options{}, discard(), nil)
 		done <- err
 	}()
 	deadline := time.Now().Add(10 * time.Second)
@@ -672,7 +674,7 @@ func TestRunWritesOutWhatItHeldOnError(t *testing.T) {
 		src.records <- []byte{fakeReclaim}
 	}
 	sink := &failingSink{failOn: 3}
-	_, err := run(context.Background(), src, fakeDecode, output{pipe: pipeline.Of(nil, sink)}, Options{}, discard())
+	_, err := run(context.Background(), src, fakeDecode, output{pipe: pipeline.Of(nil, sink)}, Options{}, discard(), nil)
 	if err == nil || !strings.Contains(err.Error(), "disk full") {
 		t.Fatalf("run: %v, want the sink's error", err)
 	}

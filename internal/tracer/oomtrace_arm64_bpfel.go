@@ -260,7 +260,7 @@ const (
 	oomtraceMapReclaimTasks                 = "reclaim_tasks"
 	oomtraceMapReclaimUncounted             = "reclaim_uncounted"
 	oomtraceMapReportedExits                = "reported_exits"
-	oomtraceMapReportedVictims              = "reported_victims"
+	oomtraceMapSeenVictims                  = "seen_victims"
 	oomtraceMapSigkillTargets               = "sigkill_targets"
 	oomtraceMapZeroedOomKill                = "zeroed_oom_kill"
 	oomtraceProgDirectReclaimBegin          = "direct_reclaim_begin"
@@ -402,7 +402,7 @@ type oomtraceMapSpecs struct {
 	ReclaimTasks      *ebpf.MapSpec `ebpf:"reclaim_tasks"`
 	ReclaimUncounted  *ebpf.MapSpec `ebpf:"reclaim_uncounted"`
 	ReportedExits     *ebpf.MapSpec `ebpf:"reported_exits"`
-	ReportedVictims   *ebpf.MapSpec `ebpf:"reported_victims"`
+	SeenVictims       *ebpf.MapSpec `ebpf:"seen_victims"`
 	SigkillTargets    *ebpf.MapSpec `ebpf:"sigkill_targets"`
 	ZeroedOomKill     *ebpf.MapSpec `ebpf:"zeroed_oom_kill"`
 }
@@ -464,7 +464,7 @@ type oomtraceMaps struct {
 	ReclaimTasks      *ebpf.Map `ebpf:"reclaim_tasks"`
 	ReclaimUncounted  *ebpf.Map `ebpf:"reclaim_uncounted"`
 	ReportedExits     *ebpf.Map `ebpf:"reported_exits"`
-	ReportedVictims   *ebpf.Map `ebpf:"reported_victims"`
+	SeenVictims       *ebpf.Map `ebpf:"seen_victims"`
 	SigkillTargets    *ebpf.Map `ebpf:"sigkill_targets"`
 	ZeroedOomKill     *ebpf.Map `ebpf:"zeroed_oom_kill"`
 }
@@ -482,7 +482,7 @@ func (m *oomtraceMaps) Close() error {
 		m.ReclaimTasks,
 		m.ReclaimUncounted,
 		m.ReportedExits,
-		m.ReportedVictims,
+		m.SeenVictims,
 		m.SigkillTargets,
 		m.ZeroedOomKill,
 	)

@@ -281,6 +281,30 @@ func (t *Tracer) UncountedReclaim() (uint64, error) {
 	return sumPerCPU(t.base.Maps["reclaim_uncounted"], "uncounted reclaim episodes")
 }
 
+// SawKill reports whether the kernel side saw the OOM kill of process
+// tgid since it attached (of the last 1,024 processes killed), whether or
+// not the filter let it be reported.
+func (t *Tracer) SawKill(tgid uint32) (bool, error) {
+	var (
+		key  oomtraceProcessKey
+		seen uint8
+	)
+	m := t.base.Maps["seen_victims"]
+	if m == nil {
+		return false, nil // not tracing kills (--events without oom)
+	}
+	entries := m.Iterate()
+	for entries.Next(&key, &seen) {
+		if key.Tgid == tgid {
+			return true, nil
+		}
+	}
+	if err := entries.Err(); err != nil {
+		return false, fmt.Errorf("read the kills seen: %w", err)
+	}
+	return false, nil
+}
+
 // SkippedRuns returns, by program name, the runs of oomtrace's programs
 // that the kernel skipped since they were loaded; programs it skipped no
 // run of are left out. The kernel does not start a program on a

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 	"unsafe"
@@ -828,5 +829,44 @@ func TestExitStandby(t *testing.T) {
 	}
 	if n := killed(); n != 1 {
 		t.Errorf("process_exit detached: %d exit records of a killed process, want 1 from its standby", n)
+	}
+}
+
+// The kernel side remembers the processes whose OOM kill it saw, also
+// those the filter left out: what a replay of the kernel log from before
+// the tracer attached must not report again.
+func TestSawKill(t *testing.T) {
+	requireBPF(t)
+	h := memcgtest.Require(t)
+	name := fmt.Sprintf("oomtrace-sawkill-%d", os.Getpid())
+	g := memcgtest.Create(t, h, name, 16<<20)
+	elsewhere := memcgtest.Create(t, h, name+"-elsewhere", 0)
+	mode := event.ModeTracepoint
+	all := openTracepoints(t)
+	filtered, err := Open(Config{Mode: &mode, FilterCgroupID: memcgtest.ID(t, h, elsewhere)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer filtered.Close()
+	// tail keeps the last lines of what it reads: /dev/zero has no line
+	// end, so it keeps all of it, until the limit.
+	hog := exec.Command("sh", "-c", `echo $$ > "$1/cgroup.procs" && exec tail /dev/zero`, "sh", g.Dir())
+	if err := hog.Run(); err == nil {
+		t.Fatal("tail of /dev/zero ended without being killed")
+	}
+	if ws, ok := hog.ProcessState.Sys().(syscall.WaitStatus); !ok || ws.Signal() != syscall.SIGKILL {
+		t.Fatalf("tail of /dev/zero ended with %v, want killed by the OOM killer", hog.ProcessState)
+	}
+	pid := uint32(hog.Process.Pid)
+	for _, tc := range []struct {
+		name string
+		tr   *Tracer
+	}{{"unfiltered", all}, {"filtered out", filtered}} {
+		if seen, err := tc.tr.SawKill(pid); err != nil || !seen {
+			t.Errorf("%s: saw the kill of %d: %v, %v", tc.name, pid, seen, err)
+		}
+		if seen, err := tc.tr.SawKill(uint32(os.Getpid())); err != nil || seen {
+			t.Errorf("%s: saw a kill of this test: %v, %v", tc.name, seen, err)
+		}
 	}
 }
