@@ -83,13 +83,13 @@ PER_KERNEL='^(TestExitCauses|TestOneKillPerKilledProcess|TestSignalFromPodContai
 FULL=0
 # Tests left out of the guest's plan, which the host's make test runs: they
 # hold oomtrace against tools of the host (perf record, a Prometheus server,
-# a browser, util-linux's dmesg and setpriv), read only the repository's kernel logs or
+# a browser, util-linux's dmesg, setpriv and unshare), read only the repository's kernel logs or
 # captures, or measure the agent's memory over 1,000 kills (minutes under
 # emulation), not a kernel's behaviour, or need a disk filesystem's page
 # cache, which the guest's initramfs has not. The guest's own kernel log is still given to
 # explain after every kill a guest test causes (checkKill). A test that skips
 # itself in the guest fails.
-HOST_ONLY='^(TestPerfScriptLog|TestPrometheusScrapesServe|TestHTMLReportInBrowser|TestServeChurn|TestRuntime.*|TestImage.*|TestServeTLS.*|TestExplainLogs|TestFilterKeepsKillsWithoutCgroup|TestReportAndGateOfKernelLog|TestExplainAgreesWithTrace|TestReclaimHistogramsFollowATask|TestGateSkippedRunsTheRulesRead|TestHTMLReportOntoWhatIsThere|TestGateJUnitOfBadRules|TestOutputIsNotAnInput|TestReadingCommandsUsageErrors|TestOutputLinksRefused|TestDoctorWithoutBPF)$'
+HOST_ONLY='^(TestPerfScriptLog|TestPrometheusScrapesServe|TestHTMLReportInBrowser|TestServeChurn|TestRuntime.*|TestImage.*|TestServeTLS.*|TestExplainLogs|TestFilterKeepsKillsWithoutCgroup|TestReportAndGateOfKernelLog|TestExplainAgreesWithTrace|TestReclaimHistogramsFollowATask|TestGateSkippedRunsTheRulesRead|TestHTMLReportOntoWhatIsThere|TestGateJUnitOfBadRules|TestOutputIsNotAnInput|TestReadingCommandsUsageErrors|TestOutputLinksRefused|TestDoctorWithoutBPF|TestExitsWithoutTracefs)$'
 TEST_TIMEOUT=180 # seconds per test process in the guest
 VM_TIMEOUT=2400  # seconds per VM: a hang is a failure, not a wait
 

@@ -156,9 +156,17 @@ const readyTimeout = 2 * time.Minute
 // waits until it is attached.
 func startTracer(t *testing.T, args ...string) *tracer {
 	t.Helper()
+	return startTracerUnder(t, nil, args...)
+}
+
+// startTracerUnder is startTracer with oomtrace run by the command
+// wrapper, which it ends with.
+func startTracerUnder(t *testing.T, wrapper []string, args ...string) *tracer {
+	t.Helper()
 	ready := filepath.Join(t.TempDir(), "ready")
-	args = append([]string{"trace", "--mode", modeUnderTest(), "--ready-file", ready}, args...)
-	tr := &tracer{cmd: exec.Command(oomtraceBin, args...), done: make(chan struct{}), wake: make(chan struct{}, 1)}
+	args = append([]string{oomtraceBin, "trace", "--mode", modeUnderTest(), "--ready-file", ready}, args...)
+	args = append(wrapper, args...)
+	tr := &tracer{cmd: exec.Command(args[0], args[1:]...), done: make(chan struct{}), wake: make(chan struct{}, 1)}
 	stdout, err := tr.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -297,6 +297,33 @@ func TestExitStorm(t *testing.T) {
 	}
 }
 
+// Without tracefs, which a perf tracepoint is opened through, the exits
+// come from the tp_btf program, with a warning that says what to mount.
+func TestExitsWithoutTracefs(t *testing.T) {
+	h := requireRoot(t)
+	name := memcg.UniqueName("oomtrace-e2e-notracefs")
+	g := createGroup(t, h, name, 0)
+	// In a mount namespace of its own, oomtrace finds no tracefs: neither
+	// mounted, nor reachable through debugfs.
+	unmountTracefs := `awk '{ for (i = 7; i < NF; i++) if ($i == "-") { if ($(i+1) == "tracefs" || $(i+1) == "debugfs") print $5; break } }' /proc/self/mountinfo |
+		sort -r | while read -r m; do umount "$m" || exit 1; done
+		exec "$@"`
+	tr := startTracerUnder(t, []string{"unshare", "--mount", "--propagation", "private", "sh", "-c", unmountTracefs, "sh"},
+		"--output", "json", "--cgroup", "/"+name, "--events", "signal,exit")
+	target := startIn(t, g, exec.Command("sleep", "60"))
+	if err := target.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitSignaled(t, target, syscall.SIGKILL)
+	ev := tr.waitExit(t, target.Process.Pid)
+	checkExit(t, ev, 9, event.CauseSignal)
+	tr.stop(t)
+	if stderr := tr.stderr.String(); !strings.Contains(stderr, "perf tracepoint not attached, its tp_btf program instead") ||
+		!strings.Contains(stderr, "mount tracefs at /sys/kernel/tracing") {
+		t.Errorf("no warning that exits come from the tp_btf program:\n%s", stderr)
+	}
+}
+
 func copyExecutable(t *testing.T, dst string) {
 	t.Helper()
 	self, err := os.Executable()

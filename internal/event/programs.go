@@ -88,6 +88,7 @@ var programRecords = map[string]Records{
 	"kprobe_mem_cgroup_out_of_memory": RecordsKills,
 	"signal_generate":                 RecordsDeaths,
 	"process_exit":                    RecordsDeaths,
+	"process_exit_btf":                RecordsDeaths,
 	"direct_reclaim_begin":            RecordsReclaim,
 	"direct_reclaim_begin_compat":     RecordsReclaim,
 	"direct_reclaim_end":              RecordsReclaim,

@@ -725,7 +725,7 @@ func lostFields() []field {
 			meaning: "runs skipped since oomtrace started",
 			codec:   integerOf(func(ev *event.Event) *uint64 { return &ev.Lost.SkippedRunsTotal })},
 		{text: "skipped_by_program", json: "skipped_by_program", has: skippedRuns, when: "the kernel skipped a run since oomtrace started",
-			meaning: "the programs of `skipped_runs_total`, each with its runs skipped since oomtrace started, sorted by name (`\"direct_reclaim_end:2,mark_victim:1\"`): a run of `mark_victim*` or `*oom_kill_process` is a kill, of `process_exit` an exit, of `signal_generate` or `sigkill_target` a signal, of a `*_reclaim_*` program a reclaim episode",
+			meaning: "the programs of `skipped_runs_total`, each with its runs skipped since oomtrace started, sorted by name (`\"direct_reclaim_end:2,mark_victim:1\"`): a run of `mark_victim*` or `*oom_kill_process` is a kill, of `process_exit*` an exit, of `signal_generate` or `sigkill_target` a signal, of a `*_reclaim_*` program a reclaim episode",
 			codec:   stringCodec{atOf(func(ev *event.Event) *string { return &ev.Lost.SkippedByProgram })}},
 	}
 }

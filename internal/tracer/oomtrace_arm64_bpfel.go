@@ -282,7 +282,7 @@ const (
 	oomtraceProgMemcgReclaimEnd             = "memcg_reclaim_end"
 	oomtraceProgMemcgReclaimEndCompat       = "memcg_reclaim_end_compat"
 	oomtraceProgProcessExit                 = "process_exit"
-	oomtraceProgProcessExitStandby          = "process_exit_standby"
+	oomtraceProgProcessExitBtf              = "process_exit_btf"
 	oomtraceProgSigkillTarget               = "sigkill_target"
 	oomtraceProgSignalGenerate              = "signal_generate"
 	oomtraceProgSkipTaskReaping             = "skip_task_reaping"
@@ -375,7 +375,7 @@ type oomtraceProgramSpecs struct {
 	MemcgReclaimEnd             *ebpf.ProgramSpec `ebpf:"memcg_reclaim_end"`
 	MemcgReclaimEndCompat       *ebpf.ProgramSpec `ebpf:"memcg_reclaim_end_compat"`
 	ProcessExit                 *ebpf.ProgramSpec `ebpf:"process_exit"`
-	ProcessExitStandby          *ebpf.ProgramSpec `ebpf:"process_exit_standby"`
+	ProcessExitBtf              *ebpf.ProgramSpec `ebpf:"process_exit_btf"`
 	SigkillTarget               *ebpf.ProgramSpec `ebpf:"sigkill_target"`
 	SignalGenerate              *ebpf.ProgramSpec `ebpf:"signal_generate"`
 	SkipTaskReaping             *ebpf.ProgramSpec `ebpf:"skip_task_reaping"`
@@ -537,7 +537,7 @@ type oomtracePrograms struct {
 	MemcgReclaimEnd             *ebpf.Program `ebpf:"memcg_reclaim_end"`
 	MemcgReclaimEndCompat       *ebpf.Program `ebpf:"memcg_reclaim_end_compat"`
 	ProcessExit                 *ebpf.Program `ebpf:"process_exit"`
-	ProcessExitStandby          *ebpf.Program `ebpf:"process_exit_standby"`
+	ProcessExitBtf              *ebpf.Program `ebpf:"process_exit_btf"`
 	SigkillTarget               *ebpf.Program `ebpf:"sigkill_target"`
 	SignalGenerate              *ebpf.Program `ebpf:"signal_generate"`
 	SkipTaskReaping             *ebpf.Program `ebpf:"skip_task_reaping"`
@@ -570,7 +570,7 @@ func (p *oomtracePrograms) Close() error {
 		p.MemcgReclaimEnd,
 		p.MemcgReclaimEndCompat,
 		p.ProcessExit,
-		p.ProcessExitStandby,
+		p.ProcessExitBtf,
 		p.SigkillTarget,
 		p.SignalGenerate,
 		p.SkipTaskReaping,

@@ -23,6 +23,10 @@ type hook struct {
 	// reclaimVariant: the task-local one under this name, the other with
 	// the suffix _compat.
 	variants bool
+	// fallback is the tp_btf form of a perf tracepoint's program, attached
+	// where the perf tracepoint cannot be: without tracefs, which it is
+	// opened through.
+	fallback string
 }
 
 // The oom:mark_victim program is chosen by the tracepoint's signature; the
@@ -48,16 +52,9 @@ var (
 		{program: "finish_task_reaping", target: "finish_task_reaping", optional: true, group: EventsReaper},
 		{program: "skip_task_reaping", target: "skip_task_reaping", optional: true, group: EventsReaper},
 		{program: "signal_generate", target: "signal_generate", optional: true, group: EventsSignal},
-		{program: "process_exit", target: "sched_process_exit", optional: true, group: EventsExit},
-		{program: "process_exit_standby", target: "sched_process_exit", optional: true, group: EventsExit},
+		{program: "process_exit", target: "sched_process_exit", optional: true, group: EventsExit, fallback: "process_exit_btf"},
 	}
 )
-
-// standbyOf names, by each standby program, the program it stands by: a
-// copy on the same tracepoint that the kernel runs for the tasks it skipped
-// the first for (bpf/oomtrace.bpf.c says when), with a map in the kernel
-// keeping each event to one record.
-var standbyOf = map[string]string{"process_exit_standby": "process_exit"}
 
 // functionHooks are the extra programs of the fentry and kprobe modes: they
 // read struct oom_control, which no tracepoint exposes.

@@ -315,11 +315,8 @@ func (t *Tracer) SawKill(tgid uint32) (bool, error) {
 // skipped is neither reported nor counted; a kill or an exit goes
 // unreported. Most skipped runs of the signal and exit programs would have
 // recorded nothing. Always 0 before Linux 5.12, which does not count them.
-// A program with a standby loses a run only when its standby skips it too:
-// its count is the standby's.
 func (t *Tracer) SkippedRuns() (map[string]uint64, error) {
 	skipped := make(map[string]uint64)
-	standby := make(map[string]uint64) // by the program it stands by
 	for _, c := range []*ebpf.Collection{t.base, t.hooks} {
 		if c == nil {
 			continue
@@ -329,17 +326,9 @@ func (t *Tracer) SkippedRuns() (map[string]uint64, error) {
 			if err != nil {
 				return nil, fmt.Errorf("read statistics of program %s: %w", name, err)
 			}
-			if primary, ok := standbyOf[name]; ok {
-				standby[primary] = stats.RecursionMisses
-			} else if stats.RecursionMisses > 0 {
+			if stats.RecursionMisses > 0 {
 				skipped[name] += stats.RecursionMisses
 			}
-		}
-	}
-	for primary, misses := range standby {
-		delete(skipped, primary)
-		if misses > 0 {
-			skipped[primary] = misses
 		}
 	}
 	return skipped, nil

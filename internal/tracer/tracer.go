@@ -318,13 +318,32 @@ func (t *Tracer) attachBase(spec *ebpf.CollectionSpec, kernel *btf.Spec, groups 
 	t.base = coll
 	t.reclaim = variant
 	for _, h := range variant.hooks(hooks) {
-		l, err := attach(coll.Programs[h.program], loaded.Programs[h.program], h.target)
+		l, err := t.attachHook(coll, loaded, h, logger)
 		if err != nil {
 			return nil, fmt.Errorf("attach %s to tracepoint %s: %w", h.program, h.target, err)
 		}
 		t.links = append(t.links, l)
 	}
 	return loaded, nil
+}
+
+// attachHook attaches the program of h, loaded in coll from spec; where
+// it is a perf tracepoint's that cannot attach, it loads and attaches its
+// tp_btf fallback instead.
+func (t *Tracer) attachHook(coll *ebpf.Collection, spec *ebpf.CollectionSpec, h hook, logger *slog.Logger) (link.Link, error) {
+	l, err := attach(coll.Programs[h.program], spec.Programs[h.program], h.target)
+	if err == nil || h.fallback == "" {
+		return l, err
+	}
+	logger.Warn("perf tracepoint not attached, its tp_btf program instead: from Linux 7.0 on, the kernel skips that for tasks that reach it "+
+		"while another task is preempted inside it on the same CPU; mount tracefs at /sys/kernel/tracing",
+		"tracepoint", h.target, "error", err)
+	progs, loadErr := loadPrograms(spec, []string{h.fallback}, coll.Maps, t.types)
+	if loadErr != nil {
+		return nil, errors.Join(err, loadErr)
+	}
+	coll.Programs[h.fallback] = progs[h.fallback]
+	return attach(progs[h.fallback], spec.Programs[h.fallback], h.target)
 }
 
 // attachFunctionHooks loads and attaches the programs that read struct
@@ -486,6 +505,10 @@ func attach(prog *ebpf.Program, ps *ebpf.ProgramSpec, target string) (link.Link,
 		return l, explainIfErr(err)
 	case ebpf.RawTracepoint:
 		l, err := link.AttachRawTracepoint(link.RawTracepointOptions{Name: target, Program: prog})
+		return l, explainIfErr(err)
+	case ebpf.TracePoint:
+		group, name, _ := strings.Cut(strings.TrimPrefix(ps.SectionName, "tracepoint/"), "/")
+		l, err := link.Tracepoint(group, name, prog, nil)
 		return l, explainIfErr(err)
 	case ebpf.Kprobe:
 		probe := link.Kprobe

@@ -263,7 +263,8 @@ func TestVerifierGroups(t *testing.T) {
 
 // The raw_tp fallback for kernels that cannot load tp_btf runs the same
 // code, with the compat variant of the reclaim programs: it must pass the
-// verifier and attach as raw tracepoints too.
+// verifier and attach as raw tracepoints too. A perf tracepoint's program
+// is no tp_btf one; its tp_btf fallback is.
 func TestRawTracepointFallbackVerifies(t *testing.T) {
 	requireBPF(t)
 	spec, err := loadOomtrace()
@@ -272,6 +273,11 @@ func TestRawTracepointFallbackVerifies(t *testing.T) {
 	}
 	spec = asRawTracepoints(reclaimCompat.spec(spec))
 	hooks := reclaimCompat.hooks(append([]hook{markVictimHook}, tracepointHooks...))
+	for i, h := range hooks {
+		if h.fallback != "" {
+			hooks[i].program = h.fallback
+		}
+	}
 	coll, err := loadHooks(spec, hooks, nil, nil)
 	if err != nil {
 		t.Fatalf("raw_tp programs rejected: %v", explain(err))
@@ -736,99 +742,6 @@ func TestRingBufferSize(t *testing.T) {
 	if read > capacity || held == 0 || held+lost < counted {
 		t.Errorf("the ring buffer held %d records (%d of cgroup %d, which reclaimed %d times), lost %d: want at most %d, some of the cgroup's, and the rest lost",
 			read, held, id, counted, lost, capacity)
-	}
-}
-
-// A process killed by a signal is one exit record with both exit programs
-// attached, and still one with process_exit detached: what the kernel
-// does for a task exiting while another is preempted inside process_exit,
-// which this kernel cannot be made to do on demand.
-func TestExitStandby(t *testing.T) {
-	requireBPF(t)
-	mode := event.ModeTracepoint
-	tr, err := Open(Config{Mode: &mode, Events: EventsExit})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tr.Close()
-	decoder, err := NewDecoder(nil, tr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	exits := make(chan uint32, 64)
-	go func() {
-		defer close(exits)
-		var ev event.Event
-		for {
-			raw, err := tr.Read(true)
-			if err != nil {
-				return
-			}
-			if err := decoder.Decode(raw, &ev); err == nil && ev.Kind == event.KindExit {
-				exits <- ev.Task.TGID
-			}
-		}
-	}()
-	// killed starts a process, kills it, and counts its exit records until
-	// the exit of a second process killed after it, whose own record,
-	// later in the ring buffer, says that nothing of the first is still
-	// on its way.
-	killed := func() int {
-		t.Helper()
-		var pids [2]uint32
-		for i := range pids {
-			cmd := exec.Command("sleep", "60")
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			pids[i] = uint32(cmd.Process.Pid)
-			if err := cmd.Process.Kill(); err != nil {
-				t.Fatal(err)
-			}
-			_ = cmd.Wait()
-		}
-		records := 0
-		timeout := time.After(10 * time.Second)
-		for {
-			select {
-			case pid := <-exits:
-				switch pid {
-				case pids[0]:
-					records++
-				case pids[1]:
-					return records
-				}
-			case <-timeout:
-				t.Fatalf("no exit record of process %d within 10 s", pids[1])
-			}
-		}
-	}
-	if n := killed(); n != 1 {
-		t.Errorf("both programs attached: %d exit records of a killed process, want 1", n)
-	}
-	primary, err := tr.base.Programs["process_exit"].Info()
-	if err != nil {
-		t.Fatal(err)
-	}
-	primaryID, _ := primary.ID()
-	detached := false
-	for _, l := range tr.links {
-		info, err := l.Info()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if info.Program == primaryID {
-			if err := l.Close(); err != nil {
-				t.Fatal(err)
-			}
-			detached = true
-		}
-	}
-	if !detached {
-		t.Fatal("process_exit is not attached")
-	}
-	if n := killed(); n != 1 {
-		t.Errorf("process_exit detached: %d exit records of a killed process, want 1 from its standby", n)
 	}
 }
 
