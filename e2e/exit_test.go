@@ -257,9 +257,9 @@ func TestExitCauses(t *testing.T) {
 }
 
 // Processes killed together are one exit record each. Where tracepoints
-// run their BPF programs preemptible (Linux 7.0 on), a task preempted
-// inside the exit program makes the kernel skip that program for the
-// others exiting on its CPU meanwhile: its standby reports them.
+// run tp_btf programs preemptible (Linux 7.0 on), a task preempted inside
+// such an exit program made the kernel skip it for the others exiting on
+// its CPU meanwhile; a perf tracepoint's program is not preempted.
 func TestExitStorm(t *testing.T) {
 	h := requireRoot(t)
 	name := memcg.UniqueName("oomtrace-e2e-storm")
