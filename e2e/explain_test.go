@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -412,5 +413,26 @@ func TestFilterKeepsKillsWithoutCgroup(t *testing.T) {
 	}
 	if !slices.Equal(kept, unplaced) {
 		t.Errorf("the pod filter kept the kills of %v, want those without a cgroup, %v", kept, unplaced)
+	}
+}
+
+// explain without FILE reads /dev/kmsg: where kernel.dmesg_restrict keeps
+// it from the user, one line says what it needs, and what to give instead.
+func TestExplainKmsgUnprivileged(t *testing.T) {
+	requireRoot(t)
+	restrict, err := os.ReadFile("/proc/sys/kernel/dmesg_restrict")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, status := runBin(t, &syscall.Credential{Uid: 65534, Gid: 65534}, "explain")
+	if strings.TrimSpace(string(restrict)) == "0" {
+		if status != 0 {
+			t.Errorf("explain as nobody, with the log readable by all: status %d\n%s", status, stderr)
+		}
+		return
+	}
+	if status != 1 || strings.Count(strings.TrimSpace(stderr), "\n") != 0 ||
+		!strings.Contains(stderr, "needs root, or CAP_SYSLOG") || !strings.Contains(stderr, "or give a saved kernel log as FILE") {
+		t.Errorf("explain as nobody: status %d\n%s", status, stderr)
 	}
 }

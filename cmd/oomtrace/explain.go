@@ -92,12 +92,9 @@ Flags:
 // explainKmsg reads this machine's kernel log since boot through a
 // pipeline into sink.
 func explainKmsg(ctx context.Context, through pipeline.Options, sink pipeline.Sink, follow bool) error {
-	if err := kernlog.CanRead(); err != nil {
-		return fmt.Errorf("%w; or give a saved kernel log as FILE", err)
-	}
 	log, err := kernlog.OpenTail(false)
 	if err != nil {
-		return err
+		return fmt.Errorf("%w; or give a saved kernel log as FILE", err)
 	}
 	defer log.Close()
 	pipe := pipeline.New(through, sink)
