@@ -751,7 +751,7 @@ func TestRingBufferSize(t *testing.T) {
 func TestSawKill(t *testing.T) {
 	requireBPF(t)
 	h := memcgtest.Require(t)
-	name := fmt.Sprintf("oomtrace-sawkill-%d", os.Getpid())
+	name := memcg.UniqueName("oomtrace-sawkill")
 	g := memcgtest.Create(t, h, name, 16<<20)
 	elsewhere := memcgtest.Create(t, h, name+"-elsewhere", 0)
 	mode := event.ModeTracepoint
