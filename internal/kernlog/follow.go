@@ -81,28 +81,42 @@ type Tail struct {
 	opened Opt[uint64]
 }
 
-// OpenTail opens /dev/kmsg at its first record, or with fromNow after its
-// last: only what the kernel logs from now on is read then. Needs root,
-// or CAP_SYSLOG where kernel.dmesg_restrict is set.
-func OpenTail(fromNow bool) (*Tail, error) {
+// TailStart says where a Tail begins to read the log.
+type TailStart int
+
+const (
+	// FromNow reads only what the kernel logs from now on.
+	FromNow TailStart = iota
+	// FromBoot reads every record the log still holds, then what follows.
+	FromBoot
+	// FromBootMarked is FromBoot, and the Tail knows which records were
+	// logged before it opened (LoggedBefore). It reads the whole log once
+	// more to learn that as it opens.
+	FromBootMarked
+)
+
+// OpenTail opens /dev/kmsg to read from start. Needs root, or CAP_SYSLOG
+// where kernel.dmesg_restrict is set.
+func OpenTail(start TailStart) (*Tail, error) {
 	fd, err := unix.Open(KmsgPath, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open kernel log %s: %w (needs root, or CAP_SYSLOG with kernel.dmesg_restrict=1)", KmsgPath, err)
 	}
 	t := newTail(fd, func(b []byte) (int, error) { return unix.Read(fd, b) })
-	if fromNow {
+	switch start {
+	case FromNow:
 		if _, err := unix.Seek(fd, 0, io.SeekEnd); err != nil {
 			unix.Close(fd)
 			return nil, fmt.Errorf("seek to the end of %s: %w", KmsgPath, err)
 		}
-		return t, nil
-	}
-	if err := t.markOpening(func() error {
-		_, err := unix.Seek(fd, 0, io.SeekStart)
-		return err
-	}); err != nil {
-		unix.Close(fd)
-		return nil, err
+	case FromBootMarked:
+		if err := t.markOpening(func() error {
+			_, err := unix.Seek(fd, 0, io.SeekStart)
+			return err
+		}); err != nil {
+			unix.Close(fd)
+			return nil, err
+		}
 	}
 	return t, nil
 }
@@ -135,8 +149,8 @@ func (t *Tail) markOpening(rewind func() error) error {
 }
 
 // LoggedBefore reports whether the Tail's first reading had the record
-// stamped at: whether it was logged before the Tail opened. Nothing was,
-// for a Tail opened after the last record.
+// stamped at: whether it was logged before the Tail opened. It knows
+// only for a Tail opened FromBootMarked; it says false for the others.
 func (t *Tail) LoggedBefore(at Stamp) bool {
 	return at.Seq.OK && t.opened.OK && at.Seq.V < t.opened.V
 }

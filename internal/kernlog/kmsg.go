@@ -102,7 +102,7 @@ type Reader struct {
 // records before: the kernel counts a record in only once it is complete).
 // Reading it needs root (or CAP_SYSLOG where kernel.dmesg_restrict is set).
 func OpenKmsg() (*Reader, error) {
-	t, err := OpenTail(true)
+	t, err := OpenTail(FromNow)
 	if err != nil {
 		return nil, err
 	}

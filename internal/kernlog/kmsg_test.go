@@ -104,7 +104,7 @@ func TestReadKmsgFollow(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to read /dev/kmsg")
 	}
-	log, err := OpenTail(false)
+	log, err := OpenTail(FromBoot)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,5 +137,27 @@ func TestReadKmsgFollow(t *testing.T) {
 	}
 	if forged != 0 {
 		t.Errorf("a line forged from user space was taken for a kill")
+	}
+}
+
+// Only a Tail opened FromBootMarked knows which records were logged before
+// it opened; the others read no record more than they are asked to.
+func TestOpenTailMarksWhenAsked(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to read /dev/kmsg")
+	}
+	first := Stamp{Seq: some(uint64(0))}
+	for _, tc := range []struct {
+		start TailStart
+		want  bool
+	}{{FromNow, false}, {FromBoot, false}, {FromBootMarked, true}} {
+		log, err := OpenTail(tc.start)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := log.LoggedBefore(first); got != tc.want {
+			t.Errorf("start %d: the log's first record logged before opening: %v, want %v", tc.start, got, tc.want)
+		}
+		log.Close()
 	}
 }

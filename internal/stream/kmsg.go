@@ -115,7 +115,11 @@ func runKernelLog(ctx context.Context, opts Options, logger *slog.Logger) (Summa
 	s := &session{opts: opts, pipe: out.pipe, sampler: out.sampler, logger: logger}
 	// Opened before tracing is said to begin: the kills logged until then
 	// are the ones replayed.
-	log, err := kernlog.OpenTail(!opts.SinceBoot)
+	start := kernlog.FromNow
+	if opts.SinceBoot {
+		start = kernlog.FromBootMarked
+	}
+	log, err := kernlog.OpenTail(start)
 	if err != nil {
 		return Summary{}, err
 	}

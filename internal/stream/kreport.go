@@ -83,7 +83,7 @@ type loggedKill struct {
 // newKernelReports opens the kernel log after its last record: the kills
 // to follow are those from now on.
 func newKernelReports(self event.Task, logger *slog.Logger) (*kernelReports, error) {
-	tail, err := kernlog.OpenTail(true)
+	tail, err := kernlog.OpenTail(kernlog.FromNow)
 	if err != nil {
 		return nil, err
 	}

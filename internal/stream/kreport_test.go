@@ -296,7 +296,7 @@ func BenchmarkReadWholeKernelLog(b *testing.B) {
 	}
 	var kills, records int
 	for b.Loop() {
-		tail, err := kernlog.OpenTail(false)
+		tail, err := kernlog.OpenTail(kernlog.FromBoot)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -308,7 +308,7 @@ func BenchmarkReadWholeKernelLog(b *testing.B) {
 		kills = len(all)
 		b.StopTimer()
 		tail.Close()
-		tail, _ = kernlog.OpenTail(false)
+		tail, _ = kernlog.OpenTail(kernlog.FromBoot)
 		records, _ = tail.Read(func(kernlog.Item) error { return nil })
 		tail.Close()
 		b.StartTimer()

@@ -112,7 +112,7 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 	var past *kernlog.Tail
 	if opts.SinceBoot {
 		var err error
-		if past, err = kernlog.OpenTail(false); err != nil {
+		if past, err = kernlog.OpenTail(kernlog.FromBootMarked); err != nil {
 			logger.Warn("no kills from before tracing began", "error", err)
 		} else {
 			defer past.Close()
