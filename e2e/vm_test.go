@@ -10,6 +10,7 @@ package e2e
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -42,6 +43,18 @@ const (
 // what the cases need: there, a skip would hide a case that never ran.
 func requireVM(t *testing.T) memcg.Hierarchy {
 	t.Helper()
+	requireGuest(t, "causes global, sysrq-f and NUMA-constrained OOMs, which would kill anything on a host")
+	h := requireRoot(t)
+	if h.Version != 2 {
+		t.Fatalf("the guest must mount cgroup v2 with the memory controller, found v%d at %s", h.Version, h.Mountpoint)
+	}
+	return h
+}
+
+// requireGuest skips outside a vmtest guest, saying why the case would
+// harm a host, and fails where the guest's markers disagree.
+func requireGuest(t *testing.T, harm string) {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("VM-only: skipped by -short")
 	}
@@ -50,17 +63,12 @@ func requireVM(t *testing.T) memcg.Hierarchy {
 	asked := os.Getenv(vmTestEnv) == "1"
 	switch {
 	case !inGuest && !asked:
-		t.Skip("VM-only: causes global, sysrq-f and NUMA-constrained OOMs, which would kill anything on a host; ./vmtest.sh runs it inside qemu")
+		t.Skipf("VM-only: %s; ./vmtest.sh runs it inside qemu", harm)
 	case !inGuest:
-		t.Fatalf("%s=1 but %s is missing: this is not a vmtest guest, refusing to cause a global OOM here", vmTestEnv, vmGuestMarker)
+		t.Fatalf("%s=1 but %s is missing: this is not a vmtest guest, refusing to run a VM-only case here", vmTestEnv, vmGuestMarker)
 	case !asked:
 		t.Fatalf("%s exists but %s is not 1: run the VM-only cases through the guest's init", vmGuestMarker, vmTestEnv)
 	}
-	h := requireRoot(t)
-	if h.Version != 2 {
-		t.Fatalf("the guest must mount cgroup v2 with the memory controller, found v%d at %s", h.Version, h.Mountpoint)
-	}
-	return h
 }
 
 // protectTestProcess makes this test process unkillable by the OOM killer
@@ -68,17 +76,23 @@ func requireVM(t *testing.T) memcg.Hierarchy {
 // (memcg.StartHog does not let a hog inherit the protection).
 func protectTestProcess(t *testing.T) {
 	t.Helper()
-	const file = "/proc/self/oom_score_adj"
+	setForTest(t, "/proc/self/oom_score_adj", "-1000", "protect the test process from the OOM killer")
+}
+
+// setForTest writes value to a file of /proc, for what the test does
+// (why), and writes back what it held when the test ends.
+func setForTest(t *testing.T, file, value, why string) {
+	t.Helper()
 	old, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(file, []byte("-1000"), 0); err != nil {
-		t.Fatalf("protect the test process from the OOM killer: %v", err)
+	if err := os.WriteFile(file, []byte(value), 0); err != nil {
+		t.Fatalf("%s: %v", why, err)
 	}
 	t.Cleanup(func() {
 		if err := os.WriteFile(file, old, 0); err != nil {
-			t.Errorf("restore oom_score_adj: %v", err)
+			t.Errorf("restore %s: %v", file, err)
 		}
 	})
 }
@@ -666,4 +680,114 @@ func TestVMMemoryMaxWrite(t *testing.T) {
 	checkControl(t, ev, k, 16<<20/4096)
 	checkTrigger(t, ev, k, writer.Process.Pid, "/")
 	tr.stop(t)
+}
+
+// explain says how many records of this machine's kernel log the kernel
+// overwrote before they were read, the kills among them being missing: a
+// following explain, stopped, finds the log flooded with twice what its
+// buffer holds when it goes on.
+func TestExplainWarnsOfLostRecords(t *testing.T) {
+	requireGuest(t, "floods this machine's kernel log, erasing what it holds")
+	requireRoot(t)
+	size, err := unix.Klogctl(unix.SYSLOG_ACTION_SIZE_BUFFER, nil)
+	if err != nil {
+		t.Fatalf("size of the kernel's log buffer: %v", err)
+	}
+	// Writes to /dev/kmsg are rate limited (ten in five seconds) but where
+	// this is on. It takes a value with its newline only.
+	setForTest(t, "/proc/sys/kernel/printk_devkmsg", "on\n", "let /dev/kmsg take a flood")
+
+	cmd := exec.Command(oomtraceBin, "explain", "--follow", "--output", "json")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	pid := cmd.Process.Pid
+	deadline := time.Now().Add(30 * time.Second)
+	for !readsKmsg(pid) {
+		if time.Now().After(deadline) {
+			t.Fatalf("oomtrace explain --follow did not open /dev/kmsg within 30s; stderr: %s", stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	read := bytesRead(t, pid)
+
+	kmsg, err := os.OpenFile("/dev/kmsg", os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	record := []byte("oomtrace-e2e flood " + strings.Repeat("x", 1000) + "\n")
+	for written := 0; written < 2*size; written += len(record) {
+		if _, err := kmsg.Write(record); err != nil {
+			t.Fatalf("flood the kernel log: %v", err)
+		}
+	}
+	kmsg.Close()
+	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	// It has read the flood once it read most of a buffer's worth and
+	// reads no more.
+	last, quiet := read, time.Now()
+	for deadline = time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("oomtrace explain read %d bytes of the flooded log in 60s, want at least %d", last-read, size/2)
+		}
+		now := bytesRead(t, pid)
+		if now != last {
+			last, quiet = now, time.Now()
+		} else if now-read >= uint64(size/2) && time.Since(quiet) > 500*time.Millisecond {
+			break
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("oomtrace explain --follow on SIGINT: %v; stderr: %s", err, stderr.String())
+	}
+	warned := regexp.MustCompile(`^oomtrace: warning: ([0-9]+) kernel log (record was|records were) overwritten before being read`).FindStringSubmatch(stderr.String())
+	if warned == nil || warned[1] == "0" || (warned[1] == "1") != (warned[2] == "record was") {
+		t.Fatalf("no warning of the records lost, want one: %q", stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "log_buf_len=") {
+		t.Errorf("the warning does not say how to keep more of the log: %q", stderr.String())
+	}
+	t.Logf("flooded a %d-byte log buffer with %d bytes: %s", size, 2*size, strings.TrimSpace(stderr.String()))
+}
+
+// readsKmsg reports whether process pid has /dev/kmsg open.
+func readsKmsg(pid int) bool {
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	fds, _ := os.ReadDir(dir)
+	for _, fd := range fds {
+		if target, err := os.Readlink(filepath.Join(dir, fd.Name())); err == nil && target == "/dev/kmsg" {
+			return true
+		}
+	}
+	return false
+}
+
+// bytesRead is how many bytes process pid has read so far (rchar).
+func bytesRead(t *testing.T, pid int) uint64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for l := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "rchar: "); ok {
+			var n uint64
+			if _, err := fmt.Sscan(v, &n); err == nil {
+				return n
+			}
+		}
+	}
+	t.Fatalf("no rchar in /proc/%d/io", pid)
+	return 0
 }

@@ -70,7 +70,9 @@ Flags:
 	source := "this machine's kernel log"
 	warnings := 0
 	if len(files) == 0 {
-		if err := explainKmsg(ctx, through, sink, *follow); err != nil {
+		n, err := explainKmsg(ctx, through, sink, *follow, stderr)
+		warnings += n
+		if err != nil {
 			return err
 		}
 	} else {
@@ -90,19 +92,30 @@ Flags:
 }
 
 // explainKmsg reads this machine's kernel log since boot through a
-// pipeline into sink.
-func explainKmsg(ctx context.Context, through pipeline.Options, sink pipeline.Sink, follow bool) error {
-	log, err := kernlog.OpenTail(false)
+// pipeline into sink, and warns of the records the kernel overwrote
+// before they were read; it returns how many warnings it printed.
+func explainKmsg(ctx context.Context, through pipeline.Options, sink pipeline.Sink, follow bool, stderr io.Writer) (int, error) {
+	log, err := kernlog.OpenTail(kernlog.FromBoot)
 	if err != nil {
-		return fmt.Errorf("%w; or give a saved kernel log as FILE", err)
+		return 0, fmt.Errorf("%w; or give a saved kernel log as FILE", err)
 	}
 	defer log.Close()
 	pipe := pipeline.New(through, sink)
-	_, err = stream.ReadKernelLog(ctx, pipe, log, stream.KernelLog{Follow: follow})
+	lost, err := stream.ReadKernelLog(ctx, pipe, log, stream.KernelLog{Follow: follow})
 	if err != nil && !errors.Is(err, context.Canceled) {
-		return fmt.Errorf("read the kernel log: %w", err)
+		return 0, fmt.Errorf("read the kernel log: %w", err)
 	}
-	return nil
+	if lost == 0 {
+		return 0, nil
+	}
+	records := fmt.Sprintf("%d kernel log records were", lost)
+	if lost == 1 {
+		records = "1 kernel log record was"
+	}
+	fmt.Fprintf(stderr, "oomtrace: warning: %s overwritten before being read: "+
+		"the kills among them are missing (the kernel logged faster than oomtrace read; "+
+		"the log_buf_len= boot parameter gives its log more room)\n", records)
+	return 1, nil
 }
 
 // explainFile reads one log through a pipeline of its own into sink and
