@@ -223,6 +223,11 @@ func (tr *tracer) collect(stdout io.Reader) {
 		default:
 		}
 	}
+	if err := sc.Err(); err != nil {
+		tr.mu.Lock()
+		tr.errs = append(tr.errs, fmt.Errorf("read the tracer's output: %w", err))
+		tr.mu.Unlock()
+	}
 }
 
 // waitKills waits until the tracer has reported an oom_kill of each pid.

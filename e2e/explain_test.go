@@ -22,6 +22,14 @@ import (
 // Lines.
 func runJSON(t *testing.T, args ...string) []event.Event {
 	t.Helper()
+	events, _ := runJSONWarning(t, args...)
+	return events
+}
+
+// runJSONWarning is runJSON, also returning what oomtrace printed on its
+// standard error: its warnings.
+func runJSONWarning(t *testing.T, args ...string) ([]event.Event, string) {
+	t.Helper()
 	cmd := exec.Command(oomtraceBin, args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -39,7 +47,10 @@ func runJSON(t *testing.T, args ...string) []event.Event {
 		}
 		events = append(events, ev)
 	}
-	return events
+	if err := sc.Err(); err != nil {
+		t.Fatalf("oomtrace %v: read its output: %v", args, err)
+	}
+	return events, stderr.String()
 }
 
 // killsOf picks the oom_kill events of pids from events, by victim pid.
@@ -127,9 +138,18 @@ func checkExplained(t *testing.T, live event.Event) {
 	// kernel logs "is already exiting. Skip killing the task", and
 	// oom:mark_victim does not fire again for a task it marked (seen on
 	// 6.1 with memory.oom.group). Such a line is not this kill.
-	for _, ev := range runJSON(t, "explain", "--output", "json") {
-		if ev.Kind != event.KindOOMKill || ev.OOMKill.Victim.PID != pid || ev.Missing.Lacks(event.MissingKtime) ||
-			ev.OOMKill.VictimExiting != live.OOMKill.VictimExiting {
+	explained, warnings := runJSONWarning(t, "explain", "--output", "json")
+	var kills, ofPid []string
+	for _, ev := range explained {
+		if ev.Kind != event.KindOOMKill {
+			continue
+		}
+		kills = append(kills, fmt.Sprintf("pid %d at %d", ev.OOMKill.Victim.PID, ev.KtimeNS))
+		if ev.OOMKill.Victim.PID != pid {
+			continue
+		}
+		ofPid = append(ofPid, fmt.Sprintf("at %d exiting %v missing %#x", ev.KtimeNS, ev.OOMKill.VictimExiting, ev.Missing))
+		if ev.Missing.Lacks(event.MissingKtime) || ev.OOMKill.VictimExiting != live.OOMKill.VictimExiting {
 			continue
 		}
 		if logged == nil || distance(ev.KtimeNS, live.KtimeNS) < distance(logged.KtimeNS, live.KtimeNS) {
@@ -138,7 +158,8 @@ func checkExplained(t *testing.T, live event.Event) {
 		}
 	}
 	if logged == nil {
-		t.Errorf("oomtrace explain of the kernel log has no kill of pid %d", pid)
+		t.Errorf("oomtrace explain of the kernel log has no kill of pid %d (live at %d, exiting %v); its kills of that pid: %v; all its %d kills: %v; its warnings: %q",
+			pid, live.KtimeNS, live.OOMKill.VictimExiting, ofPid, len(kills), kills, warnings)
 		return
 	}
 	if d := distance(logged.KtimeNS, live.KtimeNS); d > uint64(time.Second) {
