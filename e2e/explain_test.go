@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -30,27 +28,19 @@ func runJSON(t *testing.T, args ...string) []event.Event {
 // standard error: its warnings.
 func runJSONWarning(t *testing.T, args ...string) ([]event.Event, string) {
 	t.Helper()
-	cmd := exec.Command(oomtraceBin, args...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("oomtrace %v: %v\nstderr:\n%s", args, err, stderr.String())
+	out, stderr, status := runBin(t, nil, args...)
+	if status != 0 {
+		t.Fatalf("oomtrace %v: exit status %d\nstderr:\n%s", args, status, stderr)
 	}
 	var events []event.Event
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		ev, err := output.ParseJSON(sc.Bytes())
+	for line := range strings.Lines(out) {
+		ev, err := output.ParseJSON([]byte(strings.TrimSuffix(line, "\n")))
 		if err != nil {
-			t.Fatalf("oomtrace %v: %v in %s", args, err, sc.Text())
+			t.Fatalf("oomtrace %v: %v in %s", args, err, line)
 		}
 		events = append(events, ev)
 	}
-	if err := sc.Err(); err != nil {
-		t.Fatalf("oomtrace %v: read its output: %v", args, err)
-	}
-	return events, stderr.String()
+	return events, stderr
 }
 
 // killsOf picks the oom_kill events of pids from events, by victim pid.
