@@ -1142,3 +1142,25 @@ func kernelClass(k kernlog.Kill) event.Class {
 	class, _ := classify.Kill(&ev.OOMKill, classify.Options{})
 	return class
 }
+
+// procNumber reads the number of key in /proc/pid/file, a file of
+// "key: number" lines such as status (in kB there) and io.
+func procNumber(t *testing.T, pid int, file, key string) int64 {
+	t.Helper()
+	path := fmt.Sprintf("/proc/%d/%s", pid, file)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, key+":"); ok {
+			n, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			if err != nil {
+				t.Fatalf("%s in %s: %q: %v", key, path, rest, err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("no %s in %s", key, path)
+	return 0
+}

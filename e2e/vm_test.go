@@ -776,18 +776,5 @@ func readsKmsg(pid int) bool {
 // bytesRead is how many bytes process pid has read so far (rchar).
 func bytesRead(t *testing.T, pid int) uint64 {
 	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for l := range strings.SplitSeq(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "rchar: "); ok {
-			var n uint64
-			if _, err := fmt.Sscan(v, &n); err == nil {
-				return n
-			}
-		}
-	}
-	t.Fatalf("no rchar in /proc/%d/io", pid)
-	return 0
+	return uint64(procNumber(t, pid, "io", "rchar"))
 }
